@@ -1,0 +1,91 @@
+/**
+ * The reference point for gateway overhead: the least a proxy hop can do on one thread.
+ * uWS front, undici Pool (keep-alive) to the upstream, answer copied back. No parsing, no worker threads.
+ *
+ *   node dist/bench/baseline-proxy.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128]
+ */
+import { STATUS_CODES } from 'node:http';
+import { App, type HttpResponse } from 'uWebSockets.js';
+import { Pool, type Dispatcher } from 'undici';
+import { num, parseFlags, str } from './args.js';
+import { listenAndAnnounce } from './serve.js';
+
+const flags = parseFlags(process.argv.slice(2));
+const port = num(flags, 'port', 0);
+const upstream = new URL(str(flags, 'upstream', ''));
+if (upstream.hostname !== '127.0.0.1') throw new Error('--upstream must be http://127.0.0.1:PORT');
+
+const pool = new Pool(upstream.origin, { connections: num(flags, 'connections', 128), pipelining: 1 });
+const UPSTREAM_PATH = '/v1/chat/completions';
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+interface Exchange {
+  aborted: boolean;
+  /** Set while an upstream body is being streamed, so a client abort can stop it. */
+  upstreamBody: Dispatcher.ResponseData['body'] | null;
+}
+
+function statusLine(code: number): string {
+  return `${code} ${STATUS_CODES[code] ?? 'Unknown'}`;
+}
+
+function header(value: string | string[] | undefined, fallback: string): string {
+  return (Array.isArray(value) ? value[0] : value) ?? fallback;
+}
+
+async function forward(res: HttpResponse, ex: Exchange, body: Buffer): Promise<void> {
+  try {
+    const up = await pool.request({ path: UPSTREAM_PATH, method: 'POST', headers: JSON_HEADERS, body });
+    const type = header(up.headers['content-type'], 'application/json');
+    if (ex.aborted) {
+      up.body.on('error', () => {}).destroy();
+      return;
+    }
+    if (!type.startsWith('text/event-stream')) {
+      const answer = Buffer.from(await up.body.arrayBuffer());
+      if (!ex.aborted) res.cork(() => res.writeStatus(statusLine(up.statusCode)).writeHeader('content-type', type).end(answer));
+      return;
+    }
+    // Streamed answers are relayed chunk by chunk; backpressure is ignored (uWS buffers), as SSE chunks are small.
+    ex.upstreamBody = up.body;
+    res.cork(() => res.writeStatus(statusLine(up.statusCode)).writeHeader('content-type', type));
+    for await (const chunk of up.body) {
+      if (ex.aborted) break;
+      res.cork(() => res.write(chunk as Buffer));
+    }
+    if (!ex.aborted) res.cork(() => res.end());
+  } catch (err) {
+    if (!ex.aborted) {
+      const message = JSON.stringify({ error: { message: `upstream: ${(err as Error).message}`, type: 'bench_proxy' } });
+      res.cork(() => res.writeStatus('502 Bad Gateway').writeHeader('content-type', 'application/json').end(message));
+    }
+  }
+}
+
+const app = App()
+  .post('/v1/chat/completions', (res) => {
+    const ex: Exchange = { aborted: false, upstreamBody: null };
+    res.onAborted(() => {
+      ex.aborted = true;
+      // An 'error' listener first: undici's body.destroy() without one crashes the process (UND_ERR_ABORTED).
+      ex.upstreamBody?.on('error', () => {}).destroy();
+    });
+    let parts: Buffer[] | null = null;
+    res.onData((chunk, isLast) => {
+      // uWS reuses `chunk` after this callback, hence the copy.
+      const copy = Buffer.from(new Uint8Array(chunk));
+      if (!isLast) {
+        (parts ??= []).push(copy);
+        return;
+      }
+      void forward(res, ex, parts ? Buffer.concat([...parts, copy]) : copy);
+    });
+  })
+  .get('/health', (res) => {
+    res.end('ok');
+  })
+  .any('/*', (res) => {
+    res.writeStatus('404 Not Found').end('not found');
+  });
+
+listenAndAnnounce(app, port, () => void pool.destroy());

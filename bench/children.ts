@@ -1,0 +1,124 @@
+/** Child processes of a bench run: spawned fresh, optionally pinned, always killed on exit, Ctrl-C or error. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'undici';
+
+const TAIL_BYTES = 64 * 1024;
+const live = new Set<ChildProcess>();
+
+export interface Child {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  readonly exited: Promise<number | null>;
+  stdout(): string;
+  stderr(): string;
+}
+
+function tail(stream: NodeJS.ReadableStream | null): () => string {
+  let text = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (s: string) => {
+    text += s;
+    if (text.length > TAIL_BYTES) text = text.slice(-TAIL_BYTES);
+  });
+  return () => text;
+}
+
+/** `cpus` (e.g. "0") runs the command under `taskset -c`, which execs it: the pid is the command's own. */
+export function spawnChild(name: string, command: string, args: string[], cpus?: string): Child {
+  const [cmd, argv] = cpus === undefined ? [command, args] : ['taskset', ['-c', cpus, command, ...args]];
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (proc.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
+  live.add(proc);
+  const exited = new Promise<number | null>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      live.delete(proc);
+      resolve(code ?? (signal ? -1 : null));
+    });
+    proc.once('error', () => {
+      live.delete(proc);
+      resolve(-1);
+    });
+  });
+  return { name, proc, pid: proc.pid, exited, stdout: tail(proc.stdout), stderr: tail(proc.stderr) };
+}
+
+function describe(child: Child): string {
+  const out = `${child.stdout()}\n${child.stderr()}`.trim().split('\n').slice(-12).join('\n');
+  return out ? `\n--- last output of ${child.name} ---\n${out}` : '';
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Resolves with the port from the child's `LISTENING <port>` line. */
+export async function waitForListening(child: Child, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void child.exited.then((code) => (exitCode = code));
+  while (Date.now() < deadline) {
+    const match = /^LISTENING (\d+)$/m.exec(child.stdout());
+    if (match) return Number(match[1]);
+    if (exitCode !== undefined) throw new Error(`${child.name} exited (${exitCode}) before listening${describe(child)}`);
+    await sleep(10);
+  }
+  throw new Error(`${child.name} did not print LISTENING within ${timeoutMs} ms${describe(child)}`);
+}
+
+/** Polls `GET url` until it answers 200. */
+export async function waitForHealth(child: Child, url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void child.exited.then((code) => (exitCode = code));
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`${child.name} exited (${exitCode}) before ready${describe(child)}`);
+    try {
+      const res = await request(url, { headersTimeout: 1000, bodyTimeout: 1000 });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+      last = `HTTP ${res.statusCode}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${child.name} not healthy at ${url} within ${timeoutMs} ms (last: ${last})${describe(child)}`);
+}
+
+/** Waits for a child that ends by itself (a load generator), killing it if it overruns. */
+export async function runToEnd(child: Child, timeoutMs: number): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise<'overrun'>((resolve) => (timer = setTimeout(() => resolve('overrun'), timeoutMs)));
+  const outcome = await Promise.race([child.exited, overrun]);
+  clearTimeout(timer);
+  if (outcome === 'overrun') {
+    await stop(child);
+    throw new Error(`${child.name} ran past ${timeoutMs} ms and was killed${describe(child)}`);
+  }
+  return outcome;
+}
+
+export async function stop(child: Child, graceMs = 3000): Promise<void> {
+  if (!live.has(child.proc)) return;
+  child.proc.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = await Promise.race([
+    child.exited.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+  ]);
+  clearTimeout(timer);
+  if (late) {
+    child.proc.kill('SIGKILL');
+    await child.exited;
+  }
+}
+
+/** Kills every child still running, synchronously, so it can run from an 'exit' handler. */
+export function killAll(): void {
+  for (const proc of live) proc.kill('SIGKILL');
+  live.clear();
+}
+
+export function failureOutput(child: Child): string {
+  return describe(child);
+}

@@ -1,0 +1,122 @@
+/** Per-thread CPU time and machine counters from /proc (Linux only). */
+import { readFileSync, readdirSync } from 'node:fs';
+
+export type ThreadRole = 'main' | 'workers' | 'other';
+
+/** tid → nanoseconds on CPU (first field of /proc/<pid>/task/<tid>/schedstat). */
+export type CpuSnapshot = Map<number, number>;
+
+function tryRead(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null; // the thread (or process) exited between readdir and read
+  }
+}
+
+function tids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function cpuSnapshot(pid: number): CpuSnapshot {
+  const snap: CpuSnapshot = new Map();
+  for (const tid of tids(pid)) {
+    const text = tryRead(`/proc/${pid}/task/${tid}/schedstat`);
+    if (text) snap.set(tid, Number(text.split(' ')[0]));
+  }
+  return snap;
+}
+
+interface Mapping {
+  start: bigint;
+  end: bigint;
+}
+
+function mappings(pid: number): Mapping[] {
+  const text = tryRead(`/proc/${pid}/maps`) ?? '';
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [from, to] = line.slice(0, line.indexOf(' ')).split('-');
+      return { start: BigInt(`0x${from}`), end: BigInt(`0x${to}`) };
+    });
+}
+
+function stackRlimit(pid: number): number {
+  const line = (tryRead(`/proc/${pid}/limits`) ?? '').split('\n').find((l) => l.startsWith('Max stack size'));
+  const soft = line?.split(/\s{2,}/)[1];
+  return soft && soft !== 'unlimited' ? Number(soft) : 8 << 20;
+}
+
+/**
+ * Which threads are Node worker_threads. On Node 20 every thread is named "node" in /proc/.../comm, so the name
+ * cannot tell. The stack can: a Worker's thread gets Node's own stack size (4 MiB unless resourceLimits.stackSizeMb
+ * changes it), while libuv's pool and V8's platform threads get RLIMIT_STACK (8 MiB), and the inspector's signal
+ * thread 32 KiB. A blocked thread's stack pointer is in /proc/.../syscall; we look up the mapping that holds it.
+ * A thread running at that instant is left unclassified and retried at the next call.
+ */
+export function classifyThreads(pid: number, known: Map<number, ThreadRole>): void {
+  const pending = tids(pid).filter((tid) => !known.has(tid));
+  if (pending.length === 0) return;
+  const maps = mappings(pid);
+  const platformStack = stackRlimit(pid);
+  for (const tid of pending) {
+    if (tid === pid) {
+      known.set(tid, 'main');
+      continue;
+    }
+    const fields = (tryRead(`/proc/${pid}/task/${tid}/syscall`) ?? '').trim().split(' ');
+    if (fields.length < 9) continue; // "running": try again later
+    const sp = BigInt(fields[7]);
+    const stack = maps.find((m) => m.start <= sp && sp < m.end);
+    if (!stack) continue;
+    const size = Number(stack.end - stack.start);
+    known.set(tid, size >= 1 << 20 && Math.abs(size - platformStack) > 64 << 10 ? 'workers' : 'other');
+  }
+}
+
+export interface CpuSplit {
+  /** CPU nanoseconds per role, summed over threads; unclassified threads count as "other". */
+  ns: Record<ThreadRole, number>;
+  threads: Record<ThreadRole, number>;
+}
+
+/** Threads that exited during the window lose their last slice: /proc no longer has them. */
+export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot, roles: Map<number, ThreadRole>): CpuSplit {
+  const split: CpuSplit = { ns: { main: 0, workers: 0, other: 0 }, threads: { main: 0, workers: 0, other: 0 } };
+  for (const [tid, ns] of after) {
+    const role = roles.get(tid) ?? 'other';
+    split.ns[role] += ns - (before.get(tid) ?? 0);
+    split.threads[role] += 1;
+  }
+  return split;
+}
+
+/** Aggregate CPU ticks from the first line of /proc/stat, to report steal time (a noisy-neighbour flag). */
+export interface CpuTicks {
+  steal: number;
+  total: number;
+}
+
+export function cpuTicks(): CpuTicks {
+  const first = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  // user nice system idle iowait irq softirq steal (guest and guest_nice are already inside user and nice)
+  const values = first.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { steal: values[7] ?? 0, total: values.reduce((a, b) => a + b, 0) };
+}
+
+export function stealPercent(before: CpuTicks, after: CpuTicks): number {
+  const total = after.total - before.total;
+  return total > 0 ? (100 * (after.steal - before.steal)) / total : 0;
+}
+
+/** Peak resident set size (VmHWM) in MiB, or null once the process is gone. */
+export function peakRssMiB(pid: number): number | null {
+  const line = (tryRead(`/proc/${pid}/status`) ?? '').split('\n').find((l) => l.startsWith('VmHWM:'));
+  return line ? Number(line.split(/\s+/)[1]) / 1024 : null;
+}

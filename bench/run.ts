@@ -1,0 +1,313 @@
+/**
+ * Scenario "chat, non-streaming": the mock upstream alone, the baseline proxy and Heimdall, measured in one run.
+ * See bench/README.md for the method. stdout: two tables, then a one-line JSON summary as the last line.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, release, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { bool, num, parseFlags, str } from './args.js';
+import { killAll, spawnChild, stop, waitForHealth, waitForListening, type Child } from './children.js';
+import { pickGenerator, runLoad, type GeneratorKind, type LoadSpec } from './generators.js';
+import { classifyThreads, cpuDelta, cpuSnapshot, cpuTicks, peakRssMiB, stealPercent, type ThreadRole } from './procfs.js';
+import { MODES, TARGETS, ratio, summarize, table, type Measurement, type Mode, type Target } from './report.js';
+
+const HELP = `usage: node dist/bench/run.js [--quick] [options]
+  --quick               1 s warm-up, 3 s measure, 1 repetition (default 3 s, 10 s, 3)
+  --warmup S --duration S --reps N
+  --threads N           Heimdall worker threads for the openai provider (default 1)
+  --connections N       load generator connections (default 64)
+  --generator G         auto | wrk | node (default auto: wrk if installed)
+  --targets LIST        subset of mock,baseline,heimdall (default all)
+  --modes LIST          subset of pinned,unpinned (default both)
+  --mock-latency-ms MS  upstream latency added by the mock (default 0)
+  --ready-timeout S     how long Heimdall may take to answer GET /health 200 (default 15)
+  --heimdall-js PATH    Heimdall entry point (default dist/src/main.js), e.g. another worktree's build`;
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '../..');
+const JS = {
+  mock: join(HERE, 'mock-upstream.js'),
+  baseline: join(HERE, 'baseline-proxy.js'),
+  loadgen: join(HERE, 'loadgen.js'),
+};
+const SUT_CPU = '0';
+const AUX_CPU = '1';
+const PATH = '/v1/chat/completions';
+const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
+const BODY = {
+  direct: JSON.stringify({ model: 'gpt-4o-mini', messages }),
+  heimdall: JSON.stringify({ model: 'openai/gpt-4o-mini', messages }),
+};
+
+const flags = parseFlags(process.argv.slice(2));
+if (flags.has('help')) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
+const quick = bool(flags, 'quick');
+const opts = {
+  quick,
+  warmupS: num(flags, 'warmup', quick ? 1 : 3),
+  durationS: num(flags, 'duration', quick ? 3 : 10),
+  reps: Math.max(1, Math.floor(num(flags, 'reps', quick ? 1 : 3))),
+  threads: Math.max(1, Math.floor(num(flags, 'threads', 1))),
+  connections: Math.max(1, Math.floor(num(flags, 'connections', 64))),
+  mockLatencyMs: num(flags, 'mock-latency-ms', 0),
+  readyTimeoutMs: num(flags, 'ready-timeout', 15) * 1000,
+  targets: listFlag('targets', TARGETS),
+  modes: listFlag('modes', MODES),
+  // Harness self-test only: a second baseline proxy stands in for Heimdall and is labelled as such.
+  heimdallStub: bool(flags, 'heimdall-stub'),
+  heimdallJs: flags.has('heimdall-js') ? resolve(str(flags, 'heimdall-js', '')) : join(ROOT, 'dist/src/main.js'),
+};
+const generator: GeneratorKind = pickGenerator(str(flags, 'generator', 'auto'));
+
+function listFlag<T extends string>(name: string, allowed: readonly T[]): T[] {
+  const picked = str(flags, name, allowed.join(',')).split(',');
+  const bad = picked.filter((p) => !allowed.includes(p as T));
+  if (bad.length) throw new Error(`--${name}: unknown ${bad.join(', ')} (allowed: ${allowed.join(', ')})`);
+  return allowed.filter((a) => picked.includes(a));
+}
+
+const workDir = mkdtempSync(join(tmpdir(), 'heimdall-bench-'));
+function cleanup(): void {
+  killAll();
+  rmSync(workDir, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`\n${signal}: stopping children\n`);
+    process.exit(code);
+  });
+}
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function canPin(): string | null {
+  if (availableParallelism() < 2) return 'fewer than 2 CPUs';
+  if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).error) return 'taskset not found (util-linux)';
+  return null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolveP(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function heimdallConfig(mockPort: number): string {
+  const path = join(workDir, 'heimdall.json');
+  const openai = {
+    keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],
+    network_config: { base_url: `http://127.0.0.1:${mockPort}` },
+    concurrency_and_buffer_size: { concurrency: 2000, buffer_size: 10000, threads: opts.threads },
+  };
+  writeFileSync(path, JSON.stringify({ providers: { openai } }));
+  return path;
+}
+
+interface Started {
+  sut: Child;
+  url: string;
+  body: string;
+}
+
+/** Starts fresh processes for one measurement; every child goes into `children` at once, so it is always stopped. */
+async function start(target: Target, pinned: boolean, children: Child[]): Promise<Started> {
+  const sutCpu = pinned ? SUT_CPU : undefined;
+  const auxCpu = pinned ? AUX_CPU : undefined;
+  const node = process.execPath;
+  const mockArgs = [JS.mock, '--port', '0', '--latency-ms', String(opts.mockLatencyMs)];
+  const mock = spawnChild('mock', node, mockArgs, target === 'mock' ? sutCpu : auxCpu);
+  children.push(mock);
+  const mockPort = await waitForListening(mock);
+  if (target === 'mock') return { sut: mock, url: `http://127.0.0.1:${mockPort}${PATH}`, body: BODY.direct };
+
+  if (target === 'baseline' || opts.heimdallStub) {
+    const args = [JS.baseline, '--port', '0', '--upstream', `http://127.0.0.1:${mockPort}`];
+    const proxy = spawnChild(target === 'baseline' ? 'baseline' : 'heimdall-stub', node, args, sutCpu);
+    children.push(proxy);
+    const port = await waitForListening(proxy);
+    return { sut: proxy, url: `http://127.0.0.1:${port}${PATH}`, body: BODY.direct };
+  }
+
+  if (!existsSync(opts.heimdallJs)) throw new Error(`${relative(ROOT, opts.heimdallJs)} not found: build Heimdall first (tsc -b)`);
+  const port = await freePort();
+  const args = [opts.heimdallJs, '--config', heimdallConfig(mockPort), '--port', String(port), '--log-level', 'warn'];
+  const heimdall = spawnChild('heimdall', node, args, sutCpu);
+  children.push(heimdall);
+  await waitForHealth(heimdall, `http://127.0.0.1:${port}/health`, opts.readyTimeoutMs);
+  return { sut: heimdall, url: `http://127.0.0.1:${port}${PATH}`, body: BODY.heimdall };
+}
+
+async function probe(url: string, body: string): Promise<NonNullable<Measurement['probe']>> {
+  try {
+    const res = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, bytes: Buffer.byteLength(text), sample: text.slice(0, 300) };
+  } catch (err) {
+    return { status: null, bytes: 0, sample: (err as Error).message };
+  }
+}
+
+/** Classifies the threads that exist now; threads running at that instant are retried a few times. */
+async function classify(pid: number, roles: Map<number, ThreadRole>): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    classifyThreads(pid, roles);
+    if ([...cpuSnapshot(pid).keys()].every((tid) => roles.has(tid))) return;
+    await sleep(20);
+  }
+}
+
+async function measure(target: Target, mode: Mode, rep: number): Promise<Measurement> {
+  const pinned = mode === 'pinned';
+  const children: Child[] = [];
+  const m: Measurement = { rep, mode, target };
+  try {
+    const { sut, url, body } = await start(target, pinned, children);
+    m.probe = await probe(url, body);
+    const spec = (seconds: number): LoadSpec => ({
+      url,
+      body,
+      connections: opts.connections,
+      seconds,
+      cpus: pinned ? AUX_CPU : undefined,
+    });
+    if (opts.warmupS > 0) m.warmup = await runLoad(generator, spec(opts.warmupS), workDir, JS.loadgen);
+
+    const roles = new Map<number, ThreadRole>();
+    await classify(sut.pid, roles);
+    const ticks0 = cpuTicks();
+    const cpu0 = cpuSnapshot(sut.pid);
+    const load = await runLoad(generator, spec(opts.durationS), workDir, JS.loadgen);
+    const cpu1 = cpuSnapshot(sut.pid);
+    const ticks1 = cpuTicks();
+    await classify(sut.pid, roles);
+
+    const split = cpuDelta(cpu0, cpu1, roles);
+    const perRequest = (ns: number): number => (load.requests > 0 ? ns / 1000 / load.requests : NaN);
+    m.load = load;
+    m.cpuUsPerRequest = {
+      total: perRequest(split.ns.main + split.ns.workers + split.ns.other),
+      main: perRequest(split.ns.main),
+      workers: perRequest(split.ns.workers),
+      other: perRequest(split.ns.other),
+    };
+    m.threads = split.threads;
+    m.stealPercent = stealPercent(ticks0, ticks1);
+    m.peakRssMiB = peakRssMiB(sut.pid);
+  } catch (err) {
+    m.error = (err as Error).message;
+  } finally {
+    for (const child of children.reverse()) await stop(child);
+  }
+  return m;
+}
+
+function brief(m: Measurement): string {
+  if (m.error) return `ERROR ${m.error.split('\n')[0]}`;
+  const l = m.load!;
+  const cpu = m.cpuUsPerRequest!;
+  const bad = l.non2xx + l.errors > 0 ? `  non-2xx ${l.non2xx} errors ${l.errors} ${JSON.stringify(l.errorKinds)}` : '';
+  return `${Math.round(l.rps)} rps  p50 ${l.p50Ms?.toFixed(2)} ms  p99 ${l.p99Ms?.toFixed(2)} ms  cpu ${cpu.total.toFixed(1)} µs/req${bad}`;
+}
+
+async function main(): Promise<number> {
+  const pinBlocker = canPin();
+  const modes = opts.modes.filter((mode) => mode !== 'pinned' || !pinBlocker);
+  if (pinBlocker && opts.modes.includes('pinned')) log(`pinned mode skipped: ${pinBlocker}`);
+  log(`generator: ${generator}; warm-up ${opts.warmupS} s, measure ${opts.durationS} s, ${opts.reps} repetition(s)`);
+
+  const measurements: Measurement[] = [];
+  let heimdallBroken: string | null = null;
+  for (let rep = 1; rep <= opts.reps; rep++) {
+    for (const mode of modes) {
+      for (const target of opts.targets) {
+        if (target === 'heimdall' && heimdallBroken) {
+          // It failed to start once: do not wait for it again, but keep the failure visible in every table.
+          measurements.push({ rep, mode, target, error: `not started (failed earlier): ${heimdallBroken.split('\n')[0]}` });
+          continue;
+        }
+        const m = await measure(target, mode, rep);
+        log(`[${rep}/${opts.reps}] ${mode.padEnd(8)} ${target.padEnd(8)} ${brief(m)}`);
+        if (m.error?.includes('\n')) log(m.error.split('\n').slice(1).join('\n'));
+        if (m.probe?.status !== undefined && m.probe.status !== 200) {
+          log(`  probe answered ${m.probe.status ?? 'nothing'}: ${m.probe.sample.slice(0, 200)}`);
+        }
+        if (target === 'heimdall' && m.error && !m.load) heimdallBroken = m.error;
+        measurements.push(m);
+      }
+    }
+  }
+
+  const rows = Object.fromEntries(modes.map((mode) => [mode, opts.targets.map((t) => summarize(measurements, mode, t))]));
+  const label = opts.heimdallStub ? ' (heimdall = STUB: a second baseline proxy)' : '';
+  for (const mode of modes) {
+    const what = mode === 'pinned' ? 'process under test on CPU 0, mock + generator on CPU 1' : 'all processes share both CPUs';
+    process.stdout.write(`\n${table(`${mode} (${what}), generator ${generator}, medians of ${opts.reps}${label}`, rows[mode])}\n`);
+  }
+
+  const row = (mode: Mode, target: Target) => rows[mode]?.find((r) => r.target === target);
+  const summary = {
+    rps_ratio: ratio(row('unpinned', 'heimdall')?.rps, row('unpinned', 'baseline')?.rps),
+    cpu_per_request_ratio: ratio(row('pinned', 'heimdall')?.cpu?.total, row('pinned', 'baseline')?.cpu?.total),
+    heimdall_rps: row('unpinned', 'heimdall')?.rps ?? null,
+    baseline_rps: row('unpinned', 'baseline')?.rps ?? null,
+    mock_rps: row('unpinned', 'mock')?.rps ?? null,
+    heimdall_pinned_rps: row('pinned', 'heimdall')?.rps ?? null,
+    baseline_pinned_rps: row('pinned', 'baseline')?.rps ?? null,
+    heimdall_cpu_us_per_req: row('pinned', 'heimdall')?.cpu?.total ?? null,
+    baseline_cpu_us_per_req: row('pinned', 'baseline')?.cpu?.total ?? null,
+    heimdall_non2xx: (row('pinned', 'heimdall')?.non2xx ?? 0) + (row('unpinned', 'heimdall')?.non2xx ?? 0),
+    heimdall_errors: (row('pinned', 'heimdall')?.errors ?? 0) + (row('unpinned', 'heimdall')?.errors ?? 0),
+    heimdall_failed: row('pinned', 'heimdall')?.failed ?? row('unpinned', 'heimdall')?.failed ?? null,
+    generator,
+    quick: opts.quick,
+    ...(opts.heimdallStub ? { heimdall_stub: true } : {}),
+    results: '',
+  };
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const resultsDir = join(ROOT, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${stamp}.json`);
+  summary.results = relative(ROOT, file);
+  const machine = {
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? null,
+    kernel: release(),
+    node: process.version,
+    wrk: generator === 'wrk' ? spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] : null,
+    pinned: pinBlocker ? `skipped: ${pinBlocker}` : `process under test on CPU ${SUT_CPU}, rest on CPU ${AUX_CPU}`,
+  };
+  const bodies = { direct: BODY.direct, heimdall: BODY.heimdall };
+  writeFileSync(file, `${JSON.stringify({ scenario: 'chat-completions', options: opts, generator, machine, bodies, summary, rows, measurements }, null, 2)}\n`);
+  process.stdout.write(`\nresults: ${summary.results}\n${JSON.stringify(summary)}\n`);
+  // A run that failed somewhere, or saw error answers, is not a clean result: say so in the exit code too.
+  return measurements.some((m) => m.error || (m.load && m.load.non2xx + m.load.errors > 0)) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  },
+);

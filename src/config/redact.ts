@@ -1,0 +1,29 @@
+import type { GatewayConfig } from './types.js';
+
+const MASK = '***';
+// Header and plugin-config names that carry credentials; matched loosely because a leaked secret costs more
+// than a masked harmless value.
+const SECRET_NAME = /^(authorization|proxy-authorization)$|api[-_]?key|token|secret|password|credential/i;
+
+export const looksSecret = (name: string): boolean => SECRET_NAME.test(name);
+
+/** A JSON-able copy of the config for the start-up log, with every secret masked. */
+export function redactConfig(cfg: GatewayConfig): unknown {
+  return {
+    ...cfg,
+    providers: cfg.providers.map((p) => ({
+      ...p,
+      keys: p.keys.map((k) => ({ ...k, value: MASK })),
+      network: { ...p.network, extraHeaders: maskByName(p.network.extraHeaders) },
+    })),
+    plugins: cfg.plugins.map((pl) => ({ ...pl, config: maskByName(pl.config) })),
+  };
+}
+
+function maskByName(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(maskByName);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, looksSecret(k) ? MASK : maskByName(item)]));
+  }
+  return v;
+}

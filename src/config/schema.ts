@@ -1,0 +1,240 @@
+// The raw config file: Bifrost's config.json shape plus Heimdall's own keys. Every object is strict so a typo
+// fails loudly. Keys that load but that Heimdall does not act on live in the `*Ignored` shapes below; their names
+// are what `load.ts` reports as `ignoredKeys`.
+import { z } from 'zod';
+
+const looseObject = z.record(z.string(), z.unknown());
+const stringList = z.array(z.string());
+const nonNegInt = z.int().min(0);
+const posInt = z.int().min(1);
+
+export const PLUGIN_PATH_EXTENSIONS = ['.js', '.mjs', '.ts', '.mts'] as const;
+export const isPluginPath = (s: string): boolean => PLUGIN_PATH_EXTENSIONS.some((ext) => s.endsWith(ext));
+const looksLikePath = (s: string): boolean => /[/\\]/.test(s) || s.startsWith('.');
+const pluginPathMessage = `a plugin path must end in ${PLUGIN_PATH_EXTENSIONS.slice(0, -1).join(', ')} or ${PLUGIN_PATH_EXTENSIONS.at(-1)}`;
+
+const topIgnored = {
+  encryption_key: z.string().optional(),
+  mcp: z.unknown().optional(),
+  governance: z.unknown().optional(),
+  config_store: z.unknown().optional(),
+  logs_store: z.unknown().optional(),
+  vector_store: z.unknown().optional(),
+  framework: z.unknown().optional(),
+  websocket: z.unknown().optional(),
+  // Enterprise-only blocks in Bifrost's schema.
+  cluster_config: z.unknown().optional(),
+  saml_config: z.unknown().optional(),
+  load_balancer_config: z.unknown().optional(),
+  guardrails_config: z.unknown().optional(),
+  audit_logs: z.unknown().optional(),
+  large_payload_optimization: z.unknown().optional(),
+};
+
+const clientIgnored = {
+  initial_pool_size: posInt.optional(),
+  prometheus_labels: stringList.optional(),
+  allowed_origins: stringList.optional(),
+  enable_logging: z.boolean().optional(),
+  disable_content_logging: z.boolean().optional(),
+  disable_db_pings_in_health: z.boolean().optional(),
+  log_retention_days: posInt.optional(),
+  enforce_auth_on_inference: z.boolean().optional(),
+  allow_direct_keys: z.boolean().optional(),
+  required_headers: stringList.optional(),
+  logging_headers: stringList.optional(),
+  header_filter_config: z.strictObject({ allowlist: stringList.optional(), denylist: stringList.optional() }).optional(),
+  async_job_result_ttl: posInt.optional(),
+  mcp_agent_depth: posInt.optional(),
+  mcp_tool_execution_timeout: posInt.optional(),
+  mcp_code_mode_binding_level: z.enum(['server', 'tool']).optional(),
+  mcp_tool_sync_interval: nonNegInt.optional(),
+};
+
+const clientSchema = z.strictObject({
+  drop_excess_requests: z.boolean().default(false),
+  max_request_body_size_mb: posInt.default(10),
+  shutdown_grace_seconds: z.number().min(0).default(30),
+  ...clientIgnored,
+});
+
+const modelList = z.array(z.string().min(1)).superRefine((models, ctx) => {
+  if (models.includes('*') && models.length > 1) {
+    ctx.addIssue({ code: 'custom', message: `'*' (all models) cannot be mixed with model names` });
+  }
+  const seen = new Set<string>();
+  for (const m of models) {
+    if (seen.has(m)) ctx.addIssue({ code: 'custom', message: `duplicate model '${m}'` });
+    seen.add(m);
+  }
+});
+
+const keyIgnored = {
+  use_for_batch_api: z.boolean().optional(),
+  azure_key_config: looseObject.optional(),
+  vertex_key_config: looseObject.optional(),
+  bedrock_key_config: looseObject.optional(),
+  vllm_key_config: looseObject.optional(),
+  replicate_key_config: looseObject.optional(),
+  ollama_key_config: looseObject.optional(),
+  sgl_key_config: looseObject.optional(),
+};
+/** Per-key provider settings whose strings may be `env.VAR` references. */
+export const KEY_CONFIG_FIELDS = Object.keys(keyIgnored).filter((k) => k.endsWith('_key_config')) as (keyof typeof keyIgnored)[];
+
+const keySchema = z.strictObject({
+  id: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+  value: z.string().default(''),
+  models: modelList.optional(),
+  blacklisted_models: z.array(z.string().min(1)).default([]),
+  weight: z.number().min(0).default(1),
+  enabled: z.boolean().default(true),
+  description: z.string().optional(),
+  ...keyIgnored,
+});
+
+const networkIgnored = {
+  insecure_skip_verify: z.boolean().optional(),
+  ca_cert_pem: z.string().optional(),
+  enforce_http2: z.boolean().optional(),
+  beta_header_overrides: looseObject.optional(),
+};
+
+const httpUrl = z.string().refine((s) => {
+  if (s === '') return true;
+  try {
+    return ['http:', 'https:'].includes(new URL(s).protocol);
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) URL');
+
+const networkSchema = z
+  .strictObject({
+    base_url: httpUrl.optional(),
+    extra_headers: z.record(z.string(), z.string()).default({}),
+    default_request_timeout_in_seconds: posInt.default(30),
+    stream_idle_timeout_in_seconds: posInt.default(60),
+    max_retries: nonNegInt.default(0),
+    // Bifrost's Go struct reads the bare names while its docs use the `_ms` ones; accept both.
+    retry_backoff_initial: nonNegInt.optional(),
+    retry_backoff_initial_ms: nonNegInt.optional(),
+    retry_backoff_max: nonNegInt.optional(),
+    retry_backoff_max_ms: nonNegInt.optional(),
+    max_conns_per_host: posInt.max(10000).default(5000),
+    ...networkIgnored,
+  })
+  .superRefine((n, ctx) => {
+    for (const name of ['retry_backoff_initial', 'retry_backoff_max'] as const) {
+      if (n[name] !== undefined && n[`${name}_ms`] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [`${name}_ms`], message: `give either '${name}' or '${name}_ms', not both` });
+      }
+    }
+    const initial = n.retry_backoff_initial ?? n.retry_backoff_initial_ms ?? 500;
+    const max = n.retry_backoff_max ?? n.retry_backoff_max_ms ?? 5000;
+    if (initial > max) ctx.addIssue({ code: 'custom', message: `retry backoff initial (${initial} ms) exceeds its max (${max} ms)` });
+  })
+  .transform(({ retry_backoff_initial_ms, retry_backoff_max_ms, ...n }) => ({
+    ...n,
+    retry_backoff_initial: n.retry_backoff_initial ?? retry_backoff_initial_ms ?? 500,
+    retry_backoff_max: n.retry_backoff_max ?? retry_backoff_max_ms ?? 5000,
+  }));
+
+const concurrencySchema = z
+  .strictObject({
+    concurrency: posInt.default(1000),
+    buffer_size: nonNegInt.default(5000),
+    threads: posInt.max(64).default(1),
+  })
+  .superRefine((c, ctx) => {
+    if (c.buffer_size < c.concurrency) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['buffer_size'],
+        message: `buffer_size (${c.buffer_size}) must be >= concurrency (${c.concurrency})`,
+      });
+    }
+  });
+
+const customIgnored = {
+  allowed_requests: z.record(z.string(), z.boolean()).optional(),
+  request_path_overrides: z.record(z.string(), z.string()).optional(),
+};
+
+const customProviderSchema = z.strictObject({
+  base_provider_type: z.string().min(1),
+  is_key_less: z.boolean().default(false),
+  ...customIgnored,
+});
+
+export const mockConfigSchema = z.strictObject({
+  latency_ms: nonNegInt.default(0),
+  chunk_count: posInt.default(5),
+  chunk_interval_ms: nonNegInt.default(0),
+  prompt_tokens: nonNegInt.optional(),
+  completion_tokens: nonNegInt.optional(),
+});
+
+const providerIgnored = {
+  proxy_config: looseObject.optional(),
+  send_back_raw_request: z.boolean().optional(),
+  send_back_raw_response: z.boolean().optional(),
+  store_raw_request_response: z.boolean().optional(),
+  openai_config: looseObject.optional(),
+  pricing_overrides: z.array(z.unknown()).optional(),
+};
+
+const providerSchema = z.strictObject({
+  keys: z.array(keySchema).default([]),
+  network_config: networkSchema.prefault({}),
+  concurrency_and_buffer_size: concurrencySchema.prefault({}),
+  custom_provider_config: customProviderSchema.optional(),
+  mock_config: mockConfigSchema.optional(),
+  ...providerIgnored,
+});
+
+const pluginIgnored = {
+  version: z.union([z.string(), z.number()]).optional(),
+  placement: z.string().optional(),
+  order: z.number().optional(),
+};
+
+const pluginObjectSchema = z.strictObject({
+  name: z.string().min(1),
+  enabled: z.boolean().default(true),
+  path: z.string().refine(isPluginPath, pluginPathMessage).optional(),
+  config: looseObject.nullable().optional(),
+  ...pluginIgnored,
+});
+
+// A bare string is a built-in plugin's name, or the path of a user's module.
+const pluginStringSchema = z
+  .string()
+  .min(1)
+  .refine((s) => isPluginPath(s) || !looksLikePath(s), pluginPathMessage);
+
+export const DEFAULT_PLUGINS = [{ name: 'metrics' }] as const;
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  client: clientSchema.prefault({}),
+  providers: z.record(z.string(), providerSchema).default({}),
+  plugins: z.array(z.union([pluginStringSchema, pluginObjectSchema])).optional(),
+  ...topIgnored,
+});
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RawProvider = z.output<typeof providerSchema>;
+export type RawKey = z.output<typeof keySchema>;
+
+/** Accepted keys that Heimdall does not act on yet, by where they sit; `load.ts` reports those present. */
+export const IGNORED_KEYS = {
+  top: Object.keys(topIgnored),
+  client: Object.keys(clientIgnored),
+  provider: Object.keys(providerIgnored),
+  network: Object.keys(networkIgnored),
+  custom: Object.keys(customIgnored),
+  key: Object.keys(keyIgnored),
+  plugin: Object.keys(pluginIgnored),
+} as const;

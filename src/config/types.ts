@@ -1,0 +1,85 @@
+// The validated, defaulted and frozen config the rest of the front thread reads. Only `load.ts` builds it;
+// everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
+
+export interface KeyConfig {
+  readonly id: string;
+  readonly name: string;
+  /** The resolved secret; empty for keyless providers. Never logged: see `redactConfig`. */
+  readonly value: string;
+  /** `null` means every model (`models` absent or `["*"]`). */
+  readonly models: readonly string[] | null;
+  readonly blacklistedModels: readonly string[];
+  readonly weight: number;
+  readonly enabled: boolean;
+}
+
+export interface NetworkConfig {
+  readonly baseUrl: string | null;
+  readonly extraHeaders: Readonly<Record<string, string>>;
+  readonly requestTimeoutSeconds: number;
+  readonly streamIdleTimeoutSeconds: number;
+  readonly maxRetries: number;
+  readonly retryBackoffInitialMs: number;
+  readonly retryBackoffMaxMs: number;
+  readonly maxConnsPerHost: number;
+}
+
+export interface ConcurrencyConfig {
+  /** In-flight requests per provider. */
+  readonly concurrency: number;
+  /** Requests allowed to wait behind `concurrency`. */
+  readonly bufferSize: number;
+  /** Worker threads in this provider's pool. */
+  readonly threads: number;
+}
+
+export interface MockProviderOptions {
+  readonly latencyMs: number;
+  readonly chunkCount: number;
+  readonly chunkIntervalMs: number;
+  readonly promptTokens: number | null;
+  readonly completionTokens: number | null;
+}
+
+export interface ProviderConfig {
+  /** The name used in `provider/model`. */
+  readonly name: string;
+  /** Which adapter serves it: the name itself for built-ins, `base_provider_type` for custom providers. */
+  readonly adapter: string;
+  readonly keyless: boolean;
+  readonly keys: readonly KeyConfig[];
+  readonly network: NetworkConfig;
+  readonly concurrency: ConcurrencyConfig;
+  readonly mock: MockProviderOptions | null;
+}
+
+export interface PluginConfig {
+  readonly name: string;
+  /** A module path for a user's plugin, resolved against the config file's folder; null for built-ins. */
+  readonly path: string | null;
+  readonly enabled: boolean;
+  readonly config: Readonly<Record<string, unknown>>;
+}
+
+export interface ClientConfig {
+  readonly dropExcessRequests: boolean;
+  readonly maxRequestBodySizeMb: number;
+  readonly shutdownGraceSeconds: number;
+}
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: string;
+}
+
+export interface GatewayConfig {
+  readonly server: ServerConfig;
+  readonly client: ClientConfig;
+  readonly providers: readonly ProviderConfig[];
+  readonly plugins: readonly PluginConfig[];
+  /** Where the config came from, for the start-up log: a file path or "embedded default". */
+  readonly source: string;
+  /** Bifrost keys that loaded but Heimdall does not act on yet, reported once at start. */
+  readonly ignoredKeys: readonly string[];
+}

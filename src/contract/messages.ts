@@ -1,0 +1,80 @@
+// The messages that cross between the front thread and a provider worker, and their msgpack codec.
+// Every message is an array whose first element is its kind and second the request's id within the channel,
+// so both sides switch on one small integer before touching the rest.
+
+import { Packr } from 'msgpackr';
+import type { ErrorData } from '../errors/error-data.js';
+
+/** Front → worker. */
+export const MSG_JOB = 1;
+export const MSG_CANCEL = 2;
+/** The client's socket is backed up: stop reading the upstream body for this stream until MSG_RESUME. */
+export const MSG_PAUSE = 3;
+export const MSG_RESUME = 4;
+
+/** Worker → front. */
+export const MSG_RESULT = 10;
+/** One or more OpenAI chat-completion chunks, already serialised, in order. */
+export const MSG_CHUNKS = 11;
+export const MSG_STREAM_END = 12;
+export const MSG_ERROR = 13;
+
+export interface UsageData {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export interface JobData {
+  requestId: string;
+  /** The model name the provider knows, without the `provider/` prefix. */
+  model: string;
+  /** Index into the provider's keys as handed to the worker at start; -1 for keyless providers. */
+  keyIndex: number;
+  stream: boolean;
+  /** The client asked for the usage chunk (`stream_options.include_usage`). */
+  includeUsage: boolean;
+  /** The OpenAI-shaped request body as parsed by the front thread, `model` already stripped of its provider. */
+  body: Record<string, unknown>;
+}
+
+export interface ResultMeta {
+  /** Milliseconds spent waiting on the upstream (headers and body), for the overhead metric. */
+  upstreamMs: number;
+  usage: UsageData | null;
+  /** Parameters the adapter could not send to this provider, reported back to the client. */
+  droppedParams: string[] | null;
+}
+
+export interface StreamEndMeta extends ResultMeta {
+  /** Milliseconds from the job reaching the worker to the first content chunk. */
+  firstTokenMs: number | null;
+}
+
+export type FrontToWorker =
+  | [typeof MSG_JOB, number, JobData]
+  | [typeof MSG_CANCEL, number]
+  | [typeof MSG_PAUSE, number]
+  | [typeof MSG_RESUME, number];
+
+export type WorkerToFront =
+  | [typeof MSG_RESULT, number, number, string, ResultMeta]
+  | [typeof MSG_CHUNKS, number, string[]]
+  | [typeof MSG_STREAM_END, number, StreamEndMeta]
+  | [typeof MSG_ERROR, number, ErrorData];
+
+// Records off: messages are small arrays, and a shared structure table would have to be synchronised
+// between threads for little gain at this size.
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/**
+ * The result is a view into msgpackr's reusable arena: it is valid until the next encode, so the caller copies
+ * it (into a ring slot) at once and never keeps or posts it.
+ */
+export function encodeMessage(message: FrontToWorker | WorkerToFront): Uint8Array {
+  return packr.pack(message);
+}
+
+export function decodeMessage<T extends FrontToWorker | WorkerToFront>(bytes: Uint8Array): T {
+  return packr.unpack(bytes) as T;
+}

@@ -1,0 +1,279 @@
+// A single-producer, single-consumer ring of fixed-size message slots in a SharedArrayBuffer.
+// Each thread pair gets two rings (jobs one way, results and stream chunks the other), so no slot is ever
+// contended. Counters are free-running int32s; a slot is `counter & mask`. A message larger than a slot is
+// split over consecutive slots flagged MORE (the overflow path); a backlog holds what does not fit yet and is
+// flushed as the consumer frees room, so a payload larger than the whole ring still gets through.
+
+import {
+  RING_CLOSED,
+  RING_CONSUMER_SLEEPING,
+  RING_PRODUCER_WAITING,
+  RING_READ,
+  RING_WRITE,
+  RING_HEADER_BYTES,
+  SLOT_FLAG_MORE,
+  SLOT_FLAGS_OFFSET,
+  SLOT_HEADER_BYTES,
+  SLOT_LENGTH_OFFSET,
+  type RingShape,
+  assertRingShape,
+  ringByteLength,
+} from './ring-layout.js';
+
+export function createRingBuffer(shape: RingShape): SharedArrayBuffer {
+  assertRingShape(shape);
+  return new SharedArrayBuffer(ringByteLength(shape));
+}
+
+class RingView {
+  protected readonly header: Int32Array;
+  protected readonly bytes: Uint8Array;
+  protected readonly lengths: DataView;
+  protected readonly mask: number;
+  protected readonly slotSize: number;
+  protected readonly payloadCapacity: number;
+  readonly slotCount: number;
+
+  constructor(buffer: SharedArrayBuffer, shape: RingShape) {
+    assertRingShape(shape);
+    if (buffer.byteLength !== ringByteLength(shape)) throw new RangeError('ring buffer does not match its shape');
+    this.header = new Int32Array(buffer, 0, RING_HEADER_BYTES / 4);
+    this.bytes = new Uint8Array(buffer, RING_HEADER_BYTES);
+    this.lengths = new DataView(buffer, RING_HEADER_BYTES);
+    this.mask = shape.slotCount - 1;
+    this.slotCount = shape.slotCount;
+    this.slotSize = shape.slotSize;
+    this.payloadCapacity = shape.slotSize - SLOT_HEADER_BYTES;
+  }
+
+  /** Slots published and not yet released by the consumer. */
+  get usedSlots(): number {
+    return (Atomics.load(this.header, RING_WRITE) - Atomics.load(this.header, RING_READ)) | 0;
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.header, RING_CLOSED) === 1;
+  }
+
+  /** Wakes whichever side is parked so it sees the close. */
+  close(): void {
+    Atomics.store(this.header, RING_CLOSED, 1);
+    Atomics.notify(this.header, RING_WRITE);
+    Atomics.notify(this.header, RING_READ);
+  }
+}
+
+export class RingWriter extends RingView {
+  #write: number;
+  readonly #backlog: Uint8Array[] = [];
+  /** Bytes of backlog[0] already written as fragments. */
+  #backlogOffset = 0;
+  #parked = false;
+
+  constructor(buffer: SharedArrayBuffer, shape: RingShape) {
+    super(buffer, shape);
+    this.#write = Atomics.load(this.header, RING_WRITE);
+  }
+
+  /** Messages waiting for room, not yet (fully) in the ring. */
+  get backlogLength(): number {
+    return this.#backlog.length;
+  }
+
+  /** Queues the message; it is in the ring at once when there is room, else as soon as the consumer frees some. */
+  send(message: Uint8Array): void {
+    if (this.closed) return;
+    if (this.#backlog.length === 0 && this.#slotsFor(message.byteLength) <= this.#freeSlots()) {
+      this.#writeFragments(message, 0, message.byteLength);
+      this.#publish();
+      return;
+    }
+    this.#backlog.push(message);
+    this.#flushBacklog();
+  }
+
+  #slotsFor(length: number): number {
+    return length === 0 ? 1 : Math.ceil(length / this.payloadCapacity);
+  }
+
+  #freeSlots(): number {
+    return this.slotCount - ((this.#write - Atomics.load(this.header, RING_READ)) | 0);
+  }
+
+  /** Writes message[from, to) into as many slots as it needs; the caller has checked there is room. */
+  #writeFragments(message: Uint8Array, from: number, to: number): void {
+    let offset = from;
+    do {
+      const length = Math.min(this.payloadCapacity, to - offset);
+      const slotStart = (this.#write & this.mask) * this.slotSize;
+      this.lengths.setUint32(slotStart + SLOT_LENGTH_OFFSET, length, true);
+      this.bytes[slotStart + SLOT_FLAGS_OFFSET] = offset + length < message.byteLength ? SLOT_FLAG_MORE : 0;
+      this.bytes.set(message.subarray(offset, offset + length), slotStart + SLOT_HEADER_BYTES);
+      offset += length;
+      this.#write = (this.#write + 1) | 0;
+    } while (offset < to);
+  }
+
+  #publish(): void {
+    Atomics.store(this.header, RING_WRITE, this.#write);
+    // One notify per sleep of the consumer: whoever flips SLEEPING back to 0 owns the wake-up.
+    if (Atomics.load(this.header, RING_CONSUMER_SLEEPING) === 1 &&
+        Atomics.exchange(this.header, RING_CONSUMER_SLEEPING, 0) === 1) {
+      Atomics.notify(this.header, RING_WRITE, 1);
+    }
+  }
+
+  #flushBacklog = (): void => {
+    this.#parked = false;
+    if (this.closed) {
+      this.#backlog.length = 0;
+      return;
+    }
+    let wrote = false;
+    while (this.#backlog.length > 0) {
+      const free = this.#freeSlots();
+      if (free === 0) break;
+      const message = this.#backlog[0];
+      const remaining = message.byteLength - this.#backlogOffset;
+      const fits = Math.min(remaining, free * this.payloadCapacity);
+      if (remaining > 0 || this.#backlogOffset === 0) {
+        this.#writeFragments(message, this.#backlogOffset, this.#backlogOffset + fits);
+        wrote = true;
+      }
+      if (fits < remaining) {
+        this.#backlogOffset += fits;
+        break;
+      }
+      this.#backlog.shift();
+      this.#backlogOffset = 0;
+    }
+    if (wrote) this.#publish();
+    if (this.#backlog.length > 0) this.#parkUntilRoom();
+  };
+
+  #parkUntilRoom(): void {
+    if (this.#parked) return;
+    this.#parked = true;
+    const seenRead = Atomics.load(this.header, RING_READ);
+    Atomics.store(this.header, RING_PRODUCER_WAITING, 1);
+    if (((this.#write - seenRead) | 0) < this.slotCount) {
+      Atomics.store(this.header, RING_PRODUCER_WAITING, 0);
+      setImmediate(this.#flushBacklog);
+      return;
+    }
+    const waited = Atomics.waitAsync(this.header, RING_READ, seenRead);
+    if (waited.async) void waited.value.then(this.#flushBacklog);
+    else setImmediate(this.#flushBacklog);
+  }
+}
+
+export type RingMessageHandler = (message: Uint8Array) => void;
+
+export interface RingReaderOptions {
+  /** A handler threw; the reader has already moved past that message. */
+  onHandlerError?: (error: unknown) => void;
+  /** The producer (or owner) closed the ring; called once, after the last messages were delivered. */
+  onClosed?: () => void;
+}
+
+export class RingReader extends RingView {
+  #read: number;
+  readonly #fragments: Uint8Array[] = [];
+  #running = false;
+  readonly #onMessage: RingMessageHandler;
+  readonly #options: RingReaderOptions;
+
+  constructor(buffer: SharedArrayBuffer, shape: RingShape, onMessage: RingMessageHandler,
+    options: RingReaderOptions = {}) {
+    super(buffer, shape);
+    this.#read = Atomics.load(this.header, RING_READ);
+    this.#onMessage = onMessage;
+    this.#options = options;
+  }
+
+  /** Starts consuming: drains what is there, then parks on `Atomics.waitAsync` until the producer publishes. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#pump();
+  }
+
+  stop(): void {
+    this.#running = false;
+  }
+
+  /**
+   * Delivers every complete message published so far and releases their slots. Each payload is copied out of
+   * shared memory first: decoding straight from a SharedArrayBuffer is an order of magnitude slower.
+   */
+  drain(): number {
+    const write = Atomics.load(this.header, RING_WRITE);
+    let delivered = 0;
+    while (this.#read !== write) {
+      const slotStart = (this.#read & this.mask) * this.slotSize;
+      const length = this.lengths.getUint32(slotStart + SLOT_LENGTH_OFFSET, true);
+      const more = (this.bytes[slotStart + SLOT_FLAGS_OFFSET] & SLOT_FLAG_MORE) !== 0;
+      const payloadStart = slotStart + SLOT_HEADER_BYTES;
+      const part = this.bytes.slice(payloadStart, payloadStart + length);
+      this.#read = (this.#read + 1) | 0;
+      if (more) {
+        this.#fragments.push(part);
+        continue;
+      }
+      const message = this.#fragments.length === 0 ? part : this.#joinFragments(part);
+      delivered++;
+      try {
+        this.#onMessage(message);
+      } catch (error) {
+        // One bad message must not stop the ring: report it and go on with the next.
+        if (this.#options.onHandlerError) this.#options.onHandlerError(error);
+        else queueMicrotask(() => { throw error; });
+      }
+    }
+    this.#release();
+    return delivered;
+  }
+
+  #release(): void {
+    Atomics.store(this.header, RING_READ, this.#read);
+    if (Atomics.load(this.header, RING_PRODUCER_WAITING) === 1 &&
+        Atomics.exchange(this.header, RING_PRODUCER_WAITING, 0) === 1) {
+      Atomics.notify(this.header, RING_READ, 1);
+    }
+  }
+
+  #joinFragments(last: Uint8Array): Uint8Array {
+    this.#fragments.push(last);
+    let total = 0;
+    for (const fragment of this.#fragments) total += fragment.byteLength;
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (const fragment of this.#fragments) {
+      joined.set(fragment, offset);
+      offset += fragment.byteLength;
+    }
+    this.#fragments.length = 0;
+    return joined;
+  }
+
+  #pump = (): void => {
+    if (!this.#running) return;
+    if (this.closed) {
+      this.drain();
+      this.#running = false;
+      this.#options.onClosed?.();
+      return;
+    }
+    this.drain();
+    Atomics.store(this.header, RING_CONSUMER_SLEEPING, 1);
+    // Re-check after announcing sleep: a publish that raced the store above must not be missed.
+    if (Atomics.load(this.header, RING_WRITE) !== this.#read || this.closed) {
+      Atomics.store(this.header, RING_CONSUMER_SLEEPING, 0);
+      setImmediate(this.#pump);
+      return;
+    }
+    const waited = Atomics.waitAsync(this.header, RING_WRITE, this.#read);
+    if (waited.async) void waited.value.then(this.#pump);
+    else setImmediate(this.#pump);
+  };
+}

@@ -1,0 +1,38 @@
+// What a provider worker is handed once, when the long-lived serve task for its channel starts. Plain data:
+// the worker never sees the config validator or the front thread's objects.
+
+import type { RingShape } from './ring-layout.js';
+
+export interface ProviderInit {
+  name: string;
+  /** Adapter id from workers/providers: "openai", "mock", … */
+  adapter: string;
+  /** Key values in the order of the config's keys; a job names one by index. */
+  keys: string[];
+  baseUrl: string | null;
+  extraHeaders: Record<string, string>;
+  requestTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  maxConnsPerHost: number;
+  mock: {
+    latencyMs: number;
+    chunkCount: number;
+    chunkIntervalMs: number;
+    promptTokens: number | null;
+    completionTokens: number | null;
+  } | null;
+}
+
+export interface WorkerInit {
+  provider: ProviderInit;
+  channelIndex: number;
+  ringShape: RingShape;
+  toWorker: SharedArrayBuffer;
+  toFront: SharedArrayBuffer;
+  metricsBuffer: SharedArrayBuffer;
+  /** Provider names in layout order, so the worker builds the same metrics layout as the front. */
+  metricsProviders: string[];
+  providerIndex: number;
+  shardIndex: number;
+  logLevel: string;
+}

@@ -1,0 +1,133 @@
+// The front thread's end of one worker: its two rings, the long-lived serve task that Piscina runs on the
+// worker, and the requests in flight on it. When the worker dies, every request in flight gets WORKER_DIED,
+// the rings are replaced, and the serve task is started again on the thread Piscina spawns in its place.
+
+import type { Piscina } from 'piscina';
+import {
+  decodeMessage, encodeMessage, MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END,
+  type FrontToWorker, type ResultMeta, type StreamEndMeta, type WorkerToFront,
+} from '../contract/messages.js';
+import type { RingShape } from '../contract/ring-layout.js';
+import { createRingBuffer, RingReader, RingWriter } from '../contract/ring.js';
+import type { WorkerInit } from '../contract/worker-init.js';
+import type { ErrorData } from '../errors/error-data.js';
+
+export interface JobHandlers {
+  onResult(status: number, body: string, meta: ResultMeta): void;
+  onChunks(chunks: string[]): void;
+  onEnd(meta: StreamEndMeta): void;
+  onError(error: ErrorData): void;
+}
+
+export interface InFlight {
+  readonly id: number;
+  /** Null once the client went away: the worker's final message still releases the slot, but reaches no one. */
+  handlers: JobHandlers | null;
+}
+
+export interface ChannelEvents {
+  /** A request's final message arrived (or its worker died): release its slot. Called exactly once per id. */
+  released(channel: WorkerChannel, entry: InFlight): void;
+  workerDied(channel: WorkerChannel, error: unknown, lost: number): void;
+}
+
+export type ChannelInit = Omit<WorkerInit, 'toWorker' | 'toFront' | 'channelIndex'>;
+
+export class WorkerChannel {
+  readonly index: number;
+  readonly inFlight = new Map<number, InFlight>();
+  #writer!: RingWriter;
+  #reader!: RingReader;
+  #serving: Promise<unknown> = Promise.resolve();
+  #closing = false;
+  readonly #piscina: Piscina;
+  readonly #init: ChannelInit;
+  readonly #events: ChannelEvents;
+  readonly #shape: RingShape;
+
+  constructor(index: number, piscina: Piscina, init: ChannelInit, events: ChannelEvents) {
+    this.index = index;
+    this.#piscina = piscina;
+    this.#init = init;
+    this.#events = events;
+    this.#shape = init.ringShape;
+  }
+
+  start(): void {
+    const toWorker = createRingBuffer(this.#shape);
+    const toFront = createRingBuffer(this.#shape);
+    this.#writer = new RingWriter(toWorker, this.#shape);
+    this.#reader = new RingReader(toFront, this.#shape, this.#onMessage);
+    this.#reader.start();
+    const init: WorkerInit = { ...this.#init, toWorker, toFront, channelIndex: this.index };
+    const reader = this.#reader;
+    this.#serving = this.#piscina.run(init).then(
+      () => reader.stop(),
+      (error: unknown) => this.#onWorkerDeath(reader, error),
+    );
+  }
+
+  send(message: FrontToWorker): void {
+    this.#writer.send(encodeMessage(message));
+  }
+
+  /** Slots holding messages not yet consumed, both directions, plus messages still waiting for room. */
+  get slotsInUse(): number {
+    return this.#writer.usedSlots + this.#reader.usedSlots + this.#writer.backlogLength;
+  }
+
+  /** Closes the rings; the worker's serve task ends once it has seen the close. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#writer.close();
+    await this.#serving;
+    this.#reader.drain();
+    this.#reader.stop();
+  }
+
+  #onMessage = (bytes: Uint8Array): void => {
+    const message = decodeMessage<WorkerToFront>(bytes);
+    const id = message[1];
+    const entry = this.inFlight.get(id);
+    if (!entry) return;
+    switch (message[0]) {
+      case MSG_CHUNKS:
+        entry.handlers?.onChunks(message[2]);
+        return;
+      case MSG_RESULT:
+        this.#release(entry);
+        entry.handlers?.onResult(message[2], message[3], message[4]);
+        return;
+      case MSG_STREAM_END:
+        this.#release(entry);
+        entry.handlers?.onEnd(message[2]);
+        return;
+      case MSG_ERROR:
+        this.#release(entry);
+        entry.handlers?.onError(message[2]);
+        return;
+    }
+  };
+
+  #release(entry: InFlight): void {
+    this.inFlight.delete(entry.id);
+    this.#events.released(this, entry);
+  }
+
+  #onWorkerDeath(reader: RingReader, error: unknown): void {
+    reader.stop();
+    // Results the worker managed to publish before dying still count.
+    reader.drain();
+    const lost = [...this.inFlight.values()];
+    for (const entry of lost) {
+      this.#release(entry);
+      entry.handlers?.onError({
+        code: 'WORKER_DIED',
+        message: `the ${this.#init.provider.name} worker thread died with this request in flight`,
+        provider: this.#init.provider.name,
+      });
+    }
+    this.#events.workerDied(this, error, lost.length);
+    if (!this.#closing) this.start();
+  }
+}

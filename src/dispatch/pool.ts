@@ -1,0 +1,249 @@
+// One provider's pool: Piscina owns its worker threads, this class owns admission. Up to `concurrency`
+// requests are in flight across the workers; up to `buffer_size` more wait in a FIFO behind them. With
+// `drop_excess_requests` a request that finds the FIFO full is refused at once (429); otherwise it waits for room
+// until its timeout.
+
+import { Piscina } from 'piscina';
+import { MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_RESUME, type JobData } from '../contract/messages.js';
+import type { RingShape } from '../contract/ring-layout.js';
+import type { ProviderInit } from '../contract/worker-init.js';
+import type { ProviderConfig } from '../config/types.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { type InFlight, type JobHandlers, WorkerChannel } from './channel.js';
+import { Deque } from './deque.js';
+
+export interface PoolOptions {
+  providerIndex: number;
+  /** Metrics shard of this pool's first worker; worker i writes shard `firstShard + i`. */
+  firstShard: number;
+  metricsBuffer: SharedArrayBuffer;
+  metricsProviders: string[];
+  dropExcessRequests: boolean;
+  logLevel: string;
+  workerFile: string;
+  ringShape: RingShape;
+  onWorkerDeath(provider: string, error: unknown, lost: number): void;
+}
+
+export interface PoolStats {
+  threads: number;
+  inFlight: number;
+  queued: number;
+  slotsInUse: number;
+}
+
+/** The caller's handle on a submitted job. */
+export interface Ticket {
+  /** The client went away: drop it from the queue, or tell the worker to abort the upstream call. */
+  cancel(): void;
+  pause(): void;
+  resume(): void;
+}
+
+const SWEEP_INTERVAL_MS = 100;
+
+class Submission implements Ticket {
+  state: 'queued' | 'running' | 'done' = 'queued';
+  channel: WorkerChannel | null = null;
+  id = 0;
+  readonly job: JobData;
+  readonly handlers: JobHandlers;
+  readonly deadline: number;
+  readonly #pool: ProviderPool;
+
+  constructor(pool: ProviderPool, job: JobData, handlers: JobHandlers, deadline: number) {
+    this.#pool = pool;
+    this.job = job;
+    this.handlers = handlers;
+    this.deadline = deadline;
+  }
+
+  cancel(): void {
+    if (this.state === 'queued') this.#pool.dropQueued(this);
+    else if (this.state === 'running') {
+      const entry = this.channel!.inFlight.get(this.id);
+      if (entry) entry.handlers = null;
+      this.channel!.send([MSG_CANCEL, this.id]);
+      this.state = 'done';
+    }
+  }
+
+  pause(): void {
+    if (this.state === 'running') this.channel!.send([MSG_PAUSE, this.id]);
+  }
+
+  resume(): void {
+    if (this.state === 'running') this.channel!.send([MSG_RESUME, this.id]);
+  }
+}
+
+export class ProviderPool {
+  readonly provider: ProviderConfig;
+  readonly #piscina: Piscina;
+  readonly #channels: WorkerChannel[] = [];
+  readonly #queue = new Deque<Submission>();
+  readonly #options: PoolOptions;
+  readonly #sweeper: NodeJS.Timeout;
+  #queued = 0;
+  #inFlight = 0;
+  #nextId = 1;
+  #closing = false;
+  #drained: (() => void) | null = null;
+
+  constructor(provider: ProviderConfig, options: PoolOptions) {
+    this.provider = provider;
+    this.#options = options;
+    const threads = provider.concurrency.threads;
+    // One long-lived task per thread (concurrentTasksPerWorker 1 puts each on its own worker); requests go
+    // through the rings, never through Piscina's per-task messaging.
+    this.#piscina = new Piscina({
+      filename: options.workerFile,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      atomics: 'disabled',
+      recordTiming: false,
+    });
+    const providerInit = toProviderInit(provider);
+    for (let i = 0; i < threads; i++) {
+      const channel = new WorkerChannel(i, this.#piscina, {
+        provider: providerInit,
+        ringShape: options.ringShape,
+        metricsBuffer: options.metricsBuffer,
+        metricsProviders: options.metricsProviders,
+        providerIndex: options.providerIndex,
+        shardIndex: options.firstShard + i,
+        logLevel: options.logLevel,
+      }, {
+        released: (_channel, entry) => this.#released(entry),
+        workerDied: (_channel, error, lost) => options.onWorkerDeath(provider.name, error, lost),
+      });
+      this.#channels.push(channel);
+      channel.start();
+    }
+    this.#sweeper = setInterval(this.#sweepQueue, SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  get threads(): readonly import('node:worker_threads').Worker[] {
+    return this.#piscina.threads;
+  }
+
+  stats(): PoolStats {
+    let slotsInUse = 0;
+    for (const channel of this.#channels) slotsInUse += channel.slotsInUse;
+    return { threads: this.#piscina.threads.length, inFlight: this.#inFlight, queued: this.#queued, slotsInUse };
+  }
+
+  /** Admits the job now, queues it, or refuses it; throws GatewayError when refused. */
+  submit(job: JobData, handlers: JobHandlers): Ticket {
+    if (this.#closing) {
+      throw new GatewayError('PROVIDER_SHUTTING_DOWN', `${this.provider.name} is shutting down`, { retryAfter: 1 });
+    }
+    const deadline = Date.now() + this.provider.network.requestTimeoutSeconds * 1000;
+    const submission = new Submission(this, job, handlers, deadline);
+    if (this.#inFlight < this.provider.concurrency.concurrency && this.#queued === 0) {
+      this.#run(submission);
+      return submission;
+    }
+    if (this.#options.dropExcessRequests && this.#queued >= this.provider.concurrency.bufferSize) {
+      throw new GatewayError('QUEUE_FULL', `${this.provider.name}'s queue is full: try again shortly`,
+        { provider: this.provider.name, retryAfter: 1 });
+    }
+    this.#queue.push(submission);
+    this.#queued++;
+    return submission;
+  }
+
+  dropQueued(submission: Submission): void {
+    submission.state = 'done';
+    this.#queued--;
+  }
+
+  #run(submission: Submission): void {
+    const channel = this.#leastBusyChannel();
+    const id = this.#nextId;
+    this.#nextId = (this.#nextId + 1) >>> 0 || 1;
+    submission.state = 'running';
+    submission.channel = channel;
+    submission.id = id;
+    this.#inFlight++;
+    channel.inFlight.set(id, { id, handlers: submission.handlers });
+    channel.send([MSG_JOB, id, submission.job]);
+  }
+
+  #leastBusyChannel(): WorkerChannel {
+    let best = this.#channels[0];
+    for (let i = 1; i < this.#channels.length; i++) {
+      if (this.#channels[i].inFlight.size < best.inFlight.size) best = this.#channels[i];
+    }
+    return best;
+  }
+
+  #released(_entry: InFlight): void {
+    this.#inFlight--;
+    while (this.#inFlight < this.provider.concurrency.concurrency && this.#queued > 0) {
+      const next = this.#queue.shift()!;
+      if (next.state !== 'queued') continue;
+      this.#queued--;
+      this.#run(next);
+    }
+    if (this.#inFlight === 0 && this.#drained) this.#drained();
+  }
+
+  #sweepQueue = (): void => {
+    const now = Date.now();
+    for (let head = this.#queue.peek(); head && (head.state !== 'queued' || head.deadline <= now); head = this.#queue.peek()) {
+      this.#queue.shift();
+      if (head.state !== 'queued') continue;
+      this.dropQueued(head);
+      head.handlers.onError({
+        code: 'UPSTREAM_TIMEOUT',
+        message: `${this.provider.name}: waited in the queue past default_request_timeout_in_seconds`,
+        provider: this.provider.name,
+      });
+    }
+  };
+
+  /**
+   * Stops admitting, lets requests in flight finish for up to `graceMs`, then closes the rings and the threads.
+   * Whatever is still queued or in flight at the deadline gets PROVIDER_SHUTTING_DOWN from the worker's abort.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#sweeper);
+    for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
+      if (next.state !== 'queued') continue;
+      this.dropQueued(next);
+      next.handlers.onError({ code: 'PROVIDER_SHUTTING_DOWN', message: `${this.provider.name} is shutting down`,
+        provider: this.provider.name, retryAfter: 1 });
+    }
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await Promise.all(this.#channels.map((channel) => channel.close()));
+    await this.#piscina.destroy();
+  }
+}
+
+function toProviderInit(provider: ProviderConfig): ProviderInit {
+  const mock = provider.mock;
+  return {
+    name: provider.name,
+    adapter: provider.adapter,
+    keys: provider.keys.map((key) => key.value),
+    baseUrl: provider.network.baseUrl,
+    extraHeaders: { ...provider.network.extraHeaders },
+    requestTimeoutMs: provider.network.requestTimeoutSeconds * 1000,
+    streamIdleTimeoutMs: provider.network.streamIdleTimeoutSeconds * 1000,
+    maxConnsPerHost: provider.network.maxConnsPerHost,
+    mock: mock ? { ...mock } : null,
+  };
+}

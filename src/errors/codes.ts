@@ -1,0 +1,52 @@
+// Every error the gateway can answer with, in one table: its HTTP status, OpenAI error type, whether a retry
+// may help, whether a fallback to another provider may help, and how loudly to log it. Code that fails picks a
+// code here; nothing else decides a status. The README's error table is checked against this one by a test.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ErrorSpec {
+  readonly status: number;
+  /** OpenAI's `error.type` for this code. */
+  readonly type: string;
+  readonly retryable: boolean;
+  readonly mayFallBack: boolean;
+  readonly logLevel: LogLevel;
+  readonly description: string;
+}
+
+const spec = (status: number, type: string, retryable: boolean, mayFallBack: boolean, logLevel: LogLevel,
+  description: string): ErrorSpec => Object.freeze({ status, type, retryable, mayFallBack, logLevel, description });
+
+export const ERROR_CODES = Object.freeze({
+  INVALID_JSON: spec(400, 'invalid_request_error', false, false, 'debug', 'The body is not valid JSON.'),
+  INVALID_REQUEST: spec(400, 'invalid_request_error', false, false, 'debug', 'A field is missing or has the wrong type.'),
+  UNSUPPORTED_MEDIA_TYPE: spec(415, 'invalid_request_error', false, false, 'debug', 'The body is not JSON.'),
+  BODY_TOO_LARGE: spec(413, 'invalid_request_error', false, false, 'info', 'The body is over client.max_request_body_size_mb.'),
+  UNKNOWN_ROUTE: spec(404, 'invalid_request_error', false, false, 'debug', 'No such path.'),
+  METHOD_NOT_ALLOWED: spec(405, 'invalid_request_error', false, false, 'debug', 'The path exists but not for this method.'),
+  UNKNOWN_PROVIDER: spec(404, 'invalid_request_error', false, false, 'debug', 'The provider in provider/model is not configured.'),
+  MODEL_NOT_ALLOWED: spec(404, 'invalid_request_error', false, true, 'debug', 'No enabled key of the provider allows this model.'),
+  QUEUE_FULL: spec(429, 'rate_limit_error', true, true, 'info', "The provider's queue is full (client.drop_excess_requests)."),
+  UPSTREAM_BAD_REQUEST: spec(400, 'invalid_request_error', false, false, 'info', 'The provider rejected the request.'),
+  UPSTREAM_AUTH: spec(401, 'authentication_error', false, true, 'warn', "The provider refused the gateway's key."),
+  UPSTREAM_FORBIDDEN: spec(403, 'permission_error', false, true, 'warn', 'The provider denied access.'),
+  UPSTREAM_NOT_FOUND: spec(404, 'invalid_request_error', false, true, 'info', 'The provider does not know the model or path.'),
+  UPSTREAM_RATE_LIMITED: spec(429, 'rate_limit_error', true, true, 'info', 'The provider rate-limited the request.'),
+  UPSTREAM_ERROR: spec(502, 'api_error', true, true, 'warn', 'The provider failed or answered something unreadable.'),
+  UPSTREAM_UNREACHABLE: spec(502, 'api_error', true, true, 'warn', 'The provider could not be reached.'),
+  UPSTREAM_UNAVAILABLE: spec(503, 'api_error', true, true, 'warn', 'The provider said it is unavailable.'),
+  UPSTREAM_TIMEOUT: spec(504, 'api_error', true, true, 'warn', 'No answer within default_request_timeout_in_seconds.'),
+  STREAM_INTERRUPTED: spec(502, 'api_error', false, false, 'warn', 'The provider failed after the stream had started.'),
+  WORKER_DIED: spec(502, 'api_error', true, true, 'error', "The provider's worker thread died with the request in flight."),
+  PROVIDER_SHUTTING_DOWN: spec(503, 'api_error', true, true, 'info', 'The gateway is shutting down.'),
+  CLIENT_CLOSED: spec(499, 'invalid_request_error', false, false, 'debug', 'The client went away first.'),
+  PLUGIN_REJECTED: spec(400, 'invalid_request_error', false, false, 'info', 'A plugin refused the request.'),
+  PLUGIN_FAILED: spec(500, 'api_error', false, false, 'error', 'A plugin threw.'),
+  INTERNAL: spec(500, 'api_error', false, false, 'error', 'A bug in the gateway.'),
+} satisfies Record<string, ErrorSpec>);
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}

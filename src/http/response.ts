@@ -1,0 +1,151 @@
+// The pipeline's view of a response: JSON, or an SSE stream with backpressure. The only implementation wraps
+// a uWebSockets.js HttpResponse; every write is corked, and nothing touches the socket once it has aborted.
+
+import { STATUS_CODES } from 'node:http';
+import type { HttpResponse } from 'uWebSockets.js';
+
+export type Headers = Readonly<Record<string, string>>;
+
+export interface ResponseSink {
+  readonly requestId: string;
+  /** The client went away; further writes are ignored. */
+  readonly aborted: boolean;
+  /** A response (JSON or the end of a stream) has been completed. */
+  readonly finished: boolean;
+  readonly streaming: boolean;
+  onAbort(listener: () => void): void;
+  json(status: number, body: string, headers?: Headers): void;
+  text(status: number, contentType: string, body: string): void;
+  startStream(headers?: Headers): void;
+  /** False when the socket is backed up: wait for `onWritable` before producing more. */
+  write(text: string): boolean;
+  onWritable(listener: () => void): void;
+  end(text?: string): void;
+}
+
+const statusLines = new Map<number, string>();
+export function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (!line) {
+    line = `${status} ${STATUS_CODES[status] ?? (status === 499 ? 'Client Closed Request' : 'Unknown')}`;
+    statusLines.set(status, line);
+  }
+  return line;
+}
+
+export class UwsResponseSink implements ResponseSink {
+  readonly requestId: string;
+  aborted = false;
+  finished = false;
+  streaming = false;
+  status = 0;
+  readonly #res: HttpResponse;
+  readonly #onFinish: (sink: UwsResponseSink) => void;
+  #abortListener: (() => void) | null = null;
+  #writableListener: (() => void) | null = null;
+
+  constructor(res: HttpResponse, requestId: string, onFinish: (sink: UwsResponseSink) => void) {
+    this.#res = res;
+    this.requestId = requestId;
+    this.#onFinish = onFinish;
+  }
+
+  /** Called from the route's onAborted, which is registered before anything else. */
+  markAborted(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    if (!this.finished) {
+      this.finished = true;
+      this.status = 499;
+      this.#onFinish(this);
+    }
+    this.#abortListener?.();
+  }
+
+  onAbort(listener: () => void): void {
+    this.#abortListener = listener;
+  }
+
+  json(status: number, body: string, headers?: Headers): void {
+    this.#send(status, 'application/json', body, headers);
+  }
+
+  text(status: number, contentType: string, body: string): void {
+    this.#send(status, contentType, body, undefined);
+  }
+
+  #send(status: number, contentType: string, body: string, headers: Headers | undefined): void {
+    if (this.aborted || this.finished) return;
+    this.#complete(status);
+    this.#res.cork(() => {
+      this.#res.writeStatus(statusLine(status))
+        .writeHeader('content-type', contentType)
+        .writeHeader('x-request-id', this.requestId);
+      if (headers) for (const name in headers) this.#res.writeHeader(name, headers[name]);
+      this.#res.end(body);
+    });
+  }
+
+  /** Answers and closes the connection: for a request whose body we refuse to read to the end. */
+  jsonAndClose(status: number, body: string): void {
+    if (this.aborted || this.finished) return;
+    this.#complete(status);
+    this.#res.cork(() => {
+      this.#res.writeStatus(statusLine(status))
+        .writeHeader('content-type', 'application/json')
+        .writeHeader('x-request-id', this.requestId)
+        .end(body, true);
+    });
+  }
+
+  startStream(headers?: Headers): void {
+    if (this.aborted || this.streaming || this.finished) return;
+    this.streaming = true;
+    this.status = 200;
+    this.#res.cork(() => {
+      this.#res.writeStatus('200 OK')
+        .writeHeader('content-type', 'text/event-stream; charset=utf-8')
+        .writeHeader('cache-control', 'no-cache')
+        // Tells nginx and similar proxies in front of us not to buffer the stream.
+        .writeHeader('x-accel-buffering', 'no')
+        .writeHeader('x-request-id', this.requestId);
+      if (headers) for (const name in headers) this.#res.writeHeader(name, headers[name]);
+    });
+  }
+
+  write(text: string): boolean {
+    if (this.aborted || this.finished) return true;
+    let ok = true;
+    this.#res.cork(() => {
+      ok = this.#res.write(text);
+    });
+    return ok;
+  }
+
+  onWritable(listener: () => void): void {
+    if (this.aborted) return;
+    if (!this.#writableListener) {
+      this.#res.onWritable(() => {
+        const current = this.#writableListener;
+        this.#writableListener = null;
+        current?.();
+        return true;
+      });
+    }
+    this.#writableListener = listener;
+  }
+
+  end(text?: string): void {
+    if (this.aborted || this.finished) return;
+    this.#complete(this.status || 200);
+    this.#res.cork(() => {
+      this.#res.end(text);
+    });
+  }
+
+  #complete(status: number): void {
+    this.finished = true;
+    this.status = status;
+    this.#onFinish(this);
+  }
+}

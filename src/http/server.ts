@@ -1,0 +1,161 @@
+// The only code that touches uWebSockets.js. It copies what a request carries into plain data, reads bodies
+// within the size limit, and hands requests to the route handlers; it records the per-route metrics.
+
+import { randomUUID } from 'node:crypto';
+import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import { routeLabelIndex, statusLabelIndex, type MetricsLayout, type MetricsShard } from '../contract/metrics-layout.js';
+import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
+import { UwsResponseSink, type ResponseSink } from './response.js';
+
+export interface IncomingRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  /** Header names in lower case, as uWebSockets.js gives them. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly receivedAt: number;
+  readonly body: Buffer | null;
+}
+
+export type RouteHandler = (request: IncomingRequest, response: ResponseSink) => void;
+
+export interface Route {
+  readonly method: 'get' | 'post';
+  readonly path: string;
+  readonly readBody: boolean;
+  readonly handler: RouteHandler;
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  readonly routes: readonly Route[];
+  readonly metrics: { readonly layout: MetricsLayout; readonly shard: MetricsShard };
+}
+
+export interface HttpServer {
+  readonly port: number;
+  /** Stops accepting connections; requests in progress go on. */
+  stopListening(): void;
+  /** Closes every connection at once. */
+  closeAll(): void;
+}
+
+// A caller's request id is echoed in a response header, so only a plain token is accepted.
+const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
+
+function requestIdFrom(req: HttpRequest): string {
+  const given = req.getHeader('x-request-id');
+  return given && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function copyHeaders(req: HttpRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  req.forEach((name, value) => {
+    headers[name] = value;
+  });
+  return headers;
+}
+
+export function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const app: TemplatedApp = App();
+  const { layout, shard } = options.metrics;
+  const routed = new Set<string>();
+
+  const recordFinish = (route: number) => (sink: UwsResponseSink, receivedAt: number) => {
+    shard.add(layout.httpRequests.seriesOffset(route, statusLabelIndex(sink.status)));
+    shard.observe(layout.httpDuration, layout.httpDuration.seriesOffset(route), (performance.now() - receivedAt) / 1000);
+  };
+
+  const answerError = (res: HttpResponse, req: HttpRequest, route: number, code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED') => {
+    const receivedAt = performance.now();
+    const finish = recordFinish(route);
+    const sink = new UwsResponseSink(res, requestIdFrom(req), (s) => finish(s, receivedAt));
+    res.onAborted(() => sink.markAborted());
+    const error = errorData(code, code === 'UNKNOWN_ROUTE'
+      ? `no route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}`
+      : `${req.getCaseSensitiveMethod()} is not allowed on ${req.getUrl()}`);
+    sink.json(statusOf(error), openAIErrorBody(error));
+  };
+
+  for (const route of options.routes) {
+    const routeIndex = routeLabelIndex(route.path);
+    const finish = recordFinish(routeIndex);
+    app[route.method](route.path, (res, req) => {
+      const receivedAt = performance.now();
+      const sink = new UwsResponseSink(res, requestIdFrom(req), (s) => finish(s, receivedAt));
+      // Registered first: uWebSockets.js forbids touching `res` after an abort, and the body read is async.
+      res.onAborted(() => sink.markAborted());
+      const incoming = {
+        method: route.method.toUpperCase(),
+        path: req.getUrl(),
+        query: req.getQuery() ?? '',
+        headers: copyHeaders(req),
+        requestId: sink.requestId,
+        receivedAt,
+        body: null as Buffer | null,
+      };
+      if (!route.readBody) {
+        route.handler(incoming, sink);
+        return;
+      }
+      readBody(res, sink, incoming.headers['content-length'], options.maxBodyBytes, (body) => {
+        incoming.body = body;
+        route.handler(incoming, sink);
+      });
+    });
+    if (!routed.has(route.path)) {
+      routed.add(route.path);
+      app.any(route.path, (res, req) => answerError(res, req, routeIndex, 'METHOD_NOT_ALLOWED'));
+    }
+  }
+  app.any('/*', (res, req) => answerError(res, req, routeLabelIndex('other'), 'UNKNOWN_ROUTE'));
+
+  return new Promise((resolve, reject) => {
+    app.listen(options.host, options.port, (socket) => {
+      if (!socket) {
+        reject(new Error(`could not listen on ${options.host}:${options.port}`));
+        return;
+      }
+      resolve({
+        port: us_socket_local_port(socket),
+        stopListening: () => us_listen_socket_close(socket),
+        closeAll: () => app.close(),
+      });
+    });
+  });
+}
+
+function readBody(res: HttpResponse, sink: UwsResponseSink, contentLength: string | undefined, limit: number,
+  onBody: (body: Buffer) => void): void {
+  const tooLarge = () => {
+    const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit} bytes (client.max_request_body_size_mb)`);
+    sink.jsonAndClose(statusOf(error), openAIErrorBody(error));
+  };
+  if (contentLength !== undefined && Number(contentLength) > limit) {
+    tooLarge();
+    return;
+  }
+  let parts: Buffer[] | null = null;
+  let size = 0;
+  let refused = false;
+  res.onData((chunk, isLast) => {
+    if (refused || sink.aborted) return;
+    size += chunk.byteLength;
+    if (size > limit) {
+      refused = true;
+      tooLarge();
+      return;
+    }
+    // The chunk's memory belongs to uWebSockets.js and is reused after this callback: copy it.
+    const part = Buffer.copyBytesFrom(new Uint8Array(chunk));
+    if (!isLast) {
+      (parts ??= []).push(part);
+      return;
+    }
+    onBody(parts ? Buffer.concat([...parts, part], size) : part);
+  });
+}

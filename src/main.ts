@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The `heimdall` command. Boot order: arguments → config → logger → gateway (metrics, pools, plugins, HTTP) →
+// signals. A user's mistake (bad flag, bad config) is one clear message and exit code 2, never a stack trace.
+
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config/errors.js';
+import { loadConfig } from './config/load.js';
+import { redactConfig } from './config/redact.js';
+import { startGateway, type Gateway } from './gateway.js';
+import { createLogger } from './observability/logger.js';
+import { PluginLoadError } from './plugins/load.js';
+
+const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--log-level LEVEL]
+  --config FILE     JSON or YAML config (Bifrost's config.json shape); env HEIMDALL_CONFIG.
+                    Without one, the embedded default: the keyless mock provider, plus every provider
+                    whose key variable (OPENAI_API_KEY, …) is set.
+  --port N          listen port (default 8080); env PORT
+  --host H          listen address (default 0.0.0.0); env HOST
+  --log-level L     trace, debug, info, warn, error, fatal (default info)`;
+
+function fail(message: string): never {
+  process.stderr.write(`heimdall: ${message}\n`);
+  process.exit(2);
+}
+
+function parsePort(value: string | undefined, source: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`${source} must be a port number from 0 to 65535, got '${value}'`);
+  return port;
+}
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+
+  let config;
+  try {
+    config = await loadConfig({
+      file: args.config ?? process.env.HEIMDALL_CONFIG ?? null,
+      env: process.env,
+      overrides: {
+        port: parsePort(args.port, '--port') ?? parsePort(process.env.PORT, 'PORT'),
+        host: args.host ?? (process.env.HOST || undefined),
+        logLevel: args['log-level'],
+      },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+
+  const logger = createLogger(config.server.logLevel);
+  logger.info({ source: config.source, config: redactConfig(config) }, 'effective config');
+  if (config.ignoredKeys.length > 0) {
+    logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for Bifrost compatibility but not used by Heimdall');
+  }
+
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, { logger });
+  } catch (error) {
+    logger.flush();
+    if (error instanceof PluginLoadError) fail(error.message);
+    fail(`could not start: ${(error as Error).message}`);
+  }
+  logger.info({ host: config.server.host, port: gateway.port,
+    providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
+  `heimdall listening on http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${gateway.port}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      // A second signal: the operator does not want to wait for in-flight requests.
+      logger.warn({ signal }, 'second signal: exiting now');
+      logger.flush();
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds }, 'shutting down: finishing requests in flight');
+    void gateway.close().then(() => {
+      logger.info('stopped');
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+void main().catch((error: unknown) => {
+  process.stderr.write(`heimdall: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});

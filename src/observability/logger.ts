@@ -1,0 +1,13 @@
+// The front thread's logger: pino JSON on stdout. Keys never reach a log line: the config is logged redacted,
+// and these paths are censored in case a header or key object is ever logged whole.
+
+import pino, { type Logger } from 'pino';
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { thread: 'front' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: ['*.authorization', '*.headers.authorization', '*["x-api-key"]', '*["api-key"]'], censor: '***' },
+  }, pino.destination({ dest: 1, sync: false }));
+}

@@ -1,0 +1,187 @@
+// POST /v1/chat/completions, stage by stage: parse → route → pre-hooks → dispatch to the provider's pool →
+// post-hooks → respond (JSON, or SSE chunk by chunk). Reading this file is reading the request's path.
+
+import type { Logger } from 'pino';
+import type { ResultMeta, StreamEndMeta } from '../contract/messages.js';
+import type { ProviderPool, Ticket } from '../dispatch/pool.js';
+import { ERROR_CODES } from '../errors/codes.js';
+import type { ErrorData } from '../errors/error-data.js';
+import { openAIErrorBody, statusOf, toErrorData, GatewayError } from '../errors/gateway-error.js';
+import type { ResponseSink } from '../http/response.js';
+import type { IncomingRequest } from '../http/server.js';
+import type { Outcome } from '../plugins/contract.js';
+import { pluginFailure, type PluginRunner } from '../plugins/runner.js';
+import type { ProviderConfig } from '../config/types.js';
+import { RequestContext } from './context.js';
+import { parseChatRequest, type ParsedChat } from './parse.js';
+import { routeModel, type RouteTarget } from './route.js';
+
+export interface ChatDeps {
+  readonly providers: ReadonlyMap<string, ProviderConfig>;
+  readonly pools: ReadonlyMap<string, ProviderPool>;
+  readonly plugins: PluginRunner;
+  readonly logger: Logger;
+}
+
+const SSE_DONE = 'data: [DONE]\n\n';
+
+function errorHeaders(error: ErrorData): Record<string, string> | undefined {
+  return error.retryAfter !== undefined ? { 'retry-after': String(error.retryAfter) } : undefined;
+}
+
+function newOutcome(stream: boolean): Outcome {
+  return { status: 0, body: null, error: null, usage: null, stream, upstreamMs: 0, firstChunkMs: null, shortCircuited: false };
+}
+
+export function createChatHandler(deps: ChatDeps) {
+  const { plugins } = deps;
+
+  const logFailure = (ctx: RequestContext, error: ErrorData) => {
+    const level = ERROR_CODES[error.code].logLevel;
+    if (ctx.logger.isLevelEnabled(level)) ctx.logger[level]({ code: error.code, provider: error.provider }, error.message);
+  };
+
+  const respondError = (sink: ResponseSink, error: ErrorData) => {
+    sink.json(statusOf(error), openAIErrorBody(error), errorHeaders(error));
+  };
+
+  /** Post-hooks, then the final answer from the outcome they may have changed. */
+  const finish = (ctx: RequestContext, sink: ResponseSink, outcome: Outcome, reached: number, send: () => void) => {
+    const ran = plugins.runPost(ctx, outcome, reached);
+    if (ran) void ran.then(send);
+    else send();
+  };
+
+  const respondOutcome = (sink: ResponseSink, outcome: Outcome) => () => {
+    if (outcome.error) respondError(sink, outcome.error);
+    else sink.json(outcome.status, outcome.body ?? 'null');
+  };
+
+  const dispatch = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedChat, target: RouteTarget, reached: number) => {
+    const pool = deps.pools.get(target.provider.name)!;
+    const outcome = newOutcome(parsed.stream);
+    let ticket: Ticket | null = null;
+    let paused = false;
+
+    const fail = (error: ErrorData) => {
+      logFailure(ctx, error);
+      outcome.error = error;
+      outcome.status = statusOf(error);
+      finish(ctx, sink, outcome, reached, () => {
+        if (!sink.streaming) {
+          respondOutcome(sink, outcome)();
+          return;
+        }
+        // Headers went out already: the error travels as an SSE event, then the stream ends cleanly.
+        sink.end(`data: ${openAIErrorBody(outcome.error ?? error)}\n\n`);
+      });
+    };
+
+    const settleMeta = (meta: ResultMeta) => {
+      outcome.upstreamMs = meta.upstreamMs;
+      outcome.usage = meta.usage;
+    };
+
+    const writeChunks = (chunks: string[]) => {
+      if (!sink.streaming) {
+        outcome.firstChunkMs = performance.now() - ctx.receivedAt;
+        sink.startStream();
+      }
+      let text = '';
+      for (const chunk of chunks) {
+        const kept = plugins.hasChunkHooks ? plugins.chunk(ctx, chunk) : chunk;
+        if (kept !== null) text += `data: ${kept}\n\n`;
+      }
+      if (text && !sink.write(text) && !paused) {
+        // The client reads slower than the provider writes: stop reading upstream until its socket drains.
+        paused = true;
+        ticket?.pause();
+        sink.onWritable(() => {
+          paused = false;
+          ticket?.resume();
+        });
+      }
+    };
+
+    try {
+      ticket = pool.submit({
+        requestId: ctx.requestId,
+        model: target.model,
+        keyIndex: target.keyIndex,
+        stream: parsed.stream,
+        includeUsage: parsed.includeUsage,
+        body: parsed.body,
+      }, {
+        onResult: (status, body, meta) => {
+          settleMeta(meta);
+          outcome.status = status;
+          outcome.body = body;
+          const dropped = meta.droppedParams;
+          finish(ctx, sink, outcome, reached, () => {
+            if (outcome.error) respondError(sink, outcome.error);
+            else sink.json(outcome.status, outcome.body ?? 'null',
+              dropped ? { 'x-heimdall-dropped-params': dropped.join(',') } : undefined);
+          });
+        },
+        onChunks: writeChunks,
+        onEnd: (meta: StreamEndMeta) => {
+          settleMeta(meta);
+          outcome.status = 200;
+          if (!sink.streaming) sink.startStream();
+          finish(ctx, sink, outcome, reached, () => sink.end(SSE_DONE));
+        },
+        onError: fail,
+      });
+    } catch (error) {
+      fail(toErrorData(error));
+      return;
+    }
+    sink.onAbort(() => {
+      ticket?.cancel();
+      outcome.error = { code: 'CLIENT_CLOSED', message: 'the client closed the connection', provider: target.provider.name };
+      outcome.status = 499;
+      void plugins.runPost(ctx, outcome, reached);
+    });
+  };
+
+  const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedChat, target: RouteTarget,
+    run: { reached: number; shortCircuit: import('../plugins/contract.js').PreHookResult | null }) => {
+    if (sink.aborted) return;
+    const short = run.shortCircuit;
+    if (!short) {
+      dispatch(ctx, sink, parsed, target, run.reached);
+      return;
+    }
+    const outcome = newOutcome(parsed.stream);
+    outcome.shortCircuited = true;
+    if ('error' in short) {
+      outcome.error = pluginFailure(short.error.message, short.error.status ?? 400);
+      outcome.status = statusOf(outcome.error);
+    } else if (short.response) {
+      outcome.status = short.response.status ?? 200;
+      outcome.body = JSON.stringify(short.response.body);
+    }
+    finish(ctx, sink, outcome, run.reached, respondOutcome(sink, outcome));
+  };
+
+  return function handleChat(request: IncomingRequest, sink: ResponseSink): void {
+    const ctx = new RequestContext(request, deps.logger);
+    let parsed: ParsedChat;
+    let target: RouteTarget;
+    try {
+      parsed = parseChatRequest(request.body);
+      target = routeModel(parsed.body.model, deps.providers);
+    } catch (error) {
+      const data = error instanceof GatewayError ? error.data : toErrorData(error);
+      logFailure(ctx, data);
+      respondError(sink, data);
+      return;
+    }
+    ctx.provider = target.provider.name;
+    ctx.model = target.model;
+    ctx.stream = parsed.stream;
+    const run = plugins.runPre(ctx, parsed.body);
+    if (run instanceof Promise) void run.then((settled) => afterPreHooks(ctx, sink, parsed, target, settled));
+    else afterPreHooks(ctx, sink, parsed, target, run);
+  };
+}

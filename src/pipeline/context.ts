@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { IncomingRequest } from '../http/server.js';
+import type { PluginContext } from '../plugins/contract.js';
+
+/** One request's state on its way through the pipeline; plugins see it as their PluginContext. */
+export class RequestContext implements PluginContext {
+  readonly requestId: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly receivedAt: number;
+  provider = '';
+  model = '';
+  stream = false;
+  readonly #baseLogger: Logger;
+  #logger: Logger | null = null;
+  #values: Map<string, unknown> | null = null;
+
+  constructor(request: IncomingRequest, logger: Logger) {
+    this.requestId = request.requestId;
+    this.headers = request.headers;
+    this.receivedAt = request.receivedAt;
+    this.#baseLogger = logger;
+  }
+
+  get values(): Map<string, unknown> {
+    return (this.#values ??= new Map());
+  }
+
+  /** A child logger carrying the request id, made only when something is logged. */
+  get logger(): Logger {
+    return (this.#logger ??= this.#baseLogger.child({ requestId: this.requestId }));
+  }
+}

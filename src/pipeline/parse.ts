@@ -1,0 +1,48 @@
+// Stage 1: the body as a chat request. Only what the gateway itself needs is checked (model, messages, stream,
+// stream_options); every other field travels on to the provider as the client sent it.
+
+import type { ChatRequestBody } from '../plugins/contract.js';
+import { GatewayError } from '../errors/gateway-error.js';
+
+export interface ParsedChat {
+  body: ChatRequestBody;
+  stream: boolean;
+  includeUsage: boolean;
+}
+
+export function parseChatRequest(raw: Buffer | null): ParsedChat {
+  if (!raw || raw.length === 0) throw new GatewayError('INVALID_REQUEST', 'the request body is empty; send a JSON chat request');
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch (error) {
+    throw new GatewayError('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new GatewayError('INVALID_REQUEST', 'the body must be a JSON object');
+  }
+  const request = body as Record<string, unknown>;
+  if (typeof request.model !== 'string' || request.model.length === 0) {
+    throw new GatewayError('INVALID_REQUEST', "'model' is required and must be a non-empty string, like \"openai/gpt-4o-mini\"",
+      { param: 'model' });
+  }
+  if (!Array.isArray(request.messages) || request.messages.length === 0) {
+    throw new GatewayError('INVALID_REQUEST', "'messages' must be a non-empty array", { param: 'messages' });
+  }
+  for (let i = 0; i < request.messages.length; i++) {
+    const message = request.messages[i] as { role?: unknown } | null;
+    if (typeof message !== 'object' || message === null || typeof message.role !== 'string') {
+      throw new GatewayError('INVALID_REQUEST', `messages[${i}] must be an object with a string 'role'`, { param: `messages[${i}]` });
+    }
+  }
+  if (request.stream !== undefined && request.stream !== null && typeof request.stream !== 'boolean') {
+    throw new GatewayError('INVALID_REQUEST', "'stream' must be a boolean", { param: 'stream' });
+  }
+  const options = request.stream_options;
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw new GatewayError('INVALID_REQUEST', "'stream_options' must be an object", { param: 'stream_options' });
+  }
+  const stream = request.stream === true;
+  const includeUsage = stream && (options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+  return { body: request as ChatRequestBody, stream, includeUsage };
+}

@@ -1,0 +1,44 @@
+// Runs a job on an adapter that answers inside the worker (the mock), through the same Job guarantees as HTTP.
+
+import type { ProviderInit } from '../src/contract/worker-init.js';
+import type { Job } from './job.js';
+import type { InProcessAdapter, InProcessIo } from './providers/types.js';
+import { errorForUpstreamStatus } from './upstream/error-map.js';
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provider: ProviderInit): Promise<void> {
+  const io: InProcessIo = {
+    signal: job.signal,
+    result: (body, usage) => job.result(body, usage, null),
+    chunks: (chunks) => job.chunks(chunks),
+    end: (usage) => job.end(usage, null),
+    upstreamError: (status, message) => job.fail(errorForUpstreamStatus(provider.name, status, message)),
+    sleep: (ms) => sleep(ms, job.signal),
+  };
+  job.markUpstreamStart();
+  try {
+    await adapter.run(job.data, provider, io);
+  } catch (error) {
+    job.fail({ code: 'UPSTREAM_ERROR', message: `${provider.name}: ${(error as Error).message}`, provider: provider.name });
+    return;
+  }
+  if (job.finished) return;
+  const message = job.abortReason === 'timeout'
+    ? `${provider.name}: no answer within default_request_timeout_in_seconds`
+    : 'request cancelled';
+  job.fail({ code: job.abortReason === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'CLIENT_CLOSED', message, provider: provider.name });
+}

@@ -1,0 +1,96 @@
+// The worker entry that Piscina loads. The front thread runs one long-lived `serve` task per worker: it reads
+// jobs from its ring, runs each through the provider's adapter, and writes results and stream chunks back. So
+// there is never a Piscina task per request; Piscina spawns, replaces and closes the threads.
+
+import {
+  decodeMessage, encodeMessage, MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_RESUME,
+  type FrontToWorker, type JobData, type UsageData, type WorkerToFront,
+} from '../src/contract/messages.js';
+import { createMetricsLayout, MetricsShard } from '../src/contract/metrics-layout.js';
+import { RingReader, RingWriter } from '../src/contract/ring.js';
+import type { WorkerInit } from '../src/contract/worker-init.js';
+import { ERROR_CODES } from '../src/errors/codes.js';
+import type { ErrorData } from '../src/errors/error-data.js';
+import { runInProcessJob } from './in-process.js';
+import { Job } from './job.js';
+import { createWorkerLogger } from './log.js';
+import { adapterFor } from './providers/index.js';
+import { runHttpJob } from './upstream/call.js';
+import { UpstreamClients } from './upstream/http-client.js';
+
+export default function serve(init: WorkerInit): Promise<string> {
+  const { provider } = init;
+  const logger = createWorkerLogger(init.logLevel, { provider: provider.name, channel: init.channelIndex });
+  const adapter = adapterFor(provider.adapter);
+  const clients = new UpstreamClients(provider.maxConnsPerHost,
+    Math.max(provider.requestTimeoutMs, provider.streamIdleTimeoutMs));
+  const layout = createMetricsLayout(init.metricsProviders);
+  const shard = new MetricsShard(init.metricsBuffer, layout, init.shardIndex);
+  const series = {
+    requests: layout.upstreamRequests.seriesOffset(init.providerIndex),
+    errors: layout.upstreamErrors.seriesOffset(init.providerIndex),
+    latency: layout.upstreamLatency.seriesOffset(init.providerIndex),
+    tokensIn: layout.tokens.seriesOffset(init.providerIndex, 0),
+    tokensOut: layout.tokens.seriesOffset(init.providerIndex, 1),
+  };
+  const toFront = new RingWriter(init.toFront, init.ringShape);
+  const jobs = new Map<number, Job>();
+
+  const hooks = {
+    send: (message: WorkerToFront) => toFront.send(encodeMessage(message)),
+    settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
+      jobs.delete(job.id);
+      shard.observe(layout.upstreamLatency, series.latency, job.upstreamMs() / 1000);
+      if (usage) {
+        shard.add(series.tokensIn, usage.promptTokens);
+        shard.add(series.tokensOut, usage.completionTokens);
+      }
+      if (error && error.code !== 'CLIENT_CLOSED') {
+        shard.add(series.errors);
+        logger[ERROR_CODES[error.code].logLevel]({ requestId: job.data.requestId, code: error.code,
+          upstreamStatus: error.upstreamStatus }, error.message);
+      }
+    },
+  };
+
+  const start = (id: number, data: JobData) => {
+    const job = new Job(id, data, hooks, provider.requestTimeoutMs, provider.streamIdleTimeoutMs);
+    jobs.set(id, job);
+    shard.add(series.requests);
+    const run = adapter.transport === 'http'
+      ? runHttpJob(job, adapter, provider, clients)
+      : runInProcessJob(job, adapter, provider);
+    run.catch((error: unknown) => {
+      logger.error({ requestId: data.requestId, err: error }, 'job crashed');
+      job.fail({ code: 'INTERNAL', message: 'the provider worker failed on this request', provider: provider.name });
+    });
+  };
+
+  const onMessage = (bytes: Uint8Array) => {
+    const message = decodeMessage<FrontToWorker>(bytes);
+    switch (message[0]) {
+      case MSG_JOB: start(message[1], message[2]); break;
+      case MSG_CANCEL: jobs.get(message[1])?.abort('cancelled'); break;
+      case MSG_PAUSE: jobs.get(message[1])?.pause(); break;
+      case MSG_RESUME: jobs.get(message[1])?.resume(); break;
+    }
+  };
+
+  // Atomics.waitAsync does not keep a worker's event loop alive; this timer does, until the ring closes.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  return new Promise<string>((resolve) => {
+    const reader = new RingReader(init.toWorker, init.ringShape, onMessage, {
+      onHandlerError: (error) => logger.error({ err: error }, 'bad message from the front thread'),
+      onClosed: () => {
+        for (const job of jobs.values()) job.abort('closing');
+        clearInterval(keepAlive);
+        void clients.close().finally(() => {
+          logger.flush();
+          resolve('closed');
+        });
+      },
+    });
+    reader.start();
+    logger.debug({ adapter: provider.adapter }, 'worker serving');
+  });
+}

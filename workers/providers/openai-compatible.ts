@@ -1,0 +1,74 @@
+// The OpenAI wire format, shared by OpenAI itself and every server that speaks it (vLLM, Ollama's /v1,
+// LM Studio, …). A provider of this family is this factory with its own id, base URL and auth.
+
+import type { JobData, UsageData } from '../../src/contract/messages.js';
+import type { AuthStyle, ChatAnswer, HttpAdapter, SseEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+
+export interface OpenAICompatibleOptions {
+  readonly id: string;
+  readonly defaultBaseUrl: string | null;
+  readonly auth?: AuthStyle;
+  readonly chatPath?: string;
+}
+
+interface OpenAIUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+}
+
+export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): UsageData | null {
+  if (!usage || typeof usage !== 'object') return null;
+  const promptTokens = usage.prompt_tokens ?? 0;
+  const completionTokens = usage.completion_tokens ?? 0;
+  return { promptTokens, completionTokens, totalTokens: usage.total_tokens ?? promptTokens + completionTokens };
+}
+
+export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAdapter {
+  const chatPath = options.chatPath ?? '/v1/chat/completions';
+  return {
+    id: options.id,
+    transport: 'http',
+    defaultBaseUrl: options.defaultBaseUrl,
+    auth: options.auth ?? { kind: 'bearer' },
+    streamFormat: 'sse',
+
+    chatCall(job: JobData): UpstreamCall {
+      const body: Record<string, unknown> = { ...job.body, model: job.model };
+      // Always ask for the usage chunk so token metrics work; it is withheld from clients that did not ask.
+      if (job.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+      return { path: chatPath, body: JSON.stringify(body), droppedParams: [] };
+    },
+
+    chatAnswer(text: string): ChatAnswer {
+      const parsed = JSON.parse(text) as { usage?: OpenAIUsage; choices?: unknown };
+      if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.choices)) {
+        throw new SyntaxError('the answer has no choices array');
+      }
+      // Same wire format: forward the provider's bytes untouched rather than re-serialising them.
+      return { body: text, usage: usageFromOpenAI(parsed.usage) };
+    },
+
+    streamEvent(event: SseEvent, state: StreamState): StreamStep {
+      if (event.data === '[DONE]') return { chunks: [], done: true };
+      // Only the final usage chunk needs parsing; every other chunk is forwarded as the provider sent it.
+      if (!event.data.includes('"usage":{')) return { chunks: [event.data], done: false };
+      const chunk = JSON.parse(event.data) as { usage?: OpenAIUsage; choices?: unknown[] };
+      state.usage = usageFromOpenAI(chunk.usage);
+      const usageOnly = !chunk.choices || chunk.choices.length === 0;
+      return { chunks: usageOnly && !state.includeUsage ? [] : [event.data], done: false };
+    },
+
+    errorMessage(text: string): string | null {
+      try {
+        const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+        if (typeof parsed.error === 'string') return parsed.error;
+        if (typeof parsed.error?.message === 'string') return parsed.error.message;
+        if (typeof parsed.message === 'string') return parsed.message;
+      } catch {
+        // Not JSON: fall through to null and let the caller use the raw text.
+      }
+      return null;
+    },
+  };
+}

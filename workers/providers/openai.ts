@@ -1,0 +1,3 @@
+import { createOpenAICompatible } from './openai-compatible.js';
+
+export const openai = createOpenAICompatible({ id: 'openai', defaultBaseUrl: 'https://api.openai.com' });

@@ -1,0 +1,62 @@
+// Maps what an upstream answered (a status, or a transport failure) to the gateway's error table. Adapters only
+// extract the provider's message; the decision of code and status is made here, once, for all of them.
+
+import type { ErrorCode } from '../../src/errors/codes.js';
+import type { ErrorData } from '../../src/errors/error-data.js';
+
+export function errorForUpstreamStatus(provider: string, status: number, message: string,
+  retryAfter?: number): ErrorData {
+  let code: ErrorCode;
+  let keepStatus = false;
+  if (status === 401) code = 'UPSTREAM_AUTH';
+  else if (status === 403) code = 'UPSTREAM_FORBIDDEN';
+  else if (status === 404) code = 'UPSTREAM_NOT_FOUND';
+  else if (status === 408 || status === 504) code = 'UPSTREAM_TIMEOUT';
+  else if (status === 429) code = 'UPSTREAM_RATE_LIMITED';
+  else if (status === 503) code = 'UPSTREAM_UNAVAILABLE';
+  else if (status >= 500) code = 'UPSTREAM_ERROR';
+  else {
+    // 400, 409, 413, 422, …: the client's request was the problem; keep the provider's own status.
+    code = 'UPSTREAM_BAD_REQUEST';
+    keepStatus = true;
+  }
+  return {
+    code,
+    message: `${provider}: ${message}`,
+    provider,
+    upstreamStatus: status,
+    ...(keepStatus ? { status } : {}),
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+  };
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/** A thrown transport error (connection refused, reset, undici timeout) as gateway error data. */
+export function errorForTransportFailure(provider: string, error: unknown, streamStarted: boolean): ErrorData {
+  const code = (error as { code?: string })?.code ?? '';
+  const cause = (error as { cause?: { code?: string } })?.cause?.code ?? '';
+  const detail = error instanceof Error ? error.message : String(error);
+  if (TIMEOUT_CODES.has(code) || TIMEOUT_CODES.has(cause)) {
+    return { code: 'UPSTREAM_TIMEOUT', message: `${provider}: timed out (${detail})`, provider };
+  }
+  if (streamStarted) {
+    return { code: 'STREAM_INTERRUPTED', message: `${provider}: the stream broke off: ${detail}`, provider };
+  }
+  const connecting = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_CONNECT/.test(`${code} ${cause} ${detail}`);
+  return {
+    code: connecting ? 'UPSTREAM_UNREACHABLE' : 'UPSTREAM_ERROR',
+    message: `${provider}: ${connecting ? 'could not connect' : 'request failed'}: ${detail}`,
+    provider,
+  };
+}
+
+/** `Retry-After` in seconds, from either of its two forms; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}

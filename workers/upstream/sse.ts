@@ -1,0 +1,49 @@
+// One incremental Server-Sent Events reader for every provider that streams SSE. It takes raw body chunks
+// (split anywhere, even inside a UTF-8 character or a CRLF) and yields complete events.
+
+import type { SseEvent } from '../providers/types.js';
+
+export class SseDecoder {
+  readonly #text = new TextDecoder('utf-8');
+  #pending = '';
+
+  /** Feeds one body chunk; returns the events it completed. */
+  push(chunk: Uint8Array): SseEvent[] {
+    this.#pending += this.#text.decode(chunk, { stream: true });
+    return this.#takeEvents();
+  }
+
+  /** True when bytes of an unfinished event are left over: at the end of a body this means truncation. */
+  get hasPartialEvent(): boolean {
+    return this.#pending.trim().length > 0;
+  }
+
+  #takeEvents(): SseEvent[] {
+    if (this.#pending.includes('\r')) this.#pending = this.#pending.replace(/\r\n?/g, '\n');
+    const events: SseEvent[] = [];
+    let start = 0;
+    for (let end = this.#pending.indexOf('\n\n'); end !== -1; end = this.#pending.indexOf('\n\n', start)) {
+      const event = parseBlock(this.#pending.slice(start, end));
+      if (event) events.push(event);
+      start = end + 2;
+    }
+    if (start > 0) this.#pending = this.#pending.slice(start);
+    // A lone '\r' at the end may be the first half of a CRLF: leave it, the next chunk completes it.
+    return events;
+  }
+}
+
+function parseBlock(block: string): SseEvent | null {
+  let event: string | null = null;
+  let data: string | null = null;
+  for (const line of block.split('\n')) {
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') data = data === null ? value : `${data}\n${value}`;
+    else if (field === 'event') event = value;
+  }
+  return data === null ? null : { event, data };
+}
