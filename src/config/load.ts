@@ -18,6 +18,8 @@ import type { GatewayConfig, KeyConfig, PluginConfig, ProviderConfig, ServerConf
 
 export interface LoadConfigOptions {
   file?: string | null;
+  /** An already-parsed config object (embedding, tests); takes the place of `file`. */
+  raw?: unknown;
   env: Readonly<Record<string, string | undefined>>;
   overrides?: { port?: number; host?: string; logLevel?: string };
 }
@@ -29,9 +31,9 @@ const BASES_NEEDING_URL = new Set(['openai']);
 const ENV_PREFIX = 'env.';
 
 export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig> {
-  const file = opts.file ?? null;
-  const source = file ?? EMBEDDED_SOURCE;
-  const raw = file ? await readConfigFile(file) : embeddedDefault(opts.env);
+  const file = opts.raw === undefined ? opts.file ?? null : null;
+  const source = file ?? (opts.raw === undefined ? EMBEDDED_SOURCE : 'inline config');
+  const raw = opts.raw !== undefined ? opts.raw : file ? await readConfigFile(file) : embeddedDefault(opts.env);
 
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(issuesToProblems(parsed.error.issues, configSchema), source);

@@ -1,0 +1,83 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { ChatRequestBody, Outcome, Plugin, PluginContext } from '../../../src/plugins/contract.js';
+import { PluginRunner } from '../../../src/plugins/runner.js';
+
+const logger = pino({ level: 'silent' });
+const ctx = { requestId: 'r1', headers: {}, receivedAt: 0, provider: 'mock', model: 'echo', stream: false,
+  values: new Map(), logger } as PluginContext;
+const request: ChatRequestBody = { model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] };
+const outcome = (): Outcome => ({ status: 200, body: '{}', error: null, usage: null, stream: false, upstreamMs: 0,
+  firstChunkMs: null, shortCircuited: false });
+
+function recorder(calls: string[], name: string, behaviour: Partial<Plugin> = {}): Plugin {
+  return {
+    name,
+    preHook: () => { calls.push(`pre:${name}`); },
+    postHook: () => { calls.push(`post:${name}`); },
+    ...behaviour,
+  };
+}
+
+describe('plugin runner', () => {
+  it('runs pre-hooks in order and post-hooks in reverse', async () => {
+    const calls: string[] = [];
+    const runner = new PluginRunner(['a', 'b', 'c'].map((name) => recorder(calls, name)), logger);
+    const run = await runner.runPre(ctx, request);
+    expect(run).toEqual({ reached: 3, shortCircuit: null });
+    await runner.runPost(ctx, outcome(), run.reached);
+    expect(calls).toEqual(['pre:a', 'pre:b', 'pre:c', 'post:c', 'post:b', 'post:a']);
+  });
+
+  it('stops at a short-circuit and runs post-hooks only for the plugins it reached', async () => {
+    const calls: string[] = [];
+    const runner = new PluginRunner([
+      recorder(calls, 'a'),
+      recorder(calls, 'cache', { preHook: () => { calls.push('pre:cache'); return { response: { body: { cached: true } } }; } }),
+      recorder(calls, 'c'),
+    ], logger);
+    const run = await runner.runPre(ctx, request);
+    expect(run.reached).toBe(2);
+    expect(run.shortCircuit).toEqual({ response: { body: { cached: true } } });
+    await runner.runPost(ctx, outcome(), run.reached);
+    expect(calls).toEqual(['pre:a', 'pre:cache', 'post:cache', 'post:a']);
+  });
+
+  it('awaits async hooks in the same order, and stays synchronous when no hook is async', async () => {
+    const calls: string[] = [];
+    const slow = recorder(calls, 'slow', {
+      preHook: async () => { await new Promise((resolve) => setTimeout(resolve, 5)); calls.push('pre:slow'); },
+      postHook: async () => { await new Promise((resolve) => setTimeout(resolve, 5)); calls.push('post:slow'); },
+    });
+    const runner = new PluginRunner([recorder(calls, 'a'), slow, recorder(calls, 'c')], logger);
+    const pending = runner.runPre(ctx, request);
+    expect(pending).toBeInstanceOf(Promise);
+    const run = await pending;
+    await runner.runPost(ctx, outcome(), run.reached);
+    expect(calls).toEqual(['pre:a', 'pre:slow', 'pre:c', 'post:c', 'post:slow', 'post:a']);
+    expect(new PluginRunner([recorder([], 'sync')], logger).runPre(ctx, request)).not.toBeInstanceOf(Promise);
+  });
+
+  it('turns a throwing pre-hook into an error short-circuit and survives a throwing post-hook', async () => {
+    const calls: string[] = [];
+    const runner = new PluginRunner([
+      recorder(calls, 'a'),
+      recorder(calls, 'broken', { preHook: () => { throw new Error('bug'); }, postHook: () => { throw new Error('bug'); } }),
+      recorder(calls, 'c'),
+    ], logger);
+    const run = await runner.runPre(ctx, request);
+    expect(run.shortCircuit).toEqual({ error: { status: 500, message: "plugin 'broken' failed" } });
+    await runner.runPost(ctx, outcome(), run.reached);
+    expect(calls).toEqual(['pre:a', 'post:a']);
+  });
+
+  it('passes each chunk through every chunk hook in order, and a null drops it', () => {
+    const runner = new PluginRunner([
+      { name: 'upper', onStreamChunk: (_c, chunk) => chunk.toUpperCase() },
+      { name: 'drop-x', onStreamChunk: (_c, chunk) => (chunk.includes('X') ? null : `${chunk}!`) },
+    ], logger);
+    expect(runner.hasChunkHooks).toBe(true);
+    expect(runner.chunk(ctx, 'abc')).toBe('ABC!');
+    expect(runner.chunk(ctx, 'xyz')).toBeNull();
+  });
+});

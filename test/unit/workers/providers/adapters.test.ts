@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import type { JobData } from '../../../../src/contract/messages.js';
+import type { ProviderInit } from '../../../../src/contract/worker-init.js';
+import { PROVIDER_FACTS } from '../../../../src/contract/providers.js';
+import { ADAPTERS } from '../../../../workers/providers/index.js';
+import { mock } from '../../../../workers/providers/mock.js';
+import { openai } from '../../../../workers/providers/openai.js';
+import type { InProcessIo, StreamState } from '../../../../workers/providers/types.js';
+
+const job = (extra: Partial<JobData> = {}): JobData => ({
+  requestId: 'r', model: 'gpt-4o-mini', keyIndex: 0, stream: false, includeUsage: false,
+  body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], temperature: 0.1 }, ...extra,
+});
+
+describe('adapter registry', () => {
+  it('has exactly the adapters the front thread knows about', () => {
+    expect(Object.keys(ADAPTERS).sort()).toEqual(Object.keys(PROVIDER_FACTS).sort());
+    for (const [id, adapter] of Object.entries(ADAPTERS)) expect(adapter.id).toBe(id);
+  });
+});
+
+describe('OpenAI adapter', () => {
+  it('sends the body as given with the bare model, and asks for usage on streams', () => {
+    const plain = JSON.parse(openai.chatCall(job()).body);
+    expect(plain).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], temperature: 0.1 });
+    const streamed = JSON.parse(openai.chatCall(job({ stream: true, body: { model: 'x', messages: [], stream: true } })).body);
+    expect(streamed.stream_options).toEqual({ include_usage: true });
+  });
+
+  it('forwards the answer bytes untouched and reads the usage', () => {
+    const text = '{"id":"c1","object":"chat.completion","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}';
+    expect(openai.chatAnswer(text)).toEqual({ body: text, usage: { promptTokens: 5, completionTokens: 2, totalTokens: 7 } });
+    expect(() => openai.chatAnswer('{"nope":1}')).toThrow(/choices/);
+  });
+
+  it('withholds the usage chunk from clients that did not ask for it, but records it', () => {
+    const usageChunk = '{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}';
+    const hidden: StreamState = { includeUsage: false, model: 'm', usage: null };
+    expect(openai.streamEvent({ event: null, data: usageChunk }, hidden).chunks).toEqual([]);
+    expect(hidden.usage).toEqual({ promptTokens: 1, completionTokens: 2, totalTokens: 3 });
+    const shown: StreamState = { includeUsage: true, model: 'm', usage: null };
+    expect(openai.streamEvent({ event: null, data: usageChunk }, shown).chunks).toEqual([usageChunk]);
+    expect(openai.streamEvent({ event: null, data: '[DONE]' }, shown)).toEqual({ chunks: [], done: true });
+  });
+
+  it('reads the message out of an OpenAI error envelope', () => {
+    expect(openai.errorMessage('{"error":{"message":"bad key","type":"invalid_request_error"}}')).toBe('bad key');
+    expect(openai.errorMessage('<html>oops</html>')).toBeNull();
+  });
+});
+
+describe('mock adapter', () => {
+  const provider = { name: 'mock', mock: { latencyMs: 0, chunkCount: 3, chunkIntervalMs: 0, promptTokens: null, completionTokens: null } } as ProviderInit;
+  const run = async (data: JobData) => {
+    const out: { result?: string; chunks: string[]; ended: boolean; error?: [number, string] } = { chunks: [], ended: false };
+    const io: InProcessIo = {
+      signal: new AbortController().signal,
+      result: (body) => { out.result = body; },
+      chunks: (chunks) => out.chunks.push(...chunks),
+      end: () => { out.ended = true; },
+      upstreamError: (status, message) => { out.error = [status, message]; },
+      sleep: async () => {},
+    };
+    await mock.run(data, provider, io);
+    return out;
+  };
+
+  it('echoes the last user message deterministically', async () => {
+    const out = await run(job({ model: 'echo' }));
+    const answer = JSON.parse(out.result!);
+    expect(answer.choices[0].message.content).toBe('Echo: hello there');
+    expect(answer.choices[0].finish_reason).toBe('stop');
+    expect(answer.usage.completion_tokens).toBe(3);
+  });
+
+  it('streams the same text in at most chunk_count pieces, then a finish chunk and usage when asked', async () => {
+    const out = await run(job({ model: 'echo', stream: true, includeUsage: true }));
+    const parsed = out.chunks.map((chunk) => JSON.parse(chunk));
+    const text = parsed.map((chunk) => chunk.choices[0]?.delta?.content ?? '').join('');
+    expect(text).toBe('Echo: hello there');
+    expect(parsed.at(-2).choices[0].finish_reason).toBe('stop');
+    expect(parsed.at(-1).usage.total_tokens).toBeGreaterThan(0);
+    expect(out.ended).toBe(true);
+  });
+
+  it('cuts at max_tokens with finish_reason length, and fails on error-<status> models', async () => {
+    const cut = JSON.parse((await run(job({ model: 'echo', body: { messages: [{ role: 'user', content: 'a b c d e' }], max_tokens: 2 } }))).result!);
+    expect(cut.choices[0].finish_reason).toBe('length');
+    expect(cut.choices[0].message.content).toBe('Echo: a');
+    expect((await run(job({ model: 'error-429' }))).error?.[0]).toBe(429);
+  });
+});

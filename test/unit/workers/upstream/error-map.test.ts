@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { ERROR_CODES } from '../../../../src/errors/codes.js';
+import { statusOf } from '../../../../src/errors/gateway-error.js';
+import { errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from '../../../../workers/upstream/error-map.js';
+import { resolveTarget } from '../../../../workers/upstream/http-client.js';
+
+describe('upstream error mapping', () => {
+  it.each([
+    [400, 'UPSTREAM_BAD_REQUEST', 400], [422, 'UPSTREAM_BAD_REQUEST', 422], [401, 'UPSTREAM_AUTH', 401],
+    [403, 'UPSTREAM_FORBIDDEN', 403], [404, 'UPSTREAM_NOT_FOUND', 404], [429, 'UPSTREAM_RATE_LIMITED', 429],
+    [500, 'UPSTREAM_ERROR', 502], [502, 'UPSTREAM_ERROR', 502], [503, 'UPSTREAM_UNAVAILABLE', 503], [504, 'UPSTREAM_TIMEOUT', 504],
+  ])('maps status %i to %s answering %i', (upstream, code, status) => {
+    const error = errorForUpstreamStatus('openai', upstream, 'nope');
+    expect(error.code).toBe(code);
+    expect(statusOf(error)).toBe(status);
+    expect(error.upstreamStatus).toBe(upstream);
+  });
+
+  it('keeps Retry-After, in seconds or as a date', () => {
+    expect(errorForUpstreamStatus('openai', 429, 'slow', 7).retryAfter).toBe(7);
+    expect(parseRetryAfter('3')).toBe(3);
+    expect(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString())).toBeGreaterThanOrEqual(9);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+
+  it('tells a refused connection, a timeout and a broken stream apart', () => {
+    expect(errorForTransportFailure('x', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), false).code)
+      .toBe('UPSTREAM_UNREACHABLE');
+    expect(errorForTransportFailure('x', Object.assign(new Error('t'), { code: 'UND_ERR_HEADERS_TIMEOUT' }), false).code)
+      .toBe('UPSTREAM_TIMEOUT');
+    expect(errorForTransportFailure('x', Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }), true).code)
+      .toBe('STREAM_INTERRUPTED');
+    expect(ERROR_CODES.STREAM_INTERRUPTED.retryable).toBe(false);
+  });
+});
+
+describe('base URL joining', () => {
+  it('accepts base URLs with and without /v1', () => {
+    expect(resolveTarget('http://h:8000', '/v1/chat/completions')).toEqual({ origin: 'http://h:8000', path: '/v1/chat/completions' });
+    expect(resolveTarget('http://h:8000/v1/', '/v1/chat/completions').path).toBe('/v1/chat/completions');
+    expect(resolveTarget('https://h/openai/v1?x=1', '/v1/chat/completions').path).toBe('/openai/v1/chat/completions?x=1');
+  });
+});
