@@ -21,13 +21,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provider: ProviderInit): Promise<void> {
+  const controller = new AbortController();
+  job.attach({ abort: (reason) => controller.abort(reason) });
   const io: InProcessIo = {
-    signal: job.signal,
+    signal: controller.signal,
     result: (body, usage) => job.result(body, usage, null),
     chunks: (chunks) => job.chunks(chunks),
     end: (usage) => job.end(usage, null),
     upstreamError: (status, message) => job.fail(errorForUpstreamStatus(provider.name, status, message)),
-    sleep: (ms) => sleep(ms, job.signal),
+    sleep: (ms) => sleep(ms, controller.signal),
   };
   job.markUpstreamStart();
   try {

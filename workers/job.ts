@@ -1,6 +1,6 @@
-// One job in a worker: its abort controller, its timer, and the guarantee that exactly one final message
+// One job in a worker: its deadlines, how to abort it, and the guarantee that exactly one final message
 // (result, stream end or error) goes back for it, whatever happens — the front releases the request's slot on
-// that message.
+// that message. Deadlines are checked by the worker's sweep (no timer per job).
 
 import { MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type JobData, type UsageData, type WorkerToFront }
   from '../src/contract/messages.js';
@@ -14,42 +14,58 @@ export interface JobHooks {
   settled(job: Job, error: ErrorData | null, usage: UsageData | null): void;
 }
 
+export interface FlowControl {
+  abort(reason: AbortReason): void;
+  pause?(): void;
+  resume?(): void;
+}
+
 export class Job {
   readonly id: number;
   readonly data: JobData;
-  readonly controller = new AbortController();
   readonly startedAt = performance.now();
   abortReason: AbortReason | null = null;
-  /** Set while the first byte is awaited; the idle timeout takes over once the stream flows. */
-  #timer: NodeJS.Timeout | null = null;
   #finished = false;
+  #paused = false;
   #firstChunkAt: number | null = null;
+  #lastActivity = this.startedAt;
   #upstreamStartedAt: number | null = null;
-  #onPause: (() => void) | null = null;
-  #onResume: (() => void) | null = null;
+  #flow: FlowControl | null = null;
   readonly #hooks: JobHooks;
-  readonly #idleTimeoutMs: number;
 
-  constructor(id: number, data: JobData, hooks: JobHooks, timeoutMs: number, idleTimeoutMs: number) {
+  constructor(id: number, data: JobData, hooks: JobHooks) {
     this.id = id;
     this.data = data;
     this.#hooks = hooks;
-    this.#idleTimeoutMs = idleTimeoutMs;
-    this.#timer = setTimeout(() => this.abort('timeout'), timeoutMs);
   }
 
   get finished(): boolean {
     return this.#finished;
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get streamStarted(): boolean {
+    return this.#firstChunkAt !== null;
+  }
+
+  /** The runner's handle on the upstream call: how to abort it and, for streams, pause and resume it. */
+  attach(flow: FlowControl): void {
+    this.#flow = flow;
+    if (this.abortReason) flow.abort(this.abortReason);
   }
 
   abort(reason: AbortReason): void {
     if (this.#finished || this.abortReason) return;
     this.abortReason = reason;
-    this.controller.abort(reason);
+    this.#flow?.abort(reason);
+  }
+
+  /**
+   * Until the first chunk the whole request must finish within `timeoutMs`; a flowing stream may instead go
+   * quiet for at most `idleMs` at a time. A paused stream is waiting on the client, not the upstream.
+   */
+  overdue(now: number, timeoutMs: number, idleMs: number): boolean {
+    if (this.#firstChunkAt === null) return now - this.startedAt > timeoutMs;
+    return !this.#paused && now - this.#lastActivity > idleMs;
   }
 
   markUpstreamStart(): void {
@@ -61,42 +77,26 @@ export class Job {
     return this.#upstreamStartedAt === null ? 0 : performance.now() - this.#upstreamStartedAt;
   }
 
-  /** Lets a stream reader take part in backpressure: the front asks to pause when the client's socket is full. */
-  onFlowControl(pause: () => void, resume: () => void): void {
-    this.#onPause = pause;
-    this.#onResume = resume;
-  }
-
   pause(): void {
-    // A client that reads slowly is not an idle upstream: the idle timer waits while paused.
-    if (this.#timer && this.#firstChunkAt !== null) clearTimeout(this.#timer);
-    this.#onPause?.();
+    this.#paused = true;
+    this.#flow?.pause?.();
   }
 
   resume(): void {
-    if (this.#timer && this.#firstChunkAt !== null) this.#timer.refresh();
-    this.#onResume?.();
+    this.#paused = false;
+    this.#lastActivity = performance.now();
+    this.#flow?.resume?.();
+  }
+
+  /** Bytes arrived from the upstream (even ones that completed no chunk yet). */
+  touch(): void {
+    this.#lastActivity = performance.now();
   }
 
   chunks(chunks: string[]): void {
     if (this.#finished || chunks.length === 0) return;
-    if (this.#firstChunkAt === null) {
-      this.#firstChunkAt = performance.now();
-      if (this.#timer) clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => this.abort('timeout'), this.#idleTimeoutMs);
-    } else {
-      this.#timer?.refresh();
-    }
+    if (this.#firstChunkAt === null) this.#firstChunkAt = performance.now();
     this.#hooks.send([MSG_CHUNKS, this.id, chunks]);
-  }
-
-  /** Any sign of life from the upstream (bytes that completed no chunk yet) keeps the idle timer off. */
-  touch(): void {
-    if (this.#firstChunkAt !== null) this.#timer?.refresh();
-  }
-
-  get streamStarted(): boolean {
-    return this.#firstChunkAt !== null;
   }
 
   result(body: string, usage: UsageData | null, droppedParams: string[] | null): void {
@@ -121,8 +121,7 @@ export class Job {
   #finish(): boolean {
     if (this.#finished) return false;
     this.#finished = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#flow = null;
     return true;
   }
 }

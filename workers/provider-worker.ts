@@ -15,8 +15,11 @@ import { runInProcessJob } from './in-process.js';
 import { Job } from './job.js';
 import { createWorkerLogger } from './log.js';
 import { adapterFor } from './providers/index.js';
-import { runHttpJob } from './upstream/call.js';
+import { HttpJobRunner } from './upstream/call.js';
 import { UpstreamClients } from './upstream/http-client.js';
+
+/** How often deadlines are checked: timeouts fire within this many milliseconds of being due. */
+const DEADLINE_SWEEP_MS = 50;
 
 export default function serve(init: WorkerInit): Promise<string> {
   const { provider } = init;
@@ -53,18 +56,34 @@ export default function serve(init: WorkerInit): Promise<string> {
     },
   };
 
+  const http = adapter.transport === 'http' ? new HttpJobRunner(adapter, provider, clients) : null;
+  const crashed = (job: Job, error: unknown) => {
+    logger.error({ requestId: job.data.requestId, err: error }, 'job crashed');
+    job.fail({ code: 'INTERNAL', message: 'the provider worker failed on this request', provider: provider.name });
+  };
   const start = (id: number, data: JobData) => {
-    const job = new Job(id, data, hooks, provider.requestTimeoutMs, provider.streamIdleTimeoutMs);
+    const job = new Job(id, data, hooks);
     jobs.set(id, job);
     shard.add(series.requests);
-    const run = adapter.transport === 'http'
-      ? runHttpJob(job, adapter, provider, clients)
-      : runInProcessJob(job, adapter, provider);
-    run.catch((error: unknown) => {
-      logger.error({ requestId: data.requestId, err: error }, 'job crashed');
-      job.fail({ code: 'INTERNAL', message: 'the provider worker failed on this request', provider: provider.name });
-    });
+    if (http) {
+      try {
+        http.run(job);
+      } catch (error) {
+        crashed(job, error);
+      }
+    } else if (adapter.transport === 'in-process') {
+      runInProcessJob(job, adapter, provider).catch((error: unknown) => crashed(job, error));
+    }
   };
+
+  // One sweep for every job's deadline instead of a timer per request. It also keeps the worker's event loop
+  // alive, which Atomics.waitAsync alone does not.
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const job of jobs.values()) {
+      if (job.overdue(now, provider.requestTimeoutMs, provider.streamIdleTimeoutMs)) job.abort('timeout');
+    }
+  }, DEADLINE_SWEEP_MS);
 
   const onMessage = (bytes: Uint8Array) => {
     const message = decodeMessage<FrontToWorker>(bytes);
@@ -76,14 +95,12 @@ export default function serve(init: WorkerInit): Promise<string> {
     }
   };
 
-  // Atomics.waitAsync does not keep a worker's event loop alive; this timer does, until the ring closes.
-  const keepAlive = setInterval(() => {}, 1 << 30);
   return new Promise<string>((resolve) => {
     const reader = new RingReader(init.toWorker, init.ringShape, onMessage, {
       onHandlerError: (error) => logger.error({ err: error }, 'bad message from the front thread'),
       onClosed: () => {
         for (const job of jobs.values()) job.abort('closing');
-        clearInterval(keepAlive);
+        clearInterval(sweep);
         void clients.close().finally(() => {
           logger.flush();
           resolve('closed');

@@ -116,12 +116,24 @@ export class RingWriter extends RingView {
 
   #publish(): void {
     Atomics.store(this.header, RING_WRITE, this.#write);
+    // A wake-up is a futex syscall costing tens of microseconds on a VM: batch them. Everything published in
+    // this turn of the event loop is announced by one notify, from the check phase of the same turn.
+    if (!this.#wakeScheduled) {
+      this.#wakeScheduled = true;
+      setImmediate(this.#wakeConsumer);
+    }
+  }
+
+  #wakeScheduled = false;
+
+  #wakeConsumer = (): void => {
+    this.#wakeScheduled = false;
     // One notify per sleep of the consumer: whoever flips SLEEPING back to 0 owns the wake-up.
     if (Atomics.load(this.header, RING_CONSUMER_SLEEPING) === 1 &&
         Atomics.exchange(this.header, RING_CONSUMER_SLEEPING, 0) === 1) {
       Atomics.notify(this.header, RING_WRITE, 1);
     }
-  }
+  };
 
   #flushBacklog = (): void => {
     this.#parked = false;
