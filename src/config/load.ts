@@ -284,6 +284,8 @@ function ignoredKeys(cfg: RawConfig): string[] {
   for (const [name, p] of Object.entries(cfg.providers)) {
     collect(p, IGNORED_KEYS.provider, ['providers', name]);
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);
+    // Validated and normalised already, but the gateway does not retry yet: say so rather than accept it silently.
+    if (p.network_config.max_retries > 0) out.push(formatPath(['providers', name, 'network_config', 'max_retries']));
     collect(p.custom_provider_config, IGNORED_KEYS.custom, ['providers', name, 'custom_provider_config']);
     p.keys.forEach((k, i) => collect(k, IGNORED_KEYS.key, ['providers', name, 'keys', i]));
   }

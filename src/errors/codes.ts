@@ -20,7 +20,6 @@ const spec = (status: number, type: string, retryable: boolean, mayFallBack: boo
 export const ERROR_CODES = Object.freeze({
   INVALID_JSON: spec(400, 'invalid_request_error', false, false, 'debug', 'The body is not valid JSON.'),
   INVALID_REQUEST: spec(400, 'invalid_request_error', false, false, 'debug', 'A field is missing or has the wrong type.'),
-  UNSUPPORTED_MEDIA_TYPE: spec(415, 'invalid_request_error', false, false, 'debug', 'The body is not JSON.'),
   BODY_TOO_LARGE: spec(413, 'invalid_request_error', false, false, 'info', 'The body is over client.max_request_body_size_mb.'),
   UNKNOWN_ROUTE: spec(404, 'invalid_request_error', false, false, 'debug', 'No such path.'),
   METHOD_NOT_ALLOWED: spec(405, 'invalid_request_error', false, false, 'debug', 'The path exists but not for this method.'),
