@@ -74,6 +74,10 @@ async function main(): Promise<void> {
     logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for Bifrost compatibility but not used by Heimdall');
   }
 
+  if (config.providers.length === 0) {
+    logger.warn('no providers configured: every chat request will get 404 (add one under "providers", e.g. "mock": {})');
+  }
+
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, { logger });

@@ -26,12 +26,21 @@ export function statusOf(error: ErrorData): number {
   return error.status ?? ERROR_CODES[error.code].status;
 }
 
+/** The OpenAI error type for a status that overrides the table's (a plugin's 403, a provider's 422). */
+function typeForStatus(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  return status >= 500 ? 'api_error' : 'invalid_request_error';
+}
+
 /** OpenAI's error envelope, exactly: strict clients validate all four fields. */
 export function openAIErrorBody(error: ErrorData): string {
+  const spec = ERROR_CODES[error.code];
   return JSON.stringify({
     error: {
       message: error.message,
-      type: ERROR_CODES[error.code].type,
+      type: error.status === undefined || error.status === spec.status ? spec.type : typeForStatus(error.status),
       param: error.param ?? null,
       code: error.code.toLowerCase(),
     },

@@ -31,3 +31,14 @@ describe('error table', () => {
     expect(isErrorCode('NOPE')).toBe(false);
   });
 });
+
+describe('error type for an overridden status', () => {
+  it('follows the status a plugin or provider chose', () => {
+    const type = (status: number) => JSON.parse(openAIErrorBody({ code: 'PLUGIN_REJECTED', message: 'no', status })).error.type;
+    expect(type(403)).toBe('permission_error');
+    expect(type(401)).toBe('authentication_error');
+    expect(type(429)).toBe('rate_limit_error');
+    expect(type(400)).toBe('invalid_request_error');
+    expect(type(503)).toBe('api_error');
+  });
+});
