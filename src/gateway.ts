@@ -59,6 +59,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
   let plugins: PluginRunner;
   try {
+    await Promise.all([...pools.values()].map((pool) => pool.ready()));
     plugins = new PluginRunner(await loadPlugins(config.plugins, {
       logger,
       metrics: { layout, shard: frontShard, providerIndex: (name) => providerNames.indexOf(name) },

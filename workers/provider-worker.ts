@@ -3,7 +3,7 @@
 // there is never a Piscina task per request; Piscina spawns, replaces and closes the threads.
 
 import {
-  decodeMessage, encodeMessage, MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_RESUME,
+  decodeMessage, encodeMessage, MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_READY, MSG_RESUME,
   type FrontToWorker, type JobData, type UsageData, type WorkerToFront,
 } from '../src/contract/messages.js';
 import { createMetricsLayout, MetricsShard } from '../src/contract/metrics-layout.js';
@@ -108,6 +108,7 @@ export default function serve(init: WorkerInit): Promise<string> {
       },
     });
     reader.start();
+    hooks.send([MSG_READY, 0]);
     logger.debug({ adapter: provider.adapter }, 'worker serving');
   });
 }

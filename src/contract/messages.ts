@@ -18,6 +18,8 @@ export const MSG_RESULT = 10;
 export const MSG_CHUNKS = 11;
 export const MSG_STREAM_END = 12;
 export const MSG_ERROR = 13;
+/** The worker is serving its ring: sent once, first, so the front knows the thread started. */
+export const MSG_READY = 14;
 
 export interface UsageData {
   promptTokens: number;
@@ -61,7 +63,8 @@ export type WorkerToFront =
   | [typeof MSG_RESULT, number, number, string, ResultMeta]
   | [typeof MSG_CHUNKS, number, string[]]
   | [typeof MSG_STREAM_END, number, StreamEndMeta]
-  | [typeof MSG_ERROR, number, ErrorData];
+  | [typeof MSG_ERROR, number, ErrorData]
+  | [typeof MSG_READY, 0];
 
 // Records off: messages are small arrays, and a shared structure table would have to be synchronised
 // between threads for little gain at this size.

@@ -4,7 +4,7 @@
 
 import type { Piscina } from 'piscina';
 import {
-  decodeMessage, encodeMessage, MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END,
+  decodeMessage, encodeMessage, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
   type FrontToWorker, type ResultMeta, type StreamEndMeta, type WorkerToFront,
 } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
@@ -31,6 +31,9 @@ export interface ChannelEvents {
   workerDied(channel: WorkerChannel, error: unknown, lost: number): void;
 }
 
+const QUICK_DEATH_MS = 5_000;
+const MAX_RESTART_DELAY_MS = 10_000;
+
 export type ChannelInit = Omit<WorkerInit, 'toWorker' | 'toFront' | 'channelIndex'>;
 
 export class WorkerChannel {
@@ -40,6 +43,10 @@ export class WorkerChannel {
   #reader!: RingReader;
   #serving: Promise<unknown> = Promise.resolve();
   #closing = false;
+  #ready: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  #startedAt = 0;
+  /** Consecutive deaths soon after a start: a worker that cannot start must not be respawned in a tight loop. */
+  #quickDeaths = 0;
   readonly #piscina: Piscina;
   readonly #init: ChannelInit;
   readonly #events: ChannelEvents;
@@ -53,7 +60,12 @@ export class WorkerChannel {
     this.#shape = init.ringShape;
   }
 
-  start(): void {
+  /** Starts the serve task; resolves once the worker announced it is serving, rejects if it died first. */
+  start(): Promise<void> {
+    const ready = new Promise<void>((resolve, reject) => {
+      this.#ready = { resolve, reject };
+    });
+    this.#startedAt = performance.now();
     const toWorker = createRingBuffer(this.#shape);
     const toFront = createRingBuffer(this.#shape);
     this.#writer = new RingWriter(toWorker, this.#shape);
@@ -65,6 +77,7 @@ export class WorkerChannel {
       () => reader.stop(),
       (error: unknown) => this.#onWorkerDeath(reader, error),
     );
+    return ready;
   }
 
   send(message: FrontToWorker): void {
@@ -87,6 +100,11 @@ export class WorkerChannel {
 
   #onMessage = (bytes: Uint8Array): void => {
     const message = decodeMessage<WorkerToFront>(bytes);
+    if (message[0] === MSG_READY) {
+      this.#ready?.resolve();
+      this.#ready = null;
+      return;
+    }
     const id = message[1];
     const entry = this.inFlight.get(id);
     if (!entry) return;
@@ -128,6 +146,17 @@ export class WorkerChannel {
       });
     }
     this.#events.workerDied(this, error, lost.length);
-    if (!this.#closing) this.start();
+    if (this.#ready) {
+      // It died before serving: whoever awaits the start (the boot) learns why.
+      this.#ready.reject(error);
+      this.#ready = null;
+      return;
+    }
+    if (this.#closing) return;
+    this.#quickDeaths = performance.now() - this.#startedAt < QUICK_DEATH_MS ? this.#quickDeaths + 1 : 0;
+    const delay = this.#quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.#quickDeaths);
+    setTimeout(() => {
+      if (!this.#closing) this.start().catch(() => {});
+    }, delay);
   }
 }

@@ -84,6 +84,7 @@ export class ProviderPool {
   readonly #queue = new Deque<Submission>();
   readonly #options: PoolOptions;
   readonly #sweeper: NodeJS.Timeout;
+  readonly #started: Promise<void>[] = [];
   #queued = 0;
   #inFlight = 0;
   #nextId = 1;
@@ -120,10 +121,15 @@ export class ProviderPool {
         workerDied: (_channel, error, lost) => options.onWorkerDeath(provider.name, error, lost),
       });
       this.#channels.push(channel);
-      channel.start();
+      this.#started.push(channel.start());
     }
     this.#sweeper = setInterval(this.#sweepQueue, SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
+  }
+
+  /** Resolves when every worker serves its ring; rejects with the first start-up failure. */
+  ready(): Promise<void> {
+    return Promise.all(this.#started).then(() => undefined);
   }
 
   get threads(): readonly import('node:worker_threads').Worker[] {

@@ -138,6 +138,8 @@ export function createChatHandler(deps: ChatDeps) {
     }
     sink.onAbort(() => {
       ticket?.cancel();
+      // The answer was already settled (post-hooks ran or are running): the abort changes nothing for plugins.
+      if (outcome.status !== 0) return;
       outcome.error = { code: 'CLIENT_CLOSED', message: 'the client closed the connection', provider: target.provider.name };
       outcome.status = 499;
       void plugins.runPost(ctx, outcome, reached);
