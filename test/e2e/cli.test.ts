@@ -55,7 +55,8 @@ describe('heimdall command', () => {
       method: 'POST', body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'first curl' }] }),
     });
     expect(response.status).toBe(200);
-    expect((await response.json()).choices[0].message.content).toBe('Echo: first curl');
+    const answer = await response.json() as { choices: { message: { content: string } }[] };
+    expect(answer.choices[0].message.content).toBe('Echo: first curl');
     gateway.child.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);
     expect(gateway.output()).toContain('"msg":"stopped"');
