@@ -118,7 +118,3 @@ export function killAll(): void {
   for (const proc of live) proc.kill('SIGKILL');
   live.clear();
 }
-
-export function failureOutput(child: Child): string {
-  return describe(child);
-}

@@ -120,3 +120,32 @@ export function peakRssMiB(pid: number): number | null {
   const line = (tryRead(`/proc/${pid}/status`) ?? '').split('\n').find((l) => l.startsWith('VmHWM:'));
   return line ? Number(line.split(/\s+/)[1]) / 1024 : null;
 }
+
+/** pid → CPU ticks (utime + stime) of every user-space process except `exclude`; kernel threads serve our traffic too. */
+export type ProcessTicks = Map<number, number>;
+
+export function otherProcessTicks(exclude: ReadonlySet<number>): ProcessTicks {
+  const ticks: ProcessTicks = new Map();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || exclude.has(pid)) continue;
+    const stat = tryRead(`/proc/${pid}/stat`);
+    if (!stat) continue;
+    // Fields after the parenthesised command name: state ppid ... utime(14) stime(15), counted from 1 overall.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(f[1]);
+    if (pid === 2 || ppid === 2) continue;
+    ticks.set(pid, Number(f[11]) + Number(f[12]));
+  }
+  return ticks;
+}
+
+/**
+ * CPU seconds other processes used between two snapshots: a shared machine makes every figure noisy, and this says
+ * by how much. Processes that started and ended between the snapshots are missed.
+ */
+export function otherProcessCpuSeconds(before: ProcessTicks, after: ProcessTicks, ticksPerSecond = 100): number {
+  let sum = 0;
+  for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0);
+  return sum / ticksPerSecond;
+}

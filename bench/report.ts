@@ -21,6 +21,8 @@ export interface Measurement {
   cpuUsPerRequest?: CpuPerRequest;
   threads?: Record<ThreadRole, number>;
   stealPercent?: number;
+  /** CPU used by unrelated processes during the measured run, in % of one core: the shared-machine noise. */
+  otherCpuPercent?: number;
   peakRssMiB?: number | null;
   error?: string;
 }
@@ -36,7 +38,17 @@ export interface Row {
   non2xx: number;
   errors: number;
   peakRssMiB: number | null;
+  /** Spread across repetitions, to judge the medians: [min, max]. */
+  rpsRange: [number, number] | null;
+  cpuRange: [number, number] | null;
+  maxStealPercent: number | null;
+  maxOtherCpuPercent: number | null;
   failed: string | null;
+}
+
+function range(values: readonly (number | null | undefined)[]): [number, number] | null {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  return xs.length ? [Math.min(...xs), Math.max(...xs)] : null;
 }
 
 export function median(values: readonly (number | null | undefined)[]): number | null {
@@ -61,6 +73,10 @@ export function summarize(all: readonly Measurement[], mode: Mode, target: Targe
     non2xx: done.reduce((n, m) => n + (m.load?.non2xx ?? 0), 0),
     errors: done.reduce((n, m) => n + (m.load?.errors ?? 0), 0),
     peakRssMiB: median(done.map((m) => m.peakRssMiB)),
+    rpsRange: range(done.map((m) => m.load?.rps)),
+    cpuRange: range(done.map((m) => m.cpuUsPerRequest?.total)),
+    maxStealPercent: range(done.map((m) => m.stealPercent))?.[1] ?? null,
+    maxOtherCpuPercent: range(done.map((m) => m.otherCpuPercent))?.[1] ?? null,
     failed: runs.find((m) => m.error)?.error?.split('\n')[0] ?? null,
   };
 }
@@ -95,5 +111,7 @@ export function table(title: string, rows: readonly Row[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const failures = rows.filter((r) => r.failed).map((r) => `  ${r.target} FAILED: ${r.failed}`);
-  return [title, line(header), ...body.map(line), ...failures].join('\n');
+  const noise = Math.max(0, ...rows.map((r) => r.maxOtherCpuPercent ?? 0));
+  const warning = noise > 5 ? [`  NOISY: other processes used up to ${noise.toFixed(0)}% of a core during a measurement`] : [];
+  return [title, line(header), ...body.map(line), ...failures, ...warning].join('\n');
 }

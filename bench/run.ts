@@ -12,7 +12,17 @@ import { request } from 'undici';
 import { bool, num, parseFlags, str } from './args.js';
 import { killAll, spawnChild, stop, waitForHealth, waitForListening, type Child } from './children.js';
 import { pickGenerator, runLoad, type GeneratorKind, type LoadSpec } from './generators.js';
-import { classifyThreads, cpuDelta, cpuSnapshot, cpuTicks, peakRssMiB, stealPercent, type ThreadRole } from './procfs.js';
+import {
+  classifyThreads,
+  cpuDelta,
+  cpuSnapshot,
+  cpuTicks,
+  otherProcessCpuSeconds,
+  otherProcessTicks,
+  peakRssMiB,
+  stealPercent,
+  type ThreadRole,
+} from './procfs.js';
 import { MODES, TARGETS, ratio, summarize, table, type Measurement, type Mode, type Target } from './report.js';
 
 const HELP = `usage: node dist/bench/run.js [--quick] [options]
@@ -37,6 +47,8 @@ const JS = {
 const SUT_CPU = '0';
 const AUX_CPU = '1';
 const PATH = '/v1/chat/completions';
+/** Above this share of one core used by unrelated processes during a measurement, the run is flagged as noisy. */
+const NOISY_PERCENT = 5;
 const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
 const BODY = {
   direct: JSON.stringify({ model: 'gpt-4o-mini', messages }),
@@ -194,11 +206,14 @@ async function measure(target: Target, mode: Mode, rep: number): Promise<Measure
 
     const roles = new Map<number, ThreadRole>();
     await classify(sut.pid, roles);
+    const ours = new Set([process.pid, ...children.map((c) => c.pid)]);
+    const others0 = otherProcessTicks(ours);
     const ticks0 = cpuTicks();
     const cpu0 = cpuSnapshot(sut.pid);
     const load = await runLoad(generator, spec(opts.durationS), workDir, JS.loadgen);
     const cpu1 = cpuSnapshot(sut.pid);
     const ticks1 = cpuTicks();
+    const othersSeconds = otherProcessCpuSeconds(others0, otherProcessTicks(ours));
     await classify(sut.pid, roles);
 
     const split = cpuDelta(cpu0, cpu1, roles);
@@ -212,6 +227,7 @@ async function measure(target: Target, mode: Mode, rep: number): Promise<Measure
     };
     m.threads = split.threads;
     m.stealPercent = stealPercent(ticks0, ticks1);
+    m.otherCpuPercent = (100 * othersSeconds) / load.durationS;
     m.peakRssMiB = peakRssMiB(sut.pid);
   } catch (err) {
     m.error = (err as Error).message;
@@ -221,12 +237,21 @@ async function measure(target: Target, mode: Mode, rep: number): Promise<Measure
   return m;
 }
 
+/** Which code was measured: HEAD plus the number of uncommitted changes (others may be mid-edit). */
+function gitState(): { commit: string; uncommittedFiles: number } | null {
+  const git = (...args: string[]) => spawnSync('git', ['-C', ROOT, ...args], { encoding: 'utf8' });
+  const head = git('rev-parse', 'HEAD');
+  if (head.status !== 0) return null;
+  return { commit: head.stdout.trim(), uncommittedFiles: git('status', '--porcelain').stdout.split('\n').filter(Boolean).length };
+}
+
 function brief(m: Measurement): string {
   if (m.error) return `ERROR ${m.error.split('\n')[0]}`;
   const l = m.load!;
   const cpu = m.cpuUsPerRequest!;
   const bad = l.non2xx + l.errors > 0 ? `  non-2xx ${l.non2xx} errors ${l.errors} ${JSON.stringify(l.errorKinds)}` : '';
-  return `${Math.round(l.rps)} rps  p50 ${l.p50Ms?.toFixed(2)} ms  p99 ${l.p99Ms?.toFixed(2)} ms  cpu ${cpu.total.toFixed(1)} µs/req${bad}`;
+  const noisy = (m.otherCpuPercent ?? 0) > NOISY_PERCENT ? `  NOISY: other processes used ${m.otherCpuPercent!.toFixed(0)}% of a core` : '';
+  return `${Math.round(l.rps)} rps  p50 ${l.p50Ms?.toFixed(2)} ms  p99 ${l.p99Ms?.toFixed(2)} ms  cpu ${cpu.total.toFixed(1)} µs/req${bad}${noisy}`;
 }
 
 async function main(): Promise<number> {
@@ -278,6 +303,7 @@ async function main(): Promise<number> {
     heimdall_non2xx: (row('pinned', 'heimdall')?.non2xx ?? 0) + (row('unpinned', 'heimdall')?.non2xx ?? 0),
     heimdall_errors: (row('pinned', 'heimdall')?.errors ?? 0) + (row('unpinned', 'heimdall')?.errors ?? 0),
     heimdall_failed: row('pinned', 'heimdall')?.failed ?? row('unpinned', 'heimdall')?.failed ?? null,
+    max_other_cpu_percent: Math.round(Math.max(0, ...measurements.map((m) => m.otherCpuPercent ?? 0))),
     generator,
     quick: opts.quick,
     ...(opts.heimdallStub ? { heimdall_stub: true } : {}),
@@ -295,6 +321,7 @@ async function main(): Promise<number> {
     kernel: release(),
     node: process.version,
     wrk: generator === 'wrk' ? spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] : null,
+    git: gitState(),
     pinned: pinBlocker ? `skipped: ${pinBlocker}` : `process under test on CPU ${SUT_CPU}, rest on CPU ${AUX_CPU}`,
   };
   const bodies = { direct: BODY.direct, heimdall: BODY.heimdall };
