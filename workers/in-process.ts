@@ -3,7 +3,7 @@
 import type { ProviderInit } from '../src/contract/worker-init.js';
 import type { Job } from './job.js';
 import type { InProcessAdapter, InProcessIo } from './providers/types.js';
-import { errorForUpstreamStatus } from './upstream/error-map.js';
+import { abortedError, errorForUpstreamStatus } from './upstream/error-map.js';
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -28,7 +28,8 @@ export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provi
     result: (body, usage) => job.result(body, usage, null),
     chunks: (chunks) => job.chunks(chunks),
     end: (usage) => job.end(usage, null),
-    upstreamError: (status, message) => job.fail(errorForUpstreamStatus(provider.name, status, message)),
+    upstreamError: (status, message) => job.fail(errorForUpstreamStatus(provider.name, status, message,
+      status === 429 || status === 503 ? 1 : undefined)),
     sleep: (ms) => sleep(ms, controller.signal),
   };
   job.markUpstreamStart();
@@ -39,8 +40,5 @@ export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provi
     return;
   }
   if (job.finished) return;
-  const message = job.abortReason === 'timeout'
-    ? `${provider.name}: no answer within default_request_timeout_in_seconds`
-    : 'request cancelled';
-  job.fail({ code: job.abortReason === 'timeout' ? 'UPSTREAM_TIMEOUT' : 'CLIENT_CLOSED', message, provider: provider.name });
+  job.fail(abortedError(job.abortReason ?? 'cancelled', provider.name, job.streamStarted));
 }

@@ -26,6 +26,7 @@ export function createRingBuffer(shape: RingShape): SharedArrayBuffer {
 }
 
 class RingView {
+  readonly buffer: SharedArrayBuffer;
   protected readonly header: Int32Array;
   protected readonly bytes: Uint8Array;
   protected readonly lengths: DataView;
@@ -37,6 +38,7 @@ class RingView {
   constructor(buffer: SharedArrayBuffer, shape: RingShape) {
     assertRingShape(shape);
     if (buffer.byteLength !== ringByteLength(shape)) throw new RangeError('ring buffer does not match its shape');
+    this.buffer = buffer;
     this.header = new Int32Array(buffer, 0, RING_HEADER_BYTES / 4);
     this.bytes = new Uint8Array(buffer, RING_HEADER_BYTES);
     this.lengths = new DataView(buffer, RING_HEADER_BYTES);

@@ -4,7 +4,7 @@
 
 import type { Piscina } from 'piscina';
 import {
-  decodeMessage, encodeMessage, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
+  decodeMessage, encodeMessage, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
   type FrontToWorker, type ResultMeta, type StreamEndMeta, type WorkerToFront,
 } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
@@ -21,6 +21,10 @@ export interface JobHandlers {
 
 export interface InFlight {
   readonly id: number;
+  /** `Date.now()` of the last message from the worker about this request (or of its dispatch). */
+  lastHeard: number;
+  /** The client's socket is backed up: silence from the worker is expected, not a fault. */
+  paused: boolean;
   /** Null once the client went away: the worker's final message still releases the slot, but reaches no one. */
   handlers: JobHandlers | null;
 }
@@ -60,24 +64,39 @@ export class WorkerChannel {
     this.#shape = init.ringShape;
   }
 
-  /** Starts the serve task; resolves once the worker announced it is serving, rejects if it died first. */
+  /**
+   * Starts the first serve task; resolves once the worker announced it is serving, rejects if it died first (the
+   * boot then fails with the reason). Later restarts after a death are the channel's own business.
+   */
   start(): Promise<void> {
     const ready = new Promise<void>((resolve, reject) => {
       this.#ready = { resolve, reject };
     });
-    this.#startedAt = performance.now();
-    const toWorker = createRingBuffer(this.#shape);
-    const toFront = createRingBuffer(this.#shape);
-    this.#writer = new RingWriter(toWorker, this.#shape);
-    this.#reader = new RingReader(toFront, this.#shape, this.#onMessage);
+    this.#openRings();
+    this.#serve();
+    return ready;
+  }
+
+  /**
+   * Fresh rings, at once: requests sent while a replacement thread is on its way wait in them and are served when
+   * it starts, rather than being written into the dead worker's ring.
+   */
+  #openRings(): void {
+    this.#writer = new RingWriter(createRingBuffer(this.#shape), this.#shape);
+    this.#reader = new RingReader(createRingBuffer(this.#shape), this.#shape, this.#onMessage);
     this.#reader.start();
-    const init: WorkerInit = { ...this.#init, toWorker, toFront, channelIndex: this.index };
+  }
+
+  #serve(): void {
+    this.#startedAt = performance.now();
+    const init: WorkerInit = {
+      ...this.#init, toWorker: this.#writer.buffer, toFront: this.#reader.buffer, channelIndex: this.index,
+    };
     const reader = this.#reader;
     this.#serving = this.#piscina.run(init).then(
       () => reader.stop(),
       (error: unknown) => this.#onWorkerDeath(reader, error),
     );
-    return ready;
   }
 
   send(message: FrontToWorker): void {
@@ -110,6 +129,7 @@ export class WorkerChannel {
     if (!entry) return;
     switch (message[0]) {
       case MSG_CHUNKS:
+        entry.lastHeard = Date.now();
         entry.handlers?.onChunks(message[2]);
         return;
       case MSG_RESULT:
@@ -126,6 +146,19 @@ export class WorkerChannel {
         return;
     }
   };
+
+  /**
+   * A safety net under the worker's own deadlines: a request the worker has said nothing about for `silentMs`
+   * (a wedged thread, a lost message) is answered with `error` and its slot released, so nothing waits forever.
+   */
+  expireSilent(now: number, silentMs: number, error: () => ErrorData): void {
+    for (const entry of this.inFlight.values()) {
+      if (entry.paused || now - entry.lastHeard <= silentMs) continue;
+      this.send([MSG_CANCEL, entry.id]);
+      this.#release(entry);
+      entry.handlers?.onError(error());
+    }
+  }
 
   #release(entry: InFlight): void {
     this.inFlight.delete(entry.id);
@@ -147,16 +180,17 @@ export class WorkerChannel {
     }
     this.#events.workerDied(this, error, lost.length);
     if (this.#ready) {
-      // It died before serving: whoever awaits the start (the boot) learns why.
+      // It died before it ever served: whoever awaits the first start (the boot) learns why.
       this.#ready.reject(error);
       this.#ready = null;
       return;
     }
     if (this.#closing) return;
+    this.#openRings();
     this.#quickDeaths = performance.now() - this.#startedAt < QUICK_DEATH_MS ? this.#quickDeaths + 1 : 0;
     const delay = this.#quickDeaths === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.#quickDeaths);
     setTimeout(() => {
-      if (!this.#closing) this.start().catch(() => {});
+      if (!this.#closing) this.#serve();
     }, delay);
   }
 }

@@ -41,6 +41,9 @@ export interface Ticket {
 }
 
 const SWEEP_INTERVAL_MS = 100;
+/** How often in-flight requests are checked for a worker that went silent, and how far past their timeout. */
+const SILENCE_CHECK_INTERVAL_MS = 1_000;
+const SILENCE_GRACE_MS = 5_000;
 
 class Submission implements Ticket {
   state: 'queued' | 'running' | 'done' = 'queued';
@@ -69,11 +72,22 @@ class Submission implements Ticket {
   }
 
   pause(): void {
-    if (this.state === 'running') this.channel!.send([MSG_PAUSE, this.id]);
+    if (this.state !== 'running') return;
+    this.#flow(true);
+    this.channel!.send([MSG_PAUSE, this.id]);
   }
 
   resume(): void {
-    if (this.state === 'running') this.channel!.send([MSG_RESUME, this.id]);
+    if (this.state !== 'running') return;
+    this.#flow(false);
+    this.channel!.send([MSG_RESUME, this.id]);
+  }
+
+  #flow(paused: boolean): void {
+    const entry = this.channel!.inFlight.get(this.id);
+    if (!entry) return;
+    entry.paused = paused;
+    entry.lastHeard = Date.now();
   }
 }
 
@@ -89,6 +103,7 @@ export class ProviderPool {
   #inFlight = 0;
   #nextId = 1;
   #closing = false;
+  #nextSilenceCheck = 0;
   #drained: (() => void) | null = null;
 
   constructor(provider: ProviderConfig, options: PoolOptions) {
@@ -175,7 +190,7 @@ export class ProviderPool {
     submission.channel = channel;
     submission.id = id;
     this.#inFlight++;
-    channel.inFlight.set(id, { id, handlers: submission.handlers });
+    channel.inFlight.set(id, { id, handlers: submission.handlers, lastHeard: Date.now(), paused: false });
     channel.send([MSG_JOB, id, submission.job]);
   }
 
@@ -200,6 +215,18 @@ export class ProviderPool {
 
   #sweepQueue = (): void => {
     const now = Date.now();
+    if (now >= this.#nextSilenceCheck) {
+      this.#nextSilenceCheck = now + SILENCE_CHECK_INTERVAL_MS;
+      const network = this.provider.network;
+      const silentMs = Math.max(network.requestTimeoutSeconds, network.streamIdleTimeoutSeconds) * 1000 + SILENCE_GRACE_MS;
+      for (const channel of this.#channels) {
+        channel.expireSilent(now, silentMs, () => ({
+          code: 'UPSTREAM_TIMEOUT',
+          message: `${this.provider.name}: the worker gave no answer within the timeout`,
+          provider: this.provider.name,
+        }));
+      }
+    }
     for (let head = this.#queue.peek(); head && (head.state !== 'queued' || head.deadline <= now); head = this.#queue.peek()) {
       this.#queue.shift();
       if (head.state !== 'queued') continue;

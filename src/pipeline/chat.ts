@@ -14,6 +14,7 @@ import { pluginFailure, type PluginRunner } from '../plugins/runner.js';
 import type { ProviderConfig } from '../config/types.js';
 import { RequestContext } from './context.js';
 import { parseChatRequest, type ParsedChat } from './parse.js';
+import { completionAsChunks } from './completion-chunks.js';
 import { routeModel, type RouteTarget } from './route.js';
 
 export interface ChatDeps {
@@ -148,7 +149,14 @@ export function createChatHandler(deps: ChatDeps) {
 
   const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedChat, target: RouteTarget,
     run: { reached: number; shortCircuit: import('../plugins/contract.js').PreHookResult | null }) => {
-    if (sink.aborted) return;
+    if (sink.aborted) {
+      // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
+      const outcome = newOutcome(parsed.stream);
+      outcome.error = { code: 'CLIENT_CLOSED', message: 'the client closed the connection', provider: target.provider.name };
+      outcome.status = 499;
+      void plugins.runPost(ctx, outcome, run.reached);
+      return;
+    }
     const short = run.shortCircuit;
     if (!short) {
       dispatch(ctx, sink, parsed, target, run.reached);
@@ -163,7 +171,16 @@ export function createChatHandler(deps: ChatDeps) {
       outcome.status = short.response.status ?? 200;
       outcome.body = JSON.stringify(short.response.body);
     }
-    finish(ctx, sink, outcome, run.reached, respondOutcome(sink, outcome));
+    finish(ctx, sink, outcome, run.reached, () => {
+      const chunks = parsed.stream && !outcome.error && outcome.status === 200 ? completionAsChunks(outcome.body) : null;
+      if (!chunks) {
+        respondOutcome(sink, outcome)();
+        return;
+      }
+      // A streamed request gets its short-circuit answer as a stream too, as the client's SDK expects.
+      sink.startStream();
+      sink.end(`${chunks.map((chunk) => `data: ${chunk}\n\n`).join('')}${SSE_DONE}`);
+    });
   };
 
   return function handleChat(request: IncomingRequest, sink: ResponseSink): void {

@@ -24,6 +24,16 @@ export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): UsageDat
   return { promptTokens, completionTokens, totalTokens: usage.total_tokens ?? promptTokens + completionTokens };
 }
 
+// Servers written in other languages put spaces in their JSON (`"usage": {`).
+const USAGE_OBJECT = /"usage"\s*:\s*\{/;
+const NULL_USAGE_FIRST = /"usage"\s*:\s*null\s*,\s*/;
+const NULL_USAGE_AFTER = /,\s*"usage"\s*:\s*null/;
+
+function withoutNullUsage(data: string): string {
+  if (!data.includes('"usage"')) return data;
+  return NULL_USAGE_FIRST.test(data) ? data.replace(NULL_USAGE_FIRST, '') : data.replace(NULL_USAGE_AFTER, '');
+}
+
 export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAdapter {
   const chatPath = options.chatPath ?? '/v1/chat/completions';
   return {
@@ -51,8 +61,11 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
 
     streamEvent(event: SseEvent, state: StreamState): StreamStep {
       if (event.data === '[DONE]') return { chunks: [], done: true };
-      // Only the final usage chunk needs parsing; every other chunk is forwarded as the provider sent it.
-      if (!event.data.includes('"usage":{')) return { chunks: [event.data], done: false };
+      // Only the usage chunk needs parsing; every other chunk is forwarded as the provider sent it, less the
+      // `"usage":null` that asking for usage adds to each chunk, for clients that did not ask.
+      if (!USAGE_OBJECT.test(event.data)) {
+        return { chunks: [state.includeUsage ? event.data : withoutNullUsage(event.data)], done: false };
+      }
       const chunk = JSON.parse(event.data) as { usage?: OpenAIUsage; choices?: unknown[] };
       state.usage = usageFromOpenAI(chunk.usage);
       const usageOnly = !chunk.choices || chunk.choices.length === 0;

@@ -8,7 +8,7 @@ import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
 import type { HttpAdapter, StreamState } from '../providers/types.js';
-import { errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
+import { abortedError, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
 import { authHeaders, resolveTarget, type UpstreamClients } from './http-client.js';
 import { SseDecoder } from './sse.js';
 
@@ -179,13 +179,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #failure(error: unknown): ErrorData {
     const job = this.#job;
     const provider = this.#provider;
-    if (job.abortReason === 'timeout') {
-      const message = job.streamStarted
-        ? `${provider}: the stream went idle past stream_idle_timeout_in_seconds`
-        : `${provider}: no answer within default_request_timeout_in_seconds`;
-      return { code: 'UPSTREAM_TIMEOUT', message, provider };
-    }
-    if (job.abortReason) return { code: 'CLIENT_CLOSED', message: 'request cancelled', provider };
+    if (job.abortReason) return abortedError(job.abortReason, provider, job.streamStarted);
     return errorForTransportFailure(provider, error, job.streamStarted);
   }
 }

@@ -60,3 +60,18 @@ export function parseRetryAfter(value: string | string[] | undefined): number | 
   const date = Date.parse(raw);
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
+
+/** Why a job the worker aborted itself ended: its deadline, the client leaving, or the gateway shutting down. */
+export function abortedError(reason: 'cancelled' | 'timeout' | 'closing', provider: string, streamStarted = false): ErrorData {
+  if (reason === 'timeout') {
+    const message = streamStarted
+      ? `${provider}: the stream went idle past stream_idle_timeout_in_seconds`
+      : `${provider}: no answer within default_request_timeout_in_seconds`;
+    return { code: 'UPSTREAM_TIMEOUT', message, provider };
+  }
+  if (reason === 'closing') {
+    return { code: 'PROVIDER_SHUTTING_DOWN', message: `${provider}: the gateway shut down before the answer was complete`,
+      provider, retryAfter: 1 };
+  }
+  return { code: 'CLIENT_CLOSED', message: 'request cancelled', provider };
+}

@@ -43,6 +43,16 @@ describe('OpenAI adapter', () => {
     expect(openai.streamEvent({ event: null, data: '[DONE]' }, shown)).toEqual({ chunks: [], done: true });
   });
 
+  it('drops the "usage":null it caused from chunks for clients that did not ask for usage', () => {
+    const hidden: StreamState = { includeUsage: false, model: 'm', usage: null };
+    const after = '{"id":"c","choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}';
+    const first = '{"usage": null, "id":"c","choices":[]}';
+    expect(openai.streamEvent({ event: null, data: after }, hidden).chunks).toEqual(['{"id":"c","choices":[{"index":0,"delta":{"content":"x"}}]}']);
+    expect(openai.streamEvent({ event: null, data: first }, hidden).chunks).toEqual(['{"id":"c","choices":[]}']);
+    const shown: StreamState = { includeUsage: true, model: 'm', usage: null };
+    expect(openai.streamEvent({ event: null, data: after }, shown).chunks).toEqual([after]);
+  });
+
   it('reads the message out of an OpenAI error envelope', () => {
     expect(openai.errorMessage('{"error":{"message":"bad key","type":"invalid_request_error"}}')).toBe('bad key');
     expect(openai.errorMessage('<html>oops</html>')).toBeNull();

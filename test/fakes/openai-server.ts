@@ -1,0 +1,558 @@
+// A fake of OpenAI's Chat Completions API on node:http, for tests. It answers in OpenAI's wire format (the JSON
+// of `chat.completion`, the SSE chunks of `chat.completion.chunk`, the `{"error":{…}}` envelope) and records
+// every request it received, including when the client went away, so that a test can assert that an abort
+// reached the upstream.
+//
+// What a request gets is its Scenario. It is chosen, first match wins, by:
+//   1. the header `x-fake-scenario` holding a Scenario as JSON (handy when the SDK talks to the fake directly);
+//   2. a scenario registered with `fake.script(model, scenario)` for the request's model;
+//   3. the model's name, read by `scenarioFromModel`:
+//        error-<status>     fails with that status in OpenAI's error envelope (429 and 503 carry Retry-After)
+//        break-after-<n>    streams n chunk events (the role chunk counts), then destroys the socket
+//        no-done            streams every chunk, then ends the response without `data: [DONE]`
+//        endless-<ms>       streams a content chunk every <ms> until the client goes away
+//        hang               streams the content, then neither finishes nor closes (an idle upstream)
+//        latency-<ms>       waits <ms> before answering (the headers included)
+//        tools              calls the request's first tool (or `get_weather`)
+//      anything else is a plain success;
+//   4. the options given to `startFakeOpenAI` as defaults for every request.
+
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface FakeToolCall {
+  name: string;
+  /** The arguments as the JSON text OpenAI sends. */
+  arguments: string;
+  id?: string;
+}
+
+export interface FakeError {
+  status: number;
+  message?: string;
+  type?: string;
+  code?: string | null;
+  param?: string | null;
+  /** Sent as the Retry-After header; 429 and 503 get '1' unless given. */
+  retryAfter?: string | null;
+}
+
+export interface Scenario {
+  /** Milliseconds before anything is sent, headers included. */
+  latencyMs?: number;
+  /** The assistant's reply; streamed as `chunks` pieces when given, else word by word. */
+  content?: string;
+  chunks?: string[];
+  /** Milliseconds between stream chunk events. */
+  chunkIntervalMs?: number;
+  toolCalls?: FakeToolCall[];
+  error?: FakeError;
+  /** Streams: write this many chunk events (the role chunk counts), then destroy the socket. */
+  breakAfterChunks?: number;
+  /** Streams: end the response cleanly but without `data: [DONE]`. */
+  omitDone?: boolean;
+  /** Streams: after the role chunk, a content chunk every `chunkIntervalMs` until the client goes away. */
+  endless?: boolean;
+  /** Streams: after the content chunks, send nothing more but keep the connection open until the client leaves. */
+  hang?: boolean;
+  /** Endless streams: the content of every chunk (default `tick <n> `). */
+  endlessPiece?: string;
+  /**
+   * Endless streams: stop producing content once a write had to wait this long for the reader (the reader
+   * stopped reading, then caught up), and go on as a finite stream would (finish, or `hang`).
+   */
+  stopAfterStallMs?: number;
+  usage?: { prompt_tokens: number; completion_tokens: number };
+  /**
+   * Serialise JSON the way Python's `json.dumps` does by default (`{"a": 1, "b": 2}`), as many OpenAI-compatible
+   * servers written in Python do; OpenAI itself sends compact JSON.
+   */
+  spacedJson?: boolean;
+}
+
+export interface FakeOpenAIOptions extends Scenario {
+  /** When set, a request whose Bearer token differs gets OpenAI's 401 `invalid_api_key`. */
+  apiKey?: string;
+}
+
+export interface RecordedRequest {
+  readonly seq: number;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawBody: string;
+  /** The body parsed as JSON; undefined when it was not JSON. */
+  readonly body: ChatBody | undefined;
+  readonly scenario: Scenario;
+  readonly receivedAt: number;
+  /** The status the fake answered with; 0 until the headers went out. */
+  status: number;
+  /** The `data:` payloads written, in order, `[DONE]` included. */
+  readonly events: string[];
+  /** Non-streamed answers: the JSON text sent. */
+  responseBody: string | null;
+  /** The content the fake sent as the assistant's reply (joined chunks, for a stream). */
+  content: string;
+  /** True when the fake completed its response (res.end) itself. */
+  completed: boolean;
+  /** True when the connection closed before the fake completed its response: the client went away. */
+  clientAborted: boolean;
+  /** True when the fake itself destroyed the connection mid-stream (`breakAfterChunks`). */
+  brokenOff: boolean;
+  /** performance.now() since when a write waits for the connection to drain (the reader is behind); else null. */
+  stalledSince: number | null;
+  /** The longest such wait so far, in milliseconds: how long the reader stopped reading. */
+  longestStallMs: number;
+  /** performance.now() when the longest stall ended (the reader caught up). */
+  longestStallEndedAt: number | null;
+  /** performance.now() of the last event written. */
+  lastWriteAt: number | null;
+  /** performance.now() when the exchange closed, either way. */
+  closedAt: number | null;
+  /** Resolves once the exchange closed, either way. */
+  readonly closed: Promise<void>;
+}
+
+export interface ChatBody {
+  model?: unknown;
+  messages?: { role: string; content?: unknown }[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean } | null;
+  tools?: { type: string; function: { name: string } }[];
+  tool_choice?: unknown;
+  [field: string]: unknown;
+}
+
+export interface FakeOpenAI {
+  readonly url: string;
+  readonly port: number;
+  readonly requests: RecordedRequest[];
+  /** Registers the scenario of every request for `model` (the name the fake receives). */
+  script(model: string, scenario: Scenario): void;
+  /** Requests that carry this x-request-id. */
+  requestsWithId(requestId: string): RecordedRequest[];
+  /** Resolves once `count` requests have arrived (the n-th is returned), or rejects after `timeoutMs`. */
+  waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest>;
+  /** Exchanges still open (answered or not). */
+  readonly openCount: number;
+  /** Forgets the recorded requests and the scripts. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_CONTENT = 'The quick brown fox jumps over the lazy dog.';
+const DEFAULT_TOOL: FakeToolCall = { name: 'get_weather', arguments: '{"location":"Paris","unit":"celsius"}' };
+
+const ERROR_TYPES: Record<number, { type: string; code: string | null; message: string }> = {
+  400: { type: 'invalid_request_error', code: null, message: "Invalid value for 'messages': the request was rejected." },
+  401: { type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided: sk-***. You can find your API key at https://platform.openai.com/account/api-keys.' },
+  403: { type: 'invalid_request_error', code: 'unsupported_country_region_territory', message: 'Country, region, or territory not supported' },
+  404: { type: 'invalid_request_error', code: 'model_not_found', message: 'The model does not exist or you do not have access to it.' },
+  429: { type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached for requests. Please try again in 1s.' },
+  500: { type: 'server_error', code: null, message: 'The server had an error while processing your request. Sorry about that!' },
+  503: { type: 'server_error', code: null, message: 'The engine is currently overloaded, please try again later.' },
+};
+
+/** Reads the fault grammar of a model name; see the file's header. */
+export function scenarioFromModel(model: string): Scenario {
+  let match: RegExpExecArray | null;
+  if ((match = /(?:^|[-/])error-(\d{3})$/.exec(model))) return { error: { status: Number(match[1]) } };
+  if ((match = /break-after-(\d+)$/.exec(model))) return { breakAfterChunks: Number(match[1]) };
+  if (/no-done$/.test(model)) return { omitDone: true };
+  if (/(?:^|-)hang$/.test(model)) return { hang: true };
+  if ((match = /endless-(\d+)$/.exec(model))) return { endless: true, chunkIntervalMs: Number(match[1]) };
+  if ((match = /latency-(\d+)$/.exec(model))) return { latencyMs: Number(match[1]) };
+  if (/(?:^|-)tools$/.test(model)) return { toolCalls: [DEFAULT_TOOL] };
+  return {};
+}
+
+/** JSON with Python's default separators: ', ' and ': '. */
+export function spacedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((item) => spacedJson(item ?? null)).join(', ')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, item]) => item !== undefined);
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}: ${spacedJson(item)}`).join(', ')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const randomId = (prefix: string, bytes = 12) => `${prefix}${randomBytes(bytes).toString('hex')}`;
+
+function lastUserText(body: ChatBody | undefined): string {
+  const messages = Array.isArray(body?.messages) ? body!.messages : [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]?.role === 'user' && typeof messages[i].content === 'string') return messages[i].content as string;
+  }
+  return '';
+}
+
+/** A rough token count, like OpenAI's order of magnitude: four characters a token. */
+const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+
+function splitWords(text: string): string[] {
+  return text.match(/\S+\s*|\s+/g) ?? [text];
+}
+
+export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+  const requests: RecordedRequest[] = [];
+  const scripts = new Map<string, Scenario>();
+  const sockets = new Set<Socket>();
+  const waiters: { count: number; resolve: (r: RecordedRequest) => void }[] = [];
+  let open = 0;
+  let seq = 0;
+
+  const { apiKey, ...defaults } = options;
+
+  const chooseScenario = (headers: IncomingHttpHeaders, body: ChatBody | undefined): Scenario => {
+    const header = headers['x-fake-scenario'];
+    if (typeof header === 'string') return { ...defaults, ...(JSON.parse(header) as Scenario) };
+    const model = typeof body?.model === 'string' ? body.model : '';
+    const scripted = scripts.get(model);
+    if (scripted) return { ...defaults, ...scripted };
+    return { ...defaults, ...scenarioFromModel(model) };
+  };
+
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (part: Buffer) => parts.push(part));
+    req.on('end', () => {
+      const rawBody = Buffer.concat(parts).toString('utf8');
+      let body: ChatBody | undefined;
+      try {
+        body = rawBody ? (JSON.parse(rawBody) as ChatBody) : undefined;
+      } catch {
+        body = undefined;
+      }
+      let scenario: Scenario;
+      try {
+        scenario = chooseScenario(req.headers, body);
+      } catch {
+        scenario = { error: { status: 400, message: 'x-fake-scenario is not valid JSON' } };
+      }
+      let markClosed!: () => void;
+      const record: RecordedRequest = {
+        seq: ++seq,
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        rawBody,
+        body,
+        scenario,
+        receivedAt: performance.now(),
+        status: 0,
+        events: [],
+        responseBody: null,
+        content: '',
+        completed: false,
+        clientAborted: false,
+        brokenOff: false,
+        stalledSince: null,
+        longestStallMs: 0,
+        longestStallEndedAt: null,
+        lastWriteAt: null,
+        closedAt: null,
+        closed: new Promise<void>((resolve) => {
+          markClosed = resolve;
+        }),
+      };
+      requests.push(record);
+      open++;
+      res.on('close', () => {
+        open--;
+        record.completed = res.writableFinished;
+        record.clientAborted = !res.writableFinished && !record.brokenOff;
+        record.closedAt = performance.now();
+        markClosed();
+      });
+      for (let i = waiters.length - 1; i >= 0; i--) {
+        if (requests.length >= waiters[i].count) {
+          waiters[i].resolve(requests[waiters[i].count - 1]);
+          waiters.splice(i, 1);
+        }
+      }
+      void answer(req, res, record).catch(() => res.destroy());
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  /** Resolves after `ms`, or early (false) when the client went away meanwhile. */
+  const wait = (res: ServerResponse, ms: number) => new Promise<boolean>((resolve) => {
+    if (res.destroyed) return resolve(false);
+    const onClose = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      res.off('close', onClose);
+      resolve(!res.destroyed);
+    }, ms);
+    res.once('close', onClose);
+  });
+
+  const sendJson = (res: ServerResponse, record: RecordedRequest, status: number, body: unknown,
+    headers: Record<string, string> = {}) => {
+    const text = record.scenario.spacedJson ? spacedJson(body) : JSON.stringify(body);
+    record.status = status;
+    record.responseBody = text;
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'x-request-id': randomId('req_', 16),
+      'openai-processing-ms': '12',
+      ...headers,
+    });
+    res.end(text);
+  };
+
+  const sendError = (res: ServerResponse, record: RecordedRequest, error: FakeError) => {
+    const known = ERROR_TYPES[error.status] ?? ERROR_TYPES[error.status >= 500 ? 500 : 400];
+    const headers: Record<string, string> = {};
+    const retryAfter = error.retryAfter === undefined ? ([429, 503].includes(error.status) ? '1' : null) : error.retryAfter;
+    if (retryAfter !== null) headers['retry-after'] = retryAfter;
+    sendJson(res, record, error.status, {
+      error: {
+        message: error.message ?? known.message,
+        type: error.type ?? known.type,
+        param: error.param ?? null,
+        code: error.code === undefined ? known.code : error.code,
+      },
+    }, headers);
+  };
+
+  async function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
+    const { scenario, body } = record;
+    if (scenario.latencyMs && !(await wait(res, scenario.latencyMs))) return;
+
+    if (req.method !== 'POST' || (record.path.split('?')[0] !== '/v1/chat/completions')) {
+      sendError(res, record, { status: 404, code: 'unknown_url', message: `Unknown request URL: ${req.method} ${record.path}. Please check the URL for typos, or see the docs at https://platform.openai.com/docs/api-reference/.` });
+      return;
+    }
+    const auth = req.headers.authorization;
+    if (!auth || !/^Bearer \S+/.test(auth)) {
+      sendError(res, record, { status: 401, code: null, message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)." });
+      return;
+    }
+    if (apiKey !== undefined && auth !== `Bearer ${apiKey}`) {
+      sendError(res, record, { status: 401 });
+      return;
+    }
+    if (!body) {
+      sendError(res, record, { status: 400, code: null, message: 'We could not parse the JSON body of your request.' });
+      return;
+    }
+    if (typeof body.model !== 'string' || !Array.isArray(body.messages) || body.messages.length === 0) {
+      sendError(res, record, { status: 400, param: typeof body.model !== 'string' ? 'model' : 'messages',
+        code: typeof body.model !== 'string' ? null : 'empty_array',
+        message: typeof body.model !== 'string' ? 'you must provide a model parameter' : "Invalid 'messages': empty array." });
+      return;
+    }
+    if (scenario.error) {
+      sendError(res, record, scenario.error);
+      return;
+    }
+
+    const model = body.model;
+    const requestedTool = Array.isArray(body.tools) && body.tools[0]?.function?.name;
+    // The model-named `tools` scenario calls whichever tool the request offers first.
+    const toolCalls = scenario.toolCalls?.map((call) => ({
+      ...call,
+      name: call === DEFAULT_TOOL && requestedTool ? requestedTool : call.name,
+      id: call.id ?? randomId('call_', 12),
+    }));
+    const content = toolCalls ? '' : scenario.content ?? (lastUserText(body) ? `${DEFAULT_CONTENT} You said: ${lastUserText(body)}` : DEFAULT_CONTENT);
+    const promptTokens = scenario.usage?.prompt_tokens ?? tokensOf(JSON.stringify(body.messages));
+    const completionTokens = scenario.usage?.completion_tokens
+      ?? tokensOf(toolCalls ? toolCalls.map((call) => call.arguments).join('') : content);
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    };
+    const id = randomId('chatcmpl-', 14);
+    const created = Math.floor(Date.now() / 1000);
+    const fingerprint = 'fp_f33640a400';
+    const finishReason = toolCalls ? 'tool_calls' : 'stop';
+
+    if (body.stream !== true) {
+      record.content = content;
+      sendJson(res, record, 200, {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: toolCalls ? null : content,
+            ...(toolCalls ? { tool_calls: toolCalls.map((call) => ({ id: call.id, type: 'function',
+              function: { name: call.name, arguments: call.arguments } })) } : {}),
+            refusal: null,
+            annotations: [],
+          },
+          logprobs: null,
+          finish_reason: finishReason,
+        }],
+        usage,
+        service_tier: 'default',
+        system_fingerprint: fingerprint,
+      });
+      return;
+    }
+
+    // A stream, in OpenAI's order: the role chunk, the deltas, the finish chunk, the usage chunk when asked, [DONE].
+    const includeUsage = body.stream_options?.include_usage === true;
+    const serialize = scenario.spacedJson ? spacedJson : JSON.stringify;
+    const chunk = (delta: object, finish: string | null) => serialize({
+      id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: fingerprint,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      ...(includeUsage ? { usage: null } : {}),
+    });
+    record.status = 200;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-request-id': randomId('req_', 16),
+      'openai-processing-ms': '8',
+    });
+    res.flushHeaders();
+
+    const interval = scenario.chunkIntervalMs ?? 0;
+    let written = 0;
+    /** Writes one SSE event; false once the exchange is over (broken off on purpose or by the client). */
+    const send = async (data: string): Promise<boolean> => {
+      if (res.destroyed) return false;
+      if (written > 0 && interval > 0 && !(await wait(res, interval))) return false;
+      record.events.push(data);
+      written++;
+      record.lastWriteAt = performance.now();
+      let roomLeft = true;
+      const flushed = new Promise<void>((resolve) => {
+        roomLeft = res.write(`data: ${data}\n\n`, () => resolve());
+      });
+      if (!roomLeft) {
+        // Like a real server, wait for the reader to catch up rather than buffer without bound.
+        record.stalledSince = performance.now();
+        const drained = await new Promise<boolean>((resolve) => {
+          const onDrain = () => settle(true);
+          const onClose = () => settle(false);
+          const settle = (value: boolean) => {
+            const now = performance.now();
+            if (now - record.stalledSince! > record.longestStallMs) {
+              record.longestStallMs = now - record.stalledSince!;
+              record.longestStallEndedAt = now;
+            }
+            record.stalledSince = null;
+            res.off('drain', onDrain);
+            res.off('close', onClose);
+            resolve(value);
+          };
+          res.on('drain', onDrain);
+          res.on('close', onClose);
+        });
+        if (!drained) return false;
+      }
+      if (scenario.breakAfterChunks !== undefined && written >= scenario.breakAfterChunks) {
+        await flushed;
+        // Give the reader a moment to take the bytes before the connection goes.
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        record.brokenOff = true;
+        res.socket?.destroy();
+        return false;
+      }
+      return true;
+    };
+
+    const roleDelta = toolCalls
+      ? { role: 'assistant', content: null, tool_calls: toolCalls.map((call, index) => ({ index, id: call.id, type: 'function',
+        function: { name: call.name, arguments: '' } })), refusal: null }
+      : { role: 'assistant', content: '', refusal: null };
+    if (!(await send(chunk(roleDelta, null)))) return;
+
+    if (scenario.endless) {
+      for (let n = 0; ; n++) {
+        const piece = scenario.endlessPiece ?? `tick ${n} `;
+        record.content += piece;
+        if (!(await send(chunk({ content: piece }, null)))) return;
+        const stallLimit = scenario.stopAfterStallMs;
+        if (stallLimit !== undefined && record.longestStallMs >= stallLimit) break;
+      }
+    } else if (toolCalls) {
+      for (const [index, call] of toolCalls.entries()) {
+        // OpenAI streams the arguments' JSON in a few pieces.
+        const size = Math.max(1, Math.ceil(call.arguments.length / 3));
+        for (let at = 0; at < call.arguments.length; at += size) {
+          if (!(await send(chunk({ tool_calls: [{ index, function: { arguments: call.arguments.slice(at, at + size) } }] }, null)))) return;
+        }
+      }
+    } else {
+      for (const piece of scenario.chunks ?? splitWords(content)) {
+        record.content += piece;
+        if (!(await send(chunk({ content: piece }, null)))) return;
+      }
+    }
+    if (scenario.hang) {
+      if (!res.destroyed) await once(res, 'close');
+      return;
+    }
+    if (!(await send(chunk({}, finishReason)))) return;
+    if (includeUsage) {
+      if (!(await send(serialize({ id, object: 'chat.completion.chunk', created, model, service_tier: 'default',
+        system_fingerprint: fingerprint, choices: [], usage })))) return;
+    }
+    if (!scenario.omitDone && !(await send('[DONE]'))) return;
+    res.end();
+  }
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    script(model, scenario) {
+      scripts.set(model, scenario);
+    },
+    requestsWithId(requestId) {
+      return requests.filter((r) => r.headers['x-request-id'] === requestId);
+    },
+    waitForRequests(count, timeoutMs = 5_000) {
+      if (requests.length >= count) return Promise.resolve(requests[count - 1]);
+      return new Promise<RecordedRequest>((resolve, reject) => {
+        const waiter = {
+          count,
+          resolve: (r: RecordedRequest) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`the fake got ${requests.length} requests, not ${count}, within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(waiter);
+      });
+    },
+    get openCount() {
+      return open;
+    },
+    reset() {
+      requests.length = 0;
+      scripts.clear();
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}

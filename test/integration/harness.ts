@@ -1,0 +1,147 @@
+// Starts the real, built gateway (dist/) on port 0 in front of the fake OpenAI server on port 0, with the
+// official `openai` SDK as its client. `npx tsc -b` must have run first: the worker threads load dist/.
+
+import OpenAI, { APIError } from 'openai';
+import pino from 'pino';
+import { expect } from 'vitest';
+import { loadConfig } from '../../dist/src/config/load.js';
+import { startGateway, type Gateway } from '../../dist/src/gateway.js';
+import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../fakes/openai-server.js';
+
+export const API_KEY = 'sk-test-upstream';
+
+export interface Harness {
+  readonly gateway: Gateway;
+  readonly fake: FakeOpenAI;
+  /** The SDK pointed at the gateway's /v1, with retries off so every status reaches the test. */
+  readonly client: OpenAI;
+  /** http://127.0.0.1:PORT of the gateway. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** The config.json, built once the fake's URL is known. */
+  config(fakeUrl: string): Record<string, unknown>;
+  fake?: FakeOpenAIOptions;
+}
+
+/** An OpenAI provider entry pointing at the fake; `overrides` are merged one level deep. */
+export function openaiProvider(fakeUrl: string, overrides: {
+  keys?: unknown[];
+  network_config?: Record<string, unknown>;
+  concurrency_and_buffer_size?: Record<string, unknown>;
+  custom_provider_config?: Record<string, unknown>;
+} = {}): Record<string, unknown> {
+  return {
+    keys: overrides.keys ?? [{ value: API_KEY, models: ['*'], weight: 1 }],
+    network_config: { base_url: fakeUrl, default_request_timeout_in_seconds: 30, ...overrides.network_config },
+    concurrency_and_buffer_size: { concurrency: 100, buffer_size: 100, threads: 1, ...overrides.concurrency_and_buffer_size },
+    ...(overrides.custom_provider_config ? { custom_provider_config: overrides.custom_provider_config } : {}),
+  };
+}
+
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const fake = await startFakeOpenAI(options.fake);
+  let gateway: Gateway;
+  try {
+    const config = await loadConfig({
+      raw: options.config(fake.url),
+      env: {},
+      overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
+    });
+    gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
+  } catch (error) {
+    await fake.close();
+    throw error;
+  }
+  const url = `http://127.0.0.1:${gateway.port}`;
+  return {
+    gateway,
+    fake,
+    client: newClient(url),
+    url,
+    async close() {
+      try {
+        await gateway.close(500);
+      } finally {
+        await fake.close();
+      }
+    },
+  };
+}
+
+export function newClient(gatewayUrl: string, options: { timeoutMs?: number } = {}): OpenAI {
+  return new OpenAI({ baseURL: `${gatewayUrl}/v1`, apiKey: 'sk-client-not-checked', maxRetries: 0,
+    timeout: options.timeoutMs ?? 15_000 });
+}
+
+/** Polls `read` until `accept` holds on its value, or fails with the last value after `timeoutMs`. */
+export async function eventually<T>(read: () => T | Promise<T>, accept: (value: T) => boolean,
+  timeoutMs = 5_000, everyMs = 20): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let value = await read();
+  while (!accept(value)) {
+    if (performance.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    value = await read();
+  }
+  return value;
+}
+
+/** Awaits a promise that must reject with the SDK's APIError, and returns that error. */
+export async function apiError(promise: Promise<unknown>): Promise<APIError> {
+  const error = await promise.then(() => null, (e: unknown) => e);
+  if (!(error instanceof APIError)) {
+    throw new Error(`expected an APIError, got ${error === null ? 'a success' : String(error)}`);
+  }
+  return error;
+}
+
+/** Asserts OpenAI's error envelope exactly: four fields, the right types. Returns the error object. */
+export function expectEnvelope(body: unknown, code: string): { message: string; type: string; param: string | null; code: string } {
+  expect(body).toBeTypeOf('object');
+  const error = (body as { error: { message: string; type: string; param: string | null; code: string } }).error;
+  expect(Object.keys(body as object)).toEqual(['error']);
+  expect(Object.keys(error).sort()).toEqual(['code', 'message', 'param', 'type']);
+  expect(error.message).toBeTypeOf('string');
+  expect(error.message.length).toBeGreaterThan(0);
+  expect(error.type).toBeTypeOf('string');
+  expect(error.param === null || typeof error.param === 'string').toBe(true);
+  expect(error.code).toBe(code);
+  return error;
+}
+
+/** POSTs a raw body to the gateway's chat route. */
+export function postChat(url: string, body: string | object, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** The `data:` payloads of an SSE body, in order. */
+export function sseData(text: string): string[] {
+  return text.split('\n\n').filter((block) => block.trim() !== '').map((block) => {
+    const lines = block.split('\n').filter((line) => line.startsWith('data:'));
+    return lines.map((line) => line.slice(line.startsWith('data: ') ? 6 : 5)).join('\n');
+  });
+}
+
+/** The value of one series in a Prometheus text exposition (labels in any order), or undefined. */
+export function metricValue(exposition: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels);
+  for (const line of exposition.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(pair[1], pair[2]);
+    if (have.size === wanted.length && wanted.every(([key, value]) => have.get(key) === value)) return Number(match[3]);
+  }
+  return undefined;
+}
+
+export const user = (content: string) => [{ role: 'user' as const, content }];
