@@ -10,7 +10,7 @@ import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
-import { createChatHandler } from './pipeline/chat.js';
+import { createInferenceHandler } from './pipeline/chat.js';
 import { createModelsHandler } from './pipeline/models.js';
 
 /** 64 slots of 8 KiB per direction and worker: a typical chat job fits one slot, bigger ones overflow. */
@@ -75,9 +75,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  const inference = { providers, pools, plugins, logger };
   const routes: Route[] = [
-    { method: 'post', path: '/v1/chat/completions', readBody: true,
-      handler: createChatHandler({ providers, pools, plugins, logger }) },
+    { method: 'post', path: '/v1/chat/completions', readBody: true, handler: createInferenceHandler(inference, 'chat') },
+    { method: 'post', path: '/v1/embeddings', readBody: true, handler: createInferenceHandler(inference, 'embeddings') },
     { method: 'get', path: '/v1/models', readBody: false, handler: createModelsHandler(config.providers) },
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));

@@ -25,9 +25,9 @@ export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provi
   job.attach({ abort: (reason) => controller.abort(reason) });
   const io: InProcessIo = {
     signal: controller.signal,
-    result: (body, usage) => job.result(body, usage, null),
+    result: (body, usage) => job.result(body, usage),
     chunks: (chunks) => job.chunks(chunks),
-    end: (usage) => job.end(usage, null),
+    end: (usage) => job.end(usage),
     upstreamError: (status, message) => job.fail(errorForUpstreamStatus(provider.name, status, message,
       status === 429 || status === 503 ? 1 : undefined)),
     sleep: (ms) => sleep(ms, controller.signal),

@@ -25,6 +25,8 @@ export class Job {
   readonly data: JobData;
   readonly startedAt = performance.now();
   abortReason: AbortReason | null = null;
+  /** Request fields the adapter could not send; reported with the result or the first chunk. */
+  droppedParams: string[] | null = null;
   #finished = false;
   #paused = false;
   #firstChunkAt: number | null = null;
@@ -95,20 +97,21 @@ export class Job {
 
   chunks(chunks: string[]): void {
     if (this.#finished || chunks.length === 0) return;
-    if (this.#firstChunkAt === null) this.#firstChunkAt = performance.now();
-    this.#hooks.send([MSG_CHUNKS, this.id, chunks]);
+    const first = this.#firstChunkAt === null;
+    if (first) this.#firstChunkAt = performance.now();
+    this.#hooks.send([MSG_CHUNKS, this.id, chunks, first ? this.droppedParams : null]);
   }
 
-  result(body: string, usage: UsageData | null, droppedParams: string[] | null): void {
+  result(body: string, usage: UsageData | null): void {
     if (!this.#finish()) return;
-    this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams }]);
+    this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams }]);
     this.#hooks.settled(this, null, usage);
   }
 
-  end(usage: UsageData | null, droppedParams: string[] | null): void {
+  end(usage: UsageData | null): void {
     if (!this.#finish()) return;
     const firstTokenMs = this.#firstChunkAt === null ? null : this.#firstChunkAt - this.startedAt;
-    this.#hooks.send([MSG_STREAM_END, this.id, { upstreamMs: this.upstreamMs(), usage, droppedParams, firstTokenMs }]);
+    this.#hooks.send([MSG_STREAM_END, this.id, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams, firstTokenMs }]);
     this.#hooks.settled(this, null, usage);
   }
 

@@ -26,8 +26,6 @@ export interface LoadConfigOptions {
 
 export const EMBEDDED_SOURCE = 'embedded default';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-// An OpenAI-compatible custom provider is by definition some other server, so it has no default URL to fall back on.
-const BASES_NEEDING_URL = new Set(['openai']);
 const ENV_PREFIX = 'env.';
 
 export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig> {
@@ -127,8 +125,10 @@ function normalizeProvider(
 
   const net = p.network_config;
   const baseUrl = net.base_url ? net.base_url.replace(/\/+$/, '') : null;
-  if (p.custom_provider_config && adapter && BASES_NEEDING_URL.has(adapter) && !baseUrl) {
-    problems.push({ path: at('network_config', 'base_url'), message: `required for a custom provider based on '${adapter}'` });
+  // A custom provider is by definition some other server than the base type's default; some adapters have no default.
+  if (facts && !baseUrl && (p.custom_provider_config || facts.needsBaseUrl)) {
+    const why = p.custom_provider_config ? `a custom provider based on '${adapter}'` : `provider '${adapter}'`;
+    problems.push({ path: at('network_config', 'base_url'), message: `required for ${why}` });
   }
   if (p.mock_config && adapter !== 'mock') {
     problems.push({ path: at('mock_config'), message: 'only the mock provider takes mock_config' });
@@ -200,9 +200,9 @@ function resolveAdapter(
 type Resolver = (value: string, path: PropertyKey[]) => string;
 
 function normalizeKey(provider: string, k: RawKey, index: number, resolveEnv: Resolver): KeyConfig {
+  const providerConfigs: Record<string, unknown> = {};
   for (const field of KEY_CONFIG_FIELDS) {
-    // Not used by any adapter yet, but a reference to a missing variable is still a mistake worth reporting.
-    if (k[field]) resolveDeep(k[field], [field], resolveEnv);
+    if (k[field]) providerConfigs[field] = resolveDeep(k[field], [field], resolveEnv);
   }
   const id = k.id ?? `${provider}-key-${index}`;
   const allModels = k.models === undefined || (k.models.length === 1 && k.models[0] === '*');
@@ -214,15 +214,18 @@ function normalizeKey(provider: string, k: RawKey, index: number, resolveEnv: Re
     blacklistedModels: k.blacklisted_models,
     weight: k.weight,
     enabled: k.enabled,
+    providerConfigs,
   };
 }
 
-function resolveDeep(v: unknown, path: PropertyKey[], resolveEnv: Resolver): void {
-  if (typeof v === 'string') resolveEnv(v, path);
-  else if (Array.isArray(v)) v.forEach((item, i) => resolveDeep(item, [...path, i], resolveEnv));
-  else if (v && typeof v === 'object') {
-    for (const [key, item] of Object.entries(v)) resolveDeep(item, [...path, key], resolveEnv);
+/** A copy of `v` with every `env.VAR` string replaced by the variable's value. */
+function resolveDeep(v: unknown, path: PropertyKey[], resolveEnv: Resolver): unknown {
+  if (typeof v === 'string') return resolveEnv(v, path);
+  if (Array.isArray(v)) return v.map((item, i) => resolveDeep(item, [...path, i], resolveEnv));
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).map(([key, item]) => [key, resolveDeep(item, [...path, key], resolveEnv)]));
   }
+  return v;
 }
 
 function checkKeys(

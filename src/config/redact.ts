@@ -3,7 +3,7 @@ import type { GatewayConfig } from './types.js';
 const MASK = '***';
 // Header and plugin-config names that carry credentials; matched loosely because a leaked secret costs more
 // than a masked harmless value.
-const SECRET_NAME = /^(authorization|proxy-authorization)$|api[-_]?key|token|secret|password|credential/i;
+const SECRET_NAME = /^(authorization|proxy-authorization)$|api[-_]?key|access[-_]?key|private[-_]?key|token|secret|password|credential/i;
 
 export const looksSecret = (name: string): boolean => SECRET_NAME.test(name);
 
@@ -13,7 +13,7 @@ export function redactConfig(cfg: GatewayConfig): unknown {
     ...cfg,
     providers: cfg.providers.map((p) => ({
       ...p,
-      keys: p.keys.map((k) => ({ ...k, value: MASK })),
+      keys: p.keys.map((k) => ({ ...k, value: MASK, providerConfigs: maskByName(k.providerConfigs) })),
       network: { ...p.network, extraHeaders: maskByName(p.network.extraHeaders) },
     })),
     plugins: cfg.plugins.map((pl) => ({ ...pl, config: maskByName(pl.config) })),

@@ -71,6 +71,12 @@ const modelList = z.array(z.string().min(1)).superRefine((models, ctx) => {
 
 const keyIgnored = {
   use_for_batch_api: z.boolean().optional(),
+};
+/**
+ * Per-key provider settings (endpoints, deployments, cloud credentials). Their strings may be `env.VAR`
+ * references; the adapter that needs one reads and checks it, so here they are only objects.
+ */
+const keyProviderConfigs = {
   azure_key_config: looseObject.optional(),
   vertex_key_config: looseObject.optional(),
   bedrock_key_config: looseObject.optional(),
@@ -79,8 +85,7 @@ const keyIgnored = {
   ollama_key_config: looseObject.optional(),
   sgl_key_config: looseObject.optional(),
 };
-/** Per-key provider settings whose strings may be `env.VAR` references. */
-export const KEY_CONFIG_FIELDS = Object.keys(keyIgnored).filter((k) => k.endsWith('_key_config')) as (keyof typeof keyIgnored)[];
+export const KEY_CONFIG_FIELDS = Object.keys(keyProviderConfigs) as (keyof typeof keyProviderConfigs)[];
 
 const keySchema = z.strictObject({
   id: z.string().min(1).optional(),
@@ -92,6 +97,7 @@ const keySchema = z.strictObject({
   enabled: z.boolean().default(true),
   description: z.string().optional(),
   ...keyIgnored,
+  ...keyProviderConfigs,
 });
 
 const networkIgnored = {

@@ -11,6 +11,11 @@ export interface KeyConfig {
   readonly blacklistedModels: readonly string[];
   readonly weight: number;
   readonly enabled: boolean;
+  /**
+   * The key's provider-specific blocks by field name (`azure_key_config`, `bedrock_key_config`, …), secrets
+   * resolved. Only the adapter of the key's provider interprets them.
+   */
+  readonly providerConfigs: Readonly<Record<string, unknown>>;
 }
 
 export interface NetworkConfig {

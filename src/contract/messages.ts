@@ -14,7 +14,10 @@ export const MSG_RESUME = 4;
 
 /** Worker → front. */
 export const MSG_RESULT = 10;
-/** One or more OpenAI chat-completion chunks, already serialised, in order. */
+/**
+ * One or more OpenAI chat-completion chunks, already serialised, in order. The first of a stream also carries
+ * the parameters the adapter dropped, so they can go into the response headers.
+ */
 export const MSG_CHUNKS = 11;
 export const MSG_STREAM_END = 12;
 export const MSG_ERROR = 13;
@@ -27,7 +30,11 @@ export interface UsageData {
   totalTokens: number;
 }
 
+/** What the client asked for; each kind has its own adapter transforms. */
+export type JobKind = 'chat' | 'embeddings';
+
 export interface JobData {
+  kind: JobKind;
   requestId: string;
   /** The model name the provider knows, without the `provider/` prefix. */
   model: string;
@@ -36,7 +43,7 @@ export interface JobData {
   stream: boolean;
   /** The client asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: boolean;
-  /** The OpenAI-shaped request body as parsed by the front thread, `model` already stripped of its provider. */
+  /** The OpenAI-shaped request body as the client sent it (plugins may have changed it); `model` here is ignored. */
   body: Record<string, unknown>;
 }
 
@@ -61,7 +68,7 @@ export type FrontToWorker =
 
 export type WorkerToFront =
   | [typeof MSG_RESULT, number, number, string, ResultMeta]
-  | [typeof MSG_CHUNKS, number, string[]]
+  | [typeof MSG_CHUNKS, number, string[], string[] | null]
   | [typeof MSG_STREAM_END, number, StreamEndMeta]
   | [typeof MSG_ERROR, number, ErrorData]
   | [typeof MSG_READY, 0];

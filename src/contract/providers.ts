@@ -1,6 +1,15 @@
 // What the front thread may know about providers without importing worker code: which adapter ids exist,
-// whether they need a key, and the environment variable that enables them in the embedded default config.
-// The adapters themselves live in workers/providers/; a test keeps this table and that registry in step.
+// how they authenticate in the embedded default config, and what they can do. Requests for a capability a
+// provider lacks are refused here, in one place, with one clear 400. The adapters live in workers/providers/;
+// a unit test keeps this table and that registry in step.
+
+export interface Capabilities {
+  readonly chat: boolean;
+  readonly stream: boolean;
+  readonly tools: boolean;
+  readonly vision: boolean;
+  readonly embeddings: boolean;
+}
 
 export interface ProviderFacts {
   /** The standard environment variable holding this provider's key, if it has one. */
@@ -8,13 +17,24 @@ export interface ProviderFacts {
   readonly keyless: boolean;
   /** Adapters that custom providers may name as `custom_provider_config.base_provider_type`. */
   readonly canBeBase: boolean;
+  /** The adapter has no default endpoint: `network_config.base_url` (or a per-key endpoint) is required. */
+  readonly needsBaseUrl: boolean;
+  readonly capabilities: Capabilities;
 }
 
+const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true });
+const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
+
+const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial<ProviderFacts> = {}): ProviderFacts =>
+  Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, capabilities, ...extra });
+
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
-  openai: { envKey: 'OPENAI_API_KEY', keyless: false, canBeBase: true },
-  mock: { envKey: null, keyless: true, canBeBase: false },
+  openai: facts('OPENAI_API_KEY', ALL, { canBeBase: true }),
+  mock: facts(null, Object.freeze({ ...ALL, tools: false, vision: false, embeddings: false }), { keyless: true }),
 });
 
 export function isKnownAdapter(id: string): boolean {
   return Object.hasOwn(PROVIDER_FACTS, id);
 }
+
+export { CHAT_TOOLS_VISION };

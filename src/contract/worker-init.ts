@@ -3,12 +3,19 @@
 
 import type { RingShape } from './ring-layout.js';
 
+export interface KeyInit {
+  /** The key itself; empty for keyless providers and for keys that authenticate by cloud credentials. */
+  value: string;
+  /** The key's provider-specific blocks by field name (`azure_key_config`, …), secrets resolved. */
+  configs: Record<string, unknown>;
+}
+
 export interface ProviderInit {
   name: string;
   /** Adapter id from workers/providers: "openai", "mock", … */
   adapter: string;
-  /** Key values in the order of the config's keys; a job names one by index. */
-  keys: string[];
+  /** The keys in config order; a job names one by index. */
+  keys: KeyInit[];
   baseUrl: string | null;
   extraHeaders: Record<string, string>;
   requestTimeoutMs: number;

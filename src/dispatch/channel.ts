@@ -14,7 +14,8 @@ import type { ErrorData } from '../errors/error-data.js';
 
 export interface JobHandlers {
   onResult(status: number, body: string, meta: ResultMeta): void;
-  onChunks(chunks: string[]): void;
+  /** `droppedParams` comes with the first chunks of a stream only. */
+  onChunks(chunks: string[], droppedParams: string[] | null): void;
   onEnd(meta: StreamEndMeta): void;
   onError(error: ErrorData): void;
 }
@@ -130,7 +131,7 @@ export class WorkerChannel {
     switch (message[0]) {
       case MSG_CHUNKS:
         entry.lastHeard = Date.now();
-        entry.handlers?.onChunks(message[2]);
+        entry.handlers?.onChunks(message[2], message[3]);
         return;
       case MSG_RESULT:
         this.#release(entry);

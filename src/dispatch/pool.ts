@@ -271,7 +271,7 @@ function toProviderInit(provider: ProviderConfig): ProviderInit {
   return {
     name: provider.name,
     adapter: provider.adapter,
-    keys: provider.keys.map((key) => key.value),
+    keys: provider.keys.map((key) => ({ value: key.value, configs: { ...key.providerConfigs } })),
     baseUrl: provider.network.baseUrl,
     extraHeaders: { ...provider.network.extraHeaders },
     requestTimeoutMs: provider.network.requestTimeoutSeconds * 1000,

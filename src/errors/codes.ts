@@ -25,6 +25,7 @@ export const ERROR_CODES = Object.freeze({
   METHOD_NOT_ALLOWED: spec(405, 'invalid_request_error', false, false, 'debug', 'The path exists but not for this method.'),
   UNKNOWN_PROVIDER: spec(404, 'invalid_request_error', false, false, 'debug', 'The provider in provider/model is not configured.'),
   MODEL_NOT_ALLOWED: spec(404, 'invalid_request_error', false, true, 'debug', 'No enabled key of the provider allows this model.'),
+  UNSUPPORTED_CAPABILITY: spec(400, 'invalid_request_error', false, true, 'debug', 'The provider cannot do what the request asks (embeddings, tools, images, streaming).'),
   QUEUE_FULL: spec(429, 'rate_limit_error', true, true, 'info', "The provider's queue is full (client.drop_excess_requests)."),
   UPSTREAM_BAD_REQUEST: spec(400, 'invalid_request_error', false, false, 'info', 'The provider rejected the request.'),
   UPSTREAM_AUTH: spec(401, 'authentication_error', false, true, 'warn', "The provider refused the gateway's key."),

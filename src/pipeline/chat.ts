@@ -1,5 +1,6 @@
-// POST /v1/chat/completions, stage by stage: parse → route → pre-hooks → dispatch to the provider's pool →
-// post-hooks → respond (JSON, or SSE chunk by chunk). Reading this file is reading the request's path.
+// POST /v1/chat/completions and /v1/embeddings, stage by stage: parse → route → capabilities → pre-hooks →
+// dispatch to the provider's pool → post-hooks → respond (JSON, or SSE chunk by chunk). Reading this file is
+// reading the request's path.
 
 import type { Logger } from 'pino';
 import type { ResultMeta, StreamEndMeta } from '../contract/messages.js';
@@ -13,7 +14,8 @@ import type { Outcome } from '../plugins/contract.js';
 import { pluginFailure, type PluginRunner } from '../plugins/runner.js';
 import type { ProviderConfig } from '../config/types.js';
 import { RequestContext } from './context.js';
-import { parseChatRequest, type ParsedChat } from './parse.js';
+import { checkCapabilities } from './capabilities.js';
+import { parseChatRequest, parseEmbeddingsRequest, type ParsedRequest } from './parse.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { routeModel, type RouteTarget } from './route.js';
 
@@ -30,11 +32,19 @@ function errorHeaders(error: ErrorData): Record<string, string> | undefined {
   return error.retryAfter !== undefined ? { 'retry-after': String(error.retryAfter) } : undefined;
 }
 
+/** Parameters the provider could not take are dropped, never silently: the client is told in this header. */
+function droppedHeader(dropped: string[] | null): Record<string, string> | undefined {
+  return dropped && dropped.length > 0 ? { 'x-heimdall-dropped-params': dropped.join(',') } : undefined;
+}
+
 function newOutcome(stream: boolean): Outcome {
   return { status: 0, body: null, error: null, usage: null, stream, upstreamMs: 0, firstChunkMs: null, shortCircuited: false };
 }
 
-export function createChatHandler(deps: ChatDeps) {
+const PARSERS = { chat: parseChatRequest, embeddings: parseEmbeddingsRequest } as const;
+
+export function createInferenceHandler(deps: ChatDeps, kind: keyof typeof PARSERS) {
+  const parse = PARSERS[kind];
   const { plugins } = deps;
 
   const logFailure = (ctx: RequestContext, error: ErrorData) => {
@@ -58,7 +68,7 @@ export function createChatHandler(deps: ChatDeps) {
     else sink.json(outcome.status, outcome.body ?? 'null');
   };
 
-  const dispatch = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedChat, target: RouteTarget, reached: number) => {
+  const dispatch = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, target: RouteTarget, reached: number) => {
     const pool = deps.pools.get(target.provider.name)!;
     const outcome = newOutcome(parsed.stream);
     let ticket: Ticket | null = null;
@@ -83,10 +93,10 @@ export function createChatHandler(deps: ChatDeps) {
       outcome.usage = meta.usage;
     };
 
-    const writeChunks = (chunks: string[]) => {
+    const writeChunks = (chunks: string[], dropped: string[] | null) => {
       if (!sink.streaming) {
         outcome.firstChunkMs = performance.now() - ctx.receivedAt;
-        sink.startStream();
+        sink.startStream(droppedHeader(dropped));
       }
       let text = '';
       for (const chunk of chunks) {
@@ -106,6 +116,7 @@ export function createChatHandler(deps: ChatDeps) {
 
     try {
       ticket = pool.submit({
+        kind: parsed.kind,
         requestId: ctx.requestId,
         model: target.model,
         keyIndex: target.keyIndex,
@@ -120,8 +131,7 @@ export function createChatHandler(deps: ChatDeps) {
           const dropped = meta.droppedParams;
           finish(ctx, sink, outcome, reached, () => {
             if (outcome.error) respondError(sink, outcome.error);
-            else sink.json(outcome.status, outcome.body ?? 'null',
-              dropped ? { 'x-heimdall-dropped-params': dropped.join(',') } : undefined);
+            else sink.json(outcome.status, outcome.body ?? 'null', droppedHeader(dropped));
           });
         },
         onChunks: writeChunks,
@@ -147,7 +157,7 @@ export function createChatHandler(deps: ChatDeps) {
     });
   };
 
-  const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedChat, target: RouteTarget,
+  const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, target: RouteTarget,
     run: { reached: number; shortCircuit: import('../plugins/contract.js').PreHookResult | null }) => {
     if (sink.aborted) {
       // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
@@ -183,19 +193,21 @@ export function createChatHandler(deps: ChatDeps) {
     });
   };
 
-  return function handleChat(request: IncomingRequest, sink: ResponseSink): void {
+  return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
-    let parsed: ParsedChat;
+    let parsed: ParsedRequest;
     let target: RouteTarget;
     try {
-      parsed = parseChatRequest(request.body);
+      parsed = parse(request.body);
       target = routeModel(parsed.body.model, deps.providers);
+      checkCapabilities(parsed, target);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
       respondError(sink, data);
       return;
     }
+    ctx.kind = parsed.kind;
     ctx.provider = target.provider.name;
     ctx.model = target.model;
     ctx.stream = parsed.stream;

@@ -7,6 +7,7 @@ export class RequestContext implements PluginContext {
   readonly requestId: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly receivedAt: number;
+  kind: 'chat' | 'embeddings' = 'chat';
   provider = '';
   model = '';
   stream = false;

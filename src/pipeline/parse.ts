@@ -1,17 +1,20 @@
 // Stage 1: the body as a chat request. Only what the gateway itself needs is checked (model, messages, stream,
 // stream_options); every other field travels on to the provider as the client sent it.
 
+import type { JobKind } from '../contract/messages.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import { GatewayError } from '../errors/gateway-error.js';
 
-export interface ParsedChat {
+export interface ParsedRequest {
+  kind: JobKind;
   body: ChatRequestBody;
   stream: boolean;
   includeUsage: boolean;
 }
 
-export function parseChatRequest(raw: Buffer | null): ParsedChat {
-  if (!raw || raw.length === 0) throw new GatewayError('INVALID_REQUEST', 'the request body is empty; send a JSON chat request');
+/** The body as a JSON object with a string `model`: what every inference route needs first. */
+function parseModelRequest(raw: Buffer | null): Record<string, unknown> & { model: string } {
+  if (!raw || raw.length === 0) throw new GatewayError('INVALID_REQUEST', 'the request body is empty; send a JSON request');
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));
@@ -26,6 +29,25 @@ export function parseChatRequest(raw: Buffer | null): ParsedChat {
     throw new GatewayError('INVALID_REQUEST', "'model' is required and must be a non-empty string, like \"openai/gpt-4o-mini\"",
       { param: 'model' });
   }
+  return request as Record<string, unknown> & { model: string };
+}
+
+export function parseEmbeddingsRequest(raw: Buffer | null): ParsedRequest {
+  const request = parseModelRequest(raw);
+  const input = request.input;
+  const valid = (typeof input === 'string' && input.length > 0) ||
+    (Array.isArray(input) && input.length > 0 && (input.every((item) => typeof item === 'string') ||
+      input.every((item) => Number.isInteger(item)) ||
+      input.every((item) => Array.isArray(item) && item.length > 0 && item.every((token) => Number.isInteger(token)))));
+  if (!valid) {
+    throw new GatewayError('INVALID_REQUEST', "'input' must be a non-empty string, an array of strings, or token arrays",
+      { param: 'input' });
+  }
+  return { kind: 'embeddings', body: request as unknown as ChatRequestBody, stream: false, includeUsage: false };
+}
+
+export function parseChatRequest(raw: Buffer | null): ParsedRequest {
+  const request = parseModelRequest(raw);
   if (!Array.isArray(request.messages) || request.messages.length === 0) {
     throw new GatewayError('INVALID_REQUEST', "'messages' must be a non-empty array", { param: 'messages' });
   }
@@ -44,5 +66,5 @@ export function parseChatRequest(raw: Buffer | null): ParsedChat {
   }
   const stream = request.stream === true;
   const includeUsage = stream && (options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
-  return { body: request as ChatRequestBody, stream, includeUsage };
+  return { kind: 'chat', body: request as ChatRequestBody, stream, includeUsage };
 }

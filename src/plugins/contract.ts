@@ -22,6 +22,8 @@ export interface ChatRequestBody {
 
 export interface PluginContext {
   readonly requestId: string;
+  /** Which endpoint: `chat` (the request has `messages`) or `embeddings` (it has `input`). */
+  readonly kind: 'chat' | 'embeddings';
   /** Request headers, names in lower case. */
   readonly headers: Readonly<Record<string, string>>;
   /** `performance.now()` at arrival. */

@@ -324,11 +324,28 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }, headers);
   };
 
+  /** OpenAI's embeddings list: a deterministic 8-dimensional vector per input, from the input's characters. */
+  function sendEmbeddings(res: ServerResponse, body: Record<string, unknown>): void {
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    const data = inputs.map((input, index) => {
+      const text = typeof input === 'string' ? input : JSON.stringify(input);
+      const vector = Array.from({ length: 8 }, (_, d) => ((text.charCodeAt(d % Math.max(1, text.length)) || 0) % 97) / 97);
+      // As OpenAI does: `encoding_format: "base64"` (the SDK's default) is little-endian float32 bytes in base64.
+      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      return { object: 'embedding', index, embedding };
+    });
+    const promptTokens = inputs.reduce((n: number, input) => n + Math.ceil(String(input).length / 4), 0);
+    const payload = JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+    res.end(payload);
+  }
+
   async function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
     const { scenario, body } = record;
     if (scenario.latencyMs && !(await wait(res, scenario.latencyMs))) return;
 
-    if (req.method !== 'POST' || (record.path.split('?')[0] !== '/v1/chat/completions')) {
+    const route = record.path.split('?')[0];
+    if (req.method !== 'POST' || (route !== '/v1/chat/completions' && route !== '/v1/embeddings')) {
       sendError(res, record, { status: 404, code: 'unknown_url', message: `Unknown request URL: ${req.method} ${record.path}. Please check the URL for typos, or see the docs at https://platform.openai.com/docs/api-reference/.` });
       return;
     }
@@ -343,6 +360,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (!body) {
       sendError(res, record, { status: 400, code: null, message: 'We could not parse the JSON body of your request.' });
+      return;
+    }
+    if (route === '/v1/embeddings') {
+      sendEmbeddings(res, body);
       return;
     }
     if (typeof body.model !== 'string' || !Array.isArray(body.messages) || body.messages.length === 0) {

@@ -2,13 +2,19 @@
 // LM Studio, …). A provider of this family is this factory with its own id, base URL and auth.
 
 import type { JobData, UsageData } from '../../src/contract/messages.js';
-import type { AuthStyle, ChatAnswer, HttpAdapter, SseEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+import { joinUrl } from '../upstream/url.js';
+import type { AuthStyle, CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 
 export interface OpenAICompatibleOptions {
   readonly id: string;
+  /** Null for servers that have no public endpoint (vLLM, SGLang): the config must give `base_url`. */
   readonly defaultBaseUrl: string | null;
   readonly auth?: AuthStyle;
   readonly chatPath?: string;
+  /** Null when the provider has no embeddings endpoint. */
+  readonly embeddingsPath?: string | null;
+  /** Request fields the provider rejects: dropped before sending and reported to the client. */
+  readonly unsupportedParams?: readonly string[];
 }
 
 interface OpenAIUsage {
@@ -34,20 +40,38 @@ function withoutNullUsage(data: string): string {
   return NULL_USAGE_FIRST.test(data) ? data.replace(NULL_USAGE_FIRST, '') : data.replace(NULL_USAGE_AFTER, '');
 }
 
+/** The request body for the provider: the client's fields less the ones it cannot take, with its model name. */
+function providerBody(job: JobData, unsupported: readonly string[]): { body: Record<string, unknown>; dropped: string[] } {
+  const body: Record<string, unknown> = { ...job.body, model: job.model };
+  const dropped: string[] = [];
+  for (const name of unsupported) {
+    if (body[name] === undefined) continue;
+    delete body[name];
+    dropped.push(name);
+  }
+  return { body, dropped };
+}
+
 export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAdapter {
   const chatPath = options.chatPath ?? '/v1/chat/completions';
-  return {
+  const embeddingsPath = options.embeddingsPath === undefined ? '/v1/embeddings' : options.embeddingsPath;
+  const unsupported = options.unsupportedParams ?? [];
+  const baseOf = (target: CallTarget): string => {
+    const base = target.baseUrl ?? options.defaultBaseUrl;
+    if (!base) throw new Error('no base URL configured (network_config.base_url)');
+    return base;
+  };
+  const adapter: HttpAdapter = {
     id: options.id,
     transport: 'http',
-    defaultBaseUrl: options.defaultBaseUrl,
     auth: options.auth ?? { kind: 'bearer' },
     streamFormat: 'sse',
 
-    chatCall(job: JobData): UpstreamCall {
-      const body: Record<string, unknown> = { ...job.body, model: job.model };
+    chatCall(job: JobData, target: CallTarget): UpstreamCall {
+      const { body, dropped } = providerBody(job, unsupported);
       // Always ask for the usage chunk so token metrics work; it is withheld from clients that did not ask.
       if (job.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
-      return { path: chatPath, body: JSON.stringify(body), droppedParams: [] };
+      return { url: joinUrl(baseOf(target), chatPath), body: JSON.stringify(body), droppedParams: dropped };
     },
 
     chatAnswer(text: string): ChatAnswer {
@@ -59,7 +83,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       return { body: text, usage: usageFromOpenAI(parsed.usage) };
     },
 
-    streamEvent(event: SseEvent, state: StreamState): StreamStep {
+    streamEvent(event: StreamEvent, state: StreamState): StreamStep {
       if (event.data === '[DONE]') return { chunks: [], done: true };
       // Only the usage chunk needs parsing; every other chunk is forwarded as the provider sent it, less the
       // `"usage":null` that asking for usage adds to each chunk, for clients that did not ask.
@@ -84,4 +108,16 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       return null;
     },
   };
+  if (embeddingsPath !== null) {
+    adapter.embeddingsCall = (job: JobData, target: CallTarget): UpstreamCall => {
+      const { body, dropped } = providerBody(job, unsupported);
+      return { url: joinUrl(baseOf(target), embeddingsPath), body: JSON.stringify(body), droppedParams: dropped };
+    };
+    adapter.embeddingsAnswer = (text: string): ChatAnswer => {
+      const parsed = JSON.parse(text) as { data?: unknown; usage?: OpenAIUsage };
+      if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.data)) throw new SyntaxError('the answer has no data array');
+      return { body: text, usage: usageFromOpenAI(parsed.usage) };
+    };
+  }
+  return adapter;
 }

@@ -1,18 +1,22 @@
-// Runs jobs against an HTTP provider: the adapter builds the call, undici's dispatch API sends it, and the
-// answer (or the stream, event by event) goes back through the adapter. The low-level handler API is used
-// rather than `request()`: no AbortSignal, body stream or promise per request, and pause/resume map straight
-// onto the client's backpressure. Nothing here knows a provider by name.
+// Runs jobs against an HTTP provider: the adapter builds the call, the declared auth style is applied, undici's
+// dispatch API sends it, and the answer (or the stream, event by event, through the declared decoder) goes back
+// through the adapter. The low-level handler API is used rather than `request()`: no AbortSignal, body stream or
+// promise per request, and pause/resume map straight onto the client's backpressure. Nothing here knows a
+// provider by name.
 
 import type { Dispatcher } from 'undici';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
-import type { HttpAdapter, StreamState } from '../providers/types.js';
+import type { ChatAnswer, HttpAdapter, KeyInit, StreamState, UpstreamCall } from '../providers/types.js';
+import { authenticate, type SignableRequest } from './auth.js';
+import { createDecoder, type StreamDecoder } from './decoders.js';
 import { abortedError, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
-import { authHeaders, resolveTarget, type UpstreamClients } from './http-client.js';
-import { SseDecoder } from './sse.js';
+import type { UpstreamClients } from './http-client.js';
+import { splitUrl } from './url.js';
 
 const MAX_ERROR_TEXT = 500;
+const NO_KEY: KeyInit = Object.freeze({ value: '', configs: {} });
 
 type Controller = Dispatcher.DispatchController;
 
@@ -20,42 +24,65 @@ export class HttpJobRunner {
   readonly #adapter: HttpAdapter;
   readonly #provider: ProviderInit;
   readonly #clients: UpstreamClients;
-  readonly #baseUrl: string | null;
-  /** Per key: the headers every call with that key carries, as undici's flat name/value array. */
-  readonly #headersByKey: string[][];
 
   constructor(adapter: HttpAdapter, provider: ProviderInit, clients: UpstreamClients) {
     this.#adapter = adapter;
     this.#provider = provider;
     this.#clients = clients;
-    this.#baseUrl = provider.baseUrl ?? adapter.defaultBaseUrl;
-    const keys = provider.keys.length > 0 ? provider.keys : [''];
-    this.#headersByKey = keys.map((key) => {
-      const headers: Record<string, string> = { 'content-type': 'application/json', ...provider.extraHeaders, ...authHeaders(adapter.auth, key || null) };
-      return Object.entries(headers).flat();
-    });
   }
 
   run(job: Job): void {
     const provider = this.#provider.name;
-    if (!this.#baseUrl) {
-      job.fail({ code: 'INTERNAL', message: `${provider}: no base URL configured`, provider });
-      return;
-    }
-    let call;
+    const adapter = this.#adapter;
+    const key = this.#provider.keys[job.data.keyIndex] ?? NO_KEY;
+    const target = { baseUrl: this.#provider.baseUrl, key };
+    let call: UpstreamCall;
     try {
-      call = this.#adapter.chatCall(job.data);
+      if (job.data.kind === 'embeddings') {
+        if (!adapter.embeddingsCall) throw new Error('this provider has no embeddings endpoint');
+        call = adapter.embeddingsCall(job.data, target);
+      } else {
+        call = adapter.chatCall(job.data, target);
+      }
     } catch (error) {
       job.fail({ code: 'INVALID_REQUEST', message: `${provider}: ${(error as Error).message}`, provider });
       return;
     }
-    const target = resolveTarget(this.#baseUrl, call.path);
-    const headers = [...(this.#headersByKey[job.data.keyIndex] ?? this.#headersByKey[0]),
-      'accept', job.data.stream ? 'text/event-stream' : 'application/json', 'x-request-id', job.data.requestId];
-    const exchange = new Exchange(job, this.#adapter, provider, call.droppedParams.length > 0 ? call.droppedParams : null);
+    if (call.droppedParams.length > 0) job.droppedParams = call.droppedParams;
+    const request: SignableRequest = {
+      method: 'POST',
+      url: call.url,
+      headers: {
+        'content-type': 'application/json',
+        accept: job.data.stream ? 'text/event-stream' : 'application/json',
+        'x-request-id': job.data.requestId,
+        ...this.#provider.extraHeaders,
+        ...call.headers,
+      },
+      body: call.body,
+    };
+    let signing: void | Promise<void>;
+    try {
+      signing = authenticate(request, key, adapter.auth);
+    } catch (error) {
+      job.fail({ code: 'UPSTREAM_AUTH', message: `${provider}: ${(error as Error).message}`, provider });
+      return;
+    }
+    if (signing) {
+      signing.then(() => this.#send(job, request), (error: unknown) => job.fail({ code: 'UPSTREAM_AUTH',
+        message: `${provider}: could not authenticate: ${(error as Error).message}`, provider }));
+    } else {
+      this.#send(job, request);
+    }
+  }
+
+  #send(job: Job, request: SignableRequest): void {
+    if (job.finished) return;
+    const { origin, path } = splitUrl(request.url);
+    const exchange = new Exchange(job, this.#adapter, this.#provider.name);
     job.attach(exchange);
     job.markUpstreamStart();
-    this.#clients.poolFor(target.origin).dispatch({ path: target.path, method: 'POST', headers, body: call.body }, exchange);
+    this.#clients.poolFor(origin).dispatch({ path, method: 'POST', headers: request.headers, body: request.body }, exchange);
   }
 }
 
@@ -64,20 +91,18 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #job: Job;
   readonly #adapter: HttpAdapter;
   readonly #provider: string;
-  readonly #dropped: string[] | null;
   #controller: Controller | null = null;
   #status = 0;
   #retryAfter: number | undefined;
   #parts: Buffer[] = [];
-  #decoder: SseDecoder | null = null;
+  #decoder: StreamDecoder | null = null;
   #state: StreamState | null = null;
   #done = false;
 
-  constructor(job: Job, adapter: HttpAdapter, provider: string, dropped: string[] | null) {
+  constructor(job: Job, adapter: HttpAdapter, provider: string) {
     this.#job = job;
     this.#adapter = adapter;
     this.#provider = provider;
-    this.#dropped = dropped;
   }
 
   abort(reason: AbortReason): void {
@@ -102,8 +127,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (statusCode >= 400) {
       this.#retryAfter = parseRetryAfter(headers['retry-after']);
     } else if (this.#job.data.stream) {
-      this.#decoder = new SseDecoder();
-      this.#state = { includeUsage: this.#job.data.includeUsage, model: this.#job.data.model, usage: null };
+      this.#decoder = createDecoder(this.#adapter.streamFormat);
+      this.#state = { includeUsage: this.#job.data.includeUsage, model: this.#job.data.model, usage: null, scratch: {} };
     }
   }
 
@@ -115,22 +140,30 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.#job.touch();
     const out: string[] = [];
+    // Decided after the chunks before it went out: an error after the first chunk is a broken stream.
+    let failure: (() => ErrorData) | null = null;
     try {
       for (const event of this.#decoder.push(chunk)) {
         const step = this.#adapter.streamEvent(event, this.#state!);
         for (const piece of step.chunks) out.push(piece);
+        const reported = step.error;
+        if (reported) {
+          failure = () => (this.#job.streamStarted
+            ? this.#brokenStream(reported.message)
+            : errorForUpstreamStatus(this.#provider, reported.status, reported.message));
+          break;
+        }
         if (step.done) {
           this.#done = true;
           break;
         }
       }
     } catch (error) {
-      this.#job.chunks(out);
-      this.#finishStream(this.#brokenStream(`unreadable stream event: ${(error as Error).message}`));
-      return;
+      failure = () => this.#brokenStream(`unreadable stream event: ${(error as Error).message}`);
     }
     this.#job.chunks(out);
-    if (this.#done) this.#job.end(this.#state!.usage, this.#dropped);
+    if (failure) this.#finishStream(failure());
+    else if (this.#done) this.#job.end(this.#state!.usage);
   }
 
   onResponseEnd(): void {
@@ -148,21 +181,26 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#job.fail(errorForUpstreamStatus(provider, this.#status, message, this.#retryAfter));
       return;
     }
-    let answer;
+    let answer: ChatAnswer;
     try {
-      answer = this.#adapter.chatAnswer(text);
+      answer = this.#job.data.kind === 'embeddings'
+        ? this.#adapter.embeddingsAnswer!(text, this.#job.data)
+        : this.#adapter.chatAnswer(text, this.#job.data);
     } catch (error) {
       this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${provider}: unreadable answer: ${(error as Error).message}`,
         provider, upstreamStatus: this.#status });
       return;
     }
-    this.#job.result(answer.body, answer.usage, this.#dropped);
+    this.#job.result(answer.body, answer.usage);
   }
 
   onResponseError(_controller: Controller, error: Error): void {
     if (this.#done) return;
     this.#done = true;
-    this.#job.fail(this.#failure(error));
+    const job = this.#job;
+    job.fail(job.abortReason
+      ? abortedError(job.abortReason, this.#provider, job.streamStarted)
+      : errorForTransportFailure(this.#provider, error, job.streamStarted));
   }
 
   #brokenStream(what: string): ErrorData {
@@ -174,12 +212,5 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#done = true;
     this.#job.fail(error);
     this.#controller?.abort(new Error(error.message));
-  }
-
-  #failure(error: unknown): ErrorData {
-    const job = this.#job;
-    const provider = this.#provider;
-    if (job.abortReason) return abortedError(job.abortReason, provider, job.streamStarted);
-    return errorForTransportFailure(provider, error, job.streamStarted);
   }
 }

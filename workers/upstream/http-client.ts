@@ -1,30 +1,6 @@
 // The worker's HTTP client: one keep-alive undici Pool per upstream origin, created on first use.
 
 import { Pool } from 'undici';
-import type { AuthStyle } from '../providers/types.js';
-
-export interface UpstreamTarget {
-  origin: string;
-  /** Base path of the configured base URL, joined with the adapter's path. */
-  basePath: string;
-}
-
-/**
- * Splits a base URL into origin and path. A trailing `/v1` is dropped when the adapter's path starts with
- * `/v1` too, so both `http://host:8000` (Bifrost's convention) and `http://host:8000/v1` (the OpenAI SDK's)
- * work.
- */
-export function resolveTarget(baseUrl: string, adapterPath: string): { origin: string; path: string } {
-  const url = new URL(baseUrl);
-  let basePath = url.pathname.replace(/\/+$/, '');
-  if (basePath.endsWith('/v1') && adapterPath.startsWith('/v1/')) basePath = basePath.slice(0, -3);
-  return { origin: url.origin, path: `${basePath}${adapterPath}${url.search}` };
-}
-
-export function authHeaders(auth: AuthStyle, key: string | null): Record<string, string> {
-  if (!key || auth.kind === 'none') return {};
-  return auth.kind === 'bearer' ? { authorization: `Bearer ${key}` } : { [auth.name]: key };
-}
 
 export class UpstreamClients {
   readonly #pools = new Map<string, Pool>();

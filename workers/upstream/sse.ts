@@ -1,14 +1,15 @@
 // One incremental Server-Sent Events reader for every provider that streams SSE. It takes raw body chunks
 // (split anywhere, even inside a UTF-8 character or a CRLF) and yields complete events.
 
-import type { SseEvent } from '../providers/types.js';
+import type { StreamEvent } from '../providers/types.js';
+import type { StreamDecoder } from './decoders.js';
 
-export class SseDecoder {
+export class SseDecoder implements StreamDecoder {
   readonly #text = new TextDecoder('utf-8');
   #pending = '';
 
   /** Feeds one body chunk; returns the events it completed. */
-  push(chunk: Uint8Array): SseEvent[] {
+  push(chunk: Uint8Array): StreamEvent[] {
     this.#pending += this.#text.decode(chunk, { stream: true });
     return this.#takeEvents();
   }
@@ -18,9 +19,9 @@ export class SseDecoder {
     return this.#pending.trim().length > 0;
   }
 
-  #takeEvents(): SseEvent[] {
+  #takeEvents(): StreamEvent[] {
     if (this.#pending.includes('\r')) this.#pending = this.#pending.replace(/\r\n?/g, '\n');
-    const events: SseEvent[] = [];
+    const events: StreamEvent[] = [];
     let start = 0;
     for (let end = this.#pending.indexOf('\n\n'); end !== -1; end = this.#pending.indexOf('\n\n', start)) {
       const event = parseBlock(this.#pending.slice(start, end));
@@ -33,7 +34,7 @@ export class SseDecoder {
   }
 }
 
-function parseBlock(block: string): SseEvent | null {
+function parseBlock(block: string): StreamEvent | null {
   let event: string | null = null;
   let data: string | null = null;
   for (const line of block.split('\n')) {

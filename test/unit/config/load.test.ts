@@ -93,8 +93,8 @@ describe('loadConfig with a Bifrost config.json', () => {
     expect(openai.adapter).toBe('openai');
     expect(openai.keyless).toBe(false);
     expect(openai.keys).toEqual([
-      { id: 'openai-key-0', name: 'primary', value: 'sk-openai', models: ['gpt-4o', 'gpt-4o-mini'], blacklistedModels: [], weight: 0.7, enabled: true },
-      { id: 'backup', name: 'backup', value: 'sk-literal', models: null, blacklistedModels: [], weight: 0.3, enabled: true },
+      { id: 'openai-key-0', name: 'primary', value: 'sk-openai', models: ['gpt-4o', 'gpt-4o-mini'], blacklistedModels: [], weight: 0.7, enabled: true, providerConfigs: {} },
+      { id: 'backup', name: 'backup', value: 'sk-literal', models: null, blacklistedModels: [], weight: 0.3, enabled: true, providerConfigs: {} },
     ]);
     expect(openai.network).toEqual({
       baseUrl: 'https://api.openai.com',
@@ -427,7 +427,7 @@ describe('embedded default config', () => {
     const cfg = await loadConfig({ file: null, env: { OPENAI_API_KEY: 'sk-env' } });
     expect(cfg.providers.map((p) => p.name)).toEqual(['mock', 'openai']);
     expect(cfg.providers[1].keys).toEqual([
-      { id: 'openai-key-0', name: 'openai-key-0', value: 'sk-env', models: null, blacklistedModels: [], weight: 1, enabled: true },
+      { id: 'openai-key-0', name: 'openai-key-0', value: 'sk-env', models: null, blacklistedModels: [], weight: 1, enabled: true, providerConfigs: {} },
     ]);
   });
 });

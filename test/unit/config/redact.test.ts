@@ -39,3 +39,20 @@ describe('redactConfig', () => {
     expect(cfg.providers[0].keys[0].value).toBe('sk-secret-1');
   });
 });
+
+describe('redaction of provider key blocks', () => {
+  it('masks cloud credentials inside *_key_config but keeps endpoints and regions readable', async () => {
+    const config = await loadConfig({
+      raw: { providers: { custom: { custom_provider_config: { base_provider_type: 'openai' }, network_config: { base_url: 'http://h' },
+        keys: [{ value: 'k', bedrock_key_config: { access_key: 'AKIA-SECRET', secret_key: 'env.AWS_SECRET', region: 'us-east-1' } }] } } },
+      env: { AWS_SECRET: 'very-secret' },
+    });
+    expect(config.providers[0].keys[0].providerConfigs).toEqual({
+      bedrock_key_config: { access_key: 'AKIA-SECRET', secret_key: 'very-secret', region: 'us-east-1' },
+    });
+    const text = JSON.stringify(redactConfig(config));
+    expect(text).not.toContain('AKIA-SECRET');
+    expect(text).not.toContain('very-secret');
+    expect(text).toContain('us-east-1');
+  });
+});

@@ -5,7 +5,7 @@ import { decodeMessage, encodeMessage, MSG_CHUNKS, MSG_ERROR, MSG_JOB, MSG_RESUL
 describe('message codec', () => {
   it('round-trips a job with a nested, unicode body', () => {
     const job: FrontToWorker = [MSG_JOB, 42, {
-      requestId: 'req-1', model: 'gpt-4o-mini', keyIndex: 1, stream: true, includeUsage: false,
+      kind: 'chat', requestId: 'req-1', model: 'gpt-4o-mini', keyIndex: 1, stream: true, includeUsage: false,
       body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'héllo 👋 — 你好' }], temperature: 0.2, n: null },
     }];
     expect(decodeMessage(Uint8Array.from(encodeMessage(job)))).toEqual(job);
@@ -14,16 +14,16 @@ describe('message codec', () => {
   it('round-trips results, chunks and errors as plain data', () => {
     const messages: WorkerToFront[] = [
       [MSG_RESULT, 7, 200, '{"id":"x"}', { upstreamMs: 12.5, usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 }, droppedParams: null }],
-      [MSG_CHUNKS, 7, ['{"a":1}', '{"b":2}']],
+      [MSG_CHUNKS, 7, ['{"a":1}', '{"b":2}'], ['logit_bias']],
       [MSG_ERROR, 7, { code: 'UPSTREAM_RATE_LIMITED', message: 'slow down', upstreamStatus: 429, retryAfter: 3 }],
     ];
     for (const message of messages) expect(decodeMessage(Uint8Array.from(encodeMessage(message)))).toEqual(message);
   });
 
   it('encodes into a reused arena, so a result is only valid until the next encode', () => {
-    const first = encodeMessage([MSG_CHUNKS, 1, ['first']]);
+    const first = encodeMessage([MSG_CHUNKS, 1, ['first'], null]);
     const copy = Uint8Array.from(first);
-    encodeMessage([MSG_CHUNKS, 2, ['second message']]);
-    expect(decodeMessage(copy)).toEqual([MSG_CHUNKS, 1, ['first']]);
+    encodeMessage([MSG_CHUNKS, 2, ['second message'], null]);
+    expect(decodeMessage(copy)).toEqual([MSG_CHUNKS, 1, ['first'], null]);
   });
 });

@@ -4,7 +4,7 @@ import { GatewayError } from '../../../src/errors/gateway-error.js';
 import { chooseKey, routeModel } from '../../../src/pipeline/route.js';
 
 const key = (id: string, weight: number, models: string[] | null = null, extra: Partial<KeyConfig> = {}): KeyConfig =>
-  ({ id, name: id, value: `sk-${id}`, models, blacklistedModels: [], weight, enabled: true, ...extra });
+  ({ id, name: id, value: `sk-${id}`, models, blacklistedModels: [], weight, enabled: true, providerConfigs: {}, ...extra });
 
 function seeded(seed: number) {
   return () => {

@@ -4,7 +4,7 @@ import type { ChatRequestBody, Outcome, Plugin, PluginContext } from '../../../s
 import { PluginRunner } from '../../../src/plugins/runner.js';
 
 const logger = pino({ level: 'silent' });
-const ctx = { requestId: 'r1', headers: {}, receivedAt: 0, provider: 'mock', model: 'echo', stream: false,
+const ctx = { requestId: 'r1', kind: 'chat', headers: {}, receivedAt: 0, provider: 'mock', model: 'echo', stream: false,
   values: new Map(), logger } as PluginContext;
 const request: ChatRequestBody = { model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] };
 const outcome = (): Outcome => ({ status: 200, body: '{}', error: null, usage: null, stream: false, upstreamMs: 0,

@@ -8,7 +8,7 @@ import { openai } from '../../../../workers/providers/openai.js';
 import type { InProcessIo, StreamState } from '../../../../workers/providers/types.js';
 
 const job = (extra: Partial<JobData> = {}): JobData => ({
-  requestId: 'r', model: 'gpt-4o-mini', keyIndex: 0, stream: false, includeUsage: false,
+  kind: 'chat', requestId: 'r', model: 'gpt-4o-mini', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], temperature: 0.1 }, ...extra,
 });
 
@@ -21,35 +21,38 @@ describe('adapter registry', () => {
 
 describe('OpenAI adapter', () => {
   it('sends the body as given with the bare model, and asks for usage on streams', () => {
-    const plain = JSON.parse(openai.chatCall(job()).body);
+    const target = { baseUrl: null, key: { value: 'sk-1', configs: {} } };
+    const call = openai.chatCall(job(), target);
+    expect(call.url).toBe('https://api.openai.com/v1/chat/completions');
+    const plain = JSON.parse(call.body);
     expect(plain).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], temperature: 0.1 });
-    const streamed = JSON.parse(openai.chatCall(job({ stream: true, body: { model: 'x', messages: [], stream: true } })).body);
+    const streamed = JSON.parse(openai.chatCall(job({ stream: true, body: { model: 'x', messages: [], stream: true } }), target).body);
     expect(streamed.stream_options).toEqual({ include_usage: true });
   });
 
   it('forwards the answer bytes untouched and reads the usage', () => {
     const text = '{"id":"c1","object":"chat.completion","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}';
-    expect(openai.chatAnswer(text)).toEqual({ body: text, usage: { promptTokens: 5, completionTokens: 2, totalTokens: 7 } });
-    expect(() => openai.chatAnswer('{"nope":1}')).toThrow(/choices/);
+    expect(openai.chatAnswer(text, job())).toEqual({ body: text, usage: { promptTokens: 5, completionTokens: 2, totalTokens: 7 } });
+    expect(() => openai.chatAnswer('{"nope":1}', job())).toThrow(/choices/);
   });
 
   it('withholds the usage chunk from clients that did not ask for it, but records it', () => {
     const usageChunk = '{"id":"c","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}';
-    const hidden: StreamState = { includeUsage: false, model: 'm', usage: null };
+    const hidden: StreamState = { includeUsage: false, model: 'm', usage: null, scratch: {} };
     expect(openai.streamEvent({ event: null, data: usageChunk }, hidden).chunks).toEqual([]);
     expect(hidden.usage).toEqual({ promptTokens: 1, completionTokens: 2, totalTokens: 3 });
-    const shown: StreamState = { includeUsage: true, model: 'm', usage: null };
+    const shown: StreamState = { includeUsage: true, model: 'm', usage: null, scratch: {} };
     expect(openai.streamEvent({ event: null, data: usageChunk }, shown).chunks).toEqual([usageChunk]);
     expect(openai.streamEvent({ event: null, data: '[DONE]' }, shown)).toEqual({ chunks: [], done: true });
   });
 
   it('drops the "usage":null it caused from chunks for clients that did not ask for usage', () => {
-    const hidden: StreamState = { includeUsage: false, model: 'm', usage: null };
+    const hidden: StreamState = { includeUsage: false, model: 'm', usage: null, scratch: {} };
     const after = '{"id":"c","choices":[{"index":0,"delta":{"content":"x"}}],"usage":null}';
     const first = '{"usage": null, "id":"c","choices":[]}';
     expect(openai.streamEvent({ event: null, data: after }, hidden).chunks).toEqual(['{"id":"c","choices":[{"index":0,"delta":{"content":"x"}}]}']);
     expect(openai.streamEvent({ event: null, data: first }, hidden).chunks).toEqual(['{"id":"c","choices":[]}']);
-    const shown: StreamState = { includeUsage: true, model: 'm', usage: null };
+    const shown: StreamState = { includeUsage: true, model: 'm', usage: null, scratch: {} };
     expect(openai.streamEvent({ event: null, data: after }, shown).chunks).toEqual([after]);
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../../src/errors/codes.js';
 import { statusOf } from '../../../../src/errors/gateway-error.js';
 import { errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from '../../../../workers/upstream/error-map.js';
-import { resolveTarget } from '../../../../workers/upstream/http-client.js';
+import { joinUrl, splitUrl } from '../../../../workers/upstream/url.js';
 
 describe('upstream error mapping', () => {
   it.each([
@@ -36,8 +36,10 @@ describe('upstream error mapping', () => {
 
 describe('base URL joining', () => {
   it('accepts base URLs with and without /v1', () => {
-    expect(resolveTarget('http://h:8000', '/v1/chat/completions')).toEqual({ origin: 'http://h:8000', path: '/v1/chat/completions' });
-    expect(resolveTarget('http://h:8000/v1/', '/v1/chat/completions').path).toBe('/v1/chat/completions');
-    expect(resolveTarget('https://h/openai/v1?x=1', '/v1/chat/completions').path).toBe('/openai/v1/chat/completions?x=1');
+    expect(joinUrl('http://h:8000', '/v1/chat/completions')).toBe('http://h:8000/v1/chat/completions');
+    expect(joinUrl('http://h:8000/v1/', '/v1/chat/completions')).toBe('http://h:8000/v1/chat/completions');
+    expect(joinUrl('https://h/openai/v1?x=1', '/v1/chat/completions')).toBe('https://h/openai/v1/chat/completions?x=1');
+    expect(joinUrl('https://h/base?api-version=1', '/m:generate?alt=sse')).toBe('https://h/base/m:generate?api-version=1&alt=sse');
+    expect(splitUrl('http://h:8000/a/b?c=1')).toEqual({ origin: 'http://h:8000', path: '/a/b?c=1' });
   });
 });
