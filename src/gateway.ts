@@ -10,7 +10,7 @@ import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
-import { createInferenceHandler } from './pipeline/chat.js';
+import { createInferenceHandler } from './pipeline/index.js';
 import { createModelsHandler } from './pipeline/models.js';
 
 /** 64 slots of 8 KiB per direction and worker: a typical chat job fits one slot, bigger ones overflow. */
