@@ -234,8 +234,10 @@ function checkKeys(
   at: (...rest: PropertyKey[]) => string,
   problems: ConfigProblem[],
 ): void {
-  if (!keyless && !keys.some((k) => k.enabled && k.value !== '')) {
-    problems.push({ path: at('keys'), message: 'needs at least one enabled key with a non-empty value' });
+  // A key authenticates by its value, or by cloud credentials in its *_key_config block (Bedrock, Vertex).
+  const usable = (k: KeyConfig) => k.enabled && (k.value !== '' || Object.keys(k.providerConfigs).length > 0);
+  if (!keyless && !keys.some(usable)) {
+    problems.push({ path: at('keys'), message: 'needs at least one enabled key with a non-empty value or a *_key_config block' });
   }
   for (const field of ['id', 'name'] as const) {
     const seen = new Set<string>();

@@ -30,6 +30,29 @@ const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
   openai: facts('OPENAI_API_KEY', ALL, { canBeBase: true }),
+  gemini: facts('GEMINI_API_KEY', ALL, { canBeBase: true }),
+  vertex: facts(null, ALL, { canBeBase: true }),
+  anthropic: facts('ANTHROPIC_API_KEY', CHAT_TOOLS_VISION, { canBeBase: true }),
+  mistral: facts('MISTRAL_API_KEY', ALL),
+  groq: facts('GROQ_API_KEY', CHAT_TOOLS_VISION),
+  ollama: facts(null, ALL, { keyless: true }),
+  openrouter: facts('OPENROUTER_API_KEY', ALL),
+  xai: facts('XAI_API_KEY', CHAT_TOOLS_VISION),
+  deepseek: facts('DEEPSEEK_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, vision: false })),
+  cerebras: facts('CEREBRAS_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, vision: false })),
+  perplexity: facts('PERPLEXITY_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, tools: false })),
+  together: facts('TOGETHER_API_KEY', ALL),
+  fireworks: facts('FIREWORKS_API_KEY', ALL),
+  vllm: facts(null, ALL, { keyless: true, needsBaseUrl: true }),
+  sglang: facts(null, ALL, { keyless: true, needsBaseUrl: true }),
+  huggingface: facts('HF_TOKEN', CHAT_TOOLS_VISION, { canBeBase: true }),
+  parasail: facts('PARASAIL_API_KEY', CHAT_TOOLS_VISION),
+  nebius: facts('NEBIUS_API_KEY', ALL),
+  // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
+  azure: facts(null, ALL),
+  cohere: facts('COHERE_API_KEY', ALL, { canBeBase: true }),
+  // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
+  bedrock: facts(null, ALL, { canBeBase: true }),
   mock: facts(null, Object.freeze({ ...ALL, tools: false, vision: false, embeddings: false }), { keyless: true }),
 });
 

@@ -15,7 +15,12 @@
 //        latency-<ms>       waits <ms> before answering (the headers included)
 //        tools              calls the request's first tool (or `get_weather`)
 //      anything else is a plain success;
-//   4. the options given to `startFakeOpenAI` as defaults for every request.
+//   4. the scenario of the request's route (see `route`), then the options given to `startFakeOpenAI`, as
+//      defaults for every request.
+//
+// By default it serves OpenAI's paths, /v1/chat/completions and /v1/embeddings; the `route` option lets one fake
+// stand in for several OpenAI-compatible servers (a path prefix per provider, a path without /v1, a keyless
+// local server, a server that streams its usage unasked).
 
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -65,6 +70,9 @@ export interface Scenario {
    */
   stopAfterStallMs?: number;
   usage?: { prompt_tokens: number; completion_tokens: number };
+  /** Streams: put the usage on the finish chunk whether or not the request asked (`stream_options`), as Mistral
+   * and Cerebras do; no separate usage chunk then. */
+  usageUnasked?: boolean;
   /**
    * Serialise JSON the way Python's `json.dumps` does by default (`{"a": 1, "b": 2}`), as many OpenAI-compatible
    * servers written in Python do; OpenAI itself sends compact JSON.
@@ -72,9 +80,27 @@ export interface Scenario {
   spacedJson?: boolean;
 }
 
+/** What a request path serves, for fakes of servers other than OpenAI itself. */
+export interface FakeRoute {
+  endpoint: 'chat' | 'embeddings';
+  /** Accepts requests without an Authorization header, as a local server started without a key does. */
+  keyless?: boolean;
+  /** Defaults for every request on this route, under a scripted or model-named scenario. */
+  scenario?: Scenario;
+}
+
 export interface FakeOpenAIOptions extends Scenario {
   /** When set, a request whose Bearer token differs gets OpenAI's 401 `invalid_api_key`. */
   apiKey?: string;
+  /** Maps a request path (without its query) to what it serves; null is a 404. Default: OpenAI's two paths. */
+  route?: (path: string) => FakeRoute | null;
+}
+
+/** OpenAI's own paths. */
+export function openaiRoute(path: string): FakeRoute | null {
+  if (path === '/v1/chat/completions') return { endpoint: 'chat' };
+  if (path === '/v1/embeddings') return { endpoint: 'embeddings' };
+  return null;
 }
 
 export interface RecordedRequest {
@@ -203,9 +229,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let open = 0;
   let seq = 0;
 
-  const { apiKey, ...defaults } = options;
+  const { apiKey, route: routeOf = openaiRoute, ...baseScenario } = options;
 
-  const chooseScenario = (headers: IncomingHttpHeaders, body: ChatBody | undefined): Scenario => {
+  const chooseScenario = (headers: IncomingHttpHeaders, body: ChatBody | undefined, path: string): Scenario => {
+    const defaults = { ...baseScenario, ...routeOf(path.split('?')[0])?.scenario };
     const header = headers['x-fake-scenario'];
     if (typeof header === 'string') return { ...defaults, ...(JSON.parse(header) as Scenario) };
     const model = typeof body?.model === 'string' ? body.model : '';
@@ -227,7 +254,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       }
       let scenario: Scenario;
       try {
-        scenario = chooseScenario(req.headers, body);
+        scenario = chooseScenario(req.headers, body, req.url ?? '');
       } catch {
         scenario = { error: { status: 400, message: 'x-fake-scenario is not valid JSON' } };
       }
@@ -344,17 +371,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     const { scenario, body } = record;
     if (scenario.latencyMs && !(await wait(res, scenario.latencyMs))) return;
 
-    const route = record.path.split('?')[0];
-    if (req.method !== 'POST' || (route !== '/v1/chat/completions' && route !== '/v1/embeddings')) {
+    const route = routeOf(record.path.split('?')[0]);
+    if (req.method !== 'POST' || !route) {
       sendError(res, record, { status: 404, code: 'unknown_url', message: `Unknown request URL: ${req.method} ${record.path}. Please check the URL for typos, or see the docs at https://platform.openai.com/docs/api-reference/.` });
       return;
     }
     const auth = req.headers.authorization;
-    if (!auth || !/^Bearer \S+/.test(auth)) {
+    if (!auth && route.keyless) {
+      // A local server started without a key takes any request.
+    } else if (!auth || !/^Bearer \S+/.test(auth)) {
       sendError(res, record, { status: 401, code: null, message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)." });
       return;
-    }
-    if (apiKey !== undefined && auth !== `Bearer ${apiKey}`) {
+    } else if (apiKey !== undefined && auth !== `Bearer ${apiKey}`) {
       sendError(res, record, { status: 401 });
       return;
     }
@@ -362,7 +390,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       sendError(res, record, { status: 400, code: null, message: 'We could not parse the JSON body of your request.' });
       return;
     }
-    if (route === '/v1/embeddings') {
+    if (route.endpoint === 'embeddings') {
       sendEmbeddings(res, body);
       return;
     }
@@ -431,10 +459,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     // A stream, in OpenAI's order: the role chunk, the deltas, the finish chunk, the usage chunk when asked, [DONE].
     const includeUsage = body.stream_options?.include_usage === true;
     const serialize = scenario.spacedJson ? spacedJson : JSON.stringify;
-    const chunk = (delta: object, finish: string | null) => serialize({
+    const chunk = (delta: object, finish: string | null, withUsage?: object) => serialize({
       id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: fingerprint,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-      ...(includeUsage ? { usage: null } : {}),
+      ...(withUsage ? { usage: withUsage } : includeUsage ? { usage: null } : {}),
     });
     record.status = 200;
     res.writeHead(200, {
@@ -524,8 +552,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (!res.destroyed) await once(res, 'close');
       return;
     }
-    if (!(await send(chunk({}, finishReason)))) return;
-    if (includeUsage) {
+    if (!(await send(chunk({}, finishReason, scenario.usageUnasked ? usage : undefined)))) return;
+    if (includeUsage && !scenario.usageUnasked) {
       if (!(await send(serialize({ id, object: 'chat.completion.chunk', created, model, service_tier: 'default',
         system_fingerprint: fingerprint, choices: [], usage })))) return;
     }

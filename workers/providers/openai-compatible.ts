@@ -1,9 +1,22 @@
 // The OpenAI wire format, shared by OpenAI itself and every server that speaks it (vLLM, Ollama's /v1,
-// LM Studio, …). A provider of this family is this factory with its own id, base URL and auth.
+// LM Studio, …). A provider of this family is this factory with its own id, base URL and auth, plus
+// declarations of what it refuses: fields it rejects (for every model, or for some), fields it spells
+// differently, an allow-list for strict servers that refuse any unknown field, and whether it takes
+// `stream_options`. Whatever is dropped is reported to the client; nothing is changed silently.
 
 import type { JobData, UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import type { AuthStyle, CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+
+/** A request field the provider cannot take; with `accepts`, only some of its values (Groq takes `n` only as 1). */
+export type ParamRule = string | { readonly name: string; readonly accepts: (value: unknown) => boolean };
+
+/** Fields some models of a provider refuse (a reasoning model that takes no sampling parameters). */
+export interface ModelParamRule {
+  /** Tested against the bare model name. */
+  readonly models: RegExp;
+  readonly unsupportedParams: readonly ParamRule[];
+}
 
 export interface OpenAICompatibleOptions {
   readonly id: string;
@@ -14,7 +27,24 @@ export interface OpenAICompatibleOptions {
   /** Null when the provider has no embeddings endpoint. */
   readonly embeddingsPath?: string | null;
   /** Request fields the provider rejects: dropped before sending and reported to the client. */
-  readonly unsupportedParams?: readonly string[];
+  readonly unsupportedParams?: readonly ParamRule[];
+  /** Like `unsupportedParams`, for the models a rule matches. */
+  readonly modelParams?: readonly ModelParamRule[];
+  /** OpenAI fields the provider spells differently (OpenAI name → the provider's). When the client sent both, the
+   * provider's own spelling wins and the OpenAI one is reported dropped. */
+  readonly renamedParams?: Readonly<Record<string, string>>;
+  /** For servers that refuse any field they do not know: the only chat fields sent (after renaming); every other
+   * field is dropped and reported. `model`, `messages` and `stream` are always sent. */
+  readonly chatParams?: readonly string[];
+  /** The same for embeddings; `model` and `input` are always sent. */
+  readonly embeddingsParams?: readonly string[];
+  /** Fields a message may not carry (Groq refuses `messages[].name`): removed, reported as `messages[].<field>`. */
+  readonly unsupportedMessageFields?: readonly string[];
+  /**
+   * False for servers that refuse `stream_options` (Mistral, Cerebras) and send the usage on their last chunk
+   * unasked. The field is then never sent; a client's own `include_usage` is still honoured, from that chunk.
+   */
+  readonly streamOptions?: boolean;
 }
 
 interface OpenAIUsage {
@@ -40,22 +70,119 @@ function withoutNullUsage(data: string): string {
   return NULL_USAGE_FIRST.test(data) ? data.replace(NULL_USAGE_FIRST, '') : data.replace(NULL_USAGE_AFTER, '');
 }
 
-/** The request body for the provider: the client's fields less the ones it cannot take, with its model name. */
-function providerBody(job: JobData, unsupported: readonly string[]): { body: Record<string, unknown>; dropped: string[] } {
+const ALWAYS_SENT: Record<JobData['kind'], readonly string[]> = { chat: ['model', 'messages', 'stream'], embeddings: ['model', 'input'] };
+
+/** Everything a call's body goes through, resolved once per adapter. */
+interface BodyPolicy {
+  readonly unsupported: readonly ParamRule[];
+  readonly modelParams: readonly ModelParamRule[];
+  readonly renamed: readonly (readonly [string, string])[];
+  readonly allowed: Record<JobData['kind'], ReadonlySet<string> | null>;
+  readonly messageFields: readonly string[];
+  readonly streamOptions: boolean;
+}
+
+function policyOf(options: OpenAICompatibleOptions): BodyPolicy {
+  const allowList = (kind: JobData['kind'], list: readonly string[] | undefined) =>
+    (list ? new Set([...ALWAYS_SENT[kind], ...list]) : null);
+  return {
+    unsupported: options.unsupportedParams ?? [],
+    modelParams: options.modelParams ?? [],
+    renamed: Object.entries(options.renamedParams ?? {}),
+    allowed: { chat: allowList('chat', options.chatParams), embeddings: allowList('embeddings', options.embeddingsParams) },
+    messageFields: options.unsupportedMessageFields ?? [],
+    streamOptions: options.streamOptions ?? true,
+  };
+}
+
+function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], dropped: string[]): void {
+  for (const rule of rules) {
+    const name = typeof rule === 'string' ? rule : rule.name;
+    const value = body[name];
+    if (value === undefined || (typeof rule !== 'string' && rule.accepts(value))) continue;
+    delete body[name];
+    if (!dropped.includes(name)) dropped.push(name);
+  }
+}
+
+/** Messages without the fields the provider refuses; the array is copied only when a message carries one. */
+function stripMessageFields(body: Record<string, unknown>, fields: readonly string[], dropped: string[]): void {
+  const messages = body.messages;
+  if (!Array.isArray(messages)) return;
+  let copy: unknown[] | null = null;
+  messages.forEach((message: unknown, index) => {
+    if (!message || typeof message !== 'object') return;
+    const present = fields.filter((field) => (message as Record<string, unknown>)[field] !== undefined);
+    if (present.length === 0) return;
+    const clean: Record<string, unknown> = { ...(message as Record<string, unknown>) };
+    for (const field of present) {
+      delete clean[field];
+      if (!dropped.includes(`messages[].${field}`)) dropped.push(`messages[].${field}`);
+    }
+    copy ??= messages.slice();
+    copy[index] = clean;
+  });
+  if (copy) body.messages = copy;
+}
+
+/** The request body for the provider: the client's fields in the provider's spelling, less what it cannot take. */
+function bodyFor(job: JobData, policy: BodyPolicy): { body: Record<string, unknown>; dropped: string[] } {
   const body: Record<string, unknown> = { ...job.body, model: job.model };
   const dropped: string[] = [];
-  for (const name of unsupported) {
-    if (body[name] === undefined) continue;
-    delete body[name];
-    dropped.push(name);
+  // Not a dropped parameter when refused: `include_usage` is honoured from the usage the server sends unasked.
+  if (!policy.streamOptions) delete body.stream_options;
+  for (const [from, to] of policy.renamed) {
+    if (body[from] === undefined) continue;
+    if (body[to] === undefined) body[to] = body[from];
+    else dropped.push(from);
+    delete body[from];
   }
+  dropRules(body, policy.unsupported, dropped);
+  for (const rule of policy.modelParams) if (rule.models.test(job.model)) dropRules(body, rule.unsupportedParams, dropped);
+  const allowed = policy.allowed[job.kind];
+  if (allowed) {
+    for (const name of Object.keys(body)) {
+      if (allowed.has(name)) continue;
+      delete body[name];
+      if (!dropped.includes(name)) dropped.push(name);
+    }
+  }
+  if (job.kind === 'chat' && policy.messageFields.length > 0) stripMessageFields(body, policy.messageFields, dropped);
   return { body, dropped };
+}
+
+/** The client's body with the bare model, less the `unsupported` fields (listed in `dropped`); for adapters that
+ * reuse the OpenAI format with a URL or body of their own. */
+export function providerBody(job: JobData, unsupported: readonly ParamRule[] = []): { body: Record<string, unknown>; dropped: string[] } {
+  return bodyFor(job, policyOf({ id: '', defaultBaseUrl: null, unsupportedParams: unsupported }));
+}
+
+interface UsageChunk {
+  id?: unknown;
+  created?: unknown;
+  model?: unknown;
+  usage?: OpenAIUsage;
+  choices?: unknown[];
+}
+
+/** Scratch key: the usage a server put on a content chunk, owed to the client as OpenAI's separate usage chunk. */
+const OWED_USAGE = 'openaiCompatibleOwedUsage';
+
+/** A detail list as FastAPI/pydantic servers (Mistral, vLLM) send it: `[{loc, msg}]`. */
+function detailText(detail: unknown): string | null {
+  if (typeof detail === 'string') return detail;
+  if (!Array.isArray(detail)) return null;
+  const parts = detail.map((item: { msg?: unknown; loc?: unknown }) => {
+    if (typeof item?.msg !== 'string') return null;
+    return Array.isArray(item.loc) ? `${item.loc.join('.')}: ${item.msg}` : item.msg;
+  }).filter((part): part is string => part !== null);
+  return parts.length > 0 ? parts.join('; ') : null;
 }
 
 export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAdapter {
   const chatPath = options.chatPath ?? '/v1/chat/completions';
   const embeddingsPath = options.embeddingsPath === undefined ? '/v1/embeddings' : options.embeddingsPath;
-  const unsupported = options.unsupportedParams ?? [];
+  const policy = policyOf(options);
   const baseOf = (target: CallTarget): string => {
     const base = target.baseUrl ?? options.defaultBaseUrl;
     if (!base) throw new Error('no base URL configured (network_config.base_url)');
@@ -68,9 +195,11 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
     streamFormat: 'sse',
 
     chatCall(job: JobData, target: CallTarget): UpstreamCall {
-      const { body, dropped } = providerBody(job, unsupported);
+      const { body, dropped } = bodyFor(job, policy);
       // Always ask for the usage chunk so token metrics work; it is withheld from clients that did not ask.
-      if (job.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+      if (job.stream && policy.streamOptions) {
+        body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+      }
       return { url: joinUrl(baseOf(target), chatPath), body: JSON.stringify(body), droppedParams: dropped };
     },
 
@@ -84,24 +213,42 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
     },
 
     streamEvent(event: StreamEvent, state: StreamState): StreamStep {
-      if (event.data === '[DONE]') return { chunks: [], done: true };
-      // Only the usage chunk needs parsing; every other chunk is forwarded as the provider sent it, less the
-      // `"usage":null` that asking for usage adds to each chunk, for clients that did not ask.
+      if (event.data === '[DONE]') {
+        const owed = state.scratch[OWED_USAGE] as UsageChunk | undefined;
+        const chunks = owed && state.includeUsage
+          ? [JSON.stringify({ id: owed.id, object: 'chat.completion.chunk', created: owed.created, model: owed.model,
+            choices: [], usage: owed.usage })]
+          : [];
+        return { chunks, done: true };
+      }
+      // Only chunks with a usage object need parsing; every other chunk is forwarded as the provider sent it, less
+      // the `"usage":null` that asking for usage adds to each chunk, for clients that did not ask.
       if (!USAGE_OBJECT.test(event.data)) {
         return { chunks: [state.includeUsage ? event.data : withoutNullUsage(event.data)], done: false };
       }
-      const chunk = JSON.parse(event.data) as { usage?: OpenAIUsage; choices?: unknown[] };
+      const chunk = JSON.parse(event.data) as UsageChunk;
       state.usage = usageFromOpenAI(chunk.usage);
       const usageOnly = !chunk.choices || chunk.choices.length === 0;
-      return { chunks: usageOnly && !state.includeUsage ? [] : [event.data], done: false };
+      if (usageOnly) {
+        delete state.scratch[OWED_USAGE];
+        return { chunks: state.includeUsage ? [event.data] : [], done: false };
+      }
+      // Usage on a content chunk (servers that send it unasked, or on every chunk): OpenAI clients expect it in
+      // a chunk of its own with no choices, after the others; it goes out at the end unless the server sends one.
+      state.scratch[OWED_USAGE] = { id: chunk.id, created: chunk.created, model: chunk.model, usage: chunk.usage };
+      delete chunk.usage;
+      return { chunks: [JSON.stringify(chunk)], done: false };
     },
 
     errorMessage(text: string): string | null {
       try {
-        const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+        const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown; detail?: unknown };
         if (typeof parsed.error === 'string') return parsed.error;
         if (typeof parsed.error?.message === 'string') return parsed.error.message;
         if (typeof parsed.message === 'string') return parsed.message;
+        // Pydantic validation errors: `{"detail": [...]}`, or Mistral's `{"message": {"detail": [...]}}`.
+        const nested = parsed.message && typeof parsed.message === 'object' ? (parsed.message as { detail?: unknown }).detail : undefined;
+        return detailText(parsed.detail) ?? detailText(nested);
       } catch {
         // Not JSON: fall through to null and let the caller use the raw text.
       }
@@ -110,7 +257,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
   };
   if (embeddingsPath !== null) {
     adapter.embeddingsCall = (job: JobData, target: CallTarget): UpstreamCall => {
-      const { body, dropped } = providerBody(job, unsupported);
+      const { body, dropped } = bodyFor(job, policy);
       return { url: joinUrl(baseOf(target), embeddingsPath), body: JSON.stringify(body), droppedParams: dropped };
     };
     adapter.embeddingsAnswer = (text: string): ChatAnswer => {

@@ -8,13 +8,16 @@ export function errorForUpstreamStatus(provider: string, status: number, message
   retryAfter?: number): ErrorData {
   let code: ErrorCode;
   let keepStatus = false;
-  if (status === 401) code = 'UPSTREAM_AUTH';
+  // 498 is Cohere's invalid-token status.
+  if (status === 401 || status === 498) code = 'UPSTREAM_AUTH';
   else if (status === 403) code = 'UPSTREAM_FORBIDDEN';
   else if (status === 404) code = 'UPSTREAM_NOT_FOUND';
   else if (status === 408 || status === 504) code = 'UPSTREAM_TIMEOUT';
   else if (status === 429) code = 'UPSTREAM_RATE_LIMITED';
-  else if (status === 503) code = 'UPSTREAM_UNAVAILABLE';
-  else if (status >= 500) code = 'UPSTREAM_ERROR';
+  // 529 is Anthropic's "overloaded": the provider is up but shedding load, like a 503.
+  else if (status === 503 || status === 529) code = 'UPSTREAM_UNAVAILABLE';
+  // 424 is Bedrock's ModelErrorException: the model failed, not the client's request.
+  else if (status >= 500 || status === 424) code = 'UPSTREAM_ERROR';
   else {
     // 400, 409, 413, 422, …: the client's request was the problem; keep the provider's own status.
     code = 'UPSTREAM_BAD_REQUEST';

@@ -359,7 +359,11 @@ describe('providers', () => {
     const file = await writeConfig('c.json', { providers: { fake: { custom_provider_config: { base_provider_type: 'mock' } } } });
     const err = await configError(() => loadConfig({ file, env }));
     expect(err.message).toContain("providers.fake.custom_provider_config.base_provider_type: 'mock' cannot be a base provider");
-    expect(err.message).toContain('(valid: openai)');
+    const valid = /\(valid: ([^)]*)\)/.exec(err.message)?.[1].split(', ') ?? [];
+    const { PROVIDER_FACTS } = await import('../../../src/contract/providers.js');
+    expect(valid.sort()).toEqual(Object.keys(PROVIDER_FACTS).filter((id) => PROVIDER_FACTS[id].canBeBase).sort());
+    expect(valid).toContain('openai');
+    expect(valid).not.toContain('mock');
   });
 
   it('rejects an unknown provider with a hint', async () => {

@@ -43,3 +43,18 @@ describe('base URL joining', () => {
     expect(splitUrl('http://h:8000/a/b?c=1')).toEqual({ origin: 'http://h:8000', path: '/a/b?c=1' });
   });
 });
+
+describe('provider-specific statuses', () => {
+  it("treats Anthropic's 529 overloaded like a 503", () => {
+    const error = errorForUpstreamStatus('anthropic', 529, 'Overloaded');
+    expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(statusOf(error)).toBe(503);
+  });
+});
+
+describe('more provider-specific statuses', () => {
+  it("blames the provider for Bedrock's 424 and the key for Cohere's 498", () => {
+    expect(statusOf(errorForUpstreamStatus('bedrock', 424, 'model failed'))).toBe(502);
+    expect(errorForUpstreamStatus('cohere', 498, 'invalid token').code).toBe('UPSTREAM_AUTH');
+  });
+});

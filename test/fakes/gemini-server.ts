@@ -1,0 +1,540 @@
+// A fake of Google's Gemini `generateContent` API on node:http, for tests, in both of its homes:
+//   Gemini API  POST /v1beta/models/{model}:{action}            (API key in `x-goog-api-key`, or `?key=`)
+//   Vertex AI   POST /{v1|v1beta1}/projects/{p}/locations/{l}/publishers/google/models/{model}:{action}
+//               (an OAuth2 access token this fake issued, as `authorization: Bearer …`)
+//   OAuth2      POST /token  (the JWT-bearer grant: verifies the RS256 signature with the test key pair's public
+//               key, the audience, scope and lifetime, and issues an access token)
+// Actions: generateContent, streamGenerateContent (`?alt=sse`: one GenerateContentResponse per `data:`, CRLF
+// framed, no [DONE]; without alt=sse a JSON array, as Google does), batchEmbedContents (Gemini API), predict
+// (Vertex embeddings). Requests are checked as strictly as Google does for what the adapters send (unknown
+// fields, roles, part shapes), so a bad transform fails here rather than in production.
+//
+// What a request gets is its Scenario, chosen (first match wins) by the `x-fake-scenario` header (JSON), a
+// scenario registered with `fake.script(model, …)`, or the model name's suffix:
+//   error-<status>   fails with that status in Google's error envelope (429 and 503 carry Retry-After and RetryInfo)
+//   tools            calls the request's first declared function (or get_weather); once the request carries the
+//                    function's response, answers with text about it
+//   truncated        streams content, then ends the body without a finishReason (non-streamed: a cut-off body)
+//   stream-error     streams one chunk, then an `{"error":…}` event (503 UNAVAILABLE)
+//   blocked          the prompt is blocked: promptFeedback.blockReason SAFETY, no candidates
+//   max-tokens       finishReason MAX_TOKENS;  safety: finishReason SAFETY
+//   latency-<ms>     waits before answering
+// anything else answers `Echo: <last user text>` (or the scenario's `content`).
+
+import { createVerify, randomBytes, type KeyObject } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+type Json = Record<string, unknown>;
+
+export interface FakeGeminiToolCall {
+  name: string;
+  args: Json;
+}
+
+export interface FakeGeminiScenario {
+  latencyMs?: number;
+  content?: string;
+  /** Stream pieces; default: the content in three pieces. */
+  chunks?: string[];
+  toolCalls?: FakeGeminiToolCall[];
+  error?: { status: number; message?: string; retryAfter?: string | null };
+  finishReason?: string;
+  truncated?: boolean;
+  streamError?: boolean;
+  blocked?: boolean;
+  usage?: { promptTokenCount: number; candidatesTokenCount: number; thoughtsTokenCount?: number; cachedContentTokenCount?: number };
+}
+
+export interface FakeGeminiOptions {
+  /** Gemini API: the only key accepted (else Google's 400 API_KEY_INVALID). Unset: any key. */
+  apiKey?: string;
+  /** Vertex: the service account whose JWTs /token accepts. Unset: Vertex routes accept any bearer token. */
+  serviceAccount?: { clientEmail: string; publicKey: KeyObject | string };
+  /** Lifetime of issued access tokens, in seconds (Google: 3599). */
+  tokenLifetimeS?: number;
+}
+
+export interface FakeGeminiRequest {
+  readonly seq: number;
+  readonly api: 'gemini' | 'vertex';
+  readonly path: string;
+  readonly model: string;
+  readonly action: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Json | undefined;
+  readonly scenario: FakeGeminiScenario;
+  status: number;
+  /** The `data:` payloads written. */
+  readonly events: string[];
+  responseBody: string | null;
+  readonly closed: Promise<void>;
+  completed: boolean;
+}
+
+export interface FakeTokenRequest {
+  readonly header: Json;
+  readonly claims: Json;
+  readonly granted: boolean;
+  readonly token: string | null;
+  readonly error: string | null;
+}
+
+export interface FakeGemini {
+  readonly url: string;
+  readonly requests: FakeGeminiRequest[];
+  readonly tokenRequests: FakeTokenRequest[];
+  script(model: string, scenario: FakeGeminiScenario): void;
+  /** Forgets the tokens issued so far: the next Vertex call with one of them gets 401. */
+  revokeTokens(): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const DEFAULT_TOOL: FakeGeminiToolCall = { name: 'get_weather', args: { location: 'Paris', unit: 'celsius' } };
+
+const ERRORS: Record<number, { status: string; message: string }> = {
+  400: { status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument.' },
+  401: { status: 'UNAUTHENTICATED', message: 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.' },
+  403: { status: 'PERMISSION_DENIED', message: 'Permission denied on resource project.' },
+  404: { status: 'NOT_FOUND', message: 'Requested entity was not found.' },
+  429: { status: 'RESOURCE_EXHAUSTED', message: 'You exceeded your current quota, please check your plan and billing details.' },
+  500: { status: 'INTERNAL', message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting' },
+  503: { status: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' },
+};
+
+export function scenarioFromModel(model: string): FakeGeminiScenario {
+  let match: RegExpExecArray | null;
+  if ((match = /error-(\d{3})$/.exec(model))) return { error: { status: Number(match[1]) } };
+  if (/-tools$/.test(model)) return { toolCalls: [] };
+  if (/-truncated$/.test(model)) return { truncated: true };
+  if (/-stream-error$/.test(model)) return { streamError: true };
+  if (/-blocked$/.test(model)) return { blocked: true };
+  if (/-max-tokens$/.test(model)) return { finishReason: 'MAX_TOKENS' };
+  if (/-safety$/.test(model)) return { finishReason: 'SAFETY' };
+  if ((match = /latency-(\d+)$/.exec(model))) return { latencyMs: Number(match[1]) };
+  return {};
+}
+
+const GEMINI_PATH = /^\/v1beta\/models\/([^/:]+):([A-Za-z]+)$/;
+const VERTEX_PATH = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):([A-Za-z]+)$/;
+
+const REQUEST_KEYS = new Set(['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig', 'safetySettings',
+  'cachedContent', 'labels']);
+const GENERATION_KEYS = new Set(['temperature', 'topP', 'topK', 'candidateCount', 'maxOutputTokens', 'stopSequences',
+  'presencePenalty', 'frequencyPenalty', 'seed', 'responseMimeType', 'responseSchema', 'responseJsonSchema',
+  'responseLogprobs', 'logprobs', 'thinkingConfig', 'responseModalities', 'mediaResolution']);
+const PART_KEYS = new Set(['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode',
+  'codeExecutionResult']);
+const PART_META = new Set(['thought', 'thoughtSignature', 'videoMetadata', 'partMetadata']);
+
+class BadRequest extends Error {}
+
+function checkParts(parts: unknown, where: string): void {
+  if (!Array.isArray(parts) || parts.length === 0) throw new BadRequest(`* ${where}.parts: contents.parts must not be empty.`);
+  for (const part of parts as Json[]) {
+    const data = Object.keys(part).filter((k) => !PART_META.has(k));
+    const unknown = data.find((k) => !PART_KEYS.has(k));
+    if (unknown) throw new BadRequest(`Invalid JSON payload received. Unknown name "${unknown}" at '${where}.parts[0]': Cannot find field.`);
+    if (data.length !== 1) throw new BadRequest(`* ${where}.parts[0].data: required oneof field 'data' must have one initialized field`);
+    const inline = part.inlineData as Json | undefined;
+    if (inline && (typeof inline.mimeType !== 'string' || typeof inline.data !== 'string')) {
+      throw new BadRequest(`* ${where}.parts[0].inline_data: mime_type and data are required`);
+    }
+    const response = part.functionResponse as Json | undefined;
+    if (response && (typeof response.name !== 'string' || !response.response || typeof response.response !== 'object'
+      || Array.isArray(response.response))) {
+      throw new BadRequest(`* ${where}.parts[0].function_response: name and a response object are required`);
+    }
+  }
+}
+
+/** The checks Google applies that a wrong transform would trip. */
+function checkGenerateRequest(body: Json | undefined): void {
+  if (!body) throw new BadRequest('Invalid JSON payload received.');
+  for (const key of Object.keys(body)) {
+    if (!REQUEST_KEYS.has(key)) throw new BadRequest(`Invalid JSON payload received. Unknown name "${key}": Cannot find field.`);
+  }
+  if (!Array.isArray(body.contents) || body.contents.length === 0) {
+    throw new BadRequest('* GenerateContentRequest.contents: contents is not specified');
+  }
+  (body.contents as Json[]).forEach((content, i) => {
+    if (content.role !== undefined && content.role !== 'user' && content.role !== 'model') {
+      throw new BadRequest('Please use a valid role: user, model.');
+    }
+    checkParts(content.parts, `contents[${i}]`);
+  });
+  if (body.systemInstruction !== undefined) checkParts((body.systemInstruction as Json).parts, 'system_instruction');
+  for (const key of Object.keys((body.generationConfig as Json | undefined) ?? {})) {
+    if (!GENERATION_KEYS.has(key)) {
+      throw new BadRequest(`Invalid JSON payload received. Unknown name "${key}" at 'generation_config': Cannot find field.`);
+    }
+  }
+  for (const tool of (body.tools as Json[] | undefined) ?? []) {
+    for (const declaration of (tool.functionDeclarations as Json[] | undefined) ?? []) {
+      if (typeof declaration.name !== 'string') throw new BadRequest('* tools[0].function_declarations[0].name: name is required');
+      if (declaration.parameters && declaration.parametersJsonSchema) {
+        throw new BadRequest('parameters and parameters_json_schema are mutually exclusive');
+      }
+    }
+  }
+}
+
+const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+
+function lastUserText(body: Json | undefined): string {
+  const contents = (body?.contents as { role?: string; parts?: Json[] }[] | undefined) ?? [];
+  for (let i = contents.length - 1; i >= 0; i--) {
+    if (contents[i].role !== 'user') continue;
+    const text = (contents[i].parts ?? []).map((p) => (typeof p.text === 'string' ? p.text : '')).join('');
+    if (text) return text;
+  }
+  return '';
+}
+
+function lastFunctionResponse(body: Json | undefined): Json | null {
+  const last = ((body?.contents as { parts?: Json[] }[] | undefined) ?? []).at(-1);
+  const part = last?.parts?.find((p) => p.functionResponse);
+  return (part?.functionResponse as Json | undefined) ?? null;
+}
+
+function splitInThree(text: string): string[] {
+  const words = text.match(/\S+\s*/g) ?? [text];
+  const size = Math.max(1, Math.ceil(words.length / 3));
+  const pieces: string[] = [];
+  for (let i = 0; i < words.length; i += size) pieces.push(words.slice(i, i + size).join(''));
+  return pieces;
+}
+
+function verifyJwt(assertion: string, publicKey: KeyObject | string): { header: Json; claims: Json; valid: boolean } {
+  const [h, p, s] = assertion.split('.');
+  const decode = (part: string | undefined): Json => {
+    try {
+      return JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8')) as Json;
+    } catch {
+      return {};
+    }
+  };
+  const header = decode(h);
+  const claims = decode(p);
+  const valid = header.alg === 'RS256' && typeof s === 'string'
+    && createVerify('RSA-SHA256').update(`${h}.${p}`).verify(publicKey, Buffer.from(s, 'base64url'));
+  return { header, claims, valid };
+}
+
+export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
+  const requests: FakeGeminiRequest[] = [];
+  const tokenRequests: FakeTokenRequest[] = [];
+  const scripts = new Map<string, FakeGeminiScenario>();
+  const tokens = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  let seq = 0;
+  let url = '';
+
+  const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+    return text;
+  };
+
+  const errorBody = (status: number, message?: string, details?: Json[]) => {
+    const known = ERRORS[status] ?? ERRORS[status >= 500 ? 500 : 400];
+    return { error: { code: status, message: message ?? known.message, status: known.status, ...(details ? { details } : {}) } };
+  };
+
+  const sendError = (res: ServerResponse, record: FakeGeminiRequest | null, status: number, message?: string,
+    retryAfter?: string | null, details?: Json[]) => {
+    const headers: Record<string, string> = {};
+    const after = retryAfter === undefined ? ([429, 503].includes(status) ? '1' : null) : retryAfter;
+    if (after !== null) headers['retry-after'] = after;
+    const retryInfo = after !== null ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${after}s` }] : undefined;
+    const text = sendJson(res, status, errorBody(status, message, details ?? retryInfo), headers);
+    if (record) {
+      record.status = status;
+      record.responseBody = text;
+    }
+  };
+
+  const handleToken = (res: ServerResponse, raw: string) => {
+    const form = new URLSearchParams(raw);
+    const refuse = (description: string, header: Json = {}, claims: Json = {}) => {
+      tokenRequests.push({ header, claims, granted: false, token: null, error: description });
+      sendJson(res, 400, { error: 'invalid_grant', error_description: description });
+    };
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return refuse('Invalid grant_type.');
+    const account = options.serviceAccount;
+    if (!account) return refuse('This fake has no service account configured.');
+    const { header, claims, valid } = verifyJwt(form.get('assertion') ?? '', account.publicKey);
+    const now = Math.floor(Date.now() / 1000);
+    if (!valid) return refuse('Invalid JWT Signature.', header, claims);
+    if (claims.iss !== account.clientEmail) return refuse('Invalid issuer.', header, claims);
+    if (claims.aud !== `${url}/token`) return refuse('Invalid JWT: Token must be for this token endpoint (aud).', header, claims);
+    if (typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('https://www.googleapis.com/auth/cloud-platform')) {
+      return refuse('Invalid scope.', header, claims);
+    }
+    if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number' || claims.exp - claims.iat > 3600
+      || claims.exp < now || claims.iat > now + 60) {
+      return refuse('Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.', header, claims);
+    }
+    const token = `ya29.fake-${randomBytes(16).toString('hex')}`;
+    const lifetime = options.tokenLifetimeS ?? 3599;
+    tokens.set(token, Date.now() + lifetime * 1000);
+    tokenRequests.push({ header, claims, granted: true, token, error: null });
+    sendJson(res, 200, { access_token: token, expires_in: lifetime, token_type: 'Bearer' });
+  };
+
+  const authorized = (api: 'gemini' | 'vertex', req: IncomingMessage, res: ServerResponse, record: FakeGeminiRequest): boolean => {
+    if (api === 'gemini') {
+      const key = req.headers['x-goog-api-key'] ?? new URL(req.url ?? '', 'http://x').searchParams.get('key');
+      if (typeof key !== 'string' || key === '' || (options.apiKey !== undefined && key !== options.apiKey)) {
+        sendError(res, record, 400, 'API key not valid. Please pass a valid API key.', null, [{
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com',
+          metadata: { service: 'generativelanguage.googleapis.com' },
+        }]);
+        return false;
+      }
+      return true;
+    }
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const expires = bearer ? tokens.get(bearer) : undefined;
+    if (!bearer || (options.serviceAccount && (expires === undefined || expires < Date.now()))) {
+      sendError(res, record, 401);
+      return false;
+    }
+    return true;
+  };
+
+  const candidateResponse = (record: FakeGeminiRequest, parts: Json[], finishReason: string | null, usage: Json | null): Json => {
+    const candidate: Json = { content: { parts, role: 'model' }, ...(finishReason ? { finishReason } : {}), index: 0 };
+    return {
+      candidates: [candidate],
+      ...(usage ? { usageMetadata: usage } : {}),
+      modelVersion: record.model,
+      ...(record.api === 'vertex' ? { createTime: new Date().toISOString() } : {}),
+      responseId: responseIds.get(record) ?? '',
+    };
+  };
+  const responseIds = new WeakMap<FakeGeminiRequest, string>();
+
+  /** What the model "says" for this request: text, or function calls. */
+  const plan = (record: FakeGeminiRequest) => {
+    const scenario = record.scenario;
+    const body = record.body;
+    const promptTokens = scenario.usage?.promptTokenCount ?? tokensOf(JSON.stringify(body?.contents ?? ''));
+    if (scenario.toolCalls) {
+      const answered = lastFunctionResponse(body);
+      if (!answered) {
+        const declared = ((body?.tools as { functionDeclarations?: { name: string }[] }[] | undefined) ?? [])
+          .flatMap((t) => t.functionDeclarations ?? [])[0];
+        const calls = scenario.toolCalls.length > 0 ? scenario.toolCalls
+          : [{ ...DEFAULT_TOOL, name: declared?.name ?? DEFAULT_TOOL.name }];
+        const candidatesTokens = scenario.usage?.candidatesTokenCount ?? 12;
+        return { parts: calls.map((call) => ({ functionCall: { name: call.name, args: call.args } })), text: null,
+          finishReason: 'STOP', promptTokens, candidatesTokens };
+      }
+      const text = scenario.content ?? `The tool ${String(answered.name)} said ${JSON.stringify(answered.response)}.`;
+      return { parts: null, text, finishReason: 'STOP', promptTokens, candidatesTokens: scenario.usage?.candidatesTokenCount ?? tokensOf(text) };
+    }
+    const echoed = lastUserText(body);
+    const text = scenario.content ?? (echoed ? `Echo: ${echoed}` : 'Hello from the fake Gemini.');
+    return { parts: null, text, finishReason: scenario.finishReason ?? 'STOP', promptTokens,
+      candidatesTokens: scenario.usage?.candidatesTokenCount ?? tokensOf(text) };
+  };
+
+  const usageOf = (record: FakeGeminiRequest, promptTokens: number, candidatesTokens: number | null): Json => {
+    const extra = record.scenario.usage ?? { promptTokenCount: promptTokens, candidatesTokenCount: candidatesTokens ?? 0 };
+    const thoughts = extra.thoughtsTokenCount ?? 0;
+    const total = promptTokens + (candidatesTokens ?? 0) + thoughts;
+    return {
+      promptTokenCount: promptTokens,
+      ...(candidatesTokens !== null ? { candidatesTokenCount: candidatesTokens } : {}),
+      totalTokenCount: total,
+      ...(extra.cachedContentTokenCount !== undefined ? { cachedContentTokenCount: extra.cachedContentTokenCount } : {}),
+      ...(extra.thoughtsTokenCount !== undefined ? { thoughtsTokenCount: extra.thoughtsTokenCount } : {}),
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
+    };
+  };
+
+  const generate = (record: FakeGeminiRequest, res: ServerResponse, streaming: boolean, sse: boolean) => {
+    try {
+      checkGenerateRequest(record.body);
+    } catch (error) {
+      if (error instanceof BadRequest) return sendError(res, record, 400, error.message);
+      throw error;
+    }
+    const scenario = record.scenario;
+    const { parts, text, finishReason, promptTokens, candidatesTokens } = plan(record);
+    const usage = usageOf(record, promptTokens, candidatesTokens);
+    if (scenario.blocked) {
+      const blocked = { promptFeedback: { blockReason: 'SAFETY', safetyRatings: [] },
+        usageMetadata: { promptTokenCount: promptTokens, totalTokenCount: promptTokens }, modelVersion: record.model,
+        responseId: responseIds.get(record) };
+      if (!streaming) {
+        record.status = 200;
+        record.responseBody = sendJson(res, 200, blocked);
+        return;
+      }
+      return writeStream(record, res, [blocked], sse);
+    }
+    if (!streaming) {
+      const answer = candidateResponse(record, parts ?? [{ text }], finishReason, usage);
+      record.status = 200;
+      if (scenario.truncated) {
+        const full = JSON.stringify(answer);
+        const cut = full.slice(0, Math.floor(full.length / 2));
+        res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(cut) });
+        res.end(cut);
+        record.responseBody = cut;
+        return;
+      }
+      record.responseBody = sendJson(res, 200, answer);
+      return;
+    }
+    const events: Json[] = [];
+    if (parts) {
+      events.push(candidateResponse(record, parts, finishReason, usage));
+    } else {
+      const pieces = scenario.chunks ?? splitInThree(text!);
+      pieces.forEach((piece, i) => {
+        const last = i === pieces.length - 1;
+        events.push(candidateResponse(record, [{ text: piece }],
+          last && !scenario.truncated ? finishReason : null,
+          last && !scenario.truncated ? usage : { promptTokenCount: promptTokens, totalTokenCount: promptTokens }));
+      });
+    }
+    if (scenario.streamError) {
+      events.splice(1);
+      events.push(errorBody(503));
+    }
+    return writeStream(record, res, events, sse);
+  };
+
+  const writeStream = (record: FakeGeminiRequest, res: ServerResponse, events: Json[], sse: boolean) => {
+    record.status = 200;
+    if (!sse) {
+      // Without alt=sse Google streams one JSON array.
+      const text = `[${events.map((e) => JSON.stringify(e)).join(',\r\n')}]`;
+      for (const event of events) record.events.push(JSON.stringify(event));
+      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+      res.end(text);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+    for (const event of events) {
+      const data = JSON.stringify(event);
+      record.events.push(data);
+      res.write(`data: ${data}\r\n\r\n`);
+    }
+    res.end();
+  };
+
+  const embed = (record: FakeGeminiRequest, res: ServerResponse) => {
+    const vector = (text: string, dimensions: number) =>
+      Array.from({ length: dimensions }, (_, d) => ((text.charCodeAt(d % Math.max(1, text.length)) || 0) % 97) / 97);
+    const body = record.body ?? {};
+    record.status = 200;
+    if (record.action === 'batchEmbedContents' && record.api === 'gemini') {
+      const reqs = body.requests as { model?: string; content?: { parts?: { text?: string }[] }; outputDimensionality?: number }[] | undefined;
+      if (!Array.isArray(reqs) || reqs.length === 0) return sendError(res, record, 400, '* BatchEmbedContentsRequest.requests: requests is empty');
+      for (const r of reqs) {
+        if (r.model !== `models/${record.model}`) {
+          return sendError(res, record, 400, `Model name in request (${String(r.model)}) does not match models/${record.model}.`);
+        }
+        if (!r.content?.parts?.length) return sendError(res, record, 400, '* content.parts must not be empty');
+      }
+      const embeddings = reqs.map((r) => ({ values: vector(r.content!.parts!.map((p) => p.text ?? '').join(''), r.outputDimensionality ?? 8) }));
+      record.responseBody = sendJson(res, 200, { embeddings });
+      return;
+    }
+    if (record.action === 'predict' && record.api === 'vertex') {
+      const instances = body.instances as { content?: unknown }[] | undefined;
+      if (!Array.isArray(instances) || instances.length === 0 || !instances.every((i) => typeof i.content === 'string')) {
+        return sendError(res, record, 400, 'Invalid instances: each needs a string content.');
+      }
+      const dimensions = ((body.parameters as Json | undefined)?.outputDimensionality as number | undefined) ?? 8;
+      const predictions = instances.map((i) => ({ embeddings: { statistics: { truncated: false, token_count: tokensOf(i.content as string) },
+        values: vector(i.content as string, dimensions) } }));
+      const characters = instances.reduce((n, i) => n + (i.content as string).length, 0);
+      record.responseBody = sendJson(res, 200, { predictions, metadata: { billableCharacterCount: characters } });
+      return;
+    }
+    sendError(res, record, 404, `Method ${record.action} is not found for this API.`);
+  };
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      void (async () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const parsedUrl = new URL(req.url ?? '/', 'http://fake');
+        if (req.method === 'POST' && parsedUrl.pathname === '/token') return handleToken(res, raw);
+        const gemini = GEMINI_PATH.exec(parsedUrl.pathname);
+        const vertex = VERTEX_PATH.exec(parsedUrl.pathname);
+        if (req.method !== 'POST' || (!gemini && !vertex)) return sendError(res, null, 404, `No route for ${req.method} ${parsedUrl.pathname}.`);
+        const api = gemini ? 'gemini' : 'vertex';
+        const model = decodeURIComponent(gemini ? gemini[1] : vertex![4]);
+        const action = gemini ? gemini[2] : vertex![5];
+        let body: Json | undefined;
+        try {
+          body = raw ? (JSON.parse(raw) as Json) : undefined;
+        } catch {
+          body = undefined;
+        }
+        const header = req.headers['x-fake-scenario'];
+        const scenario: FakeGeminiScenario = typeof header === 'string' ? JSON.parse(header) as FakeGeminiScenario
+          : scripts.get(model) ?? scenarioFromModel(model);
+        let markClosed!: () => void;
+        const record: FakeGeminiRequest = {
+          seq: ++seq, api, path: req.url ?? '', model, action, headers: req.headers, body, scenario, status: 0, events: [],
+          responseBody: null, completed: false, closed: new Promise<void>((resolve) => {
+            markClosed = resolve;
+          }),
+        };
+        responseIds.set(record, randomBytes(9).toString('base64url'));
+        requests.push(record);
+        res.on('close', () => {
+          record.completed = res.writableFinished;
+          markClosed();
+        });
+        if (!authorized(api, req, res, record)) return;
+        if (raw && body === undefined) return sendError(res, record, 400, 'Invalid JSON payload received.');
+        if (scenario.latencyMs) await new Promise((resolve) => setTimeout(resolve, scenario.latencyMs));
+        if (scenario.error) return sendError(res, record, scenario.error.status, scenario.error.message, scenario.error.retryAfter);
+        if (action === 'generateContent') return generate(record, res, false, false);
+        if (action === 'streamGenerateContent') return generate(record, res, true, parsedUrl.searchParams.get('alt') === 'sse');
+        return embed(record, res);
+      })().catch((error: unknown) => {
+        if (!res.headersSent) sendError(res, null, 500, String(error));
+        else res.destroy();
+      });
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    requests,
+    tokenRequests,
+    script: (model, scenario) => scripts.set(model, scenario),
+    revokeTokens: () => tokens.clear(),
+    reset() {
+      requests.length = 0;
+      tokenRequests.length = 0;
+      scripts.clear();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}

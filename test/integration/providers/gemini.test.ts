@@ -1,0 +1,55 @@
+// Contract tests for provider `gemini` through the real, built gateway (`npx tsc -b` first): the `openai` SDK as
+// the client, the fake Gemini API as the upstream. The shared scenarios are in gemini-contract.ts.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeGemini, type FakeGemini } from '../../fakes/gemini-server.js';
+import { apiError, startHarness, user, type Harness } from '../harness.js';
+import { describeGeminiContract } from './gemini-contract.js';
+
+const KEY = 'AIza-test-upstream';
+let fake: FakeGemini;
+let h: Harness;
+
+beforeAll(async () => {
+  fake = await startFakeGemini({ apiKey: KEY });
+  const provider = (key: string) => ({
+    keys: [{ value: key, models: ['*'], weight: 1 }],
+    network_config: { base_url: fake.url, default_request_timeout_in_seconds: 30 },
+    concurrency_and_buffer_size: { concurrency: 50, buffer_size: 50, threads: 1 },
+  });
+  try {
+    h = await startHarness({ config: () => ({ providers: {
+      gemini: provider(KEY),
+      // A custom provider on the gemini adapter with a key the upstream does not know.
+      badkey: { ...provider('AIza-wrong'), custom_provider_config: { base_provider_type: 'gemini' } },
+    } }) });
+  } catch (error) {
+    await fake.close();
+    throw error;
+  }
+});
+
+afterAll(async () => {
+  await h?.close();
+  await fake?.close();
+});
+
+describeGeminiContract({
+  provider: 'gemini',
+  path: (model, action) => `/v1beta/models/${model}:${action}`,
+  fake: () => fake,
+  harness: () => h,
+  expectAuthenticated(request) {
+    expect(request.headers['x-goog-api-key']).toBe(KEY);
+    expect(request.headers.authorization).toBeUndefined();
+  },
+});
+
+describe('gemini keys', () => {
+  it('a key Google does not know → its 400 API_KEY_INVALID, passed on as the client\'s 400', async () => {
+    const error = await apiError(h.client.chat.completions.create({ model: 'badkey/gemini-2.0-flash', messages: user('hi') }));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain('API key not valid');
+    expect(fake.requests.at(-1)!.headers['x-goog-api-key']).toBe('AIza-wrong');
+  });
+});

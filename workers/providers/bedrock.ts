@@ -1,0 +1,600 @@
+// Amazon Bedrock through its Converse API (`/model/{modelId}/converse` and `/converse-stream`), which speaks one
+// message format for every chat model Bedrock hosts, and Titan text embeddings through InvokeModel. Requests are
+// signed with SigV4 from the key's `bedrock_key_config` (or carry a Bedrock API key as a bearer token, see
+// upstream/auth/aws-sigv4.ts); streams come in AWS event-stream framing (upstream/aws-eventstream.ts).
+//
+// Key config: bedrock_key_config { access_key, secret_key, session_token?, region, deployments? }, where
+// `deployments` maps the model name a client sends to the model id, inference profile or ARN to call.
+// `network_config.base_url` replaces https://bedrock-runtime.{region}.amazonaws.com.
+
+// Loading these registers, with the shared runner, the 'aws-eventstream' decoder and (aws-sigv4.js) the 'aws-sigv4' authenticator.
+import '../upstream/aws-eventstream.js';
+import { randomUUID } from 'node:crypto';
+import type { JobData, UsageData } from '../../src/contract/messages.js';
+import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
+import { joinUrl } from '../upstream/url.js';
+import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+
+const SERVICE = 'bedrock';
+const KEY_CONFIG = 'bedrock_key_config';
+
+type Json = Record<string, unknown>;
+type Block = Json;
+interface ConverseMessage {
+  role: 'user' | 'assistant';
+  content: Block[];
+}
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const present = (value: unknown): boolean => value !== undefined && value !== null;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Where a call goes
+
+interface KeySettings {
+  region: string | null;
+  deployments: Readonly<Record<string, string>>;
+}
+
+function keySettings(target: CallTarget): KeySettings {
+  // Throws the clear message when the key has no usable credentials at all.
+  awsKeyAuth(target.key, SERVICE);
+  const config = (target.key.configs[KEY_CONFIG] ?? {}) as Json;
+  const region = typeof config.region === 'string' && config.region !== '' ? config.region : null;
+  const deployments = config.deployments ?? {};
+  if (!isObject(deployments) || !Object.values(deployments).every((id) => typeof id === 'string' && id !== '')) {
+    throw new Error(`${KEY_CONFIG}.deployments must map model names to model ids`);
+  }
+  return { region, deployments: deployments as Record<string, string> };
+}
+
+type Operation = 'converse' | 'converse-stream' | 'invoke';
+
+function modelUrl(job: JobData, target: CallTarget, operation: Operation): { url: string; modelId: string } {
+  const settings = keySettings(target);
+  let base = target.baseUrl;
+  if (!base) {
+    if (!settings.region) throw new Error(`${KEY_CONFIG}.region is required (or network_config.base_url)`);
+    base = `https://bedrock-runtime.${settings.region}.amazonaws.com`;
+  }
+  const modelId = settings.deployments[job.model] ?? job.model;
+  // The model id is one path segment: `:` in `…-v1:0` and `/` in an ARN are percent-encoded, as the AWS SDK does.
+  return { url: joinUrl(base, `/model/${encodeURIComponent(modelId)}/${operation}`), modelId };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// OpenAI messages → Converse `system` + `messages`
+
+const IMAGE_FORMATS: Readonly<Record<string, string>> = {
+  'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp',
+};
+const IMAGE_EXTENSIONS: Readonly<Record<string, string>> = { png: 'png', jpg: 'jpeg', jpeg: 'jpeg', gif: 'gif', webp: 'webp' };
+const DOCUMENT_FORMATS: Readonly<Record<string, string>> = {
+  'application/pdf': 'pdf',
+  'text/csv': 'csv',
+  'application/msword': 'doc',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'docx',
+  'application/vnd.ms-excel': 'xls',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'xlsx',
+  'text/html': 'html',
+  'text/plain': 'txt',
+  'text/markdown': 'md',
+};
+
+function parseDataUrl(url: string): { mime: string; base64: string } | null {
+  const match = /^data:([^;,]+)((?:;[^;,]*)*),/.exec(url);
+  if (!match) return null;
+  if (!match[2].split(';').includes('base64')) throw new Error('data: URLs must be base64-encoded');
+  return { mime: match[1].toLowerCase(), base64: url.slice(match[0].length) };
+}
+
+function imageBlock(part: Json): Block {
+  const image = part.image_url;
+  const url = typeof image === 'string' ? image : isObject(image) && typeof image.url === 'string' ? image.url : null;
+  if (!url) throw new Error("an image_url part needs image_url.url");
+  const data = parseDataUrl(url);
+  if (data) {
+    const format = IMAGE_FORMATS[data.mime];
+    if (!format) throw new Error(`image type '${data.mime}' is not supported: Bedrock Converse takes png, jpeg, gif and webp`);
+    return { image: { format, source: { bytes: data.base64 } } };
+  }
+  if (url.startsWith('s3://')) {
+    const format = IMAGE_EXTENSIONS[/\.([a-z0-9]+)$/i.exec(url)?.[1]?.toLowerCase() ?? ''];
+    if (!format) throw new Error(`cannot tell the image format of '${url}' from its extension (png, jpg, jpeg, gif, webp)`);
+    return { image: { format, source: { s3Location: { uri: url } } } };
+  }
+  throw new Error('Bedrock Converse does not fetch image URLs: send the image inline as a base64 data: URL (or an s3:// URI)');
+}
+
+function documentBlock(part: Json, names: Set<string>): Block {
+  const file = isObject(part.file) ? part.file : {};
+  if (typeof file.file_data !== 'string') {
+    throw new Error('file parts need file.file_data as a base64 data: URL (file ids are not supported)');
+  }
+  const data = parseDataUrl(file.file_data);
+  const format = data && DOCUMENT_FORMATS[data.mime];
+  if (!data || !format) {
+    const formats = Object.values(DOCUMENT_FORMATS).join(', ');
+    throw new Error(`document type '${data?.mime ?? 'unknown'}' is not supported: Bedrock takes ${formats}`);
+  }
+  // Converse document names allow letters, digits, single spaces, hyphens, parentheses and brackets, and must differ.
+  const stem = typeof file.filename === 'string' ? file.filename.replace(/\.[^.]*$/, '') : '';
+  let name = stem.replace(/[^A-Za-z0-9\s\-()[\]]+/g, '-').replace(/\s+/g, ' ').trim() || 'document';
+  for (let n = 2; names.has(name); n++) name = `${name.replace(/ \d+$/, '')} ${n}`;
+  names.add(name);
+  return { document: { format, name, source: { bytes: data.base64 } } };
+}
+
+/** Text of a string content or of its text (and refusal) parts; other parts are an error where text is expected. */
+function textOf(content: unknown, where: string): string {
+  if (typeof content === 'string') return content;
+  if (!present(content)) return '';
+  if (!Array.isArray(content)) throw new Error(`${where} content must be a string or an array of parts`);
+  return content.map((part: Json) => {
+    if (part?.type === 'text' && typeof part.text === 'string') return part.text;
+    if (part?.type === 'refusal' && typeof part.refusal === 'string') return part.refusal;
+    throw new Error(`${where} content may only hold text parts, not '${String(part?.type)}'`);
+  }).join('');
+}
+
+function userBlocks(content: unknown, documents: Set<string>): Block[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ text: content }];
+  if (!Array.isArray(content)) throw new Error('user content must be a string or an array of parts');
+  const blocks: Block[] = [];
+  for (const part of content as Json[]) {
+    const type = part?.type;
+    if (type === 'text') {
+      if (typeof part.text !== 'string') throw new Error('a text part needs a string text');
+      // Converse rejects blank text blocks; an empty part carries nothing anyway.
+      if (part.text !== '') blocks.push({ text: part.text });
+    } else if (type === 'image_url') {
+      blocks.push(imageBlock(part));
+    } else if (type === 'file') {
+      blocks.push(documentBlock(part, documents));
+    } else {
+      throw new Error(`content part type '${String(type)}' is not supported by Bedrock Converse`);
+    }
+  }
+  return blocks;
+}
+
+function toolUseBlock(call: Json): Block {
+  const fn = isObject(call.function) ? call.function : {};
+  if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new Error('an assistant tool call needs an id and function.name');
+  let input: unknown = {};
+  const args = typeof fn.arguments === 'string' ? fn.arguments.trim() : '';
+  if (args !== '') {
+    try {
+      input = JSON.parse(args);
+    } catch {
+      throw new Error(`the arguments of tool call '${call.id}' (${fn.name}) are not valid JSON`);
+    }
+  }
+  return { toolUse: { toolUseId: call.id, name: fn.name, input } };
+}
+
+function convertMessages(messages: unknown[]): { system: Block[]; messages: ConverseMessage[] } {
+  const system: Block[] = [];
+  const out: ConverseMessage[] = [];
+  const documents = new Set<string>();
+  // Converse wants user and assistant turns to alternate: consecutive OpenAI messages of one side (several tool
+  // results, a tool result then a user note) become one Converse message.
+  const add = (role: ConverseMessage['role'], blocks: Block[]) => {
+    if (blocks.length === 0) return;
+    const last = out.at(-1);
+    if (last?.role === role) last.content.push(...blocks);
+    else out.push({ role, content: blocks });
+  };
+  for (const [i, raw] of messages.entries()) {
+    const message = raw as Json;
+    switch (message.role) {
+      case 'system':
+      case 'developer': {
+        const text = textOf(message.content, `messages[${i}] (${message.role})`);
+        if (text !== '') system.push({ text });
+        break;
+      }
+      case 'user':
+        add('user', userBlocks(message.content, documents));
+        break;
+      case 'assistant': {
+        const text = textOf(message.content, `messages[${i}] (assistant)`);
+        const calls = Array.isArray(message.tool_calls) ? (message.tool_calls as Json[]) : [];
+        add('assistant', [...(text !== '' ? [{ text }] : []), ...calls.map(toolUseBlock)]);
+        break;
+      }
+      case 'tool': {
+        if (typeof message.tool_call_id !== 'string') throw new Error(`messages[${i}] (tool) needs a tool_call_id`);
+        const text = textOf(message.content, `messages[${i}] (tool)`);
+        add('user', [{ toolResult: { toolUseId: message.tool_call_id, content: text === '' ? [] : [{ text }] } }]);
+        break;
+      }
+      default:
+        throw new Error(`messages[${i}] has role '${String(message.role)}', which Bedrock Converse cannot take`
+          + ' (use tools instead of functions)');
+    }
+  }
+  return { system, messages: out };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tools, sampling and the rest of the request
+
+function toolSpec(tool: Json): Block {
+  const fn = isObject(tool.function) ? tool.function : null;
+  if (tool.type !== 'function' || !fn || typeof fn.name !== 'string') {
+    throw new Error(`tools of type '${String(tool.type)}' are not supported: Bedrock Converse takes function tools`);
+  }
+  const spec: Json = { name: fn.name };
+  if (typeof fn.description === 'string' && fn.description !== '') spec.description = fn.description;
+  spec.inputSchema = { json: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } };
+  if (typeof fn.strict === 'boolean') spec.strict = fn.strict;
+  return { toolSpec: spec };
+}
+
+function toolChoiceOf(choice: unknown): Json | undefined {
+  if (choice === undefined || choice === null) return undefined;
+  if (choice === 'auto') return { auto: {} };
+  if (choice === 'required') return { any: {} };
+  if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') {
+    return { tool: { name: choice.function.name } };
+  }
+  throw new Error(`tool_choice ${JSON.stringify(choice)} is not one Bedrock Converse understands`);
+}
+
+function toolConfigOf(body: Json, messages: ConverseMessage[], dropped: string[]): Json | undefined {
+  const usesTools = messages.some((m) => m.content.some((block) => 'toolUse' in block || 'toolResult' in block));
+  const tools = Array.isArray(body.tools) ? (body.tools as Json[]) : [];
+  const choice = body.tool_choice;
+  if (tools.length === 0) {
+    if (present(choice) && choice !== 'none') dropped.push('tool_choice');
+    if (!usesTools) return undefined;
+    // Converse refuses tool use and results in the history without a toolConfig: declare the tools the history
+    // names, with an open schema, so a conversation that has finished with its tools can go on.
+    const names = new Set<string>();
+    for (const m of messages) for (const block of m.content) if (isObject(block.toolUse)) names.add(String(block.toolUse.name));
+    return { tools: [...names].map((name) => ({ toolSpec: { name, inputSchema: { json: { type: 'object' } } } })) };
+  }
+  const specs = tools.map(toolSpec);
+  if (choice === 'none') {
+    // Converse has no "none": not offering the tools is the same thing, unless the history needs them declared.
+    if (!usesTools) return undefined;
+    dropped.push('tool_choice');
+    return { tools: specs };
+  }
+  const toolChoice = toolChoiceOf(choice);
+  return toolChoice ? { tools: specs, toolChoice } : { tools: specs };
+}
+
+function outputConfigOf(format: unknown, dropped: string[]): Json | undefined {
+  if (!present(format)) return undefined;
+  if (isObject(format) && format.type === 'text') return undefined;
+  if (isObject(format) && format.type === 'json_schema' && isObject(format.json_schema) && isObject(format.json_schema.schema)) {
+    const schema = format.json_schema;
+    const definition: Json = { schema: JSON.stringify(schema.schema), name: typeof schema.name === 'string' ? schema.name : 'response' };
+    if (typeof schema.description === 'string') definition.description = schema.description;
+    return { textFormat: { type: 'json_schema', structure: { jsonSchema: definition } } };
+  }
+  // `json_object` (JSON without a schema) has no Converse equivalent.
+  dropped.push('response_format');
+  return undefined;
+}
+
+/** Request fields read below; any other field the client set is reported as dropped. */
+const HANDLED = new Set(['model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature',
+  'top_p', 'stop', 'tools', 'tool_choice', 'response_format', 'metadata']);
+/** Fields whose value here asks for nothing beyond what Converse does anyway. */
+const NO_OP: Readonly<Record<string, unknown>> = { n: 1, logprobs: false, parallel_tool_calls: true };
+
+function converseBody(body: Json): { request: Json; dropped: string[] } {
+  const dropped: string[] = [];
+  for (const [name, value] of Object.entries(body)) {
+    if (!HANDLED.has(name) && present(value) && NO_OP[name] !== value) dropped.push(name);
+  }
+  const { system, messages } = convertMessages(Array.isArray(body.messages) ? body.messages : []);
+  const request: Json = { messages };
+  if (system.length > 0) request.system = system;
+
+  const inference: Json = {};
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  if (present(maxTokens)) inference.maxTokens = maxTokens;
+  if (present(body.temperature)) inference.temperature = body.temperature;
+  if (present(body.top_p)) inference.topP = body.top_p;
+  if (typeof body.stop === 'string') inference.stopSequences = [body.stop];
+  else if (Array.isArray(body.stop) && body.stop.length > 0) inference.stopSequences = body.stop;
+  if (Object.keys(inference).length > 0) request.inferenceConfig = inference;
+
+  const toolConfig = toolConfigOf(body, messages, dropped);
+  if (toolConfig) request.toolConfig = toolConfig;
+  const outputConfig = outputConfigOf(body.response_format, dropped);
+  if (outputConfig) request.outputConfig = outputConfig;
+  if (present(body.metadata)) {
+    // OpenAI's and Converse's request metadata are both string maps kept with the invocation logs.
+    const strings = isObject(body.metadata) && Object.values(body.metadata).every((v) => typeof v === 'string');
+    if (strings) request.requestMetadata = body.metadata;
+    else dropped.push('metadata');
+  }
+  return { request, dropped };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Converse answers → OpenAI
+
+const FINISH_REASONS: Readonly<Record<string, string>> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  guardrail_intervened: 'content_filter',
+  content_filtered: 'content_filter',
+};
+const finishReason = (stopReason: unknown): string => FINISH_REASONS[String(stopReason)] ?? 'stop';
+
+interface BedrockUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  cacheReadInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+/** Converse counts cache reads and writes apart from `inputTokens`; OpenAI's prompt_tokens include them. */
+function openAIUsage(usage: BedrockUsage | undefined): { json: Json; data: UsageData } | null {
+  if (typeof usage !== 'object' || usage === null) return null;
+  const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  const cacheRead = count(usage.cacheReadInputTokens);
+  const cacheWrite = count(usage.cacheWriteInputTokens);
+  const promptTokens = count(usage.inputTokens) + cacheRead + cacheWrite;
+  const completionTokens = count(usage.outputTokens);
+  const totalTokens = promptTokens + completionTokens;
+  const json: Json = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: totalTokens };
+  if (usage.cacheReadInputTokens !== undefined || usage.cacheWriteInputTokens !== undefined) {
+    json.prompt_tokens_details = { cached_tokens: cacheRead };
+  }
+  return { json, data: { promptTokens, completionTokens, totalTokens } };
+}
+
+const completionId = () => `chatcmpl-${randomUUID().replaceAll('-', '')}`;
+
+function chatAnswer(text: string, job: JobData): ChatAnswer {
+  const parsed = JSON.parse(text) as { output?: { message?: { content?: unknown } }; stopReason?: unknown; usage?: BedrockUsage };
+  const content = parsed?.output?.message?.content;
+  if (!Array.isArray(content)) throw new SyntaxError('the answer has no output.message.content');
+  let reply = '';
+  let reasoning = '';
+  const toolCalls: Json[] = [];
+  for (const block of content as Json[]) {
+    if (typeof block.text === 'string') reply += block.text;
+    else if (isObject(block.toolUse)) {
+      const use = block.toolUse;
+      toolCalls.push({ id: use.toolUseId, type: 'function', function: { name: use.name, arguments: JSON.stringify(use.input ?? {}) } });
+    } else if (isObject(block.reasoningContent) && isObject(block.reasoningContent.reasoningText)) {
+      reasoning += String(block.reasoningContent.reasoningText.text ?? '');
+    }
+  }
+  const message: Json = { role: 'assistant', content: reply === '' && toolCalls.length > 0 ? null : reply };
+  if (reasoning !== '') message.reasoning_content = reasoning;
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  message.refusal = null;
+  const usage = openAIUsage(parsed.usage);
+  const body = {
+    id: completionId(),
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: job.model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(parsed.stopReason) }],
+    ...(usage ? { usage: usage.json } : {}),
+  };
+  return { body: JSON.stringify(body), usage: usage?.data ?? null };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// ConverseStream events → OpenAI chunks
+
+interface StreamScratch {
+  id: string;
+  created: number;
+  /** The role goes out with the first chunk that carries something, so an exception right after messageStart
+   * still fails the request with its own status rather than breaking a stream already begun. */
+  rolePending: boolean;
+  /** contentBlockIndex → OpenAI tool_calls index. */
+  tools: Record<number, number>;
+  toolCount: number;
+  stopped: boolean;
+  usageSeen: boolean;
+}
+
+const STREAM_EVENTS = new Set(['messageStart', 'contentBlockStart', 'contentBlockDelta', 'contentBlockStop', 'messageStop', 'metadata']);
+
+/** Statuses of the exceptions ConverseStream may send inside a stream (the SDK's error table). */
+const EXCEPTION_STATUS: Readonly<Record<string, number>> = {
+  validationException: 400,
+  accessDeniedException: 403,
+  resourceNotFoundException: 404,
+  modelTimeoutException: 408,
+  throttlingException: 429,
+  modelNotReadyException: 429,
+  internalServerException: 500,
+  // AWS says 424 (Failed Dependency): the model failed, which to a client is an upstream failure, not its request.
+  modelStreamErrorException: 502,
+  serviceUnavailableException: 503,
+};
+
+function scratchOf(state: StreamState): StreamScratch {
+  const scratch = state.scratch as unknown as Partial<StreamScratch>;
+  if (scratch.id === undefined) {
+    Object.assign(scratch, { id: completionId(), created: Math.floor(Date.now() / 1000), rolePending: true, tools: {},
+      toolCount: 0, stopped: false, usageSeen: false } satisfies StreamScratch);
+  }
+  return scratch as StreamScratch;
+}
+
+function chunk(state: StreamState, s: StreamScratch, delta: Json, finish: string | null = null): string {
+  if (s.rolePending) {
+    delta = { role: 'assistant', ...delta };
+    s.rolePending = false;
+  }
+  return JSON.stringify({ id: s.id, object: 'chat.completion.chunk', created: s.created, model: state.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+}
+
+function messageOf(data: Json, fallback: string): string {
+  const message = data.message ?? data.Message;
+  return typeof message === 'string' && message !== '' ? message : fallback;
+}
+
+function streamEvent(event: StreamEvent, state: StreamState): StreamStep {
+  const name = event.event ?? '';
+  if (!STREAM_EVENTS.has(name)) {
+    let data: Json = {};
+    try {
+      const parsed: unknown = JSON.parse(event.data);
+      if (isObject(parsed)) data = parsed;
+    } catch {
+      if (event.data.trim() !== '') data = { message: event.data.trim() };
+    }
+    // Exceptions are named `…Exception`; an error frame of the framing itself names its code and has a message.
+    if (/exception$/i.test(name) || typeof data.message === 'string') {
+      const key = name.charAt(0).toLowerCase() + name.slice(1);
+      const message = `${name}: ${messageOf(data, 'stream failed')}`;
+      return { chunks: [], done: false, error: { status: EXCEPTION_STATUS[key] ?? 500, message } };
+    }
+    return { chunks: [], done: false };
+  }
+  const data = JSON.parse(event.data) as Json;
+  const s = scratchOf(state);
+  const chunks: string[] = [];
+  switch (name) {
+    case 'contentBlockStart': {
+      const start = isObject(data.start) ? data.start : {};
+      if (isObject(start.toolUse)) {
+        const index = s.toolCount++;
+        s.tools[Number(data.contentBlockIndex)] = index;
+        chunks.push(chunk(state, s, { content: null, tool_calls: [{ index, id: start.toolUse.toolUseId, type: 'function',
+          function: { name: start.toolUse.name, arguments: '' } }] }));
+      }
+      break;
+    }
+    case 'contentBlockDelta': {
+      const delta = isObject(data.delta) ? data.delta : {};
+      if (typeof delta.text === 'string') {
+        if (delta.text !== '') chunks.push(chunk(state, s, { content: delta.text }));
+      } else if (isObject(delta.toolUse)) {
+        const index = s.tools[Number(data.contentBlockIndex)];
+        if (index === undefined) throw new Error(`tool input for content block ${String(data.contentBlockIndex)}, which never started`);
+        chunks.push(chunk(state, s, { tool_calls: [{ index, function: { arguments: String(delta.toolUse.input ?? '') } }] }));
+      } else if (isObject(delta.reasoningContent) && typeof delta.reasoningContent.text === 'string') {
+        chunks.push(chunk(state, s, { reasoning_content: delta.reasoningContent.text }));
+      }
+      break;
+    }
+    case 'messageStop':
+      s.stopped = true;
+      chunks.push(chunk(state, s, {}, finishReason(data.stopReason)));
+      break;
+    case 'metadata': {
+      s.usageSeen = true;
+      const usage = openAIUsage(data.usage as BedrockUsage | undefined);
+      if (usage) {
+        state.usage = usage.data;
+        if (state.includeUsage) {
+          chunks.push(JSON.stringify({ id: s.id, object: 'chat.completion.chunk', created: s.created, model: state.model,
+            choices: [], usage: usage.json }));
+        }
+      }
+      break;
+    }
+    default:
+      // messageStart (its role goes out with the first chunk) and contentBlockStop carry nothing to forward.
+      break;
+  }
+  // Converse ends with messageStop then metadata; the end is both having come.
+  return { chunks, done: s.stopped && s.usageSeen };
+}
+
+function errorMessage(text: string): string | null {
+  try {
+    const parsed = JSON.parse(text) as Json;
+    const message = isObject(parsed) ? parsed.message ?? parsed.Message : null;
+    return typeof message === 'string' && message !== '' ? message : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Embeddings: Amazon Titan text embeddings through InvokeModel, one input per call
+
+const EMBEDDINGS_HANDLED = new Set(['model', 'input', 'encoding_format', 'dimensions']);
+
+function embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
+  const { url, modelId } = modelUrl(job, target, 'invoke');
+  if (!/titan-embed/.test(job.model) && !/titan-embed/.test(modelId)) {
+    throw new Error(`embeddings on Bedrock support the Amazon Titan embedding models (amazon.titan-embed-*), not '${job.model}'`);
+  }
+  const body = job.body as Json;
+  let input = body.input;
+  if (Array.isArray(input) && input.length === 1) input = input[0];
+  if (typeof input !== 'string') {
+    const what = Array.isArray(input) && input.every((item) => typeof item === 'string')
+      ? `${input.length} inputs: send one string per request` : 'token arrays: send the text';
+    throw new Error(`Titan embeddings take one text per request, not ${what}`);
+  }
+  const dropped: string[] = [];
+  for (const [name, value] of Object.entries(body)) if (!EMBEDDINGS_HANDLED.has(name) && present(value)) dropped.push(name);
+  const request: Json = { inputText: input };
+  if (present(body.dimensions)) {
+    // Only Titan Text Embeddings V2 takes a size (256, 512 or 1024); G1 rejects any field but inputText.
+    if (/titan-embed-text-v2/.test(modelId) || /titan-embed-text-v2/.test(job.model)) request.dimensions = body.dimensions;
+    else dropped.push('dimensions');
+  }
+  const encoding = body.encoding_format;
+  if (present(encoding) && encoding !== 'float' && encoding !== 'base64') {
+    throw new Error(`encoding_format '${String(encoding)}' is not supported`);
+  }
+  return { url, headers: { accept: 'application/json' }, body: JSON.stringify(request), droppedParams: dropped };
+}
+
+/** OpenAI's base64 encoding: the vector's float32 values, little-endian, in base64. */
+function base64Floats(vector: number[]): string {
+  const bytes = Buffer.allocUnsafe(vector.length * 4);
+  for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i], i * 4);
+  return bytes.toString('base64');
+}
+
+function embeddingsAnswer(text: string, job: JobData): ChatAnswer {
+  const parsed = JSON.parse(text) as { embedding?: unknown; inputTextTokenCount?: unknown };
+  if (!Array.isArray(parsed?.embedding)) throw new SyntaxError('the answer has no embedding array');
+  const vector = parsed.embedding as number[];
+  const tokens = typeof parsed.inputTextTokenCount === 'number' ? parsed.inputTextTokenCount : 0;
+  const embedding = (job.body as Json).encoding_format === 'base64' ? base64Floats(vector) : vector;
+  const body = {
+    object: 'list',
+    data: [{ object: 'embedding', index: 0, embedding }],
+    model: job.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  };
+  return { body: JSON.stringify(body), usage: { promptTokens: tokens, completionTokens: 0, totalTokens: tokens } };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export const bedrock: HttpAdapter = {
+  id: 'bedrock',
+  transport: 'http',
+  auth: { kind: 'aws-sigv4', service: SERVICE },
+  streamFormat: 'aws-eventstream',
+
+  chatCall(job: JobData, target: CallTarget): UpstreamCall {
+    const { url } = modelUrl(job, target, job.stream ? 'converse-stream' : 'converse');
+    const { request, dropped } = converseBody(job.body as Json);
+    const headers = { accept: job.stream ? 'application/vnd.amazon.eventstream' : 'application/json' };
+    return { url, headers, body: JSON.stringify(request), droppedParams: dropped };
+  },
+  chatAnswer,
+  streamEvent,
+  errorMessage,
+  embeddingsCall,
+  embeddingsAnswer,
+};

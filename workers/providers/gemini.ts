@@ -1,0 +1,50 @@
+// Google's Gemini API (generativelanguage.googleapis.com): the generateContent wire format of gemini-shared.ts,
+// an API key in `x-goog-api-key`, embeddings through `:batchEmbedContents`.
+
+import type { JobData } from '../../src/contract/messages.js';
+import { joinUrl } from '../upstream/url.js';
+import {
+  embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, openAIEmbeddingList,
+  parseJsonObject,
+} from './gemini-shared.js';
+import type { CallTarget, ChatAnswer, HttpAdapter, UpstreamCall } from './types.js';
+
+const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
+
+/** `models/<name>` for a bare name; resource names (`models/…`, `tunedModels/…`) are kept as given. */
+const resourceOf = (model: string) => (model.includes('/') ? model : `models/${model}`);
+
+const urlFor = (target: CallTarget, model: string, action: string) =>
+  joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, `/v1beta/${resourceOf(model)}:${action}`);
+
+export const gemini: HttpAdapter = {
+  id: 'gemini',
+  transport: 'http',
+  auth: { kind: 'header', name: 'x-goog-api-key' },
+  streamFormat: 'sse',
+
+  chatCall(job: JobData, target: CallTarget): UpstreamCall {
+    const { body, droppedParams } = geminiChatRequest(job);
+    const action = job.stream ? 'streamGenerateContent?alt=sse' : 'generateContent';
+    return { url: urlFor(target, job.model, action), body: JSON.stringify(body), droppedParams };
+  },
+  chatAnswer: geminiChatAnswer,
+  streamEvent: geminiStreamEvent,
+  errorMessage: geminiErrorMessage,
+
+  embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
+    const { texts, dimensions, droppedParams } = embeddingInputs(job);
+    const model = resourceOf(job.model);
+    const requests = texts.map((text) => ({
+      model, content: { parts: [{ text }] }, ...(dimensions !== null ? { outputDimensionality: dimensions } : {}),
+    }));
+    return { url: urlFor(target, job.model, 'batchEmbedContents'), body: JSON.stringify({ requests }), droppedParams };
+  },
+
+  embeddingsAnswer(text: string, job: JobData): ChatAnswer {
+    const embeddings = parseJsonObject(text).embeddings as { values?: number[] }[] | undefined;
+    if (!Array.isArray(embeddings)) throw new SyntaxError('the answer has no embeddings array');
+    // batchEmbedContents reports no token counts.
+    return openAIEmbeddingList(embeddings.map((e) => e.values ?? []), job, null);
+  },
+};

@@ -1,0 +1,3 @@
+import { createOpenAICompatible } from './openai-compatible.js';
+
+export const together = createOpenAICompatible({ id: 'together', defaultBaseUrl: 'https://api.together.xyz' });

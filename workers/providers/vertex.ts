@@ -1,0 +1,78 @@
+// Gemini on Vertex AI: the generateContent wire format of gemini-shared.ts under a project and region, with an
+// OAuth2 token for the key's service account (workers/upstream/auth/google-oauth.ts), embeddings through
+// `:predict`. The key's `vertex_key_config` gives `project_id`, `region` and `auth_credentials`;
+// `network_config.base_url` replaces the regional host.
+
+import type { JobData } from '../../src/contract/messages.js';
+import { serviceAccountOf } from '../upstream/auth/google-oauth.js';
+import { joinUrl } from '../upstream/url.js';
+import {
+  embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, openAIEmbeddingList,
+  parseJsonObject,
+} from './gemini-shared.js';
+import type { CallTarget, ChatAnswer, HttpAdapter, KeyInit, UpstreamCall } from './types.js';
+
+interface VertexLocation {
+  projectId: string;
+  region: string;
+}
+
+function locationOf(key: KeyInit): VertexLocation {
+  const config = key.configs.vertex_key_config as { project_id?: unknown; region?: unknown } | undefined;
+  if (!config || typeof config !== 'object') throw new Error('the key needs a vertex_key_config with project_id, region and auth_credentials');
+  const { project_id: projectId, region } = config;
+  if (typeof projectId !== 'string' || projectId === '') throw new Error('vertex_key_config.project_id is required');
+  if (typeof region !== 'string' || !/^[a-z0-9-]+$/.test(region)) {
+    throw new Error('vertex_key_config.region is required (e.g. us-central1, or global)');
+  }
+  // Checked here so that a bad key file is the client's 400 with this message, not an auth failure later.
+  serviceAccountOf(key);
+  return { projectId, region };
+}
+
+/**
+ * A model of the Google publisher (`gemini-2.0-flash`), or a resource under the location as given
+ * (`endpoints/123` for a tuned model's endpoint, `publishers/x/models/y`).
+ */
+function urlFor(target: CallTarget, model: string, action: string): string {
+  const { projectId, region } = locationOf(target.key);
+  const host = region === 'global' ? 'https://aiplatform.googleapis.com' : `https://${region}-aiplatform.googleapis.com`;
+  const resource = model.includes('/') ? model : `publishers/google/models/${model}`;
+  const path = `/v1/projects/${encodeURIComponent(projectId)}/locations/${region}/${resource}:${action}`;
+  return joinUrl(target.baseUrl ?? host, path);
+}
+
+export const vertex: HttpAdapter = {
+  id: 'vertex',
+  transport: 'http',
+  auth: { kind: 'google-oauth' },
+  streamFormat: 'sse',
+
+  chatCall(job: JobData, target: CallTarget): UpstreamCall {
+    const url = urlFor(target, job.model, job.stream ? 'streamGenerateContent?alt=sse' : 'generateContent');
+    const { body, droppedParams } = geminiChatRequest(job);
+    return { url, body: JSON.stringify(body), droppedParams };
+  },
+  chatAnswer: geminiChatAnswer,
+  streamEvent: geminiStreamEvent,
+  errorMessage: geminiErrorMessage,
+
+  embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
+    const url = urlFor(target, job.model, 'predict');
+    const { texts, dimensions, droppedParams } = embeddingInputs(job);
+    const body = {
+      instances: texts.map((content) => ({ content })),
+      ...(dimensions !== null ? { parameters: { outputDimensionality: dimensions } } : {}),
+    };
+    return { url, body: JSON.stringify(body), droppedParams };
+  },
+
+  embeddingsAnswer(text: string, job: JobData): ChatAnswer {
+    const predictions = parseJsonObject(text).predictions as
+      { embeddings?: { values?: number[]; statistics?: { token_count?: number } } }[] | undefined;
+    if (!Array.isArray(predictions)) throw new SyntaxError('the answer has no predictions array');
+    let tokens = 0;
+    for (const prediction of predictions) tokens += prediction.embeddings?.statistics?.token_count ?? 0;
+    return openAIEmbeddingList(predictions.map((p) => p.embeddings?.values ?? []), job, tokens);
+  },
+};
