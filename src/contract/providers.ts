@@ -60,4 +60,3 @@ export function isKnownAdapter(id: string): boolean {
   return Object.hasOwn(PROVIDER_FACTS, id);
 }
 
-export { CHAT_TOOLS_VISION };
