@@ -22,9 +22,11 @@
 // The answer honours `max_tokens` (one word is one token: cut with stop_reason max_tokens) and `stop_sequences`.
 
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import {
+  breakOff, FakeServer, modelOf, openStream, parseJson, retryAfterFor, scenarioOrBadHeader, sendJson as sendJsonOf, tokensOf,
+  type WaitableFakeServerApi, whenClosed,
+} from './fake-server.js';
 
 export interface FakeToolUse {
   name: string;
@@ -113,18 +115,7 @@ export interface MessagesBody {
   [field: string]: unknown;
 }
 
-export interface FakeAnthropic {
-  readonly url: string;
-  readonly port: number;
-  readonly requests: AnthropicRecordedRequest[];
-  script(model: string, scenario: AnthropicScenario): void;
-  /** Requests that carry this x-request-id (the gateway sends its request id upstream). */
-  requestsWithId(requestId: string): AnthropicRecordedRequest[];
-  /** Resolves once `count` requests have arrived (the n-th is returned), or rejects after `timeoutMs`. */
-  waitForRequests(count: number, timeoutMs?: number): Promise<AnthropicRecordedRequest>;
-  reset(): void;
-  close(): Promise<void>;
-}
+export type FakeAnthropic = WaitableFakeServerApi<AnthropicRecordedRequest, AnthropicScenario>;
 
 const DEFAULT_TOOL: FakeToolUse = { name: 'get_weather', input: { location: 'Paris', unit: 'celsius' } };
 const ERROR_TYPES: Record<number, { type: string; message: string }> = {
@@ -164,7 +155,6 @@ export function anthropicScenarioFromModel(model: string): AnthropicScenario {
 }
 
 const randomId = (prefix: string, bytes = 12) => `${prefix}${randomBytes(bytes).toString('base64url')}`;
-const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
 const splitWords = (text: string) => text.match(/\S+\s*|\s+/g) ?? [];
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -402,33 +392,16 @@ function fullUsage(usage: Required<AnthropicUsageCounts>) {
 }
 
 export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Promise<FakeAnthropic> {
-  const requests: AnthropicRecordedRequest[] = [];
-  const scripts = new Map<string, AnthropicScenario>();
-  const sockets = new Set<Socket>();
-  const waiters: { count: number; resolve: (r: AnthropicRecordedRequest) => void }[] = [];
-  let seq = 0;
   const { apiKey, ...defaults } = options;
-
-  const chooseScenario = (headers: IncomingHttpHeaders, body: MessagesBody | undefined): AnthropicScenario => {
-    const header = headers['x-fake-scenario'];
-    if (typeof header === 'string') return { ...defaults, ...(JSON.parse(header) as AnthropicScenario) };
-    const model = typeof body?.model === 'string' ? body.model : '';
-    return { ...defaults, ...(scripts.get(model) ?? anthropicScenarioFromModel(model)) };
-  };
 
   const sendJson = (res: ServerResponse, record: AnthropicRecordedRequest, status: number, body: unknown,
     headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    record.status = status;
-    record.responseBody = text;
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text),
-      'request-id': randomId('req_011'), 'anthropic-organization-id': 'org-fake', ...headers });
-    res.end(text);
+    sendJsonOf(res, record, status, body, { 'request-id': randomId('req_011'), 'anthropic-organization-id': 'org-fake', ...headers });
   };
 
   const sendError = (res: ServerResponse, record: AnthropicRecordedRequest, error: FakeAnthropicError) => {
     const known = ERROR_TYPES[error.status] ?? ERROR_TYPES[error.status >= 500 ? 500 : 400];
-    const retryAfter = error.retryAfter === undefined ? ([429, 529].includes(error.status) ? '1' : null) : error.retryAfter;
+    const retryAfter = retryAfterFor(error.status, error.retryAfter, [429, 529]);
     sendJson(res, record, error.status, {
       type: 'error',
       error: { type: error.type ?? known.type, message: error.message ?? known.message },
@@ -436,49 +409,18 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     }, retryAfter === null ? {} : { 'retry-after': retryAfter });
   };
 
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (part: Buffer) => parts.push(part));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(parts).toString('utf8');
-      let body: MessagesBody | undefined;
-      try {
-        body = rawBody ? (JSON.parse(rawBody) as MessagesBody) : undefined;
-      } catch {
-        body = undefined;
-      }
-      let scenario: AnthropicScenario;
-      try {
-        scenario = chooseScenario(req.headers, body);
-      } catch {
-        scenario = { error: { status: 400, message: 'x-fake-scenario is not valid JSON' } };
-      }
-      let markClosed!: () => void;
-      const record: AnthropicRecordedRequest = {
-        seq: ++seq, method: req.method ?? '', path: req.url ?? '', headers: req.headers, rawBody, body, scenario,
-        status: 0, events: [], responseBody: null, content: '', completed: false, clientAborted: false, brokenOff: false,
-        closed: new Promise<void>((resolve) => {
-          markClosed = resolve;
-        }),
-      };
-      requests.push(record);
-      res.on('close', () => {
+  const fake = await FakeServer.start<AnthropicRecordedRequest, AnthropicScenario>((req, res, rawBody) => {
+    const body = parseJson<MessagesBody>(rawBody);
+    const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, modelOf(body), anthropicScenarioFromModel, defaults));
+    const record: AnthropicRecordedRequest = fake.record({
+      seq: fake.nextSeq(), method: req.method ?? '', path: req.url ?? '', headers: req.headers, rawBody, body, scenario,
+      status: 0, events: [], responseBody: null, content: '', completed: false, clientAborted: false, brokenOff: false,
+      closed: whenClosed(res, () => {
         record.completed = res.writableFinished;
         record.clientAborted = !res.writableFinished && !record.brokenOff;
-        markClosed();
-      });
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (requests.length >= waiters[i].count) {
-          waiters[i].resolve(requests[waiters[i].count - 1]);
-          waiters.splice(i, 1);
-        }
-      }
-      void answer(req, res, record).catch(() => res.destroy());
+      }),
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    void answer(req, res, record).catch(() => res.destroy());
   });
 
   async function answer(req: IncomingMessage, res: ServerResponse, record: AnthropicRecordedRequest): Promise<void> {
@@ -537,10 +479,8 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
 
   async function stream(res: ServerResponse, record: AnthropicRecordedRequest, plan: PlannedAnswer, id: string, model: string) {
     const { scenario } = record;
-    record.status = 200;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache',
+    openStream(res, record, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache',
       connection: 'keep-alive', 'request-id': randomId('req_011'), 'anthropic-organization-id': 'org-fake' });
-    res.flushHeaders();
     let written = 0;
     /** Writes one named event; false once the exchange is over. */
     const send = async (payload: Record<string, unknown>): Promise<boolean> => {
@@ -552,11 +492,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         res.write(`event: ${event.event}\ndata: ${event.data}\n\n`, () => resolve());
       });
       if (scenario.breakAfterEvents !== undefined && written >= scenario.breakAfterEvents) {
-        await flushed;
-        // Give the reader a moment to take the bytes before the connection goes.
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        record.brokenOff = true;
-        res.socket?.destroy();
+        await breakOff(res, record, flushed);
         return false;
       }
       return true;
@@ -607,40 +543,6 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     res.end();
   }
 
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    script(model, scenario) {
-      scripts.set(model, scenario);
-    },
-    requestsWithId(requestId) {
-      return requests.filter((r) => r.headers['x-request-id'] === requestId);
-    },
-    waitForRequests(count, timeoutMs = 5_000) {
-      if (requests.length >= count) return Promise.resolve(requests[count - 1]);
-      return new Promise<AnthropicRecordedRequest>((resolve, reject) => {
-        const waiter = { count, resolve: (r: AnthropicRecordedRequest) => {
-          clearTimeout(timer);
-          resolve(r);
-        } };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new Error(`the fake got ${requests.length} requests, not ${count}, within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
-    },
-    reset() {
-      requests.length = 0;
-      scripts.clear();
-    },
-    close() {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
-  };
+  const { url, port, requests, script, requestsWithId, waitForRequests, reset, close } = fake;
+  return { url, port, requests, script, requestsWithId, waitForRequests, reset, close };
 }

@@ -15,9 +15,10 @@
 //   4. the options given to `startFakeAzure`.
 
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import {
+  FakeServer, type FakeServerApi, openaiEmbeddings, openStream, parseJson, retryAfterFor, scenarioOrBadHeader, sendJson as sendJsonOf, tokensOf,
+} from './fake-server.js';
 
 export interface AzureFakeToolCall {
   name: string;
@@ -63,14 +64,8 @@ export interface AzureRecordedRequest {
   content: string;
 }
 
-export interface FakeAzure {
-  readonly url: string;
-  readonly requests: AzureRecordedRequest[];
-  script(deployment: string, scenario: AzureScenario): void;
-  requestsWithId(requestId: string): AzureRecordedRequest[];
-  reset(): void;
-  close(): Promise<void>;
-}
+/** `script(deployment, scenario)`: here requests name a deployment, not a model. */
+export type FakeAzure = FakeServerApi<AzureRecordedRequest, AzureScenario>;
 
 const SAFE = {
   hate: { filtered: false, severity: 'safe' },
@@ -129,70 +124,33 @@ function lastUserText(body: Record<string, unknown> | undefined): string {
   return '';
 }
 
-const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
 const splitWords = (text: string) => text.match(/\S+\s*|\s+/g) ?? [text];
 const randomId = (prefix: string) => `${prefix}${randomBytes(14).toString('base64url')}`;
 const ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 
 export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<FakeAzure> {
-  const requests: AzureRecordedRequest[] = [];
-  const scripts = new Map<string, AzureScenario>();
-  const sockets = new Set<Socket>();
   const { apiKey, deployments = {}, strictDeployments = false, ...defaults } = options;
 
   const sendJson = (res: ServerResponse, record: AzureRecordedRequest, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    record.status = status;
-    record.responseBody = text;
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'apim-request-id': randomBytes(16).toString('hex'),
-      'x-ms-region': 'Sweden Central',
-      ...headers,
-    });
-    res.end(text);
+    sendJsonOf(res, record, status, body, { 'apim-request-id': randomBytes(16).toString('hex'), 'x-ms-region': 'Sweden Central', ...headers });
   };
 
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (part: Buffer) => parts.push(part));
-    req.on('end', () => {
-      const raw = Buffer.concat(parts).toString('utf8');
-      let body: Record<string, unknown> | undefined;
-      try {
-        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
-      } catch {
-        body = undefined;
-      }
-      const url = new URL(req.url ?? '/', 'http://fake');
-      const route = ROUTE.exec(url.pathname);
-      const deployment = route ? decodeURIComponent(route[1]) : null;
-      let scenario: AzureScenario;
-      try {
-        const header = req.headers['x-fake-scenario'];
-        scenario = typeof header === 'string'
-          ? { ...defaults, ...(JSON.parse(header) as AzureScenario) }
-          : { ...defaults, ...(scripts.get(deployment ?? '') ?? azureScenarioFromDeployment(deployment ?? '')) };
-      } catch {
-        scenario = { error: { status: 400, message: 'x-fake-scenario is not valid JSON' } };
-      }
-      const record: AzureRecordedRequest = {
-        method: req.method ?? '', path: req.url ?? '', deployment, operation: route ? route[2] : null,
-        apiVersion: url.searchParams.get('api-version'), headers: req.headers, body, scenario, status: 0, events: [],
-        responseBody: null, content: '',
-      };
-      requests.push(record);
-      try {
-        answer(res, record);
-      } catch {
-        res.destroy();
-      }
+  const fake = await FakeServer.start<AzureRecordedRequest, AzureScenario>((req, res, raw) => {
+    const body = parseJson<Record<string, unknown>>(raw);
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const route = ROUTE.exec(url.pathname);
+    const deployment = route ? decodeURIComponent(route[1]) : null;
+    const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, deployment ?? '', azureScenarioFromDeployment, defaults));
+    const record = fake.record({
+      method: req.method ?? '', path: req.url ?? '', deployment, operation: route ? route[2] : null,
+      apiVersion: url.searchParams.get('api-version'), headers: req.headers, body, scenario, status: 0, events: [],
+      responseBody: null, content: '',
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    try {
+      answer(res, record);
+    } catch {
+      res.destroy();
+    }
   });
 
   function answer(res: ServerResponse, record: AzureRecordedRequest): void {
@@ -211,7 +169,7 @@ export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<Fa
     const { scenario, body } = record;
     if (scenario.error) {
       const { status, message, retryAfter } = scenario.error;
-      const wait = retryAfter === undefined ? (status === 429 ? '1' : null) : retryAfter;
+      const wait = retryAfterFor(status, retryAfter, [429]);
       sendJson(res, record, status, errorBody(status, message), wait === null ? {} : { 'retry-after': wait, 'retry-after-ms': String(Number(wait) * 1000) });
       return;
     }
@@ -229,13 +187,7 @@ export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<Fa
   }
 
   function embeddings(res: ServerResponse, record: AzureRecordedRequest, body: Record<string, unknown>, model: string): void {
-    const inputs = Array.isArray(body.input) ? body.input : [body.input];
-    const data = inputs.map((input, index) => {
-      const text = typeof input === 'string' ? input : JSON.stringify(input);
-      const vector = Array.from({ length: 8 }, (_, d) => ((text.charCodeAt(d % Math.max(1, text.length)) || 0) % 97) / 97);
-      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
-      return { object: 'embedding', index, embedding };
-    });
+    const { inputs, data } = openaiEmbeddings(body);
     const tokens = inputs.reduce<number>((sum, input) => sum + tokensOf(String(input)), 0);
     sendJson(res, record, 200, { object: 'list', data, model, usage: { prompt_tokens: tokens, total_tokens: tokens } });
   }
@@ -327,10 +279,8 @@ export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<Fa
     }
     if (includeUsage) events.push(frame([], { usage }));
 
-    record.status = 200;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache',
+    openStream(res, record, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache',
       'apim-request-id': randomBytes(16).toString('hex') });
-    res.flushHeaders();
     let written = 0;
     for (const event of [...events.map((e) => JSON.stringify(e)), '[DONE]']) {
       record.events.push(event);
@@ -344,25 +294,6 @@ export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<Fa
     res.end();
   }
 
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    script(deployment, scenario) {
-      scripts.set(deployment, scenario);
-    },
-    requestsWithId(requestId) {
-      return requests.filter((r) => r.headers['x-request-id'] === requestId);
-    },
-    reset() {
-      requests.length = 0;
-      scripts.clear();
-    },
-    close() {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
-  };
+  const { url, requests, script, requestsWithId, reset, close } = fake;
+  return { url, requests, script, requestsWithId, reset, close };
 }

@@ -20,13 +20,12 @@
 // anything else is a plain success.
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { FakeServer, type FakeServerApi, openStream, parseJson, respond, retryAfterFor, scenarioOrBadHeader, tokensOf, whenClosed } from './fake-server.js';
 
 export interface FakeAwsCredentials {
   accessKeyId: string;
@@ -118,14 +117,7 @@ export interface RecordedBedrockRequest {
   readonly closed: Promise<void>;
 }
 
-export interface FakeBedrock {
-  readonly url: string;
-  readonly requests: RecordedBedrockRequest[];
-  script(modelId: string, scenario: BedrockScenario): void;
-  requestsWithId(requestId: string): RecordedBedrockRequest[];
-  reset(): void;
-  close(): Promise<void>;
-}
+export type FakeBedrock = FakeServerApi<RecordedBedrockRequest, BedrockScenario>;
 
 const DEFAULT_CONTENT = 'The quick brown fox jumps over the lazy dog.';
 const DEFAULT_TOOL_INPUT = { location: 'Paris', unit: 'celsius' };
@@ -183,7 +175,6 @@ export function scenarioFromModel(modelId: string): BedrockScenario {
   return {};
 }
 
-const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
 const words = (text: string) => text.match(/\S+\s*|\s+/g) ?? [text];
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -475,10 +466,6 @@ function streamEvents(reply: Reply, scenario: BedrockScenario): FakeEvent[] {
 }
 
 export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<FakeBedrock> {
-  const requests: RecordedBedrockRequest[] = [];
-  const scripts = new Map<string, BedrockScenario>();
-  const sockets = new Set<Socket>();
-  let seq = 0;
   const { credentials: _c, apiKeys: _k, region: _r, ...defaults } = options;
 
   const sendError = (res: ServerResponse, record: RecordedBedrockRequest, error: FakeBedrockError) => {
@@ -490,63 +477,33 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
       // Bedrock's error type carries the service namespace after a colon; SDKs read the part before it.
       'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
     };
-    const retryAfter = error.retryAfter === undefined ? (error.status === 429 || error.status === 503 ? '1' : null) : error.retryAfter;
+    const retryAfter = retryAfterFor(error.status, error.retryAfter, [429, 503]);
     if (retryAfter !== null) headers['retry-after'] = retryAfter;
-    const body = JSON.stringify({ message: error.message ?? known.message });
-    record.status = error.status;
-    record.responseBody = body;
-    res.writeHead(error.status, headers);
-    res.end(body);
+    respond(res, record, error.status, JSON.stringify({ message: error.message ?? known.message }), headers);
   };
 
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (part: Buffer) => parts.push(part));
-    req.on('end', () => {
-      void handle(req, res, Buffer.concat(parts).toString('utf8')).catch((error: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: `fake failure: ${(error as Error).message}` }));
-      });
+  const fake = await FakeServer.start<RecordedBedrockRequest, BedrockScenario>((req, res, rawBody) => {
+    void handle(req, res, rawBody).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: `fake failure: ${(error as Error).message}` }));
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, rawBody: string): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const route = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(url.pathname);
     const modelId = route ? decodeURIComponent(route[1]) : null;
-    let body: Record<string, unknown> | undefined;
-    try {
-      const parsed: unknown = rawBody ? JSON.parse(rawBody) : undefined;
-      body = isObject(parsed) ? parsed : undefined;
-    } catch {
-      body = undefined;
-    }
-    let scenario: BedrockScenario;
-    const header = req.headers['x-fake-scenario'];
-    try {
-      scenario = typeof header === 'string' ? { ...defaults, ...(JSON.parse(header) as BedrockScenario) }
-        : { ...defaults, ...(modelId ? scripts.get(modelId) ?? scenarioFromModel(modelId) : {}) };
-    } catch {
-      scenario = { error: { status: 400, message: 'x-fake-scenario is not valid JSON' } };
-    }
+    const parsed = parseJson<unknown>(rawBody);
+    const body = isObject(parsed) ? parsed : undefined;
+    const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, modelId || null, scenarioFromModel, defaults));
     const auth = await checkAuth(req, rawBody, options);
-    let markClosed!: () => void;
-    const record: RecordedBedrockRequest = {
-      seq: ++seq, method: req.method ?? '', path: req.url ?? '', operation: (route?.[2] ?? null) as RecordedBedrockRequest['operation'],
+    const record: RecordedBedrockRequest = fake.record({
+      seq: fake.nextSeq(), method: req.method ?? '', path: req.url ?? '', operation: (route?.[2] ?? null) as RecordedBedrockRequest['operation'],
       modelId, headers: req.headers, rawBody, body, scenario, auth, status: 0, events: [], responseBody: null, content: '',
-      clientAborted: false, closed: new Promise<void>((resolve) => {
-        markClosed = resolve;
+      clientAborted: false, closed: whenClosed(res, () => {
+        // The client went away before the fake finished (and not because the fake broke the connection itself).
+        record.clientAborted = !res.writableFinished && record.events.at(-1)?.type !== '(broken)';
       }),
-    };
-    requests.push(record);
-    res.on('close', () => {
-      // The client went away before the fake finished (and not because the fake broke the connection itself).
-      record.clientAborted = !res.writableFinished && record.events.at(-1)?.type !== '(broken)';
-      markClosed();
     });
 
     if (auth.problem) {
@@ -578,11 +535,8 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
       const embedding = vectorFor(String(body.inputText), typeof body.dimensions === 'number' ? body.dimensions : v2 ? 1024 : 1536);
       const tokens = tokensOf(String(body.inputText));
       const answer = JSON.stringify({ embedding, inputTextTokenCount: tokens, ...(v2 ? { embeddingsByType: { float: embedding } } : {}) });
-      record.status = 200;
-      record.responseBody = answer;
-      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(),
+      respond(res, record, 200, answer, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(),
         'x-amzn-bedrock-input-token-count': String(tokens), 'x-amzn-bedrock-invocation-latency': '42' });
-      res.end(answer);
       return;
     }
 
@@ -591,16 +545,11 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
     if (operation === 'converse') {
       const answer = JSON.stringify({ metrics: { latencyMs: 120 }, output: { message: { content: reply.blocks, role: 'assistant' } },
         stopReason: reply.stopReason, usage: reply.usage });
-      record.status = 200;
-      record.responseBody = answer;
-      res.writeHead(200, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() });
-      res.end(answer);
+      respond(res, record, 200, answer, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() });
       return;
     }
 
-    record.status = 200;
-    res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': randomUUID() });
-    res.flushHeaders();
+    openStream(res, record, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': randomUUID() });
     const events = streamEvents(reply, scenario);
     const write = (bytes: Uint8Array) => new Promise<void>((resolve) => res.write(bytes, () => resolve()));
     for (const [n, event] of events.entries()) {
@@ -630,25 +579,6 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
     res.end();
   }
 
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    script(modelId, scenario) {
-      scripts.set(modelId, scenario);
-    },
-    requestsWithId(requestId) {
-      return requests.filter((r) => r.headers['x-request-id'] === requestId);
-    },
-    reset() {
-      requests.length = 0;
-      scripts.clear();
-    },
-    close() {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
-  };
+  const { url, requests, script, requestsWithId, reset, close } = fake;
+  return { url, requests, script, requestsWithId, reset, close };
 }

@@ -13,9 +13,11 @@
 //   4. the options given to `startFakeCohere`.
 
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import {
+  charVector, FakeServer, type FakeServerApi, modelOf, openStream, parseJson, retryAfterFor, scenarioOrBadHeader, sendJson as sendJsonOf, tokensOf,
+  whenClosed,
+} from './fake-server.js';
 
 export interface CohereFakeToolCall {
   name: string;
@@ -68,14 +70,7 @@ export interface CohereRecordedRequest {
   readonly closed: Promise<void>;
 }
 
-export interface FakeCohere {
-  readonly url: string;
-  readonly requests: CohereRecordedRequest[];
-  script(model: string, scenario: CohereScenario): void;
-  requestsWithId(requestId: string): CohereRecordedRequest[];
-  reset(): void;
-  close(): Promise<void>;
-}
+export type FakeCohere = FakeServerApi<CohereRecordedRequest, CohereScenario>;
 
 const DEFAULT_TOOL: CohereFakeToolCall = { name: 'get_weather', arguments: '{"location":"Paris","unit":"celsius"}' };
 
@@ -112,75 +107,33 @@ function lastUserText(body: Record<string, unknown> | undefined): string {
   return '';
 }
 
-const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
 const splitWords = (text: string) => text.match(/\S+\s*|\s+/g) ?? [text];
 
 export async function startFakeCohere(options: FakeCohereOptions = {}): Promise<FakeCohere> {
-  const requests: CohereRecordedRequest[] = [];
-  const scripts = new Map<string, CohereScenario>();
-  const sockets = new Set<Socket>();
   const { apiKey, ...defaults } = options;
 
-  const choose = (headers: IncomingHttpHeaders, body: Record<string, unknown> | undefined): CohereScenario => {
-    const header = headers['x-fake-scenario'];
-    if (typeof header === 'string') return { ...defaults, ...(JSON.parse(header) as CohereScenario) };
-    const model = typeof body?.model === 'string' ? body.model : '';
-    return { ...defaults, ...(scripts.get(model) ?? cohereScenarioFromModel(model)) };
-  };
-
   const sendJson = (res: ServerResponse, record: CohereRecordedRequest, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    record.status = status;
-    record.responseBody = text;
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'x-debug-trace-id': randomUUID().replaceAll('-', ''),
-      ...headers,
-    });
-    res.end(text);
+    sendJsonOf(res, record, status, body, { 'x-debug-trace-id': randomUUID().replaceAll('-', ''), ...headers });
   };
 
   const sendError = (res: ServerResponse, record: CohereRecordedRequest, error: CohereFakeError) => {
-    const retryAfter = error.retryAfter === undefined ? (error.status === 429 ? '1' : null) : error.retryAfter;
+    const retryAfter = retryAfterFor(error.status, error.retryAfter, [429]);
     const message = error.message ?? ERROR_MESSAGES[error.status] ?? ERROR_MESSAGES[error.status >= 500 ? 500 : 400];
     sendJson(res, record, error.status, { id: randomUUID(), message }, retryAfter === null ? {} : { 'retry-after': retryAfter });
   };
 
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (part: Buffer) => parts.push(part));
-    req.on('end', () => {
-      const raw = Buffer.concat(parts).toString('utf8');
-      let body: Record<string, unknown> | undefined;
-      try {
-        body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
-      } catch {
-        body = undefined;
-      }
-      let scenario: CohereScenario;
-      try {
-        scenario = choose(req.headers, body);
-      } catch {
-        scenario = { error: { status: 400, message: 'x-fake-scenario is not valid JSON' } };
-      }
-      let markClosed!: () => void;
-      const record: CohereRecordedRequest = {
-        method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, scenario, status: 0, events: [],
-        responseBody: null, content: '', closed: new Promise<void>((resolve) => { markClosed = resolve; }),
-      };
-      requests.push(record);
-      res.on('close', () => markClosed());
-      try {
-        answer(res, record);
-      } catch {
-        res.destroy();
-      }
+  const fake = await FakeServer.start<CohereRecordedRequest, CohereScenario>((req, res, raw) => {
+    const body = parseJson<Record<string, unknown>>(raw);
+    const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, modelOf(body), cohereScenarioFromModel, defaults));
+    const record = fake.record({
+      method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, scenario, status: 0, events: [],
+      responseBody: null, content: '', closed: whenClosed(res),
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    try {
+      answer(res, record);
+    } catch {
+      res.destroy();
+    }
   });
 
   function answer(res: ServerResponse, record: CohereRecordedRequest): void {
@@ -219,8 +172,7 @@ export async function startFakeCohere(options: FakeCohereOptions = {}): Promise<
       return;
     }
     const dimension = typeof body.output_dimension === 'number' ? body.output_dimension : 8;
-    const vectors = (texts as string[]).map((text) => Array.from({ length: dimension },
-      (_, d) => ((text.charCodeAt(d % Math.max(1, text.length)) || 0) % 97) / 97));
+    const vectors = (texts as string[]).map((text) => charVector(text, dimension));
     const tokens = (texts as string[]).reduce((sum, text) => sum + tokensOf(text), 0);
     sendJson(res, record, 200, {
       id: randomUUID(),
@@ -263,9 +215,7 @@ export async function startFakeCohere(options: FakeCohereOptions = {}): Promise<
       return;
     }
 
-    record.status = 200;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.flushHeaders();
+    openStream(res, record, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     let written = 0;
     /** Writes one event; false once the fake broke the connection on purpose. */
     const send = (type: string, data: Record<string, unknown>): boolean => {
@@ -314,25 +264,6 @@ export async function startFakeCohere(options: FakeCohereOptions = {}): Promise<
     res.end();
   }
 
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    script(model, scenario) {
-      scripts.set(model, scenario);
-    },
-    requestsWithId(requestId) {
-      return requests.filter((r) => r.headers['x-request-id'] === requestId);
-    },
-    reset() {
-      requests.length = 0;
-      scripts.clear();
-    },
-    close() {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
-  };
+  const { url, requests, script, requestsWithId, reset, close } = fake;
+  return { url, requests, script, requestsWithId, reset, close };
 }

@@ -22,9 +22,8 @@
 // anything else answers `Echo: <last user text>` (or the scenario's `content`).
 
 import { createVerify, randomBytes, type KeyObject } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { charVector, FakeServer, type FakeServerApi, parseJson, retryAfterFor, sendJson as sendJsonOf, tokensOf, whenClosed } from './fake-server.js';
 
 type Json = Record<string, unknown>;
 
@@ -81,15 +80,10 @@ export interface FakeTokenRequest {
   readonly error: string | null;
 }
 
-export interface FakeGemini {
-  readonly url: string;
-  readonly requests: FakeGeminiRequest[];
+export interface FakeGemini extends Omit<FakeServerApi<FakeGeminiRequest, FakeGeminiScenario>, 'requestsWithId'> {
   readonly tokenRequests: FakeTokenRequest[];
-  script(model: string, scenario: FakeGeminiScenario): void;
   /** Forgets the tokens issued so far: the next Vertex call with one of them gets 401. */
   revokeTokens(): void;
-  reset(): void;
-  close(): Promise<void>;
 }
 
 const DEFAULT_TOOL: FakeGeminiToolCall = { name: 'get_weather', args: { location: 'Paris', unit: 'celsius' } };
@@ -181,8 +175,6 @@ function checkGenerateRequest(body: Json | undefined): void {
   }
 }
 
-const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
-
 function lastUserText(body: Json | undefined): string {
   const contents = (body?.contents as { role?: string; parts?: Json[] }[] | undefined) ?? [];
   for (let i = contents.length - 1; i >= 0; i--) {
@@ -224,20 +216,12 @@ function verifyJwt(assertion: string, publicKey: KeyObject | string): { header: 
 }
 
 export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<FakeGemini> {
-  const requests: FakeGeminiRequest[] = [];
   const tokenRequests: FakeTokenRequest[] = [];
-  const scripts = new Map<string, FakeGeminiScenario>();
   const tokens = new Map<string, number>();
-  const sockets = new Set<Socket>();
-  let seq = 0;
-  let url = '';
 
-  const sendJson = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text), ...headers });
-    res.end(text);
-    return text;
-  };
+  /** Google's JSON answer; noted on the record when there is one. */
+  const sendJson = (res: ServerResponse, record: FakeGeminiRequest | null, status: number, body: unknown,
+    headers: Record<string, string> = {}) => sendJsonOf(res, record, status, body, { 'content-type': 'application/json; charset=UTF-8', ...headers });
 
   const errorBody = (status: number, message?: string, details?: Json[]) => {
     const known = ERRORS[status] ?? ERRORS[status >= 500 ? 500 : 400];
@@ -246,22 +230,16 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
 
   const sendError = (res: ServerResponse, record: FakeGeminiRequest | null, status: number, message?: string,
     retryAfter?: string | null, details?: Json[]) => {
-    const headers: Record<string, string> = {};
-    const after = retryAfter === undefined ? ([429, 503].includes(status) ? '1' : null) : retryAfter;
-    if (after !== null) headers['retry-after'] = after;
+    const after = retryAfterFor(status, retryAfter, [429, 503]);
     const retryInfo = after !== null ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${after}s` }] : undefined;
-    const text = sendJson(res, status, errorBody(status, message, details ?? retryInfo), headers);
-    if (record) {
-      record.status = status;
-      record.responseBody = text;
-    }
+    sendJson(res, record, status, errorBody(status, message, details ?? retryInfo), after === null ? {} : { 'retry-after': after });
   };
 
   const handleToken = (res: ServerResponse, raw: string) => {
     const form = new URLSearchParams(raw);
     const refuse = (description: string, header: Json = {}, claims: Json = {}) => {
       tokenRequests.push({ header, claims, granted: false, token: null, error: description });
-      sendJson(res, 400, { error: 'invalid_grant', error_description: description });
+      sendJson(res, null, 400, { error: 'invalid_grant', error_description: description });
     };
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return refuse('Invalid grant_type.');
     const account = options.serviceAccount;
@@ -270,7 +248,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     const now = Math.floor(Date.now() / 1000);
     if (!valid) return refuse('Invalid JWT Signature.', header, claims);
     if (claims.iss !== account.clientEmail) return refuse('Invalid issuer.', header, claims);
-    if (claims.aud !== `${url}/token`) return refuse('Invalid JWT: Token must be for this token endpoint (aud).', header, claims);
+    if (claims.aud !== `${fake.url}/token`) return refuse('Invalid JWT: Token must be for this token endpoint (aud).', header, claims);
     if (typeof claims.scope !== 'string' || !claims.scope.split(' ').includes('https://www.googleapis.com/auth/cloud-platform')) {
       return refuse('Invalid scope.', header, claims);
     }
@@ -282,7 +260,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     const lifetime = options.tokenLifetimeS ?? 3599;
     tokens.set(token, Date.now() + lifetime * 1000);
     tokenRequests.push({ header, claims, granted: true, token, error: null });
-    sendJson(res, 200, { access_token: token, expires_in: lifetime, token_type: 'Bearer' });
+    sendJson(res, null, 200, { access_token: token, expires_in: lifetime, token_type: 'Bearer' });
   };
 
   const authorized = (api: 'gemini' | 'vertex', req: IncomingMessage, res: ServerResponse, record: FakeGeminiRequest): boolean => {
@@ -372,8 +350,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
         usageMetadata: { promptTokenCount: promptTokens, totalTokenCount: promptTokens }, modelVersion: record.model,
         responseId: responseIds.get(record) };
       if (!streaming) {
-        record.status = 200;
-        record.responseBody = sendJson(res, 200, blocked);
+        sendJson(res, record, 200, blocked);
         return;
       }
       return writeStream(record, res, [blocked], sse);
@@ -389,7 +366,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
         record.responseBody = cut;
         return;
       }
-      record.responseBody = sendJson(res, 200, answer);
+      sendJson(res, record, 200, answer);
       return;
     }
     const events: Json[] = [];
@@ -431,8 +408,6 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
   };
 
   const embed = (record: FakeGeminiRequest, res: ServerResponse) => {
-    const vector = (text: string, dimensions: number) =>
-      Array.from({ length: dimensions }, (_, d) => ((text.charCodeAt(d % Math.max(1, text.length)) || 0) % 97) / 97);
     const body = record.body ?? {};
     record.status = 200;
     if (record.action === 'batchEmbedContents' && record.api === 'gemini') {
@@ -444,8 +419,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
         }
         if (!r.content?.parts?.length) return sendError(res, record, 400, '* content.parts must not be empty');
       }
-      const embeddings = reqs.map((r) => ({ values: vector(r.content!.parts!.map((p) => p.text ?? '').join(''), r.outputDimensionality ?? 8) }));
-      record.responseBody = sendJson(res, 200, { embeddings });
+      const embeddings = reqs.map((r) => ({ values: charVector(r.content!.parts!.map((p) => p.text ?? '').join(''), r.outputDimensionality ?? 8) }));
+      sendJson(res, record, 200, { embeddings });
       return;
     }
     if (record.action === 'predict' && record.api === 'vertex') {
@@ -455,86 +430,57 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       }
       const dimensions = ((body.parameters as Json | undefined)?.outputDimensionality as number | undefined) ?? 8;
       const predictions = instances.map((i) => ({ embeddings: { statistics: { truncated: false, token_count: tokensOf(i.content as string) },
-        values: vector(i.content as string, dimensions) } }));
+        values: charVector(i.content as string, dimensions) } }));
       const characters = instances.reduce((n, i) => n + (i.content as string).length, 0);
-      record.responseBody = sendJson(res, 200, { predictions, metadata: { billableCharacterCount: characters } });
+      sendJson(res, record, 200, { predictions, metadata: { billableCharacterCount: characters } });
       return;
     }
     sendError(res, record, 404, `Method ${record.action} is not found for this API.`);
   };
 
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      void (async () => {
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const parsedUrl = new URL(req.url ?? '/', 'http://fake');
-        if (req.method === 'POST' && parsedUrl.pathname === '/token') return handleToken(res, raw);
-        const gemini = GEMINI_PATH.exec(parsedUrl.pathname);
-        const vertex = VERTEX_PATH.exec(parsedUrl.pathname);
-        if (req.method !== 'POST' || (!gemini && !vertex)) return sendError(res, null, 404, `No route for ${req.method} ${parsedUrl.pathname}.`);
-        const api = gemini ? 'gemini' : 'vertex';
-        const model = decodeURIComponent(gemini ? gemini[1] : vertex![4]);
-        const action = gemini ? gemini[2] : vertex![5];
-        let body: Json | undefined;
-        try {
-          body = raw ? (JSON.parse(raw) as Json) : undefined;
-        } catch {
-          body = undefined;
-        }
-        const header = req.headers['x-fake-scenario'];
-        const scenario: FakeGeminiScenario = typeof header === 'string' ? JSON.parse(header) as FakeGeminiScenario
-          : scripts.get(model) ?? scenarioFromModel(model);
-        let markClosed!: () => void;
-        const record: FakeGeminiRequest = {
-          seq: ++seq, api, path: req.url ?? '', model, action, headers: req.headers, body, scenario, status: 0, events: [],
-          responseBody: null, completed: false, closed: new Promise<void>((resolve) => {
-            markClosed = resolve;
-          }),
-        };
-        responseIds.set(record, randomBytes(9).toString('base64url'));
-        requests.push(record);
-        res.on('close', () => {
+  const fake = await FakeServer.start<FakeGeminiRequest, FakeGeminiScenario>((req, res, raw) => {
+    void (async () => {
+      const parsedUrl = new URL(req.url ?? '/', 'http://fake');
+      if (req.method === 'POST' && parsedUrl.pathname === '/token') return handleToken(res, raw);
+      const gemini = GEMINI_PATH.exec(parsedUrl.pathname);
+      const vertex = VERTEX_PATH.exec(parsedUrl.pathname);
+      if (req.method !== 'POST' || (!gemini && !vertex)) return sendError(res, null, 404, `No route for ${req.method} ${parsedUrl.pathname}.`);
+      const api = gemini ? 'gemini' : 'vertex';
+      const model = decodeURIComponent(gemini ? gemini[1] : vertex![4]);
+      const action = gemini ? gemini[2] : vertex![5];
+      const body = parseJson<Json>(raw);
+      const scenario = fake.pickScenario(req.headers, model, scenarioFromModel);
+      const record: FakeGeminiRequest = fake.record({
+        seq: fake.nextSeq(), api, path: req.url ?? '', model, action, headers: req.headers, body, scenario, status: 0, events: [],
+        responseBody: null, completed: false, closed: whenClosed(res, () => {
           record.completed = res.writableFinished;
-          markClosed();
-        });
-        if (!authorized(api, req, res, record)) return;
-        if (raw && body === undefined) return sendError(res, record, 400, 'Invalid JSON payload received.');
-        if (scenario.latencyMs) await new Promise((resolve) => setTimeout(resolve, scenario.latencyMs));
-        if (scenario.error) return sendError(res, record, scenario.error.status, scenario.error.message, scenario.error.retryAfter);
-        if (action === 'generateContent') return generate(record, res, false, false);
-        if (action === 'streamGenerateContent') return generate(record, res, true, parsedUrl.searchParams.get('alt') === 'sse');
-        return embed(record, res);
-      })().catch((error: unknown) => {
-        if (!res.headersSent) sendError(res, null, 500, String(error));
-        else res.destroy();
+        }),
       });
+      responseIds.set(record, randomBytes(9).toString('base64url'));
+      if (!authorized(api, req, res, record)) return;
+      if (raw && body === undefined) return sendError(res, record, 400, 'Invalid JSON payload received.');
+      if (scenario.latencyMs) await new Promise((resolve) => setTimeout(resolve, scenario.latencyMs));
+      if (scenario.error) return sendError(res, record, scenario.error.status, scenario.error.message, scenario.error.retryAfter);
+      if (action === 'generateContent') return generate(record, res, false, false);
+      if (action === 'streamGenerateContent') return generate(record, res, true, parsedUrl.searchParams.get('alt') === 'sse');
+      return embed(record, res);
+    })().catch((error: unknown) => {
+      if (!res.headersSent) sendError(res, null, 500, String(error));
+      else res.destroy();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  const { url, requests, script, reset, close } = fake;
   return {
     url,
     requests,
     tokenRequests,
-    script: (model, scenario) => scripts.set(model, scenario),
+    script,
     revokeTokens: () => tokens.clear(),
     reset() {
-      requests.length = 0;
+      reset();
       tokenRequests.length = 0;
-      scripts.clear();
     },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
+    close: () => close('resolve'),
   };
 }

@@ -24,8 +24,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import {
+  breakOff, FakeServer, modelOf, openaiEmbeddings, openStream, parseJson, retryAfterFor, scenarioOrBadHeader, sendJson as sendJsonOf, tokensOf,
+  type WaitableFakeServerApi, whenClosed,
+} from './fake-server.js';
 
 export interface FakeToolCall {
   name: string;
@@ -151,21 +154,9 @@ export interface ChatBody {
   [field: string]: unknown;
 }
 
-export interface FakeOpenAI {
-  readonly url: string;
-  readonly port: number;
-  readonly requests: RecordedRequest[];
-  /** Registers the scenario of every request for `model` (the name the fake receives). */
-  script(model: string, scenario: Scenario): void;
-  /** Requests that carry this x-request-id. */
-  requestsWithId(requestId: string): RecordedRequest[];
-  /** Resolves once `count` requests have arrived (the n-th is returned), or rejects after `timeoutMs`. */
-  waitForRequests(count: number, timeoutMs?: number): Promise<RecordedRequest>;
+export interface FakeOpenAI extends WaitableFakeServerApi<RecordedRequest, Scenario> {
   /** Exchanges still open (answered or not). */
   readonly openCount: number;
-  /** Forgets the recorded requests and the scripts. */
-  reset(): void;
-  close(): Promise<void>;
 }
 
 const DEFAULT_CONTENT = 'The quick brown fox jumps over the lazy dog.';
@@ -214,97 +205,48 @@ function lastUserText(body: ChatBody | undefined): string {
   return '';
 }
 
-/** A rough token count, like OpenAI's order of magnitude: four characters a token. */
-const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
-
 function splitWords(text: string): string[] {
   return text.match(/\S+\s*|\s+/g) ?? [text];
 }
 
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
-  const requests: RecordedRequest[] = [];
-  const scripts = new Map<string, Scenario>();
-  const sockets = new Set<Socket>();
-  const waiters: { count: number; resolve: (r: RecordedRequest) => void }[] = [];
   let open = 0;
-  let seq = 0;
-
   const { apiKey, route: routeOf = openaiRoute, ...baseScenario } = options;
 
-  const chooseScenario = (headers: IncomingHttpHeaders, body: ChatBody | undefined, path: string): Scenario => {
-    const defaults = { ...baseScenario, ...routeOf(path.split('?')[0])?.scenario };
-    const header = headers['x-fake-scenario'];
-    if (typeof header === 'string') return { ...defaults, ...(JSON.parse(header) as Scenario) };
-    const model = typeof body?.model === 'string' ? body.model : '';
-    const scripted = scripts.get(model);
-    if (scripted) return { ...defaults, ...scripted };
-    return { ...defaults, ...scenarioFromModel(model) };
-  };
-
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (part: Buffer) => parts.push(part));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(parts).toString('utf8');
-      let body: ChatBody | undefined;
-      try {
-        body = rawBody ? (JSON.parse(rawBody) as ChatBody) : undefined;
-      } catch {
-        body = undefined;
-      }
-      let scenario: Scenario;
-      try {
-        scenario = chooseScenario(req.headers, body, req.url ?? '');
-      } catch {
-        scenario = { error: { status: 400, message: 'x-fake-scenario is not valid JSON' } };
-      }
-      let markClosed!: () => void;
-      const record: RecordedRequest = {
-        seq: ++seq,
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        rawBody,
-        body,
-        scenario,
-        receivedAt: performance.now(),
-        status: 0,
-        events: [],
-        responseBody: null,
-        content: '',
-        completed: false,
-        clientAborted: false,
-        brokenOff: false,
-        stalledSince: null,
-        longestStallMs: 0,
-        longestStallEndedAt: null,
-        lastWriteAt: null,
-        closedAt: null,
-        closed: new Promise<void>((resolve) => {
-          markClosed = resolve;
-        }),
-      };
-      requests.push(record);
-      open++;
-      res.on('close', () => {
+  const fake = await FakeServer.start<RecordedRequest, Scenario>((req, res, rawBody) => {
+    const body = parseJson<ChatBody>(rawBody);
+    const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, modelOf(body), scenarioFromModel,
+      { ...baseScenario, ...routeOf((req.url ?? '').split('?')[0])?.scenario }));
+    const record: RecordedRequest = fake.record({
+      seq: fake.nextSeq(),
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      rawBody,
+      body,
+      scenario,
+      receivedAt: performance.now(),
+      status: 0,
+      events: [],
+      responseBody: null,
+      content: '',
+      completed: false,
+      clientAborted: false,
+      brokenOff: false,
+      stalledSince: null,
+      longestStallMs: 0,
+      longestStallEndedAt: null,
+      lastWriteAt: null,
+      closedAt: null,
+      closed: whenClosed(res, () => {
         open--;
         record.completed = res.writableFinished;
         record.clientAborted = !res.writableFinished && !record.brokenOff;
         record.closedAt = performance.now();
-        markClosed();
-      });
-      for (let i = waiters.length - 1; i >= 0; i--) {
-        if (requests.length >= waiters[i].count) {
-          waiters[i].resolve(requests[waiters[i].count - 1]);
-          waiters.splice(i, 1);
-        }
-      }
-      void answer(req, res, record).catch(() => res.destroy());
+      }),
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    open++;
+    void answer(req, res, record).catch(() => res.destroy());
   });
 
   /** Resolves after `ms`, or early (false) when the client went away meanwhile. */
@@ -323,24 +265,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
   const sendJson = (res: ServerResponse, record: RecordedRequest, status: number, body: unknown,
     headers: Record<string, string> = {}) => {
-    const text = record.scenario.spacedJson ? spacedJson(body) : JSON.stringify(body);
-    record.status = status;
-    record.responseBody = text;
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'x-request-id': randomId('req_', 16),
-      'openai-processing-ms': '12',
-      ...headers,
-    });
-    res.end(text);
+    sendJsonOf(res, record, status, body, { 'x-request-id': randomId('req_', 16), 'openai-processing-ms': '12', ...headers },
+      record.scenario.spacedJson ? spacedJson : JSON.stringify);
   };
 
   const sendError = (res: ServerResponse, record: RecordedRequest, error: FakeError) => {
     const known = ERROR_TYPES[error.status] ?? ERROR_TYPES[error.status >= 500 ? 500 : 400];
-    const headers: Record<string, string> = {};
-    const retryAfter = error.retryAfter === undefined ? ([429, 503].includes(error.status) ? '1' : null) : error.retryAfter;
-    if (retryAfter !== null) headers['retry-after'] = retryAfter;
+    const retryAfter = retryAfterFor(error.status, error.retryAfter, [429, 503]);
     sendJson(res, record, error.status, {
       error: {
         message: error.message ?? known.message,
@@ -348,23 +279,14 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         param: error.param ?? null,
         code: error.code === undefined ? known.code : error.code,
       },
-    }, headers);
+    }, retryAfter === null ? {} : { 'retry-after': retryAfter });
   };
 
   /** OpenAI's embeddings list: a deterministic 8-dimensional vector per input, from the input's characters. */
   function sendEmbeddings(res: ServerResponse, body: Record<string, unknown>): void {
-    const inputs = Array.isArray(body.input) ? body.input : [body.input];
-    const data = inputs.map((input, index) => {
-      const text = typeof input === 'string' ? input : JSON.stringify(input);
-      const vector = Array.from({ length: 8 }, (_, d) => ((text.charCodeAt(d % Math.max(1, text.length)) || 0) % 97) / 97);
-      // As OpenAI does: `encoding_format: "base64"` (the SDK's default) is little-endian float32 bytes in base64.
-      const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
-      return { object: 'embedding', index, embedding };
-    });
+    const { inputs, data } = openaiEmbeddings(body);
     const promptTokens = inputs.reduce((n: number, input) => n + Math.ceil(String(input).length / 4), 0);
-    const payload = JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-    res.end(payload);
+    sendJsonOf(res, null, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
   }
 
   async function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
@@ -464,15 +386,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
       ...(withUsage ? { usage: withUsage } : includeUsage ? { usage: null } : {}),
     });
-    record.status = 200;
-    res.writeHead(200, {
+    openStream(res, record, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-request-id': randomId('req_', 16),
       'openai-processing-ms': '8',
     });
-    res.flushHeaders();
 
     const interval = scenario.chunkIntervalMs ?? 0;
     let written = 0;
@@ -510,11 +430,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         if (!drained) return false;
       }
       if (scenario.breakAfterChunks !== undefined && written >= scenario.breakAfterChunks) {
-        await flushed;
-        // Give the reader a moment to take the bytes before the connection goes.
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        record.brokenOff = true;
-        res.socket?.destroy();
+        await breakOff(res, record, flushed);
         return false;
       }
       return true;
@@ -561,47 +477,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     res.end();
   }
 
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-
+  const { url, port, requests, script, requestsWithId, waitForRequests, reset, close } = fake;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    script(model, scenario) {
-      scripts.set(model, scenario);
-    },
-    requestsWithId(requestId) {
-      return requests.filter((r) => r.headers['x-request-id'] === requestId);
-    },
-    waitForRequests(count, timeoutMs = 5_000) {
-      if (requests.length >= count) return Promise.resolve(requests[count - 1]);
-      return new Promise<RecordedRequest>((resolve, reject) => {
-        const waiter = {
-          count,
-          resolve: (r: RecordedRequest) => {
-            clearTimeout(timer);
-            resolve(r);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          reject(new Error(`the fake got ${requests.length} requests, not ${count}, within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.push(waiter);
-      });
-    },
+    url, port, requests, script, requestsWithId, waitForRequests,
     get openCount() {
       return open;
     },
-    reset() {
-      requests.length = 0;
-      scripts.clear();
-    },
-    close() {
-      for (const socket of sockets) socket.destroy();
-      return new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
+    reset, close,
   };
 }
