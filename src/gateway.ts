@@ -75,7 +75,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
-  const inference = { providers, pools, plugins, logger };
+  const inference = { providers, pools, plugins, logger,
+    metrics: { layout, shard: frontShard, providerIndex: (name: string) => providerNames.indexOf(name) } };
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: createInferenceHandler(inference, 'chat') },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: createInferenceHandler(inference, 'embeddings') },

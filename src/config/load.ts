@@ -40,6 +40,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const server = serverConfig(opts.overrides ?? {}, problems);
   const cfg = parsed.data;
   const providers = Object.entries(cfg.providers).map(([name, p]) => normalizeProvider(name, p, opts.env, problems));
+  checkFallbacks(providers, problems);
   if (problems.length) throw new ConfigError(problems, source);
 
   return deepFreeze({
@@ -157,6 +158,7 @@ function normalizeProvider(
       bufferSize: p.concurrency_and_buffer_size.buffer_size,
       threads: p.concurrency_and_buffer_size.threads,
     },
+    fallbacks: p.fallbacks,
     mock: mock && {
       latencyMs: mock.latency_ms,
       chunkCount: mock.chunk_count,
@@ -165,6 +167,25 @@ function normalizeProvider(
       completionTokens: mock.completion_tokens ?? null,
     },
   };
+}
+
+/** Every default fallback is `provider/model` with a configured provider. */
+function checkFallbacks(providers: readonly ProviderConfig[], problems: ConfigProblem[]): void {
+  const names = providers.map((provider) => provider.name);
+  for (const provider of providers) {
+    provider.fallbacks.forEach((fallback, i) => {
+      const path = formatPath(['providers', provider.name, 'fallbacks', i]);
+      const slash = fallback.indexOf('/');
+      if (slash <= 0 || slash === fallback.length - 1) {
+        problems.push({ path, message: `'${fallback}' must be 'provider/model'` });
+        return;
+      }
+      const target = fallback.slice(0, slash);
+      if (!names.includes(target)) {
+        problems.push({ path, message: `provider '${target}' is not configured${hint(target, names)}` });
+      }
+    });
+  }
 }
 
 function resolveAdapter(
@@ -289,8 +310,6 @@ function ignoredKeys(cfg: RawConfig): string[] {
   for (const [name, p] of Object.entries(cfg.providers)) {
     collect(p, IGNORED_KEYS.provider, ['providers', name]);
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);
-    // Validated and normalised already, but the gateway does not retry yet: say so rather than accept it silently.
-    if (p.network_config.max_retries > 0) out.push(formatPath(['providers', name, 'network_config', 'max_retries']));
     collect(p.custom_provider_config, IGNORED_KEYS.custom, ['providers', name, 'custom_provider_config']);
     p.keys.forEach((k, i) => collect(k, IGNORED_KEYS.key, ['providers', name, 'keys', i]));
   }

@@ -197,6 +197,8 @@ const providerSchema = z.strictObject({
   concurrency_and_buffer_size: concurrencySchema.prefault({}),
   custom_provider_config: customProviderSchema.optional(),
   mock_config: mockConfigSchema.optional(),
+  // Heimdall's own: the fallbacks of a request to this provider that names none itself.
+  fallbacks: z.array(z.string().min(1)).max(10).default([]),
   ...providerIgnored,
 });
 

@@ -56,6 +56,8 @@ export interface ProviderConfig {
   readonly network: NetworkConfig;
   readonly concurrency: ConcurrencyConfig;
   readonly mock: MockProviderOptions | null;
+  /** `provider/model` tried in order when a request to this provider fails and names no `fallbacks` itself. */
+  readonly fallbacks: readonly string[];
 }
 
 export interface PluginConfig {

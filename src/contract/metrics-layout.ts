@@ -72,6 +72,8 @@ export interface MetricsLayout {
   readonly upstreamRequests: MetricFamily;
   readonly upstreamErrors: MetricFamily;
   readonly upstreamLatency: MetricFamily;
+  readonly retries: MetricFamily;
+  readonly fallbacks: MetricFamily;
   readonly families: readonly MetricFamily[];
   /** Float64s per shard. */
   readonly shardLength: number;
@@ -105,6 +107,10 @@ export function createMetricsLayout(providers: readonly string[]): MetricsLayout
       'counter', provider),
     upstreamLatency: add('heimdall_upstream_latency_seconds', 'Time waiting on the provider, per call.',
       'histogram', provider, DURATION_BUCKETS),
+    retries: add('heimdall_retries_total', 'Retries of a failed call on the same provider (front thread).',
+      'counter', provider),
+    fallbacks: add('heimdall_fallbacks_total', 'Requests that moved on to their next fallback after this provider failed.',
+      'counter', provider),
   };
   return { ...layout, families, shardLength: offset };
 }

@@ -34,8 +34,20 @@ function typeForStatus(status: number): string {
   return status >= 500 ? 'api_error' : 'invalid_request_error';
 }
 
-/** OpenAI's error envelope, exactly: strict clients validate all four fields. */
-export function openAIErrorBody(error: ErrorData): string {
+/** One try of a request (a retry or a fallback), as listed in `error.attempts` when every try failed. */
+export interface AttemptRecord {
+  provider: string;
+  model: string;
+  status: number;
+  code: string;
+  message: string;
+}
+
+/**
+ * OpenAI's error envelope, exactly: strict clients validate all four fields. When the request was tried more than
+ * once, the tries are listed in an extra `error.attempts` field, which strict clients ignore.
+ */
+export function openAIErrorBody(error: ErrorData, attempts?: readonly AttemptRecord[]): string {
   const spec = ERROR_CODES[error.code];
   return JSON.stringify({
     error: {
@@ -43,6 +55,7 @@ export function openAIErrorBody(error: ErrorData): string {
       type: error.status === undefined || error.status === spec.status ? spec.type : typeForStatus(error.status),
       param: error.param ?? null,
       code: error.code.toLowerCase(),
+      ...(attempts && attempts.length > 1 ? { attempts } : {}),
     },
   });
 }

@@ -1,6 +1,8 @@
 // Stage 5: the provider's pool runs the job; this object receives what comes back (a result, stream chunks, an
-// end or an error), runs the post-hooks and answers. One instance per request, which is also the job's handler:
-// no closure per callback.
+// end or an error), runs the post-hooks and answers. One instance per provider tried, which is also the job's
+// handler: no closure per callback. A retryable failure before any byte reached the client is retried here, on the
+// front thread, by submitting the same job (same key) to the pool again after a backoff; a failure that may fall
+// back hands over to the request's next fallback once this attempt's post-hooks ran.
 
 import type { JobData, ResultMeta, StreamEndMeta } from '../contract/messages.js';
 import type { JobHandlers } from '../dispatch/channel.js';
@@ -12,7 +14,9 @@ import type { ResponseSink } from '../http/response.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
 import type { RequestContext } from './context.js';
+import type { RequestRun } from './fallbacks.js';
 import { afterPostHooks, clientClosed, droppedHeader, newOutcome, respondOutcome, SSE_DONE, sseEvent } from './respond.js';
+import { isRetryable, mayFallBack, retryDelayMs } from './retry.js';
 
 export function logFailure(ctx: RequestContext, error: ErrorData): void {
   const level = ERROR_CODES[error.code].logLevel;
@@ -26,40 +30,71 @@ export class ProviderCall implements JobHandlers {
   /** Plugins whose pre-hook ran: their post-hooks run. */
   readonly #reached: number;
   readonly #outcome: Outcome;
+  readonly #run: RequestRun;
+  #pool: ProviderPool | null = null;
+  #job: JobData | null = null;
   #ticket: Ticket | null = null;
   #paused = false;
+  #retries = 0;
+  /** performance.now() of the current submission, and the end of this provider's time budget. */
+  #submittedAt = 0;
+  #deadline = 0;
+  #backoff: NodeJS.Timeout | null = null;
+  #backoffFrom = 0;
 
-  constructor(ctx: RequestContext, sink: ResponseSink, plugins: PluginRunner, reached: number) {
+  constructor(ctx: RequestContext, sink: ResponseSink, plugins: PluginRunner, reached: number, run: RequestRun) {
     this.#ctx = ctx;
     this.#sink = sink;
     this.#plugins = plugins;
     this.#reached = reached;
+    this.#run = run;
     this.#outcome = newOutcome(ctx.stream);
   }
 
   start(pool: ProviderPool, job: JobData): void {
+    this.#pool = pool;
+    this.#job = job;
+    this.#deadline = performance.now() + pool.provider.network.requestTimeoutSeconds * 1000;
+    this.#sink.onAbort(this.#onAbort);
+    this.#submit();
+  }
+
+  #submit = (): void => {
+    if (this.#backoff) {
+      this.#backoff = null;
+      this.#run.backoffMs += performance.now() - this.#backoffFrom;
+    }
+    this.#submittedAt = performance.now();
     try {
-      this.#ticket = pool.submit(job, this);
+      this.#ticket = this.#pool!.submit(this.#job!, this);
     } catch (error) {
       this.onError(toErrorData(error));
-      return;
     }
-    this.#sink.onAbort(this.#onAbort);
+  };
+
+  /** The gateway's own time so far: total minus time in provider pools (this call's included) and in backoff. */
+  #overheadMs(now: number, waitingNow: number): number {
+    return now - this.#ctx.receivedAt - this.#run.waitedMs - this.#run.backoffMs - waitingNow;
   }
 
   onResult(status: number, body: string, meta: ResultMeta): void {
+    this.#ticket = null;
+    this.#run.waitedMs += meta.upstreamMs;
     this.#settle(meta);
     this.#outcome.status = status;
     this.#outcome.body = body;
-    afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached,
-      () => respondOutcome(this.#sink, this.#outcome, droppedHeader(meta.droppedParams)));
+    afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached, () => {
+      const headers = { ...droppedHeader(meta.droppedParams), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)) };
+      respondOutcome(this.#sink, this.#outcome, headers, this.#run.failures);
+    });
   }
 
   onChunks(chunks: string[], dropped: string[] | null): void {
     const sink = this.#sink;
     if (!sink.streaming) {
-      this.#outcome.firstChunkMs = performance.now() - this.#ctx.receivedAt;
-      sink.startStream(droppedHeader(dropped));
+      const now = performance.now();
+      this.#outcome.firstChunkMs = now - this.#ctx.receivedAt;
+      sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) });
     }
     const plugins = this.#plugins;
     let text = '';
@@ -76,29 +111,62 @@ export class ProviderCall implements JobHandlers {
   }
 
   onEnd(meta: StreamEndMeta): void {
+    this.#ticket = null;
+    this.#run.waitedMs += meta.upstreamMs;
     this.#settle(meta);
     this.#outcome.status = 200;
-    if (!this.#sink.streaming) this.#sink.startStream();
+    if (!this.#sink.streaming) this.#sink.startStream(this.#run.headers(true, this.#overheadMs(performance.now(), 0)));
     afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached, () => this.#sink.end(SSE_DONE));
   }
 
   onError(error: ErrorData): void {
+    this.#ticket = null;
+    const now = performance.now();
+    this.#run.waitedMs += now - this.#submittedAt;
     logFailure(this.#ctx, error);
+    this.#run.fail(error);
+    const sink = this.#sink;
+    if (!sink.aborted && this.#retryLater(error, now)) return;
     const outcome = this.#outcome;
     outcome.error = error;
     outcome.status = statusOf(error);
+    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
-      if (!this.#sink.streaming) {
-        respondOutcome(this.#sink, outcome);
+      const final = outcome.error;
+      // The post-hooks ran for this attempt; a plugin may have turned the error into an answer.
+      if (final && !sink.aborted && mayFallBack(final, sink.streaming) && this.#run.fallBack()) return;
+      if (!sink.streaming) {
+        if (final) this.#run.logExhausted(this.#ctx.logger);
+        respondOutcome(sink, outcome, this.#run.headers(!final, this.#overheadMs(performance.now(), 0)), this.#run.failures);
         return;
       }
       // Headers went out already: the error travels as an SSE event, then the stream ends cleanly.
-      this.#sink.end(sseEvent(openAIErrorBody(outcome.error ?? error)));
+      sink.end(sseEvent(openAIErrorBody(final ?? error)));
     });
   }
 
+  /** Schedules a retry of the same job when the failure allows one; false when it does not. */
+  #retryLater(error: ErrorData, now: number): boolean {
+    const network = this.#pool?.provider.network;
+    if (!network || this.#retries >= network.maxRetries || !isRetryable(error, this.#sink.streaming)) return false;
+    const delay = retryDelayMs(this.#retries + 1, network.retryBackoffInitialMs, network.retryBackoffMaxMs,
+      error.retryAfter, this.#deadline - now);
+    if (delay === null) return false;
+    this.#retries++;
+    this.#run.countRetry(this.#pool!.provider.name);
+    if (this.#ctx.logger.isLevelEnabled('info')) {
+      this.#ctx.logger.info({ provider: this.#pool!.provider.name, retry: this.#retries, delayMs: delay, code: error.code },
+        'retrying after a retryable failure');
+    }
+    this.#backoffFrom = now;
+    this.#backoff = setTimeout(this.#submit, delay);
+    return true;
+  }
+
+  /** `meta.upstreamMs` must be in `run.waitedMs` already. */
   #settle(meta: ResultMeta): void {
-    this.#outcome.upstreamMs = meta.upstreamMs;
+    // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer.
+    this.#outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
     this.#outcome.usage = meta.usage;
   }
 
@@ -108,7 +176,13 @@ export class ProviderCall implements JobHandlers {
   };
 
   #onAbort = (): void => {
+    if (this.#backoff) {
+      // The client left while we waited to retry: nothing is in the pool, so nothing else needs cancelling.
+      clearTimeout(this.#backoff);
+      this.#backoff = null;
+    }
     this.#ticket?.cancel();
+    this.#ticket = null;
     // The answer was already settled (post-hooks ran or are running): the abort changes nothing for plugins.
     if (this.#outcome.status !== 0) return;
     clientClosed(this.#outcome, this.#ctx.provider);

@@ -1,6 +1,8 @@
-// POST /v1/chat/completions and /v1/embeddings, stage by stage: parse → route → capabilities → pre-hooks →
-// dispatch to the provider's pool → post-hooks → respond (JSON, or SSE chunk by chunk). Reading this file is
-// reading the request's path; each stage is its own file.
+// POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → route →
+// capabilities → pre-hooks → dispatch to the provider's pool (retries there) → post-hooks → respond (JSON, or SSE
+// chunk by chunk). When the provider fails in a way that may fall back, the next fallback goes through route,
+// capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
+// own file.
 
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/types.js';
@@ -14,8 +16,10 @@ import { checkCapabilities } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
 import { logFailure, ProviderCall } from './dispatch.js';
+import { RequestRun, takeFallbacks, type PipelineMetrics } from './fallbacks.js';
 import { parseChatRequest, parseEmbeddingsRequest, type ParsedRequest } from './parse.js';
 import { afterPostHooks, clientClosed, newOutcome, respondError, respondOutcome, SSE_DONE, sseEvent } from './respond.js';
+import { mayFallBack } from './retry.js';
 import { routeModel, type RouteTarget } from './route.js';
 
 export interface PipelineDeps {
@@ -23,6 +27,8 @@ export interface PipelineDeps {
   readonly pools: ReadonlyMap<string, ProviderPool>;
   readonly plugins: PluginRunner;
   readonly logger: Logger;
+  /** The front thread's metrics shard, for the retry and fallback counters. */
+  readonly metrics?: PipelineMetrics;
 }
 
 const PARSERS = { chat: parseChatRequest, embeddings: parseEmbeddingsRequest } as const;
@@ -32,7 +38,7 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
   const { plugins } = deps;
 
   /** A plugin answered instead of the provider, with a response or an error. */
-  const shortCircuit = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, reached: number,
+  const shortCircuit = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, run: RequestRun, reached: number,
     short: Exclude<PreHookResult, void | undefined>) => {
     const outcome = newOutcome(parsed.stream);
     outcome.shortCircuited = true;
@@ -45,30 +51,31 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
     }
     afterPostHooks(plugins, ctx, outcome, reached, () => {
       const chunks = parsed.stream && !outcome.error && outcome.status === 200 ? completionAsChunks(outcome.body) : null;
+      const headers = run.headers(!outcome.error, performance.now() - ctx.receivedAt - run.waitedMs - run.backoffMs);
       if (!chunks) {
-        respondOutcome(sink, outcome);
+        respondOutcome(sink, outcome, headers, run.failures);
         return;
       }
       // A streamed request gets its short-circuit answer as a stream too, as the client's SDK expects.
-      sink.startStream();
+      sink.startStream(headers);
       sink.end(`${chunks.map(sseEvent).join('')}${SSE_DONE}`);
     });
   };
 
   const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, target: RouteTarget,
-    run: { reached: number; shortCircuit: PreHookResult | null }) => {
+    run: RequestRun, pre: { reached: number; shortCircuit: PreHookResult | null }) => {
     if (sink.aborted) {
       // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
       const outcome = newOutcome(parsed.stream);
       clientClosed(outcome, target.provider.name);
-      void plugins.runPost(ctx, outcome, run.reached);
+      void plugins.runPost(ctx, outcome, pre.reached);
       return;
     }
-    if (run.shortCircuit) {
-      shortCircuit(ctx, sink, parsed, run.reached, run.shortCircuit);
+    if (pre.shortCircuit) {
+      shortCircuit(ctx, sink, parsed, run, pre.reached, pre.shortCircuit);
       return;
     }
-    new ProviderCall(ctx, sink, plugins, run.reached).start(deps.pools.get(target.provider.name)!, {
+    new ProviderCall(ctx, sink, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
       kind: parsed.kind,
       requestId: ctx.requestId,
       model: target.model,
@@ -79,14 +86,47 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
     });
   };
 
+  /** The configured `providers.<name>.fallbacks` of the request's primary provider. */
+  const defaultFallbacks = (model: string): readonly string[] => {
+    const slash = model.indexOf('/');
+    return (slash > 0 && deps.providers.get(model.slice(0, slash))?.fallbacks) || [];
+  };
+
+  /** Candidate `index` of the run (0: the primary, then each fallback): route, capabilities, pre-hooks, dispatch. */
+  const attempt = (ctx: RequestContext, sink: ResponseSink, run: RequestRun, index: number): void => {
+    run.index = index;
+    if (index > 0 && ctx.logger.isLevelEnabled('info')) {
+      ctx.logger.info({ fallbackIndex: index, model: run.candidates[index] }, 'trying the next fallback');
+    }
+    const parsed = run.requestFor(index);
+    let target: RouteTarget;
+    try {
+      target = routeModel(run.candidates[index], deps.providers);
+      checkCapabilities(parsed, target);
+    } catch (error) {
+      const data = error instanceof GatewayError ? error.data : toErrorData(error);
+      logFailure(ctx, data);
+      run.fail(data);
+      // A fallback that cannot route (unknown provider, no key for the model) is skipped, as Bifrost does.
+      if ((index > 0 || mayFallBack(data, false)) && run.fallBack()) return;
+      run.logExhausted(ctx.logger);
+      respondError(sink, data, run.failures.length > 1 ? run.headers(false, 0) : undefined, run.failures);
+      return;
+    }
+    ctx.provider = target.provider.name;
+    ctx.model = target.model;
+    const pre = plugins.runPre(ctx, parsed.body);
+    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, parsed, target, run, settled));
+    else afterPreHooks(ctx, sink, parsed, target, run, pre);
+  };
+
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
     let parsed: ParsedRequest;
-    let target: RouteTarget;
+    let fallbacks: readonly string[];
     try {
       parsed = parse(request.body);
-      target = routeModel(parsed.body.model, deps.providers);
-      checkCapabilities(parsed, target);
+      fallbacks = takeFallbacks(parsed.body) ?? defaultFallbacks(parsed.body.model);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
@@ -94,11 +134,9 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
       return;
     }
     ctx.kind = parsed.kind;
-    ctx.provider = target.provider.name;
-    ctx.model = target.model;
     ctx.stream = parsed.stream;
-    const run = plugins.runPre(ctx, parsed.body);
-    if (run instanceof Promise) void run.then((settled) => afterPreHooks(ctx, sink, parsed, target, settled));
-    else afterPreHooks(ctx, sink, parsed, target, run);
+    const run = new RequestRun(parsed, fallbacks, deps.metrics);
+    if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, run, index);
+    attempt(ctx, sink, run, 0);
   };
 }

@@ -1,7 +1,7 @@
 // The last stage: answers from an outcome, after the post-hooks (which may have changed it) ran.
 
 import type { ErrorData } from '../errors/error-data.js';
-import { openAIErrorBody, statusOf } from '../errors/gateway-error.js';
+import { openAIErrorBody, statusOf, type AttemptRecord } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
@@ -20,14 +20,16 @@ export function droppedHeader(dropped: string[] | null): Record<string, string> 
   return dropped && dropped.length > 0 ? { 'x-heimdall-dropped-params': dropped.join(',') } : undefined;
 }
 
-export function respondError(sink: ResponseSink, error: ErrorData): void {
-  sink.json(statusOf(error), openAIErrorBody(error),
-    error.retryAfter !== undefined ? { 'retry-after': String(error.retryAfter) } : undefined);
+export function respondError(sink: ResponseSink, error: ErrorData, headers?: Record<string, string>,
+  attempts?: readonly AttemptRecord[]): void {
+  const all = error.retryAfter !== undefined ? { ...headers, 'retry-after': String(error.retryAfter) } : headers;
+  sink.json(statusOf(error), openAIErrorBody(error, attempts), all);
 }
 
 /** Answers with the outcome: an error in OpenAI's envelope, or the body as JSON. */
-export function respondOutcome(sink: ResponseSink, outcome: Outcome, headers?: Record<string, string>): void {
-  if (outcome.error) respondError(sink, outcome.error);
+export function respondOutcome(sink: ResponseSink, outcome: Outcome, headers?: Record<string, string>,
+  attempts?: readonly AttemptRecord[]): void {
+  if (outcome.error) respondError(sink, outcome.error, headers, attempts);
   else sink.json(outcome.status, outcome.body ?? 'null', headers);
 }
 

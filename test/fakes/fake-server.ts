@@ -28,8 +28,11 @@ export interface AnsweredExchange {
 export interface FakeServerApi<R, S> {
   readonly url: string;
   readonly requests: R[];
-  /** Registers the scenario of every request for `key`: the model (Azure: the deployment) the fake receives. */
-  script(key: string, scenario: S): void;
+  /**
+   * Registers the scenario of every request for `key`: the model (Azure: the deployment) the fake receives. A list
+   * is played in order, one scenario per request, its last one repeating (a 500, then a success).
+   */
+  script(key: string, scenario: S | readonly S[]): void;
   /** Requests that carry this x-request-id (the gateway sends its request id upstream). */
   requestsWithId(requestId: string): R[];
   /** Forgets the recorded requests and the scripts. */
@@ -54,7 +57,7 @@ export class FakeServer<R extends RecordedExchange, S extends object> implements
   readonly server: Server;
   url = '';
   port = 0;
-  private readonly scripts = new Map<string, S>();
+  private readonly scripts = new Map<string, S[]>();
   private readonly sockets = new Set<Socket>();
   private readonly waiters: { count: number; resolve: (request: R) => void }[] = [];
   private seq = 0;
@@ -107,12 +110,19 @@ export class FakeServer<R extends RecordedExchange, S extends object> implements
   pickScenario(headers: IncomingHttpHeaders, key: string | null, fromKey: (key: string) => S, defaults: Partial<S> = {}): S {
     const header = headers['x-fake-scenario'];
     if (typeof header === 'string') return { ...defaults, ...(JSON.parse(header) as S) };
-    return { ...defaults, ...(key === null ? {} : this.scripts.get(key) ?? fromKey(key)) } as S;
+    return { ...defaults, ...(key === null ? {} : this.scripted(key) ?? fromKey(key)) } as S;
+  }
+
+  /** The next scenario scripted for `key`: a list is consumed one per request, its last one kept. */
+  private scripted(key: string): S | undefined {
+    const list = this.scripts.get(key);
+    if (!list) return undefined;
+    return list.length > 1 ? list.shift() : list[0];
   }
 
   /** Registers the scenario of every request for `key` (a model, a deployment: what the fake's requests name). */
-  readonly script = (key: string, scenario: S): void => {
-    this.scripts.set(key, scenario);
+  readonly script = (key: string, scenario: S | readonly S[]): void => {
+    this.scripts.set(key, Array.isArray(scenario) ? [...(scenario as readonly S[])] : [scenario as S]);
   };
 
   /** Requests that carry this x-request-id. */

@@ -191,3 +191,27 @@ describe('plugins configured by path', () => {
     expect(h.fake.requestsWithId(requestId)).toHaveLength(0);
   });
 });
+
+describe('plugins and fallbacks', () => {
+  it('a fallback runs the pre-hooks again, after the post-hooks of the attempt that failed', async () => {
+    const requestId = 'plugins-fallback-1';
+    h.fake.script('fails-first', { error: { status: 500 } });
+    const { data, response } = await h.client.chat.completions
+      .create({ model: 'openai/fails-first', messages: user('again'), fallbacks: ['openai/gpt-4o'] } as never,
+        { headers: { 'x-request-id': requestId } })
+      .withResponse() as unknown as { data: OpenAI.ChatCompletion; response: Response };
+    expect(data.choices[0].message.content).toContain('again');
+    expect(response.headers.get('x-heimdall-fallback-index')).toBe('1');
+    const hooks = callsOf(requestId).filter((c) => c.hook === 'pre' || c.hook === 'post');
+    expect(hooks.map((c) => `${c.hook}:${c.plugin}`)).toEqual([
+      'pre:A', 'pre:typed', 'pre:C', 'post:C', 'post:typed', 'post:A',
+      'pre:A', 'pre:typed', 'pre:C', 'post:C', 'post:typed', 'post:A',
+    ]);
+    expect(hooks[0]).toMatchObject({ model: 'fails-first', requestModel: 'openai/fails-first' });
+    expect(hooks[3]).toMatchObject({ status: 502, errorCode: 'UPSTREAM_ERROR' });
+    expect(hooks[6]).toMatchObject({ model: 'gpt-4o', requestModel: 'openai/gpt-4o' });
+    expect(hooks[9]).toMatchObject({ status: 200, errorCode: null });
+    // Neither upstream call carried the `fallbacks` field.
+    for (const call of h.fake.requestsWithId(requestId)) expect(call.rawBody).not.toContain('fallbacks');
+  });
+});

@@ -144,6 +144,8 @@ describe('loadConfig with a Bifrost config.json', () => {
     );
     expect(cfg.ignoredKeys).not.toContain('$schema');
     expect(cfg.ignoredKeys).not.toContain('client.drop_excess_requests');
+    // Retries are acted on now: a non-zero max_retries is no longer reported as ignored.
+    expect(cfg.ignoredKeys).not.toContain('providers.openai.network_config.max_retries');
   });
 
   it('fills Bifrost defaults for what the file leaves out', async () => {
@@ -447,5 +449,24 @@ describe('the result', () => {
     }).toThrow(TypeError);
     expect(() => (cfg.providers as unknown[]).push({})).toThrow(TypeError);
     expect(cfg.providers[1].keys[0].value).toBe('sk-env');
+  });
+});
+
+describe('providers.<name>.fallbacks', () => {
+  it('loads a valid list, and defaults to none', async () => {
+    const cfg = await loadConfig({ raw: { providers: { openai: { keys: [{ value: 'sk-1' }], fallbacks: ['mock/echo'] }, mock: {} } }, env: {} });
+    expect(cfg.providers.find((p) => p.name === 'openai')!.fallbacks).toEqual(['mock/echo']);
+    expect(cfg.providers.find((p) => p.name === 'mock')!.fallbacks).toEqual([]);
+  });
+
+  it('refuses an entry that is not provider/model, or names a provider not configured, with a hint', async () => {
+    const err = await configError(() => loadConfig({
+      raw: { providers: { openai: { keys: [{ value: 'sk-1' }], fallbacks: ['gpt-4o', 'mocc/echo'] }, mock: {} } }, env: {},
+    }));
+    expect(err.problems).toEqual([
+      { path: 'providers.openai.fallbacks[0]', message: "'gpt-4o' must be 'provider/model'" },
+      { path: 'providers.openai.fallbacks[1]', message: expect.stringContaining("provider 'mocc' is not configured") },
+    ]);
+    expect(err.problems[1].message).toContain('mock');
   });
 });

@@ -8,12 +8,13 @@ describe('error table', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const rows = new Map<string, string[]>();
     for (const line of readme.split('\n')) {
-      const match = /^\| `([a-z_]+)` \| (\d{3}) \| `([a-z_]+)` \| (yes|no) \|/.exec(line);
+      const match = /^\| `([a-z_]+)` \| (\d{3}) \| `([a-z_]+)` \| (yes|no) \| (yes|no) \|/.exec(line);
       if (match) rows.set(match[1], match.slice(2));
     }
     expect([...rows.keys()].sort()).toEqual(Object.keys(ERROR_CODES).map((code) => code.toLowerCase()).sort());
     for (const [code, spec] of Object.entries(ERROR_CODES)) {
-      expect(rows.get(code.toLowerCase()), code).toEqual([String(spec.status), spec.type, spec.retryable ? 'yes' : 'no']);
+      expect(rows.get(code.toLowerCase()), code).toEqual([String(spec.status), spec.type, spec.retryable ? 'yes' : 'no',
+        spec.mayFallBack ? 'yes' : 'no']);
     }
   });
 
