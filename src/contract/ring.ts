@@ -4,6 +4,7 @@
 // split over consecutive slots flagged MORE (the overflow path); a backlog holds what does not fit yet and is
 // flushed as the consumer frees room, so a payload larger than the whole ring still gets through.
 
+import { availableParallelism } from 'node:os';
 import {
   RING_CLOSED,
   RING_CONSUMER_SLEEPING,
@@ -19,6 +20,14 @@ import {
   assertRingShape,
   ringByteLength,
 } from './ring-layout.js';
+
+/**
+ * With two or more cores to run on, the consumer is woken as soon as a message is waiting, so both threads work
+ * side by side; waiting for the end of a long event-loop turn (a burst of requests parsed in one poll phase)
+ * would make them take turns. Confined to one core (taskset, a one-CPU container), waking per turn is cheaper.
+ * One notify per sleep either way: a consumer already awake is not notified again.
+ */
+const EAGER_WAKE = availableParallelism() > 1;
 
 export function createRingBuffer(shape: RingShape): SharedArrayBuffer {
   assertRingShape(shape);
@@ -137,10 +146,12 @@ export class RingWriter extends RingView {
 
   #publish(): void {
     Atomics.store(this.header, RING_WRITE, this.#write);
-    // A wake-up is a futex syscall costing tens of microseconds on a VM: batch them. Everything published in
-    // this turn of the event loop is announced by one notify, from the check phase of the same turn. (Waking
-    // earlier, every few messages, lets the threads overlap more under a closed-loop load and raises throughput
-    // when both cores are free, but costs 15-35 % more CPU per request: measured in bench/README.md.)
+    if (EAGER_WAKE) {
+      this.#wakeConsumer();
+      return;
+    }
+    // On one core a wake-up is a futex syscall plus a context switch that preempts the producer: batch them.
+    // Everything published in this turn of the event loop is announced by one notify, from its check phase.
     if (!this.#wakeScheduled) {
       this.#wakeScheduled = true;
       setImmediate(this.#wakeConsumer);
