@@ -1,7 +1,9 @@
 /**
  * A fast mock of OpenAI's POST /v1/chat/completions for benchmarks.
  *
- *   node dist/bench/mock-upstream.js --port 0 [--latency-ms 0] [--chunks 20] [--chunk-gap-ms 0]
+ *   node dist/bench/mock-upstream.js --port 0 [--latency-ms 0] [--chunks 20] [--chunk-gap-ms 0] [--status 200]
+ *
+ * --status 5xx answers every request with that status and an OpenAI-style error body (a failing provider).
  *
  * Prints `LISTENING <port>` once bound. Answers are precomputed so the mock costs as little CPU as possible.
  */
@@ -14,6 +16,8 @@ const port = num(flags, 'port', 0);
 const latencyMs = num(flags, 'latency-ms', 0);
 const chunkCount = Math.max(1, Math.floor(num(flags, 'chunks', 20)));
 const chunkGapMs = num(flags, 'chunk-gap-ms', 0);
+const failStatus = Math.floor(num(flags, 'status', 200));
+const FAILURE = Buffer.from(JSON.stringify({ error: { message: 'mock failure', type: 'server_error', code: null } }));
 
 const ID = 'chatcmpl-bench';
 const CREATED = 1_700_000_000;
@@ -100,6 +104,10 @@ function sendStream(res: HttpResponse, reply: Reply, usage: boolean): void {
 }
 
 function respond(res: HttpResponse, reply: Reply, body: Buffer): void {
+  if (failStatus !== 200) {
+    res.writeStatus(`${failStatus} Mock Failure`).writeHeader('content-type', 'application/json').end(FAILURE);
+    return;
+  }
   if (hasTrue(body, 'stream')) sendStream(res, reply, hasTrue(body, 'include_usage'));
   else sendCompletion(res);
 }

@@ -1,6 +1,7 @@
 /**
- * Scenario "chat, non-streaming": the mock upstream alone, the baseline proxy and Heimdall, measured in one run.
- * See bench/README.md for the method. stdout: two tables, then a one-line JSON summary as the last line.
+ * The benchmark kit's entry point. Scenario "throughput" (the default, chat non-streaming at saturation): the mock
+ * upstream alone, the baseline proxy and Heimdall, pinned and unpinned. The other scenarios live in scenarios.ts.
+ * See bench/README.md for the method. stdout: tables, then a one-line JSON summary as the last line.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +25,8 @@ import {
   type ThreadRole,
 } from './procfs.js';
 import { MODES, TARGETS, ratio, summarize, table, type Measurement, type Mode, type Target } from './report.js';
+import { writeHtmlReport } from './report-html.js';
+import { SCENARIOS, overheadOf, runScenario, scenarioTable, type Ctx, type Peer, type Point, type Scenario } from './scenarios.js';
 
 const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --quick               1 s warm-up, 3 s measure, 1 repetition (default 3 s, 10 s, 3)
@@ -35,7 +38,13 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --modes LIST          subset of pinned,unpinned (default both)
   --mock-latency-ms MS  upstream latency added by the mock (default 0)
   --ready-timeout S     how long Heimdall may take to answer GET /health 200 (default 15)
-  --heimdall-js PATH    Heimdall entry point (default dist/src/main.js), e.g. another worktree's build`;
+  --heimdall-js PATH    Heimdall entry point (default dist/src/main.js), e.g. another worktree's build
+  --scenario LIST       throughput,overhead,streaming,isolation,bifrost or all (default throughput)
+  --peers LIST          extra targets for the open-loop scenarios: portkey (needs npm install --prefix bench)
+ overhead:   --rates 1000,3000,5000 --open-connections 64 (sockets of the open-loop generator; more requests queue, and count)
+ streaming:  --stream-concurrency 1,64 --chunks 20 --chunk-gap-ms 5
+ isolation:  --fast-rate 1000 --slow-rate 300 --slow-latency-ms 10000
+ bifrost:    --bifrost-rate 3000 --bifrost-duration 60 (quick: 2) --bifrost-latency-ms 10000 --bifrost-connections 8000`;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -43,7 +52,9 @@ const JS = {
   mock: join(HERE, 'mock-upstream.js'),
   baseline: join(HERE, 'baseline-proxy.js'),
   loadgen: join(HERE, 'loadgen.js'),
+  loopback: join(HERE, 'loopback.js'),
 };
+const PORTKEY_JS = join(HERE, '../../bench/node_modules/@portkey-ai/gateway/build/start-server.js');
 const SUT_CPU = '0';
 const AUX_CPU = '1';
 const PATH = '/v1/chat/completions';
@@ -75,7 +86,30 @@ const opts = {
   // Harness self-test only: a second baseline proxy stands in for Heimdall and is labelled as such.
   heimdallStub: bool(flags, 'heimdall-stub'),
   heimdallJs: flags.has('heimdall-js') ? resolve(str(flags, 'heimdall-js', '')) : join(ROOT, 'dist/src/main.js'),
+  scenarios: ((): Scenario[] => {
+    const picked = str(flags, 'scenario', 'throughput').split(',');
+    if (picked.includes('all')) return [...SCENARIOS];
+    const bad = picked.filter((p) => !SCENARIOS.includes(p as Scenario));
+    if (bad.length) throw new Error(`--scenario: unknown ${bad.join(', ')} (allowed: ${SCENARIOS.join(', ')}, all)`);
+    return SCENARIOS.filter((x) => picked.includes(x));
+  })(),
+  peers: str(flags, 'peers', '').split(',').filter(Boolean) as Peer[],
+  scenarioOpts: {
+    rates: str(flags, 'rates', '1000,3000,5000'),
+    'open-connections': num(flags, 'open-connections', 64),
+    'stream-concurrency': str(flags, 'stream-concurrency', '1,64'),
+    chunks: num(flags, 'chunks', 20),
+    'chunk-gap-ms': num(flags, 'chunk-gap-ms', 5),
+    'fast-rate': num(flags, 'fast-rate', 1000),
+    'slow-rate': num(flags, 'slow-rate', 300),
+    'slow-latency-ms': num(flags, 'slow-latency-ms', 10_000),
+    'bifrost-rate': num(flags, 'bifrost-rate', 3000),
+    'bifrost-duration': num(flags, 'bifrost-duration', quick ? 2 : 60),
+    'bifrost-latency-ms': num(flags, 'bifrost-latency-ms', 10_000),
+    'bifrost-connections': num(flags, 'bifrost-connections', 8000),
+  } as Record<string, number | string>,
 };
+for (const peer of opts.peers) if (peer !== 'portkey') throw new Error(`--peers: unknown ${peer} (allowed: portkey)`);
 const generator: GeneratorKind = pickGenerator(str(flags, 'generator', 'auto'));
 
 function listFlag<T extends string>(name: string, allowed: readonly T[]): T[] {
@@ -254,15 +288,65 @@ function brief(m: Measurement): string {
   return `${Math.round(l.rps)} rps  p50 ${l.p50Ms?.toFixed(2)} ms  p99 ${l.p99Ms?.toFixed(2)} ms  cpu ${cpu.total.toFixed(1)} µs/req${bad}${noisy}`;
 }
 
+/** Headline figures of the other scenarios for the summary line (Heimdall's, µs). */
+function scenarioSummary(points: Partial<Record<Scenario, Point[]>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const h = (ps: Point[] | undefined) => (ps ?? []).filter((p) => p.target === 'heimdall' && p.load);
+  if (points.overhead) {
+    out.overhead_us = Object.fromEntries(h(points.overhead).map((p) => [p.variant, {
+      p50: overheadOf(points.overhead!, p, 'p50'), p90: overheadOf(points.overhead!, p, 'p90'), p99: overheadOf(points.overhead!, p, 'p99'), success: p.successRate,
+    }]));
+  }
+  if (points.streaming) {
+    out.streaming_us = Object.fromEntries(h(points.streaming).map((p) => [p.variant, {
+      ttfb_p50: overheadOf(points.streaming!, p, 'p50', 'ttfbUs'), ttfb_p99: overheadOf(points.streaming!, p, 'p99', 'ttfbUs'), gap_mean: overheadOf(points.streaming!, p, 'mean', 'gapUs'),
+    }]));
+  }
+  if (points.isolation) out.isolation_fast_p99_us = Object.fromEntries(h(points.isolation).map((p) => [p.variant, p.latencyUs?.p99 ?? null]));
+  if (points.bifrost) {
+    out.bifrost = Object.fromEntries((points.bifrost ?? []).filter((p) => p.load).map((p) => [p.target, { success: p.successRate, p50_us: p.latencyUs?.p50, p99_us: p.latencyUs?.p99 }]));
+  }
+  return out;
+}
+
 async function main(): Promise<number> {
   const pinBlocker = canPin();
   const modes = opts.modes.filter((mode) => mode !== 'pinned' || !pinBlocker);
   if (pinBlocker && opts.modes.includes('pinned')) log(`pinned mode skipped: ${pinBlocker}`);
-  log(`generator: ${generator}; warm-up ${opts.warmupS} s, measure ${opts.durationS} s, ${opts.reps} repetition(s)`);
+  log(`scenarios: ${opts.scenarios.join(', ')}; warm-up ${opts.warmupS} s, measure ${opts.durationS} s`);
+
+  // Open-loop / streaming scenarios first (Node generator), then saturation throughput (wrk when installed).
+  const scenarioPoints: Partial<Record<Scenario, Point[]>> = {};
+  const ctx: Ctx = {
+    root: ROOT,
+    workDir,
+    js: JS,
+    heimdallJs: opts.heimdallJs,
+    portkeyJs: existsSync(PORTKEY_JS) ? PORTKEY_JS : null,
+    threads: opts.threads,
+    readyTimeoutMs: opts.readyTimeoutMs,
+    quick: opts.quick,
+    warmupS: opts.warmupS,
+    durationS: opts.durationS,
+    sutCpu: pinBlocker ? undefined : SUT_CPU,
+    auxCpu: pinBlocker ? undefined : AUX_CPU,
+    log,
+    noisyPercent: NOISY_PERCENT,
+    opts: opts.scenarioOpts,
+  };
+  const peers: Peer[] = ['direct', 'baseline', 'heimdall', ...opts.peers];
+  for (const scenario of opts.scenarios) {
+    if (scenario === 'throughput') continue;
+    const points = await runScenario(ctx, scenario, peers);
+    scenarioPoints[scenario] = points;
+    process.stdout.write(`\n${scenarioTable(ctx, scenario, points)}\n`);
+  }
 
   const measurements: Measurement[] = [];
   let heimdallBroken: string | null = null;
-  for (let rep = 1; rep <= opts.reps; rep++) {
+  const throughput = opts.scenarios.includes('throughput');
+  if (throughput) log(`throughput: generator ${generator}; ${opts.reps} repetition(s)`);
+  for (let rep = 1; throughput && rep <= opts.reps; rep++) {
     for (const mode of modes) {
       for (const target of opts.targets) {
         if (target === 'heimdall' && heimdallBroken) {
@@ -282,9 +366,9 @@ async function main(): Promise<number> {
     }
   }
 
-  const rows = Object.fromEntries(modes.map((mode) => [mode, opts.targets.map((t) => summarize(measurements, mode, t))]));
+  const rows = throughput ? Object.fromEntries(modes.map((mode) => [mode, opts.targets.map((t) => summarize(measurements, mode, t))])) : {};
   const label = opts.heimdallStub ? ' (heimdall = STUB: a second baseline proxy)' : '';
-  for (const mode of modes) {
+  for (const mode of throughput ? modes : []) {
     const what = mode === 'pinned' ? 'process under test on CPU 0, mock + generator on CPU 1' : 'all processes share both CPUs';
     process.stdout.write(`\n${table(`${mode} (${what}), generator ${generator}, medians of ${opts.reps}${label}`, rows[mode])}\n`);
   }
@@ -303,11 +387,16 @@ async function main(): Promise<number> {
     heimdall_non2xx: (row('pinned', 'heimdall')?.non2xx ?? 0) + (row('unpinned', 'heimdall')?.non2xx ?? 0),
     heimdall_errors: (row('pinned', 'heimdall')?.errors ?? 0) + (row('unpinned', 'heimdall')?.errors ?? 0),
     heimdall_failed: row('pinned', 'heimdall')?.failed ?? row('unpinned', 'heimdall')?.failed ?? null,
-    max_other_cpu_percent: Math.round(Math.max(0, ...measurements.map((m) => m.otherCpuPercent ?? 0))),
-    generator,
+    max_other_cpu_percent: Math.round(Math.max(0, ...measurements.map((m) => m.otherCpuPercent ?? 0),
+      ...Object.values(scenarioPoints).flatMap((ps) => ps.map((p) => p.otherCpuPercent ?? 0)))),
+    generator: throughput ? generator : null,
+    open_loop_generator: opts.scenarios.some((x) => x !== 'throughput') ? 'node' : null,
+    scenarios: opts.scenarios,
+    ...scenarioSummary(scenarioPoints),
     quick: opts.quick,
     ...(opts.heimdallStub ? { heimdall_stub: true } : {}),
     results: '',
+    report: '',
   };
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -325,10 +414,16 @@ async function main(): Promise<number> {
     pinned: pinBlocker ? `skipped: ${pinBlocker}` : `process under test on CPU ${SUT_CPU}, rest on CPU ${AUX_CPU}`,
   };
   const bodies = { direct: BODY.direct, heimdall: BODY.heimdall };
-  writeFileSync(file, `${JSON.stringify({ scenario: 'chat-completions', options: opts, generator, machine, bodies, summary, rows, measurements }, null, 2)}\n`);
-  process.stdout.write(`\nresults: ${summary.results}\n${JSON.stringify(summary)}\n`);
+  const html = file.replace(/\.json$/, '.html');
+  summary.report = relative(ROOT, html);
+  const result = { scenario: 'chat-completions', options: opts, generator, machine, bodies, summary, rows, measurements, scenarios: scenarioPoints };
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  writeHtmlReport(html, result);
+  process.stdout.write(`\nresults: ${summary.results}\nreport: ${summary.report}\n${JSON.stringify(summary)}\n`);
   // A run that failed somewhere, or saw error answers, is not a clean result: say so in the exit code too.
-  return measurements.some((m) => m.error || (m.load && m.load.non2xx + m.load.errors > 0)) ? 1 : 0;
+  // Isolation's failing provider is not measured (only the fast one is); any error on a measured load fails the run.
+  const scenarioFailed = Object.values(scenarioPoints).some((ps) => ps.some((p) => p.error || (p.load && p.load.non2xx + p.load.errors > 0)));
+  return scenarioFailed || measurements.some((m) => m.error || (m.load && m.load.non2xx + m.load.errors > 0)) ? 1 : 0;
 }
 
 main().then(

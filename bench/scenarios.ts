@@ -1,0 +1,493 @@
+/**
+ * Scenarios beyond saturation throughput (which stays in run.ts): overhead at fixed rates, streaming, isolation
+ * between providers, and Bifrost's CI recipe. Each one measures the mock directly, the baseline proxy and Heimdall
+ * (and peers when asked) in the same run, with fresh processes per measurement and the Node generator (bench/loadgen.ts)
+ * in open loop (latency from the intended send time) or closed loop (streams).
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, relative } from 'node:path';
+import { runToEnd, spawnChild, stop, waitForHealth, waitForListening, type Child } from './children.js';
+import { percentilesOf, type HistogramJson } from './histogram.js';
+import { cpuDelta, cpuSnapshot, classifyThreads, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
+
+export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+export type Peer = 'direct' | 'baseline' | 'heimdall' | 'portkey';
+
+export interface Ctx {
+  root: string;
+  workDir: string;
+  js: { mock: string; baseline: string; loadgen: string; loopback: string };
+  heimdallJs: string;
+  portkeyJs: string | null;
+  threads: number;
+  readyTimeoutMs: number;
+  quick: boolean;
+  warmupS: number;
+  durationS: number;
+  /** CPU for the process under test and for everything else, or undefined when not pinned. */
+  sutCpu: string | undefined;
+  auxCpu: string | undefined;
+  log: (line: string) => void;
+  noisyPercent: number;
+  opts: Record<string, number | string>;
+}
+
+export interface GenResult {
+  mode: 'open' | 'closed';
+  rate: number | null;
+  requests: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  statuses: Record<string, number>;
+  durationS: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  sent: number | null;
+  maxSendLagMs: number | null;
+  maxInFlight: number;
+  chunks: number;
+  hist: HistogramJson;
+  ttfbHist?: HistogramJson;
+  gapHist?: HistogramJson;
+}
+
+export interface Point {
+  scenario: Scenario;
+  /** The x of the measurement: a rate, a concurrency or a phase name. */
+  variant: string;
+  target: Peer;
+  load?: GenResult;
+  /** µs percentiles of the end-to-end latency (and TTFB/gaps when streaming). */
+  latencyUs?: Record<string, number | null>;
+  ttfbUs?: Record<string, number | null>;
+  gapUs?: Record<string, number | null>;
+  successRate?: number | null;
+  cpuUsPerRequest?: number | null;
+  otherCpuPercent?: number;
+  error?: string;
+}
+
+const PATH = '/v1/chat/completions';
+const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
+const body = (model: string, stream = false): string =>
+  JSON.stringify(stream ? { model, messages, stream: true } : { model, messages });
+
+function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolveP(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+interface MockSpec {
+  latencyMs?: number;
+  chunks?: number;
+  gapMs?: number;
+  status?: number;
+}
+
+async function startMock(ctx: Ctx, spec: MockSpec, cpu: string | undefined, children: Child[], name = 'mock'): Promise<number> {
+  const args = [ctx.js.mock, '--port', '0', '--latency-ms', String(spec.latencyMs ?? 0), '--chunks', String(spec.chunks ?? 20),
+    '--chunk-gap-ms', String(spec.gapMs ?? 0), '--status', String(spec.status ?? 200)];
+  const mock = spawnChild(name, process.execPath, args, cpu);
+  children.push(mock);
+  return waitForListening(mock);
+}
+
+interface Endpoint {
+  url: string;
+  headers: Record<string, string>;
+  /** Request body for a model on provider `provider` (Heimdall routes on the model prefix). */
+  body: (stream: boolean, provider?: string) => string;
+}
+
+interface Started {
+  sut: Child | null;
+  endpoint: Endpoint;
+}
+
+/** Heimdall config: one provider per mock; the first is `openai` unless `custom` (two keyless OpenAI-compatible ones). */
+function heimdallConfig(ctx: Ctx, providers: Record<string, number>, custom: boolean): string {
+  const path = join(ctx.workDir, `heimdall-${Date.now()}.json`);
+  const conc = { concurrency: 20000, buffer_size: 20000, threads: ctx.threads };
+  const entries = Object.entries(providers).map(([name, port]) => [
+    name,
+    custom
+      ? {
+          custom_provider_config: { base_provider_type: 'openai', is_key_less: true },
+          network_config: { base_url: `http://127.0.0.1:${port}` },
+          concurrency_and_buffer_size: conc,
+        }
+      : {
+          keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],
+          network_config: { base_url: `http://127.0.0.1:${port}` },
+          concurrency_and_buffer_size: conc,
+        },
+  ]);
+  writeFileSync(path, JSON.stringify({ providers: Object.fromEntries(entries) }));
+  return path;
+}
+
+/**
+ * Starts the target in front of the mock(s). `mocks` maps a provider name to a mock port; 'direct' and the
+ * single-upstream proxies use the first one.
+ */
+async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, number>, children: Child[], upstreamConnections = 128): Promise<Started> {
+  const first = Object.values(mocks)[0];
+  const node = process.execPath;
+  const plain: Endpoint['body'] = (stream) => body('gpt-4o-mini', stream);
+  if (target === 'direct') return { sut: null, endpoint: { url: `http://127.0.0.1:${first}${PATH}`, headers: {}, body: plain } };
+  if (target === 'baseline') {
+    const proxy = spawnChild('baseline', node, [ctx.js.baseline, '--port', '0', '--upstream', `http://127.0.0.1:${first}`, '--connections', String(upstreamConnections)], ctx.sutCpu);
+    children.push(proxy);
+    const port = await waitForListening(proxy);
+    return { sut: proxy, endpoint: { url: `http://127.0.0.1:${port}${PATH}`, headers: {}, body: plain } };
+  }
+  if (target === 'portkey') {
+    if (!ctx.portkeyJs) throw new Error('portkey not installed (npm install --prefix bench)');
+    const port = await freePort();
+    const args = ['--import', ctx.js.loopback, ctx.portkeyJs, `--port=${port}`, '--headless'];
+    const pk = spawnChild('portkey', node, args, ctx.sutCpu);
+    children.push(pk);
+    await waitForHealth(pk, `http://127.0.0.1:${port}/`, ctx.readyTimeoutMs);
+    const headers = {
+      'x-portkey-provider': 'openai',
+      'x-portkey-custom-host': `http://127.0.0.1:${first}/v1`,
+      authorization: 'Bearer sk-bench',
+    };
+    return { sut: pk, endpoint: { url: `http://127.0.0.1:${port}${PATH}`, headers, body: plain } };
+  }
+  if (!existsSync(ctx.heimdallJs)) throw new Error(`${relative(ctx.root, ctx.heimdallJs)} not found: build Heimdall first (tsc -b)`);
+  const custom = Object.keys(mocks)[0] !== 'openai';
+  const port = await freePort();
+  const args = [ctx.heimdallJs, '--config', heimdallConfig(ctx, mocks, custom), '--port', String(port), '--log-level', 'warn'];
+  const h = spawnChild('heimdall', node, args, ctx.sutCpu);
+  children.push(h);
+  await waitForHealth(h, `http://127.0.0.1:${port}/health`, ctx.readyTimeoutMs);
+  const first0 = Object.keys(mocks)[0];
+  return {
+    sut: h,
+    endpoint: { url: `http://127.0.0.1:${port}${PATH}`, headers: {}, body: (stream, provider) => body(`${provider ?? first0}/gpt-4o-mini`, stream) },
+  };
+}
+
+export interface GenSpec {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  seconds: number;
+  /** Warm-up inside the generator process, not counted; CPU accounting starts after it. */
+  warmupS?: number;
+  rate?: number;
+  connections: number;
+  stream?: boolean;
+  timeoutS?: number;
+  drainS?: number;
+  cpu: string | undefined;
+}
+
+export function startGen(ctx: Ctx, spec: GenSpec): { child: Child; result: Promise<GenResult> } {
+  const args = [ctx.js.loadgen, '--url', spec.url, '--body', spec.body, '--connections', String(spec.connections),
+    '--duration', String(spec.seconds), '--warmup', String(spec.warmupS ?? 0), '--timeout', String(spec.timeoutS ?? 30), '--drain', String(spec.drainS ?? 15)];
+  if (spec.rate) args.push('--rate', String(spec.rate));
+  if (spec.stream) args.push('--stream');
+  if (Object.keys(spec.headers).length) args.push('--headers', JSON.stringify(spec.headers));
+  const child = spawnChild('loadgen', process.execPath, args, spec.cpu);
+  const result = (async () => {
+    const code = await runToEnd(child, (spec.seconds + (spec.warmupS ?? 0) + (spec.drainS ?? 15) + 20) * 1000);
+    const line = child.stdout().trim().split('\n').pop() ?? '';
+    if (code !== 0 || !line.startsWith('{')) throw new Error(`node loadgen failed (exit ${code}): ${child.stderr().slice(-500)}`);
+    return JSON.parse(line) as GenResult;
+  })();
+  return { child, result };
+}
+
+/** Runs one measured load against `sut` with CPU accounting (when there is a process under test). */
+async function measured(ctx: Ctx, sut: Child | null, children: Child[], spec: GenSpec): Promise<Pick<Point, 'load' | 'cpuUsPerRequest' | 'otherCpuPercent'>> {
+  const roles = new Map<number, ThreadRole>();
+  const gen = startGen(ctx, spec);
+  // A progress line every 10 s for long phases (Bifrost's recipe, drains), so a long run is visibly alive.
+  const t0 = Date.now();
+  const ticker = setInterval(() => ctx.log(`  … ${gen.child.name} running ${Math.round((Date.now() - t0) / 1000)} s (${spec.rate ? `${spec.rate}/s` : `${spec.connections} conns`} → ${spec.url})`), 10_000);
+  void gen.result.finally(() => clearInterval(ticker)).catch(() => {});
+  let ended = false;
+  void gen.result.finally(() => (ended = true)).catch(() => {});
+  while (!ended && !gen.child.stdout().includes('MEASURING')) await new Promise((r) => setTimeout(r, 5));
+  if (sut) classifyThreads(sut.pid, roles);
+  const ours = new Set([process.pid, gen.child.pid, ...children.map((c) => c.pid)]);
+  const others0 = otherProcessTicks(ours);
+  const cpu0 = sut ? cpuSnapshot(sut.pid) : null;
+  const load = await gen.result;
+  const cpu1 = sut ? cpuSnapshot(sut.pid) : null;
+  const othersSeconds = otherProcessCpuSeconds(others0, otherProcessTicks(ours));
+  let cpuUsPerRequest: number | null = null;
+  if (sut && cpu0 && cpu1 && load.requests > 0) {
+    classifyThreads(sut.pid, roles);
+    const split = cpuDelta(cpu0, cpu1, roles);
+    cpuUsPerRequest = (split.ns.main + split.ns.workers + split.ns.other) / 1000 / load.requests;
+  }
+  return { load, cpuUsPerRequest, otherCpuPercent: (100 * othersSeconds) / Math.max(1, load.durationS) };
+}
+
+function finish(p: Point): Point {
+  const l = p.load;
+  if (l) {
+    p.latencyUs = percentilesOf(l.hist);
+    if (l.ttfbHist) p.ttfbUs = percentilesOf(l.ttfbHist);
+    if (l.gapHist) p.gapUs = { ...percentilesOf(l.gapHist), mean: l.gapHist.meanUs };
+    const attempted = l.requests + l.errors;
+    p.successRate = attempted > 0 ? l.ok / attempted : null;
+  }
+  return p;
+}
+
+function brief(ctx: Ctx, p: Point): string {
+  if (p.error) return `ERROR ${p.error.split('\n')[0]}`;
+  const l = p.load!;
+  const us = (v: number | null | undefined): string => (v === null || v === undefined ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(0)}ms` : `${v.toFixed(0)}µs`);
+  const lat = p.ttfbUs ? `ttfb p50 ${us(p.ttfbUs.p50)} p99 ${us(p.ttfbUs.p99)} gap mean ${us(p.gapUs?.mean)}` : `p50 ${us(p.latencyUs?.p50)} p90 ${us(p.latencyUs?.p90)} p99 ${us(p.latencyUs?.p99)}`;
+  const ok = `ok ${((p.successRate ?? 0) * 100).toFixed(2)}%`;
+  const cpu = p.cpuUsPerRequest ? ` cpu ${p.cpuUsPerRequest.toFixed(1)} µs/req` : '';
+  const bad = l.non2xx + l.errors > 0 ? ` non-2xx ${l.non2xx} errors ${l.errors} ${JSON.stringify(l.errorKinds)}` : '';
+  const noisy = (p.otherCpuPercent ?? 0) > ctx.noisyPercent ? ` NOISY ${p.otherCpuPercent!.toFixed(0)}%` : '';
+  return `${(l.ok / l.durationS).toFixed(0)}/s ${lat} ${ok}${cpu}${bad}${noisy}`;
+}
+
+async function withProcs<T>(fn: (children: Child[]) => Promise<T>): Promise<T> {
+  const children: Child[] = [];
+  try {
+    return await fn(children);
+  } finally {
+    for (const c of children.reverse()) await stop(c);
+  }
+}
+
+const connectionsFor = (rate: number, latencyS: number): number => Math.max(64, Math.min(8000, Math.ceil(rate * (latencyS + 0.05) * 2)));
+
+// ---------------------------------------------------------------- scenarios
+
+async function overhead(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
+  const rates = String(ctx.opts.rates).split(',').map(Number).filter((n) => n > 0);
+  const out: Point[] = [];
+  for (const rate of rates) {
+    for (const target of targets) {
+      const p: Point = { scenario: 'overhead', variant: `${rate}/s`, target };
+      try {
+        await withProcs(async (children) => {
+          const mockPort = await startMock(ctx, {}, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
+          const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children);
+          const spec = (seconds: number): GenSpec => ({
+            url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds, rate,
+            warmupS: ctx.warmupS, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
+          });
+          Object.assign(p, await measured(ctx, sut ?? children[0], children, spec(ctx.durationS)));
+        });
+      } catch (err) {
+        p.error = (err as Error).message;
+      }
+      out.push(finish(p));
+      progress(p);
+    }
+  }
+  return out;
+}
+
+async function streaming(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
+  const concs = String(ctx.opts['stream-concurrency']).split(',').map(Number).filter((n) => n > 0);
+  const gapMs = Number(ctx.opts['chunk-gap-ms']);
+  const chunks = Number(ctx.opts.chunks);
+  const out: Point[] = [];
+  for (const c of concs) {
+    for (const target of targets) {
+      const p: Point = { scenario: 'streaming', variant: `${c} streams`, target };
+      try {
+        await withProcs(async (children) => {
+          const mockPort = await startMock(ctx, { chunks, gapMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
+          const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children);
+          const spec = (seconds: number): GenSpec => ({
+            url: endpoint.url, body: endpoint.body(true), headers: endpoint.headers, seconds, warmupS: ctx.warmupS, connections: c, stream: true, cpu: ctx.auxCpu,
+          });
+          Object.assign(p, await measured(ctx, sut ?? children[0], children, spec(ctx.durationS)));
+        });
+      } catch (err) {
+        p.error = (err as Error).message;
+      }
+      out.push(finish(p));
+      progress(p);
+    }
+  }
+  return out;
+}
+
+/**
+ * A fast provider beside a slow one (10 s latency) or a failing one (100 % 5xx), in one Heimdall with two custom
+ * providers. The fast provider gets the same open-loop rate in every phase; the slow one gets its own generator.
+ * 'direct' runs the same two loads against the two mocks without a gateway: the machine's own share of the effect.
+ */
+async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
+  const fastRate = Number(ctx.opts['fast-rate']);
+  const slowRate = Number(ctx.opts['slow-rate']);
+  const slowLatencyMs = Number(ctx.opts['slow-latency-ms']);
+  const phases = [
+    { name: 'fast alone', slow: null },
+    { name: `+ slow (${slowLatencyMs / 1000} s)`, slow: { latencyMs: slowLatencyMs } },
+    { name: '+ 100% 5xx', slow: { status: 503 } },
+  ] as const;
+  const out: Point[] = [];
+  for (const phase of phases) {
+    for (const target of targets.filter((t) => t === 'direct' || t === 'heimdall')) {
+      const p: Point = { scenario: 'isolation', variant: phase.name, target };
+      try {
+        await withProcs(async (children) => {
+          const fastPort = await startMock(ctx, {}, ctx.auxCpu, children, 'mock-fast');
+          const slowPort = await startMock(ctx, phase.slow ?? {}, ctx.auxCpu, children, 'mock-slow');
+          let sut: Child | null = null;
+          let fast: Endpoint;
+          let slow: Endpoint;
+          if (target === 'direct') {
+            fast = { url: `http://127.0.0.1:${fastPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
+            slow = { url: `http://127.0.0.1:${slowPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
+          } else {
+            const started = await startTarget(ctx, 'heimdall', { fast: fastPort, slow: slowPort }, children);
+            sut = started.sut;
+            fast = { ...started.endpoint, body: (s) => started.endpoint.body(s, 'fast') };
+            slow = { ...started.endpoint, body: (s) => started.endpoint.body(s, 'slow') };
+          }
+          const fastSpec = (seconds: number): GenSpec => ({
+            url: fast.url, body: fast.body(false), headers: fast.headers, seconds, warmupS: ctx.warmupS, rate: fastRate, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
+          });
+          let background: ReturnType<typeof startGen> | null = null;
+          if (phase.slow) {
+            const latS = (phase.slow as { latencyMs?: number }).latencyMs ? slowLatencyMs / 1000 : 0.05;
+            background = startGen(ctx, {
+              url: slow.url, body: slow.body(false), headers: slow.headers, seconds: ctx.warmupS + ctx.durationS + 1, rate: slowRate,
+              connections: connectionsFor(slowRate, latS), timeoutS: slowLatencyMs / 1000 + 20, drainS: 1, cpu: ctx.auxCpu,
+            });
+            children.push(background.child);
+          }
+          Object.assign(p, await measured(ctx, sut, children, fastSpec(ctx.durationS)));
+          if (background) {
+            await stop(background.child);
+            await background.result.catch(() => null);
+          }
+        });
+      } catch (err) {
+        p.error = (err as Error).message;
+      }
+      out.push(finish(p));
+      progress(p);
+    }
+  }
+  return out;
+}
+
+/** Bifrost's CI recipe: upstream latency 10 s, 3,000 req/s open loop for 60 s (all three configurable). */
+async function bifrost(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
+  const rate = Number(ctx.opts['bifrost-rate']);
+  const seconds = Number(ctx.opts['bifrost-duration']);
+  const latencyMs = Number(ctx.opts['bifrost-latency-ms']);
+  const connections = Number(ctx.opts['bifrost-connections']);
+  const out: Point[] = [];
+  for (const target of targets) {
+    const p: Point = { scenario: 'bifrost', variant: `${rate}/s ${seconds}s @${latencyMs}ms`, target };
+    try {
+      await withProcs(async (children) => {
+        const mockPort = await startMock(ctx, { latencyMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
+        // With 10 s upstream latency every in-flight request holds an upstream socket: the baseline's pool must allow them.
+        const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children, connections);
+        Object.assign(p, await measured(ctx, sut ?? children[0], children, {
+          url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds, rate, connections,
+          timeoutS: latencyMs / 1000 + 60, drainS: latencyMs / 1000 + 30, cpu: ctx.auxCpu,
+        }));
+      });
+    } catch (err) {
+      p.error = (err as Error).message;
+    }
+    out.push(finish(p));
+    progress(p);
+  }
+  return out;
+}
+
+export async function runScenario(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'>, targets: Peer[]): Promise<Point[]> {
+  const progress = (p: Point): void => ctx.log(`[${scenario}] ${p.variant.padEnd(14)} ${p.target.padEnd(8)} ${brief(ctx, p)}`);
+  switch (scenario) {
+    case 'overhead':
+      return overhead(ctx, targets, progress);
+    case 'streaming':
+      return streaming(ctx, targets, progress);
+    case 'isolation':
+      return isolation(ctx, targets, progress);
+    case 'bifrost':
+      return bifrost(ctx, targets, progress);
+  }
+}
+
+// ---------------------------------------------------------------- tables
+
+function fmtUs(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  return Math.round(v).toLocaleString('en-US');
+}
+
+function grid(title: string, header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [title, line(header), ...rows.map(line)].join('\n');
+}
+
+/** Difference of a percentile against the 'direct' point of the same variant: the gateway's added latency. */
+export function overheadOf(points: Point[], p: Point, key: string, field: 'latencyUs' | 'ttfbUs' | 'gapUs' = 'latencyUs'): number | null {
+  const direct = points.find((d) => d.variant === p.variant && d.target === 'direct');
+  const a = p[field]?.[key];
+  const b = direct?.[field]?.[key];
+  return typeof a === 'number' && typeof b === 'number' ? a - b : null;
+}
+
+export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): string {
+  const noisy = (p: Point): string => ((p.otherCpuPercent ?? 0) > ctx.noisyPercent ? ` NOISY(${p.otherCpuPercent!.toFixed(0)}%)` : '');
+  const okPct = (p: Point): string => (p.successRate === null || p.successRate === undefined ? '–' : `${(p.successRate * 100).toFixed(2)}%`);
+  const bad = (p: Point): string => (p.load ? `${p.load.non2xx}/${p.load.errors}` : 'FAILED');
+  const failures = points.filter((p) => p.error).map((p) => `  ${p.variant} ${p.target} FAILED: ${p.error!.split('\n')[0]}`);
+  let text: string;
+  if (scenario === 'streaming') {
+    text = grid(
+      'streaming (closed loop; TTFB and chunk gaps in µs; overhead = target − direct)',
+      ['variant', 'target', 'streams/s', 'ttfb p50', 'ttfb p99', 'ttfb ovh p50', 'ttfb ovh p99', 'gap mean', 'gap ovh mean', 'gap p99', 'chunks/stream', 'CPU µs/stream', 'ok', 'non2xx/err'],
+      points.map((p) => [
+        p.variant, p.target + noisy(p), p.load ? (p.load.ok / p.load.durationS).toFixed(0) : '–',
+        fmtUs(p.ttfbUs?.p50), fmtUs(p.ttfbUs?.p99), fmtUs(overheadOf(points, p, 'p50', 'ttfbUs')), fmtUs(overheadOf(points, p, 'p99', 'ttfbUs')),
+        fmtUs(p.gapUs?.mean), fmtUs(overheadOf(points, p, 'mean', 'gapUs')), fmtUs(p.gapUs?.p99),
+        p.load && p.load.requests ? (p.load.chunks / p.load.requests).toFixed(1) : '–', p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(0) : '–', okPct(p), bad(p),
+      ]),
+    );
+  } else {
+    const title = {
+      throughput: '',
+      overhead: 'overhead at fixed rates (open loop, latency from intended send time, µs; overhead = target − direct)',
+      isolation: 'isolation: the fast provider\'s latency (open loop, µs) with and without traffic to a slow/failing provider',
+      bifrost: 'Bifrost CI recipe (open loop, mock latency added; µs)',
+    }[scenario];
+    text = grid(
+      title,
+      ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err'],
+      points.map((p) => [
+        p.variant, p.target + noisy(p), p.load ? (p.load.ok / p.load.durationS).toFixed(0) : '–',
+        fmtUs(p.latencyUs?.p50), fmtUs(p.latencyUs?.p90), fmtUs(p.latencyUs?.p99), fmtUs(p.load?.maxMs == null ? null : p.load.maxMs * 1000),
+        fmtUs(overheadOf(points, p, 'p50')), fmtUs(overheadOf(points, p, 'p90')), fmtUs(overheadOf(points, p, 'p99')),
+        okPct(p), p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(1) : '–', bad(p),
+      ]),
+    );
+  }
+  return [text, ...failures].join('\n');
+}
