@@ -104,21 +104,22 @@ export class Job {
 
   result(body: string, usage: UsageData | null): void {
     if (!this.#finish()) return;
-    this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams }]);
+    // Metrics first: once the client has its answer, its tokens and latency are already counted.
     this.#hooks.settled(this, null, usage);
+    this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams }]);
   }
 
   end(usage: UsageData | null): void {
     if (!this.#finish()) return;
     const firstTokenMs = this.#firstChunkAt === null ? null : this.#firstChunkAt - this.startedAt;
-    this.#hooks.send([MSG_STREAM_END, this.id, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams, firstTokenMs }]);
     this.#hooks.settled(this, null, usage);
+    this.#hooks.send([MSG_STREAM_END, this.id, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams, firstTokenMs }]);
   }
 
   fail(error: ErrorData): void {
     if (!this.#finish()) return;
-    this.#hooks.send([MSG_ERROR, this.id, error]);
     this.#hooks.settled(this, error, null);
+    this.#hooks.send([MSG_ERROR, this.id, error]);
   }
 
   #finish(): boolean {
