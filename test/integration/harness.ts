@@ -10,13 +10,20 @@ import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../fak
 
 export const API_KEY = 'sk-test-upstream';
 
-export interface Harness {
+/** What a fake upstream must offer to stand behind the gateway: its base URL and a way to stop it. */
+export interface FakeUpstream {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export interface Harness<F extends FakeUpstream = FakeOpenAI> {
   readonly gateway: Gateway;
-  readonly fake: FakeOpenAI;
+  readonly fake: F;
   /** The SDK pointed at the gateway's /v1, with retries off so every status reaches the test. */
   readonly client: OpenAI;
   /** http://127.0.0.1:PORT of the gateway. */
   readonly url: string;
+  /** Closes the gateway, then the fake. */
   close(): Promise<void>;
 }
 
@@ -42,15 +49,23 @@ export function openaiProvider(fakeUrl: string, overrides: {
 }
 
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
-  const fake = await startFakeOpenAI(options.fake);
+  return startGatewayWith(await startFakeOpenAI(options.fake), options.config);
+}
+
+/**
+ * Starts the gateway on port 0 in front of an already started fake, with `config(fake.url)` as its config.json.
+ * The returned harness owns the fake: it is closed if the gateway fails to start, and by `close()`.
+ */
+export async function startGatewayWith<F extends FakeUpstream>(fake: F,
+  config: (fakeUrl: string) => Record<string, unknown>): Promise<Harness<F>> {
   let gateway: Gateway;
   try {
-    const config = await loadConfig({
-      raw: options.config(fake.url),
+    const loaded = await loadConfig({
+      raw: config(fake.url),
       env: {},
       overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
     });
-    gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
+    gateway = await startGateway(loaded, { logger: pino({ level: 'silent' }) });
   } catch (error) {
     await fake.close();
     throw error;

@@ -5,13 +5,13 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type AnthropicRecordedRequest, type FakeAnthropic } from '../../fakes/anthropic-server.js';
-import { apiError, expectEnvelope, postChat, sseData, startHarness, user, type Harness } from '../harness.js';
+import { apiError, expectEnvelope, postChat, sseData, startGatewayWith, user, type Harness } from '../harness.js';
 
 const KEY = 'sk-ant-test-upstream';
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
 let fake: FakeAnthropic;
-let h: Harness;
+let h: Harness<FakeAnthropic>;
 let requestCounter = 0;
 
 beforeAll(async () => {
@@ -22,21 +22,15 @@ beforeAll(async () => {
     concurrency_and_buffer_size: { concurrency: 50, buffer_size: 50, threads: 1 },
     ...extra,
   });
-  try {
-    h = await startHarness({ config: () => ({ providers: {
-      anthropic: provider(),
-      // A custom provider on the anthropic adapter, as an Anthropic-compatible proxy would be configured.
-      claudeproxy: provider({ custom_provider_config: { base_provider_type: 'anthropic' } }),
-    } }) });
-  } catch (error) {
-    await fake.close();
-    throw error;
-  }
+  h = await startGatewayWith(fake, () => ({ providers: {
+    anthropic: provider(),
+    // A custom provider on the anthropic adapter, as an Anthropic-compatible proxy would be configured.
+    claudeproxy: provider({ custom_provider_config: { base_provider_type: 'anthropic' } }),
+  } }));
 });
 
 afterAll(async () => {
   await h?.close();
-  await fake?.close();
 });
 
 const nextId = () => `anthropic-itest-${++requestCounter}`;

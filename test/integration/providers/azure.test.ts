@@ -3,56 +3,38 @@
 // must have run first.
 
 import OpenAI, { APIError } from 'openai';
-import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../dist/src/config/load.js';
-import { startGateway, type Gateway } from '../../../dist/src/gateway.js';
 import { startFakeAzure, type FakeAzure } from '../../fakes/azure-server.js';
-import { apiError, expectEnvelope, newClient, postChat, sseData, user } from '../harness.js';
+import { apiError, expectEnvelope, postChat, sseData, startGatewayWith, user, type Harness } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
 const UPSTREAM_KEY = 'azure-upstream-key';
 let fake: FakeAzure;
-let gateway: Gateway;
+let h: Harness<FakeAzure>;
 let url: string;
 let client: OpenAI;
 
 beforeAll(async () => {
   fake = await startFakeAzure({ apiKey: UPSTREAM_KEY, deployments: { 'prod-gpt4o': 'gpt-4o-2024-08-06', 'emb-small': 'text-embedding-3-small' } });
-  try {
-    const config = await loadConfig({
-      raw: {
-        providers: {
-          azure: {
-            keys: [{ value: UPSTREAM_KEY, models: ['*'], weight: 1, azure_key_config: {
-              endpoint: 'https://contoso.openai.azure.com',
-              deployments: { 'gpt-4o': 'prod-gpt4o', 'text-embedding-3-small': 'emb-small' },
-              api_version: '2024-10-21',
-            } }],
-            network_config: { base_url: fake.url, default_request_timeout_in_seconds: 30 },
-            concurrency_and_buffer_size: { concurrency: 100, buffer_size: 100, threads: 1 },
-          },
-        },
+  h = await startGatewayWith(fake, (fakeUrl) => ({
+    providers: {
+      azure: {
+        keys: [{ value: UPSTREAM_KEY, models: ['*'], weight: 1, azure_key_config: {
+          endpoint: 'https://contoso.openai.azure.com',
+          deployments: { 'gpt-4o': 'prod-gpt4o', 'text-embedding-3-small': 'emb-small' },
+          api_version: '2024-10-21',
+        } }],
+        network_config: { base_url: fakeUrl, default_request_timeout_in_seconds: 30 },
+        concurrency_and_buffer_size: { concurrency: 100, buffer_size: 100, threads: 1 },
       },
-      env: {},
-      overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
-    });
-    gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
-  } catch (error) {
-    await fake.close();
-    throw error;
-  }
-  url = `http://127.0.0.1:${gateway.port}`;
-  client = newClient(url);
+    },
+  }));
+  ({ url, client } = h);
 });
 
 afterAll(async () => {
-  try {
-    await gateway?.close(500);
-  } finally {
-    await fake?.close();
-  }
+  await h?.close();
 });
 
 beforeEach(() => fake.reset());

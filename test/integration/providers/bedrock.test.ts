@@ -6,7 +6,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeBedrock, type FakeBedrock, type RecordedBedrockRequest } from '../../fakes/bedrock-server.js';
-import { apiError, expectEnvelope, postChat, sseData, startHarness, user, type Harness } from '../harness.js';
+import { apiError, expectEnvelope, postChat, sseData, startGatewayWith, user, type Harness } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -17,38 +17,32 @@ const HAIKU = 'anthropic.claude-3-haiku-20240307-v1:0';
 const TITAN = 'amazon.titan-embed-text-v2:0';
 
 let fake: FakeBedrock;
-let h: Harness;
+let h: Harness<FakeBedrock>;
 let counter = 0;
 
 beforeAll(async () => {
   fake = await startFakeBedrock({ credentials: [CREDENTIALS], apiKeys: [API_KEY], region: REGION });
   const network_config = { base_url: fake.url, default_request_timeout_in_seconds: 30 };
   const concurrency_and_buffer_size = { concurrency: 50, buffer_size: 50, threads: 1 };
-  try {
-    h = await startHarness({ config: () => ({ providers: {
-      bedrock: {
-        // No value: the key authenticates by its access key pair alone.
-        keys: [{ models: ['*'], bedrock_key_config: { access_key: CREDENTIALS.accessKeyId,
-          secret_key: CREDENTIALS.secretAccessKey, session_token: CREDENTIALS.sessionToken, region: REGION,
-          deployments: { haiku: HAIKU } } }],
-        network_config, concurrency_and_buffer_size,
-      },
-      // A custom provider on the bedrock adapter whose key is a Bedrock API key (bearer), not an access key pair.
-      'bedrock-keyed': {
-        keys: [{ value: API_KEY, models: ['*'], bedrock_key_config: { region: REGION } }],
-        custom_provider_config: { base_provider_type: 'bedrock' },
-        network_config, concurrency_and_buffer_size,
-      },
-    } }) });
-  } catch (error) {
-    await fake.close();
-    throw error;
-  }
+  h = await startGatewayWith(fake, () => ({ providers: {
+    bedrock: {
+      // No value: the key authenticates by its access key pair alone.
+      keys: [{ models: ['*'], bedrock_key_config: { access_key: CREDENTIALS.accessKeyId,
+        secret_key: CREDENTIALS.secretAccessKey, session_token: CREDENTIALS.sessionToken, region: REGION,
+        deployments: { haiku: HAIKU } } }],
+      network_config, concurrency_and_buffer_size,
+    },
+    // A custom provider on the bedrock adapter whose key is a Bedrock API key (bearer), not an access key pair.
+    'bedrock-keyed': {
+      keys: [{ value: API_KEY, models: ['*'], bedrock_key_config: { region: REGION } }],
+      custom_provider_config: { base_provider_type: 'bedrock' },
+      network_config, concurrency_and_buffer_size,
+    },
+  } }));
 });
 
 afterAll(async () => {
   await h?.close();
-  await fake?.close();
 });
 
 const nextId = () => `bedrock-itest-${++counter}`;

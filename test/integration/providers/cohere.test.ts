@@ -2,18 +2,15 @@
 // `npx tsc -b` must have run first.
 
 import OpenAI, { APIError } from 'openai';
-import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../dist/src/config/load.js';
-import { startGateway, type Gateway } from '../../../dist/src/gateway.js';
 import { startFakeCohere, type FakeCohere } from '../../fakes/cohere-server.js';
-import { apiError, expectEnvelope, newClient, postChat, sseData, user } from '../harness.js';
+import { apiError, expectEnvelope, postChat, sseData, startGatewayWith, user, type Harness } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
 const UPSTREAM_KEY = 'co-upstream-key';
 let fake: FakeCohere;
-let gateway: Gateway;
+let h: Harness<FakeCohere>;
 let url: string;
 let client: OpenAI;
 
@@ -25,33 +22,18 @@ beforeAll(async () => {
     concurrency_and_buffer_size: { concurrency: 100, buffer_size: 100, threads: 1 },
     ...extra,
   });
-  try {
-    const config = await loadConfig({
-      raw: {
-        providers: {
-          cohere: provider(),
-          // Cohere is a base type: a custom provider may speak its API.
-          'my-cohere': provider({ custom_provider_config: { base_provider_type: 'cohere' } }),
-        },
-      },
-      env: {},
-      overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
-    });
-    gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
-  } catch (error) {
-    await fake.close();
-    throw error;
-  }
-  url = `http://127.0.0.1:${gateway.port}`;
-  client = newClient(url);
+  h = await startGatewayWith(fake, () => ({
+    providers: {
+      cohere: provider(),
+      // Cohere is a base type: a custom provider may speak its API.
+      'my-cohere': provider({ custom_provider_config: { base_provider_type: 'cohere' } }),
+    },
+  }));
+  ({ url, client } = h);
 });
 
 afterAll(async () => {
-  try {
-    await gateway?.close(500);
-  } finally {
-    await fake?.close();
-  }
+  await h?.close();
 });
 
 beforeEach(() => fake.reset());

@@ -16,7 +16,7 @@ export interface GeminiContractContext {
   /** The upstream path of a model action, as the fake records it. */
   path(model: string, action: string): string;
   fake(): FakeGemini;
-  harness(): Harness;
+  harness(): Harness<FakeGemini>;
   /** Checks the upstream request carried this provider's credentials. */
   expectAuthenticated(request: FakeGeminiRequest): void;
 }

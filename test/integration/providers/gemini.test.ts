@@ -3,12 +3,12 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGemini, type FakeGemini } from '../../fakes/gemini-server.js';
-import { apiError, startHarness, user, type Harness } from '../harness.js';
+import { apiError, startGatewayWith, user, type Harness } from '../harness.js';
 import { describeGeminiContract } from './gemini-contract.js';
 
 const KEY = 'AIza-test-upstream';
 let fake: FakeGemini;
-let h: Harness;
+let h: Harness<FakeGemini>;
 
 beforeAll(async () => {
   fake = await startFakeGemini({ apiKey: KEY });
@@ -17,21 +17,15 @@ beforeAll(async () => {
     network_config: { base_url: fake.url, default_request_timeout_in_seconds: 30 },
     concurrency_and_buffer_size: { concurrency: 50, buffer_size: 50, threads: 1 },
   });
-  try {
-    h = await startHarness({ config: () => ({ providers: {
-      gemini: provider(KEY),
-      // A custom provider on the gemini adapter with a key the upstream does not know.
-      badkey: { ...provider('AIza-wrong'), custom_provider_config: { base_provider_type: 'gemini' } },
-    } }) });
-  } catch (error) {
-    await fake.close();
-    throw error;
-  }
+  h = await startGatewayWith(fake, () => ({ providers: {
+    gemini: provider(KEY),
+    // A custom provider on the gemini adapter with a key the upstream does not know.
+    badkey: { ...provider('AIza-wrong'), custom_provider_config: { base_provider_type: 'gemini' } },
+  } }));
 });
 
 afterAll(async () => {
   await h?.close();
-  await fake?.close();
 });
 
 describeGeminiContract({

@@ -4,11 +4,11 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVertex, VERTEX_PROJECT, VERTEX_REGION, type FakeVertex } from '../../fakes/vertex-server.js';
-import { apiError, startHarness, user, type Harness } from '../harness.js';
+import { apiError, startGatewayWith, user, type Harness } from '../harness.js';
 import { describeGeminiContract } from './gemini-contract.js';
 
 let vertex: FakeVertex;
-let h: Harness;
+let h: Harness<FakeVertex['fake']>;
 
 beforeAll(async () => {
   vertex = await startFakeVertex();
@@ -19,24 +19,18 @@ beforeAll(async () => {
     concurrency_and_buffer_size: { concurrency: 50, buffer_size: 50, threads: 1 },
     ...extra,
   });
-  try {
-    h = await startHarness({ config: () => ({ providers: {
-      // The key file as the JSON string a console download (or an env var) gives.
-      vertex: provider(vertex.keyConfig(JSON.stringify(vertex.serviceAccount))),
-      // Custom providers on the vertex adapter: an account the token endpoint does not trust; a key with no region.
-      untrusted: provider(vertex.keyConfig(vertex.strangerAccount), { custom_provider_config: { base_provider_type: 'vertex' } }),
-      noregion: provider({ project_id: VERTEX_PROJECT, auth_credentials: vertex.serviceAccount },
-        { custom_provider_config: { base_provider_type: 'vertex' } }),
-    } }) });
-  } catch (error) {
-    await vertex.fake.close();
-    throw error;
-  }
+  h = await startGatewayWith(vertex.fake, () => ({ providers: {
+    // The key file as the JSON string a console download (or an env var) gives.
+    vertex: provider(vertex.keyConfig(JSON.stringify(vertex.serviceAccount))),
+    // Custom providers on the vertex adapter: an account the token endpoint does not trust; a key with no region.
+    untrusted: provider(vertex.keyConfig(vertex.strangerAccount), { custom_provider_config: { base_provider_type: 'vertex' } }),
+    noregion: provider({ project_id: VERTEX_PROJECT, auth_credentials: vertex.serviceAccount },
+      { custom_provider_config: { base_provider_type: 'vertex' } }),
+  } }));
 });
 
 afterAll(async () => {
   await h?.close();
-  await vertex?.fake.close();
 });
 
 let grantedToken: string | null = null;
