@@ -120,17 +120,20 @@ interface Started {
 function heimdallConfig(ctx: Ctx, providers: Record<string, number>, custom: boolean): string {
   const path = join(ctx.workDir, `heimdall-${Date.now()}.json`);
   const conc = { concurrency: 20000, buffer_size: 20000, threads: ctx.threads };
+  // Bifrost's recipe keeps 30,000 calls open (3,000 req/s × 10 s): allow each worker the most connections the config
+  // takes, or the default 5,000 per origin would queue the rest inside undici.
+  const network = (port: number) => ({ base_url: `http://127.0.0.1:${port}`, max_conns_per_host: 10000 });
   const entries = Object.entries(providers).map(([name, port]) => [
     name,
     custom
       ? {
           custom_provider_config: { base_provider_type: 'openai', is_key_less: true },
-          network_config: { base_url: `http://127.0.0.1:${port}` },
+          network_config: network(port),
           concurrency_and_buffer_size: conc,
         }
       : {
           keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],
-          network_config: { base_url: `http://127.0.0.1:${port}` },
+          network_config: network(port),
           concurrency_and_buffer_size: conc,
         },
   ]);
