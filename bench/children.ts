@@ -1,5 +1,6 @@
 /** Child processes of a bench run: spawned fresh, optionally pinned, always killed on exit, Ctrl-C or error. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { request } from 'undici';
 
 const TAIL_BYTES = 64 * 1024;
@@ -117,4 +118,16 @@ export async function stop(child: Child, graceMs = 3000): Promise<void> {
 export function killAll(): void {
   for (const proc of live) proc.kill('SIGKILL');
   live.clear();
+}
+
+/** A port free on 127.0.0.1 right now, for a child to listen on. */
+export function freePort(): Promise<number> {
+  return new Promise((resolveP, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolveP(address.port) : reject(new Error('no port'))));
+    });
+  });
 }

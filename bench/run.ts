@@ -5,13 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, release, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { bool, num, parseFlags, str } from './args.js';
-import { killAll, spawnChild, stop, waitForHealth, waitForListening, type Child } from './children.js';
+import { type Child, freePort, killAll, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { pickGenerator, runLoad, type GeneratorKind, type LoadSpec } from './generators.js';
 import {
   classifyThreads,
@@ -139,17 +138,6 @@ function canPin(): string | null {
   if (availableParallelism() < 2) return 'fewer than 2 CPUs';
   if (spawnSync('taskset', ['-V'], { stdio: 'ignore' }).error) return 'taskset not found (util-linux)';
   return null;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolveP, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolveP(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function heimdallConfig(mockPort: number): string {

@@ -5,9 +5,8 @@
  * in open loop (latency from the intended send time) or closed loop (streams).
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
-import { runToEnd, spawnChild, stop, waitForHealth, waitForListening, type Child } from './children.js';
+import { type Child, freePort, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { percentilesOf, type HistogramJson } from './histogram.js';
 import { cpuDelta, cpuSnapshot, classifyThreads, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
 
@@ -77,17 +76,6 @@ const PATH = '/v1/chat/completions';
 const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
 const body = (model: string, stream = false): string =>
   JSON.stringify(stream ? { model, messages, stream: true } : { model, messages });
-
-function freePort(): Promise<number> {
-  return new Promise((resolveP, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolveP(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface MockSpec {
   latencyMs?: number;

@@ -160,3 +160,10 @@ export function metricValue(exposition: string, name: string, labels: Record<str
 }
 
 export const user = (content: string) => [{ role: 'user' as const, content }];
+
+/** Every item of a stream (an SDK chat stream), in order. */
+export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of stream) items.push(item);
+  return items;
+}

@@ -4,7 +4,7 @@
 import type OpenAI from 'openai';
 import { APIError, APIUserAbortError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, expectEnvelope, metricValue, openaiProvider, postChat, sseData, startHarness, user, type Harness } from './harness.js';
+import { collect, eventually, expectEnvelope, type Harness, metricValue, openaiProvider, postChat, sseData, startHarness, user } from './harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -30,11 +30,6 @@ afterAll(async () => {
 const idle = () => eventually(() => h.gateway.pools.get('openai')!.stats(),
   (stats) => stats.inFlight === 0 && stats.queued === 0 && stats.slotsInUse === 0);
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 describe('streaming chat', () => {
   it('relays the upstream chunks in order: assembled content equals the fake\'s, and no usage chunk unless asked', async () => {

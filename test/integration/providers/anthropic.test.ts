@@ -5,7 +5,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type AnthropicRecordedRequest, type FakeAnthropic } from '../../fakes/anthropic-server.js';
-import { apiError, expectEnvelope, postChat, sseData, startGatewayWith, user, type Harness } from '../harness.js';
+import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 const KEY = 'sk-ant-test-upstream';
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
@@ -41,11 +41,6 @@ function upstreamOf(requestId: string): AnthropicRecordedRequest {
   return seen[0];
 }
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const weatherTool: OpenAI.Chat.Completions.ChatCompletionTool = {
   type: 'function',

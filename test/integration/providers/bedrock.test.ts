@@ -6,7 +6,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeBedrock, type FakeBedrock, type RecordedBedrockRequest } from '../../fakes/bedrock-server.js';
-import { apiError, expectEnvelope, postChat, sseData, startGatewayWith, user, type Harness } from '../harness.js';
+import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -54,11 +54,6 @@ function upstreamOf(requestId: string): RecordedBedrockRequest {
   return seen[0];
 }
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 /** Reads a stream that must fail part-way; returns what arrived and the error. */
 async function brokenStream(stream: AsyncIterable<Chunk>): Promise<{ received: Chunk[]; error: APIError }> {

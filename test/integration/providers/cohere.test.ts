@@ -4,7 +4,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeCohere, type FakeCohere } from '../../fakes/cohere-server.js';
-import { apiError, expectEnvelope, postChat, sseData, startGatewayWith, user, type Harness } from '../harness.js';
+import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -38,11 +38,6 @@ afterAll(async () => {
 
 beforeEach(() => fake.reset());
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 async function streamFailure(stream: AsyncIterable<Chunk>): Promise<{ received: Chunk[]; error: APIError }> {
   const received: Chunk[] = [];

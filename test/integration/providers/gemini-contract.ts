@@ -6,9 +6,7 @@
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import type { FakeGemini, FakeGeminiRequest } from '../../fakes/gemini-server.js';
-import { apiError, expectEnvelope, postChat, sseData, user, type Harness } from '../harness.js';
-
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
+import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, user } from '../harness.js';
 
 export interface GeminiContractContext {
   /** The gateway's provider name: the model prefix. */
@@ -23,11 +21,6 @@ export interface GeminiContractContext {
 
 let counter = 0;
 
-async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
-  const chunks: Chunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const weatherTool: OpenAI.Chat.Completions.ChatCompletionTool = {
   type: 'function',

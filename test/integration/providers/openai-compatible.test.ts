@@ -8,7 +8,7 @@ import OpenAI, { APIError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openaiRoute, type FakeRoute, type RecordedRequest } from '../../fakes/openai-server.js';
-import { apiError, startHarness, user, type Harness } from '../harness.js';
+import { apiError, collect, type Harness, startHarness, user } from '../harness.js';
 
 interface Case {
   id: string;
@@ -114,11 +114,6 @@ function expectCall(c: Case, seen: RecordedRequest, path: string, model = c.mode
   expect(seen.body?.model).toBe(model);
 }
 
-async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<ChatCompletionChunk[]> {
-  const chunks: ChatCompletionChunk[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  return chunks;
-}
 
 const weatherTool = {
   type: 'function' as const,
