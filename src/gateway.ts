@@ -10,6 +10,7 @@ import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
+import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelsHandler } from './pipeline/models.js';
 
@@ -75,12 +76,23 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
-  const inference = { providers, pools, plugins, logger,
+  const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger,
     metrics: { layout, shard: frontShard, providerIndex: (name: string) => providerNames.indexOf(name) } };
+  const chat = createInferenceHandler(inference, openAIChat);
+  const embeddings = createInferenceHandler(inference, openAIEmbeddings);
+  const dropInChat = createInferenceHandler(inference, openAIDropInChat);
+  const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
+  const models = createModelsHandler(config.providers, config.modelAliases);
   const routes: Route[] = [
-    { method: 'post', path: '/v1/chat/completions', readBody: true, handler: createInferenceHandler(inference, 'chat') },
-    { method: 'post', path: '/v1/embeddings', readBody: true, handler: createInferenceHandler(inference, 'embeddings') },
-    { method: 'get', path: '/v1/models', readBody: false, handler: createModelsHandler(config.providers) },
+    { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
+    { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
+    { method: 'get', path: '/v1/models', readBody: false, handler: models },
+    // The OpenAI SDK's drop-in: its base URL with or without `/v1`.
+    ...['/openai/v1', '/openai'].flatMap((prefix): Route[] => [
+      { method: 'post', path: `${prefix}/chat/completions`, label: '/openai', readBody: true, handler: dropInChat },
+      { method: 'post', path: `${prefix}/embeddings`, label: '/openai', readBody: true, handler: dropInEmbeddings },
+      { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
+    ]),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },

@@ -41,6 +41,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const cfg = parsed.data;
   const providers = Object.entries(cfg.providers).map(([name, p]) => normalizeProvider(name, p, opts.env, problems));
   checkFallbacks(providers, problems);
+  const aliases = modelAliases(cfg.model_aliases, providers, problems);
   if (problems.length) throw new ConfigError(problems, source);
 
   return deepFreeze({
@@ -51,6 +52,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
     },
     providers,
+    modelAliases: aliases,
     plugins: normalizePlugins(cfg.plugins, file),
     source,
     ignoredKeys: ignoredKeys(cfg),
@@ -170,22 +172,35 @@ function normalizeProvider(
 }
 
 /** Every default fallback is `provider/model` with a configured provider. */
+/** A `provider/model` the config names (a fallback, an alias's target) must name a configured provider. */
+function checkModelTarget(target: string, path: string, names: readonly string[], problems: ConfigProblem[]): void {
+  const slash = target.indexOf('/');
+  if (slash <= 0 || slash === target.length - 1) {
+    problems.push({ path, message: `'${target}' must be 'provider/model'` });
+    return;
+  }
+  const provider = target.slice(0, slash);
+  if (!names.includes(provider)) {
+    problems.push({ path, message: `provider '${provider}' is not configured${hint(provider, names)}` });
+  }
+}
+
 function checkFallbacks(providers: readonly ProviderConfig[], problems: ConfigProblem[]): void {
   const names = providers.map((provider) => provider.name);
   for (const provider of providers) {
     provider.fallbacks.forEach((fallback, i) => {
-      const path = formatPath(['providers', provider.name, 'fallbacks', i]);
-      const slash = fallback.indexOf('/');
-      if (slash <= 0 || slash === fallback.length - 1) {
-        problems.push({ path, message: `'${fallback}' must be 'provider/model'` });
-        return;
-      }
-      const target = fallback.slice(0, slash);
-      if (!names.includes(target)) {
-        problems.push({ path, message: `provider '${target}' is not configured${hint(target, names)}` });
-      }
+      checkModelTarget(fallback, formatPath(['providers', provider.name, 'fallbacks', i]), names, problems);
     });
   }
+}
+
+function modelAliases(aliases: Record<string, string>, providers: readonly ProviderConfig[],
+  problems: ConfigProblem[]): Record<string, string> {
+  const names = providers.map((provider) => provider.name);
+  for (const [alias, target] of Object.entries(aliases)) {
+    checkModelTarget(target, formatPath(['model_aliases', alias]), names, problems);
+  }
+  return { ...aliases };
 }
 
 function resolveAdapter(

@@ -228,6 +228,8 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   client: clientSchema.prefault({}),
   providers: z.record(z.string(), providerSchema).default({}),
+  // Heimdall's own: a model name clients may use in place of `provider/model` (`"fast": "groq/llama-3.1-8b-instant"`).
+  model_aliases: z.record(z.string().min(1), z.string().min(1)).default({}),
   plugins: z.array(z.union([pluginStringSchema, pluginObjectSchema])).optional(),
   ...topIgnored,
 });

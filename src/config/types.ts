@@ -84,6 +84,8 @@ export interface GatewayConfig {
   readonly server: ServerConfig;
   readonly client: ClientConfig;
   readonly providers: readonly ProviderConfig[];
+  /** A name clients may send as `model`, and the `provider/model` it stands for. */
+  readonly modelAliases: Readonly<Record<string, string>>;
   readonly plugins: readonly PluginConfig[];
   /** Where the config came from, for the start-up log: a file path or "embedded default". */
   readonly source: string;

@@ -3,7 +3,9 @@
 // scrape time. Both threads build the same layout from the same provider list, so offsets agree without
 // being sent. Label values are fixed at boot, which also keeps cardinality bounded.
 
-export const ROUTE_LABELS = ['/v1/chat/completions', '/v1/embeddings', '/v1/models', '/health', '/metrics', 'other'] as const;
+/** Native routes are counted by their prefix (`/anthropic`, …), so the label set stays small and fixed. */
+export const ROUTE_LABELS = ['/v1/chat/completions', '/v1/embeddings', '/v1/completions', '/v1/responses', '/v1/models',
+  '/v1/audio', '/v1/images', '/openai', '/anthropic', '/genai', '/bedrock', '/health', '/metrics', 'other'] as const;
 export const STATUS_LABELS = ['200', '400', '401', '403', '404', '405', '413', '415', '429', '499', '500', '502',
   '503', '504', 'other'] as const;
 export const TOKEN_DIRECTIONS = ['input', 'output'] as const;

@@ -4,6 +4,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
 
+export const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
+
 export type Headers = Readonly<Record<string, string>>;
 
 export interface ResponseSink {
@@ -16,11 +18,12 @@ export interface ResponseSink {
   onAbort(listener: () => void): void;
   json(status: number, body: string, headers?: Headers): void;
   text(status: number, contentType: string, body: string): void;
-  startStream(headers?: Headers): void;
+  /** Starts a streamed answer; an SSE stream unless the dialect frames it otherwise (AWS event-stream). */
+  startStream(headers?: Headers, contentType?: string): void;
   /** False when the socket is backed up: wait for `onWritable` before producing more. */
-  write(text: string): boolean;
+  write(data: string | Uint8Array): boolean;
   onWritable(listener: () => void): void;
-  end(text?: string): void;
+  end(data?: string | Uint8Array): void;
 }
 
 const statusLines = new Map<number, string>();
@@ -98,13 +101,13 @@ export class UwsResponseSink implements ResponseSink {
     });
   }
 
-  startStream(headers?: Headers): void {
+  startStream(headers?: Headers, contentType = SSE_CONTENT_TYPE): void {
     if (this.aborted || this.streaming || this.finished) return;
     this.streaming = true;
     this.status = 200;
     this.#res.cork(() => {
       this.#res.writeStatus('200 OK')
-        .writeHeader('content-type', 'text/event-stream; charset=utf-8')
+        .writeHeader('content-type', contentType)
         .writeHeader('cache-control', 'no-cache')
         // Tells nginx and similar proxies in front of us not to buffer the stream.
         .writeHeader('x-accel-buffering', 'no')
@@ -113,11 +116,11 @@ export class UwsResponseSink implements ResponseSink {
     });
   }
 
-  write(text: string): boolean {
+  write(data: string | Uint8Array): boolean {
     if (this.aborted || this.finished) return true;
     let ok = true;
     this.#res.cork(() => {
-      ok = this.#res.write(text);
+      ok = this.#res.write(data);
     });
     return ok;
   }
@@ -135,11 +138,11 @@ export class UwsResponseSink implements ResponseSink {
     this.#writableListener = listener;
   }
 
-  end(text?: string): void {
+  end(data?: string | Uint8Array): void {
     if (this.aborted || this.finished) return;
     this.#complete(this.status || 200);
     this.#res.cork(() => {
-      this.#res.end(text);
+      this.#res.end(data);
     });
   }
 

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import { routeLabelIndex, statusLabelIndex, type MetricsLayout, type MetricsShard } from '../contract/metrics-layout.js';
+import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
 import { UwsResponseSink, type ResponseSink } from './response.js';
 
@@ -23,7 +24,12 @@ export type RouteHandler = (request: IncomingRequest, response: ResponseSink) =>
 
 export interface Route {
   readonly method: 'get' | 'post';
+  /** A uWebSockets.js pattern: `/v1/models`, `/genai/v1beta/models/*`. */
   readonly path: string;
+  /** The metrics' route label when it is not the path (native routes are counted by prefix). */
+  readonly label?: string;
+  /** The error body in the route's own API shape (OpenAI's when absent), for a body too large. */
+  readonly errorBody?: (error: ErrorData) => string;
   readonly readBody: boolean;
   readonly handler: RouteHandler;
 }
@@ -82,7 +88,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   };
 
   for (const route of options.routes) {
-    const routeIndex = routeLabelIndex(route.path);
+    const routeIndex = routeLabelIndex(route.label ?? route.path);
+    const errorBody = route.errorBody ?? openAIErrorBodyOf;
     const finish = recordFinish(routeIndex);
     app[route.method](route.path, (res, req) => {
       const receivedAt = performance.now();
@@ -102,7 +109,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
         route.handler(incoming, sink);
         return;
       }
-      readBody(res, sink, incoming.headers['content-length'], options.maxBodyBytes, (body) => {
+      readBody(res, sink, incoming.headers['content-length'], options.maxBodyBytes, errorBody, (body) => {
         incoming.body = body;
         route.handler(incoming, sink);
       });
@@ -129,11 +136,13 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   });
 }
 
+const openAIErrorBodyOf = (error: ErrorData): string => openAIErrorBody(error);
+
 function readBody(res: HttpResponse, sink: UwsResponseSink, contentLength: string | undefined, limit: number,
-  onBody: (body: Buffer) => void): void {
+  errorBody: (error: ErrorData) => string, onBody: (body: Buffer) => void): void {
   const tooLarge = () => {
     const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit} bytes (client.max_request_body_size_mb)`);
-    sink.jsonAndClose(statusOf(error), openAIErrorBody(error));
+    sink.jsonAndClose(statusOf(error), errorBody(error));
   };
   if (contentLength !== undefined && Number(contentLength) > limit) {
     tooLarge();

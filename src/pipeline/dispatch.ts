@@ -9,13 +9,14 @@ import type { JobHandlers } from '../dispatch/channel.js';
 import type { ProviderPool, Ticket } from '../dispatch/pool.js';
 import { ERROR_CODES } from '../errors/codes.js';
 import type { ErrorData } from '../errors/error-data.js';
-import { openAIErrorBody, statusOf, toErrorData } from '../errors/gateway-error.js';
+import type { ClientWire } from '../dialects/dialect.js';
+import { statusOf, toErrorData } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
 import type { RequestContext } from './context.js';
 import type { RequestRun } from './fallbacks.js';
-import { afterPostHooks, clientClosed, droppedHeader, newOutcome, respondOutcome, SSE_DONE, sseEvent } from './respond.js';
+import { afterPostHooks, clientClosed, droppedHeader, newOutcome, respondOutcome, writePieces } from './respond.js';
 import { isRetryable, mayFallBack, retryDelayMs } from './retry.js';
 
 export function logFailure(ctx: RequestContext, error: ErrorData): void {
@@ -26,6 +27,7 @@ export function logFailure(ctx: RequestContext, error: ErrorData): void {
 export class ProviderCall implements JobHandlers {
   readonly #ctx: RequestContext;
   readonly #sink: ResponseSink;
+  readonly #wire: ClientWire;
   readonly #plugins: PluginRunner;
   /** Plugins whose pre-hook ran: their post-hooks run. */
   readonly #reached: number;
@@ -42,9 +44,11 @@ export class ProviderCall implements JobHandlers {
   #backoff: NodeJS.Timeout | null = null;
   #backoffFrom = 0;
 
-  constructor(ctx: RequestContext, sink: ResponseSink, plugins: PluginRunner, reached: number, run: RequestRun) {
+  constructor(ctx: RequestContext, sink: ResponseSink, wire: ClientWire, plugins: PluginRunner, reached: number,
+    run: RequestRun) {
     this.#ctx = ctx;
     this.#sink = sink;
+    this.#wire = wire;
     this.#plugins = plugins;
     this.#reached = reached;
     this.#run = run;
@@ -85,7 +89,7 @@ export class ProviderCall implements JobHandlers {
     this.#outcome.body = body;
     afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached, () => {
       const headers = { ...droppedHeader(meta.droppedParams), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)) };
-      respondOutcome(this.#sink, this.#outcome, headers, this.#run.failures);
+      respondOutcome(this.#sink, this.#wire, this.#outcome, headers, this.#run.failures);
     });
   }
 
@@ -94,15 +98,17 @@ export class ProviderCall implements JobHandlers {
     if (!sink.streaming) {
       const now = performance.now();
       this.#outcome.firstChunkMs = now - this.#ctx.receivedAt;
-      sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) });
+      sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) },
+        this.#wire.streamContentType);
     }
     const plugins = this.#plugins;
-    let text = '';
+    const wire = this.#wire;
+    const pieces: (string | Uint8Array)[] = [];
     for (const chunk of chunks) {
       const kept = plugins.hasChunkHooks ? plugins.chunk(this.#ctx, chunk) : chunk;
-      if (kept !== null) text += sseEvent(kept);
+      if (kept !== null) pieces.push(wire.chunk(kept));
     }
-    if (text && !sink.write(text) && !this.#paused) {
+    if (!writePieces(sink, pieces) && !this.#paused) {
       // The client reads slower than the provider writes: stop reading upstream until its socket drains.
       this.#paused = true;
       this.#ticket?.pause();
@@ -115,8 +121,10 @@ export class ProviderCall implements JobHandlers {
     this.#run.waitedMs += meta.upstreamMs;
     this.#settle(meta);
     this.#outcome.status = 200;
-    if (!this.#sink.streaming) this.#sink.startStream(this.#run.headers(true, this.#overheadMs(performance.now(), 0)));
-    afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached, () => this.#sink.end(SSE_DONE));
+    if (!this.#sink.streaming) {
+      this.#sink.startStream(this.#run.headers(true, this.#overheadMs(performance.now(), 0)), this.#wire.streamContentType);
+    }
+    afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached, () => this.#sink.end(this.#wire.end()));
   }
 
   onError(error: ErrorData): void {
@@ -137,11 +145,11 @@ export class ProviderCall implements JobHandlers {
       if (final && !sink.aborted && mayFallBack(final, sink.streaming) && this.#run.fallBack()) return;
       if (!sink.streaming) {
         if (final) this.#run.logExhausted(this.#ctx.logger);
-        respondOutcome(sink, outcome, this.#run.headers(!final, this.#overheadMs(performance.now(), 0)), this.#run.failures);
+        respondOutcome(sink, this.#wire, outcome, this.#run.headers(!final, this.#overheadMs(performance.now(), 0)), this.#run.failures);
         return;
       }
-      // Headers went out already: the error travels as an SSE event, then the stream ends cleanly.
-      sink.end(sseEvent(openAIErrorBody(final ?? error)));
+      // Headers went out already: the error travels as a stream event, then the stream ends cleanly.
+      sink.end(this.#wire.streamError(final ?? error));
     });
   }
 

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/types.js';
 import type { ProviderPool } from '../dispatch/pool.js';
+import type { ClientWire, Dialect } from '../dialects/dialect.js';
 import { GatewayError, statusOf, toErrorData } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest } from '../http/server.js';
@@ -17,13 +18,15 @@ import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
 import { logFailure, ProviderCall } from './dispatch.js';
 import { RequestRun, takeFallbacks, type PipelineMetrics } from './fallbacks.js';
-import { parseChatRequest, parseEmbeddingsRequest, type ParsedRequest } from './parse.js';
-import { afterPostHooks, clientClosed, newOutcome, respondError, respondOutcome, SSE_DONE, sseEvent } from './respond.js';
+import type { ParsedRequest } from './parse.js';
+import { afterPostHooks, clientClosed, newOutcome, respondError, respondOutcome, writePieces } from './respond.js';
 import { mayFallBack } from './retry.js';
+import { createModelResolver } from './model-name.js';
 import { routeModel, type RouteTarget } from './route.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
+  readonly modelAliases: Readonly<Record<string, string>>;
   readonly pools: ReadonlyMap<string, ProviderPool>;
   readonly plugins: PluginRunner;
   readonly logger: Logger;
@@ -31,15 +34,13 @@ export interface PipelineDeps {
   readonly metrics?: PipelineMetrics;
 }
 
-const PARSERS = { chat: parseChatRequest, embeddings: parseEmbeddingsRequest } as const;
-
-export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PARSERS) {
-  const parse = PARSERS[kind];
+export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const { plugins } = deps;
+  const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
 
   /** A plugin answered instead of the provider, with a response or an error. */
-  const shortCircuit = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, run: RequestRun, reached: number,
-    short: Exclude<PreHookResult, void | undefined>) => {
+  const shortCircuit = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest, run: RequestRun,
+    reached: number, short: Exclude<PreHookResult, void | undefined>) => {
     const outcome = newOutcome(parsed.stream);
     outcome.shortCircuited = true;
     if ('error' in short) {
@@ -53,17 +54,18 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
       const chunks = parsed.stream && !outcome.error && outcome.status === 200 ? completionAsChunks(outcome.body) : null;
       const headers = run.headers(!outcome.error, performance.now() - ctx.receivedAt - run.waitedMs - run.backoffMs);
       if (!chunks) {
-        respondOutcome(sink, outcome, headers, run.failures);
+        respondOutcome(sink, wire, outcome, headers, run.failures);
         return;
       }
       // A streamed request gets its short-circuit answer as a stream too, as the client's SDK expects.
-      sink.startStream(headers);
-      sink.end(`${chunks.map(sseEvent).join('')}${SSE_DONE}`);
+      sink.startStream(headers, wire.streamContentType);
+      writePieces(sink, chunks.map((chunk) => wire.chunk(chunk)));
+      sink.end(wire.end());
     });
   };
 
-  const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, target: RouteTarget,
-    run: RequestRun, pre: { reached: number; shortCircuit: PreHookResult | null }) => {
+  const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest,
+    target: RouteTarget, run: RequestRun, pre: { reached: number; shortCircuit: PreHookResult | null }) => {
     if (sink.aborted) {
       // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
       const outcome = newOutcome(parsed.stream);
@@ -72,10 +74,10 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
       return;
     }
     if (pre.shortCircuit) {
-      shortCircuit(ctx, sink, parsed, run, pre.reached, pre.shortCircuit);
+      shortCircuit(ctx, sink, wire, parsed, run, pre.reached, pre.shortCircuit);
       return;
     }
-    new ProviderCall(ctx, sink, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
+    new ProviderCall(ctx, sink, wire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
       kind: parsed.kind,
       requestId: ctx.requestId,
       model: target.model,
@@ -93,7 +95,7 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
   };
 
   /** Candidate `index` of the run (0: the primary, then each fallback): route, capabilities, pre-hooks, dispatch. */
-  const attempt = (ctx: RequestContext, sink: ResponseSink, run: RequestRun, index: number): void => {
+  const attempt = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, run: RequestRun, index: number): void => {
     run.index = index;
     if (index > 0 && ctx.logger.isLevelEnabled('info')) {
       ctx.logger.info({ fallbackIndex: index, model: run.candidates[index] }, 'trying the next fallback');
@@ -110,14 +112,14 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
       // A fallback that cannot route (unknown provider, no key for the model) is skipped, as Bifrost does.
       if ((index > 0 || mayFallBack(data, false)) && run.fallBack()) return;
       run.logExhausted(ctx.logger);
-      respondError(sink, data, run.failures.length > 1 ? run.headers(false, 0) : undefined, run.failures);
+      respondError(sink, wire, data, run.failures.length > 1 ? run.headers(false, 0) : undefined, run.failures);
       return;
     }
     ctx.provider = target.provider.name;
     ctx.model = target.model;
     const pre = plugins.runPre(ctx, parsed.body);
-    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, parsed, target, run, settled));
-    else afterPreHooks(ctx, sink, parsed, target, run, pre);
+    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, settled));
+    else afterPreHooks(ctx, sink, wire, parsed, target, run, pre);
   };
 
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
@@ -125,18 +127,20 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
     let parsed: ParsedRequest;
     let fallbacks: readonly string[];
     try {
-      parsed = parse(request.body);
-      fallbacks = takeFallbacks(parsed.body) ?? defaultFallbacks(parsed.body.model);
+      parsed = dialect.parse(request);
+      parsed.body.model = resolveModel(parsed.body.model);
+      fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? defaultFallbacks(parsed.body.model);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
-      respondError(sink, data);
+      respondError(sink, { errorBody: dialect.errorBody }, data);
       return;
     }
+    const wire = dialect.wire(parsed);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
     const run = new RequestRun(parsed, fallbacks, deps.metrics);
-    if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, run, index);
-    attempt(ctx, sink, run, 0);
+    if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
+    attempt(ctx, sink, wire, run, 0);
   };
 }

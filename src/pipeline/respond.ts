@@ -1,15 +1,12 @@
 // The last stage: answers from an outcome, after the post-hooks (which may have changed it) ran.
 
 import type { ErrorData } from '../errors/error-data.js';
-import { openAIErrorBody, statusOf, type AttemptRecord } from '../errors/gateway-error.js';
+import type { ClientWire } from '../dialects/dialect.js';
+import { statusOf, type AttemptRecord } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
 import type { RequestContext } from './context.js';
-
-export const SSE_DONE = 'data: [DONE]\n\n';
-
-export const sseEvent = (data: string): string => `data: ${data}\n\n`;
 
 export function newOutcome(stream: boolean): Outcome {
   return { status: 0, body: null, error: null, usage: null, stream, upstreamMs: 0, firstChunkMs: null, shortCircuited: false };
@@ -20,17 +17,34 @@ export function droppedHeader(dropped: string[] | null): Record<string, string> 
   return dropped && dropped.length > 0 ? { 'x-heimdall-dropped-params': dropped.join(',') } : undefined;
 }
 
-export function respondError(sink: ResponseSink, error: ErrorData, headers?: Record<string, string>,
-  attempts?: readonly AttemptRecord[]): void {
+export function respondError(sink: ResponseSink, wire: Pick<ClientWire, 'errorBody'>, error: ErrorData,
+  headers?: Record<string, string>, attempts?: readonly AttemptRecord[]): void {
   const all = error.retryAfter !== undefined ? { ...headers, 'retry-after': String(error.retryAfter) } : headers;
-  sink.json(statusOf(error), openAIErrorBody(error, attempts), all);
+  sink.json(statusOf(error), wire.errorBody(error, attempts), all);
 }
 
-/** Answers with the outcome: an error in OpenAI's envelope, or the body as JSON. */
-export function respondOutcome(sink: ResponseSink, outcome: Outcome, headers?: Record<string, string>,
+/** Answers with the outcome in the client's dialect: its error shape, or the answer as JSON. */
+export function respondOutcome(sink: ResponseSink, wire: ClientWire, outcome: Outcome, headers?: Record<string, string>,
   attempts?: readonly AttemptRecord[]): void {
-  if (outcome.error) respondError(sink, outcome.error, headers, attempts);
-  else sink.json(outcome.status, outcome.body ?? 'null', headers);
+  if (outcome.error) respondError(sink, wire, outcome.error, headers, attempts);
+  else sink.json(outcome.status, outcome.status === 200 && outcome.body !== null ? wire.answer(outcome.body) : outcome.body ?? 'null', headers);
+}
+
+/** Writes a stream's pieces in order; text pieces are joined into one write, binary ones (event-stream frames) go as they are. */
+export function writePieces(sink: ResponseSink, pieces: readonly (string | Uint8Array)[]): boolean {
+  let text = '';
+  let writable = true;
+  for (const piece of pieces) {
+    if (typeof piece === 'string') {
+      text += piece;
+      continue;
+    }
+    if (text) writable = sink.write(text) && writable;
+    text = '';
+    if (piece.byteLength > 0) writable = sink.write(piece) && writable;
+  }
+  if (text) writable = sink.write(text) && writable;
+  return writable;
 }
 
 /** Post-hooks (in reverse order, for the plugins whose pre-hook ran), then `send`. */

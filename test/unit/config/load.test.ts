@@ -470,3 +470,23 @@ describe('providers.<name>.fallbacks', () => {
     expect(err.problems[1].message).toContain('mock');
   });
 });
+
+describe('model_aliases', () => {
+  it('loads aliases to provider/model, frozen, and defaults to none', async () => {
+    const cfg = await loadConfig({ raw: { providers: { mock: {} }, model_aliases: { fast: 'mock/echo' } }, env: {} });
+    expect(cfg.modelAliases).toEqual({ fast: 'mock/echo' });
+    expect(Object.isFrozen(cfg.modelAliases)).toBe(true);
+    expect((await loadConfig({ raw: { providers: { mock: {} } }, env: {} })).modelAliases).toEqual({});
+  });
+
+  it('refuses a target that is not provider/model, or names a provider not configured, with a hint', async () => {
+    const err = await configError(() => loadConfig({
+      raw: { providers: { mock: {} }, model_aliases: { a: 'echo', b: 'mokc/echo' } }, env: {},
+    }));
+    expect(err.problems).toEqual([
+      { path: 'model_aliases.a', message: "'echo' must be 'provider/model'" },
+      { path: 'model_aliases.b', message: expect.stringContaining("provider 'mokc' is not configured") },
+    ]);
+    expect(err.problems[1].message).toContain('mock');
+  });
+});
