@@ -30,8 +30,11 @@ export interface UsageData {
   totalTokens: number;
 }
 
-/** What the client asked for; each kind has its own adapter transforms. */
-export type JobKind = 'chat' | 'embeddings';
+/**
+ * What the client asked for; each kind has its own adapter transforms. `count_tokens` carries a chat request and
+ * answers `{"input_tokens": N}`, counted by the provider's own endpoint.
+ */
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens';
 
 export interface JobData {
   kind: JobKind;

@@ -9,6 +9,8 @@ export interface Capabilities {
   readonly tools: boolean;
   readonly vision: boolean;
   readonly embeddings: boolean;
+  /** The provider counts a chat request's input tokens itself (`count_tokens` jobs). */
+  readonly countTokens: boolean;
 }
 
 export interface ProviderFacts {
@@ -22,7 +24,7 @@ export interface ProviderFacts {
   readonly capabilities: Capabilities;
 }
 
-const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true });
+const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 
 const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial<ProviderFacts> = {}): ProviderFacts =>

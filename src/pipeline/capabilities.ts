@@ -26,6 +26,7 @@ export function checkCapabilities(parsed: ParsedRequest, target: RouteTarget): v
     if (!capabilities.embeddings) refuse('embeddings', 'model');
     return;
   }
+  if (parsed.kind === 'count_tokens' && !capabilities.countTokens) refuse('counting tokens', 'model');
   if (parsed.stream && !capabilities.stream) refuse('streaming', 'stream');
   const tools = parsed.body.tools;
   if (Array.isArray(tools) && tools.length > 0 && !capabilities.tools) refuse('tools', 'tools');

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { JobKind } from '../contract/messages.js';
 import type { IncomingRequest } from '../http/server.js';
 import type { PluginContext } from '../plugins/contract.js';
 
@@ -7,7 +8,7 @@ export class RequestContext implements PluginContext {
   readonly requestId: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly receivedAt: number;
-  kind: 'chat' | 'embeddings' = 'chat';
+  kind: JobKind = 'chat';
   provider = '';
   model = '';
   stream = false;

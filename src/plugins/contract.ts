@@ -9,7 +9,7 @@
 // A plugin module's default export is a factory `(config, api) => plugin`, or a plugin object.
 
 import type { Logger } from 'pino';
-import type { UsageData } from '../contract/messages.js';
+import type { JobKind, UsageData } from '../contract/messages.js';
 import type { MetricsLayout, MetricsShard } from '../contract/metrics-layout.js';
 import type { ErrorData } from '../errors/error-data.js';
 
@@ -22,8 +22,8 @@ export interface ChatRequestBody {
 
 export interface PluginContext {
   readonly requestId: string;
-  /** Which endpoint: `chat` (the request has `messages`) or `embeddings` (it has `input`). */
-  readonly kind: 'chat' | 'embeddings';
+  /** Which endpoint: `chat` (the request has `messages`), `embeddings` (it has `input`) or `count_tokens` (a chat request to count). */
+  readonly kind: JobKind;
   /** Request headers, names in lower case. */
   readonly headers: Readonly<Record<string, string>>;
   /** `performance.now()` at arrival. */

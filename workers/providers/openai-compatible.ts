@@ -70,20 +70,22 @@ function withoutNullUsage(data: string): string {
   return NULL_USAGE_FIRST.test(data) ? data.replace(NULL_USAGE_FIRST, '') : data.replace(NULL_USAGE_AFTER, '');
 }
 
-const ALWAYS_SENT: Record<JobData['kind'], readonly string[]> = { chat: ['model', 'messages', 'stream'], embeddings: ['model', 'input'] };
+type BodyKind = 'chat' | 'embeddings';
+
+const ALWAYS_SENT: Record<BodyKind, readonly string[]> = { chat: ['model', 'messages', 'stream'], embeddings: ['model', 'input'] };
 
 /** Everything a call's body goes through, resolved once per adapter. */
 interface BodyPolicy {
   readonly unsupported: readonly ParamRule[];
   readonly modelParams: readonly ModelParamRule[];
   readonly renamed: readonly (readonly [string, string])[];
-  readonly allowed: Record<JobData['kind'], ReadonlySet<string> | null>;
+  readonly allowed: Record<BodyKind, ReadonlySet<string> | null>;
   readonly messageFields: readonly string[];
   readonly streamOptions: boolean;
 }
 
 function policyOf(options: OpenAICompatibleOptions): BodyPolicy {
-  const allowList = (kind: JobData['kind'], list: readonly string[] | undefined) =>
+  const allowList = (kind: BodyKind, list: readonly string[] | undefined) =>
     (list ? new Set([...ALWAYS_SENT[kind], ...list]) : null);
   return {
     unsupported: options.unsupportedParams ?? [],
@@ -139,7 +141,7 @@ function bodyFor(job: JobData, policy: BodyPolicy): { body: Record<string, unkno
   }
   dropRules(body, policy.unsupported, dropped);
   for (const rule of policy.modelParams) if (rule.models.test(job.model)) dropRules(body, rule.unsupportedParams, dropped);
-  const allowed = policy.allowed[job.kind];
+  const allowed = policy.allowed[job.kind === 'embeddings' ? 'embeddings' : 'chat'];
   if (allowed) {
     for (const name of Object.keys(body)) {
       if (allowed.has(name)) continue;

@@ -80,6 +80,25 @@ export interface HttpAdapter {
   errorMessage(text: string): string | null;
   embeddingsCall?(job: JobData, target: CallTarget): UpstreamCall;
   embeddingsAnswer?(text: string, job: JobData): ChatAnswer;
+  /** The chat request of a `count_tokens` job as a call to the provider's token counter. */
+  countTokensCall?(job: JobData, target: CallTarget): UpstreamCall;
+  /** The counter's answer as `{"input_tokens": N}`. */
+  countTokensAnswer?(text: string, job: JobData): ChatAnswer;
+}
+
+/** The job's call, by its kind; throws when the adapter lacks that kind (the front refuses it before, normally). */
+export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
+  if (job.kind === 'chat') return adapter.chatCall(job, target);
+  const build = job.kind === 'embeddings' ? adapter.embeddingsCall : adapter.countTokensCall;
+  if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
+  return build.call(adapter, job, target);
+}
+
+/** The upstream's answer to the job's call, as the pipeline's shape for that kind. */
+export function answerFor(adapter: HttpAdapter, text: string, job: JobData): ChatAnswer {
+  if (job.kind === 'chat') return adapter.chatAnswer(text, job);
+  const read = job.kind === 'embeddings' ? adapter.embeddingsAnswer : adapter.countTokensAnswer;
+  return read!.call(adapter, text, job);
 }
 
 /** Emits what an in-process adapter produces; each method mirrors one worker-to-front message. */

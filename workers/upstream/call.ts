@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
-import type { ChatAnswer, HttpAdapter, KeyInit, StreamState, UpstreamCall } from '../providers/types.js';
+import { answerFor, callFor, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamState, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
 import { createDecoder, type StreamDecoder } from './decoders.js';
 import { abortedError, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
@@ -38,12 +38,7 @@ export class HttpJobRunner {
     const target = { baseUrl: this.#provider.baseUrl, key };
     let call: UpstreamCall;
     try {
-      if (job.data.kind === 'embeddings') {
-        if (!adapter.embeddingsCall) throw new Error('this provider has no embeddings endpoint');
-        call = adapter.embeddingsCall(job.data, target);
-      } else {
-        call = adapter.chatCall(job.data, target);
-      }
+      call = callFor(adapter, job.data, target);
     } catch (error) {
       job.fail({ code: 'INVALID_REQUEST', message: `${provider}: ${(error as Error).message}`, provider });
       return;
@@ -183,9 +178,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     let answer: ChatAnswer;
     try {
-      answer = this.#job.data.kind === 'embeddings'
-        ? this.#adapter.embeddingsAnswer!(text, this.#job.data)
-        : this.#adapter.chatAnswer(text, this.#job.data);
+      answer = answerFor(this.#adapter, text, this.#job.data);
     } catch (error) {
       this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${provider}: unreadable answer: ${(error as Error).message}`,
         provider, upstreamStatus: this.#status });
