@@ -18,6 +18,7 @@ import { RequestContext } from './context.js';
 import { logFailure, ProviderCall } from './dispatch.js';
 import { RequestRun, takeFallbacks, type PipelineMetrics } from './fallbacks.js';
 import { parseChatRequest, parseEmbeddingsRequest, type ParsedRequest } from './parse.js';
+import type { CircuitBreakers } from './breaker.js';
 import { afterPostHooks, clientClosed, newOutcome, respondError, respondOutcome, SSE_DONE, sseEvent } from './respond.js';
 import { mayFallBack } from './retry.js';
 import { routeModel, type RouteTarget } from './route.js';
@@ -29,6 +30,8 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** The front thread's metrics shard, for the retry and fallback counters. */
   readonly metrics?: PipelineMetrics;
+  /** Key choice skips keys whose breaker is open; absent, no key is ever skipped. */
+  readonly breakers?: CircuitBreakers;
 }
 
 const PARSERS = { chat: parseChatRequest, embeddings: parseEmbeddingsRequest } as const;
@@ -83,7 +86,7 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
       stream: parsed.stream,
       includeUsage: parsed.includeUsage,
       body: parsed.body,
-    });
+    }, target.breaker);
   };
 
   /** The configured `providers.<name>.fallbacks` of the request's primary provider. */
@@ -101,7 +104,7 @@ export function createInferenceHandler(deps: PipelineDeps, kind: keyof typeof PA
     const parsed = run.requestFor(index);
     let target: RouteTarget;
     try {
-      target = routeModel(run.candidates[index], deps.providers);
+      target = routeModel(run.candidates[index], deps.providers, deps.breakers);
       checkCapabilities(parsed, target);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
