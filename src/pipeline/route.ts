@@ -20,15 +20,17 @@ function keyAllowsModel(key: KeyConfig, model: string): boolean {
   return key.models === null || key.models.includes(model);
 }
 
+function keyAllows(keys: readonly KeyConfig[], i: number, model: string, breakers: readonly KeyBreaker[] | null): boolean {
+  return keyAllowsModel(keys[i], model) && (breakers === null || breakers[i].usable);
+}
+
 /** `breakers`, by key index, hide the keys they do not let through. */
 export function chooseKey(keys: readonly KeyConfig[], model: string, random: () => number = Math.random,
   breakers: readonly KeyBreaker[] | null = null): number {
-  const keyAllows = breakers ? (key: KeyConfig, i: number) => keyAllowsModel(key, model) && breakers[i].usable
-    : (key: KeyConfig) => keyAllowsModel(key, model);
   let total = 0;
   let eligible = 0;
   for (let i = 0; i < keys.length; i++) {
-    if (!keyAllows(keys[i], i)) continue;
+    if (!keyAllows(keys, i, model, breakers)) continue;
     eligible++;
     total += keys[i].weight;
   }
@@ -36,7 +38,7 @@ export function chooseKey(keys: readonly KeyConfig[], model: string, random: () 
   // All weights zero: every eligible key is equally likely.
   let pick = total > 0 ? random() * total : Math.floor(random() * eligible);
   for (let i = 0; i < keys.length; i++) {
-    if (!keyAllows(keys[i], i)) continue;
+    if (!keyAllows(keys, i, model, breakers)) continue;
     if (total > 0) {
       pick -= keys[i].weight;
       if (pick < 0) return i;
@@ -45,7 +47,7 @@ export function chooseKey(keys: readonly KeyConfig[], model: string, random: () 
     }
   }
   // Floating-point leftovers land on the last eligible key.
-  for (let i = keys.length - 1; i >= 0; i--) if (keyAllows(keys[i], i)) return i;
+  for (let i = keys.length - 1; i >= 0; i--) if (keyAllows(keys, i, model, breakers)) return i;
   return -1;
 }
 
