@@ -3,7 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { GatewayConfig, ProviderConfig } from './config/types.js';
-import { createMetricsBuffer, createMetricsLayout, MetricsShard } from './contract/metrics-layout.js';
+import { BREAKER_STATES, createMetricsBuffer, createMetricsLayout, MetricsShard } from './contract/metrics-layout.js';
 import type { RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
@@ -11,6 +11,7 @@ import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
+import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelsHandler } from './pipeline/models.js';
 
@@ -70,13 +71,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     throw error;
   }
 
+  const breakers = new CircuitBreakers(config.providers, (breaker, state) => {
+    frontShard.add(layout.breakerTransitions.seriesOffset(providerNames.indexOf(breaker.provider), state));
+    const level = state === OPEN ? 'warn' : 'info';
+    if (logger.isLevelEnabled(level)) {
+      logger[level]({ provider: breaker.provider, key: breaker.key, state: BREAKER_STATES[state] }, 'circuit breaker changed state');
+    }
+  });
   const registry = createMetricsRegistry(layout, metricsBuffer, shardCount, () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })));
+      stats: () => pool.stats() })), () => breakers.all());
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
-  const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger,
+  const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     metrics: { layout, shard: frontShard, providerIndex: (name: string) => providerNames.indexOf(name) } };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);

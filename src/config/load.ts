@@ -161,6 +161,16 @@ function normalizeProvider(
       threads: p.concurrency_and_buffer_size.threads,
     },
     fallbacks: p.fallbacks,
+    circuitBreaker: {
+      enabled: p.circuit_breaker.enabled,
+      consecutiveFailures: p.circuit_breaker.consecutive_failures,
+      errorRateThreshold: p.circuit_breaker.error_rate_threshold,
+      windowSeconds: p.circuit_breaker.window_seconds,
+      minRequests: p.circuit_breaker.min_requests,
+      cooldownSeconds: p.circuit_breaker.cooldown_seconds,
+      maxCooldownSeconds: p.circuit_breaker.max_cooldown_seconds,
+      halfOpenProbes: p.circuit_breaker.half_open_probes,
+    },
     mock: mock && {
       latencyMs: mock.latency_ms,
       chunkCount: mock.chunk_count,

@@ -163,6 +163,26 @@ const concurrencySchema = z
     }
   });
 
+// Heimdall's own (Bifrost has no per-key breaker). Lenient defaults: a key must fail five times in a row, or half
+// of at least twenty tries in a minute, before it is skipped for ten seconds.
+const circuitBreakerSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    consecutive_failures: posInt.default(5),
+    error_rate_threshold: z.number().gt(0).max(1).default(0.5),
+    window_seconds: z.number().positive().default(60),
+    min_requests: posInt.default(20),
+    cooldown_seconds: z.number().positive().default(10),
+    max_cooldown_seconds: z.number().positive().default(300),
+    half_open_probes: posInt.default(1),
+  })
+  .superRefine((b, ctx) => {
+    if (b.cooldown_seconds > b.max_cooldown_seconds) {
+      ctx.addIssue({ code: 'custom', path: ['max_cooldown_seconds'],
+        message: `max_cooldown_seconds (${b.max_cooldown_seconds}) must be >= cooldown_seconds (${b.cooldown_seconds})` });
+    }
+  });
+
 const customIgnored = {
   allowed_requests: z.record(z.string(), z.boolean()).optional(),
   request_path_overrides: z.record(z.string(), z.string()).optional(),
@@ -199,6 +219,7 @@ const providerSchema = z.strictObject({
   mock_config: mockConfigSchema.optional(),
   // Heimdall's own: the fallbacks of a request to this provider that names none itself.
   fallbacks: z.array(z.string().min(1)).max(10).default([]),
+  circuit_breaker: circuitBreakerSchema.prefault({}),
   ...providerIgnored,
 });
 

@@ -46,6 +46,22 @@ export interface MockProviderOptions {
   readonly completionTokens: number | null;
 }
 
+/** `providers.<name>.circuit_breaker`: when a key is taken out of rotation, and for how long. */
+export interface CircuitBreakerConfig {
+  readonly enabled: boolean;
+  /** Failures in a row that open the breaker. */
+  readonly consecutiveFailures: number;
+  /** Share of failed tries (0–1] in the window that opens it, once the window holds `minRequests` tries. */
+  readonly errorRateThreshold: number;
+  readonly windowSeconds: number;
+  readonly minRequests: number;
+  /** The first cool-down; each failed probe doubles it, up to `maxCooldownSeconds`. */
+  readonly cooldownSeconds: number;
+  readonly maxCooldownSeconds: number;
+  /** Requests let through at once while half-open. */
+  readonly halfOpenProbes: number;
+}
+
 export interface ProviderConfig {
   /** The name used in `provider/model`. */
   readonly name: string;
@@ -58,6 +74,7 @@ export interface ProviderConfig {
   readonly mock: MockProviderOptions | null;
   /** `provider/model` tried in order when a request to this provider fails and names no `fallbacks` itself. */
   readonly fallbacks: readonly string[];
+  readonly circuitBreaker: CircuitBreakerConfig;
 }
 
 export interface PluginConfig {

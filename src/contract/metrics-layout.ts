@@ -9,6 +9,8 @@ export const ROUTE_LABELS = ['/v1/chat/completions', '/v1/embeddings', '/v1/comp
 export const STATUS_LABELS = ['200', '400', '401', '403', '404', '405', '413', '415', '429', '499', '500', '502',
   '503', '504', 'other'] as const;
 export const TOKEN_DIRECTIONS = ['input', 'output'] as const;
+/** The states a key's circuit breaker enters, in the front thread's numbering (0 closed, 1 half-open, 2 open). */
+export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 // Overhead is the gateway's own time, tens of microseconds to a few milliseconds.
@@ -76,6 +78,7 @@ export interface MetricsLayout {
   readonly upstreamLatency: MetricFamily;
   readonly retries: MetricFamily;
   readonly fallbacks: MetricFamily;
+  readonly breakerTransitions: MetricFamily;
   readonly families: readonly MetricFamily[];
   /** Float64s per shard. */
   readonly shardLength: number;
@@ -113,6 +116,8 @@ export function createMetricsLayout(providers: readonly string[]): MetricsLayout
       'counter', provider),
     fallbacks: add('heimdall_fallbacks_total', 'Requests that moved on to their next fallback after this provider failed.',
       'counter', provider),
+    breakerTransitions: add('heimdall_circuit_breaker_transitions_total',
+      "Times one of the provider's key breakers entered a state.", 'counter', { ...provider, state: BREAKER_STATES }),
   };
   return { ...layout, families, shardLength: offset };
 }

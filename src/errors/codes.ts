@@ -36,6 +36,7 @@ export const ERROR_CODES = Object.freeze({
   UPSTREAM_UNREACHABLE: spec(502, 'api_error', true, true, 'warn', 'The provider could not be reached.'),
   UPSTREAM_UNAVAILABLE: spec(503, 'api_error', true, true, 'warn', 'The provider said it is unavailable.'),
   UPSTREAM_TIMEOUT: spec(504, 'api_error', true, true, 'warn', 'No answer within default_request_timeout_in_seconds.'),
+  CIRCUIT_OPEN: spec(503, 'api_error', false, true, 'info', "Every key of the provider that allows the model has its circuit breaker open."),
   STREAM_INTERRUPTED: spec(502, 'api_error', false, false, 'warn', 'The provider failed after the stream had started.'),
   WORKER_DIED: spec(502, 'api_error', true, true, 'error', "The provider's worker thread died with the request in flight."),
   PROVIDER_SHUTTING_DOWN: spec(503, 'api_error', true, true, 'info', 'The gateway is shutting down.'),

@@ -69,8 +69,15 @@ export interface PoolView {
   stats(): PoolStats;
 }
 
+/** One key's circuit breaker as the state gauge reads it: 0 closed, 1 half-open, 2 open. */
+export interface BreakerView {
+  readonly provider: string;
+  readonly key: string;
+  readonly state: number;
+}
+
 export function createMetricsRegistry(layout: MetricsLayout, buffer: SharedArrayBuffer, shardCount: number,
-  pools: () => Iterable<PoolView>): Registry {
+  pools: () => Iterable<PoolView>, breakers: () => Iterable<BreakerView> = () => []): Registry {
   const registry = new Registry();
   const shards = Array.from({ length: shardCount },
     (_, i) => new Float64Array(buffer, i * layout.shardLength * 8, layout.shardLength));
@@ -92,6 +99,14 @@ export function createMetricsRegistry(layout: MetricsLayout, buffer: SharedArray
     (pool) => pool.stats().inFlight / pool.concurrencyLimit);
   poolGauge('heimdall_pool_ring_slots_in_use', 'Ring slots holding messages not yet consumed, both directions.',
     (pool) => pool.stats().slotsInUse);
+
+  new Gauge({
+    name: 'heimdall_circuit_breaker_state', help: "A key's circuit breaker: 0 closed, 1 half-open, 2 open.",
+    labelNames: ['provider', 'key'], registers: [registry],
+    collect() {
+      for (const breaker of breakers()) this.set({ provider: breaker.provider, key: breaker.key }, breaker.state);
+    },
+  });
 
   collectDefaultMetrics({ register: registry, prefix: 'heimdall_' });
   return registry;

@@ -2,7 +2,8 @@
 // end or an error), runs the post-hooks and answers. One instance per provider tried, which is also the job's
 // handler: no closure per callback. A retryable failure before any byte reached the client is retried here, on the
 // front thread, by submitting the same job (same key) to the pool again after a backoff; a failure that may fall
-// back hands over to the request's next fallback once this attempt's post-hooks ran.
+// back hands over to the request's next fallback once this attempt's post-hooks ran. Each try's verdict on the key
+// goes to the key's circuit breaker.
 
 import type { JobData, ResultMeta, StreamEndMeta } from '../contract/messages.js';
 import type { JobHandlers } from '../dispatch/channel.js';
@@ -14,10 +15,12 @@ import { statusOf, toErrorData } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
+import { verdictOf, type KeyBreaker } from './breaker.js';
 import type { RequestContext } from './context.js';
 import type { RequestRun } from './fallbacks.js';
 import { afterPostHooks, clientClosed, droppedHeader, newOutcome, respondOutcome, writePieces } from './respond.js';
 import { isRetryable, mayFallBack, retryDelayMs } from './retry.js';
+import { circuitOpen } from './route.js';
 
 export function logFailure(ctx: RequestContext, error: ErrorData): void {
   const level = ERROR_CODES[error.code].logLevel;
@@ -43,6 +46,9 @@ export class ProviderCall implements JobHandlers {
   #deadline = 0;
   #backoff: NodeJS.Timeout | null = null;
   #backoffFrom = 0;
+  #breaker: KeyBreaker | null = null;
+  /** This call's permit from the key's breaker, held across retries; null once handed back. */
+  #permit: number | null = null;
 
   constructor(ctx: RequestContext, sink: ResponseSink, wire: ClientWire, plugins: PluginRunner, reached: number,
     run: RequestRun) {
@@ -55,11 +61,19 @@ export class ProviderCall implements JobHandlers {
     this.#outcome = newOutcome(ctx.stream);
   }
 
-  start(pool: ProviderPool, job: JobData): void {
+  start(pool: ProviderPool, job: JobData, breaker: KeyBreaker | null): void {
     this.#pool = pool;
     this.#job = job;
     this.#deadline = performance.now() + pool.provider.network.requestTimeoutSeconds * 1000;
     this.#sink.onAbort(this.#onAbort);
+    this.#breaker = breaker;
+    this.#permit = breaker?.acquire() ?? null;
+    if (breaker && this.#permit === null) {
+      // The key's last probe slot went to another request while this one's pre-hooks ran.
+      this.#submittedAt = performance.now();
+      this.onError(circuitOpen(pool.provider.name, [breaker]).data);
+      return;
+    }
     this.#submit();
   }
 
@@ -83,6 +97,7 @@ export class ProviderCall implements JobHandlers {
 
   onResult(status: number, body: string, meta: ResultMeta): void {
     this.#ticket = null;
+    this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
     this.#settle(meta);
     this.#outcome.status = status;
@@ -118,6 +133,7 @@ export class ProviderCall implements JobHandlers {
 
   onEnd(meta: StreamEndMeta): void {
     this.#ticket = null;
+    this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
     this.#settle(meta);
     this.#outcome.status = 200;
@@ -133,8 +149,10 @@ export class ProviderCall implements JobHandlers {
     this.#run.waitedMs += now - this.#submittedAt;
     logFailure(this.#ctx, error);
     this.#run.fail(error);
+    this.#judgeKey(verdictOf(error.code));
     const sink = this.#sink;
     if (!sink.aborted && this.#retryLater(error, now)) return;
+    this.#releasePermit();
     const outcome = this.#outcome;
     outcome.error = error;
     outcome.status = statusOf(error);
@@ -171,6 +189,24 @@ export class ProviderCall implements JobHandlers {
     return true;
   }
 
+  /** Tells the key's breaker what this try said about the key; a neutral try keeps the permit for a retry. */
+  #judgeKey(verdict: 'failure' | 'success' | 'neutral'): void {
+    if (this.#permit === null || verdict === 'neutral') return;
+    if (verdict === 'success') {
+      this.#breaker!.succeeded(this.#permit);
+      this.#permit = null;
+    } else {
+      this.#breaker!.failed(this.#permit);
+    }
+  }
+
+  /** The call is over without (another) verdict: a probe it held is free for the next request. */
+  #releasePermit(): void {
+    if (this.#permit === null) return;
+    this.#breaker!.released(this.#permit);
+    this.#permit = null;
+  }
+
   /** `meta.upstreamMs` must be in `run.waitedMs` already. */
   #settle(meta: ResultMeta): void {
     // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer.
@@ -191,6 +227,8 @@ export class ProviderCall implements JobHandlers {
     }
     this.#ticket?.cancel();
     this.#ticket = null;
+    // A client leaving says nothing about the key.
+    this.#releasePermit();
     // The answer was already settled (post-hooks ran or are running): the abort changes nothing for plugins.
     if (this.#outcome.status !== 0) return;
     clientClosed(this.#outcome, this.#ctx.provider);

@@ -20,6 +20,7 @@ import { logFailure, ProviderCall } from './dispatch.js';
 import { RequestRun, takeFallbacks, type PipelineMetrics } from './fallbacks.js';
 import type { ParsedRequest } from './parse.js';
 import { afterPostHooks, clientClosed, newOutcome, respondError, respondOutcome, writePieces } from './respond.js';
+import type { CircuitBreakers } from './breaker.js';
 import { mayFallBack } from './retry.js';
 import { createModelResolver } from './model-name.js';
 import { routeModel, type RouteTarget } from './route.js';
@@ -32,6 +33,8 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** The front thread's metrics shard, for the retry and fallback counters. */
   readonly metrics?: PipelineMetrics;
+  /** Key choice skips keys whose breaker is open; absent, no key is ever skipped. */
+  readonly breakers?: CircuitBreakers;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
@@ -85,7 +88,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       stream: parsed.stream,
       includeUsage: parsed.includeUsage,
       body: parsed.body,
-    });
+    }, target.breaker);
   };
 
   /** The configured `providers.<name>.fallbacks` of the request's primary provider. */
@@ -103,7 +106,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     const parsed = run.requestFor(index);
     let target: RouteTarget;
     try {
-      target = routeModel(run.candidates[index], deps.providers);
+      target = routeModel(run.candidates[index], deps.providers, deps.breakers);
       checkCapabilities(parsed, target);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);

@@ -1,8 +1,9 @@
 // Stage 2: `provider/model` → the provider's pool and one of its keys. The key is chosen by weighted random
-// among the enabled keys whose `models` allow the model.
+// among the enabled keys whose `models` allow the model and whose circuit breaker lets a request through.
 
 import type { KeyConfig, ProviderConfig } from '../config/types.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { CircuitBreakers, KeyBreaker } from './breaker.js';
 
 export interface RouteTarget {
   provider: ProviderConfig;
@@ -10,26 +11,34 @@ export interface RouteTarget {
   model: string;
   /** Index of the chosen key in provider.keys; -1 for keyless providers. */
   keyIndex: number;
+  /** The chosen key's breaker (a keyless provider's own); null when the provider's breaker is off. */
+  breaker: KeyBreaker | null;
 }
 
-function keyAllows(key: KeyConfig, model: string): boolean {
+function keyAllowsModel(key: KeyConfig, model: string): boolean {
   if (!key.enabled || key.blacklistedModels.includes(model)) return false;
   return key.models === null || key.models.includes(model);
 }
 
-export function chooseKey(keys: readonly KeyConfig[], model: string, random: () => number = Math.random): number {
+function keyAllows(keys: readonly KeyConfig[], i: number, model: string, breakers: readonly KeyBreaker[] | null): boolean {
+  return keyAllowsModel(keys[i], model) && (breakers === null || breakers[i].usable);
+}
+
+/** `breakers`, by key index, hide the keys they do not let through. */
+export function chooseKey(keys: readonly KeyConfig[], model: string, random: () => number = Math.random,
+  breakers: readonly KeyBreaker[] | null = null): number {
   let total = 0;
   let eligible = 0;
-  for (const key of keys) {
-    if (!keyAllows(key, model)) continue;
+  for (let i = 0; i < keys.length; i++) {
+    if (!keyAllows(keys, i, model, breakers)) continue;
     eligible++;
-    total += key.weight;
+    total += keys[i].weight;
   }
   if (eligible === 0) return -1;
   // All weights zero: every eligible key is equally likely.
   let pick = total > 0 ? random() * total : Math.floor(random() * eligible);
   for (let i = 0; i < keys.length; i++) {
-    if (!keyAllows(keys[i], model)) continue;
+    if (!keyAllows(keys, i, model, breakers)) continue;
     if (total > 0) {
       pick -= keys[i].weight;
       if (pick < 0) return i;
@@ -38,11 +47,12 @@ export function chooseKey(keys: readonly KeyConfig[], model: string, random: () 
     }
   }
   // Floating-point leftovers land on the last eligible key.
-  for (let i = keys.length - 1; i >= 0; i--) if (keyAllows(keys[i], model)) return i;
+  for (let i = keys.length - 1; i >= 0; i--) if (keyAllows(keys, i, model, breakers)) return i;
   return -1;
 }
 
-export function routeModel(qualified: string, providers: ReadonlyMap<string, ProviderConfig>): RouteTarget {
+export function routeModel(qualified: string, providers: ReadonlyMap<string, ProviderConfig>,
+  circuitBreakers: CircuitBreakers | null = null): RouteTarget {
   const slash = qualified.indexOf('/');
   if (slash <= 0 || slash === qualified.length - 1) {
     throw new GatewayError('UNKNOWN_PROVIDER',
@@ -57,11 +67,25 @@ export function routeModel(qualified: string, providers: ReadonlyMap<string, Pro
       `provider '${providerName}' is not configured; configured providers: ${[...providers.keys()].join(', ')}`,
       { param: 'model' });
   }
-  if (provider.keyless && provider.keys.length === 0) return { provider, model, keyIndex: -1 };
-  const keyIndex = chooseKey(provider.keys, model);
-  if (keyIndex === -1) {
-    throw new GatewayError('MODEL_NOT_ALLOWED', `no enabled key of provider '${providerName}' allows model '${model}'`,
-      { param: 'model', provider: providerName });
+  const breakers = circuitBreakers?.of(providerName) ?? null;
+  if (provider.keyless && provider.keys.length === 0) {
+    if (breakers && !breakers[0].usable) throw circuitOpen(providerName, breakers);
+    return { provider, model, keyIndex: -1, breaker: breakers?.[0] ?? null };
   }
-  return { provider, model, keyIndex };
+  const keyIndex = chooseKey(provider.keys, model, Math.random, breakers);
+  if (keyIndex !== -1) return { provider, model, keyIndex, breaker: breakers?.[keyIndex] ?? null };
+  if (breakers) {
+    const allowing = breakers.filter((_, i) => keyAllowsModel(provider.keys[i], model));
+    if (allowing.length > 0) throw circuitOpen(providerName, allowing);
+  }
+  throw new GatewayError('MODEL_NOT_ALLOWED', `no enabled key of provider '${providerName}' allows model '${model}'`,
+    { param: 'model', provider: providerName });
+}
+
+/** Every key that could serve is open: `Retry-After` says when the first of them half-opens. */
+export function circuitOpen(provider: string, breakers: readonly KeyBreaker[]): GatewayError {
+  const waitMs = Math.min(...breakers.map((breaker) => breaker.waitMs));
+  return new GatewayError('CIRCUIT_OPEN',
+    `every key of provider '${provider}' that allows the model is failing; its circuit breaker is open`,
+    { provider, retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) });
 }

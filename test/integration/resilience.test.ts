@@ -15,10 +15,13 @@ beforeAll(async () => {
   h = await startHarness({
     config: (fakeUrl) => ({
       providers: {
-        // Retries twice; short backoff so that the tests measure Retry-After, not the backoff.
-        openai: openaiProvider(fakeUrl, { network_config: { max_retries: 2, retry_backoff_initial: 50, retry_backoff_max: 3000 } }),
+        // Retries twice; short backoff so that the tests measure Retry-After, not the backoff. These tests fail both
+        // providers' one key over and over, so their breakers are off: breaker.test.ts covers those.
+        openai: { ...openaiProvider(fakeUrl, { network_config: { max_retries: 2, retry_backoff_initial: 50, retry_backoff_max: 3000 } }),
+          circuit_breaker: { enabled: false } },
         // The same fake under another name, with no retries: a primary that fails at once.
-        flaky: openaiProvider(fakeUrl, { custom_provider_config: { base_provider_type: 'openai' } }),
+        flaky: { ...openaiProvider(fakeUrl, { custom_provider_config: { base_provider_type: 'openai' } }),
+          circuit_breaker: { enabled: false } },
         // Falls back to the mock by configuration when a request names no fallbacks.
         backed: { ...openaiProvider(fakeUrl, { custom_provider_config: { base_provider_type: 'openai' } }), fallbacks: ['mock/echo'] },
         mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },

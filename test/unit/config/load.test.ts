@@ -490,3 +490,31 @@ describe('model_aliases', () => {
     expect(err.problems[1].message).toContain('mock');
   });
 });
+
+describe('providers.<name>.circuit_breaker', () => {
+  const load = (circuitBreaker: unknown) => loadConfig({
+    raw: { providers: { openai: { keys: [{ value: 'sk-1' }], circuit_breaker: circuitBreaker } } }, env: {},
+  });
+
+  it('is on with lenient defaults, and takes every setting', async () => {
+    expect((await loadConfig({ raw: { providers: { mock: {} } }, env: {} })).providers[0].circuitBreaker).toEqual({
+      enabled: true, consecutiveFailures: 5, errorRateThreshold: 0.5, windowSeconds: 60, minRequests: 20,
+      cooldownSeconds: 10, maxCooldownSeconds: 300, halfOpenProbes: 1,
+    });
+    const cfg = await load({ enabled: false, consecutive_failures: 2, error_rate_threshold: 0.9, window_seconds: 30,
+      min_requests: 4, cooldown_seconds: 1.5, max_cooldown_seconds: 6, half_open_probes: 3 });
+    expect(cfg.providers[0].circuitBreaker).toEqual({ enabled: false, consecutiveFailures: 2, errorRateThreshold: 0.9,
+      windowSeconds: 30, minRequests: 4, cooldownSeconds: 1.5, maxCooldownSeconds: 6, halfOpenProbes: 3 });
+  });
+
+  it('refuses an error rate outside (0, 1], a max cool-down below the cool-down, and a misspelt key', async () => {
+    const rate = await configError(() => load({ error_rate_threshold: 50 }));
+    expect(rate.problems[0].path).toBe('providers.openai.circuit_breaker.error_rate_threshold');
+    const cooldown = await configError(() => load({ cooldown_seconds: 60, max_cooldown_seconds: 30 }));
+    expect(cooldown.problems).toEqual([{ path: 'providers.openai.circuit_breaker.max_cooldown_seconds',
+      message: 'max_cooldown_seconds (30) must be >= cooldown_seconds (60)' }]);
+    const typo = await configError(() => load({ cooldown_second: 5 }));
+    expect(typo.problems[0].path).toBe('providers.openai.circuit_breaker.cooldown_second');
+    expect(typo.problems[0].message).toContain('cooldown_seconds');
+  });
+});
