@@ -428,7 +428,9 @@ async function main(): Promise<number> {
   const result = { scenario: 'chat-completions', options: opts, generator, machine, summary, goals, rows, measurements, scenarios: scenarioPoints };
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   writeHtmlReport(html, result);
-  log(`bench took ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+  const tookS = (Date.now() - startedAt) / 1000;
+  log(`bench took ${tookS.toFixed(1)} s`);
+  if (opts.quick && tookS > 60) log(`NOTE --quick is sized for under a minute on an idle 2-core machine; this one took ${tookS.toFixed(0)} s (busy machine?)`);
   process.stdout.write(`\n${goalsTable(goals)}\n\nresults: ${summary.results}\nreport: ${summary.report}\n${JSON.stringify(summary)}\n`);
   // A run that failed somewhere, or saw error answers, is not a clean result: say so in the exit code too.
   // Isolation's failing provider is not measured (only the fast one is); any error on a measured load fails the run.

@@ -417,7 +417,7 @@ export function bifrostPlan(rate: number, latencyMs: number, limits: { hard: num
     `Bifrost's recipe at ${rate} req/s × ${latencyMs / 1000} s keeps ~${wanted.toLocaleString('en-US')} requests in flight: a proxy needs ` +
     `${(2 * wanted).toLocaleString('en-US')} sockets, but the open-files hard limit here is ${limits.hard.toLocaleString('en-US')} ` +
     `(and ${ports.toLocaleString('en-US')} ephemeral ports per upstream). RAN ${scaled} req/s INSTEAD ` +
-    `(~${Math.ceil(scaled * holdS).toLocaleString('en-US')} in flight). Raise the hard limit (ulimit -Hn, as root) to run the recipe as written.`;
+    `(~${Math.ceil(scaled * holdS).toLocaleString('en-US')} in flight). To run the recipe as written, raise the open-files hard limit and the ephemeral port range (bench/README.md, "The final figures").`;
   return { rate: scaled, inFlight: Math.ceil(scaled * holdS), note };
 }
 
