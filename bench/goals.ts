@@ -3,7 +3,7 @@
  * behind it. They are reported, never asserted: on a shared or noisy machine a miss says as much about the box.
  */
 import { ratio, type Mode, type Row, type Target } from './report.js';
-import { ISOLATION_SOLO, overheadOf, type Point, type Scenario } from './scenarios.js';
+import { ISOLATION_SOLO, overheadOf, p99VsSolo, type Point, type Scenario } from './scenarios.js';
 
 export interface Goal {
   goal: string;
@@ -84,7 +84,7 @@ export function judgeGoals(
   if (!solo || !sick.length) goals.push(missing("isolation: healthy provider's p99 within 10 % of solo", '--scenario isolation'));
   for (const p of solo ? sick : []) {
     const goal = `isolation: healthy p99 within 10 % of solo (${p.variant})`;
-    const r = ratio(p.latencyUs?.p99, solo!.latencyUs?.p99);
+    const r = p99VsSolo(points.isolation!, p);
     goals.push(r === null ? missing(goal, p.error ?? 'no latency')
       : { goal, value: r, figure: `${r.toFixed(2)}× (${us(p.latencyUs!.p99!)} against ${us(solo!.latencyUs!.p99!)} solo)`, met: r <= 1.1, noisy: pointNoisy(p, solo) });
   }

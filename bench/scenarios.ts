@@ -492,6 +492,14 @@ export function overheadOf(points: Point[], p: Point, key: string, field: 'laten
   return typeof a === 'number' && typeof b === 'number' ? a - b : null;
 }
 
+/** Isolation compares a target with itself alone (the other scenarios compare with the mock direct): p99 ÷ solo p99. */
+export function p99VsSolo(points: Point[], p: Point): number | null {
+  const solo = points.find((s) => s.scenario === 'isolation' && s.target === p.target && s.variant === ISOLATION_SOLO);
+  const a = p.latencyUs?.p99;
+  const b = solo?.latencyUs?.p99;
+  return p.scenario === 'isolation' && typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null;
+}
+
 export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): string {
   const noisy = (p: Point): string => ((p.otherCpuPercent ?? 0) > ctx.noisyPercent ? ` NOISY(${p.otherCpuPercent!.toFixed(0)}%)` : '');
   const okPct = (p: Point): string => (p.successRate === null || p.successRate === undefined ? '–' : `${(p.successRate * 100).toFixed(2)}%`);
@@ -518,12 +526,9 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
       bifrost: 'Bifrost CI recipe (open loop, mock latency added; µs)',
     }[scenario];
     const iso = scenario === 'isolation';
-    // Isolation compares each target with itself alone; the other scenarios compare with the mock direct.
     const soloRatio = (p: Point): string => {
-      const solo = points.find((s) => s.target === p.target && s.variant === ISOLATION_SOLO);
-      const a = p.latencyUs?.p99;
-      const b = solo?.latencyUs?.p99;
-      return typeof a === 'number' && typeof b === 'number' && b > 0 ? `${(a / b).toFixed(2)}×` : '–';
+      const r = p99VsSolo(points, p);
+      return r === null ? '–' : `${r.toFixed(2)}×`;
     };
     text = grid(
       title,
