@@ -85,9 +85,11 @@ interface WrkSummary {
 
 async function runWrk(spec: LoadSpec, workDir: string): Promise<LoadResult> {
   const script = wrkScript(workDir, spec.body, spec.headers);
-  const args = ['-t1', `-c${spec.connections}`, `-d${spec.seconds}s`, '--timeout', '5s', '-s', script, spec.url];
+  // wrk takes whole seconds only ("-d0.5s" is a usage error), so a sub-second phase runs for 1 s.
+  const seconds = Math.max(1, Math.round(spec.seconds));
+  const args = ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, spec.url];
   const child = spawnChild('wrk', 'wrk', args, spec.cpus);
-  const code = await runToEnd(child, (spec.seconds + 15) * 1000);
+  const code = await runToEnd(child, (seconds + 15) * 1000);
   const line = /^BENCHJSON (.*)$/m.exec(child.stdout());
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${child.stderr() || child.stdout()}`);
   const s = JSON.parse(line[1]) as WrkSummary;

@@ -125,7 +125,10 @@ export function table(title: string, rows: readonly Row[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const failures = rows.filter((r) => r.failed).map((r) => `  ${r.target} FAILED: ${r.failed}`);
+  // wrk does not count a request still in flight when its window ends: a target slower than the window shows 0.
+  const empty = rows.filter((r) => r.runs > 0 && r.rps === 0 && r.non2xx + r.errors === 0)
+    .map((r) => `  NOTE ${r.target}: no request completed inside a window (requests in flight at its end are not counted); give it longer windows (--duration)`);
   const noise = Math.max(0, ...rows.map((r) => r.maxOtherCpuPercent ?? 0));
   const warning = noise > 5 ? [`  NOISY: other processes used up to ${noise.toFixed(0)}% of a core during a measurement`] : [];
-  return [title, line(header), ...body.map(line), ...failures, ...warning].join('\n');
+  return [title, line(header), ...body.map(line), ...failures, ...empty, ...warning].join('\n');
 }

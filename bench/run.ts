@@ -24,6 +24,7 @@ import {
   type ThreadRole,
 } from './procfs.js';
 import { judgeGoals, goalsTable } from './goals.js';
+import { Progress } from './progress.js';
 import { MODES, TARGETS, ratio, summarize, table, type Measurement, type Mode, type Sample, type Target } from './report.js';
 import { writeHtmlReport } from './report-html.js';
 import {
@@ -31,6 +32,7 @@ import {
   SCENARIOS,
   overheadOf,
   p99VsSolo,
+  plannedPoints,
   runScenario,
   scenarioTable,
   startMock,
@@ -143,7 +145,8 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   });
 }
 
-const log = (line: string): void => void process.stderr.write(`${line}\n`);
+let progress: Progress | null = null;
+const log = (line: string): void => (progress ? progress.log(line) : void process.stderr.write(`${line}\n`));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function canPin(): string | null {
@@ -329,11 +332,14 @@ async function main(): Promise<number> {
     sutCpu: pinBlocker ? undefined : SUT_CPU,
     auxCpu: pinBlocker ? undefined : AUX_CPU,
     log,
+    step: (line) => (progress ? progress.step(line) : log(line)),
     noisyPercent: NOISY_PERCENT,
     opts: opts.scenarioOpts,
   };
   const peers: Peer[] = ['direct', 'baseline', 'heimdall', ...opts.peers];
   if (opts.peers.includes('portkey') && !ctx.portkeyJs) log('portkey: not installed (npm install --prefix bench); its rows will say so');
+  const throughputRuns = opts.scenarios.includes('throughput') ? opts.reps * modes.length * opts.targets.length : 0;
+  progress = new Progress(throughputRuns + opts.scenarios.reduce((n, x) => n + (x === 'throughput' ? 0 : plannedPoints(ctx, x, peers)), 0));
   for (const scenario of opts.scenarios) {
     if (scenario === 'throughput') continue;
     const points = await runScenario(ctx, scenario, peers);
@@ -353,8 +359,9 @@ async function main(): Promise<number> {
           measurements.push({ rep, mode, target, samples: [], error: `not started (failed earlier): ${heimdallBroken.split('\n')[0]}` });
           continue;
         }
+        progress.begin(`throughput ${mode} ${target}`);
         const m = await measure(ctx, target, mode, rep);
-        log(`[${rep}/${opts.reps}] ${mode.padEnd(8)} ${target.padEnd(8)} ${brief(m)}`);
+        progress.step(`[throughput ${rep}/${opts.reps}] ${mode.padEnd(8)} ${target.padEnd(8)} ${brief(m)}`);
         if (m.error?.includes('\n')) log(m.error.split('\n').slice(1).join('\n'));
         if (m.probe?.status !== undefined && m.probe.status !== 200) {
           log(`  probe answered ${m.probe.status ?? 'nothing'}: ${m.probe.sample.slice(0, 200)}`);
@@ -428,6 +435,8 @@ async function main(): Promise<number> {
   const result = { scenario: 'chat-completions', options: opts, generator, machine, summary, goals, rows, measurements, scenarios: scenarioPoints };
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   writeHtmlReport(html, result);
+  progress.end();
+  progress = null;
   const tookS = (Date.now() - startedAt) / 1000;
   log(`bench took ${tookS.toFixed(1)} s`);
   if (opts.quick && tookS > 60) log(`NOTE --quick is sized for under a minute on an idle 2-core machine; this one took ${tookS.toFixed(0)} s (busy machine?)`);

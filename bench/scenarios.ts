@@ -29,6 +29,8 @@ export interface Ctx {
   sutCpu: string | undefined;
   auxCpu: string | undefined;
   log: (line: string) => void;
+  /** Called with each finished point's result line (the progress bar). */
+  step: (line: string) => void;
   noisyPercent: number;
   opts: Record<string, number | string>;
 }
@@ -457,8 +459,23 @@ async function bifrost(ctx: Ctx, targets: Peer[], progress: (p: Point) => void):
   return out;
 }
 
+/** How many points a scenario will measure, for the progress bar. */
+export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'>, targets: Peer[]): number {
+  const count = (list: string | number): number => String(list).split(',').filter((v) => Number(v) > 0).length;
+  switch (scenario) {
+    case 'overhead':
+      return count(ctx.opts.rates) * targets.length;
+    case 'streaming':
+      return count(ctx.opts['stream-concurrency']) * targets.length;
+    case 'isolation':
+      return 3 * targets.filter((t) => t !== 'baseline').length;
+    case 'bifrost':
+      return targets.length;
+  }
+}
+
 export async function runScenario(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'>, targets: Peer[]): Promise<Point[]> {
-  const progress = (p: Point): void => ctx.log(`[${scenario}] ${p.variant.padEnd(14)} ${p.target.padEnd(8)} ${brief(ctx, p)}`);
+  const progress = (p: Point): void => ctx.step(`[${scenario}] ${p.variant.padEnd(14)} ${p.target.padEnd(8)} ${brief(ctx, p)}`);
   switch (scenario) {
     case 'overhead':
       return overhead(ctx, targets, progress);
