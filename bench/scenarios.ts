@@ -112,13 +112,16 @@ interface Started {
   endpoint: Endpoint;
 }
 
+/** The most upstream connections per worker thread Heimdall's config accepts. */
+const MAX_CONNS_PER_HOST = 10_000;
+
 /** Heimdall config: one provider per mock; the first is `openai` unless `custom` (two keyless OpenAI-compatible ones). */
 function heimdallConfig(ctx: Ctx, providers: Record<string, number>, custom: boolean): string {
   const path = join(ctx.workDir, `heimdall-${Date.now()}.json`);
   const conc = { concurrency: 20000, buffer_size: 20000, threads: ctx.threads };
   // Bifrost's recipe keeps 30,000 calls open (3,000 req/s × 10 s): allow each worker the most connections the config
   // takes, or the default 5,000 per origin would queue the rest inside undici.
-  const network = (port: number) => ({ base_url: `http://127.0.0.1:${port}`, max_conns_per_host: 10000 });
+  const network = (port: number) => ({ base_url: `http://127.0.0.1:${port}`, max_conns_per_host: MAX_CONNS_PER_HOST });
   const entries = Object.entries(providers).map(([name, port]) => [
     name,
     custom
@@ -431,8 +434,14 @@ async function bifrost(ctx: Ctx, targets: Peer[], progress: (p: Point) => void):
   const plan = bifrostPlan(Number(ctx.opts['bifrost-rate']), latencyMs, limits, ephemeralPorts());
   if (plan.note) ctx.log(`bifrost: NOTE ${plan.note}`);
   const out: Point[] = [];
+  // Heimdall's config takes at most 10,000 upstream connections per worker thread; more in flight queue inside undici.
+  const heimdallHolds = MAX_CONNS_PER_HOST * ctx.threads;
   for (const target of targets) {
     const p: Point = { scenario: 'bifrost', variant: `${plan.rate}/s ${seconds}s @${latencyMs}ms`, target, ...(plan.note ? { note: plan.note } : {}) };
+    if (target === 'heimdall' && plan.inFlight > heimdallHolds) {
+      p.note = `${p.note ? `${p.note} ` : ''}Heimdall holds ${heimdallHolds.toLocaleString('en-US')} upstream connections (max_conns_per_host ${MAX_CONNS_PER_HOST} × ${ctx.threads} thread(s)); the rest of the ${plan.inFlight.toLocaleString('en-US')} in flight queue inside it (--threads raises it).`;
+      ctx.log(`bifrost: NOTE ${p.note}`);
+    }
     try {
       await withProcs(async (children) => {
         const mockPort = await startMock(ctx, { latencyMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
@@ -522,7 +531,9 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
   const okPct = (p: Point): string => (p.successRate === null || p.successRate === undefined ? '–' : `${(p.successRate * 100).toFixed(2)}%`);
   const bad = (p: Point): string => (p.load ? `${p.load.non2xx}/${p.load.errors}` : 'FAILED');
   const failures = points.filter((p) => p.error).map((p) => `  ${p.variant} ${p.target} FAILED: ${p.error!.split('\n')[0]}`);
-  const notes = [...new Set(points.filter((p) => p.note).map((p) => `  NOTE ${p.target === 'portkey' || !p.note!.startsWith('Bifrost') ? `${p.variant} ${p.target}: ` : ''}${p.note}`))];
+  // A note every point shares (a scaled-down Bifrost rate) is printed once; the others name their point.
+  const shared = (note: string): boolean => points.every((p) => p.note === note);
+  const notes = [...new Set(points.filter((p) => p.note).map((p) => `  NOTE ${shared(p.note!) ? '' : `${p.variant} ${p.target}: `}${p.note}`))];
   let text: string;
   if (scenario === 'streaming') {
     text = grid(
