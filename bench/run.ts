@@ -17,6 +17,8 @@ import {
   cpuDelta,
   cpuSnapshot,
   cpuTicks,
+  ephemeralPorts,
+  openFilesLimit,
   otherProcessCpuSeconds,
   otherProcessTicks,
   peakRssMiB,
@@ -429,6 +431,8 @@ async function main(): Promise<number> {
     wrk: generator === 'wrk' ? spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] : null,
     git: gitState(),
     pinned: pinBlocker ? `skipped: ${pinBlocker}` : `process under test on CPU ${SUT_CPU}, rest on CPU ${AUX_CPU}`,
+    openFiles: openFilesLimit('self'),
+    ephemeralPorts: ephemeralPorts(),
   };
   const html = file.replace(/\.json$/, '.html');
   summary.report = relative(ROOT, html);
