@@ -9,6 +9,8 @@ export type GeneratorKind = 'wrk' | 'node';
 export interface LoadSpec {
   url: string;
   body: string;
+  /** Extra request headers (a peer's routing headers); content-type is always JSON. */
+  headers: Record<string, string>;
   connections: number;
   seconds: number;
   /** taskset CPU list for the generator, or undefined to leave it unpinned. */
@@ -47,15 +49,16 @@ export function pickGenerator(requested: string): GeneratorKind {
 }
 
 /** The Lua script makes wrk POST the body and print its summary as one JSON line after a marker. */
-function wrkScript(workDir: string, body: string): string {
+function wrkScript(workDir: string, body: string, headers: Record<string, string>): string {
   if (body.includes(']==]')) throw new Error('request body cannot contain ]==]');
+  const extra = Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join('');
   const path = join(workDir, 'post.lua');
   writeFileSync(
     path,
     `wrk.method = "POST"
 wrk.body = [==[${body}]==]
 wrk.headers["Content-Type"] = "application/json"
-function done(summary, latency, requests)
+${extra}function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'BENCHJSON {"requests":%d,"durationUs":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50Us":%d,"p99Us":%d,"maxUs":%d}\\n',
@@ -81,10 +84,12 @@ interface WrkSummary {
 }
 
 async function runWrk(spec: LoadSpec, workDir: string): Promise<LoadResult> {
-  const script = wrkScript(workDir, spec.body);
-  const args = ['-t1', `-c${spec.connections}`, `-d${spec.seconds}s`, '--timeout', '5s', '-s', script, spec.url];
+  const script = wrkScript(workDir, spec.body, spec.headers);
+  // wrk takes whole seconds only ("-d0.5s" is a usage error), so a sub-second phase runs for 1 s.
+  const seconds = Math.max(1, Math.round(spec.seconds));
+  const args = ['-t1', `-c${spec.connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', script, spec.url];
   const child = spawnChild('wrk', 'wrk', args, spec.cpus);
-  const code = await runToEnd(child, (spec.seconds + 15) * 1000);
+  const code = await runToEnd(child, (seconds + 15) * 1000);
   const line = /^BENCHJSON (.*)$/m.exec(child.stdout());
   if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${child.stderr() || child.stdout()}`);
   const s = JSON.parse(line[1]) as WrkSummary;
@@ -113,6 +118,7 @@ async function runNode(spec: LoadSpec, loadgenJs: string): Promise<LoadResult> {
     '--body', spec.body,
     '--connections', String(spec.connections),
     '--duration', String(spec.seconds),
+    '--headers', JSON.stringify(spec.headers),
   ];
   const child = spawnChild('loadgen', process.execPath, args, spec.cpus);
   const code = await runToEnd(child, (spec.seconds + 15) * 1000);

@@ -149,3 +149,16 @@ export function otherProcessCpuSeconds(before: ProcessTicks, after: ProcessTicks
   for (const [pid, t] of after) sum += t - (before.get(pid) ?? 0);
   return sum / ticksPerSecond;
 }
+
+/** The open-files limit (RLIMIT_NOFILE) of a process, from /proc/<pid>/limits; null when unreadable. */
+export function openFilesLimit(pid: number | 'self'): { soft: number; hard: number } | null {
+  const line = (tryRead(`/proc/${pid}/limits`) ?? '').split('\n').find((l) => l.startsWith('Max open files'));
+  const [soft, hard] = (line?.split(/\s{2,}/).slice(1, 3) ?? []).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+  return soft !== undefined && hard !== undefined && !Number.isNaN(soft) && !Number.isNaN(hard) ? { soft, hard } : null;
+}
+
+/** How many local ports the kernel hands out for outgoing connections: the most sockets open to one host:port. */
+export function ephemeralPorts(): number {
+  const [lo, hi] = (tryRead('/proc/sys/net/ipv4/ip_local_port_range') ?? '32768 60999').trim().split(/\s+/).map(Number);
+  return hi - lo + 1;
+}

@@ -4,8 +4,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Histogram, type HistogramJson } from './histogram.js';
-import type { Row } from './report.js';
-import type { Point } from './scenarios.js';
+import type { Goal } from './goals.js';
+import { spread, type Row } from './report.js';
+import { overheadOf, p99VsSolo, type Point } from './scenarios.js';
 
 const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1', '#edc948', '#9c755f'];
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -16,11 +17,13 @@ interface Series {
   value: number | null;
   /** Optional stacked parts that sum to value. */
   parts?: { name: string; value: number }[];
+  /** Spread of the samples behind a median, drawn as a whisker. */
+  range?: [number, number] | null;
 }
 
 /** Grouped horizontal bars: one group per label, one bar per series. */
 function bars(title: string, unit: string, groups: { label: string; series: Series[] }[]): string {
-  const all = groups.flatMap((g) => g.series.map((s) => s.value ?? 0));
+  const all = groups.flatMap((g) => g.series.flatMap((s) => [s.value ?? 0, s.range?.[1] ?? 0]));
   const max = Math.max(1e-9, ...all);
   const barH = 16;
   const labelW = 190;
@@ -47,7 +50,16 @@ function bars(title: string, unit: string, groups: { label: string; series: Seri
       } else {
         const w = (Math.max(0, s.value) / max) * plotW;
         parts.push(`<rect x="${labelW}" y="${y}" width="${w}" height="${barH}" fill="${color}"/>`);
-        parts.push(`<text x="${labelW + w + 4}" y="${y + 12}">${num(s.value, s.value < 10 ? 2 : 0)} ${esc(unit)}</text>`);
+        const digits = s.value < 10 ? 2 : 0;
+        let end = labelW + w;
+        let spreadText = '';
+        if (s.range) {
+          const [x0, x1] = s.range.map((v) => labelW + (Math.max(0, v) / max) * plotW);
+          parts.push(`<line x1="${x0}" x2="${x1}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#000"/><line x1="${x0}" x2="${x0}" y1="${y + 3}" y2="${y + barH - 3}" stroke="#000"/><line x1="${x1}" x2="${x1}" y1="${y + 3}" y2="${y + barH - 3}" stroke="#000"/>`);
+          end = Math.max(end, x1);
+          spreadText = ` (min–max ${num(s.range[0], digits)}–${num(s.range[1], digits)})`;
+        }
+        parts.push(`<text x="${end + 4}" y="${y + 12}">${num(s.value, digits)} ${esc(unit)}${esc(spreadText)}</text>`);
       }
       y += barH + 4;
     }
@@ -105,6 +117,7 @@ interface RunResult {
   options: unknown;
   machine: Record<string, unknown>;
   summary: Record<string, unknown>;
+  goals: Goal[];
   rows: Record<string, Row[]>;
   scenarios: Partial<Record<string, Point[]>>;
 }
@@ -112,7 +125,7 @@ interface RunResult {
 function throughputSection(rows: Record<string, Row[]>): string {
   const modes = Object.keys(rows);
   if (!modes.length) return '';
-  const rps = bars('Saturation throughput (2xx/s, medians)', 'req/s', modes.map((m) => ({ label: m, series: rows[m].map((r) => ({ name: r.target, value: r.rps })) })));
+  const rps = bars('Saturation throughput (2xx/s, median of every sample; whisker = min–max)', 'req/s', modes.map((m) => ({ label: m, series: rows[m].map((r) => ({ name: r.target, value: r.rps, range: r.rpsRange })) })));
   const cpu = bars('CPU per request of the process under test (µs; main / workers / other)', 'µs', modes.map((m) => ({
     label: m,
     series: rows[m].map((r) => ({
@@ -122,8 +135,8 @@ function throughputSection(rows: Record<string, Row[]>): string {
     })),
   })));
   const table = modes.map((m) => `<h3>${esc(m)}</h3>${htmlTable(
-    ['target', 'RPS', 'p50 ms', 'p99 ms', 'CPU µs/req', 'non-2xx', 'errors', 'peak RSS MiB', 'max other CPU %', 'failed'],
-    rows[m].map((r) => [r.target, r.rps, r.p50Ms, r.p99Ms, r.cpu?.total ?? null, r.non2xx, r.errors, r.peakRssMiB, r.maxOtherCpuPercent, r.failed ?? '']),
+    ['target', 'samples', 'RPS', 'RPS min–max', 'p50 ms', 'p99 ms', 'CPU µs/req', 'CPU min–max', 'non-2xx', 'errors', 'peak RSS MiB', 'max other CPU %', 'failed'],
+    rows[m].map((r) => [r.target, r.runs, r.rps, spread(r.rpsRange), r.p50Ms, r.p99Ms, r.cpu?.total ?? null, spread(r.cpuRange, 1), r.non2xx, r.errors, r.peakRssMiB, r.maxOtherCpuPercent, r.failed ?? '']),
   )}`).join('');
   return `<h2>Throughput (closed loop, saturation)</h2>${rps}${cpu}${table}`;
 }
@@ -151,10 +164,11 @@ function scenarioSection(name: string, points: Point[] | undefined): string {
     label: v, series: points.filter((p) => p.variant === v && p.target !== 'direct').map((p) => ({ name: p.target, value: p.cpuUsPerRequest ?? null })),
   }))));
   const table = htmlTable(
-    ['variant', 'target', 'ok/s', 'success', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'TTFB p50', 'TTFB p99', 'gap mean', 'CPU µs/req', 'non-2xx', 'errors', 'other CPU %', 'error'],
+    ['variant', 'target', 'ok/s', 'success', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'overhead p50', 'overhead p99', 'TTFB p50', 'TTFB p99', 'TTFB overhead p50', 'gap mean', 'gap overhead', 'p99 ÷ solo', 'CPU µs/req', 'non-2xx', 'errors', 'other CPU %', 'error / note'],
     points.map((p) => [p.variant, p.target, p.load ? p.load.ok / p.load.durationS : null, p.successRate == null ? null : `${(p.successRate * 100).toFixed(2)}%`,
-      p.latencyUs?.p50, p.latencyUs?.p90, p.latencyUs?.p99, p.latencyUs?.['p99.9'], p.ttfbUs?.p50, p.ttfbUs?.p99, p.gapUs?.mean,
-      p.cpuUsPerRequest, p.load?.non2xx, p.load?.errors, p.otherCpuPercent, p.error?.split('\n')[0] ?? '']),
+      p.latencyUs?.p50, p.latencyUs?.p90, p.latencyUs?.p99, p.latencyUs?.['p99.9'], overheadOf(points, p, 'p50'), overheadOf(points, p, 'p99'),
+      p.ttfbUs?.p50, p.ttfbUs?.p99, overheadOf(points, p, 'p50', 'ttfbUs'), p.gapUs?.mean, overheadOf(points, p, 'mean', 'gapUs'), p99VsSolo(points, p),
+      p.cpuUsPerRequest, p.load?.non2xx, p.load?.errors, p.otherCpuPercent, [p.error?.split('\n')[0], p.note].filter(Boolean).join(' ')]),
   );
   return `<h2>${esc(name)}</h2>${figures.join('')}${table}`;
 }
@@ -170,6 +184,8 @@ figure{margin:12px 0}pre{background:#f8f8f8;padding:8px;overflow:auto;font-size:
 <h1>Heimdall benchmark</h1>
 <p>${esc(new Date().toISOString())}. Compare ratios within this run; absolute numbers hold only for this machine and day.
 A measurement is NOISY when unrelated processes used more than 5 % of a core during it.</p>
+<h2>Goals</h2><p>Reported, not asserted. NOISY: unrelated processes took more than 5 % of a core during a measurement behind the figure.</p>
+${htmlTable(['goal', 'verdict', 'figure'], result.goals.map((g) => [g.goal, g.met === null ? 'not measured' : g.met ? 'met' : 'NOT MET', `${g.figure}${g.noisy ? ' NOISY' : ''}`]))}
 <h2>Summary</h2><pre>${esc(JSON.stringify(s, null, 2))}</pre>
 ${sections.join('\n')}
 <h2>Machine and options</h2><pre>${esc(JSON.stringify({ machine: result.machine, options: result.options }, null, 2))}</pre>

@@ -2,12 +2,23 @@
 import type { LoadResult } from './generators.js';
 import type { ThreadRole } from './procfs.js';
 
-export const TARGETS = ['mock', 'baseline', 'heimdall'] as const;
+export const TARGETS = ['mock', 'baseline', 'heimdall', 'portkey'] as const;
 export type Target = (typeof TARGETS)[number];
 export const MODES = ['pinned', 'unpinned'] as const;
 export type Mode = (typeof MODES)[number];
 
 export type CpuPerRequest = Record<ThreadRole | 'total', number>;
+
+/** One measured load window; a measurement takes several back to back on the same processes. */
+export interface Sample {
+  load: LoadResult;
+  /** CPU µs per completed request of the process under test, by thread role. */
+  cpuUsPerRequest: CpuPerRequest;
+  threads: Record<ThreadRole, number>;
+  stealPercent: number;
+  /** CPU used by unrelated processes during the window, in % of one core: the shared-machine noise. */
+  otherCpuPercent: number;
+}
 
 export interface Measurement {
   rep: number;
@@ -16,19 +27,14 @@ export interface Measurement {
   /** First request's status and size, taken before warm-up, to explain errors in the load phase. */
   probe?: { status: number | null; bytes: number; sample: string };
   warmup?: LoadResult;
-  load?: LoadResult;
-  /** CPU µs per completed request of the process under test, by thread role. */
-  cpuUsPerRequest?: CpuPerRequest;
-  threads?: Record<ThreadRole, number>;
-  stealPercent?: number;
-  /** CPU used by unrelated processes during the measured run, in % of one core: the shared-machine noise. */
-  otherCpuPercent?: number;
+  samples: Sample[];
   peakRssMiB?: number | null;
   error?: string;
 }
 
 export interface Row {
   target: Target;
+  /** Measured windows behind the medians (repetitions × samples). */
   runs: number;
   rps: number | null;
   p50Ms: number | null;
@@ -38,7 +44,7 @@ export interface Row {
   non2xx: number;
   errors: number;
   peakRssMiB: number | null;
-  /** Spread across repetitions, to judge the medians: [min, max]. */
+  /** Spread across every sample, to judge the medians: [min, max]. */
   rpsRange: [number, number] | null;
   cpuRange: [number, number] | null;
   maxStealPercent: number | null;
@@ -60,23 +66,23 @@ export function median(values: readonly (number | null | undefined)[]): number |
 
 export function summarize(all: readonly Measurement[], mode: Mode, target: Target): Row {
   const runs = all.filter((m) => m.mode === mode && m.target === target);
-  const done = runs.filter((m) => m.load);
-  const cpu = (key: keyof CpuPerRequest): number | null => median(done.map((m) => m.cpuUsPerRequest?.[key]));
+  const samples = runs.flatMap((m) => m.samples);
+  const cpu = (key: keyof CpuPerRequest): number | null => median(samples.map((s) => s.cpuUsPerRequest[key]));
   const total = cpu('total');
   return {
     target,
-    runs: done.length,
-    rps: median(done.map((m) => m.load?.rps)),
-    p50Ms: median(done.map((m) => m.load?.p50Ms)),
-    p99Ms: median(done.map((m) => m.load?.p99Ms)),
+    runs: samples.length,
+    rps: median(samples.map((s) => s.load.rps)),
+    p50Ms: median(samples.map((s) => s.load.p50Ms)),
+    p99Ms: median(samples.map((s) => s.load.p99Ms)),
     cpu: total === null ? null : { total, main: cpu('main') ?? 0, workers: cpu('workers') ?? 0, other: cpu('other') ?? 0 },
-    non2xx: done.reduce((n, m) => n + (m.load?.non2xx ?? 0), 0),
-    errors: done.reduce((n, m) => n + (m.load?.errors ?? 0), 0),
-    peakRssMiB: median(done.map((m) => m.peakRssMiB)),
-    rpsRange: range(done.map((m) => m.load?.rps)),
-    cpuRange: range(done.map((m) => m.cpuUsPerRequest?.total)),
-    maxStealPercent: range(done.map((m) => m.stealPercent))?.[1] ?? null,
-    maxOtherCpuPercent: range(done.map((m) => m.otherCpuPercent))?.[1] ?? null,
+    non2xx: samples.reduce((n, s) => n + s.load.non2xx, 0),
+    errors: samples.reduce((n, s) => n + s.load.errors, 0),
+    peakRssMiB: median(runs.map((m) => m.peakRssMiB)),
+    rpsRange: range(samples.map((s) => s.load.rps)),
+    cpuRange: range(samples.map((s) => s.cpuUsPerRequest.total)),
+    maxStealPercent: range(samples.map((s) => s.stealPercent))?.[1] ?? null,
+    maxOtherCpuPercent: range(samples.map((s) => s.otherCpuPercent))?.[1] ?? null,
     failed: runs.find((m) => m.error)?.error?.split('\n')[0] ?? null,
   };
 }
@@ -90,16 +96,24 @@ function fmt(value: number | null, digits = 1): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** "min–max" of a spread, the way the tables and the report show it next to a median. */
+export function spread(r: [number, number] | null, digits = 0): string {
+  return r ? `${fmt(r[0], digits)}–${fmt(r[1], digits)}` : '–';
+}
+
 export function table(title: string, rows: readonly Row[]): string {
   const base = rows.find((r) => r.target === 'baseline');
-  const header = ['target', 'RPS', '÷ base', 'p50 ms', 'p99 ms', 'CPU µs/req', 'main', 'workers', 'other', 'CPU ÷ base', 'non-2xx', 'errors', 'peak RSS MiB'];
+  const header = ['target', 'n', 'RPS', 'RPS min–max', '÷ base', 'p50 ms', 'p99 ms', 'CPU µs/req', 'CPU min–max', 'main', 'workers', 'other', 'CPU ÷ base', 'non-2xx', 'errors', 'peak RSS MiB'];
   const body = rows.map((r) => [
     r.target,
+    String(r.runs),
     fmt(r.rps, 0),
+    spread(r.rpsRange),
     fmt(ratio(r.rps, base?.rps), 2),
     fmt(r.p50Ms, 2),
     fmt(r.p99Ms, 2),
     fmt(r.cpu?.total ?? null),
+    spread(r.cpuRange, 1),
     fmt(r.cpu?.main ?? null),
     fmt(r.cpu?.workers ?? null),
     fmt(r.cpu?.other ?? null),
@@ -111,7 +125,10 @@ export function table(title: string, rows: readonly Row[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const failures = rows.filter((r) => r.failed).map((r) => `  ${r.target} FAILED: ${r.failed}`);
+  // wrk does not count a request still in flight when its window ends: a target slower than the window shows 0.
+  const empty = rows.filter((r) => r.runs > 0 && r.rps === 0 && r.non2xx + r.errors === 0)
+    .map((r) => `  NOTE ${r.target}: no request completed inside a window (requests in flight at its end are not counted); give it longer windows (--duration)`);
   const noise = Math.max(0, ...rows.map((r) => r.maxOtherCpuPercent ?? 0));
   const warning = noise > 5 ? [`  NOISY: other processes used up to ${noise.toFixed(0)}% of a core during a measurement`] : [];
-  return [title, line(header), ...body.map(line), ...failures, ...warning].join('\n');
+  return [title, line(header), ...body.map(line), ...failures, ...empty, ...warning].join('\n');
 }

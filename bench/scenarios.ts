@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type Child, freePort, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { percentilesOf, type HistogramJson } from './histogram.js';
-import { cpuDelta, cpuSnapshot, classifyThreads, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
+import { cpuDelta, cpuSnapshot, classifyThreads, ephemeralPorts, openFilesLimit, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
 
 export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -29,6 +29,8 @@ export interface Ctx {
   sutCpu: string | undefined;
   auxCpu: string | undefined;
   log: (line: string) => void;
+  /** Called with each finished point's result line (the progress bar). */
+  step: (line: string) => void;
   noisyPercent: number;
   opts: Record<string, number | string>;
 }
@@ -67,24 +69,28 @@ export interface Point {
   ttfbUs?: Record<string, number | null>;
   gapUs?: Record<string, number | null>;
   successRate?: number | null;
+  /** What ran differs from what was asked, or a known defect of the target explains the figures. */
+  note?: string;
   cpuUsPerRequest?: number | null;
   otherCpuPercent?: number;
   error?: string;
 }
 
 const PATH = '/v1/chat/completions';
+/** The isolation phase every other phase is compared with: the healthy provider alone. */
+export const ISOLATION_SOLO = 'fast alone';
 const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
 const body = (model: string, stream = false): string =>
   JSON.stringify(stream ? { model, messages, stream: true } : { model, messages });
 
-interface MockSpec {
+export interface MockSpec {
   latencyMs?: number;
   chunks?: number;
   gapMs?: number;
   status?: number;
 }
 
-async function startMock(ctx: Ctx, spec: MockSpec, cpu: string | undefined, children: Child[], name = 'mock'): Promise<number> {
+export async function startMock(ctx: Ctx, spec: MockSpec, cpu: string | undefined, children: Child[], name = 'mock'): Promise<number> {
   const args = [ctx.js.mock, '--port', '0', '--latency-ms', String(spec.latencyMs ?? 0), '--chunks', String(spec.chunks ?? 20),
     '--chunk-gap-ms', String(spec.gapMs ?? 0), '--status', String(spec.status ?? 200)];
   const mock = spawnChild(name, process.execPath, args, cpu);
@@ -92,9 +98,11 @@ async function startMock(ctx: Ctx, spec: MockSpec, cpu: string | undefined, chil
   return waitForListening(mock);
 }
 
-interface Endpoint {
+export interface Endpoint {
   url: string;
   headers: Record<string, string>;
+  /** Headers that route to provider `provider`, for targets that route on headers (Portkey). */
+  headersFor?: (provider: string) => Record<string, string>;
   /** Request body for a model on provider `provider` (Heimdall routes on the model prefix). */
   body: (stream: boolean, provider?: string) => string;
 }
@@ -104,13 +112,16 @@ interface Started {
   endpoint: Endpoint;
 }
 
+/** The most upstream connections per worker thread Heimdall's config accepts. */
+const MAX_CONNS_PER_HOST = 10_000;
+
 /** Heimdall config: one provider per mock; the first is `openai` unless `custom` (two keyless OpenAI-compatible ones). */
 function heimdallConfig(ctx: Ctx, providers: Record<string, number>, custom: boolean): string {
   const path = join(ctx.workDir, `heimdall-${Date.now()}.json`);
   const conc = { concurrency: 20000, buffer_size: 20000, threads: ctx.threads };
   // Bifrost's recipe keeps 30,000 calls open (3,000 req/s × 10 s): allow each worker the most connections the config
   // takes, or the default 5,000 per origin would queue the rest inside undici.
-  const network = (port: number) => ({ base_url: `http://127.0.0.1:${port}`, max_conns_per_host: 10000 });
+  const network = (port: number) => ({ base_url: `http://127.0.0.1:${port}`, max_conns_per_host: MAX_CONNS_PER_HOST });
   const entries = Object.entries(providers).map(([name, port]) => [
     name,
     custom
@@ -133,7 +144,7 @@ function heimdallConfig(ctx: Ctx, providers: Record<string, number>, custom: boo
  * Starts the target in front of the mock(s). `mocks` maps a provider name to a mock port; 'direct' and the
  * single-upstream proxies use the first one.
  */
-async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, number>, children: Child[], upstreamConnections = 128): Promise<Started> {
+export async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, number>, children: Child[], upstreamConnections = 128): Promise<Started> {
   const first = Object.values(mocks)[0];
   const node = process.execPath;
   const plain: Endpoint['body'] = (stream) => body('gpt-4o-mini', stream);
@@ -151,12 +162,13 @@ async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, number>
     const pk = spawnChild('portkey', node, args, ctx.sutCpu);
     children.push(pk);
     await waitForHealth(pk, `http://127.0.0.1:${port}/`, ctx.readyTimeoutMs);
-    const headers = {
+    // Portkey routes on headers: each mock is a custom host of its OpenAI provider.
+    const headersFor = (provider: string): Record<string, string> => ({
       'x-portkey-provider': 'openai',
-      'x-portkey-custom-host': `http://127.0.0.1:${first}/v1`,
+      'x-portkey-custom-host': `http://127.0.0.1:${mocks[provider] ?? first}/v1`,
       authorization: 'Bearer sk-bench',
-    };
-    return { sut: pk, endpoint: { url: `http://127.0.0.1:${port}${PATH}`, headers, body: plain } };
+    });
+    return { sut: pk, endpoint: { url: `http://127.0.0.1:${port}${PATH}`, headers: headersFor(Object.keys(mocks)[0]), headersFor, body: plain } };
   }
   if (!existsSync(ctx.heimdallJs)) throw new Error(`${relative(ctx.root, ctx.heimdallJs)} not found: build Heimdall first (tsc -b)`);
   const custom = Object.keys(mocks)[0] !== 'openai';
@@ -238,6 +250,13 @@ function finish(p: Point): Point {
     if (l.gapHist) p.gapUs = { ...percentilesOf(l.gapHist), mean: l.gapHist.meanUs };
     const attempted = l.requests + l.errors;
     p.successRate = attempted > 0 ? l.ok / attempted : null;
+    if (l.requests > 0 && l.ok === 0) {
+      const statuses = Object.keys(l.statuses).map((code) => `HTTP ${code}`).join(', ');
+      const why = p.target === 'portkey' && p.scenario === 'streaming'
+        ? ": Portkey's streaming fails inside Portkey (Portkey-AI/gateway#1389: it appends headers to the upstream fetch Response, whose headers are immutable). These rows are failures, not measurements"
+        : '';
+      p.note = `${p.note ? `${p.note} ` : ''}every response was ${statuses}${why}.`;
+    }
   }
   return p;
 }
@@ -330,13 +349,14 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   const slowRate = Number(ctx.opts['slow-rate']);
   const slowLatencyMs = Number(ctx.opts['slow-latency-ms']);
   const phases = [
-    { name: 'fast alone', slow: null },
+    { name: ISOLATION_SOLO, slow: null },
     { name: `+ slow (${slowLatencyMs / 1000} s)`, slow: { latencyMs: slowLatencyMs } },
     { name: '+ 100% 5xx', slow: { status: 503 } },
   ] as const;
   const out: Point[] = [];
   for (const phase of phases) {
-    for (const target of targets.filter((t) => t === 'direct' || t === 'heimdall')) {
+    // The baseline proxy has one upstream: it cannot route to two providers.
+    for (const target of targets.filter((t) => t !== 'baseline')) {
       const p: Point = { scenario: 'isolation', variant: phase.name, target };
       try {
         await withProcs(async (children) => {
@@ -349,10 +369,11 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
             fast = { url: `http://127.0.0.1:${fastPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
             slow = { url: `http://127.0.0.1:${slowPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
           } else {
-            const started = await startTarget(ctx, 'heimdall', { fast: fastPort, slow: slowPort }, children);
-            sut = started.sut;
-            fast = { ...started.endpoint, body: (s) => started.endpoint.body(s, 'fast') };
-            slow = { ...started.endpoint, body: (s) => started.endpoint.body(s, 'slow') };
+            const { sut: gateway, endpoint } = await startTarget(ctx, target, { fast: fastPort, slow: slowPort }, children);
+            sut = gateway;
+            const route = (provider: string): Endpoint => ({ ...endpoint, headers: endpoint.headersFor?.(provider) ?? endpoint.headers, body: (s) => endpoint.body(s, provider) });
+            fast = route('fast');
+            slow = route('slow');
           }
           const fastSpec = (seconds: number): GenSpec => ({
             url: fast.url, body: fast.body(false), headers: fast.headers, seconds, warmupS: ctx.warmupS, rate: fastRate, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
@@ -382,22 +403,59 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   return out;
 }
 
+/** File descriptors a process keeps for itself (listen sockets, pipes, libraries, worker threads) beside its sockets. */
+const FD_RESERVE = 1024;
+
+/**
+ * The rate Bifrost's recipe can run at on this machine. Every in-flight request holds a socket in the generator and
+ * in the mock, and two in a proxy (client side and upstream side), for the whole upstream latency. Node raises each
+ * process's soft open-files limit to the hard limit at start-up, so the hard limit is the budget; the ephemeral port
+ * range bounds the sockets open to one upstream port. Above the budget the rate is scaled down, never silently.
+ */
+export function bifrostPlan(rate: number, latencyMs: number, limits: { hard: number }, ports: number): { rate: number; inFlight: number; note: string | null } {
+  const holdS = latencyMs / 1000 + 0.5;
+  const fit = Math.min(Math.floor((limits.hard - FD_RESERVE) / 2), ports - FD_RESERVE);
+  const wanted = Math.ceil(rate * holdS);
+  if (wanted <= fit) return { rate, inFlight: wanted, note: null };
+  const scaled = Math.max(1, Math.floor(fit / holdS / 100) * 100 || Math.floor(fit / holdS));
+  const note =
+    `Bifrost's recipe at ${rate} req/s × ${latencyMs / 1000} s keeps ~${wanted.toLocaleString('en-US')} requests in flight: a proxy needs ` +
+    `${(2 * wanted).toLocaleString('en-US')} sockets, but the open-files hard limit here is ${limits.hard.toLocaleString('en-US')} ` +
+    `(and ${ports.toLocaleString('en-US')} ephemeral ports per upstream). RAN ${scaled} req/s INSTEAD ` +
+    `(~${Math.ceil(scaled * holdS).toLocaleString('en-US')} in flight). To run the recipe as written, raise the open-files hard limit and the ephemeral port range (bench/README.md, "The final figures").`;
+  return { rate: scaled, inFlight: Math.ceil(scaled * holdS), note };
+}
+
 /** Bifrost's CI recipe: upstream latency 10 s, 3,000 req/s open loop for 60 s (all three configurable). */
 async function bifrost(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
-  const rate = Number(ctx.opts['bifrost-rate']);
-  const seconds = Number(ctx.opts['bifrost-duration']);
   const latencyMs = Number(ctx.opts['bifrost-latency-ms']);
-  const connections = Number(ctx.opts['bifrost-connections']);
+  const seconds = Number(ctx.opts['bifrost-duration']);
+  const limits = openFilesLimit('self') ?? { soft: 1024, hard: 1024 };
+  const plan = bifrostPlan(Number(ctx.opts['bifrost-rate']), latencyMs, limits, ephemeralPorts());
+  if (plan.note) ctx.log(`bifrost: NOTE ${plan.note}`);
   const out: Point[] = [];
+  // Heimdall's config takes at most 10,000 upstream connections per worker thread; more in flight queue inside undici.
+  const heimdallHolds = MAX_CONNS_PER_HOST * ctx.threads;
   for (const target of targets) {
-    const p: Point = { scenario: 'bifrost', variant: `${rate}/s ${seconds}s @${latencyMs}ms`, target };
+    const p: Point = { scenario: 'bifrost', variant: `${plan.rate}/s ${seconds}s @${latencyMs}ms`, target, ...(plan.note ? { note: plan.note } : {}) };
+    if (target === 'heimdall' && plan.inFlight > heimdallHolds) {
+      p.note = `${p.note ? `${p.note} ` : ''}Heimdall holds ${heimdallHolds.toLocaleString('en-US')} upstream connections (max_conns_per_host ${MAX_CONNS_PER_HOST} × ${ctx.threads} thread(s)); the rest of the ${plan.inFlight.toLocaleString('en-US')} in flight queue inside it (--threads raises it).`;
+      ctx.log(`bifrost: NOTE ${p.note}`);
+    }
     try {
       await withProcs(async (children) => {
         const mockPort = await startMock(ctx, { latencyMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
         // With 10 s upstream latency every in-flight request holds an upstream socket: the baseline's pool must allow them.
-        const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children, connections);
+        const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children, plan.inFlight);
+        for (const child of children) {
+          const lim = openFilesLimit(child.pid);
+          if (lim && lim.soft < plan.inFlight * (child === sut ? 2 : 1) + FD_RESERVE) {
+            p.note = `${p.note ?? ''} ${child.name}'s soft open-files limit is ${lim.soft}: it cannot hold ${plan.inFlight} requests in flight.`.trim();
+            ctx.log(`bifrost: NOTE ${child.name} soft open-files limit ${lim.soft} (hard ${lim.hard})`);
+          }
+        }
         Object.assign(p, await measured(ctx, sut ?? children[0], children, {
-          url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds, rate, connections,
+          url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds, rate: plan.rate, connections: plan.inFlight,
           timeoutS: latencyMs / 1000 + 60, drainS: latencyMs / 1000 + 30, cpu: ctx.auxCpu,
         }));
       });
@@ -410,8 +468,23 @@ async function bifrost(ctx: Ctx, targets: Peer[], progress: (p: Point) => void):
   return out;
 }
 
+/** How many points a scenario will measure, for the progress bar. */
+export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'>, targets: Peer[]): number {
+  const count = (list: string | number): number => String(list).split(',').filter((v) => Number(v) > 0).length;
+  switch (scenario) {
+    case 'overhead':
+      return count(ctx.opts.rates) * targets.length;
+    case 'streaming':
+      return count(ctx.opts['stream-concurrency']) * targets.length;
+    case 'isolation':
+      return 3 * targets.filter((t) => t !== 'baseline').length;
+    case 'bifrost':
+      return targets.length;
+  }
+}
+
 export async function runScenario(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'>, targets: Peer[]): Promise<Point[]> {
-  const progress = (p: Point): void => ctx.log(`[${scenario}] ${p.variant.padEnd(14)} ${p.target.padEnd(8)} ${brief(ctx, p)}`);
+  const progress = (p: Point): void => ctx.step(`[${scenario}] ${p.variant.padEnd(14)} ${p.target.padEnd(8)} ${brief(ctx, p)}`);
   switch (scenario) {
     case 'overhead':
       return overhead(ctx, targets, progress);
@@ -445,11 +518,22 @@ export function overheadOf(points: Point[], p: Point, key: string, field: 'laten
   return typeof a === 'number' && typeof b === 'number' ? a - b : null;
 }
 
+/** Isolation compares a target with itself alone (the other scenarios compare with the mock direct): p99 ÷ solo p99. */
+export function p99VsSolo(points: Point[], p: Point): number | null {
+  const solo = points.find((s) => s.scenario === 'isolation' && s.target === p.target && s.variant === ISOLATION_SOLO);
+  const a = p.latencyUs?.p99;
+  const b = solo?.latencyUs?.p99;
+  return p.scenario === 'isolation' && typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null;
+}
+
 export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): string {
   const noisy = (p: Point): string => ((p.otherCpuPercent ?? 0) > ctx.noisyPercent ? ` NOISY(${p.otherCpuPercent!.toFixed(0)}%)` : '');
   const okPct = (p: Point): string => (p.successRate === null || p.successRate === undefined ? '–' : `${(p.successRate * 100).toFixed(2)}%`);
   const bad = (p: Point): string => (p.load ? `${p.load.non2xx}/${p.load.errors}` : 'FAILED');
   const failures = points.filter((p) => p.error).map((p) => `  ${p.variant} ${p.target} FAILED: ${p.error!.split('\n')[0]}`);
+  // A note every point shares (a scaled-down Bifrost rate) is printed once; the others name their point.
+  const shared = (note: string): boolean => points.every((p) => p.note === note);
+  const notes = [...new Set(points.filter((p) => p.note).map((p) => `  NOTE ${shared(p.note!) ? '' : `${p.variant} ${p.target}: `}${p.note}`))];
   let text: string;
   if (scenario === 'streaming') {
     text = grid(
@@ -466,19 +550,24 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
     const title = {
       throughput: '',
       overhead: 'overhead at fixed rates (open loop, latency from intended send time, µs; overhead = target − direct)',
-      isolation: 'isolation: the fast provider\'s latency (open loop, µs) with and without traffic to a slow/failing provider',
+      isolation: 'isolation: the healthy provider\'s latency (open loop, µs) alone and beside a sick one; p99 ÷ solo ≤ 1.10 is the goal',
       bifrost: 'Bifrost CI recipe (open loop, mock latency added; µs)',
     }[scenario];
+    const iso = scenario === 'isolation';
+    const soloRatio = (p: Point): string => {
+      const r = p99VsSolo(points, p);
+      return r === null ? '–' : `${r.toFixed(2)}×`;
+    };
     text = grid(
       title,
-      ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err'],
+      ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err', ...(iso ? ['p99 ÷ solo'] : [])],
       points.map((p) => [
         p.variant, p.target + noisy(p), p.load ? (p.load.ok / p.load.durationS).toFixed(0) : '–',
         fmtUs(p.latencyUs?.p50), fmtUs(p.latencyUs?.p90), fmtUs(p.latencyUs?.p99), fmtUs(p.load?.maxMs == null ? null : p.load.maxMs * 1000),
         fmtUs(overheadOf(points, p, 'p50')), fmtUs(overheadOf(points, p, 'p90')), fmtUs(overheadOf(points, p, 'p99')),
-        okPct(p), p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(1) : '–', bad(p),
+        okPct(p), p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(1) : '–', bad(p), ...(iso ? [soloRatio(p)] : []),
       ]),
     );
   }
-  return [text, ...failures].join('\n');
+  return [text, ...failures, ...notes].join('\n');
 }

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { judgeGoals } from '../../../bench/goals.js';
+import { summarize, type Measurement, type Row } from '../../../bench/report.js';
+import { bifrostPlan, ISOLATION_SOLO, type Point } from '../../../bench/scenarios.js';
+
+function measurement(target: Measurement['target'], mode: Measurement['mode'], windows: [rps: number, cpu: number][]): Measurement {
+  return {
+    rep: 1, mode, target,
+    samples: windows.map(([rps, cpu]) => ({
+      load: { requests: rps, ok: rps, non2xx: 0, errors: 0, errorKinds: {}, durationS: 1, rps, p50Ms: 1, p99Ms: 2, maxMs: 3 },
+      cpuUsPerRequest: { total: cpu, main: cpu, workers: 0, other: 0 },
+      threads: { main: 1, workers: 0, other: 0 },
+      stealPercent: 0,
+      otherCpuPercent: 0,
+    })),
+  };
+}
+
+function point(scenario: Point['scenario'], variant: string, target: Point['target'], latencyUs: Record<string, number>, extra: Partial<Point> = {}): Point {
+  return { scenario, variant, target, latencyUs, successRate: 1, otherCpuPercent: 0, load: { requests: 1 } as Point['load'], ...extra };
+}
+
+describe('throughput rows', () => {
+  it('take the median of every window and keep the min–max beside it', () => {
+    const m = [measurement('heimdall', 'pinned', [[100, 50], [300, 70]]), measurement('heimdall', 'pinned', [[200, 60]])];
+    const row = summarize(m, 'pinned', 'heimdall');
+    expect(row.runs).toBe(3);
+    expect(row.rps).toBe(200);
+    expect(row.rpsRange).toEqual([100, 300]);
+    expect(row.cpu?.total).toBe(60);
+    expect(row.cpuRange).toEqual([50, 70]);
+  });
+});
+
+describe('goals', () => {
+  const rows = (heimdallCpu: number, heimdallRps: number): Record<'pinned' | 'unpinned', Row[]> => {
+    const all = [
+      measurement('baseline', 'pinned', [[1000, 50]]), measurement('heimdall', 'pinned', [[900, heimdallCpu]]),
+      measurement('baseline', 'unpinned', [[1000, 50]]), measurement('heimdall', 'unpinned', [[heimdallRps, 60]]),
+    ];
+    return {
+      pinned: [summarize(all, 'pinned', 'baseline'), summarize(all, 'pinned', 'heimdall')],
+      unpinned: [summarize(all, 'unpinned', 'baseline'), summarize(all, 'unpinned', 'heimdall')],
+    };
+  };
+  const verdict = (goals: ReturnType<typeof judgeGoals>, prefix: string) => goals.filter((g) => g.goal.startsWith(prefix)).map((g) => g.met);
+
+  it('judges the baseline ratios at their bounds', () => {
+    const met = judgeGoals(rows(70, 1200), {}, 5);
+    expect(verdict(met, 'CPU per request ≤ 1.4×')).toEqual([true]);
+    expect(verdict(met, 'throughput, both cores')).toEqual([true]);
+    const missed = judgeGoals(rows(71, 1199), {}, 5);
+    expect(verdict(missed, 'CPU per request ≤ 1.4×')).toEqual([false]);
+    expect(verdict(missed, 'throughput, both cores')).toEqual([false]);
+  });
+
+  it('says "not measured" for what the run left out, and never guesses', () => {
+    const goals = judgeGoals({}, {}, 5);
+    expect(goals.every((g) => g.met === null && g.value === null)).toBe(true);
+    expect(goals.find((g) => g.goal.includes('Portkey'))?.figure).toContain('--peers portkey');
+  });
+
+  it('compares the overhead at 3,000 req/s with the mock alone at the same rate', () => {
+    const overhead = [point('overhead', '3000/s', 'direct', { p50: 500, p99: 2000 }), point('overhead', '3000/s', 'heimdall', { p50: 800, p99: 3100 })];
+    const [goal] = judgeGoals({}, { overhead }, 5).filter((g) => g.goal.startsWith('overhead'));
+    expect(goal.value).toBe(1100);
+    expect(goal.met).toBe(false);
+  });
+
+  it('judges isolation per sick neighbour against the same gateway alone, and flags noise', () => {
+    const isolation = [
+      point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 1000 }),
+      point('isolation', '+ slow (10 s)', 'heimdall', { p99: 1100 }),
+      point('isolation', '+ 100% 5xx', 'heimdall', { p99: 1500 }, { otherCpuPercent: 40 }),
+    ];
+    const goals = judgeGoals({}, { isolation }, 5).filter((g) => g.goal.startsWith('isolation'));
+    expect(goals.map((g) => [g.value, g.met, g.noisy])).toEqual([[1.1, true, false], [1.5, false, true]]);
+  });
+});
+
+describe("Bifrost's recipe on a limited machine", () => {
+  it('runs as written when the limits hold every in-flight request', () => {
+    expect(bifrostPlan(3000, 10_000, { hard: 70_000 }, 64_512)).toEqual({ rate: 3000, inFlight: 31_500, note: null });
+  });
+
+  it('scales the rate down to what the open-files limit holds, and says so', () => {
+    const plan = bifrostPlan(3000, 10_000, { hard: 20_000 }, 28_232);
+    expect(plan.rate).toBe(900);
+    expect(2 * plan.inFlight).toBeLessThanOrEqual(20_000);
+    expect(plan.note).toContain('RAN 900 req/s INSTEAD');
+  });
+
+  it('is bounded by the ephemeral ports to one upstream too', () => {
+    const plan = bifrostPlan(3000, 10_000, { hard: 1_000_000 }, 28_232);
+    expect(plan.inFlight).toBeLessThanOrEqual(28_232);
+    expect(plan.note).not.toBeNull();
+  });
+});
