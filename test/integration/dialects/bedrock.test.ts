@@ -135,6 +135,23 @@ describe('Converse to the bedrock provider (a bare model id)', () => {
     expect(events.at(-1)!.metadata?.metrics?.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('answers reasoning as a reasoningContent block before the text, and streams it as reasoning deltas', async () => {
+    h.fake.script(`${HAIKU}-reasoning`, { reasoning: 'Paris is the capital.', content: 'Paris.' });
+    nextId();
+    const answer = await client.send(new ConverseCommand({ modelId: `${HAIKU}-reasoning`, messages: hello('capital of France?') }));
+    expect(answer.output?.message?.content).toEqual([{ reasoningContent: { reasoningText: { text: 'Paris is the capital.' } } },
+      { text: 'Paris.' }]);
+
+    nextId();
+    const streamed = await client.send(new ConverseStreamCommand({ modelId: `${HAIKU}-reasoning`, messages: hello('capital of France?') }));
+    const { events, error } = await readStream(streamed.stream);
+    expect(error).toBeNull();
+    const reasoning = events.filter((e) => e.contentBlockDelta?.delta?.reasoningContent);
+    expect(reasoning.map((e) => e.contentBlockDelta!.delta!.reasoningContent!.text).join('')).toBe('Paris is the capital.');
+    expect(reasoning.every((e) => e.contentBlockDelta!.contentBlockIndex === 0)).toBe(true);
+    expect(streamedText(events)).toBe('Paris.');
+  });
+
   it('round-trips tool use: toolSpec and toolChoice there, toolUse back, then toolUse and toolResult in the history', async () => {
     const id = nextId();
     const asked = await client.send(new ConverseCommand({ modelId: `${HAIKU}-tools`, messages: hello('weather in Paris?'),
