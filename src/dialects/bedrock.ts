@@ -9,7 +9,7 @@
 // Claude, `reasoning_effort` for OpenAI) and reports the rest in `x-heimdall-dropped-params`. Cache points are
 // hints that change no answer, so they are skipped.
 
-import { GatewayError } from '../errors/gateway-error.js';
+import { errorData, GatewayError, statusOf } from '../errors/gateway-error.js';
 import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
 import type { ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
@@ -306,8 +306,9 @@ export function toChatRequest(body: Json, modelId: string): ChatRequestBody {
   if (extra !== undefined) {
     if (!isObject(extra)) throw invalid("'additionalModelRequestFields' must be an object", 'additionalModelRequestFields');
     for (const [name, value] of Object.entries(extra)) {
-      // A field the Converse request already set (or the gateway's own) would be silently overridden either way.
-      if (Object.hasOwn(chat, name) || name === 'stream' || name === 'stream_options' || name === 'fallbacks') {
+      // A field the Converse request already set would be silently overridden either way. The gateway's own
+      // `fallbacks` is welcome here: it is how a Converse client asks for them.
+      if (Object.hasOwn(chat, name) || name === 'stream' || name === 'stream_options') {
         throw invalid(`additionalModelRequestFields.${name} conflicts with a field the Converse request sets`,
           `additionalModelRequestFields.${name}`);
       }
@@ -344,10 +345,20 @@ export const bedrockConverse = Object.freeze<Dialect>({
   errorHeaders: bedrockErrorHeaders,
 });
 
+/** Any other Bedrock Runtime operation (InvokeModel, ApplyGuardrail, …): a 404 the SDK raises as its own exception. */
+const otherOperation: RouteHandler = (request, sink) => {
+  const error = errorData('UNKNOWN_ROUTE', `no Bedrock Runtime operation at ${request.method} ${request.path}: the gateway serves `
+    + 'Converse and ConverseStream (/bedrock/model/{modelId}/converse and /converse-stream)');
+  sink.json(statusOf(error), bedrockErrorBody(error), bedrockErrorHeaders(error));
+};
+
 /** The routes, with the handler the pipeline built for `bedrockConverse`. */
 export function bedrockRoutes(handler: RouteHandler): Route[] {
-  return ['converse', 'converse-stream'].map((operation): Route => ({
-    method: 'post', path: `/bedrock/model/:modelId/${operation}`, label: '/bedrock', readBody: true, handler,
-    errorBody: bedrockConverse.errorBody,
-  }));
+  return [
+    ...['converse', 'converse-stream'].map((operation): Route => ({
+      method: 'post', path: `/bedrock/model/:modelId/${operation}`, label: '/bedrock', readBody: true, handler,
+      errorBody: bedrockConverse.errorBody,
+    })),
+    { method: 'post', path: '/bedrock/*', label: '/bedrock', readBody: false, handler: otherOperation },
+  ];
 }

@@ -4,7 +4,7 @@
 // the SDK's typed exceptions, and a stream failing part-way as an exception event.
 
 import {
-  AccessDeniedException, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, ModelStreamErrorException,
+  AccessDeniedException, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand, ModelStreamErrorException,
   ResourceNotFoundException, ServiceUnavailableException, ThrottlingException, ValidationException,
   type ConverseStreamOutput, type Message, type Tool,
 } from '@aws-sdk/client-bedrock-runtime';
@@ -229,6 +229,15 @@ describe('Converse across providers (provider/model, URL-encoded by the SDK)', (
     expect(events.find((e) => e.messageStop)!.messageStop!.stopReason).toBe('tool_use');
   });
 
+  it('falls back when additionalModelRequestFields names fallbacks, as the body of a chat request would', async () => {
+    nextId();
+    const answer = await client.send(new ConverseCommand({ modelId: `${HAIKU}-error-503`, messages: hello('hi'),
+      additionalModelRequestFields: { fallbacks: ['mock/echo'] } }));
+    expect(answerHeaders['x-heimdall-provider']).toBe('mock');
+    expect(answerHeaders['x-heimdall-fallback-index']).toBe('1');
+    expect(answer.output?.message?.content?.[0]?.text).toBe('Echo: hi');
+  });
+
   it('streams from the built-in mock, ending with the usage', async () => {
     nextId();
     const answer = await client.send(new ConverseStreamCommand({ modelId: 'mock/echo', messages: hello('hello mock') }));
@@ -266,6 +275,14 @@ describe('errors, as the SDK\'s own exception classes', () => {
     expect(raw.status).toBe(400);
     expect(raw.headers.get('x-amzn-errortype')).toBe('ValidationException');
     expect(await raw.json()).toEqual({ message: "'guardrailConfig' is not supported: guardrails are not applied by the gateway" });
+  });
+
+  it('answers another Bedrock Runtime operation with a ResourceNotFoundException naming what is served', async () => {
+    nextId();
+    const error = await rejection(client.send(new InvokeModelCommand({ modelId: HAIKU, body: '{}' })));
+    expect(error).toBeInstanceOf(ResourceNotFoundException);
+    expect(error.$metadata.httpStatusCode).toBe(404);
+    expect(error.message).toContain('Converse and ConverseStream');
   });
 
   it('fails a stream that fails before its first event as an HTTP error the SDK raises', async () => {
