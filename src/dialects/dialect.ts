@@ -16,6 +16,9 @@ export interface ClientWire {
   answer(body: string): string;
   /** The error body for a failed request; the status is the error's own (src/errors/codes.ts). */
   errorBody(error: ErrorData, attempts?: readonly AttemptRecord[]): string;
+  /** Headers an error response needs besides its body, for clients that read the error's type from one (AWS SDKs:
+   * `x-amzn-errortype`). */
+  errorHeaders?(error: ErrorData): Record<string, string>;
   /** `content-type` of a streamed answer. */
   readonly streamContentType: string;
   /** One OpenAI chat.completion.chunk (JSON text) → the bytes to write; '' when it adds nothing. */
@@ -35,4 +38,6 @@ export interface Dialect {
   wire(parsed: ParsedRequest): ClientWire;
   /** The error body before a request parsed (bad JSON, body too large, unknown route). */
   errorBody(error: ErrorData): string;
+  /** As ClientWire.errorHeaders, for errors before the request parsed. */
+  errorHeaders?(error: ErrorData): Record<string, string>;
 }

@@ -136,7 +136,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
-      respondError(sink, { errorBody: dialect.errorBody }, data);
+      respondError(sink, dialect, data);
       return;
     }
     const wire = dialect.wire(parsed);

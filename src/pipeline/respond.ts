@@ -17,9 +17,10 @@ export function droppedHeader(dropped: string[] | null): Record<string, string> 
   return dropped && dropped.length > 0 ? { 'x-heimdall-dropped-params': dropped.join(',') } : undefined;
 }
 
-export function respondError(sink: ResponseSink, wire: Pick<ClientWire, 'errorBody'>, error: ErrorData,
+export function respondError(sink: ResponseSink, wire: Pick<ClientWire, 'errorBody' | 'errorHeaders'>, error: ErrorData,
   headers?: Record<string, string>, attempts?: readonly AttemptRecord[]): void {
-  const all = error.retryAfter !== undefined ? { ...headers, 'retry-after': String(error.retryAfter) } : headers;
+  const withDialect = wire.errorHeaders ? { ...headers, ...wire.errorHeaders(error) } : headers;
+  const all = error.retryAfter !== undefined ? { ...withDialect, 'retry-after': String(error.retryAfter) } : withDialect;
   sink.json(statusOf(error), wire.errorBody(error, attempts), all);
 }
 
