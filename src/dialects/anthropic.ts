@@ -26,9 +26,12 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 const invalid = (message: string, param: string | null = null): GatewayError =>
   new GatewayError('INVALID_REQUEST', message, { param });
 
-/** Top-level fields of a Messages request this route takes; any other is refused, as Anthropic's API does. */
+/**
+ * Top-level fields of a Messages request this route takes; any other is refused, as Anthropic's API does.
+ * `fallbacks` is Heimdall's own (`provider/model` names to try next), as on every route.
+ */
 const MESSAGE_FIELDS = new Set(['model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k',
-  'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier']);
+  'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'fallbacks']);
 /** `messages/count_tokens` takes the conversation and what shapes it, not the sampling fields. */
 const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking']);
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -323,6 +326,8 @@ export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest
     if (!tier) throw invalid("service_tier: Input should be 'auto' or 'standard_only'", 'service_tier');
     body.service_tier = tier;
   }
+  // Checked and taken out by the pipeline, before routing.
+  if (request.fallbacks !== undefined) body.fallbacks = request.fallbacks;
   return { kind: counting ? 'count_tokens' : 'chat', body, stream, includeUsage: stream };
 }
 

@@ -29,6 +29,7 @@ beforeAll(async () => {
       mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
     },
     model_aliases: { fast: 'mock/echo' },
+    client: { max_request_body_size_mb: 1 },
   }));
   // The client's own key and version are the SDK's; the gateway uses its configured key upstream.
   client = new Anthropic({ baseURL: `${h.url}/anthropic`, apiKey: 'sk-ant-client-not-forwarded', maxRetries: 0, timeout: 15_000 });
@@ -214,6 +215,20 @@ describe('cross-provider: /anthropic → openai and mock', () => {
   });
 });
 
+describe('fallbacks', () => {
+  it.each([false, true])('a failing anthropic falls back to openai, answered in Anthropic\'s shape (stream %s)', async (stream) => {
+    const params = { model: 'claude-error-503', max_tokens: 50, messages: hello, fallbacks: ['openai/gpt-4o-mini'] } as
+      Anthropic.MessageCreateParamsNonStreaming;
+    const { data, response } = stream
+      ? await client.messages.stream(params).withResponse().then(async ({ data: s, response: r }) => ({ data: await s.finalMessage(), response: r }))
+      : await client.messages.create(params).withResponse();
+    expect(response.headers.get('x-heimdall-provider')).toBe('openai');
+    expect(response.headers.get('x-heimdall-fallback-index')).toBe('1');
+    expect(data).toMatchObject({ type: 'message', stop_reason: 'end_turn' });
+    expect(textOf(data)).not.toBe('');
+  });
+});
+
 describe('a Claude Code style multi-turn tool conversation, streamed', () => {
   const system: Anthropic.TextBlockParam[] = [
     { type: 'text', text: 'You are Claude Code, a CLI for coding.' },
@@ -287,6 +302,13 @@ describe('errors in Anthropic\'s shape', () => {
     const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', max_tokens: 5, messages: hello, frequency_penalty: 1 } as never));
     expect(error.status).toBe(400);
     expect(error.message).toContain('frequency_penalty: Extra inputs are not permitted');
+  });
+
+  it('a body over max_request_body_size_mb is a 413 request_too_large', async () => {
+    const response = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(1_200_000) }] }) });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ type: 'error', error: { type: 'request_too_large', message: expect.stringContaining('max_request_body_size_mb') } });
   });
 
   it('an upstream 404 is a NotFoundError; a 429 a RateLimitError', async () => {
