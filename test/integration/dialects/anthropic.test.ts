@@ -6,7 +6,7 @@ import Anthropic, { APIError, BadRequestError, NotFoundError, RateLimitError } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
-import { openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 
 const KEY = 'sk-ant-gateway-key';
 
@@ -361,6 +361,17 @@ describe('count_tokens', () => {
     expect(bad).toBeInstanceOf(BadRequestError);
     const missing = await rejection(client.messages.countTokens({ model: 'claude-error-404', messages: hello }));
     expect(missing).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('metrics', () => {
+  it('count the Anthropic routes under the /anthropic label', async () => {
+    const read = async () => metricValue(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_http_requests_total',
+      { route: '/anthropic', status: '200' }) ?? 0;
+    const before = await read();
+    await client.messages.create({ model: 'mock/echo', max_tokens: 10, messages: hello });
+    await client.messages.countTokens({ model: 'mock/echo', messages: hello });
+    expect(await read()).toBe(before + 2);
   });
 });
 
