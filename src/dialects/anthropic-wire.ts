@@ -152,9 +152,11 @@ function contentOf(message: OpenAIMessage): Json[] {
 
 /** A chat.completion as an Anthropic `message`. */
 export function anthropicMessage(body: string, requestedModel: string): string {
-  const completion = JSON.parse(body) as { id?: unknown; model?: unknown; usage?: OpenAIUsage;
+  // A plugin's short-circuit answer may be any JSON: what is not a chat.completion is an empty message.
+  const parsed: unknown = JSON.parse(body);
+  const completion = (isObject(parsed) ? parsed : {}) as { id?: unknown; model?: unknown; usage?: OpenAIUsage;
     choices?: { message?: OpenAIMessage; finish_reason?: unknown; stop_reason?: unknown }[] };
-  const choice = completion.choices?.[0];
+  const choice = Array.isArray(completion.choices) ? completion.choices[0] : undefined;
   return JSON.stringify({
     id: messageId(completion.id),
     type: 'message',

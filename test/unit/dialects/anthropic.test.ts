@@ -175,6 +175,13 @@ describe('Anthropic dialect: the answer', () => {
       .toEqual({ input_tokens: 6, output_tokens: 2, cache_read_input_tokens: 4 });
   });
 
+  it('makes an empty message of an answer that is not a chat.completion (a plugin\'s)', () => {
+    for (const body of ['null', '{"ok":true}', '{"choices":"x"}']) {
+      expect(JSON.parse(anthropicMessage(body, 'claude-x'))).toMatchObject({ type: 'message', model: 'claude-x', content: [],
+        stop_reason: 'end_turn', usage: { input_tokens: 0, output_tokens: 0 } });
+    }
+  });
+
   it('passes a count_tokens answer as it is', () => {
     const wire = createAnthropicWire({ kind: 'count_tokens', body: { model: 'm', messages: [] }, stream: false, includeUsage: false });
     expect(wire.answer('{"input_tokens":7}')).toBe('{"input_tokens":7}');
