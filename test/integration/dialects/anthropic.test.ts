@@ -2,13 +2,16 @@
 // the fake Anthropic API behind it (same provider), and the fake OpenAI API and the built-in mock (cross-provider).
 // Each case checks what the SDK got and, where it matters, what reached the upstream.
 
-import Anthropic, { APIError, BadRequestError, NotFoundError, RateLimitError } from '@anthropic-ai/sdk';
+import { fileURLToPath } from 'node:url';
+import Anthropic, { APIError, BadRequestError, NotFoundError, PermissionDeniedError, RateLimitError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 
 const KEY = 'sk-ant-gateway-key';
+/** Answers or refuses from its pre-hook when a request's headers ask it to (test/fakes/plugins/recorder.js). */
+const RECORDER_PLUGIN = fileURLToPath(new URL('../../fakes/plugins/recorder.js', import.meta.url));
 
 let openaiFake: FakeOpenAI;
 let h: Harness<FakeAnthropic>;
@@ -30,6 +33,7 @@ beforeAll(async () => {
     },
     model_aliases: { fast: 'mock/echo' },
     client: { max_request_body_size_mb: 1 },
+    plugins: [{ name: 'cache', path: RECORDER_PLUGIN, config: { label: 'cache' } }],
   }));
   // The client's own key and version are the SDK's; the gateway uses its configured key upstream.
   client = new Anthropic({ baseURL: `${h.url}/anthropic`, apiKey: 'sk-ant-client-not-forwarded', maxRetries: 0, timeout: 15_000 });
@@ -361,6 +365,23 @@ describe('count_tokens', () => {
     expect(bad).toBeInstanceOf(BadRequestError);
     const missing = await rejection(client.messages.countTokens({ model: 'claude-error-404', messages: hello }));
     expect(missing).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('plugins', () => {
+  it.each([false, true])('a plugin\'s short-circuit answer is an Anthropic message (stream %s)', async (stream) => {
+    const params = { model: 'claude-sonnet-5', max_tokens: 50, messages: hello };
+    const options = { headers: { 'x-short-circuit': 'cache' } };
+    const message = stream ? await client.messages.stream(params, options).finalMessage() : await client.messages.create(params, options);
+    expect(textOf(message)).toBe('cached answer from cache');
+    expect(message).toMatchObject({ stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 4 } });
+  });
+
+  it('a plugin\'s refusal is a PermissionDeniedError in Anthropic\'s shape', async () => {
+    const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', max_tokens: 50, messages: hello },
+      { headers: { 'x-reject': 'cache' } }));
+    expect(error).toBeInstanceOf(PermissionDeniedError);
+    expect(error.error).toEqual({ type: 'error', error: { type: 'permission_error', message: 'refused by plugin cache' } });
   });
 });
 
