@@ -129,24 +129,35 @@ interface ListedModel {
   created: number;
 }
 
-/**
- * GET /anthropic/v1/models: the configured models (as /v1/models lists them) in Anthropic's page shape, with its
- * `limit`, `after_id` and `before_id` paging. The default provider's models are listed bare, as this route takes them.
- */
-function modelsHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>) {
+interface AnthropicModel {
+  type: 'model';
+  id: string;
+  display_name: string;
+  created_at: string;
+}
+
+/** The configured models (as /v1/models lists them) in Anthropic's shape; the default provider's are listed bare, as this route takes them. */
+function anthropicModels(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>): AnthropicModel[] {
   const prefix = `${anthropicMessages.defaultProvider}/`;
+  const listed = (JSON.parse(listModels(providers, aliases, null)) as { data: ListedModel[] }).data;
+  return listed.map((model) => {
+    const id = model.id.startsWith(prefix) ? model.id.slice(prefix.length) : model.id;
+    return { type: 'model', id, display_name: id, created_at: new Date(model.created * 1000).toISOString() };
+  });
+}
+
+const refuse = (sink: ResponseSink, code: 'INVALID_REQUEST' | 'UNKNOWN_ROUTE', message: string, param: string | null = null) =>
+  respondError(sink, { errorBody: anthropicErrorBody }, new GatewayError(code, message, { param }).data);
+
+/** GET /anthropic/v1/models, with Anthropic's `limit`, `after_id` and `before_id` paging. */
+function modelsHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>) {
   return (request: IncomingRequest, sink: ResponseSink): void => {
     const query = new URLSearchParams(request.query);
-    const listed = (JSON.parse(listModels(providers, aliases, null)) as { data: ListedModel[] }).data;
-    const all = listed.map((model) => {
-      const id = model.id.startsWith(prefix) ? model.id.slice(prefix.length) : model.id;
-      return { type: 'model', id, display_name: id, created_at: new Date(model.created * 1000).toISOString() };
-    });
+    const all = anthropicModels(providers, aliases);
     const limitText = query.get('limit');
     const limit = limitText === null ? 20 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      respondError(sink, { errorBody: anthropicErrorBody },
-        new GatewayError('INVALID_REQUEST', 'limit: Input should be an integer between 1 and 1000', { param: 'limit' }).data);
+      refuse(sink, 'INVALID_REQUEST', 'limit: Input should be an integer between 1 and 1000', 'limit');
       return;
     }
     const after = query.get('after_id');
@@ -167,6 +178,23 @@ function modelsHandler(providers: readonly ProviderConfig[], aliases: Readonly<R
   };
 }
 
+/** GET /anthropic/v1/models/{id}: one model of the list (an id with a slash may come percent-encoded, as the SDK sends it). */
+function modelHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>) {
+  const base = '/anthropic/v1/models/';
+  return (request: IncomingRequest, sink: ResponseSink): void => {
+    let id: string;
+    try {
+      id = decodeURIComponent(request.path.slice(base.length));
+    } catch {
+      refuse(sink, 'INVALID_REQUEST', 'model_id: not a valid percent-encoded model id', 'model_id');
+      return;
+    }
+    const model = anthropicModels(providers, aliases).find((candidate) => candidate.id === id);
+    if (model) sink.json(200, JSON.stringify(model));
+    else refuse(sink, 'UNKNOWN_ROUTE', `model: '${id}' is not a configured model or alias`, 'model_id');
+  };
+}
+
 /** The routes under `/anthropic/v1`, counted under the `/anthropic` metrics label, their errors in Anthropic's shape. */
 export function anthropicRoutes(deps: PipelineDeps, providers: readonly ProviderConfig[]): Route[] {
   const common = { label: '/anthropic', errorBody: (error: Parameters<typeof anthropicErrorBody>[0]) => anthropicErrorBody(error) } as const;
@@ -174,5 +202,6 @@ export function anthropicRoutes(deps: PipelineDeps, providers: readonly Provider
     { ...common, method: 'post', path: '/anthropic/v1/messages', readBody: true, handler: createInferenceHandler(deps, anthropicMessages) },
     { ...common, method: 'post', path: '/anthropic/v1/messages/count_tokens', readBody: true, handler: countTokensHandler(deps) },
     { ...common, method: 'get', path: '/anthropic/v1/models', readBody: false, handler: modelsHandler(providers, deps.modelAliases) },
+    { ...common, method: 'get', path: '/anthropic/v1/models/*', readBody: false, handler: modelHandler(providers, deps.modelAliases) },
   ];
 }

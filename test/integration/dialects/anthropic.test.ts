@@ -408,6 +408,14 @@ describe('GET /anthropic/v1/models', () => {
     expect(ids).toEqual(['claude-sonnet-5', 'openai/gpt-4o-mini', 'openai/tools', 'mock/echo', 'fast']);
   });
 
+  it('retrieves one model by id, a provider/model one too; an unknown id is a NotFoundError', async () => {
+    expect(await client.models.retrieve('claude-sonnet-5')).toMatchObject({ type: 'model', id: 'claude-sonnet-5' });
+    expect(await client.models.retrieve('openai/gpt-4o-mini')).toMatchObject({ type: 'model', id: 'openai/gpt-4o-mini' });
+    const missing = await rejection(client.models.retrieve('claude-unknown'));
+    expect(missing).toBeInstanceOf(NotFoundError);
+    expect(missing.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+
   it('pages with limit and after_id', async () => {
     const page = await (await fetch(`${h.url}/anthropic/v1/models?limit=2`)).json();
     expect(page).toMatchObject({ has_more: true, first_id: 'claude-sonnet-5', last_id: 'openai/gpt-4o-mini' });
