@@ -1,4 +1,4 @@
-// Anthropic's Messages API (POST /v1/messages), key in `x-api-key`. The conversion to and from OpenAI's format is
+// Anthropic's Messages API (POST /v1/messages, and /v1/messages/count_tokens for count_tokens jobs), key in `x-api-key`. The conversion to and from OpenAI's format is
 // in anthropic-shared.ts; this file adds where the call goes and how it is framed.
 //
 // The API version is pinned to 2023-06-01: the transforms are written against it, and later versions refuse
