@@ -1,5 +1,6 @@
-// Anthropic's Messages API (POST /v1/messages, and /v1/messages/count_tokens for count_tokens jobs), key in `x-api-key`. The conversion to and from OpenAI's format is
-// in anthropic-shared.ts; this file adds where the call goes and how it is framed.
+// Anthropic's Messages API (POST /v1/messages, and /v1/messages/count_tokens for count_tokens jobs), key in
+// `x-api-key`. The conversion to and from OpenAI's format is in anthropic-shared.ts; this file adds where the call
+// goes and how it is framed.
 //
 // The API version is pinned to 2023-06-01: the transforms are written against it, and later versions refuse
 // fields (temperature, top_p, top_k) that OpenAI clients send. Beta features go in network_config.extra_headers
