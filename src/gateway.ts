@@ -11,6 +11,7 @@ import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
 import { bedrockConverse, bedrockRoutes } from './dialects/bedrock.js';
+import { anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { createInferenceHandler } from './pipeline/index.js';
@@ -103,6 +104,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
     ]),
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
+    ...anthropicRoutes(inference, config.providers),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },

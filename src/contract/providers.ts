@@ -34,7 +34,7 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   openai: facts('OPENAI_API_KEY', ALL, { canBeBase: true }),
   gemini: facts('GEMINI_API_KEY', ALL, { canBeBase: true }),
   vertex: facts(null, ALL, { canBeBase: true }),
-  anthropic: facts('ANTHROPIC_API_KEY', CHAT_TOOLS_VISION, { canBeBase: true }),
+  anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true }), { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', ALL),
   groq: facts('GROQ_API_KEY', CHAT_TOOLS_VISION),
   ollama: facts(null, ALL, { keyless: true }),

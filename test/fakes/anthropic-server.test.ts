@@ -53,6 +53,18 @@ describe('fake Anthropic, read by the official SDK', () => {
     expect(seen.body).toMatchObject({ model: 'claude-sonnet-5', max_tokens: 256, system: 'Be brief.' });
   });
 
+  it('counts tokens at /v1/messages/count_tokens: the count the answer reports as input_tokens', async () => {
+    const counted = await client.messages.countTokens({ model: 'claude-sonnet-5', messages, system: 'Be brief.', tools });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+    const answered = await client.messages.create({ model: 'claude-sonnet-5', max_tokens: 256, messages, system: 'Be brief.', tools });
+    expect(answered.usage.input_tokens).toBe(counted.input_tokens);
+    expect(fake.requests[0].path).toBe('/v1/messages/count_tokens');
+    // Like the real endpoint: no max_tokens needed, sampling fields refused.
+    const refused = await apiError(client.messages.countTokens({ model: 'claude-sonnet-5', messages, temperature: 0.5 } as never));
+    expect(refused.status).toBe(400);
+    expect(refused.message).toContain('temperature: Extra inputs are not permitted');
+  });
+
   it('streams the named events in order; MessageStream rebuilds the same message', async () => {
     const stream = client.messages.stream({ model: 'claude-sonnet-5', max_tokens: 256, messages });
     const texts: string[] = [];

@@ -1,4 +1,4 @@
-// A fake of Anthropic's Messages API (POST /v1/messages) on node:http, for tests. It answers in Anthropic's wire
+// A fake of Anthropic's Messages API (POST /v1/messages, and /v1/messages/count_tokens) on node:http, for tests. It answers in Anthropic's wire
 // format — the `message` JSON, the named SSE events of a stream (message_start, content_block_start/delta/stop,
 // message_delta, message_stop, ping, error), the `{"type":"error","error":{…}}` envelope — and checks requests
 // as strictly as the real API does where a converter could go wrong: required headers and fields, unknown
@@ -135,6 +135,8 @@ const ERROR_TYPES: Record<number, { type: string; message: string }> = {
 const KNOWN_FIELDS = new Set(['model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences',
   'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'output_config', 'service_tier', 'cache_control', 'container',
   'inference_geo', 'speed', 'diagnostics']);
+/** Top-level fields `/v1/messages/count_tokens` takes. */
+const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers', 'output_config']);
 /** Sampling fields API version 2026-10-21 refuses. */
 const SAMPLING_FIELDS = ['temperature', 'top_p', 'top_k'];
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -219,9 +221,9 @@ function checkBlock(block: unknown, role: string, at: string): void {
 }
 
 /** The checks of the real API that catch a converter's mistakes; throws InvalidRequest with Anthropic's wording. */
-function validate(body: MessagesBody, version: string): void {
+function validate(body: MessagesBody, version: string, counting: boolean): void {
   for (const field of Object.keys(body)) {
-    if (!KNOWN_FIELDS.has(field)) throw new InvalidRequest(`${field}: Extra inputs are not permitted`);
+    if (!(counting ? COUNT_FIELDS : KNOWN_FIELDS).has(field)) throw new InvalidRequest(`${field}: Extra inputs are not permitted`);
   }
   if (version !== '2023-06-01') {
     for (const field of SAMPLING_FIELDS) {
@@ -229,7 +231,7 @@ function validate(body: MessagesBody, version: string): void {
     }
   }
   if (typeof body.model !== 'string') throw new InvalidRequest('model: Field required');
-  if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) throw new InvalidRequest('max_tokens: Field required');
+  if (!counting && (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1)) throw new InvalidRequest('max_tokens: Field required');
   if (!Array.isArray(body.messages) || body.messages.length === 0) throw new InvalidRequest('messages: Field required');
   if (body.temperature !== undefined && (typeof body.temperature !== 'number' || body.temperature < 0 || body.temperature > 1)) {
     throw new InvalidRequest('temperature: Input should be less than or equal to 1');
@@ -325,6 +327,8 @@ function validate(body: MessagesBody, version: string): void {
   }
 }
 
+const inputTokensOf = (body: MessagesBody): number => tokensOf(JSON.stringify([body.system ?? '', body.messages]));
+
 interface PlannedAnswer {
   blocks: Record<string, unknown>[];
   text: string;
@@ -372,7 +376,7 @@ function planAnswer(body: MessagesBody, scenario: AnthropicScenario): PlannedAns
     stopReason,
     stopSequence,
     usage: {
-      input_tokens: scenario.usage?.input_tokens ?? tokensOf(JSON.stringify([body.system ?? '', body.messages])),
+      input_tokens: scenario.usage?.input_tokens ?? inputTokensOf(body),
       output_tokens: scenario.usage?.output_tokens ?? output,
       cache_creation_input_tokens: scenario.usage?.cache_creation_input_tokens ?? 0,
       cache_read_input_tokens: scenario.usage?.cache_read_input_tokens ?? 0,
@@ -429,7 +433,9 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       await new Promise((resolve) => setTimeout(resolve, scenario.latencyMs));
       if (res.destroyed) return;
     }
-    if (req.method !== 'POST' || record.path.split('?')[0] !== '/v1/messages') {
+    const path = record.path.split('?')[0];
+    const counting = path === '/v1/messages/count_tokens';
+    if (req.method !== 'POST' || (path !== '/v1/messages' && !counting)) {
       sendError(res, record, { status: 404, message: 'Not Found' });
       return;
     }
@@ -453,7 +459,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       return;
     }
     try {
-      validate(body, version);
+      validate(body, version, counting);
     } catch (error) {
       if (!(error instanceof InvalidRequest)) throw error;
       sendError(res, record, { status: 400, message: error.message });
@@ -461,6 +467,11 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     }
     if (scenario.error) {
       sendError(res, record, scenario.error);
+      return;
+    }
+    if (counting) {
+      // The same count the answer's usage reports as input_tokens.
+      sendJson(res, record, 200, { input_tokens: inputTokensOf(body) });
       return;
     }
     const plan = planAnswer(body, scenario);

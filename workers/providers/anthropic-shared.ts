@@ -192,7 +192,10 @@ function toolResultBlock(message: Json, where: string, dropped: Dropped): Json {
   const content = typeof message.content === 'string'
     ? message.content
     : contentBlocks(message.content, where, dropped, true);
-  return { type: 'tool_result', tool_use_id: message.tool_call_id, content };
+  const block: Json = { type: 'tool_result', tool_use_id: message.tool_call_id, content };
+  // Anthropic's own flag, as the Messages route carries it on the tool message.
+  if (message.is_error === true) block.is_error = true;
+  return block;
 }
 
 interface Conversation {
@@ -426,7 +429,16 @@ interface AnthropicMessage {
   model?: string;
   content?: ContentBlock[];
   stop_reason?: string | null;
+  stop_sequence?: string | null;
   usage?: AnthropicUsage;
+}
+
+/**
+ * The stop sequence that ended the answer, in the choice's `stop_reason` as vLLM reports it: OpenAI's finish_reason
+ * `stop` alone cannot tell it from end_turn, and Anthropic's Messages route answers `stop_sequence` from it.
+ */
+function matchedStop(stopSequence: unknown): { stop_reason?: string } {
+  return typeof stopSequence === 'string' && stopSequence !== '' ? { stop_reason: stopSequence } : {};
 }
 
 /** A Messages answer as an OpenAI chat.completion. */
@@ -461,7 +473,8 @@ export function chatCompletionFromMessage(text: string, fallbackModel: string): 
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: message.model ?? fallbackModel,
-    choices: [{ index: 0, message: reply, logprobs: null, finish_reason: finishReason(message.stop_reason) }],
+    choices: [{ index: 0, message: reply, logprobs: null, finish_reason: finishReason(message.stop_reason),
+      ...matchedStop(message.stop_sequence) }],
     usage,
   };
   return { body: JSON.stringify(body), usage: usageData(usage) };
@@ -536,10 +549,10 @@ function mergeUsage(into: AnthropicUsage, from: unknown): void {
   }
 }
 
-function chunk(scratch: AnthropicStreamScratch, delta: Json, finish: string | null = null): string {
+function chunk(scratch: AnthropicStreamScratch, delta: Json, finish: string | null = null, stopSequence: unknown = null): string {
   return JSON.stringify({
     id: scratch.id, object: 'chat.completion.chunk', created: scratch.created, model: scratch.model,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...matchedStop(stopSequence) }],
   });
 }
 
@@ -548,7 +561,8 @@ interface StreamPayload {
   index?: number;
   message?: AnthropicMessage;
   content_block?: ContentBlock;
-  delta?: { type?: string; text?: string; partial_json?: string; thinking?: string; signature?: string; stop_reason?: string | null };
+  delta?: { type?: string; text?: string; partial_json?: string; thinking?: string; signature?: string; stop_reason?: string | null;
+    stop_sequence?: string | null };
   usage?: AnthropicUsage;
   error?: { type?: string; message?: string };
 }
@@ -615,7 +629,7 @@ export function anthropicStreamStep(data: string, state: StreamState): StreamSte
     case 'message_delta': {
       mergeUsage(scratch.usage, payload.usage);
       state.usage = usageData(openAIUsage(scratch.usage));
-      return { chunks: [chunk(scratch, {}, finishReason(payload.delta?.stop_reason))], done: false };
+      return { chunks: [chunk(scratch, {}, finishReason(payload.delta?.stop_reason), payload.delta?.stop_sequence)], done: false };
     }
     case 'message_stop': {
       const usage = openAIUsage(scratch.usage);

@@ -1,5 +1,6 @@
-// Anthropic's Messages API (POST /v1/messages), key in `x-api-key`. The conversion to and from OpenAI's format is
-// in anthropic-shared.ts; this file adds where the call goes and how it is framed.
+// Anthropic's Messages API (POST /v1/messages, and /v1/messages/count_tokens for count_tokens jobs), key in
+// `x-api-key`. The conversion to and from OpenAI's format is in anthropic-shared.ts; this file adds where the call
+// goes and how it is framed.
 //
 // The API version is pinned to 2023-06-01: the transforms are written against it, and later versions refuse
 // fields (temperature, top_p, top_k) that OpenAI clients send. Beta features go in network_config.extra_headers
@@ -12,6 +13,8 @@ import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, Str
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const API_VERSION = '2023-06-01';
+/** The fields of a Messages request that `/v1/messages/count_tokens` takes. */
+const COUNTED_FIELDS = ['messages', 'system', 'tools', 'tool_choice', 'thinking'] as const;
 
 export const anthropic: HttpAdapter = {
   id: 'anthropic',
@@ -32,6 +35,27 @@ export const anthropic: HttpAdapter = {
 
   chatAnswer(text: string, job: JobData): ChatAnswer {
     return chatCompletionFromMessage(text, job.model);
+  },
+
+  countTokensCall(job: JobData, target: CallTarget): UpstreamCall {
+    const { body, droppedParams } = toAnthropicRequest(job.body);
+    // The counter takes the conversation and what shapes the prompt; sampling fields (and the max_tokens the
+    // conversion always sets) change no count and are refused by the endpoint.
+    const request: Record<string, unknown> = { model: job.model };
+    for (const field of COUNTED_FIELDS) if (body[field] !== undefined) request[field] = body[field];
+    return {
+      url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1/messages/count_tokens'),
+      headers: { 'anthropic-version': API_VERSION },
+      body: JSON.stringify(request),
+      droppedParams,
+    };
+  },
+
+  countTokensAnswer(text: string): ChatAnswer {
+    const answer = JSON.parse(text) as { input_tokens?: unknown };
+    if (!Number.isInteger(answer?.input_tokens)) throw new SyntaxError('the count_tokens answer has no integer input_tokens');
+    // Counting spends no tokens: no usage is recorded.
+    return { body: JSON.stringify({ input_tokens: answer.input_tokens }), usage: null };
   },
 
   streamEvent(event: StreamEvent, state: StreamState): StreamStep {

@@ -368,3 +368,38 @@ describe('toAnthropicRequest (shared with hosts of Claude)', () => {
     expect(body).not.toHaveProperty('stream');
   });
 });
+
+describe('Anthropic adapter: extensions the Messages route relies on', () => {
+  it('names the matched stop sequence in the choice, as stop_reason (vLLM\'s field)', () => {
+    const answer = JSON.parse(anthropic.chatAnswer(JSON.stringify({ id: 'msg_1', model: 'm', content: [{ type: 'text', text: 'a' }],
+      stop_reason: 'stop_sequence', stop_sequence: 'END', usage: {} }), job({})).body);
+    expect(answer.choices[0]).toMatchObject({ finish_reason: 'stop', stop_reason: 'END' });
+    const state: StreamState = { includeUsage: false, model: 'm', usage: null, scratch: {} };
+    const step = anthropic.streamEvent({ event: 'message_delta', data: JSON.stringify({ type: 'message_delta',
+      delta: { stop_reason: 'stop_sequence', stop_sequence: 'END' }, usage: { output_tokens: 1 } }) }, state);
+    expect(JSON.parse(step.chunks[0]).choices[0]).toMatchObject({ finish_reason: 'stop', stop_reason: 'END' });
+  });
+
+  it('keeps is_error on a tool message as the tool_result flag', () => {
+    const { body } = sent({ messages: [user('hi'),
+      { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 't1', content: 'boom', is_error: true }] });
+    expect((body.messages as { content: unknown }[])[2].content).toEqual([{ type: 'tool_result', tool_use_id: 't1', content: 'boom', is_error: true }]);
+  });
+});
+
+describe('Anthropic adapter: count_tokens', () => {
+  it('posts the conversation, system and tools to /v1/messages/count_tokens, without max_tokens or sampling fields', () => {
+    const call = anthropic.countTokensCall!(job({ messages: [{ role: 'system', content: 'Be brief.' }, user('hi')], temperature: 0.2,
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] }, { kind: 'count_tokens' }), target);
+    expect(call.url).toBe('https://api.anthropic.com/v1/messages/count_tokens');
+    expect(call.headers).toEqual({ 'anthropic-version': '2023-06-01' });
+    expect(JSON.parse(call.body)).toEqual({ model: 'claude-sonnet-5', system: 'Be brief.', messages: [{ role: 'user', content: 'hi' }],
+      tools: [{ name: 'f', input_schema: { type: 'object' } }] });
+  });
+
+  it('answers {"input_tokens": N} and records no usage; an answer without a count is refused', () => {
+    expect(anthropic.countTokensAnswer!('{"input_tokens":42,"extra":1}', job({}))).toEqual({ body: '{"input_tokens":42}', usage: null });
+    expect(() => anthropic.countTokensAnswer!('{"tokens":42}', job({}))).toThrow(/input_tokens/);
+  });
+});

@@ -1,0 +1,352 @@
+// Anthropic's Messages API (`/anthropic/v1/messages`, `/anthropic/v1/messages/count_tokens`): the request as an
+// OpenAI chat request on the way in. The answer, stream and errors go back out in anthropic-wire.ts.
+//
+// The OpenAI request keeps what the Anthropic adapter (workers/providers/anthropic-shared.ts) turns back into the
+// same Messages request, so a request that goes to `anthropic` arrives as the client sent it:
+//   - system blocks and content blocks keep `cache_control`, tools too;
+//   - assistant thinking / redacted_thinking blocks travel as `thinking_blocks` with their signatures;
+//   - a tool_result becomes a `tool` message; `is_error: true` travels on it as an extension field;
+//   - `thinking` and `top_k` travel as they are; `metadata.user_id` is OpenAI's `user`;
+//   - `stop_sequences` is `stop`, tool_choice any/tool is `required`/a named function,
+//     `disable_parallel_tool_use` is `parallel_tool_calls: false`, service_tier standard_only is `default`.
+// Anything Anthropic's API would refuse, or that cannot cross faithfully (server tools, URL documents, fields of
+// beta features), is refused here with a 400 in Anthropic's error shape.
+
+import { GatewayError } from '../errors/gateway-error.js';
+import type { IncomingRequest } from '../http/server.js';
+import type { ParsedRequest } from '../pipeline/parse.js';
+import type { ChatRequestBody } from '../plugins/contract.js';
+import type { Dialect } from './dialect.js';
+import { anthropicErrorBody, createAnthropicWire } from './anthropic-wire.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const invalid = (message: string, param: string | null = null): GatewayError =>
+  new GatewayError('INVALID_REQUEST', message, { param });
+
+/**
+ * Top-level fields of a Messages request this route takes; any other is refused, as Anthropic's API does.
+ * `fallbacks` is Heimdall's own (`provider/model` names to try next), as on every route.
+ */
+const MESSAGE_FIELDS = new Set(['model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k',
+  'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'fallbacks']);
+/** `messages/count_tokens` takes the conversation and what shapes it, not the sampling fields. */
+const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking']);
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+const SERVICE_TIERS: Record<string, string> = { auto: 'auto', standard_only: 'default' };
+
+/** Copies `cache_control` from an Anthropic block to the OpenAI part: the Anthropic adapter puts it back. */
+function withCacheControl(part: Json, block: Json): Json {
+  if (isObject(block.cache_control)) part.cache_control = block.cache_control;
+  return part;
+}
+
+function textPart(block: Json, at: string): Json {
+  if (typeof block.text !== 'string') throw invalid(`${at}.text: Field required`, at);
+  return withCacheControl({ type: 'text', text: block.text }, block);
+}
+
+function imagePart(block: Json, at: string): Json {
+  const source = block.source;
+  if (!isObject(source)) throw invalid(`${at}.source: Field required`, at);
+  let url: string;
+  if (source.type === 'base64') {
+    if (typeof source.media_type !== 'string' || !IMAGE_TYPES.has(source.media_type)) {
+      throw invalid(`${at}.source.media_type: Input should be ${[...IMAGE_TYPES].map((type) => `'${type}'`).join(', ')}`, at);
+    }
+    if (typeof source.data !== 'string' || source.data === '') throw invalid(`${at}.source.data: Field required`, at);
+    url = `data:${source.media_type};base64,${source.data}`;
+  } else if (source.type === 'url') {
+    if (typeof source.url !== 'string' || !/^https?:\/\//i.test(source.url)) throw invalid(`${at}.source.url: must be an http(s) URL`, at);
+    url = source.url;
+  } else {
+    throw invalid(`${at}.source.type: '${String(source.type)}' is not supported here (use 'base64' or 'url')`, at);
+  }
+  return withCacheControl({ type: 'image_url', image_url: { url } }, block);
+}
+
+/** A PDF inline becomes OpenAI's file part; a plain-text document is its text. Files by URL or id cannot cross. */
+function documentPart(block: Json, at: string): Json {
+  const source = block.source;
+  if (!isObject(source)) throw invalid(`${at}.source: Field required`, at);
+  if (source.type === 'base64' && source.media_type === 'application/pdf' && typeof source.data === 'string') {
+    const file: Json = { file_data: `data:application/pdf;base64,${source.data}` };
+    if (typeof block.title === 'string') file.filename = block.title;
+    return withCacheControl({ type: 'file', file }, block);
+  }
+  if (source.type === 'text' && typeof source.data === 'string') return withCacheControl({ type: 'text', text: source.data }, block);
+  throw invalid(`${at}.source: only base64 PDF and plain-text documents are supported through this gateway`, at);
+}
+
+/** A user turn's or a tool result's block (not a tool_result) as an OpenAI content part. */
+function userPart(block: unknown, at: string): Json {
+  if (!isObject(block)) throw invalid(`${at}: Input should be a valid dictionary`, at);
+  switch (block.type) {
+    case 'text':
+      return textPart(block, at);
+    case 'image':
+      return imagePart(block, at);
+    case 'document':
+      return documentPart(block, at);
+    default:
+      throw invalid(`${at}.type: '${String(block.type)}' is not supported in a user message (text, image, document, tool_result)`, at);
+  }
+}
+
+function toolMessage(block: Json, at: string): Json {
+  if (typeof block.tool_use_id !== 'string' || block.tool_use_id === '') throw invalid(`${at}.tool_use_id: Field required`, at);
+  const content = block.content;
+  let converted: unknown;
+  if (content === undefined || content === null) converted = '';
+  else if (typeof content === 'string') converted = content;
+  else if (Array.isArray(content)) converted = content.map((inner, i) => userPart(inner, `${at}.content.${i}`));
+  else throw invalid(`${at}.content: Input should be a valid string or list`, at);
+  const message: Json = { role: 'tool', tool_call_id: block.tool_use_id, content: converted };
+  if (block.is_error === true) message.is_error = true;
+  return message;
+}
+
+/** One user turn: its tool results first (as `tool` messages, in order), then any other blocks as a user message. */
+function userMessages(content: unknown, at: string): Json[] {
+  if (typeof content === 'string') return [{ role: 'user', content }];
+  if (!Array.isArray(content)) throw invalid(`${at}.content: Input should be a valid string or list`, at);
+  const out: Json[] = [];
+  const parts: Json[] = [];
+  content.forEach((block: unknown, i) => {
+    const where = `${at}.content.${i}`;
+    if (isObject(block) && block.type === 'tool_result') {
+      if (parts.length > 0) throw invalid(`${at}: tool_result blocks must come first in the content, before any other block`, where);
+      out.push(toolMessage(block, where));
+    } else {
+      parts.push(userPart(block, where));
+    }
+  });
+  if (parts.length > 0) out.push({ role: 'user', content: parts });
+  return out;
+}
+
+function assistantMessage(content: unknown, at: string): Json {
+  if (typeof content === 'string') return { role: 'assistant', content };
+  if (!Array.isArray(content)) throw invalid(`${at}.content: Input should be a valid string or list`, at);
+  const texts: Json[] = [];
+  const toolCalls: Json[] = [];
+  const thinking: Json[] = [];
+  let reasoning = '';
+  content.forEach((block: unknown, i) => {
+    const where = `${at}.content.${i}`;
+    if (!isObject(block)) throw invalid(`${where}: Input should be a valid dictionary`, where);
+    switch (block.type) {
+      case 'text':
+        texts.push(textPart(block, where));
+        return;
+      case 'tool_use':
+        if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input)) {
+          throw invalid(`${where}: tool_use blocks need a string id, a string name and an input object`, where);
+        }
+        toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input) } });
+        return;
+      case 'thinking':
+        if (typeof block.thinking !== 'string' || typeof block.signature !== 'string') {
+          throw invalid(`${where}: thinking blocks need a string thinking and signature`, where);
+        }
+        reasoning += block.thinking;
+        thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+        return;
+      case 'redacted_thinking':
+        if (typeof block.data !== 'string') throw invalid(`${where}.data: Field required`, where);
+        thinking.push({ type: 'redacted_thinking', data: block.data });
+        return;
+      default:
+        throw invalid(`${where}.type: '${String(block.type)}' is not supported in an assistant message (text, tool_use, thinking, redacted_thinking)`, where);
+    }
+  });
+  const message: Json = { role: 'assistant', content: texts.length > 0 ? texts : null };
+  if (toolCalls.length > 0) message.tool_calls = toolCalls;
+  if (thinking.length > 0) {
+    message.thinking_blocks = thinking;
+    message.reasoning_content = reasoning;
+  }
+  return message;
+}
+
+function systemMessage(system: unknown): Json | null {
+  if (system === undefined || system === null) return null;
+  if (typeof system === 'string') return system === '' ? null : { role: 'system', content: system };
+  if (!Array.isArray(system)) throw invalid('system: Input should be a valid string or list of text blocks', 'system');
+  const parts = system.map((block: unknown, i) => {
+    if (!isObject(block) || block.type !== 'text') throw invalid(`system.${i}: Input should be a text block`, `system.${i}`);
+    return textPart(block, `system.${i}`);
+  });
+  return parts.length > 0 ? { role: 'system', content: parts } : null;
+}
+
+function convertTools(tools: unknown): Json[] {
+  if (!Array.isArray(tools)) throw invalid('tools: Input should be a valid list', 'tools');
+  return tools.map((tool: unknown, i) => {
+    const at = `tools.${i}`;
+    if (!isObject(tool)) throw invalid(`${at}: Input should be a valid dictionary`, at);
+    if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
+      throw invalid(`${at}.type: server tool '${String(tool.type)}' is not supported through this gateway; define the tool with input_schema`, at);
+    }
+    if (typeof tool.name !== 'string' || tool.name === '') throw invalid(`${at}.name: Field required`, at);
+    if (!isObject(tool.input_schema)) throw invalid(`${at}.input_schema: Field required`, at);
+    const fn: Json = { name: tool.name, parameters: tool.input_schema };
+    if (typeof tool.description === 'string') fn.description = tool.description;
+    if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
+    return withCacheControl({ type: 'function', function: fn }, tool);
+  });
+}
+
+/** Anthropic's tool_choice in the OpenAI request (`tool_choice`, and `parallel_tool_calls` when it is disabled). */
+function convertToolChoice(choice: unknown, body: Json): void {
+  if (!isObject(choice)) throw invalid("tool_choice: Input should be an object with type 'auto', 'any', 'tool' or 'none'", 'tool_choice');
+  switch (choice.type) {
+    case 'auto':
+      body.tool_choice = 'auto';
+      break;
+    case 'any':
+      body.tool_choice = 'required';
+      break;
+    case 'none':
+      body.tool_choice = 'none';
+      return;
+    case 'tool':
+      if (typeof choice.name !== 'string' || choice.name === '') throw invalid('tool_choice.name: Field required', 'tool_choice');
+      body.tool_choice = { type: 'function', function: { name: choice.name } };
+      break;
+    default:
+      throw invalid("tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'", 'tool_choice');
+  }
+  if (choice.disable_parallel_tool_use === true) body.parallel_tool_calls = false;
+}
+
+function checkThinking(thinking: unknown, maxTokens: number | null): void {
+  if (!isObject(thinking) || !['enabled', 'disabled', 'adaptive'].includes(thinking.type as string)) {
+    throw invalid("thinking.type: Input should be 'enabled', 'adaptive' or 'disabled'", 'thinking');
+  }
+  if (thinking.type !== 'enabled') return;
+  const budget = thinking.budget_tokens;
+  if (!Number.isInteger(budget) || (budget as number) < 1024) throw invalid('thinking.budget_tokens: Input should be an integer >= 1024', 'thinking');
+  if (maxTokens !== null && (budget as number) >= maxTokens) throw invalid('`max_tokens` must be greater than `thinking.budget_tokens`', 'max_tokens');
+}
+
+const optionalNumber = (request: Json, name: string, min: number, max: number, body: Json, as = name): void => {
+  const value = request[name];
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw invalid(`${name}: Input should be a number between ${min} and ${max}`, name);
+  }
+  body[as] = value;
+};
+
+function readBody(raw: Buffer | null): Json {
+  if (!raw || raw.length === 0) throw invalid('the request body is empty; send a JSON Messages request');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (error) {
+    throw new GatewayError('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isObject(parsed)) throw invalid('the body must be a JSON object');
+  return parsed;
+}
+
+/** A Messages request (or a count_tokens request, with `counting`) as the pipeline's OpenAI chat request. */
+export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest {
+  const allowed = counting ? COUNT_FIELDS : MESSAGE_FIELDS;
+  for (const field of Object.keys(request)) {
+    if (!allowed.has(field)) throw invalid(`${field}: Extra inputs are not permitted`, field);
+  }
+  if (typeof request.model !== 'string' || request.model === '') throw invalid('model: Field required', 'model');
+  let maxTokens: number | null = null;
+  if (!counting) {
+    if (!Number.isInteger(request.max_tokens) || (request.max_tokens as number) < 1) {
+      throw invalid('max_tokens: Field required (an integer >= 1)', 'max_tokens');
+    }
+    maxTokens = request.max_tokens as number;
+  }
+  if (!Array.isArray(request.messages) || request.messages.length === 0) throw invalid('messages: Field required (a non-empty list)', 'messages');
+  if (request.stream !== undefined && typeof request.stream !== 'boolean') throw invalid('stream: Input should be a valid boolean', 'stream');
+
+  const messages: Json[] = [];
+  const system = systemMessage(request.system);
+  if (system) messages.push(system);
+  request.messages.forEach((message: unknown, i) => {
+    const at = `messages.${i}`;
+    if (!isObject(message)) throw invalid(`${at}: Input should be a valid dictionary`, at);
+    if (message.role === 'user') messages.push(...userMessages(message.content, at));
+    else if (message.role === 'assistant') messages.push(assistantMessage(message.content, at));
+    else throw invalid(`${at}.role: Input should be 'user' or 'assistant'`, at);
+  });
+
+  const stream = !counting && request.stream === true;
+  const body: ChatRequestBody = { model: request.model, messages };
+  if (maxTokens !== null) body.max_tokens = maxTokens;
+  if (stream) {
+    body.stream = true;
+    // message_delta carries the usage: the stream must end with OpenAI's usage chunk.
+    body.stream_options = { include_usage: true };
+  }
+  optionalNumber(request, 'temperature', 0, 1, body);
+  optionalNumber(request, 'top_p', 0, 1, body);
+  if (request.top_k !== undefined && request.top_k !== null) {
+    if (!Number.isInteger(request.top_k) || (request.top_k as number) < 0) throw invalid('top_k: Input should be a non-negative integer', 'top_k');
+    body.top_k = request.top_k;
+  }
+  if (request.stop_sequences !== undefined && request.stop_sequences !== null) {
+    const stops = request.stop_sequences;
+    if (!Array.isArray(stops) || stops.some((stop) => typeof stop !== 'string')) {
+      throw invalid('stop_sequences: Input should be a valid list of strings', 'stop_sequences');
+    }
+    if (stops.length > 0) body.stop = stops;
+  }
+  if (request.metadata !== undefined && request.metadata !== null) {
+    const metadata = request.metadata;
+    if (!isObject(metadata) || Object.keys(metadata).some((key) => key !== 'user_id')) {
+      throw invalid('metadata: only user_id is accepted', 'metadata');
+    }
+    if (typeof metadata.user_id === 'string' && metadata.user_id !== '') body.user = metadata.user_id;
+  }
+  if (request.tools !== undefined && request.tools !== null) {
+    const tools = convertTools(request.tools);
+    if (tools.length > 0) body.tools = tools;
+  }
+  if (request.tool_choice !== undefined && request.tool_choice !== null) {
+    if (!body.tools) throw invalid('tool_choice: may only be specified while providing tools', 'tool_choice');
+    convertToolChoice(request.tool_choice, body);
+  }
+  if (request.thinking !== undefined && request.thinking !== null) {
+    checkThinking(request.thinking, maxTokens);
+    body.thinking = request.thinking;
+  }
+  if (request.service_tier !== undefined && request.service_tier !== null) {
+    const tier = SERVICE_TIERS[String(request.service_tier)];
+    if (!tier) throw invalid("service_tier: Input should be 'auto' or 'standard_only'", 'service_tier');
+    body.service_tier = tier;
+  }
+  // Checked and taken out by the pipeline, before routing.
+  if (request.fallbacks !== undefined) body.fallbacks = request.fallbacks;
+  return { kind: counting ? 'count_tokens' : 'chat', body, stream, includeUsage: stream };
+}
+
+/** The request body as JSON, for the count_tokens route's estimate when the provider has no counter. */
+export function readAnthropicBody(request: IncomingRequest): Json {
+  return readBody(request.body);
+}
+
+function anthropicDialect(counting: boolean): Dialect {
+  return Object.freeze<Dialect>({
+    name: 'anthropic',
+    defaultProvider: 'anthropic',
+    parse: (request) => toOpenAIRequest(readBody(request.body), counting),
+    wire: (parsed) => createAnthropicWire(parsed),
+    errorBody: (error) => anthropicErrorBody(error),
+  });
+}
+
+/** POST /anthropic/v1/messages. */
+export const anthropicMessages = anthropicDialect(false);
+/** POST /anthropic/v1/messages/count_tokens, for providers with a token counter. */
+export const anthropicCountTokens = anthropicDialect(true);

@@ -1,0 +1,428 @@
+// Anthropic's Messages API on /anthropic, driven by the official `@anthropic-ai/sdk` against the real, built gateway:
+// the fake Anthropic API behind it (same provider), and the fake OpenAI API and the built-in mock (cross-provider).
+// Each case checks what the SDK got and, where it matters, what reached the upstream.
+
+import { fileURLToPath } from 'node:url';
+import Anthropic, { APIError, BadRequestError, NotFoundError, PermissionDeniedError, RateLimitError } from '@anthropic-ai/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
+import { metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+
+const KEY = 'sk-ant-gateway-key';
+/** Answers or refuses from its pre-hook when a request's headers ask it to (test/fakes/plugins/recorder.js). */
+const RECORDER_PLUGIN = fileURLToPath(new URL('../../fakes/plugins/recorder.js', import.meta.url));
+
+let openaiFake: FakeOpenAI;
+let h: Harness<FakeAnthropic>;
+let client: Anthropic;
+let counter = 0;
+
+beforeAll(async () => {
+  openaiFake = await startFakeOpenAI();
+  const anthropicFake = await startFakeAnthropic({ apiKey: KEY });
+  h = await startGatewayWith(anthropicFake, (fakeUrl) => ({
+    providers: {
+      anthropic: {
+        // The second key, the same secret, names a model so that the model list has one to show.
+        keys: [{ value: KEY, models: ['*'], weight: 1 }, { value: KEY, models: ['claude-sonnet-5'], weight: 1 }],
+        network_config: { base_url: fakeUrl, default_request_timeout_in_seconds: 30 },
+      },
+      openai: openaiProvider(openaiFake.url, { keys: [{ value: 'sk-openai', models: ['gpt-4o-mini', 'tools'], weight: 1 }] }),
+      mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
+    },
+    model_aliases: { fast: 'mock/echo' },
+    client: { max_request_body_size_mb: 1 },
+    plugins: [{ name: 'cache', path: RECORDER_PLUGIN, config: { label: 'cache' } }],
+  }));
+  // The client's own key and version are the SDK's; the gateway uses its configured key upstream.
+  client = new Anthropic({ baseURL: `${h.url}/anthropic`, apiKey: 'sk-ant-client-not-forwarded', maxRetries: 0, timeout: 15_000 });
+});
+
+afterAll(async () => {
+  await h?.close();
+  await openaiFake?.close();
+});
+
+const withId = () => {
+  const id = `anthropic-dialect-${++counter}`;
+  return { id, options: { headers: { 'x-request-id': id } } };
+};
+const hello: Anthropic.MessageParam[] = [{ role: 'user', content: 'hello gateway' }];
+const weather: Anthropic.Tool = {
+  name: 'get_weather', description: 'Weather by city',
+  input_schema: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
+};
+const textOf = (message: Anthropic.Message) => message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
+
+async function rejection(promise: Promise<unknown>): Promise<APIError> {
+  const error = await promise.then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(APIError);
+  return error as APIError;
+}
+
+describe('same provider: /anthropic → anthropic', () => {
+  it('answers a message; the upstream got the request as sent, with the gateway\'s key', async () => {
+    const { id, options } = withId();
+    // This SDK's types follow an API version without sampling fields; the gateway pins 2023-06-01, which has them.
+    const { data, response } = await client.messages.create({
+      model: 'claude-sonnet-5', max_tokens: 256, system: 'Be brief.', messages: hello, temperature: 0.3, top_p: 0.9, top_k: 5,
+      metadata: { user_id: 'user-7' },
+    } as Anthropic.MessageCreateParamsNonStreaming, options).withResponse();
+    expect(response.headers.get('x-heimdall-provider')).toBe('anthropic');
+    expect(data).toMatchObject({ type: 'message', role: 'assistant', model: 'claude-sonnet-5', stop_reason: 'end_turn', stop_sequence: null });
+    expect(data.id).toMatch(/^msg_/);
+    expect(data.content).toEqual([{ type: 'text', text: 'Hello! You said: hello gateway' }]);
+    expect(data.usage.input_tokens).toBeGreaterThan(0);
+    expect(data.usage.output_tokens).toBeGreaterThan(0);
+    expect(data.usage).toMatchObject({ cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
+    const upstream = h.fake.requestsWithId(id)[0];
+    expect(upstream.headers['x-api-key']).toBe(KEY);
+    expect(upstream.headers['anthropic-version']).toBe('2023-06-01');
+    expect(upstream.body).toEqual({ model: 'claude-sonnet-5', max_tokens: 256, system: 'Be brief.', temperature: 0.3, top_p: 0.9,
+      top_k: 5, metadata: { user_id: 'user-7' }, messages: [{ role: 'user', content: 'hello gateway' }] });
+  });
+
+  it('streams Anthropic\'s events; messages.stream() rebuilds the message', async () => {
+    const stream = client.messages.stream({ model: 'claude-sonnet-5', max_tokens: 256, messages: hello });
+    const texts: string[] = [];
+    stream.on('text', (text) => texts.push(text));
+    const final = await stream.finalMessage();
+    expect(texts.length).toBeGreaterThan(1);
+    expect(texts.join('')).toBe('Hello! You said: hello gateway');
+    expect(textOf(final)).toBe('Hello! You said: hello gateway');
+    expect(final.stop_reason).toBe('end_turn');
+    expect(final.usage.input_tokens).toBeGreaterThan(0);
+    expect(final.usage.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('reports cache reads and writes apart from input_tokens', async () => {
+    const message = await client.messages.create({ model: 'claude-cache', max_tokens: 64, messages: hello });
+    expect(message.usage).toMatchObject({ input_tokens: 12, cache_read_input_tokens: 2048, cache_creation_input_tokens: 512 });
+    const streamed = await client.messages.stream({ model: 'claude-cache', max_tokens: 64, messages: hello }).finalMessage();
+    expect(streamed.usage).toMatchObject({ input_tokens: 12, cache_read_input_tokens: 2048, cache_creation_input_tokens: 512 });
+  });
+
+  it.each([false, true])('maps stop_sequence and max_tokens (stream %s)', async (stream) => {
+    const ask = (params: Anthropic.MessageCreateParamsNonStreaming) =>
+      (stream ? client.messages.stream(params).finalMessage() : client.messages.create(params));
+    const stopped = await ask({ model: 'claude-sonnet-5', max_tokens: 256, messages: hello, stop_sequences: ['said'] });
+    expect(stopped).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'said' });
+    expect(textOf(stopped)).toBe('Hello! You ');
+    const cut = await ask({ model: 'claude-sonnet-5', max_tokens: 2, messages: hello });
+    expect(cut).toMatchObject({ stop_reason: 'max_tokens', stop_sequence: null });
+  });
+
+  it.each([false, true])('calls a tool: tool_use block, stop_reason tool_use, tool_choice as sent (stream %s)', async (stream) => {
+    const { id, options } = withId();
+    const params: Anthropic.MessageCreateParamsNonStreaming = { model: 'claude-sonnet-5-tools', max_tokens: 256, messages: hello,
+      tools: [weather], tool_choice: { type: 'any', disable_parallel_tool_use: true } };
+    const message = stream ? await client.messages.stream(params, options).finalMessage() : await client.messages.create(params, options);
+    expect(message.stop_reason).toBe('tool_use');
+    expect(message.content[0]).toEqual({ type: 'text', text: "I'll look that up." });
+    expect(message.content[1]).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { location: 'Paris', unit: 'celsius' } });
+    expect((message.content[1] as Anthropic.ToolUseBlock).id).toMatch(/^toolu_/);
+    expect(h.fake.requestsWithId(id)[0].body).toMatchObject({ tools: [weather], tool_choice: { type: 'any', disable_parallel_tool_use: true } });
+  });
+
+  it('passes images (base64 and URL) through', async () => {
+    const { id, options } = withId();
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    const content: Anthropic.ContentBlockParam[] = [
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/cat.jpg' } },
+      { type: 'text', text: 'what is this?' },
+    ];
+    await client.messages.create({ model: 'claude-sonnet-5', max_tokens: 64, messages: [{ role: 'user', content }] }, options);
+    expect(h.fake.requestsWithId(id)[0].body!.messages).toEqual([{ role: 'user', content }]);
+  });
+
+  it.each([false, true])('thinking blocks round-trip with their signatures (stream %s)', async (stream) => {
+    const params: Anthropic.MessageCreateParamsNonStreaming = { model: 'claude-thinking', max_tokens: 4096, messages: hello,
+      thinking: { type: 'enabled', budget_tokens: 2048 } };
+    const { id, options } = withId();
+    const first = stream ? await client.messages.stream(params, options).finalMessage() : await client.messages.create(params, options);
+    const sentByUpstream = h.fake.requestsWithId(id)[0];
+    expect(sentByUpstream.body!.thinking).toEqual({ type: 'enabled', budget_tokens: 2048 });
+    const thinking = first.content[0] as Anthropic.ThinkingBlock;
+    expect(thinking.type).toBe('thinking');
+    expect(thinking.thinking).toBe('The user greets me; a short, friendly answer fits.');
+    const upstreamBlocks = stream
+      ? sentByUpstream.events.filter((e) => e.data.includes('signature_delta')).map((e) => JSON.parse(e.data).delta.signature as string)
+      : (JSON.parse(sentByUpstream.responseBody!).content as { signature?: string }[]).map((b) => b.signature).filter(Boolean);
+    expect(thinking.signature).toBe(upstreamBlocks[0]);
+    expect(first.content[1]).toMatchObject({ type: 'text' });
+
+    const next = withId();
+    await client.messages.create({ ...params, model: 'claude-sonnet-5', messages: [...hello,
+      { role: 'assistant', content: first.content as Anthropic.ContentBlockParam[] }, { role: 'user', content: 'and now?' }] }, next.options);
+    const replayed = h.fake.requestsWithId(next.id)[0].body!.messages![1];
+    expect(replayed).toEqual({ role: 'assistant', content: [
+      { type: 'thinking', thinking: thinking.thinking, signature: thinking.signature }, { type: 'text', text: textOf(first) }] });
+  });
+
+  it('passes a redacted_thinking block back as it came', async () => {
+    const { id, options } = withId();
+    await client.messages.create({ model: 'claude-sonnet-5', max_tokens: 64, messages: [...hello,
+      { role: 'assistant', content: [{ type: 'redacted_thinking', data: 'ZW5jcnlwdGVk' }, { type: 'text', text: 'Hi.' }] },
+      { role: 'user', content: 'ok' }] }, options);
+    expect(h.fake.requestsWithId(id)[0].body!.messages![1].content).toEqual([{ type: 'redacted_thinking', data: 'ZW5jcnlwdGVk' },
+      { type: 'text', text: 'Hi.' }]);
+  });
+});
+
+describe('cross-provider: /anthropic → openai and mock', () => {
+  it('openai/gpt-4o-mini answers in Anthropic\'s shape, from an OpenAI request', async () => {
+    const { id, options } = withId();
+    const { data, response } = await client.messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 100, system: 'Be brief.',
+      messages: hello, stop_sequences: ['END'], metadata: { user_id: 'u1' } }, options).withResponse();
+    expect(response.headers.get('x-heimdall-provider')).toBe('openai');
+    expect(data).toMatchObject({ type: 'message', role: 'assistant', stop_reason: 'end_turn' });
+    expect(textOf(data)).not.toBe('');
+    expect(data.usage.input_tokens).toBeGreaterThan(0);
+    expect(openaiFake.requestsWithId(id)[0].body).toMatchObject({ model: 'gpt-4o-mini', max_tokens: 100, stop: ['END'], user: 'u1',
+      messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello gateway' }] });
+  });
+
+  it('streams from openai, with the usage in message_delta', async () => {
+    const { id, options } = withId();
+    const final = await client.messages.stream({ model: 'openai/gpt-4o-mini', max_tokens: 100, messages: hello }, options).finalMessage();
+    expect(textOf(final)).not.toBe('');
+    expect(final.stop_reason).toBe('end_turn');
+    expect(final.usage.input_tokens).toBeGreaterThan(0);
+    expect(final.usage.output_tokens).toBeGreaterThan(0);
+    expect(openaiFake.requestsWithId(id)[0].body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+  });
+
+  it.each([false, true])('a tool call from openai is a tool_use block (stream %s)', async (stream) => {
+    const params: Anthropic.MessageCreateParamsNonStreaming = { model: 'openai/tools', max_tokens: 100, messages: hello, tools: [weather],
+      tool_choice: { type: 'tool', name: 'get_weather' } };
+    const { id, options } = withId();
+    const message = stream ? await client.messages.stream(params, options).finalMessage() : await client.messages.create(params, options);
+    expect(message.stop_reason).toBe('tool_use');
+    const use = message.content.find((block) => block.type === 'tool_use') as Anthropic.ToolUseBlock;
+    expect(use.name).toBe('get_weather');
+    expect(use.input).toBeTypeOf('object');
+    expect(openaiFake.requestsWithId(id)[0].body).toMatchObject({
+      tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather by city', parameters: weather.input_schema } }],
+      tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+  });
+
+  it.each([false, true])('the built-in mock answers, through an alias too (stream %s)', async (stream) => {
+    for (const model of ['mock/echo', 'fast']) {
+      const params = { model, max_tokens: 100, messages: hello };
+      const message = stream ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
+      expect(textOf(message)).not.toBe('');
+      expect(message.stop_reason).toBe('end_turn');
+      expect(message.usage.output_tokens).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('fallbacks', () => {
+  it.each([false, true])('a failing anthropic falls back to openai, answered in Anthropic\'s shape (stream %s)', async (stream) => {
+    const params = { model: 'claude-error-503', max_tokens: 50, messages: hello, fallbacks: ['openai/gpt-4o-mini'] } as
+      Anthropic.MessageCreateParamsNonStreaming;
+    const { data, response } = stream
+      ? await client.messages.stream(params).withResponse().then(async ({ data: s, response: r }) => ({ data: await s.finalMessage(), response: r }))
+      : await client.messages.create(params).withResponse();
+    expect(response.headers.get('x-heimdall-provider')).toBe('openai');
+    expect(response.headers.get('x-heimdall-fallback-index')).toBe('1');
+    expect(data).toMatchObject({ type: 'message', stop_reason: 'end_turn' });
+    expect(textOf(data)).not.toBe('');
+  });
+});
+
+describe('a Claude Code style multi-turn tool conversation, streamed', () => {
+  const system: Anthropic.TextBlockParam[] = [
+    { type: 'text', text: 'You are Claude Code, a CLI for coding.' },
+    { type: 'text', text: 'Project instructions: keep answers short.', cache_control: { type: 'ephemeral' } },
+  ];
+  const tools: Anthropic.Tool[] = [
+    { name: 'Read', description: 'Reads a file', input_schema: { type: 'object', properties: { file_path: { type: 'string' } }, required: ['file_path'] } },
+    { name: 'Bash', description: 'Runs a command', input_schema: { type: 'object', properties: { command: { type: 'string' } }, required: ['command'] },
+      cache_control: { type: 'ephemeral' } },
+  ];
+  const conversation: Anthropic.MessageParam[] = [
+    { role: 'user', content: [{ type: 'text', text: 'What is in package.json, and does the build pass?' }] },
+    { role: 'assistant', content: [
+      { type: 'text', text: 'Let me look.' },
+      { type: 'tool_use', id: 'toolu_read1', name: 'Read', input: { file_path: '/repo/package.json' } },
+      { type: 'tool_use', id: 'toolu_bash1', name: 'Bash', input: { command: 'npm run build' } },
+    ] },
+    { role: 'user', content: [
+      { type: 'tool_result', tool_use_id: 'toolu_read1', content: '{"name":"demo"}' },
+      { type: 'tool_result', tool_use_id: 'toolu_bash1', content: [{ type: 'text', text: 'error TS2322' }], is_error: true },
+      { type: 'text', text: 'Summarise.', cache_control: { type: 'ephemeral' } },
+    ] },
+  ];
+  const params = { max_tokens: 1024, system, tools, messages: conversation, metadata: { user_id: 'session-1' } };
+
+  it('reaches the anthropic fake as the same Messages request, and the answer streams back', async () => {
+    const { id, options } = withId();
+    const final = await client.messages.stream({ model: 'claude-sonnet-5', ...params }, options).finalMessage();
+    expect(textOf(final)).toBe('Hello! You said: Summarise.');
+    expect(final.stop_reason).toBe('end_turn');
+    const sent = h.fake.requestsWithId(id)[0].body!;
+    expect(sent.system).toEqual(system);
+    expect(sent.tools).toEqual(tools);
+    // The same request; a turn that is one plain text block is sent as a string, which Anthropic reads alike.
+    expect(sent.messages).toEqual([{ role: 'user', content: 'What is in package.json, and does the build pass?' }, ...conversation.slice(1)]);
+    expect(sent.metadata).toEqual({ user_id: 'session-1' });
+    expect(sent.stream).toBe(true);
+  });
+
+  it('reaches the openai fake as OpenAI messages (tool calls, tool results) and streams back', async () => {
+    const { id, options } = withId();
+    const final = await client.messages.stream({ model: 'openai/gpt-4o-mini', ...params }, options).finalMessage();
+    expect(textOf(final)).not.toBe('');
+    expect(final.stop_reason).toBe('end_turn');
+    const sent = openaiFake.requestsWithId(id)[0].body!;
+    expect(sent.messages).toEqual([
+      { role: 'system', content: [{ type: 'text', text: system[0].text }, { type: 'text', text: system[1].text, cache_control: { type: 'ephemeral' } }] },
+      { role: 'user', content: [{ type: 'text', text: 'What is in package.json, and does the build pass?' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Let me look.' }], tool_calls: [
+        { id: 'toolu_read1', type: 'function', function: { name: 'Read', arguments: '{"file_path":"/repo/package.json"}' } },
+        { id: 'toolu_bash1', type: 'function', function: { name: 'Bash', arguments: '{"command":"npm run build"}' } }] },
+      { role: 'tool', tool_call_id: 'toolu_read1', content: '{"name":"demo"}' },
+      { role: 'tool', tool_call_id: 'toolu_bash1', content: [{ type: 'text', text: 'error TS2322' }], is_error: true },
+      { role: 'user', content: [{ type: 'text', text: 'Summarise.', cache_control: { type: 'ephemeral' } }] },
+    ]);
+    expect(sent).toMatchObject({ stream: true, user: 'session-1', max_tokens: 1024 });
+  });
+});
+
+describe('errors in Anthropic\'s shape', () => {
+  it('a missing max_tokens is a BadRequestError with invalid_request_error', async () => {
+    const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', messages: hello } as never));
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error.error).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } });
+  });
+
+  it('bad JSON and unknown fields are 400s in the same shape', async () => {
+    const response = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', max_tokens: 5, messages: hello, frequency_penalty: 1 } as never));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain('frequency_penalty: Extra inputs are not permitted');
+  });
+
+  it('a body over max_request_body_size_mb is a 413 request_too_large', async () => {
+    const response = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(1_200_000) }] }) });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toEqual({ type: 'error', error: { type: 'request_too_large', message: expect.stringContaining('max_request_body_size_mb') } });
+  });
+
+  it('an upstream 404 is a NotFoundError; a 429 a RateLimitError', async () => {
+    const missing = await rejection(client.messages.create({ model: 'claude-error-404', max_tokens: 5, messages: hello }));
+    expect(missing).toBeInstanceOf(NotFoundError);
+    expect(missing.error).toMatchObject({ type: 'error', error: { type: 'not_found_error', message: expect.stringContaining('model') } });
+    const limited = await rejection(client.messages.create({ model: 'claude-error-429', max_tokens: 5, messages: hello }));
+    expect(limited).toBeInstanceOf(RateLimitError);
+    expect(limited.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(limited.headers?.get('retry-after')).toBe('1');
+  });
+
+  it('a model no key allows is a NotFoundError, cross-provider too', async () => {
+    const error = await rejection(client.messages.create({ model: 'openai/gpt-5-not-allowed', max_tokens: 5, messages: hello }));
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect(error.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+
+  it('a failure mid-stream arrives as an `event: error` the SDK raises', async () => {
+    const stream = client.messages.stream({ model: 'claude-stream-error', max_tokens: 256, messages: hello });
+    const error = await rejection(stream.finalMessage());
+    expect(error.error).toMatchObject({ type: 'error', error: { type: expect.stringMatching(/error$/), message: expect.stringContaining('Overloaded') } });
+  });
+});
+
+describe('count_tokens', () => {
+  it('anthropic counts with its own endpoint (the same count the answer reports)', async () => {
+    const { id, options } = withId();
+    const params = { model: 'claude-sonnet-5', system: 'Be brief.', messages: hello, tools: [weather] };
+    const { data, response } = await client.messages.countTokens(params, options).withResponse();
+    expect(response.headers.get('x-heimdall-token-count')).toBeNull();
+    const upstream = h.fake.requestsWithId(id)[0];
+    expect(upstream.path).toBe('/v1/messages/count_tokens');
+    expect(upstream.headers['x-api-key']).toBe(KEY);
+    expect(upstream.body).toEqual({ model: 'claude-sonnet-5', system: 'Be brief.', messages: [{ role: 'user', content: 'hello gateway' }], tools: [weather] });
+    const answered = await client.messages.create({ ...params, max_tokens: 64 });
+    expect(data.input_tokens).toBe(answered.usage.input_tokens);
+  });
+
+  it.each(['openai/gpt-4o-mini', 'mock/echo'])('%s gets a labelled estimate', async (model) => {
+    const { data, response } = await client.messages.countTokens({ model, messages: hello }).withResponse();
+    expect(response.headers.get('x-heimdall-token-count')).toBe('estimate');
+    expect(data.input_tokens).toBeGreaterThan(0);
+    const longer = await client.messages.countTokens({ model, messages: [{ role: 'user', content: 'hello gateway '.repeat(100) }] });
+    expect(longer.input_tokens).toBeGreaterThan(data.input_tokens * 10);
+  });
+
+  it('refuses bad input in Anthropic\'s shape, and upstream errors keep their type', async () => {
+    const bad = await rejection(client.messages.countTokens({ model: 'mock/echo', messages: [] }));
+    expect(bad).toBeInstanceOf(BadRequestError);
+    const missing = await rejection(client.messages.countTokens({ model: 'claude-error-404', messages: hello }));
+    expect(missing).toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('plugins', () => {
+  it.each([false, true])('a plugin\'s short-circuit answer is an Anthropic message (stream %s)', async (stream) => {
+    const params = { model: 'claude-sonnet-5', max_tokens: 50, messages: hello };
+    const options = { headers: { 'x-short-circuit': 'cache' } };
+    const message = stream ? await client.messages.stream(params, options).finalMessage() : await client.messages.create(params, options);
+    expect(textOf(message)).toBe('cached answer from cache');
+    expect(message).toMatchObject({ stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 4 } });
+  });
+
+  it('a plugin\'s refusal is a PermissionDeniedError in Anthropic\'s shape', async () => {
+    const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', max_tokens: 50, messages: hello },
+      { headers: { 'x-reject': 'cache' } }));
+    expect(error).toBeInstanceOf(PermissionDeniedError);
+    expect(error.error).toEqual({ type: 'error', error: { type: 'permission_error', message: 'refused by plugin cache' } });
+  });
+});
+
+describe('metrics', () => {
+  it('count the Anthropic routes under the /anthropic label', async () => {
+    const read = async () => metricValue(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_http_requests_total',
+      { route: '/anthropic', status: '200' }) ?? 0;
+    const before = await read();
+    await client.messages.create({ model: 'mock/echo', max_tokens: 10, messages: hello });
+    await client.messages.countTokens({ model: 'mock/echo', messages: hello });
+    expect(await read()).toBe(before + 2);
+  });
+});
+
+describe('GET /anthropic/v1/models', () => {
+  it('lists the configured models in Anthropic\'s page shape, the default provider\'s bare', async () => {
+    const ids: string[] = [];
+    for await (const model of client.models.list()) {
+      expect(model.type).toBe('model');
+      expect(model.display_name).toBe(model.id);
+      expect(Number.isNaN(Date.parse(model.created_at))).toBe(false);
+      ids.push(model.id);
+    }
+    expect(ids).toEqual(['claude-sonnet-5', 'openai/gpt-4o-mini', 'openai/tools', 'mock/echo', 'fast']);
+  });
+
+  it('retrieves one model by id, a provider/model one too; an unknown id is a NotFoundError', async () => {
+    expect(await client.models.retrieve('claude-sonnet-5')).toMatchObject({ type: 'model', id: 'claude-sonnet-5' });
+    expect(await client.models.retrieve('openai/gpt-4o-mini')).toMatchObject({ type: 'model', id: 'openai/gpt-4o-mini' });
+    const missing = await rejection(client.models.retrieve('claude-unknown'));
+    expect(missing).toBeInstanceOf(NotFoundError);
+    expect(missing.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+  });
+
+  it('pages with limit and after_id', async () => {
+    const page = await (await fetch(`${h.url}/anthropic/v1/models?limit=2`)).json();
+    expect(page).toMatchObject({ has_more: true, first_id: 'claude-sonnet-5', last_id: 'openai/gpt-4o-mini' });
+    const next = await (await fetch(`${h.url}/anthropic/v1/models?limit=2&after_id=openai/tools`)).json();
+    expect(next).toMatchObject({ has_more: false, first_id: 'mock/echo', last_id: 'fast' });
+    const bad = await fetch(`${h.url}/anthropic/v1/models?limit=0`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+});
