@@ -88,11 +88,11 @@ function policyOf(options: OpenAICompatibleOptions): BodyPolicy {
   const allowList = (kind: BodyKind, list: readonly string[] | undefined) =>
     (list ? new Set([...ALWAYS_SENT[kind], ...list]) : null);
   return {
-    unsupported: options.unsupportedParams ?? [],
+    unsupported: [...FOREIGN_PARAMS, ...(options.unsupportedParams ?? [])],
     modelParams: options.modelParams ?? [],
     renamed: Object.entries(options.renamedParams ?? {}),
     allowed: { chat: allowList('chat', options.chatParams), embeddings: allowList('embeddings', options.embeddingsParams) },
-    messageFields: options.unsupportedMessageFields ?? [],
+    messageFields: [...FOREIGN_MESSAGE_FIELDS, ...(options.unsupportedMessageFields ?? [])],
     streamOptions: options.streamOptions ?? true,
   };
 }
@@ -107,20 +107,38 @@ function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], d
   }
 }
 
+// Fields of the gateway's chat shape that come from other APIs (a request on `/anthropic` or `/bedrock`): Anthropic's
+// `thinking` config, and the signed `thinking_blocks` and a tool result's `is_error` that Anthropic needs handed back.
+// No OpenAI-compatible server takes them, and OpenAI refuses unknown fields, so they are dropped and reported.
+const FOREIGN_PARAMS = ['thinking'] as const;
+const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error'] as const;
+
+function carriesAny(message: Record<string, unknown>, fields: readonly string[]): boolean {
+  for (const field of fields) if (message[field] !== undefined) return true;
+  return false;
+}
+
+/** A failed tool's result as OpenAI tool messages can say it, having no flag for it: text that starts `Error: `. */
+function markedFailed(content: unknown): unknown {
+  if (typeof content === 'string') return `Error: ${content}`;
+  if (Array.isArray(content)) return [{ type: 'text', text: 'Error:' }, ...content];
+  return content;
+}
+
 /** Messages without the fields the provider refuses; the array is copied only when a message carries one. */
 function stripMessageFields(body: Record<string, unknown>, fields: readonly string[], dropped: string[]): void {
   const messages = body.messages;
   if (!Array.isArray(messages)) return;
   let copy: unknown[] | null = null;
   messages.forEach((message: unknown, index) => {
-    if (!message || typeof message !== 'object') return;
+    if (!message || typeof message !== 'object' || !carriesAny(message as Record<string, unknown>, fields)) return;
     const present = fields.filter((field) => (message as Record<string, unknown>)[field] !== undefined);
-    if (present.length === 0) return;
     const clean: Record<string, unknown> = { ...(message as Record<string, unknown>) };
     for (const field of present) {
       delete clean[field];
       if (!dropped.includes(`messages[].${field}`)) dropped.push(`messages[].${field}`);
     }
+    if (clean.role === 'tool' && (message as Record<string, unknown>).is_error === true) clean.content = markedFailed(clean.content);
     copy ??= messages.slice();
     copy[index] = clean;
   });

@@ -285,7 +285,8 @@ describe('a Claude Code style multi-turn tool conversation, streamed', () => {
         { id: 'toolu_read1', type: 'function', function: { name: 'Read', arguments: '{"file_path":"/repo/package.json"}' } },
         { id: 'toolu_bash1', type: 'function', function: { name: 'Bash', arguments: '{"command":"npm run build"}' } }] },
       { role: 'tool', tool_call_id: 'toolu_read1', content: '{"name":"demo"}' },
-      { role: 'tool', tool_call_id: 'toolu_bash1', content: [{ type: 'text', text: 'error TS2322' }], is_error: true },
+      // OpenAI has no error flag on tool results: the failure is said in the text, and the flag reported dropped.
+      { role: 'tool', tool_call_id: 'toolu_bash1', content: [{ type: 'text', text: 'Error:' }, { type: 'text', text: 'error TS2322' }] },
       { role: 'user', content: [{ type: 'text', text: 'Summarise.', cache_control: { type: 'ephemeral' } }] },
     ]);
     expect(sent).toMatchObject({ stream: true, user: 'session-1', max_tokens: 1024 });

@@ -85,6 +85,26 @@ describe('createOpenAICompatible: what the body may carry', () => {
     expect(sent(adapter, chat({})).droppedParams).toEqual([]);
   });
 
+  it('drops the fields other APIs bring (thinking, thinking_blocks, is_error) for every provider; a failed tool says so in its text', () => {
+    const adapter = createOpenAICompatible({ id: 'p', defaultBaseUrl: 'https://x' });
+    const messages = [
+      { role: 'assistant', content: 'ok', thinking_blocks: [{ type: 'thinking', thinking: 't', signature: 's' }] },
+      { role: 'tool', tool_call_id: 'a', content: 'exit 2', is_error: true },
+      { role: 'tool', tool_call_id: 'b', content: [{ type: 'text', text: 'no such file' }], is_error: true },
+      { role: 'tool', tool_call_id: 'c', content: 'fine', is_error: false },
+    ];
+    const { json, droppedParams } = sent(adapter, chat({ messages, thinking: { type: 'enabled', budget_tokens: 1024 } }));
+    expect(json.messages).toEqual([
+      { role: 'assistant', content: 'ok' },
+      { role: 'tool', tool_call_id: 'a', content: 'Error: exit 2' },
+      { role: 'tool', tool_call_id: 'b', content: [{ type: 'text', text: 'Error:' }, { type: 'text', text: 'no such file' }] },
+      { role: 'tool', tool_call_id: 'c', content: 'fine' },
+    ]);
+    expect(json.thinking).toBeUndefined();
+    expect(droppedParams.sort()).toEqual(['messages[].is_error', 'messages[].thinking_blocks', 'thinking']);
+    expect(sent(ADAPTERS.openai as HttpAdapter, chat({ top_k: 40 })).droppedParams).toEqual(['top_k']);
+  });
+
   it('asks for the usage chunk on streams, unless the server refuses stream_options (then never sends it)', () => {
     const asks = createOpenAICompatible({ id: 'p', defaultBaseUrl: 'https://x' });
     expect(sent(asks, chat({ stream: true }, { stream: true })).json.stream_options).toEqual({ include_usage: true });
