@@ -10,6 +10,7 @@ import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
+import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelsHandler } from './pipeline/models.js';
@@ -93,6 +94,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       { method: 'post', path: `${prefix}/embeddings`, label: '/openai', readBody: true, handler: dropInEmbeddings },
       { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
     ]),
+    ...openAIMoreRoutes(inference),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },

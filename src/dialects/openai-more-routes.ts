@@ -1,0 +1,32 @@
+// The rest of OpenAI's surface, on /v1 and on the SDK's drop-in prefixes (/openai/v1, /openai): Responses and
+// legacy completions, each translated through chat so they reach every provider. One list, so the gateway adds
+// it as one block.
+
+import type { Route } from '../http/server.js';
+import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
+import type { Dialect } from './dialect.js';
+import { dropInResponses, responses } from './responses.js';
+
+interface Endpoint {
+  /** The path after the prefix. */
+  readonly path: string;
+  /** The metrics label on /v1 (on the drop-in prefixes it is '/openai'). */
+  readonly label: string;
+  readonly dialect: Dialect;
+  readonly dropIn: Dialect;
+}
+
+export function openAIMoreRoutes(deps: PipelineDeps): Route[] {
+  const endpoints: Endpoint[] = [
+    { path: '/responses', label: '/v1/responses', dialect: responses, dropIn: dropInResponses },
+  ];
+  return endpoints.flatMap((endpoint): Route[] => {
+    const onV1 = createInferenceHandler(deps, endpoint.dialect);
+    const dropIn = createInferenceHandler(deps, endpoint.dropIn);
+    return [
+      { method: 'post', path: `/v1${endpoint.path}`, label: endpoint.label, readBody: true, handler: onV1 },
+      ...['/openai/v1', '/openai'].map((prefix): Route =>
+        ({ method: 'post', path: `${prefix}${endpoint.path}`, label: '/openai', readBody: true, handler: dropIn })),
+    ];
+  });
+}
