@@ -4,6 +4,7 @@
 
 import type { Route } from '../http/server.js';
 import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
+import { completions, dropInCompletions } from './completions.js';
 import type { Dialect } from './dialect.js';
 import { dropInResponses, responses } from './responses.js';
 
@@ -19,6 +20,7 @@ interface Endpoint {
 export function openAIMoreRoutes(deps: PipelineDeps): Route[] {
   const endpoints: Endpoint[] = [
     { path: '/responses', label: '/v1/responses', dialect: responses, dropIn: dropInResponses },
+    { path: '/completions', label: '/v1/completions', dialect: completions, dropIn: dropInCompletions },
   ];
   return endpoints.flatMap((endpoint): Route[] => {
     const onV1 = createInferenceHandler(deps, endpoint.dialect);

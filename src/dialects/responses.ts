@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ErrorData } from '../errors/error-data.js';
 import { openAIErrorBody } from '../errors/gateway-error.js';
-import type { ParsedRequest } from '../pipeline/parse.js';
 import type { ClientWire, Dialect } from './dialect.js';
 import { parseResponsesRequest, type ResponsesEcho } from './responses-request.js';
+import { translatedDialect } from './translated.js';
 
 type Json = Record<string, unknown>;
 
@@ -315,26 +315,9 @@ class ResponsesStream implements ClientWire {
   }
 }
 
-/** Each parsed request's echo, until its wire is made (the same object goes from `parse` to `wire`). */
-const echoes = new WeakMap<ParsedRequest, ResponsesEcho>();
-
-function responsesDialect(defaultProvider: string | null): Dialect {
-  return Object.freeze<Dialect>({
-    name: 'responses',
-    defaultProvider,
-    parse(request) {
-      const { parsed, echo } = parseResponsesRequest(request.body);
-      echoes.set(parsed, echo);
-      return parsed;
-    },
-    wire(parsed) {
-      const echo = echoes.get(parsed);
-      if (!echo) throw new Error('a Responses wire needs the request its dialect parsed');
-      return new ResponsesStream(echo, parsed.body.model);
-    },
-    errorBody: (error) => openAIErrorBody(error),
-  });
-}
+const responsesDialect = (defaultProvider: string | null): Dialect => translatedDialect('responses', defaultProvider,
+  (raw) => { const { parsed, echo } = parseResponsesRequest(raw); return { parsed, extra: echo }; },
+  (parsed, echo) => new ResponsesStream(echo, parsed.body.model));
 
 /** `/v1/responses`: models are `provider/model` or an alias. */
 export const responses = responsesDialect(null);

@@ -4,7 +4,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
-import { apiError, collect, openaiProvider, startGatewayWith, startHarness, type Harness } from '../harness.js';
+import { apiError, collect, startGatewayWith, startOpenAIAndMock, type Harness } from '../harness.js';
 
 type Event = OpenAI.Responses.ResponseStreamEvent;
 
@@ -12,14 +12,7 @@ let h: Harness;
 let ha: Harness<FakeAnthropic>;
 
 beforeAll(async () => {
-  h = await startHarness({
-    config: (fakeUrl) => ({
-      providers: {
-        openai: openaiProvider(fakeUrl),
-        mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
-      },
-    }),
-  });
+  h = await startOpenAIAndMock();
   ha = await startGatewayWith(await startFakeAnthropic({ apiKey: 'sk-ant' }), (url) => ({ providers: {
     anthropic: { keys: [{ value: 'sk-ant', models: ['*'], weight: 1 }], network_config: { base_url: url } },
   } }));
