@@ -12,9 +12,9 @@ import type { ClientWire, Dialect } from './dialect.js';
 import { translatedDialect } from './translated.js';
 import { SSE_DONE, sseData } from './openai.js';
 
-/** Fields with the same meaning in chat: sent on as they are. */
+/** Fields with the same meaning in chat (and Heimdall's own `fallbacks`): sent on as they are. */
 const PASSED_ON = ['max_tokens', 'temperature', 'top_p', 'n', 'stop', 'presence_penalty', 'frequency_penalty', 'seed',
-  'logit_bias', 'user', 'stream', 'stream_options'] as const;
+  'logit_bias', 'user', 'stream', 'stream_options', 'fallbacks'] as const;
 const HANDLED = new Set<string>(['model', 'prompt', 'echo', 'suffix', 'logprobs', 'best_of', ...PASSED_ON]);
 
 const present = (value: unknown): boolean => value !== undefined && value !== null;

@@ -24,9 +24,9 @@ export interface ResponsesEcho {
   user: unknown;
 }
 
-/** Fields with the same meaning in chat: sent on as they are. */
+/** Fields with the same meaning in chat (and Heimdall's own `fallbacks`): sent on as they are. */
 const PASSED_ON = ['temperature', 'top_p', 'parallel_tool_calls', 'user', 'service_tier', 'safety_identifier',
-  'prompt_cache_key', 'top_logprobs'] as const;
+  'prompt_cache_key', 'top_logprobs', 'fallbacks'] as const;
 /** Fields read below, or harmless here (`include` asks for extras; `truncation: "disabled"` is the only behaviour). */
 const HANDLED = new Set<string>(['model', 'input', 'instructions', 'tools', 'tool_choice', 'max_output_tokens', 'text',
   'reasoning', 'metadata', 'store', 'stream', 'include', 'truncation', 'background', ...PASSED_ON]);

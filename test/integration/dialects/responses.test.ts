@@ -4,7 +4,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
-import { apiError, collect, startGatewayWith, startOpenAIAndMock, type Harness } from '../harness.js';
+import { apiError, collect, metricValue, startGatewayWith, startOpenAIAndMock, type Harness } from '../harness.js';
 
 type Event = OpenAI.Responses.ResponseStreamEvent;
 
@@ -125,6 +125,14 @@ describe('POST /v1/responses to the openai provider', () => {
     const data = await h.client.responses.create({ model: 'mock/echo', input: 'one two three four five', max_output_tokens: 2 });
     expect(data.status).toBe('incomplete');
     expect(data.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+  });
+
+  it('takes Heimdall\'s fallbacks, and counts under its own route label', async () => {
+    const { response } = await h.client.responses.create({ model: 'openai/gpt-4o-mini-error-500', input: 'hi',
+      fallbacks: ['mock/echo'] } as never).withResponse();
+    expect(response.headers.get('x-heimdall-provider')).toBe('mock');
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metricValue(metrics, 'heimdall_http_requests_total', { route: '/v1/responses', status: '200' })).toBeGreaterThan(0);
   });
 
   it('is reachable at the drop-in prefixes with a bare model name', async () => {
