@@ -250,6 +250,8 @@ export function parseResponsesRequest(raw: Buffer | null): { parsed: ParsedReque
   }
   const responseFormat = present(request.text) ? responseFormatOf(request.text) : null;
   if (responseFormat) body.response_format = responseFormat;
+  const verbosity = (request.text as Json | undefined)?.verbosity;
+  if (present(verbosity)) body.verbosity = verbosity;
   if (present(request.reasoning)) {
     if (!isObject(request.reasoning)) invalid("'reasoning' must be an object", 'reasoning');
     if (present(request.reasoning.effort)) body.reasoning_effort = text(request.reasoning.effort, 'reasoning.effort');

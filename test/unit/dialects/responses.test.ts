@@ -67,11 +67,11 @@ describe('Responses request → chat request', () => {
   });
 
   it('streams with usage, and maps the Responses-only fields', () => {
-    const { parsed, echo } = parse({ model: 'm', input: 'x', stream: true, text: { format: { type: 'json_object' } },
+    const { parsed, echo } = parse({ model: 'm', input: 'x', stream: true, text: { format: { type: 'json_object' }, verbosity: 'low' },
       reasoning: { effort: 'high' }, max_output_tokens: 9, tool_choice: 'required', store: false, include: [], truncation: 'disabled' });
     expect(parsed).toMatchObject({ stream: true, includeUsage: true });
     expect(parsed.body).toEqual({ model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true, tool_choice: 'required',
-      max_completion_tokens: 9, response_format: { type: 'json_object' }, reasoning_effort: 'high' });
+      max_completion_tokens: 9, response_format: { type: 'json_object' }, verbosity: 'low', reasoning_effort: 'high' });
     expect(echo.maxOutputTokens).toBe(9);
   });
 
