@@ -12,6 +12,7 @@ import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
 import { bedrockConverse, bedrockRoutes } from './dialects/bedrock.js';
 import { anthropicRoutes } from './dialects/anthropic-routes.js';
+import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { createInferenceHandler } from './pipeline/index.js';
@@ -105,6 +106,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ]),
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
     ...anthropicRoutes(inference, config.providers),
+    ...openAIMoreRoutes(inference),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },

@@ -102,11 +102,13 @@ export class Job {
     this.#hooks.send([MSG_CHUNKS, this.id, chunks, first ? this.droppedParams : null]);
   }
 
-  result(body: string, usage: UsageData | null): void {
+  /** `contentType` for media answers, which the client gets as they are. */
+  result(body: string | Uint8Array, usage: UsageData | null, contentType?: string): void {
     if (!this.#finish()) return;
     // Metrics first: once the client has its answer, its tokens and latency are already counted.
     this.#hooks.settled(this, null, usage);
-    this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams }]);
+    this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams,
+      ...(contentType === undefined ? {} : { contentType }) }]);
   }
 
   end(usage: UsageData | null): void {

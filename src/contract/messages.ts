@@ -32,9 +32,24 @@ export interface UsageData {
 
 /**
  * What the client asked for; each kind has its own adapter transforms. `count_tokens` carries a chat request and
- * answers `{"input_tokens": N}`, counted by the provider's own endpoint.
+ * answers `{"input_tokens": N}`, counted by the provider's own endpoint. The media kinds carry OpenAI's own request
+ * (a transcription's file as bytes) and answer the upstream's body as it came, with its content type.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens';
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | MediaKind;
+
+/** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
+export type MediaKind = 'speech' | 'transcription' | 'image_generation';
+
+export const MEDIA_KINDS: readonly JobKind[] = Object.freeze(['speech', 'transcription', 'image_generation']);
+
+export const isMediaKind = (kind: JobKind): kind is MediaKind => MEDIA_KINDS.includes(kind);
+
+/** A file of a multipart request as it travels in a job's body. */
+export interface JobFile {
+  bytes: Uint8Array;
+  name: string;
+  type: string;
+}
 
 export interface JobData {
   kind: JobKind;
@@ -56,6 +71,8 @@ export interface ResultMeta {
   usage: UsageData | null;
   /** Parameters the adapter could not send to this provider, reported back to the client. */
   droppedParams: string[] | null;
+  /** Media answers: the upstream's content type, sent to the client with the body as it is. */
+  contentType?: string;
 }
 
 export interface StreamEndMeta extends ResultMeta {
@@ -70,7 +87,8 @@ export type FrontToWorker =
   | [typeof MSG_RESUME, number];
 
 export type WorkerToFront =
-  | [typeof MSG_RESULT, number, number, string, ResultMeta]
+  /** The body is bytes for a binary media answer (speech). */
+  | [typeof MSG_RESULT, number, number, string | Uint8Array, ResultMeta]
   | [typeof MSG_CHUNKS, number, string[], string[] | null]
   | [typeof MSG_STREAM_END, number, StreamEndMeta]
   | [typeof MSG_ERROR, number, ErrorData]

@@ -11,6 +11,8 @@ export interface Capabilities {
   readonly embeddings: boolean;
   /** The provider counts a chat request's input tokens itself (`count_tokens` jobs). */
   readonly countTokens: boolean;
+  /** OpenAI's audio (speech, transcriptions) and image generation endpoints, in OpenAI's wire format. */
+  readonly media: boolean;
 }
 
 export interface ProviderFacts {
@@ -24,34 +26,38 @@ export interface ProviderFacts {
   readonly capabilities: Capabilities;
 }
 
-const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false });
+const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
+  media: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
+
+/** Adapters built by workers/providers/openai-compatible.ts (and Azure's): OpenAI's media endpoints come with the format. */
+const withMedia = (capabilities: Capabilities): Capabilities => Object.freeze({ ...capabilities, media: true });
 
 const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial<ProviderFacts> = {}): ProviderFacts =>
   Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, capabilities, ...extra });
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
-  openai: facts('OPENAI_API_KEY', ALL, { canBeBase: true }),
+  openai: facts('OPENAI_API_KEY', withMedia(ALL), { canBeBase: true }),
   gemini: facts('GEMINI_API_KEY', ALL, { canBeBase: true }),
   vertex: facts(null, ALL, { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true }), { canBeBase: true }),
-  mistral: facts('MISTRAL_API_KEY', ALL),
-  groq: facts('GROQ_API_KEY', CHAT_TOOLS_VISION),
-  ollama: facts(null, ALL, { keyless: true }),
-  openrouter: facts('OPENROUTER_API_KEY', ALL),
-  xai: facts('XAI_API_KEY', CHAT_TOOLS_VISION),
-  deepseek: facts('DEEPSEEK_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, vision: false })),
-  cerebras: facts('CEREBRAS_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, vision: false })),
-  perplexity: facts('PERPLEXITY_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, tools: false })),
-  together: facts('TOGETHER_API_KEY', ALL),
-  fireworks: facts('FIREWORKS_API_KEY', ALL),
-  vllm: facts(null, ALL, { keyless: true, needsBaseUrl: true }),
-  sglang: facts(null, ALL, { keyless: true, needsBaseUrl: true }),
-  huggingface: facts('HF_TOKEN', CHAT_TOOLS_VISION, { canBeBase: true }),
-  parasail: facts('PARASAIL_API_KEY', CHAT_TOOLS_VISION),
-  nebius: facts('NEBIUS_API_KEY', ALL),
+  mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
+  groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),
+  ollama: facts(null, withMedia(ALL), { keyless: true }),
+  openrouter: facts('OPENROUTER_API_KEY', withMedia(ALL)),
+  xai: facts('XAI_API_KEY', withMedia(CHAT_TOOLS_VISION)),
+  deepseek: facts('DEEPSEEK_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, vision: false }))),
+  cerebras: facts('CEREBRAS_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, vision: false }))),
+  perplexity: facts('PERPLEXITY_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, tools: false }))),
+  together: facts('TOGETHER_API_KEY', withMedia(ALL)),
+  fireworks: facts('FIREWORKS_API_KEY', withMedia(ALL)),
+  vllm: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true }),
+  sglang: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true }),
+  huggingface: facts('HF_TOKEN', withMedia(CHAT_TOOLS_VISION), { canBeBase: true }),
+  parasail: facts('PARASAIL_API_KEY', withMedia(CHAT_TOOLS_VISION)),
+  nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
   // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
-  azure: facts(null, ALL),
+  azure: facts(null, withMedia(ALL)),
   cohere: facts('COHERE_API_KEY', ALL, { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   bedrock: facts(null, ALL, { canBeBase: true }),

@@ -9,7 +9,7 @@ export const SSE_DONE = 'data: [DONE]\n\n';
 export const sseData = (data: string): string => `data: ${data}\n\n`;
 
 /** Stateless, so every request shares it. */
-const OPENAI_WIRE = Object.freeze<ClientWire>({
+export const OPENAI_WIRE = Object.freeze<ClientWire>({
   answer: (body: string) => body,
   errorBody: openAIErrorBody,
   streamContentType: 'text/event-stream; charset=utf-8',

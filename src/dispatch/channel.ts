@@ -13,7 +13,7 @@ import type { WorkerInit } from '../contract/worker-init.js';
 import type { ErrorData } from '../errors/error-data.js';
 
 export interface JobHandlers {
-  onResult(status: number, body: string, meta: ResultMeta): void;
+  onResult(status: number, body: string | Uint8Array, meta: ResultMeta): void;
   /** `droppedParams` comes with the first chunks of a stream only. */
   onChunks(chunks: string[], droppedParams: string[] | null): void;
   onEnd(meta: StreamEndMeta): void;

@@ -17,7 +17,8 @@ export interface ResponseSink {
   readonly streaming: boolean;
   onAbort(listener: () => void): void;
   json(status: number, body: string, headers?: Headers): void;
-  text(status: number, contentType: string, body: string): void;
+  /** Any content type: metrics text, a media answer (audio bytes) as the provider sent it. */
+  text(status: number, contentType: string, body: string | Uint8Array, headers?: Headers): void;
   /** Starts a streamed answer; an SSE stream unless the dialect frames it otherwise (AWS event-stream). */
   startStream(headers?: Headers, contentType?: string): void;
   /** False when the socket is backed up: wait for `onWritable` before producing more. */
@@ -73,11 +74,11 @@ export class UwsResponseSink implements ResponseSink {
     this.#send(status, 'application/json', body, headers);
   }
 
-  text(status: number, contentType: string, body: string): void {
-    this.#send(status, contentType, body, undefined);
+  text(status: number, contentType: string, body: string | Uint8Array, headers?: Headers): void {
+    this.#send(status, contentType, body, headers);
   }
 
-  #send(status: number, contentType: string, body: string, headers: Headers | undefined): void {
+  #send(status: number, contentType: string, body: string | Uint8Array, headers: Headers | undefined): void {
     if (this.aborted || this.finished) return;
     this.#complete(status);
     this.#res.cork(() => {

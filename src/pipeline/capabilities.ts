@@ -1,6 +1,7 @@
 // Stage 2b: refuse, in one place and with one clear 400, what the chosen provider cannot do. Adapters never
 // carry stubs for missing features; the capability table in src/contract/providers.ts says what they do.
 
+import { isMediaKind } from '../contract/messages.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ParsedRequest } from './parse.js';
@@ -24,6 +25,10 @@ export function checkCapabilities(parsed: ParsedRequest, target: RouteTarget): v
   };
   if (parsed.kind === 'embeddings') {
     if (!capabilities.embeddings) refuse('embeddings', 'model');
+    return;
+  }
+  if (isMediaKind(parsed.kind)) {
+    if (!capabilities.media) refuse(`OpenAI's audio and images endpoints (${parsed.kind.replace('_', ' ')})`, 'model');
     return;
   }
   if (parsed.kind === 'count_tokens' && !capabilities.countTokens) refuse('counting tokens', 'model');

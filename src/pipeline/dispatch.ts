@@ -95,16 +95,23 @@ export class ProviderCall implements JobHandlers {
     return now - this.#ctx.receivedAt - this.#run.waitedMs - this.#run.backoffMs - waitingNow;
   }
 
-  onResult(status: number, body: string, meta: ResultMeta): void {
+  onResult(status: number, body: string | Uint8Array, meta: ResultMeta): void {
     this.#ticket = null;
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
     this.#settle(meta);
-    this.#outcome.status = status;
-    this.#outcome.body = body;
-    afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached, () => {
+    const outcome = this.#outcome;
+    outcome.status = status;
+    // Plugins see text answers; a binary one (audio) is not theirs to read or change.
+    outcome.body = typeof body === 'string' ? body : null;
+    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
       const headers = { ...droppedHeader(meta.droppedParams), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)) };
-      respondOutcome(this.#sink, this.#wire, this.#outcome, headers, this.#run.failures);
+      if (meta.contentType !== undefined && !outcome.error) {
+        // A media answer goes out as the provider sent it, with its content type.
+        this.#sink.text(outcome.status, meta.contentType, typeof body === 'string' ? outcome.body ?? '' : body, headers);
+        return;
+      }
+      respondOutcome(this.#sink, this.#wire, outcome, headers, this.#run.failures);
     });
   }
 

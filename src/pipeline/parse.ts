@@ -13,7 +13,7 @@ export interface ParsedRequest {
 }
 
 /** The body as a JSON object with a string `model`: what every inference route needs first. */
-function parseModelRequest(raw: Buffer | null): Record<string, unknown> & { model: string } {
+export function parseModelRequest(raw: Buffer | null): Record<string, unknown> & { model: string } {
   if (!raw || raw.length === 0) throw new GatewayError('INVALID_REQUEST', 'the request body is empty; send a JSON request');
   let body: unknown;
   try {

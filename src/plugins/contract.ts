@@ -22,7 +22,9 @@ export interface ChatRequestBody {
 
 export interface PluginContext {
   readonly requestId: string;
-  /** Which endpoint: `chat` (the request has `messages`), `embeddings` (it has `input`) or `count_tokens` (a chat request to count). */
+  /** Which endpoint: `chat` (the request has `messages`; Responses and legacy completions arrive as chat too),
+   * `embeddings` (it has `input`), `count_tokens` (a chat request to count), or a media kind (`speech`,
+   * `transcription` with its `file` as bytes, `image_generation`: OpenAI's own request bodies). */
   readonly kind: JobKind;
   /** Request headers, names in lower case. */
   readonly headers: Readonly<Record<string, string>>;

@@ -64,7 +64,7 @@ export class FakeServer<R extends RecordedExchange, S extends object> implements
 
   /** A fake server listening on 127.0.0.1, on a port of its own. */
   static async start<R extends RecordedExchange, S extends object>(
-    onRequest: (req: IncomingMessage, res: ServerResponse, rawBody: string) => void,
+    onRequest: (req: IncomingMessage, res: ServerResponse, rawBody: string, rawBytes: Buffer) => void,
   ): Promise<FakeServer<R, S>> {
     const fake = new FakeServer<R, S>(onRequest);
     fake.server.listen(0, '127.0.0.1');
@@ -74,11 +74,14 @@ export class FakeServer<R extends RecordedExchange, S extends object> implements
     return fake;
   }
 
-  private constructor(onRequest: (req: IncomingMessage, res: ServerResponse, rawBody: string) => void) {
+  private constructor(onRequest: (req: IncomingMessage, res: ServerResponse, rawBody: string, rawBytes: Buffer) => void) {
     this.server = createServer((req, res) => {
       const parts: Buffer[] = [];
       req.on('data', (part: Buffer) => parts.push(part));
-      req.on('end', () => onRequest(req, res, Buffer.concat(parts).toString('utf8')));
+      req.on('end', () => {
+        const bytes = Buffer.concat(parts);
+        onRequest(req, res, bytes.toString('utf8'), bytes);
+      });
     });
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);

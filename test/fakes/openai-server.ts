@@ -18,7 +18,12 @@
 //   4. the scenario of the request's route (see `route`), then the options given to `startFakeOpenAI`, as
 //      defaults for every request.
 //
-// By default it serves OpenAI's paths, /v1/chat/completions and /v1/embeddings; the `route` option lets one fake
+// The media endpoints answer deterministically from the request: /v1/audio/speech sends audio bytes (a fixed
+// frame header, then the input text) with the content type of `response_format`; /v1/audio/transcriptions reads the
+// multipart form and answers `Transcribed <n> bytes of <file name>` as JSON, text or subtitles per
+// `response_format`; /v1/images/generations answers `n` images as b64_json (or URLs).
+//
+// By default it serves OpenAI's paths, /v1/chat/completions, /v1/embeddings and the media ones; the `route` option lets one fake
 // stand in for several OpenAI-compatible servers (a path prefix per provider, a path without /v1, a keyless
 // local server, a server that streams its usage unasked).
 
@@ -26,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import {
-  breakOff, FakeServer, modelOf, openaiEmbeddings, openStream, parseJson, retryAfterFor, scenarioOrBadHeader, sendJson as sendJsonOf, tokensOf,
+  breakOff, FakeServer, modelOf, openaiEmbeddings, openStream, parseJson, respond, retryAfterFor, scenarioOrBadHeader, sendJson as sendJsonOf, tokensOf,
   type WaitableFakeServerApi, whenClosed,
 } from './fake-server.js';
 
@@ -85,7 +90,7 @@ export interface Scenario {
 
 /** What a request path serves, for fakes of servers other than OpenAI itself. */
 export interface FakeRoute {
-  endpoint: 'chat' | 'embeddings';
+  endpoint: 'chat' | 'embeddings' | 'speech' | 'transcriptions' | 'images';
   /** Accepts requests without an Authorization header, as a local server started without a key does. */
   keyless?: boolean;
   /** Defaults for every request on this route, under a scripted or model-named scenario. */
@@ -103,6 +108,9 @@ export interface FakeOpenAIOptions extends Scenario {
 export function openaiRoute(path: string): FakeRoute | null {
   if (path === '/v1/chat/completions') return { endpoint: 'chat' };
   if (path === '/v1/embeddings') return { endpoint: 'embeddings' };
+  if (path === '/v1/audio/speech') return { endpoint: 'speech' };
+  if (path === '/v1/audio/transcriptions') return { endpoint: 'transcriptions' };
+  if (path === '/v1/images/generations') return { endpoint: 'images' };
   return null;
 }
 
@@ -112,6 +120,8 @@ export interface RecordedRequest {
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
   readonly rawBody: string;
+  /** The body's bytes, as they came (a multipart form's file intact). */
+  readonly rawBytes: Buffer;
   /** The body parsed as JSON; undefined when it was not JSON. */
   readonly body: ChatBody | undefined;
   readonly scenario: Scenario;
@@ -158,6 +168,11 @@ export interface FakeOpenAI extends WaitableFakeServerApi<RecordedRequest, Scena
   /** Exchanges still open (answered or not). */
   readonly openCount: number;
 }
+
+/** An MPEG audio frame header: what every fake speech answer starts with. */
+export const SPEECH_FRAME = Buffer.from([0xff, 0xfb, 0x90, 0x64]);
+const SPEECH_TYPES: Record<string, string> = { mp3: 'audio/mpeg', opus: 'audio/opus', aac: 'audio/aac', flac: 'audio/flac',
+  wav: 'audio/wav', pcm: 'audio/pcm' };
 
 const DEFAULT_CONTENT = 'The quick brown fox jumps over the lazy dog.';
 const DEFAULT_TOOL: FakeToolCall = { name: 'get_weather', arguments: '{"location":"Paris","unit":"celsius"}' };
@@ -213,7 +228,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let open = 0;
   const { apiKey, route: routeOf = openaiRoute, ...baseScenario } = options;
 
-  const fake = await FakeServer.start<RecordedRequest, Scenario>((req, res, rawBody) => {
+  const fake = await FakeServer.start<RecordedRequest, Scenario>((req, res, rawBody, rawBytes) => {
     const body = parseJson<ChatBody>(rawBody);
     const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, modelOf(body), scenarioFromModel,
       { ...baseScenario, ...routeOf((req.url ?? '').split('?')[0])?.scenario }));
@@ -223,6 +238,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       path: req.url ?? '',
       headers: req.headers,
       rawBody,
+      rawBytes,
       body,
       scenario,
       receivedAt: performance.now(),
@@ -289,6 +305,64 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     sendJsonOf(res, null, 200, { object: 'list', data, model: body.model, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
   }
 
+  const missing = (res: ServerResponse, record: RecordedRequest, param: string) =>
+    sendError(res, record, { status: 400, param, code: null, message: `Missing required parameter: '${param}'.` });
+
+  /** Audio bytes: an MP3 frame header, then the input text, so a test can tell what was spoken. */
+  function sendSpeech(res: ServerResponse, record: RecordedRequest, body: ChatBody): void {
+    if (typeof body.input !== 'string') return missing(res, record, 'input');
+    if (body.voice === undefined) return missing(res, record, 'voice');
+    const format = typeof body.response_format === 'string' ? body.response_format : 'mp3';
+    const type = SPEECH_TYPES[format];
+    if (!type) return sendError(res, record, { status: 400, param: 'response_format', message: `Invalid value: '${format}'.` });
+    const audio = Buffer.concat([SPEECH_FRAME, Buffer.from(body.input)]);
+    record.status = 200;
+    res.writeHead(200, { 'content-type': type, 'content-length': audio.length, 'x-request-id': randomId('req_', 16) });
+    res.end(audio);
+  }
+
+  async function sendTranscription(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
+    let form: FormData;
+    try {
+      form = await new Response(record.rawBytes, { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
+    } catch {
+      return sendError(res, record, { status: 400, code: null, message: 'Could not parse multipart form' });
+    }
+    const file = form.get('file');
+    if (file === null || typeof file === 'string') return missing(res, record, 'file');
+    const model = form.get('model');
+    if (typeof model !== 'string') return missing(res, record, 'model');
+    const scripted = scenarioFromModel(model).error ?? record.scenario.error;
+    if (scripted) return sendError(res, record, scripted);
+    const text = `Transcribed ${file.size} bytes of ${file.name}`;
+    const format = form.get('response_format') ?? 'json';
+    if (format === 'json') {
+      sendJson(res, record, 200, { text, usage: { type: 'tokens', input_tokens: 14, input_token_details: { text_tokens: 0, audio_tokens: 14 },
+        output_tokens: tokensOf(text), total_tokens: 14 + tokensOf(text) } });
+    } else if (format === 'verbose_json') {
+      sendJson(res, record, 200, { task: 'transcribe', language: form.get('language') ?? 'english', duration: 1.5, text,
+        segments: [], ...(form.getAll('timestamp_granularities[]').includes('word') ? { words: [] } : {}) });
+    } else if (format === 'text' || format === 'srt' || format === 'vtt') {
+      const body = format === 'text' ? `${text}\n` : format === 'srt' ? `1\n00:00:00,000 --> 00:00:01,500\n${text}\n`
+        : `WEBVTT\n\n00:00:00.000 --> 00:00:01.500\n${text}\n`;
+      respond(res, record, 200, body, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    } else {
+      sendError(res, record, { status: 400, param: 'response_format', message: `Invalid value: '${String(format)}'.` });
+    }
+  }
+
+  /** `n` images: a PNG signature and the prompt, base64-encoded (or as URLs with response_format url). */
+  function sendImages(res: ServerResponse, record: RecordedRequest, body: ChatBody): void {
+    if (typeof body.prompt !== 'string') return missing(res, record, 'prompt');
+    const count = typeof body.n === 'number' ? body.n : 1;
+    const image = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(body.prompt)]).toString('base64');
+    const data = Array.from({ length: count }, (_, i) => (body.response_format === 'url'
+      ? { url: `https://images.example/${i}.png`, revised_prompt: body.prompt } : { b64_json: image }));
+    sendJson(res, record, 200, { created: Math.floor(Date.now() / 1000), data,
+      usage: { input_tokens: tokensOf(body.prompt), input_tokens_details: { text_tokens: tokensOf(body.prompt), image_tokens: 0 },
+        output_tokens: 272 * count, total_tokens: tokensOf(body.prompt) + 272 * count } });
+  }
+
   async function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
     const { scenario, body } = record;
     if (scenario.latencyMs && !(await wait(res, scenario.latencyMs))) return;
@@ -308,8 +382,18 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       sendError(res, record, { status: 401 });
       return;
     }
+    if (route.endpoint === 'transcriptions') {
+      await sendTranscription(req, res, record);
+      return;
+    }
     if (!body) {
       sendError(res, record, { status: 400, code: null, message: 'We could not parse the JSON body of your request.' });
+      return;
+    }
+    if (route.endpoint === 'speech' || route.endpoint === 'images') {
+      if (scenario.error) sendError(res, record, scenario.error);
+      else if (route.endpoint === 'speech') sendSpeech(res, record, body);
+      else sendImages(res, record, body);
       return;
     }
     if (route.endpoint === 'embeddings') {

@@ -52,6 +52,18 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   return startGatewayWith(await startFakeOpenAI(options.fake), options.config);
 }
 
+/** The gateway with two providers: `openai` (the fake, any model) and the built-in `mock` (3 chunks, no latency). */
+export function startOpenAIAndMock(): Promise<Harness> {
+  return startHarness({
+    config: (fakeUrl) => ({
+      providers: {
+        openai: openaiProvider(fakeUrl),
+        mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
+      },
+    }),
+  });
+}
+
 /**
  * Starts the gateway on port 0 in front of an already started fake, with `config(fake.url)` as its config.json.
  * The returned harness owns the fake: it is closed if the gateway fails to start, and by `close()`.

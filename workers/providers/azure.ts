@@ -6,7 +6,7 @@
 
 import type { JobData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
-import { createOpenAICompatible, providerBody } from './openai-compatible.js';
+import { createOpenAICompatible, providerBody, transcriptionForm } from './openai-compatible.js';
 import type { CallTarget, HttpAdapter, KeyInit, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
@@ -171,5 +171,19 @@ export const azure: HttpAdapter = {
 
   embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
     return { url: azureUrl(job, target, 'embeddings'), body: azureBody(job), droppedParams: [] };
+  },
+
+  // The deployment in the URL names the model, so the media bodies carry none either.
+  speechCall(job: JobData, target: CallTarget): UpstreamCall {
+    return { url: azureUrl(job, target, 'audio/speech'), body: azureBody(job), droppedParams: [] };
+  },
+
+  transcriptionCall(job: JobData, target: CallTarget): UpstreamCall {
+    const { model: _model, ...fields } = job.body;
+    return { url: azureUrl(job, target, 'audio/transcriptions'), body: '', form: transcriptionForm(fields), droppedParams: [] };
+  },
+
+  imageGenerationCall(job: JobData, target: CallTarget): UpstreamCall {
+    return { url: azureUrl(job, target, 'images/generations'), body: azureBody(job), droppedParams: [] };
   },
 };

@@ -4,7 +4,7 @@
 // differently, an allow-list for strict servers that refuse any unknown field, and whether it takes
 // `stream_options`. Whatever is dropped is reported to the client; nothing is changed silently.
 
-import type { JobData, UsageData } from '../../src/contract/messages.js';
+import type { JobData, JobFile, UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import type { AuthStyle, CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 
@@ -199,6 +199,26 @@ function detailText(detail: unknown): string | null {
   return parts.length > 0 ? parts.join('; ') : null;
 }
 
+/** A transcription job's fields as OpenAI's multipart form: the file as a file part, lists as repeated `name[]` parts. */
+export function transcriptionForm(body: Record<string, unknown>): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(body)) {
+    if (value === undefined || value === null) continue;
+    if (name === 'file') {
+      const file = value as JobFile;
+      form.append('file', new Blob([file.bytes], { type: file.type }), file.name);
+    } else if (Array.isArray(value)) {
+      for (const item of value) form.append(`${name}[]`, String(item));
+    } else {
+      form.append(name, String(value));
+    }
+  }
+  return form;
+}
+
+/** OpenAI's media endpoints sit beside chat: `…/chat/completions` → `…/audio/speech`, whatever the provider's prefix. */
+const besideChat = (chatPath: string, operation: string): string => chatPath.replace(/chat\/completions$/, operation);
+
 export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAdapter {
   const chatPath = options.chatPath ?? '/v1/chat/completions';
   const embeddingsPath = options.embeddingsPath === undefined ? '/v1/embeddings' : options.embeddingsPath;
@@ -286,5 +306,13 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       return { body: text, usage: usageFromOpenAI(parsed.usage) };
     };
   }
+  // Media bodies are OpenAI's own, sent as the client wrote them (the chat field rules do not apply).
+  const mediaBody = (job: JobData) => ({ ...job.body, model: job.model });
+  adapter.speechCall = (job, target) =>
+    ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'audio/speech')), body: JSON.stringify(mediaBody(job)), droppedParams: [] });
+  adapter.transcriptionCall = (job, target) =>
+    ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'audio/transcriptions')), body: '', form: transcriptionForm(mediaBody(job)), droppedParams: [] });
+  adapter.imageGenerationCall = (job, target) =>
+    ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'images/generations')), body: JSON.stringify(mediaBody(job)), droppedParams: [] });
   return adapter;
 }

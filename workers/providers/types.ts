@@ -39,6 +39,8 @@ export interface UpstreamCall {
   /** Headers the provider needs besides auth and content type (e.g. `anthropic-version`). */
   headers?: Record<string, string>;
   body: string;
+  /** A multipart form (a transcription's file) sent instead of `body`; the runner encodes it with its boundary. */
+  form?: FormData;
   /** Request fields this provider cannot take; the gateway reports them to the client. */
   droppedParams: string[];
 }
@@ -47,6 +49,13 @@ export interface ChatAnswer {
   /** The OpenAI-shaped answer (a chat.completion, or an embeddings list), serialised. */
   body: string;
   usage: UsageData | null;
+}
+
+/** A media job's answer: the upstream's body (text, or bytes for audio) and content type, which the client gets as they are. */
+export interface MediaAnswer {
+  body: string | Uint8Array;
+  usage: UsageData | null;
+  contentType: string;
 }
 
 /** Per-stream scratch space an adapter may use between events. */
@@ -84,14 +93,43 @@ export interface HttpAdapter {
   countTokensCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** The counter's answer as `{"input_tokens": N}`. */
   countTokensAnswer?(text: string, job: JobData): ChatAnswer;
+  /** OpenAI's media endpoints (capability `media`); their answers pass through as the upstream sent them. */
+  speechCall?(job: JobData, target: CallTarget): UpstreamCall;
+  transcriptionCall?(job: JobData, target: CallTarget): UpstreamCall;
+  imageGenerationCall?(job: JobData, target: CallTarget): UpstreamCall;
 }
+
+const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall' } as const;
 
 /** The job's call, by its kind; throws when the adapter lacks that kind (the front refuses it before, normally). */
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
   if (job.kind === 'chat') return adapter.chatCall(job, target);
-  const build = job.kind === 'embeddings' ? adapter.embeddingsCall : adapter.countTokensCall;
+  const build = job.kind === 'embeddings' ? adapter.embeddingsCall
+    : job.kind === 'count_tokens' ? adapter.countTokensCall : adapter[MEDIA_CALLS[job.kind]];
   if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
   return build.call(adapter, job, target);
+}
+
+/** Usage as OpenAI's audio and image answers report it (`input_tokens`/`output_tokens`); null when absent. */
+function mediaUsage(text: string): UsageData | null {
+  try {
+    const usage = (JSON.parse(text) as { usage?: { input_tokens?: unknown; output_tokens?: unknown } } | null)?.usage;
+    if (typeof usage?.input_tokens !== 'number') return null;
+    const output = typeof usage.output_tokens === 'number' ? usage.output_tokens : 0;
+    return { promptTokens: usage.input_tokens, completionTokens: output, totalTokens: usage.input_tokens + output };
+  } catch {
+    return null;
+  }
+}
+
+const TEXTUAL = /^(?:application\/json|text\/)/i;
+
+/** A media answer as the upstream sent it: text (JSON, plain, subtitles) as text, anything else (audio) as bytes. */
+export function mediaAnswer(bytes: Buffer, contentType: string | undefined): MediaAnswer {
+  const type = contentType ?? 'application/octet-stream';
+  if (!TEXTUAL.test(type)) return { body: bytes, usage: null, contentType: type };
+  const text = bytes.toString('utf8');
+  return { body: text, usage: /^application\/json/i.test(type) ? mediaUsage(text) : null, contentType: type };
 }
 
 /** The upstream's answer to the job's call, as the pipeline's shape for that kind. */

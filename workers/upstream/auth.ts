@@ -7,7 +7,7 @@ export interface SignableRequest {
   method: string;
   url: string;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
 }
 
 /** Adds credentials to the request in place; may be async (a token fetch, an async signer). */

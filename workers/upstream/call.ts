@@ -8,7 +8,8 @@ import type { Dispatcher } from 'undici';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
-import { answerFor, callFor, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamState, type UpstreamCall } from '../providers/types.js';
+import { isMediaKind } from '../../src/contract/messages.js';
+import { answerFor, callFor, mediaAnswer, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamState, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
 import { createDecoder, type StreamDecoder } from './decoders.js';
 import { abortedError, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
@@ -49,13 +50,30 @@ export class HttpJobRunner {
       url: call.url,
       headers: {
         'content-type': 'application/json',
-        accept: job.data.stream ? 'text/event-stream' : 'application/json',
+        accept: job.data.stream ? 'text/event-stream' : isMediaKind(job.data.kind) ? '*/*' : 'application/json',
         'x-request-id': job.data.requestId,
         ...this.#provider.extraHeaders,
         ...call.headers,
       },
       body: call.body,
     };
+    if (!call.form) {
+      this.#authenticateAndSend(job, request);
+      return;
+    }
+    // A multipart form: undici's Response encodes it (parts, boundary) as fetch would send it.
+    const encoded = new Response(call.form);
+    request.headers['content-type'] = encoded.headers.get('content-type')!;
+    encoded.arrayBuffer().then((bytes) => {
+      request.body = new Uint8Array(bytes);
+      this.#authenticateAndSend(job, request);
+    }, (error: unknown) => job.fail({ code: 'INTERNAL', message: `${provider}: could not encode the form: ${(error as Error).message}`, provider }));
+  }
+
+  #authenticateAndSend(job: Job, request: SignableRequest): void {
+    const provider = this.#provider.name;
+    const adapter = this.#adapter;
+    const key = this.#provider.keys[job.data.keyIndex] ?? NO_KEY;
     let signing: void | Promise<void>;
     try {
       signing = authenticate(request, key, adapter.auth);
@@ -89,6 +107,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #controller: Controller | null = null;
   #status = 0;
   #retryAfter: number | undefined;
+  #contentType: string | undefined;
   #parts: Buffer[] = [];
   #decoder: StreamDecoder | null = null;
   #state: StreamState | null = null;
@@ -119,6 +138,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(_controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     this.#status = statusCode;
+    const contentType = headers['content-type'];
+    this.#contentType = Array.isArray(contentType) ? contentType[0] : contentType;
     if (statusCode >= 400) {
       this.#retryAfter = parseRetryAfter(headers['retry-after']);
     } else if (this.#job.data.stream) {
@@ -168,8 +189,14 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#done = true;
-    const text = this.#parts.length === 1 ? this.#parts[0].toString('utf8') : Buffer.concat(this.#parts).toString('utf8');
+    const bytes = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
     this.#parts = [];
+    if (this.#status < 400 && isMediaKind(this.#job.data.kind)) {
+      const answer = mediaAnswer(bytes, this.#contentType);
+      this.#job.result(answer.body, answer.usage, answer.contentType);
+      return;
+    }
+    const text = bytes.toString('utf8');
     const provider = this.#provider;
     if (this.#status >= 400) {
       const message = this.#adapter.errorMessage(text) ?? (text.slice(0, MAX_ERROR_TEXT) || `HTTP ${this.#status}`);

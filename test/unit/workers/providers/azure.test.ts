@@ -32,6 +32,19 @@ describe('azure adapter: the call', () => {
     expect(call.droppedParams).toEqual([]);
   });
 
+  it('sends the media endpoints to the deployment too, with no model in the body or the form', () => {
+    const config = { endpoint: ENDPOINT, deployments: { 'gpt-4o': 'prod-4o' } };
+    const speech = azure.speechCall!(job({ kind: 'speech', body: { model: 'azure/gpt-4o', input: 'hi', voice: 'alloy' } }), target(config));
+    expect(speech.url).toBe(`${ENDPOINT}/openai/deployments/prod-4o/audio/speech?api-version=2024-10-21`);
+    expect(JSON.parse(speech.body)).toEqual({ input: 'hi', voice: 'alloy' });
+    const transcription = azure.transcriptionCall!(job({ kind: 'transcription', body: { model: 'azure/gpt-4o',
+      file: { bytes: new Uint8Array([1]), name: 'a.wav', type: 'audio/wav' } } }), target(config));
+    expect(transcription.url).toContain('/deployments/prod-4o/audio/transcriptions?');
+    expect([...transcription.form!.keys()]).toEqual(['file']);
+    expect(azure.imageGenerationCall!(job({ kind: 'image_generation', body: { prompt: 'p' } }), target(config)).url)
+      .toContain('/deployments/prod-4o/images/generations?');
+  });
+
   it('uses the model name as the deployment when the map does not list it, and the key\'s api_version', () => {
     const call = azure.chatCall(job({ model: 'gpt-4o-mini' }), target({ endpoint: `${ENDPOINT}/`, deployments: { 'gpt-4o': 'x' },
       api_version: '2025-01-01-preview' }));

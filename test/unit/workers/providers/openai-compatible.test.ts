@@ -211,6 +211,18 @@ describe.each(FAMILY)('$id', ({ id, chat: chatUrl, embeddings }) => {
     }
   });
 
+  it('has OpenAI\'s media endpoints beside its chat path, as its facts say', () => {
+    expect(facts.capabilities.media).toBe(true);
+    const url = adapter.speechCall!({ ...chat({}), kind: 'speech', body: { model: 'x', input: 'hi', voice: 'alloy' } }, target('http://h')).url;
+    expect(url).toBe(adapter.chatCall(chat({}), target('http://h')).url.replace(/chat\/completions$/, 'audio/speech'));
+    const form = adapter.transcriptionCall!({ ...chat({}), kind: 'transcription', body: { model: 'x', language: 'fr',
+      timestamp_granularities: ['word', 'segment'], file: { bytes: new Uint8Array([1, 2]), name: 'a.wav', type: 'audio/wav' } } },
+    target('http://h')).form!;
+    expect(form.getAll('timestamp_granularities[]')).toEqual(['word', 'segment']);
+    expect((form.get('file') as File).name).toBe('a.wav');
+    expect(form.get('model')).toBe(chat({}).model);
+  });
+
   it('has an embeddings endpoint exactly when its facts say so', () => {
     expect(Boolean(adapter.embeddingsCall)).toBe(facts.capabilities.embeddings);
     if (embeddings) expect(adapter.embeddingsCall!(embed({}), target()).url).toBe(embeddings);

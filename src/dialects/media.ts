@@ -1,0 +1,112 @@
+// OpenAI's audio and images endpoints: `/v1/audio/speech` (JSON in, audio bytes out), `/v1/audio/transcriptions`
+// (multipart in, JSON or text out) and `/v1/images/generations` (JSON in and out). There is nothing to translate:
+// only providers that speak OpenAI's format offer them (capability `media`), the request goes on as the client
+// wrote it with the model rewritten, and the upstream's answer comes back as it was, with its content type.
+
+import type { JobFile, MediaKind } from '../contract/messages.js';
+import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
+import type { IncomingRequest, RouteHandler } from '../http/server.js';
+import type { ChatRequestBody } from '../plugins/contract.js';
+import { parseModelRequest, type ParsedRequest } from '../pipeline/parse.js';
+import { respondError } from '../pipeline/respond.js';
+import type { Dialect } from './dialect.js';
+import { OPENAI_WIRE } from './openai.js';
+
+type Fields = Record<string, unknown>;
+
+function invalid(message: string, param: string): never {
+  throw new GatewayError('INVALID_REQUEST', message, { param });
+}
+
+const present = (value: unknown): boolean => value !== undefined && value !== null;
+
+function refuseStreaming(request: Fields, field: string, value: unknown, what: string): void {
+  if (present(request[field]) && request[field] !== value) invalid(`streamed ${what} are not supported by this gateway; leave '${field}' out`, field);
+}
+
+function requireString(request: Fields, field: string): void {
+  if (typeof request[field] !== 'string' || request[field] === '') invalid(`'${field}' is required and must be a non-empty string`, field);
+}
+
+const asParsed = (kind: MediaKind, body: Fields): ParsedRequest =>
+  ({ kind, body: body as ChatRequestBody, stream: false, includeUsage: false });
+
+function parseSpeech(request: IncomingRequest): ParsedRequest {
+  const body = parseModelRequest(request.body);
+  requireString(body, 'input');
+  if (typeof body.voice !== 'string' && !(typeof body.voice === 'object' && body.voice !== null)) {
+    invalid("'voice' is required: a voice name like \"alloy\", or {\"id\": …}", 'voice');
+  }
+  refuseStreaming(body, 'stream_format', 'audio', 'speech events');
+  return asParsed('speech', body);
+}
+
+function parseImageGeneration(request: IncomingRequest): ParsedRequest {
+  const body = parseModelRequest(request.body);
+  requireString(body, 'prompt');
+  refuseStreaming(body, 'stream', false, 'images');
+  return asParsed('image_generation', body);
+}
+
+/** The fields of each transcription request's form, read before the pipeline runs (reading a form is async). */
+const forms = new WeakMap<IncomingRequest, Fields>();
+
+/** A multipart form as plain fields: a file as its bytes, name and type; `name[]` parts as a list under `name`. */
+async function readForm(request: IncomingRequest): Promise<Fields> {
+  const contentType = request.headers['content-type'] ?? '';
+  if (!/^multipart\/form-data/i.test(contentType)) {
+    throw new GatewayError('INVALID_REQUEST', `send the audio as multipart/form-data with a 'file' part (got content-type '${contentType}')`);
+  }
+  let form: FormData;
+  try {
+    form = await new Response(request.body ?? new Uint8Array(0), { headers: { 'content-type': contentType } }).formData();
+  } catch (error) {
+    throw new GatewayError('INVALID_REQUEST', `the multipart body could not be read: ${(error as Error).message}`);
+  }
+  const fields: Fields = {};
+  for (const [name, value] of form) {
+    if (typeof value !== 'string') {
+      fields[name] = { bytes: new Uint8Array(await value.arrayBuffer()), name: value.name || 'audio', type: value.type } satisfies JobFile;
+    } else if (name.endsWith('[]')) {
+      ((fields[name.slice(0, -2)] ??= []) as string[]).push(value);
+    } else {
+      fields[name] = value;
+    }
+  }
+  return fields;
+}
+
+/** The transcription route's handler: reads the form, then runs the pipeline, which finds the fields by the request. */
+export function withForm(handler: RouteHandler): RouteHandler {
+  return (request, sink) => {
+    readForm(request).then((fields) => {
+      forms.set(request, fields);
+      handler(request, sink);
+    }, (error: unknown) => {
+      respondError(sink, OPENAI_WIRE, error instanceof GatewayError ? error.data : { code: 'INTERNAL', message: String(error) });
+    });
+  };
+}
+
+function parseTranscription(request: IncomingRequest): ParsedRequest {
+  const fields = forms.get(request);
+  if (!fields) throw new Error('a transcription request reached the pipeline without its form being read');
+  const file = fields.file;
+  if (!present(file) || typeof file !== 'object' || !((file as JobFile).bytes instanceof Uint8Array)) {
+    invalid("'file' is required: the audio as a file part of the form", 'file');
+  }
+  requireString(fields, 'model');
+  refuseStreaming(fields, 'stream', 'false', 'transcriptions');
+  return asParsed('transcription', fields);
+}
+
+function mediaDialect(name: string, parse: Dialect['parse'], defaultProvider: string | null): Dialect {
+  return Object.freeze<Dialect>({ name, defaultProvider, parse, wire: () => OPENAI_WIRE, errorBody: (error) => openAIErrorBody(error) });
+}
+
+/** On /v1 (`provider/model`) and on the drop-in prefixes (a bare model means `openai`). */
+export const speech = [mediaDialect('speech', parseSpeech, null), mediaDialect('speech', parseSpeech, 'openai')] as const;
+export const transcription = [mediaDialect('transcription', parseTranscription, null),
+  mediaDialect('transcription', parseTranscription, 'openai')] as const;
+export const imageGeneration = [mediaDialect('image_generation', parseImageGeneration, null),
+  mediaDialect('image_generation', parseImageGeneration, 'openai')] as const;

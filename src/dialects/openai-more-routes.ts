@@ -1,0 +1,41 @@
+// The rest of OpenAI's surface, on /v1 and on the SDK's drop-in prefixes (/openai/v1, /openai): Responses and
+// legacy completions, each translated through chat so they reach every provider, and the audio and images
+// endpoints of OpenAI-format providers. One list, so the gateway adds it as one block.
+
+import type { Route, RouteHandler } from '../http/server.js';
+import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
+import { completions, dropInCompletions } from './completions.js';
+import type { Dialect } from './dialect.js';
+import { imageGeneration, speech, transcription, withForm } from './media.js';
+import { dropInResponses, responses } from './responses.js';
+
+interface Endpoint {
+  /** The path after the prefix. */
+  readonly path: string;
+  /** The metrics label on /v1 (on the drop-in prefixes it is '/openai'). */
+  readonly label: string;
+  readonly dialect: Dialect;
+  readonly dropIn: Dialect;
+  /** Wraps the handler: what must happen before the pipeline (reading a multipart form). */
+  readonly before?: (handler: RouteHandler) => RouteHandler;
+}
+
+export function openAIMoreRoutes(deps: PipelineDeps): Route[] {
+  const endpoints: Endpoint[] = [
+    { path: '/responses', label: '/v1/responses', dialect: responses, dropIn: dropInResponses },
+    { path: '/completions', label: '/v1/completions', dialect: completions, dropIn: dropInCompletions },
+    { path: '/audio/speech', label: '/v1/audio', dialect: speech[0], dropIn: speech[1] },
+    { path: '/audio/transcriptions', label: '/v1/audio', dialect: transcription[0], dropIn: transcription[1], before: withForm },
+    { path: '/images/generations', label: '/v1/images', dialect: imageGeneration[0], dropIn: imageGeneration[1] },
+  ];
+  return endpoints.flatMap((endpoint): Route[] => {
+    const wrap = endpoint.before ?? ((handler: RouteHandler) => handler);
+    const onV1 = wrap(createInferenceHandler(deps, endpoint.dialect));
+    const dropIn = wrap(createInferenceHandler(deps, endpoint.dropIn));
+    return [
+      { method: 'post', path: `/v1${endpoint.path}`, label: endpoint.label, readBody: true, handler: onV1 },
+      ...['/openai/v1', '/openai'].map((prefix): Route =>
+        ({ method: 'post', path: `${prefix}${endpoint.path}`, label: '/openai', readBody: true, handler: dropIn })),
+    ];
+  });
+}
