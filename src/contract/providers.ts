@@ -26,14 +26,15 @@ export interface ProviderFacts {
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
+const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
 const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial<ProviderFacts> = {}): ProviderFacts =>
   Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, capabilities, ...extra });
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
   openai: facts('OPENAI_API_KEY', ALL, { canBeBase: true }),
-  gemini: facts('GEMINI_API_KEY', ALL, { canBeBase: true }),
-  vertex: facts(null, ALL, { canBeBase: true }),
+  gemini: facts('GEMINI_API_KEY', COUNTS_TOKENS, { canBeBase: true }),
+  vertex: facts(null, COUNTS_TOKENS, { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', CHAT_TOOLS_VISION, { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', ALL),
   groq: facts('GROQ_API_KEY', CHAT_TOOLS_VISION),
