@@ -11,6 +11,7 @@ import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
+import { genaiRoutes } from './dialects/genai.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelsHandler } from './pipeline/models.js';
 
@@ -93,6 +94,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       { method: 'post', path: `${prefix}/embeddings`, label: '/openai', readBody: true, handler: dropInEmbeddings },
       { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
     ]),
+    // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
+    ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },
