@@ -220,7 +220,8 @@ export class GenAIStream {
     for (const [index, pending] of this.#candidates) {
       if (pending.finishReason === null) continue;
       const parts = [...pending.calls.values()].map((call) => functionCallPart({ ...call, function: { name: call.function?.name, arguments: call.arguments } }));
-      finished.push({ content: { role: 'model', parts }, finishReason: pending.finishReason, index });
+      // An empty text part, as Gemini's own last event has, so that `chunk.text` is '' rather than undefined.
+      finished.push({ content: { role: 'model', parts: parts.length > 0 ? parts : [{ text: '' }] }, finishReason: pending.finishReason, index });
       this.#candidates.delete(index);
     }
     return finished.length > 0 || usage ? this.#frame(this.#event(finished, usage)) : '';

@@ -109,6 +109,8 @@ describe('generateContentStream', () => {
     const chunks = await collect(await ai.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'one two three four' }));
     expect(chunks.length).toBeGreaterThan(1);
     expect(textOf(chunks)).toBe('Echo: one two three four');
+    // Each event of a text answer has text, the last one included, as `process.stdout.write(chunk.text)` needs.
+    expect(chunks.every((chunk) => typeof chunk.text === 'string')).toBe(true);
     const last = chunks.at(-1)!;
     expect(last.candidates![0].finishReason).toBe(FinishReason.STOP);
     expect(last.usageMetadata!.totalTokenCount).toBeGreaterThan(0);
