@@ -144,7 +144,6 @@ function modelTurn(parts: Json[], where: string, ids: CallIds): Json {
   const content: Json[] = [];
   const toolCalls: ToolCall[] = [];
   const thinkingBlocks: Json[] = [];
-  let reasoning = '';
   parts.forEach((part, i) => {
     const at = `${where}.parts[${i}]`;
     if (part.functionCall !== undefined) {
@@ -156,11 +155,10 @@ function modelTurn(parts: Json[], where: string, ids: CallIds): Json {
       if (typeof part.thoughtSignature === 'string') toolCall.extra_content = { google: { thought_signature: part.thoughtSignature } };
       toolCalls.push(toolCall);
     } else if (part.thought === true) {
-      // A signed thought (a Claude thinking block, as genai-answer.ts writes it) must go back whole; an unsigned
-      // one is context the provider does not need.
+      // A signed thought (a Claude thinking block, as genai-answer.ts writes it) must go back whole. An unsigned
+      // one is left out: no provider needs it, and some (DeepSeek) refuse earlier reasoning in the input.
       const text = typeof part.text === 'string' ? part.text : '';
       if (typeof part.thoughtSignature === 'string') thinkingBlocks.push({ type: 'thinking', thinking: text, signature: part.thoughtSignature });
-      else reasoning += text;
     } else if (typeof part.text === 'string') {
       content.push({ type: 'text', text: part.text });
     } else if (part.inlineData !== undefined || part.fileData !== undefined) {
@@ -172,7 +170,6 @@ function modelTurn(parts: Json[], where: string, ids: CallIds): Json {
   const message: Json = { role: 'assistant', content: textOnly(content) };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   if (thinkingBlocks.length > 0) message.thinking_blocks = thinkingBlocks;
-  else if (reasoning !== '') message.reasoning_content = reasoning;
   return message;
 }
 

@@ -5,7 +5,7 @@
 // (genai-request.ts and genai-answer.ts hold the transforms). A bare model goes to the `gemini` provider.
 
 import { errorData, GatewayError, statusOf } from '../errors/gateway-error.js';
-import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
+import type { Route, RouteHandler } from '../http/server.js';
 import { parseJsonObjectBody, type ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import type { ClientWire, Dialect } from './dialect.js';
@@ -16,24 +16,21 @@ const ACTIONS = ['generateContent', 'streamGenerateContent', 'countTokens', 'emb
 
 const PATH = /^\/genai\/v1(?:beta)?\/models\/(.+):([A-Za-z]+)$/;
 
-/** The model and action of a GenAI path, or null when the path names no action. */
-export function modelAndAction(path: string): { model: string; action: string } | null {
+/** The model (still percent-encoded) and action of a GenAI path, or null when the path names no action. */
+function splitPath(path: string): { model: string; action: string } | null {
   const match = PATH.exec(path);
-  if (!match) return null;
-  let model: string;
-  try {
-    model = decodeURIComponent(match[1]);
-  } catch {
-    throw new GatewayError('INVALID_REQUEST', `the model in the path is not valid percent-encoding: '${match[1]}'`, { param: 'model' });
-  }
-  return { model, action: match[2] };
+  return match ? { model: match[1], action: match[2] } : null;
 }
 
-function modelOf(request: IncomingRequest): string {
-  const found = modelAndAction(request.path);
-  if (!found || found.model === '') throw new GatewayError('INVALID_REQUEST', 'the path names no model', { param: 'model' });
-  // The SDK writes `models/<name>`; what follows is the gateway's model name, `provider/model` or bare.
-  return found.model;
+/** The model a GenAI path names: after `models/`, the gateway's model name, `provider/model` or bare. */
+export function modelOf(path: string): string {
+  const found = splitPath(path);
+  if (!found) throw new GatewayError('INVALID_REQUEST', 'the path names no model', { param: 'model' });
+  try {
+    return decodeURIComponent(found.model);
+  } catch {
+    throw new GatewayError('INVALID_REQUEST', `the model in the path is not valid percent-encoding: '${found.model}'`, { param: 'model' });
+  }
 }
 
 /** Answers that keep no state: every request of the action shares the wire. */
@@ -50,9 +47,9 @@ function genaiDialect(parse: (body: Record<string, unknown>, model: string) => P
   return Object.freeze<Dialect>({
     name: 'genai',
     defaultProvider: 'gemini',
-    parse: (request) => parse(parseJsonObjectBody(request.body), modelOf(request)),
+    parse: (request) => parse(parseJsonObjectBody(request.body), modelOf(request.path)),
     wire,
-    errorBody: (error) => genaiErrorBody(error),
+    errorBody: genaiErrorBody,
   });
 }
 
@@ -92,17 +89,9 @@ function handlerKey(action: string, query: string): string {
  */
 export function genaiRoutes(handlerFor: (dialect: Dialect) => RouteHandler): Route[] {
   const handlers = new Map<string, RouteHandler>(Object.entries(GENAI_DIALECTS).map(([key, dialect]) => [key, handlerFor(dialect)]));
-  const errorBody = (error: Parameters<typeof genaiErrorBody>[0]) => genaiErrorBody(error);
   const handler: RouteHandler = (request, sink) => {
-    let action: string | null = null;
-    try {
-      action = modelAndAction(request.path)?.action ?? null;
-    } catch (error) {
-      const data = (error as GatewayError).data;
-      sink.json(statusOf(data), genaiErrorBody(data));
-      return;
-    }
-    const handle = action !== null && ACTIONS.includes(action) ? handlers.get(handlerKey(action, request.query)) : undefined;
+    const action = splitPath(request.path)?.action;
+    const handle = action !== undefined && ACTIONS.includes(action) ? handlers.get(handlerKey(action, request.query)) : undefined;
     if (!handle) {
       const data = errorData('UNKNOWN_ROUTE', `no GenAI method at ${request.path}: this gateway serves ` +
         `models/{model}:${ACTIONS.join(', :')}`);
@@ -112,5 +101,5 @@ export function genaiRoutes(handlerFor: (dialect: Dialect) => RouteHandler): Rou
     handle(request, sink);
   };
   return ['/genai/v1beta/models/*', '/genai/v1/models/*'].map((path): Route =>
-    ({ method: 'post', path, label: '/genai', errorBody, readBody: true, handler }));
+    ({ method: 'post', path, label: '/genai', errorBody: genaiErrorBody, readBody: true, handler }));
 }

@@ -5,7 +5,7 @@ import {
   countTokensResponse, embedContentResponse, GenAIStream, genaiErrorBody, generateContentResponse, googleStatus,
 } from '../../../src/dialects/genai-answer.js';
 import { chatRequestOf, countTokensRequestOf, embeddingsRequestOf, toJsonSchema } from '../../../src/dialects/genai-request.js';
-import { GENAI_DIALECTS, modelAndAction } from '../../../src/dialects/genai.js';
+import { GENAI_DIALECTS, modelOf } from '../../../src/dialects/genai.js';
 
 type Json = Record<string, unknown>;
 
@@ -23,12 +23,11 @@ function refusal(run: () => unknown): GatewayError {
 
 describe('GenAI paths', () => {
   it('read the model up to the last colon, slashes and colons of its own included', () => {
-    expect(modelAndAction('/genai/v1beta/models/gemini-2.0-flash:generateContent')).toEqual({ model: 'gemini-2.0-flash', action: 'generateContent' });
-    expect(modelAndAction('/genai/v1/models/openai/gpt-4o-mini:countTokens')).toEqual({ model: 'openai/gpt-4o-mini', action: 'countTokens' });
-    expect(modelAndAction('/genai/v1beta/models/bedrock%2Fanthropic.claude-v1:0:generateContent'))
-      .toEqual({ model: 'bedrock/anthropic.claude-v1:0', action: 'generateContent' });
-    expect(modelAndAction('/genai/v1beta/models/gemini-2.0-flash')).toBeNull();
-    expect(refusal(() => modelAndAction('/genai/v1beta/models/%E0%A4%A:generateContent')).data.code).toBe('INVALID_REQUEST');
+    expect(modelOf('/genai/v1beta/models/gemini-2.0-flash:generateContent')).toBe('gemini-2.0-flash');
+    expect(modelOf('/genai/v1/models/openai/gpt-4o-mini:countTokens')).toBe('openai/gpt-4o-mini');
+    expect(modelOf('/genai/v1beta/models/bedrock%2Fanthropic.claude-v1:0:generateContent')).toBe('bedrock/anthropic.claude-v1:0');
+    expect(refusal(() => modelOf('/genai/v1beta/models/gemini-2.0-flash')).data.param).toBe('model');
+    expect(refusal(() => modelOf('/genai/v1beta/models/%E0%A4%A:generateContent')).message).toContain('percent-encoding');
   });
 
   it('parse into the kind of each action, the model from the path', () => {
@@ -74,7 +73,7 @@ describe('GenAI requests → OpenAI chat', () => {
     });
   });
 
-  it('pairs function calls and responses by id, or by name in order, and keeps thought signatures', () => {
+  it('pairs function calls and responses by id, or by name in order, keeps thought signatures and leaves unsigned thoughts out', () => {
     const { messages } = chatRequestOf({ contents: [
       user('go'),
       { role: 'model', parts: [
@@ -90,7 +89,7 @@ describe('GenAI requests → OpenAI chat', () => {
         { text: 'thanks' },
       ] },
     ] }, 'm') as { messages: Json[] };
-    expect(messages[1]).toEqual({ role: 'assistant', content: null, reasoning_content: 'planning', tool_calls: [
+    expect(messages[1]).toEqual({ role: 'assistant', content: null, tool_calls: [
       { id: 'call_0', type: 'function', function: { name: 'a', arguments: '{"n":1}' }, extra_content: { google: { thought_signature: 'sig-a' } } },
       { id: 'call_1', type: 'function', function: { name: 'a', arguments: '{"n":2}' } },
       { id: 'given', type: 'function', function: { name: 'b', arguments: '{}' } },
