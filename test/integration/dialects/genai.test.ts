@@ -1,21 +1,24 @@
 // The Google GenAI drop-in (`/genai`) through the real, built gateway with the official `@google/genai` SDK as the
 // client: same-provider (the fake Gemini API, also serving Vertex paths, behind providers `gemini` and `vertex`) and
-// cross-provider (the fake OpenAI server, the built-in mock), streams, function calls, countTokens, embeddings, and
-// errors, which the SDK must raise as its ApiError with Google's envelope.
+// cross-provider (the fake OpenAI server, the fake Anthropic API, the built-in mock), streams, function calls,
+// thinking, countTokens, embeddings, and errors, which the SDK must raise as its ApiError with Google's envelope.
 
 import { ApiError, FinishReason, GoogleGenAI, Type, type Content, type GenerateContentResponse } from '@google/genai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { startFakeVertex, type FakeVertex } from '../../fakes/vertex-server.js';
 import { collect, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 
 let vertex: FakeVertex;
 let openai: FakeOpenAI;
+let anthropic: FakeAnthropic;
 let h: Harness<FakeVertex['fake']>;
 let ai: GoogleGenAI;
 
 beforeAll(async () => {
   openai = await startFakeOpenAI();
+  anthropic = await startFakeAnthropic();
   vertex = await startFakeVertex();
   const upstream = { network_config: { base_url: vertex.fake.url, default_request_timeout_in_seconds: 30 },
     concurrency_and_buffer_size: { concurrency: 50, buffer_size: 50, threads: 1 } };
@@ -23,6 +26,7 @@ beforeAll(async () => {
     gemini: { keys: [{ value: 'AIza-upstream', models: ['*'], weight: 1 }], ...upstream },
     vertex: { keys: [{ value: 'service-account', models: ['*'], weight: 1, vertex_key_config: vertex.keyConfig() }], ...upstream },
     openai: openaiProvider(openai.url),
+    anthropic: { keys: [{ value: 'sk-ant-upstream', models: ['*'], weight: 1 }], network_config: { base_url: anthropic.url } },
     mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
   } }));
   ai = new GoogleGenAI({ apiKey: 'client-key-not-checked', httpOptions: { baseUrl: `${h.url}/genai` } });
@@ -31,11 +35,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await openai?.close();
+  await anthropic?.close();
 });
 
 beforeEach(() => {
   vertex.fake.reset();
   openai.reset();
+  anthropic.reset();
 });
 
 const lookupWeather = {
@@ -185,6 +191,25 @@ describe('function calling', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0].name).toBe('lookup_weather');
     expect(chunks.at(-1)!.functionCalls).toEqual(calls);
+  });
+});
+
+describe('thinking', () => {
+  it('answers Claude\'s signed thinking as a thought part, and hands it back as the thinking block', async () => {
+    const asked: Content = { role: 'user', parts: [{ text: 'hello' }] };
+    const first = await ai.models.generateContent({ model: 'anthropic/claude-sonnet-4-5-thinking', contents: [asked] });
+    const [thought, answer] = first.candidates![0].content!.parts!;
+    expect(thought).toMatchObject({ thought: true, text: 'The user greets me; a short, friendly answer fits.' });
+    expect(thought.thoughtSignature).toMatch(/^[A-Za-z0-9+/=]{20,}$/);
+    expect(answer.thought).toBeUndefined();
+    expect(first.text).toBe(answer.text);
+
+    const again: Content = { role: 'user', parts: [{ text: 'and again' }] };
+    await ai.models.generateContent({ model: 'anthropic/claude-sonnet-4-5', contents: [asked, first.candidates![0].content!, again] });
+    expect(anthropic.requests[1].body!.messages![1]).toEqual({ role: 'assistant', content: [
+      { type: 'thinking', thinking: thought.text, signature: thought.thoughtSignature },
+      { type: 'text', text: answer.text },
+    ] });
   });
 });
 
