@@ -110,6 +110,20 @@ function thoughtParts(message: OpenAIMessage): Json[] {
     ? [{ text: message.reasoning_content, thought: true }] : [];
 }
 
+/**
+ * A stream's thinking: the text as it comes (`reasoning_content`), then a Claude block's signature on a part of its
+ * own with empty text when the block is complete (anthropic-shared.ts sends the whole block then), as Gemini signs
+ * its streamed thoughts; genai-request.ts joins them again.
+ */
+function streamedThoughtParts(delta: OpenAIMessage): Json[] {
+  const parts: Json[] = typeof delta.reasoning_content === 'string' && delta.reasoning_content !== ''
+    ? [{ text: delta.reasoning_content, thought: true }] : [];
+  for (const block of delta.thinking_blocks ?? []) {
+    if (block?.type === 'thinking' && block.signature) parts.push({ text: '', thought: true, thoughtSignature: block.signature });
+  }
+  return parts;
+}
+
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
@@ -237,7 +251,7 @@ export class GenAIStream {
       const index = choice.index ?? 0;
       const delta = choice.delta ?? {};
       const pending = this.#pending(index);
-      const parts = thoughtParts(delta);
+      const parts = streamedThoughtParts(delta);
       const content = textOf(delta.content);
       if (content !== '') parts.push({ text: content });
       for (const call of delta.tool_calls ?? []) {

@@ -144,6 +144,7 @@ function modelTurn(parts: Json[], where: string, ids: CallIds): Json {
   const content: Json[] = [];
   const toolCalls: ToolCall[] = [];
   const thinkingBlocks: Json[] = [];
+  let unsignedThought = '';
   parts.forEach((part, i) => {
     const at = `${where}.parts[${i}]`;
     if (part.functionCall !== undefined) {
@@ -155,10 +156,16 @@ function modelTurn(parts: Json[], where: string, ids: CallIds): Json {
       if (typeof part.thoughtSignature === 'string') toolCall.extra_content = { google: { thought_signature: part.thoughtSignature } };
       toolCalls.push(toolCall);
     } else if (part.thought === true) {
-      // A signed thought (a Claude thinking block, as genai-answer.ts writes it) must go back whole. An unsigned
-      // one is left out: no provider needs it, and some (DeepSeek) refuse earlier reasoning in the input.
+      // A signed thought (a Claude thinking block, as genai-answer.ts writes it) must go back whole: in a streamed
+      // answer its text came before, in unsigned pieces, and the signature after, with empty text. Unsigned thoughts
+      // alone are left out: no provider needs them, and some (DeepSeek) refuse earlier reasoning in the input.
       const text = typeof part.text === 'string' ? part.text : '';
-      if (typeof part.thoughtSignature === 'string') thinkingBlocks.push({ type: 'thinking', thinking: text, signature: part.thoughtSignature });
+      if (typeof part.thoughtSignature === 'string') {
+        thinkingBlocks.push({ type: 'thinking', thinking: text || unsignedThought, signature: part.thoughtSignature });
+        unsignedThought = '';
+      } else {
+        unsignedThought += text;
+      }
     } else if (typeof part.text === 'string') {
       content.push({ type: 'text', text: part.text });
     } else if (part.inlineData !== undefined || part.fileData !== undefined) {

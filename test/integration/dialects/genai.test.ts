@@ -211,6 +211,19 @@ describe('thinking', () => {
       { type: 'text', text: answer.text },
     ] });
   });
+
+  it('streams the thinking, then its signature, and takes the streamed parts back as the thinking block', async () => {
+    const asked: Content = { role: 'user', parts: [{ text: 'hello' }] };
+    const chunks = await collect(await ai.models.generateContentStream({ model: 'anthropic/claude-sonnet-4-5-thinking', contents: [asked] }));
+    const parts = chunks.flatMap((chunk) => chunk.candidates?.[0]?.content?.parts ?? []);
+    const thought = parts.filter((part) => part.thought).map((part) => part.text).join('');
+    expect(thought).toBe('The user greets me; a short, friendly answer fits.');
+    const signature = parts.find((part) => part.thoughtSignature)!.thoughtSignature;
+
+    await ai.models.generateContent({ model: 'anthropic/claude-sonnet-4-5', contents: [asked, { role: 'model', parts }, { role: 'user', parts: [{ text: 'more' }] }] });
+    const sent = anthropic.requests[1].body!.messages![1].content as { type: string }[];
+    expect(sent[0]).toEqual({ type: 'thinking', thinking: thought, signature });
+  });
 });
 
 describe('countTokens', () => {

@@ -102,9 +102,12 @@ describe('GenAI requests → OpenAI chat', () => {
     ]);
   });
 
-  it('sends a signed thought back as a thinking block', () => {
-    const { messages } = chatRequestOf({ contents: [user('q'), { role: 'model', parts: [{ text: 'hmm', thought: true, thoughtSignature: 'S' }, { text: 'a' }] }] }, 'm') as { messages: Json[] };
-    expect(messages[1]).toEqual({ role: 'assistant', content: 'a', thinking_blocks: [{ type: 'thinking', thinking: 'hmm', signature: 'S' }] });
+  it('sends a signed thought back as a thinking block, whole or joined from a stream\'s pieces', () => {
+    const assistantOf = (parts: Json[]) => (chatRequestOf({ contents: [user('q'), { role: 'model', parts }] }, 'm') as { messages: Json[] }).messages[1];
+    const block = { role: 'assistant', content: 'a', thinking_blocks: [{ type: 'thinking', thinking: 'hmm, yes', signature: 'S' }] };
+    expect(assistantOf([{ text: 'hmm, yes', thought: true, thoughtSignature: 'S' }, { text: 'a' }])).toEqual(block);
+    expect(assistantOf([{ text: 'hmm, ', thought: true }, { text: 'yes', thought: true }, { text: '', thought: true, thoughtSignature: 'S' },
+      { text: 'a' }])).toEqual(block);
   });
 
   it('translates tools, Gemini schemas and function calling modes', () => {
@@ -244,6 +247,14 @@ describe('OpenAI chunks → GenAI stream', () => {
       usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 4, totalTokenCount: 7 }, modelVersion: 'm1', responseId: 's1',
     }]);
     expect(stream.end()).toBe('');
+  });
+
+  it('streams thinking as it comes, and a Claude block\'s signature on an empty thought part after it', () => {
+    const stream = new GenAIStream(true);
+    expect(events(stream.chunk(chunk({ reasoning_content: 'hmm' })))[0].candidates).toEqual([{ content: { role: 'model',
+      parts: [{ text: 'hmm', thought: true }] }, index: 0 }]);
+    expect(events(stream.chunk(chunk({ thinking_blocks: [{ type: 'thinking', thinking: 'hmm', signature: 'S' }] })))[0].candidates)
+      .toEqual([{ content: { role: 'model', parts: [{ text: '', thought: true, thoughtSignature: 'S' }] }, index: 0 }]);
   });
 
   it('ends a stream without usage with its held finish', () => {
