@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { startFakeVertex, type FakeVertex } from '../../fakes/vertex-server.js';
-import { collect, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { collect, eventually, metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 
 let vertex: FakeVertex;
 let openai: FakeOpenAI;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   vertex = await startFakeVertex();
   const upstream = { network_config: { base_url: vertex.fake.url, default_request_timeout_in_seconds: 30 },
     concurrency_and_buffer_size: { concurrency: 50, buffer_size: 50, threads: 1 } };
-  h = await startGatewayWith(vertex.fake, () => ({ providers: {
+  h = await startGatewayWith(vertex.fake, () => ({ client: { max_request_body_size_mb: 1 }, providers: {
     gemini: { keys: [{ value: 'AIza-upstream', models: ['*'], weight: 1 }], ...upstream },
     vertex: { keys: [{ value: 'service-account', models: ['*'], weight: 1, vertex_key_config: vertex.keyConfig() }], ...upstream },
     openai: openaiProvider(openai.url),
@@ -104,9 +104,13 @@ describe('generateContent', () => {
       schema: { type: 'object', properties: { answer: { type: ['string', 'null'] } } } } });
   });
 
-  it('reaches the built-in mock', async () => {
+  it('reaches the built-in mock, counted under the /genai route label', async () => {
+    const counted = async () => metricValue(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_http_requests_total',
+      { route: '/genai', status: '200' }) ?? 0;
+    const before = await counted();
     const response = await ai.models.generateContent({ model: 'mock/echo', contents: 'ping' });
     expect(response.text).toBe('Echo: ping');
+    expect(await eventually(counted, (value) => value === before + 1)).toBe(before + 1);
   });
 });
 
@@ -292,6 +296,13 @@ describe('errors in Google\'s shape', () => {
     const unknown = await fetch(`${h.url}/genai/v1beta/models/gemini-2.0-flash:predictLongRunning`, { method: 'POST', body: '{}' });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: { code: 404, status: 'NOT_FOUND' } });
+  });
+
+  it('a body over the limit is a 413 in Google\'s shape', async () => {
+    const { status, body } = await apiErrorOf(ai.models.generateContent({ model: 'gemini-2.0-flash', contents: 'x'.repeat(1_100_000) }));
+    expect(status).toBe(413);
+    expect(body.error).toMatchObject({ code: 413, status: 'INVALID_ARGUMENT' });
+    expect(body.error.message).toContain('max_request_body_size_mb');
   });
 
   it('an error after the stream started is its last SSE event, which the SDK raises', async () => {
