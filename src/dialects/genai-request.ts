@@ -86,7 +86,7 @@ interface ToolCall {
 }
 
 const PART_KEYS = new Set(['text', 'thought', 'thoughtSignature', 'inlineData', 'fileData', 'functionCall',
-  'functionResponse', 'videoMetadata', 'partMetadata']);
+  'functionResponse']);
 
 /** `inlineData`/`fileData` as an OpenAI content part, chosen by MIME type as gemini-shared.ts reads them back. */
 function mediaPart(part: Json, where: string): Json {
@@ -280,7 +280,10 @@ function toolsOf(tools: unknown): Json[] {
 }
 
 function toolChoiceOf(toolConfig: unknown): unknown {
-  const config = objectAt(objectAt(toolConfig, 'toolConfig').functionCallingConfig ?? {}, 'toolConfig.functionCallingConfig');
+  const outer = objectAt(toolConfig, 'toolConfig');
+  refuseUnknown(outer, new Set(['functionCallingConfig']), 'toolConfig');
+  const config = objectAt(outer.functionCallingConfig ?? {}, 'toolConfig.functionCallingConfig');
+  refuseUnknown(config, new Set(['mode', 'allowedFunctionNames']), 'toolConfig.functionCallingConfig');
   const names = config.allowedFunctionNames;
   if (names !== undefined && (!Array.isArray(names) || !names.every((name) => typeof name === 'string'))) {
     throw bad("'toolConfig.functionCallingConfig.allowedFunctionNames' must be an array of strings", 'toolConfig');

@@ -130,6 +130,7 @@ describe('GenAI requests → OpenAI chat', () => {
     expect(choice({ mode: 'ANY', allowedFunctionNames: ['f', 'g'] })).toEqual({ type: 'allowed_tools',
       allowed_tools: { mode: 'required', tools: [{ type: 'function', function: { name: 'f' } }, { type: 'function', function: { name: 'g' } }] } });
     expect(refusal(() => choice({ mode: 'SOMETIMES' })).message).toContain('AUTO, ANY, NONE');
+    expect(refusal(() => chatRequestOf({ contents: [user('x')], toolConfig: { retrievalConfig: {} } }, 'm')).data.param).toBe('toolConfig.retrievalConfig');
     expect(toJsonSchema({ anyOf: [{ type: 'STRING' }], nullable: true }, 's')).toEqual({ anyOf: [{ type: 'string' }, { type: 'null' }] });
   });
 
