@@ -15,6 +15,7 @@ import { anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
+import { genaiRoutes } from './dialects/genai.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelsHandler } from './pipeline/models.js';
 
@@ -107,6 +108,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
     ...anthropicRoutes(inference, config.providers),
     ...openAIMoreRoutes(inference),
+    // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
+    ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },

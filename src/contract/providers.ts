@@ -29,6 +29,7 @@ export interface ProviderFacts {
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
   media: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
+const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
 /** Adapters built by workers/providers/openai-compatible.ts (and Azure's): OpenAI's media endpoints come with the format. */
 const withMedia = (capabilities: Capabilities): Capabilities => Object.freeze({ ...capabilities, media: true });
@@ -38,8 +39,8 @@ const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
   openai: facts('OPENAI_API_KEY', withMedia(ALL), { canBeBase: true }),
-  gemini: facts('GEMINI_API_KEY', ALL, { canBeBase: true }),
-  vertex: facts(null, ALL, { canBeBase: true }),
+  gemini: facts('GEMINI_API_KEY', COUNTS_TOKENS, { canBeBase: true }),
+  vertex: facts(null, COUNTS_TOKENS, { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true }), { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),

@@ -12,8 +12,8 @@ export interface ParsedRequest {
   includeUsage: boolean;
 }
 
-/** The body as a JSON object with a string `model`: what every inference route needs first. */
-export function parseModelRequest(raw: Buffer | null): Record<string, unknown> & { model: string } {
+/** The body as a JSON object: what every inference route, whatever its dialect, needs first. */
+export function parseJsonObjectBody(raw: Buffer | null): Record<string, unknown> {
   if (!raw || raw.length === 0) throw new GatewayError('INVALID_REQUEST', 'the request body is empty; send a JSON request');
   let body: unknown;
   try {
@@ -24,7 +24,12 @@ export function parseModelRequest(raw: Buffer | null): Record<string, unknown> &
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new GatewayError('INVALID_REQUEST', 'the body must be a JSON object');
   }
-  const request = body as Record<string, unknown>;
+  return body as Record<string, unknown>;
+}
+
+/** The body as a JSON object with a string `model`. */
+export function parseModelRequest(raw: Buffer | null): Record<string, unknown> & { model: string } {
+  const request = parseJsonObjectBody(raw);
   if (typeof request.model !== 'string' || request.model.length === 0) {
     throw new GatewayError('INVALID_REQUEST', "'model' is required and must be a non-empty string, like \"openai/gpt-4o-mini\"",
       { param: 'model' });

@@ -163,4 +163,26 @@ describe('fake Gemini API, read by @google/genai', () => {
     expect(response.embeddings![0].values).toHaveLength(4);
     expect(fake.requests[0].path).toBe('/v1beta/models/text-embedding-004:batchEmbedContents');
   });
+
+  it('counts tokens as generateContent counts the prompt', async () => {
+    const counted = await ai.models.countTokens({ model: 'gemini-2.0-flash', contents: 'count these words please' });
+    const generated = await ai.models.generateContent({ model: 'gemini-2.0-flash', contents: 'count these words please' });
+    expect(counted.totalTokens).toBeGreaterThan(0);
+    expect(counted.totalTokens).toBe(generated.usageMetadata!.promptTokenCount);
+    expect(fake.requests[0].path).toBe('/v1beta/models/gemini-2.0-flash:countTokens');
+    expect(fake.requests[0].body).toEqual({ contents: [{ role: 'user', parts: [{ text: 'count these words please' }] }] });
+  });
+
+  it('counts a whole generateContentRequest, whose model must match the path', async () => {
+    const count = (model: string) => fetch(`${fake.url}/v1beta/models/gemini-2.0-flash:countTokens`, {
+      method: 'POST', headers: { 'x-goog-api-key': API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ generateContentRequest: { model, contents: [{ role: 'user', parts: [{ text: 'hi' }] }],
+        systemInstruction: { parts: [{ text: 'be brief' }] } } }),
+    });
+    const counted = await count('models/gemini-2.0-flash');
+    expect(counted.status).toBe(200);
+    const total = (await counted.json() as { totalTokens: number }).totalTokens;
+    expect(total).toBeGreaterThan((await ai.models.countTokens({ model: 'gemini-2.0-flash', contents: 'hi' })).totalTokens!);
+    expect((await count('models/other')).status).toBe(400);
+  });
 });

@@ -5,8 +5,10 @@
 //   OAuth2      POST /token  (the JWT-bearer grant: verifies the RS256 signature with the test key pair's public
 //               key, the audience, scope and lifetime, and issues an access token)
 // Actions: generateContent, streamGenerateContent (`?alt=sse`: one GenerateContentResponse per `data:`, CRLF
-// framed, no [DONE]; without alt=sse a JSON array, as Google does), batchEmbedContents (Gemini API), predict
-// (Vertex embeddings). Requests are checked as strictly as Google does for what the adapters send (unknown
+// framed, no [DONE]; without alt=sse a JSON array, as Google does), countTokens (Gemini API: `contents` alone or a
+// whole `generateContentRequest` with its `model`; Vertex: `contents`, `systemInstruction`, `tools`,
+// `generationConfig` at the top; answers `totalTokens`, counting contents as generateContent's promptTokenCount
+// does, plus the system instruction and tools), batchEmbedContents (Gemini API), predict (Vertex embeddings). Requests are checked as strictly as Google does for what the adapters send (unknown
 // fields, roles, part shapes), so a bad transform fails here rather than in production.
 //
 // What a request gets is its Scenario, chosen (first match wins) by the `x-fake-scenario` header (JSON), a
@@ -30,6 +32,8 @@ type Json = Record<string, unknown>;
 export interface FakeGeminiToolCall {
   name: string;
   args: Json;
+  /** Sent on the call's part, as Gemini 2.5+ signs the thinking behind a call. */
+  thoughtSignature?: string;
 }
 
 export interface FakeGeminiScenario {
@@ -309,7 +313,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
         const calls = scenario.toolCalls.length > 0 ? scenario.toolCalls
           : [{ ...DEFAULT_TOOL, name: declared?.name ?? DEFAULT_TOOL.name }];
         const candidatesTokens = scenario.usage?.candidatesTokenCount ?? 12;
-        return { parts: calls.map((call) => ({ functionCall: { name: call.name, args: call.args } })), text: null,
+        return { parts: calls.map((call) => ({ functionCall: { name: call.name, args: call.args },
+          ...(call.thoughtSignature ? { thoughtSignature: call.thoughtSignature } : {}) })), text: null,
           finishReason: 'STOP', promptTokens, candidatesTokens };
       }
       const text = scenario.content ?? `The tool ${String(answered.name)} said ${JSON.stringify(answered.response)}.`;
@@ -407,6 +412,32 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     res.end();
   };
 
+  const countTokens = (record: FakeGeminiRequest, res: ServerResponse) => {
+    const body = record.body ?? {};
+    let request: Json = body;
+    try {
+      if (record.api === 'gemini' && body.generateContentRequest !== undefined) {
+        if (Object.keys(body).length !== 1) throw new BadRequest('Invalid JSON payload received. Send contents or generateContentRequest.');
+        const { model, ...rest } = body.generateContentRequest as Json;
+        if (model !== `models/${record.model}`) {
+          throw new BadRequest(`* CountTokensRequest.generate_content_request.model: Model name (${String(model)}) does not match models/${record.model}.`);
+        }
+        request = rest;
+      } else {
+        const allowed = record.api === 'gemini' ? ['contents'] : ['contents', 'systemInstruction', 'tools', 'generationConfig'];
+        const unknown = Object.keys(body).find((key) => !allowed.includes(key));
+        if (unknown) throw new BadRequest(`Invalid JSON payload received. Unknown name "${unknown}": Cannot find field.`);
+      }
+      checkGenerateRequest(request);
+    } catch (error) {
+      if (error instanceof BadRequest) return sendError(res, record, 400, error.message);
+      throw error;
+    }
+    const extra = (key: string) => (request[key] !== undefined ? tokensOf(JSON.stringify(request[key])) : 0);
+    const totalTokens = tokensOf(JSON.stringify(request.contents)) + extra('systemInstruction') + extra('tools');
+    sendJson(res, record, 200, { totalTokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: totalTokens }] });
+  };
+
   const embed = (record: FakeGeminiRequest, res: ServerResponse) => {
     const body = record.body ?? {};
     record.status = 200;
@@ -463,6 +494,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       if (scenario.error) return sendError(res, record, scenario.error.status, scenario.error.message, scenario.error.retryAfter);
       if (action === 'generateContent') return generate(record, res, false, false);
       if (action === 'streamGenerateContent') return generate(record, res, true, parsedUrl.searchParams.get('alt') === 'sse');
+      if (action === 'countTokens') return countTokens(record, res);
       return embed(record, res);
     })().catch((error: unknown) => {
       if (!res.headersSent) sendError(res, null, 500, String(error));

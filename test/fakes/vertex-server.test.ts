@@ -75,6 +75,18 @@ describe('fake Vertex AI, read by @google/genai in Vertex mode', () => {
     expect(response.functionCalls).toEqual([{ name: 'lookup_weather', args: { location: 'Paris', unit: 'celsius' } }]);
   });
 
+  it('counts tokens, the system instruction and tools included', async () => {
+    const bare = await ai.models.countTokens({ model: 'gemini-2.0-flash', contents: 'count me' });
+    const whole = await ai.models.countTokens({ model: 'gemini-2.0-flash', contents: 'count me', config: {
+      systemInstruction: 'be brief',
+      tools: [{ functionDeclarations: [{ name: 'lookup_weather', parameters: { type: Type.OBJECT, properties: {} } }] }],
+    } });
+    expect(bare.totalTokens).toBeGreaterThan(0);
+    expect(whole.totalTokens).toBeGreaterThan(bare.totalTokens!);
+    expect(vertex.fake.requests[0].path).toBe(modelPath('gemini-2.0-flash', 'countTokens'));
+    expect(Object.keys(vertex.fake.requests[1].body!).sort()).toEqual(['contents', 'systemInstruction', 'tools']);
+  });
+
   it.each([400, 401, 429, 500])('fails with %i in Google\'s error envelope', async (status) => {
     const error = await ai.models.generateContent({ model: `gemini-2.0-flash-error-${status}`, contents: 'hi' })
       .then(() => null, (e: unknown) => e);

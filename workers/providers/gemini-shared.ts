@@ -571,6 +571,16 @@ export function geminiErrorMessage(text: string): string | null {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Counting tokens
+
+/** A `:countTokens` answer as the pipeline's `{"input_tokens": N}`; counting is not billed, so no usage. */
+export function geminiTokenCountAnswer(text: string): ChatAnswer {
+  const totalTokens = parseJsonObject(text).totalTokens;
+  if (typeof totalTokens !== 'number') throw new SyntaxError('the answer has no totalTokens number');
+  return { body: JSON.stringify({ input_tokens: totalTokens }), usage: null };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Embeddings
 
 /** The texts of an OpenAI embeddings request, and the fields this family cannot take. */

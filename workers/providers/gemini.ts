@@ -1,11 +1,11 @@
 // Google's Gemini API (generativelanguage.googleapis.com): the generateContent wire format of gemini-shared.ts,
-// an API key in `x-goog-api-key`, embeddings through `:batchEmbedContents`.
+// an API key in `x-goog-api-key`, embeddings through `:batchEmbedContents`, token counts through `:countTokens`.
 
 import type { JobData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import {
-  embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, openAIEmbeddingList,
-  parseJsonObject,
+  embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
+  openAIEmbeddingList, parseJsonObject,
 } from './gemini-shared.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, UpstreamCall } from './types.js';
 
@@ -31,6 +31,14 @@ export const gemini: HttpAdapter = {
   chatAnswer: geminiChatAnswer,
   streamEvent: geminiStreamEvent,
   errorMessage: geminiErrorMessage,
+
+  countTokensCall(job: JobData, target: CallTarget): UpstreamCall {
+    // Only a whole `generateContentRequest` lets the count include the system instruction and tools.
+    const { body, droppedParams } = geminiChatRequest(job);
+    return { url: urlFor(target, job.model, 'countTokens'),
+      body: JSON.stringify({ generateContentRequest: { model: resourceOf(job.model), ...body } }), droppedParams };
+  },
+  countTokensAnswer: geminiTokenCountAnswer,
 
   embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
     const { texts, dimensions, droppedParams } = embeddingInputs(job);

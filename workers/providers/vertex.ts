@@ -1,14 +1,14 @@
 // Gemini on Vertex AI: the generateContent wire format of gemini-shared.ts under a project and region, with an
 // OAuth2 token for the key's service account (workers/upstream/auth/google-oauth.ts), embeddings through
-// `:predict`. The key's `vertex_key_config` gives `project_id`, `region` and `auth_credentials`;
+// `:predict`, token counts through `:countTokens`. The key's `vertex_key_config` gives `project_id`, `region` and `auth_credentials`;
 // `network_config.base_url` replaces the regional host.
 
 import type { JobData } from '../../src/contract/messages.js';
 import { serviceAccountOf } from '../upstream/auth/google-oauth.js';
 import { joinUrl } from '../upstream/url.js';
 import {
-  embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, openAIEmbeddingList,
-  parseJsonObject,
+  embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
+  openAIEmbeddingList, parseJsonObject,
 } from './gemini-shared.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, KeyInit, UpstreamCall } from './types.js';
 
@@ -56,6 +56,15 @@ export const vertex: HttpAdapter = {
   chatAnswer: geminiChatAnswer,
   streamEvent: geminiStreamEvent,
   errorMessage: geminiErrorMessage,
+
+  countTokensCall(job: JobData, target: CallTarget): UpstreamCall {
+    const url = urlFor(target, job.model, 'countTokens');
+    // Vertex counts contents, system instruction, tools and generation config; the rest (toolConfig, safety
+    // settings) changes no input token, so it is left out rather than refused.
+    const { body: { contents, systemInstruction, tools, generationConfig }, droppedParams } = geminiChatRequest(job);
+    return { url, body: JSON.stringify({ contents, systemInstruction, tools, generationConfig }), droppedParams };
+  },
+  countTokensAnswer: geminiTokenCountAnswer,
 
   embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
     const url = urlFor(target, job.model, 'predict');

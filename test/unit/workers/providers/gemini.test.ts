@@ -317,6 +317,19 @@ describe('Gemini adapter: embeddings', () => {
   });
 });
 
+describe('Gemini adapter: counting tokens', () => {
+  it('sends the whole request as generateContentRequest to :countTokens and answers input_tokens', () => {
+    const counted = job({ messages: [{ role: 'system', content: 'brief' }, { role: 'user', content: 'hi' }] }, { kind: 'count_tokens' });
+    const call = gemini.countTokensCall!(counted, target);
+    expect(call.url).toBe('https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:countTokens');
+    expect(JSON.parse(call.body)).toEqual({ generateContentRequest: { model: 'models/gemini-2.0-flash',
+      contents: [{ role: 'user', parts: [{ text: 'hi' }] }], systemInstruction: { parts: [{ text: 'brief' }] } } });
+    expect(gemini.countTokensAnswer!('{"totalTokens":7,"promptTokensDetails":[]}', counted))
+      .toEqual({ body: '{"input_tokens":7}', usage: null });
+    expect(() => gemini.countTokensAnswer!('{}', counted)).toThrow(/totalTokens/);
+  });
+});
+
 describe('toGeminiSchema', () => {
   it('converts the OpenAPI subset and refuses the rest', () => {
     expect(toGeminiSchema({ type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'number' }] } }))

@@ -64,4 +64,19 @@ describe('Vertex adapter', () => {
     expect(answer.usage).toEqual({ promptTokens: 3, completionTokens: 0, totalTokens: 3 });
     expect(() => vertex.embeddingsAnswer!('{}', embedJob)).toThrow(/predictions/);
   });
+
+  it('counts tokens with the request\'s contents, system instruction, tools and config, without toolConfig', () => {
+    const counted = job({ kind: 'count_tokens', body: { model: 'vertex/gemini-2.0-flash', temperature: 0.5, tool_choice: 'required',
+      messages: [{ role: 'system', content: 'brief' }, { role: 'user', content: 'hi' }],
+      tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }] } });
+    const call = vertex.countTokensCall!(counted, target());
+    expect(call.url).toBe(
+      'https://us-central1-aiplatform.googleapis.com/v1/projects/my-proj/locations/us-central1/publishers/google/models/gemini-2.0-flash:countTokens');
+    expect(JSON.parse(call.body)).toEqual({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }],
+      systemInstruction: { parts: [{ text: 'brief' }] },
+      tools: [{ functionDeclarations: [{ name: 'f', parameters: { type: 'OBJECT', properties: {} } }] }],
+      generationConfig: { temperature: 0.5 } });
+    expect(JSON.parse(vertex.countTokensAnswer!('{"totalTokens":12}', counted).body)).toEqual({ input_tokens: 12 });
+    expect(vertex.countTokensAnswer!('{"totalTokens":12}', counted).usage).toBeNull();
+  });
 });
