@@ -93,15 +93,20 @@ const STOP_REASONS: Readonly<Record<string, string>> = {
 /** OpenAI's `stop` covers both the end of a turn and a stop sequence; Converse's end_turn is the common case. */
 const stopReasonOf = (finish: unknown): string => STOP_REASONS[String(finish)] ?? 'end_turn';
 
-/** OpenAI's prompt_tokens include cached reads; Converse counts them apart (the Bedrock adapter adds them up). */
+/**
+ * OpenAI's prompt_tokens include cache reads (`cached_tokens`) and writes (`cache_creation_tokens`, where the bedrock
+ * and anthropic adapters put them); Converse counts both apart from inputTokens, and in totalTokens.
+ */
 function converseUsage(usage: unknown): Json {
   const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
   const openai = isObject(usage) ? usage : {};
-  const cached = isObject(openai.prompt_tokens_details) ? count(openai.prompt_tokens_details.cached_tokens) : 0;
-  const input = count(openai.prompt_tokens) - cached;
+  const details = isObject(openai.prompt_tokens_details) ? openai.prompt_tokens_details : {};
+  const cacheRead = count(details.cached_tokens);
+  const cacheWrite = count(details.cache_creation_tokens);
+  const input = count(openai.prompt_tokens) - cacheRead - cacheWrite;
   const output = count(openai.completion_tokens);
-  return { inputTokens: input, outputTokens: output, totalTokens: input + cached + output,
-    ...(cached > 0 ? { cacheReadInputTokens: cached } : {}) };
+  return { inputTokens: input, outputTokens: output, totalTokens: input + cacheRead + cacheWrite + output,
+    ...(cacheRead > 0 ? { cacheReadInputTokens: cacheRead } : {}), ...(cacheWrite > 0 ? { cacheWriteInputTokens: cacheWrite } : {}) };
 }
 
 /** A tool call's arguments as the toolUse input document; arguments that are not JSON go as the string they are. */

@@ -6,8 +6,13 @@
 // What has no OpenAI counterpart is refused with a ValidationException naming it, never dropped unseen:
 // guardrails, prompt variables, response field paths, audio and video. `additionalModelRequestFields` travel as
 // top-level fields of the chat request, where the provider's adapter takes what it knows (`top_k` and `thinking` for
-// Claude, `reasoning_effort` for OpenAI) and reports the rest in `x-heimdall-dropped-params`. Cache points are
-// hints that change no answer, so they are skipped.
+// Claude, `reasoning_effort` for OpenAI; the bedrock adapter puts every field that is not OpenAI's back in
+// additionalModelRequestFields) and reports the rest in `x-heimdall-dropped-params`. Cache points are hints that
+// change no answer, so they are skipped.
+//
+// What OpenAI chat has no field for rides on extensions the bedrock adapter reads (workers/providers/bedrock.ts),
+// so the same-provider round trip is faithful: a failed tool result's `status: "error"` on the tool message, and
+// signed reasoning as `thinking_blocks` on the assistant message.
 
 import { errorData, GatewayError, statusOf } from '../errors/gateway-error.js';
 import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
@@ -92,6 +97,9 @@ function documentPart(document: unknown, at: string): Json {
 
 /** A tool result's content as the OpenAI tool message's: text, and JSON as its text. */
 function toolResultContent(result: Json, at: string): string | Json[] {
+  if (result.status !== undefined && result.status !== 'success' && result.status !== 'error') {
+    throw invalid(`${at}.status must be 'success' or 'error'`, `${at}.status`);
+  }
   const content = result.content ?? [];
   if (!Array.isArray(content)) throw invalid(`${at}.content must be an array`, `${at}.content`);
   const texts = content.map((item, i) => {
@@ -100,7 +108,8 @@ function toolResultContent(result: Json, at: string): string | Json[] {
     if (kind === 'json') return JSON.stringify(value);
     throw invalid(`${at}.content[${i}]: a tool result may hold text and json here, not ${kind}`, `${at}.content[${i}]`);
   });
-  // OpenAI tool messages have no error flag: the model learns of the failure from the text, as a person would.
+  // OpenAI tool messages have no error flag: a provider without one tells the model of the failure in the text, as
+  // a person would; the tool message's `status` (userTurn) lets the bedrock adapter send the flag instead.
   if (result.status === 'error') texts[0] = `Error: ${texts[0] ?? ''}`;
   return texts.length === 1 ? texts[0] : texts.map((text) => ({ type: 'text', text }));
 }
@@ -129,7 +138,9 @@ function userTurn(content: unknown[], at: string): Turn {
       case 'toolResult': {
         const result = value as Json;
         if (!isObject(result) || typeof result.toolUseId !== 'string') throw invalid(`${where}.toolResult needs a toolUseId`, where);
-        turn.tools.push({ role: 'tool', tool_call_id: result.toolUseId, content: toolResultContent(result, `${where}.toolResult`) });
+        const message: Json = { role: 'tool', tool_call_id: result.toolUseId, content: toolResultContent(result, `${where}.toolResult`) };
+        if (result.status !== undefined) message.status = result.status;
+        turn.tools.push(message);
         break;
       }
       case 'cachePoint':

@@ -55,8 +55,10 @@ export interface BedrockScenario {
   chunks?: string[];
   /** Tool calls; with `content` the text block comes first, as Claude writes it. */
   toolUses?: FakeToolUse[];
-  /** A reasoning block before the answer. */
+  /** A reasoning block before the answer, signed `c2lnbmF0dXJl`. */
   reasoning?: string;
+  /** A redacted reasoning block (base64) after the reasoning, before the answer. */
+  redactedReasoning?: string;
   stopReason?: string;
   usage?: { inputTokens: number; outputTokens: number; cacheReadInputTokens?: number; cacheWriteInputTokens?: number };
   error?: FakeBedrockError;
@@ -288,10 +290,21 @@ function validateBlock(block: unknown, at: string, role: string, toolIds: Set<st
       if (role !== 'user') return `${at}: toolResult blocks belong to user messages.`;
       if (!isObject(value) || typeof value.toolUseId !== 'string' || !Array.isArray(value.content)) return `${at}.toolResult needs toolUseId and content.`;
       if (!toolIds.has(value.toolUseId)) return `The toolResult at ${at} has no matching toolUse: ${value.toolUseId}.`;
+      if (value.status !== undefined && value.status !== 'success' && value.status !== 'error') return `${at}.toolResult.status must be success or error.`;
       for (const [k, item] of value.content.entries()) {
         if (!isObject(item) || Object.keys(item).length !== 1) return `${at}.toolResult.content.${k} must hold one member.`;
       }
       return null;
+    case 'reasoningContent': {
+      if (role !== 'assistant') return `${at}: reasoningContent blocks belong to assistant messages.`;
+      const text = isObject(value) && isObject(value.reasoningText) ? value.reasoningText : null;
+      if (text) {
+        const { text: words, signature } = text;
+        return typeof words === 'string' && (signature === undefined || typeof signature === 'string') ? null : `${at}.reasoningContent.reasoningText needs text.`;
+      }
+      const redacted = isObject(value) ? value.redactedContent : undefined;
+      return typeof redacted === 'string' && BASE64.test(redacted) ? null : `${at}.reasoningContent must hold reasoningText or redactedContent (base64).`;
+    }
     default:
       return null;
   }
@@ -336,6 +349,7 @@ export function validateConverse(body: unknown): string | null {
       return 'inferenceConfig.stopSequences must be a list of strings.';
     }
   }
+  if (body.additionalModelRequestFields !== undefined && !isObject(body.additionalModelRequestFields)) return 'additionalModelRequestFields must be an object.';
   if (usesTools && body.toolConfig === undefined) return 'The toolConfig field must be defined when using toolUse and toolResult content blocks.';
   if (body.toolConfig !== undefined) {
     const config = body.toolConfig;
@@ -428,6 +442,7 @@ function planReply(body: Record<string, unknown>, scenario: BedrockScenario): Re
   }
   const blocks: Record<string, unknown>[] = [];
   if (scenario.reasoning) blocks.push({ reasoningContent: { reasoningText: { text: scenario.reasoning, signature: 'c2lnbmF0dXJl' } } });
+  if (scenario.redactedReasoning) blocks.push({ reasoningContent: { redactedContent: scenario.redactedReasoning } });
   if (text !== '') blocks.push({ text });
   for (const use of toolUses ?? []) blocks.push({ toolUse: { toolUseId: use.id, name: use.name, input: use.input } });
   const inputTokens = scenario.usage?.inputTokens ?? tokensOf(JSON.stringify([body.system ?? [], body.messages]));
@@ -443,7 +458,9 @@ function planReply(body: Record<string, unknown>, scenario: BedrockScenario): Re
 function streamEvents(reply: Reply, scenario: BedrockScenario): FakeEvent[] {
   const events: FakeEvent[] = [{ type: 'messageStart', payload: { role: 'assistant' } }];
   reply.blocks.forEach((block, index) => {
-    if (isObject(block.reasoningContent)) {
+    if (isObject(block.reasoningContent) && typeof block.reasoningContent.redactedContent === 'string') {
+      events.push({ type: 'contentBlockDelta', payload: { contentBlockIndex: index, delta: { reasoningContent: { redactedContent: block.reasoningContent.redactedContent } } } });
+    } else if (isObject(block.reasoningContent)) {
       const reasoning = block.reasoningContent.reasoningText as { text: string; signature: string };
       for (const piece of words(reasoning.text)) events.push({ type: 'contentBlockDelta', payload: { contentBlockIndex: index, delta: { reasoningContent: { text: piece } } } });
       events.push({ type: 'contentBlockDelta', payload: { contentBlockIndex: index, delta: { reasoningContent: { signature: reasoning.signature } } } });

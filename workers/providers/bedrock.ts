@@ -6,6 +6,16 @@
 // Key config: bedrock_key_config { access_key, secret_key, session_token?, region, deployments? }, where
 // `deployments` maps the model name a client sends to the model id, inference profile or ARN to call.
 // `network_config.base_url` replaces https://bedrock-runtime.{region}.amazonaws.com.
+//
+// What Converse has beyond OpenAI chat travels in fields the `/bedrock` route (src/dialects/bedrock.ts) writes and any
+// OpenAI client may send, so a Converse client loses nothing through the gateway:
+//   - a request field that is not an OpenAI chat field (`top_k`, `thinking`, `anthropic_beta`, …) is the model's own
+//     and goes in `additionalModelRequestFields`; OpenAI fields Converse cannot take are dropped and reported;
+//   - a tool message with `status: "error"` becomes a toolResult with that status; the leading `Error: ` the route
+//     writes for providers without the flag is taken off again;
+//   - reasoning comes back as `reasoning_content` plus `thinking_blocks` with their signatures (as the anthropic
+//     adapter's, see anthropic-shared.ts), and `thinking_blocks` sent back become reasoningContent blocks;
+//   - cache reads are `prompt_tokens_details.cached_tokens`, cache writes `prompt_tokens_details.cache_creation_tokens`.
 
 // Loading these registers, with the shared runner, the 'aws-eventstream' decoder and (aws-sigv4.js) the 'aws-sigv4' authenticator.
 import '../upstream/aws-eventstream.js';
@@ -173,6 +183,38 @@ function toolUseBlock(call: Json): Block {
   return { toolUse: { toolUseId: call.id, name: fn.name, input } };
 }
 
+/** `thinking_blocks` of an earlier answer, handed back as the reasoningContent blocks Claude checks. */
+function reasoningBlocks(blocks: unknown, where: string): Block[] {
+  if (!present(blocks)) return [];
+  if (!Array.isArray(blocks)) throw new Error(`${where}.thinking_blocks must be an array`);
+  return blocks.map((block: unknown, i) => {
+    if (isObject(block) && block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string') {
+      return { reasoningContent: { reasoningText: { text: block.thinking, signature: block.signature } } };
+    }
+    if (isObject(block) && block.type === 'redacted_thinking' && typeof block.data === 'string') {
+      return { reasoningContent: { redactedContent: block.data } };
+    }
+    throw new Error(`${where}.thinking_blocks[${i}] must be a thinking block with its signature, or a redacted_thinking block`);
+  });
+}
+
+const TOOL_STATUSES = new Set(['success', 'error']);
+/** What src/dialects/bedrock.ts puts before a failed result's text for providers that have no error flag. */
+const ERROR_PREFIX = 'Error: ';
+
+function toolResultBlock(message: Json, where: string): Block {
+  if (typeof message.tool_call_id !== 'string') throw new Error(`${where} (tool) needs a tool_call_id`);
+  let text = textOf(message.content, `${where} (tool)`);
+  const result: Json = { toolUseId: message.tool_call_id };
+  if (present(message.status)) {
+    if (!TOOL_STATUSES.has(message.status as string)) throw new Error(`${where}.status must be 'success' or 'error'`);
+    result.status = message.status;
+    if (message.status === 'error' && text.startsWith(ERROR_PREFIX)) text = text.slice(ERROR_PREFIX.length);
+  }
+  result.content = text === '' ? [] : [{ text }];
+  return { toolResult: result };
+}
+
 function convertMessages(messages: unknown[]): { system: Block[]; messages: ConverseMessage[] } {
   const system: Block[] = [];
   const out: ConverseMessage[] = [];
@@ -200,15 +242,14 @@ function convertMessages(messages: unknown[]): { system: Block[]; messages: Conv
       case 'assistant': {
         const text = textOf(message.content, `messages[${i}] (assistant)`);
         const calls = Array.isArray(message.tool_calls) ? (message.tool_calls as Json[]) : [];
-        add('assistant', [...(text !== '' ? [{ text }] : []), ...calls.map(toolUseBlock)]);
+        // Reasoning first, as the model wrote it; `reasoning_content` alone cannot go back, Claude needs the signature.
+        add('assistant', [...reasoningBlocks(message.thinking_blocks, `messages[${i}]`), ...(text !== '' ? [{ text }] : []),
+          ...calls.map(toolUseBlock)]);
         break;
       }
-      case 'tool': {
-        if (typeof message.tool_call_id !== 'string') throw new Error(`messages[${i}] (tool) needs a tool_call_id`);
-        const text = textOf(message.content, `messages[${i}] (tool)`);
-        add('user', [{ toolResult: { toolUseId: message.tool_call_id, content: text === '' ? [] : [{ text }] } }]);
+      case 'tool':
+        add('user', [toolResultBlock(message, `messages[${i}]`)]);
         break;
-      }
       default:
         throw new Error(`messages[${i}] has role '${String(message.role)}', which Bedrock Converse cannot take`
           + ' (use tools instead of functions)');
@@ -280,16 +321,25 @@ function outputConfigOf(format: unknown, dropped: string[]): Json | undefined {
   return undefined;
 }
 
-/** Request fields read below; any other field the client set is reported as dropped. */
+/** Request fields read below. */
 const HANDLED = new Set(['model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature',
   'top_p', 'stop', 'tools', 'tool_choice', 'response_format', 'metadata']);
+/** OpenAI's other chat request fields: Converse has no place for them, so a client's are dropped and reported. */
+const OPENAI_FIELDS = new Set(['audio', 'frequency_penalty', 'function_call', 'functions', 'logit_bias', 'logprobs', 'modalities', 'n',
+  'parallel_tool_calls', 'prediction', 'presence_penalty', 'prompt_cache_key', 'prompt_cache_retention', 'reasoning_effort',
+  'safety_identifier', 'seed', 'service_tier', 'store', 'top_logprobs', 'user', 'verbosity', 'web_search_options']);
 /** Fields whose value here asks for nothing beyond what Converse does anyway. */
 const NO_OP: Readonly<Record<string, unknown>> = { n: 1, logprobs: false, parallel_tool_calls: true };
 
 function converseBody(body: Json): { request: Json; dropped: string[] } {
   const dropped: string[] = [];
+  // Any other field is the model's own (Claude's `top_k` and `thinking`, what a Converse client put in
+  // additionalModelRequestFields): Bedrock hands those to the model as they are.
+  const modelFields: Json = {};
   for (const [name, value] of Object.entries(body)) {
-    if (!HANDLED.has(name) && present(value) && NO_OP[name] !== value) dropped.push(name);
+    if (HANDLED.has(name) || !present(value)) continue;
+    if (!OPENAI_FIELDS.has(name)) modelFields[name] = value;
+    else if (NO_OP[name] !== value) dropped.push(name);
   }
   const { system, messages } = convertMessages(Array.isArray(body.messages) ? body.messages : []);
   const request: Json = { messages };
@@ -314,6 +364,7 @@ function converseBody(body: Json): { request: Json; dropped: string[] } {
     if (strings) request.requestMetadata = body.metadata;
     else dropped.push('metadata');
   }
+  if (Object.keys(modelFields).length > 0) request.additionalModelRequestFields = modelFields;
   return { request, dropped };
 }
 
@@ -349,8 +400,9 @@ function openAIUsage(usage: BedrockUsage | undefined): { json: Json; data: Usage
   const completionTokens = count(usage.outputTokens);
   const totalTokens = promptTokens + completionTokens;
   const json: Json = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: totalTokens };
+  // Cache writes have no OpenAI field: they go where the anthropic adapter puts Anthropic's.
   if (usage.cacheReadInputTokens !== undefined || usage.cacheWriteInputTokens !== undefined) {
-    json.prompt_tokens_details = { cached_tokens: cacheRead };
+    json.prompt_tokens_details = { cached_tokens: cacheRead, cache_creation_tokens: cacheWrite };
   }
   return { json, data: { promptTokens, completionTokens, totalTokens } };
 }
@@ -363,18 +415,28 @@ function chatAnswer(text: string, job: JobData): ChatAnswer {
   if (!Array.isArray(content)) throw new SyntaxError('the answer has no output.message.content');
   let reply = '';
   let reasoning = '';
+  const thinking: Json[] = [];
   const toolCalls: Json[] = [];
   for (const block of content as Json[]) {
     if (typeof block.text === 'string') reply += block.text;
     else if (isObject(block.toolUse)) {
       const use = block.toolUse;
       toolCalls.push({ id: use.toolUseId, type: 'function', function: { name: use.name, arguments: JSON.stringify(use.input ?? {}) } });
-    } else if (isObject(block.reasoningContent) && isObject(block.reasoningContent.reasoningText)) {
-      reasoning += String(block.reasoningContent.reasoningText.text ?? '');
+    } else if (isObject(block.reasoningContent)) {
+      const { reasoningText, redactedContent } = block.reasoningContent;
+      if (isObject(reasoningText)) {
+        const text = String(reasoningText.text ?? '');
+        reasoning += text;
+        // Signed reasoning must go back to the model as it was: the client keeps it in thinking_blocks.
+        if (typeof reasoningText.signature === 'string') thinking.push({ type: 'thinking', thinking: text, signature: reasoningText.signature });
+      } else if (typeof redactedContent === 'string') {
+        thinking.push({ type: 'redacted_thinking', data: redactedContent });
+      }
     }
   }
   const message: Json = { role: 'assistant', content: reply === '' && toolCalls.length > 0 ? null : reply };
   if (reasoning !== '') message.reasoning_content = reasoning;
+  if (thinking.length > 0) message.thinking_blocks = thinking;
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   message.refusal = null;
   const usage = openAIUsage(parsed.usage);
@@ -401,6 +463,8 @@ interface StreamScratch {
   /** contentBlockIndex → OpenAI tool_calls index. */
   tools: Record<number, number>;
   toolCount: number;
+  /** contentBlockIndex → the reasoning text so far, sent again whole with its signature. */
+  reasoning: Record<number, string>;
   stopped: boolean;
   usageSeen: boolean;
 }
@@ -425,7 +489,7 @@ function scratchOf(state: StreamState): StreamScratch {
   const scratch = state.scratch as unknown as Partial<StreamScratch>;
   if (scratch.id === undefined) {
     Object.assign(scratch, { id: completionId(), created: Math.floor(Date.now() / 1000), rolePending: true, tools: {},
-      toolCount: 0, stopped: false, usageSeen: false } satisfies StreamScratch);
+      toolCount: 0, reasoning: {}, stopped: false, usageSeen: false } satisfies StreamScratch);
   }
   return scratch as StreamScratch;
 }
@@ -484,8 +548,18 @@ function streamEvent(event: StreamEvent, state: StreamState): StreamStep {
         const index = s.tools[Number(data.contentBlockIndex)];
         if (index === undefined) throw new Error(`tool input for content block ${String(data.contentBlockIndex)}, which never started`);
         chunks.push(chunk(state, s, { tool_calls: [{ index, function: { arguments: String(delta.toolUse.input ?? '') } }] }));
-      } else if (isObject(delta.reasoningContent) && typeof delta.reasoningContent.text === 'string') {
-        chunks.push(chunk(state, s, { reasoning_content: delta.reasoningContent.text }));
+      } else if (isObject(delta.reasoningContent)) {
+        const { text, signature, redactedContent } = delta.reasoningContent;
+        const index = Number(data.contentBlockIndex);
+        if (typeof text === 'string') {
+          s.reasoning[index] = (s.reasoning[index] ?? '') + text;
+          if (text !== '') chunks.push(chunk(state, s, { reasoning_content: text }));
+        } else if (typeof signature === 'string') {
+          // The whole block once, when its signature arrives, as the anthropic adapter streams it.
+          chunks.push(chunk(state, s, { thinking_blocks: [{ type: 'thinking', thinking: s.reasoning[index] ?? '', signature }] }));
+        } else if (typeof redactedContent === 'string') {
+          chunks.push(chunk(state, s, { thinking_blocks: [{ type: 'redacted_thinking', data: redactedContent }] }));
+        }
       }
       break;
     }

@@ -139,8 +139,8 @@ describe('Converse to the bedrock provider (a bare model id)', () => {
     h.fake.script(`${HAIKU}-reasoning`, { reasoning: 'Paris is the capital.', content: 'Paris.' });
     nextId();
     const answer = await client.send(new ConverseCommand({ modelId: `${HAIKU}-reasoning`, messages: hello('capital of France?') }));
-    expect(answer.output?.message?.content).toEqual([{ reasoningContent: { reasoningText: { text: 'Paris is the capital.' } } },
-      { text: 'Paris.' }]);
+    expect(answer.output?.message?.content).toEqual([{ reasoningContent: { reasoningText: { text: 'Paris is the capital.',
+      signature: 'c2lnbmF0dXJl' } } }, { text: 'Paris.' }]);
 
     nextId();
     const streamed = await client.send(new ConverseStreamCommand({ modelId: `${HAIKU}-reasoning`, messages: hello('capital of France?') }));
@@ -193,6 +193,77 @@ describe('Converse to the bedrock provider (a bare model id)', () => {
   });
 });
 
+describe('Converse to the bedrock provider and back loses nothing', () => {
+  const SIGNATURE = 'c2lnbmF0dXJl';
+  const REDACTED = 'b3BhcXVlIHJlYXNvbmluZw==';
+  const base64 = (bytes: Uint8Array | undefined) => Buffer.from(bytes ?? []).toString('base64');
+
+  it('carries additionalModelRequestFields to Bedrock\'s, reporting nothing dropped', async () => {
+    const id = nextId();
+    const fields = { top_k: 5, thinking: { type: 'enabled', budget_tokens: 1024 }, anthropic_beta: ['interleaved-thinking-2025-05-14'] };
+    await client.send(new ConverseCommand({ modelId: HAIKU, messages: hello('hi'), additionalModelRequestFields: fields }));
+    expect(upstreamOf(id).body!.additionalModelRequestFields).toEqual(fields);
+    expect(answerHeaders['x-heimdall-dropped-params']).toBeUndefined();
+  });
+
+  it('keeps a failed tool result\'s status: "error" upstream, its text as the client wrote it', async () => {
+    const id = nextId();
+    await client.send(new ConverseCommand({ modelId: HAIKU, toolConfig: { tools: [weatherTool] }, messages: [
+      ...hello('weather in Atlantis?'),
+      { role: 'assistant', content: [{ toolUse: { toolUseId: 'tooluse_1', name: 'get_weather', input: { location: 'Atlantis' } } }] },
+      { role: 'user', content: [{ toolResult: { toolUseId: 'tooluse_1', status: 'error', content: [{ text: 'no such city' }] } }] },
+    ] }));
+    expect(upstreamOf(id).body!.messages).toContainEqual({ role: 'user',
+      content: [{ toolResult: { toolUseId: 'tooluse_1', status: 'error', content: [{ text: 'no such city' }] } }] });
+  });
+
+  it('answers signed and redacted reasoning, and takes them back in the history as they were', async () => {
+    h.fake.script(`${HAIKU}-signed`, { reasoning: 'Paris is the capital.', redactedReasoning: REDACTED, content: 'Paris.' });
+    nextId();
+    const answer = await client.send(new ConverseCommand({ modelId: `${HAIKU}-signed`, messages: hello('capital of France?') }));
+    const [signed, redacted, text] = answer.output!.message!.content!;
+    expect(signed).toEqual({ reasoningContent: { reasoningText: { text: 'Paris is the capital.', signature: SIGNATURE } } });
+    expect(base64(redacted.reasoningContent?.redactedContent)).toBe(REDACTED);
+    expect(text).toEqual({ text: 'Paris.' });
+
+    const id = nextId();
+    await client.send(new ConverseCommand({ modelId: HAIKU, messages: [...hello('capital of France?'), answer.output!.message!,
+      ...hello('and of Italy?')] }));
+    expect(upstreamOf(id).body!.messages).toEqual([...hello('capital of France?'), { role: 'assistant', content: [
+      { reasoningContent: { reasoningText: { text: 'Paris is the capital.', signature: SIGNATURE } } },
+      { reasoningContent: { redactedContent: REDACTED } }, { text: 'Paris.' }] }, ...hello('and of Italy?')]);
+  });
+
+  it('streams the signature and the redacted reasoning as reasoning deltas of their blocks', async () => {
+    nextId();
+    const streamed = await client.send(new ConverseStreamCommand({ modelId: `${HAIKU}-signed`, messages: hello('capital of France?') }));
+    const { events, error } = await readStream(streamed.stream);
+    expect(error).toBeNull();
+    const reasoning = events.filter((e) => e.contentBlockDelta?.delta?.reasoningContent).map((e) => e.contentBlockDelta!);
+    const signed = reasoning.filter((d) => d.contentBlockIndex === 0).map((d) => d.delta!.reasoningContent!);
+    expect(signed.map((r) => r.text ?? '').join('')).toBe('Paris is the capital.');
+    expect(signed.at(-1)).toEqual({ signature: SIGNATURE });
+    const redacted = reasoning.filter((d) => d.contentBlockIndex === 1);
+    expect(redacted).toHaveLength(1);
+    expect(base64(redacted[0].delta!.reasoningContent!.redactedContent)).toBe(REDACTED);
+    expect(events.find((e) => e.contentBlockDelta?.delta?.text)!.contentBlockDelta!.contentBlockIndex).toBe(2);
+    expect(streamedText(events)).toBe('Paris.');
+  });
+
+  it('reports cache reads and writes in the usage, answered and streamed', async () => {
+    const usage = { inputTokens: 5, outputTokens: 3, cacheReadInputTokens: 20, cacheWriteInputTokens: 10 };
+    h.fake.script(`${HAIKU}-cached`, { content: 'ok', usage });
+    nextId();
+    const answer = await client.send(new ConverseCommand({ modelId: `${HAIKU}-cached`, messages: hello('hi') }));
+    expect(answer.usage).toEqual({ ...usage, totalTokens: 38 });
+    nextId();
+    const streamed = await client.send(new ConverseStreamCommand({ modelId: `${HAIKU}-cached`, messages: hello('hi') }));
+    const { events, error } = await readStream(streamed.stream);
+    expect(error).toBeNull();
+    expect(events.at(-1)!.metadata?.usage).toEqual({ ...usage, totalTokens: 38 });
+  });
+});
+
 describe('Converse across providers (provider/model, URL-encoded by the SDK)', () => {
   it('reaches the openai provider and answers in Converse shape', async () => {
     const id = nextId();
@@ -227,6 +298,17 @@ describe('Converse across providers (provider/model, URL-encoded by the SDK)', (
     const input = events.filter((e) => e.contentBlockDelta?.delta?.toolUse).map((e) => e.contentBlockDelta!.delta!.toolUse!.input).join('');
     expect({ name: start.start?.toolUse?.name, input: JSON.parse(input) }).toEqual({ name: use.name, input: use.input });
     expect(events.find((e) => e.messageStop)!.messageStop!.stopReason).toBe('tool_use');
+  });
+
+  it('tells openai of a failed tool result in its text, as OpenAI tool messages have no error flag', async () => {
+    const id = nextId();
+    await client.send(new ConverseCommand({ modelId: 'openai/gpt-4o-mini', toolConfig: { tools: [weatherTool] }, messages: [
+      ...hello('weather in Atlantis?'),
+      { role: 'assistant', content: [{ toolUse: { toolUseId: 'call_1', name: 'get_weather', input: { location: 'Atlantis' } } }] },
+      { role: 'user', content: [{ toolResult: { toolUseId: 'call_1', status: 'error', content: [{ text: 'no such city' }] } }] },
+    ] }));
+    const [upstream] = openai.requestsWithId(id);
+    expect(upstream.body?.messages?.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'call_1', content: 'Error: no such city' });
   });
 
   it('falls back when additionalModelRequestFields names fallbacks, as the body of a chat request would', async () => {

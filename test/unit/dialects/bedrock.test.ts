@@ -74,9 +74,15 @@ describe('a Converse request read as an OpenAI chat request', () => {
         { id: 't1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } },
         { id: 't2', type: 'function', function: { name: 'g', arguments: '{}' } }] },
       { role: 'tool', tool_call_id: 't1', content: [{ type: 'text', text: 'one' }, { type: 'text', text: '{"b":2}' }] },
-      { role: 'tool', tool_call_id: 't2', content: 'Error: no such city' },
+      // The text tells providers without an error flag; `status` is for the bedrock adapter, which sends the flag.
+      { role: 'tool', tool_call_id: 't2', content: 'Error: no such city', status: 'error' },
       { role: 'user', content: 'so?' },
     ]);
+  });
+
+  it('refuses a tool result status Converse does not have', () => {
+    expect(refusal({ messages: [{ role: 'user', content: [{ toolResult: { toolUseId: 't', status: 'failed', content: [] } }] }] }))
+      .toMatchObject({ code: 'INVALID_REQUEST', param: 'messages[0].content[0].toolResult.status' });
   });
 
   it('hands reasoning back with its signature as thinking_blocks', () => {
@@ -149,6 +155,14 @@ describe('an OpenAI answer written as Converse\'s', () => {
       usage: { inputTokens: 4, outputTokens: 4, totalTokens: 14, cacheReadInputTokens: 6 },
       metrics: { latencyMs: 12 },
     });
+  });
+
+  it('counts cache writes apart from the input too, as cacheWriteInputTokens', () => {
+    const answer = JSON.parse(converseAnswer(JSON.stringify({
+      choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'ok' } }],
+      usage: { prompt_tokens: 110, completion_tokens: 5, total_tokens: 115, prompt_tokens_details: { cached_tokens: 60, cache_creation_tokens: 40 } },
+    }), 1));
+    expect(answer.usage).toEqual({ inputTokens: 10, outputTokens: 5, totalTokens: 115, cacheReadInputTokens: 60, cacheWriteInputTokens: 40 });
   });
 
   it('maps finish reasons to stop reasons', () => {

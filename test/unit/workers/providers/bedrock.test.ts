@@ -160,6 +160,39 @@ describe('Bedrock adapter: OpenAI request → Converse', () => {
     expect(call({}).json.inferenceConfig).toBeUndefined();
   });
 
+  it('sends fields that are not OpenAI\'s as additionalModelRequestFields, for the model; OpenAI\'s it cannot map are dropped', () => {
+    const thinking = { type: 'enabled', budget_tokens: 1024 };
+    const { json, droppedParams } = call({ top_k: 5, thinking, anthropic_beta: ['x'], seed: 1, reasoning_effort: 'low', nothing: null });
+    expect(json.additionalModelRequestFields).toEqual({ top_k: 5, thinking, anthropic_beta: ['x'] });
+    expect(droppedParams).toEqual(['seed', 'reasoning_effort']);
+    expect(call({ seed: 1 }).json).not.toHaveProperty('additionalModelRequestFields');
+  });
+
+  it('keeps a tool message\'s status, taking off the `Error: ` written for providers without the flag', () => {
+    const history = (status: unknown, content: unknown) => call({ messages: [{ role: 'user', content: 'x' },
+      { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c', content, status }] }).json.messages as { content: unknown[] }[];
+    expect(history('error', 'Error: no such city')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'error',
+      content: [{ text: 'no such city' }] } }]);
+    expect(history('error', 'boom')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'error', content: [{ text: 'boom' }] } }]);
+    expect(history('success', 'Error: is the word')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'success',
+      content: [{ text: 'Error: is the word' }] } }]);
+    expect(history(undefined, 'Error: x')[2].content).toEqual([{ toolResult: { toolUseId: 'c', content: [{ text: 'Error: x' }] } }]);
+    expect(() => history('failed', 'x')).toThrow(/messages\[2\]\.status must be 'success' or 'error'/);
+  });
+
+  it('hands thinking_blocks back as reasoningContent blocks before the text; reasoning_content alone stays out', () => {
+    const { json } = call({ messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'Paris.', reasoning_content: 'hmm',
+      thinking_blocks: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }, { type: 'redacted_thinking', data: 'b3BhcXVl' }] },
+    { role: 'user', content: 'why?' }, { role: 'assistant', content: 'Because.', reasoning_content: 'unsigned' }, { role: 'user', content: 'ok' }] });
+    const messages = json.messages as { content: unknown[] }[];
+    expect(messages[1].content).toEqual([{ reasoningContent: { reasoningText: { text: 'hmm', signature: 'sig' } } },
+      { reasoningContent: { redactedContent: 'b3BhcXVl' } }, { text: 'Paris.' }]);
+    expect(messages[3].content).toEqual([{ text: 'Because.' }]);
+    expect(() => call({ messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'y', thinking_blocks: [{ type: 'thinking', thinking: 'no signature' }] }] }))
+      .toThrow(/messages\[1\]\.thinking_blocks\[0\] must be a thinking block with its signature/);
+  });
+
   it('maps a JSON-schema response_format to outputConfig and reports json_object', () => {
     const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] };
     const { json } = call({ response_format: { type: 'json_schema', json_schema: { name: 'answer', schema, strict: true } } });
@@ -198,9 +231,20 @@ describe('Bedrock adapter: Converse answer → OpenAI', () => {
     const parsed = answer({ output: { message: { content: [{ reasoningContent: { reasoningText: { text: 'hmm', signature: 's' } } },
       { toolUse: { toolUseId: 't', name: 'f', input: {} } }] } }, stopReason: 'tool_use',
     usage: { inputTokens: 4, outputTokens: 2, totalTokens: 106, cacheReadInputTokens: 60, cacheWriteInputTokens: 40 } });
-    expect(parsed.usage).toEqual({ prompt_tokens: 104, completion_tokens: 2, total_tokens: 106, prompt_tokens_details: { cached_tokens: 60 } });
+    expect(parsed.usage).toEqual({ prompt_tokens: 104, completion_tokens: 2, total_tokens: 106,
+      prompt_tokens_details: { cached_tokens: 60, cache_creation_tokens: 40 } });
     expect(parsed.choices[0].message.content).toBeNull();
     expect(parsed.choices[0].message.reasoning_content).toBe('hmm');
+  });
+
+  it('answers signed and redacted reasoning as thinking_blocks, as the anthropic adapter does', () => {
+    const message = answer({ output: { message: { content: [{ reasoningContent: { reasoningText: { text: 'hmm', signature: 'sig' } } },
+      { reasoningContent: { redactedContent: 'b3BhcXVl' } }, { reasoningContent: { reasoningText: { text: ' unsigned' } } }, { text: 'Paris.' }] } },
+    stopReason: 'end_turn' }).choices[0].message;
+    expect(message.reasoning_content).toBe('hmm unsigned');
+    expect(message.thinking_blocks).toEqual([{ type: 'thinking', thinking: 'hmm', signature: 'sig' }, { type: 'redacted_thinking', data: 'b3BhcXVl' }]);
+    expect(answer({ output: { message: { content: [{ reasoningContent: { reasoningText: { text: 'r' } } }, { text: 'x' }] } } })
+      .choices[0].message).not.toHaveProperty('thinking_blocks');
   });
 
   it('refuses an answer without a message, and reads Bedrock\'s error bodies', () => {
@@ -272,6 +316,37 @@ describe('Bedrock adapter: ConverseStream events → OpenAI chunks', () => {
       {},
     ]);
     expect(chunks.at(-1).choices[0].finish_reason).toBe('tool_calls');
+  });
+
+  it('streams reasoning text, then the whole signed block once its signature comes, and redacted blocks', () => {
+    const { chunks } = run([
+      ev('messageStart', { role: 'assistant' }),
+      ev('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { text: 'Paris ' } } }),
+      ev('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { text: 'it is.' } } }),
+      ev('contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { signature: 'sig' } } }),
+      ev('contentBlockStop', { contentBlockIndex: 0 }),
+      ev('contentBlockDelta', { contentBlockIndex: 1, delta: { reasoningContent: { redactedContent: 'b3BhcXVl' } } }),
+      ev('contentBlockStop', { contentBlockIndex: 1 }),
+      ev('contentBlockDelta', { contentBlockIndex: 2, delta: { text: 'Paris.' } }),
+      ev('messageStop', { stopReason: 'end_turn' }),
+    ]);
+    expect(chunks.map((c) => c.choices[0].delta)).toEqual([
+      { role: 'assistant', reasoning_content: 'Paris ' },
+      { reasoning_content: 'it is.' },
+      { thinking_blocks: [{ type: 'thinking', thinking: 'Paris it is.', signature: 'sig' }] },
+      { thinking_blocks: [{ type: 'redacted_thinking', data: 'b3BhcXVl' }] },
+      { content: 'Paris.' },
+      {},
+    ]);
+  });
+
+  it('streams cache reads and writes in the usage chunk', () => {
+    const { chunks, state } = run([ev('messageStart', { role: 'assistant' }), ev('messageStop', { stopReason: 'end_turn' }),
+      ev('metadata', { usage: { inputTokens: 5, outputTokens: 2, totalTokens: 37, cacheReadInputTokens: 20, cacheWriteInputTokens: 10 } })],
+    newState(true));
+    expect(chunks.at(-1).usage).toEqual({ prompt_tokens: 35, completion_tokens: 2, total_tokens: 37,
+      prompt_tokens_details: { cached_tokens: 20, cache_creation_tokens: 10 } });
+    expect(state.usage).toEqual({ promptTokens: 35, completionTokens: 2, totalTokens: 37 });
   });
 
   it('turns stream exceptions into errors with their status; nothing went out before, so the status can stand', () => {
