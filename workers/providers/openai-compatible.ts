@@ -108,10 +108,11 @@ function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], d
 }
 
 // Fields of the gateway's chat shape that come from other APIs (a request on `/anthropic` or `/bedrock`): Anthropic's
-// `thinking` config, and the signed `thinking_blocks` and a tool result's `is_error` that Anthropic needs handed back.
-// No OpenAI-compatible server takes them, and OpenAI refuses unknown fields, so they are dropped and reported.
+// `thinking` config, the signed `thinking_blocks` Anthropic needs handed back, and a tool result's `is_error`
+// (Anthropic) or `status` (Bedrock). No OpenAI-compatible server takes them, and OpenAI refuses unknown fields, so
+// they are dropped and reported.
 const FOREIGN_PARAMS = ['thinking'] as const;
-const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error'] as const;
+const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error', 'status'] as const;
 
 function carriesAny(message: Record<string, unknown>, fields: readonly string[]): boolean {
   for (const field of fields) if (message[field] !== undefined) return true;
