@@ -14,18 +14,17 @@ import type { JobData, UsageData } from '../../src/contract/messages.js';
 import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+import { isObject, parseObject, type Json } from './json.js';
 
 const SERVICE = 'bedrock';
 const KEY_CONFIG = 'bedrock_key_config';
 
-type Json = Record<string, unknown>;
 type Block = Json;
 interface ConverseMessage {
   role: 'user' | 'assistant';
   content: Block[];
 }
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const present = (value: unknown): boolean => value !== undefined && value !== null;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -158,7 +157,8 @@ function userBlocks(content: unknown, documents: Set<string>): Block[] {
   return blocks;
 }
 
-function toolUseBlock(call: Json): Block {
+function toolUseBlock(call: unknown): Block {
+  if (!isObject(call)) throw new Error('every assistant tool call must be an object');
   const fn = isObject(call.function) ? call.function : {};
   if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new Error('an assistant tool call needs an id and function.name');
   let input: unknown = {};
@@ -199,7 +199,7 @@ function convertMessages(messages: unknown[]): { system: Block[]; messages: Conv
         break;
       case 'assistant': {
         const text = textOf(message.content, `messages[${i}] (assistant)`);
-        const calls = Array.isArray(message.tool_calls) ? (message.tool_calls as Json[]) : [];
+        const calls: unknown[] = Array.isArray(message.tool_calls) ? message.tool_calls : [];
         add('assistant', [...(text !== '' ? [{ text }] : []), ...calls.map(toolUseBlock)]);
         break;
       }
@@ -220,7 +220,8 @@ function convertMessages(messages: unknown[]): { system: Block[]; messages: Conv
 // ---------------------------------------------------------------------------------------------------------------
 // Tools, sampling and the rest of the request
 
-function toolSpec(tool: Json): Block {
+function toolSpec(tool: unknown): Block {
+  if (!isObject(tool)) throw new Error('every entry of tools must be an object');
   const fn = isObject(tool.function) ? tool.function : null;
   if (tool.type !== 'function' || !fn || typeof fn.name !== 'string') {
     throw new Error(`tools of type '${String(tool.type)}' are not supported: Bedrock Converse takes function tools`);
@@ -462,7 +463,7 @@ function streamEvent(event: StreamEvent, state: StreamState): StreamStep {
     }
     return { chunks: [], done: false };
   }
-  const data = JSON.parse(event.data) as Json;
+  const data = parseObject(event.data, 'the stream event');
   const s = scratchOf(state);
   const chunks: string[] = [];
   switch (name) {
