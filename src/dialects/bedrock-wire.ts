@@ -91,7 +91,8 @@ const STOP_REASONS: Readonly<Record<string, string>> = {
   content_filter: 'content_filtered',
 };
 /** OpenAI's `stop` covers both the end of a turn and a stop sequence; Converse's end_turn is the common case. */
-const stopReasonOf = (finish: unknown): string => STOP_REASONS[String(finish)] ?? 'end_turn';
+const stopReasonOf = (finish: unknown): string =>
+  (Object.hasOwn(STOP_REASONS, String(finish)) ? STOP_REASONS[String(finish)] : 'end_turn');
 
 /**
  * OpenAI's prompt_tokens include cache reads (`cached_tokens`) and writes (`cache_creation_tokens`, where the bedrock

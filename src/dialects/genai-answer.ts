@@ -66,7 +66,8 @@ const FINISH_REASONS: Record<string, string> = {
   stop: 'STOP', tool_calls: 'STOP', function_call: 'STOP', length: 'MAX_TOKENS', content_filter: 'SAFETY',
 };
 
-const finishReasonOf = (reason: unknown): string => (typeof reason === 'string' ? FINISH_REASONS[reason] ?? 'OTHER' : 'OTHER');
+const finishReasonOf = (reason: unknown): string =>
+  (typeof reason === 'string' && Object.hasOwn(FINISH_REASONS, reason) ? FINISH_REASONS[reason] : 'OTHER');
 
 /** The usage as Google counts it: thinking apart from the answer's tokens (gemini-shared.ts adds them together). */
 export function usageMetadataOf(usage: OpenAIUsage | undefined | null): Json | undefined {

@@ -165,7 +165,8 @@ export class ProviderPool {
     const deadline = Date.now() + this.provider.network.requestTimeoutSeconds * 1000;
     const submission = new Submission(this, job, handlers, deadline);
     if (this.#inFlight < this.provider.concurrency.concurrency && this.#queued === 0) {
-      this.#run(submission);
+      const refused = this.#run(submission);
+      if (refused) throw refused;
       return submission;
     }
     if (this.#options.dropExcessRequests && this.#queued >= this.provider.concurrency.bufferSize) {
@@ -182,7 +183,11 @@ export class ProviderPool {
     this.#queued--;
   }
 
-  #run(submission: Submission): void {
+  /**
+   * Sends the job to the least busy worker. A job that cannot be encoded for the ring (a body nested deeper than
+   * the encoder's stack allows) frees its place again and comes back as the error to answer with.
+   */
+  #run(submission: Submission): GatewayError | null {
     const channel = this.#leastBusyChannel();
     const id = this.#nextId;
     this.#nextId = (this.#nextId + 1) >>> 0 || 1;
@@ -191,7 +196,16 @@ export class ProviderPool {
     submission.id = id;
     this.#inFlight++;
     channel.inFlight.set(id, { id, handlers: submission.handlers, lastHeard: Date.now(), paused: false });
-    channel.send([MSG_JOB, id, submission.job]);
+    try {
+      channel.send([MSG_JOB, id, submission.job]);
+      return null;
+    } catch (error) {
+      channel.inFlight.delete(id);
+      this.#inFlight--;
+      submission.state = 'done';
+      return new GatewayError('INVALID_REQUEST',
+        `the request cannot be handed to ${this.provider.name}'s worker: ${(error as Error).message}`);
+    }
   }
 
   #leastBusyChannel(): WorkerChannel {
@@ -208,7 +222,8 @@ export class ProviderPool {
       const next = this.#queue.shift()!;
       if (next.state !== 'queued') continue;
       this.#queued--;
-      this.#run(next);
+      const refused = this.#run(next);
+      if (refused) next.handlers.onError(refused.data);
     }
     if (this.#inFlight === 0 && this.#drained) this.#drained();
   }

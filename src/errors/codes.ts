@@ -18,7 +18,7 @@ const spec = (status: number, type: string, retryable: boolean, mayFallBack: boo
   description: string): ErrorSpec => Object.freeze({ status, type, retryable, mayFallBack, logLevel, description });
 
 export const ERROR_CODES = Object.freeze({
-  INVALID_JSON: spec(400, 'invalid_request_error', false, false, 'debug', 'The body is not valid JSON.'),
+  INVALID_JSON: spec(400, 'invalid_request_error', false, false, 'debug', 'The body is not valid JSON (or not UTF-8).'),
   INVALID_REQUEST: spec(400, 'invalid_request_error', false, false, 'debug', 'A field is missing or has the wrong type.'),
   BODY_TOO_LARGE: spec(413, 'invalid_request_error', false, false, 'info', 'The body is over client.max_request_body_size_mb.'),
   UNKNOWN_ROUTE: spec(404, 'invalid_request_error', false, false, 'debug', 'No such path.'),

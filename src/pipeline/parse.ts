@@ -1,6 +1,7 @@
 // Stage 1: the body as a chat request. Only what the gateway itself needs is checked (model, messages, stream,
 // stream_options); every other field travels on to the provider as the client sent it.
 
+import { isUtf8 } from 'node:buffer';
 import type { JobKind } from '../contract/messages.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -12,9 +13,40 @@ export interface ParsedRequest {
   includeUsage: boolean;
 }
 
+/**
+ * Where the first byte that is not well-formed UTF-8 starts (Unicode's table 3-7: no overlong forms, no encoded
+ * surrogates, nothing above U+10FFFF), or -1. Only run once `isUtf8` said no, to tell the client where.
+ */
+export function firstMalformedUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i];
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const [length, low, high] = lead >= 0xc2 && lead <= 0xdf ? [2, 0x80, 0xbf]
+      : lead === 0xe0 ? [3, 0xa0, 0xbf]
+        : lead === 0xed ? [3, 0x80, 0x9f]
+          : lead >= 0xe1 && lead <= 0xef ? [3, 0x80, 0xbf]
+            : lead === 0xf0 ? [4, 0x90, 0xbf]
+              : lead >= 0xf1 && lead <= 0xf3 ? [4, 0x80, 0xbf]
+                : lead === 0xf4 ? [4, 0x80, 0x8f] : [0, 0, 0];
+    if (length === 0 || !(bytes[i + 1] >= low && bytes[i + 1] <= high)) return i;
+    for (let k = 2; k < length; k++) if (!(bytes[i + k] >= 0x80 && bytes[i + k] <= 0xbf)) return i;
+    i += length;
+  }
+  return -1;
+}
+
 /** The body as a JSON object: what every inference route, whatever its dialect, needs first. */
 export function parseJsonObjectBody(raw: Buffer | null): Record<string, unknown> {
   if (!raw || raw.length === 0) throw new GatewayError('INVALID_REQUEST', 'the request body is empty; send a JSON request');
+  // JSON travels as UTF-8 (RFC 8259 §8.1). Decoding bad bytes to U+FFFD would hand the provider a prompt the client
+  // never wrote, so such a body is refused, and the client told where.
+  if (!isUtf8(raw)) {
+    throw new GatewayError('INVALID_JSON',
+      `the body is not valid UTF-8 (a malformed sequence at byte ${firstMalformedUtf8(raw)}); JSON must be sent as UTF-8`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(raw.toString('utf8'));

@@ -14,7 +14,8 @@
 //        hang               streams the content, then neither finishes nor closes (an idle upstream)
 //        latency-<ms>       waits <ms> before answering (the headers included)
 //        tools              calls the request's first tool (or `get_weather`)
-//      anything else is a plain success;
+//      anything else is a plain success (the `scenarioFromModel` option replaces this grammar: see
+//      faulty-upstream.ts);
 //   4. the scenario of the request's route (see `route`), then the options given to `startFakeOpenAI`, as
 //      defaults for every request.
 //
@@ -66,6 +67,12 @@ export interface Scenario {
   breakAfterChunks?: number;
   /** Streams: end the response cleanly but without `data: [DONE]`. */
   omitDone?: boolean;
+  /** Destroy the connection before sending anything, headers included (after `latencyMs`). */
+  resetBeforeHeaders?: boolean;
+  /** JSON answers: announce the whole body's length, send half of it, then destroy the connection. */
+  resetMidBody?: boolean;
+  /** A 200 whose JSON answer is cut short (not JSON), or a stream with one event that is not JSON after the role chunk. */
+  malformed?: boolean;
   /** Streams: after the role chunk, a content chunk every `chunkIntervalMs` until the client goes away. */
   endless?: boolean;
   /** Streams: after the content chunks, send nothing more but keep the connection open until the client leaves. */
@@ -102,6 +109,8 @@ export interface FakeOpenAIOptions extends Scenario {
   apiKey?: string;
   /** Maps a request path (without its query) to what it serves; null is a 404. Default: OpenAI's two paths. */
   route?: (path: string) => FakeRoute | null;
+  /** Reads a request's model name as its scenario; default: the grammar in this file's header. */
+  scenarioFromModel?: (model: string) => Scenario;
 }
 
 /** OpenAI's own paths. */
@@ -226,11 +235,11 @@ function splitWords(text: string): string[] {
 
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   let open = 0;
-  const { apiKey, route: routeOf = openaiRoute, ...baseScenario } = options;
+  const { apiKey, route: routeOf = openaiRoute, scenarioFromModel: scenarioOf = scenarioFromModel, ...baseScenario } = options;
 
   const fake = await FakeServer.start<RecordedRequest, Scenario>((req, res, rawBody, rawBytes) => {
     const body = parseJson<ChatBody>(rawBody);
-    const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, modelOf(body), scenarioFromModel,
+    const scenario = scenarioOrBadHeader(() => fake.pickScenario(req.headers, modelOf(body), scenarioOf,
       { ...baseScenario, ...routeOf((req.url ?? '').split('?')[0])?.scenario }));
     const record: RecordedRequest = fake.record({
       seq: fake.nextSeq(),
@@ -366,6 +375,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   async function answer(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
     const { scenario, body } = record;
     if (scenario.latencyMs && !(await wait(res, scenario.latencyMs))) return;
+    if (scenario.resetBeforeHeaders) {
+      record.brokenOff = true;
+      res.socket?.destroy();
+      return;
+    }
 
     const route = routeOf(record.path.split('?')[0]);
     if (req.method !== 'POST' || !route) {
@@ -437,7 +451,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
     if (body.stream !== true) {
       record.content = content;
-      sendJson(res, record, 200, {
+      const answer = {
         id,
         object: 'chat.completion',
         created,
@@ -458,7 +472,22 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         usage,
         service_tier: 'default',
         system_fingerprint: fingerprint,
-      });
+      };
+      if (scenario.malformed || scenario.resetMidBody) {
+        const text = JSON.stringify(answer);
+        const half = text.slice(0, Math.floor(text.length / 2));
+        record.status = 200;
+        record.responseBody = half;
+        const length = scenario.resetMidBody ? Buffer.byteLength(text) : Buffer.byteLength(half);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': length });
+        if (scenario.malformed) {
+          res.end(half);
+          return;
+        }
+        await breakOff(res, record, new Promise<void>((resolve) => res.write(half, () => resolve())));
+        return;
+      }
+      sendJson(res, record, 200, answer);
       return;
     }
 
@@ -525,6 +554,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         function: { name: call.name, arguments: '' } })), refusal: null }
       : { role: 'assistant', content: '', refusal: null };
     if (!(await send(chunk(roleDelta, null)))) return;
+    if (scenario.malformed && !(await send('{"id": "chatcmpl-cut", "choices": [{"delta": {"content": "th'))) return;
 
     if (scenario.endless) {
       for (let n = 0; ; n++) {

@@ -12,11 +12,11 @@
 
 import type { UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamState, StreamStep } from './types.js';
+import { isObject, objectsIn, parseObject, type Json } from './json.js';
 
 /** Used when the client gives neither `max_completion_tokens` nor `max_tokens`: Anthropic requires one. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
-type Json = Record<string, unknown>;
 
 export interface AnthropicRequest {
   /** The Messages request body without `model` and `stream`, which the caller places (body or URL). */
@@ -46,7 +46,6 @@ class Dropped {
   }
 }
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 // ---- request -------------------------------------------------------------------------------------------------
 
@@ -449,7 +448,7 @@ export function chatCompletionFromMessage(text: string, fallbackModel: string): 
   let reasoning = '';
   const toolCalls: Json[] = [];
   const thinking: Json[] = [];
-  for (const block of message.content) {
+  for (const block of objectsIn<ContentBlock>(message.content)) {
     if (block.type === 'text') content += block.text ?? '';
     else if (block.type === 'tool_use') {
       toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input ?? {}) } });
@@ -575,7 +574,7 @@ const NOTHING: StreamStep = Object.freeze({ chunks: [], done: false }) as Stream
  * message_delta, and the usage chunk (when asked) at message_stop, which ends the stream.
  */
 export function anthropicStreamStep(data: string, state: StreamState): StreamStep {
-  const payload = JSON.parse(data) as StreamPayload;
+  const payload = parseObject<StreamPayload>(data, 'the stream event');
   const scratch = scratchOf(state);
   switch (payload.type) {
     case 'message_start': {

@@ -24,18 +24,17 @@ import type { JobData, UsageData } from '../../src/contract/messages.js';
 import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+import { isObject, parseObject, type Json } from './json.js';
 
 const SERVICE = 'bedrock';
 const KEY_CONFIG = 'bedrock_key_config';
 
-type Json = Record<string, unknown>;
 type Block = Json;
 interface ConverseMessage {
   role: 'user' | 'assistant';
   content: Block[];
 }
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const present = (value: unknown): boolean => value !== undefined && value !== null;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -67,7 +66,7 @@ function modelUrl(job: JobData, target: CallTarget, operation: Operation): { url
     if (!settings.region) throw new Error(`${KEY_CONFIG}.region is required (or network_config.base_url)`);
     base = `https://bedrock-runtime.${settings.region}.amazonaws.com`;
   }
-  const modelId = settings.deployments[job.model] ?? job.model;
+  const modelId = Object.hasOwn(settings.deployments, job.model) ? settings.deployments[job.model] : job.model;
   // The model id is one path segment: `:` in `…-v1:0` and `/` in an ARN are percent-encoded, as the AWS SDK does.
   return { url: joinUrl(base, `/model/${encodeURIComponent(modelId)}/${operation}`), modelId };
 }
@@ -168,7 +167,8 @@ function userBlocks(content: unknown, documents: Set<string>): Block[] {
   return blocks;
 }
 
-function toolUseBlock(call: Json): Block {
+function toolUseBlock(call: unknown): Block {
+  if (!isObject(call)) throw new Error('every assistant tool call must be an object');
   const fn = isObject(call.function) ? call.function : {};
   if (typeof call.id !== 'string' || typeof fn.name !== 'string') throw new Error('an assistant tool call needs an id and function.name');
   let input: unknown = {};
@@ -241,7 +241,7 @@ function convertMessages(messages: unknown[]): { system: Block[]; messages: Conv
         break;
       case 'assistant': {
         const text = textOf(message.content, `messages[${i}] (assistant)`);
-        const calls = Array.isArray(message.tool_calls) ? (message.tool_calls as Json[]) : [];
+        const calls: unknown[] = Array.isArray(message.tool_calls) ? message.tool_calls : [];
         // Reasoning first, as the model wrote it; `reasoning_content` alone cannot go back, Claude needs the signature.
         add('assistant', [...reasoningBlocks(message.thinking_blocks, `messages[${i}]`), ...(text !== '' ? [{ text }] : []),
           ...calls.map(toolUseBlock)]);
@@ -261,7 +261,8 @@ function convertMessages(messages: unknown[]): { system: Block[]; messages: Conv
 // ---------------------------------------------------------------------------------------------------------------
 // Tools, sampling and the rest of the request
 
-function toolSpec(tool: Json): Block {
+function toolSpec(tool: unknown): Block {
+  if (!isObject(tool)) throw new Error('every entry of tools must be an object');
   const fn = isObject(tool.function) ? tool.function : null;
   if (tool.type !== 'function' || !fn || typeof fn.name !== 'string') {
     throw new Error(`tools of type '${String(tool.type)}' are not supported: Bedrock Converse takes function tools`);
@@ -380,7 +381,8 @@ const FINISH_REASONS: Readonly<Record<string, string>> = {
   guardrail_intervened: 'content_filter',
   content_filtered: 'content_filter',
 };
-const finishReason = (stopReason: unknown): string => FINISH_REASONS[String(stopReason)] ?? 'stop';
+const finishReason = (stopReason: unknown): string =>
+  (Object.hasOwn(FINISH_REASONS, String(stopReason)) ? FINISH_REASONS[String(stopReason)] : 'stop');
 
 interface BedrockUsage {
   inputTokens?: number;
@@ -522,11 +524,11 @@ function streamEvent(event: StreamEvent, state: StreamState): StreamStep {
     if (/exception$/i.test(name) || typeof data.message === 'string') {
       const key = name.charAt(0).toLowerCase() + name.slice(1);
       const message = `${name}: ${messageOf(data, 'stream failed')}`;
-      return { chunks: [], done: false, error: { status: EXCEPTION_STATUS[key] ?? 500, message } };
+      return { chunks: [], done: false, error: { status: Object.hasOwn(EXCEPTION_STATUS, key) ? EXCEPTION_STATUS[key] : 500, message } };
     }
     return { chunks: [], done: false };
   }
-  const data = JSON.parse(event.data) as Json;
+  const data = parseObject(event.data, 'the stream event');
   const s = scratchOf(state);
   const chunks: string[] = [];
   switch (name) {

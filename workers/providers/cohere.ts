@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobData, UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+import { isObject, objectsIn, parseObject, type Json } from './json.js';
 
 const DEFAULT_BASE_URL = 'https://api.cohere.com';
 
@@ -18,9 +19,7 @@ const MAPPED = new Set([
 /** Fields Cohere cannot take but whose value here is what Cohere does anyway: kept quiet rather than reported. */
 const PROVIDER_DEFAULTS: Readonly<Record<string, unknown>> = { n: 1, parallel_tool_calls: true, logprobs: false };
 
-type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 /** Cohere's finish reasons; ERROR and TIMEOUT are failures, not endings, and are reported as errors. */
 const FINISH_REASONS: Readonly<Record<string, string>> = {
@@ -32,6 +31,8 @@ const FINISH_REASONS: Readonly<Record<string, string>> = {
   ERROR_TOXIC: 'content_filter',
 };
 const FAILURE_STATUS: Readonly<Record<string, number>> = { ERROR: 500, TIMEOUT: 504 };
+// Own keys only: an upstream's reason named like an Object.prototype member must not read one.
+const finishReasonOf = (reason: string): string => (Object.hasOwn(FINISH_REASONS, reason) ? FINISH_REASONS[reason] : 'stop');
 
 // ---- request ----
 
@@ -241,10 +242,10 @@ function chatAnswer(raw: string, job: JobData): ChatAnswer {
   const reason = parsed.finish_reason ?? 'COMPLETE';
   if (Object.hasOwn(FAILURE_STATUS, reason)) throw new Error(`Cohere ended the generation with ${reason}`);
   const message = parsed.message;
-  const parts = Array.isArray(message.content) ? message.content : [];
+  const parts = objectsIn<NonNullable<typeof message.content>[number]>(message.content);
   const content = parts.filter((part) => part.type === 'text').map((part) => part.text ?? '').join('');
   const thinking = parts.filter((part) => part.type === 'thinking').map((part) => part.thinking ?? '').join('');
-  const toolCalls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
+  const toolCalls = objectsIn<NonNullable<typeof message.tool_calls>[number]>(message.tool_calls);
   // The tool plan is the text that goes with tool calls, which OpenAI puts in content.
   const text = content || (toolCalls.length > 0 ? message.tool_plan ?? '' : '');
   const usage = usageOf(parsed.usage);
@@ -263,7 +264,7 @@ function chatAnswer(raw: string, job: JobData): ChatAnswer {
         refusal: null,
       },
       logprobs: null,
-      finish_reason: FINISH_REASONS[reason] ?? 'stop',
+      finish_reason: finishReasonOf(reason),
     }],
     ...(usage ? { usage: usage.openai } : {}),
   };
@@ -342,14 +343,14 @@ function messageEnd(event: CohereStreamEvent, state: StreamState): StreamStep {
     return { chunks: [], done: false,
       error: { status: FAILURE_STATUS[reason], message: event.delta?.error || `Cohere ended the generation with ${reason}` } };
   }
-  const chunks = [deltaChunk(state, {}, FINISH_REASONS[reason] ?? 'stop')];
+  const chunks = [deltaChunk(state, {}, finishReasonOf(reason))];
   if (usage && state.includeUsage) chunks.push(chunkOf(state, [], { usage: usage.openai }));
   return { chunks, done: true };
 }
 
 function streamEvent(event: StreamEvent, state: StreamState): StreamStep {
   if (event.data === '[DONE]') return { chunks: [], done: true };
-  const parsed = JSON.parse(event.data) as CohereStreamEvent;
+  const parsed = parseObject<CohereStreamEvent>(event.data, 'the stream event');
   const content = parsed.delta?.message?.content;
   switch (parsed.type ?? event.event ?? undefined) {
     case 'message-start': {

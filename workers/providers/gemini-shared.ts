@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { JobData, UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamEvent, StreamState, StreamStep } from './types.js';
+import { isObject, objectsIn, type Json } from './json.js';
 
-type Json = Record<string, unknown>;
 
 interface GeminiPart {
   text?: string;
@@ -148,7 +148,7 @@ function mediaPart(url: string, fallbackMime: string): GeminiPart {
   if (!/^(https?|gs):\/\//i.test(url)) throw new Error(`unsupported image URL scheme in '${url.slice(0, 40)}'`);
   const extension = /\.([a-z0-9]+)(?:[?#]|$)/i.exec(new URL(url).pathname)?.[1]?.toLowerCase() ?? '';
   // Gemini needs a MIME type with a file reference; an image_url without a known extension is taken as JPEG.
-  return { fileData: { mimeType: MIME_BY_EXTENSION[extension] ?? fallbackMime, fileUri: url } };
+  return { fileData: { mimeType: (Object.hasOwn(MIME_BY_EXTENSION, extension) ? MIME_BY_EXTENSION[extension] : fallbackMime), fileUri: url } };
 }
 
 function contentParts(content: unknown, dropped: Set<string>): GeminiPart[] {
@@ -230,8 +230,9 @@ function convertMessages(messages: unknown, dropped: Set<string>): { contents: G
       if (parts.length > 0) contents.push({ role: 'user', parts });
     } else if (role === 'assistant') {
       const parts = contentParts(message.content, dropped);
+      if (message.tool_calls != null && !Array.isArray(message.tool_calls)) throw new Error("an assistant message's tool_calls is not a list");
       for (const call of message.tool_calls ?? []) {
-        const name = call.function?.name;
+        const name = isObject(call) ? (call as OpenAIToolCall).function?.name : undefined;
         if (!name) throw new Error('an assistant tool call has no function name');
         if (call.id) toolNames.set(call.id, name);
         const part: GeminiPart = { functionCall: { name, args: parseArguments(call.function?.arguments, name) } };
@@ -430,7 +431,7 @@ export function geminiChatAnswer(text: string, job: JobData): ChatAnswer {
   if (!Array.isArray(response.candidates) && !response.promptFeedback?.blockReason) {
     throw new SyntaxError('the answer has neither candidates nor a prompt block reason');
   }
-  const choices = (response.candidates ?? []).map((candidate, position) => {
+  const choices = objectsIn<GeminiCandidate>(response.candidates).map((candidate, position) => {
     let content = '';
     let hasText = false;
     const toolCalls: Json[] = [];
@@ -516,7 +517,7 @@ export function geminiStreamEvent(event: StreamEvent, state: StreamState): Strea
     state.usage = usageFromGemini(response.usageMetadata);
   }
   let finishedNow = false;
-  const candidates = response.candidates ?? [];
+  const candidates = objectsIn<GeminiCandidate>(response.candidates);
   candidates.forEach((candidate, position) => {
     const index = candidate.index ?? position;
     const progress = scratch.candidates.get(index) ?? { started: false, toolCalls: 0, finished: false };

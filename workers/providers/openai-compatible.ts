@@ -220,6 +220,15 @@ export function transcriptionForm(body: Record<string, unknown>): FormData {
 /** OpenAI's media endpoints sit beside chat: `…/chat/completions` → `…/audio/speech`, whatever the provider's prefix. */
 const besideChat = (chatPath: string, operation: string): string => chatPath.replace(/chat\/completions$/, operation);
 
+/** Whether `text`, spaces aside, starts with '{' and ends with '}': what a whole JSON object does, in O(1). */
+function bracedObject(text: string): boolean {
+  let start = 0;
+  let end = text.length - 1;
+  while (start < end && text.charCodeAt(start) <= 32) start++;
+  while (end > start && text.charCodeAt(end) <= 32) end--;
+  return text.charCodeAt(start) === 123 && text.charCodeAt(end) === 125;
+}
+
 export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAdapter {
   const chatPath = options.chatPath ?? '/v1/chat/completions';
   const embeddingsPath = options.embeddingsPath === undefined ? '/v1/embeddings' : options.embeddingsPath;
@@ -265,6 +274,9 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       // Only chunks with a usage object need parsing; every other chunk is forwarded as the provider sent it, less
       // the `"usage":null` that asking for usage adds to each chunk, for clients that did not ask.
       if (!USAGE_OBJECT.test(event.data)) {
+        // Not parsed, but a chunk cut short, or no object at all (a proxy's error text), would reach the client's SDK
+        // as a parse failure mid-stream: a look at its two ends turns that into the gateway's own stream error.
+        if (!bracedObject(event.data)) throw new SyntaxError('the stream event is not a JSON object');
         return { chunks: [state.includeUsage ? event.data : withoutNullUsage(event.data)], done: false };
       }
       const chunk = JSON.parse(event.data) as UsageChunk;
