@@ -194,9 +194,15 @@ export class ProviderPool {
 
   #released(_entry: InFlight): void {
     this.#inFlight--;
+    const now = Date.now();
     while (this.#inFlight < this.provider.concurrency.concurrency && this.#queued > 0) {
       const next = this.#queue.shift()!;
       if (next.state !== 'queued') continue;
+      // Its total ran out in the queue, between two sweeps: sending it upstream could only time out there.
+      if (next.deadline <= now) {
+        this.#expireQueued(next);
+        continue;
+      }
       this.#queued--;
       this.#run(next);
     }
@@ -217,15 +223,18 @@ export class ProviderPool {
     }
     for (let head = this.#queue.peek(); head && (head.state !== 'queued' || head.deadline <= now); head = this.#queue.peek()) {
       this.#queue.shift();
-      if (head.state !== 'queued') continue;
-      this.dropQueued(head);
-      head.handlers.onError({
-        code: 'UPSTREAM_TIMEOUT',
-        message: `${this.provider.name}: waited in the queue past default_request_timeout_in_seconds`,
-        provider: this.provider.name,
-      });
+      if (head.state === 'queued') this.#expireQueued(head);
     }
   };
+
+  #expireQueued(submission: Submission): void {
+    this.dropQueued(submission);
+    submission.handlers.onError({
+      code: 'UPSTREAM_TIMEOUT',
+      message: `${this.provider.name}: waited in the queue past default_request_timeout_in_seconds`,
+      provider: this.provider.name,
+    });
+  }
 
   /**
    * Stops admitting, lets requests in flight finish for up to `graceMs`, then closes the rings and the threads.
