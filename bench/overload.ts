@@ -82,7 +82,7 @@ async function startHeimdall(upstreamPort: number, drop: boolean): Promise<{ chi
   const child = spawnChild('heimdall', process.execPath, [MAIN, '--config', file, '--port', String(port), '--host', '127.0.0.1',
     '--log-level', 'error']);
   const url = `http://127.0.0.1:${port}`;
-  await waitForHealth(child, `${url}/health`, 15_000);
+  await waitForHealth(child, `${url}/health`, 30_000);
   return { child, url };
 }
 
