@@ -47,7 +47,7 @@ describe('a flood with client.drop_excess_requests', () => {
       }),
     });
     const harness = h;
-    const total = 150;
+    const total = 100;
     const answers = await flood(harness, total, 'openai/gpt-4o-latency-2500');
 
     const ok = answers.filter((a) => a.status === 200);
