@@ -102,10 +102,14 @@ async function main(): Promise<void> {
     logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds }, 'shutting down: finishing requests in flight');
     void gateway.close().then(() => {
       logger.info('stopped');
-      logger.flush();
-      process.exit(0);
+      exitAfterFlush(0);
+    }, (error: unknown) => {
+      logger.error({ err: error }, 'shutdown failed');
+      exitAfterFlush(1);
     });
   };
+  // The logger writes asynchronously: exiting before its buffer reached stdout would lose the last lines.
+  const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -6,7 +6,18 @@ import { MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type JobData, type U
   from '../src/contract/messages.js';
 import type { ErrorData } from '../src/errors/error-data.js';
 
-export type AbortReason = 'cancelled' | 'timeout' | 'closing';
+/** Which of the three deadlines a job missed: the total, a stream's first chunk, or a gap inside a stream. */
+export type TimeoutReason = 'total-timeout' | 'first-token-timeout' | 'idle-timeout';
+export type AbortReason = 'cancelled' | 'closing' | TimeoutReason;
+
+export interface Deadlines {
+  /** What is left of the request's total budget when the job reached the worker. */
+  totalMs: number;
+  /** Streams only: from the job reaching the worker to its first chunk; null: only the total applies. */
+  firstTokenMs: number | null;
+  /** Streams only, once the first chunk arrived: the longest wait for the upstream's next bytes. */
+  idleMs: number;
+}
 
 export interface JobHooks {
   send(message: WorkerToFront): void;
@@ -35,9 +46,12 @@ export class Job {
   #flow: FlowControl | null = null;
   readonly #hooks: JobHooks;
 
-  constructor(id: number, data: JobData, hooks: JobHooks) {
+  readonly #deadlines: Deadlines;
+
+  constructor(id: number, data: JobData, deadlines: Deadlines, hooks: JobHooks) {
     this.id = id;
     this.data = data;
+    this.#deadlines = deadlines;
     this.#hooks = hooks;
   }
 
@@ -62,12 +76,17 @@ export class Job {
   }
 
   /**
-   * Until the first chunk the whole request must finish within `timeoutMs`; a flowing stream may instead go
-   * quiet for at most `idleMs` at a time. A paused stream is waiting on the client, not the upstream.
+   * The deadline this job has missed at `now`, if any. The total holds for the whole job, a paused stream's too: it
+   * is what the client was promised. A paused stream is never idle: it is waiting on the client, not the upstream.
    */
-  overdue(now: number, timeoutMs: number, idleMs: number): boolean {
-    if (this.#firstChunkAt === null) return now - this.startedAt > timeoutMs;
-    return !this.#paused && now - this.#lastActivity > idleMs;
+  missedDeadline(now: number): TimeoutReason | null {
+    const { totalMs, firstTokenMs, idleMs } = this.#deadlines;
+    const elapsed = now - this.startedAt;
+    if (elapsed > totalMs) return 'total-timeout';
+    if (this.#firstChunkAt === null) {
+      return this.data.stream && firstTokenMs !== null && elapsed > firstTokenMs ? 'first-token-timeout' : null;
+    }
+    return !this.#paused && now - this.#lastActivity > idleMs ? 'idle-timeout' : null;
   }
 
   markUpstreamStart(): void {

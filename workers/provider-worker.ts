@@ -61,8 +61,9 @@ export default function serve(init: WorkerInit): Promise<string> {
     logger.error({ requestId: job.data.requestId, err: error }, 'job crashed');
     job.fail({ code: 'INTERNAL', message: 'the provider worker failed on this request', provider: provider.name });
   };
-  const start = (id: number, data: JobData) => {
-    const job = new Job(id, data, hooks);
+  const start = (id: number, data: JobData, totalMs: number) => {
+    const job = new Job(id, data, { totalMs, firstTokenMs: provider.firstTokenTimeoutMs, idleMs: provider.streamIdleTimeoutMs },
+      hooks);
     jobs.set(id, job);
     shard.add(series.requests);
     if (http) {
@@ -81,14 +82,15 @@ export default function serve(init: WorkerInit): Promise<string> {
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const job of jobs.values()) {
-      if (job.overdue(now, provider.requestTimeoutMs, provider.streamIdleTimeoutMs)) job.abort('timeout');
+      const missed = job.missedDeadline(now);
+      if (missed) job.abort(missed);
     }
   }, DEADLINE_SWEEP_MS);
 
   const onMessage = (bytes: Uint8Array) => {
     const message = decodeMessage<FrontToWorker>(bytes);
     switch (message[0]) {
-      case MSG_JOB: start(message[1], message[2]); break;
+      case MSG_JOB: start(message[1], message[2], message[3]); break;
       case MSG_CANCEL: jobs.get(message[1])?.abort('cancelled'); break;
       case MSG_PAUSE: jobs.get(message[1])?.pause(); break;
       case MSG_RESUME: jobs.get(message[1])?.resume(); break;

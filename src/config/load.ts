@@ -149,6 +149,7 @@ function normalizeProvider(
         Object.entries(net.extra_headers).map(([h, v]) => [h, resolveEnv(v, ['network_config', 'extra_headers', h])]),
       ),
       requestTimeoutSeconds: net.default_request_timeout_in_seconds,
+      firstTokenTimeoutSeconds: net.first_token_timeout_in_seconds ?? null,
       streamIdleTimeoutSeconds: net.stream_idle_timeout_in_seconds,
       maxRetries: net.max_retries,
       retryBackoffInitialMs: net.retry_backoff_initial,

@@ -121,6 +121,8 @@ const networkSchema = z
     base_url: httpUrl.optional(),
     extra_headers: z.record(z.string(), z.string()).default({}),
     default_request_timeout_in_seconds: posInt.default(30),
+    // Heimdall's own: a stream's time to first chunk, so a stuck upstream fails over before the total is spent.
+    first_token_timeout_in_seconds: posInt.optional(),
     stream_idle_timeout_in_seconds: posInt.default(60),
     max_retries: nonNegInt.default(0),
     // Bifrost's Go struct reads the bare names while its docs use the `_ms` ones; accept both.
@@ -132,6 +134,10 @@ const networkSchema = z
     ...networkIgnored,
   })
   .superRefine((n, ctx) => {
+    if (n.first_token_timeout_in_seconds !== undefined && n.first_token_timeout_in_seconds > n.default_request_timeout_in_seconds) {
+      ctx.addIssue({ code: 'custom', path: ['first_token_timeout_in_seconds'], message: `first_token_timeout_in_seconds `
+        + `(${n.first_token_timeout_in_seconds}) exceeds default_request_timeout_in_seconds (${n.default_request_timeout_in_seconds}): it would never fire` });
+    }
     for (const name of ['retry_backoff_initial', 'retry_backoff_max'] as const) {
       if (n[name] !== undefined && n[`${name}_ms`] !== undefined) {
         ctx.addIssue({ code: 'custom', path: [`${name}_ms`], message: `give either '${name}' or '${name}_ms', not both` });

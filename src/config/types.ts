@@ -21,7 +21,11 @@ export interface KeyConfig {
 export interface NetworkConfig {
   readonly baseUrl: string | null;
   readonly extraHeaders: Readonly<Record<string, string>>;
+  /** The whole request, queue and stream included. */
   readonly requestTimeoutSeconds: number;
+  /** From sending a streamed request upstream to its first chunk; null: only the total applies. */
+  readonly firstTokenTimeoutSeconds: number | null;
+  /** The longest gap between two upstream chunks of a stream in progress. */
   readonly streamIdleTimeoutSeconds: number;
   readonly maxRetries: number;
   readonly retryBackoffInitialMs: number;

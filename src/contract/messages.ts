@@ -81,7 +81,8 @@ export interface StreamEndMeta extends ResultMeta {
 }
 
 export type FrontToWorker =
-  | [typeof MSG_JOB, number, JobData]
+  /** The last number: milliseconds left of the request's total budget (default_request_timeout_in_seconds). */
+  | [typeof MSG_JOB, number, JobData, number]
   | [typeof MSG_CANCEL, number]
   | [typeof MSG_PAUSE, number]
   | [typeof MSG_RESUME, number];

@@ -19,6 +19,8 @@ export interface ProviderInit {
   baseUrl: string | null;
   extraHeaders: Record<string, string>;
   requestTimeoutMs: number;
+  /** A stream's first chunk must arrive within this; null: only the total applies. */
+  firstTokenTimeoutMs: number | null;
   streamIdleTimeoutMs: number;
   maxConnsPerHost: number;
   mock: {

@@ -22,10 +22,8 @@ export interface JobHandlers {
 
 export interface InFlight {
   readonly id: number;
-  /** `Date.now()` of the last message from the worker about this request (or of its dispatch). */
-  lastHeard: number;
-  /** The client's socket is backed up: silence from the worker is expected, not a fault. */
-  paused: boolean;
+  /** `Date.now()` by which the worker must have ended this request: the end of its total budget. */
+  readonly deadline: number;
   /** Null once the client went away: the worker's final message still releases the slot, but reaches no one. */
   handlers: JobHandlers | null;
 }
@@ -130,7 +128,6 @@ export class WorkerChannel {
     if (!entry) return;
     switch (message[0]) {
       case MSG_CHUNKS:
-        entry.lastHeard = Date.now();
         entry.handlers?.onChunks(message[2], message[3]);
         return;
       case MSG_RESULT:
@@ -149,12 +146,13 @@ export class WorkerChannel {
   };
 
   /**
-   * A safety net under the worker's own deadlines: a request the worker has said nothing about for `silentMs`
-   * (a wedged thread, a lost message) is answered with `error` and its slot released, so nothing waits forever.
+   * A safety net under the worker's own deadlines: the worker ends every request by its deadline (its total budget
+   * caps the first-token and idle ones), so one still in flight `graceMs` later means a wedged thread or a lost
+   * message. It is answered with `error` and its slot released, so nothing waits forever.
    */
-  expireSilent(now: number, silentMs: number, error: () => ErrorData): void {
+  expireOverdue(now: number, graceMs: number, error: () => ErrorData): void {
     for (const entry of this.inFlight.values()) {
-      if (entry.paused || now - entry.lastHeard <= silentMs) continue;
+      if (now <= entry.deadline + graceMs) continue;
       this.send([MSG_CANCEL, entry.id]);
       this.#release(entry);
       entry.handlers?.onError(error());

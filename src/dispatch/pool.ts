@@ -41,9 +41,9 @@ export interface Ticket {
 }
 
 const SWEEP_INTERVAL_MS = 100;
-/** How often in-flight requests are checked for a worker that went silent, and how far past their timeout. */
-const SILENCE_CHECK_INTERVAL_MS = 1_000;
-const SILENCE_GRACE_MS = 5_000;
+/** How often in-flight requests are checked for a worker that missed their deadline, and by how much it may. */
+const OVERDUE_CHECK_INTERVAL_MS = 1_000;
+const OVERDUE_GRACE_MS = 5_000;
 
 class Submission implements Ticket {
   state: 'queued' | 'running' | 'done' = 'queued';
@@ -72,22 +72,11 @@ class Submission implements Ticket {
   }
 
   pause(): void {
-    if (this.state !== 'running') return;
-    this.#flow(true);
-    this.channel!.send([MSG_PAUSE, this.id]);
+    if (this.state === 'running') this.channel!.send([MSG_PAUSE, this.id]);
   }
 
   resume(): void {
-    if (this.state !== 'running') return;
-    this.#flow(false);
-    this.channel!.send([MSG_RESUME, this.id]);
-  }
-
-  #flow(paused: boolean): void {
-    const entry = this.channel!.inFlight.get(this.id);
-    if (!entry) return;
-    entry.paused = paused;
-    entry.lastHeard = Date.now();
+    if (this.state === 'running') this.channel!.send([MSG_RESUME, this.id]);
   }
 }
 
@@ -103,7 +92,7 @@ export class ProviderPool {
   #inFlight = 0;
   #nextId = 1;
   #closing = false;
-  #nextSilenceCheck = 0;
+  #nextOverdueCheck = 0;
   #drained: (() => void) | null = null;
 
   constructor(provider: ProviderConfig, options: PoolOptions) {
@@ -195,9 +184,10 @@ export class ProviderPool {
     submission.channel = channel;
     submission.id = id;
     this.#inFlight++;
-    channel.inFlight.set(id, { id, handlers: submission.handlers, lastHeard: Date.now(), paused: false });
+    // The worker gets what is left of the total: time spent in the queue counts against it.
+    channel.inFlight.set(id, { id, handlers: submission.handlers, deadline: submission.deadline });
     try {
-      channel.send([MSG_JOB, id, submission.job]);
+      channel.send([MSG_JOB, id, submission.job, Math.max(0, submission.deadline - Date.now())]);
       return null;
     } catch (error) {
       channel.inFlight.delete(id);
@@ -218,9 +208,15 @@ export class ProviderPool {
 
   #released(_entry: InFlight): void {
     this.#inFlight--;
+    const now = Date.now();
     while (this.#inFlight < this.provider.concurrency.concurrency && this.#queued > 0) {
       const next = this.#queue.shift()!;
       if (next.state !== 'queued') continue;
+      // Its total ran out in the queue, between two sweeps: sending it upstream could only time out there.
+      if (next.deadline <= now) {
+        this.#expireQueued(next);
+        continue;
+      }
       this.#queued--;
       const refused = this.#run(next);
       if (refused) next.handlers.onError(refused.data);
@@ -230,12 +226,10 @@ export class ProviderPool {
 
   #sweepQueue = (): void => {
     const now = Date.now();
-    if (now >= this.#nextSilenceCheck) {
-      this.#nextSilenceCheck = now + SILENCE_CHECK_INTERVAL_MS;
-      const network = this.provider.network;
-      const silentMs = Math.max(network.requestTimeoutSeconds, network.streamIdleTimeoutSeconds) * 1000 + SILENCE_GRACE_MS;
+    if (now >= this.#nextOverdueCheck) {
+      this.#nextOverdueCheck = now + OVERDUE_CHECK_INTERVAL_MS;
       for (const channel of this.#channels) {
-        channel.expireSilent(now, silentMs, () => ({
+        channel.expireOverdue(now, OVERDUE_GRACE_MS, () => ({
           code: 'UPSTREAM_TIMEOUT',
           message: `${this.provider.name}: the worker gave no answer within the timeout`,
           provider: this.provider.name,
@@ -244,15 +238,18 @@ export class ProviderPool {
     }
     for (let head = this.#queue.peek(); head && (head.state !== 'queued' || head.deadline <= now); head = this.#queue.peek()) {
       this.#queue.shift();
-      if (head.state !== 'queued') continue;
-      this.dropQueued(head);
-      head.handlers.onError({
-        code: 'UPSTREAM_TIMEOUT',
-        message: `${this.provider.name}: waited in the queue past default_request_timeout_in_seconds`,
-        provider: this.provider.name,
-      });
+      if (head.state === 'queued') this.#expireQueued(head);
     }
   };
+
+  #expireQueued(submission: Submission): void {
+    this.dropQueued(submission);
+    submission.handlers.onError({
+      code: 'UPSTREAM_TIMEOUT',
+      message: `${this.provider.name}: waited in the queue past default_request_timeout_in_seconds`,
+      provider: this.provider.name,
+    });
+  }
 
   /**
    * Stops admitting, lets requests in flight finish for up to `graceMs`, then closes the rings and the threads.
@@ -290,6 +287,7 @@ function toProviderInit(provider: ProviderConfig): ProviderInit {
     baseUrl: provider.network.baseUrl,
     extraHeaders: { ...provider.network.extraHeaders },
     requestTimeoutMs: provider.network.requestTimeoutSeconds * 1000,
+    firstTokenTimeoutMs: provider.network.firstTokenTimeoutSeconds === null ? null : provider.network.firstTokenTimeoutSeconds * 1000,
     streamIdleTimeoutMs: provider.network.streamIdleTimeoutSeconds * 1000,
     maxConnsPerHost: provider.network.maxConnsPerHost,
     mock: mock ? { ...mock } : null,

@@ -20,7 +20,8 @@ export type BreakerState = typeof CLOSED | typeof HALF_OPEN | typeof OPEN;
  * another key does not change.
  */
 const KEY_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['UPSTREAM_ERROR', 'UPSTREAM_UNREACHABLE',
-  'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'UPSTREAM_RATE_LIMITED', 'UPSTREAM_AUTH', 'STREAM_INTERRUPTED']);
+  'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'FIRST_TOKEN_TIMEOUT', 'STREAM_IDLE_TIMEOUT', 'UPSTREAM_RATE_LIMITED',
+  'UPSTREAM_AUTH', 'STREAM_INTERRUPTED']);
 /** The provider answered, refusing the request rather than failing: proof that the key and provider work. */
 const PROVIDER_ANSWERS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['UPSTREAM_BAD_REQUEST', 'UPSTREAM_NOT_FOUND',
   'UPSTREAM_FORBIDDEN']);

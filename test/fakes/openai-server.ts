@@ -61,6 +61,8 @@ export interface Scenario {
   chunks?: string[];
   /** Milliseconds between stream chunk events. */
   chunkIntervalMs?: number;
+  /** Streams: milliseconds between sending the headers and the first chunk event (a slow first token). */
+  firstChunkDelayMs?: number;
   toolCalls?: FakeToolCall[];
   error?: FakeError;
   /** Streams: write this many chunk events (the role chunk counts), then destroy the socket. */
@@ -507,6 +509,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       'openai-processing-ms': '8',
     });
 
+    if (scenario.firstChunkDelayMs && !(await wait(res, scenario.firstChunkDelayMs))) return;
     const interval = scenario.chunkIntervalMs ?? 0;
     let written = 0;
     /** Writes one SSE event; false once the exchange is over (broken off on purpose or by the client). */

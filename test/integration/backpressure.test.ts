@@ -99,7 +99,7 @@ describe('a client that reads slowly', () => {
       const { text, endedAt } = await readAll(response, 6_000);
       const events = sseData(text);
       expect(contentOf(events.slice(0, -1))).toBe(upstream.content);
-      expectEnvelope(JSON.parse(events.at(-1)!), 'upstream_timeout');
+      expectEnvelope(JSON.parse(events.at(-1)!), 'stream_idle_timeout');
       // About one idle second after the gateway resumed reading the upstream (the end of the fake's stall).
       expect(endedAt - upstream.longestStallEndedAt!).toBeLessThan(4_000);
       await upstream.closed;

@@ -3,6 +3,7 @@
 
 import type { ErrorCode } from '../../src/errors/codes.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
+import type { AbortReason } from '../job.js';
 
 export function errorForUpstreamStatus(provider: string, status: number, message: string,
   retryAfter?: number): ErrorData {
@@ -64,17 +65,23 @@ export function parseRetryAfter(value: string | string[] | undefined): number | 
   return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-/** Why a job the worker aborted itself ended: its deadline, the client leaving, or the gateway shutting down. */
-export function abortedError(reason: 'cancelled' | 'timeout' | 'closing', provider: string, streamStarted = false): ErrorData {
-  if (reason === 'timeout') {
-    const message = streamStarted
-      ? `${provider}: the stream went idle past stream_idle_timeout_in_seconds`
-      : `${provider}: no answer within default_request_timeout_in_seconds`;
-    return { code: 'UPSTREAM_TIMEOUT', message, provider };
+/** Why a job the worker aborted itself ended: a deadline, the client leaving, or the gateway shutting down. */
+export function abortedError(reason: AbortReason, provider: string, streamStarted = false): ErrorData {
+  switch (reason) {
+    case 'total-timeout':
+      return { code: 'UPSTREAM_TIMEOUT', provider, message: streamStarted
+        ? `${provider}: the stream was still running at default_request_timeout_in_seconds`
+        : `${provider}: no answer within default_request_timeout_in_seconds` };
+    case 'first-token-timeout':
+      return { code: 'FIRST_TOKEN_TIMEOUT', provider,
+        message: `${provider}: no first stream chunk within first_token_timeout_in_seconds` };
+    case 'idle-timeout':
+      return { code: 'STREAM_IDLE_TIMEOUT', provider,
+        message: `${provider}: the stream went idle past stream_idle_timeout_in_seconds` };
+    case 'closing':
+      return { code: 'PROVIDER_SHUTTING_DOWN', message: `${provider}: the gateway shut down before the answer was complete`,
+        provider, retryAfter: 1 };
+    case 'cancelled':
+      return { code: 'CLIENT_CLOSED', message: 'request cancelled', provider };
   }
-  if (reason === 'closing') {
-    return { code: 'PROVIDER_SHUTTING_DOWN', message: `${provider}: the gateway shut down before the answer was complete`,
-      provider, retryAfter: 1 };
-  }
-  return { code: 'CLIENT_CLOSED', message: 'request cancelled', provider };
 }

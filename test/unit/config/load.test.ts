@@ -39,6 +39,7 @@ const bifrostConfig = {
         base_url: 'https://api.openai.com/',
         extra_headers: { 'x-trace-token': 'env.TRACE_TOKEN', 'x-team': 'core' },
         default_request_timeout_in_seconds: 45,
+        first_token_timeout_in_seconds: 10,
         max_retries: 2,
         retry_backoff_initial: 200,
         retry_backoff_max: 2000,
@@ -100,6 +101,7 @@ describe('loadConfig with a Bifrost config.json', () => {
       baseUrl: 'https://api.openai.com',
       extraHeaders: { 'x-trace-token': 'tok-1', 'x-team': 'core' },
       requestTimeoutSeconds: 45,
+      firstTokenTimeoutSeconds: 10,
       streamIdleTimeoutSeconds: 90,
       maxRetries: 2,
       retryBackoffInitialMs: 200,
@@ -155,6 +157,7 @@ describe('loadConfig with a Bifrost config.json', () => {
       baseUrl: null,
       extraHeaders: {},
       requestTimeoutSeconds: 30,
+      firstTokenTimeoutSeconds: null,
       streamIdleTimeoutSeconds: 60,
       maxRetries: 0,
       retryBackoffInitialMs: 500,
@@ -315,6 +318,14 @@ describe('network_config and concurrency', () => {
     const file = await writeConfig('c.json', minimal({ network_config: { retry_backoff_initial: 100, retry_backoff_initial_ms: 100 } }));
     const err = await configError(() => loadConfig({ file, env }));
     expect(err.message).toContain('providers.openai.network_config.retry_backoff_initial_ms: give either');
+  });
+
+  it('rejects a first_token_timeout_in_seconds above the total, which could never fire', async () => {
+    const file = await writeConfig('c.json', minimal({ network_config: { default_request_timeout_in_seconds: 20,
+      first_token_timeout_in_seconds: 25 } }));
+    const err = await configError(() => loadConfig({ file, env }));
+    expect(err.message).toContain('providers.openai.network_config.first_token_timeout_in_seconds: first_token_timeout_in_seconds (25) '
+      + 'exceeds default_request_timeout_in_seconds (20)');
   });
 
   it('rejects buffer_size below concurrency', async () => {

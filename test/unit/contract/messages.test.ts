@@ -7,7 +7,7 @@ describe('message codec', () => {
     const job: FrontToWorker = [MSG_JOB, 42, {
       kind: 'chat', requestId: 'req-1', model: 'gpt-4o-mini', keyIndex: 1, stream: true, includeUsage: false,
       body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'héllo 👋 — 你好' }], temperature: 0.2, n: null },
-    }];
+    }, 29_750.5];
     expect(decodeMessage(Uint8Array.from(encodeMessage(job)))).toEqual(job);
   });
 

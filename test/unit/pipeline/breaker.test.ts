@@ -131,7 +131,9 @@ describe('key circuit breaker', () => {
 describe('what counts against a key', () => {
   it('counts provider and key failures, takes the provider refusing the request as an answer, and ignores the rest', () => {
     for (const code of ['UPSTREAM_ERROR', 'UPSTREAM_UNREACHABLE', 'UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT',
-      'UPSTREAM_RATE_LIMITED', 'UPSTREAM_AUTH', 'STREAM_INTERRUPTED'] as const) expect(verdictOf(code), code).toBe('failure');
+      'FIRST_TOKEN_TIMEOUT', 'STREAM_IDLE_TIMEOUT', 'UPSTREAM_RATE_LIMITED', 'UPSTREAM_AUTH', 'STREAM_INTERRUPTED'] as const) {
+      expect(verdictOf(code), code).toBe('failure');
+    }
     for (const code of ['UPSTREAM_BAD_REQUEST', 'UPSTREAM_NOT_FOUND', 'UPSTREAM_FORBIDDEN'] as const) {
       expect(verdictOf(code), code).toBe('success');
     }

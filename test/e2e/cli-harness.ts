@@ -1,0 +1,49 @@
+// Runs the built `heimdall` command as users and acceptance checks do: a child process on a config file, its output
+// collected, its port read from the start-up log line. Every child a test starts is killed after the test.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+
+const MAIN = new URL('../../dist/src/main.js', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+export interface Run {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export function run(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (data) => { output += data; });
+  child.stderr!.on('data', (data) => { output += data; });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+export async function listeningPort(started: Run): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    for (const line of started.output().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { port?: number; msg?: string };
+      if (entry.msg?.startsWith('heimdall listening') && entry.port) return entry.port;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`gateway did not start:\n${started.output()}`);
+}
+
+export function configFile(content: string, name = 'config.json'): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'heimdall-cli-')), name);
+  writeFileSync(file, content);
+  return file;
+}
