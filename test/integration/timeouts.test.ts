@@ -17,11 +17,12 @@ const timeouts = { default_request_timeout_in_seconds: 3, first_token_timeout_in
 beforeAll(async () => {
   h = await startHarness({
     config: (fakeUrl) => ({
+      // These tests time the one key out case after case, so the breakers are off: breaker.test.ts covers those.
       providers: {
-        openai: openaiProvider(fakeUrl, { network_config: timeouts }),
+        openai: { ...openaiProvider(fakeUrl, { network_config: timeouts }), circuit_breaker: { enabled: false } },
         // The same upstream, falling back to the mock: a first-token timeout has sent no byte, so it may fall back.
         backed: { ...openaiProvider(fakeUrl, { network_config: timeouts, custom_provider_config: { base_provider_type: 'openai' } }),
-          fallbacks: ['mock/echo'] },
+          fallbacks: ['mock/echo'], circuit_breaker: { enabled: false } },
         mock: { mock_config: { latency_ms: 0, chunk_count: 2, chunk_interval_ms: 0 } },
       },
     }),
