@@ -10,12 +10,12 @@ import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
-import { bedrockConverse, bedrockRoutes } from './dialects/bedrock.js';
-import { anthropicRoutes } from './dialects/anthropic-routes.js';
+import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedrock.js';
+import { anthropicPrefix, anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
-import { genaiRoutes } from './dialects/genai.js';
+import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelsHandler } from './pipeline/models.js';
 
@@ -127,6 +127,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       port: config.server.port,
       maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024),
       routes,
+      nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: { layout, shard: frontShard },
     });
   } catch (error) {

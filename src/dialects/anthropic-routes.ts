@@ -9,7 +9,7 @@ import type { ProviderConfig } from '../config/types.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
 import { GatewayError, toErrorData } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
-import type { IncomingRequest, Route } from '../http/server.js';
+import type { IncomingRequest, NativePrefix, Route } from '../http/server.js';
 import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
 import { createModelResolver } from '../pipeline/model-name.js';
 import { listModels } from '../pipeline/models.js';
@@ -195,9 +195,16 @@ function modelHandler(providers: readonly ProviderConfig[], aliases: Readonly<Re
   };
 }
 
+/** Any other path under `/anthropic`: a not_found_error the SDK raises as NotFoundError. */
+export const anthropicPrefix: NativePrefix = Object.freeze({
+  prefix: '/anthropic',
+  errorBody: (error: Parameters<typeof anthropicErrorBody>[0]) => anthropicErrorBody(error),
+  served: 'the gateway serves /anthropic/v1/messages, /v1/messages/count_tokens and /v1/models',
+});
+
 /** The routes under `/anthropic/v1`, counted under the `/anthropic` metrics label, their errors in Anthropic's shape. */
 export function anthropicRoutes(deps: PipelineDeps, providers: readonly ProviderConfig[]): Route[] {
-  const common = { label: '/anthropic', errorBody: (error: Parameters<typeof anthropicErrorBody>[0]) => anthropicErrorBody(error) } as const;
+  const common = { label: '/anthropic', errorBody: anthropicPrefix.errorBody } as const;
   return [
     { ...common, method: 'post', path: '/anthropic/v1/messages', readBody: true, handler: createInferenceHandler(deps, anthropicMessages) },
     { ...common, method: 'post', path: '/anthropic/v1/messages/count_tokens', readBody: true, handler: countTokensHandler(deps) },

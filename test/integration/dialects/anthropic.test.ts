@@ -309,6 +309,19 @@ describe('errors in Anthropic\'s shape', () => {
     expect(error.message).toContain('frequency_penalty: Extra inputs are not permitted');
   });
 
+  it('an unknown path or method under /anthropic is a not_found_error in Anthropic\'s shape, which the SDK raises', async () => {
+    const unknown = await fetch(`${h.url}/anthropic/v1/files`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ type: 'error', error: { type: 'not_found_error',
+      message: expect.stringContaining('GET /anthropic/v1/files') } });
+    const batches = await rejection(client.messages.batches.list());
+    expect(batches).toBeInstanceOf(NotFoundError);
+    expect(batches.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    const wrongMethod = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(await wrongMethod.json()).toMatchObject({ type: 'error', error: { message: expect.stringContaining('DELETE is not allowed') } });
+  });
+
   it('a body over max_request_body_size_mb is a 413 request_too_large', async () => {
     const response = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(1_200_000) }] }) });
