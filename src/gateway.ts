@@ -95,7 +95,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
   const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
-  const models = createModelsHandler(config.providers, config.modelAliases);
+  const models = createModelsHandler(config.providers, config.modelAliases, pools);
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
