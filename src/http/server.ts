@@ -145,7 +145,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
       app.any(route.path, (res, req) => answerError(res, req, routeIndex, shape, 'METHOD_NOT_ALLOWED'));
     }
   }
-  // Before the catch-all below: uWebSockets.js tries the more specific pattern first, registered in any order.
+  // Before the catch-all: a path under a native prefix is answered in that API's shape.
   for (const native of nativePrefixes) {
     const routeIndex = routeLabelIndex(native.prefix);
     for (const path of [native.prefix, `${native.prefix}/*`]) {

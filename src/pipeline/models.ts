@@ -4,7 +4,7 @@
 //
 // A provider is asked only when one of its keys allows every model: a key's `models` restrict what it may serve,
 // so a provider whose keys all name their models lists just those names. Each is asked with one key, in parallel,
-// for at most LIST_TIMEOUT_MS, and its list is kept for CACHE_MS. The answer never fails as a whole: a provider
+// for at most LIST_TIMEOUT_MS, and its list is kept for CACHE_MS (a failure for FAILURE_CACHE_MS). The answer never fails as a whole: a provider
 // that does not answer is left out and named in `x-heimdall-models-unavailable`.
 
 import type { KeyConfig, ProviderConfig } from '../config/types.js';
@@ -18,6 +18,8 @@ import type { IncomingRequest } from '../http/server.js';
 const MOCK_MODELS = ['echo'];
 const LIST_TIMEOUT_MS = 5_000;
 const CACHE_MS = 5 * 60_000;
+/** A failure is kept too, so a provider that hangs does not hold every listing for LIST_TIMEOUT_MS. */
+const FAILURE_CACHE_MS = 30_000;
 export const MODELS_UNAVAILABLE_HEADER = 'x-heimdall-models-unavailable';
 
 interface ModelEntry {
@@ -69,9 +71,9 @@ class ProviderModelLists {
     if (cached && cached.until > Date.now()) return cached.models;
     const models = this.#ask(provider, requestId);
     this.#cache.set(provider.name, { until: Date.now() + CACHE_MS, models });
-    // A failure is not kept: the next request asks again.
     models.catch(() => {
-      if (this.#cache.get(provider.name)?.models === models) this.#cache.delete(provider.name);
+      const entry = this.#cache.get(provider.name);
+      if (entry?.models === models) entry.until = Math.min(entry.until, Date.now() + FAILURE_CACHE_MS);
     });
     return models;
   }

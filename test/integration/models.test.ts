@@ -11,10 +11,13 @@ import { API_KEY, openaiProvider, startGatewayWith, type Harness } from './harne
 let h: Harness<FakeOpenAI>;
 let anthropic: FakeAnthropic;
 let gemini: FakeGemini;
+/** Answers nothing for longer than the gateway waits for a model list. */
+let slow: FakeOpenAI;
 
 beforeAll(async () => {
   anthropic = await startFakeAnthropic({ apiKey: 'sk-ant-upstream' });
   gemini = await startFakeGemini({ apiKey: 'AIza-upstream' });
+  slow = await startFakeOpenAI({ latencyMs: 30_000 });
   h = await startGatewayWith(await startFakeOpenAI({ apiKey: API_KEY }), (fakeUrl) => ({
     providers: {
       openai: openaiProvider(fakeUrl),
@@ -26,6 +29,8 @@ beforeAll(async () => {
         network_config: { base_url: anthropic.url } },
       gemini: { keys: [{ value: 'AIza-upstream', models: ['*'], weight: 1 }], network_config: { base_url: gemini.url } },
       mock: { mock_config: { latency_ms: 0 } },
+      // Keyless: asked without a key.
+      ollama: { network_config: { base_url: slow.url } },
     },
     model_aliases: { fast: 'openai/gpt-4o-mini' },
   }));
@@ -35,12 +40,14 @@ afterAll(async () => {
   await h?.close();
   await anthropic?.close();
   await gemini?.close();
+  await slow?.close();
 });
 
 const listRequests = () => h.fake.requests.filter((request) => request.method === 'GET' && request.path === '/v1/models');
 
 describe('GET /v1/models', () => {
-  it('merges the providers\' own lists with the configured names and aliases, naming a provider that failed', async () => {
+  // The slow provider is waited for here, 5 s; its failure is then kept a while, so later listings do not wait.
+  it('merges the providers\' own lists with the configured names and aliases, naming the providers that failed', { timeout: 15_000 }, async () => {
     const { data: page, response } = await h.client.models.list().withResponse();
     const ids = page.data.map((model) => model.id);
     expect(ids).toEqual(expect.arrayContaining([
@@ -58,7 +65,7 @@ describe('GET /v1/models', () => {
     expect(ids.filter((id) => id.startsWith('mistral/'))).toEqual(['mistral/mistral-small-latest']);
     expect(page.data.find((model) => model.id === 'openai/gpt-4o')).toMatchObject({ object: 'model', owned_by: 'openai' });
     expect(response.status).toBe(200);
-    expect(response.headers.get('x-heimdall-models-unavailable')).toBe('together');
+    expect(response.headers.get('x-heimdall-models-unavailable')).toBe('together,ollama');
   });
 
   it('asks each provider once in a while: a second listing is answered from the cache', async () => {
@@ -68,8 +75,10 @@ describe('GET /v1/models', () => {
     const anthropicAsked = anthropic.requests.filter((request) => request.method === 'GET').length;
     expect(anthropicAsked).toBe(1);
     expect(anthropic.requests[0].headers['anthropic-version']).toBe('2023-06-01');
-    // The failed provider is asked again, not cached.
-    expect(listRequests().filter((request) => request.headers.authorization === 'Bearer not-the-key').length).toBe(2);
+    // A failure is kept too, for less long: the failed providers are not asked again at once.
+    expect(listRequests().filter((request) => request.headers.authorization === 'Bearer not-the-key').length).toBe(1);
+    expect(slow.requests).toHaveLength(1);
+    expect(slow.requests[0].headers.authorization).toBeUndefined();
   });
 
   it('?provider= keeps one provider\'s models, asking only it', async () => {
