@@ -18,7 +18,7 @@ import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
-import { createModelsHandler } from './pipeline/models.js';
+import { createModelCatalog, createModelsHandler } from './pipeline/models.js';
 
 /** 64 slots of 8 KiB per direction and worker: a typical chat job fits one slot, bigger ones overflow. */
 export const DEFAULT_RING_SHAPE: RingShape = Object.freeze({ slotCount: 64, slotSize: 8192 });
@@ -95,7 +95,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
   const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
-  const models = createModelsHandler(config.providers, config.modelAliases, pools);
+  const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
+  const models = createModelsHandler(catalog);
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
@@ -107,11 +108,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
     ]),
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
-    ...anthropicRoutes(inference, config.providers),
+    ...anthropicRoutes(inference, catalog),
     ...openAIMoreRoutes(inference),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
-    ...genaiModelRoutes(config.providers, config.modelAliases),
+    ...genaiModelRoutes(catalog, config.providers),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },

@@ -1,5 +1,5 @@
-// Google's `models.list` and `models.get` on `/genai/v1beta/models[/{model}]`: the models /v1/models lists, in
-// Google's Model shape. The `gemini` provider's are named bare (`models/gemini-2.0-flash`), as the GenAI routes take
+// Google's `models.list` and `models.get` on `/genai/v1beta/models[/{model}]`: the models /v1/models lists (the
+// configured ones and the providers' own lists), in Google's Model shape. The `gemini` provider's are named bare (`models/gemini-2.0-flash`), as the GenAI routes take
 // them; the others as `models/provider/model`. Token limits are given only when known, and the gateway knows none.
 
 import type { ProviderConfig } from '../config/types.js';
@@ -7,13 +7,8 @@ import { PROVIDER_FACTS, type Capabilities } from '../contract/providers.js';
 import { errorData, statusOf } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
-import { listModels } from '../pipeline/models.js';
+import { unavailableHeader, type ModelCatalog, type ModelEntry } from '../pipeline/models.js';
 import { genaiErrorBody } from './genai-answer.js';
-
-interface ListedModel {
-  id: string;
-  owned_by: string;
-}
 
 interface GoogleModel {
   name: string;
@@ -36,9 +31,7 @@ function methodsOf(capabilities: Capabilities | undefined): string[] {
   ];
 }
 
-function googleModels(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>): GoogleModel[] {
-  const adapters = new Map(providers.map((provider) => [provider.name, provider.adapter]));
-  const listed = (JSON.parse(listModels(providers, aliases, null)) as { data: ListedModel[] }).data;
+function googleModels(listed: readonly ModelEntry[], adapters: ReadonlyMap<string, string>): GoogleModel[] {
   return listed.map((model) => {
     const id = model.id.startsWith(`${DEFAULT_PROVIDER}/`) ? model.id.slice(DEFAULT_PROVIDER.length + 1) : model.id;
     const adapter = adapters.get(model.owned_by);
@@ -60,7 +53,7 @@ function offsetOf(token: string): number | null {
   return Number.isInteger(offset) && offset > 0 ? offset : null;
 }
 
-function listHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>): RouteHandler {
+function listHandler(catalog: ModelCatalog, adapters: ReadonlyMap<string, string>): RouteHandler {
   return (request: IncomingRequest, sink: ResponseSink): void => {
     const query = new URLSearchParams(request.query);
     const sizeText = query.get('pageSize');
@@ -75,13 +68,16 @@ function listHandler(providers: readonly ProviderConfig[], aliases: Readonly<Rec
       refuse(sink, 'INVALID_REQUEST', `pageToken '${token}' is not one this gateway gave`);
       return;
     }
-    const all = googleModels(providers, aliases);
-    const end = offset + Math.min(size === 0 ? DEFAULT_PAGE_SIZE : size, MAX_PAGE_SIZE);
-    sink.json(200, JSON.stringify({ models: all.slice(offset, end), ...(end < all.length ? { nextPageToken: tokenOf(end) } : {}) }));
+    void catalog.list(null, request.requestId).then(({ data, unavailable }) => {
+      const all = googleModels(data, adapters);
+      const end = offset + Math.min(size === 0 ? DEFAULT_PAGE_SIZE : size, MAX_PAGE_SIZE);
+      sink.json(200, JSON.stringify({ models: all.slice(offset, end), ...(end < all.length ? { nextPageToken: tokenOf(end) } : {}) }),
+        unavailableHeader(unavailable));
+    });
   };
 }
 
-function getHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>): RouteHandler {
+function getHandler(catalog: ModelCatalog, adapters: ReadonlyMap<string, string>): RouteHandler {
   return (request: IncomingRequest, sink: ResponseSink): void => {
     const path = request.path.slice(request.path.indexOf('/models/') + 1);
     let name: string;
@@ -91,16 +87,19 @@ function getHandler(providers: readonly ProviderConfig[], aliases: Readonly<Reco
       refuse(sink, 'INVALID_REQUEST', `the model in the path is not valid percent-encoding: '${path}'`);
       return;
     }
-    const model = googleModels(providers, aliases).find((candidate) => candidate.name === name);
-    if (model) sink.json(200, JSON.stringify(model));
-    else refuse(sink, 'UNKNOWN_ROUTE', `${name} is not a configured model or alias`);
+    void catalog.list(null, request.requestId).then(({ data }) => {
+      const model = googleModels(data, adapters).find((candidate) => candidate.name === name);
+      if (model) sink.json(200, JSON.stringify(model));
+      else refuse(sink, 'UNKNOWN_ROUTE', `${name} is not a configured model or alias`);
+    });
   };
 }
 
 /** `GET models` and `GET models/{model}` on both API versions. */
-export function genaiModelRoutes(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>): Route[] {
-  const list = listHandler(providers, aliases);
-  const get = getHandler(providers, aliases);
+export function genaiModelRoutes(catalog: ModelCatalog, providers: readonly ProviderConfig[]): Route[] {
+  const adapters = new Map(providers.map((provider) => [provider.name, provider.adapter]));
+  const list = listHandler(catalog, adapters);
+  const get = getHandler(catalog, adapters);
   return ['/genai/v1beta', '/genai/v1'].flatMap((version): Route[] => [
     { method: 'get', path: `${version}/models`, label: '/genai', errorBody: genaiErrorBody, readBody: false, handler: list },
     { method: 'get', path: `${version}/models/*`, label: '/genai', errorBody: genaiErrorBody, readBody: false, handler: get },

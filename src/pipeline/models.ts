@@ -1,11 +1,11 @@
 // GET /v1/models: the models the config names, as `provider/model`, the aliases, and what the providers that can
 // list their models (capability `listModels`) say they serve, in OpenAI's list shape. `?provider=name` keeps one
-// provider's models (aliases that point at it included).
+// provider's models (aliases that point at it included). The native routes' model lists read the same catalog.
 //
 // A provider is asked only when one of its keys allows every model: a key's `models` restrict what it may serve,
 // so a provider whose keys all name their models lists just those names. Each is asked with one key, in parallel,
-// for at most LIST_TIMEOUT_MS, and its list is kept for CACHE_MS (a failure for FAILURE_CACHE_MS). The answer never fails as a whole: a provider
-// that does not answer is left out and named in `x-heimdall-models-unavailable`.
+// for at most LIST_TIMEOUT_MS, and its list is kept for CACHE_MS (a failure for FAILURE_CACHE_MS). The answer never
+// fails as a whole: a provider that does not answer is left out and named in `x-heimdall-models-unavailable`.
 
 import type { KeyConfig, ProviderConfig } from '../config/types.js';
 import type { JobData } from '../contract/messages.js';
@@ -20,9 +20,9 @@ const LIST_TIMEOUT_MS = 5_000;
 const CACHE_MS = 5 * 60_000;
 /** A failure is kept too, so a provider that hangs does not hold every listing for LIST_TIMEOUT_MS. */
 const FAILURE_CACHE_MS = 30_000;
-export const MODELS_UNAVAILABLE_HEADER = 'x-heimdall-models-unavailable';
+const MODELS_UNAVAILABLE_HEADER = 'x-heimdall-models-unavailable';
 
-interface ModelEntry {
+export interface ModelEntry {
   id: string;
   object: 'model';
   created: number;
@@ -32,8 +32,8 @@ interface ModelEntry {
 }
 
 /** `listed`: the models providers said they serve, by provider name, added to the configured ones. */
-export function listModels(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
-  onlyProvider: string | null, listed: ReadonlyMap<string, readonly string[]> = new Map()): string {
+function modelEntries(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
+  onlyProvider: string | null, listed: ReadonlyMap<string, readonly string[]>): ModelEntry[] {
   const created = Math.floor(Date.now() / 1000);
   const data: ModelEntry[] = [];
   for (const provider of providers) {
@@ -47,7 +47,7 @@ export function listModels(providers: readonly ProviderConfig[], aliases: Readon
     const owner = target.slice(0, target.indexOf('/'));
     if (onlyProvider === null || owner === onlyProvider) data.push({ id: alias, object: 'model', created, owned_by: owner, alias_for: target });
   }
-  return JSON.stringify({ object: 'list', data });
+  return data;
 }
 
 /** The key a provider's list is asked with: one that allows every model; -1 for a keyless provider without keys. */
@@ -117,22 +117,40 @@ class ProviderModelLists {
   }
 }
 
-export function createModelsHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
-  pools: ReadonlyMap<string, ProviderPool>) {
+/** Every model the gateway can name: /v1/models' list, which the native routes' model lists show in their shapes. */
+export interface ModelCatalog {
+  /** The entries, and the providers whose own list could not be read (left out). */
+  list(onlyProvider: string | null, requestId: string): Promise<{ data: ModelEntry[]; unavailable: string[] }>;
+}
+
+export function createModelCatalog(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
+  pools: ReadonlyMap<string, ProviderPool>): ModelCatalog {
   const lists = new ProviderModelLists(pools);
   const listing = providers.filter((provider) => PROVIDER_FACTS[provider.adapter]?.capabilities.listModels && listingKey(provider));
-  return (request: IncomingRequest, sink: ResponseSink) => {
-    const onlyProvider = new URLSearchParams(request.query).get('provider') || null;
-    const asked = listing.filter((provider) => onlyProvider === null || provider.name === onlyProvider);
-    void Promise.allSettled(asked.map((provider) => lists.get(provider, request.requestId))).then((outcomes) => {
+  return {
+    async list(onlyProvider, requestId) {
+      const asked = listing.filter((provider) => onlyProvider === null || provider.name === onlyProvider);
+      const outcomes = await Promise.allSettled(asked.map((provider) => lists.get(provider, requestId)));
       const listed = new Map<string, readonly string[]>();
       const unavailable: string[] = [];
       outcomes.forEach((outcome, i) => {
         if (outcome.status === 'fulfilled') listed.set(asked[i].name, outcome.value);
         else unavailable.push(asked[i].name);
       });
-      sink.json(200, listModels(providers, aliases, onlyProvider, listed),
-        unavailable.length > 0 ? { [MODELS_UNAVAILABLE_HEADER]: unavailable.join(',') } : undefined);
+      return { data: modelEntries(providers, aliases, onlyProvider, listed), unavailable };
+    },
+  };
+}
+
+/** The header naming the providers left out, when there are any. */
+export const unavailableHeader = (unavailable: readonly string[]): Record<string, string> | undefined =>
+  (unavailable.length > 0 ? { [MODELS_UNAVAILABLE_HEADER]: unavailable.join(',') } : undefined);
+
+export function createModelsHandler(catalog: ModelCatalog) {
+  return (request: IncomingRequest, sink: ResponseSink) => {
+    const onlyProvider = new URLSearchParams(request.query).get('provider') || null;
+    void catalog.list(onlyProvider, request.requestId).then(({ data, unavailable }) => {
+      sink.json(200, JSON.stringify({ object: 'list', data }), unavailableHeader(unavailable));
     });
   };
 }

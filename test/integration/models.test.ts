@@ -88,4 +88,12 @@ describe('GET /v1/models', () => {
     expect(response.headers.get('x-heimdall-models-unavailable')).toBeNull();
     expect(((await response.json()) as { data: { id: string }[] }).data.map((model) => model.id)).toEqual(['anthropic/claude-sonnet-4-5']);
   });
+
+  it('the native routes\' model lists show the same models: GenAI\'s with the gemini provider\'s list bare', async () => {
+    const response = await fetch(`${h.url}/genai/v1beta/models?pageSize=1000`);
+    const names = ((await response.json()) as { models: { name: string }[] }).models.map((model) => model.name);
+    expect(names).toEqual(expect.arrayContaining([...FAKE_GEMINI_MODELS.map((id) => `models/${id}`), 'models/openai/gpt-4o',
+      'models/anthropic/claude-sonnet-4-5', 'models/fast']));
+    expect(response.headers.get('x-heimdall-models-unavailable')).toBe('together,ollama');
+  });
 });
