@@ -10,14 +10,15 @@ import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { createMetricsRegistry } from './observability/metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
-import { bedrockConverse, bedrockRoutes } from './dialects/bedrock.js';
-import { anthropicRoutes } from './dialects/anthropic-routes.js';
+import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedrock.js';
+import { anthropicPrefix, anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
-import { genaiRoutes } from './dialects/genai.js';
+import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
+import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
-import { createModelsHandler } from './pipeline/models.js';
+import { createModelCatalog, createModelsHandler } from './pipeline/models.js';
 
 /** 64 slots of 8 KiB per direction and worker: a typical chat job fits one slot, bigger ones overflow. */
 export const DEFAULT_RING_SHAPE: RingShape = Object.freeze({ slotCount: 64, slotSize: 8192 });
@@ -94,7 +95,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
   const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
-  const models = createModelsHandler(config.providers, config.modelAliases);
+  const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
+  const models = createModelsHandler(catalog);
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
@@ -106,10 +108,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
     ]),
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
-    ...anthropicRoutes(inference, config.providers),
+    ...anthropicRoutes(inference, catalog),
     ...openAIMoreRoutes(inference),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    ...genaiModelRoutes(catalog, config.providers),
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
     } },
@@ -127,6 +130,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       port: config.server.port,
       maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024),
       routes,
+      nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: { layout, shard: frontShard },
     });
   } catch (error) {

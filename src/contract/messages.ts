@@ -32,10 +32,11 @@ export interface UsageData {
 
 /**
  * What the client asked for; each kind has its own adapter transforms. `count_tokens` carries a chat request and
- * answers `{"input_tokens": N}`, counted by the provider's own endpoint. The media kinds carry OpenAI's own request
+ * answers `{"input_tokens": N}`, counted by the provider's own endpoint. `list_models` carries nothing and answers `{"models": [id, …]}`, the
+ * provider's own list. The media kinds carry OpenAI's own request
  * (a transcription's file as bytes) and answer the upstream's body as it came, with its content type.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | MediaKind;
 
 /** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
 export type MediaKind = 'speech' | 'transcription' | 'image_generation';

@@ -13,6 +13,8 @@ export interface Capabilities {
   readonly countTokens: boolean;
   /** OpenAI's audio (speech, transcriptions) and image generation endpoints, in OpenAI's wire format. */
   readonly media: boolean;
+  /** The provider lists its models (`list_models` jobs), which /v1/models merges with the configured names. */
+  readonly listModels: boolean;
 }
 
 export interface ProviderFacts {
@@ -27,21 +29,21 @@ export interface ProviderFacts {
 }
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: false });
+  media: false, listModels: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
-/** Adapters built by workers/providers/openai-compatible.ts (and Azure's): OpenAI's media endpoints come with the format. */
-const withMedia = (capabilities: Capabilities): Capabilities => Object.freeze({ ...capabilities, media: true });
+/** Adapters built by workers/providers/openai-compatible.ts: OpenAI's media endpoints and model list come with the format. */
+const withMedia = (capabilities: Capabilities): Capabilities => Object.freeze({ ...capabilities, media: true, listModels: true });
 
 const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial<ProviderFacts> = {}): ProviderFacts =>
   Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, capabilities, ...extra });
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
   openai: facts('OPENAI_API_KEY', withMedia(ALL), { canBeBase: true }),
-  gemini: facts('GEMINI_API_KEY', COUNTS_TOKENS, { canBeBase: true }),
+  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true }), { canBeBase: true }),
   vertex: facts(null, COUNTS_TOKENS, { canBeBase: true }),
-  anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true }), { canBeBase: true }),
+  anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true }), { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   ollama: facts(null, withMedia(ALL), { keyless: true }),
@@ -58,7 +60,7 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   parasail: facts('PARASAIL_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
   // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
-  azure: facts(null, withMedia(ALL)),
+  azure: facts(null, Object.freeze({ ...ALL, media: true })),
   cohere: facts('COHERE_API_KEY', ALL, { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   bedrock: facts(null, ALL, { canBeBase: true }),

@@ -9,10 +9,10 @@ import type { ProviderConfig } from '../config/types.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
 import { GatewayError, toErrorData } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
-import type { IncomingRequest, Route } from '../http/server.js';
+import type { IncomingRequest, NativePrefix, Route } from '../http/server.js';
 import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
 import { createModelResolver } from '../pipeline/model-name.js';
-import { listModels } from '../pipeline/models.js';
+import { unavailableHeader, type ModelCatalog, type ModelEntry } from '../pipeline/models.js';
 import { respondError } from '../pipeline/respond.js';
 import { routeModel } from '../pipeline/route.js';
 import { anthropicCountTokens, anthropicMessages, readAnthropicBody, toOpenAIRequest } from './anthropic.js';
@@ -124,11 +124,6 @@ function countTokensHandler(deps: PipelineDeps) {
   };
 }
 
-interface ListedModel {
-  id: string;
-  created: number;
-}
-
 interface AnthropicModel {
   type: 'model';
   id: string;
@@ -137,9 +132,8 @@ interface AnthropicModel {
 }
 
 /** The configured models (as /v1/models lists them) in Anthropic's shape; the default provider's are listed bare, as this route takes them. */
-function anthropicModels(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>): AnthropicModel[] {
+function anthropicModels(listed: readonly ModelEntry[]): AnthropicModel[] {
   const prefix = `${anthropicMessages.defaultProvider}/`;
-  const listed = (JSON.parse(listModels(providers, aliases, null)) as { data: ListedModel[] }).data;
   return listed.map((model) => {
     const id = model.id.startsWith(prefix) ? model.id.slice(prefix.length) : model.id;
     return { type: 'model', id, display_name: id, created_at: new Date(model.created * 1000).toISOString() };
@@ -150,36 +144,40 @@ const refuse = (sink: ResponseSink, code: 'INVALID_REQUEST' | 'UNKNOWN_ROUTE', m
   respondError(sink, { errorBody: anthropicErrorBody }, new GatewayError(code, message, { param }).data);
 
 /** GET /anthropic/v1/models, with Anthropic's `limit`, `after_id` and `before_id` paging. */
-function modelsHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>) {
+function modelsHandler(catalog: ModelCatalog) {
   return (request: IncomingRequest, sink: ResponseSink): void => {
     const query = new URLSearchParams(request.query);
-    const all = anthropicModels(providers, aliases);
     const limitText = query.get('limit');
     const limit = limitText === null ? 20 : Number(limitText);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       refuse(sink, 'INVALID_REQUEST', 'limit: Input should be an integer between 1 and 1000', 'limit');
       return;
     }
-    const after = query.get('after_id');
-    const before = query.get('before_id');
-    let page = all;
-    if (before !== null) {
-      const end = all.findIndex((model) => model.id === before);
-      page = end === -1 ? [] : all.slice(Math.max(0, end - limit), end);
-    } else if (after !== null) {
-      const start = all.findIndex((model) => model.id === after);
-      page = start === -1 ? [] : all.slice(start + 1, start + 1 + limit);
-    } else {
-      page = all.slice(0, limit);
-    }
-    const firstAt = page.length > 0 ? all.indexOf(page[0]) : -1;
-    const hasMore = page.length > 0 && (before !== null ? firstAt > 0 : firstAt + page.length < all.length);
-    sink.json(200, JSON.stringify({ data: page, has_more: hasMore, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null }));
+    void catalog.list(null, request.requestId).then(({ data, unavailable }) => {
+      sink.json(200, pageOf(anthropicModels(data), limit, query.get('after_id'), query.get('before_id')), unavailableHeader(unavailable));
+    });
   };
 }
 
+/** One page of the list, as Anthropic pages: `limit` models after `after_id`, or before `before_id`. */
+function pageOf(all: readonly AnthropicModel[], limit: number, after: string | null, before: string | null): string {
+  let page = all;
+  if (before !== null) {
+    const end = all.findIndex((model) => model.id === before);
+    page = end === -1 ? [] : all.slice(Math.max(0, end - limit), end);
+  } else if (after !== null) {
+    const start = all.findIndex((model) => model.id === after);
+    page = start === -1 ? [] : all.slice(start + 1, start + 1 + limit);
+  } else {
+    page = all.slice(0, limit);
+  }
+  const firstAt = page.length > 0 ? all.indexOf(page[0]) : -1;
+  const hasMore = page.length > 0 && (before !== null ? firstAt > 0 : firstAt + page.length < all.length);
+  return JSON.stringify({ data: page, has_more: hasMore, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null });
+}
+
 /** GET /anthropic/v1/models/{id}: one model of the list (an id with a slash may come percent-encoded, as the SDK sends it). */
-function modelHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>) {
+function modelHandler(catalog: ModelCatalog) {
   const base = '/anthropic/v1/models/';
   return (request: IncomingRequest, sink: ResponseSink): void => {
     let id: string;
@@ -189,19 +187,28 @@ function modelHandler(providers: readonly ProviderConfig[], aliases: Readonly<Re
       refuse(sink, 'INVALID_REQUEST', 'model_id: not a valid percent-encoded model id', 'model_id');
       return;
     }
-    const model = anthropicModels(providers, aliases).find((candidate) => candidate.id === id);
-    if (model) sink.json(200, JSON.stringify(model));
-    else refuse(sink, 'UNKNOWN_ROUTE', `model: '${id}' is not a configured model or alias`, 'model_id');
+    void catalog.list(null, request.requestId).then(({ data }) => {
+      const model = anthropicModels(data).find((candidate) => candidate.id === id);
+      if (model) sink.json(200, JSON.stringify(model));
+      else refuse(sink, 'UNKNOWN_ROUTE', `model: '${id}' is not a configured model or alias`, 'model_id');
+    });
   };
 }
 
+/** Any other path under `/anthropic`: a not_found_error the SDK raises as NotFoundError. */
+export const anthropicPrefix: NativePrefix = Object.freeze({
+  prefix: '/anthropic',
+  errorBody: (error: Parameters<typeof anthropicErrorBody>[0]) => anthropicErrorBody(error),
+  served: 'the gateway serves /anthropic/v1/messages, /v1/messages/count_tokens and /v1/models',
+});
+
 /** The routes under `/anthropic/v1`, counted under the `/anthropic` metrics label, their errors in Anthropic's shape. */
-export function anthropicRoutes(deps: PipelineDeps, providers: readonly ProviderConfig[]): Route[] {
-  const common = { label: '/anthropic', errorBody: (error: Parameters<typeof anthropicErrorBody>[0]) => anthropicErrorBody(error) } as const;
+export function anthropicRoutes(deps: PipelineDeps, catalog: ModelCatalog): Route[] {
+  const common = { label: '/anthropic', errorBody: anthropicPrefix.errorBody } as const;
   return [
     { ...common, method: 'post', path: '/anthropic/v1/messages', readBody: true, handler: createInferenceHandler(deps, anthropicMessages) },
     { ...common, method: 'post', path: '/anthropic/v1/messages/count_tokens', readBody: true, handler: countTokensHandler(deps) },
-    { ...common, method: 'get', path: '/anthropic/v1/models', readBody: false, handler: modelsHandler(providers, deps.modelAliases) },
-    { ...common, method: 'get', path: '/anthropic/v1/models/*', readBody: false, handler: modelHandler(providers, deps.modelAliases) },
+    { ...common, method: 'get', path: '/anthropic/v1/models', readBody: false, handler: modelsHandler(catalog) },
+    { ...common, method: 'get', path: '/anthropic/v1/models/*', readBody: false, handler: modelHandler(catalog) },
   ];
 }

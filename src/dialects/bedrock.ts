@@ -14,8 +14,8 @@
 // so the same-provider round trip is faithful: a failed tool result's `status: "error"` on the tool message, and
 // signed reasoning as `thinking_blocks` on the assistant message.
 
-import { errorData, GatewayError, statusOf } from '../errors/gateway-error.js';
-import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { IncomingRequest, NativePrefix, Route, RouteHandler } from '../http/server.js';
 import type { ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import type { Dialect } from './dialect.js';
@@ -356,20 +356,18 @@ export const bedrockConverse = Object.freeze<Dialect>({
   errorHeaders: bedrockErrorHeaders,
 });
 
-/** Any other Bedrock Runtime operation (InvokeModel, ApplyGuardrail, …): a 404 the SDK raises as its own exception. */
-const otherOperation: RouteHandler = (request, sink) => {
-  const error = errorData('UNKNOWN_ROUTE', `no Bedrock Runtime operation at ${request.method} ${request.path}: the gateway serves `
-    + 'Converse and ConverseStream (/bedrock/model/{modelId}/converse and /converse-stream)');
-  sink.json(statusOf(error), bedrockErrorBody(error), bedrockErrorHeaders(error));
-};
+/** Any other Bedrock Runtime operation (InvokeModel, ApplyGuardrail, …): a 404 the SDK raises as ResourceNotFoundException. */
+export const bedrockPrefix: NativePrefix = Object.freeze({
+  prefix: '/bedrock',
+  errorBody: bedrockConverse.errorBody,
+  errorHeaders: bedrockErrorHeaders,
+  served: 'the gateway serves Converse and ConverseStream (/bedrock/model/{modelId}/converse and /converse-stream)',
+});
 
 /** The routes, with the handler the pipeline built for `bedrockConverse`. */
 export function bedrockRoutes(handler: RouteHandler): Route[] {
-  return [
-    ...['converse', 'converse-stream'].map((operation): Route => ({
-      method: 'post', path: `/bedrock/model/:modelId/${operation}`, label: '/bedrock', readBody: true, handler,
-      errorBody: bedrockConverse.errorBody,
-    })),
-    { method: 'post', path: '/bedrock/*', label: '/bedrock', readBody: false, handler: otherOperation },
-  ];
+  return ['converse', 'converse-stream'].map((operation): Route => ({
+    method: 'post', path: `/bedrock/model/:modelId/${operation}`, label: '/bedrock', readBody: true, handler,
+    errorBody: bedrockConverse.errorBody, errorHeaders: bedrockErrorHeaders,
+  }));
 }

@@ -5,7 +5,7 @@
 // (genai-request.ts and genai-answer.ts hold the transforms). A bare model goes to the `gemini` provider.
 
 import { errorData, GatewayError, statusOf } from '../errors/gateway-error.js';
-import type { Route, RouteHandler } from '../http/server.js';
+import type { NativePrefix, Route, RouteHandler } from '../http/server.js';
 import { parseJsonObjectBody, type ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import type { ClientWire, Dialect } from './dialect.js';
@@ -82,6 +82,13 @@ export const GENAI_DIALECTS = Object.freeze({
 function handlerKey(action: string, query: string): string {
   return action === 'streamGenerateContent' && new URLSearchParams(query).get('alt') !== 'sse' ? 'streamGenerateContentArray' : action;
 }
+
+/** Any other path under `/genai`: Google's NOT_FOUND, which the SDK raises as an ApiError with status 404. */
+export const genaiPrefix: NativePrefix = Object.freeze({
+  prefix: '/genai',
+  errorBody: genaiErrorBody,
+  served: `the gateway serves /genai/v1beta/models/{model}:${ACTIONS.join(', :')}`,
+});
 
 /**
  * The GenAI routes, given how the gateway makes an inference handler of a dialect: one route per API version,

@@ -91,14 +91,15 @@ export class UwsResponseSink implements ResponseSink {
   }
 
   /** Answers and closes the connection: for a request whose body we refuse to read to the end. */
-  jsonAndClose(status: number, body: string): void {
+  jsonAndClose(status: number, body: string, headers?: Headers): void {
     if (this.aborted || this.finished) return;
     this.#complete(status);
     this.#res.cork(() => {
       this.#res.writeStatus(statusLine(status))
         .writeHeader('content-type', 'application/json')
-        .writeHeader('x-request-id', this.requestId)
-        .end(body, true);
+        .writeHeader('x-request-id', this.requestId);
+      if (headers) for (const name in headers) this.#res.writeHeader(name, headers[name]);
+      this.#res.end(body, true);
     });
   }
 

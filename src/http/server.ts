@@ -22,6 +22,23 @@ export interface IncomingRequest {
 
 export type RouteHandler = (request: IncomingRequest, response: ResponseSink) => void;
 
+/** How a route's API writes an error: its body, and headers some clients read the error's type from. */
+export interface ErrorShape {
+  readonly errorBody: (error: ErrorData) => string;
+  readonly errorHeaders?: (error: ErrorData) => Record<string, string>;
+}
+
+/**
+ * A path prefix where another API than OpenAI's is spoken (`/anthropic`): an unknown path or method under it is
+ * answered in that API's error shape, so the client's SDK raises its own not-found error.
+ */
+export interface NativePrefix extends ErrorShape {
+  /** `/anthropic`; also the metrics' route label of what it answers. */
+  readonly prefix: string;
+  /** Appended to the message of an unknown route: what the prefix does serve. */
+  readonly served?: string;
+}
+
 export interface Route {
   readonly method: 'get' | 'post';
   /** A uWebSockets.js pattern: `/v1/models`, `/genai/v1beta/models/*`. */
@@ -30,6 +47,8 @@ export interface Route {
   readonly label?: string;
   /** The error body in the route's own API shape (OpenAI's when absent), for a body too large. */
   readonly errorBody?: (error: ErrorData) => string;
+  /** Headers that go with `errorBody`'s body. */
+  readonly errorHeaders?: (error: ErrorData) => Record<string, string>;
   readonly readBody: boolean;
   readonly handler: RouteHandler;
 }
@@ -39,6 +58,7 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly maxBodyBytes: number;
   readonly routes: readonly Route[];
+  readonly nativePrefixes?: readonly NativePrefix[];
   readonly metrics: { readonly layout: MetricsLayout; readonly shard: MetricsShard };
 }
 
@@ -76,20 +96,26 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     shard.observe(layout.httpDuration, layout.httpDuration.seriesOffset(route), (performance.now() - receivedAt) / 1000);
   };
 
-  const answerError = (res: HttpResponse, req: HttpRequest, route: number, code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED') => {
+  const nativePrefixes = options.nativePrefixes ?? [];
+  const answerError = (res: HttpResponse, req: HttpRequest, route: number, shape: ErrorShape,
+    code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED', served?: string) => {
     const receivedAt = performance.now();
     const finish = recordFinish(route);
     const sink = new UwsResponseSink(res, requestIdFrom(req), (s) => finish(s, receivedAt));
     res.onAborted(() => sink.markAborted());
     const error = errorData(code, code === 'UNKNOWN_ROUTE'
-      ? `no route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}`
+      ? `no route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}${served ? `: ${served}` : ''}`
       : `${req.getCaseSensitiveMethod()} is not allowed on ${req.getUrl()}`);
-    sink.json(statusOf(error), openAIErrorBody(error));
+    sink.json(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
+  /** A route's error shape: its own, else its native prefix's, else OpenAI's. */
+  const shapeOf = (route: Route): ErrorShape => route.errorBody
+    ? { errorBody: route.errorBody, errorHeaders: route.errorHeaders }
+    : nativePrefixes.find(({ prefix }) => route.path.startsWith(`${prefix}/`)) ?? OPENAI_SHAPE;
 
   for (const route of options.routes) {
     const routeIndex = routeLabelIndex(route.label ?? route.path);
-    const errorBody = route.errorBody ?? openAIErrorBodyOf;
+    const shape = shapeOf(route);
     const finish = recordFinish(routeIndex);
     app[route.method](route.path, (res, req) => {
       const receivedAt = performance.now();
@@ -109,17 +135,24 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
         route.handler(incoming, sink);
         return;
       }
-      readBody(res, sink, incoming.headers['content-length'], options.maxBodyBytes, errorBody, (body) => {
+      readBody(res, sink, incoming.headers['content-length'], options.maxBodyBytes, shape, (body) => {
         incoming.body = body;
         route.handler(incoming, sink);
       });
     });
     if (!routed.has(route.path)) {
       routed.add(route.path);
-      app.any(route.path, (res, req) => answerError(res, req, routeIndex, 'METHOD_NOT_ALLOWED'));
+      app.any(route.path, (res, req) => answerError(res, req, routeIndex, shape, 'METHOD_NOT_ALLOWED'));
     }
   }
-  app.any('/*', (res, req) => answerError(res, req, routeLabelIndex('other'), 'UNKNOWN_ROUTE'));
+  // Before the catch-all: a path under a native prefix is answered in that API's shape.
+  for (const native of nativePrefixes) {
+    const routeIndex = routeLabelIndex(native.prefix);
+    for (const path of [native.prefix, `${native.prefix}/*`]) {
+      app.any(path, (res, req) => answerError(res, req, routeIndex, native, 'UNKNOWN_ROUTE', native.served));
+    }
+  }
+  app.any('/*', (res, req) => answerError(res, req, routeLabelIndex('other'), OPENAI_SHAPE, 'UNKNOWN_ROUTE'));
 
   return new Promise((resolve, reject) => {
     app.listen(options.host, options.port, (socket) => {
@@ -136,13 +169,13 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   });
 }
 
-const openAIErrorBodyOf = (error: ErrorData): string => openAIErrorBody(error);
+const OPENAI_SHAPE: ErrorShape = Object.freeze({ errorBody: (error: ErrorData): string => openAIErrorBody(error) });
 
 function readBody(res: HttpResponse, sink: UwsResponseSink, contentLength: string | undefined, limit: number,
-  errorBody: (error: ErrorData) => string, onBody: (body: Buffer) => void): void {
+  shape: ErrorShape, onBody: (body: Buffer) => void): void {
   const tooLarge = () => {
     const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit} bytes (client.max_request_body_size_mb)`);
-    sink.jsonAndClose(statusOf(error), errorBody(error));
+    sink.jsonAndClose(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
   if (contentLength !== undefined && Number(contentLength) > limit) {
     tooLarge();

@@ -1,14 +1,28 @@
-// GET /v1/models: the models the config names, as `provider/model`, and the aliases, in OpenAI's list shape.
-// `?provider=name` keeps one provider's models (aliases that point at it included).
+// GET /v1/models: the models the config names, as `provider/model`, the aliases, and what the providers that can
+// list their models (capability `listModels`) say they serve, in OpenAI's list shape. `?provider=name` keeps one
+// provider's models (aliases that point at it included). The native routes' model lists read the same catalog.
+//
+// A provider is asked only when one of its keys allows every model: a key's `models` restrict what it may serve,
+// so a provider whose keys all name their models lists just those names. Each is asked with one key, in parallel,
+// for at most LIST_TIMEOUT_MS, and its list is kept for CACHE_MS (a failure for FAILURE_CACHE_MS). The answer never
+// fails as a whole: a provider that does not answer is left out and named in `x-heimdall-models-unavailable`.
 
-import type { ProviderConfig } from '../config/types.js';
+import type { KeyConfig, ProviderConfig } from '../config/types.js';
+import type { JobData } from '../contract/messages.js';
+import { PROVIDER_FACTS } from '../contract/providers.js';
+import type { ProviderPool, Ticket } from '../dispatch/pool.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest } from '../http/server.js';
 
 /** Models the mock provider is documented to answer; any name works, these are the ones it advertises. */
 const MOCK_MODELS = ['echo'];
+const LIST_TIMEOUT_MS = 5_000;
+const CACHE_MS = 5 * 60_000;
+/** A failure is kept too, so a provider that hangs does not hold every listing for LIST_TIMEOUT_MS. */
+const FAILURE_CACHE_MS = 30_000;
+const MODELS_UNAVAILABLE_HEADER = 'x-heimdall-models-unavailable';
 
-interface ModelEntry {
+export interface ModelEntry {
   id: string;
   object: 'model';
   created: number;
@@ -17,26 +31,126 @@ interface ModelEntry {
   alias_for?: string;
 }
 
-export function listModels(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
-  onlyProvider: string | null): string {
+/** `listed`: the models providers said they serve, by provider name, added to the configured ones. */
+function modelEntries(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
+  onlyProvider: string | null, listed: ReadonlyMap<string, readonly string[]>): ModelEntry[] {
   const created = Math.floor(Date.now() / 1000);
   const data: ModelEntry[] = [];
   for (const provider of providers) {
     if (onlyProvider !== null && provider.name !== onlyProvider) continue;
     const names = new Set<string>(provider.adapter === 'mock' ? MOCK_MODELS : []);
     for (const key of provider.keys) if (key.enabled && key.models) for (const model of key.models) names.add(model);
+    for (const model of listed.get(provider.name) ?? []) names.add(model);
     for (const model of names) data.push({ id: `${provider.name}/${model}`, object: 'model', created, owned_by: provider.name });
   }
   for (const [alias, target] of Object.entries(aliases)) {
     const owner = target.slice(0, target.indexOf('/'));
     if (onlyProvider === null || owner === onlyProvider) data.push({ id: alias, object: 'model', created, owned_by: owner, alias_for: target });
   }
-  return JSON.stringify({ object: 'list', data });
+  return data;
 }
 
-export function createModelsHandler(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>) {
+/** The key a provider's list is asked with: one that allows every model; -1 for a keyless provider without keys. */
+function listingKey(provider: ProviderConfig): { index: number; key: KeyConfig | null } | null {
+  if (provider.keyless && provider.keys.length === 0) return { index: -1, key: null };
+  const index = provider.keys.findIndex((key) => key.enabled && key.models === null);
+  return index === -1 ? null : { index, key: provider.keys[index] };
+}
+
+/** Asks each provider's worker for its list and keeps the lists a while; one request in flight per provider. */
+class ProviderModelLists {
+  readonly #pools: ReadonlyMap<string, ProviderPool>;
+  readonly #cache = new Map<string, { until: number; models: Promise<readonly string[]> }>();
+
+  constructor(pools: ReadonlyMap<string, ProviderPool>) {
+    this.#pools = pools;
+  }
+
+  get(provider: ProviderConfig, requestId: string): Promise<readonly string[]> {
+    const cached = this.#cache.get(provider.name);
+    if (cached && cached.until > Date.now()) return cached.models;
+    const models = this.#ask(provider, requestId);
+    this.#cache.set(provider.name, { until: Date.now() + CACHE_MS, models });
+    models.catch(() => {
+      const entry = this.#cache.get(provider.name);
+      if (entry?.models === models) entry.until = Math.min(entry.until, Date.now() + FAILURE_CACHE_MS);
+    });
+    return models;
+  }
+
+  #ask(provider: ProviderConfig, requestId: string): Promise<readonly string[]> {
+    const pool = this.#pools.get(provider.name);
+    const listing = listingKey(provider);
+    if (!pool || !listing) return Promise.resolve([]);
+    const job: JobData = { kind: 'list_models', requestId, model: '', keyIndex: listing.index, stream: false, includeUsage: false, body: {} };
+    const blacklisted = new Set(listing.key?.blacklistedModels ?? []);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        ticket?.cancel();
+        reject(new Error(`${provider.name} did not list its models within ${LIST_TIMEOUT_MS} ms`));
+      }, LIST_TIMEOUT_MS);
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      let ticket: Ticket | undefined;
+      try {
+        ticket = pool.submit(job, {
+          onResult: (_status, body) => {
+            clearTimeout(timer);
+            try {
+              const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+              resolve((JSON.parse(text) as { models: string[] }).models.filter((model) => !blacklisted.has(model)));
+            } catch (error) {
+              reject(error as Error);
+            }
+          },
+          onChunks: () => fail(new Error('a model list came as a stream')),
+          onEnd: () => fail(new Error('a model list came as a stream')),
+          onError: (error) => fail(new Error(error.message)),
+        });
+      } catch (error) {
+        // Refused at once: shutting down, or the queue is full.
+        fail(error as Error);
+      }
+    });
+  }
+}
+
+/** Every model the gateway can name: /v1/models' list, which the native routes' model lists show in their shapes. */
+export interface ModelCatalog {
+  /** The entries, and the providers whose own list could not be read (left out). */
+  list(onlyProvider: string | null, requestId: string): Promise<{ data: ModelEntry[]; unavailable: string[] }>;
+}
+
+export function createModelCatalog(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
+  pools: ReadonlyMap<string, ProviderPool>): ModelCatalog {
+  const lists = new ProviderModelLists(pools);
+  const listing = providers.filter((provider) => PROVIDER_FACTS[provider.adapter]?.capabilities.listModels && listingKey(provider));
+  return {
+    async list(onlyProvider, requestId) {
+      const asked = listing.filter((provider) => onlyProvider === null || provider.name === onlyProvider);
+      const outcomes = await Promise.allSettled(asked.map((provider) => lists.get(provider, requestId)));
+      const listed = new Map<string, readonly string[]>();
+      const unavailable: string[] = [];
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === 'fulfilled') listed.set(asked[i].name, outcome.value);
+        else unavailable.push(asked[i].name);
+      });
+      return { data: modelEntries(providers, aliases, onlyProvider, listed), unavailable };
+    },
+  };
+}
+
+/** The header naming the providers left out, when there are any. */
+export const unavailableHeader = (unavailable: readonly string[]): Record<string, string> | undefined =>
+  (unavailable.length > 0 ? { [MODELS_UNAVAILABLE_HEADER]: unavailable.join(',') } : undefined);
+
+export function createModelsHandler(catalog: ModelCatalog) {
   return (request: IncomingRequest, sink: ResponseSink) => {
-    const provider = new URLSearchParams(request.query).get('provider');
-    sink.json(200, listModels(providers, aliases, provider || null));
+    const onlyProvider = new URLSearchParams(request.query).get('provider') || null;
+    void catalog.list(onlyProvider, request.requestId).then(({ data, unavailable }) => {
+      sink.json(200, JSON.stringify({ object: 'list', data }), unavailableHeader(unavailable));
+    });
   };
 }

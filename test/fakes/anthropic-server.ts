@@ -70,6 +70,9 @@ export interface AnthropicScenario {
   omitMessageStop?: boolean;
 }
 
+/** What `GET /v1/models` lists. */
+export const FAKE_ANTHROPIC_MODELS: readonly string[] = Object.freeze(['claude-sonnet-4-5', 'claude-haiku-4-5']);
+
 export interface FakeAnthropicOptions extends AnthropicScenario {
   /** When set, a request whose x-api-key (or Bearer token) differs gets 401 authentication_error. */
   apiKey?: string;
@@ -435,7 +438,8 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     }
     const path = record.path.split('?')[0];
     const counting = path === '/v1/messages/count_tokens';
-    if (req.method !== 'POST' || (path !== '/v1/messages' && !counting)) {
+    const listing = req.method === 'GET' && path === '/v1/models';
+    if (!listing && (req.method !== 'POST' || (path !== '/v1/messages' && !counting))) {
       sendError(res, record, { status: 404, message: 'Not Found' });
       return;
     }
@@ -452,6 +456,11 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     const version = req.headers['anthropic-version'];
     if (typeof version !== 'string') {
       sendError(res, record, { status: 400, message: 'anthropic-version: header is required' });
+      return;
+    }
+    if (listing) {
+      const data = FAKE_ANTHROPIC_MODELS.map((id) => ({ type: 'model', id, display_name: id, created_at: '2025-05-22T00:00:00Z' }));
+      sendJson(res, record, 200, { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null });
       return;
     }
     if (!body || !isObject(body)) {

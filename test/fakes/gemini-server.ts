@@ -50,6 +50,9 @@ export interface FakeGeminiScenario {
   usage?: { promptTokenCount: number; candidatesTokenCount: number; thoughtsTokenCount?: number; cachedContentTokenCount?: number };
 }
 
+/** What `GET /v1beta/models` lists. */
+export const FAKE_GEMINI_MODELS: readonly string[] = Object.freeze(['gemini-2.0-flash', 'gemini-2.5-pro', 'text-embedding-004']);
+
 export interface FakeGeminiOptions {
   /** Gemini API: the only key accepted (else Google's 400 API_KEY_INVALID). Unset: any key. */
   apiKey?: string;
@@ -469,10 +472,23 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     sendError(res, record, 404, `Method ${record.action} is not found for this API.`);
   };
 
+  const listModels = (req: IncomingMessage, res: ServerResponse) => {
+    const record: FakeGeminiRequest = fake.record({
+      seq: fake.nextSeq(), api: 'gemini', path: req.url ?? '', model: '', action: 'list', headers: req.headers, body: undefined,
+      scenario: {}, status: 0, events: [], responseBody: null, completed: false, closed: whenClosed(res, () => {
+        record.completed = res.writableFinished;
+      }),
+    });
+    if (!authorized('gemini', req, res, record)) return;
+    sendJson(res, record, 200, { models: FAKE_GEMINI_MODELS.map((id) => ({ name: `models/${id}`, version: '001', displayName: id,
+      inputTokenLimit: 1048576, outputTokenLimit: 8192, supportedGenerationMethods: ['generateContent', 'countTokens'] })) });
+  };
+
   const fake = await FakeServer.start<FakeGeminiRequest, FakeGeminiScenario>((req, res, raw) => {
     void (async () => {
       const parsedUrl = new URL(req.url ?? '/', 'http://fake');
       if (req.method === 'POST' && parsedUrl.pathname === '/token') return handleToken(res, raw);
+      if (req.method === 'GET' && parsedUrl.pathname === '/v1beta/models') return listModels(req, res);
       const gemini = GEMINI_PATH.exec(parsedUrl.pathname);
       const vertex = VERTEX_PATH.exec(parsedUrl.pathname);
       if (req.method !== 'POST' || (!gemini && !vertex)) return sendError(res, null, 404, `No route for ${req.method} ${parsedUrl.pathname}.`);

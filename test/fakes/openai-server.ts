@@ -99,7 +99,7 @@ export interface Scenario {
 
 /** What a request path serves, for fakes of servers other than OpenAI itself. */
 export interface FakeRoute {
-  endpoint: 'chat' | 'embeddings' | 'speech' | 'transcriptions' | 'images';
+  endpoint: 'chat' | 'embeddings' | 'speech' | 'transcriptions' | 'images' | 'models';
   /** Accepts requests without an Authorization header, as a local server started without a key does. */
   keyless?: boolean;
   /** Defaults for every request on this route, under a scripted or model-named scenario. */
@@ -113,7 +113,11 @@ export interface FakeOpenAIOptions extends Scenario {
   route?: (path: string) => FakeRoute | null;
   /** Reads a request's model name as its scenario; default: the grammar in this file's header. */
   scenarioFromModel?: (model: string) => Scenario;
+  /** The ids `GET /v1/models` lists; default FAKE_OPENAI_MODELS. */
+  models?: readonly string[];
 }
+
+export const FAKE_OPENAI_MODELS: readonly string[] = Object.freeze(['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small']);
 
 /** OpenAI's own paths. */
 export function openaiRoute(path: string): FakeRoute | null {
@@ -122,6 +126,7 @@ export function openaiRoute(path: string): FakeRoute | null {
   if (path === '/v1/audio/speech') return { endpoint: 'speech' };
   if (path === '/v1/audio/transcriptions') return { endpoint: 'transcriptions' };
   if (path === '/v1/images/generations') return { endpoint: 'images' };
+  if (path === '/v1/models') return { endpoint: 'models' };
   return null;
 }
 
@@ -237,7 +242,8 @@ function splitWords(text: string): string[] {
 
 export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   let open = 0;
-  const { apiKey, route: routeOf = openaiRoute, scenarioFromModel: scenarioOf = scenarioFromModel, ...baseScenario } = options;
+  const { apiKey, route: routeOf = openaiRoute, scenarioFromModel: scenarioOf = scenarioFromModel, models = FAKE_OPENAI_MODELS,
+    ...baseScenario } = options;
 
   const fake = await FakeServer.start<RecordedRequest, Scenario>((req, res, rawBody, rawBytes) => {
     const body = parseJson<ChatBody>(rawBody);
@@ -384,7 +390,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
 
     const route = routeOf(record.path.split('?')[0]);
-    if (req.method !== 'POST' || !route) {
+    if (!route || req.method !== (route.endpoint === 'models' ? 'GET' : 'POST')) {
       sendError(res, record, { status: 404, code: 'unknown_url', message: `Unknown request URL: ${req.method} ${record.path}. Please check the URL for typos, or see the docs at https://platform.openai.com/docs/api-reference/.` });
       return;
     }
@@ -396,6 +402,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     } else if (apiKey !== undefined && auth !== `Bearer ${apiKey}`) {
       sendError(res, record, { status: 401 });
+      return;
+    }
+    if (route.endpoint === 'models') {
+      if (scenario.error) sendError(res, record, scenario.error);
+      else sendJson(res, record, 200, { object: 'list', data: models.map((id) => ({ id, object: 'model', created: 1715367049, owned_by: 'system' })) });
       return;
     }
     if (route.endpoint === 'transcriptions') {

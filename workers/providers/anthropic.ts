@@ -9,7 +9,7 @@
 import type { JobData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import { anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, toAnthropicRequest } from './anthropic-shared.js';
-import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+import { modelListAnswer, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep, type UpstreamCall } from './types.js';
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const API_VERSION = '2023-06-01';
@@ -49,6 +49,17 @@ export const anthropic: HttpAdapter = {
       body: JSON.stringify(request),
       droppedParams,
     };
+  },
+
+  listModelsCall(_job: JobData, target: CallTarget): UpstreamCall {
+    return { method: 'GET', url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1/models?limit=1000'),
+      headers: { 'anthropic-version': API_VERSION }, body: '', droppedParams: [] };
+  },
+
+  listModelsAnswer(text: string): ChatAnswer {
+    const answer = JSON.parse(text) as { data?: unknown };
+    if (!Array.isArray(answer?.data)) throw new SyntaxError('the model list has no data array');
+    return modelListAnswer(answer.data.map((model: { id?: unknown } | null) => model?.id));
   },
 
   countTokensAnswer(text: string): ChatAnswer {

@@ -147,6 +147,8 @@ const openaiFormat = createOpenAICompatible({
   id: 'azure',
   defaultBaseUrl: null,
   auth: { kind: 'header', name: 'api-key' },
+  // Azure lists deployments' models per resource, not in OpenAI's shape at the chat path's side.
+  modelsPath: null,
 });
 
 export const azure: HttpAdapter = {

@@ -7,7 +7,7 @@ import {
   embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
   openAIEmbeddingList, parseJsonObject,
 } from './gemini-shared.js';
-import type { CallTarget, ChatAnswer, HttpAdapter, UpstreamCall } from './types.js';
+import { modelListAnswer, type CallTarget, type ChatAnswer, type HttpAdapter, type UpstreamCall } from './types.js';
 
 const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 
@@ -39,6 +39,18 @@ export const gemini: HttpAdapter = {
       body: JSON.stringify({ generateContentRequest: { model: resourceOf(job.model), ...body } }), droppedParams };
   },
   countTokensAnswer: geminiTokenCountAnswer,
+
+  listModelsCall(_job: JobData, target: CallTarget): UpstreamCall {
+    return { method: 'GET', url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1beta/models?pageSize=1000'), body: '', droppedParams: [] };
+  },
+
+  listModelsAnswer(text: string): ChatAnswer {
+    const answer = JSON.parse(text) as { models?: unknown };
+    if (!Array.isArray(answer?.models)) throw new SyntaxError('the model list has no models array');
+    // `models/gemini-2.0-flash` → the bare name requests use.
+    return modelListAnswer(answer.models.map((model: { name?: unknown } | null) =>
+      (typeof model?.name === 'string' ? model.name.replace(/^models\//, '') : null)));
+  },
 
   embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
     const { texts, dimensions, droppedParams } = embeddingInputs(job);

@@ -6,7 +6,8 @@
 
 import type { JobData, JobFile, UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
-import type { AuthStyle, CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+import { modelListAnswer, type AuthStyle, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep,
+  type UpstreamCall } from './types.js';
 
 /** A request field the provider cannot take; with `accepts`, only some of its values (Groq takes `n` only as 1). */
 export type ParamRule = string | { readonly name: string; readonly accepts: (value: unknown) => boolean };
@@ -24,6 +25,8 @@ export interface OpenAICompatibleOptions {
   readonly defaultBaseUrl: string | null;
   readonly auth?: AuthStyle;
   readonly chatPath?: string;
+  /** Null when the provider has no list of models (or none in OpenAI's shape); else beside the chat path. */
+  readonly modelsPath?: string | null;
   /** Null when the provider has no embeddings endpoint. */
   readonly embeddingsPath?: string | null;
   /** Request fields the provider rejects: dropped before sending and reported to the client. */
@@ -317,6 +320,15 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       const parsed = JSON.parse(text) as { data?: unknown; usage?: OpenAIUsage };
       if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.data)) throw new SyntaxError('the answer has no data array');
       return { body: text, usage: usageFromOpenAI(parsed.usage) };
+    };
+  }
+  const modelsPath = options.modelsPath === undefined ? besideChat(chatPath, 'models') : options.modelsPath;
+  if (modelsPath !== null) {
+    adapter.listModelsCall = (_job, target) => ({ method: 'GET', url: joinUrl(baseOf(target), modelsPath), body: '', droppedParams: [] });
+    adapter.listModelsAnswer = (text: string): ChatAnswer => {
+      const parsed = JSON.parse(text) as { data?: unknown };
+      if (!Array.isArray(parsed?.data)) throw new SyntaxError('the model list has no data array');
+      return modelListAnswer(parsed.data.map((model: { id?: unknown } | null) => model?.id));
     };
   }
   // Media bodies are OpenAI's own, sent as the client wrote them (the chat field rules do not apply).

@@ -36,6 +36,8 @@ export interface CallTarget {
 export interface UpstreamCall {
   /** Absolute URL. */
   url: string;
+  /** GET sends no body (`body` is then ignored); POST when absent. */
+  method?: 'GET';
   /** Headers the provider needs besides auth and content type (e.g. `anthropic-version`). */
   headers?: Record<string, string>;
   body: string;
@@ -93,6 +95,10 @@ export interface HttpAdapter {
   countTokensCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** The counter's answer as `{"input_tokens": N}`. */
   countTokensAnswer?(text: string, job: JobData): ChatAnswer;
+  /** The provider's list of models (capability `listModels`), a GET. */
+  listModelsCall?(job: JobData, target: CallTarget): UpstreamCall;
+  /** That list as `{"models": [id, …]}`, the ids as requests name them. */
+  listModelsAnswer?(text: string, job: JobData): ChatAnswer;
   /** OpenAI's media endpoints (capability `media`); their answers pass through as the upstream sent them. */
   speechCall?(job: JobData, target: CallTarget): UpstreamCall;
   transcriptionCall?(job: JobData, target: CallTarget): UpstreamCall;
@@ -105,7 +111,8 @@ const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', 
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
   if (job.kind === 'chat') return adapter.chatCall(job, target);
   const build = job.kind === 'embeddings' ? adapter.embeddingsCall
-    : job.kind === 'count_tokens' ? adapter.countTokensCall : adapter[MEDIA_CALLS[job.kind]];
+    : job.kind === 'count_tokens' ? adapter.countTokensCall
+      : job.kind === 'list_models' ? adapter.listModelsCall : adapter[MEDIA_CALLS[job.kind]];
   if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
   return build.call(adapter, job, target);
 }
@@ -135,8 +142,14 @@ export function mediaAnswer(bytes: Buffer, contentType: string | undefined): Med
 /** The upstream's answer to the job's call, as the pipeline's shape for that kind. */
 export function answerFor(adapter: HttpAdapter, text: string, job: JobData): ChatAnswer {
   if (job.kind === 'chat') return adapter.chatAnswer(text, job);
-  const read = job.kind === 'embeddings' ? adapter.embeddingsAnswer : adapter.countTokensAnswer;
+  const read = job.kind === 'embeddings' ? adapter.embeddingsAnswer
+    : job.kind === 'list_models' ? adapter.listModelsAnswer : adapter.countTokensAnswer;
   return read!.call(adapter, text, job);
+}
+
+/** A list of models as a `list_models` answer; listing spends no tokens. */
+export function modelListAnswer(ids: unknown[]): ChatAnswer {
+  return { body: JSON.stringify({ models: ids.filter((id): id is string => typeof id === 'string' && id !== '') }), usage: null };
 }
 
 /** Emits what an in-process adapter produces; each method mirrors one worker-to-front message. */

@@ -46,7 +46,7 @@ export class HttpJobRunner {
     }
     if (call.droppedParams.length > 0) job.droppedParams = call.droppedParams;
     const request: SignableRequest = {
-      method: 'POST',
+      method: call.method ?? 'POST',
       url: call.url,
       headers: {
         'content-type': 'application/json',
@@ -57,6 +57,10 @@ export class HttpJobRunner {
       },
       body: call.body,
     };
+    if (call.method === 'GET') {
+      delete request.headers['content-type'];
+      request.body = '';
+    }
     if (!call.form) {
       this.#authenticateAndSend(job, request);
       return;
@@ -95,7 +99,8 @@ export class HttpJobRunner {
     const exchange = new Exchange(job, this.#adapter, this.#provider.name);
     job.attach(exchange);
     job.markUpstreamStart();
-    this.#clients.poolFor(origin).dispatch({ path, method: 'POST', headers: request.headers, body: request.body }, exchange);
+    this.#clients.poolFor(origin).dispatch({ path, method: request.method as Dispatcher.HttpMethod, headers: request.headers,
+      body: request.method === 'GET' ? null : request.body }, exchange);
   }
 }
 

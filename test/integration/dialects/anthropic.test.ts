@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import Anthropic, { APIError, BadRequestError, NotFoundError, PermissionDeniedError, RateLimitError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
+import { FAKE_ANTHROPIC_MODELS, startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 
@@ -309,6 +309,19 @@ describe('errors in Anthropic\'s shape', () => {
     expect(error.message).toContain('frequency_penalty: Extra inputs are not permitted');
   });
 
+  it('an unknown path or method under /anthropic is a not_found_error in Anthropic\'s shape, which the SDK raises', async () => {
+    const unknown = await fetch(`${h.url}/anthropic/v1/files`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ type: 'error', error: { type: 'not_found_error',
+      message: expect.stringContaining('GET /anthropic/v1/files') } });
+    const batches = await rejection(client.messages.batches.list());
+    expect(batches).toBeInstanceOf(NotFoundError);
+    expect(batches.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+    const wrongMethod = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(await wrongMethod.json()).toMatchObject({ type: 'error', error: { message: expect.stringContaining('DELETE is not allowed') } });
+  });
+
   it('a body over max_request_body_size_mb is a 413 request_too_large', async () => {
     const response = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'claude-sonnet-5', max_tokens: 5, messages: [{ role: 'user', content: 'x'.repeat(1_200_000) }] }) });
@@ -398,7 +411,7 @@ describe('metrics', () => {
 });
 
 describe('GET /anthropic/v1/models', () => {
-  it('lists the configured models in Anthropic\'s page shape, the default provider\'s bare', async () => {
+  it('lists the configured models and the provider\'s own list in Anthropic\'s page shape, the default provider\'s bare', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) {
       expect(model.type).toBe('model');
@@ -406,7 +419,8 @@ describe('GET /anthropic/v1/models', () => {
       expect(Number.isNaN(Date.parse(model.created_at))).toBe(false);
       ids.push(model.id);
     }
-    expect(ids).toEqual(['claude-sonnet-5', 'openai/gpt-4o-mini', 'openai/tools', 'mock/echo', 'fast']);
+    // The anthropic provider's key that allows every model lets the gateway ask the fake for its list.
+    expect(ids).toEqual(['claude-sonnet-5', ...FAKE_ANTHROPIC_MODELS, 'openai/gpt-4o-mini', 'openai/tools', 'mock/echo', 'fast']);
   });
 
   it('retrieves one model by id, a provider/model one too; an unknown id is a NotFoundError', async () => {
@@ -419,7 +433,7 @@ describe('GET /anthropic/v1/models', () => {
 
   it('pages with limit and after_id', async () => {
     const page = await (await fetch(`${h.url}/anthropic/v1/models?limit=2`)).json();
-    expect(page).toMatchObject({ has_more: true, first_id: 'claude-sonnet-5', last_id: 'openai/gpt-4o-mini' });
+    expect(page).toMatchObject({ has_more: true, first_id: 'claude-sonnet-5', last_id: FAKE_ANTHROPIC_MODELS[0] });
     const next = await (await fetch(`${h.url}/anthropic/v1/models?limit=2&after_id=openai/tools`)).json();
     expect(next).toMatchObject({ has_more: false, first_id: 'mock/echo', last_id: 'fast' });
     const bad = await fetch(`${h.url}/anthropic/v1/models?limit=0`);

@@ -30,7 +30,7 @@ beforeAll(async () => {
   openai = await startFakeOpenAI();
   const fake = await startFakeBedrock({ credentials: [CREDENTIALS], region: REGION });
   try {
-    h = await startGatewayWith(fake, (fakeUrl) => ({ providers: {
+    h = await startGatewayWith(fake, (fakeUrl) => ({ client: { max_request_body_size_mb: 1 }, providers: {
       bedrock: {
         keys: [{ models: ['*'], bedrock_key_config: { access_key: CREDENTIALS.accessKeyId, secret_key: CREDENTIALS.secretAccessKey,
           region: REGION } }],
@@ -365,6 +365,24 @@ describe('errors, as the SDK\'s own exception classes', () => {
     expect(error).toBeInstanceOf(ResourceNotFoundException);
     expect(error.$metadata.httpStatusCode).toBe(404);
     expect(error.message).toContain('Converse and ConverseStream');
+  });
+
+  it('answers any unknown path or method under /bedrock with the x-amzn-errortype header', async () => {
+    const unknown = await fetch(`${h.url}/bedrock/guardrail/g1/version/1/apply`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
+    expect(await unknown.json()).toEqual({ message: expect.stringContaining('Converse and ConverseStream') });
+    const wrongMethod = await fetch(`${h.url}/bedrock/model/${encodeURIComponent(HAIKU)}/converse`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('x-amzn-errortype')).toBe('ValidationException');
+  });
+
+  it('a body over max_request_body_size_mb is a 413 with the x-amzn-errortype header', async () => {
+    const response = await fetch(`${h.url}/bedrock/model/${encodeURIComponent(HAIKU)}/converse`, { method: 'POST',
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: hello('x'.repeat(1_200_000)) }) });
+    expect(response.status).toBe(413);
+    expect(response.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    expect(await response.json()).toEqual({ message: expect.stringContaining('max_request_body_size_mb') });
   });
 
   it('fails a stream that fails before its first event as an HTTP error the SDK raises', async () => {

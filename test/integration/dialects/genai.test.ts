@@ -298,6 +298,17 @@ describe('errors in Google\'s shape', () => {
     expect(await unknown.json()).toMatchObject({ error: { code: 404, status: 'NOT_FOUND' } });
   });
 
+  it('an unknown path or method under /genai is a 404 NOT_FOUND in Google\'s envelope, not OpenAI\'s', async () => {
+    const unknown = await fetch(`${h.url}/genai/v1beta/tunedModels`);
+    expect(unknown.status).toBe(404);
+    const body = await unknown.json() as { error: { code: number; status: string; message: string } };
+    expect(body.error).toMatchObject({ code: 404, status: 'NOT_FOUND' });
+    expect(body.error.message).toContain('GET /genai/v1beta/tunedModels');
+    const wrongMethod = await fetch(`${h.url}/genai/v1beta/models/gemini-2.0-flash:generateContent`, { method: 'PUT', body: '{}' });
+    expect(wrongMethod.status).toBe(405);
+    expect(await wrongMethod.json()).toMatchObject({ error: { code: 405, message: expect.stringContaining('PUT is not allowed') } });
+  });
+
   it('a body over the limit is a 413 in Google\'s shape', async () => {
     const { status, body } = await apiErrorOf(ai.models.generateContent({ model: 'gemini-2.0-flash', contents: 'x'.repeat(1_100_000) }));
     expect(status).toBe(413);

@@ -17,6 +17,29 @@ describe('adapter registry', () => {
     expect(Object.keys(ADAPTERS).sort()).toEqual(Object.keys(PROVIDER_FACTS).sort());
     for (const [id, adapter] of Object.entries(ADAPTERS)) expect(adapter.id).toBe(id);
   });
+
+  it('lists models (list_models jobs) exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const lists = adapter.transport === 'http' && adapter.listModelsCall !== undefined && adapter.listModelsAnswer !== undefined;
+      expect([id, lists]).toEqual([id, PROVIDER_FACTS[id].capabilities.listModels]);
+    }
+    expect(PROVIDER_FACTS.openai.capabilities.listModels).toBe(true);
+    expect(PROVIDER_FACTS.azure.capabilities.listModels).toBe(false);
+  });
+});
+
+describe('list_models', () => {
+  const target = { baseUrl: null, key: { value: 'sk-1', configs: {} } };
+  const listJob = job({ kind: 'list_models', model: '', body: {} });
+
+  it('is a GET beside the chat path, its ids read from OpenAI\'s list', () => {
+    expect(openai.listModelsCall!(listJob, target)).toMatchObject({ method: 'GET', url: 'https://api.openai.com/v1/models' });
+    expect(ADAPTERS.perplexity.transport === 'http' && ADAPTERS.perplexity.listModelsCall!(listJob, target).url)
+      .toBe('https://api.perplexity.ai/models');
+    const list = '{"object":"list","data":[{"id":"gpt-4o","object":"model"},{"id":"o3","object":"model"},{"object":"model"}]}';
+    expect(openai.listModelsAnswer!(list, listJob)).toEqual({ body: '{"models":["gpt-4o","o3"]}', usage: null });
+    expect(() => openai.listModelsAnswer!('{"models":[]}', listJob)).toThrow(/data array/);
+  });
 });
 
 describe('OpenAI adapter', () => {

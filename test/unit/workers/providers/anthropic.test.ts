@@ -388,6 +388,16 @@ describe('Anthropic adapter: extensions the Messages route relies on', () => {
   });
 });
 
+describe('Anthropic adapter: list_models', () => {
+  it('gets /v1/models with the pinned version and reads the ids', () => {
+    const call = anthropic.listModelsCall!(job({}, { kind: 'list_models' }), target);
+    expect(call).toMatchObject({ method: 'GET', url: 'https://api.anthropic.com/v1/models?limit=1000', headers: { 'anthropic-version': '2023-06-01' } });
+    const page = '{"data":[{"type":"model","id":"claude-sonnet-4-5","display_name":"Claude Sonnet 4.5"}],"has_more":false}';
+    expect(anthropic.listModelsAnswer!(page, job({}))).toEqual({ body: '{"models":["claude-sonnet-4-5"]}', usage: null });
+    expect(() => anthropic.listModelsAnswer!('{"models":[]}', job({}))).toThrow(/data array/);
+  });
+});
+
 describe('Anthropic adapter: count_tokens', () => {
   it('posts the conversation, system and tools to /v1/messages/count_tokens, without max_tokens or sampling fields', () => {
     const call = anthropic.countTokensCall!(job({ messages: [{ role: 'system', content: 'Be brief.' }, user('hi')], temperature: 0.2,

@@ -317,6 +317,16 @@ describe('Gemini adapter: embeddings', () => {
   });
 });
 
+describe('Gemini adapter: list_models', () => {
+  it('gets /v1beta/models and reads the names bare, as requests use them', () => {
+    expect(gemini.listModelsCall!(job({}, { kind: 'list_models' }), target))
+      .toMatchObject({ method: 'GET', url: 'https://generativelanguage.googleapis.com/v1beta/models?pageSize=1000' });
+    const list = '{"models":[{"name":"models/gemini-2.0-flash","displayName":"Gemini 2.0 Flash"},{"name":"tunedModels/mine"}]}';
+    expect(gemini.listModelsAnswer!(list, job({}))).toEqual({ body: '{"models":["gemini-2.0-flash","tunedModels/mine"]}', usage: null });
+    expect(() => gemini.listModelsAnswer!('{"data":[]}', job({}))).toThrow(/models array/);
+  });
+});
+
 describe('Gemini adapter: counting tokens', () => {
   it('sends the whole request as generateContentRequest to :countTokens and answers input_tokens', () => {
     const counted = job({ messages: [{ role: 'system', content: 'brief' }, { role: 'user', content: 'hi' }] }, { kind: 'count_tokens' });
