@@ -29,6 +29,9 @@ export function soakProviders(upstreamUrl: string): Record<string, unknown> {
     network_config: { base_url: upstreamUrl, default_request_timeout_in_seconds: 10, max_retries: 1,
       retry_backoff_initial: 10, retry_backoff_max: 50 },
     concurrency_and_buffer_size: { concurrency: 64, buffer_size: 256, threads: 1 },
+    // The breakers count every call but open only on a near-total failure: at the defaults the mix's fault share
+    // would keep them open, and the soak would measure 503 circuit_open instead of the faults it injects.
+    circuit_breaker: { consecutive_failures: 25, error_rate_threshold: 0.95 },
     ...extra,
   });
   return {
