@@ -1,9 +1,9 @@
-// Worker threads log straight to file descriptor 1: going through the worker's process.stdout would post every
-// line to the main thread first.
+// Worker threads log the way the front does (src/contract/log-destination.ts), with `thread: "worker"` on each line.
 
 import pino from 'pino';
+import { logDestination } from '../src/contract/log-destination.js';
 
 export function createWorkerLogger(level: string, bindings: Record<string, unknown>): pino.Logger {
   return pino({ level, base: { thread: 'worker', ...bindings }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: false }));
+    logDestination());
 }

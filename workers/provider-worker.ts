@@ -9,7 +9,6 @@ import {
 import { createMetricsLayout, MetricsShard } from '../src/contract/metrics-layout.js';
 import { RingReader, RingWriter } from '../src/contract/ring.js';
 import type { WorkerInit } from '../src/contract/worker-init.js';
-import { ERROR_CODES } from '../src/errors/codes.js';
 import type { ErrorData } from '../src/errors/error-data.js';
 import { runInProcessJob } from './in-process.js';
 import { Job } from './job.js';
@@ -50,8 +49,10 @@ export default function serve(init: WorkerInit): Promise<string> {
       }
       if (error && error.code !== 'CLIENT_CLOSED') {
         shard.add(series.errors);
-        logger[ERROR_CODES[error.code].logLevel]({ requestId: job.data.requestId, code: error.code,
-          upstreamStatus: error.upstreamStatus }, error.message);
+        // The front logs every failure at its level, with the upstream status: here it is detail for debugging.
+        if (logger.isLevelEnabled('debug')) {
+          logger.debug({ requestId: job.data.requestId, code: error.code, upstreamStatus: error.upstreamStatus }, error.message);
+        }
       }
     },
   };

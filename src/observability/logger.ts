@@ -2,6 +2,7 @@
 // and these paths are censored in case a header or key object is ever logged whole.
 
 import pino, { type Logger } from 'pino';
+import { logDestination } from '../contract/log-destination.js';
 
 export function createLogger(level: string): Logger {
   return pino({
@@ -9,5 +10,5 @@ export function createLogger(level: string): Logger {
     base: { thread: 'front' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['*.authorization', '*.headers.authorization', '*["x-api-key"]', '*["api-key"]'], censor: '***' },
-  }, pino.destination({ dest: 1, sync: false }));
+  }, logDestination());
 }

@@ -24,7 +24,9 @@ import { circuitOpen } from './route.js';
 
 export function logFailure(ctx: RequestContext, error: ErrorData): void {
   const level = ERROR_CODES[error.code].logLevel;
-  if (ctx.logger.isLevelEnabled(level)) ctx.logger[level]({ code: error.code, provider: error.provider }, error.message);
+  if (ctx.logger.isLevelEnabled(level)) {
+    ctx.logger[level]({ code: error.code, provider: error.provider, upstreamStatus: error.upstreamStatus }, error.message);
+  }
 }
 
 export class ProviderCall implements JobHandlers {

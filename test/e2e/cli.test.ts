@@ -37,6 +37,22 @@ describe('heimdall command', () => {
     expect(gateway.output()).not.toContain('sk-very-secret-value');
   });
 
+  it('logs a failed request on both threads with its request id, batched yet flushed within a moment', async () => {
+    const gateway = run(['--port', '0', '--host', '127.0.0.1', '--log-level', 'debug']);
+    const port = await listeningPort(gateway);
+    const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST', headers: { 'x-request-id': 'req-log-check-1' },
+      body: JSON.stringify({ model: 'mock/error-503', messages: [{ role: 'user', content: 'fail please' }] }),
+    });
+    expect(response.status).toBe(503);
+    // Lines wait in a buffer for at most LOG_FLUSH_MS (100 ms): well within this wait, with no further traffic.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const lines = gateway.output().split('\n').filter((line) => line.includes('req-log-check-1'))
+      .map((line) => JSON.parse(line) as { thread: string; requestId: string; code?: string });
+    expect(lines.map((line) => line.thread).sort()).toEqual(['front', 'worker']);
+    expect(lines.every((line) => line.requestId === 'req-log-check-1' && line.code === 'UPSTREAM_UNAVAILABLE')).toBe(true);
+  });
+
   it('refuses a misspelt key with its path, a did-you-mean hint and exit code 2, without a stack trace', async () => {
     const file = configFile(JSON.stringify({ providers: { mock: { network_config: { base_urll: 'http://x' } } } }));
     const gateway = run(['--config', file, '--port', '0']);
