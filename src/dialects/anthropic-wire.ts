@@ -96,7 +96,11 @@ export function anthropicStop(finishReason: unknown, matchedStop: unknown): Stop
   }
 }
 
-const messageId = (id: unknown): string => (typeof id === 'string' && id !== '' ? id : `msg_${randomBytes(12).toString('base64url')}`);
+// Anthropic's ids start `msg_`, and clients may check; another provider's id (`chatcmpl-…`) keeps its value behind it.
+const messageId = (id: unknown): string => {
+  if (typeof id !== 'string' || id === '') return `msg_${randomBytes(12).toString('base64url')}`;
+  return id.startsWith('msg_') ? id : `msg_${id}`;
+};
 const toolUseId = (): string => `toolu_${randomBytes(12).toString('base64url')}`;
 
 /** A tool call's arguments as the input object Anthropic's tool_use carries; text that is not an object is kept under `arguments`. */

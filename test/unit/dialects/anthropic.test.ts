@@ -147,7 +147,7 @@ describe('Anthropic dialect: the answer', () => {
     const answer = JSON.parse(anthropicMessage(completion({ content: 'Sure.', reasoning_content: 'hm',
       thinking_blocks: [{ type: 'thinking', thinking: 'hm', signature: 's1' }, { type: 'redacted_thinking', data: 'r' }],
       tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"x":1}' } }] }, { finish_reason: 'tool_calls' }), 'm'));
-    expect(answer).toEqual({ id: 'chatcmpl-1', type: 'message', role: 'assistant', model: 'gpt-x', content: [
+    expect(answer).toEqual({ id: 'msg_chatcmpl-1', type: 'message', role: 'assistant', model: 'gpt-x', content: [
       { type: 'thinking', thinking: 'hm', signature: 's1' }, { type: 'redacted_thinking', data: 'r' }, { type: 'text', text: 'Sure.' },
       { type: 'tool_use', id: 'call_1', name: 'f', input: { x: 1 } }], stop_reason: 'tool_use', stop_sequence: null,
     usage: { input_tokens: 30, output_tokens: 5 } });
