@@ -35,8 +35,10 @@ export interface UsageData {
  * answers `{"input_tokens": N}`, counted by the provider's own endpoint. `list_models` carries nothing and answers `{"models": [id, …]}`, the
  * provider's own list. The media kinds carry OpenAI's own request
  * (a transcription's file as bytes) and answer the upstream's body as it came, with its content type.
+ * `responses` carries OpenAI's Responses request as the client sent it and answers the provider's body as it came; its
+ * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | MediaKind;
 
 /** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
 export type MediaKind = 'speech' | 'transcription' | 'image_generation';

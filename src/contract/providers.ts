@@ -15,6 +15,10 @@ export interface Capabilities {
   readonly media: boolean;
   /** The provider lists its models (`list_models` jobs), which /v1/models merges with the configured names. */
   readonly listModels: boolean;
+  /** OpenAI's Responses API, natively: a `/v1/responses` request goes to the provider as the client sent it (built-in
+   * tools, stored responses and all) instead of being translated through chat. Only for the built-in provider
+   * itself: a custom provider on the same adapter is some other server, which may not have the endpoint. */
+  readonly responses: boolean;
 }
 
 export interface ProviderFacts {
@@ -29,7 +33,7 @@ export interface ProviderFacts {
 }
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: false, listModels: false });
+  media: false, listModels: false, responses: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
@@ -40,7 +44,7 @@ const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial
   Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, capabilities, ...extra });
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
-  openai: facts('OPENAI_API_KEY', withMedia(ALL), { canBeBase: true }),
+  openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true }), { canBeBase: true }),
   gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true }), { canBeBase: true }),
   vertex: facts(null, COUNTS_TOKENS, { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true }), { canBeBase: true }),

@@ -38,6 +38,9 @@ export interface Dialect {
   wire(parsed: ParsedRequest): ClientWire;
   /** The error body before a request parsed (bad JSON, body too large, unknown route). */
   errorBody(error: ErrorData): string;
+  /** The wire of an attempt that sent the request natively (ParsedRequest.native): the provider's answer and SSE
+   * blocks go to the client as they are. */
+  nativeWire?(): ClientWire;
   /** As ClientWire.errorHeaders, for errors before the request parsed. */
   errorHeaders?(error: ErrorData): Record<string, string>;
 }

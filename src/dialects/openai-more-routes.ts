@@ -1,6 +1,7 @@
 // The rest of OpenAI's surface, on /v1 and on the SDK's drop-in prefixes (/openai/v1, /openai): Responses and
-// legacy completions, each translated through chat so they reach every provider, and the audio and images
-// endpoints of OpenAI-format providers. One list, so the gateway adds it as one block.
+// legacy completions, each translated through chat so they reach every provider (Responses goes natively to the
+// providers that have it), and the audio and images endpoints of OpenAI-format providers. One list, so the gateway
+// adds it as one block.
 
 import type { Route, RouteHandler } from '../http/server.js';
 import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';

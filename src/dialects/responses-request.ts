@@ -1,6 +1,6 @@
-// OpenAI's Responses request → the pipeline's chat request. Responses are not stored (no server-side state), so
-// what needs it (`previous_response_id`, `conversation`, item references, background runs) is refused with a
-// clear 400; a client that keeps its own history (appending `response.output` to `input`) works with any provider.
+// OpenAI's Responses request → the pipeline's chat request, for providers without the native API. Responses are
+// not stored (no server-side state), so what needs it (`previous_response_id`, `conversation`, item references,
+// background runs) is refused with a clear 400; a client that keeps its own history (appending `response.output` to `input`) works with any provider.
 // Fields the Responses API has and chat has not are refused by name rather than silently dropped.
 
 import { GatewayError } from '../errors/gateway-error.js';
@@ -225,7 +225,11 @@ function responseFormatOf(textConfig: unknown): Json | null {
 
 /** The parsed request and what its answer must echo; the wire finds the echo by the parsed request. */
 export function parseResponsesRequest(raw: Buffer | null): { parsed: ParsedRequest; echo: ResponsesEcho } {
-  const request = parseModelRequest(raw);
+  return translateResponsesRequest(parseModelRequest(raw));
+}
+
+/** A Responses request (a JSON object with a string `model`) as a chat request; throws a 400 for what chat cannot say. */
+export function translateResponsesRequest(request: Json & { model: string }): { parsed: ParsedRequest; echo: ResponsesEcho } {
   for (const [field, why] of Object.entries(STATEFUL)) if (present(request[field])) invalid(why, field);
   if (request.background === true) invalid('background responses need stored responses, which Heimdall does not keep', 'background');
   for (const field of Object.keys(request)) {
@@ -258,20 +262,21 @@ export function parseResponsesRequest(raw: Buffer | null): { parsed: ParsedReque
   }
   const stream = request.stream === true;
   if (stream) body.stream = true;
+  return { parsed: { kind: 'chat', body, stream, includeUsage: stream }, echo: echoOf(request) };
+}
+
+export function echoOf(request: Json): ResponsesEcho {
   return {
-    parsed: { kind: 'chat', body, stream, includeUsage: stream },
-    echo: {
-      instructions: request.instructions ?? null,
-      maxOutputTokens: request.max_output_tokens ?? null,
-      metadata: request.metadata ?? {},
-      parallelToolCalls: request.parallel_tool_calls ?? true,
-      reasoning: { effort: (request.reasoning as Json | undefined)?.effort ?? null, summary: null },
-      temperature: request.temperature ?? 1,
-      text: present(request.text) && isObject((request.text as Json).format) ? request.text : { format: { type: 'text' } },
-      toolChoice: request.tool_choice ?? 'auto',
-      tools: Array.isArray(request.tools) ? request.tools : [],
-      topP: request.top_p ?? 1,
-      user: request.user ?? null,
-    },
+    instructions: request.instructions ?? null,
+    maxOutputTokens: request.max_output_tokens ?? null,
+    metadata: request.metadata ?? {},
+    parallelToolCalls: request.parallel_tool_calls ?? true,
+    reasoning: { effort: (request.reasoning as Json | undefined)?.effort ?? null, summary: null },
+    temperature: request.temperature ?? 1,
+    text: present(request.text) && isObject((request.text as Json).format) ? request.text : { format: { type: 'text' } },
+    toolChoice: request.tool_choice ?? 'auto',
+    tools: Array.isArray(request.tools) ? request.tools : [],
+    topP: request.top_p ?? 1,
+    user: request.user ?? null,
   };
 }

@@ -1,13 +1,16 @@
 // OpenAI's Responses API (`POST /v1/responses`) over the chat pipeline: the request is translated in
 // responses-request.ts; here a chat.completion becomes a `response` object, and a stream of chat chunks becomes
 // the Responses API's typed SSE events (`event: response.output_text.delta` …, each with its sequence number),
-// ending with `response.completed` (or `response.incomplete`) carrying the whole response and its usage.
+// ending with `response.completed` (or `response.incomplete`) carrying the whole response and its usage. A provider
+// with the Responses API natively (capability `responses`) gets the client's request instead, and its answer and
+// events go back untouched through the native wire at the end of this file.
 
 import { randomBytes } from 'node:crypto';
 import type { ErrorData } from '../errors/error-data.js';
-import { openAIErrorBody } from '../errors/gateway-error.js';
 import type { ClientWire, Dialect } from './dialect.js';
-import { parseResponsesRequest, type ResponsesEcho } from './responses-request.js';
+import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
+import { parseModelRequest, type ParsedRequest } from '../pipeline/parse.js';
+import { echoOf, translateResponsesRequest, type ResponsesEcho } from './responses-request.js';
 import { translatedDialect } from './translated.js';
 
 type Json = Record<string, unknown>;
@@ -315,9 +318,52 @@ class ResponsesStream implements ClientWire {
   }
 }
 
-const responsesDialect = (defaultProvider: string | null): Dialect => translatedDialect('responses', defaultProvider,
-  (raw) => { const { parsed, echo } = parseResponsesRequest(raw); return { parsed, extra: echo }; },
-  (parsed, echo) => new ResponsesStream(echo, parsed.body.model));
+/**
+ * The request translated through chat, with the client's own request beside it for providers that have the Responses
+ * API (src/pipeline/capabilities.ts `sendsNative`). A request chat cannot say (built-in tools, `previous_response_id`,
+ * `background`, …) is not refused yet: the provider chosen decides, and only those without the API get the 400.
+ */
+function parseResponses(raw: Buffer | null): { parsed: ParsedRequest; extra: ResponsesEcho } {
+  const request = parseModelRequest(raw);
+  if (request.stream !== undefined && request.stream !== null && typeof request.stream !== 'boolean') {
+    throw new GatewayError('INVALID_REQUEST', "'stream' must be a boolean", { param: 'stream' });
+  }
+  // `fallbacks` is the gateway's: the pipeline takes it from the chat body, and the provider never sees it.
+  const { fallbacks, ...own } = request;
+  try {
+    const { parsed, echo } = translateResponsesRequest(request);
+    parsed.native = { kind: 'responses', body: own, untranslatable: null };
+    return { parsed, extra: echo };
+  } catch (error) {
+    if (!(error instanceof GatewayError) || error.data.code !== 'INVALID_REQUEST') throw error;
+    const stream = request.stream === true;
+    // What plugins and routing see of a request only the native API can take: its model, no messages.
+    const body = { model: request.model, messages: [], ...(fallbacks === undefined ? {} : { fallbacks }) };
+    return { parsed: { kind: 'chat', body, stream, includeUsage: stream, native: { kind: 'responses', body: own, untranslatable: error.data } },
+      extra: echoOf(request) };
+  }
+}
+
+/** The error event OpenAI's Responses stream ends with when it fails. */
+const errorEvent = (error: ErrorData): string => {
+  const { message, code, param } = (JSON.parse(openAIErrorBody(error)) as { error: { message: string; code: string; param: string | null } }).error;
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', code, message, param })}\n\n`;
+};
+
+/** A native attempt's wire: the provider's answer and SSE blocks (the worker's chunks) pass as they are. */
+const nativeWire = Object.freeze<ClientWire>({
+  answer: (body: string) => body,
+  errorBody: (error, attempts) => openAIErrorBody(error, attempts),
+  streamContentType: 'text/event-stream',
+  chunk: (block: string) => block,
+  end: () => '',
+  streamError: errorEvent,
+});
+
+const responsesDialect = (defaultProvider: string | null): Dialect => Object.freeze({
+  ...translatedDialect('responses', defaultProvider, parseResponses, (parsed, echo) => new ResponsesStream(echo, parsed.body.model)),
+  nativeWire: () => nativeWire,
+});
 
 /** `/v1/responses`: models are `provider/model` or an alias. */
 export const responses = responsesDialect(null);

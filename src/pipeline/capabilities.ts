@@ -37,3 +37,17 @@ export function checkCapabilities(parsed: ParsedRequest, target: RouteTarget): v
   if (Array.isArray(tools) && tools.length > 0 && !capabilities.tools) refuse('tools', 'tools');
   if (!capabilities.vision && hasImages(parsed.body.messages)) refuse('image inputs', 'messages');
 }
+
+/**
+ * Whether this attempt sends the client's request in its own API (a built-in provider with that API natively) rather
+ * than the chat translation; a request that cannot be translated is refused here, with the translation's 400, for the
+ * providers without it. Decided per attempt, after routing, so aliases, fallbacks and breakers apply alike.
+ */
+export function sendsNative(parsed: ParsedRequest, target: RouteTarget): boolean {
+  const native = parsed.native;
+  if (!native) return false;
+  const provider = target.provider;
+  if (provider.name === provider.adapter && PROVIDER_FACTS[provider.adapter]?.capabilities.responses) return true;
+  if (native.untranslatable) throw new GatewayError(native.untranslatable.code, native.untranslatable.message, { ...native.untranslatable, provider: provider.name });
+  return false;
+}

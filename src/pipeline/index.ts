@@ -13,7 +13,7 @@ import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest } from '../http/server.js';
 import type { PreHookResult } from '../plugins/contract.js';
 import { pluginFailure, type PluginRunner } from '../plugins/runner.js';
-import { checkCapabilities } from './capabilities.js';
+import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
 import { logFailure, ProviderCall } from './dispatch.js';
@@ -68,7 +68,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   };
 
   const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest,
-    target: RouteTarget, run: RequestRun, pre: { reached: number; shortCircuit: PreHookResult | null }) => {
+    target: RouteTarget, run: RequestRun, native: boolean, pre: { reached: number; shortCircuit: PreHookResult | null }) => {
     if (sink.aborted) {
       // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
       const outcome = newOutcome(parsed.stream);
@@ -80,14 +80,17 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       shortCircuit(ctx, sink, wire, parsed, run, pre.reached, pre.shortCircuit);
       return;
     }
-    new ProviderCall(ctx, sink, wire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
-      kind: parsed.kind,
+    // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
+    const sent = native && parsed.native ? parsed.native : parsed;
+    const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
+    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
+      kind: sent.kind,
       requestId: ctx.requestId,
       model: target.model,
       keyIndex: target.keyIndex,
       stream: parsed.stream,
       includeUsage: parsed.includeUsage,
-      body: parsed.body,
+      body: sent.body,
     }, target.breaker);
   };
 
@@ -105,9 +108,11 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     }
     const parsed = run.requestFor(index);
     let target: RouteTarget;
+    let native: boolean;
     try {
       target = routeModel(run.candidates[index], deps.providers, deps.breakers);
-      checkCapabilities(parsed, target);
+      native = sendsNative(parsed, target);
+      if (!native) checkCapabilities(parsed, target);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
@@ -121,8 +126,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     ctx.provider = target.provider.name;
     ctx.model = target.model;
     const pre = plugins.runPre(ctx, parsed.body);
-    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, settled));
-    else afterPreHooks(ctx, sink, wire, parsed, target, run, pre);
+    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, settled));
+    else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
   };
 
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {

@@ -3,6 +3,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import type { JobKind } from '../contract/messages.js';
+import type { ErrorData } from '../errors/error-data.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import { GatewayError } from '../errors/gateway-error.js';
 
@@ -11,6 +12,16 @@ export interface ParsedRequest {
   body: ChatRequestBody;
   stream: boolean;
   includeUsage: boolean;
+  /** The request in the client's own API, for a provider that has that API (capability `responses`): sent as it is. */
+  native?: NativeRequest;
+}
+
+export interface NativeRequest {
+  readonly kind: JobKind;
+  /** The client's body, less the gateway's own fields (`fallbacks`). */
+  readonly body: Record<string, unknown>;
+  /** Why the request cannot be translated through chat: the error a provider without the native API gets; else null. */
+  readonly untranslatable: ErrorData | null;
 }
 
 /**

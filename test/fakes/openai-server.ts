@@ -35,6 +35,7 @@ import {
   breakOff, FakeServer, modelOf, openaiEmbeddings, openStream, parseJson, respond, retryAfterFor, scenarioOrBadHeader, sendJson as sendJsonOf, tokensOf,
   type WaitableFakeServerApi, whenClosed,
 } from './fake-server.js';
+import { answerResponses } from './openai-responses.js';
 
 export interface FakeToolCall {
   name: string;
@@ -99,7 +100,7 @@ export interface Scenario {
 
 /** What a request path serves, for fakes of servers other than OpenAI itself. */
 export interface FakeRoute {
-  endpoint: 'chat' | 'embeddings' | 'speech' | 'transcriptions' | 'images' | 'models';
+  endpoint: 'chat' | 'embeddings' | 'speech' | 'transcriptions' | 'images' | 'models' | 'responses';
   /** Accepts requests without an Authorization header, as a local server started without a key does. */
   keyless?: boolean;
   /** Defaults for every request on this route, under a scripted or model-named scenario. */
@@ -127,6 +128,7 @@ export function openaiRoute(path: string): FakeRoute | null {
   if (path === '/v1/audio/transcriptions') return { endpoint: 'transcriptions' };
   if (path === '/v1/images/generations') return { endpoint: 'images' };
   if (path === '/v1/models') return { endpoint: 'models' };
+  if (path === '/v1/responses') return { endpoint: 'responses' };
   return null;
 }
 
@@ -425,6 +427,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (route.endpoint === 'embeddings') {
       sendEmbeddings(res, body);
+      return;
+    }
+    if (route.endpoint === 'responses') {
+      if (scenario.error) sendError(res, record, scenario.error);
+      else answerResponses(res, record, body as Record<string, unknown>, (status, answer) => sendJson(res, record, status, answer));
       return;
     }
     if (typeof body.model !== 'string' || !Array.isArray(body.messages) || body.messages.length === 0) {

@@ -27,6 +27,8 @@ export interface OpenAICompatibleOptions {
   readonly chatPath?: string;
   /** Null when the provider has no list of models (or none in OpenAI's shape); else beside the chat path. */
   readonly modelsPath?: string | null;
+  /** OpenAI's Responses API, for the providers that have it (capability `responses`); absent, none. */
+  readonly responsesPath?: string;
   /** Null when the provider has no embeddings endpoint. */
   readonly embeddingsPath?: string | null;
   /** Request fields the provider rejects: dropped before sending and reported to the client. */
@@ -331,8 +333,13 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       return modelListAnswer(parsed.data.map((model: { id?: unknown } | null) => model?.id));
     };
   }
-  // Media bodies are OpenAI's own, sent as the client wrote them (the chat field rules do not apply).
+  // Media and Responses bodies are OpenAI's own, sent as the client wrote them (the chat field rules do not apply).
   const mediaBody = (job: JobData) => ({ ...job.body, model: job.model });
+  const responsesPath = options.responsesPath;
+  if (responsesPath !== undefined) {
+    adapter.responsesCall = (job, target) =>
+      ({ url: joinUrl(baseOf(target), responsesPath), body: JSON.stringify(mediaBody(job)), droppedParams: [] });
+  }
   adapter.speechCall = (job, target) =>
     ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'audio/speech')), body: JSON.stringify(mediaBody(job)), droppedParams: [] });
   adapter.transcriptionCall = (job, target) =>

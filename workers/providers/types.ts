@@ -103,6 +103,8 @@ export interface HttpAdapter {
   speechCall?(job: JobData, target: CallTarget): UpstreamCall;
   transcriptionCall?(job: JobData, target: CallTarget): UpstreamCall;
   imageGenerationCall?(job: JobData, target: CallTarget): UpstreamCall;
+  /** OpenAI's Responses API (capability `responses`): the client's request, model aside, as it came. */
+  responsesCall?(job: JobData, target: CallTarget): UpstreamCall;
 }
 
 const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall' } as const;
@@ -111,6 +113,7 @@ const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', 
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
   if (job.kind === 'chat') return adapter.chatCall(job, target);
   const build = job.kind === 'embeddings' ? adapter.embeddingsCall
+    : job.kind === 'responses' ? adapter.responsesCall
     : job.kind === 'count_tokens' ? adapter.countTokensCall
       : job.kind === 'list_models' ? adapter.listModelsCall : adapter[MEDIA_CALLS[job.kind]];
   if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
@@ -120,13 +123,17 @@ export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget):
 /** Usage as OpenAI's audio and image answers report it (`input_tokens`/`output_tokens`); null when absent. */
 function mediaUsage(text: string): UsageData | null {
   try {
-    const usage = (JSON.parse(text) as { usage?: { input_tokens?: unknown; output_tokens?: unknown } } | null)?.usage;
-    if (typeof usage?.input_tokens !== 'number') return null;
-    const output = typeof usage.output_tokens === 'number' ? usage.output_tokens : 0;
-    return { promptTokens: usage.input_tokens, completionTokens: output, totalTokens: usage.input_tokens + output };
+    return inputOutputUsage((JSON.parse(text) as { usage?: unknown } | null)?.usage);
   } catch {
     return null;
   }
+}
+
+function inputOutputUsage(value: unknown): UsageData | null {
+  const usage = value as { input_tokens?: unknown; output_tokens?: unknown } | null | undefined;
+  if (typeof usage?.input_tokens !== 'number') return null;
+  const output = typeof usage.output_tokens === 'number' ? usage.output_tokens : 0;
+  return { promptTokens: usage.input_tokens, completionTokens: output, totalTokens: usage.input_tokens + output };
 }
 
 const TEXTUAL = /^(?:application\/json|text\/)/i;
@@ -142,9 +149,39 @@ export function mediaAnswer(bytes: Buffer, contentType: string | undefined): Med
 /** The upstream's answer to the job's call, as the pipeline's shape for that kind. */
 export function answerFor(adapter: HttpAdapter, text: string, job: JobData): ChatAnswer {
   if (job.kind === 'chat') return adapter.chatAnswer(text, job);
+  if (job.kind === 'responses') return responsesAnswer(text);
   const read = job.kind === 'embeddings' ? adapter.embeddingsAnswer
     : job.kind === 'list_models' ? adapter.listModelsAnswer : adapter.countTokensAnswer;
   return read!.call(adapter, text, job);
+}
+
+/** A Responses API answer, forwarded as the provider wrote it; its usage says `input_tokens`/`output_tokens` as media's does. */
+function responsesAnswer(text: string): ChatAnswer {
+  const parsed = JSON.parse(text) as { usage?: unknown } | null;
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('the answer is not a JSON object');
+  return { body: text, usage: inputOutputUsage(parsed.usage) };
+}
+
+// The events that end a Responses stream; the one that completes it carries the whole response and its usage.
+const RESPONSES_FINAL = new Set(['response.completed', 'response.incomplete', 'response.failed', 'error']);
+
+/**
+ * One event of a Responses stream as the SSE block it came as (`event: <type>` and `data: <json>`): the client gets
+ * the provider's events untouched, so the chunks of a `responses` job are these blocks, not chat chunks.
+ */
+function responsesEvent(event: StreamEvent, state: StreamState): StreamStep {
+  const block = `${event.event === null ? '' : `event: ${event.event}\n`}data: ${event.data}\n\n`;
+  if (event.data === '[DONE]') return { chunks: [], done: true };
+  const type = event.event ?? /"type"\s*:\s*"([^"]+)"/.exec(event.data)?.[1] ?? '';
+  if (!RESPONSES_FINAL.has(type)) return { chunks: [block], done: false };
+  const usage = (JSON.parse(event.data) as { response?: { usage?: unknown } }).response?.usage;
+  if (usage) state.usage = inputOutputUsage(usage);
+  return { chunks: [block], done: true };
+}
+
+/** How the job's stream events become its chunks: the adapter's chat transform, or a Responses stream's blocks. */
+export function streamEventFor(adapter: HttpAdapter, job: JobData): (event: StreamEvent, state: StreamState) => StreamStep {
+  return job.kind === 'responses' ? responsesEvent : (event, state) => adapter.streamEvent(event, state);
 }
 
 /** A list of models as a `list_models` answer; listing spends no tokens. */

@@ -9,7 +9,7 @@ import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
 import { isMediaKind } from '../../src/contract/messages.js';
-import { answerFor, callFor, mediaAnswer, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamState, type UpstreamCall } from '../providers/types.js';
+import { answerFor, callFor, mediaAnswer, streamEventFor, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamEvent, type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
 import { createDecoder, type StreamDecoder } from './decoders.js';
 import { abortedError, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
@@ -116,6 +116,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #parts: Buffer[] = [];
   #decoder: StreamDecoder | null = null;
   #state: StreamState | null = null;
+  #streamEvent: ((event: StreamEvent, state: StreamState) => StreamStep) | null = null;
   #done = false;
 
   constructor(job: Job, adapter: HttpAdapter, provider: string) {
@@ -149,6 +150,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#retryAfter = parseRetryAfter(headers['retry-after']);
     } else if (this.#job.data.stream) {
       this.#decoder = createDecoder(this.#adapter.streamFormat);
+      this.#streamEvent = streamEventFor(this.#adapter, this.#job.data);
       this.#state = { includeUsage: this.#job.data.includeUsage, model: this.#job.data.model, usage: null, scratch: {} };
     }
   }
@@ -165,7 +167,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     let failure: (() => ErrorData) | null = null;
     try {
       for (const event of this.#decoder.push(chunk)) {
-        const step = this.#adapter.streamEvent(event, this.#state!);
+        const step = this.#streamEvent!(event, this.#state!);
         for (const piece of step.chunks) out.push(piece);
         const reported = step.error;
         if (reported) {

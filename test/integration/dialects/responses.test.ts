@@ -4,7 +4,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
-import { apiError, collect, metricValue, startGatewayWith, startOpenAIAndMock, type Harness } from '../harness.js';
+import { apiError, collect, metricValue, openaiProvider, startGatewayWith, startHarness, type Harness } from '../harness.js';
 
 type Event = OpenAI.Responses.ResponseStreamEvent;
 
@@ -12,7 +12,13 @@ let h: Harness;
 let ha: Harness<FakeAnthropic>;
 
 beforeAll(async () => {
-  h = await startOpenAIAndMock();
+  // `compat` is the openai fake as a custom OpenAI-compatible provider: without the native Responses API, it gets the
+  // translation through chat; `openai` itself gets the request as it came (test/integration/dialects/responses-native.test.ts).
+  h = await startHarness({ config: (url) => ({ providers: {
+    openai: openaiProvider(url),
+    compat: openaiProvider(url, { custom_provider_config: { base_provider_type: 'openai' } }),
+    mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
+  } }) });
   ha = await startGatewayWith(await startFakeAnthropic({ apiKey: 'sk-ant' }), (url) => ({ providers: {
     anthropic: { keys: [{ value: 'sk-ant', models: ['*'], weight: 1 }], network_config: { base_url: url } },
   } }));
@@ -35,10 +41,10 @@ function upstreamBody(requestId: string | null) {
   return seen[0].body!;
 }
 
-describe('POST /v1/responses to the openai provider', () => {
+describe('POST /v1/responses to an OpenAI-compatible provider, through chat', () => {
   it('answers a response object, and sends a faithful chat request upstream', async () => {
     const { data, response } = await h.client.responses.create({
-      model: 'openai/gpt-4o-mini',
+      model: 'compat/gpt-4o-mini',
       instructions: 'Be brief.',
       input: [{ role: 'user', content: [{ type: 'input_text', text: 'hello' },
         { type: 'input_image', image_url: 'https://example.com/cat.png', detail: 'low' }] }],
@@ -76,7 +82,7 @@ describe('POST /v1/responses to the openai provider', () => {
   });
 
   it('streams the typed events, in order, with sequence numbers', async () => {
-    const events = await collect(await h.client.responses.create({ model: 'openai/gpt-4o-mini', input: 'stream me', stream: true }));
+    const events = await collect(await h.client.responses.create({ model: 'compat/gpt-4o-mini', input: 'stream me', stream: true }));
     const types = events.map((event) => event.type);
     expect(types.slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
     expect(types.slice(-4)).toEqual(['response.output_text.done', 'response.content_part.done', 'response.output_item.done', 'response.completed']);
@@ -92,7 +98,7 @@ describe('POST /v1/responses to the openai provider', () => {
 
   it('round-trips a streamed tool call: function_call out, function_call_output back in', async () => {
     const events: Event[] = await collect(await h.client.responses.create({
-      model: 'openai/gpt-4o-mini-tools', input: 'weather in Paris?', tools: [weather], stream: true,
+      model: 'compat/gpt-4o-mini-tools', input: 'weather in Paris?', tools: [weather], stream: true,
     }));
     const added = events.find((event) => event.type === 'response.output_item.added')! as OpenAI.Responses.ResponseOutputItemAddedEvent;
     expect(added.item).toMatchObject({ type: 'function_call', name: 'get_weather', status: 'in_progress' });
@@ -105,7 +111,7 @@ describe('POST /v1/responses to the openai provider', () => {
     expect(call.call_id).toMatch(/^call_/);
 
     const { data, response } = await h.client.responses.create({
-      model: 'openai/gpt-4o-mini',
+      model: 'compat/gpt-4o-mini',
       tools: [weather],
       input: [
         { role: 'user', content: 'weather in Paris?' },
@@ -205,13 +211,13 @@ describe('POST /v1/responses errors', () => {
   });
 
   it('passes an upstream status on as the SDK\'s typed error', async () => {
-    const error = await apiError(h.client.responses.create({ model: 'openai/gpt-4o-mini-error-429', input: 'hi' }));
+    const error = await apiError(h.client.responses.create({ model: 'compat/gpt-4o-mini-error-429', input: 'hi' }));
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect(error.status).toBe(429);
   });
 
   it('ends a stream that broke mid-way with an error event and response.failed', async () => {
-    const events = await collect(await h.client.responses.create({ model: 'openai/gpt-4o-mini-break-after-3', input: 'hi', stream: true }));
+    const events = await collect(await h.client.responses.create({ model: 'compat/gpt-4o-mini-break-after-3', input: 'hi', stream: true }));
     const error = events.find((event) => event.type === 'error') as OpenAI.Responses.ResponseErrorEvent;
     expect(error.code).toBe('stream_interrupted');
     const failed = events.at(-1) as OpenAI.Responses.ResponseFailedEvent;

@@ -26,6 +26,14 @@ describe('adapter registry', () => {
     expect(PROVIDER_FACTS.openai.capabilities.listModels).toBe(true);
     expect(PROVIDER_FACTS.azure.capabilities.listModels).toBe(false);
   });
+
+  it('takes the Responses API natively exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const native = adapter.transport === 'http' && adapter.responsesCall !== undefined;
+      expect([id, native]).toEqual([id, PROVIDER_FACTS[id].capabilities.responses]);
+    }
+    expect(PROVIDER_FACTS.openai.capabilities.responses).toBe(true);
+  });
 });
 
 describe('list_models', () => {
