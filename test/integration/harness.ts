@@ -179,3 +179,14 @@ export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   for await (const item of stream) items.push(item);
   return items;
 }
+
+/** Reads a stream that may fail part-way: what arrived before, and what it threw (null when it ended cleanly). */
+export async function collectUntilFailure<T>(stream: AsyncIterable<T>): Promise<{ received: T[]; failure: unknown }> {
+  const received: T[] = [];
+  try {
+    for await (const item of stream) received.push(item);
+    return { received, failure: null };
+  } catch (failure) {
+    return { received, failure };
+  }
+}

@@ -1,12 +1,9 @@
 // Streaming through the real gateway: chunks relayed as the upstream sent them, [DONE] at the end, the usage
 // chunk only for clients that asked; a client abort reaching the upstream; an upstream that breaks off.
 
-import type OpenAI from 'openai';
 import { APIError, APIUserAbortError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, eventually, expectEnvelope, type Harness, metricValue, openaiProvider, postChat, sseData, startHarness, user } from './harness.js';
-
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
+import { collect, collectUntilFailure, eventually, expectEnvelope, type Harness, metricValue, openaiProvider, postChat, sseData, startHarness, user } from './harness.js';
 
 let h: Harness;
 
@@ -140,10 +137,7 @@ describe('streaming chat', () => {
     const stream = await h.client.chat.completions.create(
       { model: 'openai/gpt-4o-break-after-2', messages: user('break please'), stream: true },
       { headers: { 'x-request-id': requestId } });
-    const received: Chunk[] = [];
-    const failure = await (async () => {
-      for await (const chunk of stream) received.push(chunk);
-    })().then(() => null, (e: unknown) => e);
+    const { received, failure } = await collectUntilFailure(stream);
     expect(failure).toBeInstanceOf(APIError);
     const error = failure as APIError;
     expect(error.code).toBe('stream_interrupted');
@@ -176,10 +170,7 @@ describe('streaming chat', () => {
   it('treats an upstream stream that ends without [DONE] as interrupted', async () => {
     const stream = await h.client.chat.completions.create(
       { model: 'openai/gpt-4o-no-done', messages: user('no done'), stream: true });
-    const received: Chunk[] = [];
-    const failure = await (async () => {
-      for await (const chunk of stream) received.push(chunk);
-    })().then(() => null, (e: unknown) => e);
+    const { received, failure } = await collectUntilFailure(stream);
     expect(failure).toBeInstanceOf(APIError);
     expect((failure as APIError).code).toBe('stream_interrupted');
     // The content itself got through before the error.

@@ -6,7 +6,7 @@
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiError, collect, eventually, openaiProvider, startHarness, user, type Harness } from './harness.js';
+import { apiError, collect, collectUntilFailure, eventually, openaiProvider, startHarness, user, type Harness } from './harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -44,10 +44,7 @@ const idle = (provider = 'openai') => eventually(() => h.gateway.pools.get(provi
 
 /** Reads a stream to its end; returns what arrived and the error it ended with (null: it ended cleanly). */
 async function drain(stream: AsyncIterable<Chunk>): Promise<{ received: Chunk[]; failure: unknown }> {
-  const received: Chunk[] = [];
-  const failure = await (async () => {
-    for await (const chunk of stream) received.push(chunk);
-  })().then(() => null, (e: unknown) => e);
+  const { received, failure } = await collectUntilFailure(stream);
   return { received, failure };
 }
 

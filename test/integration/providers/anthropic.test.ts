@@ -5,7 +5,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type AnthropicRecordedRequest, type FakeAnthropic } from '../../fakes/anthropic-server.js';
-import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
+import { apiError, collect, collectUntilFailure, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 const KEY = 'sk-ant-test-upstream';
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
@@ -255,10 +255,7 @@ describe('streams through provider anthropic', () => {
     ['sends an error event mid-stream', 'anthropic/claude-stream-error'],
   ])('turns an upstream that %s into an SSE error event the SDK throws', async (_what, model) => {
     const stream = await h.client.chat.completions.create({ model, messages: user('break please'), stream: true });
-    const received: Chunk[] = [];
-    const failure = await (async () => {
-      for await (const chunk of stream) received.push(chunk);
-    })().then(() => null, (e: unknown) => e);
+    const { received, failure } = await collectUntilFailure(stream);
     expect(failure).toBeInstanceOf(APIError);
     expect((failure as APIError).code).toBe('stream_interrupted');
     expect((failure as APIError).type).toBe('api_error');

@@ -5,9 +5,8 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAzure, type FakeAzure } from '../../fakes/azure-server.js';
-import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
+import { apiError, collect, collectUntilFailure, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
-type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
 const UPSTREAM_KEY = 'azure-upstream-key';
 let fake: FakeAzure;
@@ -128,10 +127,7 @@ describe('azure: streams', () => {
 
   it('turns a stream that breaks off into an SSE error event the SDK throws', async () => {
     const stream = await client.chat.completions.create({ model: 'azure/gpt-4o-break-after-4', messages: user('break'), stream: true });
-    const received: Chunk[] = [];
-    const failure = await (async () => {
-      for await (const chunk of stream) received.push(chunk);
-    })().then(() => null, (e: unknown) => e);
+    const { received, failure } = await collectUntilFailure(stream);
     expect(failure).toBeInstanceOf(APIError);
     expect((failure as APIError).code).toBe('stream_interrupted');
     // The prompt annotation was one of the four events; the other three reached the client first.

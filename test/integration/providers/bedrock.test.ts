@@ -6,7 +6,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeBedrock, type FakeBedrock, type RecordedBedrockRequest } from '../../fakes/bedrock-server.js';
-import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
+import { apiError, collect, collectUntilFailure, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -57,10 +57,7 @@ function upstreamOf(requestId: string): RecordedBedrockRequest {
 
 /** Reads a stream that must fail part-way; returns what arrived and the error. */
 async function brokenStream(stream: AsyncIterable<Chunk>): Promise<{ received: Chunk[]; error: APIError }> {
-  const received: Chunk[] = [];
-  const error = await (async () => {
-    for await (const chunk of stream) received.push(chunk);
-  })().then(() => null, (e: unknown) => e);
+  const { received, failure: error } = await collectUntilFailure(stream);
   expect(error).toBeInstanceOf(APIError);
   return { received, error: error as APIError };
 }

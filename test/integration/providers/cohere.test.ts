@@ -4,7 +4,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeCohere, type FakeCohere } from '../../fakes/cohere-server.js';
-import { apiError, collect, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
+import { apiError, collect, collectUntilFailure, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -42,10 +42,7 @@ beforeEach(() => fake.reset());
 
 
 async function streamFailure(stream: AsyncIterable<Chunk>): Promise<{ received: Chunk[]; error: APIError }> {
-  const received: Chunk[] = [];
-  const failure = await (async () => {
-    for await (const chunk of stream) received.push(chunk);
-  })().then(() => null, (e: unknown) => e);
+  const { received, failure } = await collectUntilFailure(stream);
   expect(failure).toBeInstanceOf(APIError);
   return { received, error: failure as APIError };
 }

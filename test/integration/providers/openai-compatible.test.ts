@@ -5,10 +5,10 @@
 // each provider's adapter sent: the path, the key (none for keyless servers) and the bare model name.
 
 import OpenAI, { APIError } from 'openai';
-import type { ChatCompletionChunk, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openaiRoute, type FakeRoute, type RecordedRequest } from '../../fakes/openai-server.js';
-import { apiError, collect, type Harness, startHarness, user } from '../harness.js';
+import { apiError, collect, collectUntilFailure, type Harness, startHarness, user } from '../harness.js';
 
 interface Case {
   id: string;
@@ -217,10 +217,7 @@ describe.each(CASES)('$id', (c) => {
 
   it('a stream that breaks off after it started → an SSE error event the SDK throws', async () => {
     const stream = await client.chat.completions.create({ model: model('-break-after-2'), messages: user('break'), stream: true });
-    const received: ChatCompletionChunk[] = [];
-    const failure = await (async () => {
-      for await (const chunk of stream) received.push(chunk);
-    })().then(() => null, (e: unknown) => e);
+    const { received, failure } = await collectUntilFailure(stream);
     expect(failure).toBeInstanceOf(APIError);
     expect((failure as APIError).code).toBe('stream_interrupted');
     expect(received).toHaveLength(2);
