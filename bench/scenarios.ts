@@ -284,6 +284,18 @@ async function withProcs<T>(fn: (children: Child[]) => Promise<T>): Promise<T> {
 
 const connectionsFor = (rate: number, latencyS: number): number => Math.max(64, Math.min(8000, Math.ceil(rate * (latencyS + 0.05) * 2)));
 
+/** Measures one point in fresh processes; a failure is recorded on the point rather than ending the scenario. */
+async function measurePoint(p: Point, out: Point[], progress: (p: Point) => void,
+  run: (children: Child[]) => Promise<void>): Promise<void> {
+  try {
+    await withProcs(run);
+  } catch (err) {
+    p.error = (err as Error).message;
+  }
+  out.push(finish(p));
+  progress(p);
+}
+
 // ---------------------------------------------------------------- scenarios
 
 async function overhead(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
@@ -292,21 +304,14 @@ async function overhead(ctx: Ctx, targets: Peer[], progress: (p: Point) => void)
   for (const rate of rates) {
     for (const target of targets) {
       const p: Point = { scenario: 'overhead', variant: `${rate}/s`, target };
-      try {
-        await withProcs(async (children) => {
-          const mockPort = await startMock(ctx, {}, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
-          const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children);
-          const spec = (seconds: number): GenSpec => ({
-            url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds, rate,
-            warmupS: ctx.warmupS, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
-          });
-          Object.assign(p, await measured(ctx, sut ?? children[0], children, spec(ctx.durationS)));
-        });
-      } catch (err) {
-        p.error = (err as Error).message;
-      }
-      out.push(finish(p));
-      progress(p);
+      await measurePoint(p, out, progress, async (children) => {
+        const mockPort = await startMock(ctx, {}, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
+        const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children);
+        Object.assign(p, await measured(ctx, sut ?? children[0], children, {
+          url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds: ctx.durationS, rate,
+          warmupS: ctx.warmupS, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
+        }));
+      });
     }
   }
   return out;
@@ -320,20 +325,14 @@ async function streaming(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   for (const c of concs) {
     for (const target of targets) {
       const p: Point = { scenario: 'streaming', variant: `${c} streams`, target };
-      try {
-        await withProcs(async (children) => {
-          const mockPort = await startMock(ctx, { chunks, gapMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
-          const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children);
-          const spec = (seconds: number): GenSpec => ({
-            url: endpoint.url, body: endpoint.body(true), headers: endpoint.headers, seconds, warmupS: ctx.warmupS, connections: c, stream: true, cpu: ctx.auxCpu,
-          });
-          Object.assign(p, await measured(ctx, sut ?? children[0], children, spec(ctx.durationS)));
-        });
-      } catch (err) {
-        p.error = (err as Error).message;
-      }
-      out.push(finish(p));
-      progress(p);
+      await measurePoint(p, out, progress, async (children) => {
+        const mockPort = await startMock(ctx, { chunks, gapMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
+        const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children);
+        Object.assign(p, await measured(ctx, sut ?? children[0], children, {
+          url: endpoint.url, body: endpoint.body(true), headers: endpoint.headers, seconds: ctx.durationS, warmupS: ctx.warmupS,
+          connections: c, stream: true, cpu: ctx.auxCpu,
+        }));
+      });
     }
   }
   return out;
@@ -358,46 +357,40 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
     // The baseline proxy has one upstream: it cannot route to two providers.
     for (const target of targets.filter((t) => t !== 'baseline')) {
       const p: Point = { scenario: 'isolation', variant: phase.name, target };
-      try {
-        await withProcs(async (children) => {
-          const fastPort = await startMock(ctx, {}, ctx.auxCpu, children, 'mock-fast');
-          const slowPort = await startMock(ctx, phase.slow ?? {}, ctx.auxCpu, children, 'mock-slow');
-          let sut: Child | null = null;
-          let fast: Endpoint;
-          let slow: Endpoint;
-          if (target === 'direct') {
-            fast = { url: `http://127.0.0.1:${fastPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
-            slow = { url: `http://127.0.0.1:${slowPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
-          } else {
-            const { sut: gateway, endpoint } = await startTarget(ctx, target, { fast: fastPort, slow: slowPort }, children);
-            sut = gateway;
-            const route = (provider: string): Endpoint => ({ ...endpoint, headers: endpoint.headersFor?.(provider) ?? endpoint.headers, body: (s) => endpoint.body(s, provider) });
-            fast = route('fast');
-            slow = route('slow');
-          }
-          const fastSpec = (seconds: number): GenSpec => ({
-            url: fast.url, body: fast.body(false), headers: fast.headers, seconds, warmupS: ctx.warmupS, rate: fastRate, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
-          });
-          let background: ReturnType<typeof startGen> | null = null;
-          if (phase.slow) {
-            const latS = (phase.slow as { latencyMs?: number }).latencyMs ? slowLatencyMs / 1000 : 0.05;
-            background = startGen(ctx, {
-              url: slow.url, body: slow.body(false), headers: slow.headers, seconds: ctx.warmupS + ctx.durationS + 1, rate: slowRate,
-              connections: connectionsFor(slowRate, latS), timeoutS: slowLatencyMs / 1000 + 20, drainS: 1, cpu: ctx.auxCpu,
-            });
-            children.push(background.child);
-          }
-          Object.assign(p, await measured(ctx, sut, children, fastSpec(ctx.durationS)));
-          if (background) {
-            await stop(background.child);
-            await background.result.catch(() => null);
-          }
+      await measurePoint(p, out, progress, async (children) => {
+        const fastPort = await startMock(ctx, {}, ctx.auxCpu, children, 'mock-fast');
+        const slowPort = await startMock(ctx, phase.slow ?? {}, ctx.auxCpu, children, 'mock-slow');
+        let sut: Child | null = null;
+        let fast: Endpoint;
+        let slow: Endpoint;
+        if (target === 'direct') {
+          fast = { url: `http://127.0.0.1:${fastPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
+          slow = { url: `http://127.0.0.1:${slowPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
+        } else {
+          const { sut: gateway, endpoint } = await startTarget(ctx, target, { fast: fastPort, slow: slowPort }, children);
+          sut = gateway;
+          const route = (provider: string): Endpoint => ({ ...endpoint, headers: endpoint.headersFor?.(provider) ?? endpoint.headers, body: (s) => endpoint.body(s, provider) });
+          fast = route('fast');
+          slow = route('slow');
+        }
+        const fastSpec = (seconds: number): GenSpec => ({
+          url: fast.url, body: fast.body(false), headers: fast.headers, seconds, warmupS: ctx.warmupS, rate: fastRate, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
         });
-      } catch (err) {
-        p.error = (err as Error).message;
-      }
-      out.push(finish(p));
-      progress(p);
+        let background: ReturnType<typeof startGen> | null = null;
+        if (phase.slow) {
+          const latS = (phase.slow as { latencyMs?: number }).latencyMs ? slowLatencyMs / 1000 : 0.05;
+          background = startGen(ctx, {
+            url: slow.url, body: slow.body(false), headers: slow.headers, seconds: ctx.warmupS + ctx.durationS + 1, rate: slowRate,
+            connections: connectionsFor(slowRate, latS), timeoutS: slowLatencyMs / 1000 + 20, drainS: 1, cpu: ctx.auxCpu,
+          });
+          children.push(background.child);
+        }
+        Object.assign(p, await measured(ctx, sut, children, fastSpec(ctx.durationS)));
+        if (background) {
+          await stop(background.child);
+          await background.result.catch(() => null);
+        }
+      });
     }
   }
   return out;
@@ -442,28 +435,22 @@ async function bifrost(ctx: Ctx, targets: Peer[], progress: (p: Point) => void):
       p.note = `${p.note ? `${p.note} ` : ''}Heimdall holds ${heimdallHolds.toLocaleString('en-US')} upstream connections (max_conns_per_host ${MAX_CONNS_PER_HOST} × ${ctx.threads} thread(s)); the rest of the ${plan.inFlight.toLocaleString('en-US')} in flight queue inside it (--threads raises it).`;
       ctx.log(`bifrost: NOTE ${p.note}`);
     }
-    try {
-      await withProcs(async (children) => {
-        const mockPort = await startMock(ctx, { latencyMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
-        // With 10 s upstream latency every in-flight request holds an upstream socket: the baseline's pool must allow them.
-        const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children, plan.inFlight);
-        for (const child of children) {
-          const lim = openFilesLimit(child.pid);
-          if (lim && lim.soft < plan.inFlight * (child === sut ? 2 : 1) + FD_RESERVE) {
-            p.note = `${p.note ?? ''} ${child.name}'s soft open-files limit is ${lim.soft}: it cannot hold ${plan.inFlight} requests in flight.`.trim();
-            ctx.log(`bifrost: NOTE ${child.name} soft open-files limit ${lim.soft} (hard ${lim.hard})`);
-          }
+    await measurePoint(p, out, progress, async (children) => {
+      const mockPort = await startMock(ctx, { latencyMs }, target === 'direct' ? ctx.sutCpu : ctx.auxCpu, children);
+      // With 10 s upstream latency every in-flight request holds an upstream socket: the baseline's pool must allow them.
+      const { sut, endpoint } = await startTarget(ctx, target, { openai: mockPort }, children, plan.inFlight);
+      for (const child of children) {
+        const lim = openFilesLimit(child.pid);
+        if (lim && lim.soft < plan.inFlight * (child === sut ? 2 : 1) + FD_RESERVE) {
+          p.note = `${p.note ?? ''} ${child.name}'s soft open-files limit is ${lim.soft}: it cannot hold ${plan.inFlight} requests in flight.`.trim();
+          ctx.log(`bifrost: NOTE ${child.name} soft open-files limit ${lim.soft} (hard ${lim.hard})`);
         }
-        Object.assign(p, await measured(ctx, sut ?? children[0], children, {
-          url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds, rate: plan.rate, connections: plan.inFlight,
-          timeoutS: latencyMs / 1000 + 60, drainS: latencyMs / 1000 + 30, cpu: ctx.auxCpu,
-        }));
-      });
-    } catch (err) {
-      p.error = (err as Error).message;
-    }
-    out.push(finish(p));
-    progress(p);
+      }
+      Object.assign(p, await measured(ctx, sut ?? children[0], children, {
+        url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, seconds, rate: plan.rate, connections: plan.inFlight,
+        timeoutS: latencyMs / 1000 + 60, drainS: latencyMs / 1000 + 30, cpu: ctx.auxCpu,
+      }));
+    });
   }
   return out;
 }
