@@ -16,6 +16,17 @@ const API_VERSION = '2023-06-01';
 /** The fields of a Messages request that `/v1/messages/count_tokens` takes. */
 const COUNTED_FIELDS = ['messages', 'system', 'tools', 'tool_choice', 'thinking'] as const;
 
+/** A call to `path` of the Messages API, with the version header every endpoint needs. */
+function messagesApiCall(target: CallTarget, path: string, request: object | null, droppedParams: string[]): UpstreamCall {
+  return {
+    ...(request === null ? { method: 'GET' as const } : {}),
+    url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, path),
+    headers: { 'anthropic-version': API_VERSION },
+    body: request === null ? '' : JSON.stringify(request),
+    droppedParams,
+  };
+}
+
 export const anthropic: HttpAdapter = {
   id: 'anthropic',
   transport: 'http',
@@ -24,13 +35,8 @@ export const anthropic: HttpAdapter = {
 
   chatCall(job: JobData, target: CallTarget): UpstreamCall {
     const { body, droppedParams } = toAnthropicRequest(job.body);
-    const request = { model: job.model, ...body, ...(job.stream ? { stream: true } : {}) };
-    return {
-      url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1/messages'),
-      headers: { 'anthropic-version': API_VERSION },
-      body: JSON.stringify(request),
-      droppedParams,
-    };
+    return messagesApiCall(target, '/v1/messages', { model: job.model, ...body, ...(job.stream ? { stream: true } : {}) },
+      droppedParams);
   },
 
   chatAnswer(text: string, job: JobData): ChatAnswer {
@@ -43,17 +49,11 @@ export const anthropic: HttpAdapter = {
     // conversion always sets) change no count and are refused by the endpoint.
     const request: Record<string, unknown> = { model: job.model };
     for (const field of COUNTED_FIELDS) if (body[field] !== undefined) request[field] = body[field];
-    return {
-      url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1/messages/count_tokens'),
-      headers: { 'anthropic-version': API_VERSION },
-      body: JSON.stringify(request),
-      droppedParams,
-    };
+    return messagesApiCall(target, '/v1/messages/count_tokens', request, droppedParams);
   },
 
   listModelsCall(_job: JobData, target: CallTarget): UpstreamCall {
-    return { method: 'GET', url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1/models?limit=1000'),
-      headers: { 'anthropic-version': API_VERSION }, body: '', droppedParams: [] };
+    return messagesApiCall(target, '/v1/models?limit=1000', null, []);
   },
 
   listModelsAnswer(text: string): ChatAnswer {
