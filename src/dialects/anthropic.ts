@@ -14,7 +14,7 @@
 
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingRequest } from '../http/server.js';
-import type { ParsedRequest } from '../pipeline/parse.js';
+import { parseJsonObjectBody, type ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import type { Dialect } from './dialect.js';
 import { anthropicErrorBody, createAnthropicWire } from './anthropic-wire.js';
@@ -241,17 +241,6 @@ const optionalNumber = (request: Json, name: string, min: number, max: number, b
   body[as] = value;
 };
 
-function readBody(raw: Buffer | null): Json {
-  if (!raw || raw.length === 0) throw invalid('the request body is empty; send a JSON Messages request');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new GatewayError('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (!isObject(parsed)) throw invalid('the body must be a JSON object');
-  return parsed;
-}
 
 /** A Messages request (or a count_tokens request, with `counting`) as the pipeline's OpenAI chat request. */
 export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest {
@@ -333,14 +322,14 @@ export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest
 
 /** The request body as JSON, for the count_tokens route's estimate when the provider has no counter. */
 export function readAnthropicBody(request: IncomingRequest): Json {
-  return readBody(request.body);
+  return parseJsonObjectBody(request.body);
 }
 
 function anthropicDialect(counting: boolean): Dialect {
   return Object.freeze<Dialect>({
     name: 'anthropic',
     defaultProvider: 'anthropic',
-    parse: (request) => toOpenAIRequest(readBody(request.body), counting),
+    parse: (request) => toOpenAIRequest(parseJsonObjectBody(request.body), counting),
     wire: (parsed) => createAnthropicWire(parsed),
     errorBody: (error) => anthropicErrorBody(error),
   });

@@ -16,7 +16,7 @@
 
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingRequest, NativePrefix, Route, RouteHandler } from '../http/server.js';
-import type { ParsedRequest } from '../pipeline/parse.js';
+import { parseJsonObjectBody, type ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import type { Dialect } from './dialect.js';
 import { bedrockErrorBody, bedrockErrorHeaders, BedrockWire } from './bedrock-wire.js';
@@ -331,15 +331,7 @@ export function toChatRequest(body: Json, modelId: string): ChatRequestBody {
 
 function parseConverse(request: IncomingRequest): ParsedRequest {
   const { modelId, stream } = modelIdOf(request.path);
-  const raw = request.body;
-  if (!raw || raw.length === 0) throw invalid('the request body is empty; send a Converse request');
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch (error) {
-    throw new GatewayError('INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (!isObject(body)) throw invalid('the body must be a JSON object');
+  const body = parseJsonObjectBody(request.body);
   const chat = toChatRequest(body, modelId);
   if (stream) chat.stream = true;
   // The stream's closing metadata event carries the usage, so the provider is asked for it.

@@ -304,6 +304,11 @@ describe('errors in Anthropic\'s shape', () => {
     const response = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    // Invalid UTF-8 is refused as on /v1, never passed on as U+FFFD.
+    const badUtf8 = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: Buffer.concat([Buffer.from('{"model":"claude-sonnet-5","max_tokens":5,"messages":[{"role":"user","content":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}')]) });
+    expect(badUtf8.status).toBe(400);
+    expect(await badUtf8.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('not valid UTF-8') } });
     const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', max_tokens: 5, messages: hello, frequency_penalty: 1 } as never));
     expect(error.status).toBe(400);
     expect(error.message).toContain('frequency_penalty: Extra inputs are not permitted');

@@ -357,6 +357,14 @@ describe('errors, as the SDK\'s own exception classes', () => {
     expect(raw.status).toBe(400);
     expect(raw.headers.get('x-amzn-errortype')).toBe('ValidationException');
     expect(await raw.json()).toEqual({ message: "'guardrailConfig' is not supported: guardrails are not applied by the gateway" });
+
+    // Invalid UTF-8 is refused as on /v1, never passed on as U+FFFD.
+    const badUtf8 = await fetch(`${h.url}/bedrock/model/${encodeURIComponent(HAIKU)}/converse`, { method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.concat([Buffer.from('{"messages":[{"role":"user","content":[{"text":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}]}')]) });
+    expect(badUtf8.status).toBe(400);
+    expect(badUtf8.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    expect(((await badUtf8.json()) as { message: string }).message).toContain('not valid UTF-8');
   });
 
   it('answers another Bedrock Runtime operation with a ResourceNotFoundException naming what is served', async () => {
