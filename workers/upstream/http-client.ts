@@ -1,9 +1,9 @@
-// The worker's HTTP client: one keep-alive undici Pool per upstream origin, created on first use.
+// The worker's HTTP client: one keep-alive connection pool per upstream origin, created on first use.
 
-import { Pool } from 'undici';
+import { UpstreamPool } from './pool.js';
 
 export class UpstreamClients {
-  readonly #pools = new Map<string, Pool>();
+  readonly #pools = new Map<string, UpstreamPool>();
   readonly #connections: number;
   readonly #timeoutMs: number;
 
@@ -13,11 +13,11 @@ export class UpstreamClients {
     this.#timeoutMs = timeoutMs;
   }
 
-  poolFor(origin: string): Pool {
+  poolFor(origin: string): UpstreamPool {
     let pool = this.#pools.get(origin);
     if (!pool) {
       // Timeouts are enforced by the job's own timer (total, first byte, idle); undici's are a backstop.
-      pool = new Pool(origin, {
+      pool = new UpstreamPool(origin, {
         connections: this.#connections,
         keepAliveTimeout: 30_000,
         headersTimeout: this.#timeoutMs + 1_000,
