@@ -1,5 +1,7 @@
 /** Child processes of a bench run: spawned fresh, optionally pinned, always killed on exit, Ctrl-C or error. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createServer } from 'node:net';
 import { request } from 'undici';
 
@@ -25,9 +27,24 @@ function tail(stream: NodeJS.ReadableStream | null): () => string {
   return () => text;
 }
 
-/** `cpus` (e.g. "0") runs the command under `taskset -c`, which execs it: the pid is the command's own. */
-export function spawnChild(name: string, command: string, args: string[], cpus?: string): Child {
-  const [cmd, argv] = cpus === undefined ? [command, args] : ['taskset', ['-c', cpus, command, ...args]];
+/** Whether a command is on the PATH. */
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, command)));
+}
+
+/**
+ * How a background load runs: at the idle scheduling class (chrt --idle, needs no privilege to lower), or at the
+ * lowest nice level where chrt is missing. It then takes only CPU time nothing at normal priority wants.
+ */
+const BACKGROUND = onPath('chrt') ? ['chrt', '--idle', '0'] : ['nice', '-n', '19'];
+
+/**
+ * `cpus` (e.g. "0") runs the command under `taskset -c`; `background` under BACKGROUND. Both exec the command, so
+ * the pid is the command's own.
+ */
+export function spawnChild(name: string, command: string, args: string[], cpus?: string, background = false): Child {
+  const pinned = cpus === undefined ? [command, ...args] : ['taskset', '-c', cpus, command, ...args];
+  const [cmd, ...argv] = background ? [...BACKGROUND, ...pinned] : pinned;
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (proc.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
   live.add(proc);

@@ -63,7 +63,8 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --peers LIST          extra targets in every scenario: portkey (needs npm install --prefix bench)
  overhead:   --rates 1000,3000,5000 (quick: 1000,3000) --open-connections 64 (sockets of the open-loop generator; more requests queue, and count)
  streaming:  --stream-concurrency 1,64 --chunks 20 --chunk-gap-ms 5
- isolation:  --fast-rate 1000 --slow-rate 300 --slow-latency-ms 10000
+ isolation:  --fast-rate 1000 --slow-rate 300 --slow-latency-ms 10000 --isolation-reps 3 (quick: 1; phases interleaved, medians)
+             --isolation-layout shared|pinned (default shared: the gateway on both cores, the sick load in the background class)
  bifrost:    --bifrost-rate 3000 --bifrost-duration 60 (quick: 2) --bifrost-latency-ms 10000
              (scaled down, with a printed note, when the open-files limit cannot hold rate × latency sockets)`;
 
@@ -117,6 +118,11 @@ const opts = {
     'fast-rate': num(flags, 'fast-rate', 1000),
     'slow-rate': num(flags, 'slow-rate', 300),
     'slow-latency-ms': num(flags, 'slow-latency-ms', 10_000),
+    'isolation-reps': num(flags, 'isolation-reps', quick ? 1 : 3),
+    'isolation-layout': ((layout: string): string => {
+      if (layout !== 'shared' && layout !== 'pinned') throw new Error(`--isolation-layout: ${layout} (allowed: shared, pinned)`);
+      return layout;
+    })(str(flags, 'isolation-layout', 'shared')),
     'bifrost-rate': num(flags, 'bifrost-rate', 3000),
     'bifrost-duration': num(flags, 'bifrost-duration', quick ? 2 : 60),
     'bifrost-latency-ms': num(flags, 'bifrost-latency-ms', 10_000),

@@ -74,6 +74,9 @@ export interface Point {
   cpuUsPerRequest?: number | null;
   otherCpuPercent?: number;
   error?: string;
+  /** Samples behind a point made of repeated ones (medianOfSamples), and the range of their p99s. */
+  samples?: number;
+  p99RangeUs?: [number, number];
 }
 
 const PATH = '/v1/chat/completions';
@@ -90,10 +93,10 @@ export interface MockSpec {
   status?: number;
 }
 
-export async function startMock(ctx: Ctx, spec: MockSpec, cpu: string | undefined, children: Child[], name = 'mock'): Promise<number> {
+export async function startMock(ctx: Ctx, spec: MockSpec, cpu: string | undefined, children: Child[], name = 'mock', background = false): Promise<number> {
   const args = [ctx.js.mock, '--port', '0', '--latency-ms', String(spec.latencyMs ?? 0), '--chunks', String(spec.chunks ?? 20),
     '--chunk-gap-ms', String(spec.gapMs ?? 0), '--status', String(spec.status ?? 200)];
-  const mock = spawnChild(name, process.execPath, args, cpu);
+  const mock = spawnChild(name, process.execPath, args, cpu, background);
   children.push(mock);
   return waitForListening(mock);
 }
@@ -197,6 +200,8 @@ export interface GenSpec {
   timeoutS?: number;
   drainS?: number;
   cpu: string | undefined;
+  /** Runs the generator in the background scheduling class (see spawnChild). */
+  background?: boolean;
 }
 
 export function startGen(ctx: Ctx, spec: GenSpec): { child: Child; result: Promise<GenResult> } {
@@ -205,7 +210,7 @@ export function startGen(ctx: Ctx, spec: GenSpec): { child: Child; result: Promi
   if (spec.rate) args.push('--rate', String(spec.rate));
   if (spec.stream) args.push('--stream');
   if (Object.keys(spec.headers).length) args.push('--headers', JSON.stringify(spec.headers));
-  const child = spawnChild('loadgen', process.execPath, args, spec.cpu);
+  const child = spawnChild('loadgen', process.execPath, args, spec.cpu, spec.background);
   const result = (async () => {
     const code = await runToEnd(child, (spec.seconds + (spec.warmupS ?? 0) + (spec.drainS ?? 15) + 20) * 1000);
     const line = child.stdout().trim().split('\n').pop() ?? '';
@@ -338,62 +343,111 @@ async function streaming(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   return out;
 }
 
+/** The median of the numbers among `values`, or null when there are none. */
+function median(values: Array<number | null | undefined>): number | null {
+  const sorted = values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+  if (!sorted.length) return null;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * One point from repeated samples of it: each latency percentile and the CPU figure are medians over the samples,
+ * the success rate the worst of them; the load shown is the sample whose p99 is the median's.
+ */
+export function medianOfSamples(samples: Point[]): Point {
+  const good = samples.filter((s) => s.load && s.latencyUs);
+  if (!good.length) return samples[samples.length - 1];
+  const p99s = good.map((g) => g.latencyUs!.p99 ?? Infinity);
+  const p99 = median(p99s);
+  const middle = good.reduce((best, g) => (Math.abs((g.latencyUs!.p99 ?? Infinity) - p99!) < Math.abs((best.latencyUs!.p99 ?? Infinity) - p99!) ? g : best));
+  const failed = samples.length - good.length;
+  return {
+    ...middle,
+    latencyUs: Object.fromEntries(Object.keys(middle.latencyUs!).map((k) => [k, median(good.map((g) => g.latencyUs![k]))])),
+    cpuUsPerRequest: median(good.map((g) => g.cpuUsPerRequest)),
+    successRate: Math.min(...good.map((g) => g.successRate ?? 0)),
+    otherCpuPercent: Math.max(...good.map((g) => g.otherCpuPercent ?? 0)),
+    samples: good.length,
+    p99RangeUs: [Math.min(...p99s), Math.max(...p99s)],
+    ...(failed ? { note: `${middle.note ? `${middle.note} ` : ''}${failed} of ${samples.length} samples failed: ${samples.find((s) => s.error)?.error?.split('\n')[0]}` } : {}),
+  };
+}
+
 /**
  * A fast provider beside a slow one (10 s latency) or a failing one (100 % 5xx), in one Heimdall with two custom
- * providers. The fast provider gets the same open-loop rate in every phase; the slow one gets its own generator.
+ * providers. The fast provider gets the same open-loop rate in every phase; the sick one gets its own generator.
  * 'direct' runs the same two loads against the two mocks without a gateway: the machine's own share of the effect.
+ *
+ * What is measured is the gateway's isolation, so the rest of the machine is kept out of it: the sick provider's
+ * generator and mock run in the background scheduling class (their CPU never delays the healthy generator), the slow
+ * neighbour is measured in its steady state (started one latency early, so its answers flow and its connections are
+ * reused, as with a provider that has been slow for a while), and the phases are interleaved over --isolation-reps
+ * repetitions whose medians are compared: one p99 over 10 s moves by ±30 % from run to run on a small VM. The
+ * gateway runs unpinned, as deployed (one core per provider thread is the point of per-provider pools);
+ * --isolation-layout pinned puts it on one core and everything else on the other.
  */
 async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
   const fastRate = Number(ctx.opts['fast-rate']);
   const slowRate = Number(ctx.opts['slow-rate']);
   const slowLatencyMs = Number(ctx.opts['slow-latency-ms']);
+  const reps = Math.max(1, Math.floor(Number(ctx.opts['isolation-reps'])));
+  const pinned = ctx.opts['isolation-layout'] === 'pinned';
+  const layout: Ctx = { ...ctx, sutCpu: pinned ? ctx.sutCpu : undefined, auxCpu: pinned ? ctx.auxCpu : undefined };
   const phases = [
     { name: ISOLATION_SOLO, slow: null },
     { name: `+ slow (${slowLatencyMs / 1000} s)`, slow: { latencyMs: slowLatencyMs } },
     { name: '+ 100% 5xx', slow: { status: 503 } },
   ] as const;
-  const out: Point[] = [];
-  for (const phase of phases) {
-    // The baseline proxy has one upstream: it cannot route to two providers.
-    for (const target of targets.filter((t) => t !== 'baseline')) {
-      const p: Point = { scenario: 'isolation', variant: phase.name, target };
-      await measurePoint(p, out, progress, async (children) => {
-        const fastPort = await startMock(ctx, {}, ctx.auxCpu, children, 'mock-fast');
-        const slowPort = await startMock(ctx, phase.slow ?? {}, ctx.auxCpu, children, 'mock-slow');
-        let sut: Child | null = null;
-        let fast: Endpoint;
-        let slow: Endpoint;
-        if (target === 'direct') {
-          fast = { url: `http://127.0.0.1:${fastPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
-          slow = { url: `http://127.0.0.1:${slowPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
-        } else {
-          const { sut: gateway, endpoint } = await startTarget(ctx, target, { fast: fastPort, slow: slowPort }, children);
-          sut = gateway;
-          const route = (provider: string): Endpoint => ({ ...endpoint, headers: endpoint.headersFor?.(provider) ?? endpoint.headers, body: (s) => endpoint.body(s, provider) });
-          fast = route('fast');
-          slow = route('slow');
-        }
-        const fastSpec = (seconds: number): GenSpec => ({
-          url: fast.url, body: fast.body(false), headers: fast.headers, seconds, warmupS: ctx.warmupS, rate: fastRate, connections: Number(ctx.opts['open-connections']), cpu: ctx.auxCpu,
+  // The baseline proxy has one upstream: it cannot route to two providers.
+  const measuredTargets = targets.filter((t) => t !== 'baseline');
+  const samples = new Map<string, Point[]>();
+  for (let rep = 1; rep <= reps; rep++) {
+    for (const phase of phases) {
+      for (const target of measuredTargets) {
+        const p: Point = { scenario: 'isolation', variant: phase.name, target };
+        const key = `${phase.name}\n${target}`;
+        if (!samples.has(key)) samples.set(key, []);
+        await measurePoint(p, samples.get(key)!, (q) => progress({ ...q, variant: reps > 1 ? `${q.variant} ${rep}/${reps}` : q.variant }), async (children) => {
+          const fastPort = await startMock(layout, {}, layout.auxCpu, children, 'mock-fast');
+          const slowPort = await startMock(layout, phase.slow ?? {}, layout.auxCpu, children, 'mock-slow', Boolean(phase.slow));
+          let sut: Child | null = null;
+          let fast: Endpoint;
+          let slow: Endpoint;
+          if (target === 'direct') {
+            fast = { url: `http://127.0.0.1:${fastPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
+            slow = { url: `http://127.0.0.1:${slowPort}${PATH}`, headers: {}, body: (s) => body('gpt-4o-mini', s) };
+          } else {
+            const { sut: gateway, endpoint } = await startTarget(layout, target, { fast: fastPort, slow: slowPort }, children);
+            sut = gateway;
+            const route = (provider: string): Endpoint => ({ ...endpoint, headers: endpoint.headersFor?.(provider) ?? endpoint.headers, body: (s) => endpoint.body(s, provider) });
+            fast = route('fast');
+            slow = route('slow');
+          }
+          let background: ReturnType<typeof startGen> | null = null;
+          if (phase.slow) {
+            const slowS = (phase.slow as { latencyMs?: number }).latencyMs ? slowLatencyMs / 1000 : 0;
+            const headStartS = slowS > 0 ? slowS + 2 : 0;
+            background = startGen(layout, {
+              url: slow.url, body: slow.body(false), headers: slow.headers, seconds: headStartS + ctx.warmupS + ctx.durationS + 1, rate: slowRate,
+              connections: connectionsFor(slowRate, slowS || 0.05), timeoutS: slowLatencyMs / 1000 + 20, drainS: 1, cpu: layout.auxCpu, background: true,
+            });
+            children.push(background.child);
+            if (headStartS > 0) await new Promise((resolve) => setTimeout(resolve, headStartS * 1000));
+          }
+          Object.assign(p, await measured(layout, sut, children, {
+            url: fast.url, body: fast.body(false), headers: fast.headers, seconds: ctx.durationS, warmupS: ctx.warmupS, rate: fastRate,
+            connections: Number(ctx.opts['open-connections']), cpu: layout.auxCpu,
+          }));
+          if (background) {
+            await stop(background.child);
+            await background.result.catch(() => null);
+          }
         });
-        let background: ReturnType<typeof startGen> | null = null;
-        if (phase.slow) {
-          const latS = (phase.slow as { latencyMs?: number }).latencyMs ? slowLatencyMs / 1000 : 0.05;
-          background = startGen(ctx, {
-            url: slow.url, body: slow.body(false), headers: slow.headers, seconds: ctx.warmupS + ctx.durationS + 1, rate: slowRate,
-            connections: connectionsFor(slowRate, latS), timeoutS: slowLatencyMs / 1000 + 20, drainS: 1, cpu: ctx.auxCpu,
-          });
-          children.push(background.child);
-        }
-        Object.assign(p, await measured(ctx, sut, children, fastSpec(ctx.durationS)));
-        if (background) {
-          await stop(background.child);
-          await background.result.catch(() => null);
-        }
-      });
+      }
     }
   }
-  return out;
+  return phases.flatMap((phase) => measuredTargets.map((target) => medianOfSamples(samples.get(`${phase.name}\n${target}`)!)));
 }
 
 /** File descriptors a process keeps for itself (listen sockets, pipes, libraries, worker threads) beside its sockets. */
@@ -464,7 +518,7 @@ export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'
     case 'streaming':
       return count(ctx.opts['stream-concurrency']) * targets.length;
     case 'isolation':
-      return 3 * targets.filter((t) => t !== 'baseline').length;
+      return 3 * targets.filter((t) => t !== 'baseline').length * Math.max(1, Math.floor(Number(ctx.opts['isolation-reps'])));
     case 'bifrost':
       return targets.length;
   }
@@ -537,7 +591,7 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
     const title = {
       throughput: '',
       overhead: 'overhead at fixed rates (open loop, latency from intended send time, µs; overhead = target − direct)',
-      isolation: 'isolation: the healthy provider\'s latency (open loop, µs) alone and beside a sick one; p99 ÷ solo ≤ 1.10 is the goal',
+      isolation: 'isolation: the healthy provider\'s latency (open loop, µs) alone and beside a sick one, medians of the samples; p99 ÷ solo ≤ 1.10 is the goal',
       bifrost: 'Bifrost CI recipe (open loop, mock latency added; µs)',
     }[scenario];
     const iso = scenario === 'isolation';
@@ -547,12 +601,13 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
     };
     text = grid(
       title,
-      ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err', ...(iso ? ['p99 ÷ solo'] : [])],
+      ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err', ...(iso ? ['p99 ÷ solo', 'p99 range (samples)'] : [])],
       points.map((p) => [
         p.variant, p.target + noisy(p), p.load ? (p.load.ok / p.load.durationS).toFixed(0) : '–',
         fmtUs(p.latencyUs?.p50), fmtUs(p.latencyUs?.p90), fmtUs(p.latencyUs?.p99), fmtUs(p.load?.maxMs == null ? null : p.load.maxMs * 1000),
         fmtUs(overheadOf(points, p, 'p50')), fmtUs(overheadOf(points, p, 'p90')), fmtUs(overheadOf(points, p, 'p99')),
-        okPct(p), p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(1) : '–', bad(p), ...(iso ? [soloRatio(p)] : []),
+        okPct(p), p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(1) : '–', bad(p),
+        ...(iso ? [soloRatio(p), p.p99RangeUs ? `${fmtUs(p.p99RangeUs[0])}–${fmtUs(p.p99RangeUs[1])} (${p.samples})` : '–'] : []),
       ]),
     );
   }

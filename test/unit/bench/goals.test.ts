@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { judgeGoals } from '../../../bench/goals.js';
 import { summarize, type Measurement, type Row } from '../../../bench/report.js';
-import { bifrostPlan, ISOLATION_SOLO, type Point } from '../../../bench/scenarios.js';
+import { bifrostPlan, ISOLATION_SOLO, medianOfSamples, type Point } from '../../../bench/scenarios.js';
 
 function measurement(target: Measurement['target'], mode: Measurement['mode'], windows: [rps: number, cpu: number][]): Measurement {
   return {
@@ -94,5 +94,31 @@ describe("Bifrost's recipe on a limited machine", () => {
     const plan = bifrostPlan(3000, 10_000, { hard: 1_000_000 }, 28_232);
     expect(plan.inFlight).toBeLessThanOrEqual(28_232);
     expect(plan.note).not.toBeNull();
+  });
+});
+
+describe('isolation points from repeated samples', () => {
+  it('take the median of each percentile and of the CPU, the worst success rate, and keep the p99 range', () => {
+    const samples = [
+      point('isolation', ISOLATION_SOLO, 'heimdall', { p50: 10, p99: 300 }, { cpuUsPerRequest: 5, successRate: 1 }),
+      point('isolation', ISOLATION_SOLO, 'heimdall', { p50: 30, p99: 100 }, { cpuUsPerRequest: 9, successRate: 0.5 }),
+      point('isolation', ISOLATION_SOLO, 'heimdall', { p50: 20, p99: 200 }, { cpuUsPerRequest: 7, successRate: 1, note: 'middle' }),
+    ];
+    const merged = medianOfSamples(samples);
+    expect(merged.latencyUs).toEqual({ p50: 20, p99: 200 });
+    expect(merged.cpuUsPerRequest).toBe(7);
+    expect(merged.successRate).toBe(0.5);
+    expect(merged.p99RangeUs).toEqual([100, 300]);
+    expect(merged.samples).toBe(3);
+    expect(merged.note).toBe('middle');
+  });
+
+  it('leave failed samples out, and say how many failed', () => {
+    const failed: Point = { scenario: 'isolation', variant: ISOLATION_SOLO, target: 'heimdall', error: 'mock did not start' };
+    const merged = medianOfSamples([failed, point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 100 }), point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 300 })]);
+    expect(merged.latencyUs?.p99).toBe(200);
+    expect(merged.samples).toBe(2);
+    expect(merged.note).toMatch(/1 of 3 samples failed: mock did not start/);
+    expect(medianOfSamples([failed]).error).toBe('mock did not start');
   });
 });
