@@ -11,8 +11,9 @@
 // change no answer, so they are skipped.
 //
 // What OpenAI chat has no field for rides on extensions the bedrock adapter reads (workers/providers/bedrock.ts),
-// so the same-provider round trip is faithful: a failed tool result's `status: "error"` on the tool message, and
-// signed reasoning as `thinking_blocks` on the assistant message.
+// so the same-provider round trip is faithful: a tool result's status as the tool message's `is_error` (the flag the
+// /anthropic route writes too; each adapter renders it its own way), and signed reasoning as `thinking_blocks` on the
+// assistant message.
 
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingRequest, NativePrefix, Route, RouteHandler } from '../http/server.js';
@@ -108,9 +109,6 @@ function toolResultContent(result: Json, at: string): string | Json[] {
     if (kind === 'json') return JSON.stringify(value);
     throw invalid(`${at}.content[${i}]: a tool result may hold text and json here, not ${kind}`, `${at}.content[${i}]`);
   });
-  // OpenAI tool messages have no error flag: a provider without one tells the model of the failure in the text, as
-  // a person would; the tool message's `status` (userTurn) lets the bedrock adapter send the flag instead.
-  if (result.status === 'error') texts[0] = `Error: ${texts[0] ?? ''}`;
   return texts.length === 1 ? texts[0] : texts.map((text) => ({ type: 'text', text }));
 }
 
@@ -139,7 +137,7 @@ function userTurn(content: unknown[], at: string): Turn {
         const result = value as Json;
         if (!isObject(result) || typeof result.toolUseId !== 'string') throw invalid(`${where}.toolResult needs a toolUseId`, where);
         const message: Json = { role: 'tool', tool_call_id: result.toolUseId, content: toolResultContent(result, `${where}.toolResult`) };
-        if (result.status !== undefined) message.status = result.status;
+        if (result.status !== undefined) message.is_error = result.status === 'error';
         turn.tools.push(message);
         break;
       }

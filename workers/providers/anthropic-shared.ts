@@ -13,6 +13,7 @@
 import type { UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamState, StreamStep } from './types.js';
 import { isObject, objectsIn, parseObject, type Json } from './json.js';
+import { toolFailed } from './tool-result.js';
 
 /** Used when the client gives neither `max_completion_tokens` nor `max_tokens`: Anthropic requires one. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -192,8 +193,8 @@ function toolResultBlock(message: Json, where: string, dropped: Dropped): Json {
     ? message.content
     : contentBlocks(message.content, where, dropped, true);
   const block: Json = { type: 'tool_result', tool_use_id: message.tool_call_id, content };
-  // Anthropic's own flag, as the Messages route carries it on the tool message.
-  if (message.is_error === true) block.is_error = true;
+  // Anthropic's own flag (tool-result.ts); false is Anthropic's default and is left out.
+  if (toolFailed(message, where)) block.is_error = true;
   return block;
 }
 

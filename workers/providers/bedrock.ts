@@ -11,8 +11,7 @@
 // OpenAI client may send, so a Converse client loses nothing through the gateway:
 //   - a request field that is not an OpenAI chat field (`top_k`, `thinking`, `anthropic_beta`, …) is the model's own
 //     and goes in `additionalModelRequestFields`; OpenAI fields Converse cannot take are dropped and reported;
-//   - a tool message with `status: "error"` becomes a toolResult with that status; the leading `Error: ` the route
-//     writes for providers without the flag is taken off again;
+//   - a tool message's `is_error` (tool-result.ts) becomes the toolResult's status: true → "error", false → "success";
 //   - reasoning comes back as `reasoning_content` plus `thinking_blocks` with their signatures (as the anthropic
 //     adapter's, see anthropic-shared.ts), and `thinking_blocks` sent back become reasoningContent blocks;
 //   - cache reads are `prompt_tokens_details.cached_tokens`, cache writes `prompt_tokens_details.cache_creation_tokens`.
@@ -25,6 +24,7 @@ import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 import { isObject, parseObject, type Json } from './json.js';
+import { toolFailed } from './tool-result.js';
 
 const SERVICE = 'bedrock';
 const KEY_CONFIG = 'bedrock_key_config';
@@ -198,19 +198,12 @@ function reasoningBlocks(blocks: unknown, where: string): Block[] {
   });
 }
 
-const TOOL_STATUSES = new Set(['success', 'error']);
-/** What src/dialects/bedrock.ts puts before a failed result's text for providers that have no error flag. */
-const ERROR_PREFIX = 'Error: ';
-
 function toolResultBlock(message: Json, where: string): Block {
   if (typeof message.tool_call_id !== 'string') throw new Error(`${where} (tool) needs a tool_call_id`);
-  let text = textOf(message.content, `${where} (tool)`);
+  const text = textOf(message.content, `${where} (tool)`);
   const result: Json = { toolUseId: message.tool_call_id };
-  if (present(message.status)) {
-    if (!TOOL_STATUSES.has(message.status as string)) throw new Error(`${where}.status must be 'success' or 'error'`);
-    result.status = message.status;
-    if (message.status === 'error' && text.startsWith(ERROR_PREFIX)) text = text.slice(ERROR_PREFIX.length);
-  }
+  const failed = toolFailed(message, where);
+  if (failed !== undefined) result.status = failed ? 'error' : 'success';
   result.content = text === '' ? [] : [{ text }];
   return { toolResult: result };
 }

@@ -8,6 +8,7 @@ import type { JobData, UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 import { isObject, objectsIn, parseObject, type Json } from './json.js';
+import { markedFailed, toolFailed } from './tool-result.js';
 
 const DEFAULT_BASE_URL = 'https://api.cohere.com';
 
@@ -98,9 +99,13 @@ function cohereMessages(messages: unknown): Json[] {
         }
         return { role: 'assistant', content: text };
       }
-      case 'tool':
+      case 'tool': {
         if (typeof message.tool_call_id !== 'string') throw new Error('a tool message needs tool_call_id');
-        return { role: 'tool', tool_call_id: message.tool_call_id, content: textOf(message.content, 'tool messages') };
+        const text = textOf(message.content, 'tool messages');
+        // Cohere's tool messages have no error flag (tool-result.ts).
+        const failed = toolFailed(message, `tool message '${message.tool_call_id}'`);
+        return { role: 'tool', tool_call_id: message.tool_call_id, content: failed ? markedFailed(text) : text };
+      }
       default:
         throw new Error(`Cohere cannot take messages with role '${String(message.role)}'`);
     }

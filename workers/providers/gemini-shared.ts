@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { JobData, UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamEvent, StreamState, StreamStep } from './types.js';
 import { isObject, objectsIn, type Json } from './json.js';
+import { toolFailed } from './tool-result.js';
 
 
 interface GeminiPart {
@@ -204,15 +205,20 @@ function parseArguments(text: string | undefined, name: string): Json {
 }
 
 /** A tool result as the Struct `functionResponse.response` must be: a JSON object as is, anything else wrapped. */
-function toolResponse(content: unknown): Json {
+/**
+ * A tool message's content as a functionResponse's `response`: a JSON object as it is, anything else under `result`.
+ * A failed tool's (tool-result.ts) goes under `error`, the key Gemini reads as the function's error details.
+ */
+function toolResponse(content: unknown, failed: boolean): Json {
   const text = textOf(content);
+  let value: unknown = text;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Json;
-    return { result: parsed };
+    value = JSON.parse(text);
   } catch {
-    return { result: text };
+    // Plain text: sent as it is.
   }
+  if (failed) return { error: value };
+  return isObject(value) ? value : { result: value };
 }
 
 function convertMessages(messages: unknown, dropped: Set<string>): { contents: GeminiContent[]; system: GeminiPart[] } {
@@ -250,7 +256,7 @@ function convertMessages(messages: unknown, dropped: Set<string>): { contents: G
       if (!name) {
         throw new Error(`tool message '${message.tool_call_id ?? ''}' answers no earlier assistant tool call (its function name is unknown)`);
       }
-      const part: GeminiPart = { functionResponse: { name, response: toolResponse(message.content) } };
+      const part: GeminiPart = { functionResponse: { name, response: toolResponse(message.content, toolFailed(message as Json, `tool message '${message.tool_call_id ?? name}'`) === true) } };
       // The answers to one turn's calls go back together, in one content.
       const last = contents.at(-1);
       if (last?.role === 'user' && last.parts.every((p) => p.functionResponse)) last.parts.push(part);

@@ -6,6 +6,7 @@
 
 import type { JobData, JobFile, UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
+import { markedFailed, toolFailed } from './tool-result.js';
 import { modelListAnswer, type AuthStyle, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep,
   type UpstreamCall } from './types.js';
 
@@ -114,21 +115,14 @@ function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], d
 
 // Fields of the gateway's chat shape that come from other APIs (a request on `/anthropic` or `/bedrock`): Anthropic's
 // `thinking` config, the signed `thinking_blocks` Anthropic needs handed back, and a tool result's `is_error`
-// (Anthropic) or `status` (Bedrock). No OpenAI-compatible server takes them, and OpenAI refuses unknown fields, so
-// they are dropped and reported.
+// (tool-result.ts). No OpenAI-compatible server takes them, and OpenAI refuses unknown fields, so they are dropped and
+// reported.
 const FOREIGN_PARAMS = ['thinking'] as const;
-const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error', 'status'] as const;
+const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error'] as const;
 
 function carriesAny(message: Record<string, unknown>, fields: readonly string[]): boolean {
   for (const field of fields) if (message[field] !== undefined) return true;
   return false;
-}
-
-/** A failed tool's result as OpenAI tool messages can say it, having no flag for it: text that starts `Error: `. */
-function markedFailed(content: unknown): unknown {
-  if (typeof content === 'string') return `Error: ${content}`;
-  if (Array.isArray(content)) return [{ type: 'text', text: 'Error:' }, ...content];
-  return content;
 }
 
 /** Messages without the fields the provider refuses; the array is copied only when a message carries one. */
@@ -144,7 +138,7 @@ function stripMessageFields(body: Record<string, unknown>, fields: readonly stri
       delete clean[field];
       if (!dropped.includes(`messages[].${field}`)) dropped.push(`messages[].${field}`);
     }
-    if (clean.role === 'tool' && (message as Record<string, unknown>).is_error === true) clean.content = markedFailed(clean.content);
+    if (clean.role === 'tool' && toolFailed(message as Record<string, unknown>, `messages[${index}]`)) clean.content = markedFailed(clean.content);
     copy ??= messages.slice();
     copy[index] = clean;
   });

@@ -66,6 +66,8 @@ describe('a Converse request read as an OpenAI chat request', () => {
         { toolUse: { toolUseId: 't2', name: 'g', input: {} } }] },
       { role: 'user', content: [{ toolResult: { toolUseId: 't1', content: [{ text: 'one' }, { json: { b: 2 } }] } },
         { toolResult: { toolUseId: 't2', status: 'error', content: [{ text: 'no such city' }] } }, { text: 'so?' }] },
+      { role: 'assistant', content: [{ toolUse: { toolUseId: 't3', name: 'h', input: {} } }] },
+      { role: 'user', content: [{ toolResult: { toolUseId: 't3', status: 'success', content: [{ text: 'done' }] } }] },
     ] });
     expect(body.messages).toEqual([
       { role: 'user', content: [{ type: 'text', text: 'look' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${PNG}` } },
@@ -74,9 +76,11 @@ describe('a Converse request read as an OpenAI chat request', () => {
         { id: 't1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } },
         { id: 't2', type: 'function', function: { name: 'g', arguments: '{}' } }] },
       { role: 'tool', tool_call_id: 't1', content: [{ type: 'text', text: 'one' }, { type: 'text', text: '{"b":2}' }] },
-      // The text tells providers without an error flag; `status` is for the bedrock adapter, which sends the flag.
-      { role: 'tool', tool_call_id: 't2', content: 'Error: no such city', status: 'error' },
+      // The chat shape's one flag for a tool result's outcome; each adapter renders it as its API can.
+      { role: 'tool', tool_call_id: 't2', content: 'no such city', is_error: true },
       { role: 'user', content: 'so?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 't3', type: 'function', function: { name: 'h', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 't3', content: 'done', is_error: false },
     ]);
   });
 

@@ -168,17 +168,15 @@ describe('Bedrock adapter: OpenAI request → Converse', () => {
     expect(call({ seed: 1 }).json).not.toHaveProperty('additionalModelRequestFields');
   });
 
-  it('keeps a tool message\'s status, taking off the `Error: ` written for providers without the flag', () => {
-    const history = (status: unknown, content: unknown) => call({ messages: [{ role: 'user', content: 'x' },
+  it('sends a tool message\'s is_error as the toolResult status, and refuses a flag that is not a boolean', () => {
+    const history = (isError: unknown, content: unknown) => call({ messages: [{ role: 'user', content: 'x' },
       { role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] },
-      { role: 'tool', tool_call_id: 'c', content, status }] }).json.messages as { content: unknown[] }[];
-    expect(history('error', 'Error: no such city')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'error',
-      content: [{ text: 'no such city' }] } }]);
-    expect(history('error', 'boom')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'error', content: [{ text: 'boom' }] } }]);
-    expect(history('success', 'Error: is the word')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'success',
+      { role: 'tool', tool_call_id: 'c', content, is_error: isError }] }).json.messages as { content: unknown[] }[];
+    expect(history(true, 'no such city')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'error', content: [{ text: 'no such city' }] } }]);
+    expect(history(false, 'Error: is the word')[2].content).toEqual([{ toolResult: { toolUseId: 'c', status: 'success',
       content: [{ text: 'Error: is the word' }] } }]);
-    expect(history(undefined, 'Error: x')[2].content).toEqual([{ toolResult: { toolUseId: 'c', content: [{ text: 'Error: x' }] } }]);
-    expect(() => history('failed', 'x')).toThrow(/messages\[2\]\.status must be 'success' or 'error'/);
+    expect(history(undefined, 'x')[2].content).toEqual([{ toolResult: { toolUseId: 'c', content: [{ text: 'x' }] } }]);
+    expect(() => history('yes', 'x')).toThrow(/messages\[2\]\.is_error must be true or false/);
   });
 
   it('hands thinking_blocks back as reasoningContent blocks before the text; reasoning_content alone stays out', () => {

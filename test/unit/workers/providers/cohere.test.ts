@@ -79,6 +79,20 @@ describe('cohere adapter: the chat call', () => {
     ]);
   });
 
+  it('tells Cohere of a failed tool result (is_error) in its text, having no flag for it', () => {
+    const body = sent({ messages: [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'w', arguments: '{}' } },
+        { id: 'c2', type: 'function', function: { name: 'w', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c1', content: 'no such city', is_error: true },
+      { role: 'tool', tool_call_id: 'c2', content: 'sunny', is_error: false },
+    ] });
+    expect((body.messages as unknown[]).slice(2)).toEqual([
+      { role: 'tool', tool_call_id: 'c1', content: 'Error: no such city' },
+      { role: 'tool', tool_call_id: 'c2', content: 'sunny' },
+    ]);
+  });
+
   it.each([
     [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: 'x', format: 'wav' } }] }, /cannot take 'input_audio' content parts/],
     [{ role: 'function', name: 'f', content: 'x' }, /cannot take messages with role 'function'/],

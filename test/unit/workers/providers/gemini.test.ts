@@ -110,6 +110,18 @@ describe('Gemini adapter: requests', () => {
       .toThrow(/not a JSON object/);
   });
 
+  it('sends a failed tool result (is_error) under the functionResponse error key, and a successful one as before', () => {
+    const turn = (isError: unknown, content: string) => callBody({ messages: [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'c', content, is_error: isError },
+    ] }).sent.contents.at(-1);
+    expect(turn(true, 'no such city')).toEqual({ role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { error: 'no such city' } } }] });
+    expect(turn(true, '{"code":404}')).toEqual({ role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { error: { code: 404 } } } }] });
+    expect(turn(false, 'sunny')).toEqual({ role: 'user', parts: [{ functionResponse: { name: 'get_weather', response: { result: 'sunny' } } }] });
+    expect(() => turn('yes', 'x')).toThrow(/is_error must be true or false/);
+  });
+
   it('round-trips a function call\'s thought signature through extra_content.google, as Google\'s OpenAI layer does', () => {
     const { body } = answerOf({ candidates: [{ content: { role: 'model', parts: [
       { functionCall: { name: 'f', args: {} }, thoughtSignature: 'c2lnbmVk' }] }, finishReason: 'STOP' }] });
