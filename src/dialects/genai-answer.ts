@@ -4,6 +4,7 @@
 // parts: `reasoning_content` as text with `thought: true`, a Claude thinking block (`thinking_blocks`) with its
 // signature as `thoughtSignature`, so the client can send it back (genai-request.ts reads it again).
 
+import type { ChatMessage, ChatToolCall, ChatUsage } from '../contract/chat-shape.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { statusOf, type AttemptRecord } from '../errors/gateway-error.js';
 import type { ClientWire } from './dialect.js';
@@ -39,29 +40,6 @@ export function genaiErrorBody(error: ErrorData, attempts?: readonly AttemptReco
 // ---------------------------------------------------------------------------------------------------------------
 // Answers
 
-interface OpenAIToolCall {
-  index?: number;
-  id?: string;
-  function?: { name?: string; arguments?: string };
-  extra_content?: { google?: { thought_signature?: unknown } };
-}
-
-interface OpenAIMessage {
-  content?: unknown;
-  reasoning_content?: unknown;
-  thinking_blocks?: { type?: string; thinking?: string; signature?: string }[];
-  tool_calls?: OpenAIToolCall[];
-  refusal?: unknown;
-}
-
-interface OpenAIUsage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  total_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number };
-  completion_tokens_details?: { reasoning_tokens?: number };
-}
-
 const FINISH_REASONS: Record<string, string> = {
   stop: 'STOP', tool_calls: 'STOP', function_call: 'STOP', length: 'MAX_TOKENS', content_filter: 'SAFETY',
 };
@@ -70,7 +48,7 @@ const finishReasonOf = (reason: unknown): string =>
   (typeof reason === 'string' && Object.hasOwn(FINISH_REASONS, reason) ? FINISH_REASONS[reason] : 'OTHER');
 
 /** The usage as Google counts it: thinking apart from the answer's tokens (gemini-shared.ts adds them together). */
-export function usageMetadataOf(usage: OpenAIUsage | undefined | null): Json | undefined {
+export function usageMetadataOf(usage: ChatUsage | undefined | null): Json | undefined {
   if (!usage || typeof usage !== 'object') return undefined;
   const prompt = usage.prompt_tokens ?? 0;
   const completion = usage.completion_tokens ?? 0;
@@ -94,14 +72,14 @@ function parseArgs(text: string | undefined): Json {
   }
 }
 
-function functionCallPart(call: OpenAIToolCall): Json {
+function functionCallPart(call: ChatToolCall): Json {
   const part: Json = { functionCall: { ...(call.id ? { id: call.id } : {}), name: call.function?.name ?? '', args: parseArgs(call.function?.arguments) } };
   const signature = call.extra_content?.google?.thought_signature;
   if (typeof signature === 'string') part.thoughtSignature = signature;
   return part;
 }
 
-function thoughtParts(message: OpenAIMessage): Json[] {
+function thoughtParts(message: ChatMessage): Json[] {
   const signed = (message.thinking_blocks ?? []).filter((block) => block?.type === 'thinking');
   if (signed.length > 0) {
     return signed.map((block) => ({ text: block.thinking ?? '', thought: true,
@@ -116,7 +94,7 @@ function thoughtParts(message: OpenAIMessage): Json[] {
  * own with empty text when the block is complete (anthropic-shared.ts sends the whole block then), as Gemini signs
  * its streamed thoughts; genai-request.ts joins them again.
  */
-function streamedThoughtParts(delta: OpenAIMessage): Json[] {
+function streamedThoughtParts(delta: ChatMessage): Json[] {
   const parts: Json[] = typeof delta.reasoning_content === 'string' && delta.reasoning_content !== ''
     ? [{ text: delta.reasoning_content, thought: true }] : [];
   for (const block of delta.thinking_blocks ?? []) {
@@ -136,8 +114,8 @@ const responseIdOf = (id: unknown): string | undefined =>
 
 /** A chat.completion as a GenerateContentResponse. */
 export function generateContentResponse(body: string): string {
-  const completion = JSON.parse(body) as { id?: unknown; model?: unknown; usage?: OpenAIUsage;
-    choices?: { index?: number; message?: OpenAIMessage; finish_reason?: unknown }[] };
+  const completion = JSON.parse(body) as { id?: unknown; model?: unknown; usage?: ChatUsage;
+    choices?: { index?: number; message?: ChatMessage; finish_reason?: unknown }[] };
   const candidates = (completion.choices ?? []).map((choice, position) => {
     const message = choice.message ?? {};
     const parts = thoughtParts(message);
@@ -173,13 +151,13 @@ export function countTokensResponse(body: string): string {
 interface OpenAIChunk {
   id?: string;
   model?: string;
-  usage?: OpenAIUsage | null;
-  choices?: { index?: number; delta?: OpenAIMessage & { content?: unknown }; finish_reason?: unknown }[];
+  usage?: ChatUsage | null;
+  choices?: { index?: number; delta?: ChatMessage & { content?: unknown }; finish_reason?: unknown }[];
 }
 
 interface PendingCandidate {
   /** Tool calls by their stream index: OpenAI streams the arguments in pieces, Google sends each call whole. */
-  calls: Map<number, OpenAIToolCall & { arguments: string }>;
+  calls: Map<number, ChatToolCall & { arguments: string }>;
   finishReason: string | null;
 }
 

@@ -4,6 +4,7 @@
 // come back as OpenAI's. What Gemini cannot take is dropped and reported, never silently.
 
 import { randomBytes } from 'node:crypto';
+import type { ChatMessage, ChatToolCall } from '../../src/contract/chat-shape.js';
 import type { JobData, UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamEvent, StreamState, StreamStep } from './types.js';
 import { isObject, objectsIn, type Json } from './json.js';
@@ -48,23 +49,6 @@ interface GeminiResponse {
   modelVersion?: string;
   responseId?: string;
   error?: { code?: number; message?: string; status?: string };
-}
-
-interface OpenAIToolCall {
-  id?: string;
-  type?: string;
-  function?: { name?: string; arguments?: string };
-  /** Where Google's own OpenAI-compatible endpoint puts a call's thought signature; clients send it back as is. */
-  extra_content?: { google?: { thought_signature?: unknown } };
-}
-
-interface OpenAIMessage {
-  role?: string;
-  content?: unknown;
-  name?: string;
-  tool_calls?: OpenAIToolCall[];
-  tool_call_id?: string;
-  function_call?: { name?: string; arguments?: string };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -226,7 +210,7 @@ function convertMessages(messages: unknown, dropped: Set<string>): { contents: G
   const contents: GeminiContent[] = [];
   const system: GeminiPart[] = [];
   const toolNames = new Map<string, string>();
-  for (const message of messages as OpenAIMessage[]) {
+  for (const message of messages as ChatMessage[]) {
     const role = message?.role;
     if (role === 'system' || role === 'developer') {
       const text = textOf(message.content);
@@ -238,7 +222,7 @@ function convertMessages(messages: unknown, dropped: Set<string>): { contents: G
       const parts = contentParts(message.content, dropped);
       if (message.tool_calls != null && !Array.isArray(message.tool_calls)) throw new Error("an assistant message's tool_calls is not a list");
       for (const call of message.tool_calls ?? []) {
-        const name = isObject(call) ? (call as OpenAIToolCall).function?.name : undefined;
+        const name = isObject(call) ? (call as ChatToolCall).function?.name : undefined;
         if (!name) throw new Error('an assistant tool call has no function name');
         if (call.id) toolNames.set(call.id, name);
         const part: GeminiPart = { functionCall: { name, args: parseArguments(call.function?.arguments, name) } };
