@@ -6,6 +6,7 @@
 import Anthropic, { APIError } from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from './anthropic-server.js';
+import { rejectionOf } from '../rejection.js';
 
 let fake: FakeAnthropic;
 let client: Anthropic;
@@ -27,11 +28,7 @@ const tools: Anthropic.Tool[] = [{
   input_schema: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
 }];
 
-async function apiError(promise: Promise<unknown>): Promise<APIError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(APIError);
-  return error as APIError;
-}
+const apiError = (promise: Promise<unknown>): Promise<APIError> => rejectionOf(promise, APIError);
 
 describe('fake Anthropic, read by the official SDK', () => {
   it('answers a message the SDK parses, with usage, and records the request', async () => {
@@ -198,9 +195,8 @@ describe('fake Anthropic, read by the official SDK', () => {
 
   it('sends an error event inside a stream, which the SDK throws as an APIError of that type', async () => {
     const stream = client.messages.stream({ model: 'claude-stream-error', max_tokens: 100, messages });
-    const error = await stream.finalMessage().then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(APIError);
-    expect((error as APIError).type).toBe('overloaded_error');
+    const error = await apiError(stream.finalMessage());
+    expect(error.type).toBe('overloaded_error');
     expect(fake.requests[0].events.at(-1)!.event).toBe('error');
   });
 

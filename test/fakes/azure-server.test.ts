@@ -5,6 +5,7 @@
 import OpenAI, { APIError, AzureOpenAI } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAzure, type FakeAzure } from './azure-server.js';
+import { rejectionOf } from '../rejection.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 
@@ -30,11 +31,7 @@ const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [{
   function: { name: 'lookup_weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } },
 }];
 
-async function apiError(promise: Promise<unknown>): Promise<APIError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(APIError);
-  return error as APIError;
-}
+const apiError = (promise: Promise<unknown>): Promise<APIError> => rejectionOf(promise, APIError);
 
 async function collect(stream: AsyncIterable<Chunk>): Promise<Chunk[]> {
   const chunks: Chunk[] = [];

@@ -5,6 +5,7 @@
 import { Cohere, CohereClientV2, CohereError } from 'cohere-ai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeCohere, type FakeCohere } from './cohere-server.js';
+import { rejectionOf } from '../rejection.js';
 
 let fake: FakeCohere;
 let client: CohereClientV2;
@@ -26,11 +27,7 @@ const tools: Cohere.ToolV2[] = [{
   function: { name: 'lookup_weather', description: 'Weather by city', parameters: { type: 'object', properties: { location: { type: 'string' } } } },
 }];
 
-async function sdkError(promise: Promise<unknown>): Promise<CohereError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(CohereError);
-  return error as CohereError;
-}
+const sdkError = (promise: Promise<unknown>): Promise<CohereError> => rejectionOf(promise, CohereError);
 
 async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   const events: T[] = [];

@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import OpenAI, { APIConnectionError, APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultScenario, pickWeighted, seededRandom, startFaultyUpstream, type FaultyUpstream } from './faulty-upstream.js';
+import { rejectionOf } from '../rejection.js';
 
 let upstream: FaultyUpstream;
 let client: OpenAI;
@@ -54,10 +55,9 @@ describe('faulty upstream: its normal answers, read by the official SDK', () => 
   });
 
   it('fails with any status in the error envelope, with the Retry-After asked for', async () => {
-    const error = await client.chat.completions.create({ model: 'status-418+retry-after-7', messages }).then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(APIError);
-    expect((error as APIError).status).toBe(418);
-    expect((error as APIError).headers?.get('retry-after')).toBe('7');
+    const error = await rejectionOf<APIError>(client.chat.completions.create({ model: 'status-418+retry-after-7', messages }), APIError);
+    expect(error.status).toBe(418);
+    expect(error.headers?.get('retry-after')).toBe('7');
     expect((error as APIError).error).toMatchObject({ message: expect.any(String), type: expect.any(String) });
   });
 

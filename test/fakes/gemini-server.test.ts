@@ -4,6 +4,7 @@
 import { ApiError, FinishReason, GoogleGenAI, Type, type GenerateContentResponse } from '@google/genai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeGemini, type FakeGemini } from './gemini-server.js';
+import { rejectionOf } from '../rejection.js';
 
 const API_KEY = 'AIza-fake-key';
 let fake: FakeGemini;
@@ -28,11 +29,7 @@ const weatherTool = {
   }],
 };
 
-async function caught(promise: Promise<unknown>): Promise<ApiError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  if (!(error instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(error)}`);
-  return error;
-}
+const caught = (promise: Promise<unknown>): Promise<ApiError> => rejectionOf(promise, ApiError);
 
 describe('fake Gemini API, read by @google/genai', () => {
   it('answers generateContent with text, finishReason and usage, and records the request', async () => {

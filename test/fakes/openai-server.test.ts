@@ -4,6 +4,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from './openai-server.js';
+import { rejectionOf } from '../rejection.js';
 
 let fake: FakeOpenAI;
 let client: OpenAI;
@@ -22,11 +23,7 @@ beforeEach(() => fake.reset());
 const messages = [{ role: 'user' as const, content: 'hello fake' }];
 
 /** Awaits a promise that must reject with the SDK's APIError, and returns that error. */
-async function apiError(promise: Promise<unknown>): Promise<APIError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(APIError);
-  return error as APIError;
-}
+const apiError = (promise: Promise<unknown>): Promise<APIError> => rejectionOf(promise, APIError);
 
 describe('fake OpenAI, read by the official SDK', () => {
   it('answers a chat completion the SDK parses, with usage, and records the request', async () => {

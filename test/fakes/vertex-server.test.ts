@@ -8,6 +8,7 @@ import { ApiError, FinishReason, GoogleGenAI, Type, type GenerateContentResponse
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GoogleTokenCache, parseServiceAccount } from '../../workers/upstream/auth/google-oauth.js';
 import { startFakeVertex, VERTEX_PROJECT, VERTEX_REGION, type FakeVertex } from './vertex-server.js';
+import { rejectionOf } from '../rejection.js';
 
 let vertex: FakeVertex;
 let ai: GoogleGenAI;
@@ -88,11 +89,9 @@ describe('fake Vertex AI, read by @google/genai in Vertex mode', () => {
   });
 
   it.each([400, 401, 429, 500])('fails with %i in Google\'s error envelope', async (status) => {
-    const error = await ai.models.generateContent({ model: `gemini-2.0-flash-error-${status}`, contents: 'hi' })
-      .then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(ApiError);
-    expect((error as ApiError).status).toBe(status);
-    expect(JSON.parse((error as ApiError).message).error.code).toBe(status);
+    const error = await rejectionOf(ai.models.generateContent({ model: `gemini-2.0-flash-error-${status}`, contents: 'hi' }), ApiError);
+    expect(error.status).toBe(status);
+    expect(JSON.parse(error.message).error.code).toBe(status);
   });
 
   it('refuses a JWT signed by a key it does not trust, and a token it did not issue', async () => {

@@ -7,6 +7,7 @@ import { expect } from 'vitest';
 import { loadConfig } from '../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../dist/src/gateway.js';
 import { startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '../fakes/openai-server.js';
+import { rejectionOf } from '../rejection.js';
 
 export const API_KEY = 'sk-test-upstream';
 
@@ -119,12 +120,8 @@ export async function eventually<T>(read: () => T | Promise<T>, accept: (value: 
 }
 
 /** Awaits a promise that must reject with the SDK's APIError, and returns that error. */
-export async function apiError(promise: Promise<unknown>): Promise<APIError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  if (!(error instanceof APIError)) {
-    throw new Error(`expected an APIError, got ${error === null ? 'a success' : String(error)}`);
-  }
-  return error;
+export function apiError(promise: Promise<unknown>): Promise<APIError> {
+  return rejectionOf(promise, APIError);
 }
 
 /** Asserts OpenAI's error envelope exactly: four fields, the right types. Returns the error object. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ANTHROPIC_MODELS, startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { rejectionOf } from '../../rejection.js';
 
 const KEY = 'sk-ant-gateway-key';
 /** Answers or refuses from its pre-hook when a request's headers ask it to (test/fakes/plugins/recorder.js). */
@@ -55,11 +56,7 @@ const weather: Anthropic.Tool = {
 };
 const textOf = (message: Anthropic.Message) => message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
 
-async function rejection(promise: Promise<unknown>): Promise<APIError> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(APIError);
-  return error as APIError;
-}
+const rejection = (promise: Promise<unknown>): Promise<APIError> => rejectionOf(promise, APIError);
 
 describe('same provider: /anthropic → anthropic', () => {
   it('answers a message; the upstream got the request as sent, with the gateway\'s key', async () => {

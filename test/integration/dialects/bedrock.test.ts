@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeBedrock, type FakeBedrock, type RecordedBedrockRequest } from '../../fakes/bedrock-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { rejectionOf } from '../../rejection.js';
 
 const CREDENTIALS = { accessKeyId: 'AKIDGATEWAYTEST', secretAccessKey: 'gateway/test+secret' };
 const REGION = 'eu-west-3';
@@ -88,9 +89,7 @@ async function readStream(stream: AsyncIterable<ConverseStreamOutput> | undefine
 const streamedText = (events: ConverseStreamOutput[]) => events.map((e) => e.contentBlockDelta?.delta?.text ?? '').join('');
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata: { httpStatusCode?: number } }> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  expect(error).toBeInstanceOf(Error);
-  return error as Error & { $metadata: { httpStatusCode?: number } };
+  return await rejectionOf(promise, Error) as Error & { $metadata: { httpStatusCode?: number } };
 }
 
 const weatherTool: Tool = { toolSpec: { name: 'get_weather', description: 'Weather by city',

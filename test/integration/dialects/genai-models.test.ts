@@ -5,6 +5,7 @@ import { ApiError, GoogleGenAI, type Model } from '@google/genai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { API_KEY, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { rejectionOf } from '../../rejection.js';
 
 let h: Harness<FakeOpenAI>;
 let ai: GoogleGenAI;
@@ -64,10 +65,9 @@ describe('GenAI models', () => {
   });
 
   it('an unknown model is the SDK\'s ApiError 404 with Google\'s NOT_FOUND; a bad page token a 400', async () => {
-    const error = await ai.models.get({ model: 'gemini-9' }).then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(ApiError);
-    expect((error as ApiError).status).toBe(404);
-    expect((error as ApiError).message).toContain('NOT_FOUND');
+    const error = await rejectionOf(ai.models.get({ model: 'gemini-9' }), ApiError);
+    expect(error.status).toBe(404);
+    expect(error.message).toContain('NOT_FOUND');
     const bad = await fetch(`${h.url}/genai/v1beta/models?pageToken=nonsense`);
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT' } });

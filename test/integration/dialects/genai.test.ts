@@ -9,6 +9,7 @@ import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-se
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { startFakeVertex, type FakeVertex } from '../../fakes/vertex-server.js';
 import { collect, eventually, metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { rejectionOf } from '../../rejection.js';
 
 let vertex: FakeVertex;
 let openai: FakeOpenAI;
@@ -52,8 +53,7 @@ const lookupWeather = {
 };
 
 async function apiErrorOf(promise: Promise<unknown>): Promise<{ status: number; body: { error: { code: number; status: string; message: string } } }> {
-  const error = await promise.then(() => null, (e: unknown) => e);
-  if (!(error instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(error)}`);
+  const error = await rejectionOf(promise, ApiError);
   // The SDK's message is the error body as JSON (after "got status: …. " for an error inside a stream).
   const body = JSON.parse(error.message.slice(error.message.indexOf('{'))) as { error: { code: number; status: string; message: string } };
   return { status: error.status, body };
@@ -319,12 +319,11 @@ describe('errors in Google\'s shape', () => {
   it('an error after the stream started is its last SSE event, which the SDK raises', async () => {
     const stream = await ai.models.generateContentStream({ model: 'gemini-2.0-flash-stream-error', contents: 'one two three four' });
     const seen: GenerateContentResponse[] = [];
-    const error = await (async () => {
+    const error = await rejectionOf((async () => {
       for await (const chunk of stream) seen.push(chunk);
-    })().then(() => null, (e: unknown) => e);
+    })(), ApiError);
     expect(seen.length).toBeGreaterThan(0);
-    expect(error).toBeInstanceOf(ApiError);
-    expect((error as ApiError).status).toBeGreaterThanOrEqual(500);
+    expect(error.status).toBeGreaterThanOrEqual(500);
 
     const raw = await fetch(`${h.url}/genai/v1beta/models/gemini-2.0-flash-stream-error:streamGenerateContent?alt=sse`, { method: 'POST',
       body: JSON.stringify({ contents: [{ parts: [{ text: 'one two three' }] }] }) });
