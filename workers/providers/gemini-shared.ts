@@ -188,10 +188,10 @@ function parseArguments(text: string | undefined, name: string): Json {
   return parsed as Json;
 }
 
-/** A tool result as the Struct `functionResponse.response` must be: a JSON object as is, anything else wrapped. */
 /**
- * A tool message's content as a functionResponse's `response`: a JSON object as it is, anything else under `result`.
- * A failed tool's (tool-result.ts) goes under `error`, the key Gemini reads as the function's error details.
+ * A tool message's content as the Struct a functionResponse's `response` must be: a JSON object as it is, anything
+ * else under `result`. A failed tool's (tool-result.ts) goes under `error`, the key Gemini reads as the function's
+ * error details.
  */
 function toolResponse(content: unknown, failed: boolean): Json {
   const text = textOf(content);
@@ -240,7 +240,7 @@ function convertMessages(messages: unknown, dropped: Set<string>): { contents: G
       if (!name) {
         throw new Error(`tool message '${message.tool_call_id ?? ''}' answers no earlier assistant tool call (its function name is unknown)`);
       }
-      const part: GeminiPart = { functionResponse: { name, response: toolResponse(message.content, toolFailed(message as Json, `tool message '${message.tool_call_id ?? name}'`) === true) } };
+      const part: GeminiPart = { functionResponse: { name, response: toolResponse(message.content, toolFailed(message, `tool message '${message.tool_call_id ?? name}'`) === true) } };
       // The answers to one turn's calls go back together, in one content.
       const last = contents.at(-1);
       if (last?.role === 'user' && last.parts.every((p) => p.functionResponse)) last.parts.push(part);

@@ -4,7 +4,7 @@
 // `error` key; APIs with no way to say it get the failure in the text, as a person would tell it.
 
 /** The tool message's flag: true, false, or undefined when absent; anything else is refused. */
-export function toolFailed(message: Record<string, unknown>, where: string): boolean | undefined {
+export function toolFailed(message: { is_error?: unknown }, where: string): boolean | undefined {
   const flag = message.is_error;
   if (flag === undefined || flag === null) return undefined;
   if (typeof flag !== 'boolean') throw new Error(`${where}.is_error must be true or false`);
