@@ -20,6 +20,7 @@ import { Pool } from 'undici';
 import { num, parseFlags, str } from './args.js';
 import { freePort, killAll, spawnChild, stop, waitForHealth, type Child } from './children.js';
 import { peakRssMiB } from './procfs.js';
+import { median } from './report.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const requests = Math.floor(num(flags, 'requests', 20_000));
@@ -86,11 +87,6 @@ async function startHeimdall(upstreamPort: number, drop: boolean): Promise<{ chi
   return { child, url };
 }
 
-const median = (values: number[]): number | null => {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
 const fmt = (value: number | null, digits = 0): string => (value === null ? '—' : value.toFixed(digits));
 
 async function runVariant(variant: string): Promise<void> {

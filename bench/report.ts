@@ -52,7 +52,7 @@ export interface Row {
   failed: string | null;
 }
 
-function range(values: readonly (number | null | undefined)[]): [number, number] | null {
+export function range(values: readonly (number | null | undefined)[]): [number, number] | null {
   const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
   return xs.length ? [Math.min(...xs), Math.max(...xs)] : null;
 }

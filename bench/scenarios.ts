@@ -8,6 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type Child, freePort, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { percentilesOf, type HistogramJson } from './histogram.js';
+import { median, range } from './report.js';
 import { cpuDelta, cpuSnapshot, classifyThreads, ephemeralPorts, openFilesLimit, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
 
 export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost'] as const;
@@ -343,14 +344,6 @@ async function streaming(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   return out;
 }
 
-/** The median of the numbers among `values`, or null when there are none. */
-function median(values: Array<number | null | undefined>): number | null {
-  const sorted = values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
-  if (!sorted.length) return null;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 /**
  * One point from repeated samples of it: each latency percentile and the CPU figure are medians over the samples,
  * the success rate the worst of them; the load shown is the sample whose p99 is the median's.
@@ -358,9 +351,10 @@ function median(values: Array<number | null | undefined>): number | null {
 export function medianOfSamples(samples: Point[]): Point {
   const good = samples.filter((s) => s.load && s.latencyUs);
   if (!good.length) return samples[samples.length - 1];
-  const p99s = good.map((g) => g.latencyUs!.p99 ?? Infinity);
-  const p99 = median(p99s);
-  const middle = good.reduce((best, g) => (Math.abs((g.latencyUs!.p99 ?? Infinity) - p99!) < Math.abs((best.latencyUs!.p99 ?? Infinity) - p99!) ? g : best));
+  const p99s = good.map((g) => g.latencyUs!.p99);
+  const p99 = median(p99s) ?? Infinity;
+  const distance = (g: Point): number => Math.abs((g.latencyUs!.p99 ?? Infinity) - p99);
+  const middle = good.reduce((best, g) => (distance(g) < distance(best) ? g : best));
   const failed = samples.length - good.length;
   return {
     ...middle,
@@ -369,7 +363,7 @@ export function medianOfSamples(samples: Point[]): Point {
     successRate: Math.min(...good.map((g) => g.successRate ?? 0)),
     otherCpuPercent: Math.max(...good.map((g) => g.otherCpuPercent ?? 0)),
     samples: good.length,
-    p99RangeUs: [Math.min(...p99s), Math.max(...p99s)],
+    p99RangeUs: range(p99s) ?? undefined,
     ...(failed ? { note: `${middle.note ? `${middle.note} ` : ''}${failed} of ${samples.length} samples failed: ${samples.find((s) => s.error)?.error?.split('\n')[0]}` } : {}),
   };
 }
