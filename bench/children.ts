@@ -27,8 +27,8 @@ function tail(stream: NodeJS.ReadableStream | null): () => string {
   return () => text;
 }
 
-/** Whether a command is on the PATH. */
-function onPath(command: string): boolean {
+/** Whether a command is on the PATH (wrk, chrt). */
+export function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, command)));
 }
 

@@ -1,8 +1,7 @@
 /** Runs one load phase with wrk (preferred: about 5 µs/req of its own) or the Node fallback in bench/loadgen.ts. */
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runToEnd, spawnChild } from './children.js';
+import { onPath, runToEnd, spawnChild } from './children.js';
 
 export type GeneratorKind = 'wrk' | 'node';
 
@@ -34,14 +33,10 @@ export interface LoadResult {
   maxMs: number | null;
 }
 
-export function wrkAvailable(): boolean {
-  return spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
-}
-
 export function pickGenerator(requested: string): GeneratorKind {
   if (requested === 'node') return 'node';
   if (requested === 'wrk' || requested === 'auto') {
-    if (wrkAvailable()) return 'wrk';
+    if (onPath('wrk')) return 'wrk';
     if (requested === 'wrk') throw new Error('--generator wrk: wrk is not installed (apt-get install -y wrk)');
     return 'node';
   }
