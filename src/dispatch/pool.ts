@@ -10,7 +10,7 @@ import type { ProviderInit } from '../contract/worker-init.js';
 import type { ProviderConfig } from '../config/types.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { type InFlight, type JobHandlers, WorkerChannel } from './channel.js';
-import { Deque } from './deque.js';
+import { Deque } from '../contract/deque.js';
 
 export interface PoolOptions {
   providerIndex: number;

@@ -6,6 +6,7 @@
 // a FIFO that a connection drains as it frees up.
 
 import { Client, Dispatcher } from 'undici';
+import { Deque } from '../../src/contract/deque.js';
 
 export interface UpstreamPoolOptions {
   connections: number;
@@ -30,8 +31,7 @@ export class UpstreamPool extends Dispatcher {
   readonly #clients = new Set<Client>();
   readonly #idle: Client[] = [];
   readonly #isIdle = new Set<Client>();
-  #waiting: Waiting[] = [];
-  #waitingHead = 0;
+  readonly #waiting = new Deque<Waiting>();
   #closed = false;
 
   constructor(origin: string, options: UpstreamPoolOptions) {
@@ -42,7 +42,7 @@ export class UpstreamPool extends Dispatcher {
 
   /** Open connections (idle or busy) and requests waiting for one, for tests and diagnostics. */
   get counts(): { connections: number; idle: number; waiting: number } {
-    return { connections: this.#clients.size, idle: this.#idle.length, waiting: this.#waiting.length - this.#waitingHead };
+    return { connections: this.#clients.size, idle: this.#idle.length, waiting: this.#waiting.length };
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -75,8 +75,7 @@ export class UpstreamPool extends Dispatcher {
     const error = typeof errorOrCallback === 'function' ? null : errorOrCallback ?? null;
     const then = typeof errorOrCallback === 'function' ? errorOrCallback : callback;
     const reason = error ?? new Error(`the connection pool to ${this.#origin} was destroyed`);
-    for (const { handler } of this.#waiting.splice(this.#waitingHead)) handler.onResponseError?.(NEVER_STARTED, reason);
-    this.#waitingHead = 0;
+    for (let waiting = this.#waiting.shift(); waiting; waiting = this.#waiting.shift()) waiting.handler.onResponseError?.(NEVER_STARTED, reason);
     const done = this.#shutDown((client) => client.destroy(reason));
     if (!then) return done;
     void done.then(then);
@@ -116,9 +115,9 @@ export class UpstreamPool extends Dispatcher {
    */
   #dropped(client: Client): void {
     if (!this.#clients.delete(client)) return;
-    let next: Waiting | undefined;
     let fresh: Client | null;
-    while (this.#waitingHead < this.#waiting.length && (fresh = this.#open()) && (next = this.#nextWaiting())) {
+    while (this.#waiting.length > 0 && (fresh = this.#open())) {
+      const next = this.#waiting.shift()!;
       this.#send(fresh, next.options, next.handler);
     }
   }
@@ -130,7 +129,7 @@ export class UpstreamPool extends Dispatcher {
 
   #freed(client: Client): void {
     if (!this.#clients.has(client)) return;
-    const next = this.#nextWaiting();
+    const next = this.#waiting.shift();
     if (next) this.#send(client, next.options, next.handler);
     else this.#parkIdle(client);
   }
@@ -139,19 +138,5 @@ export class UpstreamPool extends Dispatcher {
     if (this.#isIdle.has(client)) return;
     this.#isIdle.add(client);
     this.#idle.push(client);
-  }
-
-  #nextWaiting(): Waiting | undefined {
-    if (this.#waitingHead >= this.#waiting.length) return undefined;
-    const next = this.#waiting[this.#waitingHead++];
-    // Compact now and then rather than shift() per request, which copies the whole array.
-    if (this.#waitingHead === this.#waiting.length) {
-      this.#waiting = [];
-      this.#waitingHead = 0;
-    } else if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#waitingHead);
-      this.#waitingHead = 0;
-    }
-    return next;
   }
 }
