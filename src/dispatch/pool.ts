@@ -45,12 +45,13 @@ const SWEEP_INTERVAL_MS = 100;
 const OVERDUE_CHECK_INTERVAL_MS = 1_000;
 const OVERDUE_GRACE_MS = 5_000;
 
-class Submission implements Ticket {
+/** A job's place in the pool: the caller's ticket, and once running, its worker channel's in-flight entry too. */
+class Submission implements Ticket, InFlight {
   state: 'queued' | 'running' | 'done' = 'queued';
   channel: WorkerChannel | null = null;
   id = 0;
   readonly job: JobData;
-  readonly handlers: JobHandlers;
+  handlers: JobHandlers | null;
   readonly deadline: number;
   readonly #pool: ProviderPool;
 
@@ -64,8 +65,7 @@ class Submission implements Ticket {
   cancel(): void {
     if (this.state === 'queued') this.#pool.dropQueued(this);
     else if (this.state === 'running') {
-      const entry = this.channel!.inFlight.get(this.id);
-      if (entry) entry.handlers = null;
+      this.handlers = null;
       this.channel!.send([MSG_CANCEL, this.id]);
       this.state = 'done';
     }
@@ -185,7 +185,7 @@ export class ProviderPool {
     submission.id = id;
     this.#inFlight++;
     // The worker gets what is left of the total: time spent in the queue counts against it.
-    channel.inFlight.set(id, { id, handlers: submission.handlers, deadline: submission.deadline });
+    channel.inFlight.set(id, submission);
     try {
       channel.send([MSG_JOB, id, submission.job, Math.max(0, submission.deadline - Date.now())]);
       return null;
@@ -219,7 +219,7 @@ export class ProviderPool {
       }
       this.#queued--;
       const refused = this.#run(next);
-      if (refused) next.handlers.onError(refused.data);
+      if (refused) next.handlers?.onError(refused.data);
     }
     if (this.#inFlight === 0 && this.#drained) this.#drained();
   }
@@ -244,7 +244,7 @@ export class ProviderPool {
 
   #expireQueued(submission: Submission): void {
     this.dropQueued(submission);
-    submission.handlers.onError({
+    submission.handlers?.onError({
       code: 'UPSTREAM_TIMEOUT',
       message: `${this.provider.name}: waited in the queue past default_request_timeout_in_seconds`,
       provider: this.provider.name,
@@ -261,7 +261,7 @@ export class ProviderPool {
     for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
       if (next.state !== 'queued') continue;
       this.dropQueued(next);
-      next.handlers.onError({ code: 'PROVIDER_SHUTTING_DOWN', message: `${this.provider.name} is shutting down`,
+      next.handlers?.onError({ code: 'PROVIDER_SHUTTING_DOWN', message: `${this.provider.name} is shutting down`,
         provider: this.provider.name, retryAfter: 1 });
     }
     if (this.#inFlight > 0) {

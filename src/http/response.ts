@@ -8,6 +8,11 @@ export const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
 
 export type Headers = Readonly<Record<string, string>>;
 
+/** Told when the client goes away; an object rather than a callback, so a waiting request needs no closure for it. */
+export interface AbortListener {
+  clientAborted(): void;
+}
+
 export interface ResponseSink {
   readonly requestId: string;
   /** The client went away; further writes are ignored. */
@@ -15,7 +20,7 @@ export interface ResponseSink {
   /** A response (JSON or the end of a stream) has been completed. */
   readonly finished: boolean;
   readonly streaming: boolean;
-  onAbort(listener: () => void): void;
+  onAbort(listener: AbortListener): void;
   json(status: number, body: string, headers?: Headers): void;
   /** Any content type: metrics text, a media answer (audio bytes) as the provider sent it. */
   text(status: number, contentType: string, body: string | Uint8Array, headers?: Headers): void;
@@ -43,14 +48,18 @@ export class UwsResponseSink implements ResponseSink {
   finished = false;
   streaming = false;
   status = 0;
+  /** `performance.now()` when the request arrived. */
+  readonly receivedAt: number;
   readonly #res: HttpResponse;
+  /** The route's own (one per route, not per request): it reads the status and arrival time off the sink. */
   readonly #onFinish: (sink: UwsResponseSink) => void;
-  #abortListener: (() => void) | null = null;
+  #abortListener: AbortListener | null = null;
   #writableListener: (() => void) | null = null;
 
-  constructor(res: HttpResponse, requestId: string, onFinish: (sink: UwsResponseSink) => void) {
+  constructor(res: HttpResponse, requestId: string, receivedAt: number, onFinish: (sink: UwsResponseSink) => void) {
     this.#res = res;
     this.requestId = requestId;
+    this.receivedAt = receivedAt;
     this.#onFinish = onFinish;
   }
 
@@ -63,10 +72,10 @@ export class UwsResponseSink implements ResponseSink {
       this.status = 499;
       this.#onFinish(this);
     }
-    this.#abortListener?.();
+    this.#abortListener?.clientAborted();
   }
 
-  onAbort(listener: () => void): void {
+  onAbort(listener: AbortListener): void {
     this.#abortListener = listener;
   }
 

@@ -20,6 +20,9 @@ export interface IncomingRequest {
   readonly body: Buffer | null;
 }
 
+/** An IncomingRequest whose body is still being read. */
+type ReadingRequest = IncomingRequest & { body: Buffer | null };
+
 export type RouteHandler = (request: IncomingRequest, response: ResponseSink) => void;
 
 /** How a route's API writes an error: its body, and headers some clients read the error's type from. */
@@ -91,18 +94,16 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   const { layout, shard } = options.metrics;
   const routed = new Set<string>();
 
-  const recordFinish = (route: number) => (sink: UwsResponseSink, receivedAt: number) => {
+  const recordFinish = (route: number) => (sink: UwsResponseSink) => {
     shard.add(layout.httpRequests.seriesOffset(route, statusLabelIndex(sink.status)));
-    shard.observe(layout.httpDuration, layout.httpDuration.seriesOffset(route), (performance.now() - receivedAt) / 1000);
+    shard.observe(layout.httpDuration, layout.httpDuration.seriesOffset(route), (performance.now() - sink.receivedAt) / 1000);
   };
 
   const nativePrefixes = options.nativePrefixes ?? [];
   const answerError = (res: HttpResponse, req: HttpRequest, route: number, shape: ErrorShape,
     code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED', served?: string) => {
-    const receivedAt = performance.now();
-    const finish = recordFinish(route);
-    const sink = new UwsResponseSink(res, requestIdFrom(req), (s) => finish(s, receivedAt));
-    res.onAborted(() => sink.markAborted());
+    const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), recordFinish(route));
+    res.onAborted(abortHandler(sink));
     const error = errorData(code, code === 'UNKNOWN_ROUTE'
       ? `no route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}${served ? `: ${served}` : ''}`
       : `${req.getCaseSensitiveMethod()} is not allowed on ${req.getUrl()}`);
@@ -117,28 +118,22 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     const routeIndex = routeLabelIndex(route.label ?? route.path);
     const shape = shapeOf(route);
     const finish = recordFinish(routeIndex);
+    const method = route.method.toUpperCase();
     app[route.method](route.path, (res, req) => {
-      const receivedAt = performance.now();
-      const sink = new UwsResponseSink(res, requestIdFrom(req), (s) => finish(s, receivedAt));
+      const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
       // Registered first: uWebSockets.js forbids touching `res` after an abort, and the body read is async.
-      res.onAborted(() => sink.markAborted());
-      const incoming = {
-        method: route.method.toUpperCase(),
+      res.onAborted(abortHandler(sink));
+      const incoming: ReadingRequest = {
+        method,
         path: req.getUrl(),
         query: req.getQuery() ?? '',
         headers: copyHeaders(req),
         requestId: sink.requestId,
-        receivedAt,
-        body: null as Buffer | null,
+        receivedAt: sink.receivedAt,
+        body: null,
       };
-      if (!route.readBody) {
-        route.handler(incoming, sink);
-        return;
-      }
-      readBody(res, sink, incoming.headers['content-length'], options.maxBodyBytes, shape, (body) => {
-        incoming.body = body;
-        route.handler(incoming, sink);
-      });
+      if (!route.readBody) route.handler(incoming, sink);
+      else readBody(res, sink, incoming, options.maxBodyBytes, shape, route.handler);
     });
     if (!routed.has(route.path)) {
       routed.add(route.path);
@@ -171,12 +166,26 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
 
 const OPENAI_SHAPE: ErrorShape = Object.freeze({ errorBody: (error: ErrorData): string => openAIErrorBody(error) });
 
-function readBody(res: HttpResponse, sink: UwsResponseSink, contentLength: string | undefined, limit: number,
-  shape: ErrorShape, onBody: (body: Buffer) => void): void {
+/**
+ * The abort handler in a scope of its own: a closure keeps its whole scope alive, and uWebSockets.js keeps this one
+ * for as long as the request is open, which for a slow provider is seconds of other state surviving garbage
+ * collections.
+ */
+function abortHandler(sink: UwsResponseSink): () => void {
+  return () => sink.markAborted();
+}
+
+/**
+ * Reads the body, then hands the request to `handler`. Once it has, the data callback (which uWebSockets.js may keep
+ * until the response ends) lets go of the request and the chunks, so only what the pipeline keeps stays alive.
+ */
+function readBody(res: HttpResponse, sink: UwsResponseSink, request: ReadingRequest, limit: number,
+  shape: ErrorShape, handler: RouteHandler): void {
   const tooLarge = () => {
     const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit} bytes (client.max_request_body_size_mb)`);
     sink.jsonAndClose(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
+  const contentLength = request.headers['content-length'];
   if (contentLength !== undefined && Number(contentLength) > limit) {
     tooLarge();
     return;
@@ -184,8 +193,9 @@ function readBody(res: HttpResponse, sink: UwsResponseSink, contentLength: strin
   let parts: Buffer[] | null = null;
   let size = 0;
   let refused = false;
+  let pending: ReadingRequest | null = request;
   res.onData((chunk, isLast) => {
-    if (refused || sink.aborted) return;
+    if (refused || sink.aborted || !pending) return;
     size += chunk.byteLength;
     if (size > limit) {
       refused = true;
@@ -198,6 +208,10 @@ function readBody(res: HttpResponse, sink: UwsResponseSink, contentLength: strin
       (parts ??= []).push(part);
       return;
     }
-    onBody(parts ? Buffer.concat([...parts, part], size) : part);
+    const complete = pending;
+    complete.body = parts ? Buffer.concat([...parts, part], size) : part;
+    pending = null;
+    parts = null;
+    handler(complete, sink);
   });
 }

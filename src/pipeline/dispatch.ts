@@ -12,7 +12,7 @@ import { ERROR_CODES } from '../errors/codes.js';
 import type { ErrorData } from '../errors/error-data.js';
 import type { ClientWire } from '../dialects/dialect.js';
 import { statusOf, toErrorData } from '../errors/gateway-error.js';
-import type { ResponseSink } from '../http/response.js';
+import type { AbortListener, ResponseSink } from '../http/response.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
 import { verdictOf, type KeyBreaker } from './breaker.js';
@@ -29,14 +29,19 @@ export function logFailure(ctx: RequestContext, error: ErrorData): void {
   }
 }
 
-export class ProviderCall implements JobHandlers {
+/**
+ * While its provider works, a call is the state a request holds on the front thread, for as long as the provider
+ * takes (seconds, for a slow one, with thousands waiting): so it makes nothing it may not need. The outcome is made
+ * when the answer comes, and the callbacks for a backoff or a stalled client when those happen.
+ */
+export class ProviderCall implements JobHandlers, AbortListener {
   readonly #ctx: RequestContext;
   readonly #sink: ResponseSink;
   readonly #wire: ClientWire;
   readonly #plugins: PluginRunner;
   /** Plugins whose pre-hook ran: their post-hooks run. */
   readonly #reached: number;
-  readonly #outcome: Outcome;
+  #outcome: Outcome | null = null;
   readonly #run: RequestRun;
   #pool: ProviderPool | null = null;
   #job: JobData | null = null;
@@ -60,14 +65,18 @@ export class ProviderCall implements JobHandlers {
     this.#plugins = plugins;
     this.#reached = reached;
     this.#run = run;
-    this.#outcome = newOutcome(ctx.stream);
+  }
+
+  /** The outcome plugins see; made once the provider has answered (or failed), not while it works. */
+  #settledOutcome(): Outcome {
+    return (this.#outcome ??= newOutcome(this.#ctx.stream));
   }
 
   start(pool: ProviderPool, job: JobData, breaker: KeyBreaker | null): void {
     this.#pool = pool;
     this.#job = job;
     this.#deadline = performance.now() + pool.provider.network.requestTimeoutSeconds * 1000;
-    this.#sink.onAbort(this.#onAbort);
+    this.#sink.onAbort(this);
     this.#breaker = breaker;
     this.#permit = breaker?.acquire() ?? null;
     if (breaker && this.#permit === null) {
@@ -79,7 +88,7 @@ export class ProviderCall implements JobHandlers {
     this.#submit();
   }
 
-  #submit = (): void => {
+  #submit(): void {
     if (this.#backoff) {
       this.#backoff = null;
       this.#run.backoffMs += performance.now() - this.#backoffFrom;
@@ -90,7 +99,7 @@ export class ProviderCall implements JobHandlers {
     } catch (error) {
       this.onError(toErrorData(error));
     }
-  };
+  }
 
   /** The gateway's own time so far: total minus time in provider pools (this call's included) and in backoff. */
   #overheadMs(now: number, waitingNow: number): number {
@@ -101,8 +110,7 @@ export class ProviderCall implements JobHandlers {
     this.#ticket = null;
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
-    this.#settle(meta);
-    const outcome = this.#outcome;
+    const outcome = this.#settle(meta);
     outcome.status = status;
     // Plugins see text answers; a binary one (audio) is not theirs to read or change.
     outcome.body = typeof body === 'string' ? body : null;
@@ -121,7 +129,7 @@ export class ProviderCall implements JobHandlers {
     const sink = this.#sink;
     if (!sink.streaming) {
       const now = performance.now();
-      this.#outcome.firstChunkMs = now - this.#ctx.receivedAt;
+      this.#settledOutcome().firstChunkMs = now - this.#ctx.receivedAt;
       sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) },
         this.#wire.streamContentType);
     }
@@ -136,7 +144,7 @@ export class ProviderCall implements JobHandlers {
       // The client reads slower than the provider writes: stop reading upstream until its socket drains.
       this.#paused = true;
       this.#ticket?.pause();
-      sink.onWritable(this.#onWritable);
+      sink.onWritable(() => this.#upstreamMayResume());
     }
   }
 
@@ -144,12 +152,12 @@ export class ProviderCall implements JobHandlers {
     this.#ticket = null;
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
-    this.#settle(meta);
-    this.#outcome.status = 200;
+    const outcome = this.#settle(meta);
+    outcome.status = 200;
     if (!this.#sink.streaming) {
       this.#sink.startStream(this.#run.headers(true, this.#overheadMs(performance.now(), 0)), this.#wire.streamContentType);
     }
-    afterPostHooks(this.#plugins, this.#ctx, this.#outcome, this.#reached, () => this.#sink.end(this.#wire.end()));
+    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => this.#sink.end(this.#wire.end()));
   }
 
   onError(error: ErrorData): void {
@@ -162,7 +170,7 @@ export class ProviderCall implements JobHandlers {
     const sink = this.#sink;
     if (!sink.aborted && this.#retryLater(error, now)) return;
     this.#releasePermit();
-    const outcome = this.#outcome;
+    const outcome = this.#settledOutcome();
     outcome.error = error;
     outcome.status = statusOf(error);
     outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
@@ -194,7 +202,7 @@ export class ProviderCall implements JobHandlers {
         'retrying after a retryable failure');
     }
     this.#backoffFrom = now;
-    this.#backoff = setTimeout(this.#submit, delay);
+    this.#backoff = setTimeout(() => this.#submit(), delay);
     return true;
   }
 
@@ -217,18 +225,20 @@ export class ProviderCall implements JobHandlers {
   }
 
   /** `meta.upstreamMs` must be in `run.waitedMs` already. */
-  #settle(meta: ResultMeta): void {
+  #settle(meta: ResultMeta): Outcome {
+    const outcome = this.#settledOutcome();
     // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer.
-    this.#outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
-    this.#outcome.usage = meta.usage;
+    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
+    outcome.usage = meta.usage;
+    return outcome;
   }
 
-  #onWritable = (): void => {
+  #upstreamMayResume(): void {
     this.#paused = false;
     this.#ticket?.resume();
-  };
+  }
 
-  #onAbort = (): void => {
+  clientAborted(): void {
     if (this.#backoff) {
       // The client left while we waited to retry: nothing is in the pool, so nothing else needs cancelling.
       clearTimeout(this.#backoff);
@@ -239,8 +249,9 @@ export class ProviderCall implements JobHandlers {
     // A client leaving says nothing about the key.
     this.#releasePermit();
     // The answer was already settled (post-hooks ran or are running): the abort changes nothing for plugins.
-    if (this.#outcome.status !== 0) return;
-    clientClosed(this.#outcome, this.#ctx.provider);
-    void this.#plugins.runPost(this.#ctx, this.#outcome, this.#reached);
-  };
+    const outcome = this.#settledOutcome();
+    if (outcome.status !== 0) return;
+    clientClosed(outcome, this.#ctx.provider);
+    void this.#plugins.runPost(this.#ctx, outcome, this.#reached);
+  }
 }
