@@ -85,8 +85,15 @@ export function judgeGoals(
   for (const p of solo ? sick : []) {
     const goal = `isolation: healthy p99 within 10 % of solo (${p.variant})`;
     const r = p99VsSolo(points.isolation!, p);
-    goals.push(r === null ? missing(goal, p.error ?? 'no latency')
-      : { goal, value: r, figure: `${r.toFixed(2)}× (${us(p.latencyUs!.p99!)} against ${us(solo!.latencyUs!.p99!)} solo)`, met: r <= 1.1, noisy: pointNoisy(p, solo) });
+    const paired = p.pairedP99Ratio;
+    // Repeated, the verdict is the median of the paired ratios; the medians of the rows are shown beside it.
+    const value = paired?.median ?? r;
+    const rows = r === null ? '' : `${r.toFixed(2)}× (${us(p.latencyUs!.p99!)} against ${us(solo!.latencyUs!.p99!)} solo)`;
+    const figure = paired
+      ? `${paired.median.toFixed(2)}× paired (median of ${paired.pairs}, range ${paired.range[0].toFixed(2)}–${paired.range[1].toFixed(2)}); medians of the rows ${rows}`
+      : rows;
+    goals.push(value === null ? missing(goal, p.error ?? 'no latency')
+      : { goal, value, figure, met: value <= 1.1, noisy: pointNoisy(p, solo) });
   }
   return goals;
 }

@@ -164,10 +164,11 @@ function scenarioSection(name: string, points: Point[] | undefined): string {
     label: v, series: points.filter((p) => p.variant === v && p.target !== 'direct').map((p) => ({ name: p.target, value: p.cpuUsPerRequest ?? null })),
   }))));
   const table = htmlTable(
-    ['variant', 'target', 'ok/s', 'success', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'overhead p50', 'overhead p99', 'TTFB p50', 'TTFB p99', 'TTFB overhead p50', 'gap mean', 'gap overhead', 'p99 ÷ solo', 'CPU µs/req', 'non-2xx', 'errors', 'other CPU %', 'error / note'],
+    ['variant', 'target', 'ok/s', 'success', 'p50 µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'overhead p50', 'overhead p99', 'TTFB p50', 'TTFB p99', 'TTFB overhead p50', 'gap mean', 'gap overhead', 'p99 ÷ solo', 'paired p99 ÷ solo', 'CPU µs/req', 'non-2xx', 'errors', 'other CPU %', 'error / note'],
     points.map((p) => [p.variant, p.target, p.load ? p.load.ok / p.load.durationS : null, p.successRate == null ? null : `${(p.successRate * 100).toFixed(2)}%`,
       p.latencyUs?.p50, p.latencyUs?.p90, p.latencyUs?.p99, p.latencyUs?.['p99.9'], overheadOf(points, p, 'p50'), overheadOf(points, p, 'p99'),
       p.ttfbUs?.p50, p.ttfbUs?.p99, overheadOf(points, p, 'p50', 'ttfbUs'), p.gapUs?.mean, overheadOf(points, p, 'mean', 'gapUs'), p99VsSolo(points, p),
+      p.pairedP99Ratio ? `${p.pairedP99Ratio.median.toFixed(2)} (${p.pairedP99Ratio.range.map((r) => r.toFixed(2)).join('–')})` : null,
       p.cpuUsPerRequest, p.load?.non2xx, p.load?.errors, p.otherCpuPercent, [p.error?.split('\n')[0], p.note].filter(Boolean).join(' ')]),
   );
   return `<h2>${esc(name)}</h2>${figures.join('')}${table}`;

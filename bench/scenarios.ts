@@ -78,6 +78,11 @@ export interface Point {
   /** Samples behind a point made of repeated ones (medianOfSamples), and the range of their p99s. */
   samples?: number;
   p99RangeUs?: [number, number];
+  /**
+   * Isolation: each repetition's p99 over the solo p99 measured in the same repetition, a minute apart at most;
+   * the median and range of those ratios. Pairing cancels the machine's drift, which moves every row together.
+   */
+  pairedP99Ratio?: { median: number; range: [number, number]; pairs: number };
 }
 
 const PATH = '/v1/chat/completions';
@@ -345,6 +350,22 @@ async function streaming(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
 }
 
 /**
+ * Each repetition's sick p99 over the solo p99 of the same repetition (`sick[i]` and `solo[i]` measured side by
+ * side); repetitions where either failed are left out.
+ */
+export function pairedP99Ratios(solo: readonly Point[], sick: readonly Point[]): Point['pairedP99Ratio'] {
+  const ratios: number[] = [];
+  for (let i = 0; i < Math.min(solo.length, sick.length); i++) {
+    const a = sick[i].latencyUs?.p99;
+    const b = solo[i].latencyUs?.p99;
+    if (typeof a === 'number' && typeof b === 'number' && b > 0) ratios.push(a / b);
+  }
+  const middle = median(ratios);
+  const spread = range(ratios);
+  return middle === null || spread === null ? undefined : { median: middle, range: spread, pairs: ratios.length };
+}
+
+/**
  * One point from repeated samples of it: each latency percentile and the CPU figure are medians over the samples,
  * the success rate the worst of them; the load shown is the sample whose p99 is the median's.
  */
@@ -441,7 +462,12 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
       }
     }
   }
-  return phases.flatMap((phase) => measuredTargets.map((target) => medianOfSamples(samples.get(`${phase.name}\n${target}`)!)));
+  return phases.flatMap((phase) => measuredTargets.map((target) => {
+    const own = samples.get(`${phase.name}\n${target}`)!;
+    const point = medianOfSamples(own);
+    if (phase.slow && reps > 1) point.pairedP99Ratio = pairedP99Ratios(samples.get(`${ISOLATION_SOLO}\n${target}`)!, own);
+    return point;
+  }));
 }
 
 /** File descriptors a process keeps for itself (listen sockets, pipes, libraries, worker threads) beside its sockets. */
@@ -585,7 +611,8 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
     const title = {
       throughput: '',
       overhead: 'overhead at fixed rates (open loop, latency from intended send time, µs; overhead = target − direct)',
-      isolation: 'isolation: the healthy provider\'s latency (open loop, µs) alone and beside a sick one, medians of the samples; p99 ÷ solo ≤ 1.10 is the goal',
+      isolation: 'isolation: the healthy provider\'s latency (open loop, µs) alone and beside a sick one, medians of the samples; '
+        + 'p99 ÷ solo ≤ 1.10 is the goal, paired (each repetition against the solo run beside it) when repeated',
       bifrost: 'Bifrost CI recipe (open loop, mock latency added; µs)',
     }[scenario];
     const iso = scenario === 'isolation';
@@ -593,15 +620,19 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
       const r = p99VsSolo(points, p);
       return r === null ? '–' : `${r.toFixed(2)}×`;
     };
+    const paired = (p: Point): string => {
+      const r = p.pairedP99Ratio;
+      return r ? `${r.median.toFixed(2)}× (${r.range[0].toFixed(2)}–${r.range[1].toFixed(2)})` : '–';
+    };
     text = grid(
       title,
-      ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err', ...(iso ? ['p99 ÷ solo', 'p99 range (samples)'] : [])],
+      ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err', ...(iso ? ['p99 ÷ solo', 'paired p99 ÷ solo (range)', 'p99 range (samples)'] : [])],
       points.map((p) => [
         p.variant, p.target + noisy(p), p.load ? (p.load.ok / p.load.durationS).toFixed(0) : '–',
         fmtUs(p.latencyUs?.p50), fmtUs(p.latencyUs?.p90), fmtUs(p.latencyUs?.p99), fmtUs(p.load?.maxMs == null ? null : p.load.maxMs * 1000),
         fmtUs(overheadOf(points, p, 'p50')), fmtUs(overheadOf(points, p, 'p90')), fmtUs(overheadOf(points, p, 'p99')),
         okPct(p), p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(1) : '–', bad(p),
-        ...(iso ? [soloRatio(p), p.p99RangeUs ? `${fmtUs(p.p99RangeUs[0])}–${fmtUs(p.p99RangeUs[1])} (${p.samples})` : '–'] : []),
+        ...(iso ? [soloRatio(p), paired(p), p.p99RangeUs ? `${fmtUs(p.p99RangeUs[0])}–${fmtUs(p.p99RangeUs[1])} (${p.samples})` : '–'] : []),
       ]),
     );
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { judgeGoals } from '../../../bench/goals.js';
 import { summarize, type Measurement, type Row } from '../../../bench/report.js';
-import { bifrostPlan, ISOLATION_SOLO, medianOfSamples, type Point } from '../../../bench/scenarios.js';
+import { bifrostPlan, ISOLATION_SOLO, medianOfSamples, pairedP99Ratios, type Point } from '../../../bench/scenarios.js';
 
 function measurement(target: Measurement['target'], mode: Measurement['mode'], windows: [rps: number, cpu: number][]): Measurement {
   return {
@@ -76,6 +76,17 @@ describe('goals', () => {
     const goals = judgeGoals({}, { isolation }, 5).filter((g) => g.goal.startsWith('isolation'));
     expect(goals.map((g) => [g.value, g.met, g.noisy])).toEqual([[1.1, true, false], [1.5, false, true]]);
   });
+
+  it('judges repeated isolation by the median of the paired ratios, and shows the medians of the rows beside it', () => {
+    const isolation = [
+      point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 1000 }),
+      point('isolation', '+ slow (10 s)', 'heimdall', { p99: 1400 }, { pairedP99Ratio: { median: 1.05, range: [0.9, 3], pairs: 5 } }),
+    ];
+    const [goal] = judgeGoals({}, { isolation }, 5).filter((g) => g.goal.startsWith('isolation'));
+    expect(goal.value).toBe(1.05);
+    expect(goal.met).toBe(true);
+    expect(goal.figure).toMatch(/^1\.05× paired \(median of 5, range 0\.90–3\.00\); medians of the rows 1\.40×/);
+  });
 });
 
 describe("Bifrost's recipe on a limited machine", () => {
@@ -111,6 +122,16 @@ describe('isolation points from repeated samples', () => {
     expect(merged.p99RangeUs).toEqual([100, 300]);
     expect(merged.samples).toBe(3);
     expect(merged.note).toBe('middle');
+  });
+
+  it('pair each repetition with the solo run of the same repetition, leaving out pairs with a failed side', () => {
+    const solo = [{ p99: 100 }, { p99: 400 }, { p99: 200 }, { p99: 100 }].map((l) => point('isolation', ISOLATION_SOLO, 'heimdall', l));
+    const failed: Point = { scenario: 'isolation', variant: '+ slow (10 s)', target: 'heimdall', error: 'mock did not start' };
+    const sick = [point('isolation', '+ slow (10 s)', 'heimdall', { p99: 300 }), point('isolation', '+ slow (10 s)', 'heimdall', { p99: 400 }),
+      failed, point('isolation', '+ slow (10 s)', 'heimdall', { p99: 110 })];
+    // Row medians would say 300 ÷ 150 = 2×; side by side, two of three repetitions stayed within 10 %.
+    expect(pairedP99Ratios(solo, sick)).toEqual({ median: 1.1, range: [1, 3], pairs: 3 });
+    expect(pairedP99Ratios(solo, [failed])).toBeUndefined();
   });
 
   it('leave failed samples out, and say how many failed', () => {
