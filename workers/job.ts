@@ -1,10 +1,12 @@
 // One job in a worker: its deadlines, how to abort it, and the guarantee that exactly one final message
 // (result, stream end or error) goes back for it, whatever happens — the front releases the request's slot on
-// that message. Deadlines are checked by the worker's sweep (no timer per job).
+// that message. Deadlines are checked by the worker's sweep (no timer per job), which finds the jobs due through
+// `dueAt()`.
 
 import { MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type JobData, type UsageData, type WorkerToFront }
   from '../src/contract/messages.js';
 import type { ErrorData } from '../src/errors/error-data.js';
+import type { Schedulable } from './due-queue.js';
 
 /** Which of the three deadlines a job missed: the total, a stream's first chunk, or a gap inside a stream. */
 export type TimeoutReason = 'total-timeout' | 'first-token-timeout' | 'idle-timeout';
@@ -23,6 +25,8 @@ export interface JobHooks {
   send(message: WorkerToFront): void;
   /** Called once with the job's outcome, for metrics and logs. */
   settled(job: Job, error: ErrorData | null, usage: UsageData | null): void;
+  /** The job's next deadline may now fall earlier than `dueAt()` said before (a stream's first chunk, a resume). */
+  dueEarlier(job: Job): void;
 }
 
 export interface FlowControl {
@@ -31,13 +35,14 @@ export interface FlowControl {
   resume?(): void;
 }
 
-export class Job {
+export class Job implements Schedulable {
   readonly id: number;
   readonly data: JobData;
   readonly startedAt = performance.now();
   abortReason: AbortReason | null = null;
   /** Request fields the adapter could not send; reported with the result or the first chunk. */
   droppedParams: string[] | null = null;
+  scheduledDue = NaN;
   #finished = false;
   #paused = false;
   #firstChunkAt: number | null = null;
@@ -89,6 +94,16 @@ export class Job {
     return !this.#paused && now - this.#lastActivity > idleMs ? 'idle-timeout' : null;
   }
 
+  /** The earliest moment `missedDeadline` could name a deadline, as things stand. */
+  dueAt(): number {
+    const { totalMs, firstTokenMs, idleMs } = this.#deadlines;
+    const total = this.startedAt + totalMs;
+    if (this.#firstChunkAt === null) {
+      return this.data.stream && firstTokenMs !== null ? Math.min(total, this.startedAt + firstTokenMs) : total;
+    }
+    return this.#paused ? total : Math.min(total, this.#lastActivity + idleMs);
+  }
+
   markUpstreamStart(): void {
     this.#upstreamStartedAt = performance.now();
   }
@@ -106,6 +121,7 @@ export class Job {
   resume(): void {
     this.#paused = false;
     this.#lastActivity = performance.now();
+    this.#hooks.dueEarlier(this);
     this.#flow?.resume?.();
   }
 
@@ -117,7 +133,11 @@ export class Job {
   chunks(chunks: string[]): void {
     if (this.#finished || chunks.length === 0) return;
     const first = this.#firstChunkAt === null;
-    if (first) this.#firstChunkAt = performance.now();
+    if (first) {
+      this.#firstChunkAt = performance.now();
+      this.#lastActivity = this.#firstChunkAt;
+      this.#hooks.dueEarlier(this);
+    }
     this.#hooks.send([MSG_CHUNKS, this.id, chunks, first ? this.droppedParams : null]);
   }
 

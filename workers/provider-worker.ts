@@ -11,6 +11,7 @@ import { RingReader, RingWriter } from '../src/contract/ring.js';
 import type { WorkerInit } from '../src/contract/worker-init.js';
 import type { ErrorData } from '../src/errors/error-data.js';
 import { runInProcessJob } from './in-process.js';
+import { DueQueue } from './due-queue.js';
 import { Job } from './job.js';
 import { createWorkerLogger } from './log.js';
 import { adapterFor } from './providers/index.js';
@@ -37,11 +38,13 @@ export default function serve(init: WorkerInit): Promise<string> {
   };
   const toFront = new RingWriter(init.toFront, init.ringShape);
   const jobs = new Map<number, Job>();
+  const deadlines = new DueQueue<Job>();
 
   const hooks = {
     send: (message: WorkerToFront) => toFront.send(encodeMessage(message)),
     settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
       jobs.delete(job.id);
+      deadlines.forget(job);
       shard.observe(layout.upstreamLatency, series.latency, job.upstreamMs() / 1000);
       if (usage) {
         shard.add(series.tokensIn, usage.promptTokens);
@@ -55,6 +58,9 @@ export default function serve(init: WorkerInit): Promise<string> {
         }
       }
     },
+    dueEarlier: (job: Job) => {
+      if (!job.finished) deadlines.schedule(job);
+    },
   };
 
   const http = adapter.transport === 'http' ? new HttpJobRunner(adapter, provider, clients) : null;
@@ -66,6 +72,7 @@ export default function serve(init: WorkerInit): Promise<string> {
     const job = new Job(id, data, { totalMs, firstTokenMs: provider.firstTokenTimeoutMs, idleMs: provider.streamIdleTimeoutMs },
       hooks);
     jobs.set(id, job);
+    deadlines.schedule(job);
     shard.add(series.requests);
     if (http) {
       try {
@@ -78,13 +85,16 @@ export default function serve(init: WorkerInit): Promise<string> {
     }
   };
 
-  // One sweep for every job's deadline instead of a timer per request. It also keeps the worker's event loop
-  // alive, which Atomics.waitAsync alone does not.
+  // One sweep for every job's deadline instead of a timer per request; it visits only the jobs that may be due. It
+  // also keeps the worker's event loop alive, which Atomics.waitAsync alone does not.
   const sweep = setInterval(() => {
     const now = performance.now();
-    for (const job of jobs.values()) {
+    for (const job of deadlines.takeDue(now)) {
+      if (job.finished) continue;
       const missed = job.missedDeadline(now);
+      // An aborted job settles as its call unwinds; one still in time waits for its next due moment.
       if (missed) job.abort(missed);
+      else deadlines.schedule(job);
     }
   }, DEADLINE_SWEEP_MS);
 

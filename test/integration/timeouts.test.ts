@@ -23,6 +23,9 @@ beforeAll(async () => {
         // The same upstream, falling back to the mock: a first-token timeout has sent no byte, so it may fall back.
         backed: { ...openaiProvider(fakeUrl, { network_config: timeouts, custom_provider_config: { base_provider_type: 'openai' } }),
           fallbacks: ['mock/echo'], circuit_breaker: { enabled: false } },
+        // A first chunk may take long, a gap after it may not: the idle deadline falls before the first-token one.
+        patient: { ...openaiProvider(fakeUrl, { network_config: { default_request_timeout_in_seconds: 10, first_token_timeout_in_seconds: 6,
+          stream_idle_timeout_in_seconds: 1 }, custom_provider_config: { base_provider_type: 'openai' } }), circuit_breaker: { enabled: false } },
         mock: { mock_config: { latency_ms: 0, chunk_count: 2, chunk_interval_ms: 0 } },
       },
     }),
@@ -128,6 +131,16 @@ describe('stream_idle_timeout_in_seconds', () => {
     expect((failure as APIError).message).toContain('stream_idle_timeout_in_seconds');
     await upstreamAborted(requestId);
     await idle();
+  });
+
+  it('holds when it falls before the first-token deadline (checked from the first chunk on, not from the start)', async () => {
+    const startedAt = performance.now();
+    const { received, failure } = await drain(await h.client.chat.completions.create({ model: 'patient/stalls', messages: user('hi'), stream: true }));
+    expect(received.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('one two three');
+    expect((failure as APIError).code).toBe('stream_idle_timeout');
+    // One second idle after the chunks; the first-token deadline (6 s) would have been the first check otherwise.
+    expect(performance.now() - startedAt).toBeLessThan(4_000);
+    await idle('patient');
   });
 });
 
