@@ -119,7 +119,9 @@ export class RingWriter extends RingView {
       return;
     }
     this.#backlog.push(message);
-    this.#flushBacklog();
+    // Parked, the consumer's next release runs the flush; flushing now would park a second waiter, and a burst
+    // would leave one per message, each a pending promise and a spurious flush when woken.
+    if (!this.#parked) this.#flushBacklog();
   }
 
   #slotsFor(length: number): number {

@@ -74,6 +74,19 @@ describe('slot ring', () => {
     reader.stop();
   });
 
+  it('waits for room with one waiter however many messages pile up behind a full ring', async () => {
+    const { buffer, writer, reader, received } = pair({ slotCount: 4, slotSize: 32 });
+    for (let i = 0; i < 50; i++) writer.send(bytes(`burst-${i}`));
+    expect(writer.backlogLength).toBe(46);
+    // Every waiter left pending is memory and a spurious flush later; a burst of requests must not leave one each.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(Atomics.notify(new Int32Array(buffer, 0, RING_HEADER_BYTES / 4), RING_READ)).toBe(1);
+    reader.start();
+    await until(() => received.length === 50, 'all fifty messages');
+    expect(received).toEqual(Array.from({ length: 50 }, (_, i) => `burst-${i}`));
+    reader.stop();
+  });
+
   it('carries a message larger than the whole ring over the overflow path, intact', async () => {
     const shape = { slotCount: 4, slotSize: 64 };
     const buffer = createRingBuffer(shape);
