@@ -160,6 +160,10 @@ export class UwsResponseSink implements ResponseSink {
   #complete(status: number): void {
     this.finished = true;
     this.status = status;
+    // uWebSockets.js keeps the abort handler, and through it this sink, until the connection's next request: let
+    // go of the pipeline's objects now, or a client that pauses between requests keeps a finished one alive.
+    this.#abortListener = null;
+    this.#writableListener = null;
     this.#onFinish(this);
   }
 }

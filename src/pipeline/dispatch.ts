@@ -32,7 +32,9 @@ export function logFailure(ctx: RequestContext, error: ErrorData): void {
 /**
  * While its provider works, a call is the state a request holds on the front thread, for as long as the provider
  * takes (seconds, for a slow one, with thousands waiting): so it makes nothing it may not need. The outcome is made
- * when the answer comes, and the callbacks for a backoff or a stalled client when those happen.
+ * when the answer comes, and the callbacks for a backoff or a stalled client when those happen. Nor does it keep the
+ * outcome once made: by then a slow provider's call has been promoted to the old generation, and anything new it
+ * pointed to would survive scavenges through it until the next full collection.
  */
 export class ProviderCall implements JobHandlers, AbortListener {
   readonly #ctx: RequestContext;
@@ -41,7 +43,10 @@ export class ProviderCall implements JobHandlers, AbortListener {
   readonly #plugins: PluginRunner;
   /** Plugins whose pre-hook ran: their post-hooks run. */
   readonly #reached: number;
+  /** A stream's outcome from its first chunk (for the time to it) until the end; else made at the end, not kept. */
   #outcome: Outcome | null = null;
+  /** The provider answered or failed for good, or the client left: post-hooks ran or are running. */
+  #settled = false;
   readonly #run: RequestRun;
   #pool: ProviderPool | null = null;
   #job: JobData | null = null;
@@ -67,9 +72,12 @@ export class ProviderCall implements JobHandlers, AbortListener {
     this.#run = run;
   }
 
-  /** The outcome plugins see; made once the provider has answered (or failed), not while it works. */
+  /** The outcome plugins see, handed over (not kept) once the provider has answered or failed for good. */
   #settledOutcome(): Outcome {
-    return (this.#outcome ??= newOutcome(this.#ctx.stream));
+    const outcome = this.#outcome ?? newOutcome(this.#ctx.stream);
+    this.#outcome = null;
+    this.#settled = true;
+    return outcome;
   }
 
   start(pool: ProviderPool, job: JobData, breaker: KeyBreaker | null): void {
@@ -129,7 +137,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     const sink = this.#sink;
     if (!sink.streaming) {
       const now = performance.now();
-      this.#settledOutcome().firstChunkMs = now - this.#ctx.receivedAt;
+      (this.#outcome ??= newOutcome(this.#ctx.stream)).firstChunkMs = now - this.#ctx.receivedAt;
       sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) },
         this.#wire.streamContentType);
     }
@@ -249,8 +257,8 @@ export class ProviderCall implements JobHandlers, AbortListener {
     // A client leaving says nothing about the key.
     this.#releasePermit();
     // The answer was already settled (post-hooks ran or are running): the abort changes nothing for plugins.
+    if (this.#settled) return;
     const outcome = this.#settledOutcome();
-    if (outcome.status !== 0) return;
     clientClosed(outcome, this.#ctx.provider);
     void this.#plugins.runPost(this.#ctx, outcome, this.#reached);
   }
