@@ -100,9 +100,10 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   };
 
   const nativePrefixes = options.nativePrefixes ?? [];
-  const answerError = (res: HttpResponse, req: HttpRequest, route: number, shape: ErrorShape,
+  /** `finish` is the route label's own, made once at start-up like a route's. */
+  const answerError = (res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void, shape: ErrorShape,
     code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED', served?: string) => {
-    const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), recordFinish(route));
+    const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
     res.onAborted(abortHandler(sink));
     const error = errorData(code, code === 'UNKNOWN_ROUTE'
       ? `no route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}${served ? `: ${served}` : ''}`
@@ -115,9 +116,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     : nativePrefixes.find(({ prefix }) => route.path.startsWith(`${prefix}/`)) ?? OPENAI_SHAPE;
 
   for (const route of options.routes) {
-    const routeIndex = routeLabelIndex(route.label ?? route.path);
     const shape = shapeOf(route);
-    const finish = recordFinish(routeIndex);
+    const finish = recordFinish(routeLabelIndex(route.label ?? route.path));
     const method = route.method.toUpperCase();
     app[route.method](route.path, (res, req) => {
       const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
@@ -137,17 +137,18 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     });
     if (!routed.has(route.path)) {
       routed.add(route.path);
-      app.any(route.path, (res, req) => answerError(res, req, routeIndex, shape, 'METHOD_NOT_ALLOWED'));
+      app.any(route.path, (res, req) => answerError(res, req, finish, shape, 'METHOD_NOT_ALLOWED'));
     }
   }
   // Before the catch-all: a path under a native prefix is answered in that API's shape.
   for (const native of nativePrefixes) {
-    const routeIndex = routeLabelIndex(native.prefix);
+    const finish = recordFinish(routeLabelIndex(native.prefix));
     for (const path of [native.prefix, `${native.prefix}/*`]) {
-      app.any(path, (res, req) => answerError(res, req, routeIndex, native, 'UNKNOWN_ROUTE', native.served));
+      app.any(path, (res, req) => answerError(res, req, finish, native, 'UNKNOWN_ROUTE', native.served));
     }
   }
-  app.any('/*', (res, req) => answerError(res, req, routeLabelIndex('other'), OPENAI_SHAPE, 'UNKNOWN_ROUTE'));
+  const finishOther = recordFinish(routeLabelIndex('other'));
+  app.any('/*', (res, req) => answerError(res, req, finishOther, OPENAI_SHAPE, 'UNKNOWN_ROUTE'));
 
   return new Promise((resolve, reject) => {
     app.listen(options.host, options.port, (socket) => {
