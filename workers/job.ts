@@ -85,23 +85,29 @@ export class Job implements Schedulable {
    * is what the client was promised. A paused stream is never idle: it is waiting on the client, not the upstream.
    */
   missedDeadline(now: number): TimeoutReason | null {
-    const { totalMs, firstTokenMs, idleMs } = this.#deadlines;
-    const elapsed = now - this.startedAt;
-    if (elapsed > totalMs) return 'total-timeout';
-    if (this.#firstChunkAt === null) {
-      return this.data.stream && firstTokenMs !== null && elapsed > firstTokenMs ? 'first-token-timeout' : null;
-    }
-    return !this.#paused && now - this.#lastActivity > idleMs ? 'idle-timeout' : null;
+    const total = this.startedAt + this.#deadlines.totalMs;
+    if (now > total) return 'total-timeout';
+    const next = this.#nextDeadline();
+    return next !== null && now > next.at ? next.reason : null;
   }
 
   /** The earliest moment `missedDeadline` could name a deadline, as things stand. */
   dueAt(): number {
-    const { totalMs, firstTokenMs, idleMs } = this.#deadlines;
-    const total = this.startedAt + totalMs;
+    const total = this.startedAt + this.#deadlines.totalMs;
+    return Math.min(total, this.#nextDeadline()?.at ?? total);
+  }
+
+  /**
+   * The deadline besides the total that applies now, if any: a stream's first chunk until it arrives, then the gap
+   * since the upstream's last bytes unless paused. The one place the rules are written, for both the check and
+   * the sweep's due time.
+   */
+  #nextDeadline(): { reason: TimeoutReason; at: number } | null {
+    const { firstTokenMs, idleMs } = this.#deadlines;
     if (this.#firstChunkAt === null) {
-      return this.data.stream && firstTokenMs !== null ? Math.min(total, this.startedAt + firstTokenMs) : total;
+      return this.data.stream && firstTokenMs !== null ? { reason: 'first-token-timeout', at: this.startedAt + firstTokenMs } : null;
     }
-    return this.#paused ? total : Math.min(total, this.#lastActivity + idleMs);
+    return this.#paused ? null : { reason: 'idle-timeout', at: this.#lastActivity + idleMs };
   }
 
   markUpstreamStart(): void {
