@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { Histogram, type HistogramJson } from './histogram.js';
 import type { Goal } from './goals.js';
 import { spread, type Row } from './report.js';
-import { overheadOf, p99VsSolo, type Point } from './scenarios.js';
+import { overheadOf, p99VsSolo, pairedRatioText, type Point } from './scenarios.js';
 
 const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1', '#edc948', '#9c755f'];
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -168,7 +168,7 @@ function scenarioSection(name: string, points: Point[] | undefined): string {
     points.map((p) => [p.variant, p.target, p.load ? p.load.ok / p.load.durationS : null, p.successRate == null ? null : `${(p.successRate * 100).toFixed(2)}%`,
       p.latencyUs?.p50, p.latencyUs?.p90, p.latencyUs?.p99, p.latencyUs?.['p99.9'], overheadOf(points, p, 'p50'), overheadOf(points, p, 'p99'),
       p.ttfbUs?.p50, p.ttfbUs?.p99, overheadOf(points, p, 'p50', 'ttfbUs'), p.gapUs?.mean, overheadOf(points, p, 'mean', 'gapUs'), p99VsSolo(points, p),
-      p.pairedP99Ratio ? `${p.pairedP99Ratio.median.toFixed(2)} (${p.pairedP99Ratio.range.map((r) => r.toFixed(2)).join('–')})` : null,
+      p.pairedP99Ratio ? pairedRatioText(p.pairedP99Ratio) : null,
       p.cpuUsPerRequest, p.load?.non2xx, p.load?.errors, p.otherCpuPercent, [p.error?.split('\n')[0], p.note].filter(Boolean).join(' ')]),
   );
   return `<h2>${esc(name)}</h2>${figures.join('')}${table}`;

@@ -349,6 +349,16 @@ async function streaming(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   return out;
 }
 
+/** How many times each isolation phase runs (--isolation-reps, at least once). */
+function isolationReps(ctx: Ctx): number {
+  return Math.max(1, Math.floor(Number(ctx.opts['isolation-reps'])));
+}
+
+/** A paired ratio as the tables print it: the median, then the range. */
+export function pairedRatioText(r: NonNullable<Point['pairedP99Ratio']>): string {
+  return `${r.median.toFixed(2)}× (${r.range[0].toFixed(2)}–${r.range[1].toFixed(2)})`;
+}
+
 /**
  * Each repetition's sick p99 over the solo p99 of the same repetition (`sick[i]` and `solo[i]` measured side by
  * side); repetitions where either failed are left out.
@@ -406,7 +416,7 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   const fastRate = Number(ctx.opts['fast-rate']);
   const slowRate = Number(ctx.opts['slow-rate']);
   const slowLatencyMs = Number(ctx.opts['slow-latency-ms']);
-  const reps = Math.max(1, Math.floor(Number(ctx.opts['isolation-reps'])));
+  const reps = isolationReps(ctx);
   const pinned = ctx.opts['isolation-layout'] === 'pinned';
   const layout: Ctx = { ...ctx, sutCpu: pinned ? ctx.sutCpu : undefined, auxCpu: pinned ? ctx.auxCpu : undefined };
   const phases = [
@@ -538,7 +548,7 @@ export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'
     case 'streaming':
       return count(ctx.opts['stream-concurrency']) * targets.length;
     case 'isolation':
-      return 3 * targets.filter((t) => t !== 'baseline').length * Math.max(1, Math.floor(Number(ctx.opts['isolation-reps'])));
+      return 3 * targets.filter((t) => t !== 'baseline').length * isolationReps(ctx);
     case 'bifrost':
       return targets.length;
   }
@@ -620,10 +630,6 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
       const r = p99VsSolo(points, p);
       return r === null ? '–' : `${r.toFixed(2)}×`;
     };
-    const paired = (p: Point): string => {
-      const r = p.pairedP99Ratio;
-      return r ? `${r.median.toFixed(2)}× (${r.range[0].toFixed(2)}–${r.range[1].toFixed(2)})` : '–';
-    };
     text = grid(
       title,
       ['variant', 'target', 'ok/s', 'p50', 'p90', 'p99', 'max', 'ovh p50', 'ovh p90', 'ovh p99', 'ok', 'CPU µs/req', 'non2xx/err', ...(iso ? ['p99 ÷ solo', 'paired p99 ÷ solo (range)', 'p99 range (samples)'] : [])],
@@ -632,7 +638,7 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
         fmtUs(p.latencyUs?.p50), fmtUs(p.latencyUs?.p90), fmtUs(p.latencyUs?.p99), fmtUs(p.load?.maxMs == null ? null : p.load.maxMs * 1000),
         fmtUs(overheadOf(points, p, 'p50')), fmtUs(overheadOf(points, p, 'p90')), fmtUs(overheadOf(points, p, 'p99')),
         okPct(p), p.cpuUsPerRequest ? p.cpuUsPerRequest.toFixed(1) : '–', bad(p),
-        ...(iso ? [soloRatio(p), paired(p), p.p99RangeUs ? `${fmtUs(p.p99RangeUs[0])}–${fmtUs(p.p99RangeUs[1])} (${p.samples})` : '–'] : []),
+        ...(iso ? [soloRatio(p), p.pairedP99Ratio ? pairedRatioText(p.pairedP99Ratio) : '–', p.p99RangeUs ? `${fmtUs(p.p99RangeUs[0])}–${fmtUs(p.p99RangeUs[1])} (${p.samples})` : '–'] : []),
       ]),
     );
   }
