@@ -1,4 +1,5 @@
 /** Child processes of a bench run: spawned fresh, optionally pinned, always killed on exit, Ctrl-C or error. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -65,8 +66,6 @@ function describe(child: Child): string {
   const out = `${child.stdout()}\n${child.stderr()}`.trim().split('\n').slice(-12).join('\n');
   return out ? `\n--- last output of ${child.name} ---\n${out}` : '';
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Resolves with the port from the child's `LISTENING <port>` line. */
 export async function waitForListening(child: Child, timeoutMs = 10_000): Promise<number> {

@@ -9,6 +9,7 @@
  *
  *   node dist/bench/held-heap.js [--held 2000] [--warm 300] [--heimdall-js dist/src/main.js]
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -54,7 +55,7 @@ async function snapshot(gateway: Child, dir: string, healthUrl: string): Promise
   const before = new Set(readdirSync(dir));
   gateway.proc.kill('SIGUSR2');
   for (;;) {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const written = readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
     if (written.length === 0) continue;
     // The front thread writes the snapshot synchronously: once it answers, the file is complete.
@@ -94,10 +95,10 @@ async function main(): Promise<void> {
   try {
     await waitForHealth(gateway, healthUrl, 20_000);
     hold(pool, warm);
-    await new Promise((r) => setTimeout(r, 2_000));
+    await sleep(2_000);
     const before = heapByKind(await snapshot(gateway, dir, healthUrl));
     hold(pool, held);
-    await new Promise((r) => setTimeout(r, 2_000 + held));
+    await sleep(2_000 + held);
     const after = heapByKind(await snapshot(gateway, dir, healthUrl));
     const growth = [...after].map(([kind, a]) => {
       const b = before.get(kind) ?? { count: 0, bytes: 0 };

@@ -12,6 +12,7 @@
  * The client side is this process: an undici Pool of `--connections` sockets (the per-process file limit caps it),
  * so requests beyond that wait here, not in the gateway.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -132,7 +133,7 @@ async function runVariant(variant: string): Promise<void> {
     const elapsedS = (performance.now() - started) / 1000;
     clearInterval(sampler);
     // Give the gateway a moment to drop what it held for the flood, then read its resident size again.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await sleep(2_000);
     const afterRss = rssMiB(child.pid);
     const highWater = peakRssMiB(child.pid);
 

@@ -3,6 +3,7 @@
  * upstream alone, the baseline proxy and Heimdall, pinned and unpinned. The other scenarios live in scenarios.ts.
  * See bench/README.md for the method. stdout: tables, then a one-line JSON summary as the last line.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, tmpdir } from 'node:os';
@@ -155,7 +156,6 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
 
 let progress: Progress | null = null;
 const log = (line: string): void => (progress ? progress.log(line) : void process.stderr.write(`${line}\n`));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function canPin(): string | null {
   if (availableParallelism() < 2) return 'fewer than 2 CPUs';

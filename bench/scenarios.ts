@@ -4,6 +4,7 @@
  * (and peers when asked) in the same run, with fresh processes per measurement and the Node generator (bench/loadgen.ts)
  * in open loop (latency from the intended send time) or closed loop (streams).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type Child, freePort, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
@@ -236,7 +237,7 @@ async function measured(ctx: Ctx, sut: Child | null, children: Child[], spec: Ge
   void gen.result.finally(() => clearInterval(ticker)).catch(() => {});
   let ended = false;
   void gen.result.finally(() => (ended = true)).catch(() => {});
-  while (!ended && !gen.child.stdout().includes('MEASURING')) await new Promise((r) => setTimeout(r, 5));
+  while (!ended && !gen.child.stdout().includes('MEASURING')) await sleep(5);
   if (sut) classifyThreads(sut.pid, roles);
   const ours = new Set([process.pid, gen.child.pid, ...children.map((c) => c.pid)]);
   const others0 = otherProcessTicks(ours);
@@ -458,7 +459,7 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
               connections: connectionsFor(slowRate, slowS || 0.05), timeoutS: slowLatencyMs / 1000 + 20, drainS: 1, cpu: layout.auxCpu, background: true,
             });
             children.push(background.child);
-            if (headStartS > 0) await new Promise((resolve) => setTimeout(resolve, headStartS * 1000));
+            if (headStartS > 0) await sleep(headStartS * 1000);
           }
           Object.assign(p, await measured(layout, sut, children, {
             url: fast.url, body: fast.body(false), headers: fast.headers, seconds: ctx.durationS, warmupS: ctx.warmupS, rate: fastRate,

@@ -4,6 +4,7 @@
 // (a 200 that is not a completion, an error outside OpenAI's envelope, a stream chunk that is not JSON) and a
 // request that got no answer within its deadline are the failures.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WeightedFault } from '../test/fakes/faulty-upstream.js';
 import { pickWeighted, seededRandom } from '../test/fakes/faulty-upstream.js';
 
@@ -64,8 +65,6 @@ export interface SoakReport {
   /** Milliseconds to a complete answer, aborted and hung requests aside. */
   latenciesMs: number[];
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Whether `text` is OpenAI's error envelope. */
 function isErrorEnvelope(text: string): boolean {
