@@ -98,18 +98,71 @@ export type WorkerToFront =
   | [typeof MSG_ERROR, number, ErrorData]
   | [typeof MSG_READY, 0];
 
-// Records off: messages are small arrays, and a shared structure table would have to be synchronised
-// between threads for little gain at this size.
+// Records off: a shared structure table would have to be synchronised between threads. Instead the gateway's own
+// objects (a job's fields, a result's metadata) cross as positional arrays: a map would spell out every key in
+// every message, and decoding a key costs more than its value. Only the client's body, and the rare error, stay maps.
 const packr = new Packr({ useRecords: false, moreTypes: false });
+
+type WireUsage = [number, number, number] | null;
+
+const usageToWire = (usage: UsageData | null): WireUsage =>
+  (usage ? [usage.promptTokens, usage.completionTokens, usage.totalTokens] : null);
+
+const usageFromWire = (wire: WireUsage): UsageData | null =>
+  (wire ? { promptTokens: wire[0], completionTokens: wire[1], totalTokens: wire[2] } : null);
+
+/** The message as it is packed: the same kinds, with jobs and metadata flattened. */
+function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
+  switch (message[0]) {
+    case MSG_JOB: {
+      const job = message[2];
+      return [MSG_JOB, message[1], message[3], job.kind, job.requestId, job.model, job.keyIndex, job.stream,
+        job.includeUsage, job.body];
+    }
+    case MSG_RESULT: {
+      const meta = message[4];
+      return [MSG_RESULT, message[1], message[2], message[3], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams,
+        meta.contentType ?? null];
+    }
+    case MSG_STREAM_END: {
+      const meta = message[2];
+      return [MSG_STREAM_END, message[1], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams, meta.firstTokenMs];
+    }
+    default:
+      return message;
+  }
+}
+
+function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
+  switch (wire[0]) {
+    case MSG_JOB: {
+      const job: JobData = { kind: wire[3] as JobKind, requestId: wire[4] as string, model: wire[5] as string,
+        keyIndex: wire[6] as number, stream: wire[7] as boolean, includeUsage: wire[8] as boolean,
+        body: wire[9] as Record<string, unknown> };
+      return [MSG_JOB, wire[1] as number, job, wire[2] as number];
+    }
+    case MSG_RESULT: {
+      const meta: ResultMeta = { upstreamMs: wire[4] as number, usage: usageFromWire(wire[5] as WireUsage),
+        droppedParams: wire[6] as string[] | null };
+      if (wire[7] !== null) meta.contentType = wire[7] as string;
+      return [MSG_RESULT, wire[1] as number, wire[2] as number, wire[3] as string | Uint8Array, meta];
+    }
+    case MSG_STREAM_END:
+      return [MSG_STREAM_END, wire[1] as number, { upstreamMs: wire[2] as number, usage: usageFromWire(wire[3] as WireUsage),
+        droppedParams: wire[4] as string[] | null, firstTokenMs: wire[5] as number | null }];
+    default:
+      return wire as FrontToWorker | WorkerToFront;
+  }
+}
 
 /**
  * The result is a view into msgpackr's reusable arena: it is valid until the next encode, so the caller copies
  * it (into a ring slot) at once and never keeps or posts it.
  */
 export function encodeMessage(message: FrontToWorker | WorkerToFront): Uint8Array {
-  return packr.pack(message);
+  return packr.pack(toWire(message));
 }
 
 export function decodeMessage<T extends FrontToWorker | WorkerToFront>(bytes: Uint8Array): T {
-  return packr.unpack(bytes) as T;
+  return fromWire(packr.unpack(bytes) as unknown[]) as T;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage, MSG_CHUNKS, MSG_ERROR, MSG_JOB, MSG_RESULT, type FrontToWorker, type WorkerToFront }
+import { decodeMessage, encodeMessage, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_JOB, MSG_RESULT, MSG_STREAM_END, type FrontToWorker,
+  type WorkerToFront }
   from '../../../src/contract/messages.js';
 
 describe('message codec', () => {
@@ -14,10 +15,27 @@ describe('message codec', () => {
   it('round-trips results, chunks and errors as plain data', () => {
     const messages: WorkerToFront[] = [
       [MSG_RESULT, 7, 200, '{"id":"x"}', { upstreamMs: 12.5, usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 }, droppedParams: null }],
+      [MSG_RESULT, 8, 200, Uint8Array.of(0, 255, 7), { upstreamMs: 3, usage: null, droppedParams: ['voice'], contentType: 'audio/mpeg' }],
+      [MSG_STREAM_END, 9, { upstreamMs: 40.25, usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 }, droppedParams: null,
+        firstTokenMs: 12.75 }],
+      [MSG_STREAM_END, 10, { upstreamMs: 1, usage: null, droppedParams: ['seed'], firstTokenMs: null }],
       [MSG_CHUNKS, 7, ['{"a":1}', '{"b":2}'], ['logit_bias']],
       [MSG_ERROR, 7, { code: 'UPSTREAM_RATE_LIMITED', message: 'slow down', upstreamStatus: 429, retryAfter: 3 }],
     ];
-    for (const message of messages) expect(decodeMessage(Uint8Array.from(encodeMessage(message)))).toEqual(message);
+    for (const message of messages) expect(decodeMessage(Uint8Array.from(encodeMessage(message)))).toStrictEqual(message);
+  });
+
+  it('sends the gateway\'s own objects as positional arrays: no key of theirs is on the wire', () => {
+    const job: FrontToWorker = [MSG_JOB, 1, { kind: 'chat', requestId: 'r', model: 'm', keyIndex: 0, stream: false,
+      includeUsage: false, body: { messages: [] } }, 1000];
+    const result: WorkerToFront = [MSG_RESULT, 1, 200, '{}', { upstreamMs: 1, usage: { promptTokens: 1, completionTokens: 1,
+      totalTokens: 2 }, droppedParams: null }];
+    const text = (message: FrontToWorker | WorkerToFront) => Buffer.from(encodeMessage(message)).toString('latin1');
+    for (const key of ['requestId', 'keyIndex', 'includeUsage', 'kind']) expect(text(job)).not.toContain(key);
+    expect(text(job)).toContain('messages');
+    for (const key of ['upstreamMs', 'promptTokens', 'droppedParams']) expect(text(result)).not.toContain(key);
+    const cancel: FrontToWorker = [MSG_CANCEL, 5];
+    expect(decodeMessage(Uint8Array.from(encodeMessage(cancel)))).toStrictEqual(cancel);
   });
 
   it('encodes into a reused arena, so a result is only valid until the next encode', () => {
