@@ -7,7 +7,6 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
-COPY bench ./bench
 RUN npx tsc -b
 
 # Runtime stage: production dependencies and the compiled output only.
