@@ -111,7 +111,11 @@ const usageToWire = (usage: UsageData | null): WireUsage =>
 const usageFromWire = (wire: WireUsage): UsageData | null =>
   (wire ? { promptTokens: wire[0], completionTokens: wire[1], totalTokens: wire[2] } : null);
 
-/** The message as it is packed: the same kinds, with jobs and metadata flattened. */
+/**
+ * The message as it is packed: the same kinds, with jobs and metadata flattened. A field added to JobData or the
+ * metadata needs its place here and in fromWire, whose typed literals refuse a missing required field (an optional
+ * one would be dropped without a word: the codec test lists every field).
+ */
 function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
   switch (message[0]) {
     case MSG_JOB: {
