@@ -15,7 +15,12 @@ ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No install scripts: uWebSockets.js and msgpackr ship their native binaries prebuilt in the packages.
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+# uWebSockets.js ships 24 of them (every OS, CPU and Node ABI, 133 MB); the image keeps the one its node loads.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force \
+ && node -e "const fs = require('node:fs'); const dir = 'node_modules/uWebSockets.js/dist/bin'; \
+      const keep = 'uws_' + process.platform + '_' + process.arch + '_' + process.versions.modules + '.node'; \
+      if (!fs.existsSync(dir + '/' + keep)) throw new Error('uWebSockets.js has no ' + keep); \
+      for (const file of fs.readdirSync(dir)) if (file !== keep) fs.rmSync(dir + '/' + file);"
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/workers ./dist/workers
 USER node

@@ -84,4 +84,5 @@ last_line=$($ENGINE logs "$container" 2>/dev/null | tail -1)
 check "SIGTERM: graceful shutdown logged 'stopped' last" grep -q '"msg":"stopped"' <<< "$last_line"
 
 if [ $failures -gt 0 ]; then echo "$failures check(s) failed"; exit 1; fi
-echo "all checks passed ($ENGINE, image $tag)"
+size_mb=$(( $($ENGINE image inspect -f '{{.Size}}' "$tag") / 1000000 ))
+echo "all checks passed ($ENGINE, image $tag, $size_mb MB)"
