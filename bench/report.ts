@@ -101,6 +101,14 @@ export function spread(r: [number, number] | null, digits = 0): string {
   return r ? `${fmt(r[0], digits)}–${fmt(r[1], digits)}` : '–';
 }
 
+/** Rows as aligned text columns under their header: the first `leftAligned` columns padded right, the rest left. */
+export function alignedColumns(header: readonly string[], rows: readonly (readonly string[])[], leftAligned = 1): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((cells) => cells[i].length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (i < leftAligned ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), ...rows.map(line)];
+}
+
 export function table(title: string, rows: readonly Row[]): string {
   const base = rows.find((r) => r.target === 'baseline');
   const header = ['target', 'n', 'RPS', 'RPS min–max', '÷ base', 'p50 ms', 'p99 ms', 'CPU µs/req', 'CPU min–max', 'main', 'workers', 'other', 'CPU ÷ base', 'non-2xx', 'errors', 'peak RSS MiB'];
@@ -122,13 +130,11 @@ export function table(title: string, rows: readonly Row[]): string {
     String(r.errors),
     fmt(r.peakRssMiB, 0),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const failures = rows.filter((r) => r.failed).map((r) => `  ${r.target} FAILED: ${r.failed}`);
   // wrk does not count a request still in flight when its window ends: a target slower than the window shows 0.
   const empty = rows.filter((r) => r.runs > 0 && r.rps === 0 && r.non2xx + r.errors === 0)
     .map((r) => `  NOTE ${r.target}: no request completed inside a window (requests in flight at its end are not counted); give it longer windows (--duration)`);
   const noise = Math.max(0, ...rows.map((r) => r.maxOtherCpuPercent ?? 0));
   const warning = noise > 5 ? [`  NOISY: other processes used up to ${noise.toFixed(0)}% of a core during a measurement`] : [];
-  return [title, line(header), ...body.map(line), ...failures, ...empty, ...warning].join('\n');
+  return [title, ...alignedColumns(header, body), ...failures, ...empty, ...warning].join('\n');
 }

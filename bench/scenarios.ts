@@ -9,7 +9,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { type Child, freePort, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { percentilesOf, type HistogramJson } from './histogram.js';
-import { median, range } from './report.js';
+import { alignedColumns, median, range } from './report.js';
 import { cpuDelta, cpuSnapshot, classifyThreads, ephemeralPorts, openFilesLimit, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
 
 export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost'] as const;
@@ -576,10 +576,9 @@ function fmtUs(v: number | null | undefined): string {
   return Math.round(v).toLocaleString('en-US');
 }
 
+/** A scenario's table: variant and target on the left, figures aligned on the right. */
 function grid(title: string, header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
-  return [title, line(header), ...rows.map(line)].join('\n');
+  return [title, ...alignedColumns(header, rows, 2)].join('\n');
 }
 
 /** Difference of a percentile against the 'direct' point of the same variant: the gateway's added latency. */
