@@ -22,12 +22,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-if [ -z "${ENGINE:-}" ]; then
-  if docker info >/dev/null 2>&1; then ENGINE=docker; elif command -v podman >/dev/null; then ENGINE=podman; else
-    echo "no container engine: neither a docker daemon nor podman answers" >&2; exit 1
-  fi
-fi
 cd "$(dirname "$0")/.."
+# shellcheck source=container-engine.sh
+. scripts/container-engine.sh
 
 failures=0
 check() { # check <what> <command…>

@@ -23,9 +23,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ -z "${ENGINE:-}" ]; then
-  if docker info >/dev/null 2>&1; then ENGINE=docker; else ENGINE=podman; fi
-fi
+# shellcheck source=container-engine.sh
+. "$(dirname "$0")/container-engine.sh"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
