@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig, ProviderConfig } from './config/types.js';
 import { BREAKER_STATES, createMetricsBuffer, createMetricsLayout, MetricsShard } from './contract/metrics-layout.js';
-import type { RingShape } from './contract/ring-layout.js';
+import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { createMetricsRegistry } from './observability/metrics.js';
@@ -19,9 +19,6 @@ import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelsHandler } from './pipeline/models.js';
-
-/** 64 slots of 8 KiB per direction and worker: a typical chat job fits one slot, bigger ones overflow. */
-export const DEFAULT_RING_SHAPE: RingShape = Object.freeze({ slotCount: 64, slotSize: 8192 });
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
 

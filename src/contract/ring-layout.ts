@@ -29,6 +29,9 @@ export interface RingShape {
   readonly slotSize: number;
 }
 
+/** 64 slots of 8 KiB per direction and worker: a typical chat job fits one slot, bigger ones overflow. */
+export const DEFAULT_RING_SHAPE: RingShape = Object.freeze({ slotCount: 64, slotSize: 8192 });
+
 export function ringByteLength(shape: RingShape): number {
   return RING_HEADER_BYTES + shape.slotCount * shape.slotSize;
 }
