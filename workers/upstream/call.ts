@@ -12,7 +12,7 @@ import { isMediaKind } from '../../src/contract/messages.js';
 import { answerFor, callFor, mediaAnswer, streamEventFor, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamEvent, type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
 import { createDecoder, type StreamDecoder } from './decoders.js';
-import { abortedError, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
+import { abortedError, droppedIdleConnection, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
 import type { UpstreamClients } from './http-client.js';
 import { splitUrl } from './url.js';
 
@@ -93,12 +93,13 @@ export class HttpJobRunner {
     }
   }
 
-  #send(job: Job, request: SignableRequest): void {
+  /** `resent`: this is the second try of a request whose kept-alive connection the upstream dropped (see Exchange). */
+  #send(job: Job, request: SignableRequest, resent = false): void {
     if (job.finished) return;
     const { origin, path } = splitUrl(request.url);
-    const exchange = new Exchange(job, this.#adapter, this.#provider.name);
+    const exchange = new Exchange(job, this.#adapter, this.#provider.name, resent ? null : () => this.#send(job, request, true));
     job.attach(exchange);
-    job.markUpstreamStart();
+    if (!resent) job.markUpstreamStart();
     this.#clients.poolFor(origin).dispatch({ path, method: request.method as Dispatcher.HttpMethod, headers: request.headers,
       body: request.method === 'GET' ? null : request.body }, exchange);
   }
@@ -118,11 +119,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   #state: StreamState | null = null;
   #streamEvent: ((event: StreamEvent, state: StreamState) => StreamStep) | null = null;
   #done = false;
+  /** Sends the request again on another connection; null once used, or on the second try. */
+  #resend: (() => void) | null;
 
-  constructor(job: Job, adapter: HttpAdapter, provider: string) {
+  constructor(job: Job, adapter: HttpAdapter, provider: string, resend: (() => void) | null) {
     this.#job = job;
     this.#adapter = adapter;
     this.#provider = provider;
+    this.#resend = resend;
   }
 
   abort(reason: AbortReason): void {
@@ -225,6 +229,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#done = true;
     const job = this.#job;
+    // A server closes an idle keep-alive connection on its own clock; a request written as it does is lost before
+    // the server read it. That is the connection's failure, not the provider's: one more try, on another connection.
+    const resend = this.#resend;
+    this.#resend = null;
+    if (resend && this.#status === 0 && !job.abortReason && droppedIdleConnection(error)) {
+      resend();
+      return;
+    }
     job.fail(job.abortReason
       ? abortedError(job.abortReason, this.#provider, job.streamStarted)
       : errorForTransportFailure(this.#provider, error, job.streamStarted));

@@ -55,6 +55,18 @@ export function errorForTransportFailure(provider: string, error: unknown, strea
   };
 }
 
+/**
+ * Whether a request failed because the upstream closed or reset a connection it had already answered on, before
+ * this request got a byte back: the race of a server dropping an idle keep-alive connection as the request is
+ * written, which the request most likely never reached. undici's "other side closed" carries the socket's byte
+ * counts (a connection that read nothing before was new, and closing it is the server's answer); a reset does not.
+ */
+export function droppedIdleConnection(error: unknown): boolean {
+  const { code, socket } = (error ?? {}) as { code?: string; socket?: { bytesRead?: number } };
+  if (code === 'UND_ERR_SOCKET') return (socket?.bytesRead ?? 0) > 0;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /** `Retry-After` in seconds, from either of its two forms; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | string[] | undefined): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;

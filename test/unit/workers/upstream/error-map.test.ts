@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../../../../src/errors/codes.js';
 import { statusOf } from '../../../../src/errors/gateway-error.js';
-import { errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from '../../../../workers/upstream/error-map.js';
+import { droppedIdleConnection, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from '../../../../workers/upstream/error-map.js';
 import { joinUrl, splitUrl } from '../../../../workers/upstream/url.js';
 
 describe('upstream error mapping', () => {
@@ -31,6 +31,23 @@ describe('upstream error mapping', () => {
     expect(errorForTransportFailure('x', Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }), true).code)
       .toBe('STREAM_INTERRUPTED');
     expect(ERROR_CODES.STREAM_INTERRUPTED.retryable).toBe(false);
+  });
+});
+
+describe('a kept-alive connection the upstream dropped', () => {
+  const socketClosed = (bytesRead: number) => Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET', socket: { bytesRead } });
+  it('is a close on a connection that had read an answer before, or a reset or broken pipe', () => {
+    expect(droppedIdleConnection(socketClosed(333))).toBe(true);
+    expect(droppedIdleConnection(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }))).toBe(true);
+    expect(droppedIdleConnection(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }))).toBe(true);
+  });
+  it('is not a close on a new connection, a refusal, a timeout or anything else', () => {
+    expect(droppedIdleConnection(socketClosed(0))).toBe(false);
+    expect(droppedIdleConnection(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }))).toBe(false);
+    expect(droppedIdleConnection(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(droppedIdleConnection(Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' }))).toBe(false);
+    expect(droppedIdleConnection(new Error('boom'))).toBe(false);
+    expect(droppedIdleConnection(null)).toBe(false);
   });
 });
 
