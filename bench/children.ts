@@ -62,8 +62,13 @@ export function spawnChild(name: string, command: string, args: string[], cpus?:
   return { name, proc, pid: proc.pid, exited, stdout: tail(proc.stdout), stderr: tail(proc.stderr) };
 }
 
+/** The child's last non-empty lines of output, stdout's then stderr's. */
+export function lastLines(child: Child, count = 12): string[] {
+  return `${child.stdout()}\n${child.stderr()}`.split('\n').filter((line) => line.trim() !== '').slice(-count);
+}
+
 function describe(child: Child): string {
-  const out = `${child.stdout()}\n${child.stderr()}`.trim().split('\n').slice(-12).join('\n');
+  const out = lastLines(child).join('\n');
   return out ? `\n--- last output of ${child.name} ---\n${out}` : '';
 }
 

@@ -18,6 +18,8 @@ export interface Sample {
   stealPercent: number;
   /** CPU used by unrelated processes during the window, in % of one core: the shared-machine noise. */
   otherCpuPercent: number;
+  /** The target's last lines of log when some answers failed: the cause a status alone does not tell. */
+  targetLog?: string[];
 }
 
 export interface Measurement {
@@ -102,6 +104,11 @@ export function spread(r: [number, number] | null, digits = 0): string {
 }
 
 /** Rows as aligned text columns under their header: the first `leftAligned` columns padded right, the rest left. */
+/** For a progress line: the last line the target logged about its failures, or nothing. */
+export function loggedCause(target: string, lines: readonly string[] | undefined): string {
+  return lines?.length ? ` (${target} logged: ${lines[lines.length - 1].slice(0, 300)})` : '';
+}
+
 export function alignedColumns(header: readonly string[], rows: readonly (readonly string[])[], leftAligned = 1): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((cells) => cells[i].length)));
   const line = (cells: readonly string[]): string =>

@@ -11,7 +11,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { bool, num, parseFlags, str } from './args.js';
-import { type Child, killAll, stop } from './children.js';
+import { type Child, killAll, lastLines, stop } from './children.js';
 import { pickGenerator, runLoad, type GeneratorKind, type LoadSpec } from './generators.js';
 import {
   classifyThreads,
@@ -28,7 +28,7 @@ import {
 } from './procfs.js';
 import { judgeGoals, goalsTable } from './goals.js';
 import { Progress } from './progress.js';
-import { MODES, TARGETS, ratio, summarize, table, type Measurement, type Mode, type Sample, type Target } from './report.js';
+import { loggedCause, MODES, TARGETS, ratio, summarize, table, type Measurement, type Mode, type Sample, type Target } from './report.js';
 import { writeHtmlReport } from './report-html.js';
 import {
   ISOLATION_SOLO,
@@ -238,6 +238,7 @@ async function sample(sut: Child, children: Child[], spec: LoadSpec): Promise<Sa
     threads: split.threads,
     stealPercent: stealPercent(ticks0, ticks1),
     otherCpuPercent: (100 * othersSeconds) / load.durationS,
+    ...(load.non2xx + load.errors > 0 ? { targetLog: lastLines(sut, 5) } : {}),
   };
 }
 
@@ -280,7 +281,7 @@ function brief(m: Measurement): string {
   if (m.error) return `ERROR ${m.error.split('\n')[0]}`;
   return m.samples.map((x) => {
     const l = x.load;
-    const bad = l.non2xx + l.errors > 0 ? ` non-2xx ${l.non2xx} errors ${l.errors} ${JSON.stringify(l.errorKinds)}` : '';
+    const bad = l.non2xx + l.errors > 0 ? ` non-2xx ${l.non2xx} errors ${l.errors} ${JSON.stringify(l.errorKinds)}${loggedCause(m.target, x.targetLog)}` : '';
     const noisy = x.otherCpuPercent > NOISY_PERCENT ? ` NOISY(${x.otherCpuPercent.toFixed(0)}%)` : '';
     return `${Math.round(l.rps)} rps p99 ${l.p99Ms?.toFixed(2)} ms cpu ${x.cpuUsPerRequest.total.toFixed(1)} µs/req${bad}${noisy}`;
   }).join(' | ');

@@ -7,9 +7,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { type Child, freePort, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
+import { type Child, freePort, lastLines, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { percentilesOf, type HistogramJson } from './histogram.js';
-import { alignedColumns, median, range } from './report.js';
+import { alignedColumns, loggedCause, median, range } from './report.js';
 import { cpuDelta, cpuSnapshot, classifyThreads, ephemeralPorts, openFilesLimit, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
 
 export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost'] as const;
@@ -76,6 +76,8 @@ export interface Point {
   cpuUsPerRequest?: number | null;
   otherCpuPercent?: number;
   error?: string;
+  /** The target's last lines of log when some answers failed: the cause a status alone does not tell. */
+  targetLog?: string[];
   /** Samples behind a point made of repeated ones (medianOfSamples), and the range of their p99s. */
   samples?: number;
   p99RangeUs?: [number, number];
@@ -228,7 +230,7 @@ export function startGen(ctx: Ctx, spec: GenSpec): { child: Child; result: Promi
 }
 
 /** Runs one measured load against `sut` with CPU accounting (when there is a process under test). */
-async function measured(ctx: Ctx, sut: Child | null, children: Child[], spec: GenSpec): Promise<Pick<Point, 'load' | 'cpuUsPerRequest' | 'otherCpuPercent'>> {
+async function measured(ctx: Ctx, sut: Child | null, children: Child[], spec: GenSpec): Promise<Pick<Point, 'load' | 'cpuUsPerRequest' | 'otherCpuPercent' | 'targetLog'>> {
   const roles = new Map<number, ThreadRole>();
   const gen = startGen(ctx, spec);
   // A progress line every 10 s for long phases (Bifrost's recipe, drains), so a long run is visibly alive.
@@ -251,7 +253,9 @@ async function measured(ctx: Ctx, sut: Child | null, children: Child[], spec: Ge
     const split = cpuDelta(cpu0, cpu1, roles);
     cpuUsPerRequest = (split.ns.main + split.ns.workers + split.ns.other) / 1000 / load.requests;
   }
-  return { load, cpuUsPerRequest, otherCpuPercent: (100 * othersSeconds) / Math.max(1, load.durationS) };
+  const targetLog = sut && load.non2xx + load.errors > 0 ? lastLines(sut, 5) : [];
+  return { load, cpuUsPerRequest, otherCpuPercent: (100 * othersSeconds) / Math.max(1, load.durationS),
+    ...(targetLog.length > 0 ? { targetLog } : {}) };
 }
 
 function finish(p: Point): Point {
@@ -280,7 +284,7 @@ function brief(ctx: Ctx, p: Point): string {
   const lat = p.ttfbUs ? `ttfb p50 ${us(p.ttfbUs.p50)} p99 ${us(p.ttfbUs.p99)} gap mean ${us(p.gapUs?.mean)}` : `p50 ${us(p.latencyUs?.p50)} p90 ${us(p.latencyUs?.p90)} p99 ${us(p.latencyUs?.p99)}`;
   const ok = `ok ${((p.successRate ?? 0) * 100).toFixed(2)}%`;
   const cpu = p.cpuUsPerRequest ? ` cpu ${p.cpuUsPerRequest.toFixed(1)} µs/req` : '';
-  const bad = l.non2xx + l.errors > 0 ? ` non-2xx ${l.non2xx} errors ${l.errors} ${JSON.stringify(l.errorKinds)}` : '';
+  const bad = l.non2xx + l.errors > 0 ? ` non-2xx ${l.non2xx} errors ${l.errors} ${JSON.stringify(l.errorKinds)}${loggedCause(p.target, p.targetLog)}` : '';
   const noisy = (p.otherCpuPercent ?? 0) > ctx.noisyPercent ? ` NOISY ${p.otherCpuPercent!.toFixed(0)}%` : '';
   return `${(l.ok / l.durationS).toFixed(0)}/s ${lat} ${ok}${cpu}${bad}${noisy}`;
 }
@@ -396,6 +400,8 @@ export function medianOfSamples(samples: Point[]): Point {
     otherCpuPercent: Math.max(...good.map((g) => g.otherCpuPercent ?? 0)),
     samples: good.length,
     p99RangeUs: range(p99s) ?? undefined,
+    // Failures in any sample count (the success rate is the worst sample's), so their log lines are kept too.
+    targetLog: good.some((g) => g.targetLog) ? good.flatMap((g) => g.targetLog ?? []).slice(-5) : undefined,
     ...(failed ? { note: `${middle.note ? `${middle.note} ` : ''}${failed} of ${samples.length} samples failed: ${samples.find((s) => s.error)?.error?.split('\n')[0]}` } : {}),
   };
 }

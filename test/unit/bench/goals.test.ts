@@ -124,6 +124,13 @@ describe('isolation points from repeated samples', () => {
     expect(merged.note).toBe('middle');
   });
 
+  it("keep the target's log lines from every sample with failures, not only the middle one's", () => {
+    const failing = point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 900 }, { successRate: 0.9999, targetLog: ['{"level":40,"code":"UPSTREAM_ERROR"}'] });
+    const clean = [point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 100 }), point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 200 })];
+    expect(medianOfSamples([failing, ...clean]).targetLog).toEqual(['{"level":40,"code":"UPSTREAM_ERROR"}']);
+    expect(medianOfSamples(clean).targetLog).toBeUndefined();
+  });
+
   it('pair each repetition with the solo run of the same repetition, leaving out pairs with a failed side', () => {
     const solo = [{ p99: 100 }, { p99: 400 }, { p99: 200 }, { p99: 100 }].map((l) => point('isolation', ISOLATION_SOLO, 'heimdall', l));
     const failed: Point = { scenario: 'isolation', variant: '+ slow (10 s)', target: 'heimdall', error: 'mock did not start' };
