@@ -32,6 +32,19 @@ describe('dropping server', () => {
     expect(server.requests.map((r) => r.onConnection)).toEqual([1, 2]);
   });
 
+  it("answers a streamed request in OpenAI's SSE chunks, ending with [DONE]", async () => {
+    server = await startDroppingServer(() => 'answer');
+    client = new Client(server.url);
+    const answer = await client.request({ path: '/v1/chat/completions', method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [], stream: true }) });
+    expect(answer.headers['content-type']).toBe('text/event-stream');
+    const events = (await answer.body.text()).split('\n\n').filter(Boolean).map((block) => block.replace(/^data: /, ''));
+    expect(events.at(-1)).toBe('[DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { object: string; choices: { delta: { content?: string } }[] });
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
+    expect(chunks.map((c) => c.choices[0].delta.content).join('')).toBe('answered');
+  });
+
   it.each(['close', 'reset'] as const)('%s: a reused connection dropped before the answer reads as a dropped idle connection', async (drop) => {
     server = await startDroppingServer(({ onConnection }) => (onConnection === 2 ? drop : 'answer'));
     client = new Client(server.url);

@@ -1,7 +1,8 @@
 // An OpenAI-compatible upstream that drops keep-alive connections the way a server's idle timeout does when it fires
 // as a request is being written: it reads the request, then closes (FIN) or resets (RST) the connection without a
 // byte of answer. node:http cannot be made to do that on cue, so this is a small HTTP/1.1 server on node:net. It
-// answers a chat completion, keeping the connection open, unless `dropWhen` says to drop the request.
+// answers a chat completion (as two SSE chunks when the request streams), keeping the connection open, unless
+// `dropWhen` says to drop the request.
 
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -28,8 +29,13 @@ const COMPLETION = JSON.stringify({
   choices: [{ index: 0, message: { role: 'assistant', content: 'answered' }, finish_reason: 'stop' }],
   usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
 });
-const ANSWER = `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(COMPLETION)}\r\n` +
-  `connection: keep-alive\r\n\r\n${COMPLETION}`;
+const chunk = (delta: object, finish: string | null) => `data: ${JSON.stringify({ id: 'chatcmpl-dropping', object: 'chat.completion.chunk',
+  created: 1_700_000_000, model: 'gpt-4o-mini', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+const STREAM = `${chunk({ role: 'assistant', content: 'ans' }, null)}${chunk({ content: 'wered' }, 'stop')}data: [DONE]\n\n`;
+const answer = (type: string, body: string) => `HTTP/1.1 200 OK\r\ncontent-type: ${type}\r\n` +
+  `content-length: ${Buffer.byteLength(body)}\r\nconnection: keep-alive\r\n\r\n${body}`;
+const JSON_ANSWER = answer('application/json', COMPLETION);
+const STREAM_ANSWER = answer('text/event-stream', STREAM);
 
 /** The length of the first complete request in `buffered` (head and content-length body), or 0 if it is not all there. */
 function completeRequestLength(buffered: Buffer): number {
@@ -54,13 +60,14 @@ export async function startDroppingServer(dropWhen: DropRule): Promise<DroppingS
     socket.on('data', (chunk) => {
       buffered = Buffer.concat([buffered, chunk]);
       for (let length = completeRequestLength(buffered); length > 0; length = completeRequestLength(buffered)) {
+        const streamed = /"stream"\s*:\s*true/.test(buffered.subarray(0, length).toString('utf8'));
         buffered = buffered.subarray(length);
         onConnection++;
         const outcome = dropWhen({ onConnection, overall: requests.length + 1 });
         requests.push({ connection, onConnection, outcome });
         if (outcome === 'close') socket.destroy();
         else if (outcome === 'reset') socket.resetAndDestroy();
-        else socket.write(ANSWER);
+        else socket.write(streamed ? STREAM_ANSWER : JSON_ANSWER);
         if (outcome !== 'answer') return;
       }
     });

@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDroppingServer, type DropRule, type DroppingServer } from '../fakes/dropping-server.js';
-import { apiError, eventually, openaiProvider, postChat, startGatewayWith, type Harness } from './harness.js';
+import { apiError, collect, eventually, openaiProvider, postChat, startGatewayWith, type Harness } from './harness.js';
 
 let h: Harness<DroppingServer> | null = null;
 
@@ -39,6 +39,16 @@ describe('upstream connections the server drops', () => {
       { connection: 1, onConnection: 2, outcome: drop },
       { connection: 2, onConnection: 1, outcome: 'answer' },
     ]);
+    await idle(harness);
+  });
+
+  it('sends a streamed request again the same way: the client gets the whole stream', async () => {
+    const harness = await gatewayBefore(({ onConnection }) => (onConnection === 2 ? 'close' : 'answer'));
+    expect((await chat(harness)).status).toBe(200);
+    const stream = await harness.client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const text = (await collect(stream)).map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    expect(text).toBe('answered');
+    expect(harness.fake.requests.map((r) => [r.connection, r.outcome])).toEqual([[1, 'answer'], [1, 'close'], [2, 'answer']]);
     await idle(harness);
   });
 
