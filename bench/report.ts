@@ -103,12 +103,12 @@ export function spread(r: [number, number] | null, digits = 0): string {
   return r ? `${fmt(r[0], digits)}–${fmt(r[1], digits)}` : '–';
 }
 
-/** Rows as aligned text columns under their header: the first `leftAligned` columns padded right, the rest left. */
 /** For a progress line: the last line the target logged about its failures, or nothing. */
 export function loggedCause(target: string, lines: readonly string[] | undefined): string {
   return lines?.length ? ` (${target} logged: ${lines[lines.length - 1].slice(0, 300)})` : '';
 }
 
+/** Rows as aligned text columns under their header: the first `leftAligned` columns padded right, the rest left. */
 export function alignedColumns(header: readonly string[], rows: readonly (readonly string[])[], leftAligned = 1): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((cells) => cells[i].length)));
   const line = (cells: readonly string[]): string =>
