@@ -92,9 +92,12 @@ async function measure(trips: number, rounds: number, gapMs: number): Promise<Fi
       });
       return { cpu, wallUs: ((performance.now() - started) * 1000) / trips };
     },
-    inFlight64: () => cpuPer(trips, async () => {
-      for (let i = 0; i < trips / IN_FLIGHT; i++) await send(IN_FLIGHT);
-    }),
+    inFlight64: () => {
+      const batches = Math.floor(trips / IN_FLIGHT);
+      return cpuPer(batches * IN_FLIGHT, async () => {
+        for (let i = 0; i < batches; i++) await send(IN_FLIGHT);
+      });
+    },
   };
 
   await runs.backToBack(); // warm-up: the worker started, everything optimised
