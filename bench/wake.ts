@@ -3,8 +3,8 @@
  * the gateway's own rings (src/contract/ring.ts) to a worker thread and back, with both threads asleep in between (a
  * lone request, as from a slow provider at a few hundred requests per second), back to back, and 64 in flight (a
  * saturated gateway). Run as is (the threads on any CPU) and again under `taskset -c 0` (both on one CPU, as the
- * throughput scenario's pinned mode), in separate processes, so the two sides of the hop can be told apart from
- * the machine's wake-up cost. On a bare-metal core a wake-up costs a few microseconds; on a nested VM it can cost
+ * throughput scenario's pinned mode), in separate processes, so the cost of crossing CPUs can be told from the cost
+ * of waking at all. On a bare-metal core a wake-up costs a few microseconds; on a nested VM it can cost
  * more than the rest of a request.
  *
  *   node dist/bench/wake.js [--rounds 5] [--trips 1000] [--gap-ms 1]
@@ -22,7 +22,7 @@ interface Rings {
   toMain: SharedArrayBuffer;
 }
 
-/** Figures in CPU microseconds (both threads), each the median of the rounds. */
+/** CPU microseconds of both threads per unit (backToBackWallUs: wall-clock), each the median of the rounds. */
 interface Figures {
   syscall: number;
   timerWake: number;
@@ -33,6 +33,7 @@ interface Figures {
 }
 
 const IN_FLIGHT = 64;
+/** About a chat job's size on the wire (`npm run bench:codec`: 151 bytes). */
 const PAYLOAD = new Uint8Array(200);
 
 function echo(rings: Rings): void {
