@@ -6,6 +6,7 @@
  *
  *   npx tsc -b && node dist/bench/soak.js [--minutes 5] [--concurrency 32] [--stream-share 0.5] [--abort-share 0.1]
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pino from 'pino';
@@ -79,7 +80,7 @@ for (let round = 1; performance.now() < endAt - 1_000; round++) {
 // Idle: nothing in flight, queued or holding a ring slot, within 10 s of the last request.
 const idleBy = performance.now() + 10_000;
 const busy = () => poolStats().some((s) => s.inFlight > 0 || s.queued > 0 || s.slotsInUse > 0);
-while (busy() && performance.now() < idleBy) await new Promise((resolve) => setTimeout(resolve, 50));
+while (busy() && performance.now() < idleBy) await sleep(50);
 const idle = !busy();
 upstream.reset();
 const heapEnd = heapAfterGc();

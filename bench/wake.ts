@@ -10,6 +10,7 @@
  *   node dist/bench/wake.js [--rounds 5] [--trips 1000] [--gap-ms 1]
  */
 import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, Worker, workerData } from 'node:worker_threads';
 import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
@@ -47,8 +48,6 @@ const cpuMicros = (): number => {
   const { user, system } = process.cpuUsage();
   return user + system;
 };
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function measure(trips: number, rounds: number, gapMs: number): Promise<Figures> {
   const rings: Rings = { toWorker: createRingBuffer(DEFAULT_RING_SHAPE), toMain: createRingBuffer(DEFAULT_RING_SHAPE) };
