@@ -93,11 +93,13 @@ export class HttpJobRunner {
     }
   }
 
-  /** `resent`: this is the second try of a request whose kept-alive connection the upstream dropped (see Exchange). */
+  /** The second try of a request whose kept-alive connection the upstream dropped (see Exchange); one per runner. */
+  readonly #resend = (job: Job, request: SignableRequest): void => this.#send(job, request, true);
+
   #send(job: Job, request: SignableRequest, resent = false): void {
     if (job.finished) return;
     const { origin, path } = splitUrl(request.url);
-    const exchange = new Exchange(job, this.#adapter, this.#provider.name, resent ? null : () => this.#send(job, request, true));
+    const exchange = new Exchange(job, this.#adapter, this.#provider.name, request, resent ? null : this.#resend);
     job.attach(exchange);
     if (!resent) job.markUpstreamStart();
     this.#clients.poolFor(origin).dispatch({ path, method: request.method as Dispatcher.HttpMethod, headers: request.headers,
@@ -119,13 +121,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   #state: StreamState | null = null;
   #streamEvent: ((event: StreamEvent, state: StreamState) => StreamStep) | null = null;
   #done = false;
+  readonly #request: SignableRequest;
   /** Sends the request again on another connection; null once used, or on the second try. */
-  #resend: (() => void) | null;
+  #resend: ((job: Job, request: SignableRequest) => void) | null;
 
-  constructor(job: Job, adapter: HttpAdapter, provider: string, resend: (() => void) | null) {
+  constructor(job: Job, adapter: HttpAdapter, provider: string, request: SignableRequest,
+    resend: ((job: Job, request: SignableRequest) => void) | null) {
     this.#job = job;
     this.#adapter = adapter;
     this.#provider = provider;
+    this.#request = request;
     this.#resend = resend;
   }
 
@@ -234,7 +239,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const resend = this.#resend;
     this.#resend = null;
     if (resend && this.#status === 0 && !job.abortReason && droppedIdleConnection(error)) {
-      resend();
+      resend(job, this.#request);
       return;
     }
     job.fail(job.abortReason
