@@ -73,6 +73,7 @@ export default function serve(init: WorkerInit): Promise<string> {
       hooks);
     jobs.set(id, job);
     deadlines.schedule(job);
+    sweep ??= setInterval(sweepDeadlines, DEADLINE_SWEEP_MS);
     shard.add(series.requests);
     if (http) {
       try {
@@ -86,8 +87,18 @@ export default function serve(init: WorkerInit): Promise<string> {
   };
 
   // One sweep for every job's deadline instead of a timer per request; it visits only the jobs that may be due. It
-  // also keeps the worker's event loop alive, which Atomics.waitAsync alone does not.
-  const sweep = setInterval(() => {
+  // runs while there are jobs and stops at its first tick without any: on a VM, each tick of an idle thread's timer
+  // is a wake-up that costs more CPU than a request.
+  let sweep: NodeJS.Timeout | null = null;
+  const stopSweeping = () => {
+    if (sweep) clearInterval(sweep);
+    sweep = null;
+  };
+  const sweepDeadlines = () => {
+    if (jobs.size === 0) {
+      stopSweeping();
+      return;
+    }
     const now = performance.now();
     for (const job of deadlines.takeDue(now)) {
       if (job.finished) continue;
@@ -96,7 +107,9 @@ export default function serve(init: WorkerInit): Promise<string> {
       if (missed) job.abort(missed);
       else deadlines.schedule(job);
     }
-  }, DEADLINE_SWEEP_MS);
+  };
+  // Atomics.waitAsync does not keep a thread's event loop alive; a timer that in practice never fires does.
+  const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
 
   const onMessage = (bytes: Uint8Array) => {
     const message = decodeMessage<FrontToWorker>(bytes);
@@ -113,7 +126,8 @@ export default function serve(init: WorkerInit): Promise<string> {
       onHandlerError: (error) => logger.error({ err: error }, 'bad message from the front thread'),
       onClosed: () => {
         for (const job of jobs.values()) job.abort('closing');
-        clearInterval(sweep);
+        stopSweeping();
+        clearInterval(keepAlive);
         void clients.close().finally(() => {
           logger.flush();
           resolve('closed');

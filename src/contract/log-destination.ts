@@ -7,10 +7,23 @@ import pino from 'pino';
 
 /** Lines are written once this many bytes are waiting... */
 export const LOG_BUFFER_BYTES = 4096;
-/** ...or this many milliseconds after the last write, so a quiet gateway's lines still show at once. */
+/** ...or this many milliseconds after the first line that waits, so a quiet gateway's lines still show at once. */
 export const LOG_FLUSH_MS = 100;
 
 /** `logger.flush()` before exiting writes what is still waiting. */
 export function logDestination(): pino.DestinationStream {
-  return pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS });
+  // Not sonic-boom's periodicFlush: it writes on every tick, an empty write when nothing waits, so an idle gateway
+  // would do a thread-pool write and wake each logging thread ten times a second. A flush is due only after a line.
+  const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES });
+  const bufferLine = destination.write.bind(destination);
+  let flushTimer: NodeJS.Timeout | null = null;
+  const flushWaiting = () => {
+    flushTimer = null;
+    if (!(destination as { destroyed?: boolean }).destroyed) destination.flush();
+  };
+  destination.write = (line: string): boolean => {
+    flushTimer ??= setTimeout(flushWaiting, LOG_FLUSH_MS).unref();
+    return bufferLine(line);
+  };
+  return destination;
 }

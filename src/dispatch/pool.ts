@@ -86,7 +86,8 @@ export class ProviderPool {
   readonly #channels: WorkerChannel[] = [];
   readonly #queue = new Deque<Submission>();
   readonly #options: PoolOptions;
-  readonly #sweeper: NodeJS.Timeout;
+  /** Runs while requests are in flight or queued, and stops at its first tick without any (see #sweepQueue). */
+  #sweeper: NodeJS.Timeout | null = null;
   readonly #started: Promise<void>[] = [];
   #queued = 0;
   #inFlight = 0;
@@ -127,8 +128,6 @@ export class ProviderPool {
       this.#channels.push(channel);
       this.#started.push(channel.start());
     }
-    this.#sweeper = setInterval(this.#sweepQueue, SWEEP_INTERVAL_MS);
-    this.#sweeper.unref();
   }
 
   /** Resolves when every worker serves its ring; rejects with the first start-up failure. */
@@ -152,6 +151,10 @@ export class ProviderPool {
       throw new GatewayError('PROVIDER_SHUTTING_DOWN', `${this.provider.name} is shutting down`, { retryAfter: 1 });
     }
     const deadline = Date.now() + this.provider.network.requestTimeoutSeconds * 1000;
+    if (!this.#sweeper) {
+      this.#sweeper = setInterval(this.#sweepQueue, SWEEP_INTERVAL_MS);
+      this.#sweeper.unref();
+    }
     const submission = new Submission(this, job, handlers, deadline);
     if (this.#inFlight < this.provider.concurrency.concurrency && this.#queued === 0) {
       const refused = this.#run(submission);
@@ -240,7 +243,14 @@ export class ProviderPool {
       this.#queue.shift();
       if (head.state === 'queued') this.#expireQueued(head);
     }
+    // Nothing left to watch: an idle gateway's timer would wake its thread for nothing, and on a VM a wake-up is dear.
+    if (this.#inFlight === 0 && this.#queued === 0) this.#stopSweeping();
   };
+
+  #stopSweeping(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+  }
 
   #expireQueued(submission: Submission): void {
     this.dropQueued(submission);
@@ -257,7 +267,7 @@ export class ProviderPool {
    */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#sweeper);
+    this.#stopSweeping();
     for (let next = this.#queue.shift(); next; next = this.#queue.shift()) {
       if (next.state !== 'queued') continue;
       this.dropQueued(next);

@@ -84,6 +84,21 @@ describe('default_request_timeout_in_seconds (the total)', () => {
     await upstreamAborted(requestId);
     await idle();
   });
+
+  it('holds after an idle spell too: the deadline sweep that stopped with the last job starts again with the next', async () => {
+    await idle();
+    // Several sweep periods (50 ms) with no job: the worker's sweep and the pool's (100 ms) have stopped.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const requestId = 'total-after-idle';
+    const error = await apiError(h.client.chat.completions.create({ model: 'openai/slow-headers', messages: user('hi again') },
+      { headers: { 'x-request-id': requestId } }));
+    expect(error.status).toBe(504);
+    expect(error.code).toBe('upstream_timeout');
+    // The worker's own deadline (its sweep) answered: not undici's backstop a second later, nor the front's overdue check.
+    expect(error.message).toContain('no answer within default_request_timeout_in_seconds');
+    await upstreamAborted(requestId);
+    await idle();
+  });
 });
 
 describe('first_token_timeout_in_seconds', () => {
