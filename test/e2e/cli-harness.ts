@@ -6,11 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 
+const ROOT = new URL('../..', import.meta.url).pathname;
 const MAIN = new URL('../../dist/src/main.js', import.meta.url).pathname;
 const children: ChildProcess[] = [];
 
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0)) {
+    if (child.spawnargs[0] === 'npm') killGroup(child.pid!);
+    else if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 });
 
 export interface Run {
@@ -20,7 +24,26 @@ export interface Run {
 }
 
 export function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return collected(spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** `npm start -- <args>` in the project's root, as the README's quick start runs the gateway. */
+export function runNpmStart(args: string[]): Run {
+  return collected(spawn('npm', ['start', '--', ...args], {
+    cwd: ROOT, detached: true, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT }, stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+}
+
+/** npm runs in a process group of its own: whatever it started goes with it, even once npm itself has exited. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // the group is empty already
+  }
+}
+
+function collected(child: ChildProcess): Run {
   children.push(child);
   let output = '';
   child.stdout!.on('data', (data) => { output += data; });

@@ -1,6 +1,6 @@
 // The `heimdall` command as users and acceptance checks run it: built JS, a config file, flags, signals.
 import { describe, expect, it } from 'vitest';
-import { configFile, listeningPort, run } from './cli-harness.js';
+import { configFile, listeningPort, run, runNpmStart } from './cli-harness.js';
 
 describe('heimdall command', () => {
   it('starts on the embedded default config with no keys, answers mock/echo, and stops with exit 0 on SIGTERM', async () => {
@@ -15,6 +15,17 @@ describe('heimdall command', () => {
     gateway.child.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);
     expect(gateway.output()).toContain('"msg":"stopped"');
+  });
+
+  it('under `npm start`, a SIGTERM sent to npm (as a supervisor sends it) stops the gateway and frees its port', async () => {
+    const started = runNpmStart(['--port', '0', '--host', '127.0.0.1']);
+    const port = await listeningPort(started);
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+    expect(started.output()).toContain('"msg":"stopped"');
+    // Nothing left behind listening: a gateway orphaned by its npm would still answer.
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
   });
 
   it('runs on a YAML config given as --config, with PORT and HOST from the environment', async () => {
