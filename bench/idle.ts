@@ -7,14 +7,14 @@
  *
  *   node dist/bench/idle.js [--providers 8] [--seconds 10] [--settle-s 3] [--heimdall-js dist/src/main.js]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { num, parseFlags, str } from './args.js';
 import { freePort, killAll, spawnChild, stop, waitForHealth } from './children.js';
-import { classifyThreads, cpuDelta, cpuSnapshot, type ThreadRole } from './procfs.js';
+import { classifyThreads, cpuDelta, cpuSnapshot, sleepSnapshot, type ThreadRole } from './procfs.js';
 import { alignedColumns } from './report.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -24,20 +24,6 @@ const seconds = num(flags, 'seconds', 10);
 const settleS = num(flags, 'settle-s', 3);
 const heimdallJs = resolve(str(flags, 'heimdall-js', join(HERE, '../src/main.js')));
 const ROLES: readonly ThreadRole[] = ['main', 'workers', 'other'];
-
-/** tid → voluntary context switches so far. */
-function sleepsByThread(pid: number, tids: Iterable<number>): Map<number, number> {
-  const counts = new Map<number, number>();
-  for (const tid of tids) {
-    try {
-      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-      counts.set(tid, Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0));
-    } catch {
-      // the thread exited between the listing and the read
-    }
-  }
-  return counts;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'heimdall-idle-'));
@@ -59,10 +45,10 @@ async function main(): Promise<void> {
     const roles = new Map<number, ThreadRole>();
     classifyThreads(gateway.pid, roles);
     const cpuBefore = cpuSnapshot(gateway.pid);
-    const sleepsBefore = sleepsByThread(gateway.pid, cpuBefore.keys());
+    const sleepsBefore = sleepSnapshot(gateway.pid);
     await sleep(seconds * 1000);
     const cpuAfter = cpuSnapshot(gateway.pid);
-    const sleepsAfter = sleepsByThread(gateway.pid, cpuAfter.keys());
+    const sleepsAfter = sleepSnapshot(gateway.pid);
     classifyThreads(gateway.pid, roles);
     const cpu = cpuDelta(cpuBefore, cpuAfter, roles);
     const wakeUps: Record<ThreadRole, number> = { main: 0, workers: 0, other: 0 };

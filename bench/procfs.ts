@@ -31,6 +31,16 @@ export function cpuSnapshot(pid: number): CpuSnapshot {
   return snap;
 }
 
+/** tid → voluntary context switches so far (/proc/<pid>/task/<tid>/status): how often each thread slept and was woken. */
+export function sleepSnapshot(pid: number): Map<number, number> {
+  const snap = new Map<number, number>();
+  for (const tid of tids(pid)) {
+    const text = tryRead(`/proc/${pid}/task/${tid}/status`);
+    if (text) snap.set(tid, Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0));
+  }
+  return snap;
+}
+
 interface Mapping {
   start: bigint;
   end: bigint;
