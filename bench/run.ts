@@ -66,6 +66,8 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
  streaming:  --stream-concurrency 1,64 --chunks 20 --chunk-gap-ms 5
  isolation:  --fast-rate 1000 --slow-rate 300 --slow-latency-ms 10000 --isolation-reps 3 (quick: 1; phases interleaved, medians)
              --isolation-layout shared|pinned (default shared: the gateway on both cores, the sick load in the background class)
+             --isolation-control (adds a control phase: the slow load through a second gateway process, whose CPU
+             lands on the machine but not in the measured gateway; shown, not a goal)
  bifrost:    --bifrost-rate 3000 --bifrost-duration 60 (quick: 2) --bifrost-latency-ms 10000
              (scaled down, with a printed note, when the open-files limit cannot hold rate × latency sockets)`;
 
@@ -124,6 +126,7 @@ const opts = {
       if (layout !== 'shared' && layout !== 'pinned') throw new Error(`--isolation-layout: ${layout} (allowed: shared, pinned)`);
       return layout;
     })(str(flags, 'isolation-layout', 'shared')),
+    'isolation-control': bool(flags, 'isolation-control') ? 'on' : 'off',
     'bifrost-rate': num(flags, 'bifrost-rate', 3000),
     'bifrost-duration': num(flags, 'bifrost-duration', quick ? 2 : 60),
     'bifrost-latency-ms': num(flags, 'bifrost-latency-ms', 10_000),

@@ -91,6 +91,11 @@ export interface Point {
 const PATH = '/v1/chat/completions';
 /** The isolation phase every other phase is compared with: the healthy provider alone. */
 export const ISOLATION_SOLO = 'fast alone';
+/**
+ * The control phase of `--isolation-control`: the slow neighbour's load goes through a second Heimdall process, so
+ * what it costs lands on the machine but not inside the measured gateway. Not a goal: it tells the two apart.
+ */
+export const ISOLATION_SLOW_ELSEWHERE = '+ slow, other gateway';
 const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
 const body = (model: string, stream = false): string =>
   JSON.stringify(stream ? { model, messages, stream: true } : { model, messages });
@@ -426,17 +431,19 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   const reps = isolationReps(ctx);
   const pinned = ctx.opts['isolation-layout'] === 'pinned';
   const layout: Ctx = { ...ctx, sutCpu: pinned ? ctx.sutCpu : undefined, auxCpu: pinned ? ctx.auxCpu : undefined };
-  const phases = [
+  const phases: { name: string; slow: MockSpec | null; elsewhere?: boolean }[] = [
     { name: ISOLATION_SOLO, slow: null },
     { name: `+ slow (${slowLatencyMs / 1000} s)`, slow: { latencyMs: slowLatencyMs } },
     { name: '+ 100% 5xx', slow: { status: 503 } },
-  ] as const;
+  ];
+  if (ctx.opts['isolation-control'] === 'on') phases.push({ name: ISOLATION_SLOW_ELSEWHERE, slow: { latencyMs: slowLatencyMs }, elsewhere: true });
   // The baseline proxy has one upstream: it cannot route to two providers.
   const measuredTargets = targets.filter((t) => t !== 'baseline');
   const samples = new Map<string, Point[]>();
   for (let rep = 1; rep <= reps; rep++) {
     for (const phase of phases) {
-      for (const target of measuredTargets) {
+      // Without a gateway there is no elsewhere: direct's control phase would be its slow phase again.
+      for (const target of measuredTargets.filter((t) => !phase.elsewhere || t !== 'direct')) {
         const p: Point = { scenario: 'isolation', variant: phase.name, target };
         const key = `${phase.name}\n${target}`;
         if (!samples.has(key)) samples.set(key, []);
@@ -452,9 +459,10 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
           } else {
             const { sut: gateway, endpoint } = await startTarget(layout, target, { fast: fastPort, slow: slowPort }, children);
             sut = gateway;
-            const route = (provider: string): Endpoint => ({ ...endpoint, headers: endpoint.headersFor?.(provider) ?? endpoint.headers, body: (s) => endpoint.body(s, provider) });
-            fast = route('fast');
-            slow = route('slow');
+            const route = (via: Endpoint, provider: string): Endpoint => ({ ...via, headers: via.headersFor?.(provider) ?? via.headers, body: (s) => via.body(s, provider) });
+            fast = route(endpoint, 'fast');
+            // The second gateway is a child like the mocks: stopped with them, its CPU not counted.
+            slow = route(phase.elsewhere ? (await startTarget(layout, target, { fast: fastPort, slow: slowPort }, children)).endpoint : endpoint, 'slow');
           }
           let background: ReturnType<typeof startGen> | null = null;
           if (phase.slow) {
@@ -479,7 +487,7 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
       }
     }
   }
-  return phases.flatMap((phase) => measuredTargets.map((target) => {
+  return phases.flatMap((phase) => measuredTargets.filter((target) => samples.has(`${phase.name}\n${target}`)).map((target) => {
     const own = samples.get(`${phase.name}\n${target}`)!;
     const point = medianOfSamples(own);
     if (phase.slow && reps > 1) point.pairedP99Ratio = pairedP99Ratios(samples.get(`${ISOLATION_SOLO}\n${target}`)!, own);
@@ -554,8 +562,11 @@ export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'
       return count(ctx.opts.rates) * targets.length;
     case 'streaming':
       return count(ctx.opts['stream-concurrency']) * targets.length;
-    case 'isolation':
-      return 3 * targets.filter((t) => t !== 'baseline').length * isolationReps(ctx);
+    case 'isolation': {
+      const gateways = targets.filter((t) => t !== 'baseline' && t !== 'direct').length;
+      const control = ctx.opts['isolation-control'] === 'on' ? gateways : 0;
+      return (3 * targets.filter((t) => t !== 'baseline').length + control) * isolationReps(ctx);
+    }
     case 'bifrost':
       return targets.length;
   }

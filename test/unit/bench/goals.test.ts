@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { judgeGoals } from '../../../bench/goals.js';
 import { summarize, type Measurement, type Row } from '../../../bench/report.js';
-import { bifrostPlan, ISOLATION_SOLO, medianOfSamples, pairedP99Ratios, type Point } from '../../../bench/scenarios.js';
+import { bifrostPlan, ISOLATION_SLOW_ELSEWHERE, ISOLATION_SOLO, medianOfSamples, pairedP99Ratios, type Point } from '../../../bench/scenarios.js';
 
 function measurement(target: Measurement['target'], mode: Measurement['mode'], windows: [rps: number, cpu: number][]): Measurement {
   return {
@@ -72,6 +72,8 @@ describe('goals', () => {
       point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 1000 }),
       point('isolation', '+ slow (10 s)', 'heimdall', { p99: 1100 }),
       point('isolation', '+ 100% 5xx', 'heimdall', { p99: 1500 }, { otherCpuPercent: 40 }),
+      // The control phase is shown beside the goals, never judged as one.
+      point('isolation', ISOLATION_SLOW_ELSEWHERE, 'heimdall', { p99: 3000 }),
     ];
     const goals = judgeGoals({}, { isolation }, 5).filter((g) => g.goal.startsWith('isolation'));
     expect(goals.map((g) => [g.value, g.met, g.noisy])).toEqual([[1.1, true, false], [1.5, false, true]]);
