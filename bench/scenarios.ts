@@ -92,8 +92,8 @@ const PATH = '/v1/chat/completions';
 /** The isolation phase every other phase is compared with: the healthy provider alone. */
 export const ISOLATION_SOLO = 'fast alone';
 /**
- * The control phase of `--isolation-control`: the slow neighbour's load goes through a second Heimdall process, so
- * what it costs lands on the machine but not inside the measured gateway. Not a goal: it tells the two apart.
+ * The control phase of `--isolation-control`: the slow neighbour's load goes through a second process of the same
+ * gateway, so what it costs lands on the machine but not inside the measured one. Not a goal: it tells the two apart.
  */
 export const ISOLATION_SLOW_ELSEWHERE = '+ slow, other gateway';
 const messages = [{ role: 'user', content: 'Hello, how are you today?' }];
