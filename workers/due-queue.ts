@@ -26,6 +26,11 @@ export class DueQueue<T extends Schedulable> {
     return this.#items.length - this.#stale;
   }
 
+  /** Live and stale entries: what the queue holds on to, for tests and diagnostics. */
+  get entries(): number {
+    return this.#items.length;
+  }
+
   /** Enters the item at its current due time, replacing the entry it had. */
   schedule(item: T): void {
     if (!Number.isNaN(item.scheduledDue)) this.#stale++;
@@ -65,8 +70,20 @@ export class DueQueue<T extends Schedulable> {
     return due;
   }
 
+  /**
+   * Drops every stale entry now, below the rebuild threshold too. A stale entry still references its finished item,
+   * which the queue would otherwise keep until the entry surfaces: for an idle worker, until its next job.
+   */
+  dropStale(): void {
+    if (this.#stale > 0) this.#rebuild();
+  }
+
   #rebuildIfStale(): void {
     if (this.#stale <= MIN_REBUILD_SIZE || this.#stale <= this.#items.length - this.#stale) return;
+    this.#rebuild();
+  }
+
+  #rebuild(): void {
     const items: T[] = [];
     const dues: number[] = [];
     for (let i = 0; i < this.#items.length; i++) {

@@ -96,6 +96,8 @@ export default function serve(init: WorkerInit): Promise<string> {
   };
   const sweepDeadlines = () => {
     if (jobs.size === 0) {
+      // Every entry left is a finished job's, holding its request body: let them go with the sweep.
+      deadlines.dropStale();
       stopSweeping();
       return;
     }

@@ -59,6 +59,20 @@ describe('DueQueue', () => {
     expect(names(queue.takeDue(100))).toEqual(['kept']);
   });
 
+  it('lets go of finished items on dropStale, below the rebuild threshold too, and keeps the live ones in order', () => {
+    const queue = new DueQueue<Item>();
+    const items = Array.from({ length: 10 }, (_, i) => new Item(`i${i}`, 100 - i));
+    for (const item of items) queue.schedule(item);
+    for (const item of items.slice(2)) queue.forget(item);
+    // Too few to rebuild on their own: the finished items stay referenced until their entries surface.
+    expect(queue.entries).toBe(10);
+    queue.dropStale();
+    expect(queue.entries).toBe(2);
+    expect(queue.size).toBe(2);
+    expect(names(queue.takeDue(Infinity))).toEqual(['i1', 'i0']);
+    expect(queue.entries).toBe(0);
+  });
+
   it('an item due now and scheduled again while being handled waits for the next call', () => {
     const queue = new DueQueue<Item>();
     const item = new Item('boundary', 10);
