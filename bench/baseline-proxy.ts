@@ -8,7 +8,7 @@ import { STATUS_CODES } from 'node:http';
 import { App, type HttpResponse } from 'uWebSockets.js';
 import { Pool, type Dispatcher } from 'undici';
 import { num, parseFlags, str } from './args.js';
-import { listenAndAnnounce } from './serve.js';
+import { listenAndAnnounce, onWholeBody, withHealthAndNotFound } from './serve.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const port = num(flags, 'port', 0);
@@ -62,7 +62,7 @@ async function forward(res: HttpResponse, ex: Exchange, body: Buffer): Promise<v
   }
 }
 
-const app = App()
+const app = withHealthAndNotFound(App()
   .post('/v1/chat/completions', (res) => {
     const ex: Exchange = { aborted: false, upstreamBody: null };
     res.onAborted(() => {
@@ -70,22 +70,7 @@ const app = App()
       // An 'error' listener first: undici's body.destroy() without one crashes the process (UND_ERR_ABORTED).
       ex.upstreamBody?.on('error', () => {}).destroy();
     });
-    let parts: Buffer[] | null = null;
-    res.onData((chunk, isLast) => {
-      // uWS reuses `chunk` after this callback, hence the copy.
-      const copy = Buffer.from(new Uint8Array(chunk));
-      if (!isLast) {
-        (parts ??= []).push(copy);
-        return;
-      }
-      void forward(res, ex, parts ? Buffer.concat([...parts, copy]) : copy);
-    });
-  })
-  .get('/health', (res) => {
-    res.end('ok');
-  })
-  .any('/*', (res) => {
-    res.writeStatus('404 Not Found').end('not found');
-  });
+    onWholeBody(res, (body) => void forward(res, ex, body));
+  }));
 
 listenAndAnnounce(app, port, () => void pool.destroy());

@@ -2,7 +2,7 @@
 import type { LoadResult } from './generators.js';
 import type { ThreadRole } from './procfs.js';
 
-export const TARGETS = ['mock', 'baseline', 'heimdall', 'portkey'] as const;
+export const TARGETS = ['mock', 'baseline', 'bare-hop', 'heimdall', 'portkey'] as const;
 export type Target = (typeof TARGETS)[number];
 export const MODES = ['pinned', 'unpinned'] as const;
 export type Mode = (typeof MODES)[number];

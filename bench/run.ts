@@ -55,7 +55,9 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --threads N           Heimdall worker threads for the openai provider (default 1)
   --connections N       load generator connections (default 64)
   --generator G         auto | wrk | node (default auto: wrk if installed)
-  --targets LIST        subset of mock,baseline,heimdall (default all; portkey joins with --peers portkey)
+  --targets LIST        subset of mock,baseline,bare-hop,heimdall (default mock,baseline,heimdall; portkey joins with
+                        --peers portkey; bare-hop is the baseline split over two threads by Heimdall's rings, the floor
+                        of its design)
   --modes LIST          subset of pinned,unpinned (default both)
   --mock-latency-ms MS  upstream latency added by the mock (default 0)
   --ready-timeout S     how long Heimdall may take to answer GET /health 200 (default 15)
@@ -67,7 +69,9 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
  isolation:  --fast-rate 1000 --slow-rate 300 --slow-latency-ms 10000 --isolation-reps 3 (quick: 1; phases interleaved, medians)
              --isolation-layout shared|pinned (default shared: the gateway on both cores, the sick load in the background class)
              --isolation-control (adds a control phase: the slow load through a second gateway process, whose CPU
-             lands on the machine but not in the measured gateway; shown, not a goal)
+             lands on the machine but not in the measured gateway; shown, not a goal). The baseline proxy has one
+             upstream, so its sick load always goes through a second baseline process: the least CPU a gateway can
+             spend on it, isolated by process
  bifrost:    --bifrost-rate 3000 --bifrost-duration 60 (quick: 2) --bifrost-latency-ms 10000
              (scaled down, with a printed note, when the open-files limit cannot hold rate × latency sockets)`;
 
@@ -76,6 +80,7 @@ const ROOT = resolve(HERE, '../..');
 const JS = {
   mock: join(HERE, 'mock-upstream.js'),
   baseline: join(HERE, 'baseline-proxy.js'),
+  bareHop: join(HERE, 'bare-hop.js'),
   loadgen: join(HERE, 'loadgen.js'),
   loopback: join(HERE, 'loopback.js'),
 };

@@ -14,12 +14,12 @@ import { cpuDelta, cpuSnapshot, classifyThreads, ephemeralPorts, openFilesLimit,
 
 export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-export type Peer = 'direct' | 'baseline' | 'heimdall' | 'portkey';
+export type Peer = 'direct' | 'baseline' | 'bare-hop' | 'heimdall' | 'portkey';
 
 export interface Ctx {
   root: string;
   workDir: string;
-  js: { mock: string; baseline: string; loadgen: string; loopback: string };
+  js: { mock: string; baseline: string; bareHop: string; loadgen: string; loopback: string };
   heimdallJs: string;
   portkeyJs: string | null;
   threads: number;
@@ -166,8 +166,9 @@ export async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, 
   const node = process.execPath;
   const plain: Endpoint['body'] = (stream) => body('gpt-4o-mini', stream);
   if (target === 'direct') return { sut: null, endpoint: { url: `http://127.0.0.1:${first}${PATH}`, headers: {}, body: plain } };
-  if (target === 'baseline') {
-    const proxy = spawnChild('baseline', node, [ctx.js.baseline, '--port', '0', '--upstream', `http://127.0.0.1:${first}`, '--connections', String(upstreamConnections)], ctx.sutCpu);
+  if (target === 'baseline' || target === 'bare-hop') {
+    const js = target === 'baseline' ? ctx.js.baseline : ctx.js.bareHop;
+    const proxy = spawnChild(target, node, [js, '--port', '0', '--upstream', `http://127.0.0.1:${first}`, '--connections', String(upstreamConnections)], ctx.sutCpu);
     children.push(proxy);
     const port = await waitForListening(proxy);
     return { sut: proxy, endpoint: { url: `http://127.0.0.1:${port}${PATH}`, headers: {}, body: plain } };
@@ -415,6 +416,8 @@ export function medianOfSamples(samples: Point[]): Point {
  * A fast provider beside a slow one (10 s latency) or a failing one (100 % 5xx), in one Heimdall with two custom
  * providers. The fast provider gets the same open-loop rate in every phase; the sick one gets its own generator.
  * 'direct' runs the same two loads against the two mocks without a gateway: the machine's own share of the effect.
+ * 'baseline' runs them through two baseline proxies, one per provider: the sick load costs the least CPU a proxy can
+ * spend on it, and shares no process with the healthy one.
  *
  * What is measured is the gateway's isolation, so the rest of the machine is kept out of it: the sick provider's
  * generator and mock run in the background scheduling class (their CPU never delays the healthy generator), the slow
@@ -437,13 +440,12 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
     { name: '+ 100% 5xx', slow: { status: 503 } },
   ];
   if (ctx.opts['isolation-control'] === 'on') phases.push({ name: ISOLATION_SLOW_ELSEWHERE, slow: { latencyMs: slowLatencyMs }, elsewhere: true });
-  // The baseline proxy has one upstream: it cannot route to two providers.
-  const measuredTargets = targets.filter((t) => t !== 'baseline');
   const samples = new Map<string, Point[]>();
   for (let rep = 1; rep <= reps; rep++) {
     for (const phase of phases) {
-      // Without a gateway there is no elsewhere: direct's control phase would be its slow phase again.
-      for (const target of measuredTargets.filter((t) => !phase.elsewhere || t !== 'direct')) {
+      // Without a gateway there is no elsewhere: direct's control phase would be its slow phase again. The baseline
+      // proxy has one upstream, so its sick load always goes through a second proxy: its every phase is the control.
+      for (const target of targets.filter((t) => !phase.elsewhere || (t !== 'direct' && t !== 'baseline'))) {
         const p: Point = { scenario: 'isolation', variant: phase.name, target };
         const key = `${phase.name}\n${target}`;
         if (!samples.has(key)) samples.set(key, []);
@@ -462,7 +464,12 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
             const route = (via: Endpoint, provider: string): Endpoint => ({ ...via, headers: via.headersFor?.(provider) ?? via.headers, body: (s) => via.body(s, provider) });
             fast = route(endpoint, 'fast');
             // The second gateway is a child like the mocks: stopped with them, its CPU not counted.
-            slow = route(phase.elsewhere ? (await startTarget(layout, target, { fast: fastPort, slow: slowPort }, children)).endpoint : endpoint, 'slow');
+            if (target === 'baseline') {
+              // As many upstream connections as Heimdall may hold, so the slow answers do not queue inside the proxy.
+              slow = phase.slow ? (await startTarget(layout, target, { slow: slowPort }, children, MAX_CONNS_PER_HOST)).endpoint : endpoint;
+            } else {
+              slow = route(phase.elsewhere ? (await startTarget(layout, target, { fast: fastPort, slow: slowPort }, children)).endpoint : endpoint, 'slow');
+            }
           }
           let background: ReturnType<typeof startGen> | null = null;
           if (phase.slow) {
@@ -487,7 +494,7 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
       }
     }
   }
-  return phases.flatMap((phase) => measuredTargets.filter((target) => samples.has(`${phase.name}\n${target}`)).map((target) => {
+  return phases.flatMap((phase) => targets.filter((target) => samples.has(`${phase.name}\n${target}`)).map((target) => {
     const own = samples.get(`${phase.name}\n${target}`)!;
     const point = medianOfSamples(own);
     if (phase.slow && reps > 1) point.pairedP99Ratio = pairedP99Ratios(samples.get(`${ISOLATION_SOLO}\n${target}`)!, own);
@@ -565,7 +572,7 @@ export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'
     case 'isolation': {
       const gateways = targets.filter((t) => t !== 'baseline' && t !== 'direct').length;
       const control = ctx.opts['isolation-control'] === 'on' ? gateways : 0;
-      return (3 * targets.filter((t) => t !== 'baseline').length + control) * isolationReps(ctx);
+      return (3 * targets.length + control) * isolationReps(ctx);
     }
     case 'bifrost':
       return targets.length;

@@ -1,4 +1,28 @@
-import { us_listen_socket_close, us_socket_local_port, type TemplatedApp, type us_listen_socket, type us_socket } from 'uWebSockets.js';
+import { us_listen_socket_close, us_socket_local_port, type HttpResponse, type TemplatedApp, type us_listen_socket, type us_socket } from 'uWebSockets.js';
+
+/** Collects a request's body and hands it over whole. uWS reuses each chunk after its callback, hence the copies. */
+export function onWholeBody(res: HttpResponse, done: (body: Buffer) => void): void {
+  let parts: Buffer[] | null = null;
+  res.onData((chunk, isLast) => {
+    const copy = Buffer.from(new Uint8Array(chunk));
+    if (!isLast) {
+      (parts ??= []).push(copy);
+      return;
+    }
+    done(parts ? Buffer.concat([...parts, copy]) : copy);
+  });
+}
+
+/** The proxies' other routes: `GET /health` for the orchestrator, 404 for anything else. */
+export function withHealthAndNotFound(app: TemplatedApp): TemplatedApp {
+  return app
+    .get('/health', (res) => {
+      res.end('ok');
+    })
+    .any('/*', (res) => {
+      res.writeStatus('404 Not Found').end('not found');
+    });
+}
 
 /**
  * Listens on 127.0.0.1 and prints `LISTENING <port>` once bound: the line bench/run.ts waits for.

@@ -1,0 +1,48 @@
+/** The worker thread of bench/bare-hop.ts: bodies in from the job ring, sent upstream, answers out. */
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Pool } from 'undici';
+import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
+import { RingReader, RingWriter } from '../src/contract/ring.js';
+
+export const UPSTREAM_PATH = '/v1/chat/completions';
+const JSON_HEADERS = { 'content-type': 'application/json' };
+
+export interface HopInit {
+  jobs: SharedArrayBuffer;
+  results: SharedArrayBuffer;
+  upstream: string;
+  connections: number;
+}
+
+/** `id` (uint32) then the payload; a result also carries the status (uint16) between them. */
+export function frame(id: number, payload: Uint8Array, status?: number): Uint8Array {
+  const head = status === undefined ? 4 : 6;
+  const out = new Uint8Array(head + payload.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, id, true);
+  if (status !== undefined) view.setUint16(4, status, true);
+  out.set(payload, head);
+  return out;
+}
+
+function runWorker(init: HopInit): void {
+  const pool = new Pool(init.upstream, { connections: init.connections, pipelining: 1 });
+  const results = new RingWriter(init.results, DEFAULT_RING_SHAPE);
+  const forward = async (id: number, body: Uint8Array): Promise<void> => {
+    try {
+      const up = await pool.request({ path: UPSTREAM_PATH, method: 'POST', headers: JSON_HEADERS, body });
+      results.send(frame(id, new Uint8Array(await up.body.arrayBuffer()), up.statusCode));
+    } catch (error) {
+      results.send(frame(id, Buffer.from(JSON.stringify({ error: { message: `upstream: ${(error as Error).message}` } })), 502));
+    }
+  };
+  new RingReader(init.jobs, DEFAULT_RING_SHAPE, (message) => {
+    const id = new DataView(message.buffer, message.byteOffset).getUint32(0, true);
+    void forward(id, message.subarray(4));
+  }).start();
+  // A pending Atomics.waitAsync does not keep a thread's event loop alive; a listened-to port does (until terminate).
+  parentPort!.on('message', () => {});
+}
+
+// Imported by the front thread for `frame`; runs only as the worker.
+if (!isMainThread) runWorker(workerData as HopInit);

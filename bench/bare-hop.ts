@@ -1,0 +1,65 @@
+/**
+ * The floor of Heimdall's design: the baseline proxy split over two threads the way Heimdall is, and nothing else.
+ * A uWS front thread hands each request body to one worker thread through Heimdall's own slot rings; the worker
+ * sends it upstream with an undici Pool (as the baseline does) and hands the answer back. No parsing, no codec, no
+ * routing, plugins, metrics or Piscina: what is left is the price of the thread hop on this machine, which no
+ * gateway built on this design can go below. JSON answers only; streaming is not relayed.
+ *
+ *   node dist/bench/bare-hop.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128]
+ */
+import { STATUS_CODES } from 'node:http';
+import { Worker } from 'node:worker_threads';
+import { App, type HttpResponse } from 'uWebSockets.js';
+import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
+import { RingReader, RingWriter, createRingBuffer } from '../src/contract/ring.js';
+import { UPSTREAM_PATH, frame, type HopInit } from './bare-hop-worker.js';
+import { num, parseFlags, str } from './args.js';
+import { listenAndAnnounce, onWholeBody, withHealthAndNotFound } from './serve.js';
+
+
+function runFront(): void {
+  const flags = parseFlags(process.argv.slice(2));
+  const upstream = new URL(str(flags, 'upstream', ''));
+  if (upstream.hostname !== '127.0.0.1') throw new Error('--upstream must be http://127.0.0.1:PORT');
+  const init: HopInit = {
+    jobs: createRingBuffer(DEFAULT_RING_SHAPE),
+    results: createRingBuffer(DEFAULT_RING_SHAPE),
+    upstream: upstream.origin,
+    connections: num(flags, 'connections', 128),
+  };
+  const worker = new Worker(new URL('./bare-hop-worker.js', import.meta.url), { workerData: init });
+  worker.on('error', (error) => {
+    process.stderr.write(`bare-hop worker failed: ${error.message}\n`);
+    process.exit(1);
+  });
+  const jobs = new RingWriter(init.jobs, DEFAULT_RING_SHAPE);
+  const waiting = new Map<number, { res: HttpResponse; aborted: boolean }>();
+  let nextId = 0;
+  new RingReader(init.results, DEFAULT_RING_SHAPE, (message) => {
+    const view = new DataView(message.buffer, message.byteOffset);
+    const id = view.getUint32(0, true);
+    const exchange = waiting.get(id);
+    if (!exchange) return;
+    waiting.delete(id);
+    if (exchange.aborted) return;
+    const status = view.getUint16(4, true);
+    exchange.res.cork(() => exchange.res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`)
+      .writeHeader('content-type', 'application/json').end(message.subarray(6)));
+  }).start();
+
+  const app = withHealthAndNotFound(App()
+    .post(UPSTREAM_PATH, (res) => {
+      const id = nextId = (nextId + 1) >>> 0;
+      const exchange = { res, aborted: false };
+      res.onAborted(() => {
+        exchange.aborted = true;
+      });
+      onWholeBody(res, (body) => {
+        waiting.set(id, exchange);
+        jobs.send(frame(id, body));
+      });
+    }));
+  listenAndAnnounce(app, num(flags, 'port', 0), () => void worker.terminate());
+}
+
+runFront();
