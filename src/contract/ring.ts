@@ -71,6 +71,8 @@ class RingView {
    * when it finds `flagIndex` set, and clears it as it does. A notify meant for an earlier state can land
    * between our raising the flag and the wait being registered, clearing the flag for nothing; so the flag is
    * raised again once the waiter exists, and a change that slipped in meanwhile wakes the waiter ourselves.
+   * A close moves neither counter and notifies only the waiters that exist as it does: one that slipped in
+   * before this waiter was registered is caught here too, or the thread would sleep through its own shutdown.
    */
   protected park(valueIndex: number, expected: number, flagIndex: number, resume: () => void): void {
     const waited = Atomics.waitAsync(this.header, valueIndex, expected);
@@ -80,6 +82,10 @@ class RingView {
     }
     void waited.value.then(resume);
     Atomics.store(this.header, flagIndex, 1);
+    if (this.closed) {
+      Atomics.notify(this.header, valueIndex, 1);
+      return;
+    }
     if (Atomics.load(this.header, valueIndex) !== expected && Atomics.exchange(this.header, flagIndex, 0) === 1) {
       Atomics.notify(this.header, valueIndex, 1);
     }

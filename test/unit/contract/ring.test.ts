@@ -125,6 +125,23 @@ describe('slot ring', () => {
     expect(closes).toBe(1);
   });
 
+  it('wakes for a close that lands between its last check and its wait (no notify reaches it)', async () => {
+    const shape = { slotCount: 2, slotSize: 16 };
+    const buffer = createRingBuffer(shape);
+    // The close is stored before the reader parks and its notify is lost: the reader's own checks before the wait
+    // are made to miss it, as they do when the other thread closes in that window.
+    new RingWriter(buffer, shape).close();
+    let checks = 0;
+    let closes = 0;
+    class LateSeeingReader extends RingReader {
+      override get closed(): boolean {
+        return ++checks > 2 && super.closed;
+      }
+    }
+    new LateSeeingReader(buffer, shape, () => {}, { onClosed: () => closes++ }).start();
+    await until(() => closes === 1, 'onClosed', 1_000);
+  });
+
   it('drops an abandoned backlog when the ring is closed instead of waiting forever', () => {
     const { writer } = pair({ slotCount: 2, slotSize: 16 });
     for (let i = 0; i < 5; i++) writer.send(bytes(`x${i}`));
