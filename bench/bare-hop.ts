@@ -16,7 +16,6 @@ import { UPSTREAM_PATH, frame, type HopInit } from './bare-hop-worker.js';
 import { num, parseFlags, str } from './args.js';
 import { listenAndAnnounce, onWholeBody, withHealthAndNotFound } from './serve.js';
 
-
 function runFront(): void {
   const flags = parseFlags(process.argv.slice(2));
   const upstream = new URL(str(flags, 'upstream', ''));

@@ -9,7 +9,7 @@
  */
 import { App, type HttpResponse } from 'uWebSockets.js';
 import { num, parseFlags } from './args.js';
-import { listenAndAnnounce } from './serve.js';
+import { listenAndAnnounce, withHealthAndNotFound } from './serve.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const port = num(flags, 'port', 0);
@@ -112,7 +112,7 @@ function respond(res: HttpResponse, reply: Reply, body: Buffer): void {
   else sendCompletion(res);
 }
 
-const app = App()
+const app = withHealthAndNotFound(App()
   .post('/v1/chat/completions', (res) => {
     const reply: Reply = { aborted: false };
     res.onAborted(() => {
@@ -135,12 +135,6 @@ const app = App()
         if (!reply.aborted) res.cork(() => respond(res, reply, copy));
       }, latencyMs);
     });
-  })
-  .get('/health', (res) => {
-    res.end('ok');
-  })
-  .any('/*', (res) => {
-    res.writeStatus('404 Not Found').end('not found');
-  });
+  }));
 
 listenAndAnnounce(app, port);

@@ -360,6 +360,15 @@ async function streaming(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   return out;
 }
 
+/**
+ * Whether a target runs isolation's control phase (the slow load through a second process of it). Without a gateway
+ * there is no elsewhere: direct's would be its slow phase again. The baseline proxy has one upstream, so its sick load
+ * always goes through a second proxy: every phase of it is the control.
+ */
+function hasControlPhase(target: Peer): boolean {
+  return target !== 'direct' && target !== 'baseline';
+}
+
 /** How many times each isolation phase runs (--isolation-reps, at least once). */
 function isolationReps(ctx: Ctx): number {
   return Math.max(1, Math.floor(Number(ctx.opts['isolation-reps'])));
@@ -443,9 +452,7 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
   const samples = new Map<string, Point[]>();
   for (let rep = 1; rep <= reps; rep++) {
     for (const phase of phases) {
-      // Without a gateway there is no elsewhere: direct's control phase would be its slow phase again. The baseline
-      // proxy has one upstream, so its sick load always goes through a second proxy: its every phase is the control.
-      for (const target of targets.filter((t) => !phase.elsewhere || (t !== 'direct' && t !== 'baseline'))) {
+      for (const target of targets.filter((t) => !phase.elsewhere || hasControlPhase(t))) {
         const p: Point = { scenario: 'isolation', variant: phase.name, target };
         const key = `${phase.name}\n${target}`;
         if (!samples.has(key)) samples.set(key, []);
@@ -570,8 +577,7 @@ export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'
     case 'streaming':
       return count(ctx.opts['stream-concurrency']) * targets.length;
     case 'isolation': {
-      const gateways = targets.filter((t) => t !== 'baseline' && t !== 'direct').length;
-      const control = ctx.opts['isolation-control'] === 'on' ? gateways : 0;
+      const control = ctx.opts['isolation-control'] === 'on' ? targets.filter(hasControlPhase).length : 0;
       return (3 * targets.length + control) * isolationReps(ctx);
     }
     case 'bifrost':

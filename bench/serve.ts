@@ -13,7 +13,7 @@ export function onWholeBody(res: HttpResponse, done: (body: Buffer) => void): vo
   });
 }
 
-/** The proxies' other routes: `GET /health` for the orchestrator, 404 for anything else. */
+/** A bench server's other routes: `GET /health` for the orchestrator, 404 for anything else. */
 export function withHealthAndNotFound(app: TemplatedApp): TemplatedApp {
   return app
     .get('/health', (res) => {
