@@ -32,6 +32,18 @@ export interface ResponseSink {
   end(data?: string | Uint8Array): void;
 }
 
+// Every control character but the tab, which header values may hold.
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
+
+/**
+ * A header value with its control characters percent-encoded. Some values come from the client (a model name, the
+ * name of a dropped parameter), and uWebSockets.js writes values as they are: a CR/LF in one would end the line and
+ * let the client write response headers of its own.
+ */
+export function headerValue(value: string): string {
+  return value.replace(CONTROL_CHARACTERS, (character) => `%${character.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
+}
+
 const statusLines = new Map<number, string>();
 export function statusLine(status: number): string {
   let line = statusLines.get(status);
@@ -94,7 +106,7 @@ export class UwsResponseSink implements ResponseSink {
       this.#res.writeStatus(statusLine(status))
         .writeHeader('content-type', contentType)
         .writeHeader('x-request-id', this.requestId);
-      if (headers) for (const name in headers) this.#res.writeHeader(name, headers[name]);
+      if (headers) this.#writeHeaders(headers);
       this.#res.end(body);
     });
   }
@@ -107,7 +119,7 @@ export class UwsResponseSink implements ResponseSink {
       this.#res.writeStatus(statusLine(status))
         .writeHeader('content-type', 'application/json')
         .writeHeader('x-request-id', this.requestId);
-      if (headers) for (const name in headers) this.#res.writeHeader(name, headers[name]);
+      if (headers) this.#writeHeaders(headers);
       this.#res.end(body, true);
     });
   }
@@ -123,7 +135,7 @@ export class UwsResponseSink implements ResponseSink {
         // Tells nginx and similar proxies in front of us not to buffer the stream.
         .writeHeader('x-accel-buffering', 'no')
         .writeHeader('x-request-id', this.requestId);
-      if (headers) for (const name in headers) this.#res.writeHeader(name, headers[name]);
+      if (headers) this.#writeHeaders(headers);
     });
   }
 
@@ -155,6 +167,10 @@ export class UwsResponseSink implements ResponseSink {
     this.#res.cork(() => {
       this.#res.end(data);
     });
+  }
+
+  #writeHeaders(headers: Headers): void {
+    for (const name in headers) this.#res.writeHeader(name, headerValue(headers[name]));
   }
 
   #complete(status: number): void {

@@ -195,6 +195,25 @@ describe('broken HTTP', () => {
     expect(text).toMatch(/\r\nx-request-id: abc\r\n/);
     expect(text).not.toMatch(/set-cookie|evil/i);
   });
+
+  // The transparency headers echo what the client named: a CR/LF in it must not end the header line.
+  it.each([
+    ['an answer', { model: 'openai/ok\r\nset-cookie: evil=1' }, 200, /\r\nx-heimdall-model: ok%0D%0Aset-cookie: evil=1\r\n/],
+    ['a stream', { model: 'openai/ok\nset-cookie: evil=1', stream: true }, 200, /\r\nx-heimdall-model: ok%0Aset-cookie: evil=1\r\n/],
+    ['an error after fallbacks', { model: 'openai/status-503', fallbacks: ['gone\r\nset-cookie: evil=1/y'] }, 404,
+      /\r\nx-heimdall-provider: gone%0D%0Aset-cookie: evil=1\r\n/],
+  ])('a CR/LF in a model name cannot add response headers (%s): it goes out percent-encoded', async (_, fields, status, echoed) => {
+    const socket = await rawSocket();
+    const closed = readUntilClosed(socket, 5_000);
+    const body = JSON.stringify({ messages: user('x'), ...fields });
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const { text, timedOut } = await closed;
+    expect(timedOut).toBe(false);
+    const head = text.slice(0, text.indexOf('\r\n\r\n'));
+    expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(head).toMatch(echoed);
+    expect(head).not.toMatch(/\r\nset-cookie/i);
+  });
 });
 
 describe('slow and vanishing clients', () => {
