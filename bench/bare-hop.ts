@@ -44,7 +44,7 @@ function runFront(): void {
     const status = view.getUint16(4, true);
     exchange.res.cork(() => exchange.res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`)
       .writeHeader('content-type', 'application/json').end(message.subarray(6)));
-  }).start();
+  }, { transient: true }).start();
 
   const app = withHealthAndNotFound(App()
     .post(UPSTREAM_PATH, (res) => {

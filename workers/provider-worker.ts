@@ -125,6 +125,7 @@ export default function serve(init: WorkerInit): Promise<string> {
 
   return new Promise<string>((resolve) => {
     const reader = new RingReader(init.toWorker, init.ringShape, onMessage, {
+      transient: true,
       onHandlerError: (error) => logger.error({ err: error }, 'bad message from the front thread'),
       onClosed: () => {
         for (const job of jobs.values()) job.abort('closing');

@@ -101,7 +101,9 @@ export type WorkerToFront =
 // Records off: a shared structure table would have to be synchronised between threads. Instead the gateway's own
 // objects (a job's fields, a result's metadata) cross as positional arrays: a map would spell out every key in
 // every message, and decoding a key costs more than its value. Only the client's body, and the rare error, stay maps.
-const packr = new Packr({ useRecords: false, moreTypes: false });
+// Bytes (a media answer, an uploaded file) are copied out as they are decoded: ring readers reuse the buffer a message
+// is decoded from.
+const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
 
 type WireUsage = [number, number, number] | null;
 

@@ -227,6 +227,12 @@ export interface RingReaderOptions {
   onHandlerError?: (error: unknown) => void;
   /** The producer (or owner) closed the ring; called once, after the last messages were delivered. */
   onClosed?: () => void;
+  /**
+   * The handler is done with a message when it returns (it decodes it, and keeps no view of it): a message that
+   * fits one slot is then copied into a buffer the reader reuses, rather than into a new ArrayBuffer each time,
+   * whose allocation and later collection cost more than the copy.
+   */
+  transient?: boolean;
 }
 
 export class RingReader extends RingView {
@@ -235,6 +241,8 @@ export class RingReader extends RingView {
   #running = false;
   readonly #onMessage: RingMessageHandler;
   readonly #options: RingReaderOptions;
+  /** Where a transient reader copies a one-slot message; null when the handler may keep what it is given. */
+  readonly #scratch: Uint8Array | null;
 
   constructor(buffer: SharedArrayBuffer, shape: RingShape, onMessage: RingMessageHandler,
     options: RingReaderOptions = {}) {
@@ -242,6 +250,7 @@ export class RingReader extends RingView {
     this.#read = Atomics.load(this.header, RING_READ);
     this.#onMessage = onMessage;
     this.#options = options;
+    this.#scratch = options.transient ? new Uint8Array(this.payloadCapacity) : null;
   }
 
   /** Starts consuming: drains what is there, then parks on `Atomics.waitAsync` until the producer publishes. */
@@ -267,13 +276,13 @@ export class RingReader extends RingView {
       const length = this.lengths.getUint32(slotStart + SLOT_LENGTH_OFFSET, true);
       const more = (this.bytes[slotStart + SLOT_FLAGS_OFFSET] & SLOT_FLAG_MORE) !== 0;
       const payloadStart = slotStart + SLOT_HEADER_BYTES;
-      const part = this.bytes.slice(payloadStart, payloadStart + length);
+      const payload = this.bytes.subarray(payloadStart, payloadStart + length);
       this.#read = (this.#read + 1) | 0;
       if (more) {
-        this.#fragments.push(part);
+        this.#fragments.push(payload.slice());
         continue;
       }
-      const message = this.#fragments.length === 0 ? part : this.#joinFragments(part);
+      const message = this.#fragments.length > 0 ? this.#joinFragments(payload) : this.#copyOut(payload);
       delivered++;
       try {
         this.#onMessage(message);
@@ -293,6 +302,13 @@ export class RingReader extends RingView {
         Atomics.exchange(this.header, RING_PRODUCER_WAITING, 0) === 1) {
       Atomics.notify(this.header, RING_READ, 1);
     }
+  }
+
+  #copyOut(payload: Uint8Array): Uint8Array {
+    const scratch = this.#scratch;
+    if (!scratch) return payload.slice();
+    scratch.set(payload);
+    return scratch.subarray(0, payload.byteLength);
   }
 
   #joinFragments(last: Uint8Array): Uint8Array {

@@ -82,7 +82,7 @@ export class WorkerChannel {
    */
   #openRings(): void {
     this.#writer = new RingWriter(createRingBuffer(this.#shape), this.#shape);
-    this.#reader = new RingReader(createRingBuffer(this.#shape), this.#shape, this.#onMessage);
+    this.#reader = new RingReader(createRingBuffer(this.#shape), this.#shape, this.#onMessage, { transient: true });
     this.#reader.start();
   }
 

@@ -38,6 +38,14 @@ describe('message codec', () => {
     expect(decodeMessage(Uint8Array.from(encodeMessage(cancel)))).toStrictEqual(cancel);
   });
 
+  it('copies bytes out as it decodes, so a ring reader may reuse the buffer a message came in', () => {
+    const wire = Uint8Array.from(encodeMessage([MSG_RESULT, 8, 200, Uint8Array.of(1, 2, 3), { upstreamMs: 3, usage: null,
+      droppedParams: null, contentType: 'audio/mpeg' }]));
+    const decoded = decodeMessage<WorkerToFront>(wire);
+    wire.fill(0);
+    expect(decoded[0] === MSG_RESULT && decoded[3]).toEqual(Uint8Array.of(1, 2, 3));
+  });
+
   it('encodes into a reused arena, so a result is only valid until the next encode', () => {
     const first = encodeMessage([MSG_CHUNKS, 1, ['first'], null]);
     const copy = Uint8Array.from(first);

@@ -107,6 +107,28 @@ describe('slot ring', () => {
     reader.stop();
   });
 
+  it('hands a transient handler its one-slot messages in one reused buffer, and overflow messages whole', () => {
+    const shape = { slotCount: 8, slotSize: 32 };
+    const buffer = createRingBuffer(shape);
+    const views: Uint8Array[] = [];
+    const received: string[] = [];
+    const writer = new RingWriter(buffer, shape);
+    const reader = new RingReader(buffer, shape, (message) => {
+      views.push(message);
+      received.push(text(message));
+    }, { transient: true });
+    const long = 'x'.repeat(100);
+    for (const message of ['first', long, 'second', '']) writer.send(bytes(message));
+    expect(reader.drain()).toBe(4);
+    expect(received).toEqual(['first', long, 'second', '']);
+    // No new ArrayBuffer per one-slot message: both are views of the same one, so the first now reads as the second.
+    expect(views[0].buffer).toBe(views[2].buffer);
+    expect(views[0].buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    expect(text(views[0])).toBe('secon');
+    expect(views[1].buffer).not.toBe(views[0].buffer);
+    expect(reader.usedSlots).toBe(0);
+  });
+
   it('delivers what was published before a close, then reports the close once', async () => {
     const { writer, reader, received } = pair({ slotCount: 8, slotSize: 32 });
     let closes = 0;
