@@ -19,8 +19,6 @@ import { splitUrl } from './url.js';
 const MAX_ERROR_TEXT = 500;
 const NO_KEY: KeyInit = Object.freeze({ value: '', configs: {} });
 
-type Controller = Dispatcher.DispatchController;
-
 export class HttpJobRunner {
   readonly #adapter: HttpAdapter;
   readonly #provider: ProviderInit;
@@ -107,12 +105,20 @@ export class HttpJobRunner {
   }
 }
 
-/** One request/response with the upstream, as undici's dispatch handler. */
+/**
+ * One request/response with the upstream, as undici's dispatch handler, in the callbacks undici 7's HTTP/1 client
+ * itself calls (`onConnect`, `onHeaders`, `onData`, `onComplete`, `onError`). A handler written to the newer
+ * `onResponse*` API is wrapped in an adapter that parses every response header and trailer into an object, for
+ * each request; this one reads the two headers it needs from the raw list.
+ */
 class Exchange implements Dispatcher.DispatchHandler {
   readonly #job: Job;
   readonly #adapter: HttpAdapter;
   readonly #provider: string;
-  #controller: Controller | null = null;
+  #abortRequest: ((error: Error) => void) | null = null;
+  /** Set while the client is backed up: undici stops reading when a data callback answers false. */
+  #paused = false;
+  #resumeReading: (() => void) | null = null;
   #status = 0;
   #retryAfter: number | undefined;
   #contentType: string | undefined;
@@ -135,36 +141,44 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   abort(reason: AbortReason): void {
-    this.#controller?.abort(new Error(`request ${reason}`));
+    this.#abortRequest?.(new Error(`request ${reason}`));
   }
 
   pause(): void {
-    this.#controller?.pause();
+    this.#paused = true;
   }
 
   resume(): void {
-    this.#controller?.resume();
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#resumeReading?.();
   }
 
-  onRequestStart(controller: Controller): void {
-    this.#controller = controller;
-    if (this.#job.abortReason) controller.abort(new Error(`request ${this.#job.abortReason}`));
+  onConnect(abort: (error: Error) => void): void {
+    this.#abortRequest = abort;
+    if (this.#job.abortReason) abort(new Error(`request ${this.#job.abortReason}`));
   }
 
-  onResponseStart(_controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.#status = statusCode;
-    const contentType = headers['content-type'];
-    this.#contentType = Array.isArray(contentType) ? contentType[0] : contentType;
+    this.#resumeReading = resume;
+    this.#contentType = headerOf(rawHeaders, 'content-type');
     if (statusCode >= 400) {
-      this.#retryAfter = parseRetryAfter(headers['retry-after']);
+      this.#retryAfter = parseRetryAfter(headerOf(rawHeaders, 'retry-after'));
     } else if (this.#job.data.stream) {
       this.#decoder = createDecoder(this.#adapter.streamFormat);
       this.#streamEvent = streamEventFor(this.#adapter, this.#job.data);
       this.#state = { includeUsage: this.#job.data.includeUsage, model: this.#job.data.model, usage: null, scratch: {} };
     }
+    return !this.#paused;
   }
 
-  onResponseData(_controller: Controller, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
+    this.#take(chunk);
+    return !this.#paused;
+  }
+
+  #take(chunk: Buffer): void {
     if (this.#done) return;
     if (!this.#decoder) {
       this.#parts.push(chunk);
@@ -198,7 +212,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     else if (this.#done) this.#job.end(this.#state!.usage);
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     if (this.#done) return;
     if (this.#decoder) {
       this.#finishStream(this.#brokenStream('the stream ended before its end marker'));
@@ -230,7 +244,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#job.result(answer.body, answer.usage);
   }
 
-  onResponseError(_controller: Controller, error: Error): void {
+  onError(error: Error): void {
     if (this.#done) return;
     this.#done = true;
     const job = this.#job;
@@ -255,6 +269,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   #finishStream(error: ErrorData): void {
     this.#done = true;
     this.#job.fail(error);
-    this.#controller?.abort(new Error(error.message));
+    this.#abortRequest?.(new Error(error.message));
   }
+}
+
+/** The first value of header `name` (lower case) in undici's raw list: name, value, name, value… */
+function headerOf(rawHeaders: Buffer[], name: string): string | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const candidate = rawHeaders[i];
+    if (candidate.length === name.length && candidate.toString('latin1').toLowerCase() === name) return rawHeaders[i + 1].toString('latin1');
+  }
+  return undefined;
 }

@@ -25,6 +25,12 @@ const NEVER_STARTED: Dispatcher.DispatchController = Object.freeze({
   aborted: false, paused: false, reason: null, abort() {}, pause() {}, resume() {},
 });
 
+/** Fails a request that never reached a connection, in the callback style its handler is written in (undici takes both). */
+function failUnstarted(handler: Dispatcher.DispatchHandler, error: Error): void {
+  if (handler.onResponseError) handler.onResponseError(NEVER_STARTED, error);
+  else handler.onError?.(error);
+}
+
 export class UpstreamPool extends Dispatcher {
   readonly #origin: string;
   readonly #options: UpstreamPoolOptions;
@@ -47,7 +53,7 @@ export class UpstreamPool extends Dispatcher {
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (this.#closed) {
-      handler.onResponseError?.(NEVER_STARTED, new Error(`the connection pool to ${this.#origin} is closed`));
+      failUnstarted(handler, new Error(`the connection pool to ${this.#origin} is closed`));
       return false;
     }
     const client = this.#takeIdle() ?? this.#open();
@@ -75,7 +81,7 @@ export class UpstreamPool extends Dispatcher {
     const error = typeof errorOrCallback === 'function' ? null : errorOrCallback ?? null;
     const then = typeof errorOrCallback === 'function' ? errorOrCallback : callback;
     const reason = error ?? new Error(`the connection pool to ${this.#origin} was destroyed`);
-    for (let waiting = this.#waiting.shift(); waiting; waiting = this.#waiting.shift()) waiting.handler.onResponseError?.(NEVER_STARTED, reason);
+    for (let waiting = this.#waiting.shift(); waiting; waiting = this.#waiting.shift()) failUnstarted(waiting.handler, reason);
     const done = this.#shutDown((client) => client.destroy(reason));
     if (!then) return done;
     void done.then(then);

@@ -10,18 +10,39 @@ interface Outcome {
   error?: Error;
 }
 
-/** Sends one request through `pool` with the same low-level handler API the worker uses. */
-function send(pool: UpstreamPool, path: string): Promise<Outcome> {
+type HandlerStyle = 'raw' | 'controller';
+
+/**
+ * Sends one request through `pool`. `raw`: the callbacks undici's HTTP/1 client calls itself, as the worker's
+ * handler is written; `controller`: undici's newer `onResponse*` API, which it adapts to those.
+ */
+function send(pool: UpstreamPool, path: string, style: HandlerStyle = 'raw'): Promise<Outcome> {
   return new Promise((resolve) => {
     let status = 0;
     const parts: Buffer[] = [];
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart: () => {},
-      onResponseStart: (_c, statusCode) => void (status = statusCode),
-      onResponseData: (_c, chunk) => void parts.push(chunk),
-      onResponseEnd: () => resolve({ status, body: Buffer.concat(parts).toString() }),
-      onResponseError: (_c, error) => resolve({ error }),
-    };
+    const answered = () => resolve({ status, body: Buffer.concat(parts).toString() });
+    const failed = (error: Error) => resolve({ error });
+    const handler: Dispatcher.DispatchHandler = style === 'raw'
+      ? {
+        onConnect: () => {},
+        onHeaders: (statusCode) => {
+          status = statusCode;
+          return true;
+        },
+        onData: (chunk) => {
+          parts.push(chunk);
+          return true;
+        },
+        onComplete: answered,
+        onError: failed,
+      }
+      : {
+        onRequestStart: () => {},
+        onResponseStart: (_c, statusCode) => void (status = statusCode),
+        onResponseData: (_c, chunk) => void parts.push(chunk),
+        onResponseEnd: answered,
+        onResponseError: (_c, error) => failed(error),
+      };
     pool.dispatch({ path, method: 'GET' }, handler);
   });
 }
@@ -122,16 +143,16 @@ describe('upstream connection pool', () => {
     expect(p.counts.waiting).toBe(0);
   });
 
-  it('answers waiting requests with an error when destroyed, and refuses new ones', async () => {
+  it.each(['raw', 'controller'] as const)('answers waiting requests with an error when destroyed, and refuses new ones (%s handlers)', async (style) => {
     const u = server(await upstream());
     const p = new UpstreamPool(u.origin, { connections: 1, ...OPTIONS });
-    const first = send(p, '/hold-a');
-    const waiting = send(p, '/r1');
+    const first = send(p, '/hold-a', style);
+    const waiting = send(p, '/r1', style);
     await until(() => u.held.length === 1);
     await p.destroy();
     expect((await waiting).error?.message).toMatch(/destroyed/);
     expect((await first).error).toBeInstanceOf(Error);
-    expect((await send(p, '/r2')).error?.message).toMatch(/closed/);
+    expect((await send(p, '/r2', style)).error?.message).toMatch(/closed/);
   });
 
   it('lets a request in flight finish when closed gracefully', async () => {
