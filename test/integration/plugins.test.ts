@@ -60,6 +60,14 @@ describe('plugins configured by path', () => {
     }
   });
 
+  it('a pre-hook\'s change to the request is what the provider gets', async () => {
+    const requestId = 'plugins-change-1';
+    await h.client.chat.completions.create({ model: 'openai/gpt-4o', messages: user('change me'), user: 'the client' },
+      { headers: { 'x-request-id': requestId, 'x-set-user': 'C' } });
+    const [sent] = h.fake.requestsWithId(requestId);
+    expect(sent.body).toMatchObject({ model: 'gpt-4o', user: 'C', messages: user('change me') });
+  });
+
   it('short-circuit with a response: the client gets it, the provider is never called, later plugins are skipped', async () => {
     const requestId = 'plugins-short-1';
     const before = h.fake.requests.length;

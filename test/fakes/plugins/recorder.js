@@ -4,6 +4,7 @@
 //   x-short-circuit: <label>   answer from the pre-hook with a chat.completion (the provider is not called)
 //   x-reject: <label>          refuse from the pre-hook with a 403 error
 //   x-throw: <label>           throw from the pre-hook
+//   x-set-user: <label>        set the request's `user` to the label (a change the provider must see)
 
 /** @returns {unknown[]} */
 function calls() {
@@ -20,6 +21,7 @@ export default function createRecorder(config) {
       calls().push({ plugin: label, hook: 'pre', requestId: ctx.requestId, provider: ctx.provider, model: ctx.model,
         stream: ctx.stream, requestModel: request.model });
       if (ctx.headers['x-throw'] === label) throw new Error(`${label} was asked to throw`);
+      if (ctx.headers['x-set-user'] === label) request.user = label;
       if (ctx.headers['x-reject'] === label) return { error: { status: 403, message: `refused by plugin ${label}` } };
       if (ctx.headers['x-short-circuit'] === label) {
         return {
