@@ -102,7 +102,13 @@ export class UwsResponseSink implements ResponseSink {
     this.#send(status, contentType, body, headers);
   }
 
-  #send(status: number, contentType: string, body: string | Uint8Array, headers: Headers | undefined): void {
+  /** Answers and closes the connection: for a request whose body we refuse to read to the end. */
+  jsonAndClose(status: number, body: string, headers?: Headers): void {
+    this.#send(status, 'application/json', body, headers, true);
+  }
+
+  #send(status: number, contentType: string, body: string | Uint8Array, headers: Headers | undefined,
+    closeConnection = false): void {
     if (this.aborted || this.finished) return;
     this.#complete(status);
     this.#res.cork(() => {
@@ -110,20 +116,7 @@ export class UwsResponseSink implements ResponseSink {
         .writeHeader('content-type', contentType)
         .writeHeader('x-request-id', this.requestId);
       if (headers) this.#writeHeaders(headers);
-      this.#res.end(body);
-    });
-  }
-
-  /** Answers and closes the connection: for a request whose body we refuse to read to the end. */
-  jsonAndClose(status: number, body: string, headers?: Headers): void {
-    if (this.aborted || this.finished) return;
-    this.#complete(status);
-    this.#res.cork(() => {
-      this.#res.writeStatus(statusLine(status))
-        .writeHeader('content-type', 'application/json')
-        .writeHeader('x-request-id', this.requestId);
-      if (headers) this.#writeHeaders(headers);
-      this.#res.end(body, true);
+      this.#res.end(body, closeConnection);
     });
   }
 
