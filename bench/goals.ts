@@ -14,6 +14,11 @@ export interface Goal {
   met: boolean | null;
   /** Some measurement behind the figure had unrelated processes using more than `noisyPercent` of a core. */
   noisy: boolean;
+  /**
+   * The machine alone missed the goal in the same run: the same loads with no gateway at all (isolation's direct
+   * row) moved the healthy p99 past the bound, so no gateway's figure can meet it on this host.
+   */
+  hostBound?: boolean;
 }
 
 const us = (v: number): string => `${Math.round(v).toLocaleString('en-US')} µs`;
@@ -83,27 +88,33 @@ export function judgeGoals(
   // The control phase (`--isolation-control`) is shown in the table, not judged: it is not the gateway's figure.
   const sick = iso.filter((p) => p.variant !== ISOLATION_SOLO && p.variant !== ISOLATION_SLOW_ELSEWHERE);
   if (!solo || !sick.length) goals.push(missing("isolation: healthy provider's p99 within 10 % of solo", '--scenario isolation'));
+  // Repeated, a ratio is the median of the paired ratios; the medians of the rows are shown beside it.
+  const isolationRatio = (p: Point): number | null => p.pairedP99Ratio?.median ?? p99VsSolo(points.isolation!, p);
   for (const p of solo ? sick : []) {
     const goal = `isolation: healthy p99 within 10 % of solo (${p.variant})`;
     const r = p99VsSolo(points.isolation!, p);
     const paired = p.pairedP99Ratio;
-    // Repeated, the verdict is the median of the paired ratios; the medians of the rows are shown beside it.
-    const value = paired?.median ?? r;
+    const value = isolationRatio(p);
     const rows = r === null ? '' : `${r.toFixed(2)}× (${us(p.latencyUs!.p99!)} against ${us(solo!.latencyUs!.p99!)} solo)`;
-    const figure = paired
+    // The same neighbour with no gateway in the way: what the machine itself does to the healthy load.
+    const direct = points.isolation!.find((d) => d.target === 'direct' && d.variant === p.variant);
+    const machine = direct ? isolationRatio(direct) : null;
+    const figure = (paired
       ? `${paired.median.toFixed(2)}× paired (median of ${paired.pairs}, range ${paired.range[0].toFixed(2)}–${paired.range[1].toFixed(2)}); medians of the rows ${rows}`
-      : rows;
+      : rows) + (machine === null ? '' : `; no gateway (direct) ${machine.toFixed(2)}×`);
     goals.push(value === null ? missing(goal, p.error ?? 'no latency')
-      : { goal, value, figure, met: value <= 1.1, noisy: pointNoisy(p, solo) });
+      : { goal, value, figure, met: value <= 1.1, noisy: pointNoisy(p, solo), ...(machine !== null && machine > 1.1 ? { hostBound: true } : {}) });
   }
   return goals;
 }
 
 export function goalsTable(goals: readonly Goal[]): string {
   const verdict = (g: Goal): string => (g.met === null ? 'not measured' : g.met ? 'met' : 'NOT MET');
-  const rows = goals.map((g) => [g.goal, verdict(g), g.figure + (g.noisy ? '  NOISY' : '')]);
+  const rows = goals.map((g) => [g.goal, verdict(g), g.figure + (g.noisy ? '  NOISY' : '') + (g.hostBound ? '  HOST-BOUND' : '')]);
   const header = ['goal', 'verdict', 'figure'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return ['goals (reported, not asserted; NOISY = unrelated processes took > 5 % of a core during a measurement behind it)', line(header), ...rows.map(line)].join('\n');
+  const legend = 'goals (reported, not asserted; NOISY = unrelated processes took > 5 % of a core during a measurement behind it; ' +
+    'HOST-BOUND = the same loads without any gateway missed the goal too, so this machine cannot show it)';
+  return [legend, line(header), ...rows.map(line)].join('\n');
 }

@@ -432,14 +432,16 @@ export function medianOfSamples(samples: Point[]): Point {
  * generator and mock run in the background scheduling class (their CPU never delays the healthy generator), the slow
  * neighbour is measured in its steady state (started one latency early, so its answers flow and its connections are
  * reused, as with a provider that has been slow for a while), and the phases are interleaved over --isolation-reps
- * repetitions whose medians are compared: one p99 over 10 s moves by ±30 % from run to run on a small VM. The
- * gateway runs unpinned, as deployed (one core per provider thread is the point of per-provider pools);
+ * repetitions whose medians are compared, each sample --isolation-duration seconds long (30 by default): at 1,000
+ * req/s one stall of the machine sets a 10 s window's p99 (1 % of it is 100 requests), and those moved by ±30 % and
+ * more from run to run on a small VM. The gateway runs unpinned, as deployed (one core per provider thread is the point of per-provider pools);
  * --isolation-layout pinned puts it on one core and everything else on the other.
  */
 async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
   const fastRate = Number(ctx.opts['fast-rate']);
   const slowRate = Number(ctx.opts['slow-rate']);
   const slowLatencyMs = Number(ctx.opts['slow-latency-ms']);
+  const seconds = Number(ctx.opts['isolation-duration']);
   const reps = isolationReps(ctx);
   const pinned = ctx.opts['isolation-layout'] === 'pinned';
   const layout: Ctx = { ...ctx, sutCpu: pinned ? ctx.sutCpu : undefined, auxCpu: pinned ? ctx.auxCpu : undefined };
@@ -483,14 +485,14 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
             const slowS = (phase.slow as { latencyMs?: number }).latencyMs ? slowLatencyMs / 1000 : 0;
             const headStartS = slowS > 0 ? slowS + 2 : 0;
             background = startGen(layout, {
-              url: slow.url, body: slow.body(false), headers: slow.headers, seconds: headStartS + ctx.warmupS + ctx.durationS + 1, rate: slowRate,
+              url: slow.url, body: slow.body(false), headers: slow.headers, seconds: headStartS + ctx.warmupS + seconds + 1, rate: slowRate,
               connections: connectionsFor(slowRate, slowS || 0.05), timeoutS: slowLatencyMs / 1000 + 20, drainS: 1, cpu: layout.auxCpu, background: true,
             });
             children.push(background.child);
             if (headStartS > 0) await sleep(headStartS * 1000);
           }
           Object.assign(p, await measured(layout, sut, children, {
-            url: fast.url, body: fast.body(false), headers: fast.headers, seconds: ctx.durationS, warmupS: ctx.warmupS, rate: fastRate,
+            url: fast.url, body: fast.body(false), headers: fast.headers, seconds, warmupS: ctx.warmupS, rate: fastRate,
             connections: Number(ctx.opts['open-connections']), cpu: layout.auxCpu,
           }));
           if (background) {

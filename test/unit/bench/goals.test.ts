@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeGoals } from '../../../bench/goals.js';
+import { goalsTable, judgeGoals } from '../../../bench/goals.js';
 import { summarize, type Measurement, type Row } from '../../../bench/report.js';
 import { bifrostPlan, ISOLATION_SLOW_ELSEWHERE, ISOLATION_SOLO, medianOfSamples, pairedP99Ratios, type Point } from '../../../bench/scenarios.js';
 
@@ -88,6 +88,24 @@ describe('goals', () => {
     expect(goal.value).toBe(1.05);
     expect(goal.met).toBe(true);
     expect(goal.figure).toMatch(/^1\.05× paired \(median of 5, range 0\.90–3\.00\); medians of the rows 1\.40×/);
+  });
+});
+
+describe('isolation against the machine alone', () => {
+  it('shows the no-gateway ratio beside each verdict and marks the goal host-bound when that one misses too', () => {
+    const isolation = [
+      point('isolation', ISOLATION_SOLO, 'direct', { p99: 400 }),
+      point('isolation', '+ slow (10 s)', 'direct', { p99: 600 }, { pairedP99Ratio: { median: 1.6, range: [1.2, 2], pairs: 3 } }),
+      point('isolation', '+ 100% 5xx', 'direct', { p99: 420 }),
+      point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 1000 }),
+      point('isolation', '+ slow (10 s)', 'heimdall', { p99: 1400 }),
+      point('isolation', '+ 100% 5xx', 'heimdall', { p99: 1050 }),
+    ];
+    const goals = judgeGoals({}, { isolation }, 5).filter((g) => g.goal.startsWith('isolation'));
+    expect(goals.map((g) => [g.value, g.met, g.hostBound ?? false])).toEqual([[1.4, false, true], [1.05, true, false]]);
+    expect(goals[0].figure).toMatch(/; no gateway \(direct\) 1\.60×$/);
+    expect(goals[1].figure).toMatch(/; no gateway \(direct\) 1\.05×$/);
+    expect(goalsTable(goals)).toContain('HOST-BOUND');
   });
 });
 
