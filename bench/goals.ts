@@ -101,7 +101,8 @@ export function judgeGoals(
     const machine = direct ? isolationRatio(direct) : null;
     const figure = (paired
       ? `${paired.median.toFixed(2)}× paired (median of ${paired.pairs}, range ${paired.range[0].toFixed(2)}–${paired.range[1].toFixed(2)}); medians of the rows ${rows}`
-      : rows) + (machine === null ? '' : `; no gateway (direct) ${machine.toFixed(2)}×`);
+      : rows) + (machine === null ? '' : `; no gateway (direct) ${machine.toFixed(2)}×`) +
+      (p.pairedP99VsControl ? `; ÷ the same load through a second gateway ${p.pairedP99VsControl.median.toFixed(2)}× paired` : '');
     goals.push(value === null ? missing(goal, p.error ?? 'no latency')
       : { goal, value, figure, met: value <= 1.1, noisy: pointNoisy(p, solo), ...(machine !== null && machine > 1.1 ? { hostBound: true } : {}) });
   }

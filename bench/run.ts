@@ -323,6 +323,7 @@ function scenarioSummary(points: Partial<Record<Scenario, Point[]>>): Record<str
     out.isolation_fast_p99_us = Object.fromEntries(h(points.isolation).map((p) => [p.variant, p.latencyUs?.p99 ?? null]));
     out.isolation_p99_ratio = Object.fromEntries(h(points.isolation).filter((p) => p.variant !== ISOLATION_SOLO).map((p) => [p.variant, p99VsSolo(points.isolation!, p)]));
     out.isolation_paired_p99_ratio = Object.fromEntries(h(points.isolation).filter((p) => p.variant !== ISOLATION_SOLO).map((p) => [p.variant, p.pairedP99Ratio ?? null]));
+    out.isolation_paired_p99_vs_control = Object.fromEntries(h(points.isolation).filter((p) => p.pairedP99VsControl).map((p) => [p.variant, p.pairedP99VsControl]));
   }
   if (points.bifrost) {
     out.bifrost = Object.fromEntries((points.bifrost ?? []).filter((p) => p.load).map((p) => [p.target, { variant: p.variant, success: p.successRate, p50_us: p.latencyUs?.p50, p99_us: p.latencyUs?.p99 }]));

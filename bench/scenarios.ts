@@ -86,6 +86,12 @@ export interface Point {
    * the median and range of those ratios. Pairing cancels the machine's drift, which moves every row together.
    */
   pairedP99Ratio?: { median: number; range: [number, number]; pairs: number };
+  /**
+   * Isolation with --isolation-control, the slow phase only: each repetition's p99 over the control phase's p99 of
+   * the same repetition, i.e. the slow load through this gateway against the same load through a second process that
+   * shares nothing with it. What is left over 1.0 is what the providers share inside the gateway.
+   */
+  pairedP99VsControl?: { median: number; range: [number, number]; pairs: number };
 }
 
 const PATH = '/v1/chat/completions';
@@ -507,6 +513,8 @@ async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void
     const own = samples.get(`${phase.name}\n${target}`)!;
     const point = medianOfSamples(own);
     if (phase.slow && reps > 1) point.pairedP99Ratio = pairedP99Ratios(samples.get(`${ISOLATION_SOLO}\n${target}`)!, own);
+    const control = samples.get(`${ISOLATION_SLOW_ELSEWHERE}\n${target}`);
+    if (control && phase.slow?.latencyMs && !phase.elsewhere) point.pairedP99VsControl = pairedP99Ratios(control, own);
     return point;
   }));
 }

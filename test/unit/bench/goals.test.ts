@@ -98,12 +98,12 @@ describe('isolation against the machine alone', () => {
       point('isolation', '+ slow (10 s)', 'direct', { p99: 600 }, { pairedP99Ratio: { median: 1.6, range: [1.2, 2], pairs: 3 } }),
       point('isolation', '+ 100% 5xx', 'direct', { p99: 420 }),
       point('isolation', ISOLATION_SOLO, 'heimdall', { p99: 1000 }),
-      point('isolation', '+ slow (10 s)', 'heimdall', { p99: 1400 }),
+      point('isolation', '+ slow (10 s)', 'heimdall', { p99: 1400 }, { pairedP99VsControl: { median: 1.05, range: [0.8, 1.3], pairs: 3 } }),
       point('isolation', '+ 100% 5xx', 'heimdall', { p99: 1050 }),
     ];
     const goals = judgeGoals({}, { isolation }, 5).filter((g) => g.goal.startsWith('isolation'));
     expect(goals.map((g) => [g.value, g.met, g.hostBound ?? false])).toEqual([[1.4, false, true], [1.05, true, false]]);
-    expect(goals[0].figure).toMatch(/; no gateway \(direct\) 1\.60×$/);
+    expect(goals[0].figure).toMatch(/; no gateway \(direct\) 1\.60×; ÷ the same load through a second gateway 1\.05× paired$/);
     expect(goals[1].figure).toMatch(/; no gateway \(direct\) 1\.05×$/);
     expect(goalsTable(goals)).toContain('HOST-BOUND');
   });
