@@ -185,7 +185,8 @@ figure{margin:12px 0}pre{background:#f8f8f8;padding:8px;overflow:auto;font-size:
 <h1>Heimdall benchmark</h1>
 <p>${esc(new Date().toISOString())}. Compare ratios within this run; absolute numbers hold only for this machine and day.
 A measurement is NOISY when unrelated processes used more than 5 % of a core during it.</p>
-<h2>Goals</h2><p>Reported, not asserted. NOISY: unrelated processes took more than 5 % of a core during a measurement behind the figure.</p>
+<h2>Goals</h2><p>Reported, not asserted. NOISY: unrelated processes took more than 5 % of a core during a measurement behind the figure.
+HOST-BOUND: the same loads with no gateway at all missed the goal too, so this machine cannot show it.</p>
 ${htmlTable(['goal', 'verdict', 'figure'], result.goals.map((g) => [g.goal, g.met === null ? 'not measured' : g.met ? 'met' : 'NOT MET', `${g.figure}${g.noisy ? ' NOISY' : ''}${g.hostBound ? ' HOST-BOUND' : ''}`]))}
 <h2>Summary</h2><pre>${esc(JSON.stringify(s, null, 2))}</pre>
 ${sections.join('\n')}

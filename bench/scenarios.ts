@@ -440,8 +440,8 @@ export function medianOfSamples(samples: Point[]): Point {
  * reused, as with a provider that has been slow for a while), and the phases are interleaved over --isolation-reps
  * repetitions whose medians are compared, each sample --isolation-duration seconds long (30 by default): at 1,000
  * req/s one stall of the machine sets a 10 s window's p99 (1 % of it is 100 requests), and those moved by ±30 % and
- * more from run to run on a small VM. The gateway runs unpinned, as deployed (one core per provider thread is the point of per-provider pools);
- * --isolation-layout pinned puts it on one core and everything else on the other.
+ * more from run to run on a small VM. The gateway runs unpinned, as deployed (one core per provider thread is the
+ * point of per-provider pools); --isolation-layout pinned puts it on one core and everything else on the other.
  */
 async function isolation(ctx: Ctx, targets: Peer[], progress: (p: Point) => void): Promise<Point[]> {
   const fastRate = Number(ctx.opts['fast-rate']);
