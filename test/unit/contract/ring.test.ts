@@ -1,16 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { RING_READ, RING_WRITE, RING_HEADER_BYTES, type RingShape } from '../../../src/contract/ring-layout.js';
-import { createRingBuffer, RingReader, RingWriter } from '../../../src/contract/ring.js';
+import { createRingBuffer, RingReader, RingWriter, type RingReaderOptions } from '../../../src/contract/ring.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (data: Uint8Array) => new TextDecoder().decode(data);
 
-function pair(shape: RingShape) {
+/** A writer and a reader on one ring; the reader keeps each message's text and the view it was handed. */
+function pair(shape: RingShape, options?: RingReaderOptions) {
   const buffer = createRingBuffer(shape);
   const received: string[] = [];
+  const views: Uint8Array[] = [];
   const writer = new RingWriter(buffer, shape);
-  const reader = new RingReader(buffer, shape, (message) => received.push(text(message)));
-  return { buffer, writer, reader, received };
+  const reader = new RingReader(buffer, shape, (message) => {
+    views.push(message);
+    received.push(text(message));
+  }, options);
+  return { buffer, writer, reader, received, views };
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
@@ -108,15 +113,7 @@ describe('slot ring', () => {
   });
 
   it('hands a transient handler its one-slot messages in one reused buffer, and overflow messages whole', () => {
-    const shape = { slotCount: 8, slotSize: 32 };
-    const buffer = createRingBuffer(shape);
-    const views: Uint8Array[] = [];
-    const received: string[] = [];
-    const writer = new RingWriter(buffer, shape);
-    const reader = new RingReader(buffer, shape, (message) => {
-      views.push(message);
-      received.push(text(message));
-    }, { transient: true });
+    const { writer, reader, received, views } = pair({ slotCount: 8, slotSize: 32 }, { transient: true });
     const long = 'x'.repeat(100);
     for (const message of ['first', long, 'second', '']) writer.send(bytes(message));
     expect(reader.drain()).toBe(4);
