@@ -121,7 +121,9 @@ function remember(data: string, state: StreamState): void {
 
 /** An annotation frame: dropped, unless it ends a choice (the asynchronous filter's `content_filter` finish). */
 function annotationStep(chunk: AzureChunk, state: StreamState): StreamStep {
-  const finishing = (chunk.choices ?? []).filter((choice) => choice.finish_reason);
+  // A frame in the annotation's place is whatever the upstream sent: only well-formed finishing choices count.
+  const listed: unknown[] = Array.isArray(chunk.choices) ? chunk.choices : [];
+  const finishing = listed.filter((choice): choice is AnnotationChoice => isPlainObject(choice) && Boolean(choice.finish_reason));
   if (finishing.length === 0) return { chunks: [], done: false };
   const choices = finishing.map((choice) => ({
     index: choice.index ?? 0,

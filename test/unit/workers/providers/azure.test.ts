@@ -145,6 +145,13 @@ describe('azure adapter: streams', () => {
     });
   });
 
+  it('drops an annotation-like frame whose choices are not a list of choices, rather than failing on it', () => {
+    // Found by the property test: `"choices":[]` nested deeper makes the frame look like an annotation.
+    expect(azure.streamEvent({ event: null, data: '{"choices":0,"parts":{"choices":[]}}' }, state())).toEqual({ chunks: [], done: false });
+    expect(azure.streamEvent({ event: null, data: '{"object":"","choices":[null,7,{"finish_reason":"stop"}]}' }, state()).chunks.map((c) => JSON.parse(c).choices))
+      .toEqual([[{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]]);
+  });
+
   it('forwards the content_filter finish of the default (synchronous) filter as sent', () => {
     const finish = '{"choices":[{"content_filter_results":{"violence":{"filtered":true,"severity":"medium"}},"delta":{},"finish_reason":"content_filter","index":0}],"created":1,"id":"chatcmpl-A1","model":"gpt-4o","object":"chat.completion.chunk"}';
     expect(azure.streamEvent({ event: null, data: finish }, state()).chunks).toEqual([finish]);
