@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
+import { configSummary } from './config/summary.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 import { PluginLoadError } from './plugins/load.js';
@@ -69,9 +70,12 @@ async function main(): Promise<void> {
   }
 
   const logger = createLogger(config.server.logLevel);
-  logger.info({ source: config.source, config: redactConfig(config) }, 'effective config');
+  for (const line of configSummary(config)) logger.info(line.fields, line.msg);
+  logger.debug({ source: config.source, config: redactConfig(config) }, 'effective config');
+  for (const warning of config.warnings) logger.warn(warning);
   if (config.ignoredKeys.length > 0) {
-    logger.warn({ keys: config.ignoredKeys }, 'config keys accepted for Bifrost compatibility but not used by Heimdall');
+    logger.warn({ keys: config.ignoredKeys }, `config keys accepted for Bifrost compatibility but not acted on by Heimdall yet: ${
+      config.ignoredKeys.join(', ')}`);
   }
 
   if (config.providers.length === 0) {

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import YAML from 'yaml';
-import { PROVIDER_FACTS } from '../contract/providers.js';
+import { adapterOf, PROVIDER_FACTS } from '../contract/providers.js';
+import { BIFROST_BASE_TYPES, BIFROST_ONLY_PROVIDERS, BIFROST_PLUGINS } from './bifrost.js';
 import { ConfigError, type ConfigProblem, formatPath, hint, issuesToProblems } from './errors.js';
+import { rememberEnvValues } from './redact.js';
 import {
   configSchema,
   DEFAULT_PLUGINS,
@@ -14,6 +16,7 @@ import {
   type RawKey,
   type RawProvider,
 } from './schema.js';
+import { unenforcedSettings } from './security.js';
 import type { GatewayConfig, KeyConfig, PluginConfig, ProviderConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -36,15 +39,32 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw new ConfigError(issuesToProblems(parsed.error.issues, configSchema), source);
 
-  const problems: ConfigProblem[] = [];
-  const server = serverConfig(opts.overrides ?? {}, problems);
   const cfg = parsed.data;
-  const providers = Object.entries(cfg.providers).map(([name, p]) => normalizeProvider(name, p, opts.env, problems));
-  checkFallbacks(providers, problems);
-  const aliases = modelAliases(cfg.model_aliases, providers, problems);
-  if (problems.length) throw new ConfigError(problems, source);
+  const ctx: LoadContext = { env: opts.env, problems: unenforcedSettings(cfg), warnings: [], envValues: new Set(),
+    emptyModelsMeanAll: cfg.version === 1, emptyModelKeys: [] };
+  const server = serverConfig(opts.overrides ?? {}, ctx.problems);
+  const providers: ProviderConfig[] = [];
+  const unsupportedProviders: string[] = [];
+  for (const [name, p] of Object.entries(cfg.providers)) {
+    const unserved = unservedReason(name, p);
+    if (unserved === null) {
+      providers.push(normalizeProvider(name, p, ctx));
+      continue;
+    }
+    unsupportedProviders.push(name);
+    ctx.warnings.push(`providers.${name}: ${unserved}; it loads but is not served (a request for ${name}/… gets 404)`);
+  }
+  checkFallbacks(providers, ctx.problems);
+  const aliases = modelAliases(cfg.model_aliases, providers, ctx.problems);
+  if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
+  if (ctx.emptyModelKeys.length > 0) {
+    ctx.warnings.push(`${ctx.emptyModelKeys.join(', ')}: "models": [] allows no model, so ${ctx.emptyModelKeys.length === 1
+      ? 'this key serves' : 'these keys serve'} nothing (Bifrost 1.5 reads [] so; before 1.5 it meant every model): `
+      + 'write ["*"] for every model, or set "version": 1 at the top for the old meaning');
+  }
+  const plugins = normalizePlugins(cfg.plugins, file);
 
-  return deepFreeze({
+  const config = deepFreeze({
     server,
     client: {
       dropExcessRequests: cfg.client.drop_excess_requests,
@@ -52,11 +72,38 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
     },
     providers,
+    unsupportedProviders,
     modelAliases: aliases,
-    plugins: normalizePlugins(cfg.plugins, file),
+    plugins: plugins.plugins,
     source,
-    ignoredKeys: ignoredKeys(cfg),
+    ignoredKeys: [...ignoredKeys(cfg), ...plugins.ignored],
+    warnings: [...ctx.warnings, ...plugins.warnings],
   });
+  rememberEnvValues(config, ctx.envValues);
+  return config;
+}
+
+interface LoadContext {
+  readonly env: LoadConfigOptions['env'];
+  readonly problems: ConfigProblem[];
+  readonly warnings: string[];
+  /** Every value read from an `env.VAR` reference, so the start-up dump can mask it wherever it lands. */
+  readonly envValues: Set<string>;
+  /** Bifrost's top-level `"version": 1`: a key's `"models": []` keeps its pre-1.5 meaning, every model. */
+  readonly emptyModelsMeanAll: boolean;
+  /** Paths of keys whose `"models": []` allows nothing, reported in one warning. */
+  readonly emptyModelKeys: string[];
+}
+
+/** Why a provider Bifrost knows is loaded but not served, or null when Heimdall serves it (or it is a mistake). */
+function unservedReason(name: string, p: RawProvider): string | null {
+  const base = p.custom_provider_config?.base_provider_type;
+  if (base === undefined) {
+    return BIFROST_ONLY_PROVIDERS.has(name) ? `Heimdall has no adapter for Bifrost's provider '${name}' yet` : null;
+  }
+  const adapter = adapterOf(base);
+  if ((adapter && PROVIDER_FACTS[adapter].canBeBase) || !BIFROST_BASE_TYPES.has(base)) return null;
+  return `Heimdall cannot base a custom provider on '${base}' yet`;
 }
 
 async function readConfigFile(file: string): Promise<unknown> {
@@ -111,23 +158,24 @@ function serverConfig(o: NonNullable<LoadConfigOptions['overrides']>, problems: 
   return server;
 }
 
-function normalizeProvider(
-  name: string,
-  p: RawProvider,
-  env: LoadConfigOptions['env'],
-  problems: ConfigProblem[],
-): ProviderConfig {
+function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): ProviderConfig {
+  const { problems } = ctx;
   const at = (...rest: PropertyKey[]): string => formatPath(['providers', name, ...rest]);
   const adapter = resolveAdapter(name, p, at, problems);
   const facts = adapter ? PROVIDER_FACTS[adapter] : undefined;
   const keyless = Boolean(facts?.keyless || p.custom_provider_config?.is_key_less);
-  const resolveEnv = (value: string, path: PropertyKey[]): string => resolveRef(value, env, at(...path), problems);
+  const resolveEnv = (value: string, path: PropertyKey[]): string => resolveRef(value, ctx, at(...path));
 
-  const keys = p.keys.map((k, i) => normalizeKey(name, k, i, (v, path) => resolveEnv(v, ['keys', i, ...path])));
+  const keys = p.keys.map((k, i) => normalizeKey(name, k, i, (v, path) => resolveEnv(v, ['keys', i, ...path]),
+    ctx.emptyModelsMeanAll));
+  p.keys.forEach((k, i) => {
+    if (k.models?.length === 0 && !ctx.emptyModelsMeanAll) ctx.emptyModelKeys.push(at('keys', i));
+  });
   checkKeys(keys, keyless, at, problems);
 
   const net = p.network_config;
-  const baseUrl = net.base_url ? net.base_url.replace(/\/+$/, '') : null;
+  const configuredUrl = net.base_url || (facts?.keyUrlConfig ? keyUrl(keys, facts.keyUrlConfig, at, problems) : null);
+  const baseUrl = configuredUrl ? configuredUrl.replace(/\/+$/, '') : null;
   // A custom provider is by definition some other server than the base type's default; some adapters have no default.
   if (facts && !baseUrl && (p.custom_provider_config || facts.needsBaseUrl)) {
     const why = p.custom_provider_config ? `a custom provider based on '${adapter}'` : `provider '${adapter}'`;
@@ -221,8 +269,9 @@ function resolveAdapter(
   problems: ConfigProblem[],
 ): string | null {
   const custom = p.custom_provider_config;
-  if (Object.hasOwn(PROVIDER_FACTS, name)) {
-    if (!custom) return name;
+  const builtin = adapterOf(name);
+  if (builtin) {
+    if (!custom) return builtin;
     problems.push({ path: at('custom_provider_config'), message: `'${name}' is a built-in provider; pick another name for a custom one` });
     return null;
   }
@@ -234,7 +283,7 @@ function resolveAdapter(
   if (/[/\s]/.test(name)) {
     problems.push({ path: at(), message: `provider name '${name}' must not contain '/' or spaces (it prefixes model names)` });
   }
-  const base = custom.base_provider_type;
+  const base = adapterOf(custom.base_provider_type) ?? custom.base_provider_type;
   const bases = Object.keys(PROVIDER_FACTS).filter((id) => PROVIDER_FACTS[id].canBeBase);
   if (!bases.includes(base)) {
     const message = `'${base}' cannot be a base provider${hint(base, bases)} (valid: ${bases.join(', ')})`;
@@ -246,13 +295,28 @@ function resolveAdapter(
 
 type Resolver = (value: string, path: PropertyKey[]) => string;
 
-function normalizeKey(provider: string, k: RawKey, index: number, resolveEnv: Resolver): KeyConfig {
+/**
+ * Bifrost ≥ 1.5 gives each key of a self-hosted provider its own server (`sgl_key_config.url`). Heimdall sends a
+ * provider's requests to one base URL, so the keys' URL serves as that when they all agree.
+ */
+function keyUrl(keys: readonly KeyConfig[], field: string, at: (...rest: PropertyKey[]) => string,
+  problems: ConfigProblem[]): string | null {
+  const urls = [...new Set(keys.map((k) => (k.providerConfigs[field] as { url?: unknown } | undefined)?.url)
+    .filter((url): url is string => typeof url === 'string' && url !== ''))];
+  if (urls.length <= 1) return urls[0] ?? null;
+  problems.push({ path: at('keys'), message: `the keys name ${urls.length} different ${field}.url servers; Heimdall sends a `
+    + 'provider\'s requests to one base URL: configure one provider per server (custom providers), or set network_config.base_url' });
+  return null;
+}
+
+function normalizeKey(provider: string, k: RawKey, index: number, resolveEnv: Resolver, emptyMeansAll = false): KeyConfig {
   const providerConfigs: Record<string, unknown> = {};
   for (const field of KEY_CONFIG_FIELDS) {
     if (k[field]) providerConfigs[field] = resolveDeep(k[field], [field], resolveEnv);
   }
   const id = k.id ?? `${provider}-key-${index}`;
-  const allModels = k.models === undefined || (k.models.length === 1 && k.models[0] === '*');
+  const allModels = k.models === undefined || (k.models.length === 1 && k.models[0] === '*')
+    || (emptyMeansAll && k.models.length === 0);
   return {
     id,
     name: k.name ?? id,
@@ -295,32 +359,57 @@ function checkKeys(
   }
 }
 
-function resolveRef(value: string, env: LoadConfigOptions['env'], path: string, problems: ConfigProblem[]): string {
+function resolveRef(value: string, ctx: LoadContext, path: string): string {
   if (!value.startsWith(ENV_PREFIX)) return value;
   const name = value.slice(ENV_PREFIX.length);
-  const resolved = env[name];
+  const resolved = ctx.env[name];
   if (resolved === undefined) {
-    problems.push({ path, message: `environment variable '${name}' is not set` });
+    ctx.problems.push({ path, message: `environment variable '${name}' is not set` });
     return '';
   }
+  if (resolved !== '') ctx.envValues.add(resolved);
   return resolved;
 }
 
-function normalizePlugins(plugins: RawConfig['plugins'], file: string | null): PluginConfig[] {
+interface NormalizedPlugins {
+  plugins: PluginConfig[];
+  ignored: string[];
+  warnings: string[];
+}
+
+function normalizePlugins(entries: RawConfig['plugins'], file: string | null): NormalizedPlugins {
   const folder = file ? dirname(resolve(file)) : process.cwd();
-  return (plugins ?? DEFAULT_PLUGINS).map((entry) => {
-    if (typeof entry === 'string') {
-      if (!isPluginPath(entry)) return { name: entry, path: null, enabled: true, config: {} };
+  const out: NormalizedPlugins = { plugins: [], ignored: [], warnings: [] };
+  const notActedOn: string[] = [];
+  (entries ?? DEFAULT_PLUGINS).forEach((entry, i) => {
+    if (typeof entry === 'string' && isPluginPath(entry)) {
       const path = resolve(folder, entry);
-      return { name: basename(path, extname(path)), path, enabled: true, config: {} };
+      out.plugins.push({ name: basename(path, extname(path)), path, enabled: true, config: {} });
+      return;
     }
-    return {
-      name: entry.name,
-      path: 'path' in entry && entry.path ? resolve(folder, entry.path) : null,
-      enabled: 'enabled' in entry ? entry.enabled : true,
-      config: ('config' in entry && entry.config) || {},
-    };
+    const plugin: PluginConfig = typeof entry === 'string'
+      ? { name: entry, path: null, enabled: true, config: {} }
+      : { name: entry.name, path: entry.path ? resolve(folder, entry.path) : null, enabled: entry.enabled, config: entry.config ?? {} };
+    if (plugin.path !== null || !Object.hasOwn(BIFROST_PLUGINS, plugin.name)) {
+      out.plugins.push(plugin);
+      return;
+    }
+    const builtin = BIFROST_PLUGINS[plugin.name];
+    if (builtin === null) {
+      if (plugin.enabled) notActedOn.push(plugin.name);
+      return;
+    }
+    // Bifrost's plugin maps onto Heimdall's own; its settings are Bifrost's, not the built-in's.
+    for (const key of Object.keys(plugin.config)) out.ignored.push(formatPath(['plugins', i, 'config', key]));
+    out.plugins.push({ name: builtin, path: null, enabled: plugin.enabled, config: {} });
   });
+  // `telemetry` beside `metrics` (a Bifrost list with Heimdall's name added) would count every request twice.
+  out.plugins = out.plugins.filter((p, i) => p.path !== null || out.plugins.findIndex((q) => q.path === null && q.name === p.name) === i);
+  if (notActedOn.length > 0) {
+    out.warnings.push(`plugins: Bifrost's built-in plugin${notActedOn.length === 1 ? '' : 's'} ${notActedOn.join(', ')} `
+      + `${notActedOn.length === 1 ? 'is' : 'are'} not acted on by Heimdall yet and will not run`);
+  }
+  return out;
 }
 
 function ignoredKeys(cfg: RawConfig): string[] {

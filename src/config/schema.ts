@@ -13,8 +13,17 @@ export const isPluginPath = (s: string): boolean => PLUGIN_PATH_EXTENSIONS.some(
 const looksLikePath = (s: string): boolean => /[/\\]/.test(s) || s.startsWith('.');
 const pluginPathMessage = `a plugin path must end in ${PLUGIN_PATH_EXTENSIONS.slice(0, -1).join(', ')} or ${PLUGIN_PATH_EXTENSIONS.at(-1)}`;
 
+// Bifrost's blocks that Heimdall has no counterpart for. The settings among them that would restrict traffic
+// (governance, auth) are refused at load by `security.ts`, so their shapes stay loose here.
 const topIgnored = {
   encryption_key: z.string().optional(),
+  auth_config: z.unknown().optional(),
+  server: z.unknown().optional(),
+  source_of_truth: z.unknown().optional(),
+  env_label: z.unknown().optional(),
+  alerting: z.unknown().optional(),
+  webhooks: z.unknown().optional(),
+  skills_registry: z.unknown().optional(),
   mcp: z.unknown().optional(),
   governance: z.unknown().optional(),
   config_store: z.unknown().optional(),
@@ -29,6 +38,10 @@ const topIgnored = {
   guardrails_config: z.unknown().optional(),
   audit_logs: z.unknown().optional(),
   large_payload_optimization: z.unknown().optional(),
+  scim_config: z.unknown().optional(),
+  access_profiles: z.unknown().optional(),
+  feature_flags: z.unknown().optional(),
+  circuit_breaker_config: z.unknown().optional(),
 };
 
 const clientIgnored = {
@@ -39,9 +52,25 @@ const clientIgnored = {
   disable_content_logging: z.boolean().optional(),
   disable_db_pings_in_health: z.boolean().optional(),
   log_retention_days: posInt.optional(),
-  enforce_auth_on_inference: z.boolean().optional(),
+  // The pre-1.5 switch of the governance plugin, which restricts nothing by itself.
+  enable_governance: z.boolean().optional(),
+  enable_litellm_fallbacks: z.boolean().optional(),
   allow_direct_keys: z.boolean().optional(),
-  required_headers: stringList.optional(),
+  allow_per_request_content_storage_override: z.boolean().optional(),
+  allow_per_request_raw_override: z.boolean().optional(),
+  dump_errors_in_console_logs: z.boolean().optional(),
+  webhook_config: looseObject.optional(),
+  dual_credential_conflict_behavior: z.string().optional(),
+  compat: looseObject.optional(),
+  whitelisted_routes: stringList.optional(),
+  hide_deleted_virtual_keys_in_filters: z.boolean().optional(),
+  allowed_headers: stringList.optional(),
+  routing_chain_max_depth: posInt.optional(),
+  mcp_disable_auto_tool_inject: z.boolean().optional(),
+  mcp_enable_temp_token_auth: z.boolean().optional(),
+  mcp_external_client_url: z.unknown().optional(),
+  mcp_server_auth_mode: z.string().optional(),
+  oauth2_server_config: looseObject.optional(),
   logging_headers: stringList.optional(),
   header_filter_config: z.strictObject({ allowlist: stringList.optional(), denylist: stringList.optional() }).optional(),
   async_job_result_ttl: posInt.optional(),
@@ -51,10 +80,20 @@ const clientIgnored = {
   mcp_tool_sync_interval: nonNegInt.optional(),
 };
 
+// Settings that restrict who may call: refused by `security.ts` when set, so neither acted on nor ignored.
+const clientRefusedWhenSet = {
+  enforce_auth_on_inference: z.boolean().optional(),
+  // Bifrost's deprecated spellings of enforce_auth_on_inference.
+  enforce_governance_header: z.boolean().optional(),
+  enforce_scim_auth: z.boolean().optional(),
+  required_headers: stringList.optional(),
+};
+
 const clientSchema = z.strictObject({
   drop_excess_requests: z.boolean().default(false),
   max_request_body_size_mb: posInt.default(10),
   shutdown_grace_seconds: z.number().min(0).default(30),
+  ...clientRefusedWhenSet,
   ...clientIgnored,
 });
 
@@ -71,6 +110,7 @@ const modelList = z.array(z.string().min(1)).superRefine((models, ctx) => {
 
 const keyIgnored = {
   use_for_batch_api: z.boolean().optional(),
+  aliases: looseObject.optional(),
 };
 /**
  * Per-key provider settings (endpoints, deployments, cloud credentials). Their strings may be `env.VAR`
@@ -84,6 +124,7 @@ const keyProviderConfigs = {
   replicate_key_config: looseObject.optional(),
   ollama_key_config: looseObject.optional(),
   sgl_key_config: looseObject.optional(),
+  bedrock_mantle_key_config: looseObject.optional(),
 };
 export const KEY_CONFIG_FIELDS = Object.keys(keyProviderConfigs) as (keyof typeof keyProviderConfigs)[];
 
@@ -105,6 +146,8 @@ const networkIgnored = {
   ca_cert_pem: z.string().optional(),
   enforce_http2: z.boolean().optional(),
   beta_header_overrides: looseObject.optional(),
+  keep_alive_timeout_in_seconds: posInt.optional(),
+  allow_private_network: z.boolean().optional(),
 };
 
 const httpUrl = z.string().refine((s) => {
@@ -249,10 +292,12 @@ const pluginStringSchema = z
   .min(1)
   .refine((s) => isPluginPath(s) || !looksLikePath(s), pluginPathMessage);
 
-export const DEFAULT_PLUGINS = [{ name: 'metrics' }] as const;
+export const DEFAULT_PLUGINS: readonly string[] = ['metrics'];
 
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
+  // Bifrost's allow-list semantics: 2 (the default) reads a key's `"models": []` as no model, 1 as every model.
+  version: z.union([z.literal(1), z.literal(2)]).optional(),
   client: clientSchema.prefault({}),
   providers: z.record(z.string(), providerSchema).default({}),
   // Heimdall's own: a model name clients may use in place of `provider/model` (`"fast": "groq/llama-3.1-8b-instant"`).

@@ -105,6 +105,11 @@ export interface GatewayConfig {
   readonly server: ServerConfig;
   readonly client: ClientConfig;
   readonly providers: readonly ProviderConfig[];
+  /**
+   * Providers the config names that Heimdall has no adapter for (Bifrost's `elevenlabs`, …): loaded with a warning,
+   * not served; a request for one is told so.
+   */
+  readonly unsupportedProviders: readonly string[];
   /** A name clients may send as `model`, and the `provider/model` it stands for. */
   readonly modelAliases: Readonly<Record<string, string>>;
   readonly plugins: readonly PluginConfig[];
@@ -112,4 +117,6 @@ export interface GatewayConfig {
   readonly source: string;
   /** Bifrost keys that loaded but Heimdall does not act on yet, reported once at start. */
   readonly ignoredKeys: readonly string[];
+  /** What the operator should know about how the config was read (providers not served, keys allowing no model). */
+  readonly warnings: readonly string[];
 }

@@ -29,6 +29,8 @@ export interface ProviderFacts {
   readonly canBeBase: boolean;
   /** The adapter has no default endpoint: `network_config.base_url` (or a per-key endpoint) is required. */
   readonly needsBaseUrl: boolean;
+  /** Bifrost ≥ 1.5 puts a self-hosted server's URL on each key (`sgl_key_config.url`); the field that holds it. */
+  readonly keyUrlConfig: string | null;
   readonly capabilities: Capabilities;
 }
 
@@ -41,7 +43,7 @@ const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true })
 const withMedia = (capabilities: Capabilities): Capabilities => Object.freeze({ ...capabilities, media: true, listModels: true });
 
 const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial<ProviderFacts> = {}): ProviderFacts =>
-  Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, capabilities, ...extra });
+  Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, keyUrlConfig: null, capabilities, ...extra });
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
   openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true }), { canBeBase: true }),
@@ -50,7 +52,7 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true }), { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),
-  ollama: facts(null, withMedia(ALL), { keyless: true }),
+  ollama: facts(null, withMedia(ALL), { keyless: true, keyUrlConfig: 'ollama_key_config' }),
   openrouter: facts('OPENROUTER_API_KEY', withMedia(ALL)),
   xai: facts('XAI_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   deepseek: facts('DEEPSEEK_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, vision: false }))),
@@ -58,8 +60,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   perplexity: facts('PERPLEXITY_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, tools: false }))),
   together: facts('TOGETHER_API_KEY', withMedia(ALL)),
   fireworks: facts('FIREWORKS_API_KEY', withMedia(ALL)),
-  vllm: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true }),
-  sglang: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true }),
+  vllm: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true, keyUrlConfig: 'vllm_key_config' }),
+  sglang: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true, keyUrlConfig: 'sgl_key_config' }),
   huggingface: facts('HF_TOKEN', withMedia(CHAT_TOOLS_VISION), { canBeBase: true }),
   parasail: facts('PARASAIL_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
@@ -70,6 +72,18 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   bedrock: facts(null, ALL, { canBeBase: true }),
   mock: facts(null, Object.freeze({ ...ALL, tools: false, vision: false, embeddings: false }), { keyless: true }),
 });
+
+/**
+ * Other names for Heimdall's adapters, as Bifrost spells them. A provider configured under such a name keeps it
+ * (clients keep sending `sgl/<model>`) and is served by the adapter.
+ */
+export const PROVIDER_NAME_ALIASES: Readonly<Record<string, string>> = Object.freeze({ sgl: 'sglang' });
+
+/** The adapter a provider name or base type stands for, aliases included; null when Heimdall has none. */
+export function adapterOf(name: string): string | null {
+  if (Object.hasOwn(PROVIDER_FACTS, name)) return name;
+  return Object.hasOwn(PROVIDER_NAME_ALIASES, name) ? PROVIDER_NAME_ALIASES[name] : null;
+}
 
 export function isKnownAdapter(id: string): boolean {
   return Object.hasOwn(PROVIDER_FACTS, id);

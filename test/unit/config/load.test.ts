@@ -115,10 +115,10 @@ describe('loadConfig with a Bifrost config.json', () => {
     expect(vllm.network.baseUrl).toBe('http://vllm.internal:8000');
     expect(vllm.keys[0].value).toBe('sk-vllm');
 
+    // Bifrost's `telemetry` is Heimdall's `metrics`, listed once even when both are named.
     expect(cfg.plugins).toEqual([
-      { name: 'telemetry', path: null, enabled: true, config: {} },
-      { name: 'audit', path: join(dirname(file), 'plugins', 'audit.mjs'), enabled: false, config: {} },
       { name: 'metrics', path: null, enabled: true, config: {} },
+      { name: 'audit', path: join(dirname(file), 'plugins', 'audit.mjs'), enabled: false, config: {} },
     ]);
 
     expect(cfg.ignoredKeys).toEqual(

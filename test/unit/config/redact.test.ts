@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load.js';
-import { redactConfig } from '../../../src/config/redact.js';
+import { maskUrlCredentials, redactConfig } from '../../../src/config/redact.js';
 import { writeConfig } from './helpers.js';
 
 describe('redactConfig', () => {
@@ -21,7 +21,7 @@ describe('redactConfig', () => {
           },
         },
       },
-      plugins: [{ name: 'maxim', config: { api_key: 'sk-secret-7', log_repo_id: 'repo-1' } }],
+      plugins: [{ name: 'tracer', path: './tracer.mjs', config: { api_key: 'sk-secret-7', log_repo_id: 'repo-1' } }],
     });
     const cfg = await loadConfig({ file, env: { OPENAI_API_KEY: 'sk-secret-8' } });
     const view = redactConfig(cfg);
@@ -54,5 +54,72 @@ describe('redaction of provider key blocks', () => {
     expect(text).not.toContain('AKIA-SECRET');
     expect(text).not.toContain('very-secret');
     expect(text).toContain('us-east-1');
+  });
+});
+
+describe('redaction of every secret the start-up dump could carry', () => {
+  const load = (raw: unknown, env: Record<string, string> = {}) => loadConfig({ raw, env });
+  const dump = async (raw: unknown, env: Record<string, string> = {}) => JSON.stringify(redactConfig(await load(raw, env)));
+
+  it('masks a header value read from env. even when the header name looks harmless', async () => {
+    const text = await dump({ providers: { mock: { network_config: { extra_headers: { 'x-team': 'env.TEAM_HEADER', 'x-region': 'eu' } } } } },
+      { TEAM_HEADER: 'team-secret-4711' });
+    expect(text).not.toContain('team-secret-4711');
+    expect(text).toContain('"x-team":"***"');
+    expect(text).toContain('"x-region":"eu"');
+  });
+
+  it('masks Cookie, Set-Cookie and Proxy-Authorization headers', async () => {
+    const text = await dump({ providers: { mock: { network_config: { extra_headers: {
+      Cookie: 'session=abc123', 'Set-Cookie': 'sid=def456', 'Proxy-Authorization': 'Basic Z3c6cHc=' } } } } });
+    for (const secret of ['abc123', 'def456', 'Z3c6cHc=']) expect(text).not.toContain(secret);
+  });
+
+  it("masks a URL's password in base_url, and a lone user part that may be a token", async () => {
+    const cfg = await load({ providers: {
+      a: { custom_provider_config: { base_provider_type: 'openai', is_key_less: true }, network_config: { base_url: 'http://gw:s3cr3t-pw@llm.internal:8000/v1' } },
+      b: { custom_provider_config: { base_provider_type: 'openai', is_key_less: true }, network_config: { base_url: 'https://ghp_tokenvalue@llm.example.com' } },
+    } });
+    const view = redactConfig(cfg) as { providers: { network: { baseUrl: string } }[] };
+    expect(view.providers.map((p) => p.network.baseUrl)).toEqual(['http://gw:***@llm.internal:8000/v1', 'https://***@llm.example.com']);
+    expect(cfg.providers[0].network.baseUrl).toBe('http://gw:s3cr3t-pw@llm.internal:8000/v1');
+  });
+
+  it('masks a value read from env. inside a key config even under a harmless name', async () => {
+    const text = await dump({ providers: { azure: { keys: [{ value: 'k', azure_key_config: { endpoint: 'env.AZURE_ENDPOINT', api_version: '2025-01-01' } }] } } },
+      { AZURE_ENDPOINT: 'https://private-resource.openai.azure.com' });
+    expect(text).not.toContain('private-resource');
+    expect(text).toContain('"api_version":"2025-01-01"');
+  });
+
+  it("masks a plugin config's DSN, webhook URL, password, token and auth headers, and keeps its harmless settings", async () => {
+    const text = await dump({ providers: { mock: {} }, plugins: [{ name: 'audit', path: './audit.mjs', config: {
+      dsn: 'postgres://audit:db-pass-1@db.internal/audit',
+      webhook_url: 'https://hooks.slack.com/services/T000/B000/hook-secret-2',
+      smtp: { password: 'mail-pass-3', host: 'smtp.internal' },
+      accessToken: 'tok-4',
+      serviceAccountKey: 'sa-key-5',
+      headers: { Authorization: 'Bearer bearer-6', 'x-source': 'gateway' },
+      collector_url: 'http://collector:collector-pass-7@otel.internal:4318',
+      service_name: 'gateway',
+      sample_rate: 0.5,
+      enabled_for_streams: true,
+    } }] });
+    for (const secret of ['db-pass-1', 'hook-secret-2', 'mail-pass-3', 'tok-4', 'sa-key-5', 'bearer-6', 'collector-pass-7']) {
+      expect(text).not.toContain(secret);
+    }
+    for (const kept of ['"host":"smtp.internal"', '"x-source":"gateway"', '"collector_url":"http://collector:***@otel.internal:4318"',
+      '"service_name":"gateway"', '"sample_rate":0.5', '"enabled_for_streams":true']) {
+      expect(text).toContain(kept);
+    }
+  });
+});
+
+describe('maskUrlCredentials', () => {
+  it('masks userinfo wherever a URL sits in a string and leaves other text alone', () => {
+    expect(maskUrlCredentials('primary redis://default:pw1@cache:6379 then amqp://guest:pw2@mq/vh'))
+      .toBe('primary redis://default:***@cache:6379 then amqp://guest:***@mq/vh');
+    expect(maskUrlCredentials('https://api.example.com/v1?user=a@b.c')).toBe('https://api.example.com/v1?user=a@b.c');
+    expect(maskUrlCredentials('ops@example.com')).toBe('ops@example.com');
   });
 });

@@ -1,0 +1,48 @@
+// The start-up summary: a few lines an operator reads at a glance (what was loaded, what runs, what is not
+// served), where the whole config dump is one long line for `debug`. Secrets never appear: a base URL is shown
+// with its credentials masked, and keys only by count.
+
+import { maskUrlCredentials } from './redact.js';
+import type { GatewayConfig, ProviderConfig } from './types.js';
+
+export interface SummaryLine {
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function describeProvider(p: ProviderConfig): string {
+  const enabled = p.keys.filter((k) => k.enabled).length;
+  const parts = [
+    p.keyless && p.keys.length === 0 ? 'keyless' : `${plural(enabled, 'key')}${enabled < p.keys.length ? ` of ${p.keys.length}` : ''}`,
+    plural(p.concurrency.threads, 'thread'),
+  ];
+  if (p.network.baseUrl) parts.push(maskUrlCredentials(p.network.baseUrl));
+  return `${p.name}${p.adapter === p.name ? '' : ` (${p.adapter})`}: ${parts.join(', ')}`;
+}
+
+export function configSummary(cfg: GatewayConfig): SummaryLine[] {
+  const lines: SummaryLine[] = [{ msg: `config: ${cfg.source}`, fields: { source: cfg.source } }];
+  lines.push({
+    msg: cfg.providers.length ? `providers: ${cfg.providers.map(describeProvider).join('; ')}` : 'providers: none',
+    fields: { providers: cfg.providers.map((p) => p.name) },
+  });
+  if (cfg.unsupportedProviders.length > 0) {
+    lines.push({ msg: `not served (no adapter yet): ${cfg.unsupportedProviders.join(', ')}`,
+      fields: { unsupportedProviders: cfg.unsupportedProviders } });
+  }
+  const aliases = Object.entries(cfg.modelAliases);
+  if (aliases.length > 0) {
+    lines.push({ msg: `model aliases: ${aliases.map(([alias, target]) => `${alias} → ${target}`).join(', ')}`, fields: {} });
+  }
+  const plugins = cfg.plugins.map((p) => `${p.name}${p.path ? ` (${p.path})` : ''}${p.enabled ? '' : ' (disabled)'}`);
+  lines.push({ msg: `plugins: ${plugins.length ? plugins.join(', ') : 'none'}`, fields: {} });
+  const host = cfg.server.host.includes(':') ? `[${cfg.server.host}]` : cfg.server.host;
+  lines.push({
+    msg: `server: ${host}:${cfg.server.port}, log level ${cfg.server.logLevel}, `
+      + `request body up to ${cfg.client.maxRequestBodySizeMb} MB${cfg.client.dropExcessRequests ? ', drops excess requests' : ''}`,
+    fields: {},
+  });
+  return lines;
+}
