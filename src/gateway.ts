@@ -87,6 +87,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
+    unsupportedProviders: new Set(config.unsupportedProviders),
     metrics: { layout, shard: frontShard, providerIndex: (name: string) => providerNames.indexOf(name) } };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);

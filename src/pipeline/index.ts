@@ -35,6 +35,8 @@ export interface PipelineDeps {
   readonly metrics?: PipelineMetrics;
   /** Key choice skips keys whose breaker is open; absent, no key is ever skipped. */
   readonly breakers?: CircuitBreakers;
+  /** Configured providers no adapter serves: a request for one is told so, not that it is unknown. */
+  readonly unsupportedProviders?: ReadonlySet<string>;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
@@ -110,7 +112,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     let target: RouteTarget;
     let native: boolean;
     try {
-      target = routeModel(run.candidates[index], deps.providers, deps.breakers);
+      target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders);
       native = sendsNative(parsed, target);
       if (!native) checkCapabilities(parsed, target);
     } catch (error) {

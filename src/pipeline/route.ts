@@ -51,8 +51,11 @@ export function chooseKey(keys: readonly KeyConfig[], model: string, random: () 
   return -1;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
+/** `unsupported`: providers the config names that no adapter serves (Bifrost-only ones), refused by name. */
 export function routeModel(qualified: string, providers: ReadonlyMap<string, ProviderConfig>,
-  circuitBreakers: CircuitBreakers | null = null): RouteTarget {
+  circuitBreakers: CircuitBreakers | null = null, unsupported: ReadonlySet<string> = NONE): RouteTarget {
   const slash = qualified.indexOf('/');
   if (slash <= 0 || slash === qualified.length - 1) {
     throw new GatewayError('UNKNOWN_PROVIDER',
@@ -62,6 +65,11 @@ export function routeModel(qualified: string, providers: ReadonlyMap<string, Pro
   const providerName = qualified.slice(0, slash);
   const model = qualified.slice(slash + 1);
   const provider = providers.get(providerName);
+  if (!provider && unsupported.has(providerName)) {
+    throw new GatewayError('UNKNOWN_PROVIDER',
+      `provider '${providerName}' is in the config but Heimdall has no adapter for it yet, so it is not served; `
+      + `served providers: ${[...providers.keys()].join(', ')}`, { param: 'model' });
+  }
   if (!provider) {
     throw new GatewayError('UNKNOWN_PROVIDER',
       `provider '${providerName}' is not configured; configured providers: ${[...providers.keys()].join(', ')}`,

@@ -37,15 +37,52 @@ describe('heimdall command', () => {
     expect(gateway.output()).toContain(`"source":"${file}"`);
   });
 
-  it('logs the effective config with keys redacted and never prints a key', async () => {
+  it('starts with a short summary, the whole config only at debug, and never prints a secret', async () => {
     const file = configFile(JSON.stringify({
-      providers: { openai: { keys: [{ value: 'env.MY_OPENAI_KEY', models: ['*'] }], network_config: { base_url: 'http://127.0.0.1:9' } } },
+      providers: { openai: { keys: [{ value: 'env.MY_OPENAI_KEY', models: ['*'] }],
+        network_config: { base_url: 'http://gw:url-password@127.0.0.1:9', extra_headers: { Cookie: 'sid=cookie-secret' } } } },
     }));
-    const gateway = run(['--config', file, '--port', '0', '--host', '127.0.0.1'], { MY_OPENAI_KEY: 'sk-very-secret-value' });
-    await listeningPort(gateway);
-    expect(gateway.output()).toContain('effective config');
-    expect(gateway.output()).toContain('"***"');
-    expect(gateway.output()).not.toContain('sk-very-secret-value');
+    const env = { MY_OPENAI_KEY: 'sk-very-secret-value' };
+    const info = run(['--config', file, '--port', '0', '--host', '127.0.0.1'], env);
+    await listeningPort(info);
+    expect(info.output()).toContain('"msg":"providers: openai: 1 key, 1 thread, http://gw:***@127.0.0.1:9"');
+    expect(info.output()).not.toContain('effective config');
+
+    const debug = run(['--config', file, '--port', '0', '--host', '127.0.0.1', '--log-level', 'debug'], env);
+    await listeningPort(debug);
+    const dump = debug.output().split('\n').find((line) => line.includes('"msg":"effective config"'));
+    expect(dump).toContain('"value":"***"');
+    for (const output of [info.output(), debug.output()]) {
+      for (const secret of ['sk-very-secret-value', 'url-password', 'cookie-secret']) expect(output).not.toContain(secret);
+    }
+  });
+
+  it('refuses a setting it cannot enforce (inbound auth) with its name and exit code 2', async () => {
+    const file = configFile(JSON.stringify({ client: { enforce_auth_on_inference: true }, providers: { mock: {} } }));
+    const gateway = run(['--config', file, '--port', '0']);
+    expect(await gateway.exited).toBe(2);
+    expect(gateway.output()).toContain('client.enforce_auth_on_inference: requires authentication on inference: '
+      + 'Heimdall does not enforce this yet');
+  });
+
+  it('loads a Bifrost config with a provider it has no adapter for, warns, and answers it with 404', async () => {
+    const file = configFile(JSON.stringify({
+      $schema: 'https://www.getbifrost.ai/schema',
+      client: { enable_governance: true, enforce_governance_header: false },
+      providers: { mock: {}, elevenlabs: { keys: [{ name: 'voice', value: 'env.ELEVENLABS_API_KEY', models: ['*'], weight: 1 }] } },
+      plugins: [{ name: 'otel', enabled: true, config: { collector_url: 'http://otel:4318', trace_type: 'genai_extension', protocol: 'http' } }],
+    }));
+    const gateway = run(['--config', file, '--port', '0', '--host', '127.0.0.1']);
+    const port = await listeningPort(gateway);
+    expect(gateway.output()).toContain("providers.elevenlabs: Heimdall has no adapter for Bifrost's provider 'elevenlabs' yet");
+    expect(gateway.output()).toContain("Bifrost's built-in plugin otel is not acted on by Heimdall yet");
+    const response = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST', body: JSON.stringify({ model: 'elevenlabs/eleven_v3', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(response.status).toBe(404);
+    const body = await response.json() as { error: { message: string; type: string } };
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.message).toContain("provider 'elevenlabs' is in the config but Heimdall has no adapter for it yet");
   });
 
   it('logs a failed request on both threads with its request id, batched yet flushed within a moment', async () => {

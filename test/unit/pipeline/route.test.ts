@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyConfig, ProviderConfig } from '../../../src/config/types.js';
-import { GatewayError } from '../../../src/errors/gateway-error.js';
+import { GatewayError, statusOf } from '../../../src/errors/gateway-error.js';
 import { chooseKey, routeModel } from '../../../src/pipeline/route.js';
 
 const key = (id: string, weight: number, models: string[] | null = null, extra: Partial<KeyConfig> = {}): KeyConfig =>
@@ -57,5 +57,21 @@ describe('model routing', () => {
     expect(codeOf(() => routeModel('gpt-4o', providers))).toBe('UNKNOWN_PROVIDER');
     expect(codeOf(() => routeModel('openai/', providers))).toBe('UNKNOWN_PROVIDER');
     expect(codeOf(() => routeModel('openai/gpt-3.5', providers))).toBe('MODEL_NOT_ALLOWED');
+  });
+});
+
+describe('a configured provider that no adapter serves', () => {
+  it('is refused with 404 saying it is not served, not that it is unknown', () => {
+    const openai = { name: 'openai', keyless: false, keys: [key('k', 1)] } as unknown as ProviderConfig;
+    let error: GatewayError | null = null;
+    try {
+      routeModel('elevenlabs/eleven_v3', new Map([['openai', openai]]), null, new Set(['elevenlabs']));
+    } catch (caught) {
+      error = caught as GatewayError;
+    }
+    expect(error?.data.code).toBe('UNKNOWN_PROVIDER');
+    expect(statusOf(error!.data)).toBe(404);
+    expect(error?.message).toBe("provider 'elevenlabs' is in the config but Heimdall has no adapter for it yet, so it is not served; "
+      + 'served providers: openai');
   });
 });
