@@ -54,8 +54,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     unsupportedProviders.push(name);
     ctx.warnings.push(`providers.${name}: ${unserved}; it loads but is not served (a request for ${name}/… gets 404)`);
   }
-  checkFallbacks(providers, ctx.problems);
-  const aliases = modelAliases(cfg.model_aliases, providers, ctx.problems);
+  const targets = { served: providers.map((p) => p.name), unsupported: unsupportedProviders };
+  checkFallbacks(providers, targets, ctx.problems);
+  const aliases = modelAliases(cfg.model_aliases, targets, ctx.problems);
   if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
   if (ctx.emptyModelKeys.length > 0) {
     ctx.warnings.push(`${ctx.emptyModelKeys.join(', ')}: "models": [] allows no model, so ${ctx.emptyModelKeys.length === 1
@@ -230,34 +231,38 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
   };
 }
 
-/** Every default fallback is `provider/model` with a configured provider. */
-/** A `provider/model` the config names (a fallback, an alias's target) must name a configured provider. */
-function checkModelTarget(target: string, path: string, names: readonly string[], problems: ConfigProblem[]): void {
+/** The providers a `provider/model` in the config may name, and those it names in vain (loaded, not served). */
+interface Targets {
+  readonly served: readonly string[];
+  readonly unsupported: readonly string[];
+}
+
+/** A `provider/model` the config names (a fallback, an alias's target) must name a served provider. */
+function checkModelTarget(target: string, path: string, targets: Targets, problems: ConfigProblem[]): void {
   const slash = target.indexOf('/');
   if (slash <= 0 || slash === target.length - 1) {
     problems.push({ path, message: `'${target}' must be 'provider/model'` });
     return;
   }
   const provider = target.slice(0, slash);
-  if (!names.includes(provider)) {
-    problems.push({ path, message: `provider '${provider}' is not configured${hint(provider, names)}` });
+  if (targets.unsupported.includes(provider)) {
+    problems.push({ path, message: `provider '${provider}' is not served (Heimdall has no adapter for it yet)` });
+  } else if (!targets.served.includes(provider)) {
+    problems.push({ path, message: `provider '${provider}' is not configured${hint(provider, targets.served)}` });
   }
 }
 
-function checkFallbacks(providers: readonly ProviderConfig[], problems: ConfigProblem[]): void {
-  const names = providers.map((provider) => provider.name);
+function checkFallbacks(providers: readonly ProviderConfig[], targets: Targets, problems: ConfigProblem[]): void {
   for (const provider of providers) {
     provider.fallbacks.forEach((fallback, i) => {
-      checkModelTarget(fallback, formatPath(['providers', provider.name, 'fallbacks', i]), names, problems);
+      checkModelTarget(fallback, formatPath(['providers', provider.name, 'fallbacks', i]), targets, problems);
     });
   }
 }
 
-function modelAliases(aliases: Record<string, string>, providers: readonly ProviderConfig[],
-  problems: ConfigProblem[]): Record<string, string> {
-  const names = providers.map((provider) => provider.name);
+function modelAliases(aliases: Record<string, string>, targets: Targets, problems: ConfigProblem[]): Record<string, string> {
   for (const [alias, target] of Object.entries(aliases)) {
-    checkModelTarget(target, formatPath(['model_aliases', alias]), names, problems);
+    checkModelTarget(target, formatPath(['model_aliases', alias]), targets, problems);
   }
   return { ...aliases };
 }

@@ -128,6 +128,19 @@ describe('a config with every block of Bifrost\'s schema', () => {
   });
 });
 
+describe('a provider loaded but not served', () => {
+  it('cannot be a fallback or an alias target, and the error says why', async () => {
+    const err = await configError(() => loadConfig({ raw: {
+      providers: { mock: { fallbacks: ['elevenlabs/eleven_v3'] }, elevenlabs: { keys: [{ value: 'k' }] } },
+      model_aliases: { voice: 'elevenlabs/eleven_v3' },
+    }, env: {} }));
+    expect(err.problems).toEqual([
+      { path: 'providers.mock.fallbacks[0]', message: "provider 'elevenlabs' is not served (Heimdall has no adapter for it yet)" },
+      { path: 'model_aliases.voice', message: "provider 'elevenlabs' is not served (Heimdall has no adapter for it yet)" },
+    ]);
+  });
+});
+
 describe('self-hosted providers with per-key servers', () => {
   it('refuses keys that name different servers, since a provider has one base URL', async () => {
     const raw = { providers: { sgl: { keys: [
