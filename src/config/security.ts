@@ -6,8 +6,8 @@
 import type { ConfigProblem } from './errors.js';
 import type { RawConfig } from './schema.js';
 
-const NOT_ENFORCED = 'Heimdall does not enforce this yet (it has no inbound authentication or governance), '
-  + 'so it would let through what this setting is meant to stop; remove the setting to run without it';
+const NOT_ENFORCED = 'Heimdall does not enforce this yet (it has no inbound authentication or governance) and would '
+  + 'let through what it is meant to stop; remove it to run without it';
 
 type Loose = Record<string, unknown>;
 const asObject = (v: unknown): Loose | null => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : null);
@@ -55,8 +55,8 @@ function governance(g: Loose | null, refuse: (path: string, what: string) => voi
   // An inactive virtual key lets nothing through in Bifrost either, so ignoring it loses nothing.
   const active = asList(g.virtual_keys).filter((vk) => asObject(vk)?.is_active !== false);
   if (active.length > 0) {
-    refuse('governance.virtual_keys', `${active.length} active virtual key${active.length === 1 ? '' : 's'} `
-      + 'limit providers, models, budgets and rates');
+    const keys = active.length === 1 ? '1 active virtual key limits' : `${active.length} active virtual keys limit`;
+    refuse('governance.virtual_keys', `${keys} providers, models, budgets and rates`);
   }
   if (nonEmpty(g.budgets)) refuse('governance.budgets', 'budgets cap spending');
   if (nonEmpty(g.rate_limits)) refuse('governance.rate_limits', 'rate limits cap requests and tokens');

@@ -53,7 +53,7 @@ describe("Bifrost's withvirtualkeys example", () => {
     expect(err.problems.map((p) => p.path)).toEqual(['client.enforce_governance_header', 'governance.virtual_keys',
       'plugins[0].config.is_vk_mandatory']);
     // The retired key is inactive: only the active one restricts anything.
-    expect(err.message).toContain('governance.virtual_keys: 1 active virtual key limit');
+    expect(err.message).toContain('governance.virtual_keys: 1 active virtual key limits providers');
     expect(err.problems.every((p) => p.message.includes('Heimdall does not enforce this yet'))).toBe(true);
     expect(err.message).not.toContain('enable_litellm_fallbacks');
   });
