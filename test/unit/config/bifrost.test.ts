@@ -100,12 +100,13 @@ describe('a config with every block of Bifrost\'s schema', () => {
       'plugins[0].config.custom_labels', 'plugins[0].config.push_gateway']));
 
     const byName = new Map(cfg.providers.map((p) => [p.name, p]));
-    expect([...byName.keys()]).toEqual(['openai', 'bedrock', 'sgl', 'ollama', 'team-gateway']);
+    expect([...byName.keys()]).toEqual(['openai', 'bedrock', 'sgl', 'ollama', 'vllm', 'azure', 'vertex', 'team-gateway']);
     // Bifrost's `sgl` is SGLang; its per-key server URL (Bifrost 1.5) is the provider's base URL.
     expect(byName.get('sgl')).toMatchObject({ adapter: 'sglang', network: { baseUrl: 'http://sglang.internal:30000' } });
     expect(byName.get('ollama')?.network.baseUrl).toBe('http://ollama.internal:11434');
+    expect(byName.get('vllm')?.network.baseUrl).toBe('http://vllm.internal:8000');
     expect(byName.get('team-gateway')?.adapter).toBe('openai');
-    expect(cfg.unsupportedProviders).toEqual(['replicate', 'voice']);
+    expect(cfg.unsupportedProviders).toEqual(['replicate', 'voice', 'bedrock_mantle']);
     expect(cfg.warnings).toContain("providers.voice: Heimdall cannot base a custom provider on 'elevenlabs' yet; "
       + 'it loads but is not served (a request for voice/… gets 404)');
 
