@@ -2,10 +2,10 @@
 // author's own, the README's plugin pasted into it, type-checked with tsc against `heimdall-gateway/plugin`, then
 // run by the installed `heimdall` command.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listeningPort, run } from './cli-harness.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -57,6 +57,9 @@ beforeAll(() => {
     providers: { mock: {} }, plugins: [{ name: 'audit', path: './plugins/audit.ts', config: { sink: 'stdout' } }],
   }));
 }, 120_000);
+
+// The harness has stopped the gateway by then (afterEach); the symlinks go, not what they point to.
+afterAll(() => rmSync(project, { recursive: true, force: true }));
 
 // tsc and a gateway start, on a shared two-core machine.
 describe('a plugin written against the published package', { timeout: 60_000 }, () => {
