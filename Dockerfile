@@ -21,6 +21,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force \
       const keep = 'uws_' + process.platform + '_' + process.arch + '_' + process.versions.modules + '.node'; \
       if (!fs.existsSync(dir + '/' + keep)) throw new Error('uWebSockets.js has no ' + keep); \
       for (const file of fs.readdirSync(dir)) if (file !== keep) fs.rmSync(dir + '/' + file);"
+COPY LICENSE ./
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/workers ./dist/workers
 USER node

@@ -2,6 +2,8 @@
 // The `heimdall` command. Boot order: arguments → config → logger → gateway (metrics, pools, plugins, HTTP) →
 // signals. A user's mistake (bad flag, bad config) is one clear message and exit code 2, never a stack trace.
 
+// First: it must run before anything imports uWebSockets.js.
+import './http/exit-on-unsupported-node.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';

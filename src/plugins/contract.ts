@@ -13,6 +13,11 @@ import type { JobKind, UsageData } from '../contract/messages.js';
 import type { MetricsLayout, MetricsShard } from '../contract/metrics-layout.js';
 import type { ErrorData } from '../errors/error-data.js';
 
+// Re-exported so that a plugin author can name every type the hooks receive from the one entry point
+// (`heimdall-gateway/plugin`, in package.json's `exports`).
+export type { ErrorCode } from '../errors/codes.js';
+export type { ErrorData, JobKind, MetricsLayout, MetricsShard, UsageData };
+
 export interface ChatRequestBody {
   model: string;
   messages: unknown[];

@@ -23,8 +23,9 @@ export interface Run {
   exited: Promise<number | null>;
 }
 
-export function run(args: string[], env: Record<string, string> = {}): Run {
-  return collected(spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+/** The built command, or another copy of it at `main` (e.g. one installed from the packed package). */
+export function run(args: string[], env: Record<string, string> = {}, main = MAIN): Run {
+  return collected(spawn(process.execPath, [main, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** `npm start -- <args>` in the project's root, as the README's quick start runs the gateway. */
