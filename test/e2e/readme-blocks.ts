@@ -139,3 +139,33 @@ export function lastStatus(headerDump: string): number | null {
   const statuses = [...headerDump.matchAll(/^HTTP\/[\d.]+ (\d{3})/gm)].map((match) => Number(match[1]));
   return statuses.at(-1) ?? null;
 }
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+export function headingAnchor(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-');
+}
+
+/** The anchors of a Markdown file's headings, code blocks left out. */
+export function anchorsOf(text: string): Set<string> {
+  const anchors = new Set<string>();
+  let inBlock = false;
+  for (const line of text.split('\n')) {
+    if (/^`{3,}/.test(line)) inBlock = !inBlock;
+    const heading = !inBlock && /^#{1,6} (.*)$/.exec(line);
+    if (heading) anchors.add(headingAnchor(heading[1]));
+  }
+  return anchors;
+}
+
+export interface Link { doc: string; line: number; target: string }
+
+/** Links to files of the repository (`path`, `path#anchor`, `#anchor`); web links are not followed. */
+export function localLinks(root: string, doc: string): Link[] {
+  const links: Link[] = [];
+  readFileSync(`${root}/${doc}`, 'utf8').split('\n').forEach((text, index) => {
+    for (const match of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (!/^[a-z]+:/.test(match[1])) links.push({ doc, line: index + 1, target: match[1] });
+    }
+  });
+  return links;
+}

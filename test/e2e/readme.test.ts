@@ -5,14 +5,16 @@
 // gateway's port. Blocks run one at a time, in document order, in one working folder where `dist`, `node_modules`
 // and `package.json` are the repository's own (so `node dist/src/main.js` and the SDK imports work as in a clone).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { listeningPort, type Run } from './cli-harness.js';
-import { type Block, envReferences, lastStatus, outputMatches, readBlocks, ruleBroken } from './readme-blocks.js';
+import {
+  anchorsOf, type Block, envReferences, lastStatus, localLinks, outputMatches, readBlocks, ruleBroken,
+} from './readme-blocks.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const MAIN = join(ROOT, 'dist/src/main.js');
@@ -157,7 +159,7 @@ function selfReferencePaths(): Record<string, string[]> {
   const paths: Record<string, string[]> = {};
   for (const [key, value] of Object.entries(entries)) {
     const file = target(value);
-    if (file) paths[`${pkg.name}${key.slice(1)}`.replace(/\*$/, '*')] = [join(ROOT, file)];
+    if (file) paths[`${pkg.name}${key.slice(1)}`] = [join(ROOT, file)];
   }
   return paths;
 }
@@ -192,6 +194,18 @@ describe('the code blocks of README.md and docs/*.md', () => {
     expect(broken).toEqual([]);
   });
 
+  it('links between the documents reach a file, and a heading when they name one', () => {
+    const links = DOCS.flatMap((doc) => localLinks(ROOT, doc));
+    expect(links.length).toBeGreaterThan(10);
+    const broken = links.filter(({ doc, target }) => {
+      const [path, anchor] = target.split('#');
+      const file = path ? join(ROOT, dirname(doc), path) : join(ROOT, doc);
+      if (!file.startsWith(ROOT) || !existsSync(file)) return true;
+      return anchor !== undefined && !anchorsOf(readFileSync(file, 'utf8')).has(anchor);
+    }).map(({ doc, line, target }) => `${doc}:${line} ${target}`);
+    expect(broken).toEqual([]);
+  });
+
   it('TypeScript blocks type-check as written (strict)', () => {
     const files = BLOCKS.filter((block) => block.kind === 'script' && block.lang.startsWith('t') && block.directives.notRun === undefined)
       .map((block) => writeInWorkdir(scriptFile(block), block.code));
@@ -208,7 +222,7 @@ describe('the code blocks of README.md and docs/*.md', () => {
     });
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.status).toBe(0);
-  }, BLOCK_TIMEOUT_MS);
+  }, 2 * BLOCK_TIMEOUT_MS);
 
   for (const block of BLOCKS) {
     if (block.directives.notRun !== undefined) {
