@@ -4,6 +4,7 @@
 // fake of OpenAI's API (no provider is reachable from a test). A block's `localhost:8080` is rewritten to that
 // gateway's port. Blocks run one at a time, in document order, in one working folder where `dist`, `node_modules`
 // and `package.json` are the repository's own (so `node dist/src/main.js` and the SDK imports work as in a clone).
+// The documents' links to each other are followed too, to the heading they name.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
