@@ -1,6 +1,6 @@
 // Every error the gateway can answer with, in one table: its HTTP status, OpenAI error type, whether a retry
 // may help, whether a fallback to another provider may help, and how loudly to log it. Code that fails picks a
-// code here; nothing else decides a status. The README's error table is checked against this one by a test.
+// code here; nothing else decides a status. The error table in docs/api.md is checked against this one by a test.
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

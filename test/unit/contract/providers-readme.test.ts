@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROVIDER_FACTS } from '../../../src/contract/providers.js';
 
-describe('README providers table', () => {
+describe('docs/providers.md providers table', () => {
   it('lists every provider with the capabilities the gateway enforces', () => {
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../../docs/providers.md', import.meta.url), 'utf8');
     const rows = new Map<string, string[]>();
     for (const line of readme.split('\n')) {
       const match = /^\| `([a-z]+)` \| (yes|no) \| (yes|no) \| (yes|no) \| (yes|no) \| (yes|no) \|/.exec(line);

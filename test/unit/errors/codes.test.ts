@@ -4,8 +4,8 @@ import { ERROR_CODES, isErrorCode } from '../../../src/errors/codes.js';
 import { openAIErrorBody, statusOf, toErrorData, GatewayError } from '../../../src/errors/gateway-error.js';
 
 describe('error table', () => {
-  it('is documented row for row in the README', () => {
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  it('is documented row for row in docs/api.md', () => {
+    const readme = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
     const rows = new Map<string, string[]>();
     for (const line of readme.split('\n')) {
       const match = /^\| `([a-z_]+)` \| (\d{3}) \| `([a-z_]+)` \| (yes|no) \| (yes|no) \|/.exec(line);
