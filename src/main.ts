@@ -9,6 +9,7 @@ import { redactConfig } from './config/redact.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 import { PluginLoadError } from './plugins/load.js';
+import { VERSION } from './version.js';
 
 const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--log-level LEVEL]
   --config FILE     JSON or YAML config (Bifrost's config.json shape); env HEIMDALL_CONFIG.
@@ -16,7 +17,9 @@ const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--log-leve
                     whose key variable (OPENAI_API_KEY, …) is set.
   --port N          listen port (default 8080); env PORT
   --host H          listen address (default 0.0.0.0); env HOST
-  --log-level L     trace, debug, info, warn, error, fatal (default info)`;
+  --log-level L     trace, debug, info, warn, error, fatal (default info)
+  -v, --version     print the version and exit
+  -h, --help        print this help and exit`;
 
 function fail(message: string): never {
   process.stderr.write(`heimdall: ${message}\n`);
@@ -40,6 +43,7 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
       },
       strict: true,
       allowPositionals: false,
@@ -49,6 +53,10 @@ async function main(): Promise<void> {
   }
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.version) {
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
 
@@ -112,6 +120,9 @@ async function main(): Promise<void> {
   const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A terminal closing, or a supervisor asking for a reload, sends SIGHUP, whose default ends the process. There is
+  // no reload yet (it comes with cluster mode): say so and keep serving.
+  process.on('SIGHUP', () => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: config reload is not supported yet; restart to apply a new config'));
 }
 
 void main().catch((error: unknown) => {

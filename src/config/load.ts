@@ -14,7 +14,7 @@ import {
   type RawKey,
   type RawProvider,
 } from './schema.js';
-import type { GatewayConfig, KeyConfig, PluginConfig, ProviderConfig, ServerConfig } from './types.js';
+import type { GatewayConfig, KeyConfig, PluginConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
   file?: string | null;
@@ -48,6 +48,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     server,
     client: {
       dropExcessRequests: cfg.client.drop_excess_requests,
+      allowedOrigins: cfg.client.allowed_origins,
       maxRequestBodySizeMb: cfg.client.max_request_body_size_mb,
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
     },
@@ -155,7 +156,10 @@ function normalizeProvider(
       retryBackoffInitialMs: net.retry_backoff_initial,
       retryBackoffMaxMs: net.retry_backoff_max,
       maxConnsPerHost: net.max_conns_per_host,
+      insecureSkipVerify: net.insecure_skip_verify,
+      caCertPem: pemFrom(net.ca_cert_pem, ['network_config', 'ca_cert_pem'], resolveEnv, at, problems),
     },
+    proxy: proxyConfig(p.proxy_config, resolveEnv, at, problems),
     concurrency: {
       concurrency: p.concurrency_and_buffer_size.concurrency,
       bufferSize: p.concurrency_and_buffer_size.buffer_size,
@@ -182,7 +186,39 @@ function normalizeProvider(
   };
 }
 
-/** Every default fallback is `provider/model` with a configured provider. */
+/** PEM text from the config, or from the variable it names, which must hold PEM text too. */
+function pemFrom(value: string | undefined, path: PropertyKey[], resolveEnv: Resolver,
+  at: (...rest: PropertyKey[]) => string, problems: ConfigProblem[]): string | null {
+  if (value === undefined) return null;
+  const pem = resolveEnv(value, path);
+  if (value.startsWith(ENV_PREFIX) && pem !== '' && !pem.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push({ path: at(...path), message: `the variable '${value.slice(ENV_PREFIX.length)}' does not hold a PEM certificate` });
+  }
+  return pem || null;
+}
+
+const PROXY_SCHEMES: Readonly<Record<'http' | 'socks5', readonly string[]>> = { http: ['http:', 'https:'], socks5: ['socks5:', 'socks:'] };
+
+function proxyConfig(raw: RawProvider['proxy_config'], resolveEnv: Resolver, at: (...rest: PropertyKey[]) => string,
+  problems: ConfigProblem[]): ProxyConfig | null {
+  if (!raw || raw.type === 'none') return null;
+  const optional = (value: string | undefined, field: string) => (value ? resolveEnv(value, ['proxy_config', field]) || null : null);
+  const caCertPem = pemFrom(raw.ca_cert_pem, ['proxy_config', 'ca_cert_pem'], resolveEnv, at, problems);
+  if (raw.type === 'environment') return { type: 'environment', url: null, username: null, password: null, caCertPem };
+  const url = resolveEnv(raw.url ?? '', ['proxy_config', 'url']);
+  let protocol = '';
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // reported below
+  }
+  if (!PROXY_SCHEMES[raw.type].includes(protocol)) {
+    problems.push({ path: at('proxy_config', 'url'), message: `a proxy of type '${raw.type}' needs a ${raw.type === 'http'
+      ? 'http:// or https://' : 'socks5://'} URL` });
+  }
+  return { type: raw.type, url, username: optional(raw.username, 'username'), password: optional(raw.password, 'password'), caCertPem };
+}
+
 /** A `provider/model` the config names (a fallback, an alias's target) must name a configured provider. */
 function checkModelTarget(target: string, path: string, names: readonly string[], problems: ConfigProblem[]): void {
   const slash = target.indexOf('/');

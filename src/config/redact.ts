@@ -15,6 +15,8 @@ export function redactConfig(cfg: GatewayConfig): unknown {
       ...p,
       keys: p.keys.map((k) => ({ ...k, value: MASK, providerConfigs: maskByName(k.providerConfigs) })),
       network: { ...p.network, extraHeaders: maskByName(p.network.extraHeaders) },
+      // The proxy's password, and a password written into its URL.
+      proxy: p.proxy && { ...p.proxy, password: p.proxy.password && MASK, url: p.proxy.url?.replace(/\/\/[^/@]*@/, `//${MASK}@`) ?? null },
     })),
     plugins: cfg.plugins.map((pl) => ({ ...pl, config: maskByName(pl.config) })),
   };

@@ -31,6 +31,22 @@ export interface NetworkConfig {
   readonly retryBackoffInitialMs: number;
   readonly retryBackoffMaxMs: number;
   readonly maxConnsPerHost: number;
+  /** Accept any upstream certificate (Bifrost's `insecure_skip_verify`): for tests and labs only. */
+  readonly insecureSkipVerify: boolean;
+  /** PEM certificates trusted for the upstream's TLS, besides the system's; null: the system's only. */
+  readonly caCertPem: string | null;
+}
+
+/** `providers.<name>.proxy_config`, env references resolved; absent or type `none`: connect directly. */
+export interface ProxyConfig {
+  /** `environment`: HTTPS_PROXY / HTTP_PROXY / NO_PROXY as the process sees them. */
+  readonly type: 'http' | 'socks5' | 'environment';
+  /** http(s):// for `http`, socks5:// for `socks5`; null for `environment`. */
+  readonly url: string | null;
+  readonly username: string | null;
+  readonly password: string | null;
+  /** PEM certificates trusted for TLS through the proxy (an https:// proxy, or one that re-signs upstream TLS). */
+  readonly caCertPem: string | null;
 }
 
 export interface ConcurrencyConfig {
@@ -79,6 +95,7 @@ export interface ProviderConfig {
   /** `provider/model` tried in order when a request to this provider fails and names no `fallbacks` itself. */
   readonly fallbacks: readonly string[];
   readonly circuitBreaker: CircuitBreakerConfig;
+  readonly proxy: ProxyConfig | null;
 }
 
 export interface PluginConfig {
@@ -91,6 +108,8 @@ export interface PluginConfig {
 
 export interface ClientConfig {
   readonly dropExcessRequests: boolean;
+  /** Browser origins whose pages may call the API (CORS); `*` for any; empty: no CORS headers. */
+  readonly allowedOrigins: readonly string[];
   readonly maxRequestBodySizeMb: number;
   readonly shutdownGraceSeconds: number;
 }

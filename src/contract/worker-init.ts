@@ -10,6 +10,20 @@ export interface KeyInit {
   configs: Record<string, unknown>;
 }
 
+/** How the worker reaches the upstream: a proxy, and whose TLS certificates it trusts. */
+export interface UpstreamTransportInit {
+  /** null: connect directly. `environment`: HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read in the worker. */
+  proxy: {
+    type: 'http' | 'socks5' | 'environment';
+    url: string | null;
+    username: string | null;
+    password: string | null;
+    caCertPem: string | null;
+  } | null;
+  insecureSkipVerify: boolean;
+  caCertPem: string | null;
+}
+
 export interface ProviderInit {
   name: string;
   /** Adapter id from workers/providers: "openai", "mock", … */
@@ -23,6 +37,7 @@ export interface ProviderInit {
   firstTokenTimeoutMs: number | null;
   streamIdleTimeoutMs: number;
   maxConnsPerHost: number;
+  transport: UpstreamTransportInit;
   mock: {
     latencyMs: number;
     chunkCount: number;
