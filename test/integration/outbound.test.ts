@@ -1,0 +1,119 @@
+// How the workers reach a provider on a real network: over TLS with a private CA (network_config.ca_cert_pem), or
+// with verification off (insecure_skip_verify), and through a proxy, configured (proxy_config) or from the
+// environment (HTTPS_PROXY with NO_PROXY). The upstream is the fake OpenAI server behind an HTTPS front with a
+// self-signed certificate; the proxy is a real HTTP CONNECT proxy that counts its tunnels.
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
+import { startConnectProxy, startTlsFront, TEST_CERT_PEM, type ConnectProxy, type TlsFront } from '../fakes/tls-and-proxy.js';
+import { API_KEY, openaiProvider, postChat, startGatewayWith, type Harness } from './harness.js';
+
+let fake: FakeOpenAI;
+let front: TlsFront;
+let proxy: ConnectProxy;
+let h: Harness<{ url: string; close(): Promise<void> }> | null = null;
+
+beforeAll(async () => {
+  fake = await startFakeOpenAI({ apiKey: API_KEY });
+  front = await startTlsFront(fake.port);
+  proxy = await startConnectProxy();
+});
+
+afterEach(async () => {
+  await h?.close();
+  h = null;
+  proxy.tunnels.length = 0;
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await front?.close();
+  await fake?.close();
+});
+
+/** The gateway with one OpenAI provider at the HTTPS front; the harness's close() leaves the shared servers up. */
+async function gateway(provider: { network_config?: Record<string, unknown>; proxy_config?: Record<string, unknown> }) {
+  h = await startGatewayWith({ url: front.url, close: async () => {} }, (url) => ({
+    providers: { openai: { ...openaiProvider(url, { network_config: provider.network_config }),
+      ...(provider.proxy_config ? { proxy_config: provider.proxy_config } : {}), circuit_breaker: { enabled: false } } },
+  }));
+  return h;
+}
+
+const chat = (harness: Harness<{ url: string; close(): Promise<void> }>) =>
+  postChat(harness.url, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'over tls' }] });
+
+async function expectAnswered(response: Response): Promise<void> {
+  expect(response.status, await response.clone().text()).toBe(200);
+  const body = await response.json() as { choices: { message: { content: string } }[] };
+  expect(body.choices[0].message.content).toBeTruthy();
+}
+
+describe('TLS to the upstream', () => {
+  it('fails with a TLS error naming the certificate problem when the CA is not trusted', async () => {
+    const response = await chat(await gateway({}));
+    expect(response.status).toBe(502);
+    const { error } = await response.json() as { error: { code: string; message: string } };
+    expect(error.code).toBe('upstream_unreachable');
+    expect(error.message).toMatch(/^openai: TLS handshake failed \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN): /);
+    expect(error.message).toContain('network_config.ca_cert_pem');
+  });
+
+  it('answers with the self-signed CA given in network_config.ca_cert_pem', async () => {
+    await expectAnswered(await chat(await gateway({ network_config: { ca_cert_pem: TEST_CERT_PEM } })));
+  });
+
+  it('answers with insecure_skip_verify', async () => {
+    await expectAnswered(await chat(await gateway({ network_config: { insecure_skip_verify: true } })));
+  });
+});
+
+describe('through a proxy', () => {
+  it('tunnels through proxy_config (type http) with its credentials, keeping TLS to the upstream end to end', async () => {
+    const harness = await gateway({ network_config: { ca_cert_pem: TEST_CERT_PEM },
+      proxy_config: { type: 'http', url: proxy.url, username: 'ops', password: 'proxy-pass' } });
+    const handshakesBefore = front.handshakes();
+    await expectAnswered(await chat(harness));
+    await expectAnswered(await chat(harness));
+    const port = new URL(front.url).port;
+    // One tunnel, kept alive for both requests, to the upstream's host:port.
+    expect(proxy.tunnels).toEqual([{ target: `127.0.0.1:${port}`, proxyAuthorization: `Basic ${Buffer.from('ops:proxy-pass').toString('base64')}` }]);
+    expect(front.handshakes() - handshakesBefore).toBe(1);
+  });
+
+  it('still checks the upstream certificate inside the tunnel', async () => {
+    const response = await chat(await gateway({ proxy_config: { type: 'http', url: proxy.url } }));
+    expect(response.status).toBe(502);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toContain('TLS handshake failed');
+    expect(proxy.tunnels).toHaveLength(1);
+  });
+
+  describe('from the environment (type environment)', () => {
+    const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
+    afterEach(() => {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+
+    /** Worker threads take a copy of the environment when they start: set it before the gateway starts. */
+    async function gatewayWithEnvironment(env: Record<string, string | undefined>) {
+      for (const [name, value] of Object.entries(env)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      return gateway({ network_config: { ca_cert_pem: TEST_CERT_PEM }, proxy_config: { type: 'environment' } });
+    }
+
+    it('goes through HTTPS_PROXY', async () => {
+      await expectAnswered(await chat(await gatewayWithEnvironment({ HTTPS_PROXY: proxy.url, NO_PROXY: undefined })));
+      expect(proxy.tunnels).toHaveLength(1);
+    });
+
+    it('connects directly to a host NO_PROXY names, with the same TLS trust', async () => {
+      await expectAnswered(await chat(await gatewayWithEnvironment({ HTTPS_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' })));
+      expect(proxy.tunnels).toHaveLength(0);
+    });
+  });
+});
