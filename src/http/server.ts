@@ -125,7 +125,9 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
    */
   const answerUnrouted = (res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void, shape: ErrorShape,
     code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED', served?: string) => {
-    const method = req.getMethod();
+    // Not getMethod(): it lower-cases the method in place, and the error message quotes it as sent.
+    const sent = req.getCaseSensitiveMethod();
+    const method = sent.toLowerCase();
     if (method === 'options') {
       answerPreflight(res, req, finish, cors);
       return;
@@ -133,8 +135,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     const sink = openSink(res, req, finish);
     sink.headOnly = method === 'head';
     const error = errorData(code, code === 'UNKNOWN_ROUTE'
-      ? `no route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}${served ? `: ${served}` : ''}`
-      : `${req.getCaseSensitiveMethod()} is not allowed on ${req.getUrl()}`);
+      ? `no route for ${sent} ${req.getUrl()}${served ? `: ${served}` : ''}`
+      : `${sent} is not allowed on ${req.getUrl()}`);
     sink.json(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
   /** A route's error shape: its own, else its native prefix's, else OpenAI's. */
