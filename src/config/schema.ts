@@ -50,16 +50,18 @@ const clientIgnored = {
   mcp_tool_sync_interval: nonNegInt.optional(),
 };
 
-// A browser origin as the Origin header carries it (scheme://host[:port], no path), or `*` for any.
+// A browser origin as the Origin header carries it (scheme://host[:port], no path), `*` for any, or Bifrost's
+// subdomain wildcard (`https://*.example.com`, `*.example.com`).
+const SUBDOMAIN_WILDCARD = /^(?:https?:\/\/)?\*\.[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d{1,5})?\/?$/i;
 const allowedOrigin = z.string().refine((s) => {
-  if (s === '*') return true;
+  if (s === '*' || SUBDOMAIN_WILDCARD.test(s)) return true;
   try {
     const url = new URL(s);
     return ['http:', 'https:'].includes(url.protocol) && url.origin === s.replace(/\/+$/, '').toLowerCase();
   } catch {
     return false;
   }
-}, "expected '*' or an origin such as 'https://app.example.com' (scheme, host and port only)");
+}, "expected '*', an origin such as 'https://app.example.com' (scheme, host and port only), or 'https://*.example.com'");
 
 const clientSchema = z.strictObject({
   drop_excess_requests: z.boolean().default(false),

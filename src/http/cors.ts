@@ -23,14 +23,33 @@ export interface CorsPolicy {
   preflightHeaders(origin: string | undefined, requestedHeaders: string | undefined): Headers;
 }
 
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * `https://*.example.com` (Bifrost's wildcard): any subdomain, at any depth, of example.com over https; without a
+ * scheme (`*.example.com`), over http or https. The apex itself is not included, as in Bifrost.
+ */
+function subdomainPattern(pattern: string): RegExp {
+  const schemeEnd = pattern.indexOf('://');
+  const scheme = schemeEnd === -1 ? 'https?' : escapeRegExp(pattern.slice(0, schemeEnd));
+  const rest = schemeEnd === -1 ? pattern : pattern.slice(schemeEnd + 3);
+  return new RegExp(`^${scheme}://${rest.split('*').map(escapeRegExp).join('[a-z0-9-]+(?:\\.[a-z0-9-]+)*')}$`);
+}
+
 /** null when no origin is allowed: then no response carries a CORS header. */
 export function corsPolicy(allowedOrigins: readonly string[]): CorsPolicy | null {
   if (allowedOrigins.length === 0) return null;
   const any = allowedOrigins.includes('*');
   // Origins compare as the browser serialises them: scheme://host[:port], lower case, no trailing slash.
-  const allowed = new Set(allowedOrigins.map((origin) => origin.toLowerCase().replace(/\/+$/, '')));
-  const isAllowed = (origin: string | undefined): origin is string =>
-    origin !== undefined && origin !== '' && (any || allowed.has(origin.toLowerCase()));
+  const normalized = allowedOrigins.map((origin) => origin.toLowerCase().replace(/\/+$/, ''));
+  const allowed = new Set(normalized.filter((origin) => !origin.includes('*')));
+  const patterns = normalized.filter((origin) => origin !== '*' && origin.includes('*')).map(subdomainPattern);
+  const isAllowed = (origin: string | undefined): origin is string => {
+    if (origin === undefined || origin === '') return false;
+    if (any) return true;
+    const lower = origin.toLowerCase();
+    return allowed.has(lower) || patterns.some((pattern) => pattern.test(lower));
+  };
   // The answer depends on Origin, so a shared cache must key on it even when the origin is refused.
   const varyOnly: Headers = Object.freeze({ vary: 'Origin' });
   return {

@@ -61,9 +61,9 @@ describe('network_config TLS', () => {
 });
 
 describe('client.allowed_origins', () => {
-  it('takes origins and *, and refuses a URL with a path or a bare host', async () => {
-    expect((await load(withOpenAI({}, { allowed_origins: ['https://app.example.com', 'http://localhost:5173', '*'] }))).client.allowedOrigins)
-      .toEqual(['https://app.example.com', 'http://localhost:5173', '*']);
+  it("takes origins, '*' and Bifrost's subdomain wildcards, and refuses a URL with a path or a bare host", async () => {
+    const origins = ['https://app.example.com', 'http://localhost:5173', 'https://*.example.com', '*.internal.dev', '*'];
+    expect((await load(withOpenAI({}, { allowed_origins: origins }))).client.allowedOrigins).toEqual(origins);
     for (const bad of ['https://app.example.com/chat', 'app.example.com']) {
       expect((await configError(() => load(withOpenAI({}, { allowed_origins: [bad] })))).message).toContain('client.allowed_origins[0]');
     }
