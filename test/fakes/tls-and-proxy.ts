@@ -1,10 +1,11 @@
 // What stands between Heimdall and a provider on a real network: an HTTPS front (TLS with the self-signed
-// certificate in test/fixtures/tls, in front of a plain fake) and an HTTP CONNECT proxy that counts its tunnels.
+// certificate in test/fixtures/tls, in front of a plain fake), an HTTP CONNECT proxy that counts its tunnels, and a
+// SOCKS5 proxy that records its connections.
 
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
@@ -90,6 +91,89 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     tunnels,
+    close: () => closeServer(server, sockets),
+  };
+}
+
+export interface SocksConnection {
+  /** host:port the client asked for. */
+  readonly target: string;
+  /** The username it authenticated with; null without authentication. */
+  readonly username: string | null;
+}
+
+export interface SocksProxy {
+  /** socks5://127.0.0.1:PORT */
+  readonly url: string;
+  readonly connections: SocksConnection[];
+  close(): Promise<void>;
+}
+
+/**
+ * A SOCKS5 proxy (RFC 1928) with username/password authentication (RFC 1929) when `credentials` are given: CONNECT
+ * only, to IPv4 addresses and host names.
+ */
+export async function startSocksProxy(credentials?: { username: string; password: string }): Promise<SocksProxy> {
+  const sockets = new Set<Socket>();
+  const connections: SocksConnection[] = [];
+  const server = createNetServer((client) => {
+    tracked(sockets, client);
+    let buffered = Buffer.alloc(0);
+    let stage: 'greeting' | 'auth' | 'request' = 'greeting';
+    let username: string | null = null;
+    const onData = (data: Buffer) => {
+      buffered = Buffer.concat([buffered, data]);
+      if (stage === 'greeting') {
+        if (buffered.length < 2 || buffered.length < 2 + buffered[1]) return;
+        const methods = [...buffered.subarray(2, 2 + buffered[1])];
+        buffered = buffered.subarray(2 + buffered[1]);
+        const method = credentials ? 0x02 : 0x00;
+        if (!methods.includes(method)) {
+          client.end(Buffer.from([0x05, 0xff]));
+          return;
+        }
+        client.write(Buffer.from([0x05, method]));
+        stage = credentials ? 'auth' : 'request';
+      }
+      if (stage === 'auth') {
+        if (buffered.length < 2) return;
+        const userEnd = 2 + buffered[1];
+        if (buffered.length < userEnd + 1 || buffered.length < userEnd + 1 + buffered[userEnd]) return;
+        username = buffered.subarray(2, userEnd).toString();
+        const password = buffered.subarray(userEnd + 1, userEnd + 1 + buffered[userEnd]).toString();
+        buffered = buffered.subarray(userEnd + 1 + buffered[userEnd]);
+        const accepted = username === credentials!.username && password === credentials!.password;
+        client.write(Buffer.from([0x01, accepted ? 0x00 : 0x01]));
+        if (!accepted) {
+          client.end();
+          return;
+        }
+        stage = 'request';
+      }
+      if (stage === 'request') {
+        if (buffered.length < 5) return;
+        const type = buffered[3];
+        const addressLength = type === 0x01 ? 4 : type === 0x03 ? 1 + buffered[4] : 16;
+        if (buffered.length < 4 + addressLength + 2) return;
+        const host = type === 0x01 ? [...buffered.subarray(4, 8)].join('.') : buffered.subarray(5, 4 + addressLength).toString();
+        const port = buffered.readUInt16BE(4 + addressLength);
+        const rest = buffered.subarray(4 + addressLength + 2);
+        client.off('data', onData);
+        connections.push({ target: `${host}:${port}`, username });
+        const upstream = tracked(sockets, connect(port, host, () => {
+          client.write(Buffer.from([0x05, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 0]));
+          if (rest.length > 0) upstream.write(rest);
+          upstream.pipe(client).pipe(upstream);
+        }));
+      }
+    };
+    client.on('data', onData);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `socks5://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections,
     close: () => closeServer(server, sockets),
   };
 }

@@ -1,11 +1,11 @@
 // How the workers reach a provider on a real network: over TLS with a private CA (network_config.ca_cert_pem), or
-// with verification off (insecure_skip_verify), and through a proxy, configured (proxy_config) or from the
-// environment (HTTPS_PROXY with NO_PROXY). The upstream is the fake OpenAI server behind an HTTPS front with a
-// self-signed certificate; the proxy is a real HTTP CONNECT proxy that counts its tunnels.
+// with verification off (insecure_skip_verify), and through a proxy: configured (proxy_config, HTTP CONNECT or
+// SOCKS5) or from the environment (HTTPS_PROXY with NO_PROXY). The upstream is the fake OpenAI server behind an HTTPS
+// front with a self-signed certificate; the proxies are real ones that count their tunnels.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
-import { startConnectProxy, startTlsFront, TEST_CERT_PEM, type ConnectProxy, type TlsFront } from '../fakes/tls-and-proxy.js';
+import { startConnectProxy, startSocksProxy, startTlsFront, TEST_CERT_PEM, type ConnectProxy, type TlsFront } from '../fakes/tls-and-proxy.js';
 import { API_KEY, openaiProvider, postChat, startGatewayWith, type Harness } from './harness.js';
 
 let fake: FakeOpenAI;
@@ -86,6 +86,20 @@ describe('through a proxy', () => {
     expect(response.status).toBe(502);
     expect(((await response.json()) as { error: { message: string } }).error.message).toContain('TLS handshake failed');
     expect(proxy.tunnels).toHaveLength(1);
+  });
+
+  it('connects through a SOCKS5 proxy_config with username and password', async () => {
+    const socks = await startSocksProxy({ username: 'ops', password: 'socks-pass' });
+    try {
+      const harness = await gateway({ network_config: { ca_cert_pem: TEST_CERT_PEM },
+        proxy_config: { type: 'socks5', url: socks.url, username: 'ops', password: 'socks-pass' } });
+      await expectAnswered(await chat(harness));
+      expect(socks.connections).toEqual([{ target: `127.0.0.1:${new URL(front.url).port}`, username: 'ops' }]);
+    } finally {
+      await h?.close();
+      h = null;
+      await socks.close();
+    }
   });
 
   describe('from the environment (type environment)', () => {
