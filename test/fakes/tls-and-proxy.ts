@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
@@ -29,6 +29,13 @@ function tracked(sockets: Set<Socket>, socket: Socket): Socket {
   return socket;
 }
 
+/** Listens on a port of the kernel's choice on 127.0.0.1, and says which. */
+async function listenLocally(server: NetServer): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
 async function closeServer(server: { close(callback: () => void): unknown }, sockets: Set<Socket>): Promise<void> {
   for (const socket of sockets) socket.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -46,10 +53,8 @@ export async function startTlsFront(targetPort: number): Promise<TlsFront> {
   });
   // A client that refuses the certificate ends the handshake: not the server's failure.
   server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `https://127.0.0.1:${await listenLocally(server)}`,
     handshakes: () => handshakes,
     close: () => closeServer(server, sockets),
   };
@@ -86,10 +91,8 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
       upstream.pipe(client).pipe(upstream);
     }));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${await listenLocally(server)}`,
     tunnels,
     close: () => closeServer(server, sockets),
   };
@@ -169,10 +172,8 @@ export async function startSocksProxy(credentials?: { username: string; password
     };
     client.on('data', onData);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
   return {
-    url: `socks5://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `socks5://127.0.0.1:${await listenLocally(server)}`,
     connections,
     close: () => closeServer(server, sockets),
   };
