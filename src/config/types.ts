@@ -37,7 +37,10 @@ export interface NetworkConfig {
   readonly caCertPem: string | null;
 }
 
-/** `providers.<name>.proxy_config`, env references resolved; absent or type `none`: connect directly. */
+/**
+ * `providers.<name>.proxy_config`, env references resolved. Type `none`, or absent with no proxy variable in the
+ * environment: connect directly. Absent with HTTPS_PROXY or HTTP_PROXY set: type `environment`.
+ */
 export interface ProxyConfig {
   /** `environment`: HTTPS_PROXY / HTTP_PROXY / NO_PROXY as the process sees them. */
   readonly type: 'http' | 'socks5' | 'environment';
@@ -47,6 +50,12 @@ export interface ProxyConfig {
   readonly password: string | null;
   /** PEM certificates trusted for TLS through the proxy (an https:// proxy, or one that re-signs upstream TLS). */
   readonly caCertPem: string | null;
+  /** For `environment`: HTTP_PROXY, HTTPS_PROXY and NO_PROXY as they were at start-up. */
+  readonly environment: {
+    readonly httpProxy: string | null;
+    readonly httpsProxy: string | null;
+    readonly noProxy: string | null;
+  } | null;
 }
 
 export interface ConcurrencyConfig {

@@ -12,13 +12,14 @@ export interface KeyInit {
 
 /** How the worker reaches the upstream: a proxy, and whose TLS certificates it trusts. */
 export interface UpstreamTransportInit {
-  /** null: connect directly. `environment`: HTTPS_PROXY / HTTP_PROXY / NO_PROXY, read in the worker. */
+  /** null: connect directly. `environment`: the HTTPS_PROXY / HTTP_PROXY / NO_PROXY values read at start-up. */
   proxy: {
     type: 'http' | 'socks5' | 'environment';
     url: string | null;
     username: string | null;
     password: string | null;
     caCertPem: string | null;
+    environment: { httpProxy: string | null; httpsProxy: string | null; noProxy: string | null } | null;
   } | null;
   insecureSkipVerify: boolean;
   caCertPem: string | null;

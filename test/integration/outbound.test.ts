@@ -6,7 +6,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { startConnectProxy, startSocksProxy, startTlsFront, TEST_CERT_PEM, type ConnectProxy, type TlsFront } from '../fakes/tls-and-proxy.js';
-import { API_KEY, openaiProvider, postChat, startGatewayWith, type Harness } from './harness.js';
+import pino from 'pino';
+import { loadConfig } from '../../dist/src/config/load.js';
+import { startGateway } from '../../dist/src/gateway.js';
+import { API_KEY, newClient, openaiProvider, postChat, startGatewayWith, type Harness } from './harness.js';
 
 let fake: FakeOpenAI;
 let front: TlsFront;
@@ -102,31 +105,38 @@ describe('through a proxy', () => {
     }
   });
 
-  describe('from the environment (type environment)', () => {
-    const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
-    afterEach(() => {
-      for (const [name, value] of Object.entries(saved)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-    });
-
-    /** Worker threads take a copy of the environment when they start: set it before the gateway starts. */
-    async function gatewayWithEnvironment(env: Record<string, string | undefined>) {
-      for (const [name, value] of Object.entries(env)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-      return gateway({ network_config: { ca_cert_pem: TEST_CERT_PEM }, proxy_config: { type: 'environment' } });
+  describe('from the environment', () => {
+    /**
+     * The gateway as `heimdall` starts it with these variables set: the config is loaded with them (read once, at
+     * start-up), and this test process's own environment is left alone.
+     */
+    async function gatewayWithEnvironment(env: Record<string, string>, proxyConfig?: Record<string, unknown>) {
+      const config = await loadConfig({ raw: { providers: { openai: { ...openaiProvider(front.url, { network_config: { ca_cert_pem: TEST_CERT_PEM } }),
+        ...(proxyConfig ? { proxy_config: proxyConfig } : {}), circuit_breaker: { enabled: false } } } },
+      env, overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' } });
+      const started = await startGateway(config, { logger: pino({ level: 'silent' }) });
+      h = { gateway: started, fake: { url: front.url, close: async () => {} }, client: newClient(`http://127.0.0.1:${started.port}`),
+        url: `http://127.0.0.1:${started.port}`, close: () => started.close(500) };
+      return h;
     }
 
-    it('goes through HTTPS_PROXY', async () => {
-      await expectAnswered(await chat(await gatewayWithEnvironment({ HTTPS_PROXY: proxy.url, NO_PROXY: undefined })));
+    it('goes through HTTPS_PROXY without any proxy_config, as curl does', async () => {
+      await expectAnswered(await chat(await gatewayWithEnvironment({ HTTPS_PROXY: proxy.url })));
+      expect(proxy.tunnels).toHaveLength(1);
+    });
+
+    it('goes through https_proxy with proxy_config type environment', async () => {
+      await expectAnswered(await chat(await gatewayWithEnvironment({ https_proxy: proxy.url }, { type: 'environment' })));
       expect(proxy.tunnels).toHaveLength(1);
     });
 
     it('connects directly to a host NO_PROXY names, with the same TLS trust', async () => {
       await expectAnswered(await chat(await gatewayWithEnvironment({ HTTPS_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' })));
+      expect(proxy.tunnels).toHaveLength(0);
+    });
+
+    it('connects directly when proxy_config says type none, whatever HTTPS_PROXY says', async () => {
+      await expectAnswered(await chat(await gatewayWithEnvironment({ HTTPS_PROXY: proxy.url }, { type: 'none' })));
       expect(proxy.tunnels).toHaveLength(0);
     });
   });

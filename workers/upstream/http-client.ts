@@ -1,6 +1,6 @@
 // The worker's HTTP client: one keep-alive connection pool per upstream origin, created on first use, reached
-// directly or through the provider's proxy (`proxy_config`: an HTTP CONNECT proxy, SOCKS5, or HTTPS_PROXY /
-// HTTP_PROXY / NO_PROXY from the environment), with the TLS trust the provider's network_config asks for.
+// directly or through the provider's proxy (`proxy_config`: an HTTP CONNECT proxy, SOCKS5, or the HTTPS_PROXY /
+// HTTP_PROXY / NO_PROXY the gateway started with), with the TLS trust the provider's network_config asks for.
 
 import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import { Dispatcher, EnvHttpProxyAgent, ProxyAgent, Socks5ProxyAgent, type Client } from 'undici';
@@ -86,7 +86,10 @@ export class UpstreamClients {
     const shared = { requestTls, proxyTls: proxyTls(transport), factory };
     let dispatcher: Dispatcher;
     if (proxy.type === 'environment') {
-      dispatcher = new EnvHttpProxyAgent(shared);
+      // The values read at start-up; '' rather than null, which undici would take as "read process.env".
+      const environment = proxy.environment;
+      dispatcher = new EnvHttpProxyAgent({ ...shared, httpProxy: environment?.httpProxy ?? '', httpsProxy: environment?.httpsProxy ?? '',
+        noProxy: environment?.noProxy ?? '' });
     } else if (proxy.type === 'socks5') {
       // undici's SOCKS5 agent keeps a pool of its own per origin; it reads `requestTls` though its types omit it.
       dispatcher = new Socks5ProxyAgent(proxy.url!, { connections: this.#poolOptions.connections,

@@ -15,14 +15,25 @@ describe('proxy_config', () => {
   it('takes Bifrost\'s http shape, with env references resolved, and no longer reports it as ignored', async () => {
     const cfg = await load(withOpenAI({ proxy_config: { type: 'http', url: 'env.PROXY_URL', username: 'ops', password: 'env.PROXY_PASS', ca_cert_pem: PEM } }),
       { PROXY_URL: 'http://proxy.internal:3128', PROXY_PASS: 'hunter2' });
-    expect(cfg.providers[0].proxy).toEqual({ type: 'http', url: 'http://proxy.internal:3128', username: 'ops', password: 'hunter2', caCertPem: PEM });
+    expect(cfg.providers[0].proxy).toEqual({ type: 'http', url: 'http://proxy.internal:3128', username: 'ops', password: 'hunter2', caCertPem: PEM,
+      environment: null });
     expect(cfg.ignoredKeys).toEqual([]);
   });
 
-  it('reads type none as no proxy, and environment as HTTPS_PROXY/NO_PROXY, whatever else the block holds', async () => {
-    expect((await load(withOpenAI({ proxy_config: { type: 'none', url: '', username: '', password: '' } }))).providers[0].proxy).toBeNull();
-    expect((await load(withOpenAI({ proxy_config: { type: 'environment' } }))).providers[0].proxy)
-      .toEqual({ type: 'environment', url: null, username: null, password: null, caCertPem: null });
+  it('reads type none as no proxy, even with HTTPS_PROXY set, whatever else the block holds', async () => {
+    expect((await load(withOpenAI({ proxy_config: { type: 'none', url: '', username: '', password: '' } }), { HTTPS_PROXY: 'http://p:1' }))
+      .providers[0].proxy).toBeNull();
+  });
+
+  it('reads the proxy variables at start-up, lower case first, for type environment and when proxy_config is absent', async () => {
+    const env = { https_proxy: 'http://lower:3128', HTTPS_PROXY: 'http://upper:3128', HTTP_PROXY: 'http://plain:3128', NO_PROXY: 'localhost,.internal' };
+    const expected = { type: 'environment', url: null, username: null, password: null, caCertPem: null,
+      environment: { httpProxy: 'http://plain:3128', httpsProxy: 'http://lower:3128', noProxy: 'localhost,.internal' } };
+    expect((await load(withOpenAI({ proxy_config: { type: 'environment' } }), env)).providers[0].proxy).toEqual(expected);
+    expect((await load(withOpenAI({}), env)).providers[0].proxy).toEqual(expected);
+    expect((await load(withOpenAI({}), { NO_PROXY: 'localhost' })).providers[0].proxy).toBeNull();
+    expect((await configError(() => load(withOpenAI({}), { HTTPS_PROXY: 'proxy.internal:3128' }))).message)
+      .toContain('environment HTTPS_PROXY: expected an http://, https:// or socks5:// proxy URL');
   });
 
   it('refuses a missing url, a url of the wrong scheme, an unknown type and an unknown key', async () => {
@@ -36,12 +47,15 @@ describe('proxy_config', () => {
       .toContain('no_proxy');
   });
 
-  it('masks the proxy password, in its field and inside the URL, in the start-up dump', async () => {
+  it('masks the proxy password, in its field and inside the URLs, in the start-up dump', async () => {
     const cfg = await load(withOpenAI({ proxy_config: { type: 'http', url: 'http://ops:inline-secret@proxy:3128', password: 'field-secret' } }));
     const dumped = JSON.stringify(redactConfig(cfg));
     expect(dumped).not.toContain('inline-secret');
     expect(dumped).not.toContain('field-secret');
     expect(dumped).toContain('proxy:3128');
+    const fromEnvironment = JSON.stringify(redactConfig(await load(withOpenAI({}), { HTTPS_PROXY: 'http://ops:env-secret@egress:3128' })));
+    expect(fromEnvironment).not.toContain('env-secret');
+    expect(fromEnvironment).toContain('egress:3128');
   });
 });
 
