@@ -122,7 +122,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     } },
     { method: 'get', path: '/ready', label: '/health', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
-      const withoutThreads = closing ? [] : [...pools.values()].filter((pool) => pool.stats().threads === 0).map((pool) => pool.provider.name);
+      const withoutThreads = closing ? [] : [...pools.values()]
+        .filter((pool) => pool.stats().threads === 0).map((pool) => pool.provider.name);
       const status = closing ? 'shutting_down' : withoutThreads.length > 0 ? 'not_ready' : 'ready';
       sink.json(status === 'ready' ? 200 : 503, JSON.stringify({ status, version: VERSION,
         ...(withoutThreads.length > 0 ? { providers_without_threads: withoutThreads } : {}) }));
