@@ -34,6 +34,13 @@ function parsePort(value: string | undefined, source: string): number | undefine
 }
 
 async function main(): Promise<void> {
+  // A terminal closing, or a supervisor asking for a reload, sends SIGHUP, whose default ends the process. There is
+  // no reload yet (it comes with cluster mode): say so and keep serving. Taken from the start, so that a SIGHUP
+  // during start-up does not end it either; the logger says it once there is one.
+  let reportHangup = (): void => {
+    process.stderr.write('heimdall: SIGHUP ignored: config reload is not supported yet; restart to apply a new config\n');
+  };
+  process.on('SIGHUP', () => reportHangup());
   let args;
   try {
     args = parseArgs({
@@ -120,9 +127,7 @@ async function main(): Promise<void> {
   const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // A terminal closing, or a supervisor asking for a reload, sends SIGHUP, whose default ends the process. There is
-  // no reload yet (it comes with cluster mode): say so and keep serving.
-  process.on('SIGHUP', () => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: config reload is not supported yet; restart to apply a new config'));
+  reportHangup = () => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: config reload is not supported yet; restart to apply a new config');
 }
 
 void main().catch((error: unknown) => {
