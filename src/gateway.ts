@@ -18,7 +18,8 @@ import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
-import { createModelCatalog, createModelsHandler } from './pipeline/models.js';
+import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
+import { VERSION } from './version.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
 
@@ -99,8 +100,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
     { method: 'get', path: '/v1/models', readBody: false, handler: models },
+    { method: 'get', path: '/v1/models/*', label: '/v1/models', readBody: false,
+      handler: createModelHandler(catalog, config.providers, '/v1/models/') },
     // The OpenAI SDK's drop-in: its base URL with or without `/v1`.
     ...['/openai/v1', '/openai'].flatMap((prefix): Route[] => [
+      { method: 'get', path: `${prefix}/models/*`, label: '/openai', readBody: false,
+        handler: createModelHandler(catalog, config.providers, `${prefix}/models/`) },
       { method: 'post', path: `${prefix}/chat/completions`, label: '/openai', readBody: true, handler: dropInChat },
       { method: 'post', path: `${prefix}/embeddings`, label: '/openai', readBody: true, handler: dropInEmbeddings },
       { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
@@ -111,8 +116,18 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...genaiModelRoutes(catalog, config.providers),
+    // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
+    // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
-      sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok' }));
+      sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION }));
+    } },
+    { method: 'get', path: '/ready', label: '/health', readBody: false, handler: (_request, sink) => {
+      // While draining, threads end on purpose: only the status says why.
+      const withoutThreads = closing ? [] : [...pools.values()]
+        .filter((pool) => pool.stats().threads === 0).map((pool) => pool.provider.name);
+      const status = closing ? 'shutting_down' : withoutThreads.length > 0 ? 'not_ready' : 'ready';
+      sink.json(status === 'ready' ? 200 : 503, JSON.stringify({ status, version: VERSION,
+        ...(withoutThreads.length > 0 ? { providers_without_threads: withoutThreads } : {}) }));
     } },
     { method: 'get', path: '/metrics', readBody: false, handler: (_request, sink) => {
       void registry.metrics().then((text) => {
@@ -126,6 +141,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     server = await startHttpServer({
       host: config.server.host,
       port: config.server.port,
+      allowedOrigins: config.client.allowedOrigins,
       maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024),
       routes,
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],

@@ -12,6 +12,7 @@ import { configSummary } from './config/summary.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 import { PluginLoadError } from './plugins/load.js';
+import { VERSION } from './version.js';
 
 const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--log-level LEVEL]
   --config FILE     JSON or YAML config (Bifrost's config.json shape); env HEIMDALL_CONFIG.
@@ -19,7 +20,9 @@ const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--log-leve
                     whose key variable (OPENAI_API_KEY, …) is set.
   --port N          listen port (default 8080); env PORT
   --host H          listen address (default 0.0.0.0); env HOST
-  --log-level L     trace, debug, info, warn, error, fatal (default info)`;
+  --log-level L     trace, debug, info, warn, error, fatal (default info)
+  -v, --version     print the version and exit
+  -h, --help        print this help and exit`;
 
 function fail(message: string): never {
   process.stderr.write(`heimdall: ${message}\n`);
@@ -34,6 +37,13 @@ function parsePort(value: string | undefined, source: string): number | undefine
 }
 
 async function main(): Promise<void> {
+  // A terminal closing, or a supervisor asking for a reload, sends SIGHUP, whose default ends the process. There is
+  // no reload yet (it comes with cluster mode): say so and keep serving. Taken from the start, so that a SIGHUP
+  // during start-up does not end it either; the logger says it once there is one.
+  let reportHangup = (): void => {
+    process.stderr.write('heimdall: SIGHUP ignored: config reload is not supported yet; restart to apply a new config\n');
+  };
+  process.on('SIGHUP', () => reportHangup());
   let args;
   try {
     args = parseArgs({
@@ -43,6 +53,7 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
       },
       strict: true,
       allowPositionals: false,
@@ -52,6 +63,10 @@ async function main(): Promise<void> {
   }
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.version) {
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
 
@@ -118,6 +133,7 @@ async function main(): Promise<void> {
   const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  reportHangup = () => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: config reload is not supported yet; restart to apply a new config');
 }
 
 void main().catch((error: unknown) => {

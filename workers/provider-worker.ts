@@ -26,7 +26,7 @@ export default function serve(init: WorkerInit): Promise<string> {
   const logger = createWorkerLogger(init.logLevel, { provider: provider.name, channel: init.channelIndex });
   const adapter = adapterFor(provider.adapter);
   const clients = new UpstreamClients(provider.maxConnsPerHost,
-    Math.max(provider.requestTimeoutMs, provider.streamIdleTimeoutMs));
+    Math.max(provider.requestTimeoutMs, provider.streamIdleTimeoutMs), provider.transport);
   const layout = createMetricsLayout(init.metricsProviders);
   const shard = new MetricsShard(init.metricsBuffer, layout, init.shardIndex);
   const series = {

@@ -17,7 +17,7 @@ import {
   type RawProvider,
 } from './schema.js';
 import { unenforcedSettings } from './security.js';
-import type { GatewayConfig, KeyConfig, PluginConfig, ProviderConfig, ServerConfig } from './types.js';
+import type { GatewayConfig, KeyConfig, PluginConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
   file?: string | null;
@@ -69,6 +69,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     server,
     client: {
       dropExcessRequests: cfg.client.drop_excess_requests,
+      allowedOrigins: cfg.client.allowed_origins,
       maxRequestBodySizeMb: cfg.client.max_request_body_size_mb,
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
     },
@@ -204,7 +205,10 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
       retryBackoffInitialMs: net.retry_backoff_initial,
       retryBackoffMaxMs: net.retry_backoff_max,
       maxConnsPerHost: net.max_conns_per_host,
+      insecureSkipVerify: net.insecure_skip_verify,
+      caCertPem: pemFrom(net.ca_cert_pem, ['network_config', 'ca_cert_pem'], resolveEnv, at, problems),
     },
+    proxy: proxyConfig(p.proxy_config, ctx.env, resolveEnv, at, problems),
     concurrency: {
       concurrency: p.concurrency_and_buffer_size.concurrency,
       bufferSize: p.concurrency_and_buffer_size.buffer_size,
@@ -229,6 +233,66 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
       completionTokens: mock.completion_tokens ?? null,
     },
   };
+}
+
+/** PEM text from the config, or from the variable it names, which must hold PEM text too. */
+function pemFrom(value: string | undefined, path: PropertyKey[], resolveEnv: Resolver,
+  at: (...rest: PropertyKey[]) => string, problems: ConfigProblem[]): string | null {
+  if (value === undefined) return null;
+  const pem = resolveEnv(value, path);
+  if (value.startsWith(ENV_PREFIX) && pem !== '' && !pem.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push({ path: at(...path), message: `the variable '${value.slice(ENV_PREFIX.length)}' does not hold a PEM certificate` });
+  }
+  return pem || null;
+}
+
+const PROXY_SCHEMES: Readonly<Record<'http' | 'socks5', readonly string[]>> = { http: ['http:', 'https:'], socks5: ['socks5:', 'socks:'] };
+
+const protocolOf = (url: string): string => {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return '';
+  }
+};
+
+/**
+ * HTTPS_PROXY, HTTP_PROXY and NO_PROXY as curl and undici read them (the lower-case spelling first), read once at
+ * start-up like every other setting; a proxy URL that would fail on the first request fails here instead.
+ */
+function environmentProxy(env: LoadConfigOptions['env'], problems: ConfigProblem[]): NonNullable<ProxyConfig['environment']> {
+  const read = (name: string): string | null => env[name.toLowerCase()] || env[name] || null;
+  const found = { httpProxy: read('HTTP_PROXY'), httpsProxy: read('HTTPS_PROXY'), noProxy: read('NO_PROXY') };
+  for (const [name, url] of [['HTTP_PROXY', found.httpProxy], ['HTTPS_PROXY', found.httpsProxy]] as const) {
+    if (url && ![...PROXY_SCHEMES.http, ...PROXY_SCHEMES.socks5].includes(protocolOf(url))) {
+      problems.push({ path: `environment ${name}`, message: 'expected an http://, https:// or socks5:// proxy URL' });
+    }
+  }
+  return found;
+}
+
+/**
+ * Absent: the proxy the environment names, if it names one, as curl and most HTTP clients do. `type: "none"` is
+ * how a provider opts out of it.
+ */
+function proxyConfig(raw: RawProvider['proxy_config'], env: LoadConfigOptions['env'], resolveEnv: Resolver,
+  at: (...rest: PropertyKey[]) => string, problems: ConfigProblem[]): ProxyConfig | null {
+  const none = { url: null, username: null, password: null, caCertPem: null, environment: null };
+  if (!raw) {
+    const environment = environmentProxy(env, problems);
+    return environment.httpProxy || environment.httpsProxy ? { ...none, type: 'environment', environment } : null;
+  }
+  if (raw.type === 'none') return null;
+  const optional = (value: string | undefined, field: string) => (value ? resolveEnv(value, ['proxy_config', field]) || null : null);
+  const caCertPem = pemFrom(raw.ca_cert_pem, ['proxy_config', 'ca_cert_pem'], resolveEnv, at, problems);
+  if (raw.type === 'environment') return { ...none, type: 'environment', caCertPem, environment: environmentProxy(env, problems) };
+  const url = resolveEnv(raw.url ?? '', ['proxy_config', 'url']);
+  if (!PROXY_SCHEMES[raw.type].includes(protocolOf(url))) {
+    problems.push({ path: at('proxy_config', 'url'), message: `a proxy of type '${raw.type}' needs a ${raw.type === 'http'
+      ? 'http:// or https://' : 'socks5://'} URL` });
+  }
+  return { type: raw.type, url, username: optional(raw.username, 'username'), password: optional(raw.password, 'password'), caCertPem,
+    environment: null };
 }
 
 /** The providers a `provider/model` in the config may name, and those it names in vain (loaded, not served). */

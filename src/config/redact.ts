@@ -41,10 +41,19 @@ export function redactConfig(cfg: GatewayConfig): unknown {
       ...p,
       keys: p.keys.map((k) => ({ ...k, value: MASK, providerConfigs: maskByName(k.providerConfigs) })),
       network: { ...p.network, extraHeaders: maskByName(p.network.extraHeaders) },
+      // The proxy's password, and a password written into its URL.
+      proxy: p.proxy && { ...p.proxy, password: p.proxy.password && MASK, url: maskUserinfo(p.proxy.url),
+        environment: p.proxy.environment && { ...p.proxy.environment, httpProxy: maskUserinfo(p.proxy.environment.httpProxy),
+          httpsProxy: maskUserinfo(p.proxy.environment.httpsProxy) } },
     })),
     plugins: cfg.plugins.map((pl) => ({ ...pl, config: maskByName(pl.config) })),
   };
   return maskValues(byName, envValuesOf.get(cfg) ?? new Set());
+}
+
+/** A proxy URL with its credentials (`http://user:pass@host`) masked. */
+function maskUserinfo(url: string | null): string | null {
+  return url && url.replace(/\/\/[^/@]*@/, `//${MASK}@`);
 }
 
 function maskByName(v: unknown): unknown {

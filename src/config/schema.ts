@@ -47,7 +47,6 @@ const topIgnored = {
 const clientIgnored = {
   initial_pool_size: posInt.optional(),
   prometheus_labels: stringList.optional(),
-  allowed_origins: stringList.optional(),
   enable_logging: z.boolean().optional(),
   disable_content_logging: z.boolean().optional(),
   disable_db_pings_in_health: z.boolean().optional(),
@@ -89,8 +88,22 @@ const clientRefusedWhenSet = {
   required_headers: stringList.optional(),
 };
 
+// A browser origin as the Origin header carries it (scheme://host[:port], no path), `*` for any, or Bifrost's
+// subdomain wildcard (`https://*.example.com`, `*.example.com`).
+const SUBDOMAIN_WILDCARD = /^(?:https?:\/\/)?\*\.[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d{1,5})?\/?$/i;
+const allowedOrigin = z.string().refine((s) => {
+  if (s === '*' || SUBDOMAIN_WILDCARD.test(s)) return true;
+  try {
+    const url = new URL(s);
+    return ['http:', 'https:'].includes(url.protocol) && url.origin === s.replace(/\/+$/, '').toLowerCase();
+  } catch {
+    return false;
+  }
+}, "expected '*', an origin such as 'https://app.example.com' (scheme, host and port only), or 'https://*.example.com'");
+
 const clientSchema = z.strictObject({
   drop_excess_requests: z.boolean().default(false),
+  allowed_origins: z.array(allowedOrigin).default([]),
   max_request_body_size_mb: posInt.default(10),
   shutdown_grace_seconds: z.number().min(0).default(30),
   ...clientRefusedWhenSet,
@@ -141,9 +154,11 @@ const keySchema = z.strictObject({
   ...keyProviderConfigs,
 });
 
+// PEM text, or an `env.VAR` reference to it (checked once resolved).
+const pemOrEnvRef = z.string().refine((s) => s.startsWith('env.') || s.includes('-----BEGIN CERTIFICATE-----'),
+  "expected PEM text with '-----BEGIN CERTIFICATE-----', or 'env.VAR'");
+
 const networkIgnored = {
-  insecure_skip_verify: z.boolean().optional(),
-  ca_cert_pem: z.string().optional(),
   enforce_http2: z.boolean().optional(),
   beta_header_overrides: looseObject.optional(),
   keep_alive_timeout_in_seconds: posInt.optional(),
@@ -174,6 +189,8 @@ const networkSchema = z
     retry_backoff_max: nonNegInt.optional(),
     retry_backoff_max_ms: nonNegInt.optional(),
     max_conns_per_host: posInt.max(10000).default(5000),
+    insecure_skip_verify: z.boolean().default(false),
+    ca_cert_pem: pemOrEnvRef.optional(),
     ...networkIgnored,
   })
   .superRefine((n, ctx) => {
@@ -251,8 +268,22 @@ export const mockConfigSchema = z.strictObject({
   completion_tokens: nonNegInt.optional(),
 });
 
+// Bifrost's shape. `environment` takes HTTPS_PROXY / HTTP_PROXY / NO_PROXY; strings may be `env.VAR` references.
+const proxySchema = z
+  .strictObject({
+    type: z.enum(['none', 'http', 'socks5', 'environment']),
+    url: z.string().optional(),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    ca_cert_pem: pemOrEnvRef.optional(),
+  })
+  .superRefine((proxy, ctx) => {
+    if ((proxy.type === 'http' || proxy.type === 'socks5') && !proxy.url) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: `required for a proxy of type '${proxy.type}'` });
+    }
+  });
+
 const providerIgnored = {
-  proxy_config: looseObject.optional(),
   send_back_raw_request: z.boolean().optional(),
   send_back_raw_response: z.boolean().optional(),
   store_raw_request_response: z.boolean().optional(),
@@ -269,6 +300,7 @@ const providerSchema = z.strictObject({
   // Heimdall's own: the fallbacks of a request to this provider that names none itself.
   fallbacks: z.array(z.string().min(1)).max(10).default([]),
   circuit_breaker: circuitBreakerSchema.prefault({}),
+  proxy_config: proxySchema.optional(),
   ...providerIgnored,
 });
 

@@ -31,6 +31,31 @@ export interface NetworkConfig {
   readonly retryBackoffInitialMs: number;
   readonly retryBackoffMaxMs: number;
   readonly maxConnsPerHost: number;
+  /** Accept any upstream certificate (Bifrost's `insecure_skip_verify`): for tests and labs only. */
+  readonly insecureSkipVerify: boolean;
+  /** PEM certificates trusted for the upstream's TLS, besides the system's; null: the system's only. */
+  readonly caCertPem: string | null;
+}
+
+/**
+ * `providers.<name>.proxy_config`, env references resolved. Type `none`, or absent with no proxy variable in the
+ * environment: connect directly. Absent with HTTPS_PROXY or HTTP_PROXY set: type `environment`.
+ */
+export interface ProxyConfig {
+  /** `environment`: HTTPS_PROXY / HTTP_PROXY / NO_PROXY as the process sees them. */
+  readonly type: 'http' | 'socks5' | 'environment';
+  /** http(s):// for `http`, socks5:// for `socks5`; null for `environment`. */
+  readonly url: string | null;
+  readonly username: string | null;
+  readonly password: string | null;
+  /** PEM certificates trusted for TLS through the proxy (an https:// proxy, or one that re-signs upstream TLS). */
+  readonly caCertPem: string | null;
+  /** For `environment`: HTTP_PROXY, HTTPS_PROXY and NO_PROXY as they were at start-up. */
+  readonly environment: {
+    readonly httpProxy: string | null;
+    readonly httpsProxy: string | null;
+    readonly noProxy: string | null;
+  } | null;
 }
 
 export interface ConcurrencyConfig {
@@ -79,6 +104,7 @@ export interface ProviderConfig {
   /** `provider/model` tried in order when a request to this provider fails and names no `fallbacks` itself. */
   readonly fallbacks: readonly string[];
   readonly circuitBreaker: CircuitBreakerConfig;
+  readonly proxy: ProxyConfig | null;
 }
 
 export interface PluginConfig {
@@ -91,6 +117,8 @@ export interface PluginConfig {
 
 export interface ClientConfig {
   readonly dropExcessRequests: boolean;
+  /** Browser origins whose pages may call the API (CORS); `*` for any; empty: no CORS headers. */
+  readonly allowedOrigins: readonly string[];
   readonly maxRequestBodySizeMb: number;
   readonly shutdownGraceSeconds: number;
 }

@@ -10,6 +10,21 @@ export interface KeyInit {
   configs: Record<string, unknown>;
 }
 
+/** How the worker reaches the upstream: a proxy, and whose TLS certificates it trusts. */
+export interface UpstreamTransportInit {
+  /** null: connect directly. `environment`: the HTTPS_PROXY / HTTP_PROXY / NO_PROXY values read at start-up. */
+  proxy: {
+    type: 'http' | 'socks5' | 'environment';
+    url: string | null;
+    username: string | null;
+    password: string | null;
+    caCertPem: string | null;
+    environment: { httpProxy: string | null; httpsProxy: string | null; noProxy: string | null } | null;
+  } | null;
+  insecureSkipVerify: boolean;
+  caCertPem: string | null;
+}
+
 export interface ProviderInit {
   name: string;
   /** Adapter id from workers/providers: "openai", "mock", … */
@@ -23,6 +38,7 @@ export interface ProviderInit {
   firstTokenTimeoutMs: number | null;
   streamIdleTimeoutMs: number;
   maxConnsPerHost: number;
+  transport: UpstreamTransportInit;
   mock: {
     latencyMs: number;
     chunkCount: number;

@@ -300,6 +300,11 @@ function toProviderInit(provider: ProviderConfig): ProviderInit {
     firstTokenTimeoutMs: provider.network.firstTokenTimeoutSeconds === null ? null : provider.network.firstTokenTimeoutSeconds * 1000,
     streamIdleTimeoutMs: provider.network.streamIdleTimeoutSeconds * 1000,
     maxConnsPerHost: provider.network.maxConnsPerHost,
+    transport: {
+      proxy: provider.proxy && { ...provider.proxy, environment: provider.proxy.environment && { ...provider.proxy.environment } },
+      insecureSkipVerify: provider.network.insecureSkipVerify,
+      caCertPem: provider.network.caCertPem,
+    },
     mock: mock ? { ...mock } : null,
   };
 }

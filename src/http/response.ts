@@ -65,6 +65,10 @@ export class UwsResponseSink implements ResponseSink {
   status = 0;
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
+  /** Headers every answer to this request carries (CORS), set before the route runs. */
+  sharedHeaders: Headers | null = null;
+  /** A HEAD request: the answer's headers, with the length of the body a GET would get, and no body. */
+  headOnly = false;
   readonly #res: HttpResponse;
   /** The route's own (one per route, not per request): it reads the status and arrival time off the sink. */
   readonly #onFinish: (sink: UwsResponseSink) => void;
@@ -102,6 +106,18 @@ export class UwsResponseSink implements ResponseSink {
     this.#send(status, contentType, body, headers);
   }
 
+  /** An answer without a body (a preflight's 204). */
+  noContent(status: number, headers?: Headers): void {
+    if (this.aborted || this.finished) return;
+    this.#complete(status);
+    this.#res.cork(() => {
+      this.#res.writeStatus(statusLine(status)).writeHeader('x-request-id', this.requestId);
+      if (this.sharedHeaders) this.#writeHeaders(this.sharedHeaders);
+      if (headers) this.#writeHeaders(headers);
+      this.#res.endWithoutBody();
+    });
+  }
+
   /** Answers and closes the connection: for a request whose body we refuse to read to the end. */
   jsonAndClose(status: number, body: string, headers?: Headers): void {
     this.#send(status, 'application/json', body, headers, true);
@@ -115,8 +131,17 @@ export class UwsResponseSink implements ResponseSink {
       this.#res.writeStatus(statusLine(status))
         .writeHeader('content-type', contentType)
         .writeHeader('x-request-id', this.requestId);
+      if (this.sharedHeaders) this.#writeHeaders(this.sharedHeaders);
       if (headers) this.#writeHeaders(headers);
-      this.#res.end(body, closeConnection);
+      if (this.headOnly) {
+        // Content-Length is the GET's, as HTTP asks, written by hand: given to endWithoutBody, uWebSockets.js would
+        // wait for that many body bytes and never read the connection's next request. No argument at all: an
+        // explicit undefined reads as a length. (HEAD reads no body, so it is never answered with a close.)
+        this.#res.writeHeader('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+        this.#res.endWithoutBody();
+      } else {
+        this.#res.end(body, closeConnection);
+      }
     });
   }
 
@@ -131,6 +156,7 @@ export class UwsResponseSink implements ResponseSink {
         // Tells nginx and similar proxies in front of us not to buffer the stream.
         .writeHeader('x-accel-buffering', 'no')
         .writeHeader('x-request-id', this.requestId);
+      if (this.sharedHeaders) this.#writeHeaders(this.sharedHeaders);
       if (headers) this.#writeHeaders(headers);
     });
   }

@@ -2,10 +2,13 @@
 // within the size limit, and hands requests to the route handlers; it records the per-route metrics.
 
 import { randomUUID } from 'node:crypto';
-import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import { createServer } from 'node:net';
+import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp,
+  type us_listen_socket } from 'uWebSockets.js';
 import { routeLabelIndex, statusLabelIndex, type MetricsLayout, type MetricsShard } from '../contract/metrics-layout.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
+import { corsPolicy, type CorsPolicy } from './cors.js';
 import { UwsResponseSink, type ResponseSink } from './response.js';
 
 export interface IncomingRequest {
@@ -59,6 +62,13 @@ export interface Route {
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
+  /**
+   * Listen with SO_REUSEPORT, so that several processes accept on one port and the kernel splits connections
+   * between them. Only for a cluster of Heimdall's own processes; off, a port already taken is an error.
+   */
+  readonly sharePort?: boolean;
+  /** `client.allowed_origins`: browser origins that may call the API (`*`: any); empty: no CORS headers at all. */
+  readonly allowedOrigins?: readonly string[];
   readonly maxBodyBytes: number;
   readonly routes: readonly Route[];
   readonly nativePrefixes?: readonly NativePrefix[];
@@ -100,14 +110,33 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   };
 
   const nativePrefixes = options.nativePrefixes ?? [];
-  /** `finish` is the route label's own, made once at start-up like a route's. */
-  const answerError = (res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void, shape: ErrorShape,
-    code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED', served?: string) => {
+  const cors = corsPolicy(options.allowedOrigins ?? []);
+  /** A response for the request, with its abort handler registered and the headers every answer to it carries. */
+  const openSink = (res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void): UwsResponseSink => {
     const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
+    // Registered first: uWebSockets.js forbids touching `res` after an abort, and the body read is async.
     res.onAborted(abortHandler(sink));
+    if (cors) sink.sharedHeaders = cors.responseHeaders(req.getHeader('origin') || undefined);
+    return sink;
+  };
+  /**
+   * Every request no route takes: a preflight (OPTIONS, on any path), or an unknown path or method in the shape of
+   * `shape`. `finish` is the route label's own, made once at start-up like a route's.
+   */
+  const answerUnrouted = (res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void, shape: ErrorShape,
+    code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED', served?: string) => {
+    // Not getMethod(): it lower-cases the method in place, and the error message quotes it as sent.
+    const sent = req.getCaseSensitiveMethod();
+    const method = sent.toLowerCase();
+    if (method === 'options') {
+      answerPreflight(res, req, finish, cors);
+      return;
+    }
+    const sink = openSink(res, req, finish);
+    sink.headOnly = method === 'head';
     const error = errorData(code, code === 'UNKNOWN_ROUTE'
-      ? `no route for ${req.getCaseSensitiveMethod()} ${req.getUrl()}${served ? `: ${served}` : ''}`
-      : `${req.getCaseSensitiveMethod()} is not allowed on ${req.getUrl()}`);
+      ? `no route for ${sent} ${req.getUrl()}${served ? `: ${served}` : ''}`
+      : `${sent} is not allowed on ${req.getUrl()}`);
     sink.json(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
   /** A route's error shape: its own, else its native prefix's, else OpenAI's. */
@@ -119,10 +148,9 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     const shape = shapeOf(route);
     const finish = recordFinish(routeLabelIndex(route.label ?? route.path));
     const method = route.method.toUpperCase();
-    app[route.method](route.path, (res, req) => {
-      const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
-      // Registered first: uWebSockets.js forbids touching `res` after an abort, and the body read is async.
-      res.onAborted(abortHandler(sink));
+    const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
+      const sink = openSink(res, req, finish);
+      sink.headOnly = headOnly;
       const incoming: ReadingRequest = {
         method,
         path: req.getUrl(),
@@ -134,26 +162,32 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
       };
       if (!route.readBody) route.handler(incoming, sink);
       else readBody(res, sink, incoming, options.maxBodyBytes, shape, route.handler);
-    });
+    };
+    app[route.method](route.path, serve(false));
+    // HTTP asks every GET resource to answer HEAD: the GET's headers, no body (probes and monitors send it).
+    if (route.method === 'get') app.head(route.path, serve(true));
     if (!routed.has(route.path)) {
       routed.add(route.path);
-      app.any(route.path, (res, req) => answerError(res, req, finish, shape, 'METHOD_NOT_ALLOWED'));
+      app.any(route.path, (res, req) => answerUnrouted(res, req, finish, shape, 'METHOD_NOT_ALLOWED'));
     }
   }
   // Before the catch-all: a path under a native prefix is answered in that API's shape.
   for (const native of nativePrefixes) {
     const finish = recordFinish(routeLabelIndex(native.prefix));
     for (const path of [native.prefix, `${native.prefix}/*`]) {
-      app.any(path, (res, req) => answerError(res, req, finish, native, 'UNKNOWN_ROUTE', native.served));
+      app.any(path, (res, req) => answerUnrouted(res, req, finish, native, 'UNKNOWN_ROUTE', native.served));
     }
   }
   const finishOther = recordFinish(routeLabelIndex('other'));
-  app.any('/*', (res, req) => answerError(res, req, finishOther, OPENAI_SHAPE, 'UNKNOWN_ROUTE'));
+  app.any('/*', (res, req) => answerUnrouted(res, req, finishOther, OPENAI_SHAPE, 'UNKNOWN_ROUTE'));
 
   return new Promise((resolve, reject) => {
-    app.listen(options.host, options.port, (socket) => {
+    // The options argument exists natively but is missing from the typings' four-argument overload.
+    const listen = app.listen as unknown as (host: string, port: number, flags: number,
+      callback: (socket: us_listen_socket | false) => void) => TemplatedApp;
+    listen.call(app, options.host, options.port, options.sharePort ? LISTEN_DEFAULT : LISTEN_EXCLUSIVE_PORT, (socket) => {
       if (!socket) {
-        reject(new Error(`could not listen on ${options.host}:${options.port}`));
+        void listenFailure(options.host, options.port).then(reject);
         return;
       }
       resolve({
@@ -165,7 +199,68 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   });
 }
 
+// uSockets' listen flags (LIBUS_LISTEN_*). Linux's SO_REUSEPORT, which the default sets, lets a second process bind
+// a port that is in use and take half of its connections; exclusive refuses to share and fails instead.
+const LISTEN_DEFAULT = 0;
+const LISTEN_EXCLUSIVE_PORT = 1;
+
+/** A port that could not be bound: `code` is the system's reason (EADDRINUSE, EACCES, EADDRNOTAVAIL), when known. */
+export class ListenError extends Error {
+  readonly code: string;
+  readonly address: string;
+
+  constructor(address: string, code: string, reason: string) {
+    super(`could not listen on ${address}: ${reason}`);
+    this.name = 'ListenError';
+    this.address = address;
+    this.code = code;
+  }
+}
+
+/** `host:port`, with an IPv6 host in brackets as in a URL. */
+export function formatAddress(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+const LISTEN_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use (another process is listening on this port: stop it or pick another --port)',
+  EACCES: 'permission denied (ports below 1024 need privileges: pick a higher --port)',
+  EADDRNOTAVAIL: 'address not available (no network interface has this --host address)',
+};
+
+/**
+ * uWebSockets.js says only that listening failed. Binding the same address once with node:net (exclusively, and
+ * closed at once) recovers the system's reason, so the operator reads "address already in use" and not a guess.
+ */
+function listenFailure(host: string, port: number): Promise<ListenError> {
+  const address = formatAddress(host, port);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? 'UNKNOWN';
+      resolve(new ListenError(address, code, LISTEN_REASONS[code] ?? `${code}: ${error.message}`));
+    });
+    probe.listen({ host, port, exclusive: true }, () => {
+      // Free again: whoever held it let go in between, or uWebSockets.js failed for a reason the probe cannot see.
+      probe.close(() => resolve(new ListenError(address, 'UNKNOWN', 'the port could not be bound; it is free now, so try again')));
+    });
+  });
+}
+
 const OPENAI_SHAPE: ErrorShape = Object.freeze({ errorBody: (error: ErrorData): string => openAIErrorBody(error) });
+
+/**
+ * A CORS preflight: 204 with what the origin may send when it is allowed; without CORS headers when it is not (or
+ * when no origin is), which the browser takes as a refusal. A plain OPTIONS learns the methods from `Allow`.
+ */
+function answerPreflight(res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void,
+  cors: CorsPolicy | null): void {
+  const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
+  res.onAborted(abortHandler(sink));
+  const preflight = cors?.preflightHeaders(req.getHeader('origin') || undefined,
+    req.getHeader('access-control-request-headers') || undefined);
+  sink.noContent(204, { allow: 'GET, POST, HEAD, OPTIONS', ...preflight });
+}
 
 /**
  * The abort handler in a scope of its own: a closure keeps its whole scope alive, and uWebSockets.js keeps this one

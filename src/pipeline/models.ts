@@ -1,4 +1,4 @@
-// GET /v1/models: the models the config names, as `provider/model`, the aliases, and what the providers that can
+// GET /v1/models (and /v1/models/{id}, one of them): the models the config names, as `provider/model`, the aliases, and what the providers that can
 // list their models (capability `listModels`) say they serve, in OpenAI's list shape. `?provider=name` keeps one
 // provider's models (aliases that point at it included). The native routes' model lists read the same catalog.
 //
@@ -11,6 +11,7 @@ import type { KeyConfig, ProviderConfig } from '../config/types.js';
 import type { JobData } from '../contract/messages.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
 import type { ProviderPool, Ticket } from '../dispatch/pool.js';
+import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest } from '../http/server.js';
 
@@ -151,6 +152,38 @@ export function createModelsHandler(catalog: ModelCatalog) {
     const onlyProvider = new URLSearchParams(request.query).get('provider') || null;
     void catalog.list(onlyProvider, request.requestId).then(({ data, unavailable }) => {
       sink.json(200, JSON.stringify({ object: 'list', data }), unavailableHeader(unavailable));
+    });
+  };
+}
+
+/**
+ * GET /v1/models/{id} (the OpenAI SDK's `models.retrieve`): the entry /v1/models lists under that id, or 404 in
+ * OpenAI's error shape. The id holds a slash (`mock/echo`), which the SDK sends encoded (`mock%2Fecho`); both
+ * spellings are read. `prefix` is the path before the id, with its trailing slash.
+ */
+export function createModelHandler(catalog: ModelCatalog, providers: readonly ProviderConfig[], prefix: string) {
+  const names = new Set(providers.map((provider) => provider.name));
+  return (request: IncomingRequest, sink: ResponseSink) => {
+    let id: string;
+    try {
+      id = decodeURIComponent(request.path.slice(prefix.length));
+    } catch {
+      id = request.path.slice(prefix.length);
+    }
+    void catalog.list(null, request.requestId).then(({ data, unavailable }) => {
+      const entry = data.find((model) => model.id === id);
+      if (entry) {
+        sink.json(200, JSON.stringify(entry), unavailableHeader(unavailable));
+        return;
+      }
+      const slash = id.indexOf('/');
+      const provider = slash > 0 ? id.slice(0, slash) : null;
+      const error = provider !== null && names.has(provider)
+        ? errorData('MODEL_NOT_ALLOWED', `provider '${provider}' does not list model '${id.slice(slash + 1)}' (GET /v1/models lists what it serves)`, { param: 'model' })
+        : errorData('UNKNOWN_PROVIDER', provider === null
+          ? `model '${id}' is neither 'provider/model' nor a model alias (GET /v1/models lists the models)`
+          : `provider '${provider}' is not configured (GET /v1/models lists the models)`, { param: 'model' });
+      sink.json(statusOf(error), openAIErrorBody(error), unavailableHeader(unavailable));
     });
   };
 }

@@ -72,7 +72,7 @@ describe('heimdall on SIGTERM', () => {
       await logged(gateway, 'shutting down');
       const health = await keptOpen.request({ path: '/health', method: 'GET' });
       expect(health.statusCode).toBe(503);
-      expect(await health.body.json()).toEqual({ status: 'shutting_down' });
+      expect(await health.body.json()).toMatchObject({ status: 'shutting_down' });
       expect(await connectionRefused(port)).toBe('ECONNREFUSED');
 
       const data = events(stream.first + await stream.rest());

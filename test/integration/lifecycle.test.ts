@@ -46,7 +46,7 @@ describe('gateway.close(graceMs)', () => {
       const closed = harness.gateway.close(5_000);
       const health = await get(`${harness.url}/health`, agent);
       expect(health.status).toBe(503);
-      expect(JSON.parse(health.body)).toEqual({ status: 'shutting_down' });
+      expect(JSON.parse(health.body)).toMatchObject({ status: 'shutting_down' });
 
       for (let next = await reader.read(); !next.done; next = await reader.read()) text += new TextDecoder().decode(next.value);
       const events = sseData(text);

@@ -36,6 +36,9 @@ export function errorForUpstreamStatus(provider: string, status: number, message
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
+/** OpenSSL's certificate verdicts as Node names them, and Node's own TLS errors. */
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH$)/;
+
 /** A thrown transport error (connection refused, reset, undici timeout) as gateway error data. */
 export function errorForTransportFailure(provider: string, error: unknown, streamStarted: boolean): ErrorData {
   const code = (error as { code?: string })?.code ?? '';
@@ -43,6 +46,11 @@ export function errorForTransportFailure(provider: string, error: unknown, strea
   const detail = error instanceof Error ? error.message : String(error);
   if (TIMEOUT_CODES.has(code) || TIMEOUT_CODES.has(cause)) {
     return { code: 'UPSTREAM_TIMEOUT', message: `${provider}: timed out (${detail})`, provider };
+  }
+  const tls = TLS_CODE.test(code) ? code : TLS_CODE.test(cause) ? cause : null;
+  if (tls && !streamStarted) {
+    return { code: 'UPSTREAM_UNREACHABLE', provider, message: `${provider}: TLS handshake failed (${tls}: ${detail}); `
+      + 'trust the server\'s CA with network_config.ca_cert_pem (or proxy_config.ca_cert_pem for a proxy that re-signs)' };
   }
   if (streamStarted) {
     return { code: 'STREAM_INTERRUPTED', message: `${provider}: the stream broke off: ${detail}`, provider };

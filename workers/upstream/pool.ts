@@ -13,6 +13,8 @@ export interface UpstreamPoolOptions {
   keepAliveTimeout: number;
   headersTimeout: number;
   bodyTimeout: number;
+  /** TLS options for each connection, or the function that opens it (a proxy's tunnel). */
+  connect?: Client.Options['connect'];
 }
 
 interface Waiting {
@@ -108,6 +110,7 @@ export class UpstreamPool extends Dispatcher {
       keepAliveTimeout: this.#options.keepAliveTimeout,
       headersTimeout: this.#options.headersTimeout,
       bodyTimeout: this.#options.bodyTimeout,
+      ...(this.#options.connect ? { connect: this.#options.connect } : {}),
     });
     client.on('drain', () => this.#freed(client));
     client.on('connectionError', () => this.#dropped(client));

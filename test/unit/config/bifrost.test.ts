@@ -85,17 +85,19 @@ describe('a config with every block of Bifrost\'s schema', () => {
     for (const block of Object.keys(raw).filter((k) => !actedOnTop.includes(k))) expect(cfg.ignoredKeys).toContain(block);
     // The switches that would restrict callers are false or empty here: nothing to enforce, nothing to report.
     const actedOnClient = ['drop_excess_requests', 'max_request_body_size_mb', 'enforce_auth_on_inference',
-      'enforce_governance_header', 'enforce_scim_auth', 'required_headers'];
+      'enforce_governance_header', 'enforce_scim_auth', 'required_headers', 'allowed_origins'];
     for (const key of Object.keys(raw.client).filter((k) => !actedOnClient.includes(k))) {
       expect(cfg.ignoredKeys).toContain(`client.${key}`);
     }
     const network = (raw.providers.openai as { network_config: Record<string, unknown> }).network_config;
     const actedOnNetwork = ['base_url', 'extra_headers', 'default_request_timeout_in_seconds', 'max_retries',
-      'retry_backoff_initial', 'retry_backoff_max', 'stream_idle_timeout_in_seconds', 'max_conns_per_host'];
+      'retry_backoff_initial', 'retry_backoff_max', 'stream_idle_timeout_in_seconds', 'max_conns_per_host',
+      'insecure_skip_verify', 'ca_cert_pem'];
     for (const key of Object.keys(network).filter((k) => !actedOnNetwork.includes(k))) {
       expect(cfg.ignoredKeys).toContain(`providers.openai.network_config.${key}`);
     }
-    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['providers.openai.proxy_config', 'providers.openai.openai_config',
+    expect(cfg.ignoredKeys).not.toContain('providers.openai.proxy_config');
+    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['providers.openai.openai_config',
       'providers.openai.keys[0].aliases', 'providers.team-gateway.custom_provider_config.allowed_requests',
       'plugins[0].config.custom_labels', 'plugins[0].config.push_gateway']));
 

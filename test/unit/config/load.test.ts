@@ -87,7 +87,7 @@ describe('loadConfig with a Bifrost config.json', () => {
 
     expect(cfg.source).toBe(file);
     expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, logLevel: 'info' });
-    expect(cfg.client).toEqual({ dropExcessRequests: true, maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30 });
+    expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30 });
     expect(cfg.providers.map((p) => p.name)).toEqual(['openai', 'my-vllm']);
 
     const [openai, vllm] = cfg.providers;
@@ -107,6 +107,8 @@ describe('loadConfig with a Bifrost config.json', () => {
       retryBackoffInitialMs: 200,
       retryBackoffMaxMs: 2000,
       maxConnsPerHost: 100,
+      insecureSkipVerify: false,
+      caCertPem: null,
     });
     expect(openai.concurrency).toEqual({ concurrency: 100, bufferSize: 500, threads: 4 });
     expect(openai.mock).toBeNull();
@@ -131,13 +133,10 @@ describe('loadConfig with a Bifrost config.json', () => {
         'vector_store',
         'framework',
         'websocket',
-        'client.allowed_origins',
         'client.initial_pool_size',
         'client.header_filter_config',
-        'providers.openai.proxy_config',
         'providers.openai.openai_config',
         'providers.openai.send_back_raw_response',
-        'providers.openai.network_config.insecure_skip_verify',
         'providers.openai.keys[1].use_for_batch_api',
         'providers.my-vllm.custom_provider_config.allowed_requests',
         'plugins[1].placement',
@@ -163,9 +162,11 @@ describe('loadConfig with a Bifrost config.json', () => {
       retryBackoffInitialMs: 500,
       retryBackoffMaxMs: 5000,
       maxConnsPerHost: 5000,
+      insecureSkipVerify: false,
+      caCertPem: null,
     });
     expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1 });
-    expect(cfg.client).toEqual({ dropExcessRequests: false, maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30 });
+    expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30 });
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
     expect(cfg.ignoredKeys).toEqual([]);
   });
