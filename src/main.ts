@@ -30,6 +30,12 @@ function parsePort(value: string | undefined, source: string): number | undefine
   return port;
 }
 
+/** The host as a URL writes it: the wildcard as localhost, an IPv6 address in brackets (`[::1]`). */
+function listenAddress(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
 async function main(): Promise<void> {
   let args;
   try {
@@ -88,7 +94,7 @@ async function main(): Promise<void> {
   }
   logger.info({ host: config.server.host, port: gateway.port,
     providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
-  `heimdall listening on http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${gateway.port}`);
+  `heimdall listening on http://${listenAddress(config.server.host)}:${gateway.port}`);
 
   let stopping = false;
   const stop = (signal: string) => {

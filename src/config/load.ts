@@ -50,6 +50,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       dropExcessRequests: cfg.client.drop_excess_requests,
       maxRequestBodySizeMb: cfg.client.max_request_body_size_mb,
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
+      accessLog: cfg.client.access_log,
+      prometheusLabels: cfg.client.prometheus_labels,
     },
     providers,
     modelAliases: aliases,

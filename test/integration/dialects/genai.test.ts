@@ -104,9 +104,9 @@ describe('generateContent', () => {
       schema: { type: 'object', properties: { answer: { type: ['string', 'null'] } } } } });
   });
 
-  it('reaches the built-in mock, counted under the /genai route label', async () => {
+  it('reaches the built-in mock, counted under its operation\'s route label', async () => {
     const counted = async () => metricValue(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_http_requests_total',
-      { route: '/genai', status: '200' }) ?? 0;
+      { route: '/genai/v1beta/models/{model}:generateContent', method: 'POST', status: '200' }) ?? 0;
     const before = await counted();
     const response = await ai.models.generateContent({ model: 'mock/echo', contents: 'ping' });
     expect(response.text).toBe('Echo: ping');
