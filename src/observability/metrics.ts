@@ -12,6 +12,8 @@ import type { HttpMetrics, SparseFamily } from './http-metrics.js';
 /** How often the event-loop delay histogram (prom-client's `nodejs_eventloop_lag_*`) takes a sample. */
 const EVENT_LOOP_SAMPLE_MS = 100;
 
+const GAUGES_NAMED_LIKE_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 interface MetricValue {
   value: number;
   labels: Record<string, string | number>;
@@ -200,5 +202,8 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
   // The event-loop delay histogram samples on a timer; at prom-client's default 10 ms that timer wakes an idle
   // front thread a hundred times a second, and on a VM each wake-up costs more CPU than the request it interrupts.
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  // Gauges that prom-client names like counters, which `promtool check metrics` refuses; their per-type
+  // breakdown (`nodejs_active_handles{type}`, ...) stays, and `sum()` over it is the same number.
+  for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
   return registry;
 }
