@@ -17,10 +17,12 @@ export interface MetricsGateway {
   close(): Promise<void>;
 }
 
+/** `mockProvider`: more of the mock provider's entry (`network_config`, ...). */
 export async function startMetricsGateway(client: Record<string, unknown> = {},
-  mockConfig: Record<string, unknown> = {}): Promise<MetricsGateway> {
+  mockConfig: Record<string, unknown> = {}, mockProvider: Record<string, unknown> = {}): Promise<MetricsGateway> {
   const config = await loadConfig({
-    raw: { client, providers: { mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0, ...mockConfig } } } },
+    raw: { client, providers: { mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0, ...mockConfig },
+      ...mockProvider } } },
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'info' },
   });
