@@ -101,7 +101,8 @@ describe('the dashboard\'s queries against a running gateway', () => {
   let g: MetricsGateway;
   let exported: Map<string, Set<string>>;
   beforeAll(async () => {
-    g = await startMetricsGateway({}, {}, { network_config: { max_retries: 1, retry_backoff_initial_ms: 1, retry_backoff_max_ms: 5 } });
+    g = await startMetricsGateway({
+      mockProvider: { network_config: { max_retries: 1, retry_backoff_initial_ms: 1, retry_backoff_max_ms: 5 } } });
     await sendMixedTraffic(g.url);
     const fellBack = await postChat(g.url, { model: 'mock/error-503', fallbacks: ['mock/echo'], messages: [{ role: 'user', content: 'hi' }] });
     expect(fellBack.status).toBe(200);

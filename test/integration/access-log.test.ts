@@ -1,7 +1,8 @@
 // The access log of a real gateway: one line per request, written when the response is complete.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, postChat } from './harness.js';
+import { startFakeOpenAI } from '../fakes/openai-server.js';
+import { eventually, openaiProvider, postChat } from './harness.js';
 import { sendMixedTraffic, startMetricsGateway, type MetricsGateway } from './metrics-gateway.js';
 
 const accessLines = (g: MetricsGateway) => g.lines().filter((line) => line.log === 'access');
@@ -11,7 +12,7 @@ describe('access log', () => {
   let g: MetricsGateway;
   beforeAll(async () => {
     // Slow chunks, so a stream can be left half-way.
-    g = await startMetricsGateway({}, { chunk_count: 40, chunk_interval_ms: 25 });
+    g = await startMetricsGateway({ mockConfig: { chunk_count: 40, chunk_interval_ms: 25 } });
   }, 30_000);
   afterAll(() => g?.close());
 
@@ -62,9 +63,30 @@ describe('access log', () => {
   });
 });
 
+describe('the key in the access log', () => {
+  it('is named, never shown', async () => {
+    const fake = await startFakeOpenAI();
+    const secret = 'sk-access-log-secret-4711';
+    const g = await startMetricsGateway({ providers: { openai: openaiProvider(fake.url,
+      { keys: [{ name: 'team-search', value: secret, models: ['*'], weight: 1 }] }) } });
+    try {
+      const response = await postChat(g.url, { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'hi' }] },
+        { 'x-request-id': 'access-key' });
+      expect(response.status).toBe(200);
+      await response.text();
+      const line = await eventually(() => lineOf(g, 'access-key'), (found) => found !== undefined, 3_000);
+      expect(line).toMatchObject({ provider: 'openai', model: 'gpt-4o', key: 'team-search' });
+      expect(JSON.stringify(g.lines())).not.toContain(secret);
+    } finally {
+      await g.close();
+      await fake.close();
+    }
+  }, 30_000);
+});
+
 describe('client.access_log: false', () => {
   it('writes no access line', async () => {
-    const g = await startMetricsGateway({ access_log: false });
+    const g = await startMetricsGateway({ client: { access_log: false } });
     try {
       await sendMixedTraffic(g.url);
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -17,12 +17,21 @@ export interface MetricsGateway {
   close(): Promise<void>;
 }
 
-/** `mockProvider`: more of the mock provider's entry (`network_config`, ...). */
-export async function startMetricsGateway(client: Record<string, unknown> = {},
-  mockConfig: Record<string, unknown> = {}, mockProvider: Record<string, unknown> = {}): Promise<MetricsGateway> {
+export interface MetricsGatewayOptions {
+  /** The config's `client` block. */
+  readonly client?: Record<string, unknown>;
+  /** More of the mock provider's `mock_config`. */
+  readonly mockConfig?: Record<string, unknown>;
+  /** More of the mock provider's entry (`network_config`, ...). */
+  readonly mockProvider?: Record<string, unknown>;
+  /** Providers besides the mock. */
+  readonly providers?: Record<string, unknown>;
+}
+
+export async function startMetricsGateway(options: MetricsGatewayOptions = {}): Promise<MetricsGateway> {
+  const mock = { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0, ...options.mockConfig }, ...options.mockProvider };
   const config = await loadConfig({
-    raw: { client, providers: { mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0, ...mockConfig },
-      ...mockProvider } } },
+    raw: { client: options.client ?? {}, providers: { mock, ...options.providers } },
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'info' },
   });

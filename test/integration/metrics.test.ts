@@ -97,7 +97,7 @@ describe('/metrics of a running gateway', () => {
 describe('client.prometheus_labels', () => {
   let labelled: MetricsGateway;
   beforeAll(async () => {
-    labelled = await startMetricsGateway({ prometheus_labels: ['team'] });
+    labelled = await startMetricsGateway({ client: { prometheus_labels: ['team'] } });
   }, 30_000);
   afterAll(() => labelled?.close());
 
