@@ -87,7 +87,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logger[level]({ provider: breaker.provider, key: breaker.key, state: BREAKER_STATES[state] }, 'circuit breaker changed state');
     }
   });
-  const httpMetrics = new HttpMetrics(config.client.prometheusLabels);
+  const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registry = createMetricsRegistry({ layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
       stats: () => pool.stats() })), breakers: () => breakers.all() });

@@ -59,7 +59,8 @@ const clientSchema = z.strictObject({
   prometheus_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name: letters, digits, _')
     .refine((name) => !name.startsWith('__') && !['route', 'method', 'status', 'le'].includes(name),
       'a label of its own, not route, method, status, le or __*'))
-    .max(8).refine((names) => new Set(names).size === names.length, 'duplicate label').default([]),
+    // Each label multiplies the HTTP series' label combinations, which must stay countable.
+    .max(4).refine((names) => new Set(names).size === names.length, 'duplicate label').default([]),
   ...clientIgnored,
 });
 

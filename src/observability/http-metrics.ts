@@ -85,23 +85,33 @@ export class HttpMetrics {
   readonly routes = new LabelTable([], ROUTE_SLOTS);
   readonly methods = new LabelTable(METHOD_LABELS, 0);
   readonly statuses = new LabelTable(KNOWN_STATUSES, EXTRA_STATUS_SLOTS);
+  /** '' for a request no provider answered (a probe, a bad request); then the configured providers. */
+  readonly providers: LabelTable;
+  /** The front's model table, shared with the per-model shard series so a model has one slot everywhere. */
+  readonly models: LabelTable;
   readonly custom: readonly CustomLabel[];
   readonly requests: SparseFamily;
   readonly duration: SparseFamily;
   readonly #customRadix: number;
 
   /** `customLabels`: `client.prometheus_labels`, already checked to be valid label names. */
-  constructor(customLabels: readonly string[]) {
+  constructor(providers: readonly string[], models: LabelTable, customLabels: readonly string[]) {
+    this.providers = new LabelTable(['', ...providers], 0);
+    this.models = models;
     // An absent header is the value '', so a dashboard can tell untagged traffic from a team named "other".
     this.custom = customLabels.map((name) => ({ name, header: `${CUSTOM_LABEL_HEADER_PREFIX}${name.toLowerCase()}`,
       table: new LabelTable([''], CUSTOM_LABEL_VALUES) }));
     this.#customRadix = this.custom.reduce((n, label) => n * label.table.size, 1);
-    const customPairs = this.custom.map((label): [string, LabelTable] => [label.name, label.table]);
-    this.requests = new SparseFamily('heimdall_http_requests_total', 'HTTP requests answered, by route, method and status.',
-      'counter', [['route', this.routes], ['method', this.methods], ['status', this.statuses], ...customPairs]);
+    const labels: [string, LabelTable][] = [['route', this.routes], ['method', this.methods], ['status', this.statuses],
+      ['provider', this.providers], ['model', this.models], ...this.custom.map((label): [string, LabelTable] => [label.name, label.table])];
+    if (labels.reduce((n, [, table]) => n * table.size, 1) > Number.MAX_SAFE_INTEGER) {
+      throw new Error('too many label combinations for the HTTP series: fewer client.prometheus_labels');
+    }
+    this.requests = new SparseFamily('heimdall_http_requests_total',
+      'HTTP requests answered, by route, method, status and the provider and model that answered last.', 'counter', labels);
     this.duration = new SparseFamily('heimdall_http_request_duration_seconds',
-      'Time from request to last byte (a stream: to its end), by route, method and status.', 'histogram',
-      [['route', this.routes], ['method', this.methods], ['status', this.statuses], ...customPairs], DURATION_BUCKETS);
+      'Time from request to last byte (a stream: to its end), by route, method, status, provider and model.', 'histogram',
+      labels, DURATION_BUCKETS);
   }
 
   methodIndex(method: string): number {
@@ -116,8 +126,9 @@ export class HttpMetrics {
   }
 
   record(access: AccessRecord, status: number, seconds: number): void {
-    const key = ((access.routeIndex * this.methods.size + access.methodIndex) * this.statuses.size
-      + this.statuses.indexOf(String(status))) * this.#customRadix + access.customIndex;
+    const answered = ((access.routeIndex * this.methods.size + access.methodIndex) * this.statuses.size
+      + this.statuses.indexOf(String(status))) * this.providers.size + this.providers.indexOf(access.provider);
+    const key = (answered * this.models.size + this.models.indexOf(access.model)) * this.#customRadix + access.customIndex;
     this.requests.add(key);
     this.duration.observe(key, seconds);
   }

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expositionProblems, parseExposition } from '../unit/observability/exposition.js';
-import { eventually, metricValue, postChat } from './harness.js';
+import { eventually, metricSum, metricValue, postChat } from './harness.js';
 import { scrape, sendMixedTraffic, startMetricsGateway, type MetricsGateway } from './metrics-gateway.js';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
@@ -49,7 +49,7 @@ describe('/metrics of a running gateway', () => {
 
   it('names routes per operation, with the method and status', () => {
     const requests = (route: string, method: string, status: string) =>
-      metricValue(exposition, 'heimdall_http_requests_total', { route, method, status });
+      metricSum(exposition, 'heimdall_http_requests_total', { route, method, status });
     expect(requests('/v1/chat/completions', 'POST', '200')).toBe(2);
     expect(requests('/v1/chat/completions', 'POST', '429')).toBe(1);
     expect(requests('/v1/chat/completions', 'POST', '503')).toBe(1);
@@ -57,7 +57,12 @@ describe('/metrics of a running gateway', () => {
     expect(requests('/genai/v1beta/models/{model}:generateContent', 'POST', '200')).toBe(1);
     expect(requests('/v1/models', 'GET', '200')).toBe(1);
     expect(requests('other', 'GET', '404')).toBe(1);
-    expect(metricValue(exposition, 'heimdall_http_request_duration_seconds_count',
+    // Which provider and model answered (or failed last); none for a request no provider saw.
+    expect(metricValue(exposition, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '429',
+      provider: 'mock', model: 'error-429' })).toBe(1);
+    expect(metricValue(exposition, 'heimdall_http_requests_total', { route: 'other', method: 'GET', status: '404',
+      provider: '', model: '' })).toBe(1);
+    expect(metricSum(exposition, 'heimdall_http_request_duration_seconds_count',
       { route: '/v1/chat/completions', method: 'POST', status: '200' })).toBe(2);
   });
 
@@ -109,7 +114,7 @@ describe('client.prometheus_labels', () => {
     await chat();
     for (let i = 0; i < 40; i++) await chat(`team-${i}`);
     const text = await scrape(labelled.url);
-    const series = (team: string) => metricValue(text, 'heimdall_http_requests_total',
+    const series = (team: string) => metricSum(text, 'heimdall_http_requests_total',
       { route: '/v1/chat/completions', method: 'POST', status: '200', team });
     expect(series('search')).toBe(2);
     expect(series('')).toBe(1);

@@ -3,7 +3,7 @@
 
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiError, eventually, expectEnvelope, metricValue, openaiProvider, postChat, sseData, startHarness, user, type Harness } from './harness.js';
+import { apiError, eventually, expectEnvelope, metricSum, metricValue, openaiProvider, postChat, sseData, startHarness, user, type Harness } from './harness.js';
 
 let h: Harness | undefined;
 
@@ -231,9 +231,9 @@ describe('/metrics', () => {
     const after = await eventually(scrape, (text) =>
       metricValue(text, 'heimdall_tokens_total', { provider: 'openai', model: 'gpt-4o', direction: 'output' }) === tokensOut, 3_000, 50)
       .catch(() => scrape());
-    expect(metricValue(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '200' })).toBe(4);
-    expect(metricValue(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '502' })).toBe(1);
-    expect(metricValue(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '404' })).toBe(1);
+    expect(metricSum(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '200' })).toBe(4);
+    expect(metricSum(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '502' })).toBe(1);
+    expect(metricSum(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '404' })).toBe(1);
     expect(metricValue(after, 'heimdall_upstream_requests_total', { provider: 'openai', model: 'gpt-4o' })).toBe(4);
     expect(metricValue(after, 'heimdall_upstream_requests_total', { provider: 'openai', model: 'gpt-4o-error-500' })).toBe(1);
     expect(metricValue(after, 'heimdall_upstream_errors_total', { provider: 'openai', model: 'gpt-4o-error-500',

@@ -7,7 +7,7 @@ import Anthropic, { APIError, BadRequestError, NotFoundError, PermissionDeniedEr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ANTHROPIC_MODELS, startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
-import { metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { metricSum, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 import { rejectionOf } from '../../rejection.js';
 
 const KEY = 'sk-ant-gateway-key';
@@ -403,7 +403,7 @@ describe('plugins', () => {
 
 describe('metrics', () => {
   it('count each Anthropic operation under its own route label', async () => {
-    const read = async (route: string) => metricValue(await (await fetch(`${h.url}/metrics`)).text(),
+    const read = async (route: string) => metricSum(await (await fetch(`${h.url}/metrics`)).text(),
       'heimdall_http_requests_total', { route, method: 'POST', status: '200' }) ?? 0;
     const before = [await read('/anthropic/v1/messages'), await read('/anthropic/v1/messages/count_tokens')];
     await client.messages.create({ model: 'mock/echo', max_tokens: 10, messages: hello });
