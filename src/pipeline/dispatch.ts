@@ -207,7 +207,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
       error.retryAfter, this.#deadline - now);
     if (delay === null) return false;
     this.#retries++;
-    this.#run.countRetry(this.#pool!.provider.name);
+    this.#run.countRetry();
     if (this.#ctx.logger.isLevelEnabled('info')) {
       this.#ctx.logger.info({ provider: this.#pool!.provider.name, retry: this.#retries, delayMs: delay, code: error.code },
         'retrying after a retryable failure');

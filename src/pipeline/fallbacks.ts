@@ -96,23 +96,26 @@ export class RequestRun {
     access.fallbacks = this.index;
   }
 
-  countRetry(provider: string): void {
-    this.#count('retries', provider);
+  /** Counts a retry of the current candidate. */
+  countRetry(): void {
+    this.#count('retries');
   }
 
   /** Starts the next fallback; false when there is none left. */
   fallBack(): boolean {
     if (this.index + 1 >= this.candidates.length || !this.next) return false;
-    this.#count('fallbacks', splitQualified(this.candidates[this.index]).provider);
+    this.#count('fallbacks');
     this.next(this.index + 1);
     return true;
   }
 
-  #count(family: 'retries' | 'fallbacks', provider: string): void {
+  /** Counts under the current candidate's provider and model. */
+  #count(family: 'retries' | 'fallbacks'): void {
     const metrics = this.#metrics;
     if (!metrics) return;
+    const { provider, model } = splitQualified(this.candidates[this.index]);
     const index = metrics.providerIndex(provider);
-    if (index >= 0) metrics.shard.add(metrics.layout[family].seriesOffset(index));
+    if (index >= 0) metrics.shard.add(metrics.layout[family].seriesOffset(index, metrics.modelIndex(model)));
   }
 
   /**

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { eventually, metricValue, postChat } from '../integration/harness.js';
+import { eventually, metricSum, metricValue, postChat } from '../integration/harness.js';
 import { scrape, sendMixedTraffic, startMetricsGateway, type MetricsGateway } from '../integration/metrics-gateway.js';
 import { exportedLabels, queryNames, unknownNames } from './promql.js';
 
@@ -100,6 +100,7 @@ describe('docker-compose, Prometheus and Grafana provisioning', () => {
 describe('the dashboard\'s queries against a running gateway', () => {
   let g: MetricsGateway;
   let exported: Map<string, Set<string>>;
+  let scraped: string;
   beforeAll(async () => {
     g = await startMetricsGateway({
       mockProvider: { network_config: { max_retries: 1, retry_backoff_initial_ms: 1, retry_backoff_max_ms: 5 } } });
@@ -108,8 +109,9 @@ describe('the dashboard\'s queries against a running gateway', () => {
     expect(fellBack.status).toBe(200);
     await fellBack.text();
     const text = await eventually(() => scrape(g.url),
-      (exposition) => (metricValue(exposition, 'heimdall_fallbacks_total', { provider: 'mock' }) ?? 0) > 0, 5_000, 50);
+      (exposition) => (metricSum(exposition, 'heimdall_fallbacks_total', { provider: 'mock' }) ?? 0) > 0, 5_000, 50);
     exported = exportedLabels(text);
+    scraped = text;
   }, 60_000);
   afterAll(() => g?.close());
 
@@ -135,6 +137,12 @@ describe('the dashboard\'s queries against a running gateway', () => {
       'heimdall_http_requests_total has no label path',
       'no metric of the query has label team: sum by (team) (rate(heimdall_http_requests_total{path="/v1"}[5m]))']);
     expect(unknownNames('label_values(heimdall_pool_threads, model)', exported)).toHaveLength(1);
+  });
+
+  it('counts retries and fallbacks under the provider and model that failed', () => {
+    // error-503 was retried once in each of its two requests, then fell back once to mock/echo.
+    expect(metricValue(scraped, 'heimdall_retries_total', { provider: 'mock', model: 'error-503' })).toBe(2);
+    expect(metricValue(scraped, 'heimdall_fallbacks_total', { provider: 'mock', model: 'error-503' })).toBe(1);
   });
 
   it('covers the series a dashboard is for: per-model latency, TTFT, tokens and errors by code', () => {
