@@ -17,7 +17,7 @@ const iterations = num(flags, 'iterations', 200_000);
 
 // The bench's own request and the mock upstream's answer (bench/mock-upstream.ts), as the hot path carries them.
 const job: FrontToWorker = [MSG_JOB, 4711, {
-  kind: 'chat', requestId: '3f2a9c1e-7b7d-4a3e-9f1e-1c2b3d4e5f60', model: 'gpt-4o-mini', keyIndex: 0, stream: false,
+  kind: 'chat', requestId: '3f2a9c1e-7b7d-4a3e-9f1e-1c2b3d4e5f60', model: 'gpt-4o-mini', keyIndex: 0, stream: false, modelLabel: 1,
   includeUsage: false, body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hello, how are you today?' }] },
 }, 29_998];
 const answer = JSON.stringify({

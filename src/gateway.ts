@@ -7,7 +7,9 @@ import { BREAKER_STATES, createMetricsBuffer, createMetricsLayout, MetricsShard 
 import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
+import { HttpMetrics } from './observability/http-metrics.js';
 import { createMetricsRegistry } from './observability/metrics.js';
+import { modelLabelTable } from './observability/model-labels.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
 import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedrock.js';
@@ -38,10 +40,15 @@ export interface Gateway {
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const providerNames = config.providers.map((provider) => provider.name);
-  const layout = createMetricsLayout(providerNames);
+  // The model label's values: configured models first, then the first distinct ones requests name, then `other`.
+  const modelLabels = modelLabelTable(config);
+  const metricsSpec = { providers: providerNames, modelSlots: modelLabels.size };
+  const layout = createMetricsLayout(metricsSpec, modelLabels.values);
   const shardCount = 1 + config.providers.reduce((n, provider) => n + provider.concurrency.threads, 0);
   const metricsBuffer = createMetricsBuffer(layout, shardCount);
   const frontShard = new MetricsShard(metricsBuffer, layout, 0);
+  const pipelineMetrics = { layout, shard: frontShard, providerIndex: (name: string) => providerNames.indexOf(name),
+    modelIndex: (model: string) => modelLabels.indexOf(model) };
 
   const pools = new Map<string, ProviderPool>();
   let nextShard = 1;
@@ -50,7 +57,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       providerIndex,
       firstShard: nextShard,
       metricsBuffer,
-      metricsProviders: providerNames,
+      metricsSpec,
       dropExcessRequests: config.client.dropExcessRequests,
       logLevel: config.server.logLevel,
       workerFile: WORKER_FILE,
@@ -67,7 +74,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
     plugins = new PluginRunner(await loadPlugins(config.plugins, {
       logger,
-      metrics: { layout, shard: frontShard, providerIndex: (name) => providerNames.indexOf(name) },
+      metrics: pipelineMetrics,
     }), logger);
   } catch (error) {
     await closePools();
@@ -81,15 +88,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logger[level]({ provider: breaker.provider, key: breaker.key, state: BREAKER_STATES[state] }, 'circuit breaker changed state');
     }
   });
-  const registry = createMetricsRegistry(layout, metricsBuffer, shardCount, () =>
+  const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
+  const registry = createMetricsRegistry({ layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })), () => breakers.all());
+      stats: () => pool.stats() })), breakers: () => breakers.all() });
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: { layout, shard: frontShard, providerIndex: (name: string) => providerNames.indexOf(name) } };
+    metrics: pipelineMetrics };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -100,15 +108,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
     { method: 'get', path: '/v1/models', readBody: false, handler: models },
-    { method: 'get', path: '/v1/models/*', label: '/v1/models', readBody: false,
+    { method: 'get', path: '/v1/models/*', readBody: false,
       handler: createModelHandler(catalog, config.providers, '/v1/models/') },
     // The OpenAI SDK's drop-in: its base URL with or without `/v1`.
     ...['/openai/v1', '/openai'].flatMap((prefix): Route[] => [
-      { method: 'get', path: `${prefix}/models/*`, label: '/openai', readBody: false,
+      { method: 'get', path: `${prefix}/models/*`, readBody: false,
         handler: createModelHandler(catalog, config.providers, `${prefix}/models/`) },
-      { method: 'post', path: `${prefix}/chat/completions`, label: '/openai', readBody: true, handler: dropInChat },
-      { method: 'post', path: `${prefix}/embeddings`, label: '/openai', readBody: true, handler: dropInEmbeddings },
-      { method: 'get', path: `${prefix}/models`, label: '/openai', readBody: false, handler: models },
+      { method: 'post', path: `${prefix}/chat/completions`, readBody: true, handler: dropInChat },
+      { method: 'post', path: `${prefix}/embeddings`, readBody: true, handler: dropInEmbeddings },
+      { method: 'get', path: `${prefix}/models`, readBody: false, handler: models },
     ]),
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
     ...anthropicRoutes(inference, catalog),
@@ -121,7 +129,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION }));
     } },
-    { method: 'get', path: '/ready', label: '/health', readBody: false, handler: (_request, sink) => {
+    { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
       const withoutThreads = closing ? [] : [...pools.values()]
         .filter((pool) => pool.stats().threads === 0).map((pool) => pool.provider.name);
@@ -145,7 +153,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024),
       routes,
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
-      metrics: { layout, shard: frontShard },
+      metrics: httpMetrics,
+      accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
     });
   } catch (error) {
     await closePools();

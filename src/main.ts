@@ -36,6 +36,12 @@ function parsePort(value: string | undefined, source: string): number | undefine
   return port;
 }
 
+/** The host as a URL writes it: the wildcard as localhost, an IPv6 address in brackets (`[::1]`). */
+function listenAddress(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
 async function main(): Promise<void> {
   // A terminal closing, or a supervisor asking for a reload, sends SIGHUP, whose default ends the process. There is
   // no reload yet (it comes with cluster mode): say so and keep serving. Taken from the start, so that a SIGHUP
@@ -109,7 +115,7 @@ async function main(): Promise<void> {
   }
   logger.info({ host: config.server.host, port: gateway.port,
     providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
-  `heimdall listening on http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${gateway.port}`);
+  `heimdall listening on http://${listenAddress(config.server.host)}:${gateway.port}`);
 
   let stopping = false;
   const stop = (signal: string) => {

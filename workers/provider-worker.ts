@@ -6,7 +6,7 @@ import {
   decodeMessage, encodeMessage, MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_READY, MSG_RESUME,
   type FrontToWorker, type JobData, type UsageData, type WorkerToFront,
 } from '../src/contract/messages.js';
-import { createMetricsLayout, MetricsShard } from '../src/contract/metrics-layout.js';
+import { createMetricsLayout, errorCodeLabelIndex, MetricsShard } from '../src/contract/metrics-layout.js';
 import { RingReader, RingWriter } from '../src/contract/ring.js';
 import type { WorkerInit } from '../src/contract/worker-init.js';
 import type { ErrorData } from '../src/errors/error-data.js';
@@ -27,14 +27,13 @@ export default function serve(init: WorkerInit): Promise<string> {
   const adapter = adapterFor(provider.adapter);
   const clients = new UpstreamClients(provider.maxConnsPerHost,
     Math.max(provider.requestTimeoutMs, provider.streamIdleTimeoutMs), provider.transport);
-  const layout = createMetricsLayout(init.metricsProviders);
+  const layout = createMetricsLayout(init.metricsSpec);
   const shard = new MetricsShard(init.metricsBuffer, layout, init.shardIndex);
-  const series = {
-    requests: layout.upstreamRequests.seriesOffset(init.providerIndex),
-    errors: layout.upstreamErrors.seriesOffset(init.providerIndex),
-    latency: layout.upstreamLatency.seriesOffset(init.providerIndex),
-    tokensIn: layout.tokens.seriesOffset(init.providerIndex, 0),
-    tokensOut: layout.tokens.seriesOffset(init.providerIndex, 1),
+  const providerIndex = init.providerIndex;
+  /** A job's model slot as sent by the front; anything out of range (never expected) counts as `other`. */
+  const modelSlot = (job: Job) => {
+    const slot = job.data.modelLabel;
+    return Number.isInteger(slot) && slot >= 0 && slot < init.metricsSpec.modelSlots ? slot : init.metricsSpec.modelSlots - 1;
   };
   const toFront = new RingWriter(init.toFront, init.ringShape);
   const jobs = new Map<number, Job>();
@@ -45,13 +44,15 @@ export default function serve(init: WorkerInit): Promise<string> {
     settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
       jobs.delete(job.id);
       deadlines.forget(job);
-      shard.observe(layout.upstreamLatency, series.latency, job.upstreamMs() / 1000);
+      const model = modelSlot(job);
+      shard.observe(layout.upstreamLatency, layout.upstreamLatency.seriesOffset(providerIndex, model), job.upstreamMs() / 1000);
       if (usage) {
-        shard.add(series.tokensIn, usage.promptTokens);
-        shard.add(series.tokensOut, usage.completionTokens);
+        shard.add(layout.tokens.seriesOffset(providerIndex, model, 0), usage.promptTokens);
+        shard.add(layout.tokens.seriesOffset(providerIndex, model, 1), usage.completionTokens);
       }
       if (error && error.code !== 'CLIENT_CLOSED') {
-        shard.add(series.errors);
+        const code = errorCodeLabelIndex(error.code);
+        if (code >= 0) shard.add(layout.upstreamErrors.seriesOffset(providerIndex, model, code));
         // The front logs every failure at its level, with the upstream status: here it is detail for debugging.
         if (logger.isLevelEnabled('debug')) {
           logger.debug({ requestId: job.data.requestId, code: error.code, upstreamStatus: error.upstreamStatus }, error.message);
@@ -74,7 +75,7 @@ export default function serve(init: WorkerInit): Promise<string> {
     jobs.set(id, job);
     deadlines.schedule(job);
     sweep ??= setInterval(sweepDeadlines, DEADLINE_SWEEP_MS);
-    shard.add(series.requests);
+    shard.add(layout.upstreamRequests.seriesOffset(providerIndex, modelSlot(job)));
     if (http) {
       try {
         http.run(job);

@@ -72,6 +72,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       allowedOrigins: cfg.client.allowed_origins,
       maxRequestBodySizeMb: cfg.client.max_request_body_size_mb,
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
+      accessLog: cfg.client.access_log,
+      prometheusLabels: cfg.client.prometheus_labels,
     },
     providers,
     unsupportedProviders,

@@ -46,7 +46,6 @@ const topIgnored = {
 
 const clientIgnored = {
   initial_pool_size: posInt.optional(),
-  prometheus_labels: stringList.optional(),
   enable_logging: z.boolean().optional(),
   disable_content_logging: z.boolean().optional(),
   disable_db_pings_in_health: z.boolean().optional(),
@@ -107,6 +106,13 @@ const clientSchema = z.strictObject({
   max_request_body_size_mb: posInt.default(10),
   shutdown_grace_seconds: z.number().min(0).default(30),
   ...clientRefusedWhenSet,
+  access_log: z.boolean().default(true),
+  // Label names of the HTTP metrics, valued per request by `x-bf-prom-<label>` headers (as in Bifrost).
+  prometheus_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name: letters, digits, _')
+    .refine((name) => !name.startsWith('__') && !['route', 'method', 'status', 'le'].includes(name),
+      'a label of its own, not route, method, status, le or __*'))
+    // Each label multiplies the HTTP series' label combinations, which must stay countable.
+    .max(4).refine((names) => new Set(names).size === names.length, 'duplicate label').default([]),
   ...clientIgnored,
 });
 

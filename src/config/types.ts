@@ -121,6 +121,10 @@ export interface ClientConfig {
   readonly allowedOrigins: readonly string[];
   readonly maxRequestBodySizeMb: number;
   readonly shutdownGraceSeconds: number;
+  /** One log line per request (`client.access_log`). */
+  readonly accessLog: boolean;
+  /** Label names of the HTTP metrics whose values come from `x-bf-prom-<label>` request headers. */
+  readonly prometheusLabels: readonly string[];
 }
 
 export interface ServerConfig {

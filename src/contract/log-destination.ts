@@ -10,6 +10,9 @@ export const LOG_BUFFER_BYTES = 4096;
 /** ...or this many milliseconds after the first line that waits, so a quiet gateway's lines still show at once. */
 export const LOG_FLUSH_MS = 100;
 
+/** pino's option that writes levels as names (`"level":"info"`), which log tools read without pino's numbering. */
+export const LEVEL_AS_NAME = Object.freeze({ level: (label: string) => ({ level: label }) });
+
 /** `logger.flush()` before exiting writes what is still waiting. */
 export function logDestination(): pino.DestinationStream {
   // Not sonic-boom's periodicFlush: it writes on every tick, an empty write when nothing waits, so an idle gateway

@@ -64,6 +64,8 @@ export interface JobData {
   stream: boolean;
   /** The client asked for the usage chunk (`stream_options.include_usage`). */
   includeUsage: boolean;
+  /** The slot of `model` in the metrics' model label (src/observability/label-table.ts), which workers count by. */
+  modelLabel: number;
   /** The OpenAI-shaped request body as the client sent it (plugins may have changed it); `model` here is ignored. */
   body: Record<string, unknown>;
 }
@@ -123,7 +125,7 @@ function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
     case MSG_JOB: {
       const job = message[2];
       return [MSG_JOB, message[1], message[3], job.kind, job.requestId, job.model, job.keyIndex, job.stream,
-        job.includeUsage, job.body];
+        job.includeUsage, job.body, job.modelLabel];
     }
     case MSG_RESULT: {
       const meta = message[4];
@@ -144,7 +146,7 @@ function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
     case MSG_JOB: {
       const job: JobData = { kind: wire[3] as JobKind, requestId: wire[4] as string, model: wire[5] as string,
         keyIndex: wire[6] as number, stream: wire[7] as boolean, includeUsage: wire[8] as boolean,
-        body: wire[9] as Record<string, unknown> };
+        body: wire[9] as Record<string, unknown>, modelLabel: wire[10] as number };
       return [MSG_JOB, wire[1] as number, job, wire[2] as number];
     }
     case MSG_RESULT: {

@@ -1,18 +1,24 @@
 // The fixed layout of the shared metrics memory. Every thread owns one shard (a run of float64s) and is its
 // only writer, so increments are plain stores with no Atomics and no contention; `/metrics` sums the shards at
-// scrape time. Both threads build the same layout from the same provider list, so offsets agree without
-// being sent. Label values are fixed at boot, which also keeps cardinality bounded.
+// scrape time. Both threads build the same layout from the same spec (sent to workers at start), so offsets agree.
+// Label values are fixed in number at boot, which keeps cardinality bounded: the `model` label has a fixed count of
+// slots whose names only the front thread knows (it hands out the slot and sends its index with each job).
+// HTTP-level series are written by the front thread alone and live outside this memory (src/observability/).
 
-/** Native routes are counted by their prefix (`/anthropic`, …), so the label set stays small and fixed. */
-export const ROUTE_LABELS = ['/v1/chat/completions', '/v1/embeddings', '/v1/completions', '/v1/responses', '/v1/models',
-  '/v1/audio', '/v1/images', '/openai', '/anthropic', '/genai', '/bedrock', '/health', '/metrics', 'other'] as const;
-export const STATUS_LABELS = ['200', '400', '401', '403', '404', '405', '413', '415', '429', '499', '500', '502',
-  '503', '504', 'other'] as const;
+import { ERROR_CODES } from '../errors/codes.js';
+
 export const TOKEN_DIRECTIONS = ['input', 'output'] as const;
 /** The states a key's circuit breaker enters, in the front thread's numbering (0 closed, 1 half-open, 2 open). */
 export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
+/** Every error code, lower case as in error bodies: the upstream error series tells a 429 from a 5xx or a timeout. */
+export const ERROR_CODE_LABELS: readonly string[] = Object.keys(ERROR_CODES).map((code) => code.toLowerCase());
 
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/**
+ * Upstream calls, streams and request durations run from milliseconds to many minutes (reasoning models, long
+ * generations): the buckets reach ten minutes so a slow tail is not all in +Inf.
+ */
+export const DURATION_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60,
+  120, 300, 600];
 // Overhead is the gateway's own time, tens of microseconds to a few milliseconds.
 const OVERHEAD_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
@@ -23,6 +29,7 @@ export class MetricFamily {
   readonly help: string;
   readonly type: MetricType;
   readonly labelNames: readonly string[];
+  /** Per label, its values by index. A list may be filled in later (the model slots), never resized. */
   readonly labelValues: readonly (readonly string[])[];
   readonly buckets: readonly number[];
   /** Float64s per label combination: 1 for a counter; buckets, +Inf, sum and count for a histogram. */
@@ -47,29 +54,46 @@ export class MetricFamily {
     return this.seriesWidth * this.seriesCount;
   }
 
-  /** The shard offset of one label combination, given each label's index in its value list. */
-  seriesOffset(...labelIndexes: number[]): number {
+  /** The number of one label combination, given each label's index in its value list. */
+  seriesNumber(...labelIndexes: number[]): number {
     let series = 0;
     for (let i = 0; i < labelIndexes.length; i++) series = series * this.labelValues[i].length + labelIndexes[i];
-    return this.offset + series * this.seriesWidth;
+    return series;
   }
 
-  /** Label values of series number `series`, the inverse of seriesOffset. */
+  /** The shard offset of one label combination, given each label's index in its value list. */
+  seriesOffset(...labelIndexes: number[]): number {
+    return this.offset + this.seriesNumber(...labelIndexes) * this.seriesWidth;
+  }
+
+  /** Label values of series number `series`, the inverse of seriesNumber. */
   labelsOf(series: number): Record<string, string> {
-    const labels: Record<string, string> = {};
+    const slots: number[] = [];
     for (let i = this.labelNames.length - 1; i >= 0; i--) {
-      const values = this.labelValues[i];
-      labels[this.labelNames[i]] = values[series % values.length];
-      series = Math.floor(series / values.length);
+      slots.unshift(series % this.labelValues[i].length);
+      series = Math.floor(series / this.labelValues[i].length);
     }
+    const labels: Record<string, string> = {};
+    slots.forEach((slot, i) => {
+      labels[this.labelNames[i]] = this.labelValues[i][slot];
+    });
     return labels;
   }
 }
 
+/** The model label's first slot, '': a call that is about no model (listing a provider's models). */
+export const NO_MODEL_SLOT = 0;
+
+/** What both threads build the layout from: sent to every worker in its WorkerInit. */
+export interface MetricsSpec {
+  /** Provider names in config order. */
+  readonly providers: readonly string[];
+  /** How many values the `model` label can take, its last slot being `other`. */
+  readonly modelSlots: number;
+}
+
 export interface MetricsLayout {
   readonly providers: readonly string[];
-  readonly httpRequests: MetricFamily;
-  readonly httpDuration: MetricFamily;
   readonly overhead: MetricFamily;
   readonly timeToFirstToken: MetricFamily;
   readonly tokens: MetricFamily;
@@ -84,7 +108,12 @@ export interface MetricsLayout {
   readonly shardLength: number;
 }
 
-export function createMetricsLayout(providers: readonly string[]): MetricsLayout {
+/**
+ * `modelNames` is the front thread's live table of model label values (length `spec.modelSlots`), read at scrape
+ * time; a worker, which only counts by index, leaves it out.
+ */
+export function createMetricsLayout(spec: MetricsSpec, modelNames?: readonly string[]): MetricsLayout {
+  if (modelNames && modelNames.length !== spec.modelSlots) throw new Error('the model table must have modelSlots entries');
   const families: MetricFamily[] = [];
   let offset = 0;
   const add = (name: string, help: string, type: MetricType, labels: Record<string, readonly string[]>,
@@ -94,42 +123,34 @@ export function createMetricsLayout(providers: readonly string[]): MetricsLayout
     families.push(family);
     return family;
   };
-  const provider = { provider: providers };
+  const provider = { provider: spec.providers };
+  const model = { ...provider, model: modelNames ?? Array.from({ length: spec.modelSlots }, () => '') };
   const layout = {
-    providers,
-    httpRequests: add('heimdall_http_requests_total', 'HTTP requests answered, by route and status.', 'counter',
-      { route: ROUTE_LABELS, status: STATUS_LABELS }),
-    httpDuration: add('heimdall_http_request_duration_seconds', 'Time from request to last byte, by route.',
-      'histogram', { route: ROUTE_LABELS }, DURATION_BUCKETS),
+    providers: spec.providers,
     overhead: add('heimdall_overhead_seconds', "The gateway's own time: total minus time waiting on the provider.",
-      'histogram', provider, OVERHEAD_BUCKETS),
+      'histogram', model, OVERHEAD_BUCKETS),
     timeToFirstToken: add('heimdall_time_to_first_token_seconds', 'Time from request to the first streamed chunk.',
-      'histogram', provider, DURATION_BUCKETS),
+      'histogram', model, DURATION_BUCKETS),
     tokens: add('heimdall_tokens_total', 'Tokens reported by providers, input (prompt) and output (completion).',
-      'counter', { ...provider, direction: TOKEN_DIRECTIONS }),
-    upstreamRequests: add('heimdall_upstream_requests_total', 'Requests sent to providers.', 'counter', provider),
-    upstreamErrors: add('heimdall_upstream_errors_total', 'Provider calls that failed (status, network, timeout).',
-      'counter', provider),
+      'counter', { ...model, direction: TOKEN_DIRECTIONS }),
+    upstreamRequests: add('heimdall_upstream_requests_total', 'Calls sent to providers, retries included.', 'counter', model),
+    upstreamErrors: add('heimdall_upstream_errors_total',
+      'Provider calls that failed, by error code (upstream_rate_limited is a 429, upstream_error a 5xx, ...).',
+      'counter', { ...model, code: ERROR_CODE_LABELS }),
     upstreamLatency: add('heimdall_upstream_latency_seconds', 'Time waiting on the provider, per call.',
-      'histogram', provider, DURATION_BUCKETS),
-    retries: add('heimdall_retries_total', 'Retries of a failed call on the same provider (front thread).',
-      'counter', provider),
-    fallbacks: add('heimdall_fallbacks_total', 'Requests that moved on to their next fallback after this provider failed.',
-      'counter', provider),
+      'histogram', model, DURATION_BUCKETS),
+    retries: add('heimdall_retries_total', 'Retries of a failed call on the same provider and model (front thread).',
+      'counter', model),
+    fallbacks: add('heimdall_fallbacks_total', 'Requests that moved on to their next fallback after this provider and model failed.',
+      'counter', model),
     breakerTransitions: add('heimdall_circuit_breaker_transitions_total',
       "Times one of the provider's key breakers entered a state.", 'counter', { ...provider, state: BREAKER_STATES }),
   };
   return { ...layout, families, shardLength: offset };
 }
 
-export function statusLabelIndex(status: number): number {
-  const index = STATUS_LABELS.indexOf(String(status) as (typeof STATUS_LABELS)[number]);
-  return index === -1 ? STATUS_LABELS.length - 1 : index;
-}
-
-export function routeLabelIndex(route: string): number {
-  const index = ROUTE_LABELS.indexOf(route as (typeof ROUTE_LABELS)[number]);
-  return index === -1 ? ROUTE_LABELS.length - 1 : index;
+export function errorCodeLabelIndex(code: string): number {
+  return ERROR_CODE_LABELS.indexOf(code.toLowerCase());
 }
 
 /** One thread's view of its own shard: the only writer of these float64s. */
@@ -145,14 +166,17 @@ export class MetricsShard {
   }
 
   observe(family: MetricFamily, seriesOffset: number, value: number): void {
-    const buckets = family.buckets;
-    let bucket = 0;
-    while (bucket < buckets.length && value > buckets[bucket]) bucket++;
-    // Buckets are stored non-cumulative; the reader accumulates them at scrape time.
-    this.#values[seriesOffset + bucket] += 1;
-    this.#values[seriesOffset + buckets.length + 1] += value;
-    this.#values[seriesOffset + buckets.length + 2] += 1;
+    observeInto(this.#values, family.buckets, seriesOffset, value);
   }
+}
+
+/** A histogram observation into `values` at `at`: buckets (non-cumulative; summed at scrape time), +Inf, sum, count. */
+export function observeInto(values: Float64Array, buckets: readonly number[], at: number, value: number): void {
+  let bucket = 0;
+  while (bucket < buckets.length && value > buckets[bucket]) bucket++;
+  values[at + bucket] += 1;
+  values[at + buckets.length + 1] += value;
+  values[at + buckets.length + 2] += 1;
 }
 
 export function createMetricsBuffer(layout: MetricsLayout, shardCount: number): SharedArrayBuffer {

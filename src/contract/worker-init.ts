@@ -1,6 +1,7 @@
 // What a provider worker is handed once, when the long-lived serve task for its channel starts. Plain data:
 // the worker never sees the config validator or the front thread's objects.
 
+import type { MetricsSpec } from './metrics-layout.js';
 import type { RingShape } from './ring-layout.js';
 
 export interface KeyInit {
@@ -55,8 +56,8 @@ export interface WorkerInit {
   toWorker: SharedArrayBuffer;
   toFront: SharedArrayBuffer;
   metricsBuffer: SharedArrayBuffer;
-  /** Provider names in layout order, so the worker builds the same metrics layout as the front. */
-  metricsProviders: string[];
+  /** What the front built its metrics layout from, so the worker builds the same one. */
+  metricsSpec: MetricsSpec;
   providerIndex: number;
   shardIndex: number;
   logLevel: string;

@@ -202,9 +202,9 @@ export const anthropicPrefix: NativePrefix = Object.freeze({
   served: 'the gateway serves /anthropic/v1/messages, /v1/messages/count_tokens and /v1/models',
 });
 
-/** The routes under `/anthropic/v1`, counted under the `/anthropic` metrics label, their errors in Anthropic's shape. */
+/** The routes under `/anthropic/v1`, their errors in Anthropic's shape. */
 export function anthropicRoutes(deps: PipelineDeps, catalog: ModelCatalog): Route[] {
-  const common = { label: '/anthropic', errorBody: anthropicPrefix.errorBody } as const;
+  const common = { errorBody: anthropicPrefix.errorBody } as const;
   return [
     { ...common, method: 'post', path: '/anthropic/v1/messages', readBody: true, handler: createInferenceHandler(deps, anthropicMessages) },
     { ...common, method: 'post', path: '/anthropic/v1/messages/count_tokens', readBody: true, handler: countTokensHandler(deps) },

@@ -357,7 +357,7 @@ export const bedrockPrefix: NativePrefix = Object.freeze({
 /** The routes, with the handler the pipeline built for `bedrockConverse`. */
 export function bedrockRoutes(handler: RouteHandler): Route[] {
   return ['converse', 'converse-stream'].map((operation): Route => ({
-    method: 'post', path: `/bedrock/model/:modelId/${operation}`, label: '/bedrock', readBody: true, handler,
+    method: 'post', path: `/bedrock/model/:modelId/${operation}`, readBody: true, handler,
     errorBody: bedrockConverse.errorBody, errorHeaders: bedrockErrorHeaders,
   }));
 }

@@ -101,7 +101,7 @@ export function genaiModelRoutes(catalog: ModelCatalog, providers: readonly Prov
   const list = listHandler(catalog, adapters);
   const get = getHandler(catalog, adapters);
   return ['/genai/v1beta', '/genai/v1'].flatMap((version): Route[] => [
-    { method: 'get', path: `${version}/models`, label: '/genai', errorBody: genaiErrorBody, readBody: false, handler: list },
-    { method: 'get', path: `${version}/models/*`, label: '/genai', errorBody: genaiErrorBody, readBody: false, handler: get },
+    { method: 'get', path: `${version}/models`, errorBody: genaiErrorBody, readBody: false, handler: list },
+    { method: 'get', path: `${version}/models/*`, errorBody: genaiErrorBody, readBody: false, handler: get },
   ]);
 }

@@ -22,6 +22,15 @@ function splitPath(path: string): { model: string; action: string } | null {
   return match ? { model: match[1], action: match[2] } : null;
 }
 
+const VERSION = /^\/genai\/(v1beta|v1)\//;
+
+/** The metrics label of a GenAI call, one per operation: `/genai/v1beta/models/{model}:generateContent`. */
+export function genaiRouteLabel(path: string): string {
+  const version = VERSION.exec(path)?.[1] ?? 'v1beta';
+  const action = splitPath(path)?.action;
+  return `/genai/${version}/models/{model}:${action !== undefined && ACTIONS.includes(action) ? action : '{unknown}'}`;
+}
+
 /** The model a GenAI path names: after `models/`, the gateway's model name, `provider/model` or bare. */
 export function modelOf(path: string): string {
   const found = splitPath(path);
@@ -108,5 +117,5 @@ export function genaiRoutes(handlerFor: (dialect: Dialect) => RouteHandler): Rou
     handle(request, sink);
   };
   return ['/genai/v1beta/models/*', '/genai/v1/models/*'].map((path): Route =>
-    ({ method: 'post', path, label: '/genai', errorBody: genaiErrorBody, readBody: true, handler }));
+    ({ method: 'post', path, labelOf: genaiRouteLabel, errorBody: genaiErrorBody, readBody: true, handler }));
 }

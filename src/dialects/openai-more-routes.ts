@@ -13,8 +13,6 @@ import { dropInResponses, responses } from './responses.js';
 interface Endpoint {
   /** The path after the prefix. */
   readonly path: string;
-  /** The metrics label on /v1 (on the drop-in prefixes it is '/openai'). */
-  readonly label: string;
   readonly dialect: Dialect;
   readonly dropIn: Dialect;
   /** Wraps the handler: what must happen before the pipeline (reading a multipart form). */
@@ -23,20 +21,20 @@ interface Endpoint {
 
 export function openAIMoreRoutes(deps: PipelineDeps): Route[] {
   const endpoints: Endpoint[] = [
-    { path: '/responses', label: '/v1/responses', dialect: responses, dropIn: dropInResponses },
-    { path: '/completions', label: '/v1/completions', dialect: completions, dropIn: dropInCompletions },
-    { path: '/audio/speech', label: '/v1/audio', dialect: speech[0], dropIn: speech[1] },
-    { path: '/audio/transcriptions', label: '/v1/audio', dialect: transcription[0], dropIn: transcription[1], before: withForm },
-    { path: '/images/generations', label: '/v1/images', dialect: imageGeneration[0], dropIn: imageGeneration[1] },
+    { path: '/responses', dialect: responses, dropIn: dropInResponses },
+    { path: '/completions', dialect: completions, dropIn: dropInCompletions },
+    { path: '/audio/speech', dialect: speech[0], dropIn: speech[1] },
+    { path: '/audio/transcriptions', dialect: transcription[0], dropIn: transcription[1], before: withForm },
+    { path: '/images/generations', dialect: imageGeneration[0], dropIn: imageGeneration[1] },
   ];
   return endpoints.flatMap((endpoint): Route[] => {
     const wrap = endpoint.before ?? ((handler: RouteHandler) => handler);
     const onV1 = wrap(createInferenceHandler(deps, endpoint.dialect));
     const dropIn = wrap(createInferenceHandler(deps, endpoint.dropIn));
     return [
-      { method: 'post', path: `/v1${endpoint.path}`, label: endpoint.label, readBody: true, handler: onV1 },
+      { method: 'post', path: `/v1${endpoint.path}`, readBody: true, handler: onV1 },
       ...['/openai/v1', '/openai'].map((prefix): Route =>
-        ({ method: 'post', path: `${prefix}${endpoint.path}`, label: '/openai', readBody: true, handler: dropIn })),
+        ({ method: 'post', path: `${prefix}${endpoint.path}`, readBody: true, handler: dropIn })),
     ];
   });
 }

@@ -3,6 +3,7 @@
 // `drop_excess_requests` a request that finds the FIFO full is refused at once (429); otherwise it waits for room
 // until its timeout.
 
+import type { MetricsSpec } from '../contract/metrics-layout.js';
 import { Piscina } from 'piscina';
 import { MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_RESUME, type JobData } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
@@ -17,7 +18,7 @@ export interface PoolOptions {
   /** Metrics shard of this pool's first worker; worker i writes shard `firstShard + i`. */
   firstShard: number;
   metricsBuffer: SharedArrayBuffer;
-  metricsProviders: string[];
+  metricsSpec: MetricsSpec;
   dropExcessRequests: boolean;
   logLevel: string;
   workerFile: string;
@@ -117,7 +118,7 @@ export class ProviderPool {
         provider: providerInit,
         ringShape: options.ringShape,
         metricsBuffer: options.metricsBuffer,
-        metricsProviders: options.metricsProviders,
+        metricsSpec: options.metricsSpec,
         providerIndex: options.providerIndex,
         shardIndex: options.firstShard + i,
         logLevel: options.logLevel,

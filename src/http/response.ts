@@ -3,6 +3,7 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
+import { AccessRecord } from '../observability/access-log.js';
 
 export const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
 
@@ -20,6 +21,8 @@ export interface ResponseSink {
   /** A response (JSON or the end of a stream) has been completed. */
   readonly finished: boolean;
   readonly streaming: boolean;
+  /** What the access log and the HTTP metrics say of this request; the pipeline fills it in. */
+  readonly access: AccessRecord;
   onAbort(listener: AbortListener): void;
   json(status: number, body: string, headers?: Headers): void;
   /** Any content type: metrics text, a media answer (audio bytes) as the provider sent it. */
@@ -63,6 +66,7 @@ export class UwsResponseSink implements ResponseSink {
   finished = false;
   streaming = false;
   status = 0;
+  readonly access = new AccessRecord();
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
   /** Headers every answer to this request carries (CORS), set before the route runs. */

@@ -1,11 +1,14 @@
 // The only code that touches uWebSockets.js. It copies what a request carries into plain data, reads bodies
-// within the size limit, and hands requests to the route handlers; it records the per-route metrics.
+// within the size limit, and hands requests to the route handlers; it records the per-route metrics and writes the
+// access log line when each response is complete.
 
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import type { Logger } from 'pino';
 import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp,
   type us_listen_socket } from 'uWebSockets.js';
-import { routeLabelIndex, statusLabelIndex, type MetricsLayout, type MetricsShard } from '../contract/metrics-layout.js';
+import { writeAccessLine } from '../observability/access-log.js';
+import type { HttpMetrics } from '../observability/http-metrics.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
 import { corsPolicy, type CorsPolicy } from './cors.js';
@@ -39,7 +42,7 @@ export interface ErrorShape {
  * answered in that API's error shape, so the client's SDK raises its own not-found error.
  */
 export interface NativePrefix extends ErrorShape {
-  /** `/anthropic`; also the metrics' route label of what it answers. */
+  /** `/anthropic`; also the metrics' route label of the unknown paths it answers. */
   readonly prefix: string;
   /** Appended to the message of an unknown route: what the prefix does serve. */
   readonly served?: string;
@@ -49,8 +52,13 @@ export interface Route {
   readonly method: 'get' | 'post';
   /** A uWebSockets.js pattern: `/v1/models`, `/genai/v1beta/models/*`. */
   readonly path: string;
-  /** The metrics' route label when it is not the path (native routes are counted by prefix). */
+  /**
+   * The metrics' and access log's route label when it is not the path as a template (`/v1/models/{id}`,
+   * `/bedrock/model/{modelId}/converse`).
+   */
   readonly label?: string;
+  /** The label per request, for a route that serves several operations (GenAI's `models/{model}:action`). */
+  readonly labelOf?: (path: string) => string;
   /** The error body in the route's own API shape (OpenAI's when absent), for a body too large. */
   readonly errorBody?: (error: ErrorData) => string;
   /** Headers that go with `errorBody`'s body. */
@@ -72,7 +80,9 @@ export interface HttpServerOptions {
   readonly maxBodyBytes: number;
   readonly routes: readonly Route[];
   readonly nativePrefixes?: readonly NativePrefix[];
-  readonly metrics: { readonly layout: MetricsLayout; readonly shard: MetricsShard };
+  readonly metrics: HttpMetrics;
+  /** Where access log lines go; null when `client.access_log` is off. */
+  readonly accessLog: Logger | null;
 }
 
 export interface HttpServer {
@@ -91,6 +101,11 @@ function requestIdFrom(req: HttpRequest): string {
   return given && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
+/** A route's path as a metrics label: uWebSockets.js's `:param` and `*` written as `{param}` and `{id}`. */
+export function routeLabelOf(path: string): string {
+  return path.replace(/:([A-Za-z]+)/g, '{$1}').replace(/\*/g, '{id}');
+}
+
 function copyHeaders(req: HttpRequest): Record<string, string> {
   const headers: Record<string, string> = {};
   req.forEach((name, value) => {
@@ -101,42 +116,60 @@ function copyHeaders(req: HttpRequest): Record<string, string> {
 
 export function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app: TemplatedApp = App();
-  const { layout, shard } = options.metrics;
+  const metrics = options.metrics;
+  const accessLog = options.accessLog;
   const routed = new Set<string>();
 
-  const recordFinish = (route: number) => (sink: UwsResponseSink) => {
-    shard.add(layout.httpRequests.seriesOffset(route, statusLabelIndex(sink.status)));
-    shard.observe(layout.httpDuration, layout.httpDuration.seriesOffset(route), (performance.now() - sink.receivedAt) / 1000);
+  /** Called once per request when its response is complete or the client left: one function for every route. */
+  const finish = (sink: UwsResponseSink) => {
+    const latencyMs = performance.now() - sink.receivedAt;
+    const access = sink.access;
+    metrics.record(access, sink.status, latencyMs / 1000);
+    if (accessLog) {
+      writeAccessLine(accessLog, { route: metrics.routes.values[access.routeIndex],
+        method: metrics.methods.values[access.methodIndex], status: sink.status, requestId: sink.requestId, latencyMs }, access);
+    }
   };
-
+  const labelled = metrics.custom.length > 0;
   const nativePrefixes = options.nativePrefixes ?? [];
   const cors = corsPolicy(options.allowedOrigins ?? []);
-  /** A response for the request, with its abort handler registered and the headers every answer to it carries. */
-  const openSink = (res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void): UwsResponseSink => {
+  /**
+   * A response for a request just arrived: labelled for the metrics while `req` may still be read, its abort handler
+   * registered, and the headers every answer to it carries.
+   */
+  const openSink = (res: HttpResponse, req: HttpRequest, routeIndex: number, methodIndex: number): UwsResponseSink => {
     const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
     // Registered first: uWebSockets.js forbids touching `res` after an abort, and the body read is async.
     res.onAborted(abortHandler(sink));
+    const access = sink.access;
+    access.routeIndex = routeIndex;
+    access.methodIndex = methodIndex;
+    if (labelled) access.customIndex = metrics.customIndex((name) => req.getHeader(name));
     if (cors) sink.sharedHeaders = cors.responseHeaders(req.getHeader('origin') || undefined);
     return sink;
   };
   /**
    * Every request no route takes: a preflight (OPTIONS, on any path), or an unknown path or method in the shape of
-   * `shape`. `finish` is the route label's own, made once at start-up like a route's.
+   * `shape`.
    */
-  const answerUnrouted = (res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void, shape: ErrorShape,
+  const answerUnrouted = (res: HttpResponse, req: HttpRequest, routeIndex: number, shape: ErrorShape,
     code: 'UNKNOWN_ROUTE' | 'METHOD_NOT_ALLOWED', served?: string) => {
     // Not getMethod(): it lower-cases the method in place, and the error message quotes it as sent.
     const sent = req.getCaseSensitiveMethod();
     const method = sent.toLowerCase();
     if (method === 'options') {
-      answerPreflight(res, req, finish, cors);
+      const sink = openSink(res, req, routeIndex, metrics.methodIndex(sent));
+      // The preflight's own headers say all a preflight may: the response headers would repeat the origin.
+      sink.sharedHeaders = null;
+      answerPreflight(req, sink, cors);
       return;
     }
-    const sink = openSink(res, req, finish);
+    const sink = openSink(res, req, routeIndex, metrics.methodIndex(sent));
     sink.headOnly = method === 'head';
     const error = errorData(code, code === 'UNKNOWN_ROUTE'
       ? `no route for ${sent} ${req.getUrl()}${served ? `: ${served}` : ''}`
       : `${sent} is not allowed on ${req.getUrl()}`);
+    sink.access.errorCode = error.code.toLowerCase();
     sink.json(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
   /** A route's error shape: its own, else its native prefix's, else OpenAI's. */
@@ -146,14 +179,16 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
 
   for (const route of options.routes) {
     const shape = shapeOf(route);
-    const finish = recordFinish(routeLabelIndex(route.label ?? route.path));
+    const routeIndex = metrics.routes.indexOf(route.label ?? routeLabelOf(route.path));
+    const labelOf = route.labelOf;
     const method = route.method.toUpperCase();
-    const serve = (headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
-      const sink = openSink(res, req, finish);
+    const serve = (methodIndex: number, headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
+      const path = req.getUrl();
+      const sink = openSink(res, req, labelOf ? metrics.routes.indexOf(labelOf(path)) : routeIndex, methodIndex);
       sink.headOnly = headOnly;
       const incoming: ReadingRequest = {
         method,
-        path: req.getUrl(),
+        path,
         query: req.getQuery() ?? '',
         headers: copyHeaders(req),
         requestId: sink.requestId,
@@ -163,23 +198,23 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
       if (!route.readBody) route.handler(incoming, sink);
       else readBody(res, sink, incoming, options.maxBodyBytes, shape, route.handler);
     };
-    app[route.method](route.path, serve(false));
+    app[route.method](route.path, serve(metrics.methodIndex(method), false));
     // HTTP asks every GET resource to answer HEAD: the GET's headers, no body (probes and monitors send it).
-    if (route.method === 'get') app.head(route.path, serve(true));
+    if (route.method === 'get') app.head(route.path, serve(metrics.methodIndex('HEAD'), true));
     if (!routed.has(route.path)) {
       routed.add(route.path);
-      app.any(route.path, (res, req) => answerUnrouted(res, req, finish, shape, 'METHOD_NOT_ALLOWED'));
+      app.any(route.path, (res, req) => answerUnrouted(res, req, routeIndex, shape, 'METHOD_NOT_ALLOWED'));
     }
   }
   // Before the catch-all: a path under a native prefix is answered in that API's shape.
   for (const native of nativePrefixes) {
-    const finish = recordFinish(routeLabelIndex(native.prefix));
+    const routeIndex = metrics.routes.indexOf(native.prefix);
     for (const path of [native.prefix, `${native.prefix}/*`]) {
-      app.any(path, (res, req) => answerUnrouted(res, req, finish, native, 'UNKNOWN_ROUTE', native.served));
+      app.any(path, (res, req) => answerUnrouted(res, req, routeIndex, native, 'UNKNOWN_ROUTE', native.served));
     }
   }
-  const finishOther = recordFinish(routeLabelIndex('other'));
-  app.any('/*', (res, req) => answerUnrouted(res, req, finishOther, OPENAI_SHAPE, 'UNKNOWN_ROUTE'));
+  const otherIndex = metrics.routes.otherIndex;
+  app.any('/*', (res, req) => answerUnrouted(res, req, otherIndex, OPENAI_SHAPE, 'UNKNOWN_ROUTE'));
 
   return new Promise((resolve, reject) => {
     // The options argument exists natively but is missing from the typings' four-argument overload.
@@ -253,10 +288,7 @@ const OPENAI_SHAPE: ErrorShape = Object.freeze({ errorBody: (error: ErrorData): 
  * A CORS preflight: 204 with what the origin may send when it is allowed; without CORS headers when it is not (or
  * when no origin is), which the browser takes as a refusal. A plain OPTIONS learns the methods from `Allow`.
  */
-function answerPreflight(res: HttpResponse, req: HttpRequest, finish: (sink: UwsResponseSink) => void,
-  cors: CorsPolicy | null): void {
-  const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
-  res.onAborted(abortHandler(sink));
+function answerPreflight(req: HttpRequest, sink: UwsResponseSink, cors: CorsPolicy | null): void {
   const preflight = cors?.preflightHeaders(req.getHeader('origin') || undefined,
     req.getHeader('access-control-request-headers') || undefined);
   sink.noContent(204, { allow: 'GET, POST, HEAD, OPTIONS', ...preflight });
@@ -279,6 +311,7 @@ function readBody(res: HttpResponse, sink: UwsResponseSink, request: ReadingRequ
   shape: ErrorShape, handler: RouteHandler): void {
   const tooLarge = () => {
     const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit} bytes (client.max_request_body_size_mb)`);
+    sink.access.errorCode = error.code.toLowerCase();
     sink.jsonAndClose(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
   const contentLength = request.headers['content-length'];

@@ -138,6 +138,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     if (!sink.streaming) {
       const now = performance.now();
       (this.#outcome ??= newOutcome(this.#ctx.stream)).firstChunkMs = now - this.#ctx.receivedAt;
+      sink.access.firstTokenMs = now - this.#ctx.receivedAt;
       sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) },
         this.#wire.streamContentType);
     }
@@ -182,6 +183,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     outcome.error = error;
     outcome.status = statusOf(error);
     outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
+    sink.access.upstreamMs = this.#run.waitedMs;
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
       const final = outcome.error;
       // The post-hooks ran for this attempt; a plugin may have turned the error into an answer.
@@ -192,6 +194,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
         return;
       }
       // Headers went out already: the error travels as a stream event, then the stream ends cleanly.
+      if (final) sink.access.errorCode = final.code.toLowerCase();
       sink.end(this.#wire.streamError(final ?? error));
     });
   }
@@ -204,7 +207,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
       error.retryAfter, this.#deadline - now);
     if (delay === null) return false;
     this.#retries++;
-    this.#run.countRetry(this.#pool!.provider.name);
+    this.#run.countRetry();
     if (this.#ctx.logger.isLevelEnabled('info')) {
       this.#ctx.logger.info({ provider: this.#pool!.provider.name, retry: this.#retries, delayMs: delay, code: error.code },
         'retrying after a retryable failure');
@@ -238,6 +241,12 @@ export class ProviderCall implements JobHandlers, AbortListener {
     // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer.
     outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
     outcome.usage = meta.usage;
+    const access = this.#sink.access;
+    access.upstreamMs = this.#run.waitedMs;
+    if (meta.usage) {
+      access.tokensIn = meta.usage.promptTokens;
+      access.tokensOut = meta.usage.completionTokens;
+    }
     return outcome;
   }
 

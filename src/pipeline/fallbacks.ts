@@ -4,6 +4,7 @@
 
 import type { MetricsLayout, MetricsShard } from '../contract/metrics-layout.js';
 import type { ErrorData } from '../errors/error-data.js';
+import type { AccessRecord } from '../observability/access-log.js';
 import { GatewayError, statusOf, type AttemptRecord } from '../errors/gateway-error.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import type { ParsedRequest } from './parse.js';
@@ -15,6 +16,8 @@ export interface PipelineMetrics {
   readonly layout: MetricsLayout;
   readonly shard: MetricsShard;
   providerIndex(name: string): number;
+  /** The model's slot in the model label, handed out on first sight (src/observability/label-table.ts). */
+  modelIndex(model: string): number;
 }
 
 /**
@@ -61,12 +64,16 @@ export class RequestRun {
   /** The body as the client sent it, before any pre-hook changed it: each fallback starts from a copy. */
   readonly #pristine: ChatRequestBody | null;
   readonly #metrics: PipelineMetrics | undefined;
+  /** The request's access log record: the tries are counted into it as they happen. */
+  readonly #access: AccessRecord | null;
 
-  constructor(parsed: ParsedRequest, fallbacks: readonly string[], metrics: PipelineMetrics | undefined) {
+  constructor(parsed: ParsedRequest, fallbacks: readonly string[], metrics: PipelineMetrics | undefined,
+    access: AccessRecord | null = null) {
     this.#parsed = parsed;
     this.candidates = [parsed.body.model, ...fallbacks];
     this.#pristine = fallbacks.length > 0 ? structuredClone(parsed.body) : null;
     this.#metrics = metrics;
+    this.#access = access;
   }
 
   /** The request as candidate `index` sees it: the original for the primary, a fresh copy naming the fallback else. */
@@ -79,25 +86,36 @@ export class RequestRun {
   fail(error: ErrorData): void {
     const { provider, model } = splitQualified(this.candidates[this.index]);
     this.failures.push({ provider, model, status: statusOf(error), code: error.code.toLowerCase(), message: error.message });
+    this.#recordTries(false);
   }
 
-  countRetry(provider: string): void {
-    this.#count('retries', provider);
+  #recordTries(succeeded: boolean): void {
+    const access = this.#access;
+    if (!access) return;
+    access.attempts = this.failures.length + (succeeded ? 1 : 0);
+    access.fallbacks = this.index;
+  }
+
+  /** Counts a retry of the current candidate. */
+  countRetry(): void {
+    this.#count('retries');
   }
 
   /** Starts the next fallback; false when there is none left. */
   fallBack(): boolean {
     if (this.index + 1 >= this.candidates.length || !this.next) return false;
-    this.#count('fallbacks', splitQualified(this.candidates[this.index]).provider);
+    this.#count('fallbacks');
     this.next(this.index + 1);
     return true;
   }
 
-  #count(family: 'retries' | 'fallbacks', provider: string): void {
+  /** Counts under the current candidate's provider and model. */
+  #count(family: 'retries' | 'fallbacks'): void {
     const metrics = this.#metrics;
     if (!metrics) return;
+    const { provider, model } = splitQualified(this.candidates[this.index]);
     const index = metrics.providerIndex(provider);
-    if (index >= 0) metrics.shard.add(metrics.layout[family].seriesOffset(index));
+    if (index >= 0) metrics.shard.add(metrics.layout[family].seriesOffset(index, metrics.modelIndex(model)));
   }
 
   /**
@@ -106,6 +124,7 @@ export class RequestRun {
    */
   headers(succeeded: boolean, overheadMs: number): Record<string, string> {
     const { provider, model } = splitQualified(this.candidates[this.index]);
+    this.#recordTries(succeeded);
     return {
       'x-heimdall-provider': provider,
       'x-heimdall-model': model,

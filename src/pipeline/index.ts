@@ -6,6 +6,7 @@
 
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/types.js';
+import { NO_MODEL_SLOT } from '../contract/metrics-layout.js';
 import type { ProviderPool } from '../dispatch/pool.js';
 import type { ClientWire, Dialect } from '../dialects/dialect.js';
 import { GatewayError, statusOf, toErrorData } from '../errors/gateway-error.js';
@@ -93,6 +94,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       stream: parsed.stream,
       includeUsage: parsed.includeUsage,
       body: sent.body,
+      modelLabel: deps.metrics?.modelIndex(target.model) ?? NO_MODEL_SLOT,
     }, target.breaker);
   };
 
@@ -127,6 +129,11 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     }
     ctx.provider = target.provider.name;
     ctx.model = target.model;
+    const access = sink.access;
+    access.provider = target.provider.name;
+    access.model = target.model;
+    access.keyName = target.keyIndex >= 0 ? target.provider.keys[target.keyIndex]?.name ?? '' : '';
+    access.stream = parsed.stream;
     const pre = plugins.runPre(ctx, parsed.body);
     if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, settled));
     else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
@@ -149,7 +156,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     const wire = dialect.wire(parsed);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
-    const run = new RequestRun(parsed, fallbacks, deps.metrics);
+    const run = new RequestRun(parsed, fallbacks, deps.metrics, sink.access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
     attempt(ctx, sink, wire, run, 0);
   };

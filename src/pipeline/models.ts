@@ -7,6 +7,7 @@
 // for at most LIST_TIMEOUT_MS, and its list is kept for CACHE_MS (a failure for FAILURE_CACHE_MS). The answer never
 // fails as a whole: a provider that does not answer is left out and named in `x-heimdall-models-unavailable`.
 
+import { NO_MODEL_SLOT } from '../contract/metrics-layout.js';
 import type { KeyConfig, ProviderConfig } from '../config/types.js';
 import type { JobData } from '../contract/messages.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
@@ -83,7 +84,8 @@ class ProviderModelLists {
     const pool = this.#pools.get(provider.name);
     const listing = listingKey(provider);
     if (!pool || !listing) return Promise.resolve([]);
-    const job: JobData = { kind: 'list_models', requestId, model: '', keyIndex: listing.index, stream: false, includeUsage: false, body: {} };
+    const job: JobData = { kind: 'list_models', requestId, model: '', keyIndex: listing.index, stream: false, includeUsage: false, body: {},
+      modelLabel: NO_MODEL_SLOT };
     const blacklisted = new Set(listing.key?.blacklistedModels ?? []);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -21,6 +21,7 @@ export function respondError(sink: ResponseSink, wire: Pick<ClientWire, 'errorBo
   headers?: Record<string, string>, attempts?: readonly AttemptRecord[]): void {
   const withDialect = wire.errorHeaders ? { ...headers, ...wire.errorHeaders(error) } : headers;
   const all = error.retryAfter !== undefined ? { ...withDialect, 'retry-after': String(error.retryAfter) } : withDialect;
+  sink.access.errorCode = error.code.toLowerCase();
   sink.json(statusOf(error), wire.errorBody(error, attempts), all);
 }
 

@@ -84,7 +84,13 @@ export interface Plugin {
 /** What the gateway hands a plugin factory. */
 export interface PluginApi {
   readonly logger: Logger;
-  readonly metrics: { readonly layout: MetricsLayout; readonly shard: MetricsShard; providerIndex(name: string): number };
+  readonly metrics: {
+    readonly layout: MetricsLayout;
+    readonly shard: MetricsShard;
+    providerIndex(name: string): number;
+    /** The model's slot in the `model` label; every model past the label's capacity shares the `other` slot. */
+    modelIndex(model: string): number;
+  };
 }
 
 export type PluginFactory = (config: Readonly<Record<string, unknown>>, api: PluginApi) => MaybePromise<Plugin>;

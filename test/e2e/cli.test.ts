@@ -95,8 +95,11 @@ describe('heimdall command', () => {
     expect(response.status).toBe(503);
     // Lines wait in a buffer for at most LOG_FLUSH_MS (100 ms): well within this wait, with no further traffic.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const lines = gateway.output().split('\n').filter((line) => line.includes('req-log-check-1'))
-      .map((line) => JSON.parse(line) as { thread: string; requestId: string; code?: string });
+    const all = gateway.output().split('\n').filter((line) => line.includes('req-log-check-1'))
+      .map((line) => JSON.parse(line) as { thread: string; requestId: string; code?: string; log?: string; errorCode?: string });
+    // Besides the failure's lines, the request's access line.
+    expect(all.filter((line) => line.log === 'access').map((line) => line.errorCode)).toEqual(['upstream_unavailable']);
+    const lines = all.filter((line) => line.log !== 'access');
     expect(lines.map((line) => line.thread).sort()).toEqual(['front', 'worker']);
     expect(lines.every((line) => line.requestId === 'req-log-check-1' && line.code === 'UPSTREAM_UNAVAILABLE')).toBe(true);
   });

@@ -168,6 +168,20 @@ export function metricValue(exposition: string, name: string, labels: Record<str
   return undefined;
 }
 
+/** The sum of every series of `name` whose labels include `labels` (others may be there too), or undefined if none. */
+export function metricSum(exposition: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels);
+  let sum: number | undefined;
+  for (const line of exposition.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = new Map<string, string>();
+    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(pair[1], pair[2]);
+    if (wanted.every(([key, value]) => have.get(key) === value)) sum = (sum ?? 0) + Number(match[3]);
+  }
+  return sum;
+}
+
 export const user = (content: string) => [{ role: 'user' as const, content }];
 
 /** Every item of a stream (an SDK chat stream), in order. */

@@ -3,7 +3,7 @@
 
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { apiError, eventually, expectEnvelope, metricValue, openaiProvider, postChat, sseData, startHarness, user, type Harness } from './harness.js';
+import { apiError, eventually, expectEnvelope, metricSum, metricValue, openaiProvider, postChat, sseData, startHarness, user, type Harness } from './harness.js';
 
 let h: Harness | undefined;
 
@@ -229,18 +229,21 @@ describe('/metrics', () => {
     const tokensOut = expectedOut + streamUsage.usage.completion_tokens;
     // Workers count tokens as they settle a job, which may be just after the client got its answer.
     const after = await eventually(scrape, (text) =>
-      metricValue(text, 'heimdall_tokens_total', { provider: 'openai', direction: 'output' }) === tokensOut, 3_000, 50)
+      metricValue(text, 'heimdall_tokens_total', { provider: 'openai', model: 'gpt-4o', direction: 'output' }) === tokensOut, 3_000, 50)
       .catch(() => scrape());
-    expect(metricValue(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(4);
-    expect(metricValue(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', status: '502' })).toBe(1);
-    expect(metricValue(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', status: '404' })).toBe(1);
-    expect(metricValue(after, 'heimdall_upstream_requests_total', { provider: 'openai' })).toBe(5);
-    expect(metricValue(after, 'heimdall_upstream_errors_total', { provider: 'openai' })).toBe(1);
+    expect(metricSum(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '200' })).toBe(4);
+    expect(metricSum(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '502' })).toBe(1);
+    expect(metricSum(after, 'heimdall_http_requests_total', { route: '/v1/chat/completions', method: 'POST', status: '404' })).toBe(1);
+    expect(metricValue(after, 'heimdall_upstream_requests_total', { provider: 'openai', model: 'gpt-4o' })).toBe(4);
+    expect(metricValue(after, 'heimdall_upstream_requests_total', { provider: 'openai', model: 'gpt-4o-error-500' })).toBe(1);
+    expect(metricValue(after, 'heimdall_upstream_errors_total', { provider: 'openai', model: 'gpt-4o-error-500',
+      code: 'upstream_error' })).toBe(1);
+    expect(after).not.toMatch(/^heimdall_upstream_errors_total\{provider="openai",model="gpt-4o",/m);
     // Tokens of the non-streamed answers and of the stream's usage chunk (asked for by the gateway itself).
-    expect(metricValue(after, 'heimdall_tokens_total', { provider: 'openai', direction: 'input' })).toBe(tokensIn);
-    expect(metricValue(after, 'heimdall_tokens_total', { provider: 'openai', direction: 'output' })).toBe(tokensOut);
+    expect(metricValue(after, 'heimdall_tokens_total', { provider: 'openai', model: 'gpt-4o', direction: 'input' })).toBe(tokensIn);
+    expect(metricValue(after, 'heimdall_tokens_total', { provider: 'openai', model: 'gpt-4o', direction: 'output' })).toBe(tokensOut);
     expect(metricValue(after, 'heimdall_pool_threads', { provider: 'openai' })).toBe(2);
     expect(metricValue(after, 'heimdall_pool_in_flight', { provider: 'openai' })).toBe(0);
-    expect(metricValue(after, 'heimdall_time_to_first_token_seconds_count', { provider: 'openai' })).toBe(1);
+    expect(metricValue(after, 'heimdall_time_to_first_token_seconds_count', { provider: 'openai', model: 'gpt-4o' })).toBe(1);
   });
 });

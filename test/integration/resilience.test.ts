@@ -6,7 +6,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  apiError, eventually, metricValue, openaiProvider, postChat, sseData, startHarness, user, type Harness,
+  apiError, eventually, metricSum, openaiProvider, postChat, sseData, startHarness, user, type Harness,
 } from './harness.js';
 
 let h: Harness;
@@ -209,7 +209,7 @@ describe('fallbacks', () => {
 describe('counters', () => {
   it('heimdall_retries_total and heimdall_fallbacks_total moved', async () => {
     const text = await (await fetch(`${h.url}/metrics`)).text();
-    expect(metricValue(text, 'heimdall_retries_total', { provider: 'openai' })).toBeGreaterThanOrEqual(5);
-    expect(metricValue(text, 'heimdall_fallbacks_total', { provider: 'flaky' })).toBeGreaterThanOrEqual(3);
+    expect(metricSum(text, 'heimdall_retries_total', { provider: 'openai' })).toBeGreaterThanOrEqual(5);
+    expect(metricSum(text, 'heimdall_fallbacks_total', { provider: 'flaky' })).toBeGreaterThanOrEqual(3);
   });
 });

@@ -203,16 +203,16 @@ describe('an OpenAI-compatible server that writes JSON with spaces (Python\'s js
   it('still counts the stream\'s tokens from the usage chunk', async () => {
     const requestId = 'py-stream-2';
     const before = metricValue(await fetch(`${h.url}/metrics`).then((r) => r.text()), 'heimdall_tokens_total',
-      { provider: 'pyserver', direction: 'output' }) ?? 0;
+      { provider: 'pyserver', model: 'py-model', direction: 'output' }) ?? 0;
     const response = await postChat(h.url, { model: 'pyserver/py-model', messages: user('count me'), stream: true,
       stream_options: { include_usage: true } }, { 'x-request-id': requestId });
     const events = sseData(await response.text());
     const usage = (JSON.parse(events.at(-2)!) as { usage: { completion_tokens: number } }).usage;
     expect(usage.completion_tokens).toBeGreaterThan(0);
     const exposition = await eventually(() => fetch(`${h.url}/metrics`).then((r) => r.text()),
-      (text) => (metricValue(text, 'heimdall_tokens_total', { provider: 'pyserver', direction: 'output' }) ?? 0) > before, 2_000)
+      (text) => (metricValue(text, 'heimdall_tokens_total', { provider: 'pyserver', model: 'py-model', direction: 'output' }) ?? 0) > before, 2_000)
       .catch(() => fetch(`${h.url}/metrics`).then((r) => r.text()));
-    expect(metricValue(exposition, 'heimdall_tokens_total', { provider: 'pyserver', direction: 'output' }))
+    expect(metricValue(exposition, 'heimdall_tokens_total', { provider: 'pyserver', model: 'py-model', direction: 'output' }))
       .toBe(before + usage.completion_tokens);
   });
 

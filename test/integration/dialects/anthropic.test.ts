@@ -7,7 +7,7 @@ import Anthropic, { APIError, BadRequestError, NotFoundError, PermissionDeniedEr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ANTHROPIC_MODELS, startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
-import { metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { metricSum, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 import { rejectionOf } from '../../rejection.js';
 
 const KEY = 'sk-ant-gateway-key';
@@ -402,13 +402,15 @@ describe('plugins', () => {
 });
 
 describe('metrics', () => {
-  it('count the Anthropic routes under the /anthropic label', async () => {
-    const read = async () => metricValue(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_http_requests_total',
-      { route: '/anthropic', status: '200' }) ?? 0;
-    const before = await read();
+  it('count each Anthropic operation under its own route label', async () => {
+    const read = async (route: string) => metricSum(await (await fetch(`${h.url}/metrics`)).text(),
+      'heimdall_http_requests_total', { route, method: 'POST', status: '200' }) ?? 0;
+    const before = [await read('/anthropic/v1/messages'), await read('/anthropic/v1/messages/count_tokens')];
     await client.messages.create({ model: 'mock/echo', max_tokens: 10, messages: hello });
     await client.messages.countTokens({ model: 'mock/echo', messages: hello });
-    expect(await read()).toBe(before + 2);
+    await client.messages.countTokens({ model: 'mock/echo', messages: hello });
+    expect([await read('/anthropic/v1/messages'), await read('/anthropic/v1/messages/count_tokens')])
+      .toEqual([before[0] + 1, before[1] + 2]);
   });
 });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { startFakeVertex, type FakeVertex } from '../../fakes/vertex-server.js';
-import { collect, eventually, metricValue, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
+import { collect, eventually, metricSum, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 import { rejectionOf } from '../../rejection.js';
 
 let vertex: FakeVertex;
@@ -104,9 +104,9 @@ describe('generateContent', () => {
       schema: { type: 'object', properties: { answer: { type: ['string', 'null'] } } } } });
   });
 
-  it('reaches the built-in mock, counted under the /genai route label', async () => {
-    const counted = async () => metricValue(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_http_requests_total',
-      { route: '/genai', status: '200' }) ?? 0;
+  it('reaches the built-in mock, counted under its operation\'s route label', async () => {
+    const counted = async () => metricSum(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_http_requests_total',
+      { route: '/genai/v1beta/models/{model}:generateContent', method: 'POST', status: '200' }) ?? 0;
     const before = await counted();
     const response = await ai.models.generateContent({ model: 'mock/echo', contents: 'ping' });
     expect(response.text).toBe('Echo: ping');

@@ -67,7 +67,7 @@ describe('POST /v1/responses to the openai provider, natively', () => {
 
   it('streams the provider\'s typed events untouched, and counts the usage of response.completed', async () => {
     const tokens = async () => metricValue(await (await fetch(`${h.url}/metrics`)).text(), 'heimdall_tokens_total',
-      { provider: 'openai', direction: 'output' }) ?? 0;
+      { provider: 'openai', model: 'gpt-4o-mini', direction: 'output' }) ?? 0;
     const before = await tokens();
     const events = await collect(await h.client.responses.create({ model: 'openai/gpt-4o-mini', ...stateful, stream: true }));
     const upstream = lastUpstream();

@@ -4,7 +4,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
-import { apiError, collect, metricValue, openaiProvider, startGatewayWith, startHarness, type Harness } from '../harness.js';
+import { apiError, collect, metricSum, openaiProvider, startGatewayWith, startHarness, type Harness } from '../harness.js';
 
 type Event = OpenAI.Responses.ResponseStreamEvent;
 
@@ -138,7 +138,7 @@ describe('POST /v1/responses to an OpenAI-compatible provider, through chat', ()
       fallbacks: ['mock/echo'] } as never).withResponse();
     expect(response.headers.get('x-heimdall-provider')).toBe('mock');
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
-    expect(metricValue(metrics, 'heimdall_http_requests_total', { route: '/v1/responses', status: '200' })).toBeGreaterThan(0);
+    expect(metricSum(metrics, 'heimdall_http_requests_total', { route: '/v1/responses', method: 'POST', status: '200' })).toBeGreaterThan(0);
   });
 
   it('is reachable at the drop-in prefixes with a bare model name', async () => {

@@ -85,7 +85,8 @@ describe('a config with every block of Bifrost\'s schema', () => {
     for (const block of Object.keys(raw).filter((k) => !actedOnTop.includes(k))) expect(cfg.ignoredKeys).toContain(block);
     // The switches that would restrict callers are false or empty here: nothing to enforce, nothing to report.
     const actedOnClient = ['drop_excess_requests', 'max_request_body_size_mb', 'enforce_auth_on_inference',
-      'enforce_governance_header', 'enforce_scim_auth', 'required_headers', 'allowed_origins'];
+      'enforce_governance_header', 'enforce_scim_auth', 'required_headers', 'allowed_origins', 'access_log',
+      'prometheus_labels'];
     for (const key of Object.keys(raw.client).filter((k) => !actedOnClient.includes(k))) {
       expect(cfg.ignoredKeys).toContain(`client.${key}`);
     }

@@ -87,7 +87,8 @@ describe('loadConfig with a Bifrost config.json', () => {
 
     expect(cfg.source).toBe(file);
     expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, logLevel: 'info' });
-    expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30 });
+    expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30, accessLog: true,
+      prometheusLabels: ['team'] });
     expect(cfg.providers.map((p) => p.name)).toEqual(['openai', 'my-vllm']);
 
     const [openai, vllm] = cfg.providers;
@@ -145,6 +146,7 @@ describe('loadConfig with a Bifrost config.json', () => {
     );
     expect(cfg.ignoredKeys).not.toContain('$schema');
     expect(cfg.ignoredKeys).not.toContain('client.drop_excess_requests');
+    expect(cfg.ignoredKeys).not.toContain('client.prometheus_labels');
     // Retries are acted on now: a non-zero max_retries is no longer reported as ignored.
     expect(cfg.ignoredKeys).not.toContain('providers.openai.network_config.max_retries');
   });
@@ -166,7 +168,8 @@ describe('loadConfig with a Bifrost config.json', () => {
       caCertPem: null,
     });
     expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1 });
-    expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30 });
+    expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30, accessLog: true,
+      prometheusLabels: [] });
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
     expect(cfg.ignoredKeys).toEqual([]);
   });
@@ -528,5 +531,23 @@ describe('providers.<name>.circuit_breaker', () => {
     const typo = await configError(() => load({ cooldown_second: 5 }));
     expect(typo.problems[0].path).toBe('providers.openai.circuit_breaker.cooldown_second');
     expect(typo.problems[0].message).toContain('cooldown_seconds');
+  });
+});
+
+describe('client.access_log and client.prometheus_labels', () => {
+  it('takes access_log as a boolean, on by default', async () => {
+    expect((await loadConfig({ raw: { client: { access_log: false } }, env: {} })).client.accessLog).toBe(false);
+    expect((await loadConfig({ raw: {}, env: {} })).client.accessLog).toBe(true);
+    const err = await configError(() => loadConfig({ raw: { client: { access_log: 'yes' } }, env: {} }));
+    expect(err.problems[0].path).toBe('client.access_log');
+  });
+
+  it('refuses label names Prometheus or the gateway\'s own series cannot take, and duplicates', async () => {
+    for (const bad of [['team-name'], ['1team'], ['route'], ['__name'], ['team', 'team']]) {
+      const err = await configError(() => loadConfig({ raw: { client: { prometheus_labels: bad } }, env: {} }));
+      expect(err.problems[0].path).toMatch(/^client\.prometheus_labels/);
+    }
+    expect((await loadConfig({ raw: { client: { prometheus_labels: ['team', 'env_name'] } }, env: {} })).client.prometheusLabels)
+      .toEqual(['team', 'env_name']);
   });
 });

@@ -6,7 +6,7 @@ import { decodeMessage, encodeMessage, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_JO
 describe('message codec', () => {
   it('round-trips a job with a nested, unicode body', () => {
     const job: FrontToWorker = [MSG_JOB, 42, {
-      kind: 'chat', requestId: 'req-1', model: 'gpt-4o-mini', keyIndex: 1, stream: true, includeUsage: false,
+      kind: 'chat', requestId: 'req-1', model: 'gpt-4o-mini', keyIndex: 1, stream: true, includeUsage: false, modelLabel: 3,
       body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'héllo 👋 — 你好' }], temperature: 0.2, n: null },
     }, 29_750.5];
     expect(decodeMessage(Uint8Array.from(encodeMessage(job)))).toEqual(job);
@@ -26,12 +26,12 @@ describe('message codec', () => {
   });
 
   it('sends the gateway\'s own objects as positional arrays: no key of theirs is on the wire', () => {
-    const job: FrontToWorker = [MSG_JOB, 1, { kind: 'chat', requestId: 'r', model: 'm', keyIndex: 0, stream: false,
+    const job: FrontToWorker = [MSG_JOB, 1, { kind: 'chat', requestId: 'r', model: 'm', keyIndex: 0, stream: false, modelLabel: 1,
       includeUsage: false, body: { messages: [] } }, 1000];
     const result: WorkerToFront = [MSG_RESULT, 1, 200, '{}', { upstreamMs: 1, usage: { promptTokens: 1, completionTokens: 1,
       totalTokens: 2 }, droppedParams: null }];
     const text = (message: FrontToWorker | WorkerToFront) => Buffer.from(encodeMessage(message)).toString('latin1');
-    for (const key of ['requestId', 'keyIndex', 'includeUsage', 'kind']) expect(text(job)).not.toContain(key);
+    for (const key of ['requestId', 'keyIndex', 'includeUsage', 'kind', 'modelLabel']) expect(text(job)).not.toContain(key);
     expect(text(job)).toContain('messages');
     for (const key of ['upstreamMs', 'promptTokens', 'droppedParams']) expect(text(result)).not.toContain(key);
     const cancel: FrontToWorker = [MSG_CANCEL, 5];

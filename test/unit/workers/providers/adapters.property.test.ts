@@ -90,7 +90,7 @@ const chatBody = fc.record({
 }, { requiredKeys: ['model', 'messages'] });
 
 const chatJob = fc.record({ body: chatBody, stream: fc.boolean(), includeUsage: fc.boolean(), model: fc.constantFrom('gpt-4o', 'm') })
-  .map(({ body, stream, includeUsage, model }): JobData => ({
+  .map(({ body, stream, includeUsage, model }): JobData => ({ modelLabel: 0,
     kind: 'chat', requestId: 'r-prop', model, keyIndex: 0, stream, includeUsage: stream && includeUsage,
     body: { ...body, ...(stream ? { stream: true } : {}) },
   }));

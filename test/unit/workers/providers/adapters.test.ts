@@ -7,7 +7,7 @@ import { mock } from '../../../../workers/providers/mock.js';
 import { openai } from '../../../../workers/providers/openai.js';
 import type { InProcessIo, StreamState } from '../../../../workers/providers/types.js';
 
-const job = (extra: Partial<JobData> = {}): JobData => ({
+const job = (extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r', model: 'gpt-4o-mini', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hello there' }], temperature: 0.1 }, ...extra,
 });

@@ -8,7 +8,7 @@ import { SseDecoder } from '../../../../workers/upstream/sse.js';
 const target = { baseUrl: null, key: { value: 'sk-ant-1', configs: {} } };
 const user = (content: unknown) => ({ role: 'user', content });
 
-const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({
+const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r', model: 'claude-sonnet-5', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'anthropic/claude-sonnet-5', ...body }, ...extra,
 });

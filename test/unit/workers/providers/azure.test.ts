@@ -4,7 +4,7 @@ import { PROVIDER_FACTS } from '../../../../src/contract/providers.js';
 import { azure } from '../../../../workers/providers/azure.js';
 import type { CallTarget, KeyInit, StreamState } from '../../../../workers/providers/types.js';
 
-const job = (extra: Partial<JobData> = {}): JobData => ({
+const job = (extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r', model: 'gpt-4o', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'azure/gpt-4o', messages: [{ role: 'user', content: 'hi' }], temperature: 0.1 }, ...extra,
 });

@@ -8,7 +8,7 @@ const keyConfig = { access_key: 'AKID', secret_key: 'secret', region: 'eu-centra
 const target = (config: Record<string, unknown> = keyConfig, baseUrl: string | null = null, value = ''): CallTarget =>
   ({ baseUrl, key: { value, configs: { bedrock_key_config: config } } });
 
-const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({
+const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r1', model: MODEL, keyIndex: 0, stream: false, includeUsage: false,
   body: { model: `bedrock/${MODEL}`, messages: [{ role: 'user', content: 'hi' }], ...body }, ...extra,
 });
@@ -371,7 +371,7 @@ describe('Bedrock adapter: ConverseStream events → OpenAI chunks', () => {
 describe('Bedrock adapter: Titan embeddings', () => {
   const TITAN = 'amazon.titan-embed-text-v2:0';
   const embed = (body: Record<string, unknown>, model = TITAN): JobData =>
-    ({ kind: 'embeddings', requestId: 'e1', model, keyIndex: 0, stream: false, includeUsage: false, body: { model: `bedrock/${model}`, ...body } });
+    ({ modelLabel: 0, kind: 'embeddings', requestId: 'e1', model, keyIndex: 0, stream: false, includeUsage: false, body: { model: `bedrock/${model}`, ...body } });
 
   it('invokes the Titan model with one input text, and dimensions on V2 only', () => {
     const built = bedrock.embeddingsCall!(embed({ input: ['one text'], dimensions: 256, user: 'u' }), target());

@@ -4,7 +4,7 @@ import { PROVIDER_FACTS } from '../../../../src/contract/providers.js';
 import { cohere } from '../../../../workers/providers/cohere.js';
 import type { StreamState, StreamStep } from '../../../../workers/providers/types.js';
 
-const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({
+const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r', model: 'command-r-plus', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'cohere/command-r-plus', messages: [{ role: 'user', content: 'hi' }], ...body }, ...extra,
 });

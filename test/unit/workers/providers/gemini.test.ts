@@ -7,7 +7,7 @@ import type { StreamState } from '../../../../workers/providers/types.js';
 
 const target = { baseUrl: null, key: { value: 'AIza-1', configs: {} } };
 
-const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({
+const job = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r', model: 'gemini-2.0-flash', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'gemini/gemini-2.0-flash', ...body }, ...extra,
 });
@@ -306,7 +306,7 @@ describe('Gemini adapter: streams', () => {
 });
 
 describe('Gemini adapter: embeddings', () => {
-  const embedJob = (body: Record<string, unknown>): JobData => ({ kind: 'embeddings', requestId: 'r', model: 'text-embedding-004',
+  const embedJob = (body: Record<string, unknown>): JobData => ({ modelLabel: 0, kind: 'embeddings', requestId: 'r', model: 'text-embedding-004',
     keyIndex: 0, stream: false, includeUsage: false, body: { model: 'gemini/text-embedding-004', ...body } });
 
   it('sends batchEmbedContents and answers an OpenAI list, in floats or base64', () => {

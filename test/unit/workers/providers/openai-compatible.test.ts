@@ -9,12 +9,12 @@ import type { CallTarget, HttpAdapter, StreamState } from '../../../../workers/p
 
 const target = (baseUrl: string | null = null, key = 'sk-1'): CallTarget => ({ baseUrl, key: { value: key, configs: {} } });
 
-const chat = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({
+const chat = (body: Record<string, unknown>, extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r', model: 'm-1', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'p/m-1', messages: [{ role: 'user', content: 'hi' }], ...body }, ...extra,
 });
 
-const embed = (body: Record<string, unknown>): JobData => ({
+const embed = (body: Record<string, unknown>): JobData => ({ modelLabel: 0,
   kind: 'embeddings', requestId: 'r', model: 'e-1', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'p/e-1', input: 'text', ...body },
 });

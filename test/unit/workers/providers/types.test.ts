@@ -4,7 +4,7 @@ import { openai } from '../../../../workers/providers/openai.js';
 import { answerFor, callFor, streamEventFor, type StreamState } from '../../../../workers/providers/types.js';
 
 const job = (kind: JobData['kind'], body: Record<string, unknown>): JobData =>
-  ({ kind, requestId: 'r', model: 'gpt-4o-mini', keyIndex: 0, stream: body.stream === true, includeUsage: false, body });
+  ({ modelLabel: 0, kind, requestId: 'r', model: 'gpt-4o-mini', keyIndex: 0, stream: body.stream === true, includeUsage: false, body });
 
 const state = (): StreamState => ({ includeUsage: false, model: 'gpt-4o-mini', usage: null, scratch: {} });
 

@@ -15,7 +15,7 @@ const targetWith = (config: Record<string, unknown> | undefined, baseUrl: string
 const target = (region = 'us-central1', credentials: unknown = account) =>
   targetWith({ project_id: 'my-proj', region, auth_credentials: credentials });
 
-const job = (extra: Partial<JobData> = {}): JobData => ({
+const job = (extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
   kind: 'chat', requestId: 'r', model: 'gemini-2.0-flash', keyIndex: 0, stream: false, includeUsage: false,
   body: { model: 'vertex/gemini-2.0-flash', messages: [{ role: 'user', content: 'hi' }], temperature: 0.5 }, ...extra,
 });
