@@ -8,7 +8,12 @@
 //   - a tool_result becomes a `tool` message; `is_error: true` travels on it as an extension field;
 //   - `thinking` and `top_k` travel as they are; `metadata.user_id` is OpenAI's `user`;
 //   - `stop_sequences` is `stop`, tool_choice any/tool is `required`/a named function,
-//     `disable_parallel_tool_use` is `parallel_tool_calls: false`, service_tier standard_only is `default`.
+//     `disable_parallel_tool_use` is `parallel_tool_calls: false`, service_tier standard_only is `default`;
+//   - `output_config.effort` is `reasoning_effort` and `output_config.format` (a JSON schema) is `response_format`,
+//     which every adapter maps (the Anthropic one back to the same `output_config`); members with no OpenAI
+//     counterpart stay in an `output_config` of their own, as do the Anthropic-only top-level fields
+//     (ANTHROPIC_ONLY) and a tool's Anthropic-only fields: the Anthropic adapter sends them on, the others drop and
+//     report them (`x-heimdall-dropped-params`).
 // Anything Anthropic's API would refuse, or that cannot cross faithfully (server tools, URL documents, fields of
 // beta features), is refused here with a 400 in Anthropic's error shape.
 
@@ -30,10 +35,23 @@ const invalid = (message: string, param: string | null = null): GatewayError =>
  * Top-level fields of a Messages request this route takes; any other is refused, as Anthropic's API does.
  * `fallbacks` is Heimdall's own (`provider/model` names to try next), as on every route.
  */
+/**
+ * Top-level Messages fields with no OpenAI counterpart, carried as they are for the Anthropic adapter: prompt
+ * caching of the last cacheable block, a code-execution container, request diagnostics, the inference region, fast
+ * mode, and the ids that attribute a request to a user profile or workspace.
+ */
+const ANTHROPIC_ONLY = ['cache_control', 'container', 'diagnostics', 'inference_geo', 'speed', 'user_profile_id',
+  'workspace_id'] as const;
 const MESSAGE_FIELDS = new Set(['model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k',
-  'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'fallbacks']);
+  'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'output_config',
+  ...ANTHROPIC_ONLY, 'fallbacks']);
 /** `messages/count_tokens` takes the conversation and what shapes it, not the sampling fields. */
-const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking']);
+const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'output_config',
+  'cache_control', 'speed']);
+/** `output_config.effort` values; each is also the `reasoning_effort` it travels as. */
+const EFFORTS = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
+/** A custom tool's fields with no OpenAI function counterpart, carried on the OpenAI tool for the Anthropic adapter. */
+const TOOL_ONLY = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const SERVICE_TIERS: Record<string, string> = { auto: 'auto', standard_only: 'default' };
 
@@ -195,7 +213,9 @@ function convertTools(tools: unknown): Json[] {
     const fn: Json = { name: tool.name, parameters: tool.input_schema };
     if (typeof tool.description === 'string') fn.description = tool.description;
     if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
-    return withCacheControl({ type: 'function', function: fn }, tool);
+    const converted: Json = { type: 'function', function: fn };
+    for (const field of TOOL_ONLY) if (tool[field] !== undefined && tool[field] !== null) converted[field] = tool[field];
+    return withCacheControl(converted, tool);
   });
 }
 
@@ -230,6 +250,33 @@ function checkThinking(thinking: unknown, maxTokens: number | null): void {
   const budget = thinking.budget_tokens;
   if (!Number.isInteger(budget) || (budget as number) < 1024) throw invalid('thinking.budget_tokens: Input should be an integer >= 1024', 'thinking');
   if (maxTokens !== null && (budget as number) >= maxTokens) throw invalid('`max_tokens` must be greater than `thinking.budget_tokens`', 'max_tokens');
+}
+
+/**
+ * `output_config` as the OpenAI fields every adapter knows (`reasoning_effort`, `response_format`); what has no such
+ * field is kept under `output_config` for the Anthropic adapter.
+ */
+function convertOutputConfig(config: unknown, body: Json): void {
+  if (!isObject(config)) throw invalid('output_config: Input should be a valid dictionary', 'output_config');
+  const rest: Json = {};
+  for (const [member, value] of Object.entries(config)) {
+    if (value === undefined || value === null) continue;
+    if (member === 'effort') {
+      if (typeof value !== 'string' || !EFFORTS.has(value)) {
+        throw invalid(`output_config.effort: Input should be ${[...EFFORTS].map((effort) => `'${effort}'`).join(', ')}`, 'output_config');
+      }
+      body.reasoning_effort = value;
+    } else if (member === 'format') {
+      if (!isObject(value) || value.type !== 'json_schema' || !isObject(value.schema)) {
+        throw invalid("output_config.format: Input should be {type: 'json_schema', schema: {...}}", 'output_config');
+      }
+      // Anthropic's structured output always holds to the schema: OpenAI's strict mode is the same promise.
+      body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: value.schema, strict: true } };
+    } else {
+      rest[member] = value;
+    }
+  }
+  if (Object.keys(rest).length > 0) body.output_config = rest;
 }
 
 const optionalNumber = (request: Json, name: string, min: number, max: number, body: Json, as = name): void => {
@@ -315,6 +362,8 @@ export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest
     if (!tier) throw invalid("service_tier: Input should be 'auto' or 'standard_only'", 'service_tier');
     body.service_tier = tier;
   }
+  if (request.output_config !== undefined && request.output_config !== null) convertOutputConfig(request.output_config, body);
+  for (const field of ANTHROPIC_ONLY) if (request[field] !== undefined && request[field] !== null) body[field] = request[field];
   // Checked and taken out by the pipeline, before routing.
   if (request.fallbacks !== undefined) body.fallbacks = request.fallbacks;
   return { kind: counting ? 'count_tokens' : 'chat', body, stream, includeUsage: stream };

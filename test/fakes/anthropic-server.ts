@@ -137,9 +137,10 @@ const ERROR_TYPES: Record<number, { type: string; message: string }> = {
 /** Top-level fields the Messages API takes (anthropic-version 2023-06-01); any other is refused. */
 const KNOWN_FIELDS = new Set(['model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences',
   'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'output_config', 'service_tier', 'cache_control', 'container',
-  'inference_geo', 'speed', 'diagnostics']);
+  'inference_geo', 'speed', 'diagnostics', 'user_profile_id', 'workspace_id']);
 /** Top-level fields `/v1/messages/count_tokens` takes. */
-const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers', 'output_config']);
+const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers', 'output_config',
+  'cache_control', 'speed']);
 /** Sampling fields API version 2026-10-21 refuses. */
 const SAMPLING_FIELDS = ['temperature', 'top_p', 'top_k'];
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -261,7 +262,8 @@ function validate(body: MessagesBody, version: string, counting: boolean): void 
         throw new InvalidRequest(`tools.${i}.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`);
       }
       if (!isObject(tool.input_schema) || tool.input_schema.type !== 'object') throw new InvalidRequest(`tools.${i}.input_schema.type: Input should be 'object'`);
-      const extra = Object.keys(tool).find((key) => !['name', 'description', 'input_schema', 'cache_control', 'strict', 'type'].includes(key));
+      const extra = Object.keys(tool).find((key) => !['name', 'description', 'input_schema', 'cache_control', 'strict', 'type',
+        'allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'].includes(key));
       if (extra) throw new InvalidRequest(`tools.${i}.${extra}: Extra inputs are not permitted`);
       toolNames.add(tool.name);
     });

@@ -26,15 +26,18 @@ export interface AnthropicRequest {
 }
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
-/** Anthropic fields a client may send through the gateway as they are. */
-const NATIVE_FIELDS = ['thinking', 'top_k', 'cache_control'] as const;
+/** Anthropic fields a client may send through the gateway as they are (the /anthropic route carries them). */
+const NATIVE_FIELDS = ['thinking', 'top_k', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'speed',
+  'user_profile_id', 'workspace_id'] as const;
+/** A custom tool's Anthropic fields, carried on the OpenAI tool object by the /anthropic route. */
+const NATIVE_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
 /** Sent at their default (no effect), these OpenAI fields are not worth reporting. */
 const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, parallel_tool_calls: true };
 /** Fields `toAnthropicRequest` reads itself; any other field of the client's body is dropped and reported. */
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
   'stop', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'safety_identifier', 'reasoning_effort',
-  'response_format', 'service_tier', ...NATIVE_FIELDS,
+  'response_format', 'service_tier', 'output_config', ...NATIVE_FIELDS,
 ]);
 /** OpenAI reasoning efforts with no Anthropic `output_config.effort` counterpart. */
 const EFFORTS_WITHOUT_EQUIVALENT = new Set(['none', 'minimal']);
@@ -257,6 +260,7 @@ function convertTools(tools: unknown[]): Json[] {
     if (typeof fn.description === 'string') converted.description = fn.description;
     converted.input_schema = isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} };
     if (typeof fn.strict === 'boolean') converted.strict = fn.strict;
+    for (const field of NATIVE_TOOL_FIELDS) if (tool[field] !== undefined && tool[field] !== null) converted[field] = tool[field];
     return withCacheControl(converted, tool);
   });
 }
@@ -322,7 +326,10 @@ export function toAnthropicRequest(request: Json): AnthropicRequest {
   const userId = request.safety_identifier ?? request.user;
   if (typeof userId === 'string' && userId !== '') body.metadata = { user_id: userId };
 
-  const outputConfig: Json = {};
+  // What the /anthropic route kept of the client's `output_config` (members with no OpenAI field), then those that
+  // travelled as OpenAI fields.
+  const outputConfig: Json = isObject(request.output_config) ? { ...request.output_config } : {};
+  if (present('output_config') && !isObject(request.output_config)) dropped.add('output_config');
   if (present('reasoning_effort')) {
     const effort = request.reasoning_effort;
     if (typeof effort === 'string' && !EFFORTS_WITHOUT_EQUIVALENT.has(effort)) outputConfig.effort = effort;

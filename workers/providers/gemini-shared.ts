@@ -298,12 +298,15 @@ function functionCallingConfig(choice: unknown): Json | null {
   throw new Error('unsupported tool_choice');
 }
 
-const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 1024, low: 1024, medium: 8192, high: 24576 };
+// `xhigh` (OpenAI) and `max` (Anthropic's effort, from the /anthropic route) get the largest budget every thinking
+// Gemini takes (2.5 Flash stops at 24576).
+const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 1024, low: 1024, medium: 8192, high: 24576,
+  xhigh: 24576, max: 24576 };
 
 /** `reasoning_effort` as Google's own OpenAI layer maps it: a thinking level on Gemini 3, a token budget before. */
 function thinkingConfig(effort: unknown, model: string): Json | null {
   if (typeof effort !== 'string' || !(effort in THINKING_BUDGET)) return null;
-  if (/gemini-3/.test(model)) return { thinkingLevel: effort === 'medium' || effort === 'high' ? 'high' : 'low' };
+  if (/gemini-3/.test(model)) return { thinkingLevel: effort === 'low' || effort === 'minimal' || effort === 'none' ? 'low' : 'high' };
   return { thinkingBudget: THINKING_BUDGET[effort] };
 }
 

@@ -216,6 +216,55 @@ describe('cross-provider: /anthropic → openai and mock', () => {
   });
 });
 
+describe("today's Messages fields (Claude Code's output_config and the Anthropic-only settings)", () => {
+  const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+  const current = {
+    max_tokens: 2048, messages: hello, thinking: { type: 'adaptive' },
+    output_config: { effort: 'max', format: { type: 'json_schema', schema } },
+    cache_control: { type: 'ephemeral', ttl: '1h' }, inference_geo: 'us', speed: 'fast',
+    tools: [{ ...weather, defer_loading: true, eager_input_streaming: true, input_examples: [{ location: 'Oslo' }] }],
+  };
+
+  it('reach anthropic exactly as the client sent them', async () => {
+    const { id, options } = withId();
+    const { response } = await client.messages.create({ ...current, model: 'claude-sonnet-5' } as Anthropic.MessageCreateParamsNonStreaming,
+      options).withResponse();
+    expect(response.headers.get('x-heimdall-dropped-params')).toBeNull();
+    const upstream = h.fake.requestsWithId(id)[0].body!;
+    expect(upstream).toEqual({ model: 'claude-sonnet-5', ...current });
+  });
+
+  it('reach openai as reasoning_effort and a strict json_schema response_format; the rest is dropped and reported', async () => {
+    const { id, options } = withId();
+    const { data, response } = await client.messages.create({ ...current, model: 'openai/gpt-4o-mini',
+      output_config: { ...current.output_config, task_budget: { type: 'tokens', total: 400000 } } } as Anthropic.MessageCreateParamsNonStreaming,
+    options).withResponse();
+    expect(data.type).toBe('message');
+    const upstream = openaiFake.requestsWithId(id)[0].body!;
+    expect(upstream).toMatchObject({ reasoning_effort: 'xhigh',
+      response_format: { type: 'json_schema', json_schema: { name: 'output', schema, strict: true } } });
+    expect(upstream.tools).toEqual([{ type: 'function', function: { name: 'get_weather', description: 'Weather by city',
+      parameters: weather.input_schema } }]);
+    for (const field of ['output_config', 'thinking', 'cache_control', 'inference_geo', 'speed']) expect(upstream).not.toHaveProperty(field);
+    expect(response.headers.get('x-heimdall-dropped-params')!.split(',').sort()).toEqual(['cache_control', 'inference_geo', 'output_config',
+      'speed', 'thinking', 'tools[].defer_loading', 'tools[].eager_input_streaming', 'tools[].input_examples']);
+  });
+
+  it('count_tokens takes output_config too', async () => {
+    const counted = await client.messages.countTokens({ model: 'claude-sonnet-5', messages: hello,
+      output_config: { effort: 'low', format: { type: 'json_schema', schema } } });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+  });
+
+  it('an output_config Anthropic would refuse is a 400 in its shape', async () => {
+    const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', max_tokens: 10, messages: hello,
+      output_config: { effort: 'extreme' } } as unknown as Anthropic.MessageCreateParamsNonStreaming));
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(error.message).toContain('output_config.effort');
+  });
+});
+
 describe('fallbacks', () => {
   it.each([false, true])('a failing anthropic falls back to openai, answered in Anthropic\'s shape (stream %s)', async (stream) => {
     const params = { model: 'claude-error-503', max_tokens: 50, messages: hello, fallbacks: ['openai/gpt-4o-mini'] } as

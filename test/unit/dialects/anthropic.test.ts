@@ -119,6 +119,42 @@ describe('Anthropic dialect: the request as an OpenAI chat request', () => {
     expect(() => anthropicMessages.parse(request(null))).toThrow(/empty/);
     expect(() => anthropicMessages.parse(request('[1]'))).toThrow(/JSON object/);
   });
+
+  it('takes output_config: effort as reasoning_effort, a JSON-schema format as a strict response_format, the rest kept', () => {
+    const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+    const { body } = parse({ ...base, output_config: { effort: 'max', format: { type: 'json_schema', schema },
+      task_budget: { type: 'tokens', total: 400000 } } });
+    expect(body.reasoning_effort).toBe('max');
+    expect(body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema, strict: true } });
+    expect(body.output_config).toEqual({ task_budget: { type: 'tokens', total: 400000 } });
+    // Only what has no OpenAI field stays under output_config.
+    expect(parse({ ...base, output_config: { effort: 'low' } }).body).not.toHaveProperty('output_config');
+    expect(parse({ model: base.model, messages: base.messages, output_config: { effort: 'low' } }, true).body.reasoning_effort).toBe('low');
+  });
+
+  it('refuses an output_config Anthropic would refuse', () => {
+    expect(refusal({ ...base, output_config: 'high' }).message).toMatch(/^output_config: Input should be a valid dictionary/);
+    expect(refusal({ ...base, output_config: { effort: 'extreme' } }).message).toMatch(/^output_config\.effort: Input should be 'low'/);
+    expect(refusal({ ...base, output_config: { format: { type: 'json_schema' } } }).message).toMatch(/^output_config\.format:/);
+    expect(refusal({ ...base, output_config: { format: { type: 'regex', schema: {} } } }).data.param).toBe('output_config');
+  });
+
+  it("carries the Anthropic-only top-level fields and a tool's Anthropic-only fields as they are", () => {
+    const only = { cache_control: { type: 'ephemeral', ttl: '1h' }, container: 'container_1', diagnostics: { previous_message_id: 'msg_1' },
+      inference_geo: 'us', speed: 'fast', user_profile_id: 'up_1', workspace_id: 'wrk_1' };
+    const tool = { name: 't', input_schema: { type: 'object' }, defer_loading: true, eager_input_streaming: true,
+      input_examples: [{ a: 1 }], allowed_callers: ['direct'] };
+    const { body } = parse({ ...base, ...only, tools: [tool], thinking: { type: 'adaptive' } });
+    expect(body).toMatchObject({ ...only, thinking: { type: 'adaptive' } });
+    expect(body.tools).toEqual([{ type: 'function', function: { name: 't', parameters: { type: 'object' } }, defer_loading: true,
+      eager_input_streaming: true, input_examples: [{ a: 1 }], allowed_callers: ['direct'] }]);
+    // count_tokens takes the prompt-caching and speed settings, not the sampling-side ones.
+    const counted = { model: base.model, messages: base.messages };
+    expect(parse({ ...counted, cache_control: { type: 'ephemeral' }, speed: 'fast' }, true).body)
+      .toMatchObject({ cache_control: { type: 'ephemeral' }, speed: 'fast' });
+    expect(refusal({ ...counted, inference_geo: 'us' }, true).message).toBe('inference_geo: Extra inputs are not permitted');
+  });
+
 });
 
 describe('Anthropic dialect: errors', () => {

@@ -156,6 +156,23 @@ describe('Anthropic adapter: the request', () => {
     expect(sent({ messages: [user('hi')], response_format: { type: 'text' } }).body).not.toHaveProperty('output_config');
   });
 
+  it("sends the /anthropic route's output_config back as the client wrote it, and its Anthropic-only fields", () => {
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false };
+    const only = { cache_control: { type: 'ephemeral', ttl: '1h' }, container: 'container_1', inference_geo: 'us', speed: 'fast',
+      diagnostics: { previous_message_id: 'msg_1' }, user_profile_id: 'up_1', workspace_id: 'wrk_1' };
+    const tool = { type: 'function', function: { name: 't', parameters: { type: 'object' } }, defer_loading: true,
+      eager_input_streaming: true, input_examples: [{ a: 1 }], allowed_callers: ['direct'] };
+    const { body, call } = sent({ messages: [user('hi')], reasoning_effort: 'max',
+      response_format: { type: 'json_schema', json_schema: { name: 'output', schema, strict: true } },
+      output_config: { task_budget: { type: 'tokens', total: 1000 } }, tools: [tool], ...only });
+    expect(body.output_config).toEqual({ task_budget: { type: 'tokens', total: 1000 }, effort: 'max', format: { type: 'json_schema', schema } });
+    expect(body).toMatchObject(only);
+    expect(body.tools).toEqual([{ name: 't', input_schema: { type: 'object' }, defer_loading: true, eager_input_streaming: true,
+      input_examples: [{ a: 1 }], allowed_callers: ['direct'] }]);
+    expect(call.droppedParams).toEqual([]);
+    expect(sent({ messages: [user('hi')], output_config: 'high' }).call.droppedParams).toEqual(['output_config']);
+  });
+
   it('drops and reports every parameter Anthropic cannot take, but not harmless defaults', () => {
     const { body, call } = sent({ messages: [user('hi')], n: 2, logprobs: true, top_logprobs: 2, presence_penalty: 0.5,
       frequency_penalty: 0.1, seed: 7, logit_bias: { 1: 2 }, response_format: { type: 'json_object' }, reasoning_effort: 'minimal',

@@ -193,6 +193,16 @@ describe('Gemini adapter: requests', () => {
       .toEqual({ thinkingConfig: { thinkingBudget: 1024 } });
     const three = gemini.chatCall(job({ messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'high' }, { model: 'gemini-3-pro' }), target);
     expect(JSON.parse(three.body).generationConfig).toEqual({ thinkingConfig: { thinkingLevel: 'high' } });
+    // The top efforts of OpenAI (xhigh) and Anthropic (max, from the /anthropic route) are the largest budget, a high level.
+    for (const effort of ['xhigh', 'max']) {
+      expect(callBody({ messages: [{ role: 'user', content: 'x' }], reasoning_effort: effort }).sent.generationConfig)
+        .toEqual({ thinkingConfig: { thinkingBudget: 24576 } });
+      const top = gemini.chatCall(job({ messages: [{ role: 'user', content: 'x' }], reasoning_effort: effort }, { model: 'gemini-3-pro' }), target);
+      expect(JSON.parse(top.body).generationConfig).toEqual({ thinkingConfig: { thinkingLevel: 'high' } });
+    }
+    // Anthropic's output_config members without a Gemini counterpart are dropped and reported.
+    expect(callBody({ messages: [{ role: 'user', content: 'x' }], output_config: { task_budget: {} }, inference_geo: 'us' }).call.droppedParams.sort())
+      .toEqual(['inference_geo', 'output_config']);
   });
 
   it('refuses requests it cannot express', () => {
