@@ -163,7 +163,9 @@ export class ProviderCall implements JobHandlers, AbortListener {
     if (!this.#sink.streaming) {
       this.#sink.startStream(this.#run.headers(true, this.#overheadMs(performance.now(), 0)), this.#wire.streamContentType);
     }
-    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => this.#sink.end(this.#wire.end()));
+    // A post-hook may have failed the request (PLUGIN_TIMEOUT): the headers went out, so it ends as a stream error.
+    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached,
+      () => this.#sink.end(outcome.error ? this.#wire.streamError(outcome.error) : this.#wire.end()));
   }
 
   onError(error: ErrorData): void {
@@ -251,6 +253,6 @@ export class ProviderCall implements JobHandlers, AbortListener {
     if (this.#settled) return;
     const outcome = this.#settledOutcome();
     clientClosed(outcome, this.#ctx.provider);
-    void this.#plugins.runPost(this.#ctx, outcome, this.#reached);
+    void this.#plugins.runPost(this.#ctx, outcome, this.#reached, this.#ctx.hookTimeoutMs);
   }
 }
