@@ -14,14 +14,17 @@
 //     counterpart stay in an `output_config` of their own, as do the Anthropic-only top-level fields
 //     (ANTHROPIC_ONLY) and a tool's Anthropic-only fields: the Anthropic adapter sends them on, the others drop and
 //     report them (`x-heimdall-dropped-params`).
-// Anything Anthropic's API would refuse, or that cannot cross faithfully (server tools, URL documents, fields of
-// beta features), is refused here with a 400 in Anthropic's error shape.
+// Anything Anthropic's API would refuse is refused here with a 400 in Anthropic's error shape. What is valid but
+// cannot cross the chat translation faithfully (server tools and their result blocks, MCP servers, context
+// management, documents by URL or file id, citations, search results) is `Untranslatable`: such a request goes to
+// the built-in `anthropic` provider as the client sent it (a `messages` job, answered and streamed back untouched,
+// with the client's `anthropic-beta` header), and any other provider refuses it with that 400.
 
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingRequest } from '../http/server.js';
 import { parseJsonObjectBody, type ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
-import type { Dialect } from './dialect.js';
+import type { ClientWire, Dialect } from './dialect.js';
 import { anthropicErrorBody, createAnthropicWire } from './anthropic-wire.js';
 
 type Json = Record<string, unknown>;
@@ -30,6 +33,15 @@ const isObject = (value: unknown): value is Json => typeof value === 'object' &&
 
 const invalid = (message: string, param: string | null = null): GatewayError =>
   new GatewayError('INVALID_REQUEST', message, { param });
+
+/** A valid request the chat translation cannot carry: only Anthropic's own API, natively, takes it. */
+class Untranslatable extends GatewayError {}
+const NATIVE_ONLY = "; only the built-in 'anthropic' provider takes it (the request is sent to it as it is)";
+const untranslatable = (message: string, param: string): GatewayError =>
+  new Untranslatable('INVALID_REQUEST', `${message}${NATIVE_ONLY}`, { param });
+
+/** Beta top-level fields with no chat counterpart, for Anthropic's own API only. */
+const UNTRANSLATABLE_FIELDS = new Set(['mcp_servers', 'context_management']);
 
 /**
  * Top-level fields of a Messages request this route takes; any other is refused, as Anthropic's API does.
@@ -63,6 +75,7 @@ function withCacheControl(part: Json, block: Json): Json {
 
 function textPart(block: Json, at: string): Json {
   if (typeof block.text !== 'string') throw invalid(`${at}.text: Field required`, at);
+  if (Array.isArray(block.citations) && block.citations.length > 0) throw untranslatable(`${at}.citations: cannot be translated`, at);
   return withCacheControl({ type: 'text', text: block.text }, block);
 }
 
@@ -80,7 +93,7 @@ function imagePart(block: Json, at: string): Json {
     if (typeof source.url !== 'string' || !/^https?:\/\//i.test(source.url)) throw invalid(`${at}.source.url: must be an http(s) URL`, at);
     url = source.url;
   } else {
-    throw invalid(`${at}.source.type: '${String(source.type)}' is not supported here (use 'base64' or 'url')`, at);
+    throw untranslatable(`${at}.source.type: image source '${String(source.type)}' cannot be translated (only 'base64' or 'url')`, at);
   }
   return withCacheControl({ type: 'image_url', image_url: { url } }, block);
 }
@@ -89,13 +102,16 @@ function imagePart(block: Json, at: string): Json {
 function documentPart(block: Json, at: string): Json {
   const source = block.source;
   if (!isObject(source)) throw invalid(`${at}.source: Field required`, at);
+  // A cited answer's citations, and a document's context, have no place in the translated request or answer.
+  if (isObject(block.citations) && block.citations.enabled === true) throw untranslatable(`${at}.citations: cannot be translated`, at);
+  if (typeof block.context === 'string' && block.context !== '') throw untranslatable(`${at}.context: cannot be translated`, at);
   if (source.type === 'base64' && source.media_type === 'application/pdf' && typeof source.data === 'string') {
     const file: Json = { file_data: `data:application/pdf;base64,${source.data}` };
     if (typeof block.title === 'string') file.filename = block.title;
     return withCacheControl({ type: 'file', file }, block);
   }
   if (source.type === 'text' && typeof source.data === 'string') return withCacheControl({ type: 'text', text: source.data }, block);
-  throw invalid(`${at}.source: only base64 PDF and plain-text documents are supported through this gateway`, at);
+  throw untranslatable(`${at}.source: only base64 PDF and plain-text documents can be translated`, at);
 }
 
 /** A user turn's or a tool result's block (not a tool_result) as an OpenAI content part. */
@@ -109,7 +125,7 @@ function userPart(block: unknown, at: string): Json {
     case 'document':
       return documentPart(block, at);
     default:
-      throw invalid(`${at}.type: '${String(block.type)}' is not supported in a user message (text, image, document, tool_result)`, at);
+      throw untranslatable(`${at}.type: '${String(block.type)}' blocks cannot be translated (text, image, document, tool_result can)`, at);
   }
 }
 
@@ -177,7 +193,7 @@ function assistantMessage(content: unknown, at: string): Json {
         thinking.push({ type: 'redacted_thinking', data: block.data });
         return;
       default:
-        throw invalid(`${where}.type: '${String(block.type)}' is not supported in an assistant message (text, tool_use, thinking, redacted_thinking)`, where);
+        throw untranslatable(`${where}.type: '${String(block.type)}' blocks cannot be translated (text, tool_use, thinking, redacted_thinking can)`, where);
     }
   });
   const message: Json = { role: 'assistant', content: texts.length > 0 ? texts : null };
@@ -206,7 +222,7 @@ function convertTools(tools: unknown): Json[] {
     const at = `tools.${i}`;
     if (!isObject(tool)) throw invalid(`${at}: Input should be a valid dictionary`, at);
     if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
-      throw invalid(`${at}.type: server tool '${String(tool.type)}' is not supported through this gateway; define the tool with input_schema`, at);
+      throw untranslatable(`${at}.type: server tool '${String(tool.type)}' runs on Anthropic's servers and cannot be translated`, at);
     }
     if (typeof tool.name !== 'string' || tool.name === '') throw invalid(`${at}.name: Field required`, at);
     if (!isObject(tool.input_schema)) throw invalid(`${at}.input_schema: Field required`, at);
@@ -293,7 +309,9 @@ const optionalNumber = (request: Json, name: string, min: number, max: number, b
 export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest {
   const allowed = counting ? COUNT_FIELDS : MESSAGE_FIELDS;
   for (const field of Object.keys(request)) {
-    if (!allowed.has(field)) throw invalid(`${field}: Extra inputs are not permitted`, field);
+    if (allowed.has(field)) continue;
+    if (!counting && UNTRANSLATABLE_FIELDS.has(field)) throw untranslatable(`${field}: cannot be translated`, field);
+    throw invalid(`${field}: Extra inputs are not permitted`, field);
   }
   if (typeof request.model !== 'string' || request.model === '') throw invalid('model: Field required', 'model');
   let maxTokens: number | null = null;
@@ -374,13 +392,46 @@ export function readAnthropicBody(request: IncomingRequest): Json {
   return parseJsonObjectBody(request.body);
 }
 
+/**
+ * A Messages request as the pipeline's chat request; one the translation cannot carry goes with the client's own
+ * request beside it (for the `anthropic` provider) and, for plugins and routing, a chat request with its model only.
+ */
+function parseMessages(request: IncomingRequest): ParsedRequest {
+  const body = parseJsonObjectBody(request.body);
+  try {
+    return toOpenAIRequest(body, false);
+  } catch (error) {
+    if (!(error instanceof Untranslatable)) throw error;
+    if (typeof body.model !== 'string' || body.model === '') throw invalid('model: Field required', 'model');
+    if (body.stream !== undefined && typeof body.stream !== 'boolean') throw invalid('stream: Input should be a valid boolean', 'stream');
+    const stream = body.stream === true;
+    // `fallbacks` is the gateway's; the client's beta flags travel in the body as the adapter expects them.
+    const { fallbacks, ...own } = body;
+    const betas = request.headers['anthropic-beta'];
+    if (betas && own.anthropic_beta === undefined) own.anthropic_beta = betas.split(',').map((beta) => beta.trim()).filter(Boolean);
+    const chat: ChatRequestBody = { model: body.model, messages: [], ...(fallbacks === undefined ? {} : { fallbacks }) };
+    return { kind: 'chat', body: chat, stream, includeUsage: stream, native: { kind: 'messages', body: own, untranslatable: error.data } };
+  }
+}
+
+/** A native attempt's wire: Anthropic's answer and SSE blocks (the worker's chunks) pass as they are. */
+const nativeWire = Object.freeze<ClientWire>({
+  answer: (body: string) => body,
+  errorBody: (error, attempts) => anthropicErrorBody(error, attempts),
+  streamContentType: 'text/event-stream',
+  chunk: (block: string) => block,
+  end: () => '',
+  streamError: (error) => `event: error\ndata: ${anthropicErrorBody(error)}\n\n`,
+});
+
 function anthropicDialect(counting: boolean): Dialect {
   return Object.freeze<Dialect>({
     name: 'anthropic',
     defaultProvider: 'anthropic',
-    parse: (request) => toOpenAIRequest(parseJsonObjectBody(request.body), counting),
+    parse: (request) => (counting ? toOpenAIRequest(parseJsonObjectBody(request.body), true) : parseMessages(request)),
     wire: (parsed) => createAnthropicWire(parsed),
     errorBody: (error) => anthropicErrorBody(error),
+    ...(counting ? {} : { nativeWire: () => nativeWire }),
   });
 }
 

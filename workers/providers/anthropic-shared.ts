@@ -657,3 +657,38 @@ export function anthropicStreamStep(data: string, state: StreamState): StreamSte
       return NOTHING;
   }
 }
+
+// ---- the Messages API natively (`messages` jobs) ---------------------------------------------------------------
+
+/** A Messages answer, forwarded as the provider wrote it, with its usage read for the metrics. */
+export function nativeMessageAnswer(text: string): ChatAnswer {
+  const message = parseObject<{ usage?: unknown }>(text, 'the answer');
+  const usage: AnthropicUsage = {};
+  mergeUsage(usage, message.usage);
+  return { body: text, usage: usageData(openAIUsage(usage)) };
+}
+
+/** Scratch key: the usage of a native stream so far (message_start's, then each message_delta's). */
+const NATIVE_USAGE = 'anthropicNativeUsage';
+
+/**
+ * One event of a native Messages stream as the SSE block it came as: the client gets the provider's events untouched.
+ * The stream ends with `message_stop`. An `error` event is the provider failing, as in a translated stream: the
+ * gateway records it (breaker, metrics; a retry or fallback while nothing was sent yet) and ends the client's stream
+ * with the error event in Anthropic's shape.
+ */
+export function nativeMessageEvent(event: { event: string | null; data: string }, state: StreamState): StreamStep {
+  const payload = parseObject<StreamPayload>(event.data, 'the stream event');
+  if (payload.type === 'error') {
+    const error = payload.error ?? {};
+    return { chunks: [], done: false, error: { status: statusForErrorType(error.type), message: error.message ?? 'the stream failed' } };
+  }
+  const block = `${event.event === null ? '' : `event: ${event.event}\n`}data: ${event.data}\n\n`;
+  const usage = (state.scratch[NATIVE_USAGE] ??= {}) as AnthropicUsage;
+  if (payload.type === 'message_start') mergeUsage(usage, payload.message?.usage);
+  else if (payload.type === 'message_delta') mergeUsage(usage, payload.usage);
+  if (payload.type === 'message_start' || payload.type === 'message_delta' || payload.type === 'message_stop') {
+    state.usage = usageData(openAIUsage(usage));
+  }
+  return { chunks: [block], done: payload.type === 'message_stop' };
+}

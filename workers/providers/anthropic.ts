@@ -4,11 +4,16 @@
 //
 // The API version is pinned to 2023-06-01: the transforms are written against it, and later versions refuse
 // fields (temperature, top_p, top_k) that OpenAI clients send. Beta features go in network_config.extra_headers
-// (`anthropic-beta`).
+// (`anthropic-beta`). A `messages` job (the /anthropic route's request as the client sent it, for what the chat
+// translation cannot carry) goes to /v1/messages as it is, with the client's own `anthropic-beta` values, which the
+// route carries in the body as `anthropic_beta` (Bedrock's name for them).
+
 
 import type { JobData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
-import { anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, toAnthropicRequest } from './anthropic-shared.js';
+import {
+  anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, nativeMessageAnswer, nativeMessageEvent, toAnthropicRequest,
+} from './anthropic-shared.js';
 import { modelListAnswer, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep, type UpstreamCall } from './types.js';
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -17,11 +22,12 @@ const API_VERSION = '2023-06-01';
 const COUNTED_FIELDS = ['messages', 'system', 'tools', 'tool_choice', 'thinking'] as const;
 
 /** A call to `path` of the Messages API, with the version header every endpoint needs. */
-function messagesApiCall(target: CallTarget, path: string, request: object | null, droppedParams: string[]): UpstreamCall {
+function messagesApiCall(target: CallTarget, path: string, request: object | null, droppedParams: string[],
+  betas: readonly string[] = []): UpstreamCall {
   return {
     ...(request === null ? { method: 'GET' as const } : {}),
     url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, path),
-    headers: { 'anthropic-version': API_VERSION },
+    headers: { 'anthropic-version': API_VERSION, ...(betas.length > 0 ? { 'anthropic-beta': betas.join(',') } : {}) },
     body: request === null ? '' : JSON.stringify(request),
     droppedParams,
   };
@@ -41,6 +47,18 @@ export const anthropic: HttpAdapter = {
 
   chatAnswer(text: string, job: JobData): ChatAnswer {
     return chatCompletionFromMessage(text, job.model);
+  },
+
+  messagesCall(job: JobData, target: CallTarget): UpstreamCall {
+    const { anthropic_beta: betas, ...body } = job.body;
+    const list = Array.isArray(betas) ? betas.filter((beta): beta is string => typeof beta === 'string') : [];
+    return messagesApiCall(target, '/v1/messages', { ...body, model: job.model }, [], list);
+  },
+
+  messagesAnswer: nativeMessageAnswer,
+
+  messagesEvent(event: StreamEvent, state: StreamState): StreamStep {
+    return nativeMessageEvent(event, state);
   },
 
   countTokensCall(job: JobData, target: CallTarget): UpstreamCall {

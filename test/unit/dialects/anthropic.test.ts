@@ -10,6 +10,8 @@ type Json = Record<string, unknown>;
 
 const base = { model: 'claude-sonnet-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
 const parse = (request: Json, counting = false) => toOpenAIRequest(request, counting);
+/** The HTTP request a body (and headers) arrives as. */
+const incoming = (body: Json, headers: Record<string, string> = {}) => ({ body: Buffer.from(JSON.stringify(body)), headers }) as IncomingRequest;
 /** The GatewayError a request is refused with. */
 function refusal(request: Json, counting = false): GatewayError {
   try {
@@ -155,6 +157,31 @@ describe('Anthropic dialect: the request as an OpenAI chat request', () => {
     expect(refusal({ ...counted, inference_geo: 'us' }, true).message).toBe('inference_geo: Extra inputs are not permitted');
   });
 
+
+  it('sends what the translation cannot carry natively, with the client\'s beta flags; plugins see the model only', () => {
+    const tools = [{ type: 'web_search_20250305', name: 'web_search' }];
+    const parsed = anthropicMessages.parse(incoming({ ...base, tools, stream: true, fallbacks: ['mock/echo'] }, { 'anthropic-beta': 'a-1, b-2' }));
+    expect(parsed).toMatchObject({ kind: 'chat', stream: true, includeUsage: true,
+      body: { model: base.model, messages: [], fallbacks: ['mock/echo'] } });
+    expect(parsed.native).toMatchObject({ kind: 'messages', body: { ...base, tools, stream: true, anthropic_beta: ['a-1', 'b-2'] } });
+    expect(parsed.native!.body).not.toHaveProperty('fallbacks');
+    expect(parsed.native!.untranslatable).toMatchObject({ code: 'INVALID_REQUEST',
+      message: expect.stringContaining("only the built-in 'anthropic' provider takes it") });
+    // Each of these is valid for Anthropic and beyond the translation.
+    for (const request of [
+      { ...base, mcp_servers: [{ type: 'url', url: 'https://mcp.test', name: 'm' }] },
+      { ...base, context_management: { edits: [] } },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://x.test/a.pdf' } }] }] },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'x' },
+        citations: { enabled: true } }] }] },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'search_result', source: 's', title: 't', content: [] }] }] },
+      { ...base, messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }] }] },
+    ]) expect(anthropicMessages.parse(incoming(request)).native?.kind, JSON.stringify(request)).toBe('messages');
+    // Invalid requests are still refused by the gateway, and a translatable one has no native body.
+    expect(() => anthropicMessages.parse(incoming({ ...base, max_tokens: 0 }))).toThrow(/max_tokens/);
+    expect(() => anthropicMessages.parse(incoming({ ...base, tools, model: 7 }))).toThrow(/model: Field required/);
+    expect(anthropicMessages.parse(incoming(base)).native).toBeUndefined();
+  });
 });
 
 describe('Anthropic dialect: errors', () => {

@@ -430,3 +430,40 @@ describe('Anthropic adapter: count_tokens', () => {
     expect(() => anthropic.countTokensAnswer!('{"tokens":42}', job({}))).toThrow(/input_tokens/);
   });
 });
+
+describe('Anthropic adapter: the Messages API natively (messages jobs)', () => {
+  const native = (body: Record<string, unknown>) => job(body, { kind: 'messages' });
+
+  it("sends the client's request as it came, with the bare model, and its beta flags as the header", () => {
+    const body = { model: 'anthropic/claude-sonnet-5', max_tokens: 10, messages: [user('hi')], tools: [{ type: 'web_search_20250305', name: 'web_search' }] };
+    const call = anthropic.messagesCall!(native({ ...body, anthropic_beta: ['mcp-client-2025-04-04', 'b'] }), target);
+    expect(call.url).toBe('https://api.anthropic.com/v1/messages');
+    expect(call.headers).toEqual({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'mcp-client-2025-04-04,b' });
+    expect(JSON.parse(call.body)).toEqual({ ...body, model: 'claude-sonnet-5' });
+    expect(call.droppedParams).toEqual([]);
+    expect(anthropic.messagesCall!(native(body), target).headers).toEqual({ 'anthropic-version': '2023-06-01' });
+  });
+
+  it('answers the message as it came, with the usage read (cache reads and writes as input)', () => {
+    const text = JSON.stringify({ id: 'msg_1', type: 'message', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }],
+      usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 1, output_tokens: 7 } });
+    expect(anthropic.messagesAnswer!(text)).toEqual({ body: text, usage: { promptTokens: 16, completionTokens: 7, totalTokens: 23 } });
+    expect(() => anthropic.messagesAnswer!('[1]')).toThrow();
+  });
+
+  it('streams the events as whole SSE blocks, keeps the usage, and ends at message_stop; an error event is a failure', () => {
+    const state: StreamState = { includeUsage: false, model: 'claude-sonnet-5', usage: null, scratch: {} };
+    const step = (type: string, payload: Record<string, unknown> = {}) =>
+      anthropic.messagesEvent!({ event: type, data: JSON.stringify({ type, ...payload }) }, state);
+    const start = step('message_start', { message: { usage: { input_tokens: 12, output_tokens: 1 } } });
+    expect(start).toEqual({ chunks: [`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 12,
+      output_tokens: 1 } } })}\n\n`], done: false });
+    expect(step('content_block_delta', { index: 0, delta: { type: 'citations_delta', citation: {} } }).done).toBe(false);
+    step('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 30 } });
+    expect(state.usage).toEqual({ promptTokens: 12, completionTokens: 30, totalTokens: 42 });
+    expect(step('message_stop').done).toBe(true);
+    expect(step('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }))
+      .toEqual({ chunks: [], done: false, error: { status: 529, message: 'Overloaded' } });
+  });
+});
+
