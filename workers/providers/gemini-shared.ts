@@ -58,7 +58,7 @@ interface GeminiResponse {
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'tools', 'tool_choice', 'functions', 'function_call',
   'temperature', 'top_p', 'top_k', 'max_tokens', 'max_completion_tokens', 'stop', 'n', 'seed', 'presence_penalty',
-  'frequency_penalty', 'response_format', 'reasoning_effort',
+  'frequency_penalty', 'response_format', 'reasoning_effort', 'logprobs', 'top_logprobs', 'google',
 ]);
 
 const STRING_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
@@ -345,11 +345,32 @@ function generationConfig(body: Json, model: string, dropped: Set<string>): Json
     if (thinking) config.thinkingConfig = thinking;
     else dropped.add('reasoning_effort');
   }
+  if (body.logprobs === true) config.responseLogprobs = true;
+  if (typeof body.top_logprobs === 'number') config.logprobs = body.top_logprobs;
+  const google = isObject(body.google) ? body.google : {};
+  if (google.mediaResolution !== undefined) config.mediaResolution = google.mediaResolution;
   return config;
 }
 
-/** The generateContent body for an OpenAI chat request, and the request fields it had to leave out. */
-export function geminiChatRequest(job: JobData): { body: Json; droppedParams: string[] } {
+/** Google's own settings from the /genai route (its `google` object): the Gemini API has no `labels`, Vertex has. */
+function googleSettings(source: Json, body: Json, labels: boolean, dropped: Set<string>): void {
+  if (source.google === undefined || source.google === null) return;
+  if (!isObject(source.google)) {
+    dropped.add('google');
+    return;
+  }
+  if (source.google.safetySettings !== undefined) body.safetySettings = source.google.safetySettings;
+  if (source.google.labels !== undefined) {
+    if (labels) body.labels = source.google.labels;
+    else dropped.add('google.labels');
+  }
+}
+
+/**
+ * The generateContent body for an OpenAI chat request, and the request fields it had to leave out; `labels`: the API
+ * takes billing labels (Vertex AI does, the Gemini API does not).
+ */
+export function geminiChatRequest(job: JobData, labels = false): { body: Json; droppedParams: string[] } {
   const source = job.body;
   const dropped = new Set<string>();
   const { contents, system } = convertMessages(source.messages, dropped);
@@ -367,6 +388,7 @@ export function geminiChatRequest(job: JobData): { body: Json; droppedParams: st
   }
   const config = generationConfig(source, job.model, dropped);
   if (Object.keys(config).length > 0) body.generationConfig = config;
+  googleSettings(source, body, labels, dropped);
   for (const [name, value] of Object.entries(source)) {
     if (!HANDLED.has(name) && value !== undefined && value !== null && value !== false) dropped.add(name);
   }

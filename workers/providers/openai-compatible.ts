@@ -119,9 +119,9 @@ function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], d
 // reported.
 // The /anthropic route's Anthropic-only fields travel the same way: the members of `output_config` with no OpenAI
 // field (its effort and format arrive as `reasoning_effort` and `response_format`), top-level settings such as
-// `inference_geo`, and a tool's `defer_loading` and the like.
+// `inference_geo`, and a tool's `defer_loading` and the like; and the /genai route's Google-only settings (`google`).
 const FOREIGN_PARAMS = ['thinking', 'output_config', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'speed',
-  'user_profile_id', 'workspace_id'] as const;
+  'user_profile_id', 'workspace_id', 'google'] as const;
 const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error'] as const;
 const FOREIGN_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
 /** Anthropic's top effort (`output_config.effort: max`) is OpenAI's `xhigh`. */
