@@ -3,7 +3,8 @@
 //
 // The OpenAI request keeps what the Anthropic adapter (workers/providers/anthropic-shared.ts) turns back into the
 // same Messages request, so a request that goes to `anthropic` arrives as the client sent it:
-//   - system blocks and content blocks keep `cache_control`, tools too;
+//   - system blocks and content blocks keep `cache_control`, tools too, a tool result on its `tool` message and a
+//     tool use on its tool call;
 //   - assistant thinking / redacted_thinking blocks travel as `thinking_blocks` with their signatures;
 //   - a tool_result becomes a `tool` message; `is_error: true` travels on it as an extension field;
 //   - `thinking` and `top_k` travel as they are; `metadata.user_id` is OpenAI's `user`;
@@ -30,6 +31,7 @@ import { anthropicErrorBody, createAnthropicWire } from './anthropic-wire.js';
 type Json = Record<string, unknown>;
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const present = (value: unknown): boolean => value !== undefined && value !== null;
 
 const invalid = (message: string, param: string | null = null): GatewayError =>
   new GatewayError('INVALID_REQUEST', message, { param });
@@ -82,6 +84,7 @@ function textPart(block: Json, at: string): Json {
 function imagePart(block: Json, at: string): Json {
   const source = block.source;
   if (!isObject(source)) throw invalid(`${at}.source: Field required`, at);
+  if (present(block.transformations)) throw untranslatable(`${at}.transformations: cannot be translated`, at);
   let url: string;
   if (source.type === 'base64') {
     if (typeof source.media_type !== 'string' || !IMAGE_TYPES.has(source.media_type)) {
@@ -137,9 +140,11 @@ function toolMessage(block: Json, at: string): Json {
   else if (typeof content === 'string') converted = content;
   else if (Array.isArray(content)) converted = content.map((inner, i) => userPart(inner, `${at}.content.${i}`));
   else throw invalid(`${at}.content: Input should be a valid string or list`, at);
+  if (present(block.toolset_name)) throw untranslatable(`${at}.toolset_name: cannot be translated`, at);
   const message: Json = { role: 'tool', tool_call_id: block.tool_use_id, content: converted };
   if (block.is_error === true) message.is_error = true;
-  return message;
+  // Claude Code marks the last block of the conversation, often a tool result, as the cache breakpoint.
+  return withCacheControl(message, block);
 }
 
 /** One user turn: its tool results first (as `tool` messages, in order), then any other blocks as a user message. */
@@ -179,7 +184,11 @@ function assistantMessage(content: unknown, at: string): Json {
         if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input)) {
           throw invalid(`${where}: tool_use blocks need a string id, a string name and an input object`, where);
         }
-        toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input) } });
+        if (present(block.caller) || present(block.toolset_name)) {
+          throw untranslatable(`${where}: a tool_use block's caller and toolset_name cannot be translated`, where);
+        }
+        toolCalls.push(withCacheControl({ id: block.id, type: 'function', function: { name: block.name,
+          arguments: JSON.stringify(block.input) } }, block));
         return;
       case 'thinking':
         if (typeof block.thinking !== 'string' || typeof block.signature !== 'string') {

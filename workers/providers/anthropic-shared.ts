@@ -141,7 +141,8 @@ function toolUseBlock(call: unknown, where: string): Json {
     }
   }
   if (!isObject(input)) throw new Error(`${where}: function.arguments must be a JSON object`);
-  return { type: 'tool_use', id: call.id, name, input };
+  // The /anthropic route keeps a tool use's cache breakpoint on its tool call.
+  return withCacheControl({ type: 'tool_use', id: call.id, name, input }, call);
 }
 
 /** Thinking blocks an earlier answer carried (`thinking_blocks`), handed back verbatim as Anthropic needs them. */
@@ -198,7 +199,8 @@ function toolResultBlock(message: Json, where: string, dropped: Dropped): Json {
   const block: Json = { type: 'tool_result', tool_use_id: message.tool_call_id, content };
   // Anthropic's own flag (tool-result.ts); false is Anthropic's default and is left out.
   if (toolFailed(message, where)) block.is_error = true;
-  return block;
+  // The /anthropic route keeps a tool result's cache breakpoint on its tool message.
+  return withCacheControl(block, message);
 }
 
 interface Conversation {

@@ -123,10 +123,30 @@ function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], d
 // the Responses API's server-side compaction (`context_management`, Anthropic's context editing has the same name).
 const FOREIGN_PARAMS = ['thinking', 'output_config', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'speed',
   'user_profile_id', 'workspace_id', 'google', 'context_management'] as const;
-const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error'] as const;
+const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error', 'cache_control'] as const;
 const FOREIGN_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
 /** Anthropic's top effort (`output_config.effort: max`) is OpenAI's `xhigh`. */
 const EFFORT_SPELLINGS: Readonly<Record<string, string>> = { max: 'xhigh' };
+
+/** An assistant message's tool calls without the cache breakpoint the /anthropic route keeps on them; copied only then. */
+function stripToolCallCache(body: Record<string, unknown>, dropped: string[]): void {
+  const messages = body.messages;
+  if (!Array.isArray(messages)) return;
+  let copy: unknown[] | null = null;
+  messages.forEach((message: unknown, index) => {
+    const calls = (message as { tool_calls?: unknown } | null)?.tool_calls;
+    if (!Array.isArray(calls) || !calls.some((call) => (call as { cache_control?: unknown } | null)?.cache_control !== undefined)) return;
+    const clean = calls.map((call: unknown) => {
+      if ((call as { cache_control?: unknown } | null)?.cache_control === undefined) return call;
+      const { cache_control: _dropped, ...rest } = call as Record<string, unknown>;
+      return rest;
+    });
+    if (!dropped.includes('messages[].tool_calls[].cache_control')) dropped.push('messages[].tool_calls[].cache_control');
+    copy ??= messages.slice();
+    copy[index] = { ...(message as Record<string, unknown>), tool_calls: clean };
+  });
+  if (copy) body.messages = copy;
+}
 
 /** Tools without the fields no OpenAI-compatible server takes; the array is copied only when a tool carries one. */
 function stripToolFields(body: Record<string, unknown>, dropped: string[]): void {
@@ -198,7 +218,10 @@ function bodyFor(job: JobData, policy: BodyPolicy): { body: Record<string, unkno
     }
   }
   if (job.kind === 'chat' && policy.messageFields.length > 0) stripMessageFields(body, policy.messageFields, dropped);
-  if (job.kind === 'chat') stripToolFields(body, dropped);
+  if (job.kind === 'chat') {
+    stripToolFields(body, dropped);
+    stripToolCallCache(body, dropped);
+  }
   return { body, dropped };
 }
 

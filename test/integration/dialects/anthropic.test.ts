@@ -285,6 +285,32 @@ describe("today's Messages fields (Claude Code's output_config and the Anthropic
   });
 });
 
+describe("Claude Code's cache breakpoints on tool blocks", () => {
+  const cache = { type: 'ephemeral', ttl: '5m' };
+  const conversation = [
+    { role: 'user', content: 'check the build' },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { location: 'Oslo' }, cache_control: cache }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny', cache_control: cache }] },
+  ];
+
+  it('reach anthropic on the tool_use and tool_result blocks where the client put them', async () => {
+    const { id, options } = withId();
+    await client.messages.create({ model: 'claude-sonnet-5', max_tokens: 64, tools: [weather], messages: conversation } as
+      Anthropic.MessageCreateParamsNonStreaming, options);
+    expect(h.fake.requestsWithId(id)[0].body!.messages).toEqual(conversation);
+  });
+
+  it('are dropped and reported for openai, which has no such field', async () => {
+    const { id, options } = withId();
+    const { response } = await client.messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 64, tools: [weather],
+      messages: conversation } as Anthropic.MessageCreateParamsNonStreaming, options).withResponse();
+    const sent = openaiFake.requestsWithId(id)[0].body!;
+    expect(JSON.stringify(sent.messages)).not.toContain('cache_control');
+    expect(response.headers.get('x-heimdall-dropped-params')!.split(',').sort())
+      .toEqual(['messages[].cache_control', 'messages[].tool_calls[].cache_control']);
+  });
+});
+
 describe('what the chat translation cannot carry goes to anthropic as the client sent it', () => {
   const search = { type: 'web_search_20250305', name: 'web_search', max_uses: 3 };
   const searching = { max_tokens: 256, messages: [{ role: 'user', content: 'what is heimdall' }], tools: [search] };

@@ -158,6 +158,20 @@ describe('Anthropic dialect: the request as an OpenAI chat request', () => {
   });
 
 
+  it("keeps a tool_use's and a tool_result's cache breakpoint; a tool_use's caller goes natively", () => {
+    const cache = { type: 'ephemeral' };
+    const { body } = parse({ ...base, messages: [{ role: 'user', content: 'q' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {}, cache_control: cache }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok', cache_control: cache }] }] });
+    expect(body.messages).toEqual([{ role: 'user', content: 'q' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' }, cache_control: cache }] },
+      { role: 'tool', tool_call_id: 't1', content: 'ok', cache_control: cache }]);
+    const caller = { ...base, messages: [{ role: 'user', content: 'q' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {}, caller: { type: 'direct' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok' }] }] };
+    expect(anthropicMessages.parse(incoming(caller)).native?.kind).toBe('messages');
+  });
+
   it('sends what the translation cannot carry natively, with the client\'s beta flags; plugins see the model only', () => {
     const tools = [{ type: 'web_search_20250305', name: 'web_search' }];
     const parsed = anthropicMessages.parse(incoming({ ...base, tools, stream: true, fallbacks: ['mock/echo'] }, { 'anthropic-beta': 'a-1, b-2' }));

@@ -171,6 +171,12 @@ describe('Anthropic adapter: the request', () => {
       input_examples: [{ a: 1 }], allowed_callers: ['direct'] }]);
     expect(call.droppedParams).toEqual([]);
     expect(sent({ messages: [user('hi')], output_config: 'high' }).call.droppedParams).toEqual(['output_config']);
+    const cache = { type: 'ephemeral', ttl: '1h' };
+    const tooled = sent({ messages: [user('q'), { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function',
+      function: { name: 'f', arguments: '{}' }, cache_control: cache }] }, { role: 'tool', tool_call_id: 't1', content: 'ok', cache_control: cache }] });
+    expect(tooled.body.messages).toEqual([{ role: 'user', content: 'q' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {}, cache_control: cache }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok', cache_control: cache }] }]);
   });
 
   it('drops and reports every parameter Anthropic cannot take, but not harmless defaults', () => {

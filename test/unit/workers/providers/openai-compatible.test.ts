@@ -117,6 +117,13 @@ describe('createOpenAICompatible: what the body may carry', () => {
       tools: [{ type: 'function', function: { name: 't', parameters: { type: 'object' } } }, { type: 'function', function: { name: 'u' } }] });
     expect(droppedParams.sort()).toEqual(['cache_control', 'container', 'diagnostics', 'inference_geo', 'output_config', 'speed',
       'tools[].defer_loading', 'tools[].input_examples', 'user_profile_id', 'workspace_id']);
+    // Cache breakpoints the /anthropic route keeps on tool calls and tool messages.
+    const cached = sent(adapter, chat({ messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function',
+      function: { name: 't', arguments: '{}' }, cache_control: { type: 'ephemeral' } }] },
+    { role: 'tool', tool_call_id: 'a', content: 'ok', cache_control: { type: 'ephemeral' } }] }));
+    expect(cached.json.messages).toEqual([{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function',
+      function: { name: 't', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'a', content: 'ok' }]);
+    expect(cached.droppedParams.sort()).toEqual(['messages[].cache_control', 'messages[].tool_calls[].cache_control']);
     // Anthropic's top effort is OpenAI's top one.
     expect(sent(adapter, chat({ reasoning_effort: 'max' })).json.reasoning_effort).toBe('xhigh');
     expect(sent(adapter, chat({ reasoning_effort: 'minimal' })).json.reasoning_effort).toBe('minimal');
