@@ -10,6 +10,8 @@
 //   - `thinking` and `top_k` travel as they are; `metadata.user_id` is OpenAI's `user`;
 //   - `stop_sequences` is `stop`, tool_choice any/tool is `required`/a named function,
 //     `disable_parallel_tool_use` is `parallel_tool_calls: false`, service_tier standard_only is `default`;
+//   - the client's `anthropic-beta` header (Claude Code sends several: interleaved thinking, the 1M context, …)
+//     travels as `anthropic_beta`, Bedrock's name for it, which the Anthropic adapter sends as the header again;
 //   - `output_config.effort` is `reasoning_effort` and `output_config.format` (a JSON schema) is `response_format`,
 //     which every adapter maps (the Anthropic one back to the same `output_config`); members with no OpenAI
 //     counterpart stay in an `output_config` of their own, as do the Anthropic-only top-level fields
@@ -396,6 +398,20 @@ export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest
   return { kind: counting ? 'count_tokens' : 'chat', body, stream, includeUsage: stream };
 }
 
+/** The client's `anthropic-beta` header as a list, or null when it sent none. */
+function betasOf(request: IncomingRequest): string[] | null {
+  const header = request.headers['anthropic-beta'];
+  const betas = header ? header.split(',').map((beta) => beta.trim()).filter(Boolean) : [];
+  return betas.length > 0 ? betas : null;
+}
+
+/** The request with the client's beta flags (see the top of this file). */
+function withBetas(parsed: ParsedRequest, request: IncomingRequest): ParsedRequest {
+  const betas = betasOf(request);
+  if (betas) parsed.body.anthropic_beta = betas;
+  return parsed;
+}
+
 /** The request body as JSON, for the count_tokens route's estimate when the provider has no counter. */
 export function readAnthropicBody(request: IncomingRequest): Json {
   return parseJsonObjectBody(request.body);
@@ -408,7 +424,7 @@ export function readAnthropicBody(request: IncomingRequest): Json {
 function parseMessages(request: IncomingRequest): ParsedRequest {
   const body = parseJsonObjectBody(request.body);
   try {
-    return toOpenAIRequest(body, false);
+    return withBetas(toOpenAIRequest(body, false), request);
   } catch (error) {
     if (!(error instanceof Untranslatable)) throw error;
     if (typeof body.model !== 'string' || body.model === '') throw invalid('model: Field required', 'model');
@@ -416,8 +432,8 @@ function parseMessages(request: IncomingRequest): ParsedRequest {
     const stream = body.stream === true;
     // `fallbacks` is the gateway's; the client's beta flags travel in the body as the adapter expects them.
     const { fallbacks, ...own } = body;
-    const betas = request.headers['anthropic-beta'];
-    if (betas && own.anthropic_beta === undefined) own.anthropic_beta = betas.split(',').map((beta) => beta.trim()).filter(Boolean);
+    const betas = betasOf(request);
+    if (betas && own.anthropic_beta === undefined) own.anthropic_beta = betas;
     const chat: ChatRequestBody = { model: body.model, messages: [], ...(fallbacks === undefined ? {} : { fallbacks }) };
     return { kind: 'chat', body: chat, stream, includeUsage: stream, native: { kind: 'messages', body: own, untranslatable: error.data } };
   }
@@ -437,7 +453,7 @@ function anthropicDialect(counting: boolean): Dialect {
   return Object.freeze<Dialect>({
     name: 'anthropic',
     defaultProvider: 'anthropic',
-    parse: (request) => (counting ? toOpenAIRequest(parseJsonObjectBody(request.body), true) : parseMessages(request)),
+    parse: (request) => (counting ? withBetas(toOpenAIRequest(parseJsonObjectBody(request.body), true), request) : parseMessages(request)),
     wire: (parsed) => createAnthropicWire(parsed),
     errorBody: (error) => anthropicErrorBody(error),
     ...(counting ? {} : { nativeWire: () => nativeWire }),

@@ -37,7 +37,7 @@ const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, para
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
   'stop', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'safety_identifier', 'reasoning_effort',
-  'response_format', 'service_tier', 'output_config', ...NATIVE_FIELDS,
+  'response_format', 'service_tier', 'output_config', 'anthropic_beta', ...NATIVE_FIELDS,
 ]);
 /** OpenAI reasoning efforts with no Anthropic `output_config.effort` counterpart. */
 const EFFORTS_WITHOUT_EQUIVALENT = new Set(['none', 'minimal']);

@@ -122,7 +122,7 @@ function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], d
 // `inference_geo`, and a tool's `defer_loading` and the like; the /genai route's Google-only settings (`google`); and
 // the Responses API's server-side compaction (`context_management`, Anthropic's context editing has the same name).
 const FOREIGN_PARAMS = ['thinking', 'output_config', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'speed',
-  'user_profile_id', 'workspace_id', 'google', 'context_management'] as const;
+  'user_profile_id', 'workspace_id', 'anthropic_beta', 'google', 'context_management'] as const;
 const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error', 'cache_control'] as const;
 const FOREIGN_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
 /** Anthropic's top effort (`output_config.effort: max`) is OpenAI's `xhigh`. */

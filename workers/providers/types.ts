@@ -31,6 +31,8 @@ export interface StreamEvent {
 export interface CallTarget {
   readonly baseUrl: string | null;
   readonly key: KeyInit;
+  /** `network_config.extra_headers`, sent under the call's own headers: for an adapter that adds to one of them. */
+  readonly extraHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface UpstreamCall {

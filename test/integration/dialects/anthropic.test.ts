@@ -270,6 +270,20 @@ describe("today's Messages fields (Claude Code's output_config and the Anthropic
       'speed', 'thinking', 'tools[].defer_loading', 'tools[].eager_input_streaming', 'tools[].input_examples']);
   });
 
+  it("the client's anthropic-beta flags reach anthropic as the header; openai drops and reports them", async () => {
+    const betas = ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'];
+    const { id, options } = withId();
+    await client.beta.messages.create({ model: 'claude-sonnet-5', max_tokens: 64, messages: hello, betas }, options);
+    const upstream = h.fake.requestsWithId(id)[0];
+    expect(upstream.headers['anthropic-beta']).toBe(betas.join(','));
+    expect(upstream.body).toEqual({ model: 'claude-sonnet-5', max_tokens: 64, messages: hello });
+    const other = withId();
+    const { response } = await client.beta.messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 64, messages: hello, betas },
+      other.options).withResponse();
+    expect(openaiFake.requestsWithId(other.id)[0].body).not.toHaveProperty('anthropic_beta');
+    expect(response.headers.get('x-heimdall-dropped-params')).toBe('anthropic_beta');
+  });
+
   it('count_tokens takes output_config too', async () => {
     const counted = await client.messages.countTokens({ model: 'claude-sonnet-5', messages: hello,
       output_config: { effort: 'low', format: { type: 'json_schema', schema } } });

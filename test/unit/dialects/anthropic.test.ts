@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { estimateInputTokens } from '../../../src/dialects/anthropic-routes.js';
-import { anthropicMessages, toOpenAIRequest } from '../../../src/dialects/anthropic.js';
+import { anthropicCountTokens, anthropicMessages, toOpenAIRequest } from '../../../src/dialects/anthropic.js';
 import { anthropicErrorBody, anthropicMessage, anthropicStop, anthropicUsage, createAnthropicWire } from '../../../src/dialects/anthropic-wire.js';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
 import type { IncomingRequest } from '../../../src/http/server.js';
@@ -157,6 +157,13 @@ describe('Anthropic dialect: the request as an OpenAI chat request', () => {
     expect(refusal({ ...counted, inference_geo: 'us' }, true).message).toBe('inference_geo: Extra inputs are not permitted');
   });
 
+
+  it("carries the client's anthropic-beta flags as anthropic_beta, counting too", () => {
+    const betas = { 'anthropic-beta': 'interleaved-thinking-2025-05-14, context-1m-2025-08-07' };
+    expect(anthropicMessages.parse(incoming(base, betas)).body.anthropic_beta).toEqual(['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07']);
+    expect(anthropicCountTokens.parse(incoming({ model: base.model, messages: base.messages }, betas)).body.anthropic_beta).toHaveLength(2);
+    expect(anthropicMessages.parse(incoming(base, { 'anthropic-beta': ' , ' })).body).not.toHaveProperty('anthropic_beta');
+  });
 
   it("keeps a tool_use's and a tool_result's cache breakpoint; a tool_use's caller goes natively", () => {
     const cache = { type: 'ephemeral' };

@@ -437,6 +437,21 @@ describe('Anthropic adapter: count_tokens', () => {
   });
 });
 
+describe("Anthropic adapter: the client's beta flags", () => {
+  it('sends anthropic_beta as the anthropic-beta header, joined with the configured flags, on chats and counts', () => {
+    const body = { messages: [user('hi')], anthropic_beta: ['context-1m-2025-08-07'] };
+    const call = anthropic.chatCall(job(body), { ...target, extraHeaders: { 'anthropic-beta': 'files-api-2025-04-14, context-1m-2025-08-07' } });
+    expect(call.headers).toEqual({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14,context-1m-2025-08-07' });
+    expect(JSON.parse(call.body)).not.toHaveProperty('anthropic_beta');
+    expect(call.droppedParams).toEqual([]);
+    expect(anthropic.countTokensCall!(job(body, { kind: 'count_tokens' }), target).headers)
+      .toEqual({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'context-1m-2025-08-07' });
+    // With no client flags the configured header is left to the worker's extra_headers.
+    expect(anthropic.chatCall(job({ messages: [user('hi')] }), { ...target, extraHeaders: { 'anthropic-beta': 'x' } }).headers)
+      .toEqual({ 'anthropic-version': '2023-06-01' });
+  });
+});
+
 describe('Anthropic adapter: the Messages API natively (messages jobs)', () => {
   const native = (body: Record<string, unknown>) => job(body, { kind: 'messages' });
 

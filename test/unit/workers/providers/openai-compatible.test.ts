@@ -112,10 +112,10 @@ describe('createOpenAICompatible: what the body may carry', () => {
     const format = { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' }, strict: true } };
     const { json, droppedParams } = sent(adapter, chat({ tools, reasoning_effort: 'high', response_format: format,
       output_config: { task_budget: { type: 'tokens', total: 1 } }, cache_control: { type: 'ephemeral' }, container: 'c', diagnostics: {},
-      inference_geo: 'us', speed: 'fast', user_profile_id: 'up', workspace_id: 'w' }));
+      inference_geo: 'us', speed: 'fast', user_profile_id: 'up', workspace_id: 'w', anthropic_beta: ['b'] }));
     expect(json).toEqual({ model: 'm-1', messages: [{ role: 'user', content: 'hi' }], reasoning_effort: 'high', response_format: format,
       tools: [{ type: 'function', function: { name: 't', parameters: { type: 'object' } } }, { type: 'function', function: { name: 'u' } }] });
-    expect(droppedParams.sort()).toEqual(['cache_control', 'container', 'diagnostics', 'inference_geo', 'output_config', 'speed',
+    expect(droppedParams.sort()).toEqual(['anthropic_beta', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'output_config', 'speed',
       'tools[].defer_loading', 'tools[].input_examples', 'user_profile_id', 'workspace_id']);
     // Cache breakpoints the /anthropic route keeps on tool calls and tool messages.
     const cached = sent(adapter, chat({ messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function',
