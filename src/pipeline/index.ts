@@ -127,7 +127,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     ctx.provider = target.provider.name;
     ctx.model = target.model;
     ctx.hookTimeoutMs = target.provider.network.requestTimeoutSeconds * 1000;
-    const pre = plugins.runPre(ctx, parsed.body, ctx.receivedAt + ctx.hookTimeoutMs, ctx.hookTimeoutMs);
+    // Each attempt's pre-hooks get the timeout: a fallback's, after a primary that used up its own, are not cut short.
+    const pre = plugins.runPre(ctx, parsed.body, performance.now() + ctx.hookTimeoutMs, ctx.hookTimeoutMs);
     if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, settled));
     else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
   };

@@ -2,8 +2,8 @@
 // stay synchronous: a promise is only awaited when a hook returns one, so built-ins cost no microtask.
 //
 // A hook's promise is awaited only until a deadline, so that a hook that never settles cannot hang its request:
-// the pre-hooks must settle within the request's timeout counted from its arrival, the post-hooks within the same
-// timeout counted from when they start (the provider's answer is bounded by that timeout on its own). A hook past
+// each phase of hooks (an attempt's pre-hooks, the post-hooks) must settle within the request's timeout counted from
+// when it starts, as the provider's answer is bounded by that timeout on its own. A hook past
 // its deadline fails the request with PLUGIN_TIMEOUT (504) naming the plugin and the hook; whatever it settles to
 // later is ignored. The hooks still to run after that are called but not awaited, as the deadline has passed.
 // `onStreamChunk` is synchronous by contract: it cannot wait on anything.
