@@ -85,7 +85,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     frontShard.add(layout.breakerTransitions.seriesOffset(providerNames.indexOf(breaker.provider), state));
     const level = state === OPEN ? 'warn' : 'info';
     if (logger.isLevelEnabled(level)) {
-      logger[level]({ provider: breaker.provider, key: breaker.key, state: BREAKER_STATES[state] }, 'circuit breaker changed state');
+      logger[level]({ provider: breaker.provider, key: breaker.key, model: breaker.model ?? undefined, state: BREAKER_STATES[state] },
+        'circuit breaker changed state');
     }
   });
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);

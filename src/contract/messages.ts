@@ -36,9 +36,10 @@ export interface UsageData {
  * provider's own list. The media kinds carry OpenAI's own request
  * (a transcription's file as bytes) and answer the upstream's body as it came, with its content type.
  * `responses` carries OpenAI's Responses request as the client sent it and answers the provider's body as it came; its
- * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks.
+ * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks. `messages` is the same
+ * for Anthropic's Messages API.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | MediaKind;
 
 /** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
 export type MediaKind = 'speech' | 'transcription' | 'image_generation';

@@ -19,6 +19,10 @@ export interface Capabilities {
    * tools, stored responses and all) instead of being translated through chat. Only for the built-in provider
    * itself: a custom provider on the same adapter is some other server, which may not have the endpoint. */
   readonly responses: boolean;
+  /** Anthropic's Messages API, natively: an `/anthropic/v1/messages` request the chat translation cannot carry
+   * (server tools, MCP servers, citations, …) goes to the provider as the client sent it. Only for the built-in
+   * provider itself, as `responses`. */
+  readonly messages: boolean;
 }
 
 export interface ProviderFacts {
@@ -35,7 +39,7 @@ export interface ProviderFacts {
 }
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: false, listModels: false, responses: false });
+  media: false, listModels: false, responses: false, messages: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
@@ -49,7 +53,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true }), { canBeBase: true }),
   gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true }), { canBeBase: true }),
   vertex: facts(null, COUNTS_TOKENS, { canBeBase: true }),
-  anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true }), { canBeBase: true }),
+  anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true }),
+    { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   ollama: facts(null, withMedia(ALL), { keyless: true, keyUrlConfig: 'ollama_key_config' }),

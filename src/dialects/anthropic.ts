@@ -3,37 +3,71 @@
 //
 // The OpenAI request keeps what the Anthropic adapter (workers/providers/anthropic-shared.ts) turns back into the
 // same Messages request, so a request that goes to `anthropic` arrives as the client sent it:
-//   - system blocks and content blocks keep `cache_control`, tools too;
+//   - system blocks and content blocks keep `cache_control`, tools too, a tool result on its `tool` message and a
+//     tool use on its tool call;
 //   - assistant thinking / redacted_thinking blocks travel as `thinking_blocks` with their signatures;
 //   - a tool_result becomes a `tool` message; `is_error: true` travels on it as an extension field;
 //   - `thinking` and `top_k` travel as they are; `metadata.user_id` is OpenAI's `user`;
 //   - `stop_sequences` is `stop`, tool_choice any/tool is `required`/a named function,
-//     `disable_parallel_tool_use` is `parallel_tool_calls: false`, service_tier standard_only is `default`.
-// Anything Anthropic's API would refuse, or that cannot cross faithfully (server tools, URL documents, fields of
-// beta features), is refused here with a 400 in Anthropic's error shape.
+//     `disable_parallel_tool_use` is `parallel_tool_calls: false`, service_tier standard_only is `default`;
+//   - the client's `anthropic-beta` header (Claude Code sends several: interleaved thinking, the 1M context, …)
+//     travels as `anthropic_beta`, Bedrock's name for it, which the Anthropic adapter sends as the header again;
+//   - `output_config.effort` is `reasoning_effort` and `output_config.format` (a JSON schema) is `response_format`,
+//     which every adapter maps (the Anthropic one back to the same `output_config`); members with no OpenAI
+//     counterpart stay in an `output_config` of their own, as do the Anthropic-only top-level fields
+//     (ANTHROPIC_ONLY) and a tool's Anthropic-only fields: the Anthropic adapter sends them on, the others drop and
+//     report them (`x-heimdall-dropped-params`).
+// Anything Anthropic's API would refuse is refused here with a 400 in Anthropic's error shape. What is valid but
+// cannot cross the chat translation faithfully (server tools and their result blocks, MCP servers, context
+// management, documents by URL or file id, citations, search results) is `Untranslatable`: such a request goes to
+// the built-in `anthropic` provider as the client sent it (a `messages` job, answered and streamed back untouched,
+// with the client's `anthropic-beta` header), and any other provider refuses it with that 400.
 
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingRequest } from '../http/server.js';
 import { parseJsonObjectBody, type ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
-import type { Dialect } from './dialect.js';
+import type { ClientWire, Dialect } from './dialect.js';
 import { anthropicErrorBody, createAnthropicWire } from './anthropic-wire.js';
 
 type Json = Record<string, unknown>;
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const present = (value: unknown): boolean => value !== undefined && value !== null;
 
 const invalid = (message: string, param: string | null = null): GatewayError =>
   new GatewayError('INVALID_REQUEST', message, { param });
+
+/** A valid request the chat translation cannot carry: only Anthropic's own API, natively, takes it. */
+class Untranslatable extends GatewayError {}
+const NATIVE_ONLY = "; only the built-in 'anthropic' provider takes it (the request is sent to it as it is)";
+const untranslatable = (message: string, param: string): GatewayError =>
+  new Untranslatable('INVALID_REQUEST', `${message}${NATIVE_ONLY}`, { param });
+
+/** Beta top-level fields with no chat counterpart, for Anthropic's own API only. */
+const UNTRANSLATABLE_FIELDS = new Set(['mcp_servers', 'context_management']);
 
 /**
  * Top-level fields of a Messages request this route takes; any other is refused, as Anthropic's API does.
  * `fallbacks` is Heimdall's own (`provider/model` names to try next), as on every route.
  */
+/**
+ * Top-level Messages fields with no OpenAI counterpart, carried as they are for the Anthropic adapter: prompt
+ * caching of the last cacheable block, a code-execution container, request diagnostics, the inference region, fast
+ * mode, and the ids that attribute a request to a user profile or workspace.
+ */
+const ANTHROPIC_ONLY = ['cache_control', 'container', 'diagnostics', 'inference_geo', 'speed', 'user_profile_id',
+  'workspace_id'] as const;
 const MESSAGE_FIELDS = new Set(['model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k',
-  'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'fallbacks']);
+  'stop_sequences', 'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'service_tier', 'output_config',
+  ...ANTHROPIC_ONLY, 'fallbacks']);
 /** `messages/count_tokens` takes the conversation and what shapes it, not the sampling fields. */
-const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking']);
+const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'output_config',
+  'cache_control', 'speed']);
+/** `output_config.effort` values; each is also the `reasoning_effort` it travels as. */
+const EFFORTS = new Set(['low', 'medium', 'high', 'xhigh', 'max']);
+/** A custom tool's fields with no OpenAI function counterpart, carried on the OpenAI tool for the Anthropic adapter. */
+const TOOL_ONLY = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const SERVICE_TIERS: Record<string, string> = { auto: 'auto', standard_only: 'default' };
 
@@ -45,12 +79,14 @@ function withCacheControl(part: Json, block: Json): Json {
 
 function textPart(block: Json, at: string): Json {
   if (typeof block.text !== 'string') throw invalid(`${at}.text: Field required`, at);
+  if (Array.isArray(block.citations) && block.citations.length > 0) throw untranslatable(`${at}.citations: cannot be translated`, at);
   return withCacheControl({ type: 'text', text: block.text }, block);
 }
 
 function imagePart(block: Json, at: string): Json {
   const source = block.source;
   if (!isObject(source)) throw invalid(`${at}.source: Field required`, at);
+  if (present(block.transformations)) throw untranslatable(`${at}.transformations: cannot be translated`, at);
   let url: string;
   if (source.type === 'base64') {
     if (typeof source.media_type !== 'string' || !IMAGE_TYPES.has(source.media_type)) {
@@ -62,7 +98,7 @@ function imagePart(block: Json, at: string): Json {
     if (typeof source.url !== 'string' || !/^https?:\/\//i.test(source.url)) throw invalid(`${at}.source.url: must be an http(s) URL`, at);
     url = source.url;
   } else {
-    throw invalid(`${at}.source.type: '${String(source.type)}' is not supported here (use 'base64' or 'url')`, at);
+    throw untranslatable(`${at}.source.type: image source '${String(source.type)}' cannot be translated (only 'base64' or 'url')`, at);
   }
   return withCacheControl({ type: 'image_url', image_url: { url } }, block);
 }
@@ -71,13 +107,16 @@ function imagePart(block: Json, at: string): Json {
 function documentPart(block: Json, at: string): Json {
   const source = block.source;
   if (!isObject(source)) throw invalid(`${at}.source: Field required`, at);
+  // A cited answer's citations, and a document's context, have no place in the translated request or answer.
+  if (isObject(block.citations) && block.citations.enabled === true) throw untranslatable(`${at}.citations: cannot be translated`, at);
+  if (typeof block.context === 'string' && block.context !== '') throw untranslatable(`${at}.context: cannot be translated`, at);
   if (source.type === 'base64' && source.media_type === 'application/pdf' && typeof source.data === 'string') {
     const file: Json = { file_data: `data:application/pdf;base64,${source.data}` };
     if (typeof block.title === 'string') file.filename = block.title;
     return withCacheControl({ type: 'file', file }, block);
   }
   if (source.type === 'text' && typeof source.data === 'string') return withCacheControl({ type: 'text', text: source.data }, block);
-  throw invalid(`${at}.source: only base64 PDF and plain-text documents are supported through this gateway`, at);
+  throw untranslatable(`${at}.source: only base64 PDF and plain-text documents can be translated`, at);
 }
 
 /** A user turn's or a tool result's block (not a tool_result) as an OpenAI content part. */
@@ -91,7 +130,7 @@ function userPart(block: unknown, at: string): Json {
     case 'document':
       return documentPart(block, at);
     default:
-      throw invalid(`${at}.type: '${String(block.type)}' is not supported in a user message (text, image, document, tool_result)`, at);
+      throw untranslatable(`${at}.type: '${String(block.type)}' blocks cannot be translated (text, image, document, tool_result can)`, at);
   }
 }
 
@@ -103,9 +142,11 @@ function toolMessage(block: Json, at: string): Json {
   else if (typeof content === 'string') converted = content;
   else if (Array.isArray(content)) converted = content.map((inner, i) => userPart(inner, `${at}.content.${i}`));
   else throw invalid(`${at}.content: Input should be a valid string or list`, at);
+  if (present(block.toolset_name)) throw untranslatable(`${at}.toolset_name: cannot be translated`, at);
   const message: Json = { role: 'tool', tool_call_id: block.tool_use_id, content: converted };
   if (block.is_error === true) message.is_error = true;
-  return message;
+  // Claude Code marks the last block of the conversation, often a tool result, as the cache breakpoint.
+  return withCacheControl(message, block);
 }
 
 /** One user turn: its tool results first (as `tool` messages, in order), then any other blocks as a user message. */
@@ -145,7 +186,11 @@ function assistantMessage(content: unknown, at: string): Json {
         if (typeof block.id !== 'string' || typeof block.name !== 'string' || !isObject(block.input)) {
           throw invalid(`${where}: tool_use blocks need a string id, a string name and an input object`, where);
         }
-        toolCalls.push({ id: block.id, type: 'function', function: { name: block.name, arguments: JSON.stringify(block.input) } });
+        if (present(block.caller) || present(block.toolset_name)) {
+          throw untranslatable(`${where}: a tool_use block's caller and toolset_name cannot be translated`, where);
+        }
+        toolCalls.push(withCacheControl({ id: block.id, type: 'function', function: { name: block.name,
+          arguments: JSON.stringify(block.input) } }, block));
         return;
       case 'thinking':
         if (typeof block.thinking !== 'string' || typeof block.signature !== 'string') {
@@ -159,7 +204,7 @@ function assistantMessage(content: unknown, at: string): Json {
         thinking.push({ type: 'redacted_thinking', data: block.data });
         return;
       default:
-        throw invalid(`${where}.type: '${String(block.type)}' is not supported in an assistant message (text, tool_use, thinking, redacted_thinking)`, where);
+        throw untranslatable(`${where}.type: '${String(block.type)}' blocks cannot be translated (text, tool_use, thinking, redacted_thinking can)`, where);
     }
   });
   const message: Json = { role: 'assistant', content: texts.length > 0 ? texts : null };
@@ -188,14 +233,16 @@ function convertTools(tools: unknown): Json[] {
     const at = `tools.${i}`;
     if (!isObject(tool)) throw invalid(`${at}: Input should be a valid dictionary`, at);
     if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') {
-      throw invalid(`${at}.type: server tool '${String(tool.type)}' is not supported through this gateway; define the tool with input_schema`, at);
+      throw untranslatable(`${at}.type: server tool '${String(tool.type)}' runs on Anthropic's servers and cannot be translated`, at);
     }
     if (typeof tool.name !== 'string' || tool.name === '') throw invalid(`${at}.name: Field required`, at);
     if (!isObject(tool.input_schema)) throw invalid(`${at}.input_schema: Field required`, at);
     const fn: Json = { name: tool.name, parameters: tool.input_schema };
     if (typeof tool.description === 'string') fn.description = tool.description;
     if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
-    return withCacheControl({ type: 'function', function: fn }, tool);
+    const converted: Json = { type: 'function', function: fn };
+    for (const field of TOOL_ONLY) if (tool[field] !== undefined && tool[field] !== null) converted[field] = tool[field];
+    return withCacheControl(converted, tool);
   });
 }
 
@@ -232,6 +279,33 @@ function checkThinking(thinking: unknown, maxTokens: number | null): void {
   if (maxTokens !== null && (budget as number) >= maxTokens) throw invalid('`max_tokens` must be greater than `thinking.budget_tokens`', 'max_tokens');
 }
 
+/**
+ * `output_config` as the OpenAI fields every adapter knows (`reasoning_effort`, `response_format`); what has no such
+ * field is kept under `output_config` for the Anthropic adapter.
+ */
+function convertOutputConfig(config: unknown, body: Json): void {
+  if (!isObject(config)) throw invalid('output_config: Input should be a valid dictionary', 'output_config');
+  const rest: Json = {};
+  for (const [member, value] of Object.entries(config)) {
+    if (value === undefined || value === null) continue;
+    if (member === 'effort') {
+      if (typeof value !== 'string' || !EFFORTS.has(value)) {
+        throw invalid(`output_config.effort: Input should be ${[...EFFORTS].map((effort) => `'${effort}'`).join(', ')}`, 'output_config');
+      }
+      body.reasoning_effort = value;
+    } else if (member === 'format') {
+      if (!isObject(value) || value.type !== 'json_schema' || !isObject(value.schema)) {
+        throw invalid("output_config.format: Input should be {type: 'json_schema', schema: {...}}", 'output_config');
+      }
+      // Anthropic's structured output always holds to the schema: OpenAI's strict mode is the same promise.
+      body.response_format = { type: 'json_schema', json_schema: { name: 'output', schema: value.schema, strict: true } };
+    } else {
+      rest[member] = value;
+    }
+  }
+  if (Object.keys(rest).length > 0) body.output_config = rest;
+}
+
 const optionalNumber = (request: Json, name: string, min: number, max: number, body: Json, as = name): void => {
   const value = request[name];
   if (value === undefined || value === null) return;
@@ -246,7 +320,9 @@ const optionalNumber = (request: Json, name: string, min: number, max: number, b
 export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest {
   const allowed = counting ? COUNT_FIELDS : MESSAGE_FIELDS;
   for (const field of Object.keys(request)) {
-    if (!allowed.has(field)) throw invalid(`${field}: Extra inputs are not permitted`, field);
+    if (allowed.has(field)) continue;
+    if (!counting && UNTRANSLATABLE_FIELDS.has(field)) throw untranslatable(`${field}: cannot be translated`, field);
+    throw invalid(`${field}: Extra inputs are not permitted`, field);
   }
   if (typeof request.model !== 'string' || request.model === '') throw invalid('model: Field required', 'model');
   let maxTokens: number | null = null;
@@ -315,9 +391,25 @@ export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest
     if (!tier) throw invalid("service_tier: Input should be 'auto' or 'standard_only'", 'service_tier');
     body.service_tier = tier;
   }
+  if (request.output_config !== undefined && request.output_config !== null) convertOutputConfig(request.output_config, body);
+  for (const field of ANTHROPIC_ONLY) if (request[field] !== undefined && request[field] !== null) body[field] = request[field];
   // Checked and taken out by the pipeline, before routing.
   if (request.fallbacks !== undefined) body.fallbacks = request.fallbacks;
   return { kind: counting ? 'count_tokens' : 'chat', body, stream, includeUsage: stream };
+}
+
+/** The client's `anthropic-beta` header as a list, or null when it sent none. */
+function betasOf(request: IncomingRequest): string[] | null {
+  const header = request.headers['anthropic-beta'];
+  const betas = header ? header.split(',').map((beta) => beta.trim()).filter(Boolean) : [];
+  return betas.length > 0 ? betas : null;
+}
+
+/** The request with the client's beta flags (see the top of this file). */
+function withBetas(parsed: ParsedRequest, request: IncomingRequest): ParsedRequest {
+  const betas = betasOf(request);
+  if (betas) parsed.body.anthropic_beta = betas;
+  return parsed;
 }
 
 /** The request body as JSON, for the count_tokens route's estimate when the provider has no counter. */
@@ -325,13 +417,46 @@ export function readAnthropicBody(request: IncomingRequest): Json {
   return parseJsonObjectBody(request.body);
 }
 
+/**
+ * A Messages request as the pipeline's chat request; one the translation cannot carry goes with the client's own
+ * request beside it (for the `anthropic` provider) and, for plugins and routing, a chat request with its model only.
+ */
+function parseMessages(request: IncomingRequest): ParsedRequest {
+  const body = parseJsonObjectBody(request.body);
+  try {
+    return withBetas(toOpenAIRequest(body, false), request);
+  } catch (error) {
+    if (!(error instanceof Untranslatable)) throw error;
+    if (typeof body.model !== 'string' || body.model === '') throw invalid('model: Field required', 'model');
+    if (body.stream !== undefined && typeof body.stream !== 'boolean') throw invalid('stream: Input should be a valid boolean', 'stream');
+    const stream = body.stream === true;
+    // `fallbacks` is the gateway's; the client's beta flags travel in the body as the adapter expects them.
+    const { fallbacks, ...own } = body;
+    const betas = betasOf(request);
+    if (betas && own.anthropic_beta === undefined) own.anthropic_beta = betas;
+    const chat: ChatRequestBody = { model: body.model, messages: [], ...(fallbacks === undefined ? {} : { fallbacks }) };
+    return { kind: 'chat', body: chat, stream, includeUsage: stream, native: { kind: 'messages', body: own, untranslatable: error.data } };
+  }
+}
+
+/** A native attempt's wire: Anthropic's answer and SSE blocks (the worker's chunks) pass as they are. */
+const nativeWire = Object.freeze<ClientWire>({
+  answer: (body: string) => body,
+  errorBody: (error, attempts) => anthropicErrorBody(error, attempts),
+  streamContentType: 'text/event-stream',
+  chunk: (block: string) => block,
+  end: () => '',
+  streamError: (error) => `event: error\ndata: ${anthropicErrorBody(error)}\n\n`,
+});
+
 function anthropicDialect(counting: boolean): Dialect {
   return Object.freeze<Dialect>({
     name: 'anthropic',
     defaultProvider: 'anthropic',
-    parse: (request) => toOpenAIRequest(parseJsonObjectBody(request.body), counting),
+    parse: (request) => (counting ? withBetas(toOpenAIRequest(parseJsonObjectBody(request.body), true), request) : parseMessages(request)),
     wire: (parsed) => createAnthropicWire(parsed),
     errorBody: (error) => anthropicErrorBody(error),
+    ...(counting ? {} : { nativeWire: () => nativeWire }),
   });
 }
 

@@ -5,9 +5,10 @@
 // tool call's `extra_content.google.thought_signature`, which that adapter hands back to Gemini.
 //
 // Like Google, unknown fields are refused rather than ignored, so a client never believes a setting took effect
-// when it did not. Two are accepted and dropped, as documented in the README: `safetySettings` (no OpenAI
-// equivalent; Google's defaults apply on the gemini provider) and `labels` (billing tags), and in embeddings
-// `taskType` and `title`.
+// when it did not. Settings with no OpenAI field (`safetySettings`, `labels`, `generationConfig.mediaResolution`)
+// travel in the chat request's `google` object, which the gemini and vertex adapters hand back to Google and every
+// other adapter drops and reports; `responseLogprobs` and `logprobs` are OpenAI's `logprobs` and `top_logprobs`. In
+// embeddings `taskType` and `title` are accepted and dropped, as documented in the README.
 
 import { GatewayError } from '../errors/gateway-error.js';
 
@@ -312,7 +313,14 @@ const COPIED: readonly (readonly [string, string])[] = [
   ['candidateCount', 'n'], ['seed', 'seed'], ['presencePenalty', 'presence_penalty'], ['frequencyPenalty', 'frequency_penalty'],
 ];
 const GENERATION_KEYS = new Set([...COPIED.map(([from]) => from), 'stopSequences', 'responseMimeType', 'responseSchema',
-  'responseJsonSchema', 'thinkingConfig', 'responseModalities']);
+  'responseJsonSchema', 'thinkingConfig', 'responseModalities', 'responseLogprobs', 'logprobs', 'mediaResolution']);
+const MEDIA_RESOLUTIONS = new Set(['MEDIA_RESOLUTION_UNSPECIFIED', 'MEDIA_RESOLUTION_LOW', 'MEDIA_RESOLUTION_MEDIUM',
+  'MEDIA_RESOLUTION_HIGH']);
+
+/** The chat request's `google` object (see the top of this file), made when a setting needs it. */
+function googleOf(request: Json): Json {
+  return (request.google ??= {}) as Json;
+}
 
 /** Google's thinking budget as the OpenAI effort the gemini adapter maps back to (nearly) the same budget. */
 function effortOf(thinking: Json): string | null {
@@ -355,6 +363,22 @@ function applyGenerationConfig(config: Json, request: Json): void {
     const effort = effortOf(objectAt(config.thinkingConfig, 'generationConfig.thinkingConfig'));
     if (effort !== null) request.reasoning_effort = effort;
   }
+  if (config.responseLogprobs !== undefined && config.responseLogprobs !== null) {
+    if (typeof config.responseLogprobs !== 'boolean') throw bad("'generationConfig.responseLogprobs' must be a boolean", 'generationConfig.responseLogprobs');
+    request.logprobs = config.responseLogprobs;
+  }
+  if (config.logprobs !== undefined && config.logprobs !== null) {
+    if (!Number.isInteger(config.logprobs) || (config.logprobs as number) < 0) {
+      throw bad("'generationConfig.logprobs' must be a non-negative integer", 'generationConfig.logprobs');
+    }
+    request.top_logprobs = config.logprobs;
+  }
+  if (config.mediaResolution !== undefined && config.mediaResolution !== null) {
+    if (!MEDIA_RESOLUTIONS.has(config.mediaResolution as string)) {
+      throw bad(`'generationConfig.mediaResolution' must be one of ${[...MEDIA_RESOLUTIONS].join(', ')}`, 'generationConfig.mediaResolution');
+    }
+    googleOf(request).mediaResolution = config.mediaResolution;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -373,6 +397,13 @@ export function chatRequestOf(body: Json, model: string): Json {
   }
   if (body.toolConfig !== undefined) request.tool_choice = toolChoiceOf(body.toolConfig);
   if (body.generationConfig !== undefined) applyGenerationConfig(objectAt(body.generationConfig, 'generationConfig'), request);
+  if (body.safetySettings !== undefined && body.safetySettings !== null) {
+    if (!Array.isArray(body.safetySettings) || !body.safetySettings.every(isObject)) {
+      throw bad("'safetySettings' must be a list of {category, threshold}", 'safetySettings');
+    }
+    googleOf(request).safetySettings = body.safetySettings;
+  }
+  if (body.labels !== undefined && body.labels !== null) googleOf(request).labels = objectAt(body.labels, 'labels');
   return request;
 }
 

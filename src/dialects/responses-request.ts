@@ -26,10 +26,15 @@ export interface ResponsesEcho {
 
 /** Fields with the same meaning in chat (and Heimdall's own `fallbacks`): sent on as they are. */
 const PASSED_ON = ['temperature', 'top_p', 'parallel_tool_calls', 'user', 'service_tier', 'safety_identifier',
-  'prompt_cache_key', 'top_logprobs', 'fallbacks'] as const;
+  'prompt_cache_key', 'prompt_cache_retention', 'prompt_cache_options', 'moderation', 'top_logprobs', 'fallbacks'] as const;
+/**
+ * Responses settings chat has no field for, carried under their own names: server-side compaction
+ * (`context_management`). Adapters drop and report them (chat servers have no such thing).
+ */
+const CARRIED = ['context_management'] as const;
 /** Fields read below, or harmless here (`include` asks for extras; `truncation: "disabled"` is the only behaviour). */
 const HANDLED = new Set<string>(['model', 'input', 'instructions', 'tools', 'tool_choice', 'max_output_tokens', 'text',
-  'reasoning', 'metadata', 'store', 'stream', 'include', 'truncation', 'background', ...PASSED_ON]);
+  'reasoning', 'metadata', 'store', 'stream', 'stream_options', 'include', 'truncation', 'background', ...PASSED_ON, ...CARRIED]);
 const STATEFUL: Record<string, string> = {
   previous_response_id: 'Heimdall does not store responses, so `previous_response_id` cannot be resolved; send the ' +
     'earlier turns in `input` (the previous `response.output` items, then your new items) instead',
@@ -243,6 +248,7 @@ export function translateResponsesRequest(request: Json & { model: string }): { 
 
   const body: ChatRequestBody = { model: request.model, messages: messagesOf(request) };
   for (const field of PASSED_ON) if (present(request[field])) body[field] = request[field];
+  for (const field of CARRIED) if (present(request[field])) body[field] = request[field];
   const tools = present(request.tools) ? toolsOf(request.tools) : [];
   if (tools.length > 0) body.tools = tools;
   if (present(request.tool_choice)) body.tool_choice = toolChoiceOf(request.tool_choice);
@@ -262,6 +268,11 @@ export function translateResponsesRequest(request: Json & { model: string }): { 
   }
   const stream = request.stream === true;
   if (stream) body.stream = true;
+  if (present(request.stream_options)) {
+    if (!isObject(request.stream_options)) invalid("'stream_options' must be an object", 'stream_options');
+    // Chat's stream_options takes the same `include_obfuscation`; the usage is always asked for (the last event has it).
+    if (stream) body.stream_options = { ...request.stream_options, include_usage: true };
+  }
   return { parsed: { kind: 'chat', body, stream, includeUsage: stream }, echo: echoOf(request) };
 }
 

@@ -45,6 +45,7 @@ export const ERROR_CODES = Object.freeze({
   CLIENT_CLOSED: spec(499, 'invalid_request_error', false, false, 'debug', 'The client went away first.'),
   PLUGIN_REJECTED: spec(400, 'invalid_request_error', false, false, 'info', 'A plugin refused the request.'),
   PLUGIN_FAILED: spec(500, 'api_error', false, false, 'error', 'A plugin threw.'),
+  PLUGIN_TIMEOUT: spec(504, 'api_error', false, false, 'error', "A plugin's preHook or postHook did not settle within default_request_timeout_in_seconds."),
   INTERNAL: spec(500, 'api_error', false, false, 'error', 'A bug in the gateway.'),
 } satisfies Record<string, ErrorSpec>);
 

@@ -123,10 +123,12 @@ export interface PoolView {
   stats(): PoolStats;
 }
 
-/** One key's circuit breaker as the state gauge reads it: 0 closed, 1 half-open, 2 open. */
+/** One circuit breaker as the state gauge reads it: 0 closed, 1 half-open, 2 open. */
 export interface BreakerView {
   readonly provider: string;
   readonly key: string;
+  /** The model a key's breaker for one model guards; null for the key's own breaker. */
+  readonly model?: string | null;
   readonly state: number;
 }
 
@@ -187,10 +189,17 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
     (pool) => pool.stats().slotsInUse);
 
   new Gauge({
-    name: 'heimdall_circuit_breaker_state', help: "A key's circuit breaker: 0 closed, 1 half-open, 2 open.",
-    labelNames: ['provider', 'key'], registers: [registry],
+    name: 'heimdall_circuit_breaker_state',
+    help: "A key's circuit breaker (no model label), or the key's breaker for one model: 0 closed, 1 half-open, 2 open.",
+    labelNames: ['provider', 'key', 'model'], registers: [registry],
     collect() {
-      for (const breaker of breakers()) this.set({ provider: breaker.provider, key: breaker.key }, breaker.state);
+      // A key keeps a bounded set of model breakers and may replace one: only the current ones are exported.
+      this.reset();
+      for (const breaker of breakers()) {
+        const labels = breaker.model ? { provider: breaker.provider, key: breaker.key, model: breaker.model }
+          : { provider: breaker.provider, key: breaker.key };
+        this.set(labels, breaker.state);
+      }
     },
   });
 

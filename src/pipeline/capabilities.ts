@@ -47,7 +47,9 @@ export function sendsNative(parsed: ParsedRequest, target: RouteTarget): boolean
   const native = parsed.native;
   if (!native) return false;
   const provider = target.provider;
-  if (provider.name === provider.adapter && PROVIDER_FACTS[provider.adapter]?.capabilities.responses) return true;
+  const capabilities = PROVIDER_FACTS[provider.adapter]?.capabilities;
+  const hasApi = native.kind === 'messages' ? capabilities?.messages : native.kind === 'responses' && capabilities?.responses;
+  if (provider.name === provider.adapter && hasApi) return true;
   if (native.untranslatable) throw new GatewayError(native.untranslatable.code, native.untranslatable.message, { ...native.untranslatable, provider: provider.name });
   return false;
 }

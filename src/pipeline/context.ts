@@ -12,6 +12,8 @@ export class RequestContext implements PluginContext {
   provider = '';
   model = '';
   stream = false;
+  /** The request timeout of the provider the request is routed to, which also bounds its plugins' async hooks. */
+  hookTimeoutMs = Infinity;
   readonly #baseLogger: Logger;
   #logger: Logger | null = null;
   #values: Map<string, unknown> | null = null;

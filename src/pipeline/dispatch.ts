@@ -15,7 +15,7 @@ import { statusOf, toErrorData } from '../errors/gateway-error.js';
 import type { AbortListener, ResponseSink } from '../http/response.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
-import { verdictOf, type KeyBreaker } from './breaker.js';
+import { CircuitPass, verdictOf, type KeyCircuit, type Verdict } from './breaker.js';
 import type { RequestContext } from './context.js';
 import type { RequestRun } from './fallbacks.js';
 import { afterPostHooks, clientClosed, droppedHeader, newOutcome, respondOutcome, writePieces } from './respond.js';
@@ -58,9 +58,8 @@ export class ProviderCall implements JobHandlers, AbortListener {
   #deadline = 0;
   #backoff: NodeJS.Timeout | null = null;
   #backoffFrom = 0;
-  #breaker: KeyBreaker | null = null;
-  /** This call's permit from the key's breaker, held across retries; null once handed back. */
-  #permit: number | null = null;
+  /** This call's permits from the key's breakers, held across retries; null when it has none (breakers off). */
+  #pass: CircuitPass | null = null;
 
   constructor(ctx: RequestContext, sink: ResponseSink, wire: ClientWire, plugins: PluginRunner, reached: number,
     run: RequestRun) {
@@ -80,17 +79,16 @@ export class ProviderCall implements JobHandlers, AbortListener {
     return outcome;
   }
 
-  start(pool: ProviderPool, job: JobData, breaker: KeyBreaker | null): void {
+  start(pool: ProviderPool, job: JobData, breaker: KeyCircuit | null): void {
     this.#pool = pool;
     this.#job = job;
     this.#deadline = performance.now() + pool.provider.network.requestTimeoutSeconds * 1000;
     this.#sink.onAbort(this);
-    this.#breaker = breaker;
-    this.#permit = breaker?.acquire() ?? null;
-    if (breaker && this.#permit === null) {
+    this.#pass = breaker ? CircuitPass.acquire(breaker, job.model) : null;
+    if (breaker && this.#pass === null) {
       // The key's last probe slot went to another request while this one's pre-hooks ran.
       this.#submittedAt = performance.now();
-      this.onError(circuitOpen(pool.provider.name, [breaker]).data);
+      this.onError(circuitOpen(pool.provider.name, job.model, [breaker]).data);
       return;
     }
     this.#submit();
@@ -166,7 +164,9 @@ export class ProviderCall implements JobHandlers, AbortListener {
     if (!this.#sink.streaming) {
       this.#sink.startStream(this.#run.headers(true, this.#overheadMs(performance.now(), 0)), this.#wire.streamContentType);
     }
-    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => this.#sink.end(this.#wire.end()));
+    // A post-hook may have failed the request (PLUGIN_TIMEOUT): the headers went out, so it ends as a stream error.
+    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached,
+      () => this.#sink.end(outcome.error ? this.#wire.streamError(outcome.error) : this.#wire.end()));
   }
 
   onError(error: ErrorData): void {
@@ -217,22 +217,15 @@ export class ProviderCall implements JobHandlers, AbortListener {
     return true;
   }
 
-  /** Tells the key's breaker what this try said about the key; a neutral try keeps the permit for a retry. */
-  #judgeKey(verdict: 'failure' | 'success' | 'neutral'): void {
-    if (this.#permit === null || verdict === 'neutral') return;
-    if (verdict === 'success') {
-      this.#breaker!.succeeded(this.#permit);
-      this.#permit = null;
-    } else {
-      this.#breaker!.failed(this.#permit);
-    }
+  /** Tells the key's breakers what this try said about the key or the model on it. */
+  #judgeKey(verdict: Verdict): void {
+    this.#pass?.judge(verdict);
   }
 
   /** The call is over without (another) verdict: a probe it held is free for the next request. */
   #releasePermit(): void {
-    if (this.#permit === null) return;
-    this.#breaker!.released(this.#permit);
-    this.#permit = null;
+    this.#pass?.release();
+    this.#pass = null;
   }
 
   /** `meta.upstreamMs` must be in `run.waitedMs` already. */
@@ -269,6 +262,6 @@ export class ProviderCall implements JobHandlers, AbortListener {
     if (this.#settled) return;
     const outcome = this.#settledOutcome();
     clientClosed(outcome, this.#ctx.provider);
-    void this.#plugins.runPost(this.#ctx, outcome, this.#reached);
+    void this.#plugins.runPost(this.#ctx, outcome, this.#reached, this.#ctx.hookTimeoutMs);
   }
 }

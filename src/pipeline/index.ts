@@ -13,7 +13,8 @@ import { GatewayError, statusOf, toErrorData } from '../errors/gateway-error.js'
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest } from '../http/server.js';
 import type { PreHookResult } from '../plugins/contract.js';
-import { pluginFailure, type PluginRunner } from '../plugins/runner.js';
+import { pluginFailure, type PluginRunner, type PreHooksRun } from '../plugins/runner.js';
+import type { ErrorData } from '../errors/error-data.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -46,11 +47,11 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
 
   /** A plugin answered instead of the provider, with a response or an error. */
   const shortCircuit = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest, run: RequestRun,
-    reached: number, short: Exclude<PreHookResult, void | undefined>) => {
+    reached: number, short: Exclude<PreHookResult, void | undefined>, failure: ErrorData | undefined) => {
     const outcome = newOutcome(parsed.stream);
     outcome.shortCircuited = true;
     if ('error' in short) {
-      outcome.error = pluginFailure(short.error.message, short.error.status ?? 400);
+      outcome.error = failure ?? pluginFailure(short.error.message, short.error.status ?? 400);
       outcome.status = statusOf(outcome.error);
     } else {
       outcome.status = short.response.status ?? 200;
@@ -71,16 +72,16 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   };
 
   const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest,
-    target: RouteTarget, run: RequestRun, native: boolean, pre: { reached: number; shortCircuit: PreHookResult | null }) => {
+    target: RouteTarget, run: RequestRun, native: boolean, pre: PreHooksRun) => {
     if (sink.aborted) {
       // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
       const outcome = newOutcome(parsed.stream);
       clientClosed(outcome, target.provider.name);
-      void plugins.runPost(ctx, outcome, pre.reached);
+      void plugins.runPost(ctx, outcome, pre.reached, ctx.hookTimeoutMs);
       return;
     }
     if (pre.shortCircuit) {
-      shortCircuit(ctx, sink, wire, parsed, run, pre.reached, pre.shortCircuit);
+      shortCircuit(ctx, sink, wire, parsed, run, pre.reached, pre.shortCircuit, pre.failure);
       return;
     }
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
@@ -134,7 +135,9 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     access.model = target.model;
     access.keyName = target.keyIndex >= 0 ? target.provider.keys[target.keyIndex]?.name ?? '' : '';
     access.stream = parsed.stream;
-    const pre = plugins.runPre(ctx, parsed.body);
+    ctx.hookTimeoutMs = target.provider.network.requestTimeoutSeconds * 1000;
+    // Each attempt's pre-hooks get the timeout: a fallback's, after a primary that used up its own, are not cut short.
+    const pre = plugins.runPre(ctx, parsed.body, performance.now() + ctx.hookTimeoutMs, ctx.hookTimeoutMs);
     if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, settled));
     else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
   };

@@ -12,7 +12,8 @@ export interface ParsedRequest {
   body: ChatRequestBody;
   stream: boolean;
   includeUsage: boolean;
-  /** The request in the client's own API, for a provider that has that API (capability `responses`): sent as it is. */
+  /** The request in the client's own API, for a provider that has that API (capability `responses` or `messages`):
+   * sent as it is. */
   native?: NativeRequest;
 }
 

@@ -52,7 +52,7 @@ export function writePieces(sink: ResponseSink, pieces: readonly (string | Uint8
 /** Post-hooks (in reverse order, for the plugins whose pre-hook ran), then `send`. */
 export function afterPostHooks(plugins: PluginRunner, ctx: RequestContext, outcome: Outcome, reached: number,
   send: () => void): void {
-  const ran = plugins.runPost(ctx, outcome, reached);
+  const ran = plugins.runPost(ctx, outcome, reached, ctx.hookTimeoutMs);
   if (ran) void ran.then(send);
   else send();
 }

@@ -1,9 +1,10 @@
 // Stage 2: `provider/model` → the provider's pool and one of its keys. The key is chosen by weighted random
-// among the enabled keys whose `models` allow the model and whose circuit breaker lets a request through.
+// among the enabled keys whose `models` allow the model and whose circuit breakers (the key's own, and the key's
+// for this model) let a request through.
 
 import type { KeyConfig, ProviderConfig } from '../config/types.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { CircuitBreakers, KeyBreaker } from './breaker.js';
+import type { CircuitBreakers, KeyCircuit } from './breaker.js';
 
 export interface RouteTarget {
   provider: ProviderConfig;
@@ -11,8 +12,8 @@ export interface RouteTarget {
   model: string;
   /** Index of the chosen key in provider.keys; -1 for keyless providers. */
   keyIndex: number;
-  /** The chosen key's breaker (a keyless provider's own); null when the provider's breaker is off. */
-  breaker: KeyBreaker | null;
+  /** The chosen key's breakers (a keyless provider's own); null when the provider's breaker is off. */
+  breaker: KeyCircuit | null;
 }
 
 function keyAllowsModel(key: KeyConfig, model: string): boolean {
@@ -20,13 +21,13 @@ function keyAllowsModel(key: KeyConfig, model: string): boolean {
   return key.models === null || key.models.includes(model);
 }
 
-function keyAllows(keys: readonly KeyConfig[], i: number, model: string, breakers: readonly KeyBreaker[] | null): boolean {
-  return keyAllowsModel(keys[i], model) && (breakers === null || breakers[i].usable);
+function keyAllows(keys: readonly KeyConfig[], i: number, model: string, breakers: readonly KeyCircuit[] | null): boolean {
+  return keyAllowsModel(keys[i], model) && (breakers === null || breakers[i].usable(model));
 }
 
-/** `breakers`, by key index, hide the keys they do not let through. */
+/** `breakers`, by key index, hide the keys they do not let through for the model. */
 export function chooseKey(keys: readonly KeyConfig[], model: string, random: () => number = Math.random,
-  breakers: readonly KeyBreaker[] | null = null): number {
+  breakers: readonly KeyCircuit[] | null = null): number {
   let total = 0;
   let eligible = 0;
   for (let i = 0; i < keys.length; i++) {
@@ -77,23 +78,23 @@ export function routeModel(qualified: string, providers: ReadonlyMap<string, Pro
   }
   const breakers = circuitBreakers?.of(providerName) ?? null;
   if (provider.keyless && provider.keys.length === 0) {
-    if (breakers && !breakers[0].usable) throw circuitOpen(providerName, breakers);
+    if (breakers && !breakers[0].usable(model)) throw circuitOpen(providerName, model, breakers);
     return { provider, model, keyIndex: -1, breaker: breakers?.[0] ?? null };
   }
   const keyIndex = chooseKey(provider.keys, model, Math.random, breakers);
   if (keyIndex !== -1) return { provider, model, keyIndex, breaker: breakers?.[keyIndex] ?? null };
   if (breakers) {
     const allowing = breakers.filter((_, i) => keyAllowsModel(provider.keys[i], model));
-    if (allowing.length > 0) throw circuitOpen(providerName, allowing);
+    if (allowing.length > 0) throw circuitOpen(providerName, model, allowing);
   }
   throw new GatewayError('MODEL_NOT_ALLOWED', `no enabled key of provider '${providerName}' allows model '${model}'`,
     { param: 'model', provider: providerName });
 }
 
-/** Every key that could serve is open: `Retry-After` says when the first of them half-opens. */
-export function circuitOpen(provider: string, breakers: readonly KeyBreaker[]): GatewayError {
-  const waitMs = Math.min(...breakers.map((breaker) => breaker.waitMs));
+/** Every key that could serve the model is open for it: `Retry-After` says when the first of them half-opens. */
+export function circuitOpen(provider: string, model: string, breakers: readonly KeyCircuit[]): GatewayError {
+  const waitMs = Math.min(...breakers.map((breaker) => breaker.waitMs(model)));
   return new GatewayError('CIRCUIT_OPEN',
-    `every key of provider '${provider}' that allows the model is failing; its circuit breaker is open`,
+    `every key of provider '${provider}' that allows model '${model}' is failing for it; their circuit breakers are open`,
     { provider, retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) });
 }

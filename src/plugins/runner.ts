@@ -1,7 +1,15 @@
 // Runs the plugins' hooks in the order the contract promises (see contract.ts). Hooks that return plain values
 // stay synchronous: a promise is only awaited when a hook returns one, so built-ins cost no microtask.
+//
+// A hook's promise is awaited only until a deadline, so that a hook that never settles cannot hang its request:
+// each phase of hooks (an attempt's pre-hooks, the post-hooks) must settle within the request's timeout counted from
+// when it starts, as the provider's answer is bounded by that timeout on its own. A hook past
+// its deadline fails the request with PLUGIN_TIMEOUT (504) naming the plugin and the hook; whatever it settles to
+// later is ignored. The hooks still to run after that are called but not awaited, as the deadline has passed.
+// `onStreamChunk` is synchronous by contract: it cannot wait on anything.
 
 import type { Logger } from 'pino';
+import type { ErrorData } from '../errors/error-data.js';
 import { errorData } from '../errors/gateway-error.js';
 import type { ChatRequestBody, Outcome, Plugin, PluginContext, PreHookResult } from './contract.js';
 
@@ -9,10 +17,35 @@ export interface PreHooksRun {
   /** How many plugins the pre-phase reached: post-hooks run for exactly these, in reverse. */
   reached: number;
   shortCircuit: Exclude<PreHookResult, void | undefined> | null;
+  /** The gateway's own verdict on a hook that did not settle in time: answered instead of `shortCircuit`'s. */
+  failure?: ErrorData;
 }
 
 const isThenable = <T>(value: unknown): value is PromiseLike<T> =>
   typeof (value as PromiseLike<T> | null)?.then === 'function';
+
+const TIMED_OUT: unique symbol = Symbol('timed out');
+
+/** The promise's outcome, or TIMED_OUT once `deadline` (performance.now() time) passed first. */
+function settleBy<T>(promise: PromiseLike<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+  if (deadline === Infinity) return Promise.resolve(promise);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - performance.now()));
+    promise.then((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    }, (error: unknown) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+/** The error of a hook that did not settle by its deadline. */
+export function hookTimeout(plugin: string, hook: 'preHook' | 'postHook', timeoutMs: number): ErrorData {
+  return errorData('PLUGIN_TIMEOUT', `plugin '${plugin}' ${hook} did not settle within ${timeoutMs / 1000} s ` +
+    '(the request timeout, default_request_timeout_in_seconds)');
+}
 
 export class PluginRunner {
   readonly #plugins: readonly Plugin[];
@@ -33,7 +66,12 @@ export class PluginRunner {
     return this.#chunkPlugins.length > 0;
   }
 
-  runPre(ctx: PluginContext, request: ChatRequestBody, from = 0): PreHooksRun | Promise<PreHooksRun> {
+  /**
+   * Pre-hooks from plugin `from` on; async ones are awaited until `deadline` (performance.now() time, see the top of
+   * this file), after which the request fails with PLUGIN_TIMEOUT. `timeoutMs` is the timeout the deadline came
+   * from, for the error message.
+   */
+  runPre(ctx: PluginContext, request: ChatRequestBody, deadline = Infinity, timeoutMs = 0, from = 0): PreHooksRun | Promise<PreHooksRun> {
     for (let i = from; i < this.#plugins.length; i++) {
       const hook = this.#plugins[i].preHook;
       if (!hook) continue;
@@ -44,8 +82,11 @@ export class PluginRunner {
         return this.#failed(i, error);
       }
       if (isThenable<PreHookResult>(result)) {
-        return Promise.resolve(result).then(
-          (settled) => (settled ? { reached: i + 1, shortCircuit: settled } : this.runPre(ctx, request, i + 1)),
+        return settleBy(result, deadline).then(
+          (settled) => {
+            if (settled === TIMED_OUT) return this.#timedOut(ctx, i, timeoutMs);
+            return settled ? { reached: i + 1, shortCircuit: settled } : this.runPre(ctx, request, deadline, timeoutMs, i + 1);
+          },
           (error: unknown) => this.#failed(i, error),
         );
       }
@@ -60,8 +101,24 @@ export class PluginRunner {
     return { reached: index + 1, shortCircuit: { error: { status: 500, message: `plugin '${name}' failed` } } };
   }
 
-  /** Post-hooks of the first `reached` plugins, last first. A hook that throws is logged and skipped. */
-  runPost(ctx: PluginContext, outcome: Outcome, reached: number, from = reached - 1): void | Promise<void> {
+  /** A pre-hook still pending at the deadline: the plugins before it get their post-hooks; its own is not called
+   * while its pre-hook may still be running. */
+  #timedOut(ctx: PluginContext, index: number, timeoutMs: number): PreHooksRun {
+    const failure = hookTimeout(this.#plugins[index].name, 'preHook', timeoutMs);
+    this.#logger.error({ plugin: this.#plugins[index].name, requestId: ctx.requestId }, failure.message);
+    return { reached: index, shortCircuit: { error: { status: 504, message: failure.message } }, failure };
+  }
+
+  /**
+   * Post-hooks of the first `reached` plugins, last first. A hook that throws is logged and skipped; async ones are
+   * awaited for at most `timeoutMs` in all, after which the outcome becomes PLUGIN_TIMEOUT (see the top of this file).
+   */
+  runPost(ctx: PluginContext, outcome: Outcome, reached: number, timeoutMs = Infinity): void | Promise<void> {
+    return this.#post(ctx, outcome, reached - 1, performance.now() + timeoutMs, timeoutMs, false);
+  }
+
+  #post(ctx: PluginContext, outcome: Outcome, from: number, deadline: number, timeoutMs: number,
+    timedOut: boolean): void | Promise<void> {
     for (let i = from; i >= 0; i--) {
       const hook = this.#plugins[i].postHook;
       if (!hook) continue;
@@ -69,19 +126,34 @@ export class PluginRunner {
       try {
         result = hook.call(this.#plugins[i], ctx, outcome);
       } catch (error) {
-        this.#logger.error({ err: error, plugin: this.#plugins[i].name, requestId: ctx.requestId }, 'plugin post-hook threw');
+        this.#postThrew(ctx, i, error);
         continue;
       }
-      if (isThenable<void>(result)) {
-        return Promise.resolve(result).then(
-          () => this.runPost(ctx, outcome, reached, i - 1),
-          (error: unknown) => {
-            this.#logger.error({ err: error, plugin: this.#plugins[i].name, requestId: ctx.requestId }, 'plugin post-hook threw');
-            return this.runPost(ctx, outcome, reached, i - 1);
-          },
-        );
+      if (!isThenable<void>(result)) continue;
+      if (timedOut) {
+        // An earlier hook used up the time: this one runs, but the answer does not wait for it.
+        Promise.resolve(result).catch((error: unknown) => this.#postThrew(ctx, i, error));
+        continue;
       }
+      return settleBy(result, deadline).then(
+        (settled) => {
+          if (settled !== TIMED_OUT) return this.#post(ctx, outcome, i - 1, deadline, timeoutMs, false);
+          outcome.error = hookTimeout(this.#plugins[i].name, 'postHook', timeoutMs);
+          outcome.status = 504;
+          outcome.body = null;
+          this.#logger.error({ plugin: this.#plugins[i].name, requestId: ctx.requestId }, outcome.error.message);
+          return this.#post(ctx, outcome, i - 1, deadline, timeoutMs, true);
+        },
+        (error: unknown) => {
+          this.#postThrew(ctx, i, error);
+          return this.#post(ctx, outcome, i - 1, deadline, timeoutMs, false);
+        },
+      );
     }
+  }
+
+  #postThrew(ctx: PluginContext, index: number, error: unknown): void {
+    this.#logger.error({ err: error, plugin: this.#plugins[index].name, requestId: ctx.requestId }, 'plugin post-hook threw');
   }
 
   /** The chunk after every chunk hook, or null when one dropped it. */

@@ -20,6 +20,9 @@
 //      anything else is a plain text answer that echoes the last user text;
 //   4. the options given to `startFakeAnthropic`, as defaults.
 // The answer honours `max_tokens` (one word is one token: cut with stop_reason max_tokens) and `stop_sequences`.
+// A request with the `web_search` server tool gets the server's search first (a server_tool_use block and its
+// web_search_tool_result), and a text block that cites it, as the real API answers. Beta fields (`mcp_servers`,
+// `context_management`) are taken only with their `anthropic-beta` flag, as the real API does.
 
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -111,7 +114,7 @@ export interface MessagesBody {
   max_tokens?: unknown;
   messages?: { role: string; content: unknown }[];
   system?: unknown;
-  tools?: { name: string; input_schema: unknown }[];
+  tools?: { name: string; input_schema?: unknown; type?: unknown }[];
   tool_choice?: unknown;
   stream?: unknown;
   stop_sequences?: unknown;
@@ -137,9 +140,14 @@ const ERROR_TYPES: Record<number, { type: string; message: string }> = {
 /** Top-level fields the Messages API takes (anthropic-version 2023-06-01); any other is refused. */
 const KNOWN_FIELDS = new Set(['model', 'messages', 'max_tokens', 'system', 'temperature', 'top_p', 'top_k', 'stop_sequences',
   'stream', 'metadata', 'tools', 'tool_choice', 'thinking', 'output_config', 'service_tier', 'cache_control', 'container',
-  'inference_geo', 'speed', 'diagnostics']);
+  'inference_geo', 'speed', 'diagnostics', 'user_profile_id', 'workspace_id']);
+/** Beta top-level fields, by the `anthropic-beta` flag they need. */
+const BETA_FIELDS: Record<string, string> = { mcp_servers: 'mcp-client-2025-04-04', context_management: 'context-management-2025-06-27' };
+/** A server tool's `type` (`web_search_20250305`, `code_execution_20250825`, …): it has no input_schema. */
+const SERVER_TOOL = /^[a-z_]+_\d{8}$/;
 /** Top-level fields `/v1/messages/count_tokens` takes. */
-const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers', 'output_config']);
+const COUNT_FIELDS = new Set(['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking', 'mcp_servers', 'output_config',
+  'cache_control', 'speed']);
 /** Sampling fields API version 2026-10-21 refuses. */
 const SAMPLING_FIELDS = ['temperature', 'top_p', 'top_k'];
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -184,7 +192,7 @@ function checkBlock(block: unknown, role: string, at: string): void {
   if (!isObject(block)) throw new InvalidRequest(`${at}: Input should be a valid dictionary`);
   const allowed = role === 'user'
     ? ['text', 'image', 'document', 'tool_result']
-    : ['text', 'tool_use', 'thinking', 'redacted_thinking'];
+    : ['text', 'tool_use', 'thinking', 'redacted_thinking', 'server_tool_use', 'web_search_tool_result', 'mcp_tool_use', 'mcp_tool_result'];
   if (!allowed.includes(block.type as string)) {
     throw new InvalidRequest(`${at}.type: Input tag '${String(block.type)}' found using 'type' does not match any of the expected tags for a ${role} message`);
   }
@@ -224,8 +232,9 @@ function checkBlock(block: unknown, role: string, at: string): void {
 }
 
 /** The checks of the real API that catch a converter's mistakes; throws InvalidRequest with Anthropic's wording. */
-function validate(body: MessagesBody, version: string, counting: boolean): void {
+function validate(body: MessagesBody, version: string, counting: boolean, betas: readonly string[]): void {
   for (const field of Object.keys(body)) {
+    if (!counting && Object.hasOwn(BETA_FIELDS, field) && betas.includes(BETA_FIELDS[field])) continue;
     if (!(counting ? COUNT_FIELDS : KNOWN_FIELDS).has(field)) throw new InvalidRequest(`${field}: Extra inputs are not permitted`);
   }
   if (version !== '2023-06-01') {
@@ -260,8 +269,13 @@ function validate(body: MessagesBody, version: string, counting: boolean): void 
       if (!isObject(tool) || typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,128}$/.test(tool.name)) {
         throw new InvalidRequest(`tools.${i}.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'`);
       }
+      if (typeof tool.type === 'string' && SERVER_TOOL.test(tool.type)) {
+        toolNames.add(tool.name);
+        return;
+      }
       if (!isObject(tool.input_schema) || tool.input_schema.type !== 'object') throw new InvalidRequest(`tools.${i}.input_schema.type: Input should be 'object'`);
-      const extra = Object.keys(tool).find((key) => !['name', 'description', 'input_schema', 'cache_control', 'strict', 'type'].includes(key));
+      const extra = Object.keys(tool).find((key) => !['name', 'description', 'input_schema', 'cache_control', 'strict', 'type',
+        'allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'].includes(key));
       if (extra) throw new InvalidRequest(`tools.${i}.${extra}: Extra inputs are not permitted`);
       toolNames.add(tool.name);
     });
@@ -364,7 +378,20 @@ function planAnswer(body: MessagesBody, scenario: AnthropicScenario): PlannedAns
   const blocks: Record<string, unknown>[] = [];
   if (scenario.redactedThinking) blocks.push({ type: 'redacted_thinking', data: randomBytes(24).toString('base64') });
   if (scenario.thinking) blocks.push({ type: 'thinking', thinking: scenario.thinking, signature: randomBytes(48).toString('base64') });
-  if (text) blocks.push({ type: 'text', text });
+  const search = body.tools?.find((tool) => isObject(tool) && typeof tool.type === 'string' && tool.type.startsWith('web_search_'));
+  if (search) {
+    const id = randomId('srvtoolu_01');
+    const url = 'https://example.com/heimdall';
+    blocks.push({ type: 'server_tool_use', id, name: 'web_search', input: { query: lastUserText(body) } });
+    blocks.push({ type: 'web_search_tool_result', tool_use_id: id, content: [{ type: 'web_search_result', url, title: 'Heimdall',
+      encrypted_content: randomBytes(24).toString('base64'), page_age: null }] });
+    if (text) {
+      blocks.push({ type: 'text', text, citations: [{ type: 'web_search_result_location', url, title: 'Heimdall',
+        encrypted_index: randomBytes(12).toString('base64'), cited_text: text.slice(0, 20) }] });
+    }
+  } else if (text) {
+    blocks.push({ type: 'text', text });
+  }
   const requested = body.tools?.[0]?.name;
   if (stopReason !== 'max_tokens' && stopReason !== 'stop_sequence') {
     for (const use of scenario.toolUses ?? []) {
@@ -467,8 +494,9 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       sendError(res, record, { status: 400, message: 'There was an issue with your request. Please check your JSON.' });
       return;
     }
+    const betas = String(req.headers['anthropic-beta'] ?? '').split(',').map((beta) => beta.trim()).filter(Boolean);
     try {
-      validate(body, version, counting);
+      validate(body, version, counting, betas);
     } catch (error) {
       if (!(error instanceof InvalidRequest)) throw error;
       sendError(res, record, { status: 400, message: error.message });
@@ -535,6 +563,9 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
             return;
           }
         }
+        for (const citation of (block.citations as unknown[] | undefined) ?? []) {
+          if (!await send({ type: 'content_block_delta', index, delta: { type: 'citations_delta', citation } })) return;
+        }
       } else if (block.type === 'thinking') {
         if (!await send({ type: 'content_block_start', index, content_block: { type: 'thinking', thinking: '', signature: '' } })) return;
         for (const piece of splitWords(block.thinking as string)) {
@@ -543,8 +574,10 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         if (!await send({ type: 'content_block_delta', index, delta: { type: 'signature_delta', signature: block.signature } })) return;
       } else if (block.type === 'redacted_thinking') {
         if (!await send({ type: 'content_block_start', index, content_block: block })) return;
-      } else if (block.type === 'tool_use') {
-        if (!await send({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } })) return;
+      } else if (block.type === 'web_search_tool_result') {
+        if (!await send({ type: 'content_block_start', index, content_block: block })) return;
+      } else if (block.type === 'tool_use' || block.type === 'server_tool_use') {
+        if (!await send({ type: 'content_block_start', index, content_block: { type: block.type, id: block.id, name: block.name, input: {} } })) return;
         // As the API does: an empty first fragment, then the JSON in a few pieces.
         const json = JSON.stringify(block.input);
         const size = Math.max(1, Math.ceil(json.length / 3));

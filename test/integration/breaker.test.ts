@@ -1,7 +1,7 @@
-// The circuit breaker per key through the real gateway, with the official SDK as the client: a revoked key leaves
-// the rotation and its traffic moves to the other key; a provider whose every key is open falls back, or answers
-// 503 circuit_open with Retry-After; after the cool-down a probe closes it; what must not count does not; and the
-// state shows in /metrics.
+// The circuit breakers through the real gateway, with the official SDK as the client: a revoked key leaves the
+// rotation and its traffic moves to the other key; a model that keeps failing is skipped on its key while the key's
+// other models keep working; a model whose every key is open falls back, or answers 503 circuit_open with
+// Retry-After; after the cool-down a probe closes it; what must not count does not; and the state shows in /metrics.
 
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,9 @@ beforeAll(async () => {
         probing: provider(fakeUrl, { cooldown_seconds: 1 }),
         backed: provider(fakeUrl, { cooldown_seconds: 60 }, { fallbacks: ['mock/echo'] }),
         steady: provider(fakeUrl, { cooldown_seconds: 60 }),
+        // Nothing listens on port 1: every request fails to connect, whatever the model.
+        gone: { ...provider(fakeUrl, { cooldown_seconds: 60 }), network_config: { base_url: 'http://127.0.0.1:1', max_retries: 0 } },
+        // The embedded default's provider, with its default breaker (five failures in a row).
         mock: {},
       },
     }),
@@ -44,8 +47,9 @@ afterAll(async () => {
 
 const upstreamCalls = (model: string) => h.fake.requests.filter((r) => r.body?.model === model);
 const scrape = async () => (await fetch(`${h.url}/metrics`)).text();
-const state = async (provider: string, key: string) =>
-  metricValue(await scrape(), 'heimdall_circuit_breaker_state', { provider, key });
+/** A key's own breaker, or with `model` the key's breaker for that model. */
+const state = async (provider: string, key: string, model?: string) =>
+  metricValue(await scrape(), 'heimdall_circuit_breaker_state', model ? { provider, key, model } : { provider, key });
 const transitions = async (provider: string, to: string) =>
   metricValue(await scrape(), 'heimdall_circuit_breaker_transitions_total', { provider, state: to }) ?? 0;
 
@@ -78,7 +82,9 @@ describe('circuit breaker per key', () => {
       expect((await apiError(h.client.chat.completions.create({ model: 'single/recovering', messages: user('x') }))).status)
         .toBe(502);
     }
-    expect(await state('single', 'only')).toBe(2);
+    expect(await state('single', 'only', 'recovering')).toBe(2);
+    // The key itself stays closed: only the model that failed is skipped.
+    expect(await state('single', 'only')).toBe(0);
     const refused = await postChat(h.url, { model: 'single/recovering', messages: user('x') });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('1');
@@ -91,10 +97,10 @@ describe('circuit breaker per key', () => {
       .toBe(503);
 
     await new Promise((resolve) => setTimeout(resolve, 1_050));
-    expect(await state('single', 'only')).toBe(1);
+    expect(await state('single', 'only', 'recovering')).toBe(1);
     const answer = await h.client.chat.completions.create({ model: 'single/recovering', messages: user('x') });
     expect(answer.choices[0].message.content).toBe('back again');
-    expect(await state('single', 'only')).toBe(0);
+    expect(await state('single', 'only', 'recovering')).toBe(0);
     expect(upstreamCalls('recovering')).toHaveLength(3);
     expect(await transitions('single', 'open')).toBe(1);
     expect(await transitions('single', 'half_open')).toBe(1);
@@ -121,7 +127,7 @@ describe('circuit breaker per key', () => {
     const answer = await eventually(() => postChat(h.url, { model: 'probing/probe', messages: user('next probe') }),
       (response) => response.status === 200);
     expect(((await answer.json()) as OpenAI.ChatCompletion).choices[0].message.content).toBe('fast');
-    expect(await state('probing', 'only')).toBe(0);
+    expect(await state('probing', 'only', 'probe')).toBe(0);
     expect(upstreamCalls('probe')).toHaveLength(4);
   });
 
@@ -131,7 +137,7 @@ describe('circuit breaker per key', () => {
         .withResponse();
       expect(response.headers.get('x-heimdall-provider')).toBe('mock');
     }
-    expect(await state('backed', 'only')).toBe(2);
+    expect(await state('backed', 'only', 'error-503')).toBe(2);
     const { data, response } = await h.client.chat.completions.create({ model: 'backed/error-503', messages: user('moved') })
       .withResponse();
     expect(data.choices[0].message.content).toContain('moved');
@@ -140,6 +146,36 @@ describe('circuit breaker per key', () => {
     expect(response.headers.get('x-heimdall-attempts')).toBe('2');
     expect(upstreamCalls('error-503').filter((call) => call.rawBody.includes('moved'))).toHaveLength(0);
     expect(upstreamCalls('error-503')).toHaveLength(2);
+  });
+
+  it('five 503s from mock/error-503 open its breaker only: mock/echo keeps answering', async () => {
+    for (let i = 0; i < 5; i++) {
+      expect((await apiError(h.client.chat.completions.create({ model: 'mock/error-503', messages: user('x') }))).status).toBe(503);
+    }
+    const refused = await postChat(h.url, { model: 'mock/error-503', messages: user('x') });
+    expect(refused.status).toBe(503);
+    expect(expectEnvelope(await refused.json(), 'circuit_open').message).toContain("model 'error-503'");
+    for (let i = 0; i < 5; i++) {
+      const answer = await h.client.chat.completions.create({ model: 'mock/echo', messages: user(`still here ${i}`) });
+      expect(answer.choices[0].message.content).toBe(`Echo: still here ${i}`);
+    }
+    expect(await state('mock', 'keyless', 'error-503')).toBe(2);
+    expect(await state('mock', 'keyless')).toBe(0);
+    // No breaker series for a model that never failed.
+    expect(metricValue(await scrape(), 'heimdall_circuit_breaker_state', { provider: 'mock', key: 'keyless', model: 'echo' }))
+      .toBeUndefined();
+  });
+
+  it('a key that cannot reach its provider is skipped for every model', async () => {
+    for (let i = 0; i < 2; i++) {
+      expect((await apiError(h.client.chat.completions.create({ model: 'gone/gpt-4o', messages: user('x') }))).status).toBe(502);
+    }
+    expect(await state('gone', 'only')).toBe(2);
+    for (const model of ['gone/gpt-4o', 'gone/gpt-4o-mini']) {
+      const refused = await postChat(h.url, { model, messages: user('x') });
+      expect(refused.status).toBe(503);
+      expectEnvelope(await refused.json(), 'circuit_open');
+    }
   });
 
   it("counts neither the provider refusing a client's bad request nor a client that leaves", async () => {

@@ -26,15 +26,18 @@ export interface AnthropicRequest {
 }
 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
-/** Anthropic fields a client may send through the gateway as they are. */
-const NATIVE_FIELDS = ['thinking', 'top_k', 'cache_control'] as const;
+/** Anthropic fields a client may send through the gateway as they are (the /anthropic route carries them). */
+const NATIVE_FIELDS = ['thinking', 'top_k', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'speed',
+  'user_profile_id', 'workspace_id'] as const;
+/** A custom tool's Anthropic fields, carried on the OpenAI tool object by the /anthropic route. */
+const NATIVE_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
 /** Sent at their default (no effect), these OpenAI fields are not worth reporting. */
 const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, parallel_tool_calls: true };
 /** Fields `toAnthropicRequest` reads itself; any other field of the client's body is dropped and reported. */
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
   'stop', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'safety_identifier', 'reasoning_effort',
-  'response_format', 'service_tier', ...NATIVE_FIELDS,
+  'response_format', 'service_tier', 'output_config', 'anthropic_beta', ...NATIVE_FIELDS,
 ]);
 /** OpenAI reasoning efforts with no Anthropic `output_config.effort` counterpart. */
 const EFFORTS_WITHOUT_EQUIVALENT = new Set(['none', 'minimal']);
@@ -138,7 +141,8 @@ function toolUseBlock(call: unknown, where: string): Json {
     }
   }
   if (!isObject(input)) throw new Error(`${where}: function.arguments must be a JSON object`);
-  return { type: 'tool_use', id: call.id, name, input };
+  // The /anthropic route keeps a tool use's cache breakpoint on its tool call.
+  return withCacheControl({ type: 'tool_use', id: call.id, name, input }, call);
 }
 
 /** Thinking blocks an earlier answer carried (`thinking_blocks`), handed back verbatim as Anthropic needs them. */
@@ -195,7 +199,8 @@ function toolResultBlock(message: Json, where: string, dropped: Dropped): Json {
   const block: Json = { type: 'tool_result', tool_use_id: message.tool_call_id, content };
   // Anthropic's own flag (tool-result.ts); false is Anthropic's default and is left out.
   if (toolFailed(message, where)) block.is_error = true;
-  return block;
+  // The /anthropic route keeps a tool result's cache breakpoint on its tool message.
+  return withCacheControl(block, message);
 }
 
 interface Conversation {
@@ -257,6 +262,7 @@ function convertTools(tools: unknown[]): Json[] {
     if (typeof fn.description === 'string') converted.description = fn.description;
     converted.input_schema = isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} };
     if (typeof fn.strict === 'boolean') converted.strict = fn.strict;
+    for (const field of NATIVE_TOOL_FIELDS) if (tool[field] !== undefined && tool[field] !== null) converted[field] = tool[field];
     return withCacheControl(converted, tool);
   });
 }
@@ -322,7 +328,10 @@ export function toAnthropicRequest(request: Json): AnthropicRequest {
   const userId = request.safety_identifier ?? request.user;
   if (typeof userId === 'string' && userId !== '') body.metadata = { user_id: userId };
 
-  const outputConfig: Json = {};
+  // What the /anthropic route kept of the client's `output_config` (members with no OpenAI field), then those that
+  // travelled as OpenAI fields.
+  const outputConfig: Json = isObject(request.output_config) ? { ...request.output_config } : {};
+  if (present('output_config') && !isObject(request.output_config)) dropped.add('output_config');
   if (present('reasoning_effort')) {
     const effort = request.reasoning_effort;
     if (typeof effort === 'string' && !EFFORTS_WITHOUT_EQUIVALENT.has(effort)) outputConfig.effort = effort;
@@ -649,4 +658,39 @@ export function anthropicStreamStep(data: string, state: StreamState): StreamSte
       // ping, content_block_stop, and event types added after this was written (Anthropic's versioning allows it).
       return NOTHING;
   }
+}
+
+// ---- the Messages API natively (`messages` jobs) ---------------------------------------------------------------
+
+/** A Messages answer, forwarded as the provider wrote it, with its usage read for the metrics. */
+export function nativeMessageAnswer(text: string): ChatAnswer {
+  const message = parseObject<{ usage?: unknown }>(text, 'the answer');
+  const usage: AnthropicUsage = {};
+  mergeUsage(usage, message.usage);
+  return { body: text, usage: usageData(openAIUsage(usage)) };
+}
+
+/** Scratch key: the usage of a native stream so far (message_start's, then each message_delta's). */
+const NATIVE_USAGE = 'anthropicNativeUsage';
+
+/**
+ * One event of a native Messages stream as the SSE block it came as: the client gets the provider's events untouched.
+ * The stream ends with `message_stop`. An `error` event is the provider failing, as in a translated stream: the
+ * gateway records it (breaker, metrics; a retry or fallback while nothing was sent yet) and ends the client's stream
+ * with the error event in Anthropic's shape.
+ */
+export function nativeMessageEvent(event: { event: string | null; data: string }, state: StreamState): StreamStep {
+  const payload = parseObject<StreamPayload>(event.data, 'the stream event');
+  if (payload.type === 'error') {
+    const error = payload.error ?? {};
+    return { chunks: [], done: false, error: { status: statusForErrorType(error.type), message: error.message ?? 'the stream failed' } };
+  }
+  const block = `${event.event === null ? '' : `event: ${event.event}\n`}data: ${event.data}\n\n`;
+  const usage = (state.scratch[NATIVE_USAGE] ??= {}) as AnthropicUsage;
+  if (payload.type === 'message_start') mergeUsage(usage, payload.message?.usage);
+  else if (payload.type === 'message_delta') mergeUsage(usage, payload.usage);
+  if (payload.type === 'message_start' || payload.type === 'message_delta' || payload.type === 'message_stop') {
+    state.usage = usageData(openAIUsage(usage));
+  }
+  return { chunks: [block], done: payload.type === 'message_stop' };
 }

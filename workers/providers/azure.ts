@@ -78,13 +78,13 @@ function azureUrl(job: JobData, target: CallTarget, operation: string): string {
   return joinUrl(base, `${prefix}/deployments/${encodeURIComponent(deployment)}/${operation}?api-version=${encodeURIComponent(config.apiVersion)}`);
 }
 
-/** The client's body less `model`: the deployment in the URL names it. */
-function azureBody(job: JobData): string {
-  const { body } = providerBody(job, []);
+/** The client's body less `model` (the deployment in the URL names it), and the fields it had to leave out. */
+function azureBody(job: JobData): { body: string; droppedParams: string[] } {
+  const { body, dropped } = providerBody(job, []);
   delete body.model;
   // Always ask for the usage chunk so token metrics work; the shared transform withholds it from clients that did not ask.
   if (job.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
-  return JSON.stringify(body);
+  return { body: JSON.stringify(body), droppedParams: dropped };
 }
 
 // Annotation frames carry `"object":""` (and an empty id); the prompt annotation has `"choices":[]` too. Only
@@ -157,7 +157,7 @@ export const azure: HttpAdapter = {
   ...openaiFormat,
 
   chatCall(job: JobData, target: CallTarget): UpstreamCall {
-    return { url: azureUrl(job, target, 'chat/completions'), body: azureBody(job), droppedParams: [] };
+    return { url: azureUrl(job, target, 'chat/completions'), ...azureBody(job) };
   },
 
   streamEvent(event: StreamEvent, state: StreamState): StreamStep {
@@ -174,12 +174,12 @@ export const azure: HttpAdapter = {
   },
 
   embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
-    return { url: azureUrl(job, target, 'embeddings'), body: azureBody(job), droppedParams: [] };
+    return { url: azureUrl(job, target, 'embeddings'), ...azureBody(job) };
   },
 
   // The deployment in the URL names the model, so the media bodies carry none either.
   speechCall(job: JobData, target: CallTarget): UpstreamCall {
-    return { url: azureUrl(job, target, 'audio/speech'), body: azureBody(job), droppedParams: [] };
+    return { url: azureUrl(job, target, 'audio/speech'), ...azureBody(job) };
   },
 
   transcriptionCall(job: JobData, target: CallTarget): UpstreamCall {
@@ -188,6 +188,6 @@ export const azure: HttpAdapter = {
   },
 
   imageGenerationCall(job: JobData, target: CallTarget): UpstreamCall {
-    return { url: azureUrl(job, target, 'images/generations'), body: azureBody(job), droppedParams: [] };
+    return { url: azureUrl(job, target, 'images/generations'), ...azureBody(job) };
   },
 };

@@ -58,7 +58,7 @@ interface GeminiResponse {
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'tools', 'tool_choice', 'functions', 'function_call',
   'temperature', 'top_p', 'top_k', 'max_tokens', 'max_completion_tokens', 'stop', 'n', 'seed', 'presence_penalty',
-  'frequency_penalty', 'response_format', 'reasoning_effort',
+  'frequency_penalty', 'response_format', 'reasoning_effort', 'logprobs', 'top_logprobs', 'google',
 ]);
 
 const STRING_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
@@ -298,12 +298,15 @@ function functionCallingConfig(choice: unknown): Json | null {
   throw new Error('unsupported tool_choice');
 }
 
-const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 1024, low: 1024, medium: 8192, high: 24576 };
+// `xhigh` (OpenAI) and `max` (Anthropic's effort, from the /anthropic route) get the largest budget every thinking
+// Gemini takes (2.5 Flash stops at 24576).
+const THINKING_BUDGET: Record<string, number> = { none: 0, minimal: 1024, low: 1024, medium: 8192, high: 24576,
+  xhigh: 24576, max: 24576 };
 
 /** `reasoning_effort` as Google's own OpenAI layer maps it: a thinking level on Gemini 3, a token budget before. */
 function thinkingConfig(effort: unknown, model: string): Json | null {
   if (typeof effort !== 'string' || !(effort in THINKING_BUDGET)) return null;
-  if (/gemini-3/.test(model)) return { thinkingLevel: effort === 'medium' || effort === 'high' ? 'high' : 'low' };
+  if (/gemini-3/.test(model)) return { thinkingLevel: effort === 'low' || effort === 'minimal' || effort === 'none' ? 'low' : 'high' };
   return { thinkingBudget: THINKING_BUDGET[effort] };
 }
 
@@ -342,11 +345,32 @@ function generationConfig(body: Json, model: string, dropped: Set<string>): Json
     if (thinking) config.thinkingConfig = thinking;
     else dropped.add('reasoning_effort');
   }
+  if (body.logprobs === true) config.responseLogprobs = true;
+  if (typeof body.top_logprobs === 'number') config.logprobs = body.top_logprobs;
+  const google = isObject(body.google) ? body.google : {};
+  if (google.mediaResolution !== undefined) config.mediaResolution = google.mediaResolution;
   return config;
 }
 
-/** The generateContent body for an OpenAI chat request, and the request fields it had to leave out. */
-export function geminiChatRequest(job: JobData): { body: Json; droppedParams: string[] } {
+/** Google's own settings from the /genai route (its `google` object): the Gemini API has no `labels`, Vertex has. */
+function googleSettings(source: Json, body: Json, labels: boolean, dropped: Set<string>): void {
+  if (source.google === undefined || source.google === null) return;
+  if (!isObject(source.google)) {
+    dropped.add('google');
+    return;
+  }
+  if (source.google.safetySettings !== undefined) body.safetySettings = source.google.safetySettings;
+  if (source.google.labels !== undefined) {
+    if (labels) body.labels = source.google.labels;
+    else dropped.add('google.labels');
+  }
+}
+
+/**
+ * The generateContent body for an OpenAI chat request, and the request fields it had to leave out; `labels`: the API
+ * takes billing labels (Vertex AI does, the Gemini API does not).
+ */
+export function geminiChatRequest(job: JobData, labels = false): { body: Json; droppedParams: string[] } {
   const source = job.body;
   const dropped = new Set<string>();
   const { contents, system } = convertMessages(source.messages, dropped);
@@ -364,6 +388,7 @@ export function geminiChatRequest(job: JobData): { body: Json; droppedParams: st
   }
   const config = generationConfig(source, job.model, dropped);
   if (Object.keys(config).length > 0) body.generationConfig = config;
+  googleSettings(source, body, labels, dropped);
   for (const [name, value] of Object.entries(source)) {
     if (!HANDLED.has(name) && value !== undefined && value !== null && value !== false) dropped.add(name);
   }

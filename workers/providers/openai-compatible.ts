@@ -117,8 +117,55 @@ function dropRules(body: Record<string, unknown>, rules: readonly ParamRule[], d
 // `thinking` config, the signed `thinking_blocks` Anthropic needs handed back, and a tool result's `is_error`
 // (tool-result.ts). No OpenAI-compatible server takes them, and OpenAI refuses unknown fields, so they are dropped and
 // reported.
-const FOREIGN_PARAMS = ['thinking'] as const;
-const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error'] as const;
+// The /anthropic route's Anthropic-only fields travel the same way: the members of `output_config` with no OpenAI
+// field (its effort and format arrive as `reasoning_effort` and `response_format`), top-level settings such as
+// `inference_geo`, and a tool's `defer_loading` and the like; the /genai route's Google-only settings (`google`); and
+// the Responses API's server-side compaction (`context_management`, Anthropic's context editing has the same name).
+const FOREIGN_PARAMS = ['thinking', 'output_config', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'speed',
+  'user_profile_id', 'workspace_id', 'anthropic_beta', 'google', 'context_management'] as const;
+const FOREIGN_MESSAGE_FIELDS = ['thinking_blocks', 'is_error', 'cache_control'] as const;
+const FOREIGN_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
+/** Anthropic's top effort (`output_config.effort: max`) is OpenAI's `xhigh`. */
+const EFFORT_SPELLINGS: Readonly<Record<string, string>> = { max: 'xhigh' };
+
+/** An assistant message's tool calls without the cache breakpoint the /anthropic route keeps on them; copied only then. */
+function stripToolCallCache(body: Record<string, unknown>, dropped: string[]): void {
+  const messages = body.messages;
+  if (!Array.isArray(messages)) return;
+  let copy: unknown[] | null = null;
+  messages.forEach((message: unknown, index) => {
+    const calls = (message as { tool_calls?: unknown } | null)?.tool_calls;
+    if (!Array.isArray(calls) || !calls.some((call) => (call as { cache_control?: unknown } | null)?.cache_control !== undefined)) return;
+    const clean = calls.map((call: unknown) => {
+      if ((call as { cache_control?: unknown } | null)?.cache_control === undefined) return call;
+      const { cache_control: _dropped, ...rest } = call as Record<string, unknown>;
+      return rest;
+    });
+    if (!dropped.includes('messages[].tool_calls[].cache_control')) dropped.push('messages[].tool_calls[].cache_control');
+    copy ??= messages.slice();
+    copy[index] = { ...(message as Record<string, unknown>), tool_calls: clean };
+  });
+  if (copy) body.messages = copy;
+}
+
+/** Tools without the fields no OpenAI-compatible server takes; the array is copied only when a tool carries one. */
+function stripToolFields(body: Record<string, unknown>, dropped: string[]): void {
+  const tools = body.tools;
+  if (!Array.isArray(tools)) return;
+  let copy: unknown[] | null = null;
+  tools.forEach((tool: unknown, index) => {
+    if (!tool || typeof tool !== 'object' || !carriesAny(tool as Record<string, unknown>, FOREIGN_TOOL_FIELDS)) return;
+    const clean: Record<string, unknown> = { ...(tool as Record<string, unknown>) };
+    for (const field of FOREIGN_TOOL_FIELDS) {
+      if (clean[field] === undefined) continue;
+      delete clean[field];
+      if (!dropped.includes(`tools[].${field}`)) dropped.push(`tools[].${field}`);
+    }
+    copy ??= tools.slice();
+    copy[index] = clean;
+  });
+  if (copy) body.tools = copy;
+}
 
 function carriesAny(message: Record<string, unknown>, fields: readonly string[]): boolean {
   for (const field of fields) if (message[field] !== undefined) return true;
@@ -157,6 +204,9 @@ function bodyFor(job: JobData, policy: BodyPolicy): { body: Record<string, unkno
     else dropped.push(from);
     delete body[from];
   }
+  if (typeof body.reasoning_effort === 'string' && Object.hasOwn(EFFORT_SPELLINGS, body.reasoning_effort)) {
+    body.reasoning_effort = EFFORT_SPELLINGS[body.reasoning_effort];
+  }
   dropRules(body, policy.unsupported, dropped);
   for (const rule of policy.modelParams) if (rule.models.test(job.model)) dropRules(body, rule.unsupportedParams, dropped);
   const allowed = policy.allowed[job.kind === 'embeddings' ? 'embeddings' : 'chat'];
@@ -168,6 +218,10 @@ function bodyFor(job: JobData, policy: BodyPolicy): { body: Record<string, unkno
     }
   }
   if (job.kind === 'chat' && policy.messageFields.length > 0) stripMessageFields(body, policy.messageFields, dropped);
+  if (job.kind === 'chat') {
+    stripToolFields(body, dropped);
+    stripToolCallCache(body, dropped);
+  }
   return { body, dropped };
 }
 

@@ -31,6 +31,8 @@ export interface StreamEvent {
 export interface CallTarget {
   readonly baseUrl: string | null;
   readonly key: KeyInit;
+  /** `network_config.extra_headers`, sent under the call's own headers: for an adapter that adds to one of them. */
+  readonly extraHeaders?: Readonly<Record<string, string>>;
 }
 
 export interface UpstreamCall {
@@ -105,6 +107,11 @@ export interface HttpAdapter {
   imageGenerationCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** OpenAI's Responses API (capability `responses`): the client's request, model aside, as it came. */
   responsesCall?(job: JobData, target: CallTarget): UpstreamCall;
+  /** Anthropic's Messages API (capability `messages`): the client's request, model aside, as it came; its answer as the
+   * provider wrote it, with the usage read; its stream's events as whole SSE blocks. */
+  messagesCall?(job: JobData, target: CallTarget): UpstreamCall;
+  messagesAnswer?(text: string): ChatAnswer;
+  messagesEvent?(event: StreamEvent, state: StreamState): StreamStep;
 }
 
 const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall' } as const;
@@ -114,6 +121,7 @@ export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget):
   if (job.kind === 'chat') return adapter.chatCall(job, target);
   const build = job.kind === 'embeddings' ? adapter.embeddingsCall
     : job.kind === 'responses' ? adapter.responsesCall
+    : job.kind === 'messages' ? adapter.messagesCall
     : job.kind === 'count_tokens' ? adapter.countTokensCall
       : job.kind === 'list_models' ? adapter.listModelsCall : adapter[MEDIA_CALLS[job.kind]];
   if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
@@ -150,6 +158,7 @@ export function mediaAnswer(bytes: Buffer, contentType: string | undefined): Med
 export function answerFor(adapter: HttpAdapter, text: string, job: JobData): ChatAnswer {
   if (job.kind === 'chat') return adapter.chatAnswer(text, job);
   if (job.kind === 'responses') return responsesAnswer(text);
+  if (job.kind === 'messages') return adapter.messagesAnswer!(text);
   const read = job.kind === 'embeddings' ? adapter.embeddingsAnswer
     : job.kind === 'list_models' ? adapter.listModelsAnswer : adapter.countTokensAnswer;
   return read!.call(adapter, text, job);
@@ -179,9 +188,11 @@ function responsesEvent(event: StreamEvent, state: StreamState): StreamStep {
   return { chunks: [block], done: true };
 }
 
-/** How the job's stream events become its chunks: the adapter's chat transform, or a Responses stream's blocks. */
+/** How the job's stream events become its chunks: the adapter's chat transform, or a native stream's blocks. */
 export function streamEventFor(adapter: HttpAdapter, job: JobData): (event: StreamEvent, state: StreamState) => StreamStep {
-  return job.kind === 'responses' ? responsesEvent : (event, state) => adapter.streamEvent(event, state);
+  if (job.kind === 'responses') return responsesEvent;
+  if (job.kind === 'messages') return (event, state) => adapter.messagesEvent!(event, state);
+  return (event, state) => adapter.streamEvent(event, state);
 }
 
 /** A list of models as a `list_models` answer; listing spends no tokens. */

@@ -50,7 +50,7 @@ export const vertex: HttpAdapter = {
 
   chatCall(job: JobData, target: CallTarget): UpstreamCall {
     const url = urlFor(target, job.model, job.stream ? 'streamGenerateContent?alt=sse' : 'generateContent');
-    const { body, droppedParams } = geminiChatRequest(job);
+    const { body, droppedParams } = geminiChatRequest(job, true);
     return { url, body: JSON.stringify(body), droppedParams };
   },
   chatAnswer: geminiChatAnswer,

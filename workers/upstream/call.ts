@@ -34,7 +34,7 @@ export class HttpJobRunner {
     const provider = this.#provider.name;
     const adapter = this.#adapter;
     const key = this.#provider.keys[job.data.keyIndex] ?? NO_KEY;
-    const target = { baseUrl: this.#provider.baseUrl, key };
+    const target = { baseUrl: this.#provider.baseUrl, key, extraHeaders: this.#provider.extraHeaders };
     let call: UpstreamCall;
     try {
       call = callFor(adapter, job.data, target);

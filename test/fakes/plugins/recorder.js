@@ -5,6 +5,9 @@
 //   x-reject: <label>          refuse from the pre-hook with a 403 error
 //   x-throw: <label>           throw from the pre-hook
 //   x-set-user: <label>        set the request's `user` to the label (a change the provider must see)
+//   x-hang-pre: <label>        return a pre-hook promise that never settles
+//   x-hang-post: <label>       return a post-hook promise that never settles
+//   x-late-pre: <label>        short-circuit from the pre-hook, but only after x-late-ms milliseconds
 
 /** @returns {unknown[]} */
 function calls() {
@@ -23,6 +26,13 @@ export default function createRecorder(config) {
       if (ctx.headers['x-throw'] === label) throw new Error(`${label} was asked to throw`);
       if (ctx.headers['x-set-user'] === label) request.user = label;
       if (ctx.headers['x-reject'] === label) return { error: { status: 403, message: `refused by plugin ${label}` } };
+      if (ctx.headers['x-hang-pre'] === label) return new Promise(() => {});
+      if (ctx.headers['x-late-pre'] === label) {
+        return new Promise((resolve) => setTimeout(() => {
+          calls().push({ plugin: label, hook: 'late', requestId: ctx.requestId });
+          resolve({ error: { status: 403, message: `late answer from ${label}` } });
+        }, Number(ctx.headers['x-late-ms'])));
+      }
       if (ctx.headers['x-short-circuit'] === label) {
         return {
           response: {
@@ -43,6 +53,8 @@ export default function createRecorder(config) {
     postHook(ctx, outcome) {
       calls().push({ plugin: label, hook: 'post', requestId: ctx.requestId, status: outcome.status,
         shortCircuited: outcome.shortCircuited, errorCode: outcome.error?.code ?? null, usage: outcome.usage });
+      if (ctx.headers['x-hang-post'] === label) return new Promise(() => {});
+      return undefined;
     },
     onStreamChunk(ctx, chunk) {
       calls().push({ plugin: label, hook: 'chunk', requestId: ctx.requestId, chunk });

@@ -9,8 +9,8 @@ import type { Outcome, Plugin, PluginContext, ChatRequestBody, PreHookResult } f
 
 export interface RecordedCall {
   plugin: string;
-  /** `pre-settled`: the typed plugin's (async) pre-hook has finished. */
-  hook: 'pre' | 'pre-settled' | 'post' | 'chunk';
+  /** `pre-settled`: the typed plugin's (async) pre-hook has finished; `late`: recorder.js's late pre-hook settled. */
+  hook: 'pre' | 'pre-settled' | 'post' | 'chunk' | 'late';
   requestId: string;
   [detail: string]: unknown;
 }

@@ -57,6 +57,26 @@ const weather: Anthropic.Tool = {
 const textOf = (message: Anthropic.Message) => message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
 
 const rejection = (promise: Promise<unknown>): Promise<APIError> => rejectionOf(promise, APIError);
+/** The output tokens counted for anthropic, summed over every series (whatever other labels they carry). */
+const outputTokens = async (): Promise<number> => {
+  const exposition = await (await fetch(`${h.url}/metrics`)).text();
+  let total = 0;
+  for (const line of exposition.split('\n')) {
+    if (/^heimdall_tokens_total\{/.test(line) && line.includes('provider="anthropic"') && line.includes('direction="output"')) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
+};
+/** The output tokens once they moved past `before` (the workers' metrics shards are read as they are written). */
+const outputTokensAfter = async (before: number): Promise<number> => {
+  for (let i = 0; i < 100; i++) {
+    const value = await outputTokens();
+    if (value !== before) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return before;
+};
 
 describe('same provider: /anthropic → anthropic', () => {
   it('answers a message; the upstream got the request as sent, with the gateway\'s key', async () => {
@@ -213,6 +233,174 @@ describe('cross-provider: /anthropic → openai and mock', () => {
       expect(message.stop_reason).toBe('end_turn');
       expect(message.usage.output_tokens).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("today's Messages fields (Claude Code's output_config and the Anthropic-only settings)", () => {
+  const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+  const current = {
+    max_tokens: 2048, messages: hello, thinking: { type: 'adaptive' },
+    output_config: { effort: 'max', format: { type: 'json_schema', schema } },
+    cache_control: { type: 'ephemeral', ttl: '1h' }, inference_geo: 'us', speed: 'fast',
+    tools: [{ ...weather, defer_loading: true, eager_input_streaming: true, input_examples: [{ location: 'Oslo' }] }],
+  };
+
+  it('reach anthropic exactly as the client sent them', async () => {
+    const { id, options } = withId();
+    const { response } = await client.messages.create({ ...current, model: 'claude-sonnet-5' } as Anthropic.MessageCreateParamsNonStreaming,
+      options).withResponse();
+    expect(response.headers.get('x-heimdall-dropped-params')).toBeNull();
+    const upstream = h.fake.requestsWithId(id)[0].body!;
+    expect(upstream).toEqual({ model: 'claude-sonnet-5', ...current });
+  });
+
+  it('reach openai as reasoning_effort and a strict json_schema response_format; the rest is dropped and reported', async () => {
+    const { id, options } = withId();
+    const { data, response } = await client.messages.create({ ...current, model: 'openai/gpt-4o-mini',
+      output_config: { ...current.output_config, task_budget: { type: 'tokens', total: 400000 } } } as Anthropic.MessageCreateParamsNonStreaming,
+    options).withResponse();
+    expect(data.type).toBe('message');
+    const upstream = openaiFake.requestsWithId(id)[0].body!;
+    expect(upstream).toMatchObject({ reasoning_effort: 'xhigh',
+      response_format: { type: 'json_schema', json_schema: { name: 'output', schema, strict: true } } });
+    expect(upstream.tools).toEqual([{ type: 'function', function: { name: 'get_weather', description: 'Weather by city',
+      parameters: weather.input_schema } }]);
+    for (const field of ['output_config', 'thinking', 'cache_control', 'inference_geo', 'speed']) expect(upstream).not.toHaveProperty(field);
+    expect(response.headers.get('x-heimdall-dropped-params')!.split(',').sort()).toEqual(['cache_control', 'inference_geo', 'output_config',
+      'speed', 'thinking', 'tools[].defer_loading', 'tools[].eager_input_streaming', 'tools[].input_examples']);
+  });
+
+  it("the client's anthropic-beta flags reach anthropic as the header; openai drops and reports them", async () => {
+    const betas = ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'];
+    const { id, options } = withId();
+    await client.beta.messages.create({ model: 'claude-sonnet-5', max_tokens: 64, messages: hello, betas }, options);
+    const upstream = h.fake.requestsWithId(id)[0];
+    expect(upstream.headers['anthropic-beta']).toBe(betas.join(','));
+    expect(upstream.body).toEqual({ model: 'claude-sonnet-5', max_tokens: 64, messages: hello });
+    const other = withId();
+    const { response } = await client.beta.messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 64, messages: hello, betas },
+      other.options).withResponse();
+    expect(openaiFake.requestsWithId(other.id)[0].body).not.toHaveProperty('anthropic_beta');
+    expect(response.headers.get('x-heimdall-dropped-params')).toBe('anthropic_beta');
+  });
+
+  it('count_tokens takes output_config too', async () => {
+    const counted = await client.messages.countTokens({ model: 'claude-sonnet-5', messages: hello,
+      output_config: { effort: 'low', format: { type: 'json_schema', schema } } });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+  });
+
+  it('an output_config Anthropic would refuse is a 400 in its shape', async () => {
+    const error = await rejection(client.messages.create({ model: 'claude-sonnet-5', max_tokens: 10, messages: hello,
+      output_config: { effort: 'extreme' } } as unknown as Anthropic.MessageCreateParamsNonStreaming));
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    expect(error.message).toContain('output_config.effort');
+  });
+});
+
+describe("Claude Code's cache breakpoints on tool blocks", () => {
+  const cache = { type: 'ephemeral', ttl: '5m' };
+  const conversation = [
+    { role: 'user', content: 'check the build' },
+    { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { location: 'Oslo' }, cache_control: cache }] },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: 'sunny', cache_control: cache }] },
+  ];
+
+  it('reach anthropic on the tool_use and tool_result blocks where the client put them', async () => {
+    const { id, options } = withId();
+    await client.messages.create({ model: 'claude-sonnet-5', max_tokens: 64, tools: [weather], messages: conversation } as
+      Anthropic.MessageCreateParamsNonStreaming, options);
+    expect(h.fake.requestsWithId(id)[0].body!.messages).toEqual(conversation);
+  });
+
+  it('are dropped and reported for openai, which has no such field', async () => {
+    const { id, options } = withId();
+    const { response } = await client.messages.create({ model: 'openai/gpt-4o-mini', max_tokens: 64, tools: [weather],
+      messages: conversation } as Anthropic.MessageCreateParamsNonStreaming, options).withResponse();
+    const sent = openaiFake.requestsWithId(id)[0].body!;
+    expect(JSON.stringify(sent.messages)).not.toContain('cache_control');
+    expect(response.headers.get('x-heimdall-dropped-params')!.split(',').sort())
+      .toEqual(['messages[].cache_control', 'messages[].tool_calls[].cache_control']);
+  });
+});
+
+describe('what the chat translation cannot carry goes to anthropic as the client sent it', () => {
+  const search = { type: 'web_search_20250305', name: 'web_search', max_uses: 3 };
+  const searching = { max_tokens: 256, messages: [{ role: 'user', content: 'what is heimdall' }], tools: [search] };
+
+  it("a server tool: the request reaches anthropic unchanged and the answer's server blocks and citations come back", async () => {
+    const { id, options } = withId();
+    const { data, response } = await client.messages.create({ ...searching, model: 'claude-sonnet-5' } as Anthropic.MessageCreateParamsNonStreaming,
+      options).withResponse();
+    expect(response.headers.get('x-heimdall-provider')).toBe('anthropic');
+    const upstream = h.fake.requestsWithId(id)[0];
+    expect(upstream.body).toEqual({ model: 'claude-sonnet-5', ...searching });
+    // The answer is Anthropic's own, byte for byte.
+    expect(data).toEqual(JSON.parse(upstream.responseBody!));
+    expect(data.content.map((block) => block.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
+    expect((data.content[2] as Anthropic.TextBlock).citations).toHaveLength(1);
+  });
+
+  it('streams Anthropic\'s own events, citations included, and counts the tokens', async () => {
+    const { id, options } = withId();
+    const before = await outputTokens();
+    const final = await client.messages.stream({ ...searching, model: 'claude-sonnet-5' } as Anthropic.MessageCreateParamsStreaming,
+      options).finalMessage();
+    expect(final.content.map((block) => block.type)).toEqual(['server_tool_use', 'web_search_tool_result', 'text']);
+    expect((final.content[2] as Anthropic.TextBlock).citations).toHaveLength(1);
+    const upstream = h.fake.requestsWithId(id)[0];
+    expect(upstream.body).toMatchObject({ stream: true, tools: [search] });
+    expect(final.usage.output_tokens).toBeGreaterThan(0);
+    const after = await outputTokensAfter(before);
+    expect(after - before).toBe(final.usage.output_tokens);
+  });
+
+  it("a native stream the provider breaks off ends with the error event in Anthropic's shape", async () => {
+    const response = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ ...searching, model: 'claude-stream-error', stream: true }) });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toContain('event: message_start');
+    const last = text.trim().split('\n\n').at(-1)!;
+    expect(last.split('\n')[0]).toBe('event: error');
+    expect(JSON.parse(last.split('\n')[1].slice(6))).toMatchObject({ type: 'error', error: { message: expect.stringContaining('Overloaded') } });
+  });
+
+  it("beta fields with the client's anthropic-beta header (MCP servers, context management)", async () => {
+    const { id, options } = withId();
+    const params = { model: 'claude-sonnet-5', max_tokens: 64, messages: hello,
+      mcp_servers: [{ type: 'url', url: 'https://mcp.example.com/sse', name: 'example' }],
+      context_management: { edits: [{ type: 'clear_tool_uses_20250919' }] },
+      betas: ['mcp-client-2025-04-04', 'context-management-2025-06-27'] };
+    const message = await client.beta.messages.create(params as unknown as Anthropic.Beta.MessageCreateParamsNonStreaming, options);
+    expect(message.type).toBe('message');
+    const upstream = h.fake.requestsWithId(id)[0];
+    expect(upstream.headers['anthropic-beta']).toBe('mcp-client-2025-04-04,context-management-2025-06-27');
+    const { betas: _betas, ...body } = params;
+    expect(upstream.body).toEqual(body);
+  });
+
+  it('a document with citations goes as it is', async () => {
+    const { id, options } = withId();
+    const document = { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'The sky is blue.' },
+      title: 'Sky', context: 'A note', citations: { enabled: true } };
+    await client.messages.create({ model: 'claude-sonnet-5', max_tokens: 64,
+      messages: [{ role: 'user', content: [document, { type: 'text', text: 'What colour is the sky?' }] }] } as Anthropic.MessageCreateParamsNonStreaming,
+    options);
+    expect(h.fake.requestsWithId(id)[0].body!.messages).toEqual([{ role: 'user', content: [document, { type: 'text', text: 'What colour is the sky?' }] }]);
+  });
+
+  it('any other provider refuses it with a 400 that says why', async () => {
+    const before = openaiFake.requests.length;
+    for (const model of ['openai/gpt-4o-mini', 'mock/echo']) {
+      const error = await rejection(client.messages.create({ ...searching, model } as Anthropic.MessageCreateParamsNonStreaming));
+      expect(error).toBeInstanceOf(BadRequestError);
+      expect(error.message).toContain("server tool 'web_search_20250305'");
+      expect(error.message).toContain("only the built-in 'anthropic' provider takes it");
+    }
+    expect(openaiFake.requests.length).toBe(before);
   });
 });
 

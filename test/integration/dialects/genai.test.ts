@@ -3,7 +3,9 @@
 // cross-provider (the fake OpenAI server, the fake Anthropic API, the built-in mock), streams, function calls,
 // thinking, countTokens, embeddings, and errors, which the SDK must raise as its ApiError with Google's envelope.
 
-import { ApiError, FinishReason, GoogleGenAI, Type, type Content, type GenerateContentResponse } from '@google/genai';
+import {
+  ApiError, FinishReason, GoogleGenAI, HarmBlockThreshold, HarmCategory, MediaResolution, Type, type Content, type GenerateContentResponse,
+} from '@google/genai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
@@ -111,6 +113,33 @@ describe('generateContent', () => {
     const response = await ai.models.generateContent({ model: 'mock/echo', contents: 'ping' });
     expect(response.text).toBe('Echo: ping');
     expect(await eventually(counted, (value) => value === before + 1)).toBe(before + 1);
+  });
+});
+
+describe("Google's own settings (safety, labels, media resolution, logprobs)", () => {
+  const safetySettings = [{ category: HarmCategory.HARM_CATEGORY_HARASSMENT, threshold: HarmBlockThreshold.BLOCK_ONLY_HIGH }];
+  const config = { safetySettings, labels: { team: 'search' }, mediaResolution: MediaResolution.MEDIA_RESOLUTION_LOW,
+    responseLogprobs: true, logprobs: 3 };
+
+  it('reach gemini and vertex as the client sent them (the Gemini API has no labels: dropped and reported)', async () => {
+    const response = await ai.models.generateContent({ model: 'gemini-2.0-flash', contents: 'hi', config });
+    expect(vertex.fake.requests[0].body).toMatchObject({ safetySettings,
+      generationConfig: { mediaResolution: 'MEDIA_RESOLUTION_LOW', responseLogprobs: true, logprobs: 3 } });
+    expect(vertex.fake.requests[0].body).not.toHaveProperty('labels');
+    expect(response.sdkHttpResponse!.headers!['x-heimdall-dropped-params']).toBe('google.labels');
+
+    const onVertex = await ai.models.generateContent({ model: 'vertex/gemini-2.0-flash', contents: 'hi', config });
+    expect(vertex.fake.requests[1].body).toMatchObject({ safetySettings, labels: { team: 'search' },
+      generationConfig: { mediaResolution: 'MEDIA_RESOLUTION_LOW', responseLogprobs: true, logprobs: 3 } });
+    expect(onVertex.sdkHttpResponse!.headers!['x-heimdall-dropped-params']).toBeUndefined();
+  });
+
+  it('reach openai as logprobs and top_logprobs; the rest is dropped and reported', async () => {
+    const response = await ai.models.generateContent({ model: 'openai/gpt-4o-mini', contents: 'hi', config });
+    const body = openai.requests[0].body!;
+    expect(body).toMatchObject({ logprobs: true, top_logprobs: 3 });
+    expect(body).not.toHaveProperty('google');
+    expect(response.sdkHttpResponse!.headers!['x-heimdall-dropped-params']).toBe('google');
   });
 });
 

@@ -81,6 +81,16 @@ describe('POST /v1/responses to an OpenAI-compatible provider, through chat', ()
     expect(sent).not.toHaveProperty('store');
   });
 
+  it("passes today's chat fields on under their names; compaction, which chat servers lack, is dropped and reported", async () => {
+    const { response } = await h.client.responses.create({ model: 'compat/gpt-4o-mini', input: 'hello', prompt_cache_key: 'k-1',
+      prompt_cache_retention: '24h', safety_identifier: 'user-1', context_management: [{ type: 'compaction', compact_threshold: 1000 }],
+    } as OpenAI.Responses.ResponseCreateParamsNonStreaming).withResponse();
+    const sent = upstreamBody(response.headers.get('x-request-id'));
+    expect(sent).toMatchObject({ prompt_cache_key: 'k-1', prompt_cache_retention: '24h', safety_identifier: 'user-1' });
+    expect(sent).not.toHaveProperty('context_management');
+    expect(response.headers.get('x-heimdall-dropped-params')).toBe('context_management');
+  });
+
   it('streams the typed events, in order, with sequence numbers', async () => {
     const events = await collect(await h.client.responses.create({ model: 'compat/gpt-4o-mini', input: 'stream me', stream: true }));
     const types = events.map((event) => event.type);

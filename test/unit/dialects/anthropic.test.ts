@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { estimateInputTokens } from '../../../src/dialects/anthropic-routes.js';
-import { anthropicMessages, toOpenAIRequest } from '../../../src/dialects/anthropic.js';
+import { anthropicCountTokens, anthropicMessages, toOpenAIRequest } from '../../../src/dialects/anthropic.js';
 import { anthropicErrorBody, anthropicMessage, anthropicStop, anthropicUsage, createAnthropicWire } from '../../../src/dialects/anthropic-wire.js';
 import { GatewayError } from '../../../src/errors/gateway-error.js';
 import type { IncomingRequest } from '../../../src/http/server.js';
@@ -10,6 +10,8 @@ type Json = Record<string, unknown>;
 
 const base = { model: 'claude-sonnet-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] };
 const parse = (request: Json, counting = false) => toOpenAIRequest(request, counting);
+/** The HTTP request a body (and headers) arrives as. */
+const incoming = (body: Json, headers: Record<string, string> = {}) => ({ body: Buffer.from(JSON.stringify(body)), headers }) as IncomingRequest;
 /** The GatewayError a request is refused with. */
 function refusal(request: Json, counting = false): GatewayError {
   try {
@@ -118,6 +120,88 @@ describe('Anthropic dialect: the request as an OpenAI chat request', () => {
     expect(() => anthropicMessages.parse(request('{x'))).toThrow(expect.objectContaining({ data: expect.objectContaining({ code: 'INVALID_JSON' }) }));
     expect(() => anthropicMessages.parse(request(null))).toThrow(/empty/);
     expect(() => anthropicMessages.parse(request('[1]'))).toThrow(/JSON object/);
+  });
+
+  it('takes output_config: effort as reasoning_effort, a JSON-schema format as a strict response_format, the rest kept', () => {
+    const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+    const { body } = parse({ ...base, output_config: { effort: 'max', format: { type: 'json_schema', schema },
+      task_budget: { type: 'tokens', total: 400000 } } });
+    expect(body.reasoning_effort).toBe('max');
+    expect(body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema, strict: true } });
+    expect(body.output_config).toEqual({ task_budget: { type: 'tokens', total: 400000 } });
+    // Only what has no OpenAI field stays under output_config.
+    expect(parse({ ...base, output_config: { effort: 'low' } }).body).not.toHaveProperty('output_config');
+    expect(parse({ model: base.model, messages: base.messages, output_config: { effort: 'low' } }, true).body.reasoning_effort).toBe('low');
+  });
+
+  it('refuses an output_config Anthropic would refuse', () => {
+    expect(refusal({ ...base, output_config: 'high' }).message).toMatch(/^output_config: Input should be a valid dictionary/);
+    expect(refusal({ ...base, output_config: { effort: 'extreme' } }).message).toMatch(/^output_config\.effort: Input should be 'low'/);
+    expect(refusal({ ...base, output_config: { format: { type: 'json_schema' } } }).message).toMatch(/^output_config\.format:/);
+    expect(refusal({ ...base, output_config: { format: { type: 'regex', schema: {} } } }).data.param).toBe('output_config');
+  });
+
+  it("carries the Anthropic-only top-level fields and a tool's Anthropic-only fields as they are", () => {
+    const only = { cache_control: { type: 'ephemeral', ttl: '1h' }, container: 'container_1', diagnostics: { previous_message_id: 'msg_1' },
+      inference_geo: 'us', speed: 'fast', user_profile_id: 'up_1', workspace_id: 'wrk_1' };
+    const tool = { name: 't', input_schema: { type: 'object' }, defer_loading: true, eager_input_streaming: true,
+      input_examples: [{ a: 1 }], allowed_callers: ['direct'] };
+    const { body } = parse({ ...base, ...only, tools: [tool], thinking: { type: 'adaptive' } });
+    expect(body).toMatchObject({ ...only, thinking: { type: 'adaptive' } });
+    expect(body.tools).toEqual([{ type: 'function', function: { name: 't', parameters: { type: 'object' } }, defer_loading: true,
+      eager_input_streaming: true, input_examples: [{ a: 1 }], allowed_callers: ['direct'] }]);
+    // count_tokens takes the prompt-caching and speed settings, not the sampling-side ones.
+    const counted = { model: base.model, messages: base.messages };
+    expect(parse({ ...counted, cache_control: { type: 'ephemeral' }, speed: 'fast' }, true).body)
+      .toMatchObject({ cache_control: { type: 'ephemeral' }, speed: 'fast' });
+    expect(refusal({ ...counted, inference_geo: 'us' }, true).message).toBe('inference_geo: Extra inputs are not permitted');
+  });
+
+
+  it("carries the client's anthropic-beta flags as anthropic_beta, counting too", () => {
+    const betas = { 'anthropic-beta': 'interleaved-thinking-2025-05-14, context-1m-2025-08-07' };
+    expect(anthropicMessages.parse(incoming(base, betas)).body.anthropic_beta).toEqual(['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07']);
+    expect(anthropicCountTokens.parse(incoming({ model: base.model, messages: base.messages }, betas)).body.anthropic_beta).toHaveLength(2);
+    expect(anthropicMessages.parse(incoming(base, { 'anthropic-beta': ' , ' })).body).not.toHaveProperty('anthropic_beta');
+  });
+
+  it("keeps a tool_use's and a tool_result's cache breakpoint; a tool_use's caller goes natively", () => {
+    const cache = { type: 'ephemeral' };
+    const { body } = parse({ ...base, messages: [{ role: 'user', content: 'q' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {}, cache_control: cache }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok', cache_control: cache }] }] });
+    expect(body.messages).toEqual([{ role: 'user', content: 'q' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' }, cache_control: cache }] },
+      { role: 'tool', tool_call_id: 't1', content: 'ok', cache_control: cache }]);
+    const caller = { ...base, messages: [{ role: 'user', content: 'q' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {}, caller: { type: 'direct' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok' }] }] };
+    expect(anthropicMessages.parse(incoming(caller)).native?.kind).toBe('messages');
+  });
+
+  it('sends what the translation cannot carry natively, with the client\'s beta flags; plugins see the model only', () => {
+    const tools = [{ type: 'web_search_20250305', name: 'web_search' }];
+    const parsed = anthropicMessages.parse(incoming({ ...base, tools, stream: true, fallbacks: ['mock/echo'] }, { 'anthropic-beta': 'a-1, b-2' }));
+    expect(parsed).toMatchObject({ kind: 'chat', stream: true, includeUsage: true,
+      body: { model: base.model, messages: [], fallbacks: ['mock/echo'] } });
+    expect(parsed.native).toMatchObject({ kind: 'messages', body: { ...base, tools, stream: true, anthropic_beta: ['a-1', 'b-2'] } });
+    expect(parsed.native!.body).not.toHaveProperty('fallbacks');
+    expect(parsed.native!.untranslatable).toMatchObject({ code: 'INVALID_REQUEST',
+      message: expect.stringContaining("only the built-in 'anthropic' provider takes it") });
+    // Each of these is valid for Anthropic and beyond the translation.
+    for (const request of [
+      { ...base, mcp_servers: [{ type: 'url', url: 'https://mcp.test', name: 'm' }] },
+      { ...base, context_management: { edits: [] } },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'url', url: 'https://x.test/a.pdf' } }] }] },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'x' },
+        citations: { enabled: true } }] }] },
+      { ...base, messages: [{ role: 'user', content: [{ type: 'search_result', source: 's', title: 't', content: [] }] }] },
+      { ...base, messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }] }] },
+    ]) expect(anthropicMessages.parse(incoming(request)).native?.kind, JSON.stringify(request)).toBe('messages');
+    // Invalid requests are still refused by the gateway, and a translatable one has no native body.
+    expect(() => anthropicMessages.parse(incoming({ ...base, max_tokens: 0 }))).toThrow(/max_tokens/);
+    expect(() => anthropicMessages.parse(incoming({ ...base, tools, model: 7 }))).toThrow(/model: Field required/);
+    expect(anthropicMessages.parse(incoming(base)).native).toBeUndefined();
   });
 });
 

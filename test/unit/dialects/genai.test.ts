@@ -70,6 +70,7 @@ describe('GenAI requests → OpenAI chat', () => {
       ],
       temperature: 0.1, top_p: 0.9, top_k: 5, max_tokens: 10, stop: ['x'], n: 2, seed: 7, presence_penalty: 0.5,
       frequency_penalty: 0.25, response_format: { type: 'json_object' }, reasoning_effort: 'medium',
+      google: { safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }] },
     });
   });
 
@@ -148,13 +149,26 @@ describe('GenAI requests → OpenAI chat', () => {
     const refused = (body: Json) => refusal(() => chatRequestOf(body, 'm'));
     expect(refused({ contents: [] }).data.param).toBe('contents');
     expect(refused({ contents: [user('x')], cachedContent: 'c' }).message).toContain("unknown field 'cachedContent'");
-    expect(refused({ contents: [user('x')], generationConfig: { responseLogprobs: true } }).data.param).toBe('generationConfig.responseLogprobs');
+    expect(refused({ contents: [user('x')], generationConfig: { responseLogprobs: 'yes' } }).data.param).toBe('generationConfig.responseLogprobs');
+    expect(refused({ contents: [user('x')], generationConfig: { logprobs: -1 } }).data.param).toBe('generationConfig.logprobs');
+    expect(refused({ contents: [user('x')], generationConfig: { mediaResolution: 'TINY' } }).data.param).toBe('generationConfig.mediaResolution');
+    expect(refused({ contents: [user('x')], safetySettings: {} }).data.param).toBe('safetySettings');
+    expect(refused({ contents: [user('x')], generationConfig: { speechConfig: {} } }).data.param).toBe('generationConfig.speechConfig');
     expect(refused({ contents: [user('x')], tools: [{ googleSearch: {} }] }).message).toContain('only functionDeclarations');
     expect(refused({ contents: [{ role: 'system', parts: [{ text: 'x' }] }] }).message).toContain("'user' or 'model'");
     expect(refused({ contents: [{ role: 'user', parts: [{ executableCode: {} }] }] }).data.param).toBe('contents[0].parts[0].executableCode');
     expect(refused({ contents: [user('x'), { role: 'user', parts: [{ functionResponse: { name: 'f', response: {} } }] }] }).message)
       .toContain('answers no earlier functionCall');
     expect(refused({ contents: [user('x')], generationConfig: { responseSchema: { type: 'OBJECT' } } }).message).toContain('application/json');
+  });
+
+  it("carries Google's own settings in `google`, and logprobs as OpenAI's", () => {
+    const safetySettings = [{ category: 'HARM_CATEGORY_HATE_SPEECH', threshold: 'BLOCK_LOW_AND_ABOVE' }];
+    expect(chatRequestOf({ contents: [user('x')], safetySettings, labels: { team: 'a' },
+      generationConfig: { mediaResolution: 'MEDIA_RESOLUTION_HIGH', responseLogprobs: true, logprobs: 2 } }, 'm')).toEqual({
+      model: 'm', messages: [{ role: 'user', content: 'x' }], logprobs: true, top_logprobs: 2,
+      google: { safetySettings, labels: { team: 'a' }, mediaResolution: 'MEDIA_RESOLUTION_HIGH' } });
+    expect(chatRequestOf({ contents: [user('x')] }, 'm')).not.toHaveProperty('google');
   });
 
   it('countTokens takes contents or a whole generateContentRequest', () => {

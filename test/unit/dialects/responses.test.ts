@@ -75,6 +75,18 @@ describe('Responses request → chat request', () => {
     expect(echo.maxOutputTokens).toBe(9);
   });
 
+  it("takes today's SDK fields: chat's own under the same names, compaction carried, stream_options as chat's", () => {
+    const { parsed } = parse({ model: 'm', input: 'x', stream: true, prompt_cache_retention: '24h', prompt_cache_key: 'k',
+      prompt_cache_options: { mode: 'auto' }, moderation: { model: 'omni-moderation-latest' }, safety_identifier: 'u',
+      context_management: [{ type: 'compaction', compact_threshold: 1000 }], stream_options: { include_obfuscation: false } });
+    expect(parsed.body).toMatchObject({ prompt_cache_retention: '24h', prompt_cache_key: 'k', prompt_cache_options: { mode: 'auto' },
+      moderation: { model: 'omni-moderation-latest' }, safety_identifier: 'u',
+      context_management: [{ type: 'compaction', compact_threshold: 1000 }],
+      stream_options: { include_obfuscation: false, include_usage: true } });
+    expect(parse({ model: 'm', input: 'x', stream_options: { include_obfuscation: false } }).parsed.body).not.toHaveProperty('stream_options');
+    expect(refusal({ model: 'm', input: 'x', stream_options: 'no' }).data.param).toBe('stream_options');
+  });
+
   it.each([
     [{ model: 'm', input: 'x', previous_response_id: 'resp_1' }, 'previous_response_id'],
     [{ model: 'm', input: 'x', conversation: 'conv_1' }, 'conversation'],

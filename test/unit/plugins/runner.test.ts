@@ -81,3 +81,43 @@ describe('plugin runner', () => {
     expect(runner.chunk(ctx, 'xyz')).toBeNull();
   });
 });
+
+describe('plugin runner: hooks that do not settle in time', () => {
+  const never = () => new Promise<never>(() => {});
+  const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+  it('fails the pre-phase with PLUGIN_TIMEOUT at the deadline; the hung plugin is not counted as reached', async () => {
+    const calls: string[] = [];
+    const runner = new PluginRunner([recorder(calls, 'a'), recorder(calls, 'stuck', { preHook: never }), recorder(calls, 'c')], logger);
+    const run = await runner.runPre(ctx, request, performance.now() + 20, 20);
+    expect(run.reached).toBe(1);
+    expect(run.failure).toMatchObject({ code: 'PLUGIN_TIMEOUT', message: expect.stringContaining("plugin 'stuck' preHook did not settle within 0.02 s") });
+    expect(run.shortCircuit).toEqual({ error: { status: 504, message: run.failure!.message } });
+    expect(calls).toEqual(['pre:a']);
+  });
+
+  it('turns the outcome into PLUGIN_TIMEOUT when a post-hook hangs, runs the rest without waiting on them', async () => {
+    const calls: string[] = [];
+    const runner = new PluginRunner([
+      recorder(calls, 'a', { postHook: () => { calls.push('post:a'); return never(); } }),
+      recorder(calls, 'b'),
+      recorder(calls, 'stuck', { postHook: () => { calls.push('post:stuck'); return never(); } }),
+    ], logger);
+    const result = outcome();
+    await runner.runPost(ctx, result, 3, 20);
+    expect(calls).toEqual(['post:stuck', 'post:b', 'post:a']);
+    expect(result).toMatchObject({ status: 504, body: null, error: { code: 'PLUGIN_TIMEOUT' } });
+    expect(result.error!.message).toContain("plugin 'stuck' postHook");
+  });
+
+  it('leaves no timer behind when async hooks settle in time, and none without a deadline', async () => {
+    const quick = recorder([], 'quick', { preHook: async () => undefined, postHook: async () => undefined });
+    const runner = new PluginRunner([quick], logger);
+    const before = timers();
+    await runner.runPre(ctx, request, performance.now() + 60_000, 60_000);
+    await runner.runPost(ctx, outcome(), 1, 60_000);
+    await runner.runPre(ctx, request);
+    expect(timers()).toBe(before);
+  });
+});
+

@@ -34,6 +34,15 @@ describe('adapter registry', () => {
     }
     expect(PROVIDER_FACTS.openai.capabilities.responses).toBe(true);
   });
+
+  it('takes the Messages API natively exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const native = adapter.transport === 'http' && adapter.messagesCall !== undefined && adapter.messagesAnswer !== undefined
+        && adapter.messagesEvent !== undefined;
+      expect([id, native]).toEqual([id, PROVIDER_FACTS[id].capabilities.messages]);
+    }
+    expect(PROVIDER_FACTS.anthropic.capabilities.messages).toBe(true);
+  });
 });
 
 describe('list_models', () => {

@@ -156,6 +156,29 @@ describe('Anthropic adapter: the request', () => {
     expect(sent({ messages: [user('hi')], response_format: { type: 'text' } }).body).not.toHaveProperty('output_config');
   });
 
+  it("sends the /anthropic route's output_config back as the client wrote it, and its Anthropic-only fields", () => {
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false };
+    const only = { cache_control: { type: 'ephemeral', ttl: '1h' }, container: 'container_1', inference_geo: 'us', speed: 'fast',
+      diagnostics: { previous_message_id: 'msg_1' }, user_profile_id: 'up_1', workspace_id: 'wrk_1' };
+    const tool = { type: 'function', function: { name: 't', parameters: { type: 'object' } }, defer_loading: true,
+      eager_input_streaming: true, input_examples: [{ a: 1 }], allowed_callers: ['direct'] };
+    const { body, call } = sent({ messages: [user('hi')], reasoning_effort: 'max',
+      response_format: { type: 'json_schema', json_schema: { name: 'output', schema, strict: true } },
+      output_config: { task_budget: { type: 'tokens', total: 1000 } }, tools: [tool], ...only });
+    expect(body.output_config).toEqual({ task_budget: { type: 'tokens', total: 1000 }, effort: 'max', format: { type: 'json_schema', schema } });
+    expect(body).toMatchObject(only);
+    expect(body.tools).toEqual([{ name: 't', input_schema: { type: 'object' }, defer_loading: true, eager_input_streaming: true,
+      input_examples: [{ a: 1 }], allowed_callers: ['direct'] }]);
+    expect(call.droppedParams).toEqual([]);
+    expect(sent({ messages: [user('hi')], output_config: 'high' }).call.droppedParams).toEqual(['output_config']);
+    const cache = { type: 'ephemeral', ttl: '1h' };
+    const tooled = sent({ messages: [user('q'), { role: 'assistant', content: null, tool_calls: [{ id: 't1', type: 'function',
+      function: { name: 'f', arguments: '{}' }, cache_control: cache }] }, { role: 'tool', tool_call_id: 't1', content: 'ok', cache_control: cache }] });
+    expect(tooled.body.messages).toEqual([{ role: 'user', content: 'q' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'f', input: {}, cache_control: cache }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'ok', cache_control: cache }] }]);
+  });
+
   it('drops and reports every parameter Anthropic cannot take, but not harmless defaults', () => {
     const { body, call } = sent({ messages: [user('hi')], n: 2, logprobs: true, top_logprobs: 2, presence_penalty: 0.5,
       frequency_penalty: 0.1, seed: 7, logit_bias: { 1: 2 }, response_format: { type: 'json_object' }, reasoning_effort: 'minimal',
@@ -413,3 +436,55 @@ describe('Anthropic adapter: count_tokens', () => {
     expect(() => anthropic.countTokensAnswer!('{"tokens":42}', job({}))).toThrow(/input_tokens/);
   });
 });
+
+describe("Anthropic adapter: the client's beta flags", () => {
+  it('sends anthropic_beta as the anthropic-beta header, joined with the configured flags, on chats and counts', () => {
+    const body = { messages: [user('hi')], anthropic_beta: ['context-1m-2025-08-07'] };
+    const call = anthropic.chatCall(job(body), { ...target, extraHeaders: { 'anthropic-beta': 'files-api-2025-04-14, context-1m-2025-08-07' } });
+    expect(call.headers).toEqual({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'files-api-2025-04-14,context-1m-2025-08-07' });
+    expect(JSON.parse(call.body)).not.toHaveProperty('anthropic_beta');
+    expect(call.droppedParams).toEqual([]);
+    expect(anthropic.countTokensCall!(job(body, { kind: 'count_tokens' }), target).headers)
+      .toEqual({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'context-1m-2025-08-07' });
+    // With no client flags the configured header is left to the worker's extra_headers.
+    expect(anthropic.chatCall(job({ messages: [user('hi')] }), { ...target, extraHeaders: { 'anthropic-beta': 'x' } }).headers)
+      .toEqual({ 'anthropic-version': '2023-06-01' });
+  });
+});
+
+describe('Anthropic adapter: the Messages API natively (messages jobs)', () => {
+  const native = (body: Record<string, unknown>) => job(body, { kind: 'messages' });
+
+  it("sends the client's request as it came, with the bare model, and its beta flags as the header", () => {
+    const body = { model: 'anthropic/claude-sonnet-5', max_tokens: 10, messages: [user('hi')], tools: [{ type: 'web_search_20250305', name: 'web_search' }] };
+    const call = anthropic.messagesCall!(native({ ...body, anthropic_beta: ['mcp-client-2025-04-04', 'b'] }), target);
+    expect(call.url).toBe('https://api.anthropic.com/v1/messages');
+    expect(call.headers).toEqual({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'mcp-client-2025-04-04,b' });
+    expect(JSON.parse(call.body)).toEqual({ ...body, model: 'claude-sonnet-5' });
+    expect(call.droppedParams).toEqual([]);
+    expect(anthropic.messagesCall!(native(body), target).headers).toEqual({ 'anthropic-version': '2023-06-01' });
+  });
+
+  it('answers the message as it came, with the usage read (cache reads and writes as input)', () => {
+    const text = JSON.stringify({ id: 'msg_1', type: 'message', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }],
+      usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 1, output_tokens: 7 } });
+    expect(anthropic.messagesAnswer!(text)).toEqual({ body: text, usage: { promptTokens: 16, completionTokens: 7, totalTokens: 23 } });
+    expect(() => anthropic.messagesAnswer!('[1]')).toThrow();
+  });
+
+  it('streams the events as whole SSE blocks, keeps the usage, and ends at message_stop; an error event is a failure', () => {
+    const state: StreamState = { includeUsage: false, model: 'claude-sonnet-5', usage: null, scratch: {} };
+    const step = (type: string, payload: Record<string, unknown> = {}) =>
+      anthropic.messagesEvent!({ event: type, data: JSON.stringify({ type, ...payload }) }, state);
+    const start = step('message_start', { message: { usage: { input_tokens: 12, output_tokens: 1 } } });
+    expect(start).toEqual({ chunks: [`event: message_start\ndata: ${JSON.stringify({ type: 'message_start', message: { usage: { input_tokens: 12,
+      output_tokens: 1 } } })}\n\n`], done: false });
+    expect(step('content_block_delta', { index: 0, delta: { type: 'citations_delta', citation: {} } }).done).toBe(false);
+    step('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 30 } });
+    expect(state.usage).toEqual({ promptTokens: 12, completionTokens: 30, totalTokens: 42 });
+    expect(step('message_stop').done).toBe(true);
+    expect(step('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }))
+      .toEqual({ chunks: [], done: false, error: { status: 529, message: 'Overloaded' } });
+  });
+});
+

@@ -2,7 +2,7 @@ import type OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import type { JobData } from '../../../../src/contract/messages.js';
 import { gemini } from '../../../../workers/providers/gemini.js';
-import { toGeminiSchema } from '../../../../workers/providers/gemini-shared.js';
+import { geminiChatRequest, toGeminiSchema } from '../../../../workers/providers/gemini-shared.js';
 import type { StreamState } from '../../../../workers/providers/types.js';
 
 const target = { baseUrl: null, key: { value: 'AIza-1', configs: {} } };
@@ -183,9 +183,23 @@ describe('Gemini adapter: requests', () => {
 
   it('drops and reports what Gemini cannot take', () => {
     const { sent, call } = callBody({ messages: [{ role: 'user', content: 'x' }], stream: false, user: 'u1', logit_bias: { 1: 2 },
-      logprobs: true, parallel_tool_calls: true, tool_choice: 'auto', store: false, metadata: null });
-    expect(call.droppedParams.sort()).toEqual(['logit_bias', 'logprobs', 'parallel_tool_calls', 'tool_choice', 'user']);
+      parallel_tool_calls: true, tool_choice: 'auto', store: false, metadata: null });
+    expect(call.droppedParams.sort()).toEqual(['logit_bias', 'parallel_tool_calls', 'tool_choice', 'user']);
     expect(sent).toEqual({ contents: [{ role: 'user', parts: [{ text: 'x' }] }] });
+  });
+
+  it("maps logprobs, and hands the /genai route's Google settings back (labels only where the API takes them)", () => {
+    const safetySettings = [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }];
+    const body = { messages: [{ role: 'user', content: 'x' }], logprobs: true, top_logprobs: 4,
+      google: { safetySettings, labels: { team: 'a' }, mediaResolution: 'MEDIA_RESOLUTION_LOW' } };
+    const { sent, call } = callBody(body);
+    expect(sent).toEqual({ contents: [{ role: 'user', parts: [{ text: 'x' }] }], safetySettings,
+      generationConfig: { responseLogprobs: true, logprobs: 4, mediaResolution: 'MEDIA_RESOLUTION_LOW' } });
+    expect(call.droppedParams).toEqual(['google.labels']);
+    const labelled = geminiChatRequest(job(body), true);
+    expect(labelled.body.labels).toEqual({ team: 'a' });
+    expect(labelled.droppedParams).toEqual([]);
+    expect(callBody({ messages: [{ role: 'user', content: 'x' }], google: 'x' }).call.droppedParams).toEqual(['google']);
   });
 
   it('maps reasoning_effort to a thinking budget, or a thinking level on Gemini 3', () => {
@@ -193,6 +207,16 @@ describe('Gemini adapter: requests', () => {
       .toEqual({ thinkingConfig: { thinkingBudget: 1024 } });
     const three = gemini.chatCall(job({ messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'high' }, { model: 'gemini-3-pro' }), target);
     expect(JSON.parse(three.body).generationConfig).toEqual({ thinkingConfig: { thinkingLevel: 'high' } });
+    // The top efforts of OpenAI (xhigh) and Anthropic (max, from the /anthropic route) are the largest budget, a high level.
+    for (const effort of ['xhigh', 'max']) {
+      expect(callBody({ messages: [{ role: 'user', content: 'x' }], reasoning_effort: effort }).sent.generationConfig)
+        .toEqual({ thinkingConfig: { thinkingBudget: 24576 } });
+      const top = gemini.chatCall(job({ messages: [{ role: 'user', content: 'x' }], reasoning_effort: effort }, { model: 'gemini-3-pro' }), target);
+      expect(JSON.parse(top.body).generationConfig).toEqual({ thinkingConfig: { thinkingLevel: 'high' } });
+    }
+    // Anthropic's output_config members without a Gemini counterpart are dropped and reported.
+    expect(callBody({ messages: [{ role: 'user', content: 'x' }], output_config: { task_budget: {} }, inference_geo: 'us' }).call.droppedParams.sort())
+      .toEqual(['inference_geo', 'output_config']);
   });
 
   it('refuses requests it cannot express', () => {

@@ -105,6 +105,30 @@ describe('createOpenAICompatible: what the body may carry', () => {
     expect(sent(ADAPTERS.openai as HttpAdapter, chat({ top_k: 40 })).droppedParams).toEqual(['top_k']);
   });
 
+  it("drops and reports the /anthropic route's Anthropic-only fields; its effort and format arrive as OpenAI's", () => {
+    const adapter = ADAPTERS.openai as HttpAdapter;
+    const tools = [{ type: 'function', function: { name: 't', parameters: { type: 'object' } }, defer_loading: true, input_examples: [{}] },
+      { type: 'function', function: { name: 'u' } }];
+    const format = { type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' }, strict: true } };
+    const { json, droppedParams } = sent(adapter, chat({ tools, reasoning_effort: 'high', response_format: format,
+      output_config: { task_budget: { type: 'tokens', total: 1 } }, cache_control: { type: 'ephemeral' }, container: 'c', diagnostics: {},
+      inference_geo: 'us', speed: 'fast', user_profile_id: 'up', workspace_id: 'w', anthropic_beta: ['b'] }));
+    expect(json).toEqual({ model: 'm-1', messages: [{ role: 'user', content: 'hi' }], reasoning_effort: 'high', response_format: format,
+      tools: [{ type: 'function', function: { name: 't', parameters: { type: 'object' } } }, { type: 'function', function: { name: 'u' } }] });
+    expect(droppedParams.sort()).toEqual(['anthropic_beta', 'cache_control', 'container', 'diagnostics', 'inference_geo', 'output_config', 'speed',
+      'tools[].defer_loading', 'tools[].input_examples', 'user_profile_id', 'workspace_id']);
+    // Cache breakpoints the /anthropic route keeps on tool calls and tool messages.
+    const cached = sent(adapter, chat({ messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function',
+      function: { name: 't', arguments: '{}' }, cache_control: { type: 'ephemeral' } }] },
+    { role: 'tool', tool_call_id: 'a', content: 'ok', cache_control: { type: 'ephemeral' } }] }));
+    expect(cached.json.messages).toEqual([{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function',
+      function: { name: 't', arguments: '{}' } }] }, { role: 'tool', tool_call_id: 'a', content: 'ok' }]);
+    expect(cached.droppedParams.sort()).toEqual(['messages[].cache_control', 'messages[].tool_calls[].cache_control']);
+    // Anthropic's top effort is OpenAI's top one.
+    expect(sent(adapter, chat({ reasoning_effort: 'max' })).json.reasoning_effort).toBe('xhigh');
+    expect(sent(adapter, chat({ reasoning_effort: 'minimal' })).json.reasoning_effort).toBe('minimal');
+  });
+
   it('asks for the usage chunk on streams, unless the server refuses stream_options (then never sends it)', () => {
     const asks = createOpenAICompatible({ id: 'p', defaultBaseUrl: 'https://x' });
     expect(sent(asks, chat({ stream: true }, { stream: true })).json.stream_options).toEqual({ include_usage: true });
