@@ -8,7 +8,9 @@ import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { HttpMetrics } from './observability/http-metrics.js';
-import { createMetricsRegistry } from './observability/metrics.js';
+import type { MetricsSnapshot } from './observability/cluster-metrics.js';
+import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
+import { errorData, openAIErrorBody } from './errors/gateway-error.js';
 import { modelLabelTable } from './observability/model-labels.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
@@ -28,11 +30,18 @@ const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).hr
 export interface GatewayOptions {
   logger: Logger;
   ringShape?: RingShape;
+  /**
+   * In cluster mode: the exposition of every process summed (renderClusterMetrics over their snapshots), which
+   * `/metrics` answers instead of this process's own series.
+   */
+  clusterMetrics?: () => Promise<string>;
 }
 
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
+  /** Everything this process's /metrics exposes, as structured-clone-able data for renderClusterMetrics. */
+  metricsSnapshot(): Promise<MetricsSnapshot>;
   /** Stops accepting, lets in-flight requests finish for up to the grace period, then closes everything. */
   close(graceMs?: number): Promise<void>;
 }
@@ -90,9 +99,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
   });
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
-  const registry = createMetricsRegistry({ layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
+  const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })), breakers: () => breakers.all() });
+      stats: () => pool.stats() })), breakers: () => breakers.all() };
+  const registry = createMetricsRegistry(registryOptions);
+  const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
+  const { clusterMetrics } = options;
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
@@ -139,8 +151,19 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         ...(withoutThreads.length > 0 ? { providers_without_threads: withoutThreads } : {}) }));
     } },
     { method: 'get', path: '/metrics', readBody: false, handler: (_request, sink) => {
-      void registry.metrics().then((text) => {
+      if (!clusterMetrics) {
+        void registry.metrics().then((text) => {
+          sink.text(200, registry.contentType, text);
+        });
+        return;
+      }
+      // A scrape that cannot see every process must fail loudly: this process's share alone would read as a drop.
+      clusterMetrics().then((text) => {
         sink.text(200, registry.contentType, text);
+      }, (error: unknown) => {
+        logger.warn({ err: error }, 'the cluster-wide /metrics could not be gathered');
+        sink.json(503, openAIErrorBody(errorData('INTERNAL', 'the metrics of every gateway process could not be gathered; retry the scrape',
+          { status: 503 })));
       });
     } },
   ];
@@ -165,6 +188,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   return {
     port: server.port,
     pools,
+    metricsSnapshot,
     async close(graceMs = config.client.shutdownGraceSeconds * 1000) {
       if (closing) return;
       closing = true;

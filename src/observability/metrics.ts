@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { MetricFamily, MetricsLayout, MetricType } from '../contract/metrics-layout.js';
 import type { PoolStats } from '../dispatch/pool.js';
+import type { MetricsSnapshot, SnapshotAggregation, SnapshotFamily } from './cluster-metrics.js';
 import type { HttpMetrics, SparseFamily } from './http-metrics.js';
 
 /** How often the event-loop delay histogram (prom-client's `nodejs_eventloop_lag_*`) takes a sample. */
@@ -158,6 +159,47 @@ export function heimdallVersion(): string {
 
 type RegistrableMetric = Parameters<Registry['registerMetric']>[0];
 
+interface PoolGaugeSpec {
+  readonly name: string;
+  readonly help: string;
+  /** How the cluster combines it (see SnapshotAggregation); one process reads `read`. */
+  readonly aggregation: SnapshotAggregation;
+  read(pool: PoolView, stats: PoolStats): number;
+}
+
+const POOL_GAUGES: readonly PoolGaugeSpec[] = [
+  { name: 'heimdall_pool_threads', help: "Worker threads in the provider's pool.", aggregation: 'sum',
+    read: (_pool, stats) => stats.threads },
+  { name: 'heimdall_pool_in_flight', help: 'Requests dispatched to the workers and not yet answered.', aggregation: 'sum',
+    read: (_pool, stats) => stats.inFlight },
+  { name: 'heimdall_pool_queue_depth', help: 'Requests waiting behind the concurrency limit.', aggregation: 'sum',
+    read: (_pool, stats) => stats.queued },
+  // The configured limit, not a sum: with limits held gateway-wide, N processes share one `concurrency`.
+  { name: 'heimdall_pool_concurrency_limit', help: 'The configured concurrency of the pool.', aggregation: 'newest',
+    read: (pool) => pool.concurrencyLimit },
+  { name: 'heimdall_pool_utilization', help: 'In-flight requests as a share of the concurrency limit.',
+    aggregation: { ratio: ['heimdall_pool_in_flight', 'heimdall_pool_concurrency_limit'] },
+    read: (pool, stats) => stats.inFlight / pool.concurrencyLimit },
+  { name: 'heimdall_pool_ring_slots_in_use', help: 'Ring slots holding messages not yet consumed, both directions.',
+    aggregation: 'sum', read: (_pool, stats) => stats.slotsInUse },
+];
+
+const BREAKER_GAUGE = {
+  name: 'heimdall_circuit_breaker_state',
+  help: "A key's circuit breaker (no model label), or the key's breaker for one model: 0 closed, 1 half-open, 2 open.",
+  labelNames: ['provider', 'key', 'model'],
+} as const;
+
+const BUILD_INFO = {
+  name: 'heimdall_build_info',
+  help: 'Always 1: the running version of Heimdall and of Node.js, as labels.',
+  labelNames: ['version', 'node_version', 'platform', 'arch'],
+} as const;
+
+function buildInfoLabels(): [string, string, string, string] {
+  return [heimdallVersion(), process.version, process.platform, process.arch];
+}
+
 export function createMetricsRegistry(options: MetricsRegistryOptions): Registry {
   const { layout, buffer, shardCount, pools } = options;
   const breakers = options.breakers ?? (() => []);
@@ -173,25 +215,17 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
     registry.registerMetric(new SharedFamilyMetric(family, shards) as unknown as RegistrableMetric);
   }
 
-  const poolGauge = (name: string, help: string, read: (pool: PoolView) => number) => new Gauge({
-    name, help, labelNames: ['provider'], registers: [registry],
-    collect() {
-      for (const pool of pools()) this.set({ provider: pool.name }, read(pool));
-    },
-  });
-  poolGauge('heimdall_pool_threads', "Worker threads in the provider's pool.", (pool) => pool.stats().threads);
-  poolGauge('heimdall_pool_in_flight', 'Requests dispatched to the workers and not yet answered.', (pool) => pool.stats().inFlight);
-  poolGauge('heimdall_pool_queue_depth', 'Requests waiting behind the concurrency limit.', (pool) => pool.stats().queued);
-  poolGauge('heimdall_pool_concurrency_limit', 'The configured concurrency of the pool.', (pool) => pool.concurrencyLimit);
-  poolGauge('heimdall_pool_utilization', 'In-flight requests as a share of the concurrency limit.',
-    (pool) => pool.stats().inFlight / pool.concurrencyLimit);
-  poolGauge('heimdall_pool_ring_slots_in_use', 'Ring slots holding messages not yet consumed, both directions.',
-    (pool) => pool.stats().slotsInUse);
+  for (const spec of POOL_GAUGES) {
+    new Gauge({
+      name: spec.name, help: spec.help, labelNames: ['provider'], registers: [registry],
+      collect() {
+        for (const pool of pools()) this.set({ provider: pool.name }, spec.read(pool, pool.stats()));
+      },
+    });
+  }
 
   new Gauge({
-    name: 'heimdall_circuit_breaker_state',
-    help: "A key's circuit breaker (no model label), or the key's breaker for one model: 0 closed, 1 half-open, 2 open.",
-    labelNames: ['provider', 'key', 'model'], registers: [registry],
+    name: BREAKER_GAUGE.name, help: BREAKER_GAUGE.help, labelNames: BREAKER_GAUGE.labelNames, registers: [registry],
     collect() {
       // A key keeps a bounded set of model breakers and may replace one: only the current ones are exported.
       this.reset();
@@ -203,10 +237,9 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
     },
   });
 
-  new Gauge({
-    name: 'heimdall_build_info', help: 'Always 1: the running version of Heimdall and of Node.js, as labels.',
-    labelNames: ['version', 'node_version', 'platform', 'arch'], registers: [registry],
-  }).set({ version: heimdallVersion(), node_version: process.version, platform: process.platform, arch: process.arch }, 1);
+  const [version, nodeVersion, platform, arch] = buildInfoLabels();
+  new Gauge({ name: BUILD_INFO.name, help: BUILD_INFO.help, labelNames: BUILD_INFO.labelNames, registers: [registry] })
+    .set({ version, node_version: nodeVersion, platform, arch }, 1);
 
   // The event-loop delay histogram samples on a timer; at prom-client's default 10 ms that timer wakes an idle
   // front thread a hundred times a second, and on a VM each wake-up costs more CPU than the request it interrupts.
@@ -215,4 +248,88 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
   // breakdown (`nodejs_active_handles{type}`, ...) stays, and `sum()` over it is the same number.
   for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
   return registry;
+}
+
+interface NodeMetric {
+  readonly name: string;
+  get(): Promise<MetricsSnapshot['node'][number]> | MetricsSnapshot['node'][number];
+}
+
+/** A snapshot family from label values and float64s gathered series by series. */
+function snapshotFamily(name: string, help: string, type: SnapshotFamily['type'], aggregation: SnapshotAggregation,
+  labelNames: readonly string[], buckets: readonly number[], labels: (string | null)[][], values: number[] | Float64Array): SnapshotFamily {
+  return { name, help, type, aggregation, labelNames, buckets, labels,
+    values: values instanceof Float64Array ? values : Float64Array.from(values) };
+}
+
+/**
+ * What this process's /metrics exposes, as plain data for renderClusterMetrics: the same series (empty shard
+ * series left out alike), label values as strings. `registry` is this process's, for Node's default metrics.
+ */
+export function createMetricsSnapshotter(options: MetricsRegistryOptions, registry: Registry, startedAt = Date.now()): () => Promise<MetricsSnapshot> {
+  const { layout, buffer, shardCount, pools } = options;
+  const breakers = options.breakers ?? (() => []);
+  const whole = new Float64Array(buffer, 0, layout.shardLength * shardCount);
+  // getMetricsAsArray's type says MetricObject; the registry holds prom-client's metric instances.
+  const nodeMetrics = (registry.getMetricsAsArray() as unknown as NodeMetric[]).filter((metric) => !metric.name.startsWith('heimdall_'));
+
+  const sparse = (family: SparseFamily): SnapshotFamily => {
+    const labels: (string | null)[][] = [];
+    const values: number[] = [];
+    for (const series of family.series()) {
+      labels.push(family.labelNames.map((name) => series.labels[name]));
+      for (const value of series.values) values.push(value);
+    }
+    return snapshotFamily(family.name, family.help, family.type, 'sum', family.labelNames, family.buckets, labels, values);
+  };
+
+  const shared = (family: MetricFamily): SnapshotFamily => {
+    const width = family.seriesWidth;
+    const emptyAt = family.type === 'counter' ? 0 : family.buckets.length + 2;
+    const labels: (string | null)[][] = [];
+    const values: number[] = [];
+    const sum = new Float64Array(width);
+    for (let series = 0; series < family.seriesCount; series++) {
+      const base = family.offset + series * width;
+      sum.fill(0);
+      for (let shard = 0; shard < shardCount; shard++) {
+        const at = shard * layout.shardLength + base;
+        for (let i = 0; i < width; i++) sum[i] += whole[at + i];
+      }
+      if (sum[emptyAt] === 0) continue;
+      const named = family.labelsOf(series);
+      labels.push(family.labelNames.map((name) => named[name]));
+      for (let i = 0; i < width; i++) values.push(sum[i]);
+    }
+    return snapshotFamily(family.name, family.help, family.type, 'sum', family.labelNames, family.buckets, labels, values);
+  };
+
+  return async () => {
+    const families: SnapshotFamily[] = [];
+    if (options.http) families.push(sparse(options.http.requests), sparse(options.http.duration));
+    for (const family of layout.families) families.push(shared(family));
+
+    const poolList = [...pools()];
+    const stats = poolList.map((pool) => pool.stats());
+    const poolLabels = poolList.map((pool) => [pool.name]);
+    for (const spec of POOL_GAUGES) {
+      families.push(snapshotFamily(spec.name, spec.help, 'gauge', spec.aggregation, ['provider'], [], poolLabels,
+        poolList.map((pool, i) => spec.read(pool, stats[i]))));
+    }
+    const breakerLabels: (string | null)[][] = [];
+    const breakerStates: number[] = [];
+    for (const breaker of breakers()) {
+      breakerLabels.push([breaker.provider, breaker.key, breaker.model ? breaker.model : null]);
+      breakerStates.push(breaker.state);
+    }
+    // The worst state any process sees: a key that is open in one process is failing for the traffic sent there.
+    families.push(snapshotFamily(BREAKER_GAUGE.name, BREAKER_GAUGE.help, 'gauge', 'max', BREAKER_GAUGE.labelNames, [],
+      breakerLabels, breakerStates));
+    // Every version running (two during a rolling upgrade) shows, each as 1.
+    families.push(snapshotFamily(BUILD_INFO.name, BUILD_INFO.help, 'gauge', 'max', BUILD_INFO.labelNames, [],
+      [buildInfoLabels()], [1]));
+
+    const node = await Promise.all(nodeMetrics.map((metric) => metric.get()));
+    return { pid: process.pid, startedAt, families, node };
+  };
 }

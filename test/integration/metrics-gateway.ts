@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../dist/src/config/load.js';
 import { LEVEL_AS_NAME } from '../../dist/src/contract/log-destination.js';
-import { startGateway, type Gateway } from '../../dist/src/gateway.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../dist/src/gateway.js';
 import { postChat, sseData } from './harness.js';
 
 export interface MetricsGateway {
@@ -26,6 +26,8 @@ export interface MetricsGatewayOptions {
   readonly mockProvider?: Record<string, unknown>;
   /** Providers besides the mock. */
   readonly providers?: Record<string, unknown>;
+  /** More of startGateway's options (`clusterMetrics`, ...). */
+  readonly gateway?: Omit<GatewayOptions, 'logger'>;
 }
 
 export async function startMetricsGateway(options: MetricsGatewayOptions = {}): Promise<MetricsGateway> {
@@ -43,7 +45,7 @@ export async function startMetricsGateway(options: MetricsGatewayOptions = {}): 
     },
   });
   const logger = pino({ level: 'debug', formatters: LEVEL_AS_NAME }, sink);
-  const gateway = await startGateway(config, { logger });
+  const gateway = await startGateway(config, { ...options.gateway, logger });
   return {
     gateway,
     url: `http://127.0.0.1:${gateway.port}`,

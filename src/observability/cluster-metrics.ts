@@ -1,0 +1,211 @@
+// One /metrics for many gateway processes. Each process hands the supervisor a MetricsSnapshot: its series as plain
+// data with every label value already a string (the model label's slots are handed out per process in order of
+// first sight, so slot numbers mean nothing across processes), numbers in one flat Float64Array per family.
+// renderClusterMetrics sums them and writes the exposition a single process writes, with the same names, labels,
+// HELP and TYPE, plus the cluster's own two families. Node's default metrics are merged by prom-client's own
+// aggregators (the ones its AggregatorRegistry applies), since prom-client defines them.
+
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+/**
+ * How one family's series combine over processes:
+ * - `sum`: counters, histograms (bucket-wise) and additive gauges (threads, in flight, queue depth).
+ * - `max`: the worst of the processes' values (a breaker's state: open anywhere is open), or "present anywhere"
+ *   for info gauges whose value is always 1.
+ * - `newest`: the value of the most recently started process, for what is configured rather than measured: during a
+ *   rolling reload the newest process runs the newest config.
+ * - `ratio`: recomputed from two merged families, never averaged (utilization = in flight / limit).
+ */
+export type SnapshotAggregation = 'sum' | 'max' | 'newest' | { readonly ratio: readonly [numerator: string, denominator: string] };
+
+export interface SnapshotFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'histogram' | 'gauge';
+  readonly aggregation: SnapshotAggregation;
+  readonly labelNames: readonly string[];
+  /** A histogram's upper bounds (without +Inf); empty otherwise. */
+  readonly buckets: readonly number[];
+  /** Per series, its label values in labelNames' order; null where the series does not carry that label. */
+  readonly labels: readonly (readonly (string | null)[])[];
+  /**
+   * Per series `width` float64s, series after series: a counter's or gauge's value; a histogram's buckets
+   * (non-cumulative), +Inf, sum and count.
+   */
+  readonly values: Float64Array;
+}
+
+export interface MetricsSnapshot {
+  readonly pid: number;
+  /** When this process's gateway started (ms since the epoch): picks the newest config for `newest` families. */
+  readonly startedAt: number;
+  /** Heimdall's own families, in exposition order. */
+  readonly families: readonly SnapshotFamily[];
+  /** Node's default metrics (process_*, nodejs_*) as prom-client's getMetricsAsJSON gives them. */
+  readonly node: readonly MetricObjectWithValues<MetricValue<string>>[];
+}
+
+export interface ClusterInfo {
+  /** Processes serving now. */
+  readonly processes: number;
+  /** Restarts so far per process slot (the supervisor's name for it: "0", "1", ...). */
+  readonly restarts: Readonly<Record<string, number>>;
+}
+
+/** Float64s per series of a family. */
+export function seriesWidth(family: Pick<SnapshotFamily, 'type' | 'buckets'>): number {
+  return family.type === 'histogram' ? family.buckets.length + 3 : 1;
+}
+
+/** The same escaping prom-client applies, so a merged scrape reads byte for byte like a single process's. */
+function escapeHelp(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function escapeLabel(value: string): string {
+  return escapeHelp(value).replace(/"/g, '\\"');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return `${value}`;
+}
+
+interface MergedFamily {
+  readonly first: SnapshotFamily;
+  readonly width: number;
+  readonly keys: Map<string, number>;
+  readonly labels: (readonly (string | null)[])[];
+  values: number[];
+  /** For `newest`: the startedAt each series' value came from. */
+  readonly seenAt: number[];
+}
+
+function mergeFamilies(snapshots: readonly MetricsSnapshot[]): Map<string, MergedFamily> {
+  const merged = new Map<string, MergedFamily>();
+  for (const snapshot of snapshots) {
+    for (const family of snapshot.families) {
+      let target = merged.get(family.name);
+      const width = seriesWidth(family);
+      if (!target) {
+        merged.set(family.name, target = { first: family, width, keys: new Map(), labels: [], values: [], seenAt: [] });
+      } else if (target.width !== width || target.first.type !== family.type) {
+        // Only two versions of Heimdall with different buckets, mid rolling reload, could disagree: the series of
+        // the family's first layout are kept rather than adding unlike numbers.
+        continue;
+      }
+      const aggregation = target.first.aggregation;
+      for (let series = 0; series < family.labels.length; series++) {
+        const labelValues = family.labels[series];
+        // \u0000 cannot occur in a label value that went through our tables, and null is told apart from ''.
+        const key = labelValues.map((value) => value === null ? '\u0001' : value).join('\u0000');
+        let index = target.keys.get(key);
+        const from = series * width;
+        if (index === undefined) {
+          index = target.labels.length;
+          target.keys.set(key, index);
+          target.labels.push(labelValues);
+          for (let i = 0; i < width; i++) target.values.push(family.values[from + i]);
+          target.seenAt.push(snapshot.startedAt);
+          continue;
+        }
+        const at = index * width;
+        if (aggregation === 'max') {
+          for (let i = 0; i < width; i++) target.values[at + i] = Math.max(target.values[at + i], family.values[from + i]);
+        } else if (aggregation === 'newest') {
+          if (snapshot.startedAt >= target.seenAt[index]) {
+            for (let i = 0; i < width; i++) target.values[at + i] = family.values[from + i];
+            target.seenAt[index] = snapshot.startedAt;
+          }
+        } else {
+          for (let i = 0; i < width; i++) target.values[at + i] += family.values[from + i];
+        }
+      }
+    }
+  }
+  return merged;
+}
+
+/** A ratio family's values from the merged numerator and denominator, series matched by label values. */
+function recomputeRatio(family: MergedFamily, merged: Map<string, MergedFamily>, [numeratorName, denominatorName]: readonly [string, string]): void {
+  const numerator = merged.get(numeratorName);
+  const denominator = merged.get(denominatorName);
+  for (const [key, index] of family.keys) {
+    const top = numerator?.keys.get(key);
+    const bottom = denominator?.keys.get(key);
+    const over = bottom === undefined ? 0 : denominator!.values[bottom];
+    family.values[index] = top === undefined || over === 0 ? 0 : numerator!.values[top] / over;
+  }
+}
+
+function labelString(names: readonly string[], values: readonly (string | null)[], le?: string): string {
+  const parts: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i];
+    if (value !== null) parts.push(`${names[i]}="${escapeLabel(value)}"`);
+  }
+  if (le !== undefined) parts.push(`le="${le}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+function renderFamily(family: MergedFamily): string {
+  const { name, help, type, labelNames, buckets } = family.first;
+  const lines = [`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`];
+  const { width, values } = family;
+  family.labels.forEach((labelValues, series) => {
+    const at = series * width;
+    if (type !== 'histogram') {
+      lines.push(`${name}${labelString(labelNames, labelValues)} ${formatValue(values[at])}`);
+      return;
+    }
+    let cumulative = 0;
+    for (let b = 0; b <= buckets.length; b++) {
+      cumulative += values[at + b];
+      const le = b === buckets.length ? '+Inf' : formatValue(buckets[b]);
+      lines.push(`${name}_bucket${labelString(labelNames, labelValues, le)} ${formatValue(cumulative)}`);
+    }
+    const labels = labelString(labelNames, labelValues);
+    lines.push(`${name}_sum${labels} ${formatValue(values[at + buckets.length + 1])}`);
+    lines.push(`${name}_count${labels} ${formatValue(values[at + buckets.length + 2])}`);
+  });
+  return lines.join('\n');
+}
+
+/** Node's default metrics whose prom-client aggregator would drop them: the cluster's start is its oldest process's. */
+const NODE_AGGREGATOR_OVERRIDES: Readonly<Record<string, string>> = { process_start_time_seconds: 'min' };
+
+async function renderNodeMetrics(snapshots: readonly MetricsSnapshot[]): Promise<string> {
+  const perProcess = snapshots.map((snapshot) => snapshot.node.map((metric) => {
+    const aggregator = NODE_AGGREGATOR_OVERRIDES[metric.name];
+    return aggregator ? { ...metric, aggregator } : metric;
+  }));
+  const text = await AggregatorRegistry.aggregate(perProcess as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+  return text.trimEnd();
+}
+
+/**
+ * The exposition of the sum over every process's snapshot, in the layout of one process's `/metrics`, with
+ * `heimdall_processes` and `heimdall_process_restarts_total{process}` from the supervisor's `cluster`.
+ */
+export async function renderClusterMetrics(snapshots: readonly MetricsSnapshot[], cluster: ClusterInfo): Promise<string> {
+  const merged = mergeFamilies(snapshots);
+  const blocks: string[] = [];
+  for (const family of merged.values()) {
+    const aggregation = family.first.aggregation;
+    if (typeof aggregation === 'object') recomputeRatio(family, merged, aggregation.ratio);
+  }
+  for (const family of merged.values()) blocks.push(renderFamily(family));
+  blocks.push([
+    '# HELP heimdall_processes Gateway processes serving behind the one port.',
+    '# TYPE heimdall_processes gauge',
+    `heimdall_processes ${formatValue(cluster.processes)}`,
+  ].join('\n'));
+  const restarts = Object.entries(cluster.restarts).map(([process, count]) =>
+    `heimdall_process_restarts_total{process="${escapeLabel(process)}"} ${formatValue(count)}`);
+  blocks.push(['# HELP heimdall_process_restarts_total Times the supervisor restarted a gateway process, by process slot.',
+    '# TYPE heimdall_process_restarts_total counter', ...restarts].join('\n'));
+  const node = await renderNodeMetrics(snapshots);
+  if (node !== '') blocks.push(node);
+  return `${blocks.join('\n\n')}\n`;
+}
