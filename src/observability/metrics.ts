@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { MetricFamily, MetricsLayout, MetricType } from '../contract/metrics-layout.js';
 import type { PoolStats } from '../dispatch/pool.js';
-import type { MetricsSnapshot, SnapshotAggregation, SnapshotFamily } from './cluster-metrics.js';
+import { seriesKey, type MetricsSnapshot, type SnapshotAggregation, type SnapshotFamily } from './cluster-metrics.js';
 import type { HttpMetrics, SparseFamily } from './http-metrics.js';
 
 /** How often the event-loop delay histogram (prom-client's `nodejs_eventloop_lag_*`) takes a sample. */
@@ -258,7 +258,7 @@ interface NodeMetric {
 /** A snapshot family from label values and float64s gathered series by series. */
 function snapshotFamily(name: string, help: string, type: SnapshotFamily['type'], aggregation: SnapshotAggregation,
   labelNames: readonly string[], buckets: readonly number[], labels: (string | null)[][], values: number[] | Float64Array): SnapshotFamily {
-  return { name, help, type, aggregation, labelNames, buckets, labels,
+  return { name, help, type, aggregation, labelNames, buckets, series: labels.map(seriesKey),
     values: values instanceof Float64Array ? values : Float64Array.from(values) };
 }
 

@@ -4,7 +4,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderClusterMetrics } from '../../dist/src/observability/cluster-metrics.js';
+import { renderClusterMetrics, seriesLabels } from '../../dist/src/observability/cluster-metrics.js';
 import { expositionProblems, parseExposition, type Sample } from '../unit/observability/exposition.js';
 import { eventually, metricValue, postChat } from './harness.js';
 import { scrape, sendMixedTraffic, startMetricsGateway, type MetricsGateway } from './metrics-gateway.js';
@@ -64,10 +64,10 @@ function samplesByKey(text: string, type: string): Map<string, number> {
 describe('renderClusterMetrics over two real gateways', () => {
   it('the model slots really differ between the two processes', async () => {
     const [a, b] = await Promise.all([first.gateway.metricsSnapshot(), second.gateway.metricsSnapshot()]);
-    const models = (labels: readonly (readonly (string | null)[])[]) => labels.map((values) => values[1]);
+    const models = (series: readonly string[]) => series.map((key) => seriesLabels(key)[1]);
     const upstream = (snapshot: typeof a) => snapshot.families.find((family) => family.name === 'heimdall_upstream_requests_total')!;
-    expect(models(upstream(a).labels)[0]).toBe('echo');
-    expect(models(upstream(b).labels)[0]).toBe('error-503');
+    expect(models(upstream(a).series)[0]).toBe('echo');
+    expect(models(upstream(b).series)[0]).toBe('error-503');
   });
 
   it.each(['counter', 'histogram'])('every %s series is the sum of the two scrapes, and no series is missing', (type) => {

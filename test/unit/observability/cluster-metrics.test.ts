@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetricsBuffer, createMetricsLayout, DURATION_BUCKETS, errorCodeLabelIndex, MetricsShard }
   from '../../../src/contract/metrics-layout.js';
 import { AccessRecord } from '../../../src/observability/access-log.js';
-import { renderClusterMetrics, type MetricsSnapshot, type SnapshotFamily } from '../../../src/observability/cluster-metrics.js';
+import { renderClusterMetrics, seriesKey, seriesLabels, type MetricsSnapshot, type SnapshotFamily } from '../../../src/observability/cluster-metrics.js';
 import { HttpMetrics } from '../../../src/observability/http-metrics.js';
 import { LabelTable } from '../../../src/observability/label-table.js';
 import { createMetricsRegistry, createMetricsSnapshotter, type BreakerView } from '../../../src/observability/metrics.js';
@@ -160,7 +160,7 @@ describe('renderClusterMetrics', () => {
 
   it('escapes label values as prom-client does, and tells an absent label from an empty one', async () => {
     const family = (labels: (string | null)[][], values: number[]): SnapshotFamily => ({ name: 'heimdall_test_total', help: 'A\\b\nc',
-      type: 'counter', aggregation: 'sum', labelNames: ['x'], buckets: [], labels, values: Float64Array.from(values) });
+      type: 'counter', aggregation: 'sum', labelNames: ['x'], buckets: [], series: labels.map(seriesKey), values: Float64Array.from(values) });
     const snapshot = (f: SnapshotFamily): MetricsSnapshot => ({ pid: 1, startedAt: 0, families: [f], node: [] });
     const text = await renderClusterMetrics([snapshot(family([['a"b\\c\nd'], [''], [null]], [1, 2, 3])),
       snapshot(family([[null], ['']], [10, 20]))], { processes: 2, restarts: {} });
@@ -168,6 +168,13 @@ describe('renderClusterMetrics', () => {
     expect(text).toContain('heimdall_test_total{x="a\\"b\\\\c\\nd"} 1\n');
     expect(text).toContain('heimdall_test_total{x=""} 22\n');
     expect(text).toContain('heimdall_test_total 13\n');
+  });
+
+  it('keys series so that they split back into the same labels, a client\'s control characters included', () => {
+    for (const values of [['a', '', null], [null], [''], ['x\u0000y', '\u0001', 'ok']]) {
+      expect(seriesLabels(seriesKey(values))).toEqual(values.map((value) => value?.replace(/[\u0000\u0001]/g, '\ufffd') ?? null));
+    }
+    expect(seriesKey([''])).not.toBe(seriesKey([null]));
   });
 
   it('takes snapshots that survive the structured clone of IPC unchanged', async () => {
