@@ -6,6 +6,7 @@
  *   here, what `serialization: 'advanced'` does), the primary runs renderClusterMetrics;
  * - prom-client's AggregatorRegistry: each process builds getMetricsAsJSON, it crosses node:cluster's default JSON
  *   IPC (JSON.stringify/parse here), the primary runs AggregatorRegistry.aggregate(...).metrics().
+ * "one process" is a single process's own /metrics, through prom-client's registry and through its snapshot.
  * "per process" is what blocks each child's event loop (the children work in parallel); "primary" is the merge on one
  * core, deserializing N answers included; "scrape" is their sum, the latency a scrape adds beyond the IPC hops.
  *
@@ -16,7 +17,7 @@ import { serialize, deserialize } from 'node:v8';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { createMetricsBuffer, createMetricsLayout, errorCodeLabelIndex, MetricsShard } from '../src/contract/metrics-layout.js';
 import { AccessRecord } from '../src/observability/access-log.js';
-import { renderClusterMetrics, type MetricsSnapshot } from '../src/observability/cluster-metrics.js';
+import { renderClusterMetrics, renderProcessMetrics, type MetricsSnapshot } from '../src/observability/cluster-metrics.js';
 import { HttpMetrics } from '../src/observability/http-metrics.js';
 import { LabelTable } from '../src/observability/label-table.js';
 import { DYNAMIC_MODEL_SLOTS } from '../src/observability/model-labels.js';
@@ -111,8 +112,10 @@ interface Round {
   oursPerProcess: number; oursPrimary: number; oursBytes: number;
   promPerProcess: number; promPrimary: number; promBytes: number;
   series: number;
-  /** One process's own /metrics today (registry.metrics()), the reference. */
+  /** One process's own /metrics through prom-client's registry (before this change), the reference. */
   single: number;
+  /** One process's own /metrics now: snapshot and renderProcessMetrics. */
+  singleNow: number;
 }
 
 async function round(processes: readonly SimulatedProcess[]): Promise<Round> {
@@ -136,15 +139,16 @@ async function round(processes: readonly SimulatedProcess[]): Promise<Round> {
   const [, promPrimary] = await timed(() =>
     AggregatorRegistry.aggregate(jsons.map((json) => JSON.parse(json) as Parameters<typeof AggregatorRegistry.aggregate>[0][number])).metrics());
   const [, single] = await timed(() => processes[0].registry.metrics());
+  const [, singleNow] = await timed(async () => renderProcessMetrics(await processes[0].snapshot()));
   return {
-    single,
+    single, singleNow,
     oursPerProcess: median(oursPerProcess)!, oursPrimary, oursBytes: wires[0].length,
     promPerProcess: median(promPerProcess)!, promPrimary, promBytes: Buffer.byteLength(jsons[0]),
     series: text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length,
   };
 }
 
-const header = ['processes', 'samples', 'one process today', 'ours: per process', 'primary', 'scrape', 'IPC bytes/process',
+const header = ['processes', 'samples', 'one process: prom-client', 'snapshot', 'ours: per process', 'primary', 'scrape', 'IPC bytes/process',
   'prom-client: per process', 'primary', 'scrape', 'IPC bytes/process'];
 const rows: string[][] = [];
 const ms = (value: number) => `${value.toFixed(1)} ms`;
@@ -155,7 +159,7 @@ for (const count of processCounts) {
   const results: Round[] = [];
   for (let r = 0; r < rounds; r++) results.push(await round(processes));
   const med = (pick: (r: Round) => number) => median(results.map(pick))!;
-  rows.push([String(count), String(results[0].series), ms(med((r) => r.single)),
+  rows.push([String(count), String(results[0].series), ms(med((r) => r.single)), ms(med((r) => r.singleNow)),
     ms(med((r) => r.oursPerProcess)), ms(med((r) => r.oursPrimary)), ms(med((r) => r.oursPerProcess + r.oursPrimary)),
     kb(results[0].oursBytes),
     ms(med((r) => r.promPerProcess)), ms(med((r) => r.promPrimary)), ms(med((r) => r.promPerProcess + r.promPrimary)),

@@ -8,7 +8,7 @@ import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { HttpMetrics } from './observability/http-metrics.js';
-import type { MetricsSnapshot } from './observability/cluster-metrics.js';
+import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
 import { errorData, openAIErrorBody } from './errors/gateway-error.js';
 import { modelLabelTable } from './observability/model-labels.js';
@@ -151,19 +151,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         ...(withoutThreads.length > 0 ? { providers_without_threads: withoutThreads } : {}) }));
     } },
     { method: 'get', path: '/metrics', readBody: false, handler: (_request, sink) => {
-      if (!clusterMetrics) {
-        void registry.metrics().then((text) => {
-          sink.text(200, registry.contentType, text);
-        });
-        return;
-      }
-      // A scrape that cannot see every process must fail loudly: this process's share alone would read as a drop.
-      clusterMetrics().then((text) => {
-        sink.text(200, registry.contentType, text);
-      }, (error: unknown) => {
-        logger.warn({ err: error }, 'the cluster-wide /metrics could not be gathered');
-        sink.json(503, openAIErrorBody(errorData('INTERNAL', 'the metrics of every gateway process could not be gathered; retry the scrape',
-          { status: 503 })));
+      const exposition = clusterMetrics ? clusterMetrics() : metricsSnapshot().then(renderProcessMetrics);
+      exposition.then((text) => sink.text(200, registry.contentType, text), (error: unknown) => {
+        // In cluster mode a scrape that cannot see every process must fail loudly, not answer this process's share
+        // (every counter would seem to drop); 503 because the next scrape may well succeed.
+        logger.error({ err: error }, 'the /metrics exposition could not be built');
+        sink.json(503, openAIErrorBody(errorData('INTERNAL', 'the metrics could not be gathered; retry the scrape', { status: 503 })));
       });
     } },
   ];

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createMetricsBuffer, createMetricsLayout, DURATION_BUCKETS, errorCodeLabelIndex, MetricsShard }
   from '../../../src/contract/metrics-layout.js';
 import { AccessRecord } from '../../../src/observability/access-log.js';
-import { renderClusterMetrics, seriesKey, seriesLabels, type MetricsSnapshot, type SnapshotFamily } from '../../../src/observability/cluster-metrics.js';
+import { renderClusterMetrics, renderProcessMetrics, seriesKey, seriesLabels, type MetricsSnapshot, type SnapshotFamily } from '../../../src/observability/cluster-metrics.js';
 import { HttpMetrics } from '../../../src/observability/http-metrics.js';
 import { LabelTable } from '../../../src/observability/label-table.js';
 import { createMetricsRegistry, createMetricsSnapshotter, type BreakerView } from '../../../src/observability/metrics.js';
 import { metricValue } from '../../integration/harness.js';
-import { expositionProblems } from './exposition.js';
+import { expositionProblems, parseExposition } from './exposition.js';
+import { Registry } from 'prom-client';
 
 interface FakeProcess {
   readonly shards: MetricsShard[];
@@ -16,6 +17,7 @@ interface FakeProcess {
   readonly http: HttpMetrics;
   breakers: BreakerView[];
   inFlight: number;
+  registry: Registry;
   snapshot(): Promise<MetricsSnapshot>;
 }
 
@@ -27,13 +29,14 @@ function fakeProcess(options: { limit?: number; startedAt?: number } = {}): Fake
   const http = new HttpMetrics(['openai', 'mock'], models, []);
   const process: FakeProcess = {
     shards: [0, 1].map((i) => new MetricsShard(buffer, layout, i)), layout, models, http, breakers: [], inFlight: 0,
-    snapshot: async () => { throw new Error('replaced below'); },
+    registry: new Registry(), snapshot: async () => { throw new Error('replaced below'); },
   };
   const registryOptions = { layout, buffer, shardCount: 2, http, breakers: () => process.breakers, pools: () => [
     { name: 'openai', concurrencyLimit: options.limit ?? 10,
       stats: () => ({ threads: 2, inFlight: process.inFlight, queued: 1, slotsInUse: 3 }) },
   ] };
-  process.snapshot = createMetricsSnapshotter(registryOptions, createMetricsRegistry(registryOptions), options.startedAt);
+  process.registry = createMetricsRegistry(registryOptions);
+  process.snapshot = createMetricsSnapshotter(registryOptions, process.registry, options.startedAt);
   return process;
 }
 
@@ -187,5 +190,27 @@ describe('renderClusterMetrics', () => {
     expect(await renderClusterMetrics([cloned], noCluster)).toBe(await renderClusterMetrics([snapshot], noCluster));
     expect(metricValue(await renderClusterMetrics([cloned], noCluster), 'heimdall_tokens_total',
       { provider: 'openai', model: 'gpt-4o', direction: 'output' })).toBe(42);
+  });
+});
+
+describe('renderProcessMetrics', () => {
+  it('writes what prom-client\'s registry writes for the same process, Heimdall\'s series line for line', async () => {
+    const p = fakeProcess();
+    p.models.indexOf('gpt-4o');
+    p.shards[1].add(p.layout.upstreamRequests.seriesOffset(0, 1), 3);
+    p.shards[1].observe(p.layout.upstreamLatency, p.layout.upstreamLatency.seriesOffset(0, 1), 0.7);
+    p.shards[0].add(p.layout.breakerTransitions.seriesOffset(1, 2));
+    p.breakers = [{ provider: 'openai', key: 'k1', model: null, state: 2 }, { provider: 'openai', key: 'k1', model: 'gpt-4o', state: 1 }];
+    p.inFlight = 7;
+    request(p, '/v1/chat/completions', 200, 'gpt-4o', 0.2);
+    request(p, '/v1/chat/completions', 429, 'gpt-4o', 0.05);
+    const [ours, theirs] = [await renderProcessMetrics(await p.snapshot()), await p.registry.metrics()];
+    const heimdall = (text: string) => text.split('\n').filter((line) => /^(# (HELP|TYPE) )?heimdall_/.test(line));
+    expect(heimdall(ours).length).toBeGreaterThan(60);
+    expect(heimdall(ours)).toEqual(heimdall(theirs));
+    // Node's metrics move between two reads; their families, HELP and TYPE do not.
+    const families = (text: string) => [...parseExposition(text).values()].map(({ name, help, type }) => ({ name, help, type }));
+    expect(families(ours)).toEqual(families(theirs));
+    expect(ours).not.toContain('heimdall_processes');
   });
 });
