@@ -81,7 +81,7 @@ export function seriesLabels(key: string): (string | null)[] {
 }
 
 /** Float64s per series of a family. */
-export function seriesWidth(family: Pick<SnapshotFamily, 'type' | 'buckets'>): number {
+function seriesWidth(family: Pick<SnapshotFamily, 'type' | 'buckets'>): number {
   return family.type === 'histogram' ? family.buckets.length + 3 : 1;
 }
 
@@ -105,7 +105,7 @@ interface MergedFamily {
   readonly width: number;
   readonly keys: Map<string, number>;
   readonly series: string[];
-  values: number[];
+  readonly values: number[];
   /** For `newest`: the startedAt each series' value came from. */
   readonly seenAt: number[];
 }
