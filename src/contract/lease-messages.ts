@@ -1,0 +1,41 @@
+// The lease protocol between a gateway child (LeaseClient, src/dispatch/leases.ts) and the primary's ledger
+// (src/supervisor/ledger.ts). Every message carries `heimdall: 'lease'`, so it can share the process IPC channel
+// with the supervisor's own messages: whoever reads the channel routes on that field.
+
+export const LEASE_TAG = 'lease';
+
+/** What a counter is: `limit` units at once gateway-wide (slots in flight, places in a queue). */
+export interface CounterSpec {
+  name: string;
+  limit: number;
+}
+
+export type ChildToLedger =
+  /** Creates the counter, or sets its limit (a reloaded child brings the new config). */
+  | { heimdall: typeof LEASE_TAG; type: 'define'; counter: string; limit: number }
+  /**
+   * Asks for `amount` more units. With `wait` the ledger answers once at least one unit is free (in FIFO order
+   * among waiting children); without, it answers at once, with 0 if nothing is free.
+   */
+  | { heimdall: typeof LEASE_TAG; type: 'acquire'; id: number; counter: string; amount: number; wait: boolean }
+  /** Gives units back: done with them, or holding more than it needs. */
+  | { heimdall: typeof LEASE_TAG; type: 'release'; counter: string; amount: number };
+
+export type LedgerToChild =
+  /** The answer to `acquire` number `id`: `amount` units (≥ 1 for a waiting ask; 0 = refused for one that did not wait). */
+  | { heimdall: typeof LEASE_TAG; type: 'grant'; id: number; counter: string; amount: number }
+  /**
+   * Another child waits for this counter (`on`), or no one does any more. While on, a child gives back every unit
+   * it does not use and takes none it has not asked the ledger for, so the ledger's FIFO decides who gets the next.
+   */
+  | { heimdall: typeof LEASE_TAG; type: 'contended'; counter: string; on: boolean };
+
+/** The process channel both ends speak over: `process.send`/`process.on('message')`, a ChildProcess, a test pipe. */
+export interface LeaseTransport {
+  send(message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
+}
+
+export function isLeaseMessage(message: unknown): message is { heimdall: typeof LEASE_TAG; type: string } {
+  return typeof message === 'object' && message !== null && (message as { heimdall?: unknown }).heimdall === LEASE_TAG;
+}
