@@ -39,3 +39,30 @@ export interface LeaseTransport {
 export function isLeaseMessage(message: unknown): message is { heimdall: typeof LEASE_TAG; type: string } {
   return typeof message === 'object' && message !== null && (message as { heimdall?: unknown }).heimdall === LEASE_TAG;
 }
+
+/** Anything with node's IPC shape: `process` in a child, a `ChildProcess` or cluster `Worker` in the primary. */
+export interface IpcEndpoint {
+  send?(message: unknown): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+}
+
+/**
+ * The lease protocol over a node IPC channel (fork or cluster). It may share the channel with other messages: the
+ * lease ends ignore whatever lacks `heimdall: 'lease'`. A send on a channel that closed is dropped, since the
+ * other end is gone and its leases are reclaimed by `detach`.
+ */
+export function ipcTransport(endpoint: IpcEndpoint): LeaseTransport {
+  return {
+    send(message) {
+      if (!endpoint.send) throw new Error('this process has no IPC channel (was it started with fork or cluster?)');
+      try {
+        endpoint.send(message);
+      } catch {
+        // ERR_IPC_CHANNEL_CLOSED: the peer is gone.
+      }
+    },
+    onMessage(handler) {
+      endpoint.on('message', handler);
+    },
+  };
+}

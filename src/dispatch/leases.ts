@@ -5,7 +5,7 @@
 
 import { type ChildToLedger, isLeaseMessage, LEASE_TAG, type LeaseTransport, type LedgerToChild } from '../contract/lease-messages.js';
 
-export type { LeaseTransport } from '../contract/lease-messages.js';
+export { ipcTransport, type LeaseTransport } from '../contract/lease-messages.js';
 
 export interface LeasedCounterOptions {
   /** The gateway-wide limit: sent to the ledger, which enforces it. */

@@ -14,7 +14,7 @@
 
 import { type ChildToLedger, type CounterSpec, isLeaseMessage, LEASE_TAG, type LeaseTransport, type LedgerToChild } from '../contract/lease-messages.js';
 
-export type { CounterSpec, LeaseTransport } from '../contract/lease-messages.js';
+export { ipcTransport, type CounterSpec, type LeaseTransport } from '../contract/lease-messages.js';
 
 export interface LedgerOptions {
   /** Counters known before any child defines them (children may define more, or change a limit, with `define`). */
