@@ -14,6 +14,11 @@ export interface LeasedCounterOptions {
   batch?: number;
   /** Idle units the process keeps for its next requests instead of giving them back. */
   keepIdle?: number;
+  /**
+   * `limit` units per window of this many milliseconds (rate limits, budgets): what `tryAcquire` takes is consumed,
+   * `release` is a refund within the window, and a new window voids every unit held.
+   */
+  windowMs?: number;
 }
 
 /** Batches of about a quarter of the limit: few refills as load rises, little held idle by a quiet process. */
@@ -24,7 +29,10 @@ export function defaultBatch(limit: number): number {
 export class LeasedCounter {
   readonly name: string;
   readonly limit: number;
+  readonly windowMs: number | null;
   readonly #client: LeaseClient;
+  /** The ledger's window these units belong to (always 0 without windows). */
+  #window = 0;
   readonly #batch: number;
   readonly #keepIdle: number;
   /** Units the ledger leased to this process, and how many of them are taken. */
@@ -41,6 +49,7 @@ export class LeasedCounter {
     this.#client = client;
     this.name = name;
     this.limit = options.limit;
+    this.windowMs = options.windowMs ?? null;
     this.#batch = Math.max(1, Math.min(options.batch ?? defaultBatch(options.limit), Math.max(1, options.limit)));
     this.#keepIdle = Math.max(0, options.keepIdle ?? this.#batch);
   }
@@ -53,6 +62,11 @@ export class LeasedCounter {
     return this.#used;
   }
 
+  /** The window the units held now belong to (always 0 without windows). */
+  get window(): number {
+    return this.#window;
+  }
+
   /**
    * Takes `amount` units from what this process holds; on a miss, asks the ledger for more (listeners hear when they
    * come). While another process waits for the counter, every take goes through the ledger's queue.
@@ -63,7 +77,12 @@ export class LeasedCounter {
     return false;
   }
 
-  release(amount = 1): void {
+  /**
+   * Gives back units taken: a slot done with, or a windowed counter's refund. Such a refund names the window the
+   * units were taken in (`window` read at the time): units of a window that ended are void, nothing comes back.
+   */
+  release(amount = 1, window = this.#window): void {
+    if (window !== this.#window) return;
     this.#used -= amount;
     if (this.#contended || this.#held - this.#used > this.#keepIdle) this.#scheduleSettle();
   }
@@ -77,7 +96,8 @@ export class LeasedCounter {
       done(true);
       return;
     }
-    this.#client.ask(this, amount, false, (granted) => {
+    this.#client.ask(this, amount, false, (answer, window) => {
+      const granted = this.#unitsOf(answer, window);
       this.#held += granted;
       if (granted >= amount) {
         this.#used += amount;
@@ -110,8 +130,9 @@ export class LeasedCounter {
     this.#refilling = true;
     // Under contention one unit at a time, so that the ledger's FIFO shares the units out evenly.
     const ask = this.#contended ? amount : Math.max(amount, this.#batch);
-    this.#client.ask(this, ask, true, (granted) => {
+    this.#client.ask(this, ask, true, (answer, window) => {
       this.#refilling = false;
+      const granted = this.#unitsOf(answer, window);
       this.#held += granted;
       // The ledger's FIFO chose this process: its own waiters take the units now, even if contention goes on.
       this.#earmarked = granted;
@@ -134,8 +155,29 @@ export class LeasedCounter {
     const surplus = this.#contended ? idle : idle - this.#keepIdle;
     if (surplus <= 0) return;
     this.#held -= surplus;
-    this.#client.giveBack(this, surplus);
+    this.#client.giveBack(this, surplus, this.#window);
   };
+
+  /** Units of a grant that still count: none from a window that ended; a grant from a newer one starts it. */
+  #unitsOf(granted: number, window: number): number {
+    if (window < this.#window) return 0;
+    if (window > this.#window) this.#startWindow(window);
+    return granted;
+  }
+
+  #startWindow(window: number): void {
+    this.#window = window;
+    this.#held = 0;
+    this.#used = 0;
+    this.#earmarked = 0;
+  }
+
+  /** @internal the ledger began a new window: what was held is void, and waiters may find room now. */
+  windowStarted(window: number): void {
+    if (window <= this.#window) return;
+    this.#startWindow(window);
+    for (const listener of this.#listeners) listener();
+  }
 
   /** @internal the ledger's contention flag for this counter. */
   setContended(on: boolean): void {
@@ -147,7 +189,7 @@ export class LeasedCounter {
 export class LeaseClient {
   readonly #transport: LeaseTransport;
   readonly #counters = new Map<string, LeasedCounter>();
-  readonly #pending = new Map<number, (granted: number) => void>();
+  readonly #pending = new Map<number, (granted: number, window: number) => void>();
   #nextId = 1;
 
   constructor(transport: LeaseTransport) {
@@ -162,20 +204,21 @@ export class LeaseClient {
     if (this.#counters.has(name)) throw new Error(`lease counter ${name} exists already`);
     const counter = new LeasedCounter(this, name, options);
     this.#counters.set(name, counter);
-    this.#send({ heimdall: LEASE_TAG, type: 'define', counter: name, limit: options.limit });
+    this.#send({ heimdall: LEASE_TAG, type: 'define', counter: name, limit: options.limit,
+      ...(options.windowMs === undefined ? {} : { windowMs: options.windowMs }) });
     return counter;
   }
 
   /** @internal */
-  ask(counter: LeasedCounter, amount: number, wait: boolean, answer: (granted: number) => void): void {
+  ask(counter: LeasedCounter, amount: number, wait: boolean, answer: (granted: number, window: number) => void): void {
     const id = this.#nextId++;
     this.#pending.set(id, answer);
     this.#send({ heimdall: LEASE_TAG, type: 'acquire', id, counter: counter.name, amount, wait });
   }
 
   /** @internal */
-  giveBack(counter: LeasedCounter, amount: number): void {
-    this.#send({ heimdall: LEASE_TAG, type: 'release', counter: counter.name, amount });
+  giveBack(counter: LeasedCounter, amount: number, window: number): void {
+    this.#send({ heimdall: LEASE_TAG, type: 'release', counter: counter.name, amount, window });
   }
 
   #send(message: ChildToLedger): void {
@@ -187,9 +230,11 @@ export class LeaseClient {
       const answer = this.#pending.get(message.id);
       if (!answer) return;
       this.#pending.delete(message.id);
-      answer(message.amount);
+      answer(message.amount, message.window);
     } else if (message.type === 'contended') {
       this.#counters.get(message.counter)?.setContended(message.on);
+    } else if (message.type === 'window') {
+      this.#counters.get(message.counter)?.windowStarted(message.window);
     }
   }
 }

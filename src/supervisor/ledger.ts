@@ -21,6 +21,8 @@ export interface LedgerOptions {
   counters?: readonly CounterSpec[];
   /** A child sent something the protocol does not allow; the ledger ignored it. */
   onProtocolError?(childId: string, reason: string): void;
+  /** Milliseconds since the epoch, for windowed counters; tests pass their own. */
+  clock?: () => number;
 }
 
 export interface CounterSnapshot {
@@ -32,6 +34,8 @@ export interface CounterSnapshot {
   byChild: Record<string, number>;
   /** Children waiting for units, in the order they will be served. */
   waiting: string[];
+  /** A windowed counter's current window (`Date.now() / windowMs`, floored); 0 without windows. */
+  window: number;
 }
 
 export interface Ledger {
@@ -52,6 +56,10 @@ interface Waiter {
 interface Counter {
   readonly name: string;
   limit: number;
+  windowMs: number | null;
+  window: number;
+  /** Set while children wait on a windowed counter that is full: the next window will have room. */
+  rollTimer: NodeJS.Timeout | null;
   leased: number;
   readonly held: Map<Child, number>;
   readonly waiters: Waiter[];
@@ -68,16 +76,32 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
   const counters = new Map<string, Counter>();
   const children = new Map<string, Child>();
   const protocolError = (child: Child, reason: string) => options.onProtocolError?.(child.id, reason);
+  const clock = options.clock ?? Date.now;
+  const windowOf = (counter: Counter) => counter.windowMs === null ? 0 : Math.floor(clock() / counter.windowMs);
 
   const define = (spec: CounterSpec): void => {
     if (!Number.isSafeInteger(spec.limit) || spec.limit < 0) throw new RangeError(`counter ${spec.name}: limit must be an integer ≥ 0`);
+    const windowMs = spec.windowMs ?? null;
+    if (windowMs !== null && !(Number.isSafeInteger(windowMs) && windowMs > 0)) {
+      throw new RangeError(`counter ${spec.name}: windowMs must be an integer > 0`);
+    }
     const existing = counters.get(spec.name);
     if (existing) {
       existing.limit = spec.limit;
+      if (existing.windowMs !== windowMs) {
+        existing.windowMs = windowMs;
+        existing.window = -1;
+        if (existing.rollTimer) clearTimeout(existing.rollTimer);
+        existing.rollTimer = null;
+        rollOver(existing);
+      }
       serveWaiters(existing);
       return;
     }
-    counters.set(spec.name, { name: spec.name, limit: spec.limit, leased: 0, held: new Map(), waiters: [], contended: false });
+    const counter: Counter = { name: spec.name, limit: spec.limit, windowMs, window: 0, rollTimer: null, leased: 0,
+      held: new Map(), waiters: [], contended: false };
+    counter.window = windowOf(counter);
+    counters.set(spec.name, counter);
   };
   for (const spec of options.counters ?? []) define(spec);
 
@@ -95,7 +119,29 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       counter.leased += amount;
       counter.held.set(child, (counter.held.get(child) ?? 0) + amount);
     }
-    send(child, { heimdall: LEASE_TAG, type: 'grant', id, counter: counter.name, amount });
+    send(child, { heimdall: LEASE_TAG, type: 'grant', id, counter: counter.name, amount, window: counter.window });
+  };
+
+  /** A windowed counter whose window ended starts from zero; every child hears it before any grant of the new one. */
+  function rollOver(counter: Counter): boolean {
+    const window = windowOf(counter);
+    if (window === counter.window) return false;
+    counter.window = window;
+    counter.leased = 0;
+    counter.held.clear();
+    for (const child of children.values()) send(child, { heimdall: LEASE_TAG, type: 'window', counter: counter.name, window });
+    return true;
+  }
+
+  const scheduleRollOver = (counter: Counter): void => {
+    if (counter.windowMs === null || counter.rollTimer) return;
+    const delay = (counter.window + 1) * counter.windowMs - clock();
+    counter.rollTimer = setTimeout(() => {
+      counter.rollTimer = null;
+      rollOver(counter);
+      serveWaiters(counter);
+    }, Math.max(1, delay));
+    counter.rollTimer.unref();
   };
 
   const setContended = (counter: Counter, on: boolean): void => {
@@ -110,6 +156,7 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       grant(counter, waiter.child, waiter.id, Math.min(waiter.amount, counter.limit - counter.leased));
     }
     setContended(counter, counter.waiters.length > 0);
+    if (counter.waiters.length > 0) scheduleRollOver(counter);
   }
 
   const onAcquire = (child: Child, counter: Counter, id: number, amount: number, wait: boolean): void => {
@@ -120,12 +167,15 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
     } else if (wait) {
       counter.waiters.push({ child, id, amount });
       setContended(counter, true);
+      scheduleRollOver(counter);
     } else {
       grant(counter, child, id, 0);
     }
   };
 
-  const onRelease = (child: Child, counter: Counter, amount: number): void => {
+  const onRelease = (child: Child, counter: Counter, amount: number, window: number): void => {
+    // Units of a window that ended were void already.
+    if (window !== counter.window) return;
     const held = counter.held.get(child) ?? 0;
     if (amount > held) {
       protocolError(child, `released ${amount} of ${counter.name} while holding ${held}`);
@@ -147,7 +197,12 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
         protocolError(child, `bad define ${JSON.stringify(m)}`);
         return;
       }
-      define({ name: m.counter, limit: m.limit });
+      try {
+        define({ name: m.counter, limit: m.limit, ...(m.windowMs === undefined ? {} : { windowMs: m.windowMs }) });
+      } catch (error) {
+        protocolError(child, (error as Error).message);
+        return;
+      }
       // A child attached after contention began learns of it too.
       const counter = counters.get(m.counter)!;
       if (counter.contended) send(child, { heimdall: LEASE_TAG, type: 'contended', counter: counter.name, on: true });
@@ -158,10 +213,12 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
       protocolError(child, `unknown counter in ${JSON.stringify(m)}`);
       return;
     }
+    // A window that ended since the last message: those already waiting are served first from the new one.
+    if (rollOver(counter)) serveWaiters(counter);
     if (m.type === 'acquire' && Number.isSafeInteger(m.amount) && m.amount > 0 && Number.isSafeInteger(m.id)) {
       onAcquire(child, counter, m.id, m.amount, m.wait === true);
-    } else if (m.type === 'release' && Number.isSafeInteger(m.amount) && m.amount > 0) {
-      onRelease(child, counter, m.amount);
+    } else if (m.type === 'release' && Number.isSafeInteger(m.amount) && m.amount > 0 && Number.isSafeInteger(m.window)) {
+      onRelease(child, counter, m.amount, m.window);
     } else {
       protocolError(child, `bad message ${JSON.stringify(m)}`);
     }
@@ -200,6 +257,7 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
         leased: counter.leased,
         byChild: Object.fromEntries([...counter.held].map(([child, held]) => [child.id, held])),
         waiting: counter.waiters.map((waiter) => waiter.child.id),
+        window: counter.window,
       }));
     },
   };

@@ -14,11 +14,16 @@ const acquire = () => counter.tryAcquire() ? Promise.resolve() : new Promise<voi
 const tell = (type: string) => process.send!({ heimdall: 'test', type });
 
 process.on('disconnect', () => process.exit(0));
+// All children start together when the parent says so, so that they contend rather than run one after another.
+tell('ready');
+await new Promise<void>((resolve) => process.on('message', (message: { heimdall?: string; type?: string }) => {
+  if (message.heimdall === 'test' && message.type === 'go') resolve();
+}));
 await Promise.all(Array.from({ length: loops }, async (_, loop) => {
   for (let i = 0; i < rounds; i++) {
     await acquire();
     tell('enter');
-    await new Promise((resolve) => setTimeout(resolve, (loop + i) % 3));
+    await new Promise((resolve) => setTimeout(resolve, 1 + ((loop + i) % 3)));
     tell('leave');
     counter.release();
   }

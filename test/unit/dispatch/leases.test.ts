@@ -26,7 +26,7 @@ describe('LeaseClient', () => {
       { heimdall: 'lease', type: 'define', counter: 'openai.concurrency', limit: 40 },
       { heimdall: 'lease', type: 'acquire', id: 1, counter: 'openai.concurrency', amount: defaultBatch(40), wait: true },
     ]);
-    parent.send({ heimdall: 'lease', type: 'grant', id: 1, counter: 'openai.concurrency', amount: 10 });
+    parent.send({ heimdall: 'lease', type: 'grant', id: 1, counter: 'openai.concurrency', amount: 10, window: 0 });
     await settle();
     expect(available).toBe(1);
     const before = sent.length;
@@ -52,7 +52,7 @@ describe('LeaseClient', () => {
     counter.onAvailable(() => onGrant());
     expect(counter.tryAcquire()).toBe(false);
     await settle();
-    parent.send({ heimdall: 'lease', type: 'grant', id: 1, counter: 'c', amount: 8 });
+    parent.send({ heimdall: 'lease', type: 'grant', id: 1, counter: 'c', amount: 8, window: 0 });
     await settle();
     expect(counter).toMatchObject({ held: 8, used: 8 });
     for (let i = 0; i < 5; i++) counter.release();
@@ -61,12 +61,12 @@ describe('LeaseClient', () => {
     expect(counter.tryAcquire()).toBe(true);
     await settle();
     // 4 idle, 2 kept: 2 go back.
-    expect(received.filter((m) => m.type === 'release')).toEqual([{ heimdall: 'lease', type: 'release', counter: 'c', amount: 2 }]);
+    expect(received.filter((m) => m.type === 'release')).toEqual([{ heimdall: 'lease', type: 'release', counter: 'c', amount: 2, window: 0 }]);
     expect(counter).toMatchObject({ held: 6, used: 4 });
 
     parent.send({ heimdall: 'lease', type: 'contended', counter: 'c', on: true });
     await settle();
-    expect(received.at(-1)).toEqual({ heimdall: 'lease', type: 'release', counter: 'c', amount: 2 });
+    expect(received.at(-1)).toEqual({ heimdall: 'lease', type: 'release', counter: 'c', amount: 2, window: 0 });
     expect(counter).toMatchObject({ held: 4, used: 4 });
     // Contended: a freed unit goes back too, and the next take asks the ledger for one unit.
     counter.release();
@@ -74,14 +74,14 @@ describe('LeaseClient', () => {
     await settle();
     expect(received.slice(-2)).toEqual([
       { heimdall: 'lease', type: 'acquire', id: 2, counter: 'c', amount: 1, wait: true },
-      { heimdall: 'lease', type: 'release', counter: 'c', amount: 1 },
+      { heimdall: 'lease', type: 'release', counter: 'c', amount: 1, window: 0 },
     ]);
     // The unit the ledger hands over goes to this process's waiters, contention or not.
     let taken = false;
     onGrant = () => {
       taken = counter.tryAcquire();
     };
-    parent.send({ heimdall: 'lease', type: 'grant', id: 2, counter: 'c', amount: 1 });
+    parent.send({ heimdall: 'lease', type: 'grant', id: 2, counter: 'c', amount: 1, window: 0 });
     await settle();
     expect(taken).toBe(true);
     expect(counter).toMatchObject({ held: 4, used: 4 });
@@ -104,15 +104,15 @@ describe('LeaseClient', () => {
       { heimdall: 'lease', type: 'acquire', id: 1, counter: 'q', amount: 1, wait: false },
       { heimdall: 'lease', type: 'acquire', id: 2, counter: 'q', amount: 2, wait: false },
     ]);
-    parent.send({ heimdall: 'lease', type: 'grant', id: 1, counter: 'q', amount: 1 });
-    parent.send({ heimdall: 'lease', type: 'grant', id: 2, counter: 'q', amount: 1 });
+    parent.send({ heimdall: 'lease', type: 'grant', id: 1, counter: 'q', amount: 1, window: 0 });
+    parent.send({ heimdall: 'lease', type: 'grant', id: 2, counter: 'q', amount: 1, window: 0 });
     await settle();
     expect(answers).toEqual([true, false]);
-    expect(received.at(-1)).toEqual({ heimdall: 'lease', type: 'release', counter: 'q', amount: 1 });
+    expect(received.at(-1)).toEqual({ heimdall: 'lease', type: 'release', counter: 'q', amount: 1, window: 0 });
     expect(counter).toMatchObject({ held: 1, used: 1 });
     // Messages for others on the same channel, and stray grants, are ignored.
     parent.send({ heimdall: 'supervisor', type: 'grant', id: 3 });
-    parent.send({ heimdall: 'lease', type: 'grant', id: 99, counter: 'q', amount: 1 });
+    parent.send({ heimdall: 'lease', type: 'grant', id: 99, counter: 'q', amount: 1, window: 0 });
     await settle();
     expect(counter).toMatchObject({ held: 1, used: 1 });
     expect(() => client.counter('q', { limit: 1 })).toThrow(/exists already/);

@@ -1,5 +1,5 @@
 // The primary's ledger with real LeaseClients over in-memory pipes that copy and delay like process IPC.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LeaseClient, type LeasedCounter } from '../../../src/dispatch/leases.js';
 import { createLedger, type Ledger } from '../../../src/supervisor/ledger.js';
 import { pipePair, settle } from '../../fakes/lease-pipe.js';
@@ -150,12 +150,12 @@ describe('ledger', () => {
     const answers: unknown[] = [];
     child.onMessage((message) => answers.push(message));
     child.send({ heimdall: 'lease', type: 'acquire', id: 1, counter: 'x', amount: 3, wait: true });
-    child.send({ heimdall: 'lease', type: 'release', counter: 'x', amount: 5 });
+    child.send({ heimdall: 'lease', type: 'release', counter: 'x', amount: 5, window: 0 });
     child.send({ heimdall: 'lease', type: 'acquire', id: 2, counter: 'nope', amount: 1, wait: true });
     child.send({ heimdall: 'lease', type: 'acquire', id: 3, counter: 'x', amount: -1, wait: true });
     child.send({ heimdall: 'supervisor', type: 'ready' });
     await settle();
-    expect(answers).toEqual([{ heimdall: 'lease', type: 'grant', id: 1, counter: 'x', amount: 3 }]);
+    expect(answers).toEqual([{ heimdall: 'lease', type: 'grant', id: 1, counter: 'x', amount: 3, window: 0 }]);
     expect(errors).toHaveLength(3);
     expect(errors[0]).toContain('released 5 of x while holding 3');
     // The over-release gave back what it held, no more.
@@ -164,14 +164,69 @@ describe('ledger', () => {
     child.send({ heimdall: 'lease', type: 'acquire', id: 4, counter: 'x', amount: 3, wait: true });
     await settle();
     ledger.define({ name: 'x', limit: 1 });
-    child.send({ heimdall: 'lease', type: 'release', counter: 'x', amount: 1 });
+    child.send({ heimdall: 'lease', type: 'release', counter: 'x', amount: 1, window: 0 });
     child.send({ heimdall: 'lease', type: 'acquire', id: 5, counter: 'x', amount: 1, wait: true });
     await settle();
     // 2 still leased against a limit of 1: the ask waits.
     expect(ledger.snapshot()[0]).toMatchObject({ limit: 1, leased: 2, waiting: ['a'] });
-    child.send({ heimdall: 'lease', type: 'release', counter: 'x', amount: 2 });
+    child.send({ heimdall: 'lease', type: 'release', counter: 'x', amount: 2, window: 0 });
     await settle();
     expect(ledger.snapshot()[0]).toMatchObject({ leased: 1, waiting: [] });
     expect(() => ledger.define({ name: 'y', limit: -1 })).toThrow(RangeError);
+  });
+
+  describe('a windowed counter', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('grants `limit` units per window gateway-wide, takes refunds within it, and starts each window from zero', async () => {
+      // Only the wall clock and the ledger's roll-over timer are fake; the pipes still deliver on setImmediate.
+      vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      vi.setSystemTime(1_000 * 60_000);
+      const ledger = createLedger();
+      const a = connect(ledger, 'a').counter('rpm', { limit: 3, windowMs: 60_000 });
+      const b = connect(ledger, 'b').counter('rpm', { limit: 3, windowMs: 60_000 });
+      const aWaiters = queueFor(a);
+      let aGot = 0;
+      const take = () => void acquire(a, aWaiters).then(() => aGot++);
+      for (let i = 0; i < 3; i++) take();
+      await settle();
+      expect(aGot).toBe(3);
+      const firstWindow = a.window;
+      expect(ledger.snapshot()[0]).toMatchObject({ leased: 3, window: 1_000 });
+      // Consumed, not in flight: nothing comes back by itself, and another process finds the window full.
+      const answers: boolean[] = [];
+      b.acquireOrRefuse(1, (granted) => answers.push(granted));
+      take();
+      await settle();
+      expect(answers).toEqual([false]);
+      expect(ledger.snapshot()[0].waiting).toEqual(['a']);
+      // A refund (a request that was never sent upstream) frees its unit within the window.
+      a.release();
+      await settle();
+      expect(aGot).toBe(4);
+      take();
+      take();
+      await settle();
+      expect(aGot).toBe(4);
+
+      vi.advanceTimersByTime(60_000);
+      await settle();
+      // The new window: the waiting process is served first, from zero.
+      expect(aGot).toBe(6);
+      expect(ledger.snapshot()[0]).toMatchObject({ window: 1_001, waiting: [] });
+      expect(ledger.snapshot()[0].leased).toBeLessThanOrEqual(3);
+      b.acquireOrRefuse(1, (granted) => answers.push(granted));
+      await settle();
+      expect(answers).toEqual([false, true]);
+      expect(ledger.snapshot()[0].leased).toBe(3);
+      // A refund of a unit from the window that ended gives nothing back in this one.
+      expect(a.used).toBe(2);
+      a.release(1, firstWindow);
+      await settle();
+      expect(a.used).toBe(2);
+      expect(ledger.snapshot()[0]).toMatchObject({ leased: 3 });
+    });
   });
 });
