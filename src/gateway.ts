@@ -6,6 +6,7 @@ import type { GatewayConfig, ProviderConfig } from './config/types.js';
 import { BREAKER_STATES, createMetricsBuffer, createMetricsLayout, MetricsShard } from './contract/metrics-layout.js';
 import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
+import { LeaseClient, type LeaseTransport } from './dispatch/leases.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
@@ -35,6 +36,8 @@ export interface GatewayOptions {
    * `/metrics` answers instead of this process's own series.
    */
   clusterMetrics?: () => Promise<string>;
+  /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
+  leases?: LeaseTransport;
 }
 
 export interface Gateway {
@@ -60,6 +63,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     modelIndex: (model: string) => modelLabels.indexOf(model) };
 
   const pools = new Map<string, ProviderPool>();
+  const leases = options.leases ? new LeaseClient(options.leases) : null;
   let nextShard = 1;
   config.providers.forEach((provider, providerIndex) => {
     pools.set(provider.name, new ProviderPool(provider, {
@@ -71,6 +75,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logLevel: config.server.logLevel,
       workerFile: WORKER_FILE,
       ringShape: options.ringShape ?? DEFAULT_RING_SHAPE,
+      leases,
       onWorkerDeath: (name, error, lost) => logger.error({ provider: name, lost, err: error },
         'a provider worker died; its requests in flight got WORKER_DIED and the thread is being replaced'),
     }));

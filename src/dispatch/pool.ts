@@ -2,6 +2,10 @@
 // requests are in flight across the workers; up to `buffer_size` more wait in a FIFO behind them. With
 // `drop_excess_requests` a request that finds the FIFO full is refused at once (429); otherwise it waits for room
 // until its timeout.
+//
+// In cluster mode (`leases` given) both bounds hold for the whole gateway, not per process: a slot in flight is a
+// unit of the ledger's `<provider>.concurrency` counter and a place in the queue (with `drop_excess_requests`) one of
+// `<provider>.buffer`. Without it the pool counts on its own, as a single process always did.
 
 import type { MetricsSpec } from '../contract/metrics-layout.js';
 import { Piscina } from 'piscina';
@@ -12,6 +16,7 @@ import type { ProviderConfig } from '../config/types.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { type InFlight, type JobHandlers, WorkerChannel } from './channel.js';
 import { Deque } from '../contract/deque.js';
+import type { LeaseClient, LeasedCounter } from './leases.js';
 
 export interface PoolOptions {
   providerIndex: number;
@@ -24,6 +29,8 @@ export interface PoolOptions {
   workerFile: string;
   ringShape: RingShape;
   onWorkerDeath(provider: string, error: unknown, lost: number): void;
+  /** Gateway-wide slots from the primary's ledger (cluster mode); without, this process's own count. */
+  leases?: LeaseClient | null;
 }
 
 export interface PoolStats {
@@ -54,6 +61,8 @@ class Submission implements Ticket, InFlight {
   readonly job: JobData;
   handlers: JobHandlers | null;
   readonly deadline: number;
+  /** Holds a unit of the gateway-wide queue counter (cluster mode with drop_excess_requests). */
+  holdsQueuePlace = false;
   readonly #pool: ProviderPool;
 
   constructor(pool: ProviderPool, job: JobData, handlers: JobHandlers, deadline: number) {
@@ -96,10 +105,23 @@ export class ProviderPool {
   #closing = false;
   #nextOverdueCheck = 0;
   #drained: (() => void) | null = null;
+  /** Cluster mode: the gateway-wide counters; null in a single process, which counts `#inFlight` alone. */
+  readonly #slots: LeasedCounter | null = null;
+  readonly #queuePlaces: LeasedCounter | null = null;
 
   constructor(provider: ProviderConfig, options: PoolOptions) {
     this.provider = provider;
     this.#options = options;
+    if (options.leases) {
+      this.#slots = options.leases.counter(`${provider.name}.concurrency`, { limit: provider.concurrency.concurrency });
+      this.#slots.onAvailable(() => this.#runQueued());
+      if (options.dropExcessRequests) {
+        // Queue places are taken only once the provider is saturated, so one round trip each costs nothing that
+        // matters, and holding none idle means no process refuses while another sits on free places.
+        this.#queuePlaces = options.leases.counter(`${provider.name}.buffer`,
+          { limit: provider.concurrency.bufferSize, batch: 1, keepIdle: 0 });
+      }
+    }
     const threads = provider.concurrency.threads;
     // One long-lived task per thread (concurrentTasksPerWorker 1 puts each on its own worker); requests go
     // through the rings, never through Piscina's per-task messaging.
@@ -157,23 +179,80 @@ export class ProviderPool {
       this.#sweeper.unref();
     }
     const submission = new Submission(this, job, handlers, deadline);
-    if (this.#inFlight < this.provider.concurrency.concurrency && this.#queued === 0) {
+    if (this.#queued === 0 && this.#takeSlot()) {
       const refused = this.#run(submission);
       if (refused) throw refused;
       return submission;
     }
+    if (this.#queuePlaces) {
+      this.#queueForPlace(submission);
+      return submission;
+    }
     if (this.#options.dropExcessRequests && this.#queued >= this.provider.concurrency.bufferSize) {
-      throw new GatewayError('QUEUE_FULL', `${this.provider.name}'s queue is full: try again shortly`,
-        { provider: this.provider.name, retryAfter: 1 });
+      throw this.#queueFull();
     }
     this.#queue.push(submission);
     this.#queued++;
     return submission;
   }
 
+  #queueFull(): GatewayError {
+    return new GatewayError('QUEUE_FULL', `${this.provider.name}'s queue is full: try again shortly`,
+      { provider: this.provider.name, retryAfter: 1 });
+  }
+
+  /**
+   * Cluster mode with drop_excess_requests. A request waits only when no slot is free gateway-wide, so the ledger is
+   * asked that first (this process may just hold none yet); then for a place in the queue, refused with QUEUE_FULL
+   * when there is none. It sits in the queue meanwhile (one or two round trips): should a slot free up here, it runs,
+   * and whatever the ledger grants it too late goes back.
+   */
+  #queueForPlace(submission: Submission): void {
+    this.#queue.push(submission);
+    this.#queued++;
+    this.#slots!.acquireOrRefuse(1, (gotSlot) => {
+      if (submission.state !== 'queued') {
+        if (gotSlot) this.#slots!.release();
+      } else if (gotSlot) {
+        this.#queued--;
+        const refused = this.#run(submission);
+        if (refused) submission.handlers?.onError(refused.data);
+      } else {
+        this.#queuePlaces!.acquireOrRefuse(1, (gotPlace) => this.#placeAnswered(submission, gotPlace));
+      }
+    });
+  }
+
+  #placeAnswered(submission: Submission, gotPlace: boolean): void {
+    if (submission.state !== 'queued') {
+      if (gotPlace) this.#queuePlaces!.release();
+    } else if (gotPlace) {
+      submission.holdsQueuePlace = true;
+      // It waits for a slot like the rest of the queue: make sure one is asked for.
+      this.#runQueued();
+    } else {
+      this.dropQueued(submission);
+      submission.handlers?.onError(this.#queueFull().data);
+    }
+  }
+
+  /** Whether a request may go in flight now: the local count, or a unit of the gateway-wide counter. */
+  #takeSlot(): boolean {
+    const slots = this.#slots;
+    return slots === null ? this.#inFlight < this.provider.concurrency.concurrency : slots.tryAcquire();
+  }
+
   dropQueued(submission: Submission): void {
     submission.state = 'done';
     this.#queued--;
+    this.#leaveQueue(submission);
+  }
+
+  #leaveQueue(submission: Submission): void {
+    if (submission.holdsQueuePlace) {
+      submission.holdsQueuePlace = false;
+      this.#queuePlaces!.release();
+    }
   }
 
   /**
@@ -196,6 +275,7 @@ export class ProviderPool {
     } catch (error) {
       channel.inFlight.delete(id);
       this.#inFlight--;
+      this.#slots?.release();
       submission.state = 'done';
       return new GatewayError('INVALID_REQUEST',
         `the request cannot be handed to ${this.provider.name}'s worker: ${(error as Error).message}`);
@@ -212,20 +292,33 @@ export class ProviderPool {
 
   #released(_entry: InFlight): void {
     this.#inFlight--;
+    this.#slots?.release();
+    this.#runQueued();
+    if (this.#inFlight === 0 && this.#drained) this.#drained();
+  }
+
+  /** Sends queued requests on while slots are free (a slot freed here, or leases that just came from the ledger). */
+  #runQueued(): void {
     const now = Date.now();
-    while (this.#inFlight < this.provider.concurrency.concurrency && this.#queued > 0) {
-      const next = this.#queue.shift()!;
-      if (next.state !== 'queued') continue;
+    while (this.#queued > 0) {
+      const next = this.#queue.peek()!;
+      if (next.state !== 'queued') {
+        this.#queue.shift();
+        continue;
+      }
       // Its total ran out in the queue, between two sweeps: sending it upstream could only time out there.
       if (next.deadline <= now) {
+        this.#queue.shift();
         this.#expireQueued(next);
         continue;
       }
+      if (!this.#takeSlot()) break;
+      this.#queue.shift();
       this.#queued--;
+      this.#leaveQueue(next);
       const refused = this.#run(next);
       if (refused) next.handlers?.onError(refused.data);
     }
-    if (this.#inFlight === 0 && this.#drained) this.#drained();
   }
 
   #sweepQueue = (): void => {
