@@ -22,19 +22,46 @@ import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
+import type { ErrorData } from './errors/error-data.js';
+import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
 
 export interface GatewayOptions {
   logger: Logger;
   ringShape?: RingShape;
+  /** Listen with SO_REUSEPORT beside the other processes of a cluster (see `startHttpServer`). */
+  sharePort?: boolean;
+  /** In a cluster: how many gateway processes are up, which `/health` reports. */
+  processes?: () => { up: number; configured: number };
+  /** In a cluster: asks the supervisor to reload the config (`POST /api/reload`); absent, reload is refused. */
+  reload?: () => Promise<ReloadOutcome>;
+  /** In a cluster: the whole cluster's `/metrics` text, which `/metrics` answers with instead of this process's. */
+  clusterMetrics?: () => Promise<string>;
 }
+
+/** What a reload came to, as `POST /api/reload` answers it. */
+export type ReloadOutcome =
+  | { readonly ok: true; readonly processes: number }
+  | { readonly ok: false; readonly code: 'CONFIG_INVALID' | 'RELOAD_UNAVAILABLE' | 'RELOAD_FAILED'; readonly message: string };
 
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
   /** Stops accepting, lets in-flight requests finish for up to the grace period, then closes everything. */
   close(graceMs?: number): Promise<void>;
+}
+
+/** `127.0.0.0/8` or `::1`, in any spelling uWebSockets.js gives (IPv4-mapped IPv6 on a dual-stack socket). */
+export function isLoopback(address: string): boolean {
+  if (address.startsWith('127.')) return true;
+  let host: string;
+  try {
+    host = new URL(`http://[${address}]/`).hostname;
+  } catch {
+    return false;
+  }
+  return host === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
@@ -128,7 +155,25 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
     // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
-      sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION }));
+      sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
+        ...(options.processes ? { processes: options.processes() } : {}) }));
+    } },
+    { method: 'post', path: '/api/reload', readBody: false, remoteAddress: true, handler: (request, sink) => {
+      const refuse = (error: ErrorData) => sink.json(statusOf(error), openAIErrorBody(error));
+      // No admin authentication exists yet: only someone on this host may reload.
+      if (!isLoopback(request.remoteAddress ?? '')) {
+        refuse(errorData('ADMIN_LOOPBACK_ONLY', '/api/reload answers loopback clients only (127.0.0.1, ::1)'));
+        return;
+      }
+      if (!options.reload) {
+        refuse(errorData('RELOAD_UNAVAILABLE', 'reload needs the supervisor: start with --processes 2 or more (or auto); '
+          + 'a single process (--processes 1, the default) must be restarted to apply a new config'));
+        return;
+      }
+      void options.reload().then((outcome) => {
+        if (outcome.ok) sink.json(200, JSON.stringify({ status: 'reloaded', processes: outcome.processes }));
+        else refuse(errorData(outcome.code, outcome.message));
+      }, (error: unknown) => refuse(errorData('RELOAD_FAILED', (error as Error).message)));
     } },
     { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
@@ -139,8 +184,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         ...(withoutThreads.length > 0 ? { providers_without_threads: withoutThreads } : {}) }));
     } },
     { method: 'get', path: '/metrics', readBody: false, handler: (_request, sink) => {
-      void registry.metrics().then((text) => {
+      void (options.clusterMetrics ?? (() => registry.metrics()))().then((text) => {
         sink.text(200, registry.contentType, text);
+      }, (error: unknown) => {
+        logger.error({ err: error }, 'metrics scrape failed');
+        sink.json(500, openAIErrorBody(errorData('INTERNAL', 'the metrics could not be gathered')));
       });
     } },
   ];
@@ -156,6 +204,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
+      sharePort: options.sharePort,
     });
   } catch (error) {
     await closePools();

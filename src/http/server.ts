@@ -24,6 +24,8 @@ export interface IncomingRequest {
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
   readonly body: Buffer | null;
+  /** The client's IP address as text, read only for routes that ask for it (`Route.remoteAddress`). */
+  readonly remoteAddress?: string;
 }
 
 /** An IncomingRequest whose body is still being read. */
@@ -64,6 +66,8 @@ export interface Route {
   /** Headers that go with `errorBody`'s body. */
   readonly errorHeaders?: (error: ErrorData) => Record<string, string>;
   readonly readBody: boolean;
+  /** Fill `IncomingRequest.remoteAddress` (admin routes that only loopback clients may call). */
+  readonly remoteAddress?: boolean;
   readonly handler: RouteHandler;
 }
 
@@ -194,6 +198,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
         requestId: sink.requestId,
         receivedAt: sink.receivedAt,
         body: null,
+        ...(route.remoteAddress ? { remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString() } : {}),
       };
       if (!route.readBody) route.handler(incoming, sink);
       else readBody(res, sink, incoming, options.maxBodyBytes, shape, route.handler);
