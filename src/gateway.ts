@@ -48,8 +48,12 @@ export type ReloadOutcome =
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
-  /** Stops accepting, lets in-flight requests finish for up to the grace period, then closes everything. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish for up to the grace period, then closes everything. With
+   * `handOverMs` (a process of a cluster, whose port stays served by the others), it first serves for that long
+   * the requests its kept-alive connections still send, closing each connection after its response.
+   */
+  close(graceMs?: number, handOverMs?: number): Promise<void>;
 }
 
 /** `127.0.0.0/8` or `::1`, in any spelling uWebSockets.js gives (IPv4-mapped IPv6 on a dual-stack socket). */
@@ -214,9 +218,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   return {
     port: server.port,
     pools,
-    async close(graceMs = config.client.shutdownGraceSeconds * 1000) {
+    async close(graceMs = config.client.shutdownGraceSeconds * 1000, handOverMs = 0) {
       if (closing) return;
       closing = true;
+      if (handOverMs > 0) {
+        server.handOver();
+        await new Promise((resolve) => setTimeout(resolve, Math.min(handOverMs, graceMs)));
+      }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
       await plugins.close();

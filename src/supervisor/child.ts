@@ -46,11 +46,15 @@ const exitAfterFlush = (code: number): void => {
   else process.exit(code);
 };
 
+/** How long a process being replaced keeps serving its kept-alive connections, each closed after its response. */
+const HAND_OVER_MS = 2_000;
+let handOver = false;
+
 const control = stopControl({
   stop(reason) {
-    logger?.info({ reason }, 'process stopping: finishing requests in flight');
+    logger?.info({ reason, handOver }, 'process stopping: finishing requests in flight');
     void (starting ?? Promise.resolve(gateway)).then(async (running) => {
-      await running?.close();
+      await running?.close(undefined, handOver ? HAND_OVER_MS : 0);
       exitAfterFlush(0);
     }, () => exitAfterFlush(0)).catch((error: unknown) => {
       logger?.error({ err: error }, 'shutdown failed');
@@ -119,6 +123,7 @@ process.on('message', (message: ToChild | { heimdall: 'lease' }) => {
       break;
     }
     case 'stop':
+      handOver = (message as Extract<ToChild, { heimdall: 'stop' }>).handOver;
       control.trigger('supervisor');
       break;
     case 'reload-result': {

@@ -9,7 +9,8 @@ export type ToChild =
   /** The config, already validated by the supervisor, and the port (resolved when `--port 0`). */
   | { heimdall: 'start'; config: GatewayConfig; slot: number; port: number; clusterMetrics: boolean }
   | { heimdall: 'processes'; up: number; configured: number }
-  | { heimdall: 'stop' }
+  /** `handOver`: the others keep serving the port, so kept-alive clients are moved over to them first. */
+  | { heimdall: 'stop'; handOver: boolean }
   | { heimdall: 'reload-result'; id: number; outcome: ReloadOutcome }
   | { heimdall: 'metrics-text'; id: number; text: string | null; error: string | null }
   | { heimdall: 'metrics-snapshot-request'; id: number };

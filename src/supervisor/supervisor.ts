@@ -314,7 +314,8 @@ export class Supervisor {
     if (member.retired) return;
     member.retired = true;
     member.state = 'draining';
-    if (member.child.connected) member.child.send({ heimdall: 'stop' } satisfies ToChild);
+    // While the others keep serving (a reload), its kept-alive clients are moved over to them before it drains.
+    if (member.child.connected) member.child.send({ heimdall: 'stop', handOver: !this.stopping } satisfies ToChild);
     else member.child.kill('SIGTERM');
     this.broadcastProcesses();
   }
