@@ -7,6 +7,7 @@
 // (it never emits `listening` for a uWS child, and its round-robin scheduler would sit idle), so fork gives the same
 // IPC channel with less machinery, and the supervisor keeps every decision (readiness, restarts, rollout) in one place.
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
@@ -166,6 +167,10 @@ export class Supervisor {
         return { ok: false, code: 'CONFIG_INVALID', message: error.message };
       }
       this.logger.info({ source: config.source, processes: config.processes.count }, 'config reload: replacing processes one at a time');
+      if (!migratesPendingConnections()) {
+        this.logger.info('net.ipv4.tcp_migrate_req is 0: Linux resets the few connections still waiting to be accepted by a '
+          + 'process when it stops listening; set it to 1 (Linux 5.14 or later) so they go to the other processes');
+      }
       for (const warning of config.warnings) this.logger.warn(warning);
       const outcome = await this.rollOut(config, lastSlot, beforeLast);
       if (outcome.ok) this.logger.info({ processes: outcome.processes }, 'config reloaded');
@@ -384,6 +389,16 @@ export class Supervisor {
       });
       member.child.send({ heimdall: 'metrics-snapshot-request', id } satisfies ToChild);
     });
+  }
+}
+
+/** Whether the kernel hands a closing SO_REUSEPORT listener's pending connections to another (Linux ≥ 5.14). */
+function migratesPendingConnections(): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '1';
+  } catch {
+    return false;
   }
 }
 
