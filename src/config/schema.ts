@@ -333,9 +333,9 @@ const pluginStringSchema = z
 // Heimdall's own process settings. `processes`: how many gateway processes share the port under one supervisor;
 // `auto` is every core this process may use. The command line (`--processes`, HEIMDALL_PROCESSES) wins over it.
 export const MAX_PROCESSES = 256;
-export const processesSchema = z.union([z.literal('auto'), posInt.max(MAX_PROCESSES)], {
-  error: `expected 'auto' or a whole number from 1 to ${MAX_PROCESSES}`,
-});
+const isProcesses = (v: unknown): v is number | 'auto' => v === 'auto' || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_PROCESSES);
+export const processesSchema = z.unknown().refine(isProcesses, `expected 'auto' or a whole number from 1 to ${MAX_PROCESSES}`)
+  .transform((v) => v as number | 'auto');
 const heimdallSchema = z.strictObject({
   processes: processesSchema.optional(),
 });
