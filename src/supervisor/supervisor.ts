@@ -208,6 +208,7 @@ export class Supervisor {
     this.config = config;
     for (const slot of surplus) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
+      if (slot.id === lastSlot) beforeLast?.(done);
       if (slot.current) this.retire(slot.current);
     }
     this.broadcastProcesses();
