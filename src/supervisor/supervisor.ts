@@ -196,7 +196,7 @@ export class Supervisor {
         await fresh.ready;
       } catch (error) {
         slot.current = old && !old.retired && old.child.exitCode === null ? old : null;
-        if (!slot.current) this.scheduleRestart(slot, 'its replacement failed during a reload');
+        if (!slot.current) this.scheduleRestart(slot, 'has no process: its replacement failed during a reload');
         this.slots.push(...surplus);
         const message = `a process with the new config did not start: ${(error as Error).message}; the running processes keep serving`;
         this.logger.error({ process: slot.id }, message);
@@ -290,7 +290,7 @@ export class Supervisor {
       }
       if (!this.slots.includes(slot) || slot.current || (member.trial && !wasReady)) return;
       if (upFor >= STABLE_MS) slot.streak = 0;
-      const why = wasReady ? `it died with ${how} while serving` : `it died with ${how} before it was ready${failure ? `: ${failure}` : ''}`;
+      const why = wasReady ? `died with ${how} while serving` : `died with ${how} before it was ready${failure ? ` (${failure})` : ''}`;
       this.scheduleRestart(slot, why, { pid: child.pid, code, signal });
     });
     const start: ToChild = { heimdall: 'start', config, slot: slot.id, port: this.port, clusterMetrics: Boolean(this.options.renderMetrics) };
@@ -298,14 +298,15 @@ export class Supervisor {
     return member;
   }
 
-  private scheduleRestart(slot: Slot, why: string, exit: object = {}): void {
+  private scheduleRestart(slot: Slot, why: string,
+    exit: { pid?: number; code?: number | null; signal?: NodeJS.Signals | null } = {}): void {
     if (this.stopping || slot.restartTimer) return;
     const delay = Math.min(RESTART_CAP_MS, RESTART_BASE_MS * 2 ** slot.streak);
     slot.streak++;
     slot.restarts++;
     const level = slot.streak > 3 ? 'error' : 'warn';
     this.logger[level]({ process: slot.id, ...exit, restartInMs: delay, attempt: slot.streak },
-      `process ${slot.id} ${why}: restarting it in ${(delay / 1000).toFixed(2)} s${slot.streak > 1
+      `process ${slot.id}${exit.pid ? ` (pid ${exit.pid})` : ''} ${why}: restarting it in ${(delay / 1000).toFixed(2)} s${slot.streak > 1
         ? ` (attempt ${slot.streak}; retried at most every ${RESTART_CAP_MS / 1000} s while it keeps failing; the others keep serving)` : ''}`);
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;
