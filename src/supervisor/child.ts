@@ -112,6 +112,18 @@ async function start(message: Extract<ToChild, { heimdall: 'start' }>): Promise<
   }
 }
 
+/** This process's metrics as data, for the supervisor's whole-cluster /metrics; null when it has none to give. */
+async function sendSnapshot(id: number): Promise<void> {
+  let snapshot: unknown = null;
+  try {
+    // The metrics feature's `metricsSnapshot()`; a gateway without it has nothing to share.
+    snapshot = await (gateway as (Gateway & { metricsSnapshot?: () => Promise<unknown> }) | null)?.metricsSnapshot?.() ?? null;
+  } catch (error) {
+    logger?.error({ err: error }, 'the metrics snapshot failed');
+  }
+  send({ heimdall: 'metrics-snapshot', id, snapshot });
+}
+
 process.on('message', (message: ToChild | { heimdall: 'lease' }) => {
   switch (kindOf(message)) {
     case 'start':
@@ -142,9 +154,7 @@ process.on('message', (message: ToChild | { heimdall: 'lease' }) => {
     }
     case 'metrics-snapshot-request': {
       const { id } = message as Extract<ToChild, { heimdall: 'metrics-snapshot-request' }>;
-      // The metrics feature adds `metricsSnapshot()` to the gateway; until then there is nothing to share.
-      const snapshot = (gateway as (Gateway & { metricsSnapshot?: () => unknown }) | null)?.metricsSnapshot?.() ?? null;
-      send({ heimdall: 'metrics-snapshot', id, snapshot });
+      void sendSnapshot(id);
       break;
     }
     case 'lease':

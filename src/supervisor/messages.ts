@@ -24,11 +24,6 @@ export type FromChild =
   | { heimdall: 'metrics'; id: number }
   | { heimdall: 'metrics-snapshot'; id: number; snapshot: unknown };
 
-/** The limits feature's messages, routed as they are between each process and the supervisor's ledger. */
-export interface LeaseMessage {
-  heimdall: 'lease';
-}
-
 /** The transport the limits feature's lease client and ledger talk over: one per gateway process. */
 export interface LeaseTransport {
   send(message: unknown): void;

@@ -35,8 +35,11 @@ export interface SupervisorOptions {
   loadConfig: () => Promise<GatewayConfig>;
   /** Whole-cluster Prometheus text from every process's snapshot (the metrics feature's `renderClusterMetrics`). */
   renderMetrics?: (snapshots: unknown[], cluster: { processes: number; restarts: Record<string, number> }) => Promise<string>;
-  /** The limits feature's ledger: attached to each process's lease transport; the returned function detaches it. */
-  attachLeases?: (transport: LeaseTransport) => () => void;
+  /** The limits feature's ledger (`createLedger`): each process's lease messages go to it, keyed by its pid. */
+  ledger?: {
+    attach(childId: string, transport: LeaseTransport): void;
+    detach(childId: string): void;
+  };
 }
 
 type ChildState = 'starting' | 'ready' | 'draining';
@@ -231,17 +234,20 @@ export class Supervisor {
       failure = `not ready within ${START_TIMEOUT_MS / 1000} s`;
       child.kill('SIGKILL');
     }, START_TIMEOUT_MS);
-    if (this.options.attachLeases) {
+    const ledger = this.options.ledger;
+    if (ledger) {
       const handlers: ((message: unknown) => void)[] = [];
       child.on('message', (message) => {
         if (kindOf(message) === 'lease') for (const handler of handlers) handler(message);
       });
-      member.detachLeases = this.options.attachLeases({
+      const childId = String(child.pid);
+      ledger.attach(childId, {
         send: (message) => {
           if (child.connected) child.send(message as object);
         },
         onMessage: (handler) => handlers.push(handler),
       });
+      member.detachLeases = () => ledger.detach(childId);
     }
     child.on('message', (message: FromChild) => {
       switch (kindOf(message)) {

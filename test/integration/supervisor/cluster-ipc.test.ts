@@ -42,20 +42,16 @@ describe('cluster metrics over IPC', () => {
 });
 
 describe('lease messages', () => {
-  it('gets one transport per process, attached while it runs and detached when it exits', async () => {
-    const attached: LeaseTransport[] = [];
-    let detached = 0;
+  it('gives the ledger one transport per process, keyed by its pid, detached when it exits', async () => {
+    const attached = new Map<string, LeaseTransport>();
+    const detached: string[] = [];
     const { supervisor } = await start({
-      attachLeases: (transport) => {
-        attached.push(transport);
-        return () => {
-          detached++;
-        };
-      },
+      ledger: { attach: (id, transport) => attached.set(id, transport), detach: (id) => detached.push(id) },
     });
-    expect(attached).toHaveLength(2);
+    const pids = supervisor.pids().map(String).sort();
+    expect([...attached.keys()].sort()).toEqual(pids);
     await supervisor.stop();
     running = null;
-    expect(detached).toBe(2);
+    expect(detached.sort()).toEqual(pids);
   });
 });
