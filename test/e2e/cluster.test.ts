@@ -31,6 +31,15 @@ describe('heimdall --processes', () => {
     await stopAndCheckNoOrphans(fromFile);
   });
 
+  it('leaves no orphan when the supervisor itself is killed: each process drains and exits on its own', async () => {
+    const cluster = await startCluster(MOCK, ['--processes', '2']);
+    const pids = childPids(cluster.gateway.child.pid!);
+    expect(pids).toHaveLength(2);
+    cluster.gateway.child.kill('SIGKILL');
+    await until('every process to exit', () => pids.every((pid) => !alive(pid)), 15_000);
+    expect(cluster.gateway.output()).toContain('"reason":"supervisor gone"');
+  });
+
   it('refuses a bad config once, before starting any process, with the lines of a single process', async () => {
     const file = configFile(JSON.stringify({ providers: { mock: { concurrency_and_buffer_size: { concurency: 3 } } } }));
     const single = run(['--config', file, '--port', '0']);
