@@ -1,7 +1,9 @@
 // Zero-downtime reload: SIGHUP or POST /api/reload re-reads the config file and replaces the processes one at a
 // time; every request of a steady load is answered, on new and on kept-alive connections. A config with a mistake
 // is refused with the start-up lines and the running processes keep serving.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listeningPort, run } from './cli-harness.js';
 import { chat, childPids, load, sleep, startCluster, stopAndCheckNoOrphans, until, type Cluster } from './cluster-harness.js';
@@ -84,6 +86,25 @@ describe('a reload with a mistake in the config', () => {
     await until('the refusal of the SIGHUP reload', () => cluster.gateway.output().split(start.output()).length > 2);
     await sleep(300);
     expect(childPids(cluster.gateway.child.pid!).sort()).toEqual(before.sort());
+    expect((await chat(cluster.port)).status).toBe(200);
+    await stopAndCheckNoOrphans(cluster);
+  });
+});
+
+describe('a reload whose new process does not start', () => {
+  it('answers 500 reload_failed; the running processes keep serving, and no restart loop follows', async () => {
+    const crashFile = join(mkdtempSync(join(tmpdir(), 'heimdall-crash-')), 'crash');
+    const cluster = await startCluster(config(0), ['--processes', '2'], { HEIMDALL_TEST_CRASH_AT_START: crashFile });
+    const before = childPids(cluster.gateway.child.pid!);
+    writeFileSync(crashFile, '');
+    const answer = await chat(cluster.port, false, '/api/reload', '');
+    expect(answer.status).toBe(500);
+    const error = (JSON.parse(answer.body) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('reload_failed');
+    expect(error.message).toContain('the running processes keep serving');
+    await sleep(1_000);
+    expect(childPids(cluster.gateway.child.pid!).sort()).toEqual(before.sort());
+    expect(cluster.gateway.output()).not.toContain('restartInMs');
     expect((await chat(cluster.port)).status).toBe(200);
     await stopAndCheckNoOrphans(cluster);
   });
