@@ -2,10 +2,10 @@
 // time; every request of a steady load is answered, on new and on kept-alive connections. A config with a mistake
 // is refused with the start-up lines and the running processes keep serving.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { listeningPort, run } from './cli-harness.js';
+import { configFile, listeningPort, run } from './cli-harness.js';
 import { chat, childPids, load, sleep, startCluster, stopAndCheckNoOrphans, until, type Cluster } from './cluster-harness.js';
 
 const config = (latencyMs: number) => ({ providers: { mock: { mock_config: { latency_ms: latencyMs } } } });
@@ -107,6 +107,24 @@ describe('a reload whose new process does not start', () => {
     expect(cluster.gateway.output()).not.toContain('restartInMs');
     expect((await chat(cluster.port)).status).toBe(200);
     await stopAndCheckNoOrphans(cluster);
+  });
+});
+
+/** An address of this machine that is not loopback, to call the gateway as another host would. */
+const external = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address;
+
+describe('POST /api/reload from another host', () => {
+  it.runIf(external)('is refused with 403 admin_loopback_only, while 127.0.0.1 on the same wildcard socket may reload', async () => {
+    const file = configFile(JSON.stringify(config(0)));
+    const gateway = run(['--config', file, '--port', '0', '--host', '0.0.0.0', '--processes', '2']);
+    const port = await listeningPort(gateway);
+    const refused = await fetch(`http://${external}:${port}/api/reload`, { method: 'POST' });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: { code: 'admin_loopback_only', type: 'permission_error' } });
+    const allowed = await fetch(`http://127.0.0.1:${port}/api/reload`, { method: 'POST' });
+    expect(allowed.status).toBe(200);
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
   });
 });
 
