@@ -50,6 +50,18 @@ describe('heimdall --processes', () => {
     expect(cluster.output()).toContain('concurency');
   });
 
+  it('fails with the message of a single process when a process cannot start (a plugin that does not load)', async () => {
+    const file = configFile(JSON.stringify({ providers: { mock: {} }, plugins: ['./no-such-plugin.js'] }));
+    const single = run(['--config', file, '--port', '0', '--host', '127.0.0.1']);
+    const cluster = run(['--config', file, '--port', '0', '--host', '127.0.0.1', '--processes', '2']);
+    expect(await single.exited).toBe(2);
+    expect(await cluster.exited).toBe(2);
+    const failure = (output: string) => output.split('\n').filter((line) => line.startsWith('heimdall: '));
+    expect(failure(single.output())).toHaveLength(1);
+    expect(failure(cluster.output())).toEqual(failure(single.output()));
+    expect(childPids(cluster.child.pid!)).toEqual([]);
+  });
+
   it('refuses a bad --processes value with exit 2', async () => {
     const started = run(['--processes', 'many', '--port', '0']);
     expect(await started.exited).toBe(2);
