@@ -11,7 +11,9 @@ RUN npx tsc -b
 
 # Runtime stage: production dependencies and the compiled output only.
 FROM node:22-bookworm-slim AS runtime
-ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
+# One gateway process per core the container may use (cgroup- and affinity-aware), under one supervisor. The
+# variable wins over the config file's heimdall.processes; `-e HEIMDALL_PROCESSES=2` picks a count.
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 HEIMDALL_PROCESSES=auto
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No install scripts: uWebSockets.js and msgpackr ship their native binaries prebuilt in the packages.
@@ -28,5 +30,5 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node itself is PID 1 (not npm), so SIGTERM reaches the gateway and starts its graceful shutdown.
+# node itself is PID 1 (not npm), so SIGTERM reaches the supervisor, which drains every process and exits 0.
 ENTRYPOINT ["node", "dist/src/main.js"]

@@ -11,7 +11,6 @@ import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
-import { errorData, openAIErrorBody } from './errors/gateway-error.js';
 import { modelLabelTable } from './observability/model-labels.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
@@ -25,28 +24,54 @@ import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
+import type { ErrorData } from './errors/error-data.js';
+import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
 
 export interface GatewayOptions {
   logger: Logger;
   ringShape?: RingShape;
-  /**
-   * In cluster mode: the exposition of every process summed (renderClusterMetrics over their snapshots), which
-   * `/metrics` answers instead of this process's own series.
-   */
+  /** Listen with SO_REUSEPORT beside the other processes of a cluster (see `startHttpServer`). */
+  sharePort?: boolean;
+  /** In a cluster: how many gateway processes are up, which `/health` reports. */
+  processes?: () => { up: number; configured: number };
+  /** In a cluster: asks the supervisor to reload the config (`POST /api/reload`); absent, reload is refused. */
+  reload?: () => Promise<ReloadOutcome>;
+  /** In a cluster: the whole cluster's `/metrics` text, which `/metrics` answers with instead of this process's. */
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
 }
+
+/** What a reload came to, as `POST /api/reload` answers it. */
+export type ReloadOutcome =
+  | { readonly ok: true; readonly processes: number }
+  | { readonly ok: false; readonly code: 'CONFIG_INVALID' | 'RELOAD_UNAVAILABLE' | 'RELOAD_FAILED'; readonly message: string };
 
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
   /** Everything this process's /metrics exposes, as structured-clone-able data for renderClusterMetrics. */
   metricsSnapshot(): Promise<MetricsSnapshot>;
-  /** Stops accepting, lets in-flight requests finish for up to the grace period, then closes everything. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish for up to the grace period, then closes everything. With
+   * `handOverMs` (a process of a cluster, whose port stays served by the others), it first serves for that long
+   * the requests its kept-alive connections still send, closing each connection after its response.
+   */
+  close(graceMs?: number, handOverMs?: number): Promise<void>;
+}
+
+/** `127.0.0.0/8` or `::1`, in any spelling uWebSockets.js gives (IPv4-mapped IPv6 on a dual-stack socket). */
+export function isLoopback(address: string): boolean {
+  if (address.startsWith('127.')) return true;
+  let host: string;
+  try {
+    host = new URL(`http://[${address}]/`).hostname;
+  } catch {
+    return false;
+  }
+  return host === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
@@ -145,7 +170,25 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
     // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
-      sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION }));
+      sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
+        ...(options.processes ? { processes: options.processes() } : {}) }));
+    } },
+    { method: 'post', path: '/api/reload', readBody: false, remoteAddress: true, handler: (request, sink) => {
+      const refuse = (error: ErrorData) => sink.json(statusOf(error), openAIErrorBody(error));
+      // No admin authentication exists yet: only someone on this host may reload.
+      if (!isLoopback(request.remoteAddress ?? '')) {
+        refuse(errorData('ADMIN_LOOPBACK_ONLY', '/api/reload answers loopback clients only (127.0.0.1, ::1)'));
+        return;
+      }
+      if (!options.reload) {
+        refuse(errorData('RELOAD_UNAVAILABLE', 'reload needs the supervisor: start with --processes 2 or more (or auto); '
+          + 'a single process (--processes 1, the default) must be restarted to apply a new config'));
+        return;
+      }
+      void options.reload().then((outcome) => {
+        if (outcome.ok) sink.json(200, JSON.stringify({ status: 'reloaded', processes: outcome.processes }));
+        else refuse(errorData(outcome.code, outcome.message));
+      }, (error: unknown) => refuse(errorData('RELOAD_FAILED', (error as Error).message)));
     } },
     { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
@@ -177,6 +220,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
+      sharePort: options.sharePort,
     });
   } catch (error) {
     await closePools();
@@ -187,9 +231,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     port: server.port,
     pools,
     metricsSnapshot,
-    async close(graceMs = config.client.shutdownGraceSeconds * 1000) {
+    async close(graceMs = config.client.shutdownGraceSeconds * 1000, handOverMs = 0) {
       if (closing) return;
       closing = true;
+      if (handOverMs > 0) {
+        server.handOver();
+        await new Promise((resolve) => setTimeout(resolve, Math.min(handOverMs, graceMs)));
+      }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
       await plugins.close();

@@ -12,14 +12,22 @@ import { configSummary } from './config/summary.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 import { PluginLoadError } from './plugins/load.js';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/types.js';
+import { renderClusterMetrics } from './observability/cluster-metrics.js';
+import { createLedger } from './supervisor/ledger.js';
+import { stopControl } from './supervisor/stop-signals.js';
+import { ChildStartError, Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
 
-const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--log-level LEVEL]
+const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--processes N|auto] [--log-level LEVEL]
   --config FILE     JSON or YAML config (Bifrost's config.json shape); env HEIMDALL_CONFIG.
                     Without one, the embedded default: the keyless mock provider, plus every provider
                     whose key variable (OPENAI_API_KEY, …) is set.
   --port N          listen port (default 8080); env PORT
   --host H          listen address (default 0.0.0.0); env HOST
+  --processes N     gateway processes sharing the port under one supervisor, or 'auto' for one per core
+                    (default 1: a single process, no supervisor); env HEIMDALL_PROCESSES
   --log-level L     trace, debug, info, warn, error, fatal (default info)
   -v, --version     print the version and exit
   -h, --help        print this help and exit`;
@@ -43,11 +51,11 @@ function listenAddress(host: string): string {
 }
 
 async function main(): Promise<void> {
-  // A terminal closing, or a supervisor asking for a reload, sends SIGHUP, whose default ends the process. There is
-  // no reload yet (it comes with cluster mode): say so and keep serving. Taken from the start, so that a SIGHUP
-  // during start-up does not end it either; the logger says it once there is one.
+  // A terminal closing, or a service manager asking for a reload, sends SIGHUP, whose default ends the process. A
+  // single process cannot reload (the supervisor of cluster mode does): say so and keep serving. Taken from the
+  // start, so that a SIGHUP during start-up does not end it either; the logger says it once there is one.
   let reportHangup = (): void => {
-    process.stderr.write('heimdall: SIGHUP ignored: config reload is not supported yet; restart to apply a new config\n');
+    process.stderr.write(`heimdall: ${HANGUP_IGNORED}\n`);
   };
   process.on('SIGHUP', () => reportHangup());
   let args;
@@ -57,6 +65,7 @@ async function main(): Promise<void> {
         config: { type: 'string', short: 'c' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
+        processes: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -76,17 +85,20 @@ async function main(): Promise<void> {
     return;
   }
 
+  const loadOptions = {
+    file: args.config ?? process.env.HEIMDALL_CONFIG ?? null,
+    env: process.env,
+    overrides: {
+      port: parsePort(args.port, '--port') ?? parsePort(process.env.PORT, 'PORT'),
+      host: args.host ?? (process.env.HOST || undefined),
+      logLevel: args['log-level'],
+      processes: args.processes ?? (process.env.HEIMDALL_PROCESSES || undefined),
+    },
+  };
   let config;
   try {
-    config = await loadConfig({
-      file: args.config ?? process.env.HEIMDALL_CONFIG ?? null,
-      env: process.env,
-      overrides: {
-        port: parsePort(args.port, '--port') ?? parsePort(process.env.PORT, 'PORT'),
-        host: args.host ?? (process.env.HOST || undefined),
-        logLevel: args['log-level'],
-      },
-    });
+    // Validated once, here: in cluster mode the processes get this config, not the file.
+    config = await loadConfig(loadOptions);
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
@@ -105,6 +117,12 @@ async function main(): Promise<void> {
     logger.warn('no providers configured: every chat request will get 404 (add one under "providers", e.g. "mock": {})');
   }
 
+  if (config.processes.supervised) {
+    process.removeAllListeners('SIGHUP');
+    await runCluster(config, logger, () => loadConfig(loadOptions));
+    return;
+  }
+
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, { logger });
@@ -117,29 +135,87 @@ async function main(): Promise<void> {
     providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
   `heimdall listening on http://${listenAddress(config.server.host)}:${gateway.port}`);
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      // A second signal: the operator does not want to wait for in-flight requests.
-      logger.warn({ signal }, 'second signal: exiting now');
-      logger.flush();
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds }, 'shutting down: finishing requests in flight');
-    void gateway.close().then(() => {
-      logger.info('stopped');
-      exitAfterFlush(0);
-    }, (error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
-      exitAfterFlush(1);
-    });
-  };
   // The logger writes asynchronously: exiting before its buffer reached stdout would lose the last lines.
   const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  reportHangup = () => logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: config reload is not supported yet; restart to apply a new config');
+  const control = stopControl({
+    stop(signal) {
+      logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds }, 'shutting down: finishing requests in flight');
+      void gateway.close().then(() => {
+        logger.info('stopped');
+        exitAfterFlush(0);
+      }, (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        exitAfterFlush(1);
+      });
+    },
+    force: (signal) => forceExit(logger, signal, exitAfterFlush),
+    duplicate: (signal) => logger.debug({ signal }, 'the same signal again (sent to the process group, or forwarded): already stopping'),
+  });
+  process.on('SIGTERM', () => control.trigger('SIGTERM'));
+  process.on('SIGINT', () => control.trigger('SIGINT'));
+  reportHangup = () => logger.warn({ signal: 'SIGHUP' }, HANGUP_IGNORED);
+}
+
+const HANGUP_IGNORED = 'SIGHUP ignored: config reload needs the supervisor (--processes 2 or more, or auto); '
+  + 'restart to apply a new config';
+
+/** A deliberate second signal: the operator does not want to wait for in-flight requests. */
+function forceExit(logger: Logger, signal: string, exit: (code: number) => void): void {
+  logger.warn({ signal }, 'second signal: exiting now');
+  exit(1);
+}
+
+/** Cluster mode: the supervisor and its processes; this process serves no request itself. */
+async function runCluster(config: GatewayConfig, logger: Logger, reloadConfig: () => Promise<GatewayConfig>): Promise<void> {
+  const supervisor = new Supervisor(config, {
+    logger,
+    loadConfig: reloadConfig,
+    renderMetrics: renderClusterMetrics,
+    ledger: createLedger({
+      onProtocolError: (childId, reason) => logger.warn({ pid: childId, reason }, 'a process broke the lease protocol; its message was ignored'),
+    }),
+  });
+  const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
+  let started = false;
+  const control = stopControl({
+    stop(signal) {
+      logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds, pids: supervisor.pids() },
+        'shutting down: every process finishes its requests in flight');
+      void supervisor.stop().then(() => {
+        logger.info('stopped');
+        exitAfterFlush(0);
+      });
+    },
+    force(signal) {
+      supervisor.kill();
+      forceExit(logger, signal, exitAfterFlush);
+    },
+    duplicate: (signal) => logger.debug({ signal }, 'the same signal again (sent to the process group, or forwarded): already stopping'),
+  });
+  process.on('SIGTERM', () => control.trigger('SIGTERM'));
+  process.on('SIGINT', () => control.trigger('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!started) {
+      logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: the processes are still starting');
+      return;
+    }
+    logger.info({ signal: 'SIGHUP' }, 'SIGHUP: reloading the config');
+    void supervisor.reload();
+  });
+
+  let port: number;
+  try {
+    port = await supervisor.start();
+  } catch (error) {
+    if (control.stopping) return;
+    logger.flush();
+    fail(error instanceof ChildStartError ? error.message : `could not start: ${(error as Error).message}`);
+  }
+  if (control.stopping) return;
+  started = true;
+  logger.info({ host: config.server.host, port, processes: supervisor.processCount,
+    providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
+  `heimdall listening on http://${listenAddress(config.server.host)}:${port} (${supervisor.processCount} processes)`);
 }
 
 void main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
 import YAML from 'yaml';
 import { adapterOf, PROVIDER_FACTS } from '../contract/providers.js';
@@ -11,20 +12,22 @@ import {
   IGNORED_KEYS,
   isPluginPath,
   KEY_CONFIG_FIELDS,
+  MAX_PROCESSES,
   mockConfigSchema,
+  processesSchema,
   type RawConfig,
   type RawKey,
   type RawProvider,
 } from './schema.js';
 import { unenforcedSettings } from './security.js';
-import type { GatewayConfig, KeyConfig, PluginConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
+import type { GatewayConfig, KeyConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
   file?: string | null;
   /** An already-parsed config object (embedding, tests); takes the place of `file`. */
   raw?: unknown;
   env: Readonly<Record<string, string | undefined>>;
-  overrides?: { port?: number; host?: string; logLevel?: string };
+  overrides?: { port?: number; host?: string; logLevel?: string; processes?: string };
 }
 
 export const EMBEDDED_SOURCE = 'embedded default';
@@ -43,6 +46,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const ctx: LoadContext = { env: opts.env, problems: unenforcedSettings(cfg), warnings: [], envValues: new Set(),
     emptyModelsMeanAll: cfg.version === 1, emptyModelKeys: [] };
   const server = serverConfig(opts.overrides ?? {}, ctx.problems);
+  const processes = processesConfig(opts.overrides?.processes, cfg.heimdall?.processes, ctx.problems);
   const providers: ProviderConfig[] = [];
   const unsupportedProviders: string[] = [];
   for (const [name, p] of Object.entries(cfg.providers)) {
@@ -67,6 +71,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
 
   const config = deepFreeze({
     server,
+    processes,
     client: {
       dropExcessRequests: cfg.client.drop_excess_requests,
       allowedOrigins: cfg.client.allowed_origins,
@@ -160,6 +165,19 @@ function serverConfig(o: NonNullable<LoadConfigOptions['overrides']>, problems: 
     problems.push({ path: 'server.logLevel', message: msg });
   }
   return server;
+}
+
+/** The command line's `--processes` (or HEIMDALL_PROCESSES) wins over the file's `heimdall.processes`; default 1. */
+function processesConfig(override: string | undefined, fromFile: number | 'auto' | undefined,
+  problems: ConfigProblem[]): ProcessesConfig {
+  let setting: number | 'auto' = fromFile ?? 1;
+  if (override !== undefined && override !== '') {
+    const parsed = processesSchema.safeParse(/^\d+$/.test(override) ? Number(override) : override);
+    if (parsed.success) setting = parsed.data;
+    else problems.push({ path: '--processes', message: `expected 'auto' or a whole number from 1 to ${MAX_PROCESSES}, got '${override}'` });
+  }
+  const count = setting === 'auto' ? availableParallelism() : setting;
+  return { setting, count, supervised: setting !== 1 };
 }
 
 function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): ProviderConfig {

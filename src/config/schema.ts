@@ -330,6 +330,16 @@ const pluginStringSchema = z
   .min(1)
   .refine((s) => isPluginPath(s) || !looksLikePath(s), pluginPathMessage);
 
+// Heimdall's own process settings. `processes`: how many gateway processes share the port under one supervisor;
+// `auto` is every core this process may use. The command line (`--processes`, HEIMDALL_PROCESSES) wins over it.
+export const MAX_PROCESSES = 256;
+const isProcesses = (v: unknown): v is number | 'auto' => v === 'auto' || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_PROCESSES);
+export const processesSchema = z.unknown().refine(isProcesses, `expected 'auto' or a whole number from 1 to ${MAX_PROCESSES}`)
+  .transform((v) => v as number | 'auto');
+const heimdallSchema = z.strictObject({
+  processes: processesSchema.optional(),
+});
+
 export const DEFAULT_PLUGINS: readonly string[] = ['metrics'];
 
 export const configSchema = z.strictObject({
@@ -341,6 +351,7 @@ export const configSchema = z.strictObject({
   // Heimdall's own: a model name clients may use in place of `provider/model` (`"fast": "groq/llama-3.1-8b-instant"`).
   model_aliases: z.record(z.string().min(1), z.string().min(1)).default({}),
   plugins: z.array(z.union([pluginStringSchema, pluginObjectSchema])).optional(),
+  heimdall: heimdallSchema.optional(),
   ...topIgnored,
 });
 

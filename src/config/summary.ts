@@ -41,7 +41,8 @@ export function configSummary(cfg: GatewayConfig): SummaryLine[] {
   const host = cfg.server.host.includes(':') ? `[${cfg.server.host}]` : cfg.server.host;
   lines.push({
     msg: `server: ${host}:${cfg.server.port}, log level ${cfg.server.logLevel}, `
-      + `request body up to ${cfg.client.maxRequestBodySizeMb} MB${cfg.client.dropExcessRequests ? ', drops excess requests' : ''}`,
+      + `request body up to ${cfg.client.maxRequestBodySizeMb} MB${cfg.client.dropExcessRequests ? ', drops excess requests' : ''}`
+      + (cfg.processes.supervised ? `, ${cfg.processes.count} process${cfg.processes.count === 1 ? '' : 'es'}${cfg.processes.setting === 'auto' ? ' (auto)' : ''}` : ''),
     fields: {},
   });
   return lines;

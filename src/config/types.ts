@@ -133,8 +133,19 @@ export interface ServerConfig {
   readonly logLevel: string;
 }
 
+/** How many gateway processes run: 1 is one process and no supervisor; more, or `auto`, runs the supervisor. */
+export interface ProcessesConfig {
+  /** As written (`--processes`, HEIMDALL_PROCESSES, `heimdall.processes`): a number or `auto`. */
+  readonly setting: number | 'auto';
+  /** `setting` resolved: `auto` is the cores this process may use (`os.availableParallelism()`). */
+  readonly count: number;
+  /** Whether a supervisor runs the gateway in child processes (every setting but 1). */
+  readonly supervised: boolean;
+}
+
 export interface GatewayConfig {
   readonly server: ServerConfig;
+  readonly processes: ProcessesConfig;
   readonly client: ClientConfig;
   readonly providers: readonly ProviderConfig[];
   /**

@@ -46,6 +46,10 @@ export const ERROR_CODES = Object.freeze({
   PLUGIN_REJECTED: spec(400, 'invalid_request_error', false, false, 'info', 'A plugin refused the request.'),
   PLUGIN_FAILED: spec(500, 'api_error', false, false, 'error', 'A plugin threw.'),
   PLUGIN_TIMEOUT: spec(504, 'api_error', false, false, 'error', "A plugin's preHook or postHook did not settle within default_request_timeout_in_seconds."),
+  ADMIN_LOOPBACK_ONLY: spec(403, 'permission_error', false, false, 'warn', 'An admin route (/api/...) called from another host than this one.'),
+  RELOAD_UNAVAILABLE: spec(409, 'invalid_request_error', false, false, 'info', 'No reload now: one process without a supervisor (--processes 1), a reload already running, or a shutdown.'),
+  CONFIG_INVALID: spec(400, 'invalid_request_error', false, false, 'warn', 'The config file has a mistake: nothing was reloaded.'),
+  RELOAD_FAILED: spec(500, 'api_error', false, false, 'error', 'A process with the new config did not start: the running ones keep serving.'),
   INTERNAL: spec(500, 'api_error', false, false, 'error', 'A bug in the gateway.'),
 } satisfies Record<string, ErrorSpec>);
 

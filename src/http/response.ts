@@ -71,6 +71,8 @@ export class UwsResponseSink implements ResponseSink {
   readonly receivedAt: number;
   /** Headers every answer to this request carries (CORS), set before the route runs. */
   sharedHeaders: Headers | null = null;
+  /** Close the connection after this response: the process is handing its clients over to the others. */
+  closeConnection = false;
   /** A HEAD request: the answer's headers, with the length of the body a GET would get, and no body. */
   headOnly = false;
   readonly #res: HttpResponse;
@@ -144,7 +146,7 @@ export class UwsResponseSink implements ResponseSink {
         this.#res.writeHeader('content-length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
         this.#res.endWithoutBody();
       } else {
-        this.#res.end(body, closeConnection);
+        this.#res.end(body, closeConnection || this.closeConnection);
       }
     });
   }
@@ -191,7 +193,7 @@ export class UwsResponseSink implements ResponseSink {
     if (this.aborted || this.finished) return;
     this.#complete(this.status || 200);
     this.#res.cork(() => {
-      this.#res.end(data);
+      this.#res.end(data, this.closeConnection);
     });
   }
 

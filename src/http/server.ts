@@ -24,6 +24,8 @@ export interface IncomingRequest {
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
   readonly body: Buffer | null;
+  /** The client's IP address as text, read only for routes that ask for it (`Route.remoteAddress`). */
+  readonly remoteAddress?: string;
 }
 
 /** An IncomingRequest whose body is still being read. */
@@ -64,6 +66,8 @@ export interface Route {
   /** Headers that go with `errorBody`'s body. */
   readonly errorHeaders?: (error: ErrorData) => Record<string, string>;
   readonly readBody: boolean;
+  /** Fill `IncomingRequest.remoteAddress` (admin routes that only loopback clients may call). */
+  readonly remoteAddress?: boolean;
   readonly handler: RouteHandler;
 }
 
@@ -89,6 +93,11 @@ export interface HttpServer {
   readonly port: number;
   /** Stops accepting connections; requests in progress go on. */
   stopListening(): void;
+  /**
+   * Stops accepting, and closes each kept-alive connection after its next response, so that its client reconnects
+   * to another process on the shared port rather than find this one gone.
+   */
+  handOver(): void;
   /** Closes every connection at once. */
   closeAll(): void;
 }
@@ -119,6 +128,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   const metrics = options.metrics;
   const accessLog = options.accessLog;
   const routed = new Set<string>();
+  let handingOver = false;
 
   /** Called once per request when its response is complete or the client left: one function for every route. */
   const finish = (sink: UwsResponseSink) => {
@@ -139,6 +149,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
    */
   const openSink = (res: HttpResponse, req: HttpRequest, routeIndex: number, methodIndex: number): UwsResponseSink => {
     const sink = new UwsResponseSink(res, requestIdFrom(req), performance.now(), finish);
+    if (handingOver) sink.closeConnection = true;
     // Registered first: uWebSockets.js forbids touching `res` after an abort, and the body read is async.
     res.onAborted(abortHandler(sink));
     const access = sink.access;
@@ -194,6 +205,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
         requestId: sink.requestId,
         receivedAt: sink.receivedAt,
         body: null,
+        ...(route.remoteAddress ? { remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString() } : {}),
       };
       if (!route.readBody) route.handler(incoming, sink);
       else readBody(res, sink, incoming, options.maxBodyBytes, shape, route.handler);
@@ -225,9 +237,19 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
         void listenFailure(options.host, options.port).then(reject);
         return;
       }
+      let listening = true;
       resolve({
         port: us_socket_local_port(socket),
-        stopListening: () => us_listen_socket_close(socket),
+        stopListening: () => {
+          // Closing a listen socket twice is undefined behaviour in uSockets.
+          if (listening) us_listen_socket_close(socket);
+          listening = false;
+        },
+        handOver: () => {
+          if (listening) us_listen_socket_close(socket);
+          listening = false;
+          handingOver = true;
+        },
         closeAll: () => app.close(),
       });
     });

@@ -27,7 +27,7 @@ describe('SIGHUP', () => {
     gateway.child.kill('SIGHUP');
     const deadline = Date.now() + 10_000;
     while (!gateway.output().includes('SIGHUP ignored') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(gateway.output()).toContain('SIGHUP ignored: config reload is not supported yet');
+    expect(gateway.output()).toContain('SIGHUP ignored: config reload needs the supervisor');
     expect(gateway.child.exitCode).toBeNull();
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     gateway.child.kill('SIGTERM');
