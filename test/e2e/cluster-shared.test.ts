@@ -2,7 +2,7 @@
 // each process, and any process's /metrics counts every process's requests. The parts are tested on their own
 // elsewhere (the ledger, the snapshot merge, the supervisor's IPC); this checks they are wired together.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
+import { peakOpen, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { openaiProvider } from '../integration/harness.js';
 import { chat, startCluster, stopAndCheckNoOrphans, type Cluster } from './cluster-harness.js';
 
@@ -15,17 +15,6 @@ afterEach(async () => {
   await fake?.close();
   fake = undefined;
 });
-
-/** The most requests the upstream had open at once. */
-function peakOpen(requests: readonly { receivedAt: number; closedAt: number | null }[]): number {
-  let peak = 0;
-  for (const request of requests) {
-    const open = requests.filter((other) => other.receivedAt <= request.receivedAt &&
-      (other.closedAt === null || other.closedAt > request.receivedAt)).length;
-    peak = Math.max(peak, open);
-  }
-  return peak;
-}
 
 const body = (i: number) => JSON.stringify({ model: 'openai/gpt-4o-latency-300', messages: [{ role: 'user', content: `q${i}` }] });
 

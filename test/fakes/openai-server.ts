@@ -172,6 +172,17 @@ export interface RecordedRequest {
   readonly closed: Promise<void>;
 }
 
+/** The most requests the fake had open at once, from when each arrived and closed: what a concurrency limit bounds. */
+export function peakOpen(requests: readonly Pick<RecordedRequest, 'receivedAt' | 'closedAt'>[]): number {
+  let peak = 0;
+  for (const request of requests) {
+    const open = requests.filter((other) => other.receivedAt <= request.receivedAt &&
+      (other.closedAt === null || other.closedAt > request.receivedAt)).length;
+    peak = Math.max(peak, open);
+  }
+  return peak;
+}
+
 export interface ChatBody {
   model?: unknown;
   messages?: { role: string; content?: unknown }[];

@@ -3,7 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, ipcTransport, type Ledger } from '../../dist/src/supervisor/ledger.js';
-import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
+import { peakOpen, startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventually, openaiProvider, postChat, user } from './harness.js';
 
 const GATEWAY = new URL('../fakes/leased-gateway.ts', import.meta.url).pathname;
@@ -30,17 +30,6 @@ async function startGateways(ledger: Ledger, count: number, config: Record<strin
       if (message.heimdall === 'test' && message.type === 'ready') resolve(`http://127.0.0.1:${message.port}`);
     });
   })));
-}
-
-/** The most requests the upstream had open at once, from when each arrived and closed. */
-function peakOpen(requests: readonly { receivedAt: number; closedAt: number | null }[]): number {
-  let peak = 0;
-  for (const request of requests) {
-    const open = requests.filter((other) => other.receivedAt <= request.receivedAt &&
-      (other.closedAt === null || other.closedAt > request.receivedAt)).length;
-    peak = Math.max(peak, open);
-  }
-  return peak;
 }
 
 describe('provider limits across gateway processes', () => {
