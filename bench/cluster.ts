@@ -139,7 +139,7 @@ export function clusterOrder(opts: Pick<ClusterOptions, 'processes' | 'threads'>
   return opts.threads.flatMap((threads) => processes.map((p) => ({ processes: p, threads })));
 }
 
-interface TreeSnapshot {
+export interface TreeSnapshot {
   supervisor: number | null;
   gateways: number[];
   ticks: Map<number, number | null>;
