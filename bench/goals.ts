@@ -3,6 +3,7 @@
  * behind it. They are reported, never asserted: on a shared or noisy machine a miss says as much about the box.
  */
 import { ratio, type Mode, type Row, type Target } from './report.js';
+import type { ClusterComparison, ClusterRow } from './cluster.js';
 import { ISOLATION_SLOW_ELSEWHERE, ISOLATION_SOLO, overheadOf, p99VsSolo, type Point, type Scenario } from './scenarios.js';
 
 export interface Goal {
@@ -29,6 +30,8 @@ export function judgeGoals(
   rows: Partial<Record<Mode, Row[]>>,
   points: Partial<Record<Scenario, Point[]>>,
   noisyPercent: number,
+  clusterComparisons?: readonly ClusterComparison[],
+  clusterRows?: readonly ClusterRow[],
 ): Goal[] {
   const row = (mode: Mode, target: Target): Row | undefined => rows[mode]?.find((r) => r.target === target && r.runs > 0);
   const rowNoisy = (...rs: (Row | undefined)[]): boolean => rs.some((r) => (r?.maxOtherCpuPercent ?? 0) > noisyPercent);
@@ -105,6 +108,20 @@ export function judgeGoals(
       (p.pairedP99VsControl ? `; ÷ the same load through a second gateway ${p.pairedP99VsControl.median.toFixed(2)}× paired` : '');
     goals.push(value === null ? missing(goal, p.error ?? 'no latency')
       : { goal, value, figure, met: value <= 1.1, noisy: pointNoisy(p, solo), ...(machine !== null && machine > 1.1 ? { hostBound: true } : {}) });
+  }
+  // Cluster: a request costs each process what it cost the single process, so N processes do N times the work.
+  if (!clusterComparisons?.length) goals.push(missing('cluster: CPU per request per process within 5 % of one process', '--scenario cluster'));
+  for (const c of clusterComparisons ?? []) {
+    const goal = `cluster: CPU per request per process within 5 % of one process (threads ${c.threads})`;
+    const row = (p: number): ClusterRow | undefined => clusterRows?.find((r) => r.threads === c.threads && r.processes === p);
+    const [one, many] = [row(c.processes[0]), row(c.processes[1])];
+    const perProcess = (r: ClusterRow | undefined): string =>
+      `${us(r?.perProcess.median ?? NaN)}${range(r?.perProcess.range ?? null, us)}`;
+    const figure = c.perProcessRatio === null ? '' : `${c.perProcessRatio.toFixed(3)}× (${perProcess(many)} at ${c.processes[1]} processes against ` +
+      `${perProcess(one)} at ${c.processes[0]}); whole tree with the supervisor ${c.cpuTreeRatio?.toFixed(3) ?? '–'}×, req/s ${c.rpsRatio?.toFixed(2) ?? '–'}×`;
+    goals.push(c.perProcessRatio === null ? missing(goal, one?.failed ?? many?.failed ?? 'no CPU figure')
+      : { goal, value: c.perProcessRatio, figure, met: c.perProcessRatio <= 1.05,
+          noisy: [one, many].some((r) => (r?.maxOtherCpuPercent ?? 0) > noisyPercent) });
   }
   return goals;
 }

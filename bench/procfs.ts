@@ -172,3 +172,57 @@ export function ephemeralPorts(): number {
   const [lo, hi] = (tryRead('/proc/sys/net/ipv4/ip_local_port_range') ?? '32768 60999').trim().split(/\s+/).map(Number);
   return hi - lo + 1;
 }
+
+/** Fields of /proc/<pid>/stat after the command name (which may hold spaces), so f[1] = ppid, f[11] = utime. */
+function statFields(pid: number): string[] | null {
+  const stat = tryRead(`/proc/${pid}/stat`);
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : null;
+}
+
+/** Every process below `root` (children, grandchildren …), found by their parent pid. */
+export function descendants(root: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const f = statFields(pid);
+    if (f) parentOf.set(pid, Number(f[1]));
+  }
+  const found: number[] = [];
+  let frontier = [root];
+  while (frontier.length) {
+    const next = [...parentOf].filter(([, ppid]) => frontier.includes(ppid)).map(([pid]) => pid);
+    found.push(...next);
+    frontier = next;
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/**
+ * A process's own CPU so far, every thread included (utime + stime of /proc/<pid>/stat, in clock ticks, 1/100 s on
+ * Linux), or null once it is gone. Its exited threads stay in it; its exited children do not.
+ */
+export function processTicks(pid: number): number | null {
+  const f = statFields(pid);
+  return f ? Number(f[11]) + Number(f[12]) : null;
+}
+
+/**
+ * Bytes a process moved through read()/write() so far (rchar + wchar of /proc/<pid>/io). A gateway's upstream
+ * sockets go through them (libuv reads and writes undici's sockets with read/writev): the same bytes for every
+ * request of one load, so the processes' shares of the bytes are their shares of the requests. null when unreadable.
+ */
+export function ioBytes(pid: number): number | null {
+  const text = tryRead(`/proc/${pid}/io`);
+  if (!text) return null;
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  const sum = field('rchar') + field('wchar');
+  return Number.isFinite(sum) ? sum : null;
+}
+
+/** Busy ticks of the whole machine (/proc/stat: everything but idle and iowait), every process and the kernel's own. */
+export function machineBusyTicks(): number {
+  const values = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = values;
+  return user + nice + system + irq + softirq + (steal ?? 0);
+}

@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Histogram, type HistogramJson } from './histogram.js';
+import type { ClusterResult } from './cluster.js';
 import type { Goal } from './goals.js';
 import { spread, type Row } from './report.js';
 import { overheadOf, p99VsSolo, pairedRatioText, type Point } from './scenarios.js';
@@ -120,6 +121,30 @@ interface RunResult {
   goals: Goal[];
   rows: Record<string, Row[]>;
   scenarios: Partial<Record<string, Point[]>>;
+  cluster?: ClusterResult;
+}
+
+/** Cluster mode: CPU per request stacked by thread class, req/s, and the 2 ÷ 1 ratios, per thread count. */
+function clusterSection(cluster: ClusterResult | undefined): string {
+  if (!cluster) return '';
+  const label = (r: ClusterResult['rows'][number]): string => `threads ${r.threads}`;
+  const groups = [...new Set(cluster.rows.map(label))];
+  const cpu = bars('cluster: CPU per request of the whole tree (µs, median of the repetitions; whisker = min–max)', 'µs', groups.map((g) => ({
+    label: g,
+    series: cluster.rows.filter((r) => label(r) === g).map((r) => ({
+      name: `${r.processes} process(es)`, value: r.cpuTree.median, range: r.cpuTree.range,
+      parts: (['front', 'workers', 'other', 'supervisor'] as const).map((name) => ({ name, value: r[name].median ?? 0 })),
+    })),
+  })));
+  const rps = bars('cluster: req/s (median of the repetitions; whisker = min–max; the generator and the mock share the cores)', 'req/s', groups.map((g) => ({
+    label: g, series: cluster.rows.filter((r) => label(r) === g).map((r) => ({ name: `${r.processes} process(es)`, value: r.rps.median, range: r.rps.range })),
+  })));
+  const table = htmlTable(['processes', 'threads', 'reps', 'req/s', 'CPU µs/req, tree', 'per process', 'front', 'workers', 'other', 'supervisor', 'mock', 'machine', 'non-2xx', 'errors', 'other CPU % (max)', 'failure'],
+    cluster.rows.map((r) => [r.processes, r.threads, r.reps, r.rps.median, r.cpuTree.median, r.perProcess.median, r.front.median, r.workers.median, r.other.median,
+      r.supervisor.median, r.mock.median, r.machine.median, r.non2xx, r.errors, r.maxOtherCpuPercent, r.failed]));
+  const ratios = htmlTable(['threads', 'processes', 'req/s ratio', 'CPU/req ratio (tree)', 'CPU/req per process ratio (goal ≤ 1.05)'],
+    cluster.comparisons.map((c) => [c.threads, `${c.processes[1]} ÷ ${c.processes[0]}`, c.rpsRatio, c.cpuTreeRatio, c.perProcessRatio]));
+  return `<h2>cluster</h2>${cpu}${rps}${table}${ratios}`;
 }
 
 function throughputSection(rows: Record<string, Row[]>): string {
@@ -176,7 +201,8 @@ function scenarioSection(name: string, points: Point[] | undefined): string {
 
 export function writeHtmlReport(path: string, result: RunResult): void {
   const s = result.summary;
-  const sections = [throughputSection(result.rows), ...['overhead', 'streaming', 'isolation', 'bifrost'].map((n) => scenarioSection(n, result.scenarios[n]))];
+  const sections = [throughputSection(result.rows), ...['overhead', 'streaming', 'isolation', 'bifrost'].map((n) => scenarioSection(n, result.scenarios[n])),
+    clusterSection(result.cluster)];
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Heimdall bench ${esc(String(s.results ?? ''))}</title>
 <style>body{font-family:sans-serif;margin:24px;max-width:1200px}table{border-collapse:collapse;margin:8px 0 24px;font-size:12px}

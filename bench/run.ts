@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, release, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -30,6 +30,7 @@ import { judgeGoals, goalsTable } from './goals.js';
 import { Progress } from './progress.js';
 import { loggedCause, MODES, TARGETS, ratio, summarize, table, type Measurement, type Mode, type Sample, type Target } from './report.js';
 import { writeHtmlReport } from './report-html.js';
+import { brief as clusterBrief, clusterPlanned, clusterTable, runCluster, type ClusterOptions, type ClusterResult } from './cluster.js';
 import {
   ISOLATION_SOLO,
   SCENARIOS,
@@ -62,7 +63,7 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --mock-latency-ms MS  upstream latency added by the mock (default 0)
   --ready-timeout S     how long Heimdall may take to answer GET /health 200 (default 15)
   --heimdall-js PATH    Heimdall entry point (default dist/src/main.js), e.g. another worktree's build
-  --scenario LIST       throughput,overhead,streaming,isolation,bifrost or all (default throughput,overhead)
+  --scenario LIST       throughput,overhead,streaming,isolation,bifrost,cluster or all (default throughput,overhead)
   --peers LIST          extra targets in every scenario: portkey (needs npm install --prefix bench)
  overhead:   --rates 1000,3000,5000 (quick: 1000,3000) --open-connections 64 (sockets of the open-loop generator; more requests queue, and count)
  streaming:  --stream-concurrency 1,64 --chunks 20 --chunk-gap-ms 5
@@ -74,6 +75,10 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
              lands on the machine but not in the measured gateway; shown, not a goal). The baseline proxy has one
              upstream, so its sick load always goes through a second baseline process: the least CPU a gateway can
              spend on it, isolated by process
+ cluster:    --cluster-processes 1,2 --cluster-threads 1,2 (each thread count runs every process count) --reps 3
+             --cluster-duration 8 --cluster-samples 2 (quick: 1, 1) after the --warmup; unpinned, closed loop, --connections;
+             the configurations alternate, the order reversed every other repetition; CPU from /proc of the supervisor
+             and every gateway process, per process from each one's share of the upstream bytes
  bifrost:    --bifrost-rate 3000 --bifrost-duration 60 (quick: 2) --bifrost-latency-ms 10000
              (scaled down, with a printed note, when the open-files limit cannot hold rate × latency sockets)`;
 
@@ -140,6 +145,19 @@ const opts = {
     'bifrost-latency-ms': num(flags, 'bifrost-latency-ms', 10_000),
   } as Record<string, number | string>,
 };
+const clusterList = (name: string, fallback: string): number[] => {
+  const values = str(flags, name, fallback).split(',').map(Number);
+  if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new Error(`--${name}: whole numbers from 1, comma-separated`);
+  return values;
+};
+const clusterOpts: Omit<ClusterOptions, 'generator'> = {
+  processes: clusterList('cluster-processes', '1,2'),
+  threads: clusterList('cluster-threads', '1,2'),
+  reps: opts.reps,
+  samples: Math.max(1, Math.floor(num(flags, 'cluster-samples', quick ? 1 : 2))),
+  durationS: num(flags, 'cluster-duration', quick ? 1 : 8),
+  connections: opts.connections,
+};
 for (const peer of opts.peers) if (peer !== 'portkey') throw new Error(`--peers: unknown ${peer} (allowed: portkey)`);
 // Peers run in every scenario, saturation throughput included.
 if (opts.peers.includes('portkey') && !opts.targets.includes('portkey')) opts.targets.push('portkey');
@@ -166,6 +184,7 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
 }
 
 let progress: Progress | null = null;
+let clusterLoad: { start: string; end: string } | null = null;
 const log = (line: string): void => (progress ? progress.log(line) : void process.stderr.write(`${line}\n`));
 
 function canPin(): string | null {
@@ -362,12 +381,27 @@ async function main(): Promise<number> {
   const peers: Peer[] = ['direct', 'baseline', 'heimdall', ...opts.peers];
   if (opts.peers.includes('portkey') && !ctx.portkeyJs) log('portkey: not installed (npm install --prefix bench); its rows will say so');
   const throughputRuns = opts.scenarios.includes('throughput') ? opts.reps * modes.length * opts.targets.length : 0;
-  progress = new Progress(throughputRuns + opts.scenarios.reduce((n, x) => n + (x === 'throughput' ? 0 : plannedPoints(ctx, x, peers)), 0));
+  const clusterRuns = opts.scenarios.includes('cluster') ? clusterPlanned(clusterOpts) : 0;
+  progress = new Progress(throughputRuns + clusterRuns +
+    opts.scenarios.reduce((n, x) => n + (x === 'throughput' || x === 'cluster' ? 0 : plannedPoints(ctx, x, peers)), 0));
   for (const scenario of opts.scenarios) {
-    if (scenario === 'throughput') continue;
+    if (scenario === 'throughput' || scenario === 'cluster') continue;
     const points = await runScenario(ctx, scenario, peers);
     scenarioPoints[scenario] = points;
     process.stdout.write(`\n${scenarioTable(ctx, scenario, points)}\n`);
+  }
+
+  let cluster: ClusterResult | null = null;
+  if (opts.scenarios.includes('cluster')) {
+    const full: ClusterOptions = { ...clusterOpts, generator };
+    log(`cluster: generator ${generator}; --processes ${full.processes.join(' vs ')}, threads ${full.threads.join(', ')}; ${full.reps} repetition(s) × ${full.samples} window(s) of ${full.durationS} s`);
+    const loadAverage = (): string => loadavg().map((v) => v.toFixed(2)).join(' ');
+    const startLoad = loadAverage();
+    cluster = await runCluster(ctx, full, (m) => {
+      progress?.step(`[cluster ${m.rep}/${full.reps}] processes ${m.processes} threads ${m.threads} ${clusterBrief(m, NOISY_PERCENT)}`);
+    });
+    clusterLoad = { start: startLoad, end: loadAverage() };
+    process.stdout.write(`\n${clusterTable(cluster, full, NOISY_PERCENT)}\n  load average (1, 5, 15 min): ${clusterLoad.start} at the start, ${clusterLoad.end} at the end\n`);
   }
 
   const measurements: Measurement[] = [];
@@ -403,7 +437,7 @@ async function main(): Promise<number> {
   }
 
   const row = (mode: Mode, target: Target) => rows[mode]?.find((r) => r.target === target);
-  const goals = judgeGoals(rows, scenarioPoints, NOISY_PERCENT);
+  const goals = judgeGoals(rows, scenarioPoints, NOISY_PERCENT, cluster?.comparisons, cluster?.rows);
   const summary = {
     rps_ratio: ratio(row('unpinned', 'heimdall')?.rps, row('unpinned', 'baseline')?.rps),
     cpu_per_request_ratio: ratio(row('pinned', 'heimdall')?.cpu?.total, row('pinned', 'baseline')?.cpu?.total),
@@ -427,11 +461,19 @@ async function main(): Promise<number> {
     cpu_per_request_ratio_vs_portkey: ratio(row('pinned', 'heimdall')?.cpu?.total, row('pinned', 'portkey')?.cpu?.total),
     samples_per_figure: throughput ? opts.reps * opts.samples : null,
     max_other_cpu_percent: Math.round(Math.max(0, ...measurements.flatMap((m) => m.samples.map((x) => x.otherCpuPercent)),
-      ...Object.values(scenarioPoints).flatMap((ps) => ps.map((p) => p.otherCpuPercent ?? 0)))),
+      ...Object.values(scenarioPoints).flatMap((ps) => ps.map((p) => p.otherCpuPercent ?? 0)),
+      ...(cluster?.measurements ?? []).flatMap((m) => m.windows.map((w) => w.otherCpuPercent)))),
     generator: throughput ? generator : null,
     open_loop_generator: opts.scenarios.some((x) => x !== 'throughput') ? 'node' : null,
     scenarios: opts.scenarios,
     ...scenarioSummary(scenarioPoints),
+    ...(cluster ? { cluster: Object.fromEntries(cluster.comparisons.map((c) => {
+      const row = (p: number) => cluster!.rows.find((r) => r.threads === c.threads && r.processes === p);
+      const figures = (p: number) => ({ rps: row(p)?.rps, cpu_us_per_req: row(p)?.cpuTree, per_process_cpu_us_per_req: row(p)?.perProcess,
+        front_us: row(p)?.front.median ?? null, workers_us: row(p)?.workers.median ?? null, other_us: row(p)?.other.median ?? null, supervisor_us: row(p)?.supervisor.median ?? null });
+      return [`threads_${c.threads}`, { [`processes_${c.processes[0]}`]: figures(c.processes[0]), [`processes_${c.processes[1]}`]: figures(c.processes[1]),
+        rps_ratio: c.rpsRatio, cpu_per_request_ratio: c.cpuTreeRatio, per_process_cpu_per_request_ratio: c.perProcessRatio }];
+    })), cluster_load_average: clusterLoad } : {}),
     goals: Object.fromEntries(goals.map((g) => [g.goal, { value: g.value, met: g.met, noisy: g.noisy, host_bound: g.hostBound ?? false }])),
     quick: opts.quick,
     ...(opts.heimdallStub ? { heimdall_stub: true } : {}),
@@ -457,7 +499,8 @@ async function main(): Promise<number> {
   };
   const html = file.replace(/\.json$/, '.html');
   summary.report = relative(ROOT, html);
-  const result = { scenario: 'chat-completions', options: opts, generator, machine, summary, goals, rows, measurements, scenarios: scenarioPoints };
+  const result = { scenario: 'chat-completions', options: opts, ...(cluster ? { clusterOptions: clusterOpts } : {}), generator, machine, summary, goals, rows, measurements,
+    scenarios: scenarioPoints, ...(cluster ? { cluster } : {}) };
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   writeHtmlReport(html, result);
   progress.end();
@@ -469,7 +512,8 @@ async function main(): Promise<number> {
   // A run that failed somewhere, or saw error answers, is not a clean result: say so in the exit code too.
   // Isolation's failing provider is not measured (only the fast one is); any error on a measured load fails the run.
   const scenarioFailed = Object.values(scenarioPoints).some((ps) => ps.some((p) => p.error || (p.load && p.load.non2xx + p.load.errors > 0)));
-  return scenarioFailed || measurements.some((m) => m.error || m.samples.some((x) => x.load.non2xx + x.load.errors > 0)) ? 1 : 0;
+  const clusterFailed = cluster?.measurements.some((m) => m.error || m.windows.some((w) => w.load.non2xx + w.load.errors > 0)) ?? false;
+  return scenarioFailed || clusterFailed || measurements.some((m) => m.error || m.samples.some((x) => x.load.non2xx + x.load.errors > 0)) ? 1 : 0;
 }
 
 main().then(

@@ -12,8 +12,10 @@ import { percentilesOf, type HistogramJson } from './histogram.js';
 import { alignedColumns, loggedCause, median, range } from './report.js';
 import { cpuDelta, cpuSnapshot, classifyThreads, ephemeralPorts, openFilesLimit, otherProcessCpuSeconds, otherProcessTicks, type ThreadRole } from './procfs.js';
 
-export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost'] as const;
+export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'bifrost', 'cluster'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
+/** The scenarios made of latency points (this file); throughput lives in run.ts, cluster in cluster.ts. */
+export type PointScenario = Exclude<Scenario, 'throughput' | 'cluster'>;
 export type Peer = 'direct' | 'baseline' | 'bare-hop' | 'heimdall' | 'portkey';
 
 export interface Ctx {
@@ -167,7 +169,8 @@ function heimdallConfig(ctx: Ctx, providers: Record<string, number>, custom: boo
  * Starts the target in front of the mock(s). `mocks` maps a provider name to a mock port; 'direct' and the
  * single-upstream proxies use the first one.
  */
-export async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, number>, children: Child[], upstreamConnections = 128): Promise<Started> {
+export async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, number>, children: Child[], upstreamConnections = 128,
+  heimdallArgs: readonly string[] = []): Promise<Started> {
   const first = Object.values(mocks)[0];
   const node = process.execPath;
   const plain: Endpoint['body'] = (stream) => body('gpt-4o-mini', stream);
@@ -197,7 +200,7 @@ export async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, 
   if (!existsSync(ctx.heimdallJs)) throw new Error(`${relative(ctx.root, ctx.heimdallJs)} not found: build Heimdall first (tsc -b)`);
   const custom = Object.keys(mocks)[0] !== 'openai';
   const port = await freePort();
-  const args = [ctx.heimdallJs, '--config', heimdallConfig(ctx, mocks, custom), '--port', String(port), '--log-level', 'warn'];
+  const args = [ctx.heimdallJs, '--config', heimdallConfig(ctx, mocks, custom), '--port', String(port), '--log-level', 'warn', ...heimdallArgs];
   const h = spawnChild('heimdall', node, args, ctx.sutCpu);
   children.push(h);
   await waitForHealth(h, `http://127.0.0.1:${port}/health`, ctx.readyTimeoutMs);
@@ -579,7 +582,7 @@ async function bifrost(ctx: Ctx, targets: Peer[], progress: (p: Point) => void):
 }
 
 /** How many points a scenario will measure, for the progress bar. */
-export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'>, targets: Peer[]): number {
+export function plannedPoints(ctx: Ctx, scenario: PointScenario, targets: Peer[]): number {
   const count = (list: string | number): number => String(list).split(',').filter((v) => Number(v) > 0).length;
   switch (scenario) {
     case 'overhead':
@@ -595,7 +598,7 @@ export function plannedPoints(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'
   }
 }
 
-export async function runScenario(ctx: Ctx, scenario: Exclude<Scenario, 'throughput'>, targets: Peer[]): Promise<Point[]> {
+export async function runScenario(ctx: Ctx, scenario: PointScenario, targets: Peer[]): Promise<Point[]> {
   const progress = (p: Point): void => ctx.step(`[${scenario}] ${p.variant.padEnd(14)} ${p.target.padEnd(8)} ${brief(ctx, p)}`);
   switch (scenario) {
     case 'overhead':
@@ -637,7 +640,7 @@ export function p99VsSolo(points: Point[], p: Point): number | null {
   return p.scenario === 'isolation' && typeof a === 'number' && typeof b === 'number' && b > 0 ? a / b : null;
 }
 
-export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): string {
+export function scenarioTable(ctx: Ctx, scenario: PointScenario, points: Point[]): string {
   const noisy = (p: Point): string => ((p.otherCpuPercent ?? 0) > ctx.noisyPercent ? ` NOISY(${p.otherCpuPercent!.toFixed(0)}%)` : '');
   const okPct = (p: Point): string => (p.successRate === null || p.successRate === undefined ? '–' : `${(p.successRate * 100).toFixed(2)}%`);
   const bad = (p: Point): string => (p.load ? `${p.load.non2xx}/${p.load.errors}` : 'FAILED');
@@ -659,7 +662,6 @@ export function scenarioTable(ctx: Ctx, scenario: Scenario, points: Point[]): st
     );
   } else {
     const title = {
-      throughput: '',
       overhead: 'overhead at fixed rates (open loop, latency from intended send time, µs; overhead = target − direct)',
       isolation: 'isolation: the healthy provider\'s latency (open loop, µs) alone and beside a sick one, medians of the samples; '
         + 'p99 ÷ solo ≤ 1.10 is the goal, paired (each repetition against the solo run beside it) when repeated',

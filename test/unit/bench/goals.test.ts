@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { clusterComparisons, clusterRows, type ClusterWindow } from '../../../bench/cluster.js';
 import { goalsTable, judgeGoals } from '../../../bench/goals.js';
 import { summarize, type Measurement, type Row } from '../../../bench/report.js';
 import { bifrostPlan, ISOLATION_SLOW_ELSEWHERE, ISOLATION_SOLO, medianOfSamples, pairedP99Ratios, type Point } from '../../../bench/scenarios.js';
@@ -13,6 +14,17 @@ function measurement(target: Measurement['target'], mode: Measurement['mode'], w
       stealPercent: 0,
       otherCpuPercent: 0,
     })),
+  };
+}
+
+function clusterWindow(perProcess: number): ClusterWindow {
+  return {
+    load: { requests: 1000, ok: 1000, non2xx: 0, errors: 0, errorKinds: {}, durationS: 1, rps: 1000, p50Ms: 1, p99Ms: 2, maxMs: 3 },
+    cpu: { tree: perProcess, supervisor: 0, front: perProcess, workers: 0, other: 0, mock: 0, machine: perProcess },
+    processes: [],
+    perProcess,
+    otherCpuPercent: 0,
+    treeChanged: false,
   };
 }
 
@@ -168,5 +180,29 @@ describe('isolation points from repeated samples', () => {
     expect(merged.samples).toBe(2);
     expect(merged.note).toMatch(/1 of 3 samples failed: mock did not start/);
     expect(medianOfSamples([failed]).error).toBe('mock did not start');
+  });
+});
+
+describe('the cluster goal', () => {
+  const rows = (perProcessTwo: number) => clusterRows([
+    { rep: 1, processes: 1, threads: 1, windows: [clusterWindow(100)] },
+    { rep: 1, processes: 2, threads: 1, windows: [clusterWindow(perProcessTwo)] },
+  ]);
+  const judge = (perProcessTwo: number) => {
+    const r = rows(perProcessTwo);
+    return judgeGoals({}, {}, 5, clusterComparisons(r), r).filter((g) => g.goal.startsWith('cluster'));
+  };
+
+  it('is met within 5 % of the single process per process, and missed beyond', () => {
+    expect(judge(105).map((g) => [g.goal, g.met])).toEqual([['cluster: CPU per request per process within 5 % of one process (threads 1)', true]]);
+    const [missed] = judge(105.1);
+    expect(missed.met).toBe(false);
+    expect(missed.figure).toMatch(/^1\.051× \(105 µs, min–max 105 µs–105 µs at 2 processes against 100 µs/);
+  });
+
+  it('says how to measure it when the run left it out', () => {
+    const [goal] = judgeGoals({}, {}, 5).filter((g) => g.goal.startsWith('cluster'));
+    expect(goal.met).toBeNull();
+    expect(goal.figure).toContain('--scenario cluster');
   });
 });
