@@ -2,6 +2,7 @@
 // served), where the whole config dump is one long line for `debug`. Secrets never appear: a base URL is shown
 // with its credentials masked, and keys only by count.
 
+import { formatAddress } from '../http/port-probe.js';
 import { maskUrlCredentials } from './redact.js';
 import type { GatewayConfig, ProviderConfig } from './types.js';
 
@@ -38,9 +39,8 @@ export function configSummary(cfg: GatewayConfig): SummaryLine[] {
   }
   const plugins = cfg.plugins.map((p) => `${p.name}${p.path ? ` (${p.path})` : ''}${p.enabled ? '' : ' (disabled)'}`);
   lines.push({ msg: `plugins: ${plugins.length ? plugins.join(', ') : 'none'}`, fields: {} });
-  const host = cfg.server.host.includes(':') ? `[${cfg.server.host}]` : cfg.server.host;
   lines.push({
-    msg: `server: ${host}:${cfg.server.port}, log level ${cfg.server.logLevel}, `
+    msg: `server: ${formatAddress(cfg.server.host, cfg.server.port)}, log level ${cfg.server.logLevel}, `
       + `request body up to ${cfg.client.maxRequestBodySizeMb} MB${cfg.client.dropExcessRequests ? ', drops excess requests' : ''}`
       + (cfg.processes.supervised ? `, ${cfg.processes.count} process${cfg.processes.count === 1 ? '' : 'es'}${cfg.processes.setting === 'auto' ? ' (auto)' : ''}` : ''),
     fields: {},

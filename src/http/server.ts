@@ -3,7 +3,6 @@
 // access log line when each response is complete.
 
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { Logger } from 'pino';
 import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp,
   type us_listen_socket } from 'uWebSockets.js';
@@ -12,6 +11,7 @@ import type { HttpMetrics } from '../observability/http-metrics.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
 import { corsPolicy, type CorsPolicy } from './cors.js';
+import { formatAddress, ListenError, probePort } from './port-probe.js';
 import { UwsResponseSink, type ResponseSink } from './response.js';
 
 export interface IncomingRequest {
@@ -261,47 +261,15 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
 const LISTEN_DEFAULT = 0;
 const LISTEN_EXCLUSIVE_PORT = 1;
 
-/** A port that could not be bound: `code` is the system's reason (EADDRINUSE, EACCES, EADDRNOTAVAIL), when known. */
-export class ListenError extends Error {
-  readonly code: string;
-  readonly address: string;
-
-  constructor(address: string, code: string, reason: string) {
-    super(`could not listen on ${address}: ${reason}`);
-    this.name = 'ListenError';
-    this.address = address;
-    this.code = code;
-  }
-}
-
-/** `host:port`, with an IPv6 host in brackets as in a URL. */
-export function formatAddress(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-const LISTEN_REASONS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'address already in use (another process is listening on this port: stop it or pick another --port)',
-  EACCES: 'permission denied (ports below 1024 need privileges: pick a higher --port)',
-  EADDRNOTAVAIL: 'address not available (no network interface has this --host address)',
-};
-
 /**
- * uWebSockets.js says only that listening failed. Binding the same address once with node:net (exclusively, and
- * closed at once) recovers the system's reason, so the operator reads "address already in use" and not a guess.
+ * uWebSockets.js says only that listening failed: the system's reason comes from binding the same address once with
+ * node:net. Free again means whoever held it let go in between, or uWebSockets.js failed for a reason the probe
+ * cannot see.
  */
-function listenFailure(host: string, port: number): Promise<ListenError> {
-  const address = formatAddress(host, port);
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => {
-      const code = error.code ?? 'UNKNOWN';
-      resolve(new ListenError(address, code, LISTEN_REASONS[code] ?? `${code}: ${error.message}`));
-    });
-    probe.listen({ host, port, exclusive: true }, () => {
-      // Free again: whoever held it let go in between, or uWebSockets.js failed for a reason the probe cannot see.
-      probe.close(() => resolve(new ListenError(address, 'UNKNOWN', 'the port could not be bound; it is free now, so try again')));
-    });
-  });
+async function listenFailure(host: string, port: number): Promise<ListenError> {
+  const probed = await probePort(host, port);
+  return probed instanceof ListenError ? probed
+    : new ListenError(formatAddress(host, port), 'UNKNOWN', 'the port could not be bound; it is free now, so try again');
 }
 
 const OPENAI_SHAPE: ErrorShape = Object.freeze({ errorBody: (error: ErrorData): string => openAIErrorBody(error) });

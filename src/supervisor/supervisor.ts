@@ -8,10 +8,10 @@
 // IPC channel with less machinery, and the supervisor keeps every decision (readiness, restarts, rollout) in one place.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/errors.js';
 import type { GatewayConfig } from '../config/types.js';
+import { ListenError, probePort } from '../http/port-probe.js';
 import type { ReloadOutcome } from '../gateway.js';
 import type { ClusterInfo, MetricsSnapshot } from '../observability/cluster-metrics.js';
 import { kindOf, type FromChild, type LeaseTransport, type ToChild } from './messages.js';
@@ -415,18 +415,8 @@ function migratesPendingConnections(): boolean {
  * Binds the port exclusively for a moment: fails as a single process would when something already listens; for
  * port 0, the port the system picked.
  */
-function freePort(host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => {
-      const reason = error.code === 'EADDRINUSE'
-        ? 'address already in use (another process is listening on this port: stop it or pick another --port)'
-        : `${error.code}: ${error.message}`;
-      reject(new ChildStartError(`could not start: could not listen on ${host.includes(':') ? `[${host}]` : host}:${port}: ${reason}`));
-    });
-    probe.listen({ host, port, exclusive: true }, () => {
-      const picked = (probe.address() as AddressInfo).port;
-      probe.close(() => resolve(picked));
-    });
-  });
+async function freePort(host: string, port: number): Promise<number> {
+  const probed = await probePort(host, port);
+  if (probed instanceof ListenError) throw new ChildStartError(`could not start: ${probed.message}`);
+  return probed;
 }
