@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/types.js';
 import { renderClusterMetrics } from './observability/cluster-metrics.js';
 import { createLedger } from './supervisor/ledger.js';
-import { stopControl } from './supervisor/stop-signals.js';
+import { stopControl, type StopControl, type StopHandlers } from './supervisor/stop-signals.js';
 import { ChildStartError, Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
 
@@ -131,13 +131,11 @@ async function main(): Promise<void> {
     if (error instanceof PluginLoadError) fail(error.message);
     fail(`could not start: ${(error as Error).message}`);
   }
-  logger.info({ host: config.server.host, port: gateway.port,
-    providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
-  `heimdall listening on http://${listenAddress(config.server.host)}:${gateway.port}`);
+  logListening(logger, config, gateway.port, null);
 
   // The logger writes asynchronously: exiting before its buffer reached stdout would lose the last lines.
   const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
-  const control = stopControl({
+  stopOnSignals(logger, {
     stop(signal) {
       logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds }, 'shutting down: finishing requests in flight');
       void gateway.close().then(() => {
@@ -149,15 +147,30 @@ async function main(): Promise<void> {
       });
     },
     force: (signal) => forceExit(logger, signal, exitAfterFlush),
-    duplicate: (signal) => logger.debug({ signal }, 'the same signal again (sent to the process group, or forwarded): already stopping'),
   });
-  process.on('SIGTERM', () => control.trigger('SIGTERM'));
-  process.on('SIGINT', () => control.trigger('SIGINT'));
   reportHangup = () => logger.warn({ signal: 'SIGHUP' }, HANGUP_IGNORED);
 }
 
 const HANGUP_IGNORED = 'SIGHUP ignored: config reload needs the supervisor (--processes 2 or more, or auto); '
   + 'restart to apply a new config';
+
+/** The line operators and tests wait for: where the gateway listens, its processes, each provider's threads. */
+function logListening(logger: Logger, config: GatewayConfig, port: number, processes: number | null): void {
+  logger.info({ host: config.server.host, port, ...(processes === null ? {} : { processes }),
+    providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
+  `heimdall listening on http://${listenAddress(config.server.host)}:${port}${processes === null ? '' : ` (${processes} processes)`}`);
+}
+
+/** SIGTERM and SIGINT stop the gateway once, however many copies arrive within the window (see stop-signals.ts). */
+function stopOnSignals(logger: Logger, handlers: Omit<StopHandlers, 'duplicate'>): StopControl {
+  const control = stopControl({
+    ...handlers,
+    duplicate: (signal) => logger.debug({ signal }, 'the same signal again (sent to the process group, or forwarded): already stopping'),
+  });
+  process.on('SIGTERM', () => control.trigger('SIGTERM'));
+  process.on('SIGINT', () => control.trigger('SIGINT'));
+  return control;
+}
 
 /** A deliberate second signal: the operator does not want to wait for in-flight requests. */
 function forceExit(logger: Logger, signal: string, exit: (code: number) => void): void {
@@ -177,7 +190,7 @@ async function runCluster(config: GatewayConfig, logger: Logger, reloadConfig: (
   });
   const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
   let started = false;
-  const control = stopControl({
+  const control = stopOnSignals(logger, {
     stop(signal) {
       logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds, pids: supervisor.pids() },
         'shutting down: every process finishes its requests in flight');
@@ -190,10 +203,7 @@ async function runCluster(config: GatewayConfig, logger: Logger, reloadConfig: (
       supervisor.kill();
       forceExit(logger, signal, exitAfterFlush);
     },
-    duplicate: (signal) => logger.debug({ signal }, 'the same signal again (sent to the process group, or forwarded): already stopping'),
   });
-  process.on('SIGTERM', () => control.trigger('SIGTERM'));
-  process.on('SIGINT', () => control.trigger('SIGINT'));
   process.on('SIGHUP', () => {
     if (!started) {
       logger.warn({ signal: 'SIGHUP' }, 'SIGHUP ignored: the processes are still starting');
@@ -213,9 +223,7 @@ async function runCluster(config: GatewayConfig, logger: Logger, reloadConfig: (
   }
   if (control.stopping) return;
   started = true;
-  logger.info({ host: config.server.host, port, processes: supervisor.processCount,
-    providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
-  `heimdall listening on http://${listenAddress(config.server.host)}:${port} (${supervisor.processCount} processes)`);
+  logListening(logger, config, port, supervisor.processCount);
 }
 
 void main().catch((error: unknown) => {
