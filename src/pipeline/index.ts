@@ -15,6 +15,7 @@ import type { IncomingRequest } from '../http/server.js';
 import type { PreHookResult } from '../plugins/contract.js';
 import { pluginFailure, type PluginRunner, type PreHooksRun } from '../plugins/runner.js';
 import type { ErrorData } from '../errors/error-data.js';
+import type { McpCatalog } from '../mcp/catalog.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -39,6 +40,8 @@ export interface PipelineDeps {
   readonly breakers?: CircuitBreakers;
   /** Configured providers no adapter serves: a request for one is told so, not that it is unknown. */
   readonly unsupportedProviders?: ReadonlySet<string>;
+  /** The MCP tools (src/mcp/); absent when no MCP client is configured, and then MCP costs the request nothing. */
+  readonly mcp?: McpCatalog;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
