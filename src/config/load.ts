@@ -498,7 +498,7 @@ function mcpConfig(cfg: RawConfig, ctx: LoadContext): McpConfig | null {
     };
   });
   clients.forEach((c, i) => {
-    if (c.url === null) return;
+    if (c.url === null || c.url === '') return; // '': an env.VAR that is not set, reported already
     try {
       if (!['http:', 'https:'].includes(new URL(c.url).protocol)) throw new Error('not http');
     } catch {
