@@ -8,6 +8,7 @@
 // { control: 'reconfigure', config }, { control: 'close' }. Thread → parent: { channel, message }, { control: 'closed' }.
 
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { Logger } from 'pino';
 import type { McpConfig } from '../config/types.js';
 import { createLogger } from '../observability/logger.js';
 import { McpConnections } from './connections.js';
@@ -33,11 +34,14 @@ export class McpThread {
   readonly #handlers = new Map<string, ((message: unknown) => void)[]>();
   #closed: Promise<void> | null = null;
 
-  constructor(config: McpConfig, logLevel: string, startWaitMs: number) {
+  constructor(config: McpConfig, logLevel: string, startWaitMs: number, logger: Logger) {
     this.#worker = new Worker(new URL(import.meta.url), { workerData: { config, logLevel, startWaitMs } satisfies ThreadData });
     this.#worker.on('message', (raw: FromThread) => {
       if ('channel' in raw) for (const handler of this.#handlers.get(raw.channel) ?? []) handler(raw.message);
     });
+    // A bug on the MCP thread must not take the gateway down: its tools stop answering (callers time out), and the
+    // log says why.
+    this.#worker.on('error', (error) => logger.error({ err: error }, 'the MCP thread failed; MCP tools are unavailable until restart'));
   }
 
   /** A channel to the connections (the front's, or a gateway process's): its first message is the current view. */

@@ -24,7 +24,7 @@ export interface StartedMcp {
  * Never fails for a server that is down: that server is retried in the background.
  */
 export async function startMcp(config: McpConfig, deps: { plugins: PluginRunner; logger: Logger; logLevel: string; remote?: McpTransport }): Promise<StartedMcp> {
-  const thread = deps.remote ? null : new McpThread(config, deps.logLevel, MCP_START_WAIT_MS);
+  const thread = deps.remote ? null : new McpThread(config, deps.logLevel, MCP_START_WAIT_MS, deps.logger);
   const owner = new RemoteMcpOwner(deps.remote ?? thread!.channel('front'), () => thread?.close() ?? Promise.resolve());
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([owner.ready(), new Promise<void>((resolve) => {

@@ -157,7 +157,7 @@ export class Supervisor {
       return;
     }
     if (!config.mcp) return;
-    this.mcp = new McpThread(config.mcp, config.server.logLevel, MCP_START_WAIT_MS);
+    this.mcp = new McpThread(config.mcp, config.server.logLevel, MCP_START_WAIT_MS, this.logger);
   }
 
   /** Ends every process at once (an operator's deliberate second signal). */
