@@ -24,9 +24,9 @@ import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
-import { mcpHealth, startMcp, type StartedMcp } from './mcp/index.js';
+import { mcpNotConfiguredRoutes } from './mcp/entry.js';
+import type { StartedMcp } from './mcp/index.js';
 import type { McpTransport } from './mcp/remote.js';
-import { mcpRoutes } from './mcp/routes.js';
 import type { ErrorData } from './errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
@@ -121,7 +121,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logger,
       metrics: pipelineMetrics,
     }), logger);
-    if (config.mcp) mcp = await startMcp(config.mcp, { plugins, logger, logLevel: config.server.logLevel, remote: options.mcp });
+    // The MCP SDK is loaded only when MCP is configured: it takes as long to load as the rest of the gateway.
+    if (config.mcp) {
+      const { startMcp } = await import('./mcp/index.js');
+      mcp = await startMcp(config.mcp, { plugins, logger, logLevel: config.server.logLevel, remote: options.mcp });
+    }
   } catch (error) {
     await closePools();
     throw error;
@@ -176,12 +180,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...genaiModelRoutes(catalog, config.providers),
-    ...mcpRoutes(mcp?.catalog ?? null, logger),
+    ...(mcp ? mcp.routes : mcpNotConfiguredRoutes()),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
     // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
-        ...(options.processes ? { processes: options.processes() } : {}), ...(mcp ? { mcp: mcpHealth(mcp.catalog) } : {}) }));
+        ...(options.processes ? { processes: options.processes() } : {}), ...(mcp ? { mcp: mcp.health() } : {}) }));
     } },
     { method: 'post', path: '/api/reload', readBody: false, remoteAddress: true, handler: (request, sink) => {
       const refuse = (error: ErrorData) => sink.json(statusOf(error), openAIErrorBody(error));

@@ -190,8 +190,9 @@ class Connection {
       client.onerror = (error) => this.#logger.debug({ err: error }, 'MCP transport error');
       await this.#listTools(client);
     } catch (error) {
-      await client.close().catch(() => undefined);
+      // Let go first: closing fires `onclose`, which must not count as losing a connection that was never up.
       if (this.#client === client) this.#client = null;
+      await client.close().catch(() => undefined);
       this.#fail(`could not connect: ${describe(error)}`);
       return;
     }

@@ -1,22 +1,27 @@
 // MCP for a gateway process: the catalog the request path reads (absent when no MCP client is configured, so a
-// gateway without MCP pays nothing), over connections this process owns, or, in a cluster, the supervisor's.
+// gateway without MCP pays nothing), over connections this process owns, or, in a cluster, the supervisor's. Loaded
+// only when the config has MCP clients (see entry.ts).
 
 import type { Logger } from 'pino';
 import type { McpConfig } from '../config/types.js';
 import type { PluginRunner } from '../plugins/runner.js';
+import type { Route } from '../http/server.js';
 import type { ScrapeGauge } from '../observability/metrics.js';
+import { MCP_START_WAIT_MS } from './entry.js';
 import { McpThread } from './host-thread.js';
 import { MCP_CONNECTED_GAUGE, McpMetrics } from './metrics.js';
 import { RemoteMcpOwner, type McpTransport } from './remote.js';
+import { mcpRoutes } from './routes.js';
 import { McpToolCatalog } from './tool-catalog.js';
-
-/** How long start-up waits for the MCP servers' first connection attempts; slower ones join when they connect. */
-export const MCP_START_WAIT_MS = 10_000;
 
 export interface StartedMcp {
   readonly catalog: McpToolCatalog;
   readonly metrics: McpMetrics;
   readonly connectedGauge: ScrapeGauge;
+  /** POST /v1/mcp/tool/execute and /mcp. */
+  readonly routes: Route[];
+  /** The MCP part of /health: each server's state and tool count. */
+  health(): unknown;
 }
 
 /**
@@ -40,11 +45,10 @@ export async function startMcp(config: McpConfig, deps: { plugins: PluginRunner;
     read: () => config.clients.map((client) => ({ labels: [client.name],
       value: catalog.view.clients.find((c) => c.name === client.name)?.state === 'connected' ? 1 : 0 })),
   };
-  return { catalog, metrics, connectedGauge };
+  return { catalog, metrics, connectedGauge, routes: mcpRoutes(catalog, deps.logger), health: () => mcpHealth(catalog) };
 }
 
-/** The MCP part of /health: each server's state and tool count. */
-export function mcpHealth(catalog: McpToolCatalog): unknown {
+function mcpHealth(catalog: McpToolCatalog): unknown {
   return {
     clients: catalog.view.clients.map((c) => ({ name: c.name, state: c.state, tools: c.tools.length, reconnects: c.reconnects,
       ...(c.lastError ? { last_error: c.lastError } : {}) })),

@@ -10,6 +10,7 @@ import { createMcpHandler, ProtocolError, ProtocolErrorCode, Server } from '@mod
 import type { Logger } from 'pino';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf, toErrorData, GatewayError } from '../errors/gateway-error.js';
+import { MCP_ROUTES } from './entry.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest, Route } from '../http/server.js';
 import { VERSION } from '../version.js';
@@ -21,16 +22,12 @@ export function filterOf(headers: Readonly<Record<string, string>>): McpToolFilt
   return { includeClients: headerList(headers['x-bf-mcp-include-clients']), includeTools: headerList(headers['x-bf-mcp-include-tools']) };
 }
 
-const notConfigured = () => errorData('MCP_NOT_CONFIGURED', 'no MCP client is configured (mcp.client_configs in the config file)');
-
-export function mcpRoutes(catalog: McpToolCatalog | null, logger: Logger): Route[] {
-  const execute = catalog ? executeHandler(catalog, logger) : (_request: IncomingRequest, sink: ResponseSink) => fail(sink, notConfigured());
-  const server = catalog ? mcpServerHandler(catalog, logger) : (_request: IncomingRequest, sink: ResponseSink) => fail(sink, notConfigured());
-  return [
-    { method: 'post', path: '/v1/mcp/tool/execute', readBody: true, handler: execute },
-    { method: 'post', path: '/mcp', readBody: true, handler: server },
-    { method: 'get', path: '/mcp', readBody: false, handler: server },
-  ];
+/** The MCP routes over the catalog (a gateway without MCP serves `mcpNotConfiguredRoutes` instead). */
+export function mcpRoutes(catalog: McpToolCatalog, logger: Logger): Route[] {
+  const execute = executeHandler(catalog, logger);
+  const server = mcpServerHandler(catalog, logger);
+  return MCP_ROUTES.map((route) => ({ ...route, readBody: route.method === 'post',
+    handler: route.path === '/v1/mcp/tool/execute' ? execute : server }));
 }
 
 function fail(sink: ResponseSink, error: ErrorData): void {

@@ -14,8 +14,8 @@ import type { GatewayConfig } from '../config/types.js';
 import { ListenError, probePort } from '../http/port-probe.js';
 import type { ReloadOutcome } from '../gateway.js';
 import type { ClusterInfo, MetricsSnapshot } from '../observability/cluster-metrics.js';
-import { McpThread } from '../mcp/host-thread.js';
-import { MCP_START_WAIT_MS } from '../mcp/index.js';
+import { MCP_START_WAIT_MS } from '../mcp/entry.js';
+import type { McpThread } from '../mcp/host-thread.js';
 import { kindOf, type FromChild, type LeaseTransport, type ToChild } from './messages.js';
 
 const CHILD_FILE = new URL('./child.js', import.meta.url);
@@ -157,6 +157,8 @@ export class Supervisor {
       return;
     }
     if (!config.mcp) return;
+    // Loaded only with MCP configured (see src/mcp/entry.ts).
+    const { McpThread } = await import('../mcp/host-thread.js');
     this.mcp = new McpThread(config.mcp, config.server.logLevel, MCP_START_WAIT_MS, this.logger);
   }
 
