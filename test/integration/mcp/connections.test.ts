@@ -63,7 +63,7 @@ describe('a stdio MCP server', () => {
       await expect(connections.call('s', 'crash', {}, 5_000)).rejects.toMatchObject({ data: { code: 'MCP_SERVER_FAILED' } });
       const first = pids(pidFile)[0];
       await eventually(() => alive(first), (up) => !up);
-      const view = await eventually(() => connections.view().clients[0], (c) => c.state === 'connected' && c.reconnects === 1, 10_000);
+      const view = await eventually(() => connections.view().clients[0], (c) => c.state === 'connected' && c.reconnects === 1, 30_000);
       expect(view.tools.length).toBeGreaterThan(0);
       expect(pids(pidFile)).toHaveLength(2);
       expect(await connections.call('s', 'echo', { text: 'back' }, 5_000)).toEqual({ content: 'back', isError: false });
@@ -71,7 +71,7 @@ describe('a stdio MCP server', () => {
       await connections.close();
     }
     for (const pid of pids(pidFile)) expect(alive(pid)).toBe(false);
-  }, 40_000);
+  }, 60_000);
 
   it('announcing a changed tool list is listed again at once', async () => {
     const connections = new McpConnections(config(stdio('s', join(dir, 'changed.pids'))), logger);
