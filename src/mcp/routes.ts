@@ -121,7 +121,7 @@ function executeHandler(catalog: McpToolCatalog, logger: Logger) {
 function checkPermitted(catalog: McpToolCatalog, name: string, filter: McpToolFilter): void {
   if (!catalog.exists(name)) return; // execute answers MCP_UNKNOWN_TOOL with the known names
   if (!catalog.get(name)) return; // execute answers MCP_TOOL_NOT_PERMITTED
-  if (!catalog.tools(filter).some((tool) => tool.name === name)) {
+  if (!catalog.permits(name, filter)) {
     throw new GatewayError('MCP_TOOL_NOT_PERMITTED', `MCP tool '${name}' is left out by the request's x-bf-mcp-include-clients / x-bf-mcp-include-tools headers`);
   }
 }

@@ -85,7 +85,8 @@ export class McpToolCatalog implements McpCatalog {
           continue;
         }
         entries.set(tool.name, { tool, permitted: allowed });
-        if (allowed) permitted.push(tool);
+        // A server that is down keeps its tools known (a call gets 503, not 404), but models are not offered them.
+        if (allowed && client.state === 'connected') permitted.push(tool);
       }
     }
     this.#entries = entries;
@@ -94,11 +95,14 @@ export class McpToolCatalog implements McpCatalog {
   }
 
   tools(filter?: McpToolFilter): readonly McpTool[] {
-    const clients = filter?.includeClients ?? null;
-    const tools = filter?.includeTools ?? null;
-    if (clients === null && tools === null) return this.#permitted;
-    return this.#permitted.filter((tool) => (clients === null || clients.includes(tool.client))
-      && (tools === null || tools.some((name) => matchesTool(name, tool))));
+    if ((filter?.includeClients ?? null) === null && (filter?.includeTools ?? null) === null) return this.#permitted;
+    return this.#permitted.filter((tool) => passes(tool, filter!));
+  }
+
+  /** Whether the tool may run for a request with this filter (its server connected or not). */
+  permits(name: string, filter: McpToolFilter): boolean {
+    const entry = this.#entries.get(name);
+    return entry !== undefined && entry.permitted && passes(entry.tool, filter);
   }
 
   get(name: string): McpTool | undefined {
@@ -167,6 +171,12 @@ export class McpToolCatalog implements McpCatalog {
   close(): Promise<void> {
     return this.#owner.close();
   }
+}
+
+function passes(tool: McpTool, filter: McpToolFilter): boolean {
+  const clients = filter.includeClients ?? null;
+  const tools = filter.includeTools ?? null;
+  return (clients === null || clients.includes(tool.client)) && (tools === null || tools.some((name) => matchesTool(name, tool)));
 }
 
 /** An `x-bf-mcp-include-tools` entry: `client-tool`, `client-*` (Bifrost's forms), or the tool's full `client_tool`. */

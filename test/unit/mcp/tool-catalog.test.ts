@@ -54,6 +54,12 @@ describe('McpToolCatalog', () => {
     owner.set(view(2, ['fs', ['read']], ['web', ['search', 'fetch']]));
     expect(c.version).toBeGreaterThan(before);
     expect(c.tools().map((t) => t.name)).toEqual(['fs_read', 'web_search', 'web_fetch']);
+    // A server that is down: its tools are not offered, but stay known and permitted (a call gets 503, not 404).
+    owner.set({ version: 3, clients: [{ ...view(3, ['fs', ['read']]).clients[0], state: 'disconnected' }, view(3, ['web', ['search']]).clients[0]] });
+    expect(c.tools().map((t) => t.name)).toEqual(['web_search']);
+    expect(c.get('fs_read')?.name).toBe('fs_read');
+    expect(c.permits('fs_read', {})).toBe(true);
+    expect(c.permits('fs_read', { includeClients: ['web'] })).toBe(false);
   });
 
   it('filters by the x-bf-mcp-include-* headers in each of their forms', () => {
