@@ -24,6 +24,8 @@ import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
+import { createPricing } from './pricing/index.js';
+import { CostMeter } from './pricing/meter.js';
 import type { ErrorData } from './errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
@@ -138,9 +140,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  const costs = new CostMeter(createPricing(config.providers), pipelineMetrics);
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics };
+    metrics: pipelineMetrics, costs };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);

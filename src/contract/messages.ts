@@ -127,6 +127,23 @@ const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true
 type WireUsage = [number, number, number, ...(number | null)[]] | null;
 
 const USAGE_DETAILS = ['cachedTokens', 'cacheWriteTokens', 'reasoningTokens', 'images', 'audioSeconds'] as const;
+export type UsageDetail = typeof USAGE_DETAILS[number];
+
+/**
+ * A UsageData from counts as a provider's answer had them: each detail is kept when it is a finite number, left out
+ * otherwise (absent is "not reported", never 0).
+ */
+export function usageData(promptTokens: number, completionTokens: number, totalTokens: number,
+  details?: Readonly<Partial<Record<UsageDetail, unknown>>>): UsageData {
+  const usage: UsageData = { promptTokens, completionTokens, totalTokens };
+  if (details) {
+    for (const field of USAGE_DETAILS) {
+      const value = details[field];
+      if (typeof value === 'number' && Number.isFinite(value)) usage[field] = value;
+    }
+  }
+  return usage;
+}
 
 function usageToWire(usage: UsageData | null): WireUsage {
   if (!usage) return null;
