@@ -110,12 +110,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   });
 
   const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
+  const pricing = createPricing(config.providers);
   let plugins: PluginRunner;
   try {
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
     plugins = new PluginRunner(await loadPlugins(config.plugins, {
       logger,
       metrics: pipelineMetrics,
+      pricing,
     }), logger);
   } catch (error) {
     await closePools();
@@ -140,7 +142,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
-  const costs = new CostMeter(createPricing(config.providers), pipelineMetrics);
+  const costs = new CostMeter(pricing, pipelineMetrics);
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
     metrics: pipelineMetrics, costs };

@@ -179,7 +179,7 @@ export const MISTRAL: Table = {
 export const GROQ: Table = {
   'llama-3.3-70b-versatile': tokens(0.59, 0.79, 32_768),
   'llama-3.1-8b-instant': tokens(0.05, 0.08, 131_072),
-  'openai/gpt-oss-120b': tokens(0.15, 0.75, 65_536),
+  'openai/gpt-oss-120b': tokens(0.15, 0.6, 65_536, 0.075),
   'openai/gpt-oss-20b': tokens(0.1, 0.5, 65_536),
   'meta-llama/llama-4-scout-17b-16e-instruct': tokens(0.11, 0.34, 8_192),
   'meta-llama/llama-4-maverick-17b-128e-instruct': tokens(0.2, 0.6, 8_192),

@@ -3,6 +3,7 @@
 // price table, and a pricing_overrides entry; a model with no price is counted, never priced at zero.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventually, metricValue, openaiProvider, postChat } from './harness.js';
 import { scrape, startMetricsGateway, type MetricsGateway } from './metrics-gateway.js';
@@ -15,17 +16,27 @@ const GPT_4O_MINI = (600 * 0.15 + 400 * 0.075 + 500 * 0.6) / 1e6;
 const FINE_TUNED = (1000 * 1 + 500 * 2) / 1e6;
 
 let fake: FakeOpenAI;
+let claude: FakeAnthropic;
 let g: MetricsGateway;
 
 beforeAll(async () => {
   fake = await startFakeOpenAI({ usage: USAGE });
-  g = await startMetricsGateway({ providers: { openai: { ...openaiProvider(fake.url), pricing_overrides: [
-    { model_pattern: 'ft:gpt-4o-mini:*', match_type: 'wildcard', input_cost_per_token: 1e-6, output_cost_per_token: 2e-6 },
-  ] } } });
-}, 30_000);
+  claude = await startFakeAnthropic({ apiKey: 'sk-ant' });
+  g = await startMetricsGateway({ providers: {
+    openai: { ...openaiProvider(fake.url), pricing_overrides: [
+      { model_pattern: 'ft:gpt-4o-mini:*', match_type: 'wildcard', input_cost_per_token: 1e-6, output_cost_per_token: 2e-6 },
+    ] },
+    anthropic: { keys: [{ value: 'sk-ant', models: ['*'] }], network_config: { base_url: claude.url },
+      concurrency_and_buffer_size: { concurrency: 10, buffer_size: 10, threads: 1 },
+      // The fake's `-cache` models report cache use; priced as claude-3-5-haiku is.
+      pricing_overrides: [{ model_pattern: '*-cache', match_type: 'wildcard', input_cost_per_token: 8e-7, output_cost_per_token: 4e-6,
+        cache_read_input_token_cost: 8e-8, cache_creation_input_token_cost: 1e-6 }] },
+  } });
+}, 60_000);
 afterAll(async () => {
   await g?.close();
   await fake?.close();
+  await claude?.close();
 });
 
 const ask = async (model: string, requestId: string, extra: object = {}) => {
@@ -33,8 +44,9 @@ const ask = async (model: string, requestId: string, extra: object = {}) => {
   await response.text();
   expect(response.status).toBe(200);
 };
-const lineOf = (requestId: string) => eventually(() => g.lines().find((line) => line.log === 'access' && line.requestId === requestId),
-  (line) => line !== undefined, 3_000);
+const lineOf = async (requestId: string): Promise<Record<string, unknown>> =>
+  (await eventually(() => g.lines().find((line) => line.log === 'access' && line.requestId === requestId),
+    (line) => line !== undefined, 3_000))!;
 
 describe('the cost of requests', () => {
   it('adds each answer\'s price to heimdall_cost_usd_total{provider,model}, streams included', async () => {
@@ -51,6 +63,17 @@ describe('the cost of requests', () => {
     expect(await lineOf('cost-1')).toMatchObject({ costUsd: expect.closeTo(GPT_4O_MINI, 12), tokensIn: 1000, tokensOut: 500,
       tokensCached: 400, tokensReasoning: 100 });
     expect(await lineOf('cost-2')).toMatchObject({ stream: true, costUsd: expect.closeTo(GPT_4O_MINI, 12), tokensCached: 400 });
+  });
+
+  it('prices Anthropic\'s cache reads and writes at their own rates, as the fake reports them', async () => {
+    await ask('anthropic/claude-3-5-haiku-20241022', 'cost-claude');
+    const plain = await lineOf('cost-claude');
+    expect(plain.costUsd).toBeCloseTo(((plain.tokensIn as number) * 0.8 + (plain.tokensOut as number) * 4) / 1e6, 12);
+    // 12 fresh input tokens, 2,048 read from the cache, 512 written to it.
+    await ask('anthropic/claude-3-5-haiku-cache', 'cost-claude-cache');
+    const cached = await lineOf('cost-claude-cache');
+    expect(cached).toMatchObject({ tokensIn: 12 + 2048 + 512, tokensCached: 2048 });
+    expect(cached.costUsd).toBeCloseTo((12 * 0.8 + 2048 * 0.08 + 512 * 1 + (cached.tokensOut as number) * 4) / 1e6, 12);
   });
 
   it('counts a model with no price, and leaves its cost out rather than 0', async () => {
