@@ -27,6 +27,8 @@ import { VERSION } from './version.js';
 import { mcpNotConfiguredRoutes } from './mcp/entry.js';
 import type { StartedMcp } from './mcp/index.js';
 import type { McpTransport } from './mcp/remote.js';
+import { createPricing } from './pricing/index.js';
+import { CostMeter } from './pricing/meter.js';
 import type { ErrorData } from './errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
@@ -113,6 +115,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   });
 
   const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
+  const pricing = createPricing(config.providers);
   let plugins: PluginRunner;
   let mcp: StartedMcp | null = null;
   try {
@@ -120,6 +123,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     plugins = new PluginRunner(await loadPlugins(config.plugins, {
       logger,
       metrics: pipelineMetrics,
+      pricing,
     }), logger);
     // The MCP SDK is loaded only when MCP is configured: it takes as long to load as the rest of the gateway.
     if (config.mcp) {
@@ -151,9 +155,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  const costs = new CostMeter(pricing, pipelineMetrics);
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics, ...(mcp ? { mcp: mcp.catalog } : {}) };
+    metrics: pipelineMetrics, costs, ...(mcp ? { mcp: mcp.catalog } : {}) };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);

@@ -27,6 +27,12 @@ export class AccessRecord {
   upstreamMs: number | null = null;
   tokensIn: number | null = null;
   tokensOut: number | null = null;
+  /** Input tokens read from the provider's prompt cache, when it said. */
+  tokensCached: number | null = null;
+  /** Output tokens spent reasoning, when the provider said. */
+  tokensReasoning: number | null = null;
+  /** USD, from the price table; null when no provider answered or the answer could not be priced (never a silent 0). */
+  costUsd: number | null = null;
   /** The error code answered (lower case), when the request failed. */
   errorCode: string | null = null;
 }
@@ -59,6 +65,9 @@ export function writeAccessLine(logger: Logger, line: AccessLine, access: Access
   if (access.firstTokenMs !== null) entry.ttftMs = Math.round(access.firstTokenMs * 1000) / 1000;
   if (access.tokensIn !== null) entry.tokensIn = access.tokensIn;
   if (access.tokensOut !== null) entry.tokensOut = access.tokensOut;
+  if (access.tokensCached !== null) entry.tokensCached = access.tokensCached;
+  if (access.tokensReasoning !== null) entry.tokensReasoning = access.tokensReasoning;
+  if (access.costUsd !== null) entry.costUsd = access.costUsd;
   if (line.status === 499) entry.cancelled = true;
   if (access.errorCode) entry.errorCode = access.errorCode;
   else if (line.status === 499) entry.errorCode = 'client_closed';

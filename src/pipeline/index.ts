@@ -27,6 +27,7 @@ import type { CircuitBreakers } from './breaker.js';
 import { mayFallBack } from './retry.js';
 import { createModelResolver } from './model-name.js';
 import { routeModel, type RouteTarget } from './route.js';
+import type { CostMeter } from '../pricing/meter.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
@@ -42,6 +43,8 @@ export interface PipelineDeps {
   readonly unsupportedProviders?: ReadonlySet<string>;
   /** The MCP tools (src/mcp/); absent when no MCP client is configured, and then MCP costs the request nothing. */
   readonly mcp?: McpCatalog;
+  /** Prices each answer into its access record and the cost metrics; absent, nothing is priced. */
+  readonly costs?: CostMeter;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
@@ -90,7 +93,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
     const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
-    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
+    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, deps.costs ?? null).start(deps.pools.get(target.provider.name)!, {
       kind: sent.kind,
       requestId: ctx.requestId,
       model: target.model,
@@ -162,6 +165,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     const wire = dialect.wire(parsed);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
+    ctx.dialect = dialect.name;
     const run = new RequestRun(parsed, fallbacks, deps.metrics, sink.access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
     attempt(ctx, sink, wire, run, 0);
