@@ -22,6 +22,7 @@ import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
+import type { McpCatalog } from './mcp/catalog.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
 import type { ErrorData } from './errors/error-data.js';
@@ -42,6 +43,10 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
+  /** The MCP tools requests are given (src/mcp/catalog.ts); absent, requests get none and no MCP work is done. */
+  mcp?: McpCatalog;
+  /** `client.mcp_agent_depth`: the most rounds of tools the agent loop runs for one request (default 10). */
+  mcpAgentDepth?: number;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -140,7 +145,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics };
+    metrics: pipelineMetrics, mcp: options.mcp,
+    mcpAgentDepth: options.mcpAgentDepth };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);

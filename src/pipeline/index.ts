@@ -1,5 +1,6 @@
 // POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → route →
-// capabilities → pre-hooks → dispatch to the provider's pool (retries there) → post-hooks → respond (JSON, or SSE
+// capabilities → MCP tools (src/mcp/tools.ts) → pre-hooks → dispatch to the provider's pool (retries there, and the
+// agent loop of src/mcp/agent.ts when the gateway may run a tool itself) → post-hooks → respond (JSON, or SSE
 // chunk by chunk). When the provider fails in a way that may fall back, the next fallback goes through route,
 // capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
 // own file.
@@ -15,6 +16,10 @@ import type { IncomingRequest } from '../http/server.js';
 import type { PreHookResult } from '../plugins/contract.js';
 import { pluginFailure, type PluginRunner, type PreHooksRun } from '../plugins/runner.js';
 import type { ErrorData } from '../errors/error-data.js';
+import { AgentLoop } from '../mcp/agent.js';
+import type { McpCatalog } from '../mcp/catalog.js';
+import { addTools, McpTools, type ToolSet } from '../mcp/tools.js';
+import { PROVIDER_FACTS } from '../contract/providers.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -39,10 +44,43 @@ export interface PipelineDeps {
   readonly breakers?: CircuitBreakers;
   /** Configured providers no adapter serves: a request for one is told so, not that it is unknown. */
   readonly unsupportedProviders?: ReadonlySet<string>;
+  /** The MCP tools requests are given; absent, the request path does no MCP work at all. */
+  readonly mcp?: McpCatalog;
+  /** `client.mcp_agent_depth`: the most rounds of tools the agent loop runs for one request (default 10). */
+  readonly mcpAgentDepth?: number;
+}
+
+export const DEFAULT_MCP_AGENT_DEPTH = 10;
+
+/** One tool cache per catalog, shared by the routes' handlers. */
+const toolCaches = new WeakMap<McpCatalog, McpTools>();
+
+function toolsOf(catalog: McpCatalog): McpTools {
+  let tools = toolCaches.get(catalog);
+  if (!tools) toolCaches.set(catalog, (tools = new McpTools(catalog)));
+  return tools;
+}
+
+/**
+ * Adds the request's MCP tools to what this attempt sends, in its shape; true when the attempt runs in agent mode
+ * (some tool may run inside the gateway, and the answer comes back as chat, which the loop reads).
+ */
+function injectTools(set: ToolSet, parsed: ParsedRequest, native: boolean, target: RouteTarget): boolean {
+  if (native) {
+    const own = parsed.native!;
+    addTools(own.body, set, own.kind === 'messages' ? 'messages' : 'responses');
+    return false;
+  }
+  // A provider without tools is not given any: the request still works, without them.
+  if (PROVIDER_FACTS[target.provider.adapter]?.capabilities.tools === false) return false;
+  addTools(parsed.body, set, 'chat');
+  return set.anyAuto;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const { plugins } = deps;
+  const mcp = deps.mcp ? toolsOf(deps.mcp) : null;
+  const agentDepth = deps.mcpAgentDepth ?? DEFAULT_MCP_AGENT_DEPTH;
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
 
   /** A plugin answered instead of the provider, with a response or an error. */
@@ -72,7 +110,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   };
 
   const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest,
-    target: RouteTarget, run: RequestRun, native: boolean, pre: PreHooksRun) => {
+    target: RouteTarget, run: RequestRun, native: boolean, agent: boolean, pre: PreHooksRun) => {
     if (sink.aborted) {
       // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
       const outcome = newOutcome(parsed.stream);
@@ -87,7 +125,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
     const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
-    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
+    const loop = agent ? new AgentLoop(deps.mcp!, ctx.mcpTools!, agentDepth, ctx.requestId) : null;
+    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop).start(deps.pools.get(target.provider.name)!, {
       kind: sent.kind,
       requestId: ctx.requestId,
       model: target.model,
@@ -114,10 +153,14 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     const parsed = run.requestFor(index);
     let target: RouteTarget;
     let native: boolean;
+    let agent = false;
     try {
       target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders);
       native = sendsNative(parsed, target);
+      // Agent mode reads the model's answers as chat: a request the chat translation carries goes through it.
+      if (native && ctx.mcpTools?.anyAuto && parsed.native!.untranslatable === null) native = false;
       if (!native) checkCapabilities(parsed, target);
+      if (ctx.mcpTools) agent = injectTools(ctx.mcpTools, parsed, native, target);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
@@ -138,8 +181,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     ctx.hookTimeoutMs = target.provider.network.requestTimeoutSeconds * 1000;
     // Each attempt's pre-hooks get the timeout: a fallback's, after a primary that used up its own, are not cut short.
     const pre = plugins.runPre(ctx, parsed.body, performance.now() + ctx.hookTimeoutMs, ctx.hookTimeoutMs);
-    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, settled));
-    else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
+    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, agent, settled));
+    else afterPreHooks(ctx, sink, wire, parsed, target, run, native, agent, pre);
   };
 
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
@@ -159,6 +202,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     const wire = dialect.wire(parsed);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
+    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers);
     const run = new RequestRun(parsed, fallbacks, deps.metrics, sink.access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
     attempt(ctx, sink, wire, run, 0);
