@@ -91,10 +91,13 @@ export async function mapBounded<T, R>(items: readonly T[], bound: number, work:
 export class AgentLoop {
   readonly #catalog: McpCatalog;
   readonly #set: ToolSet;
+  readonly #theirs: ReadonlySet<string>;
   readonly #depth: number;
   readonly #requestId: string;
-  /** Times the model answered. */
+  /** Times the model answered (a stream's turn counts once it ended). */
   turns = 0;
+  /** A stream's turn is under way: what the client is told counts it. */
+  #turnOpen = false;
   /** Rounds of tools the gateway ran. */
   rounds = 0;
   /** The MCP tools run, in call order (names as the model sees them). */
@@ -103,8 +106,6 @@ export class AgentLoop {
   readonly added: object[] = [];
   /** Every turn's usage, summed. */
   usage: UsageData | null = null;
-  /** How many of `toolsRun` the client was told of in the response headers. */
-  toldInHeaders = 0;
   #abort: AbortController | null = null;
   // The current stream turn.
   #mode: StreamMode = 'hold';
@@ -117,15 +118,18 @@ export class AgentLoop {
   /** A chunk of an earlier turn reached the client: later turns' role chunks are not repeated. */
   #forwardedAny = false;
 
-  constructor(catalog: McpCatalog, set: ToolSet, depth: number, requestId: string) {
+  /** @param theirs names of tools the request sent itself: never run here, whatever the catalog holds. */
+  constructor(catalog: McpCatalog, set: ToolSet, theirs: ReadonlySet<string>, depth: number, requestId: string) {
     this.#catalog = catalog;
     this.#set = set;
+    this.#theirs = theirs;
     this.#depth = depth;
     this.#requestId = requestId;
   }
 
   /** A tool the loop may run: one of this request's tools, listed in `tools_to_auto_execute`. */
   #auto(name: string): boolean {
+    if (this.#theirs.has(name)) return false;
     for (const tool of this.#set.tools) if (tool.name === name) return tool.autoExecute;
     return false;
   }
@@ -139,14 +143,17 @@ export class AgentLoop {
 
   /** Response headers saying what the loop did so far; none when no tool ran. */
   headers(): Record<string, string> | undefined {
-    this.toldInHeaders = this.toolsRun.length;
     if (this.toolsRun.length === 0) return undefined;
-    return { [TOOLS_RUN_HEADER]: this.toolsRun.join(','), [AGENT_TURNS_HEADER]: String(this.turns) };
+    return { [TOOLS_RUN_HEADER]: this.toolsRun.join(','), [AGENT_TURNS_HEADER]: String(this.#turnsSoFar()) };
   }
 
   /** The extension field of the final answer: which tools ran and the turns the client's history lacks. */
   #extension(): object {
-    return { tools_run: this.toolsRun, turns: this.turns, messages: this.added };
+    return { tools_run: this.toolsRun, turns: this.#turnsSoFar(), messages: this.added };
+  }
+
+  #turnsSoFar(): number {
+    return this.turns + (this.#turnOpen ? 1 : 0);
   }
 
   // ----- answers (non-streamed turns)
@@ -246,6 +253,7 @@ export class AgentLoop {
 
   /** One stream turn's chunks as they come: those the client gets now. */
   streamChunks(chunks: readonly string[]): string[] {
+    this.#turnOpen = true;
     const out: string[] = [];
     for (const text of chunks) {
       let chunk: Chunk;
@@ -330,6 +338,7 @@ export class AgentLoop {
    */
   streamEnded(usage: UsageData | null): readonly ToolCall[] | null {
     this.turns++;
+    this.#turnOpen = false;
     this.usage = addUsage(this.usage, usage);
     const calls: ToolCall[] = this.#calls.filter((draft) => draft !== undefined).map((draft) => ({ id: draft.id, type: 'function' as const,
       function: { name: draft.name, arguments: draft.arguments } }));

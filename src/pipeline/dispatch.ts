@@ -237,7 +237,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     const outcome = this.#settledOutcome();
     outcome.error = error;
     outcome.status = statusOf(error);
-    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
+    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs + this.#run.toolMs;
     sink.access.upstreamMs = this.#run.waitedMs;
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
       const final = outcome.error;
@@ -286,8 +286,9 @@ export class ProviderCall implements JobHandlers, AbortListener {
   /** `meta.upstreamMs` must be in `run.waitedMs` already. */
   #settle(meta: ResultMeta): Outcome {
     const outcome = this.#settledOutcome();
-    // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer.
-    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
+    // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer, and
+    // the MCP tools an agent loop ran.
+    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs + this.#run.toolMs;
     outcome.usage = meta.usage;
     const access = this.#sink.access;
     access.upstreamMs = this.#run.waitedMs;

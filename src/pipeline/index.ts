@@ -1,5 +1,5 @@
 // POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → route →
-// capabilities → MCP tools (src/mcp/tools.ts) → pre-hooks → dispatch to the provider's pool (retries there, and the
+// capabilities → pre-hooks → MCP tools (src/mcp/tools.ts) → dispatch to the provider's pool (retries there, and the
 // agent loop of src/mcp/agent.ts when the gateway may run a tool itself) → post-hooks → respond (JSON, or SSE
 // chunk by chunk). When the provider fails in a way that may fall back, the next fallback goes through route,
 // capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/types.js';
 import { NO_MODEL_SLOT } from '../contract/metrics-layout.js';
+import type { JobData } from '../contract/messages.js';
 import type { ProviderPool } from '../dispatch/pool.js';
 import type { ClientWire, Dialect } from '../dialects/dialect.js';
 import { GatewayError, statusOf, toErrorData } from '../errors/gateway-error.js';
@@ -18,7 +19,7 @@ import { pluginFailure, type PluginRunner, type PreHooksRun } from '../plugins/r
 import type { ErrorData } from '../errors/error-data.js';
 import { AgentLoop } from '../mcp/agent.js';
 import type { McpCatalog } from '../mcp/catalog.js';
-import { addTools, McpTools, type ToolSet } from '../mcp/tools.js';
+import { addedTools, McpTools, type AddedTools, type ToolSet } from '../mcp/tools.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
@@ -62,19 +63,15 @@ function toolsOf(catalog: McpCatalog): McpTools {
 }
 
 /**
- * Adds the request's MCP tools to what this attempt sends, in its shape; true when the attempt runs in agent mode
- * (some tool may run inside the gateway, and the answer comes back as chat, which the loop reads).
+ * The request's MCP tools for this attempt, in the shape it sends (the chat request, which each provider's adapter
+ * translates, or the client's own Responses or Messages request on a native attempt); null when it gets none.
  */
-function injectTools(set: ToolSet, parsed: ParsedRequest, native: boolean, target: RouteTarget): boolean {
-  if (native) {
-    const own = parsed.native!;
-    addTools(own.body, set, own.kind === 'messages' ? 'messages' : 'responses');
-    return false;
-  }
+function toolsFor(set: ToolSet, sent: { kind: string; body: Record<string, unknown> }, native: boolean,
+  target: RouteTarget): AddedTools | null {
+  if (native) return addedTools(set, sent.kind === 'messages' ? 'messages' : 'responses', sent.body.tools);
   // A provider without tools is not given any: the request still works, without them.
-  if (PROVIDER_FACTS[target.provider.adapter]?.capabilities.tools === false) return false;
-  addTools(parsed.body, set, 'chat');
-  return set.anyAuto;
+  if (PROVIDER_FACTS[target.provider.adapter]?.capabilities.tools === false) return null;
+  return addedTools(set, 'chat', sent.body.tools);
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
@@ -110,7 +107,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   };
 
   const afterPreHooks = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest,
-    target: RouteTarget, run: RequestRun, native: boolean, agent: boolean, pre: PreHooksRun) => {
+    target: RouteTarget, run: RequestRun, native: boolean, pre: PreHooksRun) => {
     if (sink.aborted) {
       // The client left while an async pre-hook ran: the plugins it reached still get their post-hooks.
       const outcome = newOutcome(parsed.stream);
@@ -125,8 +122,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
     const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
-    const loop = agent ? new AgentLoop(deps.mcp!, ctx.mcpTools!, agentDepth, ctx.requestId) : null;
-    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop).start(deps.pools.get(target.provider.name)!, {
+    const job: JobData = {
       kind: sent.kind,
       requestId: ctx.requestId,
       model: target.model,
@@ -135,7 +131,17 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       includeUsage: parsed.includeUsage,
       body: sent.body,
       modelLabel: deps.metrics?.modelIndex(target.model) ?? NO_MODEL_SLOT,
-    }, target.breaker);
+    };
+    // After the pre-hooks, so that a tool a plugin added wins over an MCP tool of its name, as the client's do.
+    const set = ctx.mcpTools;
+    const added = set ? toolsFor(set, sent, native, target) : null;
+    let loop: AgentLoop | null = null;
+    if (added) {
+      job.tools = added.text;
+      if (!native && set!.anyAuto) loop = new AgentLoop(deps.mcp!, set!, added.theirs, agentDepth, ctx.requestId);
+    }
+    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop).start(deps.pools.get(target.provider.name)!, job,
+      target.breaker);
   };
 
   /** The configured `providers.<name>.fallbacks` of the request's primary provider. */
@@ -153,14 +159,12 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     const parsed = run.requestFor(index);
     let target: RouteTarget;
     let native: boolean;
-    let agent = false;
     try {
       target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders);
       native = sendsNative(parsed, target);
       // Agent mode reads the model's answers as chat: a request the chat translation carries goes through it.
       if (native && ctx.mcpTools?.anyAuto && parsed.native!.untranslatable === null) native = false;
       if (!native) checkCapabilities(parsed, target);
-      if (ctx.mcpTools) agent = injectTools(ctx.mcpTools, parsed, native, target);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
@@ -181,8 +185,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     ctx.hookTimeoutMs = target.provider.network.requestTimeoutSeconds * 1000;
     // Each attempt's pre-hooks get the timeout: a fallback's, after a primary that used up its own, are not cut short.
     const pre = plugins.runPre(ctx, parsed.body, performance.now() + ctx.hookTimeoutMs, ctx.hookTimeoutMs);
-    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, agent, settled));
-    else afterPreHooks(ctx, sink, wire, parsed, target, run, native, agent, pre);
+    if (pre instanceof Promise) void pre.then((settled) => afterPreHooks(ctx, sink, wire, parsed, target, run, native, settled));
+    else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
   };
 
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {

@@ -158,6 +158,7 @@ describe('agent mode', () => {
       stream: true, stream_options: { include_usage: true } }).withResponse();
     const chunks = await collect(stream);
     expect(response.headers.get('x-heimdall-mcp-tools-run')).toBe('weather_forecast');
+    expect(response.headers.get('x-heimdall-mcp-agent-turns')).toBe('2');
     expect(chunks.map((chunk) => chunk.choices[0]?.delta?.content ?? '').join('')).toBe('Sunny in Rome.');
     // No tool call of the first turn reached the client, and one role chunk opened the stream.
     expect(chunks.some((chunk) => chunk.choices[0]?.delta?.tool_calls)).toBe(false);
@@ -165,7 +166,7 @@ describe('agent mode', () => {
     expect(chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 40, completion_tokens: 8, total_tokens: 48 });
     const finish = chunks.find((chunk) => chunk.choices[0]?.finish_reason)!;
     expect(finish.choices[0].finish_reason).toBe('stop');
-    expect((finish as unknown as { heimdall_mcp: { tools_run: string[] } }).heimdall_mcp.tools_run).toEqual(['weather_forecast']);
+    expect((finish as unknown as { heimdall_mcp: object }).heimdall_mcp).toMatchObject({ tools_run: ['weather_forecast'], turns: 2 });
     expect(fake.requests).toHaveLength(2);
     expect(fake.requests[1].body!.messages!.at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_s', content: 'sunny in Rome' });
   });
