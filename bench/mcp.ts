@@ -78,7 +78,7 @@ async function runGateway(): Promise<void> {
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
-  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), ...(toolCount > 0 ? { mcp: catalog } : {}) });
+  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), ...(toolCount > 0 ? { mcpCatalog: catalog } : {}) });
   process.stdout.write(`LISTENING ${gateway.port}\n`);
   process.once('SIGTERM', () => void gateway.close(1000).then(() => process.exit(0)));
 }

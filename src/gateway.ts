@@ -25,6 +25,9 @@ import { createInferenceHandler } from './pipeline/index.js';
 import type { McpCatalog } from './mcp/catalog.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
+import { mcpHealth, startMcp, type StartedMcp } from './mcp/index.js';
+import type { McpTransport } from './mcp/remote.js';
+import { mcpRoutes } from './mcp/routes.js';
 import type { ErrorData } from './errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
@@ -43,9 +46,11 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
-  /** The MCP tools requests are given (src/mcp/catalog.ts); absent, requests get none and no MCP work is done. */
-  mcp?: McpCatalog;
-  /** `client.mcp_agent_depth`: the most rounds of tools the agent loop runs for one request (default 10). */
+  /** Cluster mode: the channel to the supervisor's MCP connections, which this process uses instead of its own. */
+  mcp?: McpTransport;
+  /** An MCP catalog to use instead of the config's `mcp` block's connections (embedding, tests). */
+  mcpCatalog?: McpCatalog;
+  /** The agent loop's depth with `mcpCatalog`; default: the config's `client.mcp_agent_depth`, else 10. */
   mcpAgentDepth?: number;
 }
 
@@ -114,16 +119,19 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
   let plugins: PluginRunner;
+  let mcp: StartedMcp | null = null;
   try {
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
     plugins = new PluginRunner(await loadPlugins(config.plugins, {
       logger,
       metrics: pipelineMetrics,
     }), logger);
+    if (config.mcp) mcp = await startMcp(config.mcp, { plugins, logger, remote: options.mcp });
   } catch (error) {
     await closePools();
     throw error;
   }
+  const closeMcp = () => mcp?.catalog.close() ?? Promise.resolve();
 
   const breakers = new CircuitBreakers(config.providers, (breaker, state) => {
     frontShard.add(layout.breakerTransitions.seriesOffset(providerNames.indexOf(breaker.provider), state));
@@ -136,17 +144,19 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })), breakers: () => breakers.all() };
+      stats: () => pool.stats() })), breakers: () => breakers.all(),
+    ...(mcp ? { extraFamilies: mcp.metrics.families, extraGauges: [mcp.connectedGauge] } : {}) };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  const catalogInUse = options.mcpCatalog ?? mcp?.catalog;
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics, mcp: options.mcp,
-    mcpAgentDepth: options.mcpAgentDepth };
+    metrics: pipelineMetrics, ...(catalogInUse ? { mcp: catalogInUse } : {}),
+    mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -173,11 +183,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...genaiModelRoutes(catalog, config.providers),
+    ...mcpRoutes(mcp?.catalog ?? null, logger),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
     // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
-        ...(options.processes ? { processes: options.processes() } : {}) }));
+        ...(options.processes ? { processes: options.processes() } : {}), ...(mcp ? { mcp: mcpHealth(mcp.catalog) } : {}) }));
     } },
     { method: 'post', path: '/api/reload', readBody: false, remoteAddress: true, handler: (request, sink) => {
       const refuse = (error: ErrorData) => sink.json(statusOf(error), openAIErrorBody(error));
@@ -229,7 +240,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       sharePort: options.sharePort,
     });
   } catch (error) {
-    await closePools();
+    await Promise.all([closePools(), closeMcp()]);
     throw error;
   }
 
@@ -246,6 +257,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
+      // After the requests in flight: an agent-mode request may still be calling tools while it drains.
+      await closeMcp();
       await plugins.close();
       server.closeAll();
     },

@@ -20,7 +20,7 @@ import {
   type RawProvider,
 } from './schema.js';
 import { unenforcedSettings } from './security.js';
-import type { GatewayConfig, KeyConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
+import type { GatewayConfig, KeyConfig, McpClientConfig, McpConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
   file?: string | null;
@@ -68,6 +68,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       + 'write ["*"] for every model, or set "version": 1 at the top for the old meaning');
   }
   const plugins = normalizePlugins(cfg.plugins, file);
+  const mcp = mcpConfig(cfg, ctx);
+  if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
 
   const config = deepFreeze({
     server,
@@ -84,6 +86,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     unsupportedProviders,
     modelAliases: aliases,
     plugins: plugins.plugins,
+    mcp,
     source,
     ignoredKeys: [...ignoredKeys(cfg), ...plugins.ignored],
     warnings: [...ctx.warnings, ...plugins.warnings],
@@ -460,6 +463,57 @@ function resolveRef(value: string, ctx: LoadContext, path: string): string {
   return resolved;
 }
 
+const MINUTE_MS = 60_000;
+
+/** The `mcp` block and the client-level MCP settings; null when no client is configured. */
+function mcpConfig(cfg: RawConfig, ctx: LoadContext): McpConfig | null {
+  const raw = cfg.mcp;
+  if (!raw || raw.client_configs.length === 0) return null;
+  const syncMs = cfg.client.mcp_tool_sync_interval !== undefined ? cfg.client.mcp_tool_sync_interval * MINUTE_MS
+    : raw.tool_sync_interval ?? 10 * MINUTE_MS;
+  const clients = raw.client_configs.map((c, i): McpClientConfig => {
+    const at = (...rest: PropertyKey[]) => formatPath(['mcp', 'client_configs', i, ...rest]);
+    const resolveEnv = (value: string, path: PropertyKey[]) => resolveRef(value, ctx, at(...path));
+    const env: Record<string, string> = {};
+    for (const name of c.stdio_config?.envs ?? []) {
+      const value = ctx.env[name];
+      if (value === undefined) ctx.warnings.push(`${at('stdio_config', 'envs')}: '${name}' is not set; the server starts without it`);
+      else env[name] = value;
+    }
+    if (c.tools_to_execute.length === 0) {
+      ctx.warnings.push(`${at('tools_to_execute')}: empty or absent, so none of '${c.name}'s tools may run (["*"] allows every tool)`);
+    }
+    return {
+      name: c.name,
+      connectionType: c.connection_type,
+      command: c.stdio_config?.command ?? null,
+      args: c.stdio_config?.args ?? [],
+      env,
+      url: c.connection_string ? resolveEnv(c.connection_string, ['connection_string']) : null,
+      headers: Object.fromEntries(Object.entries(c.headers).map(([name, value]) => [name, resolveEnv(value, ['headers', name])])),
+      toolsToExecute: c.tools_to_execute.includes('*') ? null : c.tools_to_execute,
+      toolsToAutoExecute: c.tools_to_auto_execute.includes('*') ? null : c.tools_to_auto_execute,
+      ping: c.is_ping_available,
+      syncIntervalMs: c.tool_sync_interval ?? syncMs,
+    };
+  });
+  clients.forEach((c, i) => {
+    if (c.url === null || c.url === '') return; // '': an env.VAR that is not set, reported already
+    try {
+      if (!['http:', 'https:'].includes(new URL(c.url).protocol)) throw new Error('not http');
+    } catch {
+      ctx.problems.push({ path: formatPath(['mcp', 'client_configs', i, 'connection_string']), message: 'expected an http(s) URL' });
+    }
+  });
+  const manager = raw.tool_manager_config;
+  return {
+    clients,
+    agentDepth: cfg.client.mcp_agent_depth ?? manager?.max_agent_depth ?? 10,
+    toolTimeoutMs: cfg.client.mcp_tool_execution_timeout !== undefined ? cfg.client.mcp_tool_execution_timeout * 1000
+      : manager?.tool_execution_timeout || 30_000,
+  };
+}
+
 interface NormalizedPlugins {
   plugins: PluginConfig[];
   ignored: string[];
@@ -520,6 +574,9 @@ function ignoredKeys(cfg: RawConfig): string[] {
   cfg.plugins?.forEach((entry, i) => {
     if (typeof entry !== 'string') collect(entry, IGNORED_KEYS.plugin, ['plugins', i]);
   });
+  cfg.mcp?.client_configs.forEach((c, i) => collect(c, IGNORED_KEYS.mcpClient, ['mcp', 'client_configs', i]));
+  if (cfg.mcp?.tool_manager_config?.code_mode_binding_level !== undefined) out.push('mcp.tool_manager_config.code_mode_binding_level');
+  if (cfg.mcp?.tool_groups !== undefined) out.push('mcp.tool_groups');
   return out;
 }
 

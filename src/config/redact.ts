@@ -47,6 +47,9 @@ export function redactConfig(cfg: GatewayConfig): unknown {
           httpsProxy: maskUserinfo(p.proxy.environment.httpsProxy) } },
     })),
     plugins: cfg.plugins.map((pl) => ({ ...pl, config: maskByName(pl.config) })),
+    // A stdio server's environment is the gateway's own variables, secrets among them: names only.
+    mcp: cfg.mcp && { ...cfg.mcp, clients: cfg.mcp.clients.map((c) => ({ ...c, headers: maskByName(c.headers),
+      env: Object.fromEntries(Object.keys(c.env).map((name) => [name, MASK])), url: maskUserinfo(c.url) })) },
   };
   return maskValues(byName, envValuesOf.get(cfg) ?? new Set());
 }

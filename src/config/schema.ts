@@ -24,7 +24,6 @@ const topIgnored = {
   alerting: z.unknown().optional(),
   webhooks: z.unknown().optional(),
   skills_registry: z.unknown().optional(),
-  mcp: z.unknown().optional(),
   governance: z.unknown().optional(),
   config_store: z.unknown().optional(),
   logs_store: z.unknown().optional(),
@@ -72,10 +71,7 @@ const clientIgnored = {
   logging_headers: stringList.optional(),
   header_filter_config: z.strictObject({ allowlist: stringList.optional(), denylist: stringList.optional() }).optional(),
   async_job_result_ttl: posInt.optional(),
-  mcp_agent_depth: posInt.optional(),
-  mcp_tool_execution_timeout: posInt.optional(),
   mcp_code_mode_binding_level: z.enum(['server', 'tool']).optional(),
-  mcp_tool_sync_interval: nonNegInt.optional(),
 };
 
 // Settings that restrict who may call: refused by `security.ts` when set, so neither acted on nor ignored.
@@ -113,6 +109,10 @@ const clientSchema = z.strictObject({
       'a label of its own, not route, method, status, le or __*'))
     // Each label multiplies the HTTP series' label combinations, which must stay countable.
     .max(4).refine((names) => new Set(names).size === names.length, 'duplicate label').default([]),
+  // MCP (docs/mcp.md): agent-mode turns, one tool call's time limit (seconds), tool list re-sync (minutes, 0: off).
+  mcp_agent_depth: posInt.max(100).optional(),
+  mcp_tool_execution_timeout: z.number().positive().max(3600).optional(),
+  mcp_tool_sync_interval: z.number().min(0).optional(),
   ...clientIgnored,
 });
 
@@ -330,6 +330,93 @@ const pluginStringSchema = z
   .min(1)
   .refine((s) => isPluginPath(s) || !looksLikePath(s), pluginPathMessage);
 
+
+// `mcp`, in Bifrost's shape (docs/mcp.md). A client's name prefixes its tools' names as models see them
+// (`<client>_<tool>`), which function names limit to letters, digits, `_` and `-`; `-` is left out, as Bifrost does,
+// because the `x-bf-mcp-include-tools` header writes `<client>-<tool>`.
+export const MCP_CLIENT_NAME = /^[A-Za-z0-9_]{1,40}$/;
+const GO_DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** A number in `unitMs` units, or a Go duration string as Bifrost writes some of these (`"10m"`, `"30s"`); to ms. */
+const durationMs = (unitMs: number) => z.union([z.number().min(0), z.string().regex(GO_DURATION, "a number, or a duration such as '30s' or '10m'")])
+  .transform((v) => {
+    if (typeof v === 'number') return v * unitMs;
+    const [, amount, unit] = GO_DURATION.exec(v)!;
+    return Number(amount) * DURATION_UNIT_MS[unit];
+  });
+const toolNameList = z.array(z.string().min(1)).superRefine((names, ctx) => {
+  if (names.includes('*') && names.length > 1) ctx.addIssue({ code: 'custom', message: `'*' (every tool) cannot be mixed with tool names` });
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) ctx.addIssue({ code: 'custom', message: `duplicate tool '${name}'` });
+    seen.add(name);
+  }
+});
+const mcpClientIgnored = {
+  client_id: z.string().optional(),
+  is_code_mode_client: z.boolean().optional(),
+  oauth_config_id: z.string().optional(),
+  http_config: looseObject.optional(),
+  tool_pricing: z.record(z.string(), z.number()).optional(),
+};
+const mcpClientSchema = z
+  .strictObject({
+    name: z.string().regex(MCP_CLIENT_NAME, 'letters, digits and _ only (1 to 40): it prefixes the tool names models see'),
+    connection_type: z.enum(['stdio', 'http', 'sse']),
+    connection_string: z.string().min(1).optional(),
+    stdio_config: z.strictObject({
+      command: z.string().min(1),
+      args: z.array(z.string()).default([]),
+      // Names of the gateway's environment variables the server process gets, besides a safe default set.
+      envs: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
+    }).optional(),
+    // Bifrost's `auth_type`: `headers` sends `headers`; OAuth is not supported.
+    auth_type: z.enum(['none', 'headers']).optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    tools_to_execute: toolNameList.default([]),
+    tools_to_auto_execute: toolNameList.default([]),
+    is_ping_available: z.boolean().default(true),
+    // Minutes, as Bifrost's; absent: the client-level `mcp_tool_sync_interval`.
+    tool_sync_interval: durationMs(60_000).optional(),
+    ...mcpClientIgnored,
+  })
+  .superRefine((c, ctx) => {
+    if (c.connection_type === 'stdio') {
+      if (!c.stdio_config) ctx.addIssue({ code: 'custom', path: ['stdio_config'], message: 'required for connection_type stdio' });
+      if (c.connection_string) ctx.addIssue({ code: 'custom', path: ['connection_string'], message: 'a stdio client has stdio_config, not a URL' });
+    } else {
+      if (!c.connection_string) ctx.addIssue({ code: 'custom', path: ['connection_string'], message: `required for connection_type ${c.connection_type} (the server's URL)` });
+      if (c.stdio_config) ctx.addIssue({ code: 'custom', path: ['stdio_config'], message: `only for connection_type stdio` });
+    }
+    const all = c.tools_to_execute.includes('*');
+    for (const tool of c.tools_to_auto_execute) {
+      if (tool !== '*' && !all && !c.tools_to_execute.includes(tool)) {
+        ctx.addIssue({ code: 'custom', path: ['tools_to_auto_execute'], message: `'${tool}' is not in tools_to_execute: a tool may auto-execute only if it may execute` });
+      }
+    }
+  });
+const mcpSchema = z
+  .strictObject({
+    client_configs: z.array(mcpClientSchema).default([]),
+    // Bifrost's older spellings of the client-level settings; the client-level ones win.
+    tool_manager_config: z.strictObject({
+      tool_execution_timeout: durationMs(1000).optional(),
+      max_agent_depth: posInt.optional(),
+      code_mode_binding_level: z.enum(['server', 'tool']).optional(),
+    }).optional(),
+    tool_sync_interval: durationMs(60_000).optional(),
+    tool_groups: z.array(z.unknown()).optional(),
+  })
+  .superRefine((m, ctx) => {
+    const seen = new Set<string>();
+    m.client_configs.forEach((c, i) => {
+      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', path: ['client_configs', i, 'name'], message: `duplicate MCP client name '${c.name}'` });
+      seen.add(c.name);
+    });
+  });
+export type RawMcp = z.output<typeof mcpSchema>;
+export type RawMcpClient = z.output<typeof mcpClientSchema>;
+
 // Heimdall's own process settings. `processes`: how many gateway processes share the port under one supervisor;
 // `auto` is every core this process may use. The command line (`--processes`, HEIMDALL_PROCESSES) wins over it.
 export const MAX_PROCESSES = 256;
@@ -352,6 +439,7 @@ export const configSchema = z.strictObject({
   model_aliases: z.record(z.string().min(1), z.string().min(1)).default({}),
   plugins: z.array(z.union([pluginStringSchema, pluginObjectSchema])).optional(),
   heimdall: heimdallSchema.optional(),
+  mcp: mcpSchema.optional(),
   ...topIgnored,
 });
 
@@ -368,4 +456,5 @@ export const IGNORED_KEYS = {
   custom: Object.keys(customIgnored),
   key: Object.keys(keyIgnored),
   plugin: Object.keys(pluginIgnored),
+  mcpClient: Object.keys(mcpClientIgnored),
 } as const;

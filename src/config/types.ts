@@ -143,6 +143,39 @@ export interface ProcessesConfig {
   readonly supervised: boolean;
 }
 
+/** One `mcp.client_configs[]` entry: an MCP server the gateway connects to, and which of its tools may run. */
+export interface McpClientConfig {
+  /** Prefixes its tools' names as models see them: `<name>_<tool>`. */
+  readonly name: string;
+  readonly connectionType: 'stdio' | 'http' | 'sse';
+  /** stdio: the server's command line. */
+  readonly command: string | null;
+  readonly args: readonly string[];
+  /** stdio: the gateway's environment variables the server process gets (beside a safe default set), values resolved. */
+  readonly env: Readonly<Record<string, string>>;
+  /** http / sse: the server's URL, `env.VAR` resolved. */
+  readonly url: string | null;
+  /** Sent with every HTTP request to the server, `env.VAR` values resolved (masked in logs). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The tools that may run (by their name on the server); null: every tool. */
+  readonly toolsToExecute: readonly string[] | null;
+  /** The tools agent mode runs without asking the client; null: every tool that may run. */
+  readonly toolsToAutoExecute: readonly string[] | null;
+  /** Ping the server to notice a dead connection (Bifrost's `is_ping_available`). */
+  readonly ping: boolean;
+  /** How often the tool list is listed again; 0: only on connect and on the server's list_changed. */
+  readonly syncIntervalMs: number;
+}
+
+/** The `mcp` block with the client-level MCP settings; null in GatewayConfig when no MCP client is configured. */
+export interface McpConfig {
+  readonly clients: readonly McpClientConfig[];
+  /** Model turns in one agent-mode request (`client.mcp_agent_depth`, default 10). */
+  readonly agentDepth: number;
+  /** One tool call's time limit (`client.mcp_tool_execution_timeout`, default 30 s). */
+  readonly toolTimeoutMs: number;
+}
+
 export interface GatewayConfig {
   readonly server: ServerConfig;
   readonly processes: ProcessesConfig;
@@ -156,6 +189,8 @@ export interface GatewayConfig {
   /** A name clients may send as `model`, and the `provider/model` it stands for. */
   readonly modelAliases: Readonly<Record<string, string>>;
   readonly plugins: readonly PluginConfig[];
+  /** MCP servers and settings; null when none is configured (the request path then pays nothing for MCP). */
+  readonly mcp: McpConfig | null;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */
   readonly source: string;
   /** Bifrost keys that loaded but Heimdall does not act on yet, reported once at start. */

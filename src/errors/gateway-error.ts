@@ -12,6 +12,12 @@ export class GatewayError extends Error {
   }
 }
 
+/** ErrorData that crossed a boundary (a thread, a process) thrown again as a GatewayError. */
+export function gatewayErrorOf(data: ErrorData): GatewayError {
+  const { code, message, ...extra } = data;
+  return new GatewayError(code, message, extra);
+}
+
 export function errorData(code: ErrorCode, message: string, extra: Omit<ErrorData, 'code' | 'message'> = {}): ErrorData {
   return { code, message, ...extra };
 }

@@ -187,6 +187,7 @@ export class AgentLoop {
 
   /** The final answer's body: usage summed over every turn, and `heimdall_mcp` when tools ran. */
   finalAnswer(text: string): string {
+    this.#catalog.recordAgentTurns?.(this.turns);
     if (this.turns <= 1 && this.toolsRun.length === 0) return text;
     let answer: ChatAnswer;
     try {
@@ -357,6 +358,7 @@ export class AgentLoop {
 
   /** What a final stream turn still owes the client: its held chunks, then the usage chunk with every turn's usage. */
   finalChunks(): string[] {
+    this.#catalog.recordAgentTurns?.(this.turns);
     const out: string[] = [];
     for (const held of this.#pending) this.#forward(out, held, null);
     this.#pending = [];

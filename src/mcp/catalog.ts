@@ -41,4 +41,6 @@ export interface McpCatalog {
   /** Runs a permitted tool. Unknown / not permitted / bad arguments / timeout reject with a GatewayError of the
    * error table; a tool that reports an error resolves with isError. Plugin tool hooks run inside. */
   execute(name: string, args: Record<string, unknown>, ctx: McpCallContext): Promise<McpToolResult>;
+  /** Added by mcp-core: the agent loop reports how many model turns one request took (heimdall_mcp_agent_turns). */
+  recordAgentTurns?(turns: number): void;
 }

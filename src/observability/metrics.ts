@@ -141,6 +141,19 @@ export interface MetricsRegistryOptions {
   readonly breakers?: () => Iterable<BreakerView>;
   /** The front thread's HTTP families; absent in tests of the shared families alone. */
   readonly http?: HttpMetrics;
+  /** Front-thread families of optional features (MCP), exported after the HTTP ones. */
+  readonly extraFamilies?: readonly SparseFamily[];
+  /** Gauges read at scrape time from a feature's state (whether each MCP client is connected). */
+  readonly extraGauges?: readonly ScrapeGauge[];
+}
+
+/** A gauge whose series are read when scraped: label values in `labelNames`' order, and the value. */
+export interface ScrapeGauge {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly string[];
+  readonly aggregation: SnapshotAggregation;
+  read(): readonly { readonly labels: readonly string[]; readonly value: number }[];
 }
 
 let packageVersion: string | null = null;
@@ -206,10 +219,18 @@ export function createMetricsRegistry(options: MetricsRegistryOptions): Registry
   const registry = new Registry();
   const shards = Array.from({ length: shardCount },
     (_, i) => new Float64Array(buffer, i * layout.shardLength * 8, layout.shardLength));
-  if (options.http) {
-    for (const family of [options.http.requests, options.http.duration]) {
-      registry.registerMetric(new SparseFamilyMetric(family) as unknown as RegistrableMetric);
-    }
+  const sparseFamilies = [...(options.http ? [options.http.requests, options.http.duration] : []), ...options.extraFamilies ?? []];
+  for (const family of sparseFamilies) registry.registerMetric(new SparseFamilyMetric(family) as unknown as RegistrableMetric);
+  for (const spec of options.extraGauges ?? []) {
+    new Gauge({
+      name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [registry],
+      collect() {
+        this.reset();
+        for (const { labels, value } of spec.read()) {
+          this.set(Object.fromEntries(spec.labelNames.map((name, i) => [name, labels[i]])), value);
+        }
+      },
+    });
   }
   for (const family of layout.families) {
     registry.registerMetric(new SharedFamilyMetric(family, shards) as unknown as RegistrableMetric);
@@ -307,6 +328,7 @@ export function createMetricsSnapshotter(options: MetricsRegistryOptions, regist
   return async () => {
     const families: SnapshotFamily[] = [];
     if (options.http) families.push(sparse(options.http.requests), sparse(options.http.duration));
+    for (const family of options.extraFamilies ?? []) families.push(sparse(family));
     for (const family of layout.families) families.push(shared(family));
 
     const poolList = [...pools()];
@@ -325,6 +347,11 @@ export function createMetricsSnapshotter(options: MetricsRegistryOptions, regist
     // The worst state any process sees: a key that is open in one process is failing for the traffic sent there.
     families.push(snapshotFamily(BREAKER_GAUGE.name, BREAKER_GAUGE.help, 'gauge', 'max', BREAKER_GAUGE.labelNames, [],
       breakerLabels, breakerStates));
+    for (const spec of options.extraGauges ?? []) {
+      const series = spec.read();
+      families.push(snapshotFamily(spec.name, spec.help, 'gauge', spec.aggregation, spec.labelNames, [],
+        series.map((s) => [...s.labels]), series.map((s) => s.value)));
+    }
     // Every version running (two during a rolling upgrade) shows, each as 1.
     families.push(snapshotFamily(BUILD_INFO.name, BUILD_INFO.help, 'gauge', 'max', BUILD_INFO.labelNames, [],
       [buildInfoLabels()], [1]));

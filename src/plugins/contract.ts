@@ -5,6 +5,9 @@
 // - Post-hooks run in reverse order, and only for plugins whose pre-hook ran (the short-circuiting one
 //   included), so what a pre-hook opened a post-hook can close.
 // - `onStreamChunk` runs per streamed chunk, in config order; it may rewrite a chunk or drop it (null).
+// - Around each MCP tool call (the execute endpoint, agent mode, `/mcp`): `preToolHook` in config order, which may
+//   change the arguments or answer in the tool's place (then the tool and the later pre-hooks are skipped), and
+//   `postToolHook` in reverse order for the plugins whose `preToolHook` was reached, which may replace the result.
 //
 // A plugin module's default export is a factory `(config, api) => plugin`, or a plugin object.
 
@@ -73,11 +76,39 @@ export interface Outcome {
 
 type MaybePromise<T> = T | Promise<T>;
 
+/** One MCP tool call, as the tool hooks see it; a pre-hook may change `arguments`. */
+export interface ToolCall {
+  /** `<client>_<tool>`, the name models see. */
+  readonly name: string;
+  readonly client: string;
+  /** The tool's name on its server. */
+  readonly tool: string;
+  arguments: Record<string, unknown>;
+}
+
+/** What a tool call came to: the text a `role: tool` message carries, and whether the tool reported an error. */
+export interface ToolResult {
+  readonly content: string;
+  readonly isError: boolean;
+}
+
+export interface ToolHookContext {
+  /** The request the call belongs to (the execute request, the agent-mode request, the `/mcp` request). */
+  readonly requestId: string;
+  readonly logger: Logger;
+}
+
+/** Answer in the tool's place, or refuse the call (PLUGIN_REJECTED with `status`, 400 by default). */
+export type PreToolHookResult = void | undefined | { result: ToolResult } | { error: ShortCircuitError };
+
 export interface Plugin {
   readonly name: string;
   preHook?(ctx: PluginContext, request: ChatRequestBody): MaybePromise<PreHookResult>;
   postHook?(ctx: PluginContext, outcome: Outcome): MaybePromise<void>;
   onStreamChunk?(ctx: PluginContext, chunk: string): string | null;
+  preToolHook?(ctx: ToolHookContext, call: ToolCall): MaybePromise<PreToolHookResult>;
+  /** Returns a result to replace the tool's, or nothing to keep it. */
+  postToolHook?(ctx: ToolHookContext, call: ToolCall, result: ToolResult): MaybePromise<ToolResult | void | undefined>;
   close?(): MaybePromise<void>;
 }
 

@@ -11,7 +11,8 @@
 import type { Logger } from 'pino';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData } from '../errors/gateway-error.js';
-import type { ChatRequestBody, Outcome, Plugin, PluginContext, PreHookResult } from './contract.js';
+import { gatewayErrorOf } from '../errors/gateway-error.js';
+import type { ChatRequestBody, Outcome, Plugin, PluginContext, PreHookResult, ToolCall, ToolHookContext, ToolResult } from './contract.js';
 
 export interface PreHooksRun {
   /** How many plugins the pre-phase reached: post-hooks run for exactly these, in reverse. */
@@ -50,11 +51,13 @@ export function hookTimeout(plugin: string, hook: 'preHook' | 'postHook', timeou
 export class PluginRunner {
   readonly #plugins: readonly Plugin[];
   readonly #chunkPlugins: readonly Plugin[];
+  readonly #toolPlugins: readonly Plugin[];
   readonly #logger: Logger;
 
   constructor(plugins: readonly Plugin[], logger: Logger) {
     this.#plugins = plugins;
     this.#chunkPlugins = plugins.filter((plugin) => plugin.onStreamChunk);
+    this.#toolPlugins = plugins.filter((plugin) => plugin.preToolHook || plugin.postToolHook);
     this.#logger = logger;
   }
 
@@ -168,6 +171,43 @@ export class PluginRunner {
       if (current === null) return null;
     }
     return current;
+  }
+
+  /**
+   * An MCP tool call inside the tool hooks (see contract.ts): `execute` runs unless a pre-hook answered. A pre-hook
+   * that refuses or throws fails the call (PLUGIN_REJECTED, PLUGIN_FAILED); a post-hook that throws is logged and
+   * skipped. Post-hooks run for a tool that answered, with an error or not; a call that failed (timeout, server
+   * down) rejects without them.
+   */
+  async runTool(ctx: ToolHookContext, call: ToolCall, execute: (call: ToolCall) => Promise<ToolResult>): Promise<ToolResult> {
+    const plugins = this.#toolPlugins;
+    if (plugins.length === 0) return execute(call);
+    let reached = 0;
+    let result: ToolResult | null = null;
+    for (; reached < plugins.length && !result; reached++) {
+      const plugin = plugins[reached];
+      if (!plugin.preToolHook) continue;
+      let pre;
+      try {
+        pre = await plugin.preToolHook(ctx, call);
+      } catch (error) {
+        this.#logger.error({ err: error, plugin: plugin.name, requestId: ctx.requestId }, 'plugin preToolHook threw');
+        throw gatewayErrorOf(pluginFailure(`plugin '${plugin.name}' failed`));
+      }
+      if (pre && 'error' in pre) throw gatewayErrorOf(pluginFailure(pre.error.message, pre.error.status ?? 400));
+      if (pre && 'result' in pre) result = pre.result;
+    }
+    result ??= await execute(call);
+    for (let i = reached - 1; i >= 0; i--) {
+      const plugin = plugins[i];
+      if (!plugin.postToolHook) continue;
+      try {
+        result = (await plugin.postToolHook(ctx, call, result)) ?? result;
+      } catch (error) {
+        this.#logger.error({ err: error, plugin: plugin.name, requestId: ctx.requestId }, 'plugin postToolHook threw');
+      }
+    }
+    return result;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { startGateway, type Gateway, type ReloadOutcome } from '../gateway.js';
 import type { MetricsSnapshot } from '../observability/cluster-metrics.js';
 import { createLogger } from '../observability/logger.js';
+import type { McpTransport } from '../mcp/remote.js';
 import { PluginLoadError } from '../plugins/load.js';
 import { kindOf, type FromChild, type LeaseTransport, type ToChild } from './messages.js';
 import { stopControl } from './stop-signals.js';
@@ -31,6 +32,9 @@ let nextId = 1;
 const pendingReloads = new Map<number, (outcome: ReloadOutcome) => void>();
 const pendingMetrics = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
 const leaseHandlers: ((message: unknown) => void)[] = [];
+const mcpHandlers: ((message: unknown) => void)[] = [];
+/** The supervisor sends its MCP view as soon as this process exists, before the gateway listens for it: kept here. */
+let lastMcpView: unknown = null;
 
 /** The limits feature's channel to the supervisor's ledger, over this process's IPC. */
 export const leaseTransport: LeaseTransport = {
@@ -39,6 +43,17 @@ export const leaseTransport: LeaseTransport = {
   },
   onMessage: (handler) => {
     leaseHandlers.push(handler);
+  },
+};
+
+/** MCP's channel to the supervisor, which owns the connections to the MCP servers (docs/mcp.md). */
+const mcpTransport: McpTransport = {
+  send: (message) => {
+    if (process.connected) process.send!(message);
+  },
+  onMessage: (handler) => {
+    mcpHandlers.push(handler);
+    if (lastMcpView) handler(lastMcpView);
   },
 };
 
@@ -94,6 +109,7 @@ async function start(message: Extract<ToChild, { heimdall: 'start' }>): Promise<
       logger,
       sharePort: true,
       leases: leaseTransport,
+      mcp: mcpTransport,
       processes: () => processes,
       reload: () => new Promise((resolve) => ask(pendingReloads, resolve, (id) => ({ heimdall: 'reload', id }))),
       ...(message.clusterMetrics ? {
@@ -160,6 +176,10 @@ process.on('message', (message: ToChild | { heimdall: 'lease' }) => {
     }
     case 'lease':
       for (const handler of leaseHandlers) handler(message);
+      break;
+    case 'mcp':
+      if ((message as { type?: unknown }).type === 'view') lastMcpView = message;
+      for (const handler of mcpHandlers) handler(message);
       break;
     default:
       break;

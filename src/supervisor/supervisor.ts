@@ -14,6 +14,9 @@ import type { GatewayConfig } from '../config/types.js';
 import { ListenError, probePort } from '../http/port-probe.js';
 import type { ReloadOutcome } from '../gateway.js';
 import type { ClusterInfo, MetricsSnapshot } from '../observability/cluster-metrics.js';
+import { MCP_START_WAIT_MS } from '../mcp/index.js';
+import { McpConnections } from '../mcp/connections.js';
+import { McpHost } from '../mcp/remote.js';
 import { kindOf, type FromChild, type LeaseTransport, type ToChild } from './messages.js';
 
 const CHILD_FILE = new URL('./child.js', import.meta.url);
@@ -86,6 +89,11 @@ export class Supervisor {
   private readonly snapshotWaits = new Map<number, (snapshot: MetricsSnapshot | null) => void>();
   private allExited: (() => void) | null = null;
   private stopped: Promise<void> | null = null;
+  /**
+   * The MCP connections, owned here rather than by each process: a stdio server is spawned once for the cluster,
+   * each HTTP server sees one client, and the processes reach them over IPC (src/mcp/remote.ts, docs/mcp.md).
+   */
+  private mcp: { connections: McpConnections; host: McpHost } | null = null;
 
   constructor(config: GatewayConfig, options: SupervisorOptions) {
     this.config = config;
@@ -100,6 +108,7 @@ export class Supervisor {
     // is resolved here: a port the kernel picked for one SO_REUSEPORT socket cannot be joined by another.
     this.port = await freePort(host, port);
     for (let id = 1; id <= this.config.processes.count; id++) this.slots.push({ id, current: null, restarts: 0, streak: 0, restartTimer: null });
+    await this.configureMcp(this.config);
     try {
       await Promise.all(this.slots.map((slot) => this.launch(slot, this.config).ready));
     } catch (error) {
@@ -137,12 +146,30 @@ export class Supervisor {
       this.kill();
     }, this.config.client.shutdownGraceSeconds * 1000 + KILL_AFTER_GRACE_MS);
     this.checkAllExited();
-    return exited.finally(() => clearTimeout(deadline));
+    // The MCP servers last: a process draining an agent-mode request may still call tools.
+    return exited.finally(() => clearTimeout(deadline)).then(() => this.mcp?.connections.close());
+  }
+
+  /** Connects to the config's MCP servers, or brings the connections in line with a reloaded config. */
+  private async configureMcp(config: GatewayConfig): Promise<void> {
+    if (this.mcp) {
+      await this.mcp.connections.reconfigure(config.mcp);
+      return;
+    }
+    if (!config.mcp) return;
+    const connections = new McpConnections(config.mcp, this.logger);
+    this.mcp = { connections, host: new McpHost(connections) };
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([connections.start(), new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, MCP_START_WAIT_MS);
+    })]);
+    clearTimeout(timer);
   }
 
   /** Ends every process at once (an operator's deliberate second signal). */
   kill(): void {
     for (const member of this.members) member.child.kill('SIGKILL');
+    void this.mcp?.connections.close();
   }
 
   /** The pids of the processes running now (tests, logs). */
@@ -176,6 +203,7 @@ export class Supervisor {
           + 'process when it stops listening; set it to 1 (Linux 5.14 or later) so they go to the other processes');
       }
       for (const warning of config.warnings) this.logger.warn(warning);
+      await this.configureMcp(config);
       const outcome = await this.rollOut(config, lastSlot, beforeLast);
       if (outcome.ok) this.logger.info({ processes: outcome.processes }, 'config reloaded');
       return outcome;
@@ -249,6 +277,21 @@ export class Supervisor {
         onMessage: (handler) => handlers.push(handler),
       });
       member.detachLeases = () => ledger.detach(childId);
+    }
+    const mcp = this.mcp;
+    if (mcp) {
+      const handlers: ((message: unknown) => void)[] = [];
+      child.on('message', (message) => {
+        if (kindOf(message) === 'mcp') for (const handler of handlers) handler(message);
+      });
+      const childId = String(child.pid);
+      mcp.host.attach(childId, {
+        send: (message) => {
+          if (child.connected) child.send(message as object);
+        },
+        onMessage: (handler) => handlers.push(handler),
+      });
+      child.once('exit', () => mcp.host.detach(childId));
     }
     child.on('message', (message: FromChild) => {
       switch (kindOf(message)) {

@@ -53,7 +53,7 @@ beforeAll(async () => {
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
-  gateway = await startGateway(config, { logger: pino({ level: 'silent' }), mcp: catalog });
+  gateway = await startGateway(config, { logger: pino({ level: 'silent' }), mcpCatalog: catalog });
   url = `http://127.0.0.1:${gateway.port}`;
   client = newClient(url);
 });

@@ -42,7 +42,7 @@ beforeAll(async () => {
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
   // A catalog object the test can swap tools in: the gateway holds this one for its life.
-  gateway = await startGateway(config, { logger: pino({ level: 'silent' }), mcp: catalog, mcpAgentDepth: 3 });
+  gateway = await startGateway(config, { logger: pino({ level: 'silent' }), mcpCatalog: catalog, mcpAgentDepth: 3 });
   url = `http://127.0.0.1:${gateway.port}`;
   client = newClient(url);
 });

@@ -36,7 +36,12 @@ describe("Bifrost's root config.json", () => {
     // enforce_governance_header is false: nothing to enforce, so it is neither refused nor reported.
     expect(cfg.ignoredKeys).not.toContain('client.enforce_governance_header');
     expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['client.enable_governance', 'client.enable_logging', 'client.disable_content_logging', 'client.allow_direct_keys', 'client.initial_pool_size',
-      'governance', 'mcp', 'config_store', 'logs_store', 'vector_store', 'providers.bedrock.keys[0].use_for_batch_api']));
+      'governance', 'config_store', 'logs_store', 'vector_store', 'providers.bedrock.keys[0].use_for_batch_api']));
+    // The `mcp` block is acted on: its stdio server, and tool_manager_config's settings in the absence of client ones.
+    expect(cfg.ignoredKeys).not.toContain('mcp');
+    expect(cfg.mcp).toMatchObject({ agentDepth: 5, toolTimeoutMs: 20_000,
+      clients: [{ name: 'files', connectionType: 'stdio', command: 'npx', args: ['-y', 'example-mcp-files'], toolsToExecute: [] }] });
+    expect(cfg.warnings).toContainEqual(expect.stringMatching(/^mcp\.client_configs\[0\]\.tools_to_execute: .* none of 'files's tools may run/));
   });
 
   it('with "version": 1 at the top, reads a key\'s "models": [] as every model, as before Bifrost 1.5', async () => {
@@ -81,12 +86,12 @@ describe('a config with every block of Bifrost\'s schema', () => {
     const raw = await readFixture('every-block.json') as Record<string, Record<string, unknown>>;
     const cfg = await loadConfig({ file: fixture('every-block.json'), env });
 
-    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins'];
+    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins', 'mcp'];
     for (const block of Object.keys(raw).filter((k) => !actedOnTop.includes(k))) expect(cfg.ignoredKeys).toContain(block);
     // The switches that would restrict callers are false or empty here: nothing to enforce, nothing to report.
     const actedOnClient = ['drop_excess_requests', 'max_request_body_size_mb', 'enforce_auth_on_inference',
       'enforce_governance_header', 'enforce_scim_auth', 'required_headers', 'allowed_origins', 'access_log',
-      'prometheus_labels'];
+      'prometheus_labels', 'mcp_agent_depth', 'mcp_tool_execution_timeout', 'mcp_tool_sync_interval'];
     for (const key of Object.keys(raw.client).filter((k) => !actedOnClient.includes(k))) {
       expect(cfg.ignoredKeys).toContain(`client.${key}`);
     }

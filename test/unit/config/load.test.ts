@@ -127,7 +127,6 @@ describe('loadConfig with a Bifrost config.json', () => {
     expect(cfg.ignoredKeys).toEqual(
       expect.arrayContaining([
         'encryption_key',
-        'mcp',
         'governance',
         'config_store',
         'logs_store',

@@ -1,0 +1,59 @@
+// MCP for a gateway process: the catalog the request path reads (absent when no MCP client is configured, so a
+// gateway without MCP pays nothing), over connections this process owns, or, in a cluster, the supervisor's.
+
+import type { Logger } from 'pino';
+import type { McpConfig } from '../config/types.js';
+import type { PluginRunner } from '../plugins/runner.js';
+import type { ScrapeGauge } from '../observability/metrics.js';
+import { McpConnections } from './connections.js';
+import { MCP_CONNECTED_GAUGE, McpMetrics } from './metrics.js';
+import { RemoteMcpOwner, type McpTransport } from './remote.js';
+import { McpToolCatalog } from './tool-catalog.js';
+
+/** How long start-up waits for the MCP servers' first connection attempts; slower ones join when they connect. */
+export const MCP_START_WAIT_MS = 10_000;
+
+export interface StartedMcp {
+  readonly catalog: McpToolCatalog;
+  readonly metrics: McpMetrics;
+  readonly connectedGauge: ScrapeGauge;
+}
+
+/**
+ * Connects (or, with `remote`, attaches to the supervisor's connections) and builds the catalog. Never fails for a
+ * server that is down: that server is retried in the background.
+ */
+export async function startMcp(config: McpConfig, deps: { plugins: PluginRunner; logger: Logger; remote?: McpTransport }): Promise<StartedMcp> {
+  let owner;
+  let first: Promise<void>;
+  if (deps.remote) {
+    owner = new RemoteMcpOwner(deps.remote);
+    first = owner.ready();
+  } else {
+    owner = new McpConnections(config, deps.logger);
+    first = owner.start();
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([first, new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, MCP_START_WAIT_MS);
+  })]);
+  clearTimeout(timer);
+  const metrics = new McpMetrics(config.clients.map((c) => c.name));
+  const catalog = new McpToolCatalog(owner, config, { plugins: deps.plugins, metrics, logger: deps.logger });
+  const connectedGauge: ScrapeGauge = {
+    ...MCP_CONNECTED_GAUGE,
+    // Every process of a cluster mirrors the supervisor's one connection per server: the same value, not a sum.
+    aggregation: 'max',
+    read: () => config.clients.map((client) => ({ labels: [client.name],
+      value: catalog.view.clients.find((c) => c.name === client.name)?.state === 'connected' ? 1 : 0 })),
+  };
+  return { catalog, metrics, connectedGauge };
+}
+
+/** The MCP part of /health: each server's state and tool count. */
+export function mcpHealth(catalog: McpToolCatalog): unknown {
+  return {
+    clients: catalog.view.clients.map((c) => ({ name: c.name, state: c.state, tools: c.tools.length, reconnects: c.reconnects,
+      ...(c.lastError ? { last_error: c.lastError } : {}) })),
+  };
+}
