@@ -15,7 +15,7 @@ let client: OpenAI;
 beforeAll(async () => {
   remote = await startStreamableServer('remote');
   h = await startGatewayWith(await startFakeOpenAI(), (fakeUrl) => ({
-    providers: { openai: openaiProvider(fakeUrl) },
+    providers: { openai: openaiProvider(fakeUrl), mock: { mock_config: { latency_ms: 0, chunk_count: 2, chunk_interval_ms: 0 } } },
     client: { mcp_agent_depth: 2, mcp_tool_execution_timeout: 1 },
     mcp: { client_configs: [
       stdioClient('local', { tools_to_execute: ['echo', 'add', 'hang'], tools_to_auto_execute: ['add', 'hang'] }),
@@ -96,5 +96,27 @@ describe('agent mode with real servers', () => {
     const executed = await fetch(`${h.url}/v1/mcp/tool/execute`, { method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify(data.choices[0].message.tool_calls![1]) });
     expect(await executed.json()).toEqual({ role: 'tool', tool_call_id: 'm2', content: 'x' });
+  });
+});
+
+describe('the mock provider as a tool-calling model (mock/tool-call)', () => {
+  const ask = { model: 'mock/tool-call', messages: [{ role: 'user' as const, content: 'Use local_add with {"a":2,"b":3}' }] };
+
+  it('calls the tool the message names, with its JSON, and answers with the result', async () => {
+    const { data, response } = await client.chat.completions.create(ask).withResponse();
+    expect(data.choices[0].message.content).toBe('Tool results: 5');
+    expect(response.headers.get('x-heimdall-mcp-tools-run')).toBe('local_add');
+    expect(data.usage!.total_tokens).toBeGreaterThan(0);
+  });
+
+  it('streamed', async () => {
+    const chunks = await collect(await client.chat.completions.create({ ...ask, stream: true }));
+    expect(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('')).toBe('Tool results: 5');
+  });
+
+  it('hands a call of a tool that may not run alone to the client', async () => {
+    const data = await client.chat.completions.create({ ...ask, messages: [{ role: 'user', content: 'Use local_echo with {"text":"hi"}' }] });
+    expect(data.choices[0].finish_reason).toBe('tool_calls');
+    expect(data.choices[0].message.tool_calls![0]).toMatchObject({ function: { name: 'local_echo', arguments: '{"text":"hi"}' } });
   });
 });
