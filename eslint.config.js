@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 const onlyHttp = { name: 'uWebSockets.js', message: 'Only src/http/ may import uWebSockets.js.' };
-const onlyMcp = { group: ['@modelcontextprotocol/sdk', '@modelcontextprotocol/sdk/*'], message: 'Only src/mcp/ may import the MCP SDK.' };
+const onlyMcp = { group: ['@modelcontextprotocol/*', '@modelcontextprotocol/*/*'], message: 'Only src/mcp/ may import the MCP SDK.' };
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/', 'coverage/'] },

@@ -126,7 +126,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logger,
       metrics: pipelineMetrics,
     }), logger);
-    if (config.mcp) mcp = await startMcp(config.mcp, { plugins, logger, remote: options.mcp });
+    if (config.mcp) mcp = await startMcp(config.mcp, { plugins, logger, logLevel: config.server.logLevel, remote: options.mcp });
   } catch (error) {
     await closePools();
     throw error;

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { McpConfig } from '../config/types.js';
 import type { PluginRunner } from '../plugins/runner.js';
 import type { ScrapeGauge } from '../observability/metrics.js';
-import { McpConnections } from './connections.js';
+import { McpThread } from './host-thread.js';
 import { MCP_CONNECTED_GAUGE, McpMetrics } from './metrics.js';
 import { RemoteMcpOwner, type McpTransport } from './remote.js';
 import { McpToolCatalog } from './tool-catalog.js';
@@ -20,22 +20,15 @@ export interface StartedMcp {
 }
 
 /**
- * Connects (or, with `remote`, attaches to the supervisor's connections) and builds the catalog. Never fails for a
- * server that is down: that server is retried in the background.
+ * Starts the MCP thread and its connections (or, with `remote`, attaches to the supervisor's) and builds the catalog.
+ * Never fails for a server that is down: that server is retried in the background.
  */
-export async function startMcp(config: McpConfig, deps: { plugins: PluginRunner; logger: Logger; remote?: McpTransport }): Promise<StartedMcp> {
-  let owner;
-  let first: Promise<void>;
-  if (deps.remote) {
-    owner = new RemoteMcpOwner(deps.remote);
-    first = owner.ready();
-  } else {
-    owner = new McpConnections(config, deps.logger);
-    first = owner.start();
-  }
+export async function startMcp(config: McpConfig, deps: { plugins: PluginRunner; logger: Logger; logLevel: string; remote?: McpTransport }): Promise<StartedMcp> {
+  const thread = deps.remote ? null : new McpThread(config, deps.logLevel, MCP_START_WAIT_MS, deps.logger);
+  const owner = new RemoteMcpOwner(deps.remote ?? thread!.channel('front'), () => thread?.close() ?? Promise.resolve());
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([first, new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, MCP_START_WAIT_MS);
+  await Promise.race([owner.ready(), new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, MCP_START_WAIT_MS + 5_000);
   })]);
   clearTimeout(timer);
   const metrics = new McpMetrics(config.clients.map((c) => c.name));

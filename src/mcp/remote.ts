@@ -72,17 +72,20 @@ export class McpHost {
 /** How much longer than the tool's own timeout a gateway process waits for the host before giving up on it. */
 const HOST_GRACE_MS = 5_000;
 
-/** A gateway process's side: the supervisor's connections as an McpOwner. */
+/** The request path's side: the connections on the MCP thread, or the supervisor's, as an McpOwner. */
 export class RemoteMcpOwner implements McpOwner {
   readonly #transport: McpTransport;
+  readonly #closeHost: () => Promise<void>;
   readonly #listeners: ((view: McpView) => void)[] = [];
   readonly #pending = new Map<number, { resolve: (result: RawToolResult) => void; reject: (error: Error) => void }>();
   #view: McpView = { version: 0, clients: [] };
   #nextId = 1;
   #firstView: Promise<void>;
 
-  constructor(transport: McpTransport) {
+  /** `closeHost`: stops the connections when they are this process's own (its MCP thread); not the supervisor's. */
+  constructor(transport: McpTransport, closeHost: () => Promise<void> = () => Promise.resolve()) {
     this.#transport = transport;
+    this.#closeHost = closeHost;
     let arrived!: () => void;
     this.#firstView = new Promise((resolve) => {
       arrived = resolve;
@@ -145,9 +148,9 @@ export class RemoteMcpOwner implements McpOwner {
     });
   }
 
-  /** The connections are the supervisor's: closing this side closes nothing. */
   async close(): Promise<void> {
     for (const pending of this.#pending.values()) pending.reject(new GatewayError('PROVIDER_SHUTTING_DOWN', 'the gateway is shutting down'));
     this.#pending.clear();
+    await this.#closeHost();
   }
 }

@@ -14,9 +14,8 @@ import type { GatewayConfig } from '../config/types.js';
 import { ListenError, probePort } from '../http/port-probe.js';
 import type { ReloadOutcome } from '../gateway.js';
 import type { ClusterInfo, MetricsSnapshot } from '../observability/cluster-metrics.js';
+import { McpThread } from '../mcp/host-thread.js';
 import { MCP_START_WAIT_MS } from '../mcp/index.js';
-import { McpConnections } from '../mcp/connections.js';
-import { McpHost } from '../mcp/remote.js';
 import { kindOf, type FromChild, type LeaseTransport, type ToChild } from './messages.js';
 
 const CHILD_FILE = new URL('./child.js', import.meta.url);
@@ -91,9 +90,10 @@ export class Supervisor {
   private stopped: Promise<void> | null = null;
   /**
    * The MCP connections, owned here rather than by each process: a stdio server is spawned once for the cluster,
-   * each HTTP server sees one client, and the processes reach them over IPC (src/mcp/remote.ts, docs/mcp.md).
+   * each HTTP server sees one client, and the processes reach them over IPC (src/mcp/remote.ts, docs/mcp.md). They
+   * run on a thread of their own, so that large tool results do not hold up this thread's leases and restarts.
    */
-  private mcp: { connections: McpConnections; host: McpHost } | null = null;
+  private mcp: McpThread | null = null;
 
   constructor(config: GatewayConfig, options: SupervisorOptions) {
     this.config = config;
@@ -147,29 +147,23 @@ export class Supervisor {
     }, this.config.client.shutdownGraceSeconds * 1000 + KILL_AFTER_GRACE_MS);
     this.checkAllExited();
     // The MCP servers last: a process draining an agent-mode request may still call tools.
-    return exited.finally(() => clearTimeout(deadline)).then(() => this.mcp?.connections.close());
+    return exited.finally(() => clearTimeout(deadline)).then(() => this.mcp?.close());
   }
 
   /** Connects to the config's MCP servers, or brings the connections in line with a reloaded config. */
   private async configureMcp(config: GatewayConfig): Promise<void> {
     if (this.mcp) {
-      await this.mcp.connections.reconfigure(config.mcp);
+      this.mcp.reconfigure(config.mcp);
       return;
     }
     if (!config.mcp) return;
-    const connections = new McpConnections(config.mcp, this.logger);
-    this.mcp = { connections, host: new McpHost(connections) };
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([connections.start(), new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, MCP_START_WAIT_MS);
-    })]);
-    clearTimeout(timer);
+    this.mcp = new McpThread(config.mcp, config.server.logLevel, MCP_START_WAIT_MS, this.logger);
   }
 
   /** Ends every process at once (an operator's deliberate second signal). */
   kill(): void {
     for (const member of this.members) member.child.kill('SIGKILL');
-    void this.mcp?.connections.close();
+    void this.mcp?.close();
   }
 
   /** The pids of the processes running now (tests, logs). */
@@ -280,18 +274,16 @@ export class Supervisor {
     }
     const mcp = this.mcp;
     if (mcp) {
-      const handlers: ((message: unknown) => void)[] = [];
-      child.on('message', (message) => {
-        if (kindOf(message) === 'mcp') for (const handler of handlers) handler(message);
-      });
+      // The process's MCP messages go to its channel on the MCP thread, and the thread's answers back to it.
       const childId = String(child.pid);
-      mcp.host.attach(childId, {
-        send: (message) => {
-          if (child.connected) child.send(message as object);
-        },
-        onMessage: (handler) => handlers.push(handler),
+      const channel = mcp.channel(childId);
+      child.on('message', (message) => {
+        if (kindOf(message) === 'mcp') channel.send(message);
       });
-      child.once('exit', () => mcp.host.detach(childId));
+      channel.onMessage((message) => {
+        if (child.connected) child.send(message as object);
+      });
+      child.once('exit', () => mcp.detach(childId));
     }
     child.on('message', (message: FromChild) => {
       switch (kindOf(message)) {

@@ -53,8 +53,8 @@ function collected(child: ChildProcess): Run {
   return { child, output: () => output, exited };
 }
 
-export async function listeningPort(started: Run): Promise<number> {
-  const deadline = Date.now() + 15_000;
+export async function listeningPort(started: Run, timeoutMs = 15_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const line of started.output().split('\n')) {
       if (!line.startsWith('{')) continue;

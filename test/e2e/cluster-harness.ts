@@ -13,10 +13,11 @@ export interface Cluster {
   file: string;
 }
 
-export async function startCluster(config: object, args: string[] = [], env: Record<string, string> = {}): Promise<Cluster> {
+export async function startCluster(config: object, args: string[] = [], env: Record<string, string> = {},
+  startTimeoutMs?: number): Promise<Cluster> {
   const file = configFile(JSON.stringify(config));
   const gateway = run(['--config', file, '--port', '0', '--host', '127.0.0.1', ...args], env);
-  return { gateway, port: await listeningPort(gateway), file };
+  return { gateway, port: await listeningPort(gateway, startTimeoutMs), file };
 }
 
 /** Like `run`, but in a process group of its own, so a test can signal the whole group as a terminal does. */

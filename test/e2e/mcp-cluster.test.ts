@@ -31,9 +31,12 @@ describe('MCP with --processes 2', () => {
     const config = (name: string) => ({ providers: { mock: {} },
       mcp: { client_configs: [stdioClient('tools', { stdio_config: { command: process.execPath,
         args: ['--import', 'tsx', new URL('../fakes/mcp/stdio-server.ts', import.meta.url).pathname, name], envs: ['MCP_FAKE_PID_FILE'] } })] } });
-    const cluster = await startCluster(config('first'), ['--processes', '2'], { MCP_FAKE_PID_FILE: pidFile });
+    // Spawning the server through tsx and starting the MCP thread take seconds on a loaded machine.
+    const cluster = await startCluster(config('first'), ['--processes', '2'], { MCP_FAKE_PID_FILE: pidFile }, 60_000);
     const supervisor = cluster.gateway.child.pid!;
     try {
+      // On a loaded machine the server may still be starting when the gateway listens (start-up waits 10 s for it).
+      await until('the tool to be served', async () => (await execute(cluster.port, 'tools_echo', '{"text":"up"}')).status === 200, 60_000);
       expect(pids(pidFile)).toHaveLength(1);
       const [server] = pids(pidFile);
       expect(parentOf(server)).toBe(supervisor);
@@ -76,5 +79,5 @@ describe('MCP with --processes 2', () => {
       expect(await cluster.gateway.exited).toBe(0);
     }
     for (const pid of pids(pidFile)) expect(alive(pid)).toBe(false);
-  }, 90_000);
+  }, 150_000);
 });

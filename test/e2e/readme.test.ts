@@ -168,7 +168,7 @@ function selfReferencePaths(): Record<string, string[]> {
 describe('the code blocks of README.md and docs/*.md', () => {
   beforeAll(async () => {
     workdir = mkdtempSync(join(tmpdir(), 'heimdall-readme-'));
-    for (const name of ['dist', 'node_modules', 'package.json']) symlinkSync(join(ROOT, name), join(workdir, name));
+    for (const name of ['dist', 'node_modules', 'package.json', 'examples']) symlinkSync(join(ROOT, name), join(workdir, name));
     ({ loadConfig } = await import(new URL('../../dist/src/config/load.js', import.meta.url).href) as { loadConfig: LoadConfig });
     fakeOpenAI = await startFakeOpenAI();
     const config = { providers: { mock: {}, openai: { keys: [{ value: 'env.OPENAI_API_KEY' }], network_config: { base_url: fakeOpenAI.url } } } };

@@ -35,7 +35,10 @@ beforeAll(async () => {
     ] },
   }, { MCP_TEST_TOKEN: 'Bearer secret-token' });
   url = `http://127.0.0.1:${gateway.port}`;
-}, 30_000);
+  // Start-up waits 10 s for the servers; on a loaded machine the stdio one (spawned through tsx) may take longer.
+  await eventually(async () => (await (await fetch(`${url}/health`)).json() as { mcp: { clients: { state: string }[] } }).mcp.clients,
+    (clients) => clients.every((c) => c.state === 'connected'), 60_000, 200);
+}, 90_000);
 
 afterAll(async () => {
   await gateway?.close(500);

@@ -121,3 +121,49 @@ describe('plugin runner: hooks that do not settle in time', () => {
   });
 });
 
+
+describe('PluginRunner.runTool (MCP tool hooks)', () => {
+  const toolCtx = { requestId: 'r1', logger };
+  const call = () => ({ name: 'fs_read', client: 'fs', tool: 'read', arguments: { path: '/a' } as Record<string, unknown> });
+  const tool = (calls: string[]) => async (c: { arguments: Record<string, unknown> }) => {
+    calls.push(`tool:${JSON.stringify(c.arguments)}`);
+    return { content: 'ran', isError: false };
+  };
+  const hooks = (calls: string[], name: string, extra: Partial<Plugin> = {}): Plugin => ({
+    name,
+    preToolHook: () => { calls.push(`pre:${name}`); },
+    postToolHook: () => { calls.push(`post:${name}`); },
+    ...extra,
+  });
+
+  it('runs pre-hooks in order, the tool, then post-hooks in reverse; plugins without tool hooks cost nothing', async () => {
+    const calls: string[] = [];
+    const runner = new PluginRunner([hooks(calls, 'a'), recorder(calls, 'requests-only'), hooks(calls, 'b')], logger);
+    expect(await runner.runTool(toolCtx, call(), tool(calls))).toEqual({ content: 'ran', isError: false });
+    expect(calls).toEqual(['pre:a', 'pre:b', 'tool:{"path":"/a"}', 'post:b', 'post:a']);
+  });
+
+  it('a pre-hook answering in place skips the tool and the later pre-hooks; post-hooks run for those reached', async () => {
+    const calls: string[] = [];
+    const runner = new PluginRunner([hooks(calls, 'a'), hooks(calls, 'b', { preToolHook: () => {
+      calls.push('pre:b');
+      return { result: { content: 'cached', isError: false } };
+    } }), hooks(calls, 'c')], logger);
+    expect(await runner.runTool(toolCtx, call(), tool(calls))).toEqual({ content: 'cached', isError: false });
+    expect(calls).toEqual(['pre:a', 'pre:b', 'post:b', 'post:a']);
+  });
+
+  it('changes arguments and results; a refusal or a throw fails the call; a throwing post-hook is skipped', async () => {
+    const calls: string[] = [];
+    const rewriting = new PluginRunner([hooks(calls, 'a', {
+      preToolHook: (_ctx, c) => { c.arguments = { path: '/b' }; },
+      postToolHook: (_ctx, _c, result) => ({ ...result, content: result.content.toUpperCase() }),
+    }), hooks(calls, 'b', { postToolHook: () => { throw new Error('post fails'); } })], logger);
+    expect(await rewriting.runTool(toolCtx, call(), tool(calls))).toEqual({ content: 'RAN', isError: false });
+    expect(calls).toEqual(['pre:b', 'tool:{"path":"/b"}']);
+    const refusing = new PluginRunner([hooks(calls, 'a', { preToolHook: () => ({ error: { status: 403, message: 'no' } }) })], logger);
+    await expect(refusing.runTool(toolCtx, call(), tool(calls))).rejects.toMatchObject({ data: { code: 'PLUGIN_REJECTED', status: 403 } });
+    const throwing = new PluginRunner([hooks(calls, 'a', { preToolHook: () => { throw new Error('boom'); } })], logger);
+    await expect(throwing.runTool(toolCtx, call(), tool(calls))).rejects.toMatchObject({ data: { code: 'PLUGIN_FAILED' } });
+  });
+});
