@@ -22,6 +22,7 @@ import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
+import type { McpCatalog } from './mcp/catalog.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
 import { mcpNotConfiguredRoutes } from './mcp/entry.js';
@@ -49,6 +50,10 @@ export interface GatewayOptions {
   leases?: LeaseTransport;
   /** Cluster mode: the channel to the supervisor's MCP connections, which this process uses instead of its own. */
   mcp?: McpTransport;
+  /** An MCP catalog to use instead of the config's `mcp` block's connections (embedding, tests). */
+  mcpCatalog?: McpCatalog;
+  /** The agent loop's depth with `mcpCatalog`; default: the config's `client.mcp_agent_depth`, else 10. */
+  mcpAgentDepth?: number;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -156,9 +161,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   const costs = new CostMeter(pricing, pipelineMetrics);
+  const catalogInUse = options.mcpCatalog ?? mcp?.catalog;
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics, costs, ...(mcp ? { mcp: mcp.catalog } : {}) };
+    metrics: pipelineMetrics, costs, ...(catalogInUse ? { mcp: catalogInUse } : {}),
+    mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);

@@ -84,6 +84,12 @@ export interface JobData {
   modelLabel: number;
   /** The OpenAI-shaped request body as the client sent it (plugins may have changed it); `model` here is ignored. */
   body: Record<string, unknown>;
+  /**
+   * Tools the gateway adds (MCP): the JSON text of an array of tools in the job's own format (chat's, or the native
+   * Responses or Messages request's), to append to `body.tools`. Text made once per tool list, not per request: it
+   * crosses to the worker as one string, and an OpenAI-compatible upstream body takes it as it is.
+   */
+  tools?: string;
 }
 
 export interface ResultMeta {
@@ -176,7 +182,7 @@ function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
     case MSG_JOB: {
       const job = message[2];
       return [MSG_JOB, message[1], message[3], job.kind, job.requestId, job.model, job.keyIndex, job.stream,
-        job.includeUsage, job.body, job.modelLabel];
+        job.includeUsage, job.body, job.modelLabel, job.tools ?? null];
     }
     case MSG_RESULT: {
       const meta = message[4];
@@ -198,6 +204,7 @@ function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
       const job: JobData = { kind: wire[3] as JobKind, requestId: wire[4] as string, model: wire[5] as string,
         keyIndex: wire[6] as number, stream: wire[7] as boolean, includeUsage: wire[8] as boolean,
         body: wire[9] as Record<string, unknown>, modelLabel: wire[10] as number };
+      if (wire[11] !== null) job.tools = wire[11] as string;
       return [MSG_JOB, wire[1] as number, job, wire[2] as number];
     }
     case MSG_RESULT: {

@@ -75,7 +75,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   cohere: facts('COHERE_API_KEY', ALL, { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   bedrock: facts(null, ALL, { canBeBase: true }),
-  mock: facts(null, Object.freeze({ ...ALL, tools: false, vision: false, embeddings: false }), { keyless: true }),
+  // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
+  mock: facts(null, Object.freeze({ ...ALL, vision: false, embeddings: false }), { keyless: true }),
 });
 
 /**

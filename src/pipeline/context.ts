@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { JobKind } from '../contract/messages.js';
 import type { IncomingRequest } from '../http/server.js';
+import type { ToolSet } from '../mcp/tools.js';
 import type { PluginContext } from '../plugins/contract.js';
 
 /** One request's state on its way through the pipeline; plugins see it as their PluginContext. */
@@ -16,6 +17,8 @@ export class RequestContext implements PluginContext {
   stream = false;
   /** The request timeout of the provider the request is routed to, which also bounds its plugins' async hooks. */
   hookTimeoutMs = Infinity;
+  /** The MCP tools this request is given (src/mcp/tools.ts); null without any. */
+  mcpTools: ToolSet | null = null;
   readonly #baseLogger: Logger;
   #logger: Logger | null = null;
   #values: Map<string, unknown> | null = null;

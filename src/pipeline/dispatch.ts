@@ -3,7 +3,8 @@
 // handler: no closure per callback. A retryable failure before any byte reached the client is retried here, on the
 // front thread, by submitting the same job (same key) to the pool again after a backoff; a failure that may fall
 // back hands over to the request's next fallback once this attempt's post-hooks ran. Each try's verdict on the key
-// goes to the key's circuit breaker.
+// goes to the key's circuit breaker. In agent mode (src/mcp/agent.ts) an answer that calls tools the gateway may
+// run is not answered: the tools run, and the same job, its conversation grown by the turn, is submitted again.
 
 import type { JobData, ResultMeta, StreamEndMeta } from '../contract/messages.js';
 import type { JobHandlers } from '../dispatch/channel.js';
@@ -11,8 +12,9 @@ import type { ProviderPool, Ticket } from '../dispatch/pool.js';
 import { ERROR_CODES } from '../errors/codes.js';
 import type { ErrorData } from '../errors/error-data.js';
 import type { ClientWire } from '../dialects/dialect.js';
-import { statusOf, toErrorData } from '../errors/gateway-error.js';
+import { errorData, statusOf, toErrorData } from '../errors/gateway-error.js';
 import type { AbortListener, ResponseSink } from '../http/response.js';
+import type { AgentLoop, ToolCall } from '../mcp/agent.js';
 import type { Outcome } from '../plugins/contract.js';
 import type { PluginRunner } from '../plugins/runner.js';
 import { CircuitPass, verdictOf, type KeyCircuit, type Verdict } from './breaker.js';
@@ -62,9 +64,13 @@ export class ProviderCall implements JobHandlers, AbortListener {
   /** This call's permits from the key's breakers, held across retries; null when it has none (breakers off). */
   #pass: CircuitPass | null = null;
   readonly #costs: CostMeter | null;
+  /** Agent mode's loop; null for every other request. */
+  readonly #agent: AgentLoop | null;
+  /** Agent mode: parameters the adapter dropped, reported with the first chunk the client gets. */
+  #droppedHeld: string[] | null = null;
 
   constructor(ctx: RequestContext, sink: ResponseSink, wire: ClientWire, plugins: PluginRunner, reached: number,
-    run: RequestRun, costs: CostMeter | null = null) {
+    run: RequestRun, agent: AgentLoop | null = null, costs: CostMeter | null = null) {
     this.#costs = costs;
     this.#ctx = ctx;
     this.#sink = sink;
@@ -72,6 +78,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     this.#plugins = plugins;
     this.#reached = reached;
     this.#run = run;
+    this.#agent = agent;
   }
 
   /** The outcome plugins see, handed over (not kept) once the provider has answered or failed for good. */
@@ -112,19 +119,46 @@ export class ProviderCall implements JobHandlers, AbortListener {
 
   /** The gateway's own time so far: total minus time in provider pools (this call's included) and in backoff. */
   #overheadMs(now: number, waitingNow: number): number {
-    return now - this.#ctx.receivedAt - this.#run.waitedMs - this.#run.backoffMs - waitingNow;
+    return now - this.#ctx.receivedAt - this.#run.waitedMs - this.#run.backoffMs - this.#run.toolMs - waitingNow;
+  }
+
+  /** Agent mode: runs a turn's tool calls, then asks the model again with their results. */
+  #runTools(agent: AgentLoop, calls: readonly ToolCall[]): void {
+    const started = performance.now();
+    agent.runTools(calls, this.#job!.body).then((goOn) => {
+      this.#run.toolMs += performance.now() - started;
+      if (!goOn || this.#sink.aborted) return;
+      // Each turn is a call of its own: its own retries, its own time budget.
+      this.#retries = 0;
+      this.#deadline = performance.now() + this.#pool!.provider.network.requestTimeoutSeconds * 1000;
+      this.#submit();
+    }, (error: unknown) => {
+      this.#ctx.logger.error({ err: error }, 'the agent loop failed');
+      this.onError(errorData('INTERNAL', 'the agent loop failed'));
+    });
   }
 
   onResult(status: number, body: string | Uint8Array, meta: ResultMeta): void {
     this.#ticket = null;
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
+    const agent = this.#agent;
+    if (agent && status === 200 && typeof body === 'string') {
+      const calls = agent.answered(body, meta.usage);
+      if (calls) {
+        this.#runTools(agent, calls);
+        return;
+      }
+      body = agent.finalAnswer(body);
+      meta = { ...meta, usage: agent.usage };
+    }
     const outcome = this.#settle(meta);
     outcome.status = status;
     // Plugins see text answers; a binary one (audio) is not theirs to read or change.
     outcome.body = typeof body === 'string' ? body : null;
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
-      const headers = { ...droppedHeader(meta.droppedParams), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)) };
+      const headers = { ...droppedHeader(meta.droppedParams), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)),
+        ...agent?.headers() };
       if (meta.contentType !== undefined && !outcome.error) {
         // A media answer goes out as the provider sent it, with its content type.
         this.#sink.text(outcome.status, meta.contentType, typeof body === 'string' ? outcome.body ?? '' : body, headers);
@@ -135,13 +169,23 @@ export class ProviderCall implements JobHandlers, AbortListener {
   }
 
   onChunks(chunks: string[], dropped: string[] | null): void {
+    if (this.#agent) {
+      this.#droppedHeld ??= dropped;
+      this.#forward(this.#agent.streamChunks(chunks), this.#droppedHeld);
+      return;
+    }
+    this.#forward(chunks, dropped);
+  }
+
+  #forward(chunks: string[], dropped: string[] | null): void {
     const sink = this.#sink;
+    if (chunks.length === 0) return;
     if (!sink.streaming) {
       const now = performance.now();
       (this.#outcome ??= newOutcome(this.#ctx.stream)).firstChunkMs = now - this.#ctx.receivedAt;
       sink.access.firstTokenMs = now - this.#ctx.receivedAt;
-      sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) },
-        this.#wire.streamContentType);
+      sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)),
+        ...this.#agent?.headers() }, this.#wire.streamContentType);
     }
     const plugins = this.#plugins;
     const wire = this.#wire;
@@ -162,10 +206,21 @@ export class ProviderCall implements JobHandlers, AbortListener {
     this.#ticket = null;
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
+    const agent = this.#agent;
+    if (agent) {
+      const calls = agent.streamEnded(meta.usage);
+      if (calls) {
+        this.#runTools(agent, calls);
+        return;
+      }
+      this.#forward(agent.finalChunks(), this.#droppedHeld);
+      meta = { ...meta, usage: agent.usage };
+    }
     const outcome = this.#settle(meta);
     outcome.status = 200;
     if (!this.#sink.streaming) {
-      this.#sink.startStream(this.#run.headers(true, this.#overheadMs(performance.now(), 0)), this.#wire.streamContentType);
+      this.#sink.startStream({ ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)), ...agent?.headers() },
+        this.#wire.streamContentType);
     }
     // A post-hook may have failed the request (PLUGIN_TIMEOUT): the headers went out, so it ends as a stream error.
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached,
@@ -185,7 +240,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     const outcome = this.#settledOutcome();
     outcome.error = error;
     outcome.status = statusOf(error);
-    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
+    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs + this.#run.toolMs;
     sink.access.upstreamMs = this.#run.waitedMs;
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
       const final = outcome.error;
@@ -234,8 +289,9 @@ export class ProviderCall implements JobHandlers, AbortListener {
   /** `meta.upstreamMs` must be in `run.waitedMs` already. */
   #settle(meta: ResultMeta): Outcome {
     const outcome = this.#settledOutcome();
-    // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer.
-    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs;
+    // Plugins (the metrics plugin's overhead) see every wait of the request: failed tries, backoffs, this answer, and
+    // the MCP tools an agent loop ran.
+    outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs + this.#run.toolMs;
     outcome.usage = meta.usage;
     const access = this.#sink.access;
     access.upstreamMs = this.#run.waitedMs;
@@ -261,6 +317,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     }
     this.#ticket?.cancel();
     this.#ticket = null;
+    this.#agent?.abort();
     // A client leaving says nothing about the key.
     this.#releasePermit();
     // The answer was already settled (post-hooks ran or are running): the abort changes nothing for plugins.

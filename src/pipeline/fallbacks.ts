@@ -58,6 +58,8 @@ export class RequestRun {
   waitedMs = 0;
   /** Milliseconds spent sleeping between retries. */
   backoffMs = 0;
+  /** Milliseconds spent waiting on MCP tools the agent loop ran. */
+  toolMs = 0;
   /** Starts candidate `index` (route, pre-hooks, dispatch); set by the pipeline, which owns those stages. */
   next: ((index: number) => void) | null = null;
   readonly #parsed: ParsedRequest;

@@ -1,5 +1,6 @@
 // POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → route →
-// capabilities → pre-hooks → dispatch to the provider's pool (retries there) → post-hooks → respond (JSON, or SSE
+// capabilities → pre-hooks → MCP tools (src/mcp/tools.ts) → dispatch to the provider's pool (retries there, and the
+// agent loop of src/mcp/agent.ts when the gateway may run a tool itself) → post-hooks → respond (JSON, or SSE
 // chunk by chunk). When the provider fails in a way that may fall back, the next fallback goes through route,
 // capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
 // own file.
@@ -7,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/types.js';
 import { NO_MODEL_SLOT } from '../contract/metrics-layout.js';
+import type { JobData } from '../contract/messages.js';
 import type { ProviderPool } from '../dispatch/pool.js';
 import type { ClientWire, Dialect } from '../dialects/dialect.js';
 import { GatewayError, statusOf, toErrorData } from '../errors/gateway-error.js';
@@ -15,7 +17,10 @@ import type { IncomingRequest } from '../http/server.js';
 import type { PreHookResult } from '../plugins/contract.js';
 import { pluginFailure, type PluginRunner, type PreHooksRun } from '../plugins/runner.js';
 import type { ErrorData } from '../errors/error-data.js';
+import { AgentLoop } from '../mcp/agent.js';
 import type { McpCatalog } from '../mcp/catalog.js';
+import { addedTools, McpTools, type AddedTools, type ToolSet } from '../mcp/tools.js';
+import { PROVIDER_FACTS } from '../contract/providers.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -41,14 +46,41 @@ export interface PipelineDeps {
   readonly breakers?: CircuitBreakers;
   /** Configured providers no adapter serves: a request for one is told so, not that it is unknown. */
   readonly unsupportedProviders?: ReadonlySet<string>;
-  /** The MCP tools (src/mcp/); absent when no MCP client is configured, and then MCP costs the request nothing. */
+  /** The MCP tools requests are given; absent, the request path does no MCP work at all. */
   readonly mcp?: McpCatalog;
   /** Prices each answer into its access record and the cost metrics; absent, nothing is priced. */
   readonly costs?: CostMeter;
+  /** `client.mcp_agent_depth`: the most rounds of tools the agent loop runs for one request (default 10). */
+  readonly mcpAgentDepth?: number;
+}
+
+export const DEFAULT_MCP_AGENT_DEPTH = 10;
+
+/** One tool cache per catalog, shared by the routes' handlers. */
+const toolCaches = new WeakMap<McpCatalog, McpTools>();
+
+function toolsOf(catalog: McpCatalog): McpTools {
+  let tools = toolCaches.get(catalog);
+  if (!tools) toolCaches.set(catalog, (tools = new McpTools(catalog)));
+  return tools;
+}
+
+/**
+ * The request's MCP tools for this attempt, in the shape it sends (the chat request, which each provider's adapter
+ * translates, or the client's own Responses or Messages request on a native attempt); null when it gets none.
+ */
+function toolsFor(set: ToolSet, sent: { kind: string; body: Record<string, unknown> }, native: boolean,
+  target: RouteTarget): AddedTools | null {
+  if (native) return addedTools(set, sent.kind === 'messages' ? 'messages' : 'responses', sent.body.tools);
+  // A provider without tools is not given any: the request still works, without them.
+  if (PROVIDER_FACTS[target.provider.adapter]?.capabilities.tools === false) return null;
+  return addedTools(set, 'chat', sent.body.tools);
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const { plugins } = deps;
+  const mcp = deps.mcp ? toolsOf(deps.mcp) : null;
+  const agentDepth = deps.mcpAgentDepth ?? DEFAULT_MCP_AGENT_DEPTH;
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
 
   /** A plugin answered instead of the provider, with a response or an error. */
@@ -93,7 +125,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
     const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
-    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, deps.costs ?? null).start(deps.pools.get(target.provider.name)!, {
+    const job: JobData = {
       kind: sent.kind,
       requestId: ctx.requestId,
       model: target.model,
@@ -102,7 +134,17 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       includeUsage: parsed.includeUsage,
       body: sent.body,
       modelLabel: deps.metrics?.modelIndex(target.model) ?? NO_MODEL_SLOT,
-    }, target.breaker);
+    };
+    // After the pre-hooks, so that a tool a plugin added wins over an MCP tool of its name, as the client's do.
+    const set = ctx.mcpTools;
+    const added = set ? toolsFor(set, sent, native, target) : null;
+    let loop: AgentLoop | null = null;
+    if (added) {
+      job.tools = added.text;
+      if (!native && set!.anyAuto) loop = new AgentLoop(deps.mcp!, set!, added.theirs, agentDepth, ctx.requestId);
+    }
+    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop, deps.costs ?? null).start(deps.pools.get(target.provider.name)!, job,
+      target.breaker);
   };
 
   /** The configured `providers.<name>.fallbacks` of the request's primary provider. */
@@ -123,6 +165,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     try {
       target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders);
       native = sendsNative(parsed, target);
+      // Agent mode reads the model's answers as chat: a request the chat translation carries goes through it.
+      if (native && ctx.mcpTools?.anyAuto && parsed.native!.untranslatable === null) native = false;
       if (!native) checkCapabilities(parsed, target);
     } catch (error) {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
@@ -166,6 +210,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
     ctx.dialect = dialect.name;
+    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers);
     const run = new RequestRun(parsed, fallbacks, deps.metrics, sink.access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
     attempt(ctx, sink, wire, run, 0);

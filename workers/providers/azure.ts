@@ -4,6 +4,7 @@
 // that opens a stream, the asynchronous filter's annotation frames) are kept from clients, which expect every
 // chunk to hold a `delta`.
 
+import { jsonWithTools } from './added-tools.js';
 import type { JobData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import { createOpenAICompatible, providerBody, transcriptionForm } from './openai-compatible.js';
@@ -84,7 +85,7 @@ function azureBody(job: JobData): { body: string; droppedParams: string[] } {
   delete body.model;
   // Always ask for the usage chunk so token metrics work; the shared transform withholds it from clients that did not ask.
   if (job.stream) body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
-  return { body: JSON.stringify(body), droppedParams: dropped };
+  return { body: jsonWithTools(body, job.tools), droppedParams: dropped };
 }
 
 // Annotation frames carry `"object":""` (and an empty id); the prompt annotation has `"choices":[]` too. Only

@@ -1,11 +1,15 @@
 // The keyless built-in provider: answers inside the worker with a deterministic echo of the last user message,
 // after the configured latency, in the configured number of stream chunks. It makes the default config work
 // with no keys and gives benchmarks an upstream with no network cost. Behaviour by model name:
-// `mock/<anything>` echoes; `mock/error-<status>` fails as an upstream answering that status would.
+// `mock/<anything>` echoes; `mock/error-<status>` fails as an upstream answering that status would;
+// `mock/tool-call` calls a tool: the request's tool whose name the last user message names, with the first JSON
+// object in that message as its arguments, and once the conversation ends with tool results, answers with them (a
+// model to try MCP's agent mode with, and to test it).
 
 import type { JobData, UsageData } from '../../src/contract/messages.js';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { InProcessAdapter, InProcessIo } from './types.js';
+import { withToolsParsed } from './added-tools.js';
 
 let completionCounter = 0;
 
@@ -54,6 +58,32 @@ function planReply(job: JobData, provider: ProviderInit) {
   return { text, finishReason, usage };
 }
 
+interface PlannedCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** `mock/tool-call`: the call to make, or null when the conversation ends with tool results (or names no tool). */
+function planToolCall(job: JobData): PlannedCall | null {
+  const messages = Array.isArray(job.body.messages) ? job.body.messages as { role?: unknown }[] : [];
+  if (messages.at(-1)?.role === 'tool') return null;
+  const text = lastUserText(messages);
+  const tools = Array.isArray(job.body.tools) ? job.body.tools as { function?: { name?: unknown }; name?: unknown }[] : [];
+  const name = tools.map((tool) => tool.function?.name ?? tool.name).find((n): n is string => typeof n === 'string' && text.includes(n));
+  if (!name) return null;
+  const json = /\{.*\}/s.exec(text)?.[0] ?? '{}';
+  return { id: `call_mock_${++completionCounter}`, type: 'function', function: { name, arguments: json } };
+}
+
+/** `mock/tool-call` after the tools ran: their results, as the answer. */
+function toolResultsText(messages: unknown): string {
+  const list = Array.isArray(messages) ? messages as { role?: unknown; content?: unknown }[] : [];
+  let from = list.length;
+  while (from > 0 && list[from - 1]?.role === 'tool') from--;
+  return `Tool results: ${list.slice(from).map((m) => String(m.content)).join('; ')}`;
+}
+
 function openAIUsage(usage: UsageData) {
   return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens };
 }
@@ -71,13 +101,20 @@ export const mock: InProcessAdapter = {
       io.upstreamError(Number(failure[1]), `mock provider failing as asked by model '${job.model}'`);
       return;
     }
-    const { text, finishReason, usage } = planReply(job, provider);
+    const planned = planReply(job, provider);
+    const { usage } = planned;
+    let { text, finishReason } = planned;
+    const call = job.model === 'tool-call' ? planToolCall(withToolsParsed(job)) : null;
+    if (call) finishReason = 'tool_calls';
+    else if (job.model === 'tool-call' && (job.body.messages as { role?: unknown }[] | undefined)?.at?.(-1)?.role === 'tool') text = toolResultsText(job.body.messages);
     const id = `chatcmpl-mock-${++completionCounter}`;
     const created = Math.floor(Date.now() / 1000);
     if (!job.stream) {
+      const message = call ? { role: 'assistant', content: null, tool_calls: [call], refusal: null }
+        : { role: 'assistant', content: text, refusal: null };
       io.result(JSON.stringify({
         id, object: 'chat.completion', created, model: job.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finishReason }],
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
         usage: openAIUsage(usage),
       }), usage);
       return;
@@ -86,6 +123,11 @@ export const mock: InProcessAdapter = {
       id, object: 'chat.completion.chunk', created, model: job.model,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
     });
+    if (call) {
+      io.chunks([chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, ...call }] }, null), chunk({}, finishReason)]);
+      io.end(usage);
+      return;
+    }
     const pieces = splitIntoChunks(text, options.chunkCount);
     for (let i = 0; i < pieces.length; i++) {
       if (i > 0 && options.chunkIntervalMs > 0) await io.sleep(options.chunkIntervalMs);

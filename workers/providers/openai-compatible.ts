@@ -4,6 +4,7 @@
 // differently, an allow-list for strict servers that refuse any unknown field, and whether it takes
 // `stream_options`. Whatever is dropped is reported to the client; nothing is changed silently.
 
+import { jsonWithTools } from './added-tools.js';
 import { usageData, type JobData, type JobFile, type UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import { markedFailed, toolFailed } from './tool-result.js';
@@ -203,6 +204,9 @@ function stripMessageFields(body: Record<string, unknown>, fields: readonly stri
 /** The request body for the provider: the client's fields in the provider's spelling, less what it cannot take. */
 function bodyFor(job: JobData, policy: BodyPolicy): { body: Record<string, unknown>; dropped: string[] } {
   const body: Record<string, unknown> = { ...job.body, model: job.model };
+  // Tools the gateway adds (JobData.tools) go in as text after the policy: an empty list stands for them until then,
+  // so that a provider that takes no tools drops those too.
+  if (job.tools !== undefined && body.tools === undefined) body.tools = [];
   const dropped: string[] = [];
   // Not a dropped parameter when refused: `include_usage` is honoured from the usage the server sends unasked.
   if (!policy.streamOptions) delete body.stream_options;
@@ -304,6 +308,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
     transport: 'http',
     auth: options.auth ?? { kind: 'bearer' },
     streamFormat: 'sse',
+    chatTakesToolsText: true,
 
     chatCall(job: JobData, target: CallTarget): UpstreamCall {
       const { body, dropped } = bodyFor(job, policy);
@@ -311,7 +316,7 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       if (job.stream && policy.streamOptions) {
         body.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
       }
-      return { url: joinUrl(baseOf(target), chatPath), body: JSON.stringify(body), droppedParams: dropped };
+      return { url: joinUrl(baseOf(target), chatPath), body: jsonWithTools(body, job.tools), droppedParams: dropped };
     },
 
     chatAnswer(text: string): ChatAnswer {

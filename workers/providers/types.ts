@@ -5,6 +5,7 @@
 
 import { usageData, type JobData, type UsageData } from '../../src/contract/messages.js';
 import type { KeyInit, ProviderInit } from '../../src/contract/worker-init.js';
+import { withToolsParsed } from './added-tools.js';
 
 export type { KeyInit };
 
@@ -86,6 +87,9 @@ export interface HttpAdapter {
   readonly transport: 'http';
   readonly auth: AuthStyle;
   readonly streamFormat: StreamFormat;
+  /** chatCall puts the gateway's added tools (JobData.tools, JSON text) into its body itself; else they come parsed
+   * into `job.body.tools` (workers/providers/added-tools.ts). */
+  readonly chatTakesToolsText?: boolean;
   chatCall(job: JobData, target: CallTarget): UpstreamCall;
   chatAnswer(text: string, job: JobData): ChatAnswer;
   streamEvent(event: StreamEvent, state: StreamState): StreamStep;
@@ -118,14 +122,14 @@ const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', 
 
 /** The job's call, by its kind; throws when the adapter lacks that kind (the front refuses it before, normally). */
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
-  if (job.kind === 'chat') return adapter.chatCall(job, target);
+  if (job.kind === 'chat') return adapter.chatCall(adapter.chatTakesToolsText ? job : withToolsParsed(job), target);
   const build = job.kind === 'embeddings' ? adapter.embeddingsCall
     : job.kind === 'responses' ? adapter.responsesCall
     : job.kind === 'messages' ? adapter.messagesCall
     : job.kind === 'count_tokens' ? adapter.countTokensCall
       : job.kind === 'list_models' ? adapter.listModelsCall : adapter[MEDIA_CALLS[job.kind]];
   if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
-  return build.call(adapter, job, target);
+  return build.call(adapter, withToolsParsed(job), target);
 }
 
 /**

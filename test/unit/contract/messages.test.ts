@@ -10,6 +10,8 @@ describe('message codec', () => {
       body: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'héllo 👋 — 你好' }], temperature: 0.2, n: null },
     }, 29_750.5];
     expect(decodeMessage(Uint8Array.from(encodeMessage(job)))).toEqual(job);
+    const withTools: FrontToWorker = [MSG_JOB, 43, { ...job[2], tools: '[{"type":"function","function":{"name":"a_b"}}]' }, 1];
+    expect(decodeMessage(Uint8Array.from(encodeMessage(withTools)))).toStrictEqual(withTools);
   });
 
   it('round-trips results, chunks and errors as plain data', () => {
