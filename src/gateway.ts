@@ -62,18 +62,6 @@ export interface Gateway {
   close(graceMs?: number, handOverMs?: number): Promise<void>;
 }
 
-/** `127.0.0.0/8` or `::1`, in any spelling uWebSockets.js gives (IPv4-mapped IPv6 on a dual-stack socket). */
-export function isLoopback(address: string): boolean {
-  if (address.startsWith('127.')) return true;
-  let host: string;
-  try {
-    host = new URL(`http://[${address}]/`).hostname;
-  } catch {
-    return false;
-  }
-  return host === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
-}
-
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const providerNames = config.providers.map((provider) => provider.name);
@@ -173,13 +161,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
         ...(options.processes ? { processes: options.processes() } : {}) }));
     } },
-    { method: 'post', path: '/api/reload', readBody: false, remoteAddress: true, handler: (request, sink) => {
+    // Behind the admin guard, as every /api/* route (src/http/admin-guard.ts).
+    { method: 'post', path: '/api/reload', readBody: false, handler: (_request, sink) => {
       const refuse = (error: ErrorData) => sink.json(statusOf(error), openAIErrorBody(error));
-      // No admin authentication exists yet: only someone on this host may reload.
-      if (!isLoopback(request.remoteAddress ?? '')) {
-        refuse(errorData('ADMIN_LOOPBACK_ONLY', '/api/reload answers loopback clients only (127.0.0.1, ::1)'));
-        return;
-      }
       if (!options.reload) {
         refuse(errorData('RELOAD_UNAVAILABLE', 'reload needs the supervisor: start with --processes 2 or more (or auto); '
           + 'a single process (--processes 1, the default) must be restarted to apply a new config'));
@@ -220,6 +204,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
+      admin: config.admin,
       sharePort: options.sharePort,
     });
   } catch (error) {

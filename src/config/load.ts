@@ -19,6 +19,7 @@ import {
   type RawKey,
   type RawProvider,
 } from './schema.js';
+import { adminConfig } from './admin.js';
 import { unenforcedSettings } from './security.js';
 import type { GatewayConfig, KeyConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
@@ -61,6 +62,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const targets = { served: providers.map((p) => p.name), unsupported: unsupportedProviders };
   checkFallbacks(providers, targets, ctx.problems);
   const aliases = modelAliases(cfg.model_aliases, targets, ctx.problems);
+  const admin = adminConfig(cfg, opts.env, (value, path) => resolveRef(value, ctx, path), ctx.problems);
   if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
   if (ctx.emptyModelKeys.length > 0) {
     ctx.warnings.push(`${ctx.emptyModelKeys.join(', ')}: "models": [] allows no model, so ${ctx.emptyModelKeys.length === 1
@@ -84,8 +86,10 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     unsupportedProviders,
     modelAliases: aliases,
     plugins: plugins.plugins,
+    admin,
     source,
-    ignoredKeys: [...ignoredKeys(cfg), ...plugins.ignored],
+    // A top-level `auth_config` that is enabled is acted on (src/config/admin.ts).
+    ignoredKeys: [...ignoredKeys(cfg).filter((key) => key !== 'auth_config' || !admin.basic), ...plugins.ignored],
     warnings: [...ctx.warnings, ...plugins.warnings],
   });
   rememberEnvValues(config, ctx.envValues);

@@ -47,6 +47,8 @@ export function redactConfig(cfg: GatewayConfig): unknown {
           httpsProxy: maskUserinfo(p.proxy.environment.httpsProxy) } },
     })),
     plugins: cfg.plugins.map((pl) => ({ ...pl, config: maskByName(pl.config) })),
+    admin: { basic: cfg.admin.basic && { username: cfg.admin.basic.username, password: MASK },
+      bearerToken: cfg.admin.bearerToken && MASK },
   };
   return maskValues(byName, envValuesOf.get(cfg) ?? new Set());
 }

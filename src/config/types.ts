@@ -143,6 +143,14 @@ export interface ProcessesConfig {
   readonly supervised: boolean;
 }
 
+/** Who may call `/api/*` (src/config/admin.ts); with neither, loopback clients only. */
+export interface AdminConfig {
+  /** `governance.auth_config`'s admin username and password, for HTTP basic auth. */
+  readonly basic: { readonly username: string; readonly password: string } | null;
+  /** HEIMDALL_ADMIN_TOKEN, for `Authorization: Bearer`. */
+  readonly bearerToken: string | null;
+}
+
 export interface GatewayConfig {
   readonly server: ServerConfig;
   readonly processes: ProcessesConfig;
@@ -156,6 +164,7 @@ export interface GatewayConfig {
   /** A name clients may send as `model`, and the `provider/model` it stands for. */
   readonly modelAliases: Readonly<Record<string, string>>;
   readonly plugins: readonly PluginConfig[];
+  readonly admin: AdminConfig;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */
   readonly source: string;
   /** Bifrost keys that loaded but Heimdall does not act on yet, reported once at start. */

@@ -10,6 +10,8 @@ import { writeAccessLine } from '../observability/access-log.js';
 import type { HttpMetrics } from '../observability/http-metrics.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
+import type { AdminConfig } from '../config/types.js';
+import { adminCheck, adminRealm, guardAdminRoutes } from './admin-guard.js';
 import { corsPolicy, type CorsPolicy } from './cors.js';
 import { formatAddress, ListenError, probePort } from './port-probe.js';
 import { UwsResponseSink, type ResponseSink } from './response.js';
@@ -82,7 +84,10 @@ export interface HttpServerOptions {
   /** `client.allowed_origins`: browser origins that may call the API (`*`: any); empty: no CORS headers at all. */
   readonly allowedOrigins?: readonly string[];
   readonly maxBodyBytes: number;
+  /** Every route under `/api/` is behind the admin guard (src/http/admin-guard.ts). */
   readonly routes: readonly Route[];
+  /** Who may call `/api/*`; absent, loopback clients only. */
+  readonly admin?: AdminConfig;
   readonly nativePrefixes?: readonly NativePrefix[];
   readonly metrics: HttpMetrics;
   /** Where access log lines go; null when `client.access_log` is off. */
@@ -188,7 +193,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     ? { errorBody: route.errorBody, errorHeaders: route.errorHeaders }
     : nativePrefixes.find(({ prefix }) => route.path.startsWith(`${prefix}/`)) ?? OPENAI_SHAPE;
 
-  for (const route of options.routes) {
+  const admin = options.admin ?? NO_ADMIN_CREDENTIALS;
+  for (const route of guardAdminRoutes(options.routes, adminCheck(admin), adminRealm(admin))) {
     const shape = shapeOf(route);
     const routeIndex = metrics.routes.indexOf(route.label ?? routeLabelOf(route.path));
     const labelOf = route.labelOf;
@@ -271,6 +277,8 @@ async function listenFailure(host: string, port: number): Promise<ListenError> {
   return probed instanceof ListenError ? probed
     : new ListenError(formatAddress(host, port), 'UNKNOWN', 'the port could not be bound; it is free now, so try again');
 }
+
+const NO_ADMIN_CREDENTIALS: AdminConfig = Object.freeze({ basic: null, bearerToken: null });
 
 const OPENAI_SHAPE: ErrorShape = Object.freeze({ errorBody: (error: ErrorData): string => openAIErrorBody(error) });
 

@@ -123,7 +123,8 @@ describe('a config with every block of Bifrost\'s schema', () => {
     const err = await configError(() => loadConfig({ file: fixture('every-restriction.json'), env: {} }));
     expect(err.problems.map((p) => p.path)).toEqual([
       'client.enforce_auth_on_inference', 'client.enforce_governance_header', 'client.enforce_scim_auth',
-      'client.required_headers', 'auth_config.is_enabled', 'governance.auth_config.is_enabled', 'governance.virtual_keys',
+      // Both auth_config blocks are enforced on /api/* (src/config/admin.ts).
+      'client.required_headers', 'governance.virtual_keys',
       'governance.budgets', 'governance.rate_limits', 'governance.customers[0].budgets', 'access_profiles',
       'scim_config.enabled', 'guardrails_config.guardrail_rules', 'plugins[0].config.is_vk_mandatory',
       'plugins[0].config.required_headers',
