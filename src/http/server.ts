@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp,
   type us_listen_socket } from 'uWebSockets.js';
 import { writeAccessLine } from '../observability/access-log.js';
+import { requestLogRecord } from '../observability/request-log.js';
+import type { LogSink } from '../stores/log-record.js';
 import type { HttpMetrics } from '../observability/http-metrics.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
@@ -92,6 +94,8 @@ export interface HttpServerOptions {
   readonly metrics: HttpMetrics;
   /** Where access log lines go; null when `client.access_log` is off. */
   readonly accessLog: Logger | null;
+  /** Where the request log's records go (requests the pipeline marked, `AccessRecord.dialect`); null when it is off. */
+  readonly requestLog?: LogSink | null;
 }
 
 export interface HttpServer {
@@ -132,6 +136,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   const app: TemplatedApp = App();
   const metrics = options.metrics;
   const accessLog = options.accessLog;
+  const requestLog = options.requestLog ?? null;
   const routed = new Set<string>();
   let handingOver = false;
 
@@ -140,10 +145,12 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     const latencyMs = performance.now() - sink.receivedAt;
     const access = sink.access;
     metrics.record(access, sink.status, latencyMs / 1000);
-    if (accessLog) {
-      writeAccessLine(accessLog, { route: metrics.routes.values[access.routeIndex],
-        method: metrics.methods.values[access.methodIndex], status: sink.status, requestId: sink.requestId, latencyMs }, access);
-    }
+    const logged = requestLog !== null && access.dialect !== '';
+    if (!accessLog && !logged) return;
+    const line = { route: metrics.routes.values[access.routeIndex], method: metrics.methods.values[access.methodIndex],
+      status: sink.status, requestId: sink.requestId, latencyMs };
+    if (accessLog) writeAccessLine(accessLog, line, access);
+    if (logged) requestLog.push(requestLogRecord(access, line, sink.receivedAt));
   };
   const labelled = metrics.custom.length > 0;
   const nativePrefixes = options.nativePrefixes ?? [];
