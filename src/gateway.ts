@@ -8,6 +8,9 @@ import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { LeaseClient, type LeaseTransport } from './dispatch/leases.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
+import { logsRoutes } from './http/logs-api.js';
+import type { LogSink } from './stores/log-record.js';
+import type { LogReader } from './stores/log-query.js';
 import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
@@ -42,6 +45,16 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
+  /** The request log: where records go, what reads them back, and whether content is kept; absent, it is off. */
+  requestLog?: RequestLog;
+}
+
+export interface RequestLog {
+  readonly sink: LogSink;
+  /** Null when this process only writes (the API then answers `logs_disabled`). */
+  readonly reader: LogReader | null;
+  /** `!client.disable_content_logging`. */
+  readonly content: boolean;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -125,10 +138,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const { clusterMetrics } = options;
 
   let closing = false;
+  const requestLog = options.requestLog ?? null;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics };
+    metrics: pipelineMetrics, requestLog: requestLog ? { content: requestLog.content } : null };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -174,6 +188,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         else refuse(errorData(outcome.code, outcome.message));
       }, (error: unknown) => refuse(errorData('RELOAD_FAILED', (error as Error).message)));
     } },
+    ...logsRoutes(requestLog?.reader ?? null),
     { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
       const withoutThreads = closing ? [] : [...pools.values()]
@@ -205,6 +220,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
       admin: config.admin,
+      requestLog: requestLog?.sink ?? null,
       sharePort: options.sharePort,
     });
   } catch (error) {
@@ -227,6 +243,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
       await plugins.close();
       server.closeAll();
+      // After the last response: the records of the requests that drained are in the sink.
+      await requestLog?.sink.close();
     },
   };
 }
