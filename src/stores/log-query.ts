@@ -119,6 +119,14 @@ export class LogQueryError extends Error {
   }
 }
 
+/** Rejected by a reader call when the store cannot answer now (down, or slower than the reader's timeout): a 503. */
+export class LogStoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LogStoreUnavailableError';
+  }
+}
+
 export function encodeCursor(cursor: LogCursor): string {
   return Buffer.from(JSON.stringify([cursor.field, cursor.direction, cursor.value, cursor.id])).toString('base64url');
 }
