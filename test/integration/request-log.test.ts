@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../dist/src/gateway.js';
 import type { RequestLogRecord } from '../../dist/src/stores/log-record.js';
-import { openLogStore, type LogStore } from '../../dist/src/stores/log-store.js';
+import { openRequestLog, type RequestLog } from '../../dist/src/stores/request-log.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventually, openaiProvider, postChat, user } from './harness.js';
 
@@ -18,7 +18,7 @@ const PLUGIN = fileURLToPath(new URL('../fakes/plugins/recorder.js', import.meta
 
 interface Logged {
   gateway: Gateway;
-  store: LogStore;
+  log: RequestLog;
   url: string;
   close(): Promise<void>;
 }
@@ -26,18 +26,12 @@ interface Logged {
 const dirs: string[] = [];
 let fake: FakeOpenAI;
 
-/** The gateway in front of the fake and the mock, writing its request log into a real SQLite store. */
+/** The gateway in front of the fake and the mock, its request log written off-thread into a real SQLite file. */
 async function startLogged(content: boolean): Promise<Logged> {
   const dir = mkdtempSync(join(tmpdir(), 'heimdall-request-log-'));
   dirs.push(dir);
-  const store = await openLogStore({ type: 'sqlite', path: join(dir, 'logs.db') });
-  let writes = Promise.resolve();
-  const sink = {
-    push(record: RequestLogRecord) {
-      writes = writes.then(() => store.insert([record]));
-    },
-    close: () => writes,
-  };
+  const log = await openRequestLog({ target: { type: 'sqlite', path: join(dir, 'logs.db') }, logger: pino({ level: 'silent' }),
+    retentionDays: 0, flushIntervalMs: 5 });
   const config = await loadConfig({
     raw: {
       providers: {
@@ -49,12 +43,13 @@ async function startLogged(content: boolean): Promise<Logged> {
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
-  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), requestLog: { sink, reader: store, content } });
+  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }),
+    requestLog: { sink: log.sink, reader: log.reader, content } });
   return {
-    gateway, store, url: `http://127.0.0.1:${gateway.port}`,
+    gateway, log, url: `http://127.0.0.1:${gateway.port}`,
     async close() {
       await gateway.close(200);
-      await store.close();
+      await log.close();
     },
   };
 }
