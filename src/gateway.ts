@@ -25,6 +25,7 @@ import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
 import type { ErrorData } from './errors/error-data.js';
+import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
@@ -42,6 +43,11 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
+  /**
+   * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
+   * here: it closes it, after the requests in flight, when it closes or fails to start.
+   */
+  requestLog?: RequestLog | null;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -52,6 +58,8 @@ export type ReloadOutcome =
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
+  /** The request log (sink and reader), or null when logging is off. */
+  readonly requestLog: RequestLog | null;
   /** Everything this process's /metrics exposes, as structured-clone-able data for renderClusterMetrics. */
   metricsSnapshot(): Promise<MetricsSnapshot>;
   /**
@@ -107,7 +115,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     nextShard += provider.concurrency.threads;
   });
 
-  const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
+  const requestLog = options.requestLog ?? null;
+  const closePools = () => Promise.all([...[...pools.values()].map((pool) => pool.close(0)), requestLog?.close()]);
   let plugins: PluginRunner;
   try {
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
@@ -131,7 +140,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })), breakers: () => breakers.all() };
+      stats: () => pool.stats() })), breakers: () => breakers.all(),
+    counters: () => {
+      const counts = requestLog?.counters();
+      return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
+    } };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
@@ -230,6 +243,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   return {
     port: server.port,
     pools,
+    requestLog,
     metricsSnapshot,
     async close(graceMs = config.client.shutdownGraceSeconds * 1000, handOverMs = 0) {
       if (closing) return;
@@ -240,6 +254,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
+      // After the requests in flight, whose records are the last ones pushed.
+      await requestLog?.close();
       await plugins.close();
       server.closeAll();
     },
