@@ -51,7 +51,7 @@ async function measure(mock: number, mode: Mode, rep: number): Promise<Window> {
   const gateway: Child = spawnChild(`heimdall-${mode}`, process.execPath, [here('./request-log-gateway.js'), '--upstream', String(mock),
     '--mode', mode, '--db', join(workDir, `${mode}-${rep}.db`)]);
   try {
-    const port = await waitForListening(gateway);
+    const port = await waitForListening(gateway, 30_000);
     const spec = { url: `http://127.0.0.1:${port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
     const warm = await runLoad(generator, { ...spec, seconds: warmupS }, workDir, here('./loadgen.js'));
     const before = cpuNs(gateway.pid);

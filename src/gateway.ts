@@ -9,8 +9,6 @@ import { ProviderPool } from './dispatch/pool.js';
 import { LeaseClient, type LeaseTransport } from './dispatch/leases.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { logsRoutes } from './http/logs-api.js';
-import type { LogSink } from './stores/log-record.js';
-import type { LogReader } from './stores/log-query.js';
 import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
@@ -28,6 +26,7 @@ import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
 import type { ErrorData } from './errors/error-data.js';
+import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
@@ -45,16 +44,11 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
-  /** The request log: where records go, what reads them back, and whether content is kept; absent, it is off. */
-  requestLog?: RequestLog;
-}
-
-export interface RequestLog {
-  readonly sink: LogSink;
-  /** Null when this process only writes (the API then answers `logs_disabled`). */
-  readonly reader: LogReader | null;
-  /** `!client.disable_content_logging`. */
-  readonly content: boolean;
+  /**
+   * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
+   * here: it closes it, after the requests in flight, when it closes or fails to start.
+   */
+  requestLog?: RequestLog | null;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -65,6 +59,8 @@ export type ReloadOutcome =
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
+  /** The request log (sink and reader), or null when logging is off. */
+  readonly requestLog: RequestLog | null;
   /** Everything this process's /metrics exposes, as structured-clone-able data for renderClusterMetrics. */
   metricsSnapshot(): Promise<MetricsSnapshot>;
   /**
@@ -108,7 +104,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     nextShard += provider.concurrency.threads;
   });
 
-  const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
+  const requestLog = options.requestLog ?? null;
+  const closePools = () => Promise.all([...[...pools.values()].map((pool) => pool.close(0)), requestLog?.close()]);
   let plugins: PluginRunner;
   try {
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
@@ -132,17 +129,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })), breakers: () => breakers.all() };
+      stats: () => pool.stats() })), breakers: () => breakers.all(),
+    counters: () => {
+      const counts = requestLog?.counters();
+      return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
+    } };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
 
   let closing = false;
-  const requestLog = options.requestLog ?? null;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics, requestLog: requestLog ? { content: requestLog.content } : null };
+    metrics: pipelineMetrics, requestLog: requestLog ? { content: config.requestLog.content } : null };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -231,6 +231,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   return {
     port: server.port,
     pools,
+    requestLog,
     metricsSnapshot,
     async close(graceMs = config.client.shutdownGraceSeconds * 1000, handOverMs = 0) {
       if (closing) return;
@@ -241,10 +242,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
+      // After the requests in flight, whose records are the last ones pushed.
+      await requestLog?.close();
       await plugins.close();
       server.closeAll();
-      // After the last response: the records of the requests that drained are in the sink.
-      await requestLog?.sink.close();
     },
   };
 }

@@ -21,6 +21,7 @@ import {
 } from './schema.js';
 import { adminConfig } from './admin.js';
 import { unenforcedSettings } from './security.js';
+import { requestLogConfig } from './stores.js';
 import type { GatewayConfig, KeyConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -70,6 +71,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       + 'write ["*"] for every model, or set "version": 1 at the top for the old meaning');
   }
   const plugins = normalizePlugins(cfg.plugins, file);
+  const requestLog = requestLogConfig(cfg, { env: opts.env, problems: ctx.problems, warnings: ctx.warnings,
+    resolveEnv: (value, path) => resolveRef(value, ctx, path) });
+  if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
 
   const config = deepFreeze({
     server,
@@ -87,6 +91,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     modelAliases: aliases,
     plugins: plugins.plugins,
     admin,
+    requestLog,
     source,
     // A top-level `auth_config` that is enabled is acted on (src/config/admin.ts).
     ignoredKeys: [...ignoredKeys(cfg).filter((key) => key !== 'auth_config' || !admin.basic), ...plugins.ignored],
@@ -515,6 +520,8 @@ function ignoredKeys(cfg: RawConfig): string[] {
   };
   collect(cfg, IGNORED_KEYS.top, []);
   collect(cfg.client, IGNORED_KEYS.client, ['client']);
+  collect(cfg.logs_store, IGNORED_KEYS.logsStore, ['logs_store']);
+  collect(cfg.logs_store?.writer, IGNORED_KEYS.storeWriter, ['logs_store', 'writer']);
   for (const [name, p] of Object.entries(cfg.providers)) {
     collect(p, IGNORED_KEYS.provider, ['providers', name]);
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);

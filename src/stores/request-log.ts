@@ -11,6 +11,7 @@ import {
 import type { LogSink, RequestLogRecord } from './log-record.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
 import type { StoreTarget } from './store-config.js';
+import type { RequestLogConfig } from '../config/types.js';
 
 const WORKER_FILE = new URL('./log-worker.js', import.meta.url);
 
@@ -290,4 +291,21 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
     runRetention: () => call<number>((id) => ({ type: 'retention', id })),
     close,
   };
+}
+
+/**
+ * The request log the config asks for, or null when logging is off. Start-up says where records go; a store that
+ * cannot be reached is logged and retried, and the gateway starts anyway.
+ */
+export async function openConfiguredRequestLog(config: RequestLogConfig, logger: Logger): Promise<RequestLog | null> {
+  if (!config.enabled) {
+    logger.info('request log off (client.enable_logging or logs_store.enabled is false)');
+    return null;
+  }
+  const log = await openRequestLog({ target: config.target, logger, retentionDays: config.retentionDays,
+    queueCapacity: config.queueCapacity, batchSize: config.batchSize, flushIntervalMs: config.flushIntervalMs });
+  logger.info({ store: log.description, content: config.content, retentionDays: config.retentionDays },
+    `request log: ${log.description}, content ${config.content ? 'kept' : 'not kept'}, `
+    + `${config.retentionDays === 0 ? 'kept forever' : `kept ${config.retentionDays} days`}`);
+  return log;
 }

@@ -34,6 +34,7 @@ async function startLogged(content: boolean): Promise<Logged> {
     retentionDays: 0, flushIntervalMs: 5 });
   const config = await loadConfig({
     raw: {
+      client: { disable_content_logging: !content },
       providers: {
         openai: openaiProvider(fake.url),
         mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
@@ -43,13 +44,12 @@ async function startLogged(content: boolean): Promise<Logged> {
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
-  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }),
-    requestLog: { sink: log.sink, reader: log.reader, content } });
+  // The gateway owns the log from here, and closes it.
+  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), requestLog: log });
   return {
     gateway, log, url: `http://127.0.0.1:${gateway.port}`,
     async close() {
       await gateway.close(200);
-      await log.close();
     },
   };
 }
