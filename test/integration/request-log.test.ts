@@ -192,6 +192,40 @@ describe('one record per request', () => {
     expect(await recordOf(on, 'log-embed-1')).toMatchObject({ status: 200, dialect: 'openai', route: '/v1/embeddings' });
   });
 
+  it.each([
+    ['/v1/responses', { model: 'openai/gpt-4o-mini', input: 'native responses' }, 'responses'],
+    ['/v1/responses', { model: 'openai/gpt-4o-mini', input: 'native stream', stream: true }, 'responses'],
+    ['/v1/completions', { model: 'mock/echo', prompt: 'complete me' }, 'completions'],
+    ['/genai/v1beta/models/mock%2Fecho:generateContent', { contents: [{ parts: [{ text: 'hi genai' }] }] }, 'genai'],
+    ['/bedrock/model/mock%2Fecho/converse', { messages: [{ role: 'user', content: [{ text: 'hi bedrock' }] }] }, 'bedrock'],
+    ['/v1/images/generations', { model: 'openai/gpt-image-1', prompt: 'a cat' }, 'image_generation'],
+  ])('%s: one record, in the dialect its client spoke', async (path, body, dialect) => {
+    const id = `log-route-${dialect}-${'stream' in body ? 'stream' : 'json'}`;
+    const answer = await fetch(`${on.url}${path}`, { method: 'POST', headers: { 'x-request-id': id, 'content-type': 'application/json' },
+      body: JSON.stringify(body) });
+    expect(answer.status).toBe(200);
+    const text = await answer.text();
+    const record = await recordOf(on, id);
+    expect(record).toMatchObject({ status: 200, dialect });
+    expect(record.response).not.toBeNull();
+    if (dialect === 'image_generation') expect(JSON.parse(record.response!)).toEqual({ media: 'application/json', bytes: Buffer.byteLength(text) });
+    else if (dialect === 'responses' && 'stream' in body) expect(JSON.parse(record.response!)).toMatchObject({ object: 'response', status: 'completed' });
+    else expect(record.response!.length).toBeGreaterThan(10);
+  });
+
+  it('a transcription: the uploaded audio described, the transcript kept', async () => {
+    const form = new FormData();
+    form.set('model', 'openai/whisper-1');
+    form.set('file', new Blob([Buffer.alloc(2048, 1)], { type: 'audio/wav' }), 'a.wav');
+    const answer = await fetch(`${on.url}/v1/audio/transcriptions`, { method: 'POST', headers: { 'x-request-id': 'log-transcribe-1' }, body: form });
+    expect(answer.status).toBe(200);
+    const text = await answer.text();
+    const record = await recordOf(on, 'log-transcribe-1');
+    expect(JSON.parse(record.request!)).toMatchObject({ media: 'multipart/form-data' });
+    expect(record.request).not.toContain('\u0001');
+    expect(record.response).toBe(text);
+  });
+
   it('a request larger than the cap is kept up to it, with a visible truncation mark', async () => {
     const long = 'x'.repeat(100_000);
     await chat(on, 'log-long-1', { model: 'mock/echo', messages: user(long) });
