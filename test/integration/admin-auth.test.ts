@@ -65,6 +65,18 @@ describe('the admin guard on /api/*', () => {
     expect((await reload(port, basic('admin', 'pw'), external)).status).toBe(409);
   });
 
+  it('guards the request log routes the same way', async () => {
+    const port = await gatewayWith(withAuth, { ADMIN_PASSWORD: 'pw' });
+    for (const path of ['/api/logs', '/api/logs/stats', '/api/logs/some-id']) {
+      const refused = await fetch(`http://127.0.0.1:${port}${path}`);
+      expect(refused.status, path).toBe(401);
+      expect(await refused.text()).not.toContain('"logs"');
+      // Through the guard: this gateway has no request log, which the route itself says.
+      const through = await fetch(`http://127.0.0.1:${port}${path}`, { headers: basic('admin', 'pw') });
+      expect(await through.json()).toMatchObject({ error: { code: 'logs_disabled' } });
+    }
+  });
+
   it('leaves the inference and health routes open', async () => {
     const port = await gatewayWith(withAuth, { ADMIN_PASSWORD: 'pw' });
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
