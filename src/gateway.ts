@@ -25,6 +25,8 @@ import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
+import { createPricing } from './pricing/index.js';
+import { CostMeter } from './pricing/meter.js';
 import type { ErrorData } from './errors/error-data.js';
 import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
@@ -106,12 +108,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const requestLog = options.requestLog ?? null;
   const closePools = () => Promise.all([...[...pools.values()].map((pool) => pool.close(0)), requestLog?.close()]);
+  const pricing = createPricing(config.providers);
   let plugins: PluginRunner;
   try {
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
     plugins = new PluginRunner(await loadPlugins(config.plugins, {
       logger,
       metrics: pipelineMetrics,
+      pricing,
     }), logger);
   } catch (error) {
     await closePools();
@@ -140,9 +144,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  const costs = new CostMeter(pricing, pipelineMetrics);
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics, requestLog: requestLog ? { content: config.requestLog.content } : null };
+    metrics: pipelineMetrics, costs, requestLog: requestLog ? { content: config.requestLog.content } : null };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);

@@ -2,6 +2,8 @@
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
 import type { StoreTarget } from '../stores/store-config.js';
 
+import type { PricingOverride } from '../pricing/overrides.js';
+
 export interface KeyConfig {
   readonly id: string;
   readonly name: string;
@@ -106,6 +108,8 @@ export interface ProviderConfig {
   readonly fallbacks: readonly string[];
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly proxy: ProxyConfig | null;
+  /** `pricing_overrides`, prices in the price table's units (per million tokens). */
+  readonly pricingOverrides: readonly PricingOverride[];
 }
 
 export interface PluginConfig {

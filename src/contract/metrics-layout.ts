@@ -8,6 +8,8 @@
 import { ERROR_CODES } from '../errors/codes.js';
 
 export const TOKEN_DIRECTIONS = ['input', 'output'] as const;
+/** Why an answered request has no cost: its model has no price, or its provider reported no usage to price. */
+export const UNPRICED_REASONS = ['no_price', 'no_usage'] as const;
 /** The states a key's circuit breaker enters, in the front thread's numbering (0 closed, 1 half-open, 2 open). */
 export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
 /** Every error code, lower case as in error bodies: the upstream error series tells a 429 from a 5xx or a timeout. */
@@ -103,6 +105,8 @@ export interface MetricsLayout {
   readonly retries: MetricFamily;
   readonly fallbacks: MetricFamily;
   readonly breakerTransitions: MetricFamily;
+  readonly cost: MetricFamily;
+  readonly unpriced: MetricFamily;
   readonly families: readonly MetricFamily[];
   /** Float64s per shard. */
   readonly shardLength: number;
@@ -145,6 +149,12 @@ export function createMetricsLayout(spec: MetricsSpec, modelNames?: readonly str
       'counter', model),
     breakerTransitions: add('heimdall_circuit_breaker_transitions_total',
       "Times one of the provider's key breakers entered a state.", 'counter', { ...provider, state: BREAKER_STATES }),
+    // Written by the front thread, which prices each answer when it settles (src/pricing/).
+    cost: add('heimdall_cost_usd_total', 'USD spent at providers, priced from the price table and pricing_overrides.',
+      'counter', model),
+    unpriced: add('heimdall_cost_unpriced_requests_total',
+      'Answered requests left without a cost: the model has no price (no_price) or the provider reported no usage (no_usage).',
+      'counter', { ...model, reason: UNPRICED_REASONS }),
   };
   return { ...layout, families, shardLength: offset };
 }

@@ -28,6 +28,12 @@ export class AccessRecord {
   upstreamMs: number | null = null;
   tokensIn: number | null = null;
   tokensOut: number | null = null;
+  /** Input tokens read from the provider's prompt cache, when it said. */
+  tokensCached: number | null = null;
+  /** Output tokens spent reasoning, when the provider said. */
+  tokensReasoning: number | null = null;
+  /** USD, from the price table; null when no provider answered or the answer could not be priced (never a silent 0). */
+  costUsd: number | null = null;
   /** The error code answered (lower case), when the request failed. */
   errorCode: string | null = null;
   // For the request log (src/observability/request-log.ts): set only on inference routes while it is on.
@@ -35,10 +41,6 @@ export class AccessRecord {
   dialect = '';
   /** `model` as the client sent it, before aliases and fallbacks. */
   modelRequested: string | null = null;
-  tokensCached: number | null = null;
-  tokensReasoning: number | null = null;
-  /** USD; null when the model has no price. */
-  costUsd: number | null = null;
   /** The gateway's own time, as `x-heimdall-overhead-ms` told the client. */
   overheadMs: number | null = null;
   /** The request and the answer, while content logging is on. */
@@ -73,6 +75,9 @@ export function writeAccessLine(logger: Logger, line: AccessLine, access: Access
   if (access.firstTokenMs !== null) entry.ttftMs = Math.round(access.firstTokenMs * 1000) / 1000;
   if (access.tokensIn !== null) entry.tokensIn = access.tokensIn;
   if (access.tokensOut !== null) entry.tokensOut = access.tokensOut;
+  if (access.tokensCached !== null) entry.tokensCached = access.tokensCached;
+  if (access.tokensReasoning !== null) entry.tokensReasoning = access.tokensReasoning;
+  if (access.costUsd !== null) entry.costUsd = access.costUsd;
   if (line.status === 499) entry.cancelled = true;
   if (access.errorCode) entry.errorCode = access.errorCode;
   else if (line.status === 499) entry.errorCode = 'client_closed';

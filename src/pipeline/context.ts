@@ -9,6 +9,8 @@ export class RequestContext implements PluginContext {
   readonly headers: Readonly<Record<string, string>>;
   readonly receivedAt: number;
   kind: JobKind = 'chat';
+  /** The API the client spoke (src/dialects/): `completions` is OpenAI's legacy one, priced as text_completion. */
+  dialect = '';
   provider = '';
   model = '';
   stream = false;

@@ -21,6 +21,7 @@ import type { RequestRun } from './fallbacks.js';
 import { afterPostHooks, clientClosed, droppedHeader, newOutcome, respondOutcome, writePieces } from './respond.js';
 import { isRetryable, mayFallBack, retryDelayMs } from './retry.js';
 import { circuitOpen } from './route.js';
+import type { CostMeter } from '../pricing/meter.js';
 
 export function logFailure(ctx: RequestContext, error: ErrorData): void {
   const level = ERROR_CODES[error.code].logLevel;
@@ -60,9 +61,11 @@ export class ProviderCall implements JobHandlers, AbortListener {
   #backoffFrom = 0;
   /** This call's permits from the key's breakers, held across retries; null when it has none (breakers off). */
   #pass: CircuitPass | null = null;
+  readonly #costs: CostMeter | null;
 
   constructor(ctx: RequestContext, sink: ResponseSink, wire: ClientWire, plugins: PluginRunner, reached: number,
-    run: RequestRun) {
+    run: RequestRun, costs: CostMeter | null = null) {
+    this.#costs = costs;
     this.#ctx = ctx;
     this.#sink = sink;
     this.#wire = wire;
@@ -243,6 +246,8 @@ export class ProviderCall implements JobHandlers, AbortListener {
       access.tokensIn = meta.usage.promptTokens;
       access.tokensOut = meta.usage.completionTokens;
     }
+    // Priced where the answer settles: the provider answered, so what it reported is what it billed.
+    this.#costs?.record(access, this.#pool!.provider.name, this.#job!, meta.usage, this.#ctx.dialect === 'completions');
     return outcome;
   }
 

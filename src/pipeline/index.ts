@@ -27,6 +27,7 @@ import type { CircuitBreakers } from './breaker.js';
 import { mayFallBack } from './retry.js';
 import { createModelResolver } from './model-name.js';
 import { routeModel, type RouteTarget } from './route.js';
+import type { CostMeter } from '../pricing/meter.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
@@ -42,6 +43,8 @@ export interface PipelineDeps {
   readonly unsupportedProviders?: ReadonlySet<string>;
   /** The request log, when it is on: each request is marked for it, and its content captured when that is kept. */
   readonly requestLog?: RequestLogSettings | null;
+  /** Prices each answer into its access record and the cost metrics; absent, nothing is priced. */
+  readonly costs?: CostMeter;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
@@ -98,7 +101,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     const sent = native && parsed.native ? parsed.native : parsed;
     const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
     sink.access.content?.attempt(sent.kind, callWire !== wire);
-    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
+    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, deps.costs ?? null).start(deps.pools.get(target.provider.name)!, {
       kind: sent.kind,
       requestId: ctx.requestId,
       model: target.model,
@@ -177,6 +180,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     access.content?.parsed(parsed.kind, wire);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
+    ctx.dialect = dialect.name;
     const run = new RequestRun(parsed, fallbacks, deps.metrics, access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
     attempt(ctx, sink, wire, run, 0);

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { JobKind, UsageData } from '../contract/messages.js';
 import type { MetricsLayout, MetricsShard } from '../contract/metrics-layout.js';
+import type { Pricing } from '../pricing/index.js';
 import type { ErrorData } from '../errors/error-data.js';
 
 // Re-exported so that a plugin author can name every type the hooks receive from the one entry point
@@ -91,6 +92,8 @@ export interface PluginApi {
     /** The model's slot in the `model` label; every model past the label's capacity shares the `other` slot. */
     modelIndex(model: string): number;
   };
+  /** Prices per provider and model, `pricing_overrides` applied: `worstCase()` before dispatch, `costOf()` after. */
+  readonly pricing?: Pricing;
 }
 
 export type PluginFactory = (config: Readonly<Record<string, unknown>>, api: PluginApi) => MaybePromise<Plugin>;

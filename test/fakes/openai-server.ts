@@ -87,7 +87,8 @@ export interface Scenario {
    * stopped reading, then caught up), and go on as a finite stream would (finish, or `hang`).
    */
   stopAfterStallMs?: number;
-  usage?: { prompt_tokens: number; completion_tokens: number };
+  /** The counts reported; cached and reasoning tokens are parts of prompt and completion tokens, 0 unless given. */
+  usage?: { prompt_tokens: number; completion_tokens: number; cached_tokens?: number; reasoning_tokens?: number };
   /** Streams: put the usage on the finish chunk whether or not the request asked (`stream_options`), as Mistral
    * and Cerebras do; no separate usage chunk then. */
   usageUnasked?: boolean;
@@ -472,8 +473,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
       total_tokens: promptTokens + completionTokens,
-      prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: scenario.usage?.cached_tokens ?? 0, audio_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: scenario.usage?.reasoning_tokens ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0,
+        rejected_prediction_tokens: 0 },
     };
     const id = randomId('chatcmpl-', 14);
     const created = Math.floor(Date.now() / 1000);

@@ -23,7 +23,7 @@ describe('access log', () => {
     const line = await eventually(() => lineOf(g, 'access-1'), (found) => found !== undefined, 3_000);
     expect(line).toMatchObject({ level: 'info', msg: 'request', route: '/v1/chat/completions', method: 'POST', status: 200,
       provider: 'mock', model: 'echo', attempts: 1, fallbacks: 0, stream: false, tokensIn: expect.any(Number),
-      tokensOut: expect.any(Number), latencyMs: expect.any(Number) });
+      tokensOut: expect.any(Number), latencyMs: expect.any(Number), costUsd: 0 });
     expect(line).not.toHaveProperty('errorCode');
     expect(accessLines(g).filter((found) => found.requestId === 'access-1')).toHaveLength(1);
   });
@@ -43,8 +43,9 @@ describe('access log', () => {
   });
 
   it('logs a stream the client left as 499, cancelled, when it left', async () => {
-    const response = await postChat(g.url, { model: 'mock/echo', stream: true, messages: [{ role: 'user', content: 'hi' }] },
-      { 'x-request-id': 'access-cancel' });
+    // Forty words echoed: forty chunks 25 ms apart, so the stream is still going when the client leaves.
+    const response = await postChat(g.url, { model: 'mock/echo', stream: true,
+      messages: [{ role: 'user', content: 'hi '.repeat(40) }] }, { 'x-request-id': 'access-cancel' });
     const reader = response.body!.getReader();
     await reader.read();
     await reader.cancel();

@@ -95,6 +95,10 @@ describe('one record per request', () => {
     expect(JSON.stringify(record)).not.toContain('sk-test-upstream');
     expect(record.tokensIn).toBeGreaterThan(0);
     expect(record.tokensOut).toBeGreaterThan(0);
+    // Priced from the price table (src/pricing): a known model has a cost, an unknown one null (never a silent zero).
+    expect(record.costUsd).toBeGreaterThan(0);
+    await chat(on, 'log-unpriced-1', { model: 'openai/model-with-no-price', messages: user('price me') });
+    expect(await recordOf(on, 'log-unpriced-1')).toMatchObject({ status: 200, costUsd: null });
     expect(record.latencyMs).toBeGreaterThan(0);
     expect(record.upstreamMs).toBeGreaterThan(0);
     expect(record.overheadMs).toBeGreaterThanOrEqual(0);
@@ -147,7 +151,7 @@ describe('one record per request', () => {
     const answer = await chat(on, 'log-fallback-1', { model: 'openai/error-503', messages: user('fall back'), fallbacks: ['mock/echo'] });
     expect(answer.status).toBe(200);
     expect(await recordOf(on, 'log-fallback-1')).toMatchObject({ status: 200, provider: 'mock', model: 'echo',
-      modelRequested: 'openai/error-503', attempts: 2, fallbacks: 1, errorCode: null });
+      modelRequested: 'openai/error-503', attempts: 2, fallbacks: 1, errorCode: null, costUsd: 0 });
   });
 
   it('a client abort: cancelled, 499 client_closed, the content streamed so far', async () => {

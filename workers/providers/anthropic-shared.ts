@@ -10,7 +10,7 @@
 // blocks with their signatures, as LiteLLM names them). Sent back on an assistant message, `thinking_blocks`
 // become thinking blocks again; `reasoning_content` alone cannot, as Anthropic needs the signature.
 
-import type { UsageData } from '../../src/contract/messages.js';
+import { usageData as usageOf, type UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamState, StreamStep } from './types.js';
 import { isObject, objectsIn, parseObject, type Json } from './json.js';
 import { toolFailed } from './tool-result.js';
@@ -403,7 +403,11 @@ export function openAIUsage(usage: AnthropicUsage): OpenAIUsage {
 }
 
 const usageData = (usage: OpenAIUsage): UsageData =>
-  ({ promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, totalTokens: usage.total_tokens });
+  usageOf(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, {
+    cachedTokens: usage.prompt_tokens_details.cached_tokens,
+    cacheWriteTokens: usage.prompt_tokens_details.cache_creation_tokens,
+    reasoningTokens: usage.completion_tokens_details?.reasoning_tokens,
+  });
 
 /** Anthropic's stop_reason as OpenAI's finish_reason. */
 export function finishReason(stopReason: unknown): string {

@@ -19,7 +19,7 @@
 // Loading these registers, with the shared runner, the 'aws-eventstream' decoder and (aws-sigv4.js) the 'aws-sigv4' authenticator.
 import '../upstream/aws-eventstream.js';
 import { randomUUID } from 'node:crypto';
-import type { JobData, UsageData } from '../../src/contract/messages.js';
+import { usageData, type JobData, type UsageData } from '../../src/contract/messages.js';
 import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
@@ -399,7 +399,8 @@ function openAIUsage(usage: BedrockUsage | undefined): { json: Json; data: Usage
   if (usage.cacheReadInputTokens !== undefined || usage.cacheWriteInputTokens !== undefined) {
     json.prompt_tokens_details = { cached_tokens: cacheRead, cache_creation_tokens: cacheWrite };
   }
-  return { json, data: { promptTokens, completionTokens, totalTokens } };
+  return { json, data: usageData(promptTokens, completionTokens, totalTokens,
+    { cachedTokens: usage.cacheReadInputTokens, cacheWriteTokens: usage.cacheWriteInputTokens }) };
 }
 
 const completionId = () => `chatcmpl-${randomUUID().replaceAll('-', '')}`;

@@ -4,7 +4,7 @@
 // events (message-start, content-delta, tool-call-start, …, message-end) that is turned here into OpenAI chunks.
 
 import { randomUUID } from 'node:crypto';
-import type { JobData, UsageData } from '../../src/contract/messages.js';
+import { usageData, type JobData, type UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 import { isObject, objectsIn, parseObject, type Json } from './json.js';
@@ -212,7 +212,7 @@ function usageOf(usage: CohereUsage | undefined): { data: UsageData; openai: Jso
   const totalTokens = promptTokens + completionTokens;
   const openai: Json = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: totalTokens };
   if (typeof usage.cached_tokens === 'number') openai.prompt_tokens_details = { cached_tokens: usage.cached_tokens };
-  return { data: { promptTokens, completionTokens, totalTokens }, openai };
+  return { data: usageData(promptTokens, completionTokens, totalTokens, { cachedTokens: usage.cached_tokens }), openai };
 }
 
 interface CohereToolCall {

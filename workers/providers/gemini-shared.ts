@@ -5,7 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ChatMessage, ChatToolCall } from '../../src/contract/chat-shape.js';
-import type { JobData, UsageData } from '../../src/contract/messages.js';
+import { usageData, type JobData, type UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamEvent, StreamState, StreamStep } from './types.js';
 import { isObject, objectsIn, type Json } from './json.js';
 import { toolFailed } from './tool-result.js';
@@ -413,7 +413,8 @@ export function usageFromGemini(meta: GeminiUsageMetadata | undefined): UsageDat
   // Tool-use prompt tokens are input; thinking tokens are output, as OpenAI counts reasoning tokens.
   const promptTokens = (meta.promptTokenCount ?? 0) + (meta.toolUsePromptTokenCount ?? 0);
   const completionTokens = (meta.candidatesTokenCount ?? 0) + (meta.thoughtsTokenCount ?? 0);
-  return { promptTokens, completionTokens, totalTokens: meta.totalTokenCount ?? promptTokens + completionTokens };
+  return usageData(promptTokens, completionTokens, meta.totalTokenCount ?? promptTokens + completionTokens,
+    { cachedTokens: meta.cachedContentTokenCount, reasoningTokens: meta.thoughtsTokenCount });
 }
 
 function openAIUsage(meta: GeminiUsageMetadata, usage: UsageData): Json {

@@ -4,7 +4,7 @@
 // differently, an allow-list for strict servers that refuse any unknown field, and whether it takes
 // `stream_options`. Whatever is dropped is reported to the client; nothing is changed silently.
 
-import type { JobData, JobFile, UsageData } from '../../src/contract/messages.js';
+import { usageData, type JobData, type JobFile, type UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import { markedFailed, toolFailed } from './tool-result.js';
 import { modelListAnswer, type AuthStyle, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep,
@@ -57,13 +57,21 @@ interface OpenAIUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
   total_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number; cache_creation_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
+  /** DeepSeek's name for the cached part of prompt_tokens. */
+  prompt_cache_hit_tokens?: number;
 }
 
 export function usageFromOpenAI(usage: OpenAIUsage | null | undefined): UsageData | null {
   if (!usage || typeof usage !== 'object') return null;
   const promptTokens = usage.prompt_tokens ?? 0;
   const completionTokens = usage.completion_tokens ?? 0;
-  return { promptTokens, completionTokens, totalTokens: usage.total_tokens ?? promptTokens + completionTokens };
+  return usageData(promptTokens, completionTokens, usage.total_tokens ?? promptTokens + completionTokens, {
+    cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens,
+    cacheWriteTokens: usage.prompt_tokens_details?.cache_creation_tokens,
+    reasoningTokens: usage.completion_tokens_details?.reasoning_tokens,
+  });
 }
 
 // Servers written in other languages put spaces in their JSON (`"usage": {`).

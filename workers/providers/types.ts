@@ -3,7 +3,7 @@
 // and never on a provider's name. A capability an adapter lacks (no `embeddingsCall`) is refused by the front
 // thread from src/contract/providers.ts before a job is ever sent.
 
-import type { JobData, UsageData } from '../../src/contract/messages.js';
+import { usageData, type JobData, type UsageData } from '../../src/contract/messages.js';
 import type { KeyInit, ProviderInit } from '../../src/contract/worker-init.js';
 
 export type { KeyInit };
@@ -128,20 +128,37 @@ export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget):
   return build.call(adapter, job, target);
 }
 
-/** Usage as OpenAI's audio and image answers report it (`input_tokens`/`output_tokens`); null when absent. */
+/**
+ * Usage as OpenAI's audio and image answers report it: `input_tokens`/`output_tokens` (gpt-image-1,
+ * gpt-4o-transcribe), or `{"type": "duration", "seconds"}` (whisper-1); plus the images an image answer holds and a
+ * verbose transcription's `duration`. Null when the answer says none of it.
+ */
 function mediaUsage(text: string): UsageData | null {
+  let parsed: { usage?: { seconds?: unknown } | null; data?: unknown; duration?: unknown } | null;
   try {
-    return inputOutputUsage((JSON.parse(text) as { usage?: unknown } | null)?.usage);
+    parsed = JSON.parse(text) as typeof parsed;
   } catch {
     return null;
   }
+  if (!parsed || typeof parsed !== 'object') return null;
+  const tokens = inputOutputUsage(parsed.usage);
+  const seconds = parsed.usage?.seconds ?? parsed.duration;
+  const images = Array.isArray(parsed.data) ? parsed.data.length : undefined;
+  if (!tokens && typeof seconds !== 'number' && images === undefined) return null;
+  return usageData(tokens?.promptTokens ?? 0, tokens?.completionTokens ?? 0, tokens?.totalTokens ?? 0,
+    { ...tokens, audioSeconds: seconds, images });
 }
 
+/** OpenAI's `input_tokens`/`output_tokens` usage (Responses, media), with its cached and reasoning details. */
 function inputOutputUsage(value: unknown): UsageData | null {
-  const usage = value as { input_tokens?: unknown; output_tokens?: unknown } | null | undefined;
+  const usage = value as { input_tokens?: unknown; output_tokens?: unknown; input_tokens_details?: { cached_tokens?: unknown } | null;
+    output_tokens_details?: { reasoning_tokens?: unknown } | null } | null | undefined;
   if (typeof usage?.input_tokens !== 'number') return null;
   const output = typeof usage.output_tokens === 'number' ? usage.output_tokens : 0;
-  return { promptTokens: usage.input_tokens, completionTokens: output, totalTokens: usage.input_tokens + output };
+  return usageData(usage.input_tokens, output, usage.input_tokens + output, {
+    cachedTokens: usage.input_tokens_details?.cached_tokens,
+    reasoningTokens: usage.output_tokens_details?.reasoning_tokens,
+  });
 }
 
 const TEXTUAL = /^(?:application\/json|text\/)/i;

@@ -207,7 +207,7 @@ describe('Anthropic adapter: the answer', () => {
       logprobs: null, finish_reason: 'stop' }]);
     expect(parsed.usage).toEqual({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15,
       prompt_tokens_details: { cached_tokens: 0, cache_creation_tokens: 0 } });
-    expect(usage).toEqual({ promptTokens: 10, completionTokens: 5, totalTokens: 15 });
+    expect(usage).toEqual({ promptTokens: 10, completionTokens: 5, totalTokens: 15, cachedTokens: 0, cacheWriteTokens: 0 });
   });
 
   it('counts cache reads and writes into prompt_tokens, reads as cached_tokens', () => {
@@ -215,7 +215,8 @@ describe('Anthropic adapter: the answer', () => {
       cache_read_input_tokens: 1000, cache_creation_input_tokens: 200, output_tokens_details: { thinking_tokens: 3 } } });
     expect(parsed.usage).toEqual({ prompt_tokens: 1210, completion_tokens: 5, total_tokens: 1215,
       prompt_tokens_details: { cached_tokens: 1000, cache_creation_tokens: 200 }, completion_tokens_details: { reasoning_tokens: 3 } });
-    expect(usage).toEqual({ promptTokens: 1210, completionTokens: 5, totalTokens: 1215 });
+    expect(usage).toEqual({ promptTokens: 1210, completionTokens: 5, totalTokens: 1215, cachedTokens: 1000, cacheWriteTokens: 200,
+      reasoningTokens: 3 });
   });
 
   it('turns tool_use blocks into tool_calls with JSON arguments', () => {
@@ -298,14 +299,14 @@ describe('Anthropic adapter: the stream', () => {
       usage: { prompt_tokens: 120, completion_tokens: 7, total_tokens: 127, prompt_tokens_details: { cached_tokens: 100 } } });
     expect(chunks).toHaveLength(5);
     for (const c of chunks) expect(c).toMatchObject({ id: 'msg_s', object: 'chat.completion.chunk' });
-    expect(state.usage).toEqual({ promptTokens: 120, completionTokens: 7, totalTokens: 127 });
+    expect(state.usage).toEqual({ promptTokens: 120, completionTokens: 7, totalTokens: 127, cachedTokens: 100, cacheWriteTokens: 0 });
   });
 
   it('withholds the usage chunk from clients that did not ask, but still records the usage', () => {
     const { chunks, state } = run(textStream, false);
     expect(chunks).toHaveLength(4);
     expect(chunks.every((c) => !('usage' in c))).toBe(true);
-    expect(state.usage).toEqual({ promptTokens: 120, completionTokens: 7, totalTokens: 127 });
+    expect(state.usage).toEqual({ promptTokens: 120, completionTokens: 7, totalTokens: 127, cachedTokens: 100, cacheWriteTokens: 0 });
   });
 
   it('streams tool calls as OpenAI tool_calls deltas: index, id and name first, then argument fragments', () => {
@@ -362,7 +363,7 @@ describe('Anthropic adapter: the stream', () => {
       { type: 'message_delta', delta: { stop_reason: 'max_tokens' }, usage: { input_tokens: 25, cache_read_input_tokens: null, output_tokens: 3 } },
       { type: 'message_stop' }]), true);
     expect((chunks[1].choices as { finish_reason: string }[])[0].finish_reason).toBe('length');
-    expect(state.usage).toEqual({ promptTokens: 125, completionTokens: 3, totalTokens: 128 });
+    expect(state.usage).toEqual({ promptTokens: 125, completionTokens: 3, totalTokens: 128, cachedTokens: 100, cacheWriteTokens: 0 });
     const refused = run(sse([start, { type: 'message_delta', delta: { stop_reason: 'refusal' }, usage: { output_tokens: 1 } },
       { type: 'message_stop' }]), false);
     expect((refused.chunks[1].choices as { finish_reason: string }[])[0].finish_reason).toBe('content_filter');
@@ -468,7 +469,8 @@ describe('Anthropic adapter: the Messages API natively (messages jobs)', () => {
   it('answers the message as it came, with the usage read (cache reads and writes as input)', () => {
     const text = JSON.stringify({ id: 'msg_1', type: 'message', content: [{ type: 'server_tool_use', id: 's', name: 'web_search', input: {} }],
       usage: { input_tokens: 10, cache_read_input_tokens: 5, cache_creation_input_tokens: 1, output_tokens: 7 } });
-    expect(anthropic.messagesAnswer!(text)).toEqual({ body: text, usage: { promptTokens: 16, completionTokens: 7, totalTokens: 23 } });
+    expect(anthropic.messagesAnswer!(text)).toEqual({ body: text, usage: { promptTokens: 16, completionTokens: 7, totalTokens: 23,
+      cachedTokens: 5, cacheWriteTokens: 1 } });
     expect(() => anthropic.messagesAnswer!('[1]')).toThrow();
   });
 
@@ -481,7 +483,7 @@ describe('Anthropic adapter: the Messages API natively (messages jobs)', () => {
       output_tokens: 1 } } })}\n\n`], done: false });
     expect(step('content_block_delta', { index: 0, delta: { type: 'citations_delta', citation: {} } }).done).toBe(false);
     step('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 30 } });
-    expect(state.usage).toEqual({ promptTokens: 12, completionTokens: 30, totalTokens: 42 });
+    expect(state.usage).toEqual({ promptTokens: 12, completionTokens: 30, totalTokens: 42, cachedTokens: 0, cacheWriteTokens: 0 });
     expect(step('message_stop').done).toBe(true);
     expect(step('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }))
       .toEqual({ chunks: [], done: false, error: { status: 529, message: 'Overloaded' } });

@@ -344,7 +344,7 @@ describe('Bedrock adapter: ConverseStream events → OpenAI chunks', () => {
     newState(true));
     expect(chunks.at(-1).usage).toEqual({ prompt_tokens: 35, completion_tokens: 2, total_tokens: 37,
       prompt_tokens_details: { cached_tokens: 20, cache_creation_tokens: 10 } });
-    expect(state.usage).toEqual({ promptTokens: 35, completionTokens: 2, totalTokens: 37 });
+    expect(state.usage).toEqual({ promptTokens: 35, completionTokens: 2, totalTokens: 37, cachedTokens: 20, cacheWriteTokens: 10 });
   });
 
   it('turns stream exceptions into errors with their status; nothing went out before, so the status can stand', () => {

@@ -146,7 +146,7 @@ describe('cohere adapter: the answer', () => {
       choices: [{ index: 0, message: { role: 'assistant', content: 'Hello there' }, finish_reason: 'stop' }],
       usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, prompt_tokens_details: { cached_tokens: 3 } } });
     expect(parsed.created).toBeTypeOf('number');
-    expect(usage).toEqual({ promptTokens: 5, completionTokens: 2, totalTokens: 7 });
+    expect(usage).toEqual({ promptTokens: 5, completionTokens: 2, totalTokens: 7, cachedTokens: 3 });
     expect(answer({ id: 'x', finish_reason: 'COMPLETE', message: { role: 'assistant', content: [] },
       usage: { tokens: { input_tokens: 9, output_tokens: 4 } } }).usage).toEqual({ promptTokens: 9, completionTokens: 4, totalTokens: 13 });
   });

@@ -240,7 +240,7 @@ describe('Gemini adapter: answers', () => {
       logprobs: null, finish_reason: 'length' }]);
     expect(body.usage).toEqual({ prompt_tokens: 10, completion_tokens: 8, total_tokens: 18,
       prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 3 } });
-    expect(usage).toEqual({ promptTokens: 10, completionTokens: 8, totalTokens: 18 });
+    expect(usage).toEqual({ promptTokens: 10, completionTokens: 8, totalTokens: 18, cachedTokens: 4, reasoningTokens: 3 });
   });
 
   it('maps function calls to tool_calls with generated ids', () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { JobData } from '../../../../src/contract/messages.js';
 import { openai } from '../../../../workers/providers/openai.js';
-import { answerFor, callFor, streamEventFor, type StreamState } from '../../../../workers/providers/types.js';
+import { answerFor, callFor, mediaAnswer, streamEventFor, type StreamState } from '../../../../workers/providers/types.js';
+import { usageFromOpenAI } from '../../../../workers/providers/openai-compatible.js';
 
 const job = (kind: JobData['kind'], body: Record<string, unknown>): JobData =>
   ({ modelLabel: 0, kind, requestId: 'r', model: 'gpt-4o-mini', keyIndex: 0, stream: body.stream === true, includeUsage: false, body });
@@ -39,5 +40,34 @@ describe('responses jobs', () => {
     const onEvent = streamEventFor(openai, job('chat', { stream: true }));
     expect(onEvent({ event: null, data: '[DONE]' }, state())).toEqual({ chunks: [], done: true });
     expect(onEvent({ event: null, data: '{"choices":[{"delta":{"content":"x"}}]}' }, state()).chunks).toEqual(['{"choices":[{"delta":{"content":"x"}}]}']);
+  });
+});
+
+describe('usage details, for pricing', () => {
+  it('Responses: cached input and reasoning output from their details', () => {
+    const text = JSON.stringify({ id: 'r', output: [], usage: { input_tokens: 100, output_tokens: 50,
+      input_tokens_details: { cached_tokens: 60 }, output_tokens_details: { reasoning_tokens: 40 } } });
+    expect(answerFor(openai, text, job('responses', {})).usage)
+      .toEqual({ promptTokens: 100, completionTokens: 50, totalTokens: 150, cachedTokens: 60, reasoningTokens: 40 });
+  });
+
+  it('media: the images an answer holds, a transcription\'s seconds, and tokens where the model reports them', () => {
+    const answer = (body: unknown) => mediaAnswer(Buffer.from(JSON.stringify(body)), 'application/json').usage;
+    expect(answer({ created: 1, data: [{ url: 'a' }, { url: 'b' }] })).toEqual({ promptTokens: 0, completionTokens: 0, totalTokens: 0, images: 2 });
+    expect(answer({ data: [{ b64_json: 'x' }], usage: { input_tokens: 10, output_tokens: 4160 } }))
+      .toEqual({ promptTokens: 10, completionTokens: 4160, totalTokens: 4170, images: 1 });
+    expect(answer({ text: 'hi', usage: { type: 'duration', seconds: 7 } })).toEqual({ promptTokens: 0, completionTokens: 0, totalTokens: 0, audioSeconds: 7 });
+    expect(answer({ text: 'hi', duration: 3.5, segments: [] })).toMatchObject({ audioSeconds: 3.5 });
+    expect(answer({ text: 'hi' })).toBeNull();
+    expect(mediaAnswer(Buffer.from('hi'), 'text/plain').usage).toBeNull();
+  });
+
+  it('OpenAI-compatible chat: cached and reasoning tokens, and DeepSeek\'s cache hits', () => {
+    expect(usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 20, total_tokens: 30, prompt_tokens_details: { cached_tokens: 6 },
+      completion_tokens_details: { reasoning_tokens: 15 } })).toEqual({ promptTokens: 10, completionTokens: 20, totalTokens: 30,
+      cachedTokens: 6, reasoningTokens: 15 });
+    expect(usageFromOpenAI({ prompt_tokens: 10, completion_tokens: 1, prompt_cache_hit_tokens: 8 })).toMatchObject({ cachedTokens: 8 });
+    // Absent details stay absent: not reported is not zero.
+    expect(usageFromOpenAI({ prompt_tokens: 1, completion_tokens: 1 })).toEqual({ promptTokens: 1, completionTokens: 1, totalTokens: 2 });
   });
 });
