@@ -55,8 +55,9 @@ describe('plugins configured by path', () => {
     expect(pre).toMatchObject({ provider: 'openai', model: 'gpt-4o', stream: false, requestModel: 'openai/gpt-4o' });
     for (const post of callsOf(requestId, 'post')) {
       expect(post).toMatchObject({ status: 200, shortCircuited: false, errorCode: null });
+      // The fake reports its cached and reasoning tokens (0), which post-hooks see as the provider said them.
       expect(post.usage).toEqual({ promptTokens: data.usage!.prompt_tokens, completionTokens: data.usage!.completion_tokens,
-        totalTokens: data.usage!.total_tokens });
+        totalTokens: data.usage!.total_tokens, cachedTokens: 0, reasoningTokens: 0 });
     }
   });
 
