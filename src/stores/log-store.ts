@@ -3,8 +3,9 @@
 import { LOG_QUERY_LIMITS, type LogPage, type LogQuery, type LogStats, type LogStatsQuery } from './log-query.js';
 import type { RequestLogRecord } from './log-record.js';
 import {
-  EMPTY_GROUP, getQuery, listQuery, LOG_COLUMNS, LOG_COMPONENT, LOG_TABLE, pageOf, POSTGRES_LOG_SCHEMA, recordOf,
-  retentionQuery, rowValues, SQLITE_LOG_SCHEMA, statsGroupOf, statsQuery, type BuiltQuery,
+  aggregateStats, EMPTY_GROUP, getQuery, listQuery, LOG_COLUMNS, LOG_COMPONENT, LOG_TABLE, pageOf, POSTGRES_LOG_SCHEMA,
+  postgresStatsQuery, recordOf, retentionQuery, rowValues, SQLITE_LOG_SCHEMA, sqliteStatsRowsQuery, statsGroupOf,
+  type BuiltQuery,
 } from './log-sql.js';
 import type postgres from 'postgres';
 import { migratePostgres, openPostgres, type PostgresClient } from './postgres.js';
@@ -37,8 +38,7 @@ export async function openLogStore(target: StoreTarget, options: OpenLogStoreOpt
       target.connection.schema);
 }
 
-function statsOf(rows: readonly Record<string, unknown>[], q: LogStatsQuery): LogStats {
-  const groups = rows.map((row) => statsGroupOf(row, q.groupBy));
+function statsOf(groups: LogStats['groups'], q: LogStatsQuery): LogStats {
   // With no group asked for, an empty filter still answers one group of zeros.
   return { groupBy: q.groupBy ?? null, groups: q.groupBy || groups.length > 0 ? groups : [EMPTY_GROUP] };
 }
@@ -72,7 +72,9 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
       return row ? recordOf(row) : null;
     },
     async stats(q) {
-      return statsOf(all(statsQuery(q, 'sqlite', LOG_QUERY_LIMITS.maxGroups)), q);
+      const built = sqliteStatsRowsQuery(q);
+      const rows = db.prepare(built.text).raw(true).iterate(...built.values) as IterableIterator<unknown[]>;
+      return statsOf(aggregateStats(rows, q, LOG_QUERY_LIMITS.maxGroups), q);
     },
     async deleteOlderThan(before, batch) {
       const q = retentionQuery(before, batch, 'sqlite');
@@ -127,7 +129,8 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
       return row ? recordOf(row) : null;
     },
     async stats(q) {
-      return statsOf(await all(statsQuery(q, 'postgres', LOG_QUERY_LIMITS.maxGroups)), q);
+      const rows = await all(postgresStatsQuery(q, LOG_QUERY_LIMITS.maxGroups));
+      return statsOf(rows.map((row) => statsGroupOf(row, q.groupBy)), q);
     },
     async deleteOlderThan(before, batch) {
       await ready();
