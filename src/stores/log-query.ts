@@ -28,7 +28,7 @@ export interface LogFilter {
   /** Epoch milliseconds, exclusive. */
   to?: number;
   providers?: readonly string[];
-  /** Matches the model asked or the model that answered. */
+  /** Matches the model that answered, or the model asked when none answered (as stats group by model). */
   models?: readonly string[];
   /** HTTP status codes. */
   statuses?: readonly number[];
