@@ -7,6 +7,11 @@ import {
 import type { RequestLogRecord } from './log-record.js';
 
 export const LOG_TABLE = 'heimdall_request_logs';
+/**
+ * The request and the answer live in a table of their own: the log's rows stay small, so filters and sorts read
+ * few pages however long the prompts; a page of results fetches its contents by id.
+ */
+export const CONTENT_TABLE = 'heimdall_request_log_contents';
 export const LOG_COMPONENT = 'request_logs';
 
 /** Record field → column, in insert order. */
@@ -19,6 +24,9 @@ export const LOG_COLUMNS = [
   ['tokensReasoning', 'tokens_reasoning'], ['costUsd', 'cost_usd'], ['stream', 'stream'], ['cancelled', 'cancelled'],
   ['request', 'request'], ['response', 'response'],
 ] as const satisfies readonly (readonly [keyof RequestLogRecord, string])[];
+
+/** The log table's columns: every record field but the content. */
+export const META_COLUMNS = LOG_COLUMNS.filter(([field]) => field !== 'request' && field !== 'response');
 
 const BOOLEAN_FIELDS = new Set<keyof RequestLogRecord>(['stream', 'cancelled']);
 const TEXT_FIELDS = new Set<keyof RequestLogRecord>(['id', 'route', 'method', 'dialect', 'provider', 'modelRequested', 'model',
@@ -44,7 +52,8 @@ function schemaSteps(types: { bigint: string; real: string; bool: string }): str
       provider TEXT, model_requested TEXT, model TEXT, key_name TEXT, virtual_key_id TEXT, status INTEGER NOT NULL,
       error_code TEXT, attempts INTEGER NOT NULL, fallbacks INTEGER NOT NULL, latency_ms ${real} NOT NULL, ttft_ms ${real},
       upstream_ms ${real}, overhead_ms ${real}, tokens_in INTEGER, tokens_out INTEGER, tokens_cached INTEGER,
-      tokens_reasoning INTEGER, cost_usd ${real}, stream ${bool} NOT NULL, cancelled ${bool} NOT NULL, request TEXT, response TEXT)`,
+      tokens_reasoning INTEGER, cost_usd ${real}, stream ${bool} NOT NULL, cancelled ${bool} NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${CONTENT_TABLE} (id TEXT PRIMARY KEY, request TEXT, response TEXT)`,
     // Every index costs each write; cost and token sorts go without one (they sort the filtered rows).
     ...(['timestamp', 'latencyMs'] as const).map((field) =>
       `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${field.toLowerCase()} ON ${LOG_TABLE} ((${SORT_EXPRESSIONS[field]}), id)`),
@@ -111,12 +120,13 @@ function whereClause(f: LogFilter, p: Params): string {
     // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE.
     const like = p.dialect === 'sqlite' ? 'LIKE' : 'ILIKE';
     const pattern = containsPattern(f.search);
-    and.push(`(request ${like} ${p.add(pattern)} ESCAPE '\\' OR response ${like} ${p.add(pattern)} ESCAPE '\\')`);
+    and.push(`EXISTS (SELECT 1 FROM ${CONTENT_TABLE} c WHERE c.id = ${LOG_TABLE}.id AND `
+      + `(c.request ${like} ${p.add(pattern)} ESCAPE '\\' OR c.response ${like} ${p.add(pattern)} ESCAPE '\\'))`);
   }
   return and.length > 0 ? `WHERE ${and.join(' AND ')}` : '';
 }
 
-const SELECT_COLUMNS = LOG_COLUMNS.map(([, column]) => column).join(', ');
+const SELECT_META = META_COLUMNS.map(([, column]) => `${LOG_TABLE}.${column}`).join(', ');
 
 /** The page's query: one more row than asked, so the page knows whether another follows. */
 export function listQuery(q: LogQuery, dialect: SqlDialect): BuiltQuery {
@@ -129,8 +139,10 @@ export function listQuery(q: LogQuery, dialect: SqlDialect): BuiltQuery {
     const after = `(${expr}, id) ${q.sort.direction === 'asc' ? '>' : '<'} (${p.add(q.cursor.value)}, ${p.add(q.cursor.id)})`;
     where = where ? `${where} AND ${after}` : `WHERE ${after}`;
   }
-  const text = `SELECT ${SELECT_COLUMNS}, ${expr} AS sort_value FROM ${LOG_TABLE} ${where} `
-    + `ORDER BY ${expr} ${dir}, id ${dir} LIMIT ${p.add(q.limit + 1)}`;
+  // The page is chosen on the log table alone; only its rows then fetch their content.
+  const text = `SELECT page.*, c.request, c.response FROM (SELECT ${SELECT_META}, ${expr} AS sort_value FROM ${LOG_TABLE} `
+    + `${where} ORDER BY ${expr} ${dir}, id ${dir} LIMIT ${p.add(q.limit + 1)}) page `
+    + `LEFT JOIN ${CONTENT_TABLE} c ON c.id = page.id ORDER BY page.sort_value ${dir}, page.id ${dir}`;
   return { text, values: p.values };
 }
 
@@ -148,17 +160,23 @@ export function pageOf(rows: readonly Record<string, unknown>[], q: LogQuery): L
 
 export function getQuery(id: string, dialect: SqlDialect): BuiltQuery {
   const p = new Params(dialect);
-  return { text: `SELECT ${SELECT_COLUMNS} FROM ${LOG_TABLE} WHERE id = ${p.add(id)}`, values: p.values };
+  return { text: `SELECT ${SELECT_META}, c.request, c.response FROM ${LOG_TABLE} LEFT JOIN ${CONTENT_TABLE} c `
+    + `ON c.id = ${LOG_TABLE}.id WHERE ${LOG_TABLE}.id = ${p.add(id)}`, values: p.values };
 }
 
-/** Deletes at most `batch` records older than `before`; a small batch holds the write lock only briefly. */
-export function retentionQuery(before: number, batch: number, dialect: SqlDialect): BuiltQuery {
-  const p = new Params(dialect);
-  return {
-    text: `DELETE FROM ${LOG_TABLE} WHERE id IN (SELECT id FROM ${LOG_TABLE} WHERE timestamp_ms < ${p.add(before)} `
-      + `ORDER BY timestamp_ms LIMIT ${p.add(batch)})`,
-    values: p.values,
-  };
+/**
+ * Deletes at most `batch` records older than `before`, content first (run both in one transaction): a small batch
+ * holds the write lock only briefly. The same oldest rows are chosen by both statements.
+ */
+export function retentionQueries(before: number, batch: number, dialect: SqlDialect): [contents: BuiltQuery, logs: BuiltQuery] {
+  return [CONTENT_TABLE, LOG_TABLE].map((table) => {
+    const p = new Params(dialect);
+    return {
+      text: `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${LOG_TABLE} WHERE timestamp_ms < ${p.add(before)} `
+        + `ORDER BY timestamp_ms, id LIMIT ${p.add(batch)})`,
+      values: p.values,
+    };
+  }) as [BuiltQuery, BuiltQuery];
 }
 
 /** What a stats query groups by, as SQL over the table's columns; null for one group over everything. */
@@ -278,9 +296,15 @@ export function recordOf(row: Record<string, unknown>): RequestLogRecord {
   return out as unknown as RequestLogRecord;
 }
 
-/** A record's values in LOG_COLUMNS order, as `dialect` binds them. */
+/** A record's content row (id, request, response), or null when it has none to keep. */
+export function contentValues(r: RequestLogRecord): [string, string | null, string | null] | null {
+  if (r.request === null && r.response === null) return null;
+  return [withoutNul(r.id), r.request === null ? null : withoutNul(r.request), r.response === null ? null : withoutNul(r.response)];
+}
+
+/** A record's values in META_COLUMNS order, as `dialect` binds them. */
 export function rowValues(r: RequestLogRecord, dialect: SqlDialect): unknown[] {
-  return LOG_COLUMNS.map(([field]) => {
+  return META_COLUMNS.map(([field]) => {
     const v = r[field];
     if (typeof v === 'boolean') return dialect === 'sqlite' ? (v ? 1 : 0) : v;
     if (typeof v === 'string') return withoutNul(v);

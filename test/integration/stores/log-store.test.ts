@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor, LogQueryError, type LogQuery } from '../../../src/stores/log-query.js';
 import type { RequestLogRecord } from '../../../src/stores/log-record.js';
 import { openLogStore, type LogStore } from '../../../src/stores/log-store.js';
+import { openSqlite } from '../../../src/stores/sqlite.js';
 import type { StoreTarget } from '../../../src/stores/store-config.js';
 import { POSTGRES, postgresAvailable, uniqueSchema } from '../../services.js';
 import { logRecord } from './records.js';
@@ -78,6 +79,10 @@ describe.each(engines)('the request log on $name', ({ up, target }) => {
     await store.insert([{ ...record, status: 500 }]);
     expect(await store.get('whole')).toEqual({ ...record, request: 'with a NUL \uFFFD inside' });
     expect(await store.get('absent')).toBeNull();
+    // Content logging off: no content at all, and the record still comes back whole.
+    const bare = logRecord({ id: 'bare', request: null, response: null });
+    await store.insert([bare]);
+    expect(await store.get('bare')).toEqual(bare);
   });
 
   it.skipIf(!up)('filters on each field', async () => {
@@ -183,6 +188,14 @@ describe.each(engines)('the request log on $name', ({ up, target }) => {
     expect(await store.deleteOlderThan(2000, 10)).toBe(10);
     expect(await store.deleteOlderThan(2000, 10)).toBe(5);
     expect(await store.deleteOlderThan(2000, 10)).toBe(0);
+    // Their content went with them.
+    const t = target();
+    if (t.type === 'sqlite') {
+      const db = openSqlite(t.path);
+      expect(db.prepare("SELECT COUNT(*) AS n FROM heimdall_request_log_contents WHERE id LIKE 'old-%'").get()).toMatchObject({ n: 0 });
+      expect(db.prepare("SELECT COUNT(*) AS n FROM heimdall_request_log_contents WHERE id LIKE 'seed-%'").get()).toMatchObject({ n: 30 });
+      db.close();
+    }
     expect((await store.query({ ...base, from: t0, to: t0 + 30_000 })).records).toHaveLength(30);
   });
 });
