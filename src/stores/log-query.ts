@@ -3,7 +3,7 @@
 // names that reach SQL text (sort fields, group keys) come from the fixed lists below.
 import type { RequestLogRecord } from './log-record.js';
 
-/** Fields a list may be sorted by; each has an index in every engine. Ties break on `id` in the same direction. */
+/** Fields a list may be sorted by (timestamp and latency with an index). Ties break on `id` in the same direction. */
 export const LOG_SORT_FIELDS = ['timestamp', 'latencyMs', 'costUsd', 'tokensTotal'] as const;
 export type LogSortField = (typeof LOG_SORT_FIELDS)[number];
 export type SortDirection = 'asc' | 'desc';
@@ -28,7 +28,7 @@ export interface LogFilter {
   /** Epoch milliseconds, exclusive. */
   to?: number;
   providers?: readonly string[];
-  /** Matches the model asked or the model that answered. */
+  /** Matches the model that answered, or the model asked when none answered (as stats group by model). */
   models?: readonly string[];
   /** HTTP status codes. */
   statuses?: readonly number[];

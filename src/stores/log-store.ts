@@ -3,8 +3,9 @@
 import { LOG_QUERY_LIMITS, type LogPage, type LogQuery, type LogStats, type LogStatsQuery } from './log-query.js';
 import type { RequestLogRecord } from './log-record.js';
 import {
-  EMPTY_GROUP, getQuery, listQuery, LOG_COLUMNS, LOG_COMPONENT, LOG_TABLE, pageOf, POSTGRES_LOG_SCHEMA, recordOf,
-  retentionQuery, rowValues, SQLITE_LOG_SCHEMA, statsGroupOf, statsQuery, type BuiltQuery,
+  aggregateStats, CONTENT_TABLE, contentValues, EMPTY_GROUP, getQuery, listQuery, LOG_COMPONENT, LOG_TABLE, META_COLUMNS,
+  pageOf, POSTGRES_LOG_SCHEMA, postgresStatsQuery, recordOf, retentionQueries, rowValues, SQLITE_LOG_SCHEMA,
+  sqliteStatsRowsQuery, statsGroupOf, type BuiltQuery,
 } from './log-sql.js';
 import type postgres from 'postgres';
 import { migratePostgres, openPostgres, type PostgresClient } from './postgres.js';
@@ -37,13 +38,13 @@ export async function openLogStore(target: StoreTarget, options: OpenLogStoreOpt
       target.connection.schema);
 }
 
-function statsOf(rows: readonly Record<string, unknown>[], q: LogStatsQuery): LogStats {
-  const groups = rows.map((row) => statsGroupOf(row, q.groupBy));
+function statsOf(groups: LogStats['groups'], q: LogStatsQuery): LogStats {
   // With no group asked for, an empty filter still answers one group of zeros.
   return { groupBy: q.groupBy ?? null, groups: q.groupBy || groups.length > 0 ? groups : [EMPTY_GROUP] };
 }
 
-const INSERT_COLUMNS = LOG_COLUMNS.map(([, column]) => column);
+const INSERT_COLUMNS = META_COLUMNS.map(([, column]) => column);
+const CONTENT_INSERT = `INSERT INTO ${CONTENT_TABLE} (id, request, response) VALUES `;
 
 export function sqliteLogStore(db: SqliteDatabase): LogStore {
   try {
@@ -54,8 +55,19 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
   }
   const insertOne = db.prepare(`INSERT INTO ${LOG_TABLE} (${INSERT_COLUMNS.join(', ')}) `
     + `VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`);
+  const insertContent = db.prepare(`${CONTENT_INSERT}(?, ?, ?) ON CONFLICT (id) DO NOTHING`);
   const insertAll = db.transaction((records: readonly RequestLogRecord[]) => {
-    for (const r of records) insertOne.run(...rowValues(r, 'sqlite'));
+    for (const r of records) {
+      // A record already stored keeps its content too: the first one written wins, whole.
+      if (Number(insertOne.run(...rowValues(r, 'sqlite')).changes) === 0) continue;
+      const content = contentValues(r);
+      if (content) insertContent.run(...content);
+    }
+  });
+  const retain = db.transaction((before: number, batch: number) => {
+    const [contents, logs] = retentionQueries(before, batch, 'sqlite');
+    db.prepare(contents.text).run(...contents.values);
+    return Number(db.prepare(logs.text).run(...logs.values).changes);
   });
   const all = (q: BuiltQuery) => db.prepare(q.text).all(...q.values) as Record<string, unknown>[];
   return {
@@ -72,11 +84,12 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
       return row ? recordOf(row) : null;
     },
     async stats(q) {
-      return statsOf(all(statsQuery(q, 'sqlite', LOG_QUERY_LIMITS.maxGroups)), q);
+      const built = sqliteStatsRowsQuery(q);
+      const rows = db.prepare(built.text).raw(true).iterate(...built.values) as IterableIterator<unknown[]>;
+      return statsOf(aggregateStats(rows, q, LOG_QUERY_LIMITS.maxGroups), q);
     },
     async deleteOlderThan(before, batch) {
-      const q = retentionQuery(before, batch, 'sqlite');
-      return Number(db.prepare(q.text).run(...q.values).changes);
+      return retain.immediate(before, batch);
     },
     async ping() {
       db.prepare('SELECT 1').get();
@@ -109,15 +122,23 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
     async insert(records) {
       if (records.length === 0) return;
       await ready();
-      // One multi-row INSERT: a single round trip and one transaction for the whole batch.
+      // Two multi-row INSERTs in one transaction: two round trips for the whole batch. RETURNING names the records
+      // stored now, so one already stored keeps its first content.
       const values: unknown[] = [];
       const rows = records.map((r, i) => {
         values.push(...rowValues(r, 'postgres'));
         const base = i * INSERT_COLUMNS.length;
         return `(${INSERT_COLUMNS.map((_, j) => `$${base + j + 1}`).join(', ')})`;
       });
-      await sql.unsafe(`INSERT INTO ${LOG_TABLE} (${INSERT_COLUMNS.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT (id) DO NOTHING`,
-        values as postgres.ParameterOrJSON<never>[]);
+      await sql.begin(async (tx) => {
+        const stored = await tx.unsafe(`INSERT INTO ${LOG_TABLE} (${INSERT_COLUMNS.join(', ')}) VALUES ${rows.join(', ')} `
+          + 'ON CONFLICT (id) DO NOTHING RETURNING id', values as postgres.ParameterOrJSON<never>[]);
+        const fresh = new Set(stored.map((row) => row.id as string));
+        const contents = records.filter((r) => fresh.has(r.id)).map(contentValues).filter((c) => c !== null);
+        if (contents.length === 0) return;
+        await tx.unsafe(`${CONTENT_INSERT}${contents.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')} `
+          + 'ON CONFLICT (id) DO NOTHING', contents.flat() as postgres.ParameterOrJSON<never>[]);
+      });
     },
     async query(q) {
       return pageOf(await all(listQuery(q, 'postgres')), q);
@@ -127,13 +148,16 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
       return row ? recordOf(row) : null;
     },
     async stats(q) {
-      return statsOf(await all(statsQuery(q, 'postgres', LOG_QUERY_LIMITS.maxGroups)), q);
+      const rows = await all(postgresStatsQuery(q, LOG_QUERY_LIMITS.maxGroups));
+      return statsOf(rows.map((row) => statsGroupOf(row, q.groupBy)), q);
     },
     async deleteOlderThan(before, batch) {
       await ready();
-      const q = retentionQuery(before, batch, 'postgres');
-      const result = await sql.unsafe(q.text, q.values as postgres.ParameterOrJSON<never>[]);
-      return result.count;
+      const [contents, logs] = retentionQueries(before, batch, 'postgres');
+      return sql.begin(async (tx) => {
+        await tx.unsafe(contents.text, contents.values as postgres.ParameterOrJSON<never>[]);
+        return (await tx.unsafe(logs.text, logs.values as postgres.ParameterOrJSON<never>[])).count;
+      });
     },
     async ping() {
       await sql`SELECT 1`;

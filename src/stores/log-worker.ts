@@ -117,14 +117,17 @@ async function answer(id: number, work: () => Promise<unknown>): Promise<void> {
   }
 }
 
+const periodicRetention = () => {
+  retention().then((deleted) => {
+    if (deleted > 0) post({ type: 'retained', deleted });
+  }, () => {});
+};
 const retentionTimer = config.retentionDays > 0 && config.retentionIntervalMs > 0
-  ? setInterval(() => {
-    retention().then((deleted) => {
-      if (deleted > 0) post({ type: 'retained', deleted });
-    }, () => {});
-  }, config.retentionIntervalMs)
+  ? setInterval(periodicRetention, config.retentionIntervalMs)
   : null;
 retentionTimer?.unref();
+// Once soon after start too, so a gateway restarted more often than hourly still trims its store.
+if (retentionTimer) setTimeout(periodicRetention, Math.min(10_000, config.retentionIntervalMs)).unref();
 
 port.on('message', (message: FrontMessage) => {
   switch (message.type) {

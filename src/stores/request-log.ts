@@ -76,7 +76,7 @@ export function describeTarget(target: StoreTarget): string {
     : `postgres ${target.connection.host}:${target.connection.port}/${target.connection.database}`;
 }
 
-/** Starts the log worker; resolves once it has tried the store (a store that is down is retried, not fatal). */
+/** Starts the log worker, which opens the store (one that is down is retried, not fatal). */
 export async function openRequestLog(options: RequestLogOptions): Promise<RequestLog> {
   const { logger } = options;
   const capacity = options.queueCapacity ?? 10_000;
@@ -124,10 +124,6 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
   };
 
   let worker: Worker;
-  let firstContact: (() => void) | null = null;
-  const contacted = new Promise<void>((resolve) => {
-    firstContact = resolve;
-  });
 
   const onMessage = (message: WorkerMessage) => {
     switch (message.type) {
@@ -141,8 +137,6 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
         restartDelayMs = 1000;
         if (message.up) logger.info({ store: description }, 'request log store is up');
         else logger.error({ store: description, err: message.error }, 'request log store is unavailable; records wait, then drop past the queue bound');
-        firstContact?.();
-        firstContact = null;
         break;
       case 'result': {
         const call = calls.get(message.id);
@@ -184,8 +178,6 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
         calls.delete(id);
       }
       logger.error({ code, restartInMs: restartDelayMs }, 'the request log thread exited; starting another');
-      firstContact?.();
-      firstContact = null;
       setTimeout(() => {
         if (closed) return;
         start();
@@ -276,12 +268,8 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
     return closing;
   };
 
-  // Whether the store is up is known within the connect timeout; start-up does not wait longer than that.
-  let startTimer: NodeJS.Timeout | undefined;
-  await Promise.race([contacted, new Promise((resolve) => {
-    startTimer = setTimeout(resolve, (data.connectTimeoutSeconds + 1) * 1000);
-  })]);
-  clearTimeout(startTimer);
+  // Start-up does not wait for the store: the thread opens it beside the provider pools starting, and says when it
+  // is up (or not); records and reads queue behind it meanwhile.
 
   return {
     sink,
