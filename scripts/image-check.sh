@@ -51,6 +51,8 @@ chat=$(curl -s "http://127.0.0.1:$port/v1/chat/completions" -H 'content-type: ap
   -d '{"model":"mock/echo","messages":[{"role":"user","content":"ping"}]}')
 check "a chat on mock/echo answers" grep -q '"content":"Echo: ping"' <<< "$chat"
 
+check "the request log store opened (/app/data/logs.db)" $ENGINE exec "$container" test -s /app/data/logs.db
+
 pid1=$($ENGINE exec "$container" sh -c 'tr "\0" " " < /proc/1/cmdline')
 check "node is PID 1 (it runs: $pid1)" grep -q '^node dist/src/main.js' <<< "$pid1"
 uid=$($ENGINE exec "$container" sh -c 'awk "/^Uid:/ {print \$2}" /proc/1/status')

@@ -8,6 +8,7 @@ import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { LeaseClient, type LeaseTransport } from './dispatch/leases.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
+import { logsRoutes } from './http/logs-api.js';
 import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
@@ -31,6 +32,7 @@ import type { McpTransport } from './mcp/remote.js';
 import { createPricing } from './pricing/index.js';
 import { CostMeter } from './pricing/meter.js';
 import type { ErrorData } from './errors/error-data.js';
+import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
@@ -54,6 +56,11 @@ export interface GatewayOptions {
   mcpCatalog?: McpCatalog;
   /** The agent loop's depth with `mcpCatalog`; default: the config's `client.mcp_agent_depth`, else 10. */
   mcpAgentDepth?: number;
+  /**
+   * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
+   * here: it closes it, after the requests in flight, when it closes or fails to start.
+   */
+  requestLog?: RequestLog | null;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -64,6 +71,8 @@ export type ReloadOutcome =
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
+  /** The request log (sink and reader), or null when logging is off. */
+  readonly requestLog: RequestLog | null;
   /** Everything this process's /metrics exposes, as structured-clone-able data for renderClusterMetrics. */
   metricsSnapshot(): Promise<MetricsSnapshot>;
   /**
@@ -72,18 +81,6 @@ export interface Gateway {
    * the requests its kept-alive connections still send, closing each connection after its response.
    */
   close(graceMs?: number, handOverMs?: number): Promise<void>;
-}
-
-/** `127.0.0.0/8` or `::1`, in any spelling uWebSockets.js gives (IPv4-mapped IPv6 on a dual-stack socket). */
-export function isLoopback(address: string): boolean {
-  if (address.startsWith('127.')) return true;
-  let host: string;
-  try {
-    host = new URL(`http://[${address}]/`).hostname;
-  } catch {
-    return false;
-  }
-  return host === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
@@ -119,7 +116,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     nextShard += provider.concurrency.threads;
   });
 
-  const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
+  const requestLog = options.requestLog ?? null;
+  const closePools = () => Promise.all([...[...pools.values()].map((pool) => pool.close(0)), requestLog?.close()]);
   const pricing = createPricing(config.providers);
   let plugins: PluginRunner;
   let mcp: StartedMcp | null = null;
@@ -153,7 +151,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
       stats: () => pool.stats() })), breakers: () => breakers.all(),
-    ...(mcp ? { extraFamilies: mcp.metrics.families, extraGauges: [mcp.connectedGauge] } : {}) };
+    ...(mcp ? { extraFamilies: mcp.metrics.families, extraGauges: [mcp.connectedGauge] } : {}),
+    counters: () => {
+      const counts = requestLog?.counters();
+      return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
+    } };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
@@ -165,7 +167,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
     metrics: pipelineMetrics, costs, ...(catalogInUse ? { mcp: catalogInUse } : {}),
-    mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth };
+    mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth,
+    requestLog: requestLog ? { content: config.requestLog.content } : null };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -199,13 +202,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
         ...(options.processes ? { processes: options.processes() } : {}), ...(mcp ? { mcp: mcp.health() } : {}) }));
     } },
-    { method: 'post', path: '/api/reload', readBody: false, remoteAddress: true, handler: (request, sink) => {
+    // Behind the admin guard, as every /api/* route (src/http/admin-guard.ts).
+    { method: 'post', path: '/api/reload', readBody: false, handler: (_request, sink) => {
       const refuse = (error: ErrorData) => sink.json(statusOf(error), openAIErrorBody(error));
-      // No admin authentication exists yet: only someone on this host may reload.
-      if (!isLoopback(request.remoteAddress ?? '')) {
-        refuse(errorData('ADMIN_LOOPBACK_ONLY', '/api/reload answers loopback clients only (127.0.0.1, ::1)'));
-        return;
-      }
       if (!options.reload) {
         refuse(errorData('RELOAD_UNAVAILABLE', 'reload needs the supervisor: start with --processes 2 or more (or auto); '
           + 'a single process (--processes 1, the default) must be restarted to apply a new config'));
@@ -216,6 +215,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         else refuse(errorData(outcome.code, outcome.message));
       }, (error: unknown) => refuse(errorData('RELOAD_FAILED', (error as Error).message)));
     } },
+    ...logsRoutes(requestLog?.reader ?? null),
     { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
       const withoutThreads = closing ? [] : [...pools.values()]
@@ -246,6 +246,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
+      admin: config.admin,
+      requestLog: requestLog?.sink ?? null,
       sharePort: options.sharePort,
     });
   } catch (error) {
@@ -256,6 +258,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   return {
     port: server.port,
     pools,
+    requestLog,
     metricsSnapshot,
     async close(graceMs = config.client.shutdownGraceSeconds * 1000, handOverMs = 0) {
       if (closing) return;
@@ -266,8 +269,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
-      // After the requests in flight: an agent-mode request may still be calling tools while it drains.
+      // After the requests in flight: an agent-mode request may still be calling tools while it drains, and the
+      // records of those requests are the last ones pushed.
       await closeMcp();
+      await requestLog?.close();
       await plugins.close();
       server.closeAll();
     },

@@ -19,7 +19,9 @@ import {
   type RawKey,
   type RawProvider,
 } from './schema.js';
+import { adminConfig } from './admin.js';
 import { unenforcedSettings } from './security.js';
+import { requestLogConfig } from './stores.js';
 import { overrideFromBifrost } from '../pricing/overrides.js';
 import type { GatewayConfig, KeyConfig, McpClientConfig, McpConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
@@ -62,6 +64,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const targets = { served: providers.map((p) => p.name), unsupported: unsupportedProviders };
   checkFallbacks(providers, targets, ctx.problems);
   const aliases = modelAliases(cfg.model_aliases, targets, ctx.problems);
+  const admin = adminConfig(cfg, opts.env, (value, path) => resolveRef(value, ctx, path), ctx.problems);
   if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
   if (ctx.emptyModelKeys.length > 0) {
     ctx.warnings.push(`${ctx.emptyModelKeys.join(', ')}: "models": [] allows no model, so ${ctx.emptyModelKeys.length === 1
@@ -70,6 +73,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   }
   const plugins = normalizePlugins(cfg.plugins, file);
   const mcp = mcpConfig(cfg, ctx);
+  const requestLog = requestLogConfig(cfg, { env: opts.env, problems: ctx.problems, warnings: ctx.warnings,
+    resolveEnv: (value, path) => resolveRef(value, ctx, path) });
   if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
 
   const config = deepFreeze({
@@ -88,8 +93,11 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     modelAliases: aliases,
     plugins: plugins.plugins,
     mcp,
+    admin,
+    requestLog,
     source,
-    ignoredKeys: [...ignoredKeys(cfg), ...plugins.ignored],
+    // A top-level `auth_config` that is enabled is acted on (src/config/admin.ts).
+    ignoredKeys: [...ignoredKeys(cfg).filter((key) => key !== 'auth_config' || !admin.basic), ...plugins.ignored],
     warnings: [...ctx.warnings, ...plugins.warnings],
   });
   rememberEnvValues(config, ctx.envValues);
@@ -567,6 +575,8 @@ function ignoredKeys(cfg: RawConfig): string[] {
   };
   collect(cfg, IGNORED_KEYS.top, []);
   collect(cfg.client, IGNORED_KEYS.client, ['client']);
+  collect(cfg.logs_store, IGNORED_KEYS.logsStore, ['logs_store']);
+  collect(cfg.logs_store?.writer, IGNORED_KEYS.storeWriter, ['logs_store', 'writer']);
   for (const [name, p] of Object.entries(cfg.providers)) {
     collect(p, IGNORED_KEYS.provider, ['providers', name]);
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);

@@ -50,6 +50,10 @@ export function redactConfig(cfg: GatewayConfig): unknown {
     // A stdio server's environment is the gateway's own variables, secrets among them: names only.
     mcp: cfg.mcp && { ...cfg.mcp, clients: cfg.mcp.clients.map((c) => ({ ...c, headers: maskByName(c.headers),
       env: Object.fromEntries(Object.keys(c.env).map((name) => [name, MASK])), url: maskUserinfo(c.url) })) },
+    admin: { basic: cfg.admin.basic && { username: cfg.admin.basic.username, password: MASK },
+      bearerToken: cfg.admin.bearerToken && MASK },
+    // A PostgreSQL password written in the config itself (one read from `env.VAR` is masked as every env value is).
+    requestLog: { ...cfg.requestLog, target: maskByName(cfg.requestLog.target) },
   };
   return maskValues(byName, envValuesOf.get(cfg) ?? new Set());
 }

@@ -1,6 +1,7 @@
-// Never less safe than asked. Heimdall has no inbound authentication or governance yet, so a Bifrost setting that
-// would restrict who may call the gateway, or how much, cannot be honoured: loading it with a warning would start
-// a gateway that lets through what the operator meant to stop. Each such setting is a config error naming it.
+// Never less safe than asked. Heimdall has no inbound authentication on inference routes or governance yet (only the
+// admin API's, src/config/admin.ts), so a Bifrost setting that would restrict who may call the gateway, or how much,
+// cannot be honoured: loading it with a warning would start a gateway that lets through what the operator meant to
+// stop. Each such setting is a config error naming it.
 // Settings whose omission only loses a feature (logging, tracing, caching, CORS) stay warnings in `load.ts`.
 
 import type { ConfigProblem } from './errors.js';
@@ -27,7 +28,6 @@ export function unenforcedSettings(cfg: RawConfig): ConfigProblem[] {
     refuse('client.required_headers', `requires the headers ${client.required_headers.join(', ')} on every request`);
   }
 
-  if (asObject(cfg.auth_config)?.is_enabled === true) refuse('auth_config.is_enabled', 'enables authentication');
   governance(asObject(cfg.governance), refuse);
   if (nonEmpty(cfg.access_profiles)) refuse('access_profiles', 'access profiles limit models, budgets and rates');
   if (asObject(cfg.scim_config)?.enabled === true) refuse('scim_config.enabled', 'enables single sign-on authentication');
@@ -51,7 +51,7 @@ export function unenforcedSettings(cfg: RawConfig): ConfigProblem[] {
 
 function governance(g: Loose | null, refuse: (path: string, what: string) => void): void {
   if (!g) return;
-  if (asObject(g.auth_config)?.is_enabled === true) refuse('governance.auth_config.is_enabled', 'enables authentication');
+  // `auth_config` (admin credentials for /api/*) is enforced: src/config/admin.ts.
   // An inactive virtual key lets nothing through in Bifrost either, so ignoring it loses nothing.
   const active = asList(g.virtual_keys).filter((vk) => asObject(vk)?.is_active !== false);
   if (active.length > 0) {

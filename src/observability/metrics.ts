@@ -145,6 +145,8 @@ export interface MetricsRegistryOptions {
   readonly extraFamilies?: readonly SparseFamily[];
   /** Gauges read at scrape time from a feature's state (whether each MCP client is connected). */
   readonly extraGauges?: readonly ScrapeGauge[];
+  /** Unlabelled counters kept elsewhere (the request log's), read at each scrape. */
+  readonly counters?: () => readonly { readonly name: string; readonly help: string; readonly value: number }[];
 }
 
 /** A gauge whose series are read when scraped: label values in `labelNames`' order, and the value. */
@@ -351,6 +353,9 @@ export function createMetricsSnapshotter(options: MetricsRegistryOptions, regist
       const series = spec.read();
       families.push(snapshotFamily(spec.name, spec.help, 'gauge', spec.aggregation, spec.labelNames, [],
         series.map((s) => [...s.labels]), series.map((s) => s.value)));
+    }
+    for (const counter of options.counters?.() ?? []) {
+      families.push(snapshotFamily(counter.name, counter.help, 'counter', 'sum', [], [], [[]], [counter.value]));
     }
     // Every version running (two during a rolling upgrade) shows, each as 1.
     families.push(snapshotFamily(BUILD_INFO.name, BUILD_INFO.help, 'gauge', 'max', BUILD_INFO.labelNames, [],

@@ -21,6 +21,7 @@ import { AgentLoop } from '../mcp/agent.js';
 import type { McpCatalog } from '../mcp/catalog.js';
 import { addedTools, McpTools, type AddedTools, type ToolSet } from '../mcp/tools.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
+import { ContentCapture, type RequestLogSettings } from '../observability/request-log.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -48,6 +49,8 @@ export interface PipelineDeps {
   readonly unsupportedProviders?: ReadonlySet<string>;
   /** The MCP tools requests are given; absent, the request path does no MCP work at all. */
   readonly mcp?: McpCatalog;
+  /** The request log, when it is on: each request is marked for it, and its content captured when that is kept. */
+  readonly requestLog?: RequestLogSettings | null;
   /** Prices each answer into its access record and the cost metrics; absent, nothing is priced. */
   readonly costs?: CostMeter;
   /** `client.mcp_agent_depth`: the most rounds of tools the agent loop runs for one request (default 10). */
@@ -81,6 +84,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const { plugins } = deps;
   const mcp = deps.mcp ? toolsOf(deps.mcp) : null;
   const agentDepth = deps.mcpAgentDepth ?? DEFAULT_MCP_AGENT_DEPTH;
+  const logged = deps.requestLog ? dialect.name : '';
+  const logContent = deps.requestLog?.content === true;
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
 
   /** A plugin answered instead of the provider, with a response or an error. */
@@ -101,6 +106,11 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       if (!chunks) {
         respondOutcome(sink, wire, outcome, headers, run.failures);
         return;
+      }
+      const content = sink.access.content;
+      if (content) {
+        content.attempt('chat', false);
+        for (const chunk of chunks) content.chunk(chunk);
       }
       // A streamed request gets its short-circuit answer as a stream too, as the client's SDK expects.
       sink.startStream(headers, wire.streamContentType);
@@ -125,6 +135,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
     const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
+    sink.access.content?.attempt(sent.kind, callWire !== wire);
     const job: JobData = {
       kind: sent.kind,
       requestId: ctx.requestId,
@@ -194,10 +205,16 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
 
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
+    const access = sink.access;
+    if (logged) {
+      access.dialect = logged;
+      if (logContent) access.content = new ContentCapture(request.body, request.headers['content-type']);
+    }
     let parsed: ParsedRequest;
     let fallbacks: readonly string[];
     try {
       parsed = dialect.parse(request);
+      if (logged) access.modelRequested = parsed.body.model;
       parsed.body.model = resolveModel(parsed.body.model);
       fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? defaultFallbacks(parsed.body.model);
     } catch (error) {
@@ -207,11 +224,12 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       return;
     }
     const wire = dialect.wire(parsed);
+    access.content?.parsed(parsed.kind, wire);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
     ctx.dialect = dialect.name;
     if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers);
-    const run = new RequestRun(parsed, fallbacks, deps.metrics, sink.access);
+    const run = new RequestRun(parsed, fallbacks, deps.metrics, access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
     attempt(ctx, sink, wire, run, 0);
   };

@@ -15,10 +15,6 @@ const cases: [string, Record<string, unknown>, string, Record<string, unknown>][
     { client: { enforce_governance_header: false } }],
   ['the deprecated SCIM auth', { client: { enforce_scim_auth: true } }, 'client.enforce_scim_auth', { client: { enforce_scim_auth: false } }],
   ['required headers', { client: { required_headers: ['x-tenant'] } }, 'client.required_headers', { client: { required_headers: [] } }],
-  ['auth_config at the top', { auth_config: { is_enabled: true, admin_username: 'a', admin_password: 'b' } }, 'auth_config.is_enabled',
-    { auth_config: { is_enabled: false } }],
-  ['governance auth', { governance: { auth_config: { is_enabled: true } } }, 'governance.auth_config.is_enabled',
-    { governance: { auth_config: { is_enabled: false } } }],
   ['an active virtual key', { governance: { virtual_keys: [{ id: 'v', name: 'v', provider_configs: [] }] } }, 'governance.virtual_keys',
     { governance: { virtual_keys: [{ id: 'v', name: 'v', is_active: false }] } }],
   ['a budget', { governance: { budgets: [{ id: 'b', max_limit: 5, reset_duration: '1d' }] } }, 'governance.budgets',
@@ -50,6 +46,14 @@ describe('settings Heimdall cannot enforce yet', () => {
     const cfg = await loadConfig({ raw: { ...base(), ...off }, env: {} });
     expect(cfg.providers.map((p) => p.name)).toEqual(['mock']);
   });
+
+  // Admin credentials are enforced on /api/* now (test/unit/config/admin.test.ts): they load.
+  it.each([[{ auth_config: { is_enabled: true, admin_username: 'a', admin_password: 'b' } }],
+    [{ governance: { auth_config: { is_enabled: true, admin_username: 'a', admin_password: 'b' } } }]])(
+    'loads enabled admin credentials (%j), which /api/* enforces', async (setting) => {
+      const cfg = await loadConfig({ raw: { ...base(), ...setting }, env: {} });
+      expect(cfg.admin.basic).toEqual({ username: 'a', password: 'b' });
+    });
 
   it('reports every such setting of one config together, with the other problems', async () => {
     const err = await configError(() => loadConfig({

@@ -1,0 +1,313 @@
+// The request log's table and the SQL both engines run against it. Every value is a bound parameter; the only text
+// assembled here comes from the fixed maps below (columns, sort expressions, group expressions), chosen by name.
+import {
+  checkLogQuery, checkLogStatsQuery, encodeCursor, type LogFilter, type LogPage, type LogQuery, type LogSortField,
+  type LogStatsGroup, type LogStatsQuery,
+} from './log-query.js';
+import type { RequestLogRecord } from './log-record.js';
+
+export const LOG_TABLE = 'heimdall_request_logs';
+/**
+ * The request and the answer live in a table of their own: the log's rows stay small, so filters and sorts read
+ * few pages however long the prompts; a page of results fetches its contents by id.
+ */
+export const CONTENT_TABLE = 'heimdall_request_log_contents';
+export const LOG_COMPONENT = 'request_logs';
+
+/** Record field → column, in insert order. */
+export const LOG_COLUMNS = [
+  ['id', 'id'], ['timestamp', 'timestamp_ms'], ['route', 'route'], ['method', 'method'], ['dialect', 'dialect'],
+  ['provider', 'provider'], ['modelRequested', 'model_requested'], ['model', 'model'], ['keyName', 'key_name'],
+  ['virtualKeyId', 'virtual_key_id'], ['status', 'status'], ['errorCode', 'error_code'], ['attempts', 'attempts'],
+  ['fallbacks', 'fallbacks'], ['latencyMs', 'latency_ms'], ['ttftMs', 'ttft_ms'], ['upstreamMs', 'upstream_ms'],
+  ['overheadMs', 'overhead_ms'], ['tokensIn', 'tokens_in'], ['tokensOut', 'tokens_out'], ['tokensCached', 'tokens_cached'],
+  ['tokensReasoning', 'tokens_reasoning'], ['costUsd', 'cost_usd'], ['stream', 'stream'], ['cancelled', 'cancelled'],
+  ['request', 'request'], ['response', 'response'],
+] as const satisfies readonly (readonly [keyof RequestLogRecord, string])[];
+
+/** The log table's columns: every record field but the content. */
+export const META_COLUMNS = LOG_COLUMNS.filter(([field]) => field !== 'request' && field !== 'response');
+
+const BOOLEAN_FIELDS = new Set<keyof RequestLogRecord>(['stream', 'cancelled']);
+const TEXT_FIELDS = new Set<keyof RequestLogRecord>(['id', 'route', 'method', 'dialect', 'provider', 'modelRequested', 'model',
+  'keyName', 'virtualKeyId', 'errorCode', 'request', 'response']);
+
+// One expression per sort field, written as in its index (where it has one) so the engine can walk the index.
+const SORT_EXPRESSIONS: Record<LogSortField, string> = {
+  timestamp: 'timestamp_ms',
+  latencyMs: 'latency_ms',
+  // A request with no price sorts below every priced one, in both engines (NULL ordering differs between them).
+  costUsd: 'COALESCE(cost_usd, -1)',
+  tokensTotal: '(COALESCE(tokens_in, 0) + COALESCE(tokens_out, 0))',
+};
+
+/** The model a record counts under: the one that answered, else the one asked (a request that failed first). */
+const MODEL_EXPRESSION = 'COALESCE(model, model_requested)';
+
+function schemaSteps(types: { bigint: string; real: string; bool: string }): string[] {
+  const { bigint, real, bool } = types;
+  return [[
+    `CREATE TABLE IF NOT EXISTS ${LOG_TABLE} (
+      id TEXT PRIMARY KEY, timestamp_ms ${bigint} NOT NULL, route TEXT NOT NULL, method TEXT NOT NULL, dialect TEXT NOT NULL,
+      provider TEXT, model_requested TEXT, model TEXT, key_name TEXT, virtual_key_id TEXT, status INTEGER NOT NULL,
+      error_code TEXT, attempts INTEGER NOT NULL, fallbacks INTEGER NOT NULL, latency_ms ${real} NOT NULL, ttft_ms ${real},
+      upstream_ms ${real}, overhead_ms ${real}, tokens_in INTEGER, tokens_out INTEGER, tokens_cached INTEGER,
+      tokens_reasoning INTEGER, cost_usd ${real}, stream ${bool} NOT NULL, cancelled ${bool} NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${CONTENT_TABLE} (id TEXT PRIMARY KEY, request TEXT, response TEXT)`,
+    // Every index costs each write; cost and token sorts go without one (they sort the filtered rows).
+    ...(['timestamp', 'latencyMs'] as const).map((field) =>
+      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${field.toLowerCase()} ON ${LOG_TABLE} ((${SORT_EXPRESSIONS[field]}), id)`),
+    ...['provider', 'status'].map((column) =>
+      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${column} ON ${LOG_TABLE} (${column}, timestamp_ms)`),
+    `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_model ON ${LOG_TABLE} ((${MODEL_EXPRESSION}), timestamp_ms)`,
+    ...['error_code', 'virtual_key_id'].map((column) =>
+      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${column} ON ${LOG_TABLE} (${column}, timestamp_ms) WHERE ${column} IS NOT NULL`),
+  ].join(';\n')];
+}
+
+export const SQLITE_LOG_SCHEMA = schemaSteps({ bigint: 'INTEGER', real: 'REAL', bool: 'INTEGER' });
+export const POSTGRES_LOG_SCHEMA = schemaSteps({ bigint: 'BIGINT', real: 'DOUBLE PRECISION', bool: 'BOOLEAN' });
+
+export type SqlDialect = 'sqlite' | 'postgres';
+
+export interface BuiltQuery {
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+/** Collects bound values and writes each one's placeholder: `?` for SQLite, `$n` for PostgreSQL. */
+class Params {
+  readonly values: unknown[] = [];
+  constructor(readonly dialect: SqlDialect) {}
+
+  add(value: unknown): string {
+    this.values.push(typeof value === 'string' ? withoutNul(value) : value);
+    return this.dialect === 'sqlite' ? '?' : `$${this.values.length}`;
+  }
+
+  list(values: readonly unknown[]): string {
+    return values.map((v) => this.add(v)).join(', ');
+  }
+
+  bool(value: boolean): string {
+    return this.add(this.dialect === 'sqlite' ? (value ? 1 : 0) : value);
+  }
+}
+
+// PostgreSQL's text cannot hold NUL; SQLite's can. Both store (and match) U+FFFD in its place, so they agree.
+const withoutNul = (s: string): string => (s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
+
+/** A LIKE pattern matching `text` literally anywhere, with `\` as the escape character. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function whereClause(f: LogFilter, p: Params): string {
+  const and: string[] = [];
+  if (f.from !== undefined) and.push(`timestamp_ms >= ${p.add(f.from)}`);
+  if (f.to !== undefined) and.push(`timestamp_ms < ${p.add(f.to)}`);
+  if (f.providers) and.push(`provider IN (${p.list(f.providers)})`);
+  // One indexed expression, walked in time order: an OR over two columns would fetch and sort every match.
+  if (f.models) and.push(`${MODEL_EXPRESSION} IN (${p.list(f.models)})`);
+  if (f.statuses) and.push(`status IN (${p.list(f.statuses)})`);
+  if (f.outcome === 'success') and.push('status < 400');
+  if (f.outcome === 'error') and.push('status >= 400');
+  if (f.errorCodes) and.push(`error_code IN (${p.list(f.errorCodes)})`);
+  if (f.virtualKeyIds) and.push(`virtual_key_id IN (${p.list(f.virtualKeyIds)})`);
+  if (f.stream !== undefined) and.push(`stream = ${p.bool(f.stream)}`);
+  if (f.minLatencyMs !== undefined) and.push(`latency_ms >= ${p.add(f.minLatencyMs)}`);
+  if (f.search !== undefined) {
+    // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE.
+    const like = p.dialect === 'sqlite' ? 'LIKE' : 'ILIKE';
+    const pattern = containsPattern(f.search);
+    and.push(`EXISTS (SELECT 1 FROM ${CONTENT_TABLE} c WHERE c.id = ${LOG_TABLE}.id AND `
+      + `(c.request ${like} ${p.add(pattern)} ESCAPE '\\' OR c.response ${like} ${p.add(pattern)} ESCAPE '\\'))`);
+  }
+  return and.length > 0 ? `WHERE ${and.join(' AND ')}` : '';
+}
+
+const SELECT_META = META_COLUMNS.map(([, column]) => `${LOG_TABLE}.${column}`).join(', ');
+
+/** The page's query: one more row than asked, so the page knows whether another follows. */
+export function listQuery(q: LogQuery, dialect: SqlDialect): BuiltQuery {
+  checkLogQuery(q);
+  const p = new Params(dialect);
+  const expr = SORT_EXPRESSIONS[q.sort.field];
+  const dir = q.sort.direction === 'asc' ? 'ASC' : 'DESC';
+  let where = whereClause(q, p);
+  if (q.cursor) {
+    const after = `(${expr}, id) ${q.sort.direction === 'asc' ? '>' : '<'} (${p.add(q.cursor.value)}, ${p.add(q.cursor.id)})`;
+    where = where ? `${where} AND ${after}` : `WHERE ${after}`;
+  }
+  // The page is chosen on the log table alone; only its rows then fetch their content.
+  const text = `SELECT page.*, c.request, c.response FROM (SELECT ${SELECT_META}, ${expr} AS sort_value FROM ${LOG_TABLE} `
+    + `${where} ORDER BY ${expr} ${dir}, id ${dir} LIMIT ${p.add(q.limit + 1)}) page `
+    + `LEFT JOIN ${CONTENT_TABLE} c ON c.id = page.id ORDER BY page.sort_value ${dir}, page.id ${dir}`;
+  return { text, values: p.values };
+}
+
+export function pageOf(rows: readonly Record<string, unknown>[], q: LogQuery): LogPage {
+  const more = rows.length > q.limit;
+  const kept = more ? rows.slice(0, q.limit) : rows;
+  const last = kept.at(-1);
+  return {
+    records: kept.map(recordOf),
+    nextCursor: more && last
+      ? encodeCursor({ field: q.sort.field, direction: q.sort.direction, value: Number(last.sort_value), id: String(last.id) })
+      : null,
+  };
+}
+
+export function getQuery(id: string, dialect: SqlDialect): BuiltQuery {
+  const p = new Params(dialect);
+  return { text: `SELECT ${SELECT_META}, c.request, c.response FROM ${LOG_TABLE} LEFT JOIN ${CONTENT_TABLE} c `
+    + `ON c.id = ${LOG_TABLE}.id WHERE ${LOG_TABLE}.id = ${p.add(id)}`, values: p.values };
+}
+
+/**
+ * Deletes at most `batch` records older than `before`, content first (run both in one transaction): a small batch
+ * holds the write lock only briefly. The same oldest rows are chosen by both statements.
+ */
+export function retentionQueries(before: number, batch: number, dialect: SqlDialect): [contents: BuiltQuery, logs: BuiltQuery] {
+  return [CONTENT_TABLE, LOG_TABLE].map((table) => {
+    const p = new Params(dialect);
+    return {
+      text: `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${LOG_TABLE} WHERE timestamp_ms < ${p.add(before)} `
+        + `ORDER BY timestamp_ms, id LIMIT ${p.add(batch)})`,
+      values: p.values,
+    };
+  }) as [BuiltQuery, BuiltQuery];
+}
+
+/** What a stats query groups by, as SQL over the table's columns; null for one group over everything. */
+function groupExpression(q: LogStatsQuery, p: Params): string | null {
+  if (q.groupBy === 'provider') return 'provider';
+  if (q.groupBy === 'model') return MODEL_EXPRESSION;
+  if (q.groupBy === 'time') {
+    // SQLite binds a JS number as REAL; the casts keep the division integral in both engines.
+    const width = () => `CAST(${p.add((q.bucketSeconds as number) * 1000)} AS BIGINT)`;
+    return `(timestamp_ms / ${width()}) * ${width()}`;
+  }
+  return null;
+}
+
+const ORDER_GROUPS = (q: LogStatsQuery) => (q.groupBy === 'time' ? 'g ASC' : 'COUNT(*) DESC, g ASC');
+
+/**
+ * PostgreSQL aggregates in one statement; `percentile_disc` is the nearest-rank percentile (the first latency whose
+ * cumulative share reaches p).
+ */
+export function postgresStatsQuery(q: LogStatsQuery, maxGroups: number): BuiltQuery {
+  checkLogStatsQuery(q);
+  const p = new Params('postgres');
+  const g = groupExpression(q, p) ?? 'NULL::text';
+  const where = whereClause(q, p);
+  const pct = (k: number) => `percentile_disc(${k}) WITHIN GROUP (ORDER BY latency_ms)`;
+  const text = `SELECT ${g} AS g, COUNT(*) AS count, SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors,
+      ${pct(0.5)} AS p50, ${pct(0.95)} AS p95, ${pct(0.99)} AS p99,
+      SUM(COALESCE(tokens_in, 0)) AS tokens_in, SUM(COALESCE(tokens_out, 0)) AS tokens_out,
+      SUM(COALESCE(tokens_cached, 0)) AS tokens_cached, SUM(COALESCE(tokens_reasoning, 0)) AS tokens_reasoning,
+      SUM(COALESCE(cost_usd, 0)) AS cost_usd, SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS unpriced
+    FROM ${LOG_TABLE} ${where} GROUP BY 1 ORDER BY ${ORDER_GROUPS(q)} LIMIT ${p.add(maxGroups)}`;
+  return { text, values: p.values };
+}
+
+/**
+ * SQLite has no percentile function, and its window functions sort every row: here the filtered rows' few columns
+ * are read in one pass (in table order, not through the group's index, which would fetch rows one by one) and
+ * aggregated by `aggregateStats` in the log worker.
+ */
+export function sqliteStatsRowsQuery(q: LogStatsQuery): BuiltQuery {
+  checkLogStatsQuery(q);
+  const p = new Params('sqlite');
+  const g = groupExpression(q, p) ?? 'NULL';
+  const where = whereClause(q, p);
+  return { text: `SELECT ${g} AS g, status, latency_ms, tokens_in, tokens_out, tokens_cached, tokens_reasoning, cost_usd `
+    + `FROM ${LOG_TABLE} ${where}`, values: p.values };
+}
+
+/** Rows of `sqliteStatsRowsQuery` (as arrays, in its column order) into groups, as PostgreSQL's query returns them. */
+export function aggregateStats(rows: Iterable<unknown[]>, q: LogStatsQuery, maxGroups: number): LogStatsGroup[] {
+  interface Acc { count: number; errors: number; latencies: number[]; tin: number; tout: number; tcached: number; treason: number; cost: number; unpriced: number }
+  const groups = new Map<unknown, Acc>();
+  for (const [g, status, latency, tin, tout, tcached, treason, cost] of rows) {
+    let a = groups.get(g);
+    if (!a) groups.set(g, a = { count: 0, errors: 0, latencies: [], tin: 0, tout: 0, tcached: 0, treason: 0, cost: 0, unpriced: 0 });
+    a.count++;
+    if ((status as number) >= 400) a.errors++;
+    a.latencies.push(latency as number);
+    a.tin += (tin as number | null) ?? 0;
+    a.tout += (tout as number | null) ?? 0;
+    a.tcached += (tcached as number | null) ?? 0;
+    a.treason += (treason as number | null) ?? 0;
+    if (cost === null) a.unpriced++;
+    else a.cost += cost as number;
+  }
+  const out = [...groups].map(([g, a]) => {
+    const sorted = Float64Array.from(a.latencies).sort();
+    const rank = (k: number) => sorted[Math.ceil((k / 100) * sorted.length) - 1];
+    return statsGroupOf({ g, count: a.count, errors: a.errors, p50: rank(50), p95: rank(95), p99: rank(99), tokens_in: a.tin,
+      tokens_out: a.tout, tokens_cached: a.tcached, tokens_reasoning: a.treason, cost_usd: a.cost, unpriced: a.unpriced }, q.groupBy);
+  });
+  const key = (x: LogStatsGroup) => (x.key === null ? '' : String(x.key));
+  out.sort(q.groupBy === 'time' ? (a, b) => (a.key as number) - (b.key as number)
+    : (a, b) => b.count - a.count || key(a).localeCompare(key(b)));
+  return out.slice(0, maxGroups);
+}
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function statsGroupOf(row: Record<string, unknown>, groupBy: LogStatsQuery['groupBy']): LogStatsGroup {
+  const count = num(row.count);
+  const errors = num(row.errors);
+  const g = row.g;
+  return {
+    key: g === null || g === undefined ? null : groupBy === 'time' ? Number(g) : String(g),
+    count,
+    errors,
+    errorRate: count === 0 ? 0 : errors / count,
+    latencyP50: numOrNull(row.p50),
+    latencyP95: numOrNull(row.p95),
+    latencyP99: numOrNull(row.p99),
+    tokensIn: num(row.tokens_in),
+    tokensOut: num(row.tokens_out),
+    tokensCached: num(row.tokens_cached),
+    tokensReasoning: num(row.tokens_reasoning),
+    costUsd: num(row.cost_usd),
+    unpriced: num(row.unpriced),
+  };
+}
+
+export const EMPTY_GROUP: LogStatsGroup = Object.freeze({
+  key: null, count: 0, errors: 0, errorRate: 0, latencyP50: null, latencyP95: null, latencyP99: null,
+  tokensIn: 0, tokensOut: 0, tokensCached: 0, tokensReasoning: 0, costUsd: 0, unpriced: 0,
+});
+
+/** A row as either engine returns it (numbers as strings for PostgreSQL's bigint, 0/1 for SQLite's booleans). */
+export function recordOf(row: Record<string, unknown>): RequestLogRecord {
+  const out: Record<string, unknown> = {};
+  for (const [field, column] of LOG_COLUMNS) {
+    const v = row[column];
+    if (BOOLEAN_FIELDS.has(field)) out[field] = v === true || v === 1 || v === 1n;
+    else if (TEXT_FIELDS.has(field)) out[field] = v === null || v === undefined ? null : String(v);
+    else out[field] = numOrNull(v);
+  }
+  return out as unknown as RequestLogRecord;
+}
+
+/** A record's content row (id, request, response), or null when it has none to keep. */
+export function contentValues(r: RequestLogRecord): [string, string | null, string | null] | null {
+  if (r.request === null && r.response === null) return null;
+  return [withoutNul(r.id), r.request === null ? null : withoutNul(r.request), r.response === null ? null : withoutNul(r.response)];
+}
+
+/** A record's values in META_COLUMNS order, as `dialect` binds them. */
+export function rowValues(r: RequestLogRecord, dialect: SqlDialect): unknown[] {
+  return META_COLUMNS.map(([field]) => {
+    const v = r[field];
+    if (typeof v === 'boolean') return dialect === 'sqlite' ? (v ? 1 : 0) : v;
+    if (typeof v === 'string') return withoutNul(v);
+    return v ?? null;
+  });
+}
