@@ -21,6 +21,8 @@ import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings 
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
+import { filesRoutes, genaiBatchCreateHandler } from './dialects/files-routes.js';
+import { MemoryResourceOwners, type ResourceOwners } from './pipeline/resource-owners.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
@@ -42,6 +44,8 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
+  /** Which provider and key own each file and batch id; absent, an in-memory map (docs/files-and-batches.md). */
+  resourceOwners?: ResourceOwners;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -147,6 +151,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
   const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
   const models = createModelsHandler(catalog);
+  const maxBodyBytes = Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024);
+  const files = { providers, pools, owners: options.resourceOwners ?? new MemoryResourceOwners(), logger };
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
@@ -165,7 +171,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...anthropicRoutes(inference, catalog),
     ...openAIMoreRoutes(inference),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
-    ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
+    ...filesRoutes(files, maxBodyBytes),
     ...genaiModelRoutes(catalog, config.providers),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
     // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
@@ -215,7 +222,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       host: config.server.host,
       port: config.server.port,
       allowedOrigins: config.client.allowedOrigins,
-      maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024),
+      maxBodyBytes,
       routes,
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: httpMetrics,
