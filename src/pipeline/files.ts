@@ -136,15 +136,22 @@ function bareModel(model: string | null | undefined, provider: string): string |
   return model.startsWith(`${provider}/`) ? model.slice(provider.length + 1) : model;
 }
 
+/** The owner of the id the call is about, else of what it refers to: at once from memory, or once a store answers. */
+export function ownerOf(owners: ResourceOwners, prepared: PreparedCall):
+  ResourceOwner | undefined | Promise<ResourceOwner | undefined> {
+  const ofId = prepared.id ? owners.get(prepared.id) : undefined;
+  const ofReferred = () => (prepared.refersTo ? owners.get(prepared.refersTo) : undefined);
+  if (ofId instanceof Promise) return ofId.then((owner) => owner ?? ofReferred());
+  return ofId ?? ofReferred();
+}
+
 /**
  * Where the call goes. The id's owner first: the id exists only in that key's account. Then the owner of what the
  * request refers to, then the provider the client names, then the route's default.
  */
 export function chooseTarget(deps: FilesDeps, api: FilesRouteApi, request: IncomingRequest, prepared: PreparedCall,
-  lists = false): Target {
+  owner: ResourceOwner | undefined, lists = false): Target {
   const named = headerOrQuery(request) ?? prepared.provider ?? providerOfModel(prepared.model, deps.providers);
-  const owner: ResourceOwner | undefined = (prepared.id ? deps.owners.get(prepared.id) : undefined)
-    ?? (prepared.refersTo ? deps.owners.get(prepared.refersTo) : undefined);
   if (prepared.id && !owner && !named) {
     throw new GatewayError('RESOURCE_NOT_FOUND', `no file or batch '${prepared.id}' is known to this gateway; if it was made `
       + `elsewhere (or before a restart), name its provider in the '${PROVIDER_HEADER}' header`);
@@ -218,9 +225,29 @@ export function createFilesHandler(deps: FilesDeps, api: FilesRouteApi, operatio
         sink.text(ready.answerNow.status, ready.answerNow.contentType, ready.answerNow.body, ready.answerNow.headers);
         return;
       }
+      let owner: ReturnType<typeof ownerOf>;
+      try {
+        owner = ownerOf(deps.owners, ready);
+      } catch (error) {
+        fail(sink, toErrorData(error));
+        return;
+      }
+      if (owner instanceof Promise) {
+        owner.then((found) => route(ready, found), (error: unknown) => {
+          // A store that cannot answer degrades the call to what memory knows: none; a named provider still works.
+          deps.logger.warn({ err: error }, 'the owners store could not be read');
+          route(ready, undefined);
+        });
+      } else {
+        route(ready, owner);
+      }
+    }
+
+    function route(ready: PreparedCall, owner: ResourceOwner | undefined): void {
+      if (sink.aborted) return;
       let target: Target;
       try {
-        target = chooseTarget(deps, api, request, ready, operation.lists);
+        target = chooseTarget(deps, api, request, ready, owner, operation.lists);
       } catch (error) {
         fail(sink, toErrorData(error));
         return;

@@ -13,7 +13,8 @@ export interface ResourceOwner {
  * outlive a restart for batches, which run for up to a day.
  */
 export interface ResourceOwners {
-  get(id: string): ResourceOwner | undefined;
+  /** At once when the answer is in memory; a promise when a store must be asked. */
+  get(id: string): ResourceOwner | undefined | Promise<ResourceOwner | undefined>;
   set(id: string, owner: ResourceOwner): void;
   delete(id: string): void;
 }
