@@ -27,6 +27,7 @@ import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
 import type { ErrorData } from './errors/error-data.js';
+import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
@@ -46,6 +47,11 @@ export interface GatewayOptions {
   leases?: LeaseTransport;
   /** Which provider and key own each file and batch id; absent, an in-memory map (docs/files-and-batches.md). */
   resourceOwners?: ResourceOwners;
+  /**
+   * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
+   * here: it closes it, after the requests in flight, when it closes or fails to start.
+   */
+  requestLog?: RequestLog | null;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -56,6 +62,8 @@ export type ReloadOutcome =
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
+  /** The request log (sink and reader), or null when logging is off. */
+  readonly requestLog: RequestLog | null;
   /** Everything this process's /metrics exposes, as structured-clone-able data for renderClusterMetrics. */
   metricsSnapshot(): Promise<MetricsSnapshot>;
   /**
@@ -111,7 +119,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     nextShard += provider.concurrency.threads;
   });
 
-  const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
+  const requestLog = options.requestLog ?? null;
+  const closePools = () => Promise.all([...[...pools.values()].map((pool) => pool.close(0)), requestLog?.close()]);
   let plugins: PluginRunner;
   try {
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
@@ -135,7 +144,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })), breakers: () => breakers.all() };
+      stats: () => pool.stats() })), breakers: () => breakers.all(),
+    counters: () => {
+      const counts = requestLog?.counters();
+      return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
+    } };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
@@ -237,6 +250,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   return {
     port: server.port,
     pools,
+    requestLog,
     metricsSnapshot,
     async close(graceMs = config.client.shutdownGraceSeconds * 1000, handOverMs = 0) {
       if (closing) return;
@@ -247,6 +261,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
+      // After the requests in flight, whose records are the last ones pushed.
+      await requestLog?.close();
       await plugins.close();
       server.closeAll();
     },

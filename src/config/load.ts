@@ -20,6 +20,7 @@ import {
   type RawProvider,
 } from './schema.js';
 import { unenforcedSettings } from './security.js';
+import { requestLogConfig } from './stores.js';
 import type { GatewayConfig, KeyConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -68,6 +69,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       + 'write ["*"] for every model, or set "version": 1 at the top for the old meaning');
   }
   const plugins = normalizePlugins(cfg.plugins, file);
+  const requestLog = requestLogConfig(cfg, { env: opts.env, problems: ctx.problems, warnings: ctx.warnings,
+    resolveEnv: (value, path) => resolveRef(value, ctx, path) });
+  if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
 
   const config = deepFreeze({
     server,
@@ -84,6 +88,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     unsupportedProviders,
     modelAliases: aliases,
     plugins: plugins.plugins,
+    requestLog,
     source,
     ignoredKeys: [...ignoredKeys(cfg), ...plugins.ignored],
     warnings: [...ctx.warnings, ...plugins.warnings],
@@ -511,6 +516,8 @@ function ignoredKeys(cfg: RawConfig): string[] {
   };
   collect(cfg, IGNORED_KEYS.top, []);
   collect(cfg.client, IGNORED_KEYS.client, ['client']);
+  collect(cfg.logs_store, IGNORED_KEYS.logsStore, ['logs_store']);
+  collect(cfg.logs_store?.writer, IGNORED_KEYS.storeWriter, ['logs_store', 'writer']);
   for (const [name, p] of Object.entries(cfg.providers)) {
     collect(p, IGNORED_KEYS.provider, ['providers', name]);
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);

@@ -130,7 +130,6 @@ describe('loadConfig with a Bifrost config.json', () => {
         'mcp',
         'governance',
         'config_store',
-        'logs_store',
         'vector_store',
         'framework',
         'websocket',
