@@ -22,7 +22,7 @@ import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
 import { filesRoutes, genaiBatchCreateHandler } from './dialects/files-routes.js';
-import { MemoryResourceOwners, type ResourceOwners } from './pipeline/resource-owners.js';
+import { MemoryResourceOwners, StoredResourceOwners, type ResourceOwners } from './pipeline/resource-owners.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
@@ -45,7 +45,10 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
-  /** Which provider and key own each file and batch id; absent, an in-memory map (docs/files-and-batches.md). */
+  /**
+   * Which provider and key own each file and batch id; absent, memory in front of the request log's store when there
+   * is one, else memory alone (docs/files-and-batches.md).
+   */
   resourceOwners?: ResourceOwners;
   /**
    * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
@@ -165,7 +168,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
   const models = createModelsHandler(catalog);
   const maxBodyBytes = Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024);
-  const files = { providers, pools, owners: options.resourceOwners ?? new MemoryResourceOwners(), logger };
+  const owners = options.resourceOwners
+    ?? (requestLog ? new StoredResourceOwners(requestLog.owners) : new MemoryResourceOwners());
+  const files = { providers, pools, owners, logger };
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },

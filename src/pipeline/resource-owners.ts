@@ -59,3 +59,59 @@ export class MemoryResourceOwners implements ResourceOwners {
     this.#owners.delete(id);
   }
 }
+
+/** A store the owners are kept in besides memory (the request log's: src/stores/owner-store.ts). */
+export interface OwnerStore {
+  get(id: string): Promise<ResourceOwner | null>;
+  /** Applied in order; a null owner deletes the id. Not awaited: memory answers meanwhile. */
+  write(entries: [string, ResourceOwner | null][]): void;
+}
+
+/**
+ * Memory in front of a store: an id in memory is answered at once; one that is not is asked of the store (made by
+ * another process of the cluster, or before a restart) and kept in memory once found. Writes go to both; the
+ * store's are gathered for a turn of the event loop, so a list's hundred ids are one transaction.
+ */
+export class StoredResourceOwners implements ResourceOwners {
+  readonly #memory: MemoryResourceOwners;
+  readonly #store: OwnerStore;
+  #writes: [string, ResourceOwner | null][] = [];
+
+  constructor(store: OwnerStore, memory = new MemoryResourceOwners()) {
+    this.#store = store;
+    this.#memory = memory;
+  }
+
+  get(id: string): ResourceOwner | undefined | Promise<ResourceOwner | undefined> {
+    const known = this.#memory.get(id);
+    if (known) return known;
+    return this.#store.get(id).then((owner) => {
+      if (!owner) return undefined;
+      this.#memory.set(id, owner);
+      return owner;
+    });
+  }
+
+  set(id: string, owner: ResourceOwner): void {
+    // Listing the same ids again changes nothing: only news is written.
+    const known = this.#memory.get(id);
+    this.#memory.set(id, owner);
+    if (known?.provider !== owner.provider || known.keyId !== owner.keyId) this.#write(id, owner);
+  }
+
+  delete(id: string): void {
+    this.#memory.delete(id);
+    this.#write(id, null);
+  }
+
+  #write(id: string, owner: ResourceOwner | null): void {
+    if (this.#writes.length === 0) {
+      setImmediate(() => {
+        const entries = this.#writes;
+        this.#writes = [];
+        this.#store.write(entries);
+      });
+    }
+    this.#writes.push([id, owner]);
+  }
+}
