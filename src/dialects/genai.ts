@@ -28,7 +28,8 @@ const VERSION = /^\/genai\/(v1beta|v1)\//;
 export function genaiRouteLabel(path: string): string {
   const version = VERSION.exec(path)?.[1] ?? 'v1beta';
   const action = splitPath(path)?.action;
-  return `/genai/${version}/models/{model}:${action !== undefined && ACTIONS.includes(action) ? action : '{unknown}'}`;
+  const known = action !== undefined && (ACTIONS.includes(action) || action === 'batchGenerateContent');
+  return `/genai/${version}/models/{model}:${known ? action : '{unknown}'}`;
 }
 
 /** The model a GenAI path names: after `models/`, the gateway's model name, `provider/model` or bare. */

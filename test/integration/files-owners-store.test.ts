@@ -43,7 +43,7 @@ async function gatewayOn(target: StoreTarget): Promise<Gateway> {
       network_config: { base_url: fake.url } } } },
     env: {}, overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
-  return startGateway(config, { logger, requestLog: await openRequestLog({ target, logger, retentionDays: 0 }) });
+  return startGateway(config, { logger, requestLog: await openRequestLog({ target, logger, retentionDays: 0, connectTimeoutSeconds: 1 }) });
 }
 
 const engines = [
@@ -54,7 +54,7 @@ const engines = [
 ];
 
 describe.each(engines)('file owners in the request log\'s store on $name', ({ up, target }) => {
-  it.skipIf(!up)('survive a restart, and are forgotten when the file is deleted', async () => {
+  it.skipIf(!up)('survive a restart, and are forgotten when the file is deleted', { timeout: 60_000 }, async () => {
     const client = (gateway: Gateway) => new OpenAI({ baseURL: `http://127.0.0.1:${gateway.port}/openai/v1`, apiKey: 'x', maxRetries: 0 });
     const first = await gatewayOn(target());
     const ids: string[] = [];
