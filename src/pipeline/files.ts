@@ -119,10 +119,20 @@ function providerOfModel(model: string | null | undefined, providers: ReadonlyMa
   return slash > 0 && providers.has(model!.slice(0, slash)) ? model!.slice(0, slash) : null;
 }
 
+/**
+ * The keys that may serve files and batches: those with `use_for_batch_api` when any key of the provider sets it
+ * (Bifrost's rule), else every key. Others are shown as disabled, so key choice skips them.
+ */
+function batchKeys(provider: ProviderConfig): readonly ProviderConfig['keys'][number][] {
+  if (!provider.keys.some((key) => key.useForBatchApi === true)) return provider.keys;
+  return provider.keys.map((key) => (key.useForBatchApi === true ? key : { ...key, enabled: false }));
+}
+
 /** A key for a call that names no model: any enabled key, by weight; with a model, one that allows it. */
 function chooseFilesKey(provider: ProviderConfig, model: string | null): number {
   if (provider.keyless && provider.keys.length === 0) return -1;
-  const keys = model ? provider.keys : provider.keys.map((key) => ({ ...key, models: null, blacklistedModels: [] }));
+  const batch = batchKeys(provider);
+  const keys = model ? batch : batch.map((key) => ({ ...key, models: null, blacklistedModels: [] }));
   const index = chooseKey(keys, model ?? '');
   if (index === -1) {
     throw new GatewayError('MODEL_NOT_ALLOWED', `no enabled key of provider '${provider.name}'${model ? ` allows model '${model}'` : ''}`,
@@ -179,7 +189,7 @@ export function chooseTarget(deps: FilesDeps, api: FilesRouteApi, request: Incom
     if (keyIndex !== -1 || (provider.keyless && provider.keys.length === 0)) return { provider, keyIndex, model };
   }
   if (lists) {
-    const first = provider.keys.findIndex((key) => key.enabled);
+    const first = batchKeys(provider).findIndex((key) => key.enabled);
     if (first !== -1) return { provider, keyIndex: first, model };
   }
   return { provider, keyIndex: chooseFilesKey(provider, model), model };

@@ -289,3 +289,25 @@ describe('Bedrock model invocation jobs (@aws-sdk/client-bedrock) and the S3-lik
     expect((error as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(404);
   });
 });
+
+describe('use_for_batch_api', () => {
+  it('lets only the flagged keys serve files and batches when any key is flagged', async () => {
+    const config = await loadConfig({
+      raw: { providers: { openai: { keys: [{ value: 'sk-plain', models: ['*'], weight: 1 },
+        { value: 'sk-batch', models: ['*'], weight: 1, use_for_batch_api: true }], network_config: network(fakes.openai) } } },
+      env: {}, overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
+    });
+    const flagged = await startGateway(config, { logger: pino({ level: 'silent' }) });
+    try {
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${flagged.port}/openai`, apiKey: 'x', maxRetries: 0 });
+      for (let i = 0; i < 6; i++) {
+        const file = await client.files.create({ file: await toFile(Buffer.from('x'), 'x.jsonl'), purpose: 'batch' });
+        expect(fakes.openai.ownerOf(file.id)).toBe('sk-batch');
+      }
+      await client.files.list();
+      expect(fakes.openai.requests.at(-1)!.account).toBe('sk-batch');
+    } finally {
+      await flagged.close(500);
+    }
+  });
+});
