@@ -22,6 +22,8 @@ import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings 
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
 import { genaiModelRoutes } from './dialects/genai-models.js';
+import { filesRoutes, genaiBatchCreateHandler } from './dialects/files-routes.js';
+import { MemoryResourceOwners, StoredResourceOwners, type ResourceOwners } from './pipeline/resource-owners.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import type { McpCatalog } from './mcp/catalog.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
@@ -56,6 +58,11 @@ export interface GatewayOptions {
   mcpCatalog?: McpCatalog;
   /** The agent loop's depth with `mcpCatalog`; default: the config's `client.mcp_agent_depth`, else 10. */
   mcpAgentDepth?: number;
+  /**
+   * Which provider and key own each file and batch id; absent, memory in front of the request log's store when there
+   * is one, else memory alone (docs/files-and-batches.md).
+   */
+  resourceOwners?: ResourceOwners;
   /**
    * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
    * here: it closes it, after the requests in flight, when it closes or fails to start.
@@ -175,6 +182,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
   const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
   const models = createModelsHandler(catalog);
+  const maxBodyBytes = Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024);
+  const owners = options.resourceOwners
+    ?? (requestLog ? new StoredResourceOwners(requestLog.owners) : new MemoryResourceOwners());
+  const files = { providers, pools, owners, logger };
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },
@@ -193,7 +204,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...anthropicRoutes(inference, catalog),
     ...openAIMoreRoutes(inference),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
-    ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
+    ...filesRoutes(files, maxBodyBytes),
     ...genaiModelRoutes(catalog, config.providers),
     ...(mcp ? mcp.routes : mcpNotConfiguredRoutes()),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
@@ -241,7 +253,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       host: config.server.host,
       port: config.server.port,
       allowedOrigins: config.client.allowedOrigins,
-      maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024),
+      maxBodyBytes,
       routes,
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: httpMetrics,

@@ -148,12 +148,12 @@ export class Job implements Schedulable {
   }
 
   /** `contentType` for media answers, which the client gets as they are. */
-  result(body: string | Uint8Array, usage: UsageData | null, contentType?: string): void {
+  result(body: string | Uint8Array, usage: UsageData | null, contentType?: string, headers?: Record<string, string>): void {
     if (!this.#finish()) return;
     // Metrics first: once the client has its answer, its tokens and latency are already counted.
     this.#hooks.settled(this, null, usage);
     this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams,
-      ...(contentType === undefined ? {} : { contentType }) }]);
+      ...(contentType === undefined ? {} : { contentType }), ...(headers === undefined ? {} : { headers }) }]);
   }
 
   end(usage: UsageData | null): void {

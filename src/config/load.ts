@@ -427,6 +427,7 @@ function normalizeKey(provider: string, k: RawKey, index: number, resolveEnv: Re
     blacklistedModels: k.blacklisted_models,
     weight: k.weight,
     enabled: k.enabled,
+    ...(k.use_for_batch_api === undefined ? {} : { useForBatchApi: k.use_for_batch_api }),
     providerConfigs,
   };
 }

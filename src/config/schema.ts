@@ -130,7 +130,6 @@ const modelList = z.array(z.string().min(1)).superRefine((models, ctx) => {
 });
 
 const keyIgnored = {
-  use_for_batch_api: z.boolean().optional(),
   aliases: looseObject.optional(),
 };
 /**
@@ -158,6 +157,8 @@ const keySchema = z.strictObject({
   weight: z.number().min(0).default(1),
   enabled: z.boolean().default(true),
   description: z.string().optional(),
+  // Keys that serve files and batches (docs/files-and-batches.md): when any key of a provider is flagged, only those.
+  use_for_batch_api: z.boolean().optional(),
   ...keyIgnored,
   ...keyProviderConfigs,
 });

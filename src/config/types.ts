@@ -14,6 +14,8 @@ export interface KeyConfig {
   readonly blacklistedModels: readonly string[];
   readonly weight: number;
   readonly enabled: boolean;
+  /** `use_for_batch_api`: when any key of its provider sets it, only those keys serve files and batches. */
+  readonly useForBatchApi?: boolean;
   /**
    * The key's provider-specific blocks by field name (`azure_key_config`, `bedrock_key_config`, …), secrets
    * resolved. Only the adapter of the key's provider interprets them.

@@ -52,9 +52,10 @@ export interface UsageData {
  * (a transcription's file as bytes) and answer the upstream's body as it came, with its content type.
  * `responses` carries OpenAI's Responses request as the client sent it and answers the provider's body as it came; its
  * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks. `messages` is the same
- * for Anthropic's Messages API.
+ * for Anthropic's Messages API. `files` carries a FilesRequest (a files or batches call in the provider's own API) and
+ * answers the upstream's body as it came, with its content type and the headers FILES_ANSWER_HEADERS names.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | MediaKind;
 
 /** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
 export type MediaKind = 'speech' | 'transcription' | 'image_generation';
@@ -69,6 +70,26 @@ export interface JobFile {
   name: string;
   type: string;
 }
+
+/**
+ * A files or batches call in the provider's own API, for a `files` job: the client spoke that API, so the request
+ * goes on as it came, to the provider's endpoint, with the chosen key's credentials. The body crosses the ring as
+ * bytes; a body bigger than a slot takes the ring's overflow path, as a transcription's audio does.
+ */
+export interface FilesRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** The path in the provider's API (`/v1/files/file-abc/content`, `/{bucket}/{key}` for S3), percent-encoded. */
+  path: string;
+  /** The query string without `?`; '' for none. */
+  query: string;
+  contentType: string | null;
+  body: Uint8Array | null;
+  /** Request headers of the provider's API that travel on (`anthropic-beta`, Google's upload protocol headers). */
+  headers: Record<string, string>;
+}
+
+/** Response headers a files answer carries back to the client: S3's ETag, Google's upload session headers. */
+export const FILES_ANSWER_HEADERS: readonly string[] = Object.freeze(['etag', 'last-modified', 'content-length']);
 
 export interface JobData {
   kind: JobKind;
@@ -100,6 +121,8 @@ export interface ResultMeta {
   droppedParams: string[] | null;
   /** Media answers: the upstream's content type, sent to the client with the body as it is. */
   contentType?: string;
+  /** Files answers: the upstream's headers among FILES_ANSWER_HEADERS. */
+  headers?: Record<string, string>;
 }
 
 export interface StreamEndMeta extends ResultMeta {
@@ -187,7 +210,7 @@ function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
     case MSG_RESULT: {
       const meta = message[4];
       return [MSG_RESULT, message[1], message[2], message[3], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams,
-        meta.contentType ?? null];
+        meta.contentType ?? null, meta.headers ?? null];
     }
     case MSG_STREAM_END: {
       const meta = message[2];
@@ -211,6 +234,7 @@ function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
       const meta: ResultMeta = { upstreamMs: wire[4] as number, usage: usageFromWire(wire[5] as WireUsage),
         droppedParams: wire[6] as string[] | null };
       if (wire[7] !== null) meta.contentType = wire[7] as string;
+      if (wire[8] !== null && wire[8] !== undefined) meta.headers = wire[8] as Record<string, string>;
       return [MSG_RESULT, wire[1] as number, wire[2] as number, wire[3] as string | Uint8Array, meta];
     }
     case MSG_STREAM_END:

@@ -3,6 +3,9 @@
 // provider lacks are refused here, in one place, with one clear 400. The adapters live in workers/providers/;
 // a unit test keeps this table and that registry in step.
 
+/** The files and batches APIs Heimdall serves, by whose wire format they speak (see docs/files-and-batches.md). */
+export type FilesApi = 'openai' | 'anthropic' | 'genai' | 'bedrock';
+
 export interface Capabilities {
   readonly chat: boolean;
   readonly stream: boolean;
@@ -23,6 +26,9 @@ export interface Capabilities {
    * (server tools, MCP servers, citations, …) goes to the provider as the client sent it. Only for the built-in
    * provider itself, as `responses`. */
   readonly messages: boolean;
+  /** Files and batches, in the API named: the client's call on the routes of that API goes to the provider as it
+   * came, with the key that owns the id. Only for the built-in provider itself, as `responses`. */
+  readonly files: FilesApi | null;
 }
 
 export interface ProviderFacts {
@@ -39,7 +45,7 @@ export interface ProviderFacts {
 }
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: false, listModels: false, responses: false, messages: false });
+  media: false, listModels: false, responses: false, messages: false, files: null });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
@@ -50,10 +56,11 @@ const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial
   Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, keyUrlConfig: null, capabilities, ...extra });
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
-  openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true }), { canBeBase: true }),
-  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true }), { canBeBase: true }),
+  openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true, files: 'openai' }), { canBeBase: true }),
+  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true, files: 'genai' }), { canBeBase: true }),
   vertex: facts(null, COUNTS_TOKENS, { canBeBase: true }),
-  anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true }),
+  anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true,
+    files: 'anthropic' }),
     { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),
@@ -74,7 +81,7 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   azure: facts(null, Object.freeze({ ...ALL, media: true })),
   cohere: facts('COHERE_API_KEY', ALL, { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
-  bedrock: facts(null, ALL, { canBeBase: true }),
+  bedrock: facts(null, Object.freeze({ ...ALL, files: 'bedrock' }), { canBeBase: true }),
   // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
   mock: facts(null, Object.freeze({ ...ALL, vision: false, embeddings: false }), { keyless: true }),
 });

@@ -28,7 +28,8 @@ const VERSION = /^\/genai\/(v1beta|v1)\//;
 export function genaiRouteLabel(path: string): string {
   const version = VERSION.exec(path)?.[1] ?? 'v1beta';
   const action = splitPath(path)?.action;
-  return `/genai/${version}/models/{model}:${action !== undefined && ACTIONS.includes(action) ? action : '{unknown}'}`;
+  const known = action !== undefined && (ACTIONS.includes(action) || action === 'batchGenerateContent');
+  return `/genai/${version}/models/{model}:${known ? action : '{unknown}'}`;
 }
 
 /** The model a GenAI path names: after `models/`, the gateway's model name, `provider/model` or bare. */
@@ -101,13 +102,15 @@ export const genaiPrefix: NativePrefix = Object.freeze({
 
 /**
  * The GenAI routes, given how the gateway makes an inference handler of a dialect: one route per API version,
- * which hands each request to its action's handler.
+ * which hands each request to its action's handler. `more`: handlers of actions that are not inference
+ * (`batchGenerateContent`, files-genai.ts).
  */
-export function genaiRoutes(handlerFor: (dialect: Dialect) => RouteHandler): Route[] {
+export function genaiRoutes(handlerFor: (dialect: Dialect) => RouteHandler, more: Readonly<Record<string, RouteHandler>> = {}): Route[] {
   const handlers = new Map<string, RouteHandler>(Object.entries(GENAI_DIALECTS).map(([key, dialect]) => [key, handlerFor(dialect)]));
   const handler: RouteHandler = (request, sink) => {
     const action = splitPath(request.path)?.action;
-    const handle = action !== undefined && ACTIONS.includes(action) ? handlers.get(handlerKey(action, request.query)) : undefined;
+    const handle = action === undefined ? undefined : ACTIONS.includes(action) ? handlers.get(handlerKey(action, request.query))
+      : Object.hasOwn(more, action) ? more[action] : undefined;
     if (!handle) {
       const data = errorData('UNKNOWN_ROUTE', `no GenAI method at ${request.path}: this gateway serves ` +
         `models/{model}:${ACTIONS.join(', :')}`);

@@ -55,7 +55,7 @@ export interface NativePrefix extends ErrorShape {
 }
 
 export interface Route {
-  readonly method: 'get' | 'post';
+  readonly method: 'get' | 'post' | 'put' | 'delete';
   /** A uWebSockets.js pattern: `/v1/models`, `/genai/v1beta/models/*`. */
   readonly path: string;
   /**
@@ -223,7 +223,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
       if (!route.readBody) route.handler(incoming, sink);
       else readBody(res, sink, incoming, options.maxBodyBytes, shape, route.handler);
     };
-    app[route.method](route.path, serve(metrics.methodIndex(method), false));
+    // uWebSockets.js names DELETE's registration `del`.
+    app[route.method === 'delete' ? 'del' : route.method](route.path, serve(metrics.methodIndex(method), false));
     // HTTP asks every GET resource to answer HEAD: the GET's headers, no body (probes and monitors send it).
     if (route.method === 'get') app.head(route.path, serve(metrics.methodIndex('HEAD'), true));
     if (!routed.has(route.path)) {

@@ -11,6 +11,9 @@ import type postgres from 'postgres';
 import { migratePostgres, openPostgres, type PostgresClient } from './postgres.js';
 import { migrateSqlite, openSqlite, type SqliteDatabase } from './sqlite.js';
 import type { StoreTarget } from './store-config.js';
+import {
+  OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA, postgresOwners, SQLITE_OWNERS_SCHEMA, sqliteOwners, type OwnerTable,
+} from './owner-store.js';
 
 export interface LogStore {
   readonly engine: 'sqlite' | 'postgres';
@@ -21,6 +24,8 @@ export interface LogStore {
   stats(q: LogStatsQuery): Promise<LogStats>;
   /** Deletes up to `batch` records older than `before` (epoch ms); resolves to how many went. */
   deleteOlderThan(before: number, batch: number): Promise<number>;
+  /** Which provider and key own each file and batch id (owner-store.ts), in the same store. */
+  readonly owners: OwnerTable;
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +54,7 @@ const CONTENT_INSERT = `INSERT INTO ${CONTENT_TABLE} (id, request, response) VAL
 export function sqliteLogStore(db: SqliteDatabase): LogStore {
   try {
     migrateSqlite(db, LOG_COMPONENT, SQLITE_LOG_SCHEMA);
+    migrateSqlite(db, OWNERS_COMPONENT, SQLITE_OWNERS_SCHEMA);
   } catch (error) {
     db.close();
     throw error;
@@ -72,6 +78,7 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
   const all = (q: BuiltQuery) => db.prepare(q.text).all(...q.values) as Record<string, unknown>[];
   return {
     engine: 'sqlite',
+    owners: sqliteOwners(db),
     async insert(records) {
       // IMMEDIATE takes the write lock up front, so a busy file waits the busy timeout instead of failing mid-way.
       insertAll.immediate(records);
@@ -106,6 +113,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
   const ready = async () => {
     if (migrated) return;
     await migratePostgres(sql, schema, LOG_COMPONENT, POSTGRES_LOG_SCHEMA);
+    await migratePostgres(sql, schema, OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA);
     migrated = true;
   };
   const all = async (q: BuiltQuery) => {
@@ -119,6 +127,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
   }
   return {
     engine: 'postgres',
+    owners: postgresOwners(sql, ready),
     async insert(records) {
       if (records.length === 0) return;
       await ready();

@@ -2,6 +2,7 @@
 import type { LogQuery, LogStatsQuery } from './log-query.js';
 import type { RequestLogRecord } from './log-record.js';
 import type { StoreTarget } from './store-config.js';
+import type { OwnerWrite } from './owner-store.js';
 
 export interface LogWorkerData {
   target: StoreTarget;
@@ -21,6 +22,9 @@ export type FrontMessage =
   | { type: 'get'; id: number; recordId: string }
   | { type: 'stats'; id: number; query: LogStatsQuery }
   | { type: 'retention'; id: number }
+  /** File and batch owners (owner-store.ts): a read answered as a `result`, writes applied in order, unanswered. */
+  | { type: 'owner-get'; id: number; ownerId: string }
+  | { type: 'owner-write'; entries: OwnerWrite[] }
   | { type: 'close'; deadlineMs: number };
 
 export type WorkerMessage =

@@ -147,6 +147,13 @@ port.on('message', (message: FrontMessage) => {
     case 'retention':
       void answer(message.id, retention);
       break;
+    case 'owner-get':
+      void answer(message.id, async () => (await ensureStore()).owners.get(message.ownerId));
+      break;
+    case 'owner-write':
+      // Best effort: the gateway's memory keeps the owners either way; a store that is down loses only persistence.
+      void ensureStore().then((s) => s.owners.write(message.entries)).catch(() => {});
+      break;
     case 'close':
       void close(message.deadlineMs);
       break;

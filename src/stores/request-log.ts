@@ -11,6 +11,7 @@ import {
 import type { LogSink, RequestLogRecord } from './log-record.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
 import type { StoreTarget } from './store-config.js';
+import type { OwnerWrite, StoredOwner } from './owner-store.js';
 import type { RequestLogConfig } from '../config/types.js';
 
 const WORKER_FILE = new URL('./log-worker.js', import.meta.url);
@@ -56,6 +57,12 @@ export interface RequestLog {
   /** Where the records go: `sqlite <path>` or `postgres <host>:<port>/<database>`. */
   readonly description: string;
   counters(): RequestLogCounters;
+  /** Which provider and key own each file and batch id, in the same store (src/pipeline/resource-owners.ts). */
+  readonly owners: {
+    get(id: string): Promise<StoredOwner | null>;
+    /** Posted to the log thread and applied there in order; not answered. */
+    write(entries: OwnerWrite[]): void;
+  };
   /** Runs retention now (it also runs every `retentionIntervalMs`); resolves to the records deleted. */
   runRetention(): Promise<number>;
   /** Sends what waits, lets the worker write for up to `deadlineMs`, counts the rest as dropped, stops the thread. */
@@ -277,6 +284,12 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
     description,
     counters: () => ({ written, dropped, waiting: pending.length + inWorker, storeUp }),
     runRetention: () => call<number>((id) => ({ type: 'retention', id })),
+    owners: {
+      get: (ownerId: string) => call<StoredOwner | null>((id) => ({ type: 'owner-get', id, ownerId })),
+      write: (entries: OwnerWrite[]) => {
+        if (!closed && alive) worker.postMessage({ type: 'owner-write', entries } satisfies FrontMessage);
+      },
+    },
     close,
   };
 }

@@ -9,7 +9,8 @@
 // route carries in the body as `anthropic_beta` (Bedrock's name for them).
 
 
-import type { JobData } from '../../src/contract/messages.js';
+import type { FilesRequest, JobData } from '../../src/contract/messages.js';
+import { forwardFilesCall } from './files-forward.js';
 import { joinUrl } from '../upstream/url.js';
 import {
   anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, nativeMessageAnswer, nativeMessageEvent, toAnthropicRequest,
@@ -108,4 +109,12 @@ export const anthropic: HttpAdapter = {
   },
 
   errorMessage: anthropicErrorMessage,
+
+  /** The Files API (beta) and Message Batches, as the /anthropic routes received them; the client's beta flags join the configured ones. */
+  filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {
+    const client = (request.headers['anthropic-beta'] ?? '').split(',').map((beta) => beta.trim()).filter(Boolean);
+    const betas = [...new Set([...configuredBetas(target), ...client])];
+    return forwardFilesCall(target.baseUrl ?? DEFAULT_BASE_URL, request,
+      { 'anthropic-version': request.headers['anthropic-version'] ?? API_VERSION, ...(betas.length > 0 ? { 'anthropic-beta': betas.join(',') } : {}) });
+  },
 };

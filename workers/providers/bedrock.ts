@@ -19,7 +19,8 @@
 // Loading these registers, with the shared runner, the 'aws-eventstream' decoder and (aws-sigv4.js) the 'aws-sigv4' authenticator.
 import '../upstream/aws-eventstream.js';
 import { randomUUID } from 'node:crypto';
-import { usageData, type JobData, type UsageData } from '../../src/contract/messages.js';
+import { usageData, type FilesRequest, type JobData, type UsageData } from '../../src/contract/messages.js';
+import { forwardFilesCall } from './files-forward.js';
 import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
@@ -667,4 +668,25 @@ export const bedrock: HttpAdapter = {
   errorMessage,
   embeddingsCall,
   embeddingsAnswer,
+  filesCall,
 };
+
+/**
+ * Batch inference: the model invocation jobs of the Bedrock control plane (bedrock.{region}.amazonaws.com), and
+ * the S3 objects they read and write, which the /bedrock/files routes reach as `/files/{bucket}/{key}`: path-style
+ * S3 (s3.{region}.amazonaws.com/{bucket}/{key}), signed for service `s3` with the same bedrock_key_config. A
+ * configured `network_config.base_url` takes both (a proxy, a test double).
+ */
+function filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {
+  const settings = keySettings(target);
+  const region = () => {
+    if (!settings.region) throw new Error(`${KEY_CONFIG}.region is required (or network_config.base_url)`);
+    return settings.region;
+  };
+  if (request.path.startsWith('/files/')) {
+    const base = target.baseUrl ?? `https://s3.${region()}.amazonaws.com`;
+    return { ...forwardFilesCall(base, { ...request, path: request.path.slice('/files'.length) }),
+      auth: { kind: 'aws-sigv4', service: 's3', keyConfig: SERVICE } };
+  }
+  return forwardFilesCall(target.baseUrl ?? `https://bedrock.${region()}.amazonaws.com`, request);
+}

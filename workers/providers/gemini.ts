@@ -1,7 +1,8 @@
 // Google's Gemini API (generativelanguage.googleapis.com): the generateContent wire format of gemini-shared.ts,
 // an API key in `x-goog-api-key`, embeddings through `:batchEmbedContents`, token counts through `:countTokens`.
 
-import type { JobData } from '../../src/contract/messages.js';
+import type { FilesRequest, JobData } from '../../src/contract/messages.js';
+import { forwardFilesCall } from './files-forward.js';
 import { joinUrl } from '../upstream/url.js';
 import {
   embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
@@ -66,5 +67,10 @@ export const gemini: HttpAdapter = {
     if (!Array.isArray(embeddings)) throw new SyntaxError('the answer has no embeddings array');
     // batchEmbedContents reports no token counts.
     return openAIEmbeddingList(embeddings.map((e) => e.values ?? []), job, null);
+  },
+
+  /** Files (`/v1beta/files`, uploads at `/upload/v1beta/files`) and batches (`/v1beta/batches`, `:batchGenerateContent`). */
+  filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {
+    return forwardFilesCall(target.baseUrl ?? DEFAULT_BASE_URL, request);
   },
 };

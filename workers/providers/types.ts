@@ -3,7 +3,7 @@
 // and never on a provider's name. A capability an adapter lacks (no `embeddingsCall`) is refused by the front
 // thread from src/contract/providers.ts before a job is ever sent.
 
-import { usageData, type JobData, type UsageData } from '../../src/contract/messages.js';
+import { usageData, type FilesRequest, type JobData, type UsageData } from '../../src/contract/messages.js';
 import type { KeyInit, ProviderInit } from '../../src/contract/worker-init.js';
 import { withToolsParsed } from './added-tools.js';
 
@@ -13,8 +13,8 @@ export type { KeyInit };
 export type AuthStyle =
   | { readonly kind: 'bearer' }
   | { readonly kind: 'header'; readonly name: string }
-  /** AWS Signature V4 with the key's `bedrock_key_config` credentials. */
-  | { readonly kind: 'aws-sigv4'; readonly service: string }
+  /** AWS Signature V4 with the key's `<keyConfig ?? service>_key_config` credentials (`bedrock_key_config`). */
+  | { readonly kind: 'aws-sigv4'; readonly service: string; readonly keyConfig?: string }
   /** An OAuth2 access token from the service account in the key's `vertex_key_config.auth_credentials`. */
   | { readonly kind: 'google-oauth' }
   | { readonly kind: 'none' };
@@ -39,13 +39,18 @@ export interface CallTarget {
 export interface UpstreamCall {
   /** Absolute URL. */
   url: string;
-  /** GET sends no body (`body` is then ignored); POST when absent. */
-  method?: 'GET';
+  /** GET sends no body (`body` is then ignored); POST when absent. PUT and DELETE are files calls'. */
+  method?: 'GET' | 'PUT' | 'DELETE';
   /** Headers the provider needs besides auth and content type (e.g. `anthropic-version`). */
   headers?: Record<string, string>;
   body: string;
   /** A multipart form (a transcription's file) sent instead of `body`; the runner encodes it with its boundary. */
   form?: FormData;
+  /** Bytes sent instead of `body` (a files call's upload), with `contentType` (null: no content type at all). */
+  bytes?: Uint8Array | null;
+  contentType?: string | null;
+  /** This call's auth when it is not the adapter's (Bedrock's files live in S3, signed for service `s3`). */
+  auth?: AuthStyle;
   /** Request fields this provider cannot take; the gateway reports them to the client. */
   droppedParams: string[];
 }
@@ -116,6 +121,8 @@ export interface HttpAdapter {
   messagesCall?(job: JobData, target: CallTarget): UpstreamCall;
   messagesAnswer?(text: string): ChatAnswer;
   messagesEvent?(event: StreamEvent, state: StreamState): StreamStep;
+  /** Files and batches in the provider's own API (capability `files`): the client's call, sent where that API lives. */
+  filesCall?(request: FilesRequest, target: CallTarget): UpstreamCall;
 }
 
 const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall' } as const;
@@ -123,6 +130,10 @@ const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', 
 /** The job's call, by its kind; throws when the adapter lacks that kind (the front refuses it before, normally). */
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
   if (job.kind === 'chat') return adapter.chatCall(adapter.chatTakesToolsText ? job : withToolsParsed(job), target);
+  if (job.kind === 'files') {
+    if (!adapter.filesCall) throw new Error('this provider has no files or batches API');
+    return adapter.filesCall(job.body as unknown as FilesRequest, target);
+  }
   const build = job.kind === 'embeddings' ? adapter.embeddingsCall
     : job.kind === 'responses' ? adapter.responsesCall
     : job.kind === 'messages' ? adapter.messagesCall

@@ -8,8 +8,9 @@ import type { Dispatcher } from 'undici';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
-import { isMediaKind } from '../../src/contract/messages.js';
-import { answerFor, callFor, mediaAnswer, streamEventFor, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamEvent, type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
+import { FILES_ANSWER_HEADERS, isMediaKind } from '../../src/contract/messages.js';
+import { answerFor, callFor, mediaAnswer, streamEventFor, type AuthStyle, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamEvent,
+  type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
 import { createDecoder, type StreamDecoder } from './decoders.js';
 import { abortedError, droppedIdleConnection, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
@@ -48,7 +49,7 @@ export class HttpJobRunner {
       url: call.url,
       headers: {
         'content-type': 'application/json',
-        accept: job.data.stream ? 'text/event-stream' : isMediaKind(job.data.kind) ? '*/*' : 'application/json',
+        accept: job.data.stream ? 'text/event-stream' : isMediaKind(job.data.kind) || job.data.kind === 'files' ? '*/*' : 'application/json',
         'x-request-id': job.data.requestId,
         ...this.#provider.extraHeaders,
         ...call.headers,
@@ -59,8 +60,15 @@ export class HttpJobRunner {
       delete request.headers['content-type'];
       request.body = '';
     }
+    if (call.bytes !== undefined) {
+      // A files call: its bytes as they came, with their own content type or none.
+      request.body = call.bytes ?? '';
+      if (call.contentType) request.headers['content-type'] = call.contentType;
+      else delete request.headers['content-type'];
+    }
+    const auth = call.auth ?? adapter.auth;
     if (!call.form) {
-      this.#authenticateAndSend(job, request);
+      this.#authenticateAndSend(job, request, auth);
       return;
     }
     // A multipart form: undici's Response encodes it (parts, boundary) as fetch would send it.
@@ -68,17 +76,16 @@ export class HttpJobRunner {
     request.headers['content-type'] = encoded.headers.get('content-type')!;
     encoded.arrayBuffer().then((bytes) => {
       request.body = new Uint8Array(bytes);
-      this.#authenticateAndSend(job, request);
+      this.#authenticateAndSend(job, request, auth);
     }, (error: unknown) => job.fail({ code: 'INTERNAL', message: `${provider}: could not encode the form: ${(error as Error).message}`, provider }));
   }
 
-  #authenticateAndSend(job: Job, request: SignableRequest): void {
+  #authenticateAndSend(job: Job, request: SignableRequest, auth: AuthStyle): void {
     const provider = this.#provider.name;
-    const adapter = this.#adapter;
     const key = this.#provider.keys[job.data.keyIndex] ?? NO_KEY;
     let signing: void | Promise<void>;
     try {
-      signing = authenticate(request, key, adapter.auth);
+      signing = authenticate(request, key, auth);
     } catch (error) {
       job.fail({ code: 'UPSTREAM_AUTH', message: `${provider}: ${(error as Error).message}`, provider });
       return;
@@ -101,7 +108,7 @@ export class HttpJobRunner {
     job.attach(exchange);
     if (!resent) job.markUpstreamStart();
     this.#clients.poolFor(origin).dispatch({ path, method: request.method as Dispatcher.HttpMethod, headers: request.headers,
-      body: request.method === 'GET' ? null : request.body }, exchange);
+      body: request.method === 'GET' || (request.method === 'DELETE' && request.body === '') ? null : request.body }, exchange);
   }
 }
 
@@ -122,6 +129,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #status = 0;
   #retryAfter: number | undefined;
   #contentType: string | undefined;
+  /** A files answer's headers among FILES_ANSWER_HEADERS. */
+  #answerHeaders: Record<string, string> | undefined;
   #parts: Buffer[] = [];
   #decoder: StreamDecoder | null = null;
   #state: StreamState | null = null;
@@ -163,6 +172,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#status = statusCode;
     this.#resumeReading = resume;
     this.#contentType = headerOf(rawHeaders, 'content-type');
+    if (this.#job.data.kind === 'files' && statusCode < 400) this.#answerHeaders = filesAnswerHeaders(rawHeaders);
     if (statusCode >= 400) {
       this.#retryAfter = parseRetryAfter(headerOf(rawHeaders, 'retry-after'));
     } else if (this.#job.data.stream) {
@@ -221,6 +231,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#done = true;
     const bytes = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
     this.#parts = [];
+    if (this.#status < 400 && this.#job.data.kind === 'files') {
+      // Bytes as the provider sent them: a file's content may be anything, and its answers are the client's own API.
+      this.#job.result(bytes, null, this.#contentType ?? '', this.#answerHeaders);
+      return;
+    }
     if (this.#status < 400 && isMediaKind(this.#job.data.kind)) {
       const answer = mediaAnswer(bytes, this.#contentType);
       this.#job.result(answer.body, answer.usage, answer.contentType);
@@ -271,6 +286,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#job.fail(error);
     this.#abortRequest?.(new Error(error.message));
   }
+}
+
+function filesAnswerHeaders(rawHeaders: Buffer[]): Record<string, string> | undefined {
+  let found: Record<string, string> | undefined;
+  for (const name of FILES_ANSWER_HEADERS) {
+    const value = headerOf(rawHeaders, name);
+    if (value !== undefined) (found ??= {})[name] = value;
+  }
+  return found;
 }
 
 /** The first value of header `name` (lower case) in undici's raw list: name, value, name, value… */

@@ -500,13 +500,13 @@ describe('errors in Anthropic\'s shape', () => {
   });
 
   it('an unknown path or method under /anthropic is a not_found_error in Anthropic\'s shape, which the SDK raises', async () => {
-    const unknown = await fetch(`${h.url}/anthropic/v1/files`);
+    const unknown = await fetch(`${h.url}/anthropic/v1/organizations/me`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ type: 'error', error: { type: 'not_found_error',
-      message: expect.stringContaining('GET /anthropic/v1/files') } });
-    const batches = await rejection(client.messages.batches.list());
-    expect(batches).toBeInstanceOf(NotFoundError);
-    expect(batches.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
+      message: expect.stringContaining('GET /anthropic/v1/organizations/me') } });
+    const skills = await rejection(client.beta.skills.list());
+    expect(skills).toBeInstanceOf(NotFoundError);
+    expect(skills.error).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
     const wrongMethod = await fetch(`${h.url}/anthropic/v1/messages`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
     expect(await wrongMethod.json()).toMatchObject({ type: 'error', error: { message: expect.stringContaining('DELETE is not allowed') } });

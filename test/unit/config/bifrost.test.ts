@@ -36,7 +36,9 @@ describe("Bifrost's root config.json", () => {
     // enforce_governance_header is false: nothing to enforce, so it is neither refused nor reported.
     expect(cfg.ignoredKeys).not.toContain('client.enforce_governance_header');
     expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['client.enable_governance', 'client.allow_direct_keys', 'client.initial_pool_size',
-      'governance', 'config_store', 'vector_store', 'providers.bedrock.keys[0].use_for_batch_api']));
+      'governance', 'config_store', 'vector_store']));
+    // Acted on: only the flagged keys serve files and batches.
+    expect(cfg.ignoredKeys).not.toContain('providers.bedrock.keys[0].use_for_batch_api');
     // The `mcp` block is acted on: its stdio server, and tool_manager_config's settings in the absence of client ones.
     expect(cfg.ignoredKeys).not.toContain('mcp');
     expect(cfg.mcp).toMatchObject({ agentDepth: 5, toolTimeoutMs: 20_000,

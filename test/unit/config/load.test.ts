@@ -96,7 +96,7 @@ describe('loadConfig with a Bifrost config.json', () => {
     expect(openai.keyless).toBe(false);
     expect(openai.keys).toEqual([
       { id: 'openai-key-0', name: 'primary', value: 'sk-openai', models: ['gpt-4o', 'gpt-4o-mini'], blacklistedModels: [], weight: 0.7, enabled: true, providerConfigs: {} },
-      { id: 'backup', name: 'backup', value: 'sk-literal', models: null, blacklistedModels: [], weight: 0.3, enabled: true, providerConfigs: {} },
+      { id: 'backup', name: 'backup', value: 'sk-literal', models: null, blacklistedModels: [], weight: 0.3, enabled: true, useForBatchApi: true, providerConfigs: {} },
     ]);
     expect(openai.network).toEqual({
       baseUrl: 'https://api.openai.com',
@@ -136,7 +136,6 @@ describe('loadConfig with a Bifrost config.json', () => {
         'client.header_filter_config',
         'providers.openai.openai_config',
         'providers.openai.send_back_raw_response',
-        'providers.openai.keys[1].use_for_batch_api',
         'providers.my-vllm.custom_provider_config.allowed_requests',
         'plugins[1].placement',
         'plugins[1].order',
@@ -145,6 +144,8 @@ describe('loadConfig with a Bifrost config.json', () => {
     expect(cfg.ignoredKeys).not.toContain('$schema');
     expect(cfg.ignoredKeys).not.toContain('client.drop_excess_requests');
     expect(cfg.ignoredKeys).not.toContain('client.prometheus_labels');
+    expect(cfg.ignoredKeys).not.toContain('providers.openai.keys[1].use_for_batch_api');
+    expect(cfg.providers.find((p) => p.name === 'openai')?.keys[1].useForBatchApi).toBe(true);
     // Retries are acted on now: a non-zero max_retries is no longer reported as ignored.
     expect(cfg.ignoredKeys).not.toContain('providers.openai.network_config.max_retries');
   });

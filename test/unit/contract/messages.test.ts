@@ -18,6 +18,8 @@ describe('message codec', () => {
     const messages: WorkerToFront[] = [
       [MSG_RESULT, 7, 200, '{"id":"x"}', { upstreamMs: 12.5, usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 }, droppedParams: null }],
       [MSG_RESULT, 8, 200, Uint8Array.of(0, 255, 7), { upstreamMs: 3, usage: null, droppedParams: ['voice'], contentType: 'audio/mpeg' }],
+      [MSG_RESULT, 9, 200, Uint8Array.of(), { upstreamMs: 2, usage: null, droppedParams: null, contentType: 'application/xml',
+        headers: { etag: '"abc"' } }],
       [MSG_STREAM_END, 9, { upstreamMs: 40.25, usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 }, droppedParams: null,
         firstTokenMs: 12.75 }],
       [MSG_STREAM_END, 10, { upstreamMs: 1, usage: null, droppedParams: ['seed'], firstTokenMs: null }],
@@ -30,6 +32,13 @@ describe('message codec', () => {
       [MSG_ERROR, 7, { code: 'UPSTREAM_RATE_LIMITED', message: 'slow down', upstreamStatus: 429, retryAfter: 3 }],
     ];
     for (const message of messages) expect(decodeMessage(Uint8Array.from(encodeMessage(message)))).toStrictEqual(message);
+  });
+
+  it('round-trips a files job whose body is bytes', () => {
+    const job: FrontToWorker = [MSG_JOB, 3, { kind: 'files', requestId: 'r', model: '', keyIndex: 0, stream: false, modelLabel: 0,
+      includeUsage: false, body: { method: 'PUT', path: '/b/k.jsonl', query: '', contentType: 'application/jsonl',
+        body: Uint8Array.of(123, 125, 10), headers: { 'anthropic-beta': 'files-api-2025-04-14' } } }, 1000];
+    expect(decodeMessage(Uint8Array.from(encodeMessage(job)))).toStrictEqual(job);
   });
 
   it('sends the gateway\'s own objects as positional arrays: no key of theirs is on the wire', () => {

@@ -69,10 +69,12 @@ function signerFor(key: KeyInit, service: string, auth: Extract<AwsKeyAuth, { ki
 }
 
 function newSigner(credentials: AwsCredentials, signing: AwsSigning, applyChecksum = true): SignatureV4 {
+  // S3 alone signs the path as sent, without encoding it a second time.
   // `applyChecksum` also sends the payload hash as `x-amz-content-sha256`, as the AWS SDK does for Bedrock. The
   // payload is signed either way (its hash is part of the canonical request); the published test vectors predate
   // the header, so their tests turn it off.
-  return new SignatureV4({ credentials, region: signing.region, service: signing.service, sha256: Sha256, applyChecksum });
+  return new SignatureV4({ credentials, region: signing.region, service: signing.service, sha256: Sha256, applyChecksum,
+    uriEscapePath: signing.service !== 's3' });
 }
 
 /**
@@ -113,7 +115,7 @@ async function signWith(signer: SignatureV4, request: SignableRequest, date?: Da
 
 function authenticateAws(request: SignableRequest, key: KeyInit, style: AuthStyle): void | Promise<void> {
   if (style.kind !== 'aws-sigv4') throw new Error(`aws-sigv4 cannot apply '${style.kind}'`);
-  const auth = awsKeyAuth(key, style.service);
+  const auth = awsKeyAuth(key, style.keyConfig ?? style.service);
   if (auth.kind === 'bearer') {
     request.headers.authorization = `Bearer ${auth.token}`;
     return;

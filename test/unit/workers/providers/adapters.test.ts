@@ -43,6 +43,15 @@ describe('adapter registry', () => {
     }
     expect(PROVIDER_FACTS.anthropic.capabilities.messages).toBe(true);
   });
+
+  it('has a files API exactly where the front thread\'s capability names one', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const files = adapter.transport === 'http' && adapter.filesCall !== undefined;
+      expect([id, files]).toEqual([id, PROVIDER_FACTS[id].capabilities.files !== null]);
+    }
+    expect(Object.entries(PROVIDER_FACTS).filter(([, facts]) => facts.capabilities.files).map(([id, facts]) => [id, facts.capabilities.files]))
+      .toEqual([['openai', 'openai'], ['gemini', 'genai'], ['anthropic', 'anthropic'], ['bedrock', 'bedrock']]);
+  });
 });
 
 describe('list_models', () => {

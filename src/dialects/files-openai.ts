@@ -1,0 +1,101 @@
+// OpenAI's Files and Batch APIs on /v1, /openai/v1 and /openai, as the `openai` SDK calls them: upload (multipart),
+// list, retrieve, content and delete a file; create, list, retrieve and cancel a batch, and Bifrost's
+// `GET /v1/batches/{id}/results` (the batch's output file, once it has one). They reach a provider whose files API
+// is OpenAI's. As in Bifrost, the provider is named by the `x-model-provider` header, a `provider` field (the
+// SDK's `extra_body`, a form part of an upload) or query parameter, or a batch's `model` as `provider/model`; on the
+// SDK's drop-in prefixes a call that names none goes to `openai`, on /v1 it must name one. A call about an id goes
+// to the provider and key that made it, whatever it names.
+
+import type { FilesApi } from '../contract/providers.js';
+import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
+import type { IncomingRequest, Route } from '../http/server.js';
+import {
+  bodyAsIs, filesRoute, idsOf, isJsonObject, jsonBody, queryWithoutProvider, segmentAfter, type FilesDeps, type FilesOperation,
+  type FilesRouteApi, type PreparedCall,
+} from '../pipeline/files.js';
+
+const API: FilesApi = 'openai';
+
+/** An upload's form, without the gateway's own `provider` part (re-encoded only when it had one). */
+async function uploadCall(request: IncomingRequest): Promise<PreparedCall> {
+  const asIs = bodyAsIs(request);
+  if (!asIs.contentType || !/^multipart\/form-data/i.test(asIs.contentType)) {
+    throw new GatewayError('INVALID_REQUEST', `upload the file as multipart/form-data with 'file' and 'purpose' parts (got content-type '${asIs.contentType ?? ''}')`);
+  }
+  let form: FormData;
+  try {
+    form = await new Response(asIs.body ?? new Uint8Array(0), { headers: { 'content-type': asIs.contentType } }).formData();
+  } catch (error) {
+    throw new GatewayError('INVALID_REQUEST', `the multipart body could not be read: ${(error as Error).message}`);
+  }
+  if (!(form.get('file') instanceof Blob)) throw new GatewayError('INVALID_REQUEST', "'file' is required: the file as a part of the form", { param: 'file' });
+  const provider = form.get('provider');
+  const upstream = { method: 'POST' as const, path: '/v1/files', query: '', ...asIs };
+  if (typeof provider !== 'string') return { upstream };
+  form.delete('provider');
+  const encoded = new Response(form);
+  return { provider, upstream: { ...upstream, contentType: encoded.headers.get('content-type'), body: new Uint8Array(await encoded.arrayBuffer()) } };
+}
+
+function batchCreateCall(request: IncomingRequest): PreparedCall {
+  const body = jsonBody(request);
+  const provider = typeof body.provider === 'string' ? body.provider : null;
+  const model = typeof body.model === 'string' ? body.model : null;
+  const inputFile = typeof body.input_file_id === 'string' ? body.input_file_id : null;
+  if (!inputFile) throw new GatewayError('INVALID_REQUEST', "'input_file_id' is required: the id of an uploaded JSONL file", { param: 'input_file_id' });
+  // `provider` and `model` are the gateway's (Bifrost's `extra_body` fields): OpenAI's batch takes neither.
+  const { provider: _provider, model: _model, ...rest } = body;
+  return { provider, model, refersTo: inputFile, upstream: { method: 'POST', path: '/v1/batches', query: '',
+    contentType: 'application/json', body: Buffer.from(JSON.stringify(rest)) } };
+}
+
+const get = (path: string, query: string, id: string | null = null): PreparedCall =>
+  ({ id, upstream: { method: 'GET', path, query: queryWithoutProvider(query), contentType: null, body: null } });
+
+const remembered = (json: unknown) => ({ remember: idsOf(json) });
+
+function operations(prefix: string): FilesOperation[] {
+  const fileId = (request: IncomingRequest) => segmentAfter(request.path, '/files/');
+  const batchId = (request: IncomingRequest) => segmentAfter(request.path, '/batches/');
+  return [
+    { method: 'post', path: `${prefix}/files`, readBody: true, prepare: uploadCall, learn: remembered },
+    { method: 'get', path: `${prefix}/files`, readBody: false, lists: true, prepare: (request) => get('/v1/files', request.query), learn: remembered },
+    { method: 'get', path: `${prefix}/files/:id`, label: `${prefix}/files/{id}`, readBody: false,
+      prepare: (request) => get(`/v1/files/${encodeURIComponent(fileId(request))}`, request.query, fileId(request)) },
+    { method: 'get', path: `${prefix}/files/:id/content`, label: `${prefix}/files/{id}/content`, readBody: false,
+      prepare: (request) => get(`/v1/files/${encodeURIComponent(fileId(request))}/content`, request.query, fileId(request)) },
+    { method: 'delete', path: `${prefix}/files/:id`, label: `${prefix}/files/{id}`, readBody: false,
+      prepare: (request) => ({ ...get(`/v1/files/${encodeURIComponent(fileId(request))}`, request.query, fileId(request)),
+        upstream: { method: 'DELETE', path: `/v1/files/${encodeURIComponent(fileId(request))}`, query: '', contentType: null, body: null } }),
+      learn: (_json, prepared) => ({ forget: prepared.id ? [prepared.id] : [] }) },
+    { method: 'post', path: `${prefix}/batches`, readBody: true, prepare: batchCreateCall, learn: remembered },
+    { method: 'get', path: `${prefix}/batches`, readBody: false, lists: true, prepare: (request) => get('/v1/batches', request.query), learn: remembered },
+    { method: 'get', path: `${prefix}/batches/:id`, label: `${prefix}/batches/{id}`, readBody: false,
+      prepare: (request) => get(`/v1/batches/${encodeURIComponent(batchId(request))}`, request.query, batchId(request)) },
+    { method: 'post', path: `${prefix}/batches/:id/cancel`, label: `${prefix}/batches/{id}/cancel`, readBody: true,
+      prepare: (request) => ({ id: batchId(request), upstream: { method: 'POST', path: `/v1/batches/${encodeURIComponent(batchId(request))}/cancel`,
+        query: '', contentType: null, body: null } }) },
+    // Bifrost's: the batch's results, which OpenAI keeps in the batch's output file.
+    { method: 'get', path: `${prefix}/batches/:id/results`, label: `${prefix}/batches/{id}/results`, readBody: false,
+      prepare: (request) => get(`/v1/batches/${encodeURIComponent(batchId(request))}`, '', batchId(request)),
+      followUp: (json) => {
+        const output = isJsonObject(json) ? json.output_file_id : undefined;
+        if (typeof output !== 'string' || output === '') {
+          const status = isJsonObject(json) && typeof json.status === 'string' ? json.status : 'unknown';
+          throw new GatewayError('INVALID_REQUEST', `the batch has no results yet (status '${status}'); ask again once it is completed`);
+        }
+        return { method: 'GET', path: `/v1/files/${encodeURIComponent(output)}/content`, query: '', contentType: null, body: null };
+      } },
+  ];
+}
+
+const shape = { errorBody: (error: Parameters<typeof openAIErrorBody>[0]) => openAIErrorBody(error), forwardHeaders: [] };
+const ON_V1: FilesRouteApi = Object.freeze({ api: API, defaultProvider: null, ...shape });
+const DROP_IN: FilesRouteApi = Object.freeze({ api: API, defaultProvider: 'openai', ...shape });
+
+export function openAIFilesRoutes(deps: FilesDeps): Route[] {
+  return [
+    ...operations('/v1').map((operation) => filesRoute(deps, ON_V1, operation)),
+    ...['/openai/v1', '/openai'].flatMap((prefix) => operations(prefix).map((operation) => filesRoute(deps, DROP_IN, operation))),
+  ];
+}
