@@ -44,6 +44,18 @@ const NATIVE_ONLY = "; only the built-in 'anthropic' provider takes it (the requ
 const untranslatable = (message: string, param: string): GatewayError =>
   new Untranslatable('INVALID_REQUEST', `${message}${NATIVE_ONLY}`, { param });
 
+/**
+ * Values client libraries send to mean "not set", taken as absent (on the native path too): @langchain/anthropic's
+ * ChatAnthropic sends `top_k: -1` and `top_p: -1` on every request whose user set neither. Any other out-of-range
+ * value is still refused, as Anthropic refuses it.
+ */
+const UNSET_SENTINELS: Readonly<Record<string, unknown>> = { top_k: -1, top_p: -1 };
+
+function withoutSentinels(body: Json): Json {
+  for (const field in UNSET_SENTINELS) if (body[field] === UNSET_SENTINELS[field]) delete body[field];
+  return body;
+}
+
 /** Beta top-level fields with no chat counterpart, for Anthropic's own API only. */
 const UNTRANSLATABLE_FIELDS = new Set(['mcp_servers', 'context_management']);
 
@@ -422,7 +434,7 @@ export function readAnthropicBody(request: IncomingRequest): Json {
  * request beside it (for the `anthropic` provider) and, for plugins and routing, a chat request with its model only.
  */
 function parseMessages(request: IncomingRequest): ParsedRequest {
-  const body = parseJsonObjectBody(request.body);
+  const body = withoutSentinels(parseJsonObjectBody(request.body));
   try {
     return withBetas(toOpenAIRequest(body, false), request);
   } catch (error) {
@@ -453,7 +465,9 @@ function anthropicDialect(counting: boolean): Dialect {
   return Object.freeze<Dialect>({
     name: 'anthropic',
     defaultProvider: 'anthropic',
-    parse: (request) => (counting ? withBetas(toOpenAIRequest(parseJsonObjectBody(request.body), true), request) : parseMessages(request)),
+    parse: (request) => (counting
+      ? withBetas(toOpenAIRequest(withoutSentinels(parseJsonObjectBody(request.body)), true), request)
+      : parseMessages(request)),
     wire: (parsed) => createAnthropicWire(parsed),
     errorBody: (error) => anthropicErrorBody(error),
     ...(counting ? {} : { nativeWire: () => nativeWire }),

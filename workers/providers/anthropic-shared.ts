@@ -31,8 +31,12 @@ const NATIVE_FIELDS = ['thinking', 'top_k', 'cache_control', 'container', 'diagn
   'user_profile_id', 'workspace_id'] as const;
 /** A custom tool's Anthropic fields, carried on the OpenAI tool object by the /anthropic route. */
 const NATIVE_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
-/** Sent at their default (no effect), these OpenAI fields are not worth reporting. */
-const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, parallel_tool_calls: true };
+/**
+ * Sent at their default (no effect), these OpenAI fields are not worth reporting; LangChain's ChatOpenAI sends the
+ * penalties at 0 on every request.
+ */
+const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, parallel_tool_calls: true,
+  frequency_penalty: 0, presence_penalty: 0 };
 /** Fields `toAnthropicRequest` reads itself; any other field of the client's body is dropped and reported. */
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
