@@ -17,6 +17,7 @@ import { PluginRunner } from './plugins/runner.js';
 import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedrock.js';
 import { anthropicPrefix, anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
+import { azureRoutes } from './dialects/azure.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -145,6 +146,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
   const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
+  // Azure OpenAI's deployment routes, and its Responses calls on the drop-in prefix.
+  const azure = azureRoutes(inference);
   const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
   const models = createModelsHandler(catalog);
   const routes: Route[] = [
@@ -163,7 +166,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ]),
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
     ...anthropicRoutes(inference, catalog),
-    ...openAIMoreRoutes(inference),
+    ...azure.routes,
+    ...openAIMoreRoutes(inference, azure.responses),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...genaiModelRoutes(catalog, config.providers),

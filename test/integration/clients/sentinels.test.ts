@@ -71,9 +71,9 @@ describe("@langchain/anthropic's top_k: -1 and top_p: -1", () => {
   });
 
   it('still refuses any other negative value, as Anthropic does', async () => {
-    await expect(anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, top_k: -2,
+    await expect(anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, ...{ top_k: -2 },
       messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 400 });
-    await expect(anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, top_p: -0.5,
+    await expect(anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, ...{ top_p: -0.5 },
       messages: [{ role: 'user', content: 'hi' }] })).rejects.toMatchObject({ status: 400 });
   });
 });
