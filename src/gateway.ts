@@ -140,7 +140,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
-    unsupportedProviders: new Set(config.unsupportedProviders),
+    unsupportedProviders: new Set(config.unsupportedProviders), extraFields: config.client.extraFields,
     metrics: pipelineMetrics };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);

@@ -52,6 +52,8 @@ function onDeployment(inner: Dialect, deploymentOf: (request: IncomingRequest, p
   return Object.freeze<Dialect>({
     ...inner,
     defaultProvider: null,
+    // Azure's answers, not Bifrost's /v1 ones.
+    extraFields: undefined,
     parse: (request) => {
       const parsed = inner.parse(request);
       parsed.body.model = resolve(deploymentOf(request, parsed));

@@ -25,6 +25,7 @@ import { afterPostHooks, clientClosed, newOutcome, respondError, respondOutcome,
 import type { CircuitBreakers } from './breaker.js';
 import { mayFallBack } from './retry.js';
 import { createModelResolver } from './model-name.js';
+import { withExtraFields } from './extra-fields.js';
 import { routeModel, type RouteTarget } from './route.js';
 
 export interface PipelineDeps {
@@ -37,6 +38,8 @@ export interface PipelineDeps {
   readonly metrics?: PipelineMetrics;
   /** Key choice skips keys whose breaker is open; absent, no key is ever skipped. */
   readonly breakers?: CircuitBreakers;
+  /** `client.extra_fields`: Bifrost's `extra_fields` on the /v1 answers (their dialects declare it); absent: off. */
+  readonly extraFields?: boolean;
   /** Configured providers no adapter serves: a request for one is told so, not that it is unknown. */
   readonly unsupportedProviders?: ReadonlySet<string>;
 }
@@ -44,6 +47,7 @@ export interface PipelineDeps {
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const { plugins } = deps;
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
+  const extraFields = deps.extraFields === true ? dialect.extraFields : undefined;
 
   /** A plugin answered instead of the provider, with a response or an error. */
   const shortCircuit = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest, run: RequestRun,
@@ -86,7 +90,9 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     }
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
-    const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
+    const attemptWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
+    const callWire = extraFields ? withExtraFields(attemptWire, { ...extraFields, provider: target.provider.name, model: target.model,
+      receivedAt: ctx.receivedAt, fallbackIndex: run.index, chunks: extraFields.chunks && !native }, parsed.stream) : attemptWire;
     new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
       kind: sent.kind,
       requestId: ctx.requestId,
