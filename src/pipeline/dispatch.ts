@@ -121,7 +121,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     // Plugins see text answers; a binary one (audio) is not theirs to read or change.
     outcome.body = typeof body === 'string' ? body : null;
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
-      const headers = { ...droppedHeader(meta.droppedParams), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)) };
+      const headers = { ...droppedHeader(this.#dropped(meta.droppedParams)), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)) };
       if (meta.contentType !== undefined && !outcome.error) {
         // A media answer goes out as the provider sent it, with its content type.
         this.#sink.text(outcome.status, meta.contentType, typeof body === 'string' ? outcome.body ?? '' : body, headers);
@@ -131,13 +131,19 @@ export class ProviderCall implements JobHandlers, AbortListener {
     });
   }
 
+  /** What the route's translation left out, then what the adapter dropped. */
+  #dropped(byAdapter: string[] | null): string[] | null {
+    const byRoute = this.#ctx.droppedByRoute;
+    return byRoute ? [...byRoute, ...(byAdapter ?? [])] : byAdapter;
+  }
+
   onChunks(chunks: string[], dropped: string[] | null): void {
     const sink = this.#sink;
     if (!sink.streaming) {
       const now = performance.now();
       (this.#outcome ??= newOutcome(this.#ctx.stream)).firstChunkMs = now - this.#ctx.receivedAt;
       sink.access.firstTokenMs = now - this.#ctx.receivedAt;
-      sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) },
+      sink.startStream({ ...droppedHeader(this.#dropped(dropped)), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)) },
         this.#wire.streamContentType);
     }
     const plugins = this.#plugins;

@@ -90,6 +90,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     }
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
+    ctx.droppedByRoute = native ? null : parsed.dropped ?? null;
     const attemptWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
     const callWire = extraFields ? withExtraFields(attemptWire, { ...extraFields, provider: target.provider.name, model: target.model,
       receivedAt: ctx.receivedAt, fallbackIndex: run.index, chunks: extraFields.chunks && !native }, parsed.stream) : attemptWire;

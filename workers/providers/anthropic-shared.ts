@@ -201,8 +201,9 @@ function toolResultBlock(message: Json, where: string, dropped: Dropped): Json {
     ? message.content
     : contentBlocks(message.content, where, dropped, true);
   const block: Json = { type: 'tool_result', tool_use_id: message.tool_call_id, content };
-  // Anthropic's own flag (tool-result.ts); false is Anthropic's default and is left out.
-  if (toolFailed(message, where)) block.is_error = true;
+  // Anthropic's own flag (tool-result.ts), false included when the client said so.
+  const failed = toolFailed(message, where);
+  if (failed !== undefined) block.is_error = failed;
   // The /anthropic route keeps a tool result's cache breakpoint on its tool message.
   return withCacheControl(block, message);
 }
