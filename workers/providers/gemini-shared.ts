@@ -349,6 +349,9 @@ function generationConfig(body: Json, model: string, dropped: Set<string>): Json
   if (typeof body.top_logprobs === 'number') config.logprobs = body.top_logprobs;
   const google = isObject(body.google) ? body.google : {};
   if (google.mediaResolution !== undefined) config.mediaResolution = google.mediaResolution;
+  // The /genai route's own thinking config and response type, exactly as its client sent them.
+  if (isObject(google.thinkingConfig)) config.thinkingConfig = google.thinkingConfig;
+  if (google.responseMimeType !== undefined && config.responseMimeType === undefined) config.responseMimeType = google.responseMimeType;
   return config;
 }
 
