@@ -41,7 +41,7 @@ const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, para
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
   'stop', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'safety_identifier', 'reasoning_effort',
-  'response_format', 'service_tier', 'output_config', 'anthropic_beta', ...NATIVE_FIELDS,
+  'response_format', 'service_tier', 'output_config', 'anthropic_beta', 'web_search_options', ...NATIVE_FIELDS,
 ]);
 /** OpenAI reasoning efforts with no Anthropic `output_config.effort` counterpart. */
 const EFFORTS_WITHOUT_EQUIVALENT = new Set(['none', 'minimal']);
@@ -257,6 +257,18 @@ function compactContent(blocks: Json[]): string | Json[] {
   return blocks;
 }
 
+/**
+ * OpenAI's web search (`web_search_options`; a Responses `web_search` tool arrives as it) as Anthropic's web search
+ * server tool, which Anthropic runs; the answer's search blocks are skipped, its text kept.
+ */
+function webSearchTool(options: Json, dropped: Dropped): Json {
+  const tool: Json = { type: 'web_search_20250305', name: 'web_search' };
+  const location = options.user_location;
+  if (isObject(location) && isObject(location.approximate)) tool.user_location = { type: 'approximate', ...location.approximate };
+  if (options.search_context_size !== undefined) dropped.add('web_search_options.search_context_size');
+  return tool;
+}
+
 function convertTools(tools: unknown[]): Json[] {
   return tools.map((tool, i) => {
     if (!isObject(tool) || tool.type !== 'function' || !isObject(tool.function) || typeof tool.function.name !== 'string') {
@@ -328,6 +340,7 @@ export function toAnthropicRequest(request: Json): AnthropicRequest {
   } else if (present('tools') && !Array.isArray(request.tools)) {
     throw new Error("'tools' must be an array");
   }
+  if (isObject(request.web_search_options)) ((body.tools ??= []) as Json[]).push(webSearchTool(request.web_search_options, dropped));
   // With no tools, tool_choice and parallel_tool_calls have no effect at OpenAI either: nothing is lost.
 
   const userId = request.safety_identifier ?? request.user;
