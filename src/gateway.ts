@@ -18,6 +18,7 @@ import { PluginRunner } from './plugins/runner.js';
 import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedrock.js';
 import { anthropicPrefix, anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
+import { azureRoutes } from './dialects/azure.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -172,7 +173,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const costs = new CostMeter(pricing, pipelineMetrics);
   const catalogInUse = options.mcpCatalog ?? mcp?.catalog;
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
-    unsupportedProviders: new Set(config.unsupportedProviders),
+    unsupportedProviders: new Set(config.unsupportedProviders), extraFields: config.client.extraFields,
     metrics: pipelineMetrics, costs, ...(catalogInUse ? { mcp: catalogInUse } : {}),
     mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth,
     requestLog: requestLog ? { content: config.requestLog.content } : null };
@@ -180,6 +181,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
   const dropInEmbeddings = createInferenceHandler(inference, openAIDropInEmbeddings);
+  // Azure OpenAI's deployment routes, and its Responses calls on the drop-in prefix.
+  const azure = azureRoutes(inference);
   const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
   const models = createModelsHandler(catalog);
   const maxBodyBytes = Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024);
@@ -202,7 +205,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ]),
     ...bedrockRoutes(createInferenceHandler(inference, bedrockConverse)),
     ...anthropicRoutes(inference, catalog),
-    ...openAIMoreRoutes(inference),
+    ...azure.routes,
+    ...openAIMoreRoutes(inference, azure.responses),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),

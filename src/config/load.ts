@@ -86,6 +86,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       maxRequestBodySizeMb: cfg.client.max_request_body_size_mb,
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
       accessLog: cfg.client.access_log,
+      extraFields: cfg.client.extra_fields,
       prometheusLabels: cfg.client.prometheus_labels,
     },
     providers,

@@ -105,6 +105,10 @@ const clientSchema = z.strictObject({
   disable_content_logging: z.boolean().default(false),
   // 0 keeps records forever; `logs_store.retention_days` wins when both are given.
   log_retention_days: nonNegInt.optional(),
+  // Bifrost's `extra_fields` object on /v1 answers and chat chunks (provider, model_requested, request_type, latency).
+  // Off by default: it adds ~165 bytes to every streamed chunk (a typical one is ~230), and /v1 answers would no
+  // longer be the provider's bytes as they came; clients written against Bifrost that read it turn it on.
+  extra_fields: z.boolean().default(false),
   // Label names of the HTTP metrics, valued per request by `x-bf-prom-<label>` headers (as in Bifrost).
   prometheus_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name: letters, digits, _')
     .refine((name) => !name.startsWith('__') && !['route', 'method', 'status', 'le'].includes(name),

@@ -130,6 +130,8 @@ export interface ClientConfig {
   readonly shutdownGraceSeconds: number;
   /** One log line per request (`client.access_log`). */
   readonly accessLog: boolean;
+  /** Bifrost's `extra_fields` on /v1 answers (`client.extra_fields`). */
+  readonly extraFields: boolean;
   /** Label names of the HTTP metrics whose values come from `x-bf-prom-<label>` request headers. */
   readonly prometheusLabels: readonly string[];
 }

@@ -18,6 +18,8 @@ export interface Capabilities {
   readonly media: boolean;
   /** The provider lists its models (`list_models` jobs), which /v1/models merges with the configured names. */
   readonly listModels: boolean;
+  /** A web search the provider runs itself, for OpenAI's `web_search_options` (and the Responses `web_search` tool). */
+  readonly webSearch: boolean;
   /** OpenAI's Responses API, natively: a `/v1/responses` request goes to the provider as the client sent it (built-in
    * tools, stored responses and all) instead of being translated through chat. Only for the built-in provider
    * itself: a custom provider on the same adapter is some other server, which may not have the endpoint. */
@@ -45,7 +47,7 @@ export interface ProviderFacts {
 }
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: false, listModels: false, responses: false, messages: false, files: null });
+  media: false, listModels: false, responses: false, messages: false, files: null, webSearch: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
@@ -56,11 +58,12 @@ const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial
   Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, keyUrlConfig: null, capabilities, ...extra });
 
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
-  openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true, files: 'openai' }), { canBeBase: true }),
-  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true, files: 'genai' }), { canBeBase: true }),
-  vertex: facts(null, COUNTS_TOKENS, { canBeBase: true }),
+  openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true, files: 'openai', webSearch: true }), { canBeBase: true }),
+  // Web search: Gemini's grounding with Google Search, Anthropic's web search server tool.
+  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true, files: 'genai', webSearch: true }), { canBeBase: true }),
+  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, webSearch: true }), { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true,
-    files: 'anthropic' }),
+    files: 'anthropic', webSearch: true }),
     { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),

@@ -19,9 +19,12 @@
 //     report them (`x-heimdall-dropped-params`).
 // Anything Anthropic's API would refuse is refused here with a 400 in Anthropic's error shape. What is valid but
 // cannot cross the chat translation faithfully (server tools and their result blocks, MCP servers, context
-// management, documents by URL or file id, citations, search results) is `Untranslatable`: such a request goes to
-// the built-in `anthropic` provider as the client sent it (a `messages` job, answered and streamed back untouched,
-// with the client's `anthropic-beta` header), and any other provider refuses it with that 400.
+// management, documents by URL or file id, search results) is `Untranslatable`: such a request goes to the
+// built-in `anthropic` provider as the client sent it (a `messages` job, answered and streamed back untouched,
+// with the client's `anthropic-beta` header), and any other provider refuses it with that 400. What the chat
+// request merely has no place for (citations, a document's title and context; a plain-text document, which
+// becomes text) makes the request go to `anthropic` natively as well, so nothing is lost there, while another
+// provider gets the translation and the lost fields' paths in `x-heimdall-dropped-params`.
 
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingRequest } from '../http/server.js';
@@ -43,6 +46,18 @@ class Untranslatable extends GatewayError {}
 const NATIVE_ONLY = "; only the built-in 'anthropic' provider takes it (the request is sent to it as it is)";
 const untranslatable = (message: string, param: string): GatewayError =>
   new Untranslatable('INVALID_REQUEST', `${message}${NATIVE_ONLY}`, { param });
+
+/**
+ * Values client libraries send to mean "not set", taken as absent (on the native path too): @langchain/anthropic's
+ * ChatAnthropic sends `top_k: -1` and `top_p: -1` on every request whose user set neither. Any other out-of-range
+ * value is still refused, as Anthropic refuses it.
+ */
+const UNSET_SENTINELS: Readonly<Record<string, unknown>> = { top_k: -1, top_p: -1 };
+
+function withoutSentinels(body: Json): Json {
+  for (const field in UNSET_SENTINELS) if (body[field] === UNSET_SENTINELS[field]) delete body[field];
+  return body;
+}
 
 /** Beta top-level fields with no chat counterpart, for Anthropic's own API only. */
 const UNTRANSLATABLE_FIELDS = new Set(['mcp_servers', 'context_management']);
@@ -71,6 +86,22 @@ const TOOL_ONLY = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 const SERVICE_TIERS: Record<string, string> = { auto: 'auto', standard_only: 'default' };
 
+/**
+ * What a translation under way left out or reshaped (set for the length of one synchronous `toOpenAIRequest` call,
+ * so the block converters need no extra argument): a request with any of it goes to the `anthropic` provider as the
+ * client wrote it, and to any other provider translated, the lost fields named in `x-heimdall-dropped-params`.
+ */
+interface TranslationNotes {
+  /** Paths of fields the chat request has no place for: a document's title and context, citations. */
+  readonly lost: string[];
+  /** A block changed form on the way (a plain-text document became a text part): only Anthropic's API keeps it. */
+  reshaped: boolean;
+}
+let notes: TranslationNotes | null = null;
+const lose = (path: string): void => {
+  notes?.lost.push(path);
+};
+
 /** Copies `cache_control` from an Anthropic block to the OpenAI part: the Anthropic adapter puts it back. */
 function withCacheControl(part: Json, block: Json): Json {
   if (isObject(block.cache_control)) part.cache_control = block.cache_control;
@@ -79,7 +110,8 @@ function withCacheControl(part: Json, block: Json): Json {
 
 function textPart(block: Json, at: string): Json {
   if (typeof block.text !== 'string') throw invalid(`${at}.text: Field required`, at);
-  if (Array.isArray(block.citations) && block.citations.length > 0) throw untranslatable(`${at}.citations: cannot be translated`, at);
+  // An earlier answer's citations: the text goes on without them.
+  if (Array.isArray(block.citations) && block.citations.length > 0) lose(`${at}.citations`);
   return withCacheControl({ type: 'text', text: block.text }, block);
 }
 
@@ -107,15 +139,19 @@ function imagePart(block: Json, at: string): Json {
 function documentPart(block: Json, at: string): Json {
   const source = block.source;
   if (!isObject(source)) throw invalid(`${at}.source: Field required`, at);
-  // A cited answer's citations, and a document's context, have no place in the translated request or answer.
-  if (isObject(block.citations) && block.citations.enabled === true) throw untranslatable(`${at}.citations: cannot be translated`, at);
-  if (typeof block.context === 'string' && block.context !== '') throw untranslatable(`${at}.context: cannot be translated`, at);
+  // Citations, and a document's context, have no place in the translated request or answer.
+  if (isObject(block.citations) && block.citations.enabled === true) lose(`${at}.citations`);
+  if (typeof block.context === 'string' && block.context !== '') lose(`${at}.context`);
   if (source.type === 'base64' && source.media_type === 'application/pdf' && typeof source.data === 'string') {
     const file: Json = { file_data: `data:application/pdf;base64,${source.data}` };
     if (typeof block.title === 'string') file.filename = block.title;
     return withCacheControl({ type: 'file', file }, block);
   }
-  if (source.type === 'text' && typeof source.data === 'string') return withCacheControl({ type: 'text', text: source.data }, block);
+  if (source.type === 'text' && typeof source.data === 'string') {
+    if (typeof block.title === 'string' && block.title !== '') lose(`${at}.title`);
+    if (notes) notes.reshaped = true;
+    return withCacheControl({ type: 'text', text: source.data }, block);
+  }
   throw untranslatable(`${at}.source: only base64 PDF and plain-text documents can be translated`, at);
 }
 
@@ -144,7 +180,7 @@ function toolMessage(block: Json, at: string): Json {
   else throw invalid(`${at}.content: Input should be a valid string or list`, at);
   if (present(block.toolset_name)) throw untranslatable(`${at}.toolset_name: cannot be translated`, at);
   const message: Json = { role: 'tool', tool_call_id: block.tool_use_id, content: converted };
-  if (block.is_error === true) message.is_error = true;
+  if (typeof block.is_error === 'boolean') message.is_error = block.is_error;
   // Claude Code marks the last block of the conversation, often a tool result, as the cache breakpoint.
   return withCacheControl(message, block);
 }
@@ -317,7 +353,16 @@ const optionalNumber = (request: Json, name: string, min: number, max: number, b
 
 
 /** A Messages request (or a count_tokens request, with `counting`) as the pipeline's OpenAI chat request. */
-export function toOpenAIRequest(request: Json, counting: boolean): ParsedRequest {
+export function toOpenAIRequest(request: Json, counting: boolean, noted: TranslationNotes | null = null): ParsedRequest {
+  notes = noted;
+  try {
+    return translate(request, counting);
+  } finally {
+    notes = null;
+  }
+}
+
+function translate(request: Json, counting: boolean): ParsedRequest {
   const allowed = counting ? COUNT_FIELDS : MESSAGE_FIELDS;
   for (const field of Object.keys(request)) {
     if (allowed.has(field)) continue;
@@ -422,20 +467,31 @@ export function readAnthropicBody(request: IncomingRequest): Json {
  * request beside it (for the `anthropic` provider) and, for plugins and routing, a chat request with its model only.
  */
 function parseMessages(request: IncomingRequest): ParsedRequest {
-  const body = parseJsonObjectBody(request.body);
+  const body = withoutSentinels(parseJsonObjectBody(request.body));
+  /** The client's request as the `anthropic` provider gets it natively. */
+  const own = (): Json => {
+    // `fallbacks` is the gateway's; the client's beta flags travel in the body as the adapter expects them.
+    const { fallbacks: _fallbacks, ...rest } = body;
+    const betas = betasOf(request);
+    if (betas && rest.anthropic_beta === undefined) rest.anthropic_beta = betas;
+    return rest;
+  };
+  const noted: TranslationNotes = { lost: [], reshaped: false };
   try {
-    return withBetas(toOpenAIRequest(body, false), request);
+    const parsed = withBetas(toOpenAIRequest(body, false, noted), request);
+    if (noted.lost.length > 0 || noted.reshaped) {
+      parsed.native = { kind: 'messages', body: own(), untranslatable: null };
+      if (noted.lost.length > 0) parsed.dropped = noted.lost;
+    }
+    return parsed;
   } catch (error) {
     if (!(error instanceof Untranslatable)) throw error;
     if (typeof body.model !== 'string' || body.model === '') throw invalid('model: Field required', 'model');
     if (body.stream !== undefined && typeof body.stream !== 'boolean') throw invalid('stream: Input should be a valid boolean', 'stream');
     const stream = body.stream === true;
-    // `fallbacks` is the gateway's; the client's beta flags travel in the body as the adapter expects them.
-    const { fallbacks, ...own } = body;
-    const betas = betasOf(request);
-    if (betas && own.anthropic_beta === undefined) own.anthropic_beta = betas;
+    const { fallbacks } = body;
     const chat: ChatRequestBody = { model: body.model, messages: [], ...(fallbacks === undefined ? {} : { fallbacks }) };
-    return { kind: 'chat', body: chat, stream, includeUsage: stream, native: { kind: 'messages', body: own, untranslatable: error.data } };
+    return { kind: 'chat', body: chat, stream, includeUsage: stream, native: { kind: 'messages', body: own(), untranslatable: error.data } };
   }
 }
 
@@ -453,7 +509,9 @@ function anthropicDialect(counting: boolean): Dialect {
   return Object.freeze<Dialect>({
     name: 'anthropic',
     defaultProvider: 'anthropic',
-    parse: (request) => (counting ? withBetas(toOpenAIRequest(parseJsonObjectBody(request.body), true), request) : parseMessages(request)),
+    parse: (request) => (counting
+      ? withBetas(toOpenAIRequest(withoutSentinels(parseJsonObjectBody(request.body)), true), request)
+      : parseMessages(request)),
     wire: (parsed) => createAnthropicWire(parsed),
     errorBody: (error) => anthropicErrorBody(error),
     ...(counting ? {} : { nativeWire: () => nativeWire }),

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import { parseModelRequest, type ParsedRequest } from '../pipeline/parse.js';
-import type { ClientWire, Dialect } from './dialect.js';
+import { withExtraFieldsOn, type ClientWire, type Dialect } from './dialect.js';
 import { translatedDialect } from './translated.js';
 import { SSE_DONE, sseData } from './openai.js';
 
@@ -137,6 +137,6 @@ const completionsDialect = (defaultProvider: string | null): Dialect => translat
   (_parsed, echo) => new CompletionsWire(echo));
 
 /** `/v1/completions`: models are `provider/model` or an alias. */
-export const completions = completionsDialect(null);
+export const completions = withExtraFieldsOn(completionsDialect(null), 'text_completion');
 /** `/openai/v1/completions`, `/openai/completions`: a bare model name means the `openai` provider. */
 export const dropInCompletions = completionsDialect('openai');

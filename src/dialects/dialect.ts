@@ -43,4 +43,17 @@ export interface Dialect {
   nativeWire?(): ClientWire;
   /** As ClientWire.errorHeaders, for errors before the request parsed. */
   errorHeaders?(error: ErrorData): Record<string, string>;
+  /** Bifrost's `extra_fields` go on this route's answers (src/pipeline/extra-fields.ts): the /v1 routes. */
+  readonly extraFields?: ExtraFieldsDeclaration;
 }
+
+export interface ExtraFieldsDeclaration {
+  /** Bifrost's name of the request type: `chat_completion`, `embedding`, … */
+  readonly requestType: string;
+  /** Also on each chunk: the wire writes OpenAI's chat chunks as it gets them. */
+  readonly chunks: boolean;
+}
+
+/** `dialect` as a /v1 route serves it, with Bifrost's `extra_fields` on its answers. */
+export const withExtraFieldsOn = (dialect: Dialect, requestType: string, chunks = false): Dialect =>
+  Object.freeze<Dialect>({ ...dialect, extraFields: { requestType, chunks } });

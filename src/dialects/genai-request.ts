@@ -360,9 +360,14 @@ function applyGenerationConfig(config: Json, request: Json): void {
     throw bad("a response schema needs 'generationConfig.responseMimeType': 'application/json'", 'generationConfig.responseMimeType');
   }
   if (config.thinkingConfig !== undefined) {
-    const effort = effortOf(objectAt(config.thinkingConfig, 'generationConfig.thinkingConfig'));
+    const thinking = objectAt(config.thinkingConfig, 'generationConfig.thinkingConfig');
+    const effort = effortOf(thinking);
     if (effort !== null) request.reasoning_effort = effort;
+    // The effort is the nearest of a few levels, and has no `includeThoughts`: Gemini gets the config as sent.
+    googleOf(request).thinkingConfig = thinking;
   }
+  // The default said out loud reaches Gemini as said.
+  if (config.responseMimeType === 'text/plain') googleOf(request).responseMimeType = 'text/plain';
   if (config.responseLogprobs !== undefined && config.responseLogprobs !== null) {
     if (typeof config.responseLogprobs !== 'boolean') throw bad("'generationConfig.responseLogprobs' must be a boolean", 'generationConfig.responseLogprobs');
     request.logprobs = config.responseLogprobs;

@@ -9,7 +9,7 @@ import type { IncomingRequest, RouteHandler } from '../http/server.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import { parseModelRequest, type ParsedRequest } from '../pipeline/parse.js';
 import { respondError } from '../pipeline/respond.js';
-import type { Dialect } from './dialect.js';
+import { withExtraFieldsOn, type Dialect } from './dialect.js';
 import { OPENAI_WIRE } from './openai.js';
 
 type Fields = Record<string, unknown>;
@@ -105,8 +105,9 @@ function mediaDialect(name: string, parse: Dialect['parse'], defaultProvider: st
 }
 
 /** On /v1 (`provider/model`) and on the drop-in prefixes (a bare model means `openai`). */
+// Speech answers audio bytes, which carry no extra_fields.
 export const speech = [mediaDialect('speech', parseSpeech, null), mediaDialect('speech', parseSpeech, 'openai')] as const;
-export const transcription = [mediaDialect('transcription', parseTranscription, null),
+export const transcription = [withExtraFieldsOn(mediaDialect('transcription', parseTranscription, null), 'transcription'),
   mediaDialect('transcription', parseTranscription, 'openai')] as const;
-export const imageGeneration = [mediaDialect('image_generation', parseImageGeneration, null),
+export const imageGeneration = [withExtraFieldsOn(mediaDialect('image_generation', parseImageGeneration, null), 'image_generation'),
   mediaDialect('image_generation', parseImageGeneration, 'openai')] as const;

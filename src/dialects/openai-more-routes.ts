@@ -9,6 +9,7 @@ import { completions, dropInCompletions } from './completions.js';
 import type { Dialect } from './dialect.js';
 import { imageGeneration, speech, transcription, withForm } from './media.js';
 import { dropInResponses, responses } from './responses.js';
+import { hasApiVersion } from './azure.js';
 
 interface Endpoint {
   /** The path after the prefix. */
@@ -19,7 +20,11 @@ interface Endpoint {
   readonly before?: (handler: RouteHandler) => RouteHandler;
 }
 
-export function openAIMoreRoutes(deps: PipelineDeps): Route[] {
+/**
+ * `azureResponses`: the handler of Azure's `/openai/responses?api-version=…` (src/dialects/azure.ts), which the
+ * drop-in `/openai/responses` hands a request to when it carries `api-version`, as only Azure clients send it.
+ */
+export function openAIMoreRoutes(deps: PipelineDeps, azureResponses?: RouteHandler): Route[] {
   const endpoints: Endpoint[] = [
     { path: '/responses', dialect: responses, dropIn: dropInResponses },
     { path: '/completions', dialect: completions, dropIn: dropInCompletions },
@@ -30,7 +35,9 @@ export function openAIMoreRoutes(deps: PipelineDeps): Route[] {
   return endpoints.flatMap((endpoint): Route[] => {
     const wrap = endpoint.before ?? ((handler: RouteHandler) => handler);
     const onV1 = wrap(createInferenceHandler(deps, endpoint.dialect));
-    const dropIn = wrap(createInferenceHandler(deps, endpoint.dropIn));
+    const openai = wrap(createInferenceHandler(deps, endpoint.dropIn));
+    const azure = endpoint.path === '/responses' ? azureResponses : undefined;
+    const dropIn: RouteHandler = azure ? (request, sink) => (hasApiVersion(request) ? azure : openai)(request, sink) : openai;
     return [
       { method: 'post', path: `/v1${endpoint.path}`, readBody: true, handler: onV1 },
       ...['/openai/v1', '/openai'].map((prefix): Route =>

@@ -2,7 +2,7 @@
 
 import { openAIErrorBody } from '../errors/gateway-error.js';
 import { parseChatRequest, parseEmbeddingsRequest } from '../pipeline/parse.js';
-import type { ClientWire, Dialect } from './dialect.js';
+import { withExtraFieldsOn, type ClientWire, type Dialect } from './dialect.js';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
@@ -32,8 +32,8 @@ const parseChat: Dialect['parse'] = (request) => parseChatRequest(request.body);
 const parseEmbeddings: Dialect['parse'] = (request) => parseEmbeddingsRequest(request.body);
 
 /** `/v1/...`: every model is `provider/model` (or a configured alias). */
-export const openAIChat = openAIDialect('openai', parseChat, null);
-export const openAIEmbeddings = openAIDialect('openai', parseEmbeddings, null);
+export const openAIChat = withExtraFieldsOn(openAIDialect('openai', parseChat, null), 'chat_completion', true);
+export const openAIEmbeddings = withExtraFieldsOn(openAIDialect('openai', parseEmbeddings, null), 'embedding');
 
 /** `/openai/v1/...`: the OpenAI SDK's drop-in, where a bare model name means the `openai` provider. */
 export const openAIDropInChat = openAIDialect('openai', parseChat, 'openai');

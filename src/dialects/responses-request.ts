@@ -194,13 +194,42 @@ function messagesOf(request: Json): Json[] {
   return builder.messages;
 }
 
-/** Responses' flat function tool `{type, name, parameters, strict}` → chat's `{type, function: {…}}`. */
-function toolsOf(tools: unknown): Json[] {
+/** The Responses API's web search tool, by each name it has had. */
+const WEB_SEARCH_TOOLS = new Set(['web_search', 'web_search_2025_08_26', 'web_search_preview', 'web_search_preview_2025_03_11']);
+
+/**
+ * A `web_search` tool as chat's `web_search_options`, which the providers with a search of their own map to it
+ * (Anthropic's web search tool, Gemini's Google Search grounding; capability `webSearch`): the others refuse it.
+ */
+function webSearchOf(tool: Json, param: string): Json {
+  const options: Json = {};
+  for (const field of Object.keys(tool)) {
+    if (field === 'type' || !present(tool[field])) continue;
+    if (field === 'search_context_size') options.search_context_size = tool.search_context_size;
+    else if (field === 'user_location' && isObject(tool.user_location)) {
+      const { type: _type, ...approximate } = tool.user_location;
+      options.user_location = { type: 'approximate', approximate };
+    } else {
+      invalid(`'${param}.${field}': a web search's ${field} has no equivalent outside OpenAI`, `${param}.${field}`);
+    }
+  }
+  return options;
+}
+
+/**
+ * Responses' flat function tool `{type, name, parameters, strict}` → chat's `{type, function: {…}}`; a web search
+ * tool becomes `body.web_search_options`.
+ */
+function toolsOf(tools: unknown, body: ChatRequestBody): Json[] {
   if (!Array.isArray(tools)) invalid("'tools' must be an array", 'tools');
-  return tools.map((tool, i) => {
+  return tools.flatMap((tool, i) => {
     const param = `tools[${i}]`;
+    if (isObject(tool) && WEB_SEARCH_TOOLS.has(tool.type as string)) {
+      body.web_search_options = webSearchOf(tool, param);
+      return [];
+    }
     if (!isObject(tool) || tool.type !== 'function') {
-      invalid(`'${param}': only function tools are supported (built-in tools such as web_search run on OpenAI's servers)`, `${param}.type`);
+      invalid(`'${param}': only function and web_search tools are supported (other built-in tools such as file_search run on OpenAI's servers)`, `${param}.type`);
     }
     const fn: Json = { name: text(tool.name, `${param}.name`) };
     for (const field of ['description', 'parameters', 'strict'] as const) if (present(tool[field])) fn[field] = tool[field];
@@ -249,7 +278,7 @@ export function translateResponsesRequest(request: Json & { model: string }): { 
   const body: ChatRequestBody = { model: request.model, messages: messagesOf(request) };
   for (const field of PASSED_ON) if (present(request[field])) body[field] = request[field];
   for (const field of CARRIED) if (present(request[field])) body[field] = request[field];
-  const tools = present(request.tools) ? toolsOf(request.tools) : [];
+  const tools = present(request.tools) ? toolsOf(request.tools, body) : [];
   if (tools.length > 0) body.tools = tools;
   if (present(request.tool_choice)) body.tool_choice = toolChoiceOf(request.tool_choice);
   if (present(request.max_output_tokens)) {

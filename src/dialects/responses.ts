@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ErrorData } from '../errors/error-data.js';
-import type { ClientWire, Dialect } from './dialect.js';
+import { withExtraFieldsOn, type ClientWire, type Dialect } from './dialect.js';
 import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
 import { parseModelRequest, type ParsedRequest } from '../pipeline/parse.js';
 import { echoOf, translateResponsesRequest, type ResponsesEcho } from './responses-request.js';
@@ -366,6 +366,6 @@ const responsesDialect = (defaultProvider: string | null): Dialect => Object.fre
 });
 
 /** `/v1/responses`: models are `provider/model` or an alias. */
-export const responses = responsesDialect(null);
+export const responses = withExtraFieldsOn(responsesDialect(null), 'responses');
 /** `/openai/v1/responses`, `/openai/responses`: a bare model name means the `openai` provider. */
 export const dropInResponses = responsesDialect('openai');

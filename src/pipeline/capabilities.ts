@@ -36,6 +36,9 @@ export function checkCapabilities(parsed: ParsedRequest, target: RouteTarget): v
   const tools = parsed.body.tools;
   if (Array.isArray(tools) && tools.length > 0 && !capabilities.tools) refuse('tools', 'tools');
   if (!capabilities.vision && hasImages(parsed.body.messages)) refuse('image inputs', 'messages');
+  // A search the provider cannot run would change the answer, not just its shape: refused, never dropped.
+  const search = parsed.body.web_search_options;
+  if (search !== undefined && search !== null && !capabilities.webSearch) refuse('web search (web_search)', 'tools');
 }
 
 /**

@@ -15,6 +15,11 @@ export class RequestContext implements PluginContext {
   provider = '';
   model = '';
   stream = false;
+  /**
+   * What the route's translation of this attempt's request left out (ParsedRequest.dropped), reported in
+   * `x-heimdall-dropped-params` beside what the provider's adapter dropped; null when the attempt sends it natively.
+   */
+  droppedByRoute: readonly string[] | null = null;
   /** The request timeout of the provider the request is routed to, which also bounds its plugins' async hooks. */
   hookTimeoutMs = Infinity;
   /** The MCP tools this request is given (src/mcp/tools.ts); null without any. */

@@ -157,7 +157,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     // Plugins see text answers; a binary one (audio) is not theirs to read or change.
     outcome.body = typeof body === 'string' ? body : null;
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
-      const headers = { ...droppedHeader(meta.droppedParams), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)),
+      const headers = { ...droppedHeader(this.#dropped(meta.droppedParams)), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)),
         ...agent?.headers() };
       if (meta.contentType !== undefined && !outcome.error) {
         // A media answer goes out as the provider sent it, with its content type.
@@ -166,6 +166,12 @@ export class ProviderCall implements JobHandlers, AbortListener {
       }
       respondOutcome(this.#sink, this.#wire, outcome, headers, this.#run.failures);
     });
+  }
+
+  /** What the route's translation left out, then what the adapter dropped. */
+  #dropped(byAdapter: string[] | null): string[] | null {
+    const byRoute = this.#ctx.droppedByRoute;
+    return byRoute ? [...byRoute, ...(byAdapter ?? [])] : byAdapter;
   }
 
   onChunks(chunks: string[], dropped: string[] | null): void {
@@ -184,7 +190,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
       const now = performance.now();
       (this.#outcome ??= newOutcome(this.#ctx.stream)).firstChunkMs = now - this.#ctx.receivedAt;
       sink.access.firstTokenMs = now - this.#ctx.receivedAt;
-      sink.startStream({ ...droppedHeader(dropped), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)),
+      sink.startStream({ ...droppedHeader(this.#dropped(dropped)), ...this.#run.headers(true, this.#overheadMs(now, now - this.#submittedAt)),
         ...this.#agent?.headers() }, this.#wire.streamContentType);
     }
     const plugins = this.#plugins;

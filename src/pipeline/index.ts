@@ -32,6 +32,7 @@ import { afterPostHooks, clientClosed, newOutcome, respondError, respondOutcome,
 import type { CircuitBreakers } from './breaker.js';
 import { mayFallBack } from './retry.js';
 import { createModelResolver } from './model-name.js';
+import { withExtraFields } from './extra-fields.js';
 import { routeModel, type RouteTarget } from './route.js';
 import type { CostMeter } from '../pricing/meter.js';
 
@@ -45,6 +46,8 @@ export interface PipelineDeps {
   readonly metrics?: PipelineMetrics;
   /** Key choice skips keys whose breaker is open; absent, no key is ever skipped. */
   readonly breakers?: CircuitBreakers;
+  /** `client.extra_fields`: Bifrost's `extra_fields` on the /v1 answers (their dialects declare it); absent: off. */
+  readonly extraFields?: boolean;
   /** Configured providers no adapter serves: a request for one is told so, not that it is unknown. */
   readonly unsupportedProviders?: ReadonlySet<string>;
   /** The MCP tools requests are given; absent, the request path does no MCP work at all. */
@@ -87,6 +90,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const logged = deps.requestLog ? dialect.name : '';
   const logContent = deps.requestLog?.content === true;
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
+  const extraFields = deps.extraFields === true ? dialect.extraFields : undefined;
 
   /** A plugin answered instead of the provider, with a response or an error. */
   const shortCircuit = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest, run: RequestRun,
@@ -134,8 +138,11 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     }
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
-    const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
-    sink.access.content?.attempt(sent.kind, callWire !== wire);
+    ctx.droppedByRoute = native ? null : parsed.dropped ?? null;
+    const attemptWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
+    const callWire = extraFields ? withExtraFields(attemptWire, { ...extraFields, provider: target.provider.name, model: target.model,
+      receivedAt: ctx.receivedAt, fallbackIndex: run.index, chunks: extraFields.chunks && !native }, parsed.stream) : attemptWire;
+    sink.access.content?.attempt(sent.kind, attemptWire !== wire);
     const job: JobData = {
       kind: sent.kind,
       requestId: ctx.requestId,

@@ -15,6 +15,11 @@ export interface ParsedRequest {
   /** The request in the client's own API, for a provider that has that API (capability `responses` or `messages`):
    * sent as it is. */
   native?: NativeRequest;
+  /**
+   * Fields of the client's request the route's translation to chat left out (`messages.0.content.1.citations`):
+   * reported when the request is translated; a provider with the client's API natively gets them all (`native`).
+   */
+  dropped?: readonly string[];
 }
 
 export interface NativeRequest {

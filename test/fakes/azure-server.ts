@@ -126,7 +126,7 @@ function lastUserText(body: Record<string, unknown> | undefined): string {
 
 const splitWords = (text: string) => text.match(/\S+\s*|\s+/g) ?? [text];
 const randomId = (prefix: string) => `${prefix}${randomBytes(14).toString('base64url')}`;
-const ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
+const ROUTE = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings|audio\/speech|audio\/transcriptions|images\/generations)$/;
 
 export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<FakeAzure> {
   const { apiKey, deployments = {}, strictDeployments = false, ...defaults } = options;
@@ -135,8 +135,9 @@ export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<Fa
     sendJsonOf(res, record, status, body, { 'apim-request-id': randomBytes(16).toString('hex'), 'x-ms-region': 'Sweden Central', ...headers });
   };
 
-  const fake = await FakeServer.start<AzureRecordedRequest, AzureScenario>((req, res, raw) => {
-    const body = parseJson<Record<string, unknown>>(raw);
+  const fake = await FakeServer.start<AzureRecordedRequest, AzureScenario>((req, res, raw, rawBytes) => {
+    const multipart = (req.headers['content-type'] ?? '').startsWith('multipart/form-data');
+    const body = multipart ? undefined : parseJson<Record<string, unknown>>(raw);
     const url = new URL(req.url ?? '/', 'http://fake');
     const route = ROUTE.exec(url.pathname);
     const deployment = route ? decodeURIComponent(route[1]) : null;
@@ -146,14 +147,15 @@ export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<Fa
       apiVersion: url.searchParams.get('api-version'), headers: req.headers, body, scenario, status: 0, events: [],
       responseBody: null, content: '',
     });
+    const form = multipart ? new Response(rawBytes, { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData() : null;
     try {
-      answer(res, record);
+      answer(res, record, form);
     } catch {
       res.destroy();
     }
   });
 
-  function answer(res: ServerResponse, record: AzureRecordedRequest): void {
+  function answer(res: ServerResponse, record: AzureRecordedRequest, form: Promise<FormData> | null): void {
     if (record.method !== 'POST' || !record.deployment || !record.apiVersion) {
       sendJson(res, record, 404, { error: { code: '404', message: 'Resource not found' } });
       return;
@@ -177,13 +179,52 @@ export async function startFakeAzure(options: FakeAzureOptions = {}): Promise<Fa
       sendJson(res, record, 400, CONTENT_FILTER_ERROR);
       return;
     }
+    const model = deployments[record.deployment] ?? record.deployment;
+    if (record.operation === 'audio/transcriptions' && form) {
+      void form.then((fields) => transcription(res, record, fields), () => sendJson(res, record, 400, errorBody(400, 'Could not parse multipart form')));
+      return;
+    }
     if (!body) {
       sendJson(res, record, 400, errorBody(400, 'The request body is not valid JSON.'));
       return;
     }
-    const model = deployments[record.deployment] ?? record.deployment;
     if (record.operation === 'embeddings') embeddings(res, record, body, model);
+    else if (record.operation === 'audio/speech') speech(res, record, body);
+    else if (record.operation === 'images/generations') images(res, record, body);
     else chat(res, record, body, model);
+  }
+
+  /** Audio bytes: an MP3 frame header, then the input text (Azure's TTS deployments answer as OpenAI's). */
+  function speech(res: ServerResponse, record: AzureRecordedRequest, body: Record<string, unknown>): void {
+    if (typeof body.input !== 'string') {
+      sendJson(res, record, 400, errorBody(400, "'input' is a required property"));
+      return;
+    }
+    const audio = Buffer.concat([Buffer.from([0xff, 0xfb, 0x90, 0x64]), Buffer.from(body.input)]);
+    record.status = 200;
+    res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': audio.length, 'apim-request-id': randomBytes(16).toString('hex') });
+    res.end(audio);
+  }
+
+  function transcription(res: ServerResponse, record: AzureRecordedRequest, form: FormData): void {
+    const file = form.get('file');
+    if (file === null || typeof file === 'string') {
+      sendJson(res, record, 400, errorBody(400, "'file' is a required property"));
+      return;
+    }
+    sendJson(res, record, 200, { text: `Transcribed ${file.size} bytes of ${file.name}` });
+  }
+
+  /** Azure's DALL-E answer: OpenAI's, with the content filter's results on each image and on the prompt. */
+  function images(res: ServerResponse, record: AzureRecordedRequest, body: Record<string, unknown>): void {
+    if (typeof body.prompt !== 'string') {
+      sendJson(res, record, 400, errorBody(400, "'prompt' is a required property"));
+      return;
+    }
+    const count = typeof body.n === 'number' ? body.n : 1;
+    const data = Array.from({ length: count }, (_, i) => ({ url: `https://dalleprodsec.blob.core.windows.net/private/images/${i}.png`,
+      revised_prompt: body.prompt, content_filter_results: SAFE, prompt_filter_results: SAFE }));
+    sendJson(res, record, 200, { created: Math.floor(Date.now() / 1000), data });
   }
 
   function embeddings(res: ServerResponse, record: AzureRecordedRequest, body: Record<string, unknown>, model: string): void {

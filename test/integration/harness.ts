@@ -49,6 +49,22 @@ export function openaiProvider(fakeUrl: string, overrides: {
   };
 }
 
+/**
+ * An azure provider entry pointing at the Azure fake, whose key maps `gpt-4o` and `text-embedding-3-small` to the
+ * deployments `prod-gpt4o` and `emb-small` (api-version 2024-10-21).
+ */
+export function azureProvider(fakeUrl: string, key: string): Record<string, unknown> {
+  return {
+    keys: [{ value: key, models: ['*'], weight: 1, azure_key_config: {
+      endpoint: 'https://contoso.openai.azure.com',
+      deployments: { 'gpt-4o': 'prod-gpt4o', 'text-embedding-3-small': 'emb-small' },
+      api_version: '2024-10-21',
+    } }],
+    network_config: { base_url: fakeUrl, default_request_timeout_in_seconds: 30 },
+    concurrency_and_buffer_size: { concurrency: 100, buffer_size: 100, threads: 1 },
+  };
+}
+
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
   return startGatewayWith(await startFakeOpenAI(options.fake), options.config);
 }

@@ -71,6 +71,25 @@ describe('health and readiness', () => {
     expect(getAnswer).toContain(`{"status":"ready","version":"${VERSION}"}`);
   });
 
+  // Each HEAD is followed on the same socket by a GET: a body after the HEAD's headers would be read as the GET's
+  // status line. Routes: a GET route, OpenAI's 404 and 405, the native prefixes' 404 and 405, and /metrics (text).
+  it.each([
+    ['/health', 200], ['/v1/models', 200], ['/metrics', 200], ['/v1/models/mock/echo', 200], ['/v1/models/nobody/x', 404],
+    ['/nowhere', 404], ['/v1/chat/completions', 405], ['/anthropic/v1/nothing', 404], ['/anthropic/v1/messages', 405],
+    ['/genai/v1beta/nothing', 404], ['/bedrock/model/x/converse', 405], ['/openai/v1/responses', 405],
+  ])('answers HEAD %s (%i) with headers only, and the socket then serves a GET', async (path, status) => {
+    const port = Number(new URL(h.url).port);
+    const text = await rawExchange(port,
+      `HEAD ${path} HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n`,
+      (received) => received.includes('"status":"ok"') && received.trimEnd().endsWith('}'));
+    const [headAnswer, getAnswer, ...rest] = text.split(/(?=HTTP\/1\.1 )/);
+    expect(headAnswer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(headAnswer.endsWith('\r\n\r\n')).toBe(true);
+    expect(rest).toEqual([]);
+    expect(getAnswer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(getAnswer.endsWith(`{"status":"ok","version":"${VERSION}"}`)).toBe(true);
+  });
+
   it('answers HEAD on an unknown path with the 404 headers only', async () => {
     const response = await fetch(`${h.url}/nowhere`, { method: 'HEAD' });
     expect(response.status).toBe(404);

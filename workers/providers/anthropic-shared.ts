@@ -31,13 +31,17 @@ const NATIVE_FIELDS = ['thinking', 'top_k', 'cache_control', 'container', 'diagn
   'user_profile_id', 'workspace_id'] as const;
 /** A custom tool's Anthropic fields, carried on the OpenAI tool object by the /anthropic route. */
 const NATIVE_TOOL_FIELDS = ['allowed_callers', 'defer_loading', 'eager_input_streaming', 'input_examples'] as const;
-/** Sent at their default (no effect), these OpenAI fields are not worth reporting. */
-const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, parallel_tool_calls: true };
+/**
+ * Sent at their default (no effect), these OpenAI fields are not worth reporting; LangChain's ChatOpenAI sends the
+ * penalties at 0 on every request.
+ */
+const HARMLESS_DEFAULTS: Record<string, unknown> = { n: 1, logprobs: false, parallel_tool_calls: true,
+  frequency_penalty: 0, presence_penalty: 0 };
 /** Fields `toAnthropicRequest` reads itself; any other field of the client's body is dropped and reported. */
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
   'stop', 'tools', 'tool_choice', 'parallel_tool_calls', 'user', 'safety_identifier', 'reasoning_effort',
-  'response_format', 'service_tier', 'output_config', 'anthropic_beta', ...NATIVE_FIELDS,
+  'response_format', 'service_tier', 'output_config', 'anthropic_beta', 'web_search_options', ...NATIVE_FIELDS,
 ]);
 /** OpenAI reasoning efforts with no Anthropic `output_config.effort` counterpart. */
 const EFFORTS_WITHOUT_EQUIVALENT = new Set(['none', 'minimal']);
@@ -197,8 +201,9 @@ function toolResultBlock(message: Json, where: string, dropped: Dropped): Json {
     ? message.content
     : contentBlocks(message.content, where, dropped, true);
   const block: Json = { type: 'tool_result', tool_use_id: message.tool_call_id, content };
-  // Anthropic's own flag (tool-result.ts); false is Anthropic's default and is left out.
-  if (toolFailed(message, where)) block.is_error = true;
+  // Anthropic's own flag (tool-result.ts), false included when the client said so.
+  const failed = toolFailed(message, where);
+  if (failed !== undefined) block.is_error = failed;
   // The /anthropic route keeps a tool result's cache breakpoint on its tool message.
   return withCacheControl(block, message);
 }
@@ -250,6 +255,18 @@ function convertMessages(messages: unknown, dropped: Dropped): Conversation {
 function compactContent(blocks: Json[]): string | Json[] {
   if (blocks.length === 1 && blocks[0].type === 'text' && blocks[0].cache_control === undefined) return blocks[0].text as string;
   return blocks;
+}
+
+/**
+ * OpenAI's web search (`web_search_options`; a Responses `web_search` tool arrives as it) as Anthropic's web search
+ * server tool, which Anthropic runs; the answer's search blocks are skipped, its text kept.
+ */
+function webSearchTool(options: Json, dropped: Dropped): Json {
+  const tool: Json = { type: 'web_search_20250305', name: 'web_search' };
+  const location = options.user_location;
+  if (isObject(location) && isObject(location.approximate)) tool.user_location = { type: 'approximate', ...location.approximate };
+  if (options.search_context_size !== undefined) dropped.add('web_search_options.search_context_size');
+  return tool;
 }
 
 function convertTools(tools: unknown[]): Json[] {
@@ -323,6 +340,7 @@ export function toAnthropicRequest(request: Json): AnthropicRequest {
   } else if (present('tools') && !Array.isArray(request.tools)) {
     throw new Error("'tools' must be an array");
   }
+  if (isObject(request.web_search_options)) ((body.tools ??= []) as Json[]).push(webSearchTool(request.web_search_options, dropped));
   // With no tools, tool_choice and parallel_tool_calls have no effect at OpenAI either: nothing is lost.
 
   const userId = request.safety_identifier ?? request.user;

@@ -323,8 +323,9 @@ const HANDLED = new Set(['model', 'messages', 'stream', 'stream_options', 'max_t
 const OPENAI_FIELDS = new Set(['audio', 'frequency_penalty', 'function_call', 'functions', 'logit_bias', 'logprobs', 'modalities', 'n',
   'parallel_tool_calls', 'prediction', 'presence_penalty', 'prompt_cache_key', 'prompt_cache_retention', 'reasoning_effort',
   'safety_identifier', 'seed', 'service_tier', 'store', 'top_logprobs', 'user', 'verbosity', 'web_search_options']);
-/** Fields whose value here asks for nothing beyond what Converse does anyway. */
-const NO_OP: Readonly<Record<string, unknown>> = { n: 1, logprobs: false, parallel_tool_calls: true };
+/** Fields whose value here asks for nothing beyond what Converse does anyway (LangChain sends the penalties at 0). */
+const NO_OP: Readonly<Record<string, unknown>> = { n: 1, logprobs: false, parallel_tool_calls: true, frequency_penalty: 0,
+  presence_penalty: 0 };
 
 function converseBody(body: Json): { request: Json; dropped: string[] } {
   const dropped: string[] = [];

@@ -58,7 +58,7 @@ interface GeminiResponse {
 const HANDLED = new Set([
   'model', 'messages', 'stream', 'stream_options', 'tools', 'tool_choice', 'functions', 'function_call',
   'temperature', 'top_p', 'top_k', 'max_tokens', 'max_completion_tokens', 'stop', 'n', 'seed', 'presence_penalty',
-  'frequency_penalty', 'response_format', 'reasoning_effort', 'logprobs', 'top_logprobs', 'google',
+  'frequency_penalty', 'response_format', 'reasoning_effort', 'logprobs', 'top_logprobs', 'google', 'web_search_options',
 ]);
 
 const STRING_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
@@ -349,6 +349,9 @@ function generationConfig(body: Json, model: string, dropped: Set<string>): Json
   if (typeof body.top_logprobs === 'number') config.logprobs = body.top_logprobs;
   const google = isObject(body.google) ? body.google : {};
   if (google.mediaResolution !== undefined) config.mediaResolution = google.mediaResolution;
+  // The /genai route's own thinking config and response type, exactly as its client sent them.
+  if (isObject(google.thinkingConfig)) config.thinkingConfig = google.thinkingConfig;
+  if (google.responseMimeType !== undefined && config.responseMimeType === undefined) config.responseMimeType = google.responseMimeType;
   return config;
 }
 
@@ -385,6 +388,14 @@ export function geminiChatRequest(job: JobData, labels = false): { body: Json; d
     if (choice) body.toolConfig = { functionCallingConfig: choice };
   } else if (choice) {
     dropped.add('tool_choice');
+  }
+  // OpenAI's web search (a Responses `web_search` tool arrives as it) is grounding with Google Search; how much
+  // context and where the user is have no place in it.
+  if (isObject(source.web_search_options)) {
+    ((body.tools ??= []) as Json[]).push({ googleSearch: {} });
+    for (const option of ['search_context_size', 'user_location']) {
+      if (source.web_search_options[option] !== undefined) dropped.add(`web_search_options.${option}`);
+    }
   }
   const config = generationConfig(source, job.model, dropped);
   if (Object.keys(config).length > 0) body.generationConfig = config;

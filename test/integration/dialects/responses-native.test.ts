@@ -110,7 +110,8 @@ describe('POST /v1/responses to providers without the native API', () => {
       expect(h.fake.requests.length).toBe(seen);
     }
     const tool = await apiError(h.client.responses.create({ model: 'mock/echo', input: 'hi', tools: [{ type: 'web_search' }] }));
-    expect(tool.param).toBe('tools[0].type');
+    expect(tool.param).toBe('tools');
+    expect(tool.message).toContain('web search (web_search)');
   });
 
   it('translates a plain request through chat', async () => {

@@ -212,9 +212,15 @@ describe('POST /v1/responses errors', () => {
   });
 
   it('refuses built-in tools and bad input in OpenAI\'s error shape', async () => {
-    const tool = await apiError(h.client.responses.create({ model: 'mock/echo', input: 'hi', tools: [{ type: 'web_search' }] }));
+    const tool = await apiError(h.client.responses.create({ model: 'mock/echo', input: 'hi',
+      tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }));
     expect(tool.status).toBe(400);
     expect(tool.param).toBe('tools[0].type');
+    // Web search reaches the providers with a search of their own (web-search.test.ts); mock has none.
+    const search = await apiError(h.client.responses.create({ model: 'mock/echo', input: 'hi', tools: [{ type: 'web_search' }] }));
+    expect(search.status).toBe(400);
+    expect(search.param).toBe('tools');
+    expect(search.message).toContain('web search (web_search)');
     const empty = await apiError(h.client.responses.create({ model: 'mock/echo', input: [] }));
     expect(empty.status).toBe(400);
     expect(empty.param).toBe('input');

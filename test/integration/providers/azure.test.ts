@@ -5,7 +5,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeAzure, type FakeAzure } from '../../fakes/azure-server.js';
-import { apiError, collect, collectUntilFailure, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
+import { apiError, azureProvider, collect, collectUntilFailure, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 
 const UPSTREAM_KEY = 'azure-upstream-key';
@@ -18,15 +18,7 @@ beforeAll(async () => {
   fake = await startFakeAzure({ apiKey: UPSTREAM_KEY, deployments: { 'prod-gpt4o': 'gpt-4o-2024-08-06', 'emb-small': 'text-embedding-3-small' } });
   h = await startGatewayWith(fake, (fakeUrl) => ({
     providers: {
-      azure: {
-        keys: [{ value: UPSTREAM_KEY, models: ['*'], weight: 1, azure_key_config: {
-          endpoint: 'https://contoso.openai.azure.com',
-          deployments: { 'gpt-4o': 'prod-gpt4o', 'text-embedding-3-small': 'emb-small' },
-          api_version: '2024-10-21',
-        } }],
-        network_config: { base_url: fakeUrl, default_request_timeout_in_seconds: 30 },
-        concurrency_and_buffer_size: { concurrency: 100, buffer_size: 100, threads: 1 },
-      },
+      azure: azureProvider(fakeUrl, UPSTREAM_KEY),
     },
   }));
   ({ url, client } = h);

@@ -87,7 +87,7 @@ describe('loadConfig with a Bifrost config.json', () => {
 
     expect(cfg.source).toBe(file);
     expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, logLevel: 'info' });
-    expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30, accessLog: true,
+    expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
       prometheusLabels: ['team'] });
     expect(cfg.providers.map((p) => p.name)).toEqual(['openai', 'my-vllm']);
 
@@ -167,7 +167,7 @@ describe('loadConfig with a Bifrost config.json', () => {
       caCertPem: null,
     });
     expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1 });
-    expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30, accessLog: true,
+    expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
       prometheusLabels: [] });
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
     expect(cfg.ignoredKeys).toEqual([]);
@@ -537,6 +537,7 @@ describe('client.access_log and client.prometheus_labels', () => {
   it('takes access_log as a boolean, on by default', async () => {
     expect((await loadConfig({ raw: { client: { access_log: false } }, env: {} })).client.accessLog).toBe(false);
     expect((await loadConfig({ raw: {}, env: {} })).client.accessLog).toBe(true);
+    expect((await loadConfig({ raw: { client: { extra_fields: true } }, env: {} })).client.extraFields).toBe(true);
     const err = await configError(() => loadConfig({ raw: { client: { access_log: 'yes' } }, env: {} }));
     expect(err.problems[0].path).toBe('client.access_log');
   });

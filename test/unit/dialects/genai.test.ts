@@ -70,7 +70,9 @@ describe('GenAI requests → OpenAI chat', () => {
       ],
       temperature: 0.1, top_p: 0.9, top_k: 5, max_tokens: 10, stop: ['x'], n: 2, seed: 7, presence_penalty: 0.5,
       frequency_penalty: 0.25, response_format: { type: 'json_object' }, reasoning_effort: 'medium',
-      google: { safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }] },
+      google: { safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }],
+        // The thinking config as sent, for Gemini: the effort beside it is the nearest level.
+        thinkingConfig: { thinkingBudget: 2048 } },
     });
   });
 

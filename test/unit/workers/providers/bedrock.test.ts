@@ -156,6 +156,8 @@ describe('Bedrock adapter: OpenAI request → Converse', () => {
     expect(json.requestMetadata).toEqual({ team: 'a' });
     expect(droppedParams).toEqual(['seed', 'frequency_penalty', 'logit_bias', 'user']);
     expect(call({ n: 2, logprobs: true, parallel_tool_calls: false, stop: ['a', 'b'] }).droppedParams).toEqual(['n', 'logprobs', 'parallel_tool_calls']);
+    // LangChain's ChatOpenAI sends both penalties at 0, which asks for nothing.
+    expect(call({ frequency_penalty: 0, presence_penalty: 0 }).droppedParams).toEqual([]);
     expect(call({ stop: ['a', 'b'] }).json.inferenceConfig).toEqual({ stopSequences: ['a', 'b'] });
     expect(call({}).json.inferenceConfig).toBeUndefined();
   });
