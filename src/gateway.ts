@@ -24,6 +24,8 @@ import { genaiModelRoutes } from './dialects/genai-models.js';
 import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
+import { createGovernance } from './governance/create.js';
+import type { Pricing } from './governance/gate.js';
 import type { ErrorData } from './errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
@@ -42,6 +44,8 @@ export interface GatewayOptions {
   clusterMetrics?: () => Promise<string>;
   /** Cluster mode: the channel to the primary's ledger, so that provider limits hold gateway-wide (docs/limits.md). */
   leases?: LeaseTransport;
+  /** Prices for budgets (src/governance): a request's cost and a model's output limit. */
+  pricing?: Pricing | null;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -138,9 +142,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  let governance;
+  try {
+    governance = await createGovernance(config, options.pricing ?? null, logger);
+  } catch (error) {
+    await closePools();
+    throw error;
+  }
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics };
+    metrics: pipelineMetrics, governance };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -241,6 +252,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
       await plugins.close();
+      await governance?.store.close();
       server.closeAll();
     },
   };

@@ -1,3 +1,4 @@
+import type { RawGovernance } from '../governance/schema.js';
 // The validated, defaulted and frozen config the rest of the front thread reads. Only `load.ts` builds it;
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
 
@@ -143,6 +144,13 @@ export interface ProcessesConfig {
   readonly supervised: boolean;
 }
 
+/** The `governance` block, validated (src/governance/schema.ts); compiled by the gateway at start. */
+export interface GovernanceConfig {
+  /** `client.enforce_auth_on_inference` (or its old spellings): every inference request needs a virtual key. */
+  readonly enforceAuth: boolean;
+  readonly raw: RawGovernance;
+}
+
 export interface GatewayConfig {
   readonly server: ServerConfig;
   readonly processes: ProcessesConfig;
@@ -156,6 +164,7 @@ export interface GatewayConfig {
   /** A name clients may send as `model`, and the `provider/model` it stands for. */
   readonly modelAliases: Readonly<Record<string, string>>;
   readonly plugins: readonly PluginConfig[];
+  readonly governance: GovernanceConfig;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */
   readonly source: string;
   /** Bifrost keys that loaded but Heimdall does not act on yet, reported once at start. */

@@ -29,6 +29,10 @@ export class AccessRecord {
   tokensOut: number | null = null;
   /** The error code answered (lower case), when the request failed. */
   errorCode: string | null = null;
+  /** The id of the virtual key the request presented (src/governance), never its value. */
+  virtualKeyId: string | null = null;
+  /** Run once when the response is complete or the client left, with its status: settles a governance reservation. */
+  afterResponse: ((status: number) => void) | null = null;
 }
 
 export interface AccessLine {
@@ -55,6 +59,7 @@ export function writeAccessLine(logger: Logger, line: AccessLine, access: Access
     entry.fallbacks = access.fallbacks;
     entry.stream = access.stream;
   }
+  if (access.virtualKeyId !== null) entry.virtualKey = access.virtualKeyId;
   if (access.upstreamMs !== null) entry.upstreamMs = Math.round(access.upstreamMs * 1000) / 1000;
   if (access.firstTokenMs !== null) entry.ttftMs = Math.round(access.firstTokenMs * 1000) / 1000;
   if (access.tokensIn !== null) entry.tokensIn = access.tokensIn;

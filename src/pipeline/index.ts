@@ -26,6 +26,8 @@ import type { CircuitBreakers } from './breaker.js';
 import { mayFallBack } from './retry.js';
 import { createModelResolver } from './model-name.js';
 import { routeModel, type RouteTarget } from './route.js';
+import { admitRequest, type Governed } from './governance.js';
+import type { Governance } from '../governance/gate.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
@@ -39,6 +41,8 @@ export interface PipelineDeps {
   readonly breakers?: CircuitBreakers;
   /** Configured providers no adapter serves: a request for one is told so, not that it is unknown. */
   readonly unsupportedProviders?: ReadonlySet<string>;
+  /** Virtual keys, budgets and rate limits (src/governance); absent, every request is let through. */
+  readonly governance?: Governance | null;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
@@ -106,7 +110,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   };
 
   /** Candidate `index` of the run (0: the primary, then each fallback): route, capabilities, pre-hooks, dispatch. */
-  const attempt = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, run: RequestRun, index: number): void => {
+  const attempt = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, run: RequestRun, index: number,
+    governed: Governed | null): void => {
     run.index = index;
     if (index > 0 && ctx.logger.isLevelEnabled('info')) {
       ctx.logger.info({ fallbackIndex: index, model: run.candidates[index] }, 'trying the next fallback');
@@ -115,7 +120,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     let target: RouteTarget;
     let native: boolean;
     try {
-      target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders);
+      target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders,
+        governed?.keyFilter(run.candidates[index]) ?? null);
       native = sendsNative(parsed, target);
       if (!native) checkCapabilities(parsed, target);
     } catch (error) {
@@ -142,25 +148,51 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
   };
 
-  return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
-    const ctx = new RequestContext(request, deps.logger);
-    let parsed: ParsedRequest;
-    let fallbacks: readonly string[];
-    try {
-      parsed = dialect.parse(request);
-      parsed.body.model = resolveModel(parsed.body.model);
-      fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? defaultFallbacks(parsed.body.model);
-    } catch (error) {
-      const data = error instanceof GatewayError ? error.data : toErrorData(error);
-      logFailure(ctx, data);
-      respondError(sink, dialect, data);
-      return;
-    }
+  const start = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, fallbacks: readonly string[],
+    governed: Governed | null) => {
     const wire = dialect.wire(parsed);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
     const run = new RequestRun(parsed, fallbacks, deps.metrics, sink.access);
-    if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
-    attempt(ctx, sink, wire, run, 0);
+    if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index, governed);
+    attempt(ctx, sink, wire, run, 0, governed);
+  };
+
+  return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
+    const ctx = new RequestContext(request, deps.logger);
+    let parsed: ParsedRequest;
+    let fallbacks: readonly string[];
+    const fail = (error: unknown) => {
+      const data = error instanceof GatewayError ? error.data : toErrorData(error);
+      logFailure(ctx, data);
+      respondError(sink, dialect, data);
+    };
+    const governance = deps.governance;
+    let key = null;
+    try {
+      // Who is asking comes before what is asked: a request without a valid key learns nothing of its body's faults.
+      if (governance) key = governance.identify(request.headers);
+      parsed = dialect.parse(request);
+      const weighted = key ? governance!.routeBare(key, parsed.body.model, deps.providers, deps.modelAliases) : null;
+      parsed.body.model = weighted ? weighted[0] : resolveModel(parsed.body.model);
+      fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? weighted?.slice(1) ?? defaultFallbacks(parsed.body.model);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (!key) {
+      start(ctx, sink, parsed, fallbacks, null);
+      return;
+    }
+    sink.access.virtualKeyId = key.id;
+    const admitted = admitRequest(governance!, key, request, parsed, fallbacks, deps.providers, sink, dialect);
+    if (admitted instanceof Promise) {
+      void admitted.then((governed) => {
+        if (governed && !sink.aborted) start(ctx, sink, parsed, fallbacks, governed);
+        else if (governed) governed.admission.settle('', '', null, null, false);
+      }, fail);
+    } else if (admitted) {
+      start(ctx, sink, parsed, fallbacks, admitted);
+    }
   };
 }

@@ -128,7 +128,6 @@ describe('loadConfig with a Bifrost config.json', () => {
       expect.arrayContaining([
         'encryption_key',
         'mcp',
-        'governance',
         'config_store',
         'logs_store',
         'vector_store',

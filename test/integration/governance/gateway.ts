@@ -1,0 +1,65 @@
+// A gateway with virtual keys in front of the fake OpenAI server and the built-in mock, for the governance tests;
+// its log lines are kept, to prove a key's value never appears in one. `npx tsc -b` must have run first.
+
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loadConfig } from '../../../dist/src/config/load.js';
+import { startGateway, type Gateway } from '../../../dist/src/gateway.js';
+import type { Pricing } from '../../../dist/src/governance/gate.js';
+import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
+import { openaiProvider } from '../harness.js';
+
+/** $1 per million input tokens and $2 per million output tokens for every model; 1,000 output tokens at most. */
+export const FLAT_PRICING: Pricing = {
+  cost: (_provider, _model, tokensIn, tokensOut) => (tokensIn * 1 + tokensOut * 2) / 1e6,
+  maxOutputTokens: () => 1000,
+};
+
+export interface GovernedGateway {
+  readonly gateway: Gateway;
+  readonly fake: FakeOpenAI;
+  readonly url: string;
+  /** Every log line written so far, as text. */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+export async function startGoverned(config: (fakeUrl: string) => Record<string, unknown>,
+  pricing: Pricing | null = FLAT_PRICING, env: Record<string, string> = {}): Promise<GovernedGateway> {
+  const fake = await startFakeOpenAI();
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _encoding, done) {
+    lines.push(String(chunk));
+    done();
+  } });
+  let gateway: Gateway;
+  try {
+    const loaded = await loadConfig({ raw: config(fake.url), env, overrides: { port: 0, host: '127.0.0.1', logLevel: 'debug' } });
+    gateway = await startGateway(loaded, { logger: pino({ level: 'debug' }, sink), pricing });
+  } catch (error) {
+    await fake.close();
+    throw error;
+  }
+  return {
+    gateway, fake, url: `http://127.0.0.1:${gateway.port}`,
+    logText: () => lines.join(''),
+    async close() {
+      try {
+        await gateway.close(500);
+      } finally {
+        await fake.close();
+      }
+    },
+  };
+}
+
+/** Providers `openai` (the fake, keys `main` and `spare`) and `mock` (3 prompt and 5 completion tokens per answer). */
+export function providers(fakeUrl: string): Record<string, unknown> {
+  return {
+    openai: openaiProvider(fakeUrl, { keys: [
+      { name: 'main', value: 'sk-upstream-main', models: ['*'], weight: 1 },
+      { name: 'spare', value: 'sk-upstream-spare', models: ['gpt-4o-mini'], weight: 1 },
+    ] }),
+    mock: { mock_config: { latency_ms: 0, chunk_count: 2, chunk_interval_ms: 0, prompt_tokens: 3, completion_tokens: 5 } },
+  };
+}
