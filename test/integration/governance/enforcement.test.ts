@@ -65,7 +65,7 @@ describe('who may call', () => {
         body: JSON.stringify({ model: 'mock/not-echo', messages: user('hi') }) });
       // The limited key may not use this model: the refusal proves the key was read from the header.
       expect(response.status, header).toBe(403);
-      expect((await response.json()).error.code).toBe('model_forbidden');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('model_forbidden');
     }
   });
 
@@ -86,7 +86,7 @@ describe('who may call', () => {
       headers: { 'content-type': 'application/json', 'x-bf-vk': 'has a space in it 12345' },
       body: JSON.stringify({ model: 'mock/echo', messages: user('hi') }) });
     expect(response.status).toBe(401);
-    expect((await response.json()).error.code).toBe('virtual_key_invalid');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('virtual_key_invalid');
   });
 
   it('lets a request without a virtual key through when auth is not enforced (a dummy SDK key included)', async () => {
