@@ -26,6 +26,7 @@ import { createModelCatalog, createModelHandler, createModelsHandler } from './p
 import { VERSION } from './version.js';
 import { createGovernance } from './governance/create.js';
 import type { Pricing } from './governance/gate.js';
+import { createPricing } from './pricing/index.js';
 import type { ErrorData } from './errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
@@ -144,7 +145,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   let governance;
   try {
-    governance = await createGovernance(config, options.pricing ?? null, logger);
+    governance = await createGovernance(config, options.pricing ?? createPricing(config.providers), logger);
   } catch (error) {
     await closePools();
     throw error;

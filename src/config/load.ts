@@ -22,6 +22,7 @@ import {
 import { unenforcedSettings } from './security.js';
 import { compileGovernance } from '../governance/model.js';
 import { GOVERNANCE_IGNORED, governanceSchema, isKeyValue, KEY_VALUE_RULE } from '../governance/schema.js';
+import { overrideFromBifrost } from '../pricing/overrides.js';
 import type { GatewayConfig, KeyConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -259,6 +260,7 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
       threads: p.concurrency_and_buffer_size.threads,
     },
     fallbacks: p.fallbacks,
+    pricingOverrides: p.pricing_overrides.map(overrideFromBifrost),
     circuitBreaker: {
       enabled: p.circuit_breaker.enabled,
       consecutiveFailures: p.circuit_breaker.consecutive_failures,
@@ -543,6 +545,7 @@ function ignoredKeys(cfg: RawConfig): string[] {
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);
     collect(p.custom_provider_config, IGNORED_KEYS.custom, ['providers', name, 'custom_provider_config']);
     p.keys.forEach((k, i) => collect(k, IGNORED_KEYS.key, ['providers', name, 'keys', i]));
+    p.pricing_overrides.forEach((o, i) => collect(o, IGNORED_KEYS.pricingOverride, ['providers', name, 'pricing_overrides', i]));
   }
   cfg.plugins?.forEach((entry, i) => {
     if (typeof entry !== 'string') collect(entry, IGNORED_KEYS.plugin, ['plugins', i]);

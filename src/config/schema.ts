@@ -3,6 +3,7 @@
 // are what `load.ts` reports as `ignoredKeys`.
 import { z } from 'zod';
 import { governanceSchema } from '../governance/schema.js';
+import { PRICING_REQUEST_TYPES, patternProblem } from '../pricing/overrides.js';
 
 const looseObject = z.record(z.string(), z.unknown());
 const stringList = z.array(z.string());
@@ -299,8 +300,65 @@ const providerIgnored = {
   send_back_raw_response: z.boolean().optional(),
   store_raw_request_response: z.boolean().optional(),
   openai_config: looseObject.optional(),
-  pricing_overrides: z.array(z.unknown()).optional(),
 };
+
+// Bifrost's `pricing_overrides` entry (core/schemas ProviderPricingOverride): USD per token, per second, per
+// character or per image. The fields priced by what Heimdall does not serve (batches, video, image tokens, pixel
+// tiers) load and are reported as ignored.
+const costField = z.number().min(0).optional();
+const pricingOverrideIgnored = {
+  input_cost_per_video_per_second: costField,
+  input_cost_per_image_above_128k_tokens: costField,
+  input_cost_per_video_per_second_above_128k_tokens: costField,
+  input_cost_per_audio_per_second_above_128k_tokens: costField,
+  input_cost_per_token_batches: costField,
+  output_cost_per_token_batches: costField,
+  input_cost_per_image_token: costField,
+  output_cost_per_image_token: costField,
+  input_cost_per_image: costField,
+  output_cost_per_image_above_1024_and_1024_pixels: costField,
+  output_cost_per_image_above_1024_and_1024_pixels_and_premium_image: costField,
+  output_cost_per_image_above_2048_and_2048_pixels: costField,
+  output_cost_per_image_above_4096_and_4096_pixels: costField,
+  cache_read_input_image_token_cost: costField,
+};
+export const pricingOverrideSchema = z
+  .strictObject({
+    model_pattern: z.string().min(1),
+    match_type: z.enum(['exact', 'wildcard', 'regex']),
+    request_types: z.array(z.enum(PRICING_REQUEST_TYPES)).default([]),
+    input_cost_per_token: costField,
+    output_cost_per_token: costField,
+    cache_read_input_token_cost: costField,
+    cache_creation_input_token_cost: costField,
+    input_cost_per_token_above_128k_tokens: costField,
+    output_cost_per_token_above_128k_tokens: costField,
+    input_cost_per_token_above_200k_tokens: costField,
+    output_cost_per_token_above_200k_tokens: costField,
+    cache_read_input_token_cost_above_200k_tokens: costField,
+    cache_creation_input_token_cost_above_200k_tokens: costField,
+    input_cost_per_audio_per_second: costField,
+    input_cost_per_character: costField,
+    output_cost_per_image: costField,
+    output_cost_per_image_low_quality: costField,
+    output_cost_per_image_medium_quality: costField,
+    output_cost_per_image_high_quality: costField,
+    output_cost_per_image_auto_quality: costField,
+    // Heimdall's own: the model's output limit, which budgets reserve when a request names none.
+    max_output_tokens: posInt.optional(),
+    ...pricingOverrideIgnored,
+  })
+  .superRefine((o, ctx) => {
+    const problem = patternProblem(o.match_type, o.model_pattern);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['model_pattern'], message: problem });
+    const tier128 = o.input_cost_per_token_above_128k_tokens !== undefined || o.output_cost_per_token_above_128k_tokens !== undefined;
+    const tier200 = o.input_cost_per_token_above_200k_tokens !== undefined || o.output_cost_per_token_above_200k_tokens !== undefined;
+    if (tier128 && tier200) {
+      ctx.addIssue({ code: 'custom', path: ['input_cost_per_token_above_200k_tokens'],
+        message: 'one long-context tier per override: the above_128k or the above_200k prices, not both' });
+    }
+  });
+export type RawPricingOverride = z.output<typeof pricingOverrideSchema>;
 
 const providerSchema = z.strictObject({
   keys: z.array(keySchema).default([]),
@@ -312,6 +370,7 @@ const providerSchema = z.strictObject({
   fallbacks: z.array(z.string().min(1)).max(10).default([]),
   circuit_breaker: circuitBreakerSchema.prefault({}),
   proxy_config: proxySchema.optional(),
+  pricing_overrides: z.array(pricingOverrideSchema).default([]),
   ...providerIgnored,
 });
 
@@ -374,4 +433,5 @@ export const IGNORED_KEYS = {
   custom: Object.keys(customIgnored),
   key: Object.keys(keyIgnored),
   plugin: Object.keys(pluginIgnored),
+  pricingOverride: Object.keys(pricingOverrideIgnored),
 } as const;

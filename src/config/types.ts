@@ -1,6 +1,8 @@
-import type { RawGovernance } from '../governance/schema.js';
 // The validated, defaulted and frozen config the rest of the front thread reads. Only `load.ts` builds it;
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
+
+import type { RawGovernance } from '../governance/schema.js';
+import type { PricingOverride } from '../pricing/overrides.js';
 
 export interface KeyConfig {
   readonly id: string;
@@ -106,6 +108,8 @@ export interface ProviderConfig {
   readonly fallbacks: readonly string[];
   readonly circuitBreaker: CircuitBreakerConfig;
   readonly proxy: ProxyConfig | null;
+  /** `pricing_overrides`, prices in the price table's units (per million tokens). */
+  readonly pricingOverrides: readonly PricingOverride[];
 }
 
 export interface PluginConfig {

@@ -24,10 +24,25 @@ export const MSG_ERROR = 13;
 /** The worker is serving its ring: sent once, first, so the front knows the thread started. */
 export const MSG_READY = 14;
 
+/**
+ * What the provider billed, as its answer said. `promptTokens` includes the cached reads and cache writes, and
+ * `completionTokens` the reasoning, as OpenAI counts them; the details are absent when the provider did not report
+ * them. Media answers add what their price is counted in.
+ */
 export interface UsageData {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  /** Input tokens read from the provider's prompt cache (OpenAI `cached_tokens`, Anthropic `cache_read_input_tokens`). */
+  cachedTokens?: number;
+  /** Input tokens written to the prompt cache (Anthropic `cache_creation_input_tokens`, Bedrock `cacheWriteInputTokens`). */
+  cacheWriteTokens?: number;
+  /** Output tokens spent reasoning (OpenAI `reasoning_tokens`, Gemini `thoughtsTokenCount`). */
+  reasoningTokens?: number;
+  /** Images an image generation answered. */
+  images?: number;
+  /** Seconds of audio a transcription read. */
+  audioSeconds?: number;
 }
 
 /**
@@ -108,13 +123,31 @@ export type WorkerToFront =
 // is decoded from.
 const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
 
-type WireUsage = [number, number, number] | null;
+/** The three counts, then the details in USAGE_DETAILS' order (null where absent), only when there is one. */
+type WireUsage = [number, number, number, ...(number | null)[]] | null;
 
-const usageToWire = (usage: UsageData | null): WireUsage =>
-  (usage ? [usage.promptTokens, usage.completionTokens, usage.totalTokens] : null);
+const USAGE_DETAILS = ['cachedTokens', 'cacheWriteTokens', 'reasoningTokens', 'images', 'audioSeconds'] as const;
 
-const usageFromWire = (wire: WireUsage): UsageData | null =>
-  (wire ? { promptTokens: wire[0], completionTokens: wire[1], totalTokens: wire[2] } : null);
+function usageToWire(usage: UsageData | null): WireUsage {
+  if (!usage) return null;
+  const wire: WireUsage = [usage.promptTokens, usage.completionTokens, usage.totalTokens];
+  let last = -1;
+  USAGE_DETAILS.forEach((field, i) => {
+    if (usage[field] !== undefined) last = i;
+  });
+  for (let i = 0; i <= last; i++) wire.push(usage[USAGE_DETAILS[i]] ?? null);
+  return wire;
+}
+
+function usageFromWire(wire: WireUsage): UsageData | null {
+  if (!wire) return null;
+  const usage: UsageData = { promptTokens: wire[0], completionTokens: wire[1], totalTokens: wire[2] };
+  for (let i = 3; i < wire.length; i++) {
+    const value = wire[i];
+    if (value !== null && value !== undefined) usage[USAGE_DETAILS[i - 3]] = value;
+  }
+  return usage;
+}
 
 /**
  * The message as it is packed: the same kinds, with jobs and metadata flattened. A field added to JobData or the

@@ -10,14 +10,11 @@ import { errorData, GatewayError } from '../errors/gateway-error.js';
 import type { CounterSpec, CounterStore, CounterUsage, Hold, Verdict } from './counters.js';
 import { digestOf, MICRO_USD, type GovernanceModel, type Limits, type VirtualKey } from './model.js';
 import { MAX_KEY_LENGTH } from './schema.js';
+import type { JobKind } from '../contract/messages.js';
+import type { Pricing as PriceTable } from '../pricing/index.js';
 
-/** What budgets need of the price table (src/pricing): a request's cost, and the most a model may write. */
-export interface Pricing {
-  /** USD for the tokens; null when the model has no price. */
-  cost(provider: string, model: string, tokensIn: number, tokensOut: number): number | null;
-  /** The model's output limit in tokens; null when unknown. */
-  maxOutputTokens(provider: string, model: string): number | null;
-}
+/** What budgets need of the price table (src/pricing). */
+export type Pricing = Pick<PriceTable, 'costOf' | 'worstCase'>;
 
 /** Headers a client's SDK sends its API key in, the first present one winning; `x-bf-vk` is Bifrost's own. */
 const KEY_HEADERS = ['x-bf-vk', 'authorization', 'x-api-key', 'x-goog-api-key', 'api-key'] as const;
@@ -42,10 +39,10 @@ export interface RequestShape {
   readonly candidates: readonly string[];
   /** Bytes of the body: no text has more tokens than bytes, so this bounds the input. */
   readonly inputBytes: number;
-  /** The request's own output cap (`max_tokens` and its spellings); null when it sets none. */
-  readonly maxTokens: number | null;
-  /** Embeddings write no output tokens. */
-  readonly outputless: boolean;
+  readonly kind: JobKind;
+  readonly stream: boolean;
+  /** The body to be dispatched: its output limit (`max_tokens` and its spellings), `n`, media fields. */
+  readonly body: Readonly<Record<string, unknown>>;
 }
 
 const split = (qualified: string): [string, string] => {
@@ -158,18 +155,23 @@ export class Governance {
     const [primary] = split(shape.candidates[0]);
     const limits = this.#limitsFor(key, primary);
     let worst = 0;
+    let outputBound = false;
     if (limits.budgets.length > 0) {
-      const pricing = this.#options.pricing;
       for (const candidate of shape.candidates) {
         const [provider, model] = split(candidate);
-        const out = shape.outputless ? 0 : shape.maxTokens ?? pricing?.maxOutputTokens(provider, model) ?? null;
-        const cost = out === null ? null : pricing?.cost(provider, model, shape.inputBytes, out) ?? null;
-        if (cost === null) {
-          return this.#refusal(key, 'MODEL_NOT_PRICED', out === null
-            ? `virtual key '${key.id}' has a budget and model '${candidate}' has no known output limit: set max_tokens`
-            : `virtual key '${key.id}' has a budget and model '${candidate}' has no price, so its cost cannot be bounded`);
+        const bound = this.#options.pricing?.worstCase({ provider, model, kind: shape.kind, body: shape.body,
+          inputTokens: shape.inputBytes, stream: shape.stream });
+        if (!bound || bound.usd === null) {
+          return this.#refusal(key, 'MODEL_NOT_PRICED', bound?.unpriced === 'unbounded'
+            ? `virtual key '${key.id}' has a budget and nothing bounds what '${candidate}' may write: set max_tokens`
+            : `virtual key '${key.id}' has a budget and '${candidate}' has no price (add one in providers.${provider}`
+              + '.pricing_overrides), so its cost cannot be bounded');
         }
-        worst = Math.max(worst, Math.ceil(cost * MICRO_USD));
+        const micro = Math.ceil(bound.usd * MICRO_USD);
+        if (micro > worst) {
+          worst = micro;
+          outputBound = (bound.outputTokens ?? 0) > 0;
+        }
       }
     }
     const holds: Hold[] = [
@@ -177,19 +179,19 @@ export class Governance {
       ...limits.tokens.map((counter) => ({ counter, amount: 0 })),
       ...limits.budgets.map((counter) => ({ counter, amount: worst })),
     ];
-    if (holds.length === 0) return this.#admitted(key, holds, null, worst);
+    if (holds.length === 0) return this.#admitted(key, holds, null, worst, shape);
     const now = this.#now();
     let verdict: Verdict | Promise<Verdict>;
     try {
       verdict = this.#store.reserve(holds, now);
     } catch (error) {
-      return this.#unavailable(key, holds, worst, error);
+      return this.#unavailable(key, worst, shape, error);
     }
     if (verdict instanceof Promise) {
-      return verdict.then((v) => this.#decide(key, holds, v, worst, shape, now),
-        (error: unknown) => this.#unavailable(key, holds, worst, error));
+      return verdict.then((v) => this.#decide(key, holds, v, worst, shape, outputBound, now),
+        (error: unknown) => this.#unavailable(key, worst, shape, error));
     }
-    return this.#decide(key, holds, verdict, worst, shape, now);
+    return this.#decide(key, holds, verdict, worst, shape, outputBound, now);
   }
 
   #limitsFor(key: VirtualKey, provider: string): Limits {
@@ -199,20 +201,20 @@ export class Governance {
       requests: [...grant.limits.requests, ...key.limits.requests], tokens: [...grant.limits.tokens, ...key.limits.tokens] };
   }
 
-  #unavailable(key: VirtualKey, holds: Hold[], worst: number, error: unknown): Admission | Refused {
+  #unavailable(key: VirtualKey, worst: number, shape: RequestShape, error: unknown): Admission | Refused {
     if (this.#options.failOpen) {
       this.#options.onDecision?.(key, 'fail_open');
-      return this.#admitted(key, [], null, worst);
+      return this.#admitted(key, [], null, worst, shape);
     }
     return this.#refusal(key, 'GOVERNANCE_UNAVAILABLE', `the budget and rate-limit counters cannot be reached `
       + `(${(error as Error).message}); requests are refused until they can (governance.state.on_unavailable: closed)`,
     undefined, 1);
   }
 
-  #decide(key: VirtualKey, holds: Hold[], verdict: Verdict, worst: number, shape: RequestShape,
+  #decide(key: VirtualKey, holds: Hold[], verdict: Verdict, worst: number, shape: RequestShape, outputBound: boolean,
     now: number): Admission | Refused {
     const headers = rateLimitHeaders(holds, verdict.usage, now);
-    if (verdict.refused === -1) return this.#admitted(key, holds, headers, worst);
+    if (verdict.refused === -1) return this.#admitted(key, holds, headers, worst, shape);
     const hold = holds[verdict.refused];
     const usage = verdict.usage[verdict.refused];
     const counter = hold.counter;
@@ -222,7 +224,7 @@ export class Governance {
     if (counter.kind === 'budget') {
       return this.#refusal(key, 'BUDGET_EXCEEDED', `${owner} budget: ${usd(usage.used)} of ${usd(counter.limit)} `
         + `spent and ${usd(usage.reserved)} held by requests in flight; this request may cost up to ${usd(worst)}`
-        + `${shape.maxTokens === null && !shape.outputless ? ' (no max_tokens: a lower max_tokens lowers that)' : ''}`
+        + `${outputBound ? ' (a lower max_tokens lowers that)' : ''}`
         + `; it resets at ${resets}`, undefined, retryAfter);
     }
     const what = counter.kind === 'requests' ? `${counter.limit} requests` : `${counter.limit} tokens`;
@@ -241,9 +243,10 @@ export class Governance {
     return `virtual key '${key.id}'`;
   }
 
-  #admitted(key: VirtualKey, holds: Hold[], headers: Record<string, string> | null, worst: number): Admission {
+  #admitted(key: VirtualKey, holds: Hold[], headers: Record<string, string> | null, worst: number,
+    shape: RequestShape): Admission {
     this.#options.onDecision?.(key, 'admitted');
-    return new Admission(this, key, holds, headers, worst);
+    return new Admission(this, key, holds, headers, worst, shape);
   }
 
   #refuse(key: VirtualKey | null, code: ErrorData['code'], message: string, provider?: string): GatewayError {
@@ -264,7 +267,10 @@ export class Governance {
     let cost = 0;
     if (admission.worst > 0 && (known || succeeded)) {
       // An answer whose usage is unknown (a stream without it, a client gone mid-stream) is charged its worst case.
-      const priced = known ? this.#options.pricing?.cost(provider, model, tokensIn ?? 0, tokensOut ?? 0) ?? null : null;
+      const { shape } = admission;
+      const usage = { promptTokens: tokensIn ?? 0, completionTokens: tokensOut ?? 0, totalTokens: (tokensIn ?? 0) + (tokensOut ?? 0) };
+      const priced = known ? this.#options.pricing?.costOf({ provider, model, kind: shape.kind, stream: shape.stream, usage,
+        body: shape.body }).usd ?? null : null;
       cost = priced === null ? admission.worst : Math.ceil(priced * MICRO_USD);
     }
     const tokens = (tokensIn ?? 0) + (tokensOut ?? 0);
@@ -291,7 +297,7 @@ export class Admission {
 
   constructor(readonly gate: Governance, readonly key: VirtualKey, readonly holds: readonly Hold[],
     /** `x-ratelimit-*` for every answer to the request. */
-    readonly headers: Record<string, string> | null, readonly worst: number) {}
+    readonly headers: Record<string, string> | null, readonly worst: number, readonly shape: RequestShape) {}
 
   settle(provider: string, model: string, tokensIn: number | null, tokensOut: number | null, succeeded: boolean): void {
     if (this.#settled) return;

@@ -19,19 +19,6 @@ export interface Governed {
   keyFilter(candidate: string): ((key: KeyConfig) => boolean) | null;
 }
 
-const OUTPUT_CAPS = ['max_tokens', 'max_completion_tokens', 'max_output_tokens'] as const;
-
-/** The request's own output cap, in whichever spelling its API has. */
-function maxTokensOf(parsed: ParsedRequest): number | null {
-  for (const body of [parsed.body as Record<string, unknown>, parsed.native?.body]) {
-    for (const field of OUTPUT_CAPS) {
-      const value = body?.[field];
-      if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
-    }
-  }
-  return null;
-}
-
 function splitCandidate(candidate: string): [string, string] {
   const slash = candidate.indexOf('/');
   return [candidate.slice(0, slash), candidate.slice(slash + 1)];
@@ -59,8 +46,10 @@ export function admitRequest(governance: Governance, key: VirtualKey, request: I
     respondError(sink, wire, (firstRefusal as GatewayError).data);
     return null;
   }
+  // A native request (Responses, Messages) is sent as the client wrote it: its own body has the output limit.
+  const sent = parsed.native ?? parsed;
   const shape = { candidates: allowed.length > 0 ? allowed : candidates, inputBytes: request.body?.length ?? 0,
-    maxTokens: maxTokensOf(parsed), outputless: parsed.kind === 'embeddings' };
+    kind: sent.kind, stream: parsed.stream, body: sent.body as Readonly<Record<string, unknown>> };
   const decided = governance.admit(key, shape);
   const after = (decision: Admission | Refused): Governed | null => {
     if (!('settle' in decision)) {

@@ -5,15 +5,12 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../../dist/src/gateway.js';
-import type { Pricing } from '../../../dist/src/governance/gate.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { openaiProvider } from '../harness.js';
 
 /** $1 per million input tokens and $2 per million output tokens for every model; 1,000 output tokens at most. */
-export const FLAT_PRICING: Pricing = {
-  cost: (_provider, _model, tokensIn, tokensOut) => (tokensIn * 1 + tokensOut * 2) / 1e6,
-  maxOutputTokens: () => 1000,
-};
+export const FLAT_PRICES = [{ model_pattern: '*', match_type: 'wildcard', input_cost_per_token: 1e-6,
+  output_cost_per_token: 2e-6, max_output_tokens: 1000 }];
 
 export interface GovernedGateway {
   readonly gateway: Gateway;
@@ -25,7 +22,7 @@ export interface GovernedGateway {
 }
 
 export async function startGoverned(config: (fakeUrl: string) => Record<string, unknown>,
-  pricing: Pricing | null = FLAT_PRICING, env: Record<string, string> = {}): Promise<GovernedGateway> {
+  env: Record<string, string> = {}): Promise<GovernedGateway> {
   const fake = await startFakeOpenAI();
   const lines: string[] = [];
   const sink = new Writable({ write(chunk, _encoding, done) {
@@ -35,7 +32,7 @@ export async function startGoverned(config: (fakeUrl: string) => Record<string, 
   let gateway: Gateway;
   try {
     const loaded = await loadConfig({ raw: config(fake.url), env, overrides: { port: 0, host: '127.0.0.1', logLevel: 'debug' } });
-    gateway = await startGateway(loaded, { logger: pino({ level: 'debug' }, sink), pricing });
+    gateway = await startGateway(loaded, { logger: pino({ level: 'debug' }, sink) });
   } catch (error) {
     await fake.close();
     throw error;
@@ -53,13 +50,17 @@ export async function startGoverned(config: (fakeUrl: string) => Record<string, 
   };
 }
 
-/** Providers `openai` (the fake, keys `main` and `spare`) and `mock` (3 prompt and 5 completion tokens per answer). */
-export function providers(fakeUrl: string): Record<string, unknown> {
+/**
+ * Providers `openai` (the fake, keys `main` and `spare`) and `mock` (3 prompt and 5 completion tokens per answer),
+ * both at FLAT_PRICES.
+ */
+export function providers(fakeUrl: string, mock: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    openai: openaiProvider(fakeUrl, { keys: [
+    openai: { ...openaiProvider(fakeUrl, { keys: [
       { name: 'main', value: 'sk-upstream-main', models: ['*'], weight: 1 },
       { name: 'spare', value: 'sk-upstream-spare', models: ['gpt-4o-mini'], weight: 1 },
-    ] }),
-    mock: { mock_config: { latency_ms: 0, chunk_count: 2, chunk_interval_ms: 0, prompt_tokens: 3, completion_tokens: 5 } },
+    ] }), pricing_overrides: FLAT_PRICES },
+    mock: { mock_config: { latency_ms: 0, chunk_count: 2, chunk_interval_ms: 0, prompt_tokens: 3, completion_tokens: 5, ...mock },
+      pricing_overrides: FLAT_PRICES },
   };
 }
