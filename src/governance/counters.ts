@@ -102,7 +102,8 @@ export class MemoryCounters implements CounterStore {
     const windows = holds.map((hold) => this.#window(hold.counter, now));
     const refused = holds.findIndex((hold, i) => !fits(hold.counter.limit, windows[i].used, windows[i].reserved, hold.amount));
     if (refused === -1) holds.forEach((hold, i) => (windows[i].reserved += hold.amount));
-    return { refused, usage: windows.map(({ used, reserved, resetAt }) => ({ used, reserved, resetAt })) };
+    // The windows themselves: read at once by the caller, before any other reservation runs.
+    return { refused, usage: windows };
   }
 
   settle(holds: readonly Hold[], actual: readonly number[], now: number): void {

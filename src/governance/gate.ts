@@ -3,7 +3,6 @@
 // on every budget and rate limit above it; after the response, `Admission.settle` turns the reservation into what
 // the request really cost. Nothing here logs or echoes a key's value.
 
-import { timingSafeEqual } from 'node:crypto';
 import type { KeyConfig } from '../config/types.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, GatewayError } from '../errors/gateway-error.js';
@@ -110,10 +109,11 @@ export class Governance {
   }
 
   #lookup(value: string): VirtualKey | null {
+    // Found by the digest of what was sent, never by comparing values: how long a lookup takes says nothing of how
+    // much of a real key a guess matched. The digests are compared again, in constant time, all the same.
     const digest = digestOf(value);
-    const key = this.#model.byDigest.get(digest.toString('hex'));
-    // The map finds by digest; the digests are compared again in constant time all the same.
-    return key && timingSafeEqual(key.digest, digest) ? key : null;
+    const key = this.#model.byDigest.get(digest);
+    return key && sameDigest(key.digest, digest) ? key : null;
   }
 
   /**
@@ -195,10 +195,7 @@ export class Governance {
   }
 
   #limitsFor(key: VirtualKey, provider: string): Limits {
-    const grant = key.grants.get(provider);
-    if (!grant) return key.limits;
-    return { budgets: [...grant.limits.budgets, ...key.limits.budgets],
-      requests: [...grant.limits.requests, ...key.limits.requests], tokens: [...grant.limits.tokens, ...key.limits.tokens] };
+    return key.limitsVia.get(provider) ?? key.limits;
   }
 
   #unavailable(key: VirtualKey, worst: number, shape: RequestShape, error: unknown): Admission | Refused {
@@ -304,6 +301,14 @@ export class Admission {
     this.#settled = true;
     this.gate.settleAdmission(this, provider, model, tokensIn, tokensOut, succeeded);
   }
+}
+
+/** Two hex digests of equal length compared without an early exit. */
+function sameDigest(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** `x-ratelimit-limit/remaining/reset` of the request limit with the least room left (reset in seconds). */

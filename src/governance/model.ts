@@ -2,7 +2,7 @@
 // counters above it (key → team → customer) and, per provider it may use, the models and provider keys it may use
 // and that provider's own counters. Every cross-reference is checked here, every problem reported at once.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ConfigProblem } from '../config/errors.js';
 import type { ProviderConfig } from '../config/types.js';
 import type { CounterSpec } from './counters.js';
@@ -32,13 +32,16 @@ export interface VirtualKey {
   readonly id: string;
   readonly name: string;
   readonly active: boolean;
-  readonly digest: Buffer;
+  /** Hex SHA-256 of the value. */
+  readonly digest: string;
   readonly teamId: string | null;
   readonly customerId: string | null;
   /** By provider name. */
   readonly grants: ReadonlyMap<string, ProviderGrant>;
   /** The key's own, its team's and its customer's counters, in that order. */
   readonly limits: Limits;
+  /** By provider: the provider grant's counters, then `limits`. */
+  readonly limitsVia: ReadonlyMap<string, Limits>;
 }
 
 export interface GovernanceModel {
@@ -50,7 +53,8 @@ export interface GovernanceModel {
   readonly customers: ReadonlyMap<string, { name: string; limits: Limits }>;
 }
 
-export const digestOf = (value: string): Buffer => createHash('sha256').update(value).digest();
+/** Hex SHA-256 (the one-shot `crypto.hash`: no Hash object per request). */
+export const digestOf = (value: string): string => hash('sha256', value, 'hex');
 
 const NO_LIMITS: Limits = Object.freeze({ budgets: [], requests: [], tokens: [] });
 
@@ -139,7 +143,7 @@ export function compileGovernance(raw: RawGovernance, providers: readonly Provid
   const byDigest = new Map<string, VirtualKey>();
   const keys = raw.virtual_keys.map((vk, i) => {
     const key = compileKey(vk, i);
-    const hex = key.digest.toString('hex');
+    const hex = key.digest;
     if (byDigest.has(hex)) {
       problems.push({ path: at('virtual_keys', i, 'value'), message: `the same value as virtual key '${byDigest.get(hex)!.id}'` });
     }
@@ -179,10 +183,11 @@ export function compileGovernance(raw: RawGovernance, providers: readonly Provid
         models: pc.allowed_models.includes('*') ? null : new Set(pc.allowed_models), keys: keyNames,
         limits: limitsOf(pc, path) });
     });
+    const limits = merge(limitsOf(vk, ['virtual_keys', i]), team?.limits ?? NO_LIMITS, customer?.limits ?? NO_LIMITS);
+    const limitsVia = new Map([...grants].map(([name, grant]) => [name, merge(grant.limits, limits)]));
     return {
       id: vk.id, name: vk.name, active: vk.is_active, digest: digestOf(vk.value), teamId: vk.team_id ?? null,
-      customerId, grants,
-      limits: merge(limitsOf(vk, ['virtual_keys', i]), team?.limits ?? NO_LIMITS, customer?.limits ?? NO_LIMITS),
+      customerId, grants, limits, limitsVia,
     };
   }
 

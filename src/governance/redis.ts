@@ -4,8 +4,10 @@
 // waited for. node-redis pipelines commands issued in the same tick onto one write by itself.
 //
 // Each counter is a hash `<prefix><key>` with `used`, `reserved` and `end` (the epoch ms its window ends). The
-// window's end is computed by the caller from the config (src/governance/period.ts); a larger end than the stored
-// one starts a new window. Keys expire a day after their window ends.
+// stored end decides: a window starts over only once the caller's clock has passed it, with the end the caller
+// computes from the config (src/governance/period.ts). So instances started at different times (rolling windows
+// are anchored at the start of whichever instance counted first) share one window. Keys expire a day after their
+// window ends.
 //
 // Redis away: `disableOfflineQueue` makes a command fail at once instead of waiting for a reconnection, and each
 // reservation is given `timeout_ms`; what happens then is the caller's (fail open or closed, src/governance/gate.ts).
@@ -29,7 +31,7 @@ for i, key in ipairs(KEYS) do
   local h = redis.call('HMGET', key, 'used', 'reserved', 'end')
   local used, reserved, stored = tonumber(h[1]), tonumber(h[2]) or 0, tonumber(h[3])
   if used == nil then used = initial; stored = wend
-  elseif stored == nil or wend > stored then used = 0; stored = wend end
+  elseif stored == nil or now >= stored then used = 0; stored = wend end
   state[i] = {used, reserved, stored}
   if refused == -1 then
     local ok
@@ -48,14 +50,15 @@ end
 return out
 `;
 
-// KEYS: the counters. ARGV: per counter: amount reserved, actual, window end.
+// KEYS: the counters. ARGV: now, then per counter: amount reserved, actual, window end.
 const SETTLE = `
+local now = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  local base = (i - 1) * 3
+  local base = 1 + (i - 1) * 3
   local amount, actual, wend = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   local h = redis.call('HMGET', key, 'used', 'reserved', 'end')
   local used, reserved, stored = tonumber(h[1]) or 0, tonumber(h[2]) or 0, tonumber(h[3]) or wend
-  if wend > stored then used = 0; stored = wend end
+  if now >= stored then used = 0; stored = wend end
   reserved = reserved - amount
   if reserved < 0 then reserved = 0 end
   redis.call('HSET', key, 'used', used + actual, 'reserved', reserved, 'end', stored)
@@ -149,7 +152,7 @@ export class RedisCounters implements CounterStore {
   }
 
   settle(holds: readonly Hold[], actual: readonly number[], now: number): void {
-    const args: string[] = [];
+    const args: string[] = [String(now)];
     holds.forEach(({ counter, amount }, i) => args.push(String(amount), String(actual[i]), String(windowOf(counter, now).end)));
     this.#run('settle', SETTLE, holds.map((hold) => this.#prefix + hold.counter.key), args).catch((error: unknown) => {
       // A settlement lost to an outage leaves its reservation held until the window's key expires: never an overspend.
@@ -162,7 +165,7 @@ export class RedisCounters implements CounterStore {
     const values = await this.#client.hmGet(this.#prefix + counter.key, ['used', 'reserved', 'end']);
     const stored = Number(values[2] ?? 0);
     if (values[0] === null || values[0] === undefined) return { used: initial, reserved: 0, resetAt: end };
-    const fresh = end > stored;
+    const fresh = now >= stored;
     return { used: fresh ? 0 : Number(values[0]), reserved: Number(values[1] ?? 0), resetAt: fresh ? end : stored };
   }
 

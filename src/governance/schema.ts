@@ -119,7 +119,7 @@ const stateSchema = z.strictObject({
   key_prefix: z.string().min(1).max(64).default('heimdall:gov:'),
   // What a request meets while Redis cannot be reached: refused (closed, the default) or let through (open).
   on_unavailable: z.enum(['closed', 'open']).default('closed'),
-  timeout_ms: z.int().min(1).max(10000).default(200),
+  timeout_ms: z.int().min(1).max(10000).default(500),
 });
 
 const governanceIgnored = {
