@@ -48,7 +48,7 @@ const split = (qualified: string): [string, string] => {
   const slash = qualified.indexOf('/');
   return [qualified.slice(0, slash), qualified.slice(slash + 1)];
 };
-const usd = (micro: number): string => `$${(micro / MICRO_USD).toFixed(6).replace(/0{1,4}$/, '')}`;
+const usd = (micro: number): string => `$${Number((micro / MICRO_USD).toFixed(6))}`;
 const retryAfterOf = (resetAt: number, now: number): number => Math.max(1, Math.ceil((resetAt - now) / 1000));
 
 export class Governance {
