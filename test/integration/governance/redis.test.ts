@@ -37,8 +37,9 @@ describe.runIf(available)('governance state in Redis', () => {
   let b: GovernedGateway;
 
   beforeAll(async () => {
-    a = await startGoverned(config({ redis_url: REDIS, key_prefix: PREFIX }));
-    b = await startGoverned(config({ redis_url: REDIS, key_prefix: PREFIX }));
+    // A generous timeout: the test machine may be busy, and a refusal for a slow Redis is not what is tested here.
+    a = await startGoverned(config({ redis_url: REDIS, key_prefix: PREFIX, timeout_ms: 5000 }));
+    b = await startGoverned(config({ redis_url: REDIS, key_prefix: PREFIX, timeout_ms: 5000 }));
   });
 
   afterAll(async () => {
