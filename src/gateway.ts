@@ -8,6 +8,7 @@ import { DEFAULT_RING_SHAPE, type RingShape } from './contract/ring-layout.js';
 import { ProviderPool } from './dispatch/pool.js';
 import { LeaseClient, type LeaseTransport } from './dispatch/leases.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
+import { logsRoutes } from './http/logs-api.js';
 import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
@@ -28,6 +29,7 @@ import { createGovernance } from './governance/create.js';
 import type { Pricing } from './governance/gate.js';
 import { createPricing } from './pricing/index.js';
 import type { ErrorData } from './errors/error-data.js';
+import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
@@ -47,6 +49,11 @@ export interface GatewayOptions {
   leases?: LeaseTransport;
   /** Prices for budgets (src/governance): a request's cost and a model's output limit. */
   pricing?: Pricing | null;
+  /**
+   * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
+   * here: it closes it, after the requests in flight, when it closes or fails to start.
+   */
+  requestLog?: RequestLog | null;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -57,6 +64,8 @@ export type ReloadOutcome =
 export interface Gateway {
   readonly port: number;
   readonly pools: ReadonlyMap<string, ProviderPool>;
+  /** The request log (sink and reader), or null when logging is off. */
+  readonly requestLog: RequestLog | null;
   /** Everything this process's /metrics exposes, as structured-clone-able data for renderClusterMetrics. */
   metricsSnapshot(): Promise<MetricsSnapshot>;
   /**
@@ -65,18 +74,6 @@ export interface Gateway {
    * the requests its kept-alive connections still send, closing each connection after its response.
    */
   close(graceMs?: number, handOverMs?: number): Promise<void>;
-}
-
-/** `127.0.0.0/8` or `::1`, in any spelling uWebSockets.js gives (IPv4-mapped IPv6 on a dual-stack socket). */
-export function isLoopback(address: string): boolean {
-  if (address.startsWith('127.')) return true;
-  let host: string;
-  try {
-    host = new URL(`http://[${address}]/`).hostname;
-  } catch {
-    return false;
-  }
-  return host === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host);
 }
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
@@ -112,7 +109,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     nextShard += provider.concurrency.threads;
   });
 
-  const closePools = () => Promise.all([...pools.values()].map((pool) => pool.close(0)));
+  const requestLog = options.requestLog ?? null;
+  const closePools = () => Promise.all([...[...pools.values()].map((pool) => pool.close(0)), requestLog?.close()]);
   let plugins: PluginRunner;
   try {
     await Promise.all([...pools.values()].map((pool) => pool.ready()));
@@ -136,7 +134,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
-      stats: () => pool.stats() })), breakers: () => breakers.all() };
+      stats: () => pool.stats() })), breakers: () => breakers.all(),
+    counters: () => {
+      const counts = requestLog?.counters();
+      return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
+    } };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
@@ -152,7 +154,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   }
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders),
-    metrics: pipelineMetrics, governance };
+    metrics: pipelineMetrics, governance, requestLog: requestLog ? { content: config.requestLog.content } : null };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -185,13 +187,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
         ...(options.processes ? { processes: options.processes() } : {}) }));
     } },
-    { method: 'post', path: '/api/reload', readBody: false, remoteAddress: true, handler: (request, sink) => {
+    // Behind the admin guard, as every /api/* route (src/http/admin-guard.ts).
+    { method: 'post', path: '/api/reload', readBody: false, handler: (_request, sink) => {
       const refuse = (error: ErrorData) => sink.json(statusOf(error), openAIErrorBody(error));
-      // No admin authentication exists yet: only someone on this host may reload.
-      if (!isLoopback(request.remoteAddress ?? '')) {
-        refuse(errorData('ADMIN_LOOPBACK_ONLY', '/api/reload answers loopback clients only (127.0.0.1, ::1)'));
-        return;
-      }
       if (!options.reload) {
         refuse(errorData('RELOAD_UNAVAILABLE', 'reload needs the supervisor: start with --processes 2 or more (or auto); '
           + 'a single process (--processes 1, the default) must be restarted to apply a new config'));
@@ -202,6 +200,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         else refuse(errorData(outcome.code, outcome.message));
       }, (error: unknown) => refuse(errorData('RELOAD_FAILED', (error as Error).message)));
     } },
+    ...logsRoutes(requestLog?.reader ?? null),
     { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
       const withoutThreads = closing ? [] : [...pools.values()]
@@ -232,16 +231,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
+      admin: config.admin,
+      requestLog: requestLog?.sink ?? null,
       sharePort: options.sharePort,
     });
   } catch (error) {
     await closePools();
+    await governance?.store.close();
     throw error;
   }
 
   return {
     port: server.port,
     pools,
+    requestLog,
     metricsSnapshot,
     async close(graceMs = config.client.shutdownGraceSeconds * 1000, handOverMs = 0) {
       if (closing) return;
@@ -252,6 +255,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       server.stopListening();
       await Promise.all([...pools.values()].map((pool) => pool.close(graceMs)));
+      // After the requests in flight, whose records are the last ones pushed.
+      await requestLog?.close();
       await plugins.close();
       await governance?.store.close();
       server.closeAll();

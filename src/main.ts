@@ -10,6 +10,7 @@ import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { configSummary } from './config/summary.js';
 import { startGateway, type Gateway } from './gateway.js';
+import { openConfiguredRequestLog } from './stores/request-log.js';
 import { createLogger } from './observability/logger.js';
 import { PluginLoadError } from './plugins/load.js';
 import type { Logger } from 'pino';
@@ -125,7 +126,7 @@ async function main(): Promise<void> {
 
   let gateway: Gateway;
   try {
-    gateway = await startGateway(config, { logger });
+    gateway = await startGateway(config, { logger, requestLog: await openConfiguredRequestLog(config.requestLog, logger) });
   } catch (error) {
     logger.flush();
     if (error instanceof PluginLoadError) fail(error.message);

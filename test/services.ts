@@ -1,14 +1,16 @@
-// Tests that need a real service (Redis, PostgreSQL) skip with a printed reason when it is not there, unless
-// HEIMDALL_REQUIRE_SERVICES=1 (set by .ci/run), which makes its absence a failure.
+// The machine's PostgreSQL and Redis, for tests that need a real server. Absent, such a test skips with a printed
+// reason, unless HEIMDALL_REQUIRE_SERVICES=1 (set by .ci/run), which makes the absence a failure.
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 
-/** Whether something accepts TCP connections at host:port within `timeoutMs`. */
-export function reachable(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+export const POSTGRES = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } as const;
+
+function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
-    const done = (ok: boolean) => {
+    const done = (up: boolean) => {
       socket.destroy();
-      resolve(ok);
+      resolve(up);
     };
     socket.setTimeout(timeoutMs, () => done(false));
     socket.once('connect', () => done(true));
@@ -16,11 +18,17 @@ export function reachable(host: string, port: number, timeoutMs = 500): Promise<
   });
 }
 
-/** True when the tests may run; false (with the reason printed) when they must skip; throws when CI requires them. */
+/** Whether `name` answers at host:port; throws instead of skipping when services are required. */
 export async function serviceAvailable(name: string, host: string, port: number): Promise<boolean> {
   if (await reachable(host, port)) return true;
   const reason = `${name} is not reachable at ${host}:${port}`;
   if (process.env.HEIMDALL_REQUIRE_SERVICES === '1') throw new Error(`${reason}, and HEIMDALL_REQUIRE_SERVICES=1 requires it`);
-  console.warn(`skipping: ${reason} (set HEIMDALL_REQUIRE_SERVICES=1 to make this a failure)`);
+  console.warn(`skipping the ${name} tests: ${reason}`);
   return false;
 }
+
+/** Whether PostgreSQL answers at 127.0.0.1:5432; throws instead of skipping when services are required. */
+export const postgresAvailable = (): Promise<boolean> => serviceAvailable('PostgreSQL', POSTGRES.host, POSTGRES.port);
+
+/** A schema name no other test run uses, so parallel files and other people's runs do not collide. */
+export const uniqueSchema = (label: string): string => `heimdall_test_${label}_${process.pid}_${randomBytes(4).toString('hex')}`;

@@ -138,6 +138,7 @@ interface Def {
   shape?: Record<string, Schema>;
   innerType?: Schema;
   in?: Schema;
+  out?: Schema;
   element?: Schema;
   valueType?: Schema;
   options?: readonly Schema[];
@@ -149,6 +150,8 @@ const defOf = (s: Schema): Def => s._zod.def as unknown as Def;
 function expand(s: Schema): Schema[] {
   const def = defOf(s);
   if (def.type === 'union') return (def.options ?? []).flatMap(expand);
+  // A preprocess is a pipe whose output side holds the shape.
+  if (def.type === 'pipe' && def.in && defOf(def.in).type === 'transform' && def.out) return expand(def.out);
   const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
   return inner ? expand(inner) : [s];
 }

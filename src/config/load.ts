@@ -19,10 +19,12 @@ import {
   type RawKey,
   type RawProvider,
 } from './schema.js';
+import { adminConfig } from './admin.js';
 import { unenforcedSettings } from './security.js';
 import { compileGovernance } from '../governance/model.js';
 import { GOVERNANCE_IGNORED, governanceSchema, isKeyValue, KEY_VALUE_RULE } from '../governance/schema.js';
 import { overrideFromBifrost } from '../pricing/overrides.js';
+import { requestLogConfig } from './stores.js';
 import type { GatewayConfig, KeyConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -71,6 +73,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     ctx.problems.push({ path: 'governance.state', message: `budgets and rate limits with ${processes.count} processes need `
       + 'shared counters: set governance.state.redis_url (one process keeps them in memory)' });
   }
+  const admin = adminConfig(cfg, opts.env, (value, path) => resolveRef(value, ctx, path), ctx.problems);
   if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
   if (ctx.emptyModelKeys.length > 0) {
     ctx.warnings.push(`${ctx.emptyModelKeys.join(', ')}: "models": [] allows no model, so ${ctx.emptyModelKeys.length === 1
@@ -78,6 +81,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       + 'write ["*"] for every model, or set "version": 1 at the top for the old meaning');
   }
   const plugins = normalizePlugins(cfg.plugins, file);
+  const requestLog = requestLogConfig(cfg, { env: opts.env, problems: ctx.problems, warnings: ctx.warnings,
+    resolveEnv: (value, path) => resolveRef(value, ctx, path) });
+  if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
 
   const config = deepFreeze({
     server,
@@ -95,8 +101,11 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     modelAliases: aliases,
     plugins: plugins.plugins,
     governance,
+    admin,
+    requestLog,
     source,
-    ignoredKeys: [...ignoredKeys(cfg), ...plugins.ignored],
+    // A top-level `auth_config` that is enabled is acted on (src/config/admin.ts).
+    ignoredKeys: [...ignoredKeys(cfg).filter((key) => key !== 'auth_config' || !admin.basic), ...plugins.ignored],
     warnings: [...ctx.warnings, ...plugins.warnings],
   });
   rememberEnvValues(config, ctx.envValues);
@@ -546,6 +555,8 @@ function ignoredKeys(cfg: RawConfig): string[] {
   };
   collect(cfg, IGNORED_KEYS.top, []);
   collect(cfg.client, IGNORED_KEYS.client, ['client']);
+  collect(cfg.logs_store, IGNORED_KEYS.logsStore, ['logs_store']);
+  collect(cfg.logs_store?.writer, IGNORED_KEYS.storeWriter, ['logs_store', 'writer']);
   for (const [name, p] of Object.entries(cfg.providers)) {
     collect(p, IGNORED_KEYS.provider, ['providers', name]);
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);

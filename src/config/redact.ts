@@ -47,6 +47,10 @@ export function redactConfig(cfg: GatewayConfig): unknown {
           httpsProxy: maskUserinfo(p.proxy.environment.httpsProxy) } },
     })),
     plugins: cfg.plugins.map((pl) => ({ ...pl, config: maskByName(pl.config) })),
+    admin: { basic: cfg.admin.basic && { username: cfg.admin.basic.username, password: MASK },
+      bearerToken: cfg.admin.bearerToken && MASK },
+    // A PostgreSQL password written in the config itself (one read from `env.VAR` is masked as every env value is).
+    requestLog: { ...cfg.requestLog, target: maskByName(cfg.requestLog.target) },
   };
   return maskValues(byName, envValuesOf.get(cfg) ?? new Set());
 }

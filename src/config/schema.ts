@@ -28,7 +28,6 @@ const topIgnored = {
   skills_registry: z.unknown().optional(),
   mcp: z.unknown().optional(),
   config_store: z.unknown().optional(),
-  logs_store: z.unknown().optional(),
   vector_store: z.unknown().optional(),
   framework: z.unknown().optional(),
   websocket: z.unknown().optional(),
@@ -47,10 +46,7 @@ const topIgnored = {
 
 const clientIgnored = {
   initial_pool_size: posInt.optional(),
-  enable_logging: z.boolean().optional(),
-  disable_content_logging: z.boolean().optional(),
   disable_db_pings_in_health: z.boolean().optional(),
-  log_retention_days: posInt.optional(),
   // The pre-1.5 switch of the governance plugin, which restricts nothing by itself.
   enable_governance: z.boolean().optional(),
   enable_litellm_fallbacks: z.boolean().optional(),
@@ -113,6 +109,11 @@ const clientSchema = z.strictObject({
   ...clientAuth,
   ...clientRefusedWhenSet,
   access_log: z.boolean().default(true),
+  // The request log (docs/logs.md): on by default, to an SQLite file in the data directory.
+  enable_logging: z.boolean().default(true),
+  disable_content_logging: z.boolean().default(false),
+  // 0 keeps records forever; `logs_store.retention_days` wins when both are given.
+  log_retention_days: nonNegInt.optional(),
   // Label names of the HTTP metrics, valued per request by `x-bf-prom-<label>` headers (as in Bifrost).
   prometheus_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name: letters, digits, _')
     .refine((name) => !name.startsWith('__') && !['route', 'method', 'status', 'le'].includes(name),
@@ -404,6 +405,73 @@ const heimdallSchema = z.strictObject({
   processes: processesSchema.optional(),
 });
 
+// A database-backed store in Bifrost's shape (`logs_store`, `config_store`): `{ enabled, type, config }`, `config`
+// per type. Strings of the PostgreSQL connection may be `env.VAR` references, resolved by the loader.
+const sqliteStoreConfig = z.strictObject({
+  /** Relative to the data directory (HEIMDALL_DATA_DIR, else ./data), or absolute. */
+  path: z.string().min(1).optional(),
+});
+const portSchema = z.union([z.int().min(1).max(65535), z.string().min(1)]);
+const postgresStoreConfig = z
+  .strictObject({
+    // Heimdall's own: one URL in place of the parts (postgres://user:password@host:5432/db?sslmode=require).
+    connection_string: z.string().min(1).optional(),
+    host: z.string().min(1).optional(),
+    port: portSchema.optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    db_name: z.string().min(1).optional(),
+    ssl_mode: z.string().min(1).optional(),
+    max_open_conns: posInt.max(1000).optional(),
+    max_idle_conns: nonNegInt.optional(),
+    conn_max_lifetime: z.string().min(1).optional(),
+    // Heimdall's own: the schema the tables live in (default: the server's search_path, usually public).
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL name: letters, digits, _').optional(),
+  })
+  .superRefine((c, ctx) => {
+    const parts = (['host', 'port', 'user', 'password', 'db_name', 'ssl_mode'] as const).filter((k) => c[k] !== undefined);
+    if (c.connection_string !== undefined && parts.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['connection_string'], message: `give connection_string or its parts (${parts.join(', ')}), not both` });
+    }
+    if (c.connection_string === undefined && (c.host === undefined || c.db_name === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'needs connection_string, or host and db_name (with user, password, port, ssl_mode as needed)' });
+    }
+  });
+
+const storeWriterSchema = z.strictObject({
+  max_batch_size: posInt.max(2000).optional(),
+  write_queue_capacity: posInt.max(1_000_000).optional(),
+  batch_interval: z.string().min(1).optional(),
+  // Bifrost's, with no counterpart here: accepted, reported as not acted on.
+  max_batch_bytes: posInt.optional(),
+  deferred_usage_concurrency: posInt.optional(),
+});
+
+const logsStoreIgnored = {
+  object_storage: looseObject.optional(),
+  object_storage_exclude_fields: stringList.optional(),
+  content_addressed: looseObject.optional(),
+};
+
+const storeCommon = {
+  enabled: z.boolean().default(true),
+  retention_days: nonNegInt.optional(),
+  writer: storeWriterSchema.optional(),
+  ...logsStoreIgnored,
+};
+
+// `{ "enabled": false }` alone is Bifrost's way to turn a store off: no type needed then.
+const storeSchema = z.preprocess(
+  (v) => (v && typeof v === 'object' && !Array.isArray(v) && (v as Record<string, unknown>).enabled === false
+    && (v as Record<string, unknown>).type === undefined ? { ...v, type: 'sqlite' } : v),
+  z.discriminatedUnion('type', [
+    z.strictObject({ ...storeCommon, type: z.literal('sqlite'), config: sqliteStoreConfig.prefault({}) }),
+    z.strictObject({ ...storeCommon, type: z.literal('postgres'), config: postgresStoreConfig }),
+  ]),
+);
+export type RawStore = z.output<typeof storeSchema>;
+export type RawPostgresStoreConfig = z.output<typeof postgresStoreConfig>;
+
 export const DEFAULT_PLUGINS: readonly string[] = ['metrics'];
 
 export const configSchema = z.strictObject({
@@ -417,6 +485,7 @@ export const configSchema = z.strictObject({
   plugins: z.array(z.union([pluginStringSchema, pluginObjectSchema])).optional(),
   heimdall: heimdallSchema.optional(),
   governance: governanceSchema.optional(),
+  logs_store: storeSchema.optional(),
   ...topIgnored,
 });
 
@@ -434,4 +503,6 @@ export const IGNORED_KEYS = {
   key: Object.keys(keyIgnored),
   plugin: Object.keys(pluginIgnored),
   pricingOverride: Object.keys(pricingOverrideIgnored),
+  logsStore: Object.keys(logsStoreIgnored),
+  storeWriter: ['max_batch_bytes', 'deferred_usage_concurrency'],
 } as const;

@@ -1,7 +1,8 @@
 // Never less safe than asked. A Bifrost setting that would restrict who may call the gateway, or how, and that
 // Heimdall does not enforce yet cannot be honoured: loading it with a warning would start a gateway that lets
 // through what the operator meant to stop. Each such setting is a config error naming it. Virtual keys, budgets,
-// rate limits and `enforce_auth_on_inference` are enforced (src/governance); what governance does not cover yet
+// rate limits and `enforce_auth_on_inference` are enforced (src/governance), admin credentials
+// (`auth_config`) by src/config/admin.ts; what governance does not cover yet
 // (routing rules, model and provider configs, MCP allow-lists) is refused by its schema.
 // Settings whose omission only loses a feature (logging, tracing, caching, CORS) stay warnings in `load.ts`.
 
@@ -27,10 +28,6 @@ export function unenforcedSettings(cfg: RawConfig): ConfigProblem[] {
     refuse('client.required_headers', `requires the headers ${client.required_headers.join(', ')} on every request`);
   }
 
-  if (asObject(cfg.auth_config)?.is_enabled === true) refuse('auth_config.is_enabled', 'enables authentication');
-  if (asObject(cfg.governance?.auth_config)?.is_enabled === true) {
-    refuse('governance.auth_config.is_enabled', 'enables authentication');
-  }
   if (nonEmpty(cfg.access_profiles)) refuse('access_profiles', 'access profiles limit models, budgets and rates');
   if (asObject(cfg.scim_config)?.enabled === true) refuse('scim_config.enabled', 'enables single sign-on authentication');
   const rules = asList(asObject(cfg.guardrails_config)?.guardrail_rules);

@@ -3,6 +3,7 @@
 // with its credentials masked, and keys only by count.
 
 import { formatAddress } from '../http/port-probe.js';
+import { describeAdmin } from './admin.js';
 import { maskUrlCredentials } from './redact.js';
 import type { GatewayConfig, ProviderConfig } from './types.js';
 
@@ -45,5 +46,6 @@ export function configSummary(cfg: GatewayConfig): SummaryLine[] {
       + (cfg.processes.supervised ? `, ${cfg.processes.count} process${cfg.processes.count === 1 ? '' : 'es'}${cfg.processes.setting === 'auto' ? ' (auto)' : ''}` : ''),
     fields: {},
   });
+  lines.push({ msg: describeAdmin(cfg.admin), fields: {} });
   return lines;
 }

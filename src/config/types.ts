@@ -1,5 +1,6 @@
 // The validated, defaulted and frozen config the rest of the front thread reads. Only `load.ts` builds it;
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
+import type { StoreTarget } from '../stores/store-config.js';
 
 import type { RawGovernance } from '../governance/schema.js';
 import type { PricingOverride } from '../pricing/overrides.js';
@@ -132,6 +133,24 @@ export interface ClientConfig {
   readonly prometheusLabels: readonly string[];
 }
 
+/** The request log (`client.enable_logging`, `client.disable_content_logging`, `logs_store`): docs/logs.md. */
+export interface RequestLogConfig {
+  /** False when `client.enable_logging` or `logs_store.enabled` is false. */
+  readonly enabled: boolean;
+  /** Whether records keep the request and the answer (`client.disable_content_logging` false). */
+  readonly content: boolean;
+  /** Records older than this are deleted; 0 keeps them forever. */
+  readonly retentionDays: number;
+  /** Where records go; for SQLite an absolute path. PostgreSQL credentials are resolved from `env.VAR`. */
+  readonly target: StoreTarget;
+  /** Records waiting to be written, at most (`logs_store.writer.write_queue_capacity`). */
+  readonly queueCapacity: number;
+  /** Records per write transaction (`logs_store.writer.max_batch_size`). */
+  readonly batchSize: number;
+  /** The longest a record waits for its batch (`logs_store.writer.batch_interval`). */
+  readonly flushIntervalMs: number;
+}
+
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
@@ -155,6 +174,14 @@ export interface GovernanceConfig {
   readonly raw: RawGovernance;
 }
 
+/** Who may call `/api/*` (src/config/admin.ts); with neither, loopback clients only. */
+export interface AdminConfig {
+  /** `governance.auth_config`'s admin username and password, for HTTP basic auth. */
+  readonly basic: { readonly username: string; readonly password: string } | null;
+  /** HEIMDALL_ADMIN_TOKEN, for `Authorization: Bearer`. */
+  readonly bearerToken: string | null;
+}
+
 export interface GatewayConfig {
   readonly server: ServerConfig;
   readonly processes: ProcessesConfig;
@@ -169,6 +196,8 @@ export interface GatewayConfig {
   readonly modelAliases: Readonly<Record<string, string>>;
   readonly plugins: readonly PluginConfig[];
   readonly governance: GovernanceConfig;
+  readonly admin: AdminConfig;
+  readonly requestLog: RequestLogConfig;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */
   readonly source: string;
   /** Bifrost keys that loaded but Heimdall does not act on yet, reported once at start. */

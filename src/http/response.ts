@@ -138,6 +138,7 @@ export class UwsResponseSink implements ResponseSink {
   #send(status: number, contentType: string, body: string | Uint8Array, headers: Headers | undefined,
     closeConnection = false): void {
     if (this.aborted || this.finished) return;
+    this.access.content?.answer(body, contentType);
     this.#complete(status);
     this.#res.cork(() => {
       this.#res.writeStatus(statusLine(status))

@@ -7,9 +7,13 @@ import type { Logger } from 'pino';
 import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp,
   type us_listen_socket } from 'uWebSockets.js';
 import { writeAccessLine } from '../observability/access-log.js';
+import { requestLogRecord } from '../observability/request-log.js';
+import type { LogSink } from '../stores/log-record.js';
 import type { HttpMetrics } from '../observability/http-metrics.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
+import type { AdminConfig } from '../config/types.js';
+import { adminCheck, adminRealm, guardAdminRoutes } from './admin-guard.js';
 import { corsPolicy, type CorsPolicy } from './cors.js';
 import { formatAddress, ListenError, probePort } from './port-probe.js';
 import { UwsResponseSink, type ResponseSink } from './response.js';
@@ -82,11 +86,16 @@ export interface HttpServerOptions {
   /** `client.allowed_origins`: browser origins that may call the API (`*`: any); empty: no CORS headers at all. */
   readonly allowedOrigins?: readonly string[];
   readonly maxBodyBytes: number;
+  /** Every route under `/api/` is behind the admin guard (src/http/admin-guard.ts). */
   readonly routes: readonly Route[];
+  /** Who may call `/api/*`; absent, loopback clients only. */
+  readonly admin?: AdminConfig;
   readonly nativePrefixes?: readonly NativePrefix[];
   readonly metrics: HttpMetrics;
   /** Where access log lines go; null when `client.access_log` is off. */
   readonly accessLog: Logger | null;
+  /** Where the request log's records go (requests the pipeline marked, `AccessRecord.dialect`); null when it is off. */
+  readonly requestLog?: LogSink | null;
 }
 
 export interface HttpServer {
@@ -127,6 +136,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   const app: TemplatedApp = App();
   const metrics = options.metrics;
   const accessLog = options.accessLog;
+  const requestLog = options.requestLog ?? null;
   const routed = new Set<string>();
   let handingOver = false;
 
@@ -140,10 +150,12 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
       after(sink.status);
     }
     metrics.record(access, sink.status, latencyMs / 1000);
-    if (accessLog) {
-      writeAccessLine(accessLog, { route: metrics.routes.values[access.routeIndex],
-        method: metrics.methods.values[access.methodIndex], status: sink.status, requestId: sink.requestId, latencyMs }, access);
-    }
+    const logged = requestLog !== null && access.dialect !== '';
+    if (!accessLog && !logged) return;
+    const line = { route: metrics.routes.values[access.routeIndex], method: metrics.methods.values[access.methodIndex],
+      status: sink.status, requestId: sink.requestId, latencyMs };
+    if (accessLog) writeAccessLine(accessLog, line, access);
+    if (logged) requestLog.push(requestLogRecord(access, line, sink.receivedAt));
   };
   const labelled = metrics.custom.length > 0;
   const nativePrefixes = options.nativePrefixes ?? [];
@@ -193,7 +205,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     ? { errorBody: route.errorBody, errorHeaders: route.errorHeaders }
     : nativePrefixes.find(({ prefix }) => route.path.startsWith(`${prefix}/`)) ?? OPENAI_SHAPE;
 
-  for (const route of options.routes) {
+  const admin = options.admin ?? NO_ADMIN_CREDENTIALS;
+  for (const route of guardAdminRoutes(options.routes, adminCheck(admin), adminRealm(admin))) {
     const shape = shapeOf(route);
     const routeIndex = metrics.routes.indexOf(route.label ?? routeLabelOf(route.path));
     const labelOf = route.labelOf;
@@ -276,6 +289,8 @@ async function listenFailure(host: string, port: number): Promise<ListenError> {
   return probed instanceof ListenError ? probed
     : new ListenError(formatAddress(host, port), 'UNKNOWN', 'the port could not be bound; it is free now, so try again');
 }
+
+const NO_ADMIN_CREDENTIALS: AdminConfig = Object.freeze({ basic: null, bearerToken: null });
 
 const OPENAI_SHAPE: ErrorShape = Object.freeze({ errorBody: (error: ErrorData): string => openAIErrorBody(error) });
 

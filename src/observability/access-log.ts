@@ -4,6 +4,7 @@
 // front thread (src/contract/log-destination.ts). A key is named, never shown.
 
 import type { Logger } from 'pino';
+import type { ContentCapture } from './request-log.js';
 
 /** Routes polled by machines (probes, scrapers): their lines are at debug, so a 5 s probe does not drown the log. */
 const QUIET_ROUTES = new Set(['/health', '/ready', '/readyz', '/livez', '/metrics']);
@@ -33,6 +34,19 @@ export class AccessRecord {
   virtualKeyId: string | null = null;
   /** Run once when the response is complete or the client left, with its status: settles a governance reservation. */
   afterResponse: ((status: number) => void) | null = null;
+  // For the request log (src/observability/request-log.ts): set only on inference routes while it is on.
+  /** The API the client spoke; '' for a request the request log does not record. */
+  dialect = '';
+  /** `model` as the client sent it, before aliases and fallbacks. */
+  modelRequested: string | null = null;
+  tokensCached: number | null = null;
+  tokensReasoning: number | null = null;
+  /** USD; null when the model has no price. */
+  costUsd: number | null = null;
+  /** The gateway's own time, as `x-heimdall-overhead-ms` told the client. */
+  overheadMs: number | null = null;
+  /** The request and the answer, while content logging is on. */
+  content: ContentCapture | null = null;
 }
 
 export interface AccessLine {

@@ -141,6 +141,8 @@ export interface MetricsRegistryOptions {
   readonly breakers?: () => Iterable<BreakerView>;
   /** The front thread's HTTP families; absent in tests of the shared families alone. */
   readonly http?: HttpMetrics;
+  /** Unlabelled counters kept elsewhere (the request log's), read at each scrape. */
+  readonly counters?: () => readonly { readonly name: string; readonly help: string; readonly value: number }[];
 }
 
 let packageVersion: string | null = null;
@@ -325,6 +327,9 @@ export function createMetricsSnapshotter(options: MetricsRegistryOptions, regist
     // The worst state any process sees: a key that is open in one process is failing for the traffic sent there.
     families.push(snapshotFamily(BREAKER_GAUGE.name, BREAKER_GAUGE.help, 'gauge', 'max', BREAKER_GAUGE.labelNames, [],
       breakerLabels, breakerStates));
+    for (const counter of options.counters?.() ?? []) {
+      families.push(snapshotFamily(counter.name, counter.help, 'counter', 'sum', [], [], [[]], [counter.value]));
+    }
     // Every version running (two during a rolling upgrade) shows, each as 1.
     families.push(snapshotFamily(BUILD_INFO.name, BUILD_INFO.help, 'gauge', 'max', BUILD_INFO.labelNames, [],
       [buildInfoLabels()], [1]));

@@ -143,9 +143,12 @@ export class ProviderCall implements JobHandlers, AbortListener {
     const plugins = this.#plugins;
     const wire = this.#wire;
     const pieces: (string | Uint8Array)[] = [];
+    const content = sink.access.content;
     for (const chunk of chunks) {
       const kept = plugins.hasChunkHooks ? plugins.chunk(this.#ctx, chunk) : chunk;
-      if (kept !== null) pieces.push(wire.chunk(kept));
+      if (kept === null) continue;
+      content?.chunk(kept);
+      pieces.push(wire.chunk(kept));
     }
     if (!writePieces(sink, pieces) && !this.#paused) {
       // The client reads slower than the provider writes: stop reading upstream until its socket drains.

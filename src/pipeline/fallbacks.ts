@@ -125,6 +125,7 @@ export class RequestRun {
   headers(succeeded: boolean, overheadMs: number): Record<string, string> {
     const { provider, model } = splitQualified(this.candidates[this.index]);
     this.#recordTries(succeeded);
+    if (this.#access) this.#access.overheadMs = Math.max(0, overheadMs);
     return {
       'x-heimdall-provider': provider,
       'x-heimdall-model': model,

@@ -15,6 +15,7 @@ import type { IncomingRequest } from '../http/server.js';
 import type { PreHookResult } from '../plugins/contract.js';
 import { pluginFailure, type PluginRunner, type PreHooksRun } from '../plugins/runner.js';
 import type { ErrorData } from '../errors/error-data.js';
+import { ContentCapture, type RequestLogSettings } from '../observability/request-log.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -43,10 +44,14 @@ export interface PipelineDeps {
   readonly unsupportedProviders?: ReadonlySet<string>;
   /** Virtual keys, budgets and rate limits (src/governance); absent, every request is let through. */
   readonly governance?: Governance | null;
+  /** The request log, when it is on: each request is marked for it, and its content captured when that is kept. */
+  readonly requestLog?: RequestLogSettings | null;
 }
 
 export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const { plugins } = deps;
+  const logged = deps.requestLog ? dialect.name : '';
+  const logContent = deps.requestLog?.content === true;
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
 
   /** A plugin answered instead of the provider, with a response or an error. */
@@ -67,6 +72,11 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       if (!chunks) {
         respondOutcome(sink, wire, outcome, headers, run.failures);
         return;
+      }
+      const content = sink.access.content;
+      if (content) {
+        content.attempt('chat', false);
+        for (const chunk of chunks) content.chunk(chunk);
       }
       // A streamed request gets its short-circuit answer as a stream too, as the client's SDK expects.
       sink.startStream(headers, wire.streamContentType);
@@ -91,6 +101,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     // A native attempt sends the client's own request, and its answer goes back as the provider wrote it.
     const sent = native && parsed.native ? parsed.native : parsed;
     const callWire = native && dialect.nativeWire ? dialect.nativeWire() : wire;
+    sink.access.content?.attempt(sent.kind, callWire !== wire);
     new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run).start(deps.pools.get(target.provider.name)!, {
       kind: sent.kind,
       requestId: ctx.requestId,
@@ -150,16 +161,23 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
 
   const start = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, fallbacks: readonly string[],
     governed: Governed | null) => {
+    const access = sink.access;
     const wire = dialect.wire(parsed);
+    access.content?.parsed(parsed.kind, wire);
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
-    const run = new RequestRun(parsed, fallbacks, deps.metrics, sink.access);
+    const run = new RequestRun(parsed, fallbacks, deps.metrics, access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index, governed);
     attempt(ctx, sink, wire, run, 0, governed);
   };
 
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
+    const access = sink.access;
+    if (logged) {
+      access.dialect = logged;
+      if (logContent) access.content = new ContentCapture(request.body, request.headers['content-type']);
+    }
     let parsed: ParsedRequest;
     let fallbacks: readonly string[];
     const fail = (error: unknown) => {
@@ -173,6 +191,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       // Who is asking comes before what is asked: a request without a valid key learns nothing of its body's faults.
       if (governance) key = governance.identify(request.headers);
       parsed = dialect.parse(request);
+      if (logged) access.modelRequested = parsed.body.model;
       const weighted = key ? governance!.routeBare(key, parsed.body.model, deps.providers, deps.modelAliases) : null;
       parsed.body.model = weighted ? weighted[0] : resolveModel(parsed.body.model);
       fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? weighted?.slice(1) ?? defaultFallbacks(parsed.body.model);
@@ -184,7 +203,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       start(ctx, sink, parsed, fallbacks, null);
       return;
     }
-    sink.access.virtualKeyId = key.id;
+    access.virtualKeyId = key.id;
     const admitted = admitRequest(governance!, key, request, parsed, fallbacks, deps.providers, sink, dialect);
     if (admitted instanceof Promise) {
       void admitted.then((governed) => {

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { startGateway, type Gateway, type ReloadOutcome } from '../gateway.js';
+import { openConfiguredRequestLog } from '../stores/request-log.js';
 import type { MetricsSnapshot } from '../observability/cluster-metrics.js';
 import { createLogger } from '../observability/logger.js';
 import { PluginLoadError } from '../plugins/load.js';
@@ -92,6 +93,8 @@ async function start(message: Extract<ToChild, { heimdall: 'start' }>): Promise<
   try {
     const running = await startGateway(config, {
       logger,
+      // Each process writes the same store: SQLite in WAL mode with a busy timeout, or the same PostgreSQL.
+      requestLog: await openConfiguredRequestLog(config.requestLog, logger),
       sharePort: true,
       leases: leaseTransport,
       processes: () => processes,

@@ -29,9 +29,9 @@ export function run(args: string[], env: Record<string, string> = {}, main = MAI
 }
 
 /** `npm start -- <args>` in the project's root, as the README's quick start runs the gateway. */
-export function runNpmStart(args: string[]): Run {
+export function runNpmStart(args: string[], env: Record<string, string> = {}): Run {
   return collected(spawn('npm', ['start', '--', ...args], {
-    cwd: ROOT, detached: true, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT, detached: true, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   }));
 }
 

@@ -4,7 +4,7 @@
 
 import OpenAI, { APIError, AuthenticationError, PermissionDeniedError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiError, user } from '../harness.js';
+import { apiError, eventually, user } from '../harness.js';
 import { providers, startGoverned, type GovernedGateway } from './gateway.js';
 
 const KEYS = {
@@ -182,6 +182,17 @@ describe('budgets', () => {
     const error = await apiError(chat(KEYS.poor, 'mock/echo'));
     expect(error.status).toBe(402);
     expect(error.message).toContain('a lower max_tokens lowers that');
+  });
+});
+
+describe("a key's id in the request log", () => {
+  it('is in the record of every request that presented the key, refused ones included', async () => {
+    const records = await eventually(async () => {
+      const response = await fetch(`${g.url}/api/logs?virtual_key_ids=vk-limited&limit=100`);
+      return ((await response.json()) as { logs: { virtualKeyId: string; status: number }[] }).logs;
+    }, (logs) => logs.some((log) => log.status === 429));
+    expect(records.every((log) => log.virtualKeyId === 'vk-limited')).toBe(true);
+    expect(records.filter((log) => log.status === 200)).toHaveLength(3);
   });
 });
 

@@ -1,10 +1,14 @@
 // A gateway with virtual keys in front of the fake OpenAI server and the built-in mock, for the governance tests;
 // its log lines are kept, to prove a key's value never appears in one. `npx tsc -b` must have run first.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadConfig } from '../../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../../dist/src/gateway.js';
+import { openConfiguredRequestLog } from '../../../dist/src/stores/request-log.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { openaiProvider } from '../harness.js';
 
@@ -30,11 +34,16 @@ export async function startGoverned(config: (fakeUrl: string) => Record<string, 
     done();
   } });
   let gateway: Gateway;
+  // The request log in a folder of this gateway's own, so that its records can be read back through /api/logs.
+  const folder = mkdtempSync(join(tmpdir(), 'heimdall-governance-'));
   try {
-    const loaded = await loadConfig({ raw: config(fake.url), env, overrides: { port: 0, host: '127.0.0.1', logLevel: 'debug' } });
-    gateway = await startGateway(loaded, { logger: pino({ level: 'debug' }, sink) });
+    const raw = { logs_store: { enabled: true, type: 'sqlite', config: { path: join(folder, 'logs.db') } }, ...config(fake.url) };
+    const loaded = await loadConfig({ raw, env, overrides: { port: 0, host: '127.0.0.1', logLevel: 'debug' } });
+    const logger = pino({ level: 'debug' }, sink);
+    gateway = await startGateway(loaded, { logger, requestLog: await openConfiguredRequestLog(loaded.requestLog, logger) });
   } catch (error) {
     await fake.close();
+    rmSync(folder, { recursive: true, force: true });
     throw error;
   }
   return {
@@ -45,6 +54,7 @@ export async function startGoverned(config: (fakeUrl: string) => Record<string, 
         await gateway.close(500);
       } finally {
         await fake.close();
+        rmSync(folder, { recursive: true, force: true });
       }
     },
   };

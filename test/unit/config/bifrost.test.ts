@@ -35,8 +35,12 @@ describe("Bifrost's root config.json", () => {
 
     // enforce_governance_header is false: nothing to enforce, so it is neither refused nor reported.
     expect(cfg.ignoredKeys).not.toContain('client.enforce_governance_header');
-    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['client.enable_governance', 'client.enable_logging', 'client.disable_content_logging', 'client.allow_direct_keys', 'client.initial_pool_size',
-      'governance.routing_rules', 'mcp', 'config_store', 'logs_store', 'vector_store', 'providers.bedrock.keys[0].use_for_batch_api']));
+    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['client.enable_governance', 'client.allow_direct_keys', 'client.initial_pool_size',
+      'governance.routing_rules', 'mcp', 'config_store', 'vector_store', 'providers.bedrock.keys[0].use_for_batch_api']));
+    // The request log is acted on: Bifrost's SQLite file, content logging off.
+    expect(cfg.ignoredKeys).not.toEqual(expect.arrayContaining(['logs_store', 'client.enable_logging']));
+    expect(cfg.requestLog).toMatchObject({ enabled: true, content: false, target: { type: 'sqlite' } });
+    expect(cfg.requestLog.target).toMatchObject({ path: expect.stringMatching(/\/logs\.db$/) });
   });
 
   it('with "version": 1 at the top, reads a key\'s "models": [] as every model, as before Bifrost 1.5', async () => {
@@ -77,12 +81,12 @@ describe('a config with every block of Bifrost\'s schema', () => {
     const raw = await readFixture('every-block.json') as Record<string, Record<string, unknown>>;
     const cfg = await loadConfig({ file: fixture('every-block.json'), env });
 
-    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins', 'governance'];
+    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins', 'logs_store', 'governance'];
     for (const block of Object.keys(raw).filter((k) => !actedOnTop.includes(k))) expect(cfg.ignoredKeys).toContain(block);
     // The switches that would restrict callers are false or empty here: nothing to enforce, nothing to report.
     const actedOnClient = ['drop_excess_requests', 'max_request_body_size_mb', 'enforce_auth_on_inference',
       'enforce_governance_header', 'enforce_scim_auth', 'required_headers', 'allowed_origins', 'access_log',
-      'prometheus_labels'];
+      'prometheus_labels', 'enable_logging', 'disable_content_logging', 'log_retention_days'];
     for (const key of Object.keys(raw.client).filter((k) => !actedOnClient.includes(k))) {
       expect(cfg.ignoredKeys).toContain(`client.${key}`);
     }
@@ -94,6 +98,9 @@ describe('a config with every block of Bifrost\'s schema', () => {
       expect(cfg.ignoredKeys).toContain(`providers.openai.network_config.${key}`);
     }
     expect(cfg.ignoredKeys).not.toContain('providers.openai.proxy_config');
+    // Both retentions are set and differ: the store's wins, and a warning says so.
+    expect(cfg.requestLog).toMatchObject({ retentionDays: 14, batchSize: 500, content: false });
+    expect(cfg.warnings).toContainEqual(expect.stringContaining('logs_store.retention_days (14) and client.log_retention_days (30) differ'));
     expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['providers.openai.openai_config',
       'providers.openai.keys[0].aliases', 'providers.team-gateway.custom_provider_config.allowed_requests',
       'plugins[0].config.custom_labels', 'plugins[0].config.push_gateway']));
@@ -120,10 +127,11 @@ describe('a config with every block of Bifrost\'s schema', () => {
 
   it('is refused, each setting by its path, when it asks for every protection Heimdall lacks', async () => {
     const err = await configError(() => loadConfig({ file: fixture('every-restriction.json'), env: {} }));
-    // Virtual keys, budgets, rate limits and the mandatory key are enforced (src/governance), so not refused.
+    // Virtual keys, budgets, rate limits and the mandatory key are enforced (src/governance), both auth_config blocks
+    // on /api/* (src/config/admin.ts): not refused.
     expect(err.problems.map((p) => p.path)).toEqual([
-      'client.enforce_scim_auth', 'client.required_headers', 'auth_config.is_enabled', 'governance.auth_config.is_enabled',
-      'access_profiles', 'scim_config.enabled', 'guardrails_config.guardrail_rules', 'plugins[0].config.required_headers',
+      'client.enforce_scim_auth', 'client.required_headers', 'access_profiles', 'scim_config.enabled',
+      'guardrails_config.guardrail_rules', 'plugins[0].config.required_headers',
     ]);
     expect(err.message).toContain('client.required_headers: requires the headers x-tenant on every request: Heimdall does not enforce this yet');
   });

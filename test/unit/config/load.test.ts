@@ -129,7 +129,6 @@ describe('loadConfig with a Bifrost config.json', () => {
         'encryption_key',
         'mcp',
         'config_store',
-        'logs_store',
         'vector_store',
         'framework',
         'websocket',

@@ -11,10 +11,6 @@ const governancePlugin = (config: Record<string, unknown>, enabled = true) => ({
 const cases: [string, Record<string, unknown>, string, Record<string, unknown>][] = [
   ['the deprecated SCIM auth', { client: { enforce_scim_auth: true } }, 'client.enforce_scim_auth', { client: { enforce_scim_auth: false } }],
   ['required headers', { client: { required_headers: ['x-tenant'] } }, 'client.required_headers', { client: { required_headers: [] } }],
-  ['auth_config at the top', { auth_config: { is_enabled: true, admin_username: 'a', admin_password: 'b' } }, 'auth_config.is_enabled',
-    { auth_config: { is_enabled: false } }],
-  ['governance auth', { governance: { auth_config: { is_enabled: true } } }, 'governance.auth_config.is_enabled',
-    { governance: { auth_config: { is_enabled: false } } }],
   ['an access profile', { access_profiles: [{ name: 'p' }] }, 'access_profiles', { access_profiles: [] }],
   ['single sign-on', { scim_config: { enabled: true, provider: 'okta' } }, 'scim_config.enabled', { scim_config: { enabled: false } }],
   ['an enabled guardrail rule', { guardrails_config: { guardrail_rules: [{ id: 1, enabled: true }] } }, 'guardrails_config.guardrail_rules',
@@ -37,6 +33,14 @@ describe('settings Heimdall cannot enforce yet', () => {
     const cfg = await loadConfig({ raw: { ...base(), ...off }, env: {} });
     expect(cfg.providers.map((p) => p.name)).toEqual(['mock']);
   });
+
+  // Admin credentials are enforced on /api/* now (test/unit/config/admin.test.ts): they load.
+  it.each([[{ auth_config: { is_enabled: true, admin_username: 'a', admin_password: 'b' } }],
+    [{ governance: { auth_config: { is_enabled: true, admin_username: 'a', admin_password: 'b' } } }]])(
+    'loads enabled admin credentials (%j), which /api/* enforces', async (setting) => {
+      const cfg = await loadConfig({ raw: { ...base(), ...setting }, env: {} });
+      expect(cfg.admin.basic).toEqual({ username: 'a', password: 'b' });
+    });
 
   it('reports every such setting of one config together, with the other problems', async () => {
     const err = await configError(() => loadConfig({

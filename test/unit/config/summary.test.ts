@@ -27,6 +27,8 @@ describe('configSummary', () => {
       'model aliases: fast → mock/echo',
       `plugins: metrics, audit (${process.cwd()}/audit.mjs) (disabled)`,
       'server: [::1]:9000, log level info, request body up to 10 MB, drops excess requests',
+      'admin API (/api/*): no admin credentials configured, so it answers loopback clients only (127.0.0.1, ::1); '
+        + 'set governance.auth_config or HEIMDALL_ADMIN_TOKEN to call it from elsewhere',
     ]);
     expect(lines[0].fields).toEqual({ source: 'inline config' });
     const text = JSON.stringify(lines);

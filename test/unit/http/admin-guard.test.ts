@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopback } from '../../src/gateway.js';
+import { isLoopback } from '../../../src/http/admin-guard.js';
 
 describe('isLoopback (who may call /api/reload)', () => {
   it.each(['127.0.0.1', '127.8.9.10', '::1', '0000:0000:0000:0000:0000:0000:0000:0001',

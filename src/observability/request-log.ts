@@ -1,0 +1,155 @@
+// The request log's side of a request: what an inference route's request leaves behind, as one RequestLogRecord
+// pushed into the LogSink when its response is complete (src/http/server.ts's finish, the same place as the access
+// line). The pipeline fills the request's AccessRecord as it goes; with content logging on, a ContentCapture on it
+// keeps references to what was sent and answered (the body as it came, the answer's text, a stream's chunks), and
+// only at the end are they decoded, accumulated and capped. With logging off nothing here runs.
+
+import { isMediaKind, type JobKind } from '../contract/messages.js';
+import type { ClientWire } from '../dialects/dialect.js';
+import type { RequestLogRecord } from '../stores/log-record.js';
+import type { AccessLine, AccessRecord } from './access-log.js';
+import { anthropicMessageOf, chatCompletionOf, responsesObjectOf } from './stream-content.js';
+
+/** Characters kept of the request and of the answer, each; past it the text ends with TRUNCATION_MARK. */
+export const CONTENT_CAP = 64 * 1024;
+/** A stream's raw chunks kept: their JSON framing is most of a chunk, so more than the accumulated message's cap. */
+const CHUNKS_CAP = 4 * CONTENT_CAP;
+export const TRUNCATION_MARK = '…[truncated by heimdall:';
+
+const cut = (text: string, more: number, unit: string): string => `${text}${TRUNCATION_MARK} ${more} more ${unit}]`;
+
+function capText(text: string): string {
+  return text.length <= CONTENT_CAP ? text : cut(text.slice(0, CONTENT_CAP), text.length - CONTENT_CAP, 'characters');
+}
+
+/** A media body as the log keeps it: what it was, not its bytes. */
+const described = (contentType: string, bytes: number): string => JSON.stringify({ media: contentType, bytes });
+
+/** What the request log was configured to keep. */
+export interface RequestLogSettings {
+  /** `!client.disable_content_logging`: keep the request and the answer, capped. */
+  readonly content: boolean;
+}
+
+/** How a streamed answer's chunks are made into one message. */
+type StreamKind = 'chat' | 'messages' | 'responses';
+
+export class ContentCapture {
+  /** The body as it arrived (its first CONTENT_CAP bytes when it is larger), or its description. */
+  #request: Buffer | string | null;
+  #requestBytes: number;
+  #answer: string | null = null;
+  #chunks: string[] | null = null;
+  #chunkChars = 0;
+  #chunksCut = false;
+  #streamKind: StreamKind = 'chat';
+  #describeAnswer = false;
+  /** Writes a chat stream's accumulated chat.completion in the client's dialect, as a non-streamed answer. */
+  #wire: ClientWire | null = null;
+
+  constructor(body: Buffer | null, contentType: string | undefined) {
+    this.#requestBytes = body?.length ?? 0;
+    if (!body) this.#request = null;
+    // An upload (audio for a transcription) is described, never stored.
+    else if (contentType && !/json|^text\//i.test(contentType)) this.#request = described(contentType.split(';')[0], body.length);
+    // A copy of the start only: a reference would keep a large body (base64 images) alive to the end of the request.
+    else this.#request = body.length > CONTENT_CAP ? Buffer.from(body.subarray(0, CONTENT_CAP)) : body;
+  }
+
+  /** The request's kind and the client's wire, once it parsed. */
+  parsed(kind: JobKind, wire: ClientWire): void {
+    this.#describeAnswer = isMediaKind(kind) && kind !== 'transcription';
+    this.#wire = wire;
+  }
+
+  /** A native attempt streams the provider's own events (`messages`, `responses`), else chat chunks. */
+  attempt(kind: JobKind, native: boolean): void {
+    this.#streamKind = native && (kind === 'messages' || kind === 'responses') ? kind : 'chat';
+  }
+
+  /** The answer as sent (JSON, an error body, a media answer's bytes). */
+  answer(body: string | Uint8Array, contentType: string): void {
+    this.#answer = typeof body !== 'string' || this.#describeAnswer
+      ? described(contentType, typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength) : body;
+  }
+
+  /** One chunk of a streamed answer, as the provider's worker gave it (after chunk hooks). */
+  chunk(text: string): void {
+    if (this.#chunkChars + text.length > CHUNKS_CAP) {
+      this.#chunksCut = true;
+      return;
+    }
+    this.#chunkChars += text.length;
+    (this.#chunks ??= []).push(text);
+  }
+
+  requestText(): string | null {
+    const request = this.#request;
+    if (request === null || typeof request === 'string') return request;
+    const text = request.toString('utf8');
+    return this.#requestBytes > request.length ? cut(text, this.#requestBytes - request.length, 'bytes') : text;
+  }
+
+  answerText(): string | null {
+    if (this.#chunks) {
+      const text = capText(this.#streamed(this.#chunks));
+      return this.#chunksCut ? `${text}${TRUNCATION_MARK} the stream was longer than the log keeps]` : text;
+    }
+    return this.#answer === null ? null : capText(this.#answer);
+  }
+
+  #streamed(chunks: readonly string[]): string {
+    if (this.#streamKind === 'messages') return anthropicMessageOf(chunks);
+    if (this.#streamKind === 'responses') return responsesObjectOf(chunks);
+    const completion = chatCompletionOf(chunks);
+    try {
+      return this.#wire ? this.#wire.answer(completion) : completion;
+    } catch {
+      return completion;
+    }
+  }
+}
+
+/** The record of a request whose response is complete; `receivedAt` is its `performance.now()` on arrival. */
+export function requestLogRecord(access: AccessRecord, line: AccessLine, receivedAt: number): RequestLogRecord {
+  const content = access.content;
+  const cancelled = line.status === 499;
+  return {
+    id: line.requestId,
+    timestamp: Math.round(Date.now() - (performance.now() - receivedAt)),
+    route: line.route,
+    method: line.method,
+    dialect: access.dialect,
+    provider: access.provider || null,
+    modelRequested: access.modelRequested,
+    model: access.model || null,
+    keyName: access.keyName || null,
+    virtualKeyId: access.virtualKeyId,
+    status: line.status,
+    errorCode: access.errorCode ?? (cancelled ? 'client_closed' : null),
+    attempts: access.attempts,
+    fallbacks: access.fallbacks,
+    latencyMs: line.latencyMs,
+    ttftMs: access.firstTokenMs,
+    upstreamMs: access.upstreamMs,
+    overheadMs: access.overheadMs,
+    tokensIn: access.tokensIn,
+    tokensOut: access.tokensOut,
+    tokensCached: access.tokensCached,
+    tokensReasoning: access.tokensReasoning,
+    costUsd: access.costUsd,
+    stream: access.stream,
+    cancelled,
+    request: content ? safely(() => content.requestText()) : null,
+    response: content ? safely(() => content.answerText()) : null,
+  };
+}
+
+/** Runs on the front thread at the end of a response: a content it cannot make must not break serving. */
+function safely(text: () => string | null): string | null {
+  try {
+    return text();
+  } catch (error) {
+    return `${TRUNCATION_MARK} the content could not be captured: ${(error as Error).message}]`;
+  }
+}

@@ -1,0 +1,33 @@
+// What the front thread and the log worker say to each other (request-log.ts ↔ log-worker.ts).
+import type { LogQuery, LogStatsQuery } from './log-query.js';
+import type { RequestLogRecord } from './log-record.js';
+import type { StoreTarget } from './store-config.js';
+
+export interface LogWorkerData {
+  target: StoreTarget;
+  /** 0: keep records forever. */
+  retentionDays: number;
+  retentionIntervalMs: number;
+  retentionBatch: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  busyTimeoutMs: number;
+  connectTimeoutSeconds: number;
+}
+
+export type FrontMessage =
+  | { type: 'batch'; records: RequestLogRecord[] }
+  | { type: 'query'; id: number; query: LogQuery }
+  | { type: 'get'; id: number; recordId: string }
+  | { type: 'stats'; id: number; query: LogStatsQuery }
+  | { type: 'retention'; id: number }
+  | { type: 'close'; deadlineMs: number };
+
+export type WorkerMessage =
+  /** A batch left the worker: stored, or given up because the store refused it. */
+  | { type: 'settled'; written: number; dropped: number; reason?: string }
+  | { type: 'state'; up: boolean; error?: string }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: { name: string; message: string; param?: string } }
+  | { type: 'retained'; deleted: number }
+  | { type: 'closed'; dropped: number };

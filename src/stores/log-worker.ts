@@ -1,0 +1,172 @@
+// The request log's thread: it owns the store, writes the batches the front thread posts (one transaction each),
+// answers the admin API's reads, and runs retention. A store that is down holds batches here and is retried with
+// backoff; the front thread bounds how many records may wait (request-log.ts), so memory stays bounded.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { LogQueryError } from './log-query.js';
+import type { RequestLogRecord } from './log-record.js';
+import { openLogStore, type LogStore } from './log-store.js';
+import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
+
+const port = parentPort;
+if (!port) throw new Error('log-worker.ts runs as a worker thread');
+const config = workerData as LogWorkerData;
+const post = (message: WorkerMessage) => port.postMessage(message);
+
+let store: LogStore | null = null;
+let opening: Promise<LogStore> | null = null;
+let up = false;
+const batches: RequestLogRecord[][] = [];
+let draining = false;
+let closing = false;
+let wake: (() => void) | null = null;
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+const isBusy = (error: unknown): boolean => /SQLITE_(BUSY|LOCKED)|database is locked/i
+  .test(`${(error as { code?: unknown })?.code ?? ''} ${messageOf(error)}`);
+
+function setUp(next: boolean, error?: unknown): void {
+  if (next === up) return;
+  up = next;
+  post({ type: 'state', up, ...(error === undefined ? {} : { error: messageOf(error) }) });
+}
+
+/** The store, opened on first use and reopened after a failure to open. */
+function ensureStore(): Promise<LogStore> {
+  if (store) return Promise.resolve(store);
+  opening ??= openLogStore(config.target, { busyTimeoutMs: config.busyTimeoutMs, connectTimeoutSeconds: config.connectTimeoutSeconds })
+    .then((opened) => {
+      store = opened;
+      return opened;
+    })
+    .finally(() => {
+      opening = null;
+    });
+  return opening;
+}
+
+/** Sleeps the backoff, or less when the front thread asks to close. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      wake = null;
+      resolve();
+    }
+    wake = done;
+  });
+}
+
+async function drain(): Promise<void> {
+  if (draining) return;
+  draining = true;
+  let backoff = config.retryInitialMs;
+  try {
+    while (batches.length > 0) {
+      const batch = batches[0];
+      try {
+        const s = await ensureStore();
+        await s.insert(batch);
+        batches.shift();
+        backoff = config.retryInitialMs;
+        setUp(true);
+        post({ type: 'settled', written: batch.length, dropped: 0 });
+        continue;
+      } catch (error) {
+        // The store answers but refuses this batch: retrying would block every batch behind it forever. A file
+        // locked by another process past the busy timeout answers reads, yet is only slow: that one is retried.
+        if (!isBusy(error) && store && await store.ping().then(() => true, () => false)) {
+          batches.shift();
+          post({ type: 'settled', written: 0, dropped: batch.length, reason: `the store refused a batch: ${messageOf(error)}` });
+          continue;
+        }
+        setUp(false, error);
+      }
+      if (closing) return;
+      await pause(backoff);
+      backoff = Math.min(backoff * 2, config.retryMaxMs);
+    }
+  } finally {
+    draining = false;
+  }
+}
+
+async function retention(): Promise<number> {
+  if (config.retentionDays <= 0) return 0;
+  const before = Date.now() - config.retentionDays * 86_400_000;
+  const s = await ensureStore();
+  let deleted = 0;
+  for (;;) {
+    const n = await s.deleteOlderThan(before, config.retentionBatch);
+    deleted += n;
+    if (n < config.retentionBatch) return deleted;
+    // Between batches, the writes waiting for this thread go first.
+    await sleep(0);
+    if (batches.length > 0) await drain();
+  }
+}
+
+async function answer(id: number, work: () => Promise<unknown>): Promise<void> {
+  try {
+    post({ type: 'result', id, ok: true, value: await work() });
+  } catch (error) {
+    const param = error instanceof LogQueryError ? error.param : undefined;
+    post({ type: 'result', id, ok: false, error: { name: (error as Error)?.name ?? 'Error', message: messageOf(error), param } });
+  }
+}
+
+const retentionTimer = config.retentionDays > 0 && config.retentionIntervalMs > 0
+  ? setInterval(() => {
+    retention().then((deleted) => {
+      if (deleted > 0) post({ type: 'retained', deleted });
+    }, () => {});
+  }, config.retentionIntervalMs)
+  : null;
+retentionTimer?.unref();
+
+port.on('message', (message: FrontMessage) => {
+  switch (message.type) {
+    case 'batch':
+      batches.push(message.records);
+      void drain();
+      break;
+    case 'query':
+      void answer(message.id, async () => (await ensureStore()).query(message.query));
+      break;
+    case 'get':
+      void answer(message.id, async () => (await ensureStore()).get(message.recordId));
+      break;
+    case 'stats':
+      void answer(message.id, async () => (await ensureStore()).stats(message.query));
+      break;
+    case 'retention':
+      void answer(message.id, retention);
+      break;
+    case 'close':
+      void close(message.deadlineMs);
+      break;
+  }
+});
+
+async function close(deadlineMs: number): Promise<void> {
+  closing = true;
+  if (retentionTimer) clearInterval(retentionTimer);
+  // Writes go on until they are done or the deadline passes; whatever is left then is counted as dropped.
+  const deadline = sleep(deadlineMs, 'late' as const);
+  wake?.();
+  await Promise.race([(async () => {
+    while (batches.length > 0) {
+      await drain();
+      if (batches.length > 0) await pause(config.retryInitialMs);
+    }
+  })(), deadline]);
+  const left = batches.reduce((n, b) => n + b.length, 0);
+  batches.length = 0;
+  await store?.close().catch(() => {});
+  post({ type: 'closed', dropped: left });
+}
+
+// First contact, so the front can say at start-up whether the store is there.
+ensureStore().then(() => setUp(true), (error: unknown) => post({ type: 'state', up: false, error: messageOf(error) }));

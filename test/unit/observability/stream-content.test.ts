@@ -1,0 +1,83 @@
+// A stream's chunks made into the one message the request log keeps, for each kind of stream.
+import { describe, expect, it } from 'vitest';
+import { anthropicMessageOf, chatCompletionOf, responsesObjectOf } from '../../../src/observability/stream-content.js';
+import { ContentCapture, CONTENT_CAP, TRUNCATION_MARK } from '../../../src/observability/request-log.js';
+
+const sse = (event: string, data: object) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+
+describe('chatCompletionOf', () => {
+  it('joins content, reasoning and tool-call arguments per choice, and keeps the usage and finish reason', () => {
+    const chunks = [
+      { id: 'c1', model: 'gpt-4o', created: 1, choices: [{ index: 0, delta: { role: 'assistant', content: 'Hel' } }] },
+      { id: 'c1', choices: [{ index: 0, delta: { content: 'lo', reasoning_content: 'think' } }] },
+      { id: 'c1', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 't1', function: { name: 'get_', arguments: '{"a"' } }] } }] },
+      { id: 'c1', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { name: 'weather', arguments: ':1}' } }] }, finish_reason: 'tool_calls' }] },
+      { id: 'c1', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } },
+      'not json',
+    ].map((c) => (typeof c === 'string' ? c : JSON.stringify(c)));
+    expect(JSON.parse(chatCompletionOf(chunks))).toEqual({
+      id: 'c1', object: 'chat.completion', created: 1, model: 'gpt-4o',
+      choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content: 'Hello', reasoning_content: 'think',
+        tool_calls: [{ id: 't1', type: 'function', function: { name: 'get_weather', arguments: '{"a":1}' } }] } }],
+      usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+    });
+  });
+});
+
+describe('anthropicMessageOf', () => {
+  it("builds Anthropic's Message from its native events: text, thinking, tool input, stop reason and usage", () => {
+    const blocks = [
+      sse('message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude',
+        content: [], usage: { input_tokens: 5, output_tokens: 1 } } }),
+      sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } })
+        + sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hmm' } }),
+      sse('content_block_start', { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } }),
+      sse('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Hi ' } }),
+      sse('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'there' } }),
+      sse('content_block_start', { type: 'content_block_start', index: 2, content_block: { type: 'tool_use', id: 'tu', name: 'f', input: {} } }),
+      sse('content_block_delta', { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '{"x":' } }),
+      sse('content_block_delta', { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '2}' } }),
+      sse('message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 9 } }),
+      sse('message_stop', { type: 'message_stop' }),
+    ];
+    expect(JSON.parse(anthropicMessageOf(blocks))).toEqual({
+      id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', stop_reason: 'tool_use',
+      usage: { input_tokens: 5, output_tokens: 9 },
+      content: [{ type: 'thinking', thinking: 'hmm' }, { type: 'text', text: 'Hi there' }, { type: 'tool_use', id: 'tu', name: 'f', input: { x: 2 } }],
+    });
+  });
+});
+
+describe('responsesObjectOf', () => {
+  it("takes the final response of response.completed", () => {
+    const final = { id: 'resp_1', status: 'completed', output: [{ type: 'message', content: [{ type: 'output_text', text: 'Yes' }] }] };
+    const blocks = [sse('response.created', { type: 'response.created', response: { id: 'resp_1', status: 'in_progress', output: [] } }),
+      sse('response.output_text.delta', { type: 'response.output_text.delta', delta: 'Yes' }),
+      sse('response.completed', { type: 'response.completed', response: final })];
+    expect(JSON.parse(responsesObjectOf(blocks))).toEqual(final);
+  });
+
+  it('keeps the text streamed so far when the stream was cut before its end', () => {
+    const blocks = [sse('response.created', { type: 'response.created', response: { id: 'resp_2', status: 'in_progress', output: [] } }),
+      sse('response.output_text.delta', { type: 'response.output_text.delta', delta: 'Par' }),
+      sse('response.output_text.delta', { type: 'response.output_text.delta', delta: 'tial' })];
+    expect(JSON.parse(responsesObjectOf(blocks))).toMatchObject({ id: 'resp_2', output_text: 'Partial' });
+  });
+});
+
+describe('ContentCapture', () => {
+  it('describes an upload, never keeping its bytes', () => {
+    const capture = new ContentCapture(Buffer.from('RIFF....secret audio'), 'multipart/form-data; boundary=x');
+    expect(JSON.parse(capture.requestText()!)).toEqual({ media: 'multipart/form-data', bytes: 20 });
+  });
+
+  it('caps an answer with the mark, and a stream longer than it keeps says so', () => {
+    const capture = new ContentCapture(null, undefined);
+    capture.answer('y'.repeat(CONTENT_CAP + 10), 'application/json');
+    expect(capture.answerText()).toBe(`${'y'.repeat(CONTENT_CAP)}${TRUNCATION_MARK} 10 more characters]`);
+    const stream = new ContentCapture(null, undefined);
+    const chunk = JSON.stringify({ choices: [{ index: 0, delta: { content: 'z'.repeat(10_000) } }] });
+    for (let i = 0; i < 40; i++) stream.chunk(chunk);
+    expect(stream.answerText()).toContain(`${TRUNCATION_MARK} the stream was longer than the log keeps]`);
+  });
+});
