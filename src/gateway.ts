@@ -26,6 +26,7 @@ import { createInferenceHandler } from './pipeline/index.js';
 import { createModelCatalog, createModelHandler, createModelsHandler } from './pipeline/models.js';
 import { VERSION } from './version.js';
 import { createGovernance } from './governance/create.js';
+import { GovernanceMetrics } from './governance/metrics.js';
 import type { Pricing } from './governance/gate.js';
 import { createPricing } from './pricing/index.js';
 import type { ErrorData } from './errors/error-data.js';
@@ -131,6 +132,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         'circuit breaker changed state');
     }
   });
+  const governanceMetrics = new GovernanceMetrics();
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
@@ -138,7 +140,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     counters: () => {
       const counts = requestLog?.counters();
       return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
-    } };
+    },
+    labelled: () => governanceMetrics.families() };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
@@ -147,7 +150,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   let governance;
   try {
-    governance = await createGovernance(config, options.pricing ?? createPricing(config.providers), logger);
+    governance = await createGovernance(config, options.pricing ?? createPricing(config.providers), logger, {
+      onDecision: (key, outcome) => governanceMetrics.decision(key, outcome),
+      onSpend: (key, usd) => governanceMetrics.spend(key, usd),
+    });
+    governanceMetrics.attach(governance);
   } catch (error) {
     await closePools();
     throw error;

@@ -143,6 +143,19 @@ export interface MetricsRegistryOptions {
   readonly http?: HttpMetrics;
   /** Unlabelled counters kept elsewhere (the request log's), read at each scrape. */
   readonly counters?: () => readonly { readonly name: string; readonly help: string; readonly value: number }[];
+  /** Labelled families kept elsewhere (governance's, per virtual key), read at each scrape. */
+  readonly labelled?: () => readonly LabelledFamily[];
+}
+
+/** A family another module keeps: its series' label values and values, in the same order. */
+export interface LabelledFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly aggregation: SnapshotAggregation;
+  readonly labelNames: readonly string[];
+  readonly labels: (string | null)[][];
+  readonly values: number[];
 }
 
 let packageVersion: string | null = null;
@@ -329,6 +342,9 @@ export function createMetricsSnapshotter(options: MetricsRegistryOptions, regist
       breakerLabels, breakerStates));
     for (const counter of options.counters?.() ?? []) {
       families.push(snapshotFamily(counter.name, counter.help, 'counter', 'sum', [], [], [[]], [counter.value]));
+    }
+    for (const f of options.labelled?.() ?? []) {
+      families.push(snapshotFamily(f.name, f.help, f.type, f.aggregation, f.labelNames, [], f.labels, f.values));
     }
     // Every version running (two during a rolling upgrade) shows, each as 1.
     families.push(snapshotFamily(BUILD_INFO.name, BUILD_INFO.help, 'gauge', 'max', BUILD_INFO.labelNames, [],

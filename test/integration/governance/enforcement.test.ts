@@ -4,7 +4,7 @@
 
 import OpenAI, { APIError, AuthenticationError, PermissionDeniedError, RateLimitError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiError, eventually, user } from '../harness.js';
+import { apiError, eventually, metricValue, user } from '../harness.js';
 import { providers, startGoverned, type GovernedGateway } from './gateway.js';
 
 const KEYS = {
@@ -182,6 +182,20 @@ describe('budgets', () => {
     const error = await apiError(chat(KEYS.poor, 'mock/echo'));
     expect(error.status).toBe(402);
     expect(error.message).toContain('a lower max_tokens lowers that');
+  });
+});
+
+describe('metrics', () => {
+  it('count decisions by key and outcome, spend per key, and what each budget has left', async () => {
+    const text = await (await fetch(`${g.url}/metrics`)).text();
+    expect(metricValue(text, 'heimdall_governance_requests_total', { virtual_key: 'vk-limited', outcome: 'admitted' })).toBe(3);
+    expect(metricValue(text, 'heimdall_governance_requests_total', { virtual_key: 'vk-limited', outcome: 'rate_limited' })).toBe(1);
+    expect(metricValue(text, 'heimdall_governance_requests_total', { virtual_key: '', outcome: 'virtual_key_invalid' }))
+      .toBeGreaterThanOrEqual(2);
+    const spent = metricValue(text, 'heimdall_governance_spend_usd_total', { virtual_key: 'vk-poor' })!;
+    expect(spent).toBeGreaterThan(0);
+    const left = metricValue(text, 'heimdall_governance_budget_remaining_usd', { budget: 'tiny' })!;
+    expect(left).toBeCloseTo(0.0002 - spent, 9);
   });
 });
 
