@@ -43,7 +43,8 @@ const BODY = JSON.stringify({ model: 'mock/echo', max_tokens: 50, messages: [{ r
 
 function config(governance: Record<string, unknown> | null, prefix = ''): Record<string, unknown> {
   return {
-    client: { access_log: false },
+    // Access log and request log off in every mode: the figure is governance's own.
+    client: { access_log: false, enable_logging: false },
     providers: { mock: { mock_config: { latency_ms: 0, chunk_count: 1, chunk_interval_ms: 0, prompt_tokens: 10, completion_tokens: 20 },
       pricing_overrides: PRICES, concurrency_and_buffer_size: { concurrency: 1000, buffer_size: 5000, threads: 1 } } },
     ...(governance ? { governance: { ...governance, ...(redisUrl && prefix ? { state: { redis_url: redisUrl, key_prefix: prefix } } : {}) } } : {}),
@@ -126,10 +127,17 @@ const range = (values: number[]) => `${Math.min(...values).toFixed(1)}–${Math.
 async function cpuScenario() {
   const runs: Record<string, { cpuUs: number; rps: number; roundTrips: number | null }[]> = { none: [], memory: [], redis: [] };
   const prefix = () => `heimdall:bench:${process.pid}:${Date.now()}:`;
+  const modes: [string, () => Promise<{ cpuUs: number; rps: number; roundTrips: number | null }>][] = [
+    ['none', () => cpuPerRequest(config(null), {})],
+    ['memory', () => cpuPerRequest(config(governed(1e6)), { authorization: `Bearer ${KEY}` })],
+    ...(redisUrl ? [['redis', () => cpuPerRequest(config(governed(1e6), prefix()), { authorization: `Bearer ${KEY}` })]] as const : []),
+  ];
   for (let rep = 0; rep < reps; rep++) {
-    runs.none.push(await cpuPerRequest(config(null), {}));
-    runs.memory.push(await cpuPerRequest(config(governed(1e6)), { authorization: `Bearer ${KEY}` }));
-    if (redisUrl) runs.redis.push(await cpuPerRequest(config(governed(1e6), prefix()), { authorization: `Bearer ${KEY}` }));
+    // The order rotates between repetitions, so that a machine getting busier does not always weigh on one mode.
+    for (let i = 0; i < modes.length; i++) {
+      const [name, run] = modes[(rep + i) % modes.length];
+      runs[name].push(await run());
+    }
   }
   const summary = Object.fromEntries(Object.entries(runs).filter(([, r]) => r.length > 0).map(([name, r]) => [name, {
     cpuUsMedian: median(r.map((x) => x.cpuUs)), cpuUsRange: range(r.map((x) => x.cpuUs)), rpsMedian: median(r.map((x) => x.rps)),
