@@ -34,6 +34,9 @@ import type { StartedMcp } from './mcp/index.js';
 import type { McpTransport } from './mcp/remote.js';
 import { createPricing } from './pricing/index.js';
 import { CostMeter } from './pricing/meter.js';
+import { createGovernance } from './governance/create.js';
+import { GovernanceMetrics } from './governance/metrics.js';
+import type { Pricing } from './governance/gate.js';
 import type { ErrorData } from './errors/error-data.js';
 import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
@@ -64,6 +67,8 @@ export interface GatewayOptions {
    * is one, else memory alone (docs/files-and-batches.md).
    */
   resourceOwners?: ResourceOwners;
+  /** Prices for budgets (src/governance): a request's cost and a model's output limit. */
+  pricing?: Pricing | null;
   /**
    * Where request records go and the admin API reads them (`openConfiguredRequestLog`); the gateway owns it from
    * here: it closes it, after the requests in flight, when it closes or fails to start.
@@ -155,6 +160,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         'circuit breaker changed state');
     }
   });
+  const governanceMetrics = new GovernanceMetrics();
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
@@ -163,19 +169,31 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     counters: () => {
       const counts = requestLog?.counters();
       return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
-    } };
+    },
+    labelled: () => governanceMetrics.families() };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
 
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  let governance;
+  try {
+    governance = await createGovernance(config, options.pricing ?? createPricing(config.providers), logger, {
+      onDecision: (key, outcome) => governanceMetrics.decision(key, outcome),
+      onSpend: (key, usd) => governanceMetrics.spend(key, usd),
+    });
+    governanceMetrics.attach(governance);
+  } catch (error) {
+    await closePools();
+    throw error;
+  }
   const costs = new CostMeter(pricing, pipelineMetrics);
   const catalogInUse = options.mcpCatalog ?? mcp?.catalog;
   const inference = { providers, modelAliases: config.modelAliases, pools, plugins, logger, breakers,
     unsupportedProviders: new Set(config.unsupportedProviders), extraFields: config.client.extraFields,
     metrics: pipelineMetrics, costs, ...(catalogInUse ? { mcp: catalogInUse } : {}),
-    mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth,
+    mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth, governance,
     requestLog: requestLog ? { content: config.requestLog.content } : null };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
@@ -268,6 +286,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     });
   } catch (error) {
     await Promise.all([closePools(), closeMcp()]);
+    await governance?.store.close();
     throw error;
   }
 
@@ -290,6 +309,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await closeMcp();
       await requestLog?.close();
       await plugins.close();
+      await governance?.store.close();
       server.closeAll();
     },
   };

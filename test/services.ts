@@ -18,14 +18,17 @@ function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolea
   });
 }
 
-/** Whether PostgreSQL answers at 127.0.0.1:5432; throws instead of skipping when services are required. */
-export async function postgresAvailable(): Promise<boolean> {
-  if (await reachable(POSTGRES.host, POSTGRES.port)) return true;
-  const reason = `PostgreSQL is not reachable at ${POSTGRES.host}:${POSTGRES.port}`;
+/** Whether `name` answers at host:port; throws instead of skipping when services are required. */
+export async function serviceAvailable(name: string, host: string, port: number): Promise<boolean> {
+  if (await reachable(host, port)) return true;
+  const reason = `${name} is not reachable at ${host}:${port}`;
   if (process.env.HEIMDALL_REQUIRE_SERVICES === '1') throw new Error(`${reason}, and HEIMDALL_REQUIRE_SERVICES=1 requires it`);
-  console.warn(`skipping the PostgreSQL tests: ${reason}`);
+  console.warn(`skipping the ${name} tests: ${reason}`);
   return false;
 }
+
+/** Whether PostgreSQL answers at 127.0.0.1:5432; throws instead of skipping when services are required. */
+export const postgresAvailable = (): Promise<boolean> => serviceAvailable('PostgreSQL', POSTGRES.host, POSTGRES.port);
 
 /** A schema name no other test run uses, so parallel files and other people's runs do not collide. */
 export const uniqueSchema = (label: string): string => `heimdall_test_${label}_${process.pid}_${randomBytes(4).toString('hex')}`;

@@ -21,8 +21,10 @@ import {
 } from './schema.js';
 import { adminConfig } from './admin.js';
 import { unenforcedSettings } from './security.js';
-import { requestLogConfig } from './stores.js';
+import { compileGovernance } from '../governance/model.js';
+import { GOVERNANCE_IGNORED, governanceSchema, isKeyValue, KEY_VALUE_RULE } from '../governance/schema.js';
 import { overrideFromBifrost } from '../pricing/overrides.js';
+import { requestLogConfig } from './stores.js';
 import type { GatewayConfig, KeyConfig, McpClientConfig, McpConfig, PluginConfig, ProcessesConfig, ProviderConfig, ProxyConfig, ServerConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -64,6 +66,13 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const targets = { served: providers.map((p) => p.name), unsupported: unsupportedProviders };
   checkFallbacks(providers, targets, ctx.problems);
   const aliases = modelAliases(cfg.model_aliases, targets, ctx.problems);
+  const governance = governanceConfig(cfg, providers, ctx);
+  if (processes.supervised && !cfg.governance?.state && (governance.raw.budgets.length > 0 || governance.raw.rate_limits.length > 0
+    || governance.raw.customers.some((c) => c.budgets.length > 0))) {
+    // Each process would count on its own: N processes would let N times the limit through.
+    ctx.problems.push({ path: 'governance.state', message: `budgets and rate limits with ${processes.count} processes need `
+      + 'shared counters: set governance.state.redis_url (one process keeps them in memory)' });
+  }
   const admin = adminConfig(cfg, opts.env, (value, path) => resolveRef(value, ctx, path), ctx.problems);
   if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
   if (ctx.emptyModelKeys.length > 0) {
@@ -94,6 +103,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     modelAliases: aliases,
     plugins: plugins.plugins,
     mcp,
+    governance,
     admin,
     requestLog,
     source,
@@ -103,6 +113,26 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   });
   rememberEnvValues(config, ctx.envValues);
   return config;
+}
+
+function governanceConfig(cfg: RawConfig, providers: readonly ProviderConfig[], ctx: LoadContext) {
+  const given = cfg.governance ?? governanceSchema.parse({});
+  const raw = { ...given, virtual_keys: given.virtual_keys.map((vk, i) => {
+    const path = `governance.virtual_keys.${i}.value`;
+    const value = resolveRef(vk.value, ctx, path);
+    if (value !== vk.value && value !== '' && !isKeyValue(value)) ctx.problems.push({ path, message: `expected ${KEY_VALUE_RULE}` });
+    return { ...vk, value };
+  }) };
+  // A `governance` plugin entry's `is_vk_mandatory` is Bifrost's older switch for the same thing.
+  const vkMandatory = cfg.plugins?.some((entry) => typeof entry !== 'string' && entry.name === 'governance'
+    && entry.enabled !== false && !entry.path && (entry.config as Record<string, unknown> | null | undefined)?.is_vk_mandatory === true);
+  const enforceAuth = cfg.client.enforce_auth_on_inference || cfg.client.enforce_governance_header === true || vkMandatory === true;
+  compileGovernance(raw, providers, Date.now(), ctx.problems);
+  for (const vk of raw.virtual_keys) ctx.envValues.add(vk.value);
+  if (enforceAuth && !raw.virtual_keys.some((vk) => vk.is_active)) {
+    ctx.warnings.push('client.enforce_auth_on_inference is on and no virtual key is active: every inference request is refused');
+  }
+  return { enforceAuth, raw };
 }
 
 interface LoadContext {
@@ -549,6 +579,9 @@ function normalizePlugins(entries: RawConfig['plugins'], file: string | null): N
       out.plugins.push(plugin);
       return;
     }
+    // Bifrost's governance plugin is built into Heimdall's request path (src/governance); its `is_vk_mandatory` is
+    // read with the governance block, its other settings are refused or reported by `security.ts`.
+    if (plugin.name === 'governance') return;
     const builtin = BIFROST_PLUGINS[plugin.name];
     if (builtin === null) {
       if (plugin.enabled) notActedOn.push(plugin.name);
@@ -592,6 +625,8 @@ function ignoredKeys(cfg: RawConfig): string[] {
   cfg.mcp?.client_configs.forEach((c, i) => collect(c, IGNORED_KEYS.mcpClient, ['mcp', 'client_configs', i]));
   if (cfg.mcp?.tool_manager_config?.code_mode_binding_level !== undefined) out.push('mcp.tool_manager_config.code_mode_binding_level');
   if (cfg.mcp?.tool_groups !== undefined) out.push('mcp.tool_groups');
+  collect(cfg.governance, GOVERNANCE_IGNORED, ['governance']);
+  cfg.governance?.teams.forEach((team, i) => collect(team, ['profile', 'config', 'claims'], ['governance', 'teams', i]));
   return out;
 }
 

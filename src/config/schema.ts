@@ -2,6 +2,7 @@
 // fails loudly. Keys that load but that Heimdall does not act on live in the `*Ignored` shapes below; their names
 // are what `load.ts` reports as `ignoredKeys`.
 import { z } from 'zod';
+import { governanceSchema } from '../governance/schema.js';
 import { PRICING_REQUEST_TYPES, patternProblem } from '../pricing/overrides.js';
 
 const looseObject = z.record(z.string(), z.unknown());
@@ -15,7 +16,7 @@ const looksLikePath = (s: string): boolean => /[/\\]/.test(s) || s.startsWith('.
 const pluginPathMessage = `a plugin path must end in ${PLUGIN_PATH_EXTENSIONS.slice(0, -1).join(', ')} or ${PLUGIN_PATH_EXTENSIONS.at(-1)}`;
 
 // Bifrost's blocks that Heimdall has no counterpart for. The settings among them that would restrict traffic
-// (governance, auth) are refused at load by `security.ts`, so their shapes stay loose here.
+// (auth) are refused at load by `security.ts`, so their shapes stay loose here.
 const topIgnored = {
   encryption_key: z.string().optional(),
   auth_config: z.unknown().optional(),
@@ -25,7 +26,6 @@ const topIgnored = {
   alerting: z.unknown().optional(),
   webhooks: z.unknown().optional(),
   skills_registry: z.unknown().optional(),
-  governance: z.unknown().optional(),
   config_store: z.unknown().optional(),
   vector_store: z.unknown().optional(),
   framework: z.unknown().optional(),
@@ -71,11 +71,15 @@ const clientIgnored = {
   mcp_code_mode_binding_level: z.enum(['server', 'tool']).optional(),
 };
 
+// Every inference request needs a virtual key (src/governance).
+const clientAuth = {
+  enforce_auth_on_inference: z.boolean().default(false),
+  // Bifrost's deprecated spelling of enforce_auth_on_inference.
+  enforce_governance_header: z.boolean().optional(),
+};
+
 // Settings that restrict who may call: refused by `security.ts` when set, so neither acted on nor ignored.
 const clientRefusedWhenSet = {
-  enforce_auth_on_inference: z.boolean().optional(),
-  // Bifrost's deprecated spellings of enforce_auth_on_inference.
-  enforce_governance_header: z.boolean().optional(),
   enforce_scim_auth: z.boolean().optional(),
   required_headers: stringList.optional(),
 };
@@ -98,6 +102,7 @@ const clientSchema = z.strictObject({
   allowed_origins: z.array(allowedOrigin).default([]),
   max_request_body_size_mb: posInt.default(10),
   shutdown_grace_seconds: z.number().min(0).default(30),
+  ...clientAuth,
   ...clientRefusedWhenSet,
   access_log: z.boolean().default(true),
   // The request log (docs/logs.md): on by default, to an SQLite file in the data directory.
@@ -572,6 +577,7 @@ export const configSchema = z.strictObject({
   plugins: z.array(z.union([pluginStringSchema, pluginObjectSchema])).optional(),
   heimdall: heimdallSchema.optional(),
   mcp: mcpSchema.optional(),
+  governance: governanceSchema.optional(),
   logs_store: storeSchema.optional(),
   ...topIgnored,
 });

@@ -2,6 +2,7 @@
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
 import type { StoreTarget } from '../stores/store-config.js';
 
+import type { RawGovernance } from '../governance/schema.js';
 import type { PricingOverride } from '../pricing/overrides.js';
 
 export interface KeyConfig {
@@ -203,6 +204,13 @@ export interface McpConfig {
   readonly toolTimeoutMs: number;
 }
 
+/** The `governance` block, validated (src/governance/schema.ts); compiled by the gateway at start. */
+export interface GovernanceConfig {
+  /** `client.enforce_auth_on_inference` (or its old spellings): every inference request needs a virtual key. */
+  readonly enforceAuth: boolean;
+  readonly raw: RawGovernance;
+}
+
 /** Who may call `/api/*` (src/config/admin.ts); with neither, loopback clients only. */
 export interface AdminConfig {
   /** `governance.auth_config`'s admin username and password, for HTTP basic auth. */
@@ -226,6 +234,7 @@ export interface GatewayConfig {
   readonly plugins: readonly PluginConfig[];
   /** MCP servers and settings; null when none is configured (the request path then pays nothing for MCP). */
   readonly mcp: McpConfig | null;
+  readonly governance: GovernanceConfig;
   readonly admin: AdminConfig;
   readonly requestLog: RequestLogConfig;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */

@@ -25,6 +25,8 @@ export const EVENT_STREAM_CONTENT_TYPE = 'application/vnd.amazon.eventstream';
 /** The Bedrock exception a client's SDK should raise for an error, by code where one is meant, else by status. */
 function exceptionName(error: ErrorData): string {
   if (error.code === 'UPSTREAM_TIMEOUT') return 'ModelTimeoutException';
+  // A spent budget (402) is Bedrock's quota exception, which its SDK has a class for.
+  if (error.code === 'BUDGET_EXCEEDED') return 'ServiceQuotaExceededException';
   const status = statusOf(error);
   if (status === 401 || status === 403) return 'AccessDeniedException';
   if (status === 404) return 'ResourceNotFoundException';

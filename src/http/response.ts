@@ -24,6 +24,8 @@ export interface ResponseSink {
   /** What the access log and the HTTP metrics say of this request; the pipeline fills it in. */
   readonly access: AccessRecord;
   onAbort(listener: AbortListener): void;
+  /** Headers every answer to the request carries from now on (the rate-limit headers of its virtual key). */
+  addHeaders(headers: Headers): void;
   json(status: number, body: string, headers?: Headers): void;
   /** Any content type: metrics text, a media answer (audio bytes) as the provider sent it. */
   text(status: number, contentType: string, body: string | Uint8Array, headers?: Headers): void;
@@ -98,6 +100,10 @@ export class UwsResponseSink implements ResponseSink {
       this.#onFinish(this);
     }
     this.#abortListener?.clientAborted();
+  }
+
+  addHeaders(headers: Headers): void {
+    this.sharedHeaders = this.sharedHeaders ? { ...this.sharedHeaders, ...headers } : headers;
   }
 
   onAbort(listener: AbortListener): void {

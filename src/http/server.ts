@@ -144,6 +144,11 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
   const finish = (sink: UwsResponseSink) => {
     const latencyMs = performance.now() - sink.receivedAt;
     const access = sink.access;
+    if (access.afterResponse) {
+      const after = access.afterResponse;
+      access.afterResponse = null;
+      after(sink.status);
+    }
     metrics.record(access, sink.status, latencyMs / 1000);
     const logged = requestLog !== null && access.dialect !== '';
     if (!accessLog && !logged) return;

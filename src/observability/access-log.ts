@@ -36,6 +36,10 @@ export class AccessRecord {
   costUsd: number | null = null;
   /** The error code answered (lower case), when the request failed. */
   errorCode: string | null = null;
+  /** The id of the virtual key the request presented (src/governance), never its value. */
+  virtualKeyId: string | null = null;
+  /** Run once when the response is complete or the client left, with its status: settles a governance reservation. */
+  afterResponse: ((status: number) => void) | null = null;
   // For the request log (src/observability/request-log.ts): set only on inference routes while it is on.
   /** The API the client spoke; '' for a request the request log does not record. */
   dialect = '';
@@ -71,6 +75,7 @@ export function writeAccessLine(logger: Logger, line: AccessLine, access: Access
     entry.fallbacks = access.fallbacks;
     entry.stream = access.stream;
   }
+  if (access.virtualKeyId !== null) entry.virtualKey = access.virtualKeyId;
   if (access.upstreamMs !== null) entry.upstreamMs = Math.round(access.upstreamMs * 1000) / 1000;
   if (access.firstTokenMs !== null) entry.ttftMs = Math.round(access.firstTokenMs * 1000) / 1000;
   if (access.tokensIn !== null) entry.tokensIn = access.tokensIn;

@@ -147,6 +147,19 @@ export interface MetricsRegistryOptions {
   readonly extraGauges?: readonly ScrapeGauge[];
   /** Unlabelled counters kept elsewhere (the request log's), read at each scrape. */
   readonly counters?: () => readonly { readonly name: string; readonly help: string; readonly value: number }[];
+  /** Labelled families kept elsewhere (governance's, per virtual key), read at each scrape. */
+  readonly labelled?: () => readonly LabelledFamily[];
+}
+
+/** A family another module keeps: its series' label values and values, in the same order. */
+export interface LabelledFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly aggregation: SnapshotAggregation;
+  readonly labelNames: readonly string[];
+  readonly labels: (string | null)[][];
+  readonly values: number[];
 }
 
 /** A gauge whose series are read when scraped: label values in `labelNames`' order, and the value. */
@@ -356,6 +369,9 @@ export function createMetricsSnapshotter(options: MetricsRegistryOptions, regist
     }
     for (const counter of options.counters?.() ?? []) {
       families.push(snapshotFamily(counter.name, counter.help, 'counter', 'sum', [], [], [[]], [counter.value]));
+    }
+    for (const f of options.labelled?.() ?? []) {
+      families.push(snapshotFamily(f.name, f.help, f.type, f.aggregation, f.labelNames, [], f.labels, f.values));
     }
     // Every version running (two during a rolling upgrade) shows, each as 1.
     families.push(snapshotFamily(BUILD_INFO.name, BUILD_INFO.help, 'gauge', 'max', BUILD_INFO.labelNames, [],

@@ -124,7 +124,7 @@ export function requestLogRecord(access: AccessRecord, line: AccessLine, receive
     modelRequested: access.modelRequested,
     model: access.model || null,
     keyName: access.keyName || null,
-    virtualKeyId: null,
+    virtualKeyId: access.virtualKeyId,
     status: line.status,
     errorCode: access.errorCode ?? (cancelled ? 'client_closed' : null),
     attempts: access.attempts,

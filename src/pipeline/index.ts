@@ -35,6 +35,8 @@ import { createModelResolver } from './model-name.js';
 import { withExtraFields } from './extra-fields.js';
 import { routeModel, type RouteTarget } from './route.js';
 import type { CostMeter } from '../pricing/meter.js';
+import { admitRequest, type Governed } from './governance.js';
+import type { Governance } from '../governance/gate.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
@@ -52,6 +54,8 @@ export interface PipelineDeps {
   readonly unsupportedProviders?: ReadonlySet<string>;
   /** The MCP tools requests are given; absent, the request path does no MCP work at all. */
   readonly mcp?: McpCatalog;
+  /** Virtual keys, budgets and rate limits (src/governance); absent, every request is let through. */
+  readonly governance?: Governance | null;
   /** The request log, when it is on: each request is marked for it, and its content captured when that is kept. */
   readonly requestLog?: RequestLogSettings | null;
   /** Prices each answer into its access record and the cost metrics; absent, nothing is priced. */
@@ -172,7 +176,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   };
 
   /** Candidate `index` of the run (0: the primary, then each fallback): route, capabilities, pre-hooks, dispatch. */
-  const attempt = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, run: RequestRun, index: number): void => {
+  const attempt = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, run: RequestRun, index: number,
+    governed: Governed | null): void => {
     run.index = index;
     if (index > 0 && ctx.logger.isLevelEnabled('info')) {
       ctx.logger.info({ fallbackIndex: index, model: run.candidates[index] }, 'trying the next fallback');
@@ -181,7 +186,8 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     let target: RouteTarget;
     let native: boolean;
     try {
-      target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders);
+      target = routeModel(run.candidates[index], deps.providers, deps.breakers, deps.unsupportedProviders,
+        governed?.keyFilter(run.candidates[index]) ?? null);
       native = sendsNative(parsed, target);
       // Agent mode reads the model's answers as chat: a request the chat translation carries goes through it.
       if (native && ctx.mcpTools?.anyAuto && parsed.native!.untranslatable === null) native = false;
@@ -210,6 +216,20 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     else afterPreHooks(ctx, sink, wire, parsed, target, run, native, pre);
   };
 
+  const start = (ctx: RequestContext, sink: ResponseSink, parsed: ParsedRequest, fallbacks: readonly string[],
+    governed: Governed | null) => {
+    const access = sink.access;
+    const wire = dialect.wire(parsed);
+    access.content?.parsed(parsed.kind, wire);
+    ctx.kind = parsed.kind;
+    ctx.stream = parsed.stream;
+    ctx.dialect = dialect.name;
+    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers);
+    const run = new RequestRun(parsed, fallbacks, deps.metrics, access);
+    if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index, governed);
+    attempt(ctx, sink, wire, run, 0, governed);
+  };
+
   return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
     const access = sink.access;
@@ -219,25 +239,38 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     }
     let parsed: ParsedRequest;
     let fallbacks: readonly string[];
-    try {
-      parsed = dialect.parse(request);
-      if (logged) access.modelRequested = parsed.body.model;
-      parsed.body.model = resolveModel(parsed.body.model);
-      fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? defaultFallbacks(parsed.body.model);
-    } catch (error) {
+    const fail = (error: unknown) => {
       const data = error instanceof GatewayError ? error.data : toErrorData(error);
       logFailure(ctx, data);
       respondError(sink, dialect, data);
+    };
+    const governance = deps.governance;
+    let key = null;
+    try {
+      // Who is asking comes before what is asked: a request without a valid key learns nothing of its body's faults.
+      if (governance) key = governance.identify(request.headers);
+      parsed = dialect.parse(request);
+      if (logged) access.modelRequested = parsed.body.model;
+      const weighted = key ? governance!.routeBare(key, parsed.body.model, deps.providers, deps.modelAliases) : null;
+      parsed.body.model = weighted ? weighted[0] : resolveModel(parsed.body.model);
+      fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? weighted?.slice(1) ?? defaultFallbacks(parsed.body.model);
+    } catch (error) {
+      fail(error);
       return;
     }
-    const wire = dialect.wire(parsed);
-    access.content?.parsed(parsed.kind, wire);
-    ctx.kind = parsed.kind;
-    ctx.stream = parsed.stream;
-    ctx.dialect = dialect.name;
-    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers);
-    const run = new RequestRun(parsed, fallbacks, deps.metrics, access);
-    if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index);
-    attempt(ctx, sink, wire, run, 0);
+    if (!key) {
+      start(ctx, sink, parsed, fallbacks, null);
+      return;
+    }
+    access.virtualKeyId = key.id;
+    const admitted = admitRequest(governance!, key, request, parsed, fallbacks, deps.providers, sink, dialect);
+    if (admitted instanceof Promise) {
+      void admitted.then((governed) => {
+        if (governed && !sink.aborted) start(ctx, sink, parsed, fallbacks, governed);
+        else if (governed) governed.admission.settle('', '', null, null, false);
+      }, fail);
+    } else if (admitted) {
+      start(ctx, sink, parsed, fallbacks, admitted);
+    }
   };
 }

@@ -21,17 +21,21 @@ function keyAllowsModel(key: KeyConfig, model: string): boolean {
   return key.models === null || key.models.includes(model);
 }
 
-function keyAllows(keys: readonly KeyConfig[], i: number, model: string, breakers: readonly KeyCircuit[] | null): boolean {
-  return keyAllowsModel(keys[i], model) && (breakers === null || breakers[i].usable(model));
+/** Which of a provider's keys a request may use at all (a virtual key's `provider_configs[].keys`); null: all. */
+export type KeyFilter = ((key: KeyConfig) => boolean) | null;
+
+function keyAllows(keys: readonly KeyConfig[], i: number, model: string, breakers: readonly KeyCircuit[] | null,
+  filter: KeyFilter): boolean {
+  return keyAllowsModel(keys[i], model) && (filter === null || filter(keys[i])) && (breakers === null || breakers[i].usable(model));
 }
 
-/** `breakers`, by key index, hide the keys they do not let through for the model. */
+/** `breakers`, by key index, hide the keys they do not let through for the model; `filter` the keys not granted. */
 export function chooseKey(keys: readonly KeyConfig[], model: string, random: () => number = Math.random,
-  breakers: readonly KeyCircuit[] | null = null): number {
+  breakers: readonly KeyCircuit[] | null = null, filter: KeyFilter = null): number {
   let total = 0;
   let eligible = 0;
   for (let i = 0; i < keys.length; i++) {
-    if (!keyAllows(keys, i, model, breakers)) continue;
+    if (!keyAllows(keys, i, model, breakers, filter)) continue;
     eligible++;
     total += keys[i].weight;
   }
@@ -39,7 +43,7 @@ export function chooseKey(keys: readonly KeyConfig[], model: string, random: () 
   // All weights zero: every eligible key is equally likely.
   let pick = total > 0 ? random() * total : Math.floor(random() * eligible);
   for (let i = 0; i < keys.length; i++) {
-    if (!keyAllows(keys, i, model, breakers)) continue;
+    if (!keyAllows(keys, i, model, breakers, filter)) continue;
     if (total > 0) {
       pick -= keys[i].weight;
       if (pick < 0) return i;
@@ -48,7 +52,7 @@ export function chooseKey(keys: readonly KeyConfig[], model: string, random: () 
     }
   }
   // Floating-point leftovers land on the last eligible key.
-  for (let i = keys.length - 1; i >= 0; i--) if (keyAllows(keys, i, model, breakers)) return i;
+  for (let i = keys.length - 1; i >= 0; i--) if (keyAllows(keys, i, model, breakers, filter)) return i;
   return -1;
 }
 
@@ -56,7 +60,7 @@ const NONE: ReadonlySet<string> = new Set();
 
 /** `unsupported`: providers the config names that no adapter serves (Bifrost-only ones), refused by name. */
 export function routeModel(qualified: string, providers: ReadonlyMap<string, ProviderConfig>,
-  circuitBreakers: CircuitBreakers | null = null, unsupported: ReadonlySet<string> = NONE): RouteTarget {
+  circuitBreakers: CircuitBreakers | null = null, unsupported: ReadonlySet<string> = NONE, filter: KeyFilter = null): RouteTarget {
   const slash = qualified.indexOf('/');
   if (slash <= 0 || slash === qualified.length - 1) {
     throw new GatewayError('UNKNOWN_PROVIDER',
@@ -81,10 +85,15 @@ export function routeModel(qualified: string, providers: ReadonlyMap<string, Pro
     if (breakers && !breakers[0].usable(model)) throw circuitOpen(providerName, model, breakers);
     return { provider, model, keyIndex: -1, breaker: breakers?.[0] ?? null };
   }
-  const keyIndex = chooseKey(provider.keys, model, Math.random, breakers);
+  const keyIndex = chooseKey(provider.keys, model, Math.random, breakers, filter);
   if (keyIndex !== -1) return { provider, model, keyIndex, breaker: breakers?.[keyIndex] ?? null };
+  if (filter && provider.keys.some((key) => keyAllowsModel(key, model))
+    && !provider.keys.some((key) => keyAllowsModel(key, model) && filter(key))) {
+    throw new GatewayError('PROVIDER_KEY_FORBIDDEN', `none of the keys of provider '${providerName}' that the virtual key `
+      + `may use allows model '${model}'`, { param: 'model', provider: providerName });
+  }
   if (breakers) {
-    const allowing = breakers.filter((_, i) => keyAllowsModel(provider.keys[i], model));
+    const allowing = breakers.filter((_, i) => keyAllowsModel(provider.keys[i], model) && (filter === null || filter(provider.keys[i])));
     if (allowing.length > 0) throw circuitOpen(providerName, model, allowing);
   }
   throw new GatewayError('MODEL_NOT_ALLOWED', `no enabled key of provider '${providerName}' allows model '${model}'`,

@@ -57,11 +57,11 @@ describe('heimdall command', () => {
     }
   });
 
-  it('refuses a setting it cannot enforce (inbound auth) with its name and exit code 2', async () => {
-    const file = configFile(JSON.stringify({ client: { enforce_auth_on_inference: true }, providers: { mock: {} } }));
+  it('refuses a setting it cannot enforce (required headers) with its name and exit code 2', async () => {
+    const file = configFile(JSON.stringify({ client: { required_headers: ['x-tenant'] }, providers: { mock: {} } }));
     const gateway = run(['--config', file, '--port', '0']);
     expect(await gateway.exited).toBe(2);
-    expect(gateway.output()).toContain('client.enforce_auth_on_inference: requires authentication on inference: '
+    expect(gateway.output()).toContain('client.required_headers: requires the headers x-tenant on every request: '
       + 'Heimdall does not enforce this yet');
   });
 

@@ -36,7 +36,7 @@ describe("Bifrost's root config.json", () => {
     // enforce_governance_header is false: nothing to enforce, so it is neither refused nor reported.
     expect(cfg.ignoredKeys).not.toContain('client.enforce_governance_header');
     expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['client.enable_governance', 'client.allow_direct_keys', 'client.initial_pool_size',
-      'governance', 'config_store', 'vector_store']));
+      'governance.routing_rules', 'config_store', 'vector_store']));
     // Acted on: only the flagged keys serve files and batches.
     expect(cfg.ignoredKeys).not.toContain('providers.bedrock.keys[0].use_for_batch_api');
     // The `mcp` block is acted on: its stdio server, and tool_manager_config's settings in the absence of client ones.
@@ -59,28 +59,24 @@ describe("Bifrost's root config.json", () => {
 });
 
 describe("Bifrost's withvirtualkeys example", () => {
-  it('is refused: it makes a virtual key mandatory, which Heimdall cannot enforce yet', async () => {
-    const err = await configError(() => loadConfig({ file: fixture('withvirtualkeys.json'), env: { OPENAI_API_KEY: 'sk' } }));
-    expect(err.problems.map((p) => p.path)).toEqual(['client.enforce_governance_header', 'governance.virtual_keys',
-      'plugins[0].config.is_vk_mandatory']);
-    // The retired key is inactive: only the active one restricts anything.
-    expect(err.message).toContain('governance.virtual_keys: 1 active virtual key limits providers');
-    expect(err.problems.every((p) => p.message.includes('Heimdall does not enforce this yet'))).toBe(true);
-    expect(err.message).not.toContain('enable_litellm_fallbacks');
+  it('loads and is enforced: a virtual key is mandatory, its key_ids restrict the provider keys', async () => {
+    const cfg = await loadConfig({ file: fixture('withvirtualkeys.json'),
+      env: { OPENAI_API_KEY: 'sk', VK_TEAM_A: 'sk-bf-team-a-value' } });
+    expect(cfg.governance.enforceAuth).toBe(true);
+    const [teamA, retired] = cfg.governance.raw.virtual_keys;
+    expect(teamA).toMatchObject({ id: 'vk-team-a', value: 'sk-bf-team-a-value', is_active: true });
+    expect(teamA.provider_configs[0].keys).toEqual(['key-openai-1']);
+    expect(retired.is_active).toBe(false);
+    // The governance plugin is built in: no warning that it will not run.
+    expect(cfg.warnings.join('\n')).not.toContain('governance');
+    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['client.enable_litellm_fallbacks', 'governance.auth_config', 'framework']));
+    expect(cfg.plugins).toEqual([]);
   });
 
-  it('without its restrictions, loads with its Bifrost-only keys and the governance plugin as warnings', async () => {
-    const raw = await readFixture('withvirtualkeys.json') as {
-      client: Record<string, unknown>; governance: Record<string, unknown>; plugins: { config: Record<string, unknown> }[];
-    };
-    raw.client.enforce_governance_header = false;
-    raw.governance.virtual_keys = [];
-    raw.plugins[0].config.is_vk_mandatory = false;
-    const cfg = await loadConfig({ raw, env: { OPENAI_API_KEY: 'sk' } });
-    expect(cfg.providers.map((p) => p.name)).toEqual(['openai']);
-    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['client.enable_litellm_fallbacks', 'governance', 'framework']));
-    expect(cfg.warnings).toContain("plugins: Bifrost's built-in plugin governance is not acted on by Heimdall yet and will not run");
-    expect(cfg.plugins).toEqual([]);
+  it('names the variable a virtual key reads when it is not set', async () => {
+    const err = await configError(() => loadConfig({ file: fixture('withvirtualkeys.json'), env: { OPENAI_API_KEY: 'sk' } }));
+    expect(err.problems.map((p) => p.path)).toEqual(['governance.virtual_keys.0.value']);
+    expect(err.message).toContain("environment variable 'VK_TEAM_A' is not set");
   });
 });
 
@@ -92,7 +88,7 @@ describe('a config with every block of Bifrost\'s schema', () => {
     const raw = await readFixture('every-block.json') as Record<string, Record<string, unknown>>;
     const cfg = await loadConfig({ file: fixture('every-block.json'), env });
 
-    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins', 'mcp', 'logs_store'];
+    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins', 'mcp', 'logs_store', 'governance'];
     for (const block of Object.keys(raw).filter((k) => !actedOnTop.includes(k))) expect(cfg.ignoredKeys).toContain(block);
     // The switches that would restrict callers are false or empty here: nothing to enforce, nothing to report.
     const actedOnClient = ['drop_excess_requests', 'max_request_body_size_mb', 'enforce_auth_on_inference',
@@ -130,19 +126,20 @@ describe('a config with every block of Bifrost\'s schema', () => {
 
     // `telemetry` runs as Heimdall's metrics; the enabled plugins Heimdall lacks are named, the disabled ones not.
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
-    expect(cfg.warnings).toContain("plugins: Bifrost's built-in plugins logging, governance, maxim, otel, datadog are not "
+    expect(cfg.warnings).toContain("plugins: Bifrost's built-in plugins logging, maxim, otel, datadog are not "
       + 'acted on by Heimdall yet and will not run');
+    // Governance is acted on; its blocks that steer or describe rather than restrict are reported.
+    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['governance.routing_rules', 'governance.business_units',
+      'governance.roles', 'governance.model_configs', 'governance.providers', 'governance.auth_config']));
   });
 
   it('is refused, each setting by its path, when it asks for every protection Heimdall lacks', async () => {
     const err = await configError(() => loadConfig({ file: fixture('every-restriction.json'), env: {} }));
+    // Virtual keys, budgets, rate limits and the mandatory key are enforced (src/governance), both auth_config blocks
+    // on /api/* (src/config/admin.ts): not refused.
     expect(err.problems.map((p) => p.path)).toEqual([
-      'client.enforce_auth_on_inference', 'client.enforce_governance_header', 'client.enforce_scim_auth',
-      // Both auth_config blocks are enforced on /api/* (src/config/admin.ts).
-      'client.required_headers', 'governance.virtual_keys',
-      'governance.budgets', 'governance.rate_limits', 'governance.customers[0].budgets', 'access_profiles',
-      'scim_config.enabled', 'guardrails_config.guardrail_rules', 'plugins[0].config.is_vk_mandatory',
-      'plugins[0].config.required_headers',
+      'client.enforce_scim_auth', 'client.required_headers', 'access_profiles', 'scim_config.enabled',
+      'guardrails_config.guardrail_rules', 'plugins[0].config.required_headers',
     ]);
     expect(err.message).toContain('client.required_headers: requires the headers x-tenant on every request: Heimdall does not enforce this yet');
   });

@@ -127,7 +127,6 @@ describe('loadConfig with a Bifrost config.json', () => {
     expect(cfg.ignoredKeys).toEqual(
       expect.arrayContaining([
         'encryption_key',
-        'governance',
         'config_store',
         'vector_store',
         'framework',

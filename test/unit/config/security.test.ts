@@ -9,31 +9,18 @@ const governancePlugin = (config: Record<string, unknown>, enabled = true) => ({
 
 // [what, the setting, its path in the error, the same block asking for nothing]
 const cases: [string, Record<string, unknown>, string, Record<string, unknown>][] = [
-  ['auth on inference', { client: { enforce_auth_on_inference: true } }, 'client.enforce_auth_on_inference',
-    { client: { enforce_auth_on_inference: false } }],
-  ['the deprecated governance header', { client: { enforce_governance_header: true } }, 'client.enforce_governance_header',
-    { client: { enforce_governance_header: false } }],
   ['the deprecated SCIM auth', { client: { enforce_scim_auth: true } }, 'client.enforce_scim_auth', { client: { enforce_scim_auth: false } }],
   ['required headers', { client: { required_headers: ['x-tenant'] } }, 'client.required_headers', { client: { required_headers: [] } }],
-  ['an active virtual key', { governance: { virtual_keys: [{ id: 'v', name: 'v', provider_configs: [] }] } }, 'governance.virtual_keys',
-    { governance: { virtual_keys: [{ id: 'v', name: 'v', is_active: false }] } }],
-  ['a budget', { governance: { budgets: [{ id: 'b', max_limit: 5, reset_duration: '1d' }] } }, 'governance.budgets',
-    { governance: { budgets: [] } }],
-  ['a rate limit', { governance: { rate_limits: [{ id: 'r', request_max_limit: 5 }] } }, 'governance.rate_limits',
-    { governance: { rate_limits: [] } }],
-  ["a customer's inline budget", { governance: { customers: [{ id: 'c', name: 'c', budgets: [{ id: 'b', max_limit: 1, reset_duration: '1d' }] }] } },
-    'governance.customers[0].budgets', { governance: { customers: [{ id: 'c', name: 'c' }] } }],
   ['an access profile', { access_profiles: [{ name: 'p' }] }, 'access_profiles', { access_profiles: [] }],
   ['single sign-on', { scim_config: { enabled: true, provider: 'okta' } }, 'scim_config.enabled', { scim_config: { enabled: false } }],
   ['an enabled guardrail rule', { guardrails_config: { guardrail_rules: [{ id: 1, enabled: true }] } }, 'guardrails_config.guardrail_rules',
     { guardrails_config: { guardrail_rules: [{ id: 1, enabled: false }] } }],
-  ['a mandatory virtual key', governancePlugin({ is_vk_mandatory: true }), 'plugins[0].config.is_vk_mandatory',
-    governancePlugin({ is_vk_mandatory: true }, false)],
   ["the governance plugin's required headers", governancePlugin({ required_headers: ['x-tenant'] }), 'plugins[0].config.required_headers',
     governancePlugin({ required_headers: [] })],
 ];
 
 describe('settings Heimdall cannot enforce yet', () => {
+  // Virtual keys, budgets, rate limits and enforce_auth_on_inference are enforced now: test/unit/governance/config.test.ts.
   it.each(cases)('refuses %s, naming the setting', async (_what, setting, path) => {
     const err = await configError(() => loadConfig({ raw: { ...base(), ...setting }, env: {} }));
     expect(err.problems).toHaveLength(1);
@@ -57,10 +44,10 @@ describe('settings Heimdall cannot enforce yet', () => {
 
   it('reports every such setting of one config together, with the other problems', async () => {
     const err = await configError(() => loadConfig({
-      raw: { providers: { openai: { keys: [{ value: 'env.MISSING' }] } }, client: { enforce_auth_on_inference: true, required_headers: ['x-a', 'x-b'] } },
+      raw: { providers: { openai: { keys: [{ value: 'env.MISSING' }] } }, client: { enforce_scim_auth: true, required_headers: ['x-a', 'x-b'] } },
       env: {},
     }));
-    expect(err.problems.map((p) => p.path)).toEqual(['client.enforce_auth_on_inference', 'client.required_headers',
+    expect(err.problems.map((p) => p.path)).toEqual(['client.enforce_scim_auth', 'client.required_headers',
       'providers.openai.keys[0].value', 'providers.openai.keys']);
     expect(err.message).toContain('requires the headers x-a, x-b on every request');
   });

@@ -1,0 +1,195 @@
+// The `governance` block compiled for the hot path: virtual keys found by the SHA-256 of their value, each with the
+// counters above it (key → team → customer) and, per provider it may use, the models and provider keys it may use
+// and that provider's own counters. Every cross-reference is checked here, every problem reported at once.
+
+import { hash } from 'node:crypto';
+import type { ConfigProblem } from '../config/errors.js';
+import type { ProviderConfig } from '../config/types.js';
+import type { CounterSpec } from './counters.js';
+import { parsePeriod } from './period.js';
+import type { RawBudget, RawGovernance, RawRateLimit, RawVirtualKey } from './schema.js';
+
+export const MICRO_USD = 1e6;
+
+/** A virtual key's counters at one level, as reservations take them. */
+export interface Limits {
+  readonly budgets: readonly CounterSpec[];
+  readonly requests: readonly CounterSpec[];
+  readonly tokens: readonly CounterSpec[];
+}
+
+export interface ProviderGrant {
+  readonly provider: string;
+  readonly weight: number;
+  /** null: every model. */
+  readonly models: ReadonlySet<string> | null;
+  /** Names or ids of the provider's keys; null: every key. */
+  readonly keys: ReadonlySet<string> | null;
+  readonly limits: Limits;
+}
+
+export interface VirtualKey {
+  readonly id: string;
+  readonly name: string;
+  readonly active: boolean;
+  /** Hex SHA-256 of the value. */
+  readonly digest: string;
+  readonly teamId: string | null;
+  readonly customerId: string | null;
+  /** By provider name. */
+  readonly grants: ReadonlyMap<string, ProviderGrant>;
+  /** The key's own, its team's and its customer's counters, in that order. */
+  readonly limits: Limits;
+  /** By provider: the provider grant's counters, then `limits`. */
+  readonly limitsVia: ReadonlyMap<string, Limits>;
+}
+
+export interface GovernanceModel {
+  readonly keys: readonly VirtualKey[];
+  /** By the hex SHA-256 of the key's value. */
+  readonly byDigest: ReadonlyMap<string, VirtualKey>;
+  readonly counters: ReadonlyMap<string, CounterSpec>;
+  readonly teams: ReadonlyMap<string, { name: string; customerId: string | null; limits: Limits }>;
+  readonly customers: ReadonlyMap<string, { name: string; limits: Limits }>;
+}
+
+/** Hex SHA-256 (the one-shot `crypto.hash`: no Hash object per request). */
+export const digestOf = (value: string): string => hash('sha256', value, 'hex');
+
+const NO_LIMITS: Limits = Object.freeze({ budgets: [], requests: [], tokens: [] });
+
+function merge(...levels: Limits[]): Limits {
+  return { budgets: levels.flatMap((l) => l.budgets), requests: levels.flatMap((l) => l.requests),
+    tokens: levels.flatMap((l) => l.tokens) };
+}
+
+const timeOf = (text: string | undefined, fallback: number): number => {
+  const ms = text ? Date.parse(text) : NaN;
+  return Number.isFinite(ms) ? ms : fallback;
+};
+
+export function compileGovernance(raw: RawGovernance, providers: readonly ProviderConfig[], now: number,
+  problems: ConfigProblem[]): GovernanceModel {
+  const at = (...path: (string | number)[]) => ['governance', ...path].join('.');
+  const unique = (list: readonly { id: string }[], where: string) => {
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      if (seen.has(item.id)) problems.push({ path: at(where, i, 'id'), message: `duplicate id '${item.id}'` });
+      seen.add(item.id);
+    });
+  };
+  unique(raw.budgets, 'budgets');
+  unique(raw.rate_limits, 'rate_limits');
+  unique(raw.customers, 'customers');
+  unique(raw.teams, 'teams');
+  unique(raw.virtual_keys, 'virtual_keys');
+
+  const counters = new Map<string, CounterSpec>();
+  const budgets = new Map<string, RawBudget>(raw.budgets.map((b) => [b.id, b]));
+  const rateLimits = new Map<string, RawRateLimit>(raw.rate_limits.map((r) => [r.id, r]));
+  function addBudget(b: RawBudget): void {
+    counters.set(`budget:${b.id}`, { key: `budget:${b.id}`, kind: 'budget', limit: Math.round(b.max_limit * MICRO_USD),
+      period: parsePeriod(b.reset_duration, b.calendar_aligned, timeOf(b.last_reset, now)),
+      initialUsage: Math.round(b.current_usage * MICRO_USD) });
+  }
+  raw.budgets.forEach(addBudget);
+  for (const r of raw.rate_limits) {
+    if (r.request_max_limit !== undefined && r.request_reset_duration) {
+      counters.set(`requests:${r.id}`, { key: `requests:${r.id}`, kind: 'requests', limit: r.request_max_limit,
+        period: parsePeriod(r.request_reset_duration, false, timeOf(r.request_last_reset, now)),
+        initialUsage: r.request_current_usage });
+    }
+    if (r.token_max_limit !== undefined && r.token_reset_duration) {
+      counters.set(`tokens:${r.id}`, { key: `tokens:${r.id}`, kind: 'tokens', limit: r.token_max_limit,
+        period: parsePeriod(r.token_reset_duration, false, timeOf(r.token_last_reset, now)),
+        initialUsage: r.token_current_usage });
+    }
+  }
+  /** The counters an entity's `budget_id` and `rate_limit_id` point at; an id naming nothing is a problem. */
+  const limitsOf = (entity: { budget_id?: string; rate_limit_id?: string }, path: (string | number)[]): Limits => {
+    const found: { budgets: CounterSpec[]; requests: CounterSpec[]; tokens: CounterSpec[] } = { budgets: [], requests: [], tokens: [] };
+    if (entity.budget_id !== undefined) {
+      if (budgets.has(entity.budget_id)) found.budgets.push(counters.get(`budget:${entity.budget_id}`)!);
+      else problems.push({ path: at(...path, 'budget_id'), message: `no budget has id '${entity.budget_id}'` });
+    }
+    if (entity.rate_limit_id !== undefined) {
+      if (!rateLimits.has(entity.rate_limit_id)) {
+        problems.push({ path: at(...path, 'rate_limit_id'), message: `no rate limit has id '${entity.rate_limit_id}'` });
+      }
+      const requests = counters.get(`requests:${entity.rate_limit_id}`);
+      const tokens = counters.get(`tokens:${entity.rate_limit_id}`);
+      if (requests) found.requests.push(requests);
+      if (tokens) found.tokens.push(tokens);
+    }
+    return found;
+  };
+
+  // A customer's own `budgets[]` are counted like the shared ones, under ids of their own.
+  const inline = raw.customers.flatMap((c) => c.budgets.map((b) => ({ ...b, id: `${c.id}/${b.id}` })));
+  for (const b of inline) addBudget(b);
+  const customers = new Map(raw.customers.map((c, i) => {
+    const own = limitsOf(c, ['customers', i]);
+    const extra = c.budgets.map((b) => counters.get(`budget:${c.id}/${b.id}`)!);
+    return [c.id, { name: c.name, limits: { ...own, budgets: [...own.budgets, ...extra] } }];
+  }));
+  const teams = new Map(raw.teams.map((t, i) => {
+    if (t.customer_id !== undefined && !customers.has(t.customer_id)) {
+      problems.push({ path: at('teams', i, 'customer_id'), message: `no customer has id '${t.customer_id}'` });
+    }
+    return [t.id, { name: t.name, customerId: t.customer_id ?? null, limits: limitsOf(t, ['teams', i]) }];
+  }));
+
+  const providerByName = new Map(providers.map((p) => [p.name, p]));
+  const byDigest = new Map<string, VirtualKey>();
+  const keys = raw.virtual_keys.map((vk, i) => {
+    const key = compileKey(vk, i);
+    const hex = key.digest;
+    if (byDigest.has(hex)) {
+      problems.push({ path: at('virtual_keys', i, 'value'), message: `the same value as virtual key '${byDigest.get(hex)!.id}'` });
+    }
+    byDigest.set(hex, key);
+    return key;
+  });
+
+  function compileKey(vk: RawVirtualKey, i: number): VirtualKey {
+    const team = vk.team_id !== undefined ? teams.get(vk.team_id) : undefined;
+    if (vk.team_id !== undefined && !team) {
+      problems.push({ path: at('virtual_keys', i, 'team_id'), message: `no team has id '${vk.team_id}'` });
+    }
+    const customerId = vk.customer_id ?? team?.customerId ?? null;
+    const customer = customerId !== null ? customers.get(customerId) : undefined;
+    if (vk.customer_id !== undefined && !customer) {
+      problems.push({ path: at('virtual_keys', i, 'customer_id'), message: `no customer has id '${vk.customer_id}'` });
+    }
+    const grants = new Map<string, ProviderGrant>();
+    vk.provider_configs.forEach((pc, j) => {
+      const path = ['virtual_keys', i, 'provider_configs', j];
+      const provider = providerByName.get(pc.provider);
+      if (!provider) {
+        problems.push({ path: at(...path, 'provider'), message: `provider '${pc.provider}' is not configured; configured: `
+          + `${[...providerByName.keys()].join(', ') || 'none'}` });
+        return;
+      }
+      if (grants.has(pc.provider)) {
+        problems.push({ path: at(...path, 'provider'), message: `provider '${pc.provider}' is configured twice for this key` });
+      }
+      const keyNames = pc.keys.includes('*') ? null : new Set(pc.keys);
+      for (const name of keyNames ?? []) {
+        if (!provider.keys.some((k) => k.name === name || k.id === name)) {
+          problems.push({ path: at(...path, 'keys'), message: `provider '${pc.provider}' has no key named '${name}'` });
+        }
+      }
+      grants.set(pc.provider, { provider: pc.provider, weight: pc.weight,
+        models: pc.allowed_models.includes('*') ? null : new Set(pc.allowed_models), keys: keyNames,
+        limits: limitsOf(pc, path) });
+    });
+    const limits = merge(limitsOf(vk, ['virtual_keys', i]), team?.limits ?? NO_LIMITS, customer?.limits ?? NO_LIMITS);
+    const limitsVia = new Map([...grants].map(([name, grant]) => [name, merge(grant.limits, limits)]));
+    return {
+      id: vk.id, name: vk.name, active: vk.is_active, digest: digestOf(vk.value), teamId: vk.team_id ?? null,
+      customerId, grants, limits, limitsVia,
+    };
+  }
+
+  return { keys, byDigest, counters, teams, customers };
+}
