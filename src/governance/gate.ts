@@ -259,15 +259,16 @@ export class Governance {
 
   /** Called once per admitted request, when its response is complete. */
   settleAdmission(admission: Admission, provider: string, model: string, tokensIn: number | null, tokensOut: number | null,
-    succeeded: boolean): void {
+    succeeded: boolean, costUsd: number | null = null): void {
     const known = tokensIn !== null || tokensOut !== null;
     let cost = 0;
     if (admission.worst > 0 && (known || succeeded)) {
       // An answer whose usage is unknown (a stream without it, a client gone mid-stream) is charged its worst case.
       const { shape } = admission;
       const usage = { promptTokens: tokensIn ?? 0, completionTokens: tokensOut ?? 0, totalTokens: (tokensIn ?? 0) + (tokensOut ?? 0) };
-      const priced = known ? this.#options.pricing?.costOf({ provider, model, kind: shape.kind, stream: shape.stream, usage,
-        body: shape.body }).usd ?? null : null;
+      // The answer's own price (cache reads and writes priced as the provider bills them) when the pipeline has one.
+      const priced = costUsd ?? (known ? this.#options.pricing?.costOf({ provider, model, kind: shape.kind, stream: shape.stream, usage,
+        body: shape.body }).usd ?? null : null);
       cost = priced === null ? admission.worst : Math.ceil(priced * MICRO_USD);
     }
     const tokens = (tokensIn ?? 0) + (tokensOut ?? 0);
@@ -296,10 +297,11 @@ export class Admission {
     /** `x-ratelimit-*` for every answer to the request. */
     readonly headers: Record<string, string> | null, readonly worst: number, readonly shape: RequestShape) {}
 
-  settle(provider: string, model: string, tokensIn: number | null, tokensOut: number | null, succeeded: boolean): void {
+  settle(provider: string, model: string, tokensIn: number | null, tokensOut: number | null, succeeded: boolean,
+    costUsd: number | null = null): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.gate.settleAdmission(this, provider, model, tokensIn, tokensOut, succeeded);
+    this.gate.settleAdmission(this, provider, model, tokensIn, tokensOut, succeeded, costUsd);
   }
 }
 

@@ -59,7 +59,7 @@ export function admitRequest(governance: Governance, key: VirtualKey, request: I
     if (decision.headers) sink.addHeaders(decision.headers);
     const access = sink.access;
     access.afterResponse = (status) => decision.settle(access.provider, access.model, access.tokensIn, access.tokensOut,
-      status < 400);
+      status < 400, access.costUsd);
     return {
       admission: decision,
       keyFilter: (candidate) => {
