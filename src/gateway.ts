@@ -179,7 +179,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   let governance;
   try {
-    governance = await createGovernance(config, options.pricing ?? createPricing(config.providers), logger, {
+    governance = await createGovernance(config, options.pricing ?? pricing, logger, {
       onDecision: (key, outcome) => governanceMetrics.decision(key, outcome),
       onSpend: (key, usd) => governanceMetrics.spend(key, usd),
     });
