@@ -49,9 +49,11 @@ describe('MCP with --processes 2', () => {
         expect(answer.status).toBe(200);
         expect(JSON.parse(answer.body)).toEqual({ role: 'tool', tool_call_id: 'call_1', content: `n${i}` });
       }
-      const executedBy = new Set(logLines(cluster.gateway).filter((line) => line.log === 'access' && line.route === '/v1/mcp/tool/execute')
+      // Access lines reach stdout within 100 ms of their request: wait for both processes' before reading them.
+      const servers = (route: string) => new Set(logLines(cluster.gateway).filter((line) => line.log === 'access' && line.route === route)
         .map((line) => line.process));
-      expect([...executedBy].sort()).toEqual([1, 2]);
+      await until('both processes logged', () => servers('/v1/mcp/tool/execute').size >= 2, 3000).catch(() => undefined);
+      expect([...servers('/v1/mcp/tool/execute')].sort()).toEqual([1, 2]);
       expect(pids(pidFile)).toHaveLength(1);
 
       // An MCP client whose every request opens a new connection: no session ties it to the process it started on.
@@ -64,9 +66,8 @@ describe('MCP with --processes 2', () => {
         expect(await client.callTool({ name: 'tools_echo', arguments: { text: `m${i}` } })).toMatchObject({ content: [{ text: `m${i}` }] });
       }
       await client.close();
-      const servedBy = new Set(logLines(cluster.gateway).filter((line) => line.log === 'access' && line.route === '/mcp')
-        .map((line) => line.process));
-      expect([...servedBy].sort()).toEqual([1, 2]);
+      await until('both processes logged', () => servers('/mcp').size >= 2, 3000).catch(() => undefined);
+      expect([...servers('/mcp')].sort()).toEqual([1, 2]);
 
       // A reload with a changed server: the old process is stopped, one new one spawned.
       writeFileSync(cluster.file, JSON.stringify(config('second')));

@@ -73,9 +73,10 @@ const openai = (base: string) => new OpenAI({ baseURL: `${url}${base}`, apiKey: 
 describe('OpenAI Files and Batch APIs (the openai SDK)', () => {
   it('uploads, lists, retrieves, downloads and deletes files, each id with the key that made it', async () => {
     const client = openai('/openai/v1');
-    // Enough files that both keys are chosen: a later call with the wrong key would be the fake's 404.
+    // Enough files that both keys are chosen (all 16 on one key by chance: 1 in 32,768): a later call with the wrong key
+    // would be the fake's 404.
     const ids: string[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 16; i++) {
       const file = await client.files.create({ file: await toFile(Buffer.from(`{"n":${i}}\n`), `in-${i}.jsonl`), purpose: 'batch' });
       expect(file).toMatchObject({ object: 'file', filename: `in-${i}.jsonl`, bytes: `{"n":${i}}\n`.length, purpose: 'batch' });
       ids.push(file.id);
@@ -165,7 +166,7 @@ describe('Anthropic Files API and Message Batches (@anthropic-ai/sdk)', () => {
 
   it('uploads, lists, reads, downloads and deletes files with the beta flag, each with its own key', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 16; i++) {
       const file = await client().beta.files.upload({ file: await anthropicFile(Buffer.from(`doc ${i}`), `doc-${i}.txt`, { type: 'text/plain' }) });
       expect(file).toMatchObject({ type: 'file', filename: `doc-${i}.txt`, size_bytes: `doc ${i}`.length });
       ids.push(file.id);
@@ -220,7 +221,7 @@ describe('Gemini files and batches (@google/genai)', () => {
 
   it('uploads with the resumable protocol, gets, lists and deletes files', async () => {
     const names: string[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 16; i++) {
       const file = await ai().files.upload({ file: new Blob([`line ${i}\n`], { type: 'text/plain' }), config: { displayName: `f${i}` } });
       expect(file).toMatchObject({ displayName: `f${i}`, mimeType: 'text/plain', sizeBytes: String(`line ${i}\n`.length), state: 'ACTIVE' });
       names.push(file.name!);
