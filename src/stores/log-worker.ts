@@ -129,6 +129,8 @@ retentionTimer?.unref();
 // Once soon after start too, so a gateway restarted more often than hourly still trims its store.
 if (retentionTimer) setTimeout(periodicRetention, Math.min(10_000, config.retentionIntervalMs)).unref();
 
+let ownerWrites: Promise<void> = Promise.resolve();
+
 port.on('message', (message: FrontMessage) => {
   switch (message.type) {
     case 'batch':
@@ -152,7 +154,8 @@ port.on('message', (message: FrontMessage) => {
       break;
     case 'owner-write':
       // Best effort: the gateway's memory keeps the owners either way; a store that is down loses only persistence.
-      void ensureStore().then((s) => s.owners.write(message.entries)).catch(() => {});
+      // Chained, so a delete never overtakes the write it follows, and a close waits for what is on its way.
+      ownerWrites = ownerWrites.then(async () => (await ensureStore()).owners.write(message.entries)).catch(() => {});
       break;
     case 'close':
       void close(message.deadlineMs);
@@ -171,6 +174,7 @@ async function close(deadlineMs: number): Promise<void> {
       await drain();
       if (batches.length > 0) await pause(config.retryInitialMs);
     }
+    await ownerWrites;
   })(), deadline]);
   const left = batches.reduce((n, b) => n + b.length, 0);
   batches.length = 0;
