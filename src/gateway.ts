@@ -9,6 +9,7 @@ import { ProviderPool } from './dispatch/pool.js';
 import { LeaseClient, type LeaseTransport } from './dispatch/leases.js';
 import { startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { logsRoutes } from './http/logs-api.js';
+import { governanceRoutes } from './http/governance-api.js';
 import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
@@ -37,6 +38,7 @@ import { CostMeter } from './pricing/meter.js';
 import { createGovernance } from './governance/create.js';
 import { GovernanceMetrics } from './governance/metrics.js';
 import type { Pricing } from './governance/gate.js';
+import type { CounterStore } from './governance/counters.js';
 import type { ErrorData } from './errors/error-data.js';
 import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
@@ -74,6 +76,8 @@ export interface GatewayOptions {
    * here: it closes it, after the requests in flight, when it closes or fails to start.
    */
   requestLog?: RequestLog | null;
+  /** Cluster mode without Redis: budgets and rate limits counted by the supervisor (src/governance/remote.ts). */
+  governanceCounters?: () => CounterStore;
 }
 
 /** What a reload came to, as `POST /api/reload` answers it. */
@@ -178,11 +182,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let closing = false;
   const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   let governance;
+  let governanceState;
   try {
-    governance = await createGovernance(config, options.pricing ?? pricing, logger, {
+    const setup = await createGovernance(config, options.pricing ?? pricing, logger, {
       onDecision: (key, outcome) => governanceMetrics.decision(key, outcome),
       onSpend: (key, usd) => governanceMetrics.spend(key, usd),
-    });
+    }, { store: requestLog?.governance ?? null, ...(options.governanceCounters ? { shared: options.governanceCounters } : {}) });
+    governance = setup?.gate ?? null;
+    governanceState = setup?.state ?? null;
     governanceMetrics.attach(governance);
   } catch (error) {
     await closePools();
@@ -250,6 +257,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }, (error: unknown) => refuse(errorData('RELOAD_FAILED', (error as Error).message)));
     } },
     ...logsRoutes(requestLog?.reader ?? null),
+    ...governanceRoutes(governance && governanceState ? { gate: governance, state: governanceState } : null, logger),
     { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
       const withoutThreads = closing ? [] : [...pools.values()]
@@ -307,9 +315,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       // After the requests in flight: an agent-mode request may still be calling tools while it drains, and the
       // records of those requests are the last ones pushed.
       await closeMcp();
+      // Before the log: the spend not yet written goes to the log's store.
+      await governance?.store.close();
       await requestLog?.close();
       await plugins.close();
-      await governance?.store.close();
       server.closeAll();
     },
   };

@@ -1,28 +1,49 @@
-// The gateway's governance from its config: null when no virtual key is configured and none is required (the
-// request path then skips it entirely), else the compiled keys over in-memory counters or, with
-// `governance.state.redis_url`, over Redis shared by every instance.
+// The gateway's governance from its config: the compiled keys (with the admin API's changes from the config store)
+// over in-memory counters, over the supervisor's counters in cluster mode (src/governance/remote.ts), or, with
+// `governance.state.redis_url`, over Redis shared by every instance. In memory or at the supervisor, what is spent
+// is also written to the config store, so that it outlives a restart (src/governance/persist.ts).
 
 import type { Logger } from 'pino';
-import { ConfigError, type ConfigProblem } from '../config/errors.js';
 import type { GatewayConfig } from '../config/types.js';
+import type { GovernanceStateStore } from '../stores/request-log.js';
 import { MemoryCounters, type CounterStore } from './counters.js';
 import { Governance, type GateOptions, type Pricing } from './gate.js';
-import { compileGovernance } from './model.js';
+import { PersistedCounters } from './persist.js';
+import { GovernanceState } from './state.js';
+
+export interface GovernanceSetup {
+  readonly gate: Governance;
+  readonly state: GovernanceState;
+}
+
+export interface GovernanceSources {
+  /** The config store (the request log's store); null when logging is off: nothing then outlives a restart. */
+  readonly store: GovernanceStateStore | null;
+  /** Cluster mode without Redis: the supervisor's counters. */
+  readonly shared?: () => CounterStore;
+}
 
 export async function createGovernance(config: GatewayConfig, pricing: Pricing | null, logger: Logger,
-  extra: Partial<GateOptions> = {}): Promise<Governance | null> {
+  extra: Partial<GateOptions> = {}, sources: GovernanceSources = { store: null }): Promise<GovernanceSetup | null> {
   const { raw, enforceAuth } = config.governance;
-  if (raw.virtual_keys.length === 0 && !enforceAuth) return null;
-  const problems: ConfigProblem[] = [];
-  const model = compileGovernance(raw, config.providers, Date.now(), problems);
-  if (problems.length > 0) throw new ConfigError(problems, config.source);
-  const state = raw.state;
+  // Without a key, a requirement or a store to hold the admin API's keys, the request path skips governance.
+  if (raw.virtual_keys.length === 0 && !enforceAuth && !sources.store) return null;
+  const state = new GovernanceState(raw, config.providers, sources.store, logger);
+  const model = await state.load();
+  const redis = raw.state;
   let store: CounterStore;
-  if (state) {
+  if (redis) {
     const { RedisCounters } = await import('./redis.js');
-    store = await RedisCounters.connect(state, logger);
+    store = await RedisCounters.connect(redis, logger);
   } else {
-    store = new MemoryCounters();
+    store = sources.shared?.() ?? new MemoryCounters();
+    if (sources.store) store = new PersistedCounters(store, sources.store);
+    else if (model.counters.size > 0) {
+      logger.warn('governance: the request log is off, so spend and rate-limit windows are kept in memory only and '
+        + 'start over at each restart (client.enable_logging and logs_store.enabled keep them in its store)');
+    }
   }
-  return new Governance(model, store, { enforceAuth, pricing, failOpen: state?.on_unavailable === 'open', ...extra });
+  const gate = new Governance(model, store, { enforceAuth, pricing, failOpen: redis?.on_unavailable === 'open', ...extra });
+  state.attach(gate);
+  return { gate, state };
 }

@@ -52,7 +52,7 @@ const usd = (micro: number): string => `$${Number((micro / MICRO_USD).toFixed(6)
 const retryAfterOf = (resetAt: number, now: number): number => Math.max(1, Math.ceil((resetAt - now) / 1000));
 
 export class Governance {
-  readonly #model: GovernanceModel;
+  #model: GovernanceModel;
   readonly #store: CounterStore;
   readonly #options: GateOptions;
   readonly #now: () => number;
@@ -68,6 +68,14 @@ export class Governance {
     return this.#model;
   }
 
+  /**
+   * The keys, teams, customers and limits after an admin change (src/governance/state.ts): requests identified from
+   * now on see them. A request admitted before settles on the counters it reserved.
+   */
+  setModel(model: GovernanceModel): void {
+    this.#model = model;
+  }
+
   get store(): CounterStore {
     return this.#store;
   }
@@ -78,6 +86,8 @@ export class Governance {
    * client's dummy `Authorization` to an open gateway is not refused).
    */
   identify(headers: Readonly<Record<string, string>>): VirtualKey | null {
+    // No key yet (the admin API may create one): every request passes as on a gateway without governance.
+    if (this.#model.keys.length === 0 && !this.#options.enforceAuth) return null;
     for (const name of KEY_HEADERS) {
       let value = headers[name];
       if (value === undefined) continue;

@@ -3,6 +3,7 @@
 
 import type { LabelledFamily } from '../observability/metrics.js';
 import { MemoryCounters } from './counters.js';
+import { PersistedCounters } from './persist.js';
 import type { Governance } from './gate.js';
 import { MICRO_USD, type VirtualKey } from './model.js';
 
@@ -37,8 +38,9 @@ export class GovernanceMetrics {
         values: [...this.#spend.values()] },
     ];
     const governance = this.#governance;
-    if (governance && governance.store instanceof MemoryCounters) {
-      const store = governance.store;
+    const inner = governance?.store instanceof PersistedCounters ? governance.store.inner : governance?.store;
+    if (governance && inner instanceof MemoryCounters) {
+      const store = inner;
       const budgets = [...governance.model.counters.values()].filter((counter) => counter.kind === 'budget');
       const now = Date.now();
       families.push({ name: 'heimdall_governance_budget_remaining_usd', help: 'USD a budget has left in its window: its limit '

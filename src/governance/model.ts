@@ -6,7 +6,7 @@ import { hash } from 'node:crypto';
 import type { ConfigProblem } from '../config/errors.js';
 import type { ProviderConfig } from '../config/types.js';
 import type { CounterSpec } from './counters.js';
-import { parsePeriod } from './period.js';
+import { parsePeriod, windowEnd, windowStart, type Period } from './period.js';
 import type { RawBudget, RawGovernance, RawRateLimit, RawVirtualKey } from './schema.js';
 
 export const MICRO_USD = 1e6;
@@ -56,6 +56,26 @@ export interface GovernanceModel {
 /** Hex SHA-256 (the one-shot `crypto.hash`: no Hash object per request). */
 export const digestOf = (value: string): string => hash('sha256', value, 'hex');
 
+/** What the config store keeps of a counter (src/stores/governance-store.ts). */
+export interface PersistedCounter {
+  readonly anchor: number;
+  readonly used: number;
+  readonly windowEnd: number;
+}
+
+/** A virtual key as the admin API stores it: its value replaced by the value's digest. */
+export type KeySource = RawVirtualKey & { readonly value_digest?: string };
+
+/**
+ * What a counter starts from: the config's usage when now is still in the anchor's first window (as Bifrost's
+ * `current_usage` means), plus what the config store counted in the window now is in.
+ */
+function startingUsage(period: Period, configured: number, stored: PersistedCounter | undefined, now: number): number {
+  const end = windowEnd(period, windowStart(period, now));
+  const first = windowEnd(period, windowStart(period, period.anchor));
+  return (end === first ? configured : 0) + (stored && stored.windowEnd === end ? stored.used : 0);
+}
+
 const NO_LIMITS: Limits = Object.freeze({ budgets: [], requests: [], tokens: [] });
 
 function merge(...levels: Limits[]): Limits {
@@ -68,8 +88,12 @@ const timeOf = (text: string | undefined, fallback: number): number => {
   return Number.isFinite(ms) ? ms : fallback;
 };
 
+/**
+ * `persisted`: the config store's counters by key (`budget:<id>`…): a rolling window keeps counting from the anchor
+ * stored for it (else the config's `last_reset`, else now), and the window now is in starts from what was counted.
+ */
 export function compileGovernance(raw: RawGovernance, providers: readonly ProviderConfig[], now: number,
-  problems: ConfigProblem[]): GovernanceModel {
+  problems: ConfigProblem[], persisted: ReadonlyMap<string, PersistedCounter> = new Map()): GovernanceModel {
   const at = (...path: (string | number)[]) => ['governance', ...path].join('.');
   const unique = (list: readonly { id: string }[], where: string) => {
     const seen = new Set<string>();
@@ -87,22 +111,23 @@ export function compileGovernance(raw: RawGovernance, providers: readonly Provid
   const counters = new Map<string, CounterSpec>();
   const budgets = new Map<string, RawBudget>(raw.budgets.map((b) => [b.id, b]));
   const rateLimits = new Map<string, RawRateLimit>(raw.rate_limits.map((r) => [r.id, r]));
-  function addBudget(b: RawBudget): void {
-    counters.set(`budget:${b.id}`, { key: `budget:${b.id}`, kind: 'budget', limit: Math.round(b.max_limit * MICRO_USD),
-      period: parsePeriod(b.reset_duration, b.calendar_aligned, timeOf(b.last_reset, now)),
-      initialUsage: Math.round(b.current_usage * MICRO_USD) });
-  }
+  const addCounter = (key: string, kind: CounterSpec['kind'], limit: number, duration: string, aligned: boolean,
+    lastReset: string | undefined, configured: number) => {
+    const stored = persisted.get(key);
+    const period = parsePeriod(duration, aligned, lastReset ? timeOf(lastReset, now) : stored?.anchor ?? now);
+    counters.set(key, { key, kind, limit, period, initialUsage: startingUsage(period, configured, stored, now) });
+  };
+  const addBudget = (b: RawBudget): void => addCounter(`budget:${b.id}`, 'budget', Math.round(b.max_limit * MICRO_USD),
+    b.reset_duration, b.calendar_aligned, b.last_reset, Math.round(b.current_usage * MICRO_USD));
   raw.budgets.forEach(addBudget);
   for (const r of raw.rate_limits) {
     if (r.request_max_limit !== undefined && r.request_reset_duration) {
-      counters.set(`requests:${r.id}`, { key: `requests:${r.id}`, kind: 'requests', limit: r.request_max_limit,
-        period: parsePeriod(r.request_reset_duration, false, timeOf(r.request_last_reset, now)),
-        initialUsage: r.request_current_usage });
+      addCounter(`requests:${r.id}`, 'requests', r.request_max_limit, r.request_reset_duration, false, r.request_last_reset,
+        r.request_current_usage);
     }
     if (r.token_max_limit !== undefined && r.token_reset_duration) {
-      counters.set(`tokens:${r.id}`, { key: `tokens:${r.id}`, kind: 'tokens', limit: r.token_max_limit,
-        period: parsePeriod(r.token_reset_duration, false, timeOf(r.token_last_reset, now)),
-        initialUsage: r.token_current_usage });
+      addCounter(`tokens:${r.id}`, 'tokens', r.token_max_limit, r.token_reset_duration, false, r.token_last_reset,
+        r.token_current_usage);
     }
   }
   /** The counters an entity's `budget_id` and `rate_limit_id` point at; an id naming nothing is a problem. */
@@ -186,7 +211,7 @@ export function compileGovernance(raw: RawGovernance, providers: readonly Provid
     const limits = merge(limitsOf(vk, ['virtual_keys', i]), team?.limits ?? NO_LIMITS, customer?.limits ?? NO_LIMITS);
     const limitsVia = new Map([...grants].map(([name, grant]) => [name, merge(grant.limits, limits)]));
     return {
-      id: vk.id, name: vk.name, active: vk.is_active, digest: digestOf(vk.value), teamId: vk.team_id ?? null,
+      id: vk.id, name: vk.name, active: vk.is_active, digest: (vk as KeySource).value_digest ?? digestOf(vk.value), teamId: vk.team_id ?? null,
       customerId, grants, limits, limitsVia,
     };
   }

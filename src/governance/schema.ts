@@ -11,7 +11,7 @@ const id = z.string().min(1).max(128);
 const money = z.number().min(0).max(1e9);
 const count = z.int().min(0).max(1e12);
 
-const budgetSchema = z.strictObject({
+export const budgetSchema = z.strictObject({
   id,
   max_limit: money,
   reset_duration: duration,
@@ -21,7 +21,7 @@ const budgetSchema = z.strictObject({
   last_reset: z.string().optional(),
 });
 
-const rateLimitSchema = z.strictObject({
+export const rateLimitShape = z.strictObject({
   id,
   token_max_limit: count.optional(),
   token_reset_duration: duration.optional(),
@@ -31,7 +31,8 @@ const rateLimitSchema = z.strictObject({
   request_reset_duration: duration.optional(),
   request_current_usage: count.default(0),
   request_last_reset: z.string().optional(),
-}).superRefine((limit, ctx) => {
+});
+export const rateLimitSchema = rateLimitShape.superRefine((limit, ctx) => {
   for (const kind of ['token', 'request'] as const) {
     const max = limit[`${kind}_max_limit`];
     const every = limit[`${kind}_reset_duration`];
@@ -49,7 +50,7 @@ const rateLimitSchema = z.strictObject({
 const allowList = z.array(z.string().min(1)).refine((list) => !list.includes('*') || list.length === 1,
   "'*' (all) cannot be mixed with names");
 
-const providerConfigSchema = z.strictObject({
+export const providerConfigSchema = z.strictObject({
   id: z.union([z.string(), z.number()]).optional(),
   virtual_key_id: z.string().optional(),
   provider: z.string().min(1),
@@ -69,7 +70,7 @@ export const MAX_KEY_LENGTH = 256;
 export const KEY_VALUE_RULE = `8 to ${MAX_KEY_LENGTH} printable ASCII characters without spaces, as a header carries them`;
 export const isKeyValue = (v: string): boolean => v.length >= 8 && v.length <= MAX_KEY_LENGTH && /^[\x21-\x7e]+$/.test(v);
 
-const virtualKeySchema = z.strictObject({
+export const virtualKeyShape = z.strictObject({
   id,
   name: z.string().min(1),
   description: z.string().optional(),
@@ -82,9 +83,11 @@ const virtualKeySchema = z.strictObject({
   rate_limit_id: id.optional(),
   provider_configs: z.array(providerConfigSchema).default([]),
   mcp_configs: z.array(z.unknown()).max(0, 'MCP tool allow-lists are not enforced yet: remove mcp_configs').optional(),
-}).refine((vk) => !(vk.team_id && vk.customer_id), { message: 'a virtual key belongs to a team or a customer, not both' });
+});
+export const ONE_OWNER = { message: 'a virtual key belongs to a team or a customer, not both' };
+const virtualKeySchema = virtualKeyShape.refine((vk) => !(vk.team_id && vk.customer_id), ONE_OWNER);
 
-const teamSchema = z.strictObject({
+export const teamSchema = z.strictObject({
   id,
   name: z.string().min(1),
   customer_id: id.optional(),
@@ -96,7 +99,7 @@ const teamSchema = z.strictObject({
   claims: z.unknown().optional(),
 });
 
-const customerSchema = z.strictObject({
+export const customerSchema = z.strictObject({
   id,
   name: z.string().min(1),
   budget_id: id.optional(),

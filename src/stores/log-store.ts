@@ -14,6 +14,10 @@ import type { StoreTarget } from './store-config.js';
 import {
   OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA, postgresOwners, SQLITE_OWNERS_SCHEMA, sqliteOwners, type OwnerTable,
 } from './owner-store.js';
+import {
+  GOVERNANCE_COMPONENT, POSTGRES_GOVERNANCE_SCHEMA, postgresGovernance, SQLITE_GOVERNANCE_SCHEMA, sqliteGovernance,
+  type GovernanceTable,
+} from './governance-store.js';
 
 export interface LogStore {
   readonly engine: 'sqlite' | 'postgres';
@@ -26,6 +30,8 @@ export interface LogStore {
   deleteOlderThan(before: number, batch: number): Promise<number>;
   /** Which provider and key own each file and batch id (owner-store.ts), in the same store. */
   readonly owners: OwnerTable;
+  /** Governance's spend, windows and admin changes (governance-store.ts), in the same store. */
+  readonly governance: GovernanceTable;
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -55,6 +61,7 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
   try {
     migrateSqlite(db, LOG_COMPONENT, SQLITE_LOG_SCHEMA);
     migrateSqlite(db, OWNERS_COMPONENT, SQLITE_OWNERS_SCHEMA);
+    migrateSqlite(db, GOVERNANCE_COMPONENT, SQLITE_GOVERNANCE_SCHEMA);
   } catch (error) {
     db.close();
     throw error;
@@ -79,6 +86,7 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
   return {
     engine: 'sqlite',
     owners: sqliteOwners(db),
+    governance: sqliteGovernance(db),
     async insert(records) {
       // IMMEDIATE takes the write lock up front, so a busy file waits the busy timeout instead of failing mid-way.
       insertAll.immediate(records);
@@ -114,6 +122,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
     if (migrated) return;
     await migratePostgres(sql, schema, LOG_COMPONENT, POSTGRES_LOG_SCHEMA);
     await migratePostgres(sql, schema, OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA);
+    await migratePostgres(sql, schema, GOVERNANCE_COMPONENT, POSTGRES_GOVERNANCE_SCHEMA);
     migrated = true;
   };
   const all = async (q: BuiltQuery) => {
@@ -128,6 +137,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
   return {
     engine: 'postgres',
     owners: postgresOwners(sql, ready),
+    governance: postgresGovernance(sql, ready),
     async insert(records) {
       if (records.length === 0) return;
       await ready();

@@ -3,6 +3,7 @@ import type { LogQuery, LogStatsQuery } from './log-query.js';
 import type { RequestLogRecord } from './log-record.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite } from './owner-store.js';
+import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
 
 export interface LogWorkerData {
   target: StoreTarget;
@@ -25,6 +26,12 @@ export type FrontMessage =
   /** File and batch owners (owner-store.ts): a read answered as a `result`, writes applied in order, unanswered. */
   | { type: 'owner-get'; id: number; ownerId: string }
   | { type: 'owner-write'; entries: OwnerWrite[] }
+  /** Governance (governance-store.ts): load and entity writes answered as a `result`, usage applied in order. */
+  | { type: 'gov-load'; id: number; anchors: [string, number][] }
+  | { type: 'gov-usage'; deltas: UsageDelta[] }
+  | { type: 'gov-write'; id: number; writes: EntityWrite[] }
+  /** Polls the revision every `intervalMs` from `revision` on, and posts `gov-changed` with the whole state when it moves. */
+  | { type: 'gov-watch'; revision: number; intervalMs: number }
   | { type: 'close'; deadlineMs: number };
 
 export type WorkerMessage =
@@ -34,4 +41,5 @@ export type WorkerMessage =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: { name: string; message: string; param?: string } }
   | { type: 'retained'; deleted: number }
+  | { type: 'gov-changed'; snapshot: GovernanceSnapshot }
   | { type: 'closed'; dropped: number };

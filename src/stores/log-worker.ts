@@ -130,6 +130,29 @@ retentionTimer?.unref();
 if (retentionTimer) setTimeout(periodicRetention, Math.min(10_000, config.retentionIntervalMs)).unref();
 
 let ownerWrites: Promise<void> = Promise.resolve();
+let governanceWrites: Promise<void> = Promise.resolve();
+let watchTimer: NodeJS.Timeout | null = null;
+
+/** Another process (or instance) changed governance: the whole state goes to the front, which recompiles it. */
+function watchGovernance(from: number, intervalMs: number): void {
+  let known = from;
+  let busy = false;
+  if (watchTimer) clearInterval(watchTimer);
+  watchTimer = setInterval(() => {
+    if (busy || !store) return;
+    busy = true;
+    const s = store;
+    s.governance.revision().then(async (revision) => {
+      if (revision === known) return;
+      const snapshot = await s.governance.load([]);
+      known = snapshot.revision;
+      post({ type: 'gov-changed', snapshot });
+    }).catch(() => {}).finally(() => {
+      busy = false;
+    });
+  }, intervalMs);
+  watchTimer.unref();
+}
 
 port.on('message', (message: FrontMessage) => {
   switch (message.type) {
@@ -157,6 +180,19 @@ port.on('message', (message: FrontMessage) => {
       // Chained, so a delete never overtakes the write it follows, and a close waits for what is on its way.
       ownerWrites = ownerWrites.then(async () => (await ensureStore()).owners.write(message.entries)).catch(() => {});
       break;
+    case 'gov-load':
+      void answer(message.id, async () => (await ensureStore()).governance.load(message.anchors));
+      break;
+    case 'gov-write':
+      void answer(message.id, async () => (await ensureStore()).governance.writeEntities(message.writes));
+      break;
+    case 'gov-usage':
+      // Chained like the owners' writes; spend a store that is down does not take is lost to persistence only.
+      governanceWrites = governanceWrites.then(async () => (await ensureStore()).governance.addUsage(message.deltas)).catch(() => {});
+      break;
+    case 'gov-watch':
+      watchGovernance(message.revision, message.intervalMs);
+      break;
     case 'close':
       void close(message.deadlineMs);
       break;
@@ -166,6 +202,7 @@ port.on('message', (message: FrontMessage) => {
 async function close(deadlineMs: number): Promise<void> {
   closing = true;
   if (retentionTimer) clearInterval(retentionTimer);
+  if (watchTimer) clearInterval(watchTimer);
   // Writes go on until they are done or the deadline passes; whatever is left then is counted as dropped.
   const deadline = sleep(deadlineMs, 'late' as const);
   wake?.();
@@ -175,6 +212,7 @@ async function close(deadlineMs: number): Promise<void> {
       if (batches.length > 0) await pause(config.retryInitialMs);
     }
     await ownerWrites;
+    await governanceWrites;
   })(), deadline]);
   const left = batches.reduce((n, b) => n + b.length, 0);
   batches.length = 0;

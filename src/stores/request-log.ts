@@ -12,6 +12,7 @@ import type { LogSink, RequestLogRecord } from './log-record.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite, StoredOwner } from './owner-store.js';
+import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
 import type { RequestLogConfig } from '../config/types.js';
 
 const WORKER_FILE = new URL('./log-worker.js', import.meta.url);
@@ -63,10 +64,21 @@ export interface RequestLog {
     /** Posted to the log thread and applied there in order; not answered. */
     write(entries: OwnerWrite[]): void;
   };
+  /** Governance's state in the same store (governance-store.ts), for src/governance/persist.ts. */
+  readonly governance: GovernanceStateStore;
   /** Runs retention now (it also runs every `retentionIntervalMs`); resolves to the records deleted. */
   runRetention(): Promise<number>;
   /** Sends what waits, lets the worker write for up to `deadlineMs`, counts the rest as dropped, stops the thread. */
   close(deadlineMs?: number): Promise<void>;
+}
+
+export interface GovernanceStateStore {
+  load(anchors: [string, number][]): Promise<GovernanceSnapshot>;
+  /** Posted to the log thread and applied there in order; not answered. */
+  addUsage(deltas: UsageDelta[]): void;
+  writeEntities(writes: EntityWrite[]): Promise<number>;
+  /** `onChange` gets the whole state each time another writer moves the revision past the last one seen. */
+  watch(revision: number, intervalMs: number, onChange: (snapshot: GovernanceSnapshot) => void): void;
 }
 
 export const METRIC_DROPPED = {
@@ -115,6 +127,8 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
   const calls = new Map<number, { resolve(value: unknown): void; reject(error: Error): void; timer: NodeJS.Timeout }>();
   let nextCall = 1;
   let onClosed: ((dropped: number) => void) | null = null;
+  let onGovernanceChange: ((snapshot: GovernanceSnapshot) => void) | null = null;
+  let governanceWatch: FrontMessage | null = null;
 
   const countDropped = (n: number, reason: string) => {
     dropped += n;
@@ -158,6 +172,9 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
       case 'retained':
         logger.info({ deleted: message.deleted, retentionDays: options.retentionDays }, 'request log retention deleted old records');
         break;
+      case 'gov-changed':
+        onGovernanceChange?.(message.snapshot);
+        break;
       case 'closed':
         onClosed?.(message.dropped);
         break;
@@ -188,6 +205,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
       setTimeout(() => {
         if (closed) return;
         start();
+        if (governanceWatch) worker.postMessage(governanceWatch);
         flush();
       }, restartDelayMs).unref();
       restartDelayMs = Math.min(restartDelayMs * 2, 60_000);
@@ -288,6 +306,18 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
       get: (ownerId: string) => call<StoredOwner | null>((id) => ({ type: 'owner-get', id, ownerId })),
       write: (entries: OwnerWrite[]) => {
         if (!closed && alive) worker.postMessage({ type: 'owner-write', entries } satisfies FrontMessage);
+      },
+    },
+    governance: {
+      load: (anchors) => call<GovernanceSnapshot>((id) => ({ type: 'gov-load', id, anchors })),
+      addUsage: (deltas) => {
+        if (!closed && alive) worker.postMessage({ type: 'gov-usage', deltas } satisfies FrontMessage);
+      },
+      writeEntities: (writes) => call<number>((id) => ({ type: 'gov-write', id, writes })),
+      watch: (revision, intervalMs, onChange) => {
+        onGovernanceChange = onChange;
+        governanceWatch = { type: 'gov-watch', revision, intervalMs };
+        if (alive) worker.postMessage(governanceWatch);
       },
     },
     close,
