@@ -74,3 +74,49 @@ export function providers(fakeUrl: string, mock: Record<string, unknown> = {}): 
       pricing_overrides: FLAT_PRICES },
   };
 }
+
+export interface StoredGateway {
+  readonly gateway: Gateway;
+  readonly url: string;
+  logText(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * A gateway whose request log (and so its governance state) lives in `logsStore`, which outlives it: start another
+ * on the same store to see what a restart keeps, or two at once to see what processes sharing it see.
+ */
+export async function startOnStore(logsStore: Record<string, unknown>, config: Record<string, unknown>,
+  env: Record<string, string> = {}): Promise<StoredGateway> {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _encoding, done) {
+    lines.push(String(chunk));
+    done();
+  } });
+  const loaded = await loadConfig({ raw: { logs_store: logsStore, ...config }, env,
+    overrides: { port: 0, host: '127.0.0.1', logLevel: 'debug' } });
+  const logger = pino({ level: 'debug' }, sink);
+  const gateway = await startGateway(loaded, { logger, requestLog: await openConfiguredRequestLog(loaded.requestLog, logger) });
+  return { gateway, url: `http://127.0.0.1:${gateway.port}`, logText: () => lines.join(''), close: () => gateway.close(500) };
+}
+
+/** The built-in mock at $1 per million input tokens and $2 per million output tokens: 10 in and 20 out cost $0.00005. */
+export const MOCK_PROVIDER = { mock: { mock_config: { latency_ms: 0, prompt_tokens: 10, completion_tokens: 20 },
+  pricing_overrides: FLAT_PRICES } };
+
+/** One call of the admin API: its status and parsed body. */
+export async function admin(url: string, method: string, path: string, body?: unknown,
+  headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, any> }> {
+  const response = await fetch(`${url}/api/governance/${path}`, { method, headers: { 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+  return { status: response.status, body: await response.json() as Record<string, any> };
+}
+
+/** A chat request with `key` as the OpenAI SDK sends it: the status and the rate-limit headers. */
+export async function chatWith(url: string, key: string, model = 'mock/echo'): Promise<{ status: number; remaining: string | null; code: string | null }> {
+  const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ model, max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }) });
+  const body = await response.json() as { error?: { code: string } };
+  return { status: response.status, remaining: response.headers.get('x-ratelimit-remaining'), code: body.error?.code ?? null };
+}
