@@ -51,7 +51,9 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, prefix = ''): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  throw new BadField(prefix + fieldOf(issue.path), issue.message);
+  // A field this API does not take is named itself, not its parent.
+  const unknown = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  throw new BadField(prefix + fieldOf(unknown), issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
 }
 
 function bodyOf(request: IncomingRequest): Record<string, unknown> {
