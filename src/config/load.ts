@@ -67,12 +67,6 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   checkFallbacks(providers, targets, ctx.problems);
   const aliases = modelAliases(cfg.model_aliases, targets, ctx.problems);
   const governance = governanceConfig(cfg, providers, ctx);
-  if (processes.supervised && !cfg.governance?.state && (governance.raw.budgets.length > 0 || governance.raw.rate_limits.length > 0
-    || governance.raw.customers.some((c) => c.budgets.length > 0))) {
-    // Each process would count on its own: N processes would let N times the limit through.
-    ctx.problems.push({ path: 'governance.state', message: `budgets and rate limits with ${processes.count} processes need `
-      + 'shared counters: set governance.state.redis_url (one process keeps them in memory)' });
-  }
   const admin = adminConfig(cfg, opts.env, (value, path) => resolveRef(value, ctx, path), ctx.problems);
   if (ctx.problems.length) throw new ConfigError(ctx.problems, source);
   if (ctx.emptyModelKeys.length > 0) {

@@ -10,6 +10,7 @@ import { openConfiguredRequestLog } from '../stores/request-log.js';
 import type { MetricsSnapshot } from '../observability/cluster-metrics.js';
 import { createLogger } from '../observability/logger.js';
 import type { McpTransport } from '../mcp/remote.js';
+import { RemoteCounters, type CounterTransport } from '../governance/remote.js';
 import { PluginLoadError } from '../plugins/load.js';
 import { kindOf, type FromChild, type LeaseTransport, type ToChild } from './messages.js';
 import { stopControl } from './stop-signals.js';
@@ -34,6 +35,7 @@ const pendingReloads = new Map<number, (outcome: ReloadOutcome) => void>();
 const pendingMetrics = new Map<number, { resolve: (text: string) => void; reject: (error: Error) => void }>();
 const leaseHandlers: ((message: unknown) => void)[] = [];
 const mcpHandlers: ((message: unknown) => void)[] = [];
+const governanceHandlers: ((message: unknown) => void)[] = [];
 /** The supervisor sends its MCP view as soon as this process exists, before the gateway listens for it: kept here. */
 let lastMcpView: unknown = null;
 
@@ -44,6 +46,16 @@ export const leaseTransport: LeaseTransport = {
   },
   onMessage: (handler) => {
     leaseHandlers.push(handler);
+  },
+};
+
+/** Governance's channel to the supervisor, which counts budgets and rate limits for every process without Redis. */
+const governanceTransport: CounterTransport = {
+  send: (message) => {
+    if (process.connected) process.send!(message);
+  },
+  onMessage: (handler) => {
+    governanceHandlers.push(handler);
   },
 };
 
@@ -113,6 +125,7 @@ async function start(message: Extract<ToChild, { heimdall: 'start' }>): Promise<
       sharePort: true,
       leases: leaseTransport,
       mcp: mcpTransport,
+      governanceCounters: () => new RemoteCounters(governanceTransport),
       processes: () => processes,
       reload: () => new Promise((resolve) => ask(pendingReloads, resolve, (id) => ({ heimdall: 'reload', id }))),
       ...(message.clusterMetrics ? {
@@ -179,6 +192,9 @@ process.on('message', (message: ToChild | { heimdall: 'lease' }) => {
     }
     case 'lease':
       for (const handler of leaseHandlers) handler(message);
+      break;
+    case 'governance':
+      for (const handler of governanceHandlers) handler(message);
       break;
     case 'mcp':
       if ((message as { type?: unknown }).type === 'view') lastMcpView = message;

@@ -17,6 +17,7 @@ import type { ClusterInfo, MetricsSnapshot } from '../observability/cluster-metr
 import { MCP_START_WAIT_MS } from '../mcp/entry.js';
 import type { McpThread } from '../mcp/host-thread.js';
 import { kindOf, type FromChild, type LeaseTransport, type ToChild } from './messages.js';
+import { CounterHost } from '../governance/remote.js';
 
 const CHILD_FILE = new URL('./child.js', import.meta.url);
 
@@ -94,6 +95,11 @@ export class Supervisor {
    * run on a thread of their own, so that large tool results do not hold up this thread's leases and restarts.
    */
   private mcp: McpThread | null = null;
+  /**
+   * Every process's budgets and rate limits, counted here when they are not in Redis (src/governance/remote.ts):
+   * one set of counters for the cluster, kept across reloads and process restarts.
+   */
+  readonly governance = new CounterHost();
 
   constructor(config: GatewayConfig, options: SupervisorOptions) {
     this.config = config;
@@ -273,6 +279,20 @@ export class Supervisor {
         onMessage: (handler) => handlers.push(handler),
       });
       member.detachLeases = () => ledger.detach(childId);
+    }
+    {
+      const childId = String(child.pid);
+      const handlers: ((message: unknown) => void)[] = [];
+      child.on('message', (message) => {
+        if (kindOf(message) === 'governance') for (const handler of handlers) handler(message);
+      });
+      this.governance.attach(childId, {
+        send: (message) => {
+          if (child.connected) child.send(message as object);
+        },
+        onMessage: (handler) => handlers.push(handler),
+      });
+      child.once('exit', () => this.governance.detach(childId));
     }
     const mcp = this.mcp;
     if (mcp) {

@@ -62,15 +62,13 @@ describe('the governance block', () => {
 });
 
 describe('governance with several processes', () => {
-  it('refuses budgets and rate limits without shared counters: each process would count on its own', async () => {
+  it('takes budgets and rate limits without Redis: the supervisor counts them for every process', async () => {
     const raw = { ...base({ rate_limits: [{ id: 'r', request_max_limit: 5, request_reset_duration: '1m' }],
       virtual_keys: [vk({ rate_limit_id: 'r' })] }), heimdall: { processes: 2 } };
-    const err = await configError(() => loadConfig({ env: {}, raw }));
-    expect(err.problems.map((p) => p.path)).toEqual(['governance.state']);
-    expect(err.message).toContain('set governance.state.redis_url');
+    const local = await loadConfig({ env: {}, raw });
+    expect(local.processes.count).toBe(2);
+    expect(local.governance.raw.state).toBeUndefined();
     const shared = await loadConfig({ env: {}, raw: { ...raw, governance: { ...raw.governance, state: { redis_url: 'redis://127.0.0.1:6379' } } } });
-    expect(shared.processes.count).toBe(2);
-    // Keys without limits need nothing shared.
-    await loadConfig({ env: {}, raw: { ...base({ virtual_keys: [vk()] }), heimdall: { processes: 2 } } });
+    expect(shared.governance.raw.state?.redis_url).toBe('redis://127.0.0.1:6379');
   });
 });
