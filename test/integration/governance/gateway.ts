@@ -104,12 +104,16 @@ export async function startOnStore(logsStore: Record<string, unknown>, config: R
 export const MOCK_PROVIDER = { mock: { mock_config: { latency_ms: 0, prompt_tokens: 10, completion_tokens: 20 },
   pricing_overrides: FLAT_PRICES } };
 
+/** An answer's JSON, read as loosely as a test reads it: each test checks the fields it names. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- typing every answer would restate the API in the tests
+type AnswerBody = Record<string, any>;
+
 /** One call of the admin API: its status and parsed body. */
 export async function admin(url: string, method: string, path: string, body?: unknown,
-  headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, any> }> {
+  headers: Record<string, string> = {}): Promise<{ status: number; body: AnswerBody }> {
   const response = await fetch(`${url}/api/governance/${path}`, { method, headers: { 'content-type': 'application/json', ...headers },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
-  return { status: response.status, body: await response.json() as Record<string, any> };
+  return { status: response.status, body: await response.json() as AnswerBody };
 }
 
 /** A chat request with `key` as the OpenAI SDK sends it: the status and the rate-limit headers. */
