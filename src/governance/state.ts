@@ -29,6 +29,8 @@ export class GovernanceState {
   readonly #logger: Logger;
   #entities = new Map<string, StoredEntity>();
   #counters = new Map<string, PersistedCounter>();
+  /** The store's revision last read: the watch looks for changes past it. */
+  #revision = 0;
   #merged: RawGovernance;
   #gate: Governance | null = null;
   /** Changes are applied one at a time, in the order they were made or found. */
@@ -75,7 +77,7 @@ export class GovernanceState {
   /** Starts applying the gate's model, and other processes' changes as they come. */
   attach(gate: Governance): void {
     this.#gate = gate;
-    this.#store?.watch(0, WATCH_MS, (snapshot) => {
+    this.#store?.watch(this.#revision, WATCH_MS, (snapshot) => {
       this.#queue = this.#queue.then(() => this.#applyFound(snapshot)).catch((error: unknown) => {
         this.#logger.error({ err: { message: (error as Error).message } }, 'governance: a change from the config store could not be applied');
       });
@@ -119,6 +121,7 @@ export class GovernanceState {
 
   #absorb(snapshot: GovernanceSnapshot): void {
     this.#entities = new Map(snapshot.entities.map((e) => [`${e.kind}\u0000${e.id}`, e]));
+    this.#revision = snapshot.revision;
     for (const c of snapshot.counters) this.#counters.set(c.key, { anchor: c.anchor, used: c.used, windowEnd: c.windowEnd });
   }
 
