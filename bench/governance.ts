@@ -9,9 +9,12 @@
  *   overspend:  `--burst` (200) concurrent requests at a key whose budget has room for only a few; prints how many
  *               succeeded, what they cost, and the overspend against the stated bound (0: reservations hold the
  *               worst case, so spend can never pass the budget). With `--redis URL`, the burst is split over two
- *               gateway instances sharing the counters.
+ *               gateway instances sharing the counters; and over one gateway of two processes without Redis, whose
+ *               supervisor counts for both.
+ *   persisted:  with `--persisted`, two more CPU modes with the request log on (SQLite, content off): without
+ *               governance, and with the in-memory counters whose spend is written to the log's store.
  *
- *   npx tsc -b && node dist/bench/governance.js [--reps 3] [--requests 20000] [--connections 32] [--burst 200] [--redis redis://127.0.0.1:6379]
+ *   npx tsc -b && node dist/bench/governance.js [--reps 3] [--requests 20000] [--connections 32] [--burst 200] [--redis redis://127.0.0.1:6379] [--persisted]
  *
  * Prints the figures, then one JSON line.
  */
@@ -20,8 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'redis';
-import { Pool } from 'undici';
-import { num, parseFlags, str } from './args.js';
+import { Agent, Pool, request as undiciRequest } from 'undici';
+import { bool, num, parseFlags, str } from './args.js';
 import { freePort, killAll, spawnChild, stop, waitForHealth, type Child } from './children.js';
 import { processTicks } from './procfs.js';
 
@@ -31,6 +34,7 @@ const requests = num(flags, 'requests', 20_000);
 const connections = num(flags, 'connections', 32);
 const burst = num(flags, 'burst', 200);
 const redisUrl = str(flags, 'redis', '');
+const persisted = bool(flags, 'persisted');
 const MAIN = new URL('../src/main.js', import.meta.url).pathname;
 const KEY = 'sk-bf-bench-governance-key-0001';
 const work = mkdtempSync(join(tmpdir(), 'heimdall-gov-bench-'));
@@ -41,10 +45,12 @@ const PRICES = [{ model_pattern: '*', match_type: 'wildcard', input_cost_per_tok
 const COST_USD = (10 * 1 + 20 * 2) / 1e6;
 const BODY = JSON.stringify({ model: 'mock/echo', max_tokens: 50, messages: [{ role: 'user', content: 'hello' }] });
 
-function config(governance: Record<string, unknown> | null, prefix = ''): Record<string, unknown> {
+let stores = 0;
+function config(governance: Record<string, unknown> | null, prefix = '', logged = false): Record<string, unknown> {
   return {
-    // Access log and request log off in every mode: the figure is governance's own.
-    client: { access_log: false, enable_logging: false },
+    // Access log and request log off, but in the `--persisted` modes: the figure is governance's own.
+    client: { access_log: false, enable_logging: logged, disable_content_logging: true },
+    ...(logged ? { logs_store: { enabled: true, type: 'sqlite', config: { path: join(work, `logs-${stores++}.db`) } } } : {}),
     providers: { mock: { mock_config: { latency_ms: 0, chunk_count: 1, chunk_interval_ms: 0, prompt_tokens: 10, completion_tokens: 20 },
       pricing_overrides: PRICES, concurrency_and_buffer_size: { concurrency: 1000, buffer_size: 5000, threads: 1 } } },
     ...(governance ? { governance: { ...governance, ...(redisUrl && prefix ? { state: { redis_url: redisUrl, key_prefix: prefix } } : {}) } } : {}),
@@ -59,12 +65,12 @@ const governed = (maxUsd: number, usedUsd = 0) => ({
 });
 
 let files = 0;
-async function startGateway(cfg: Record<string, unknown>): Promise<{ child: Child; url: string }> {
+async function startGateway(cfg: Record<string, unknown>, args: string[] = []): Promise<{ child: Child; url: string }> {
   const file = join(work, `config-${files++}.json`);
   writeFileSync(file, JSON.stringify(cfg));
   const port = await freePort();
   const child = spawnChild('heimdall', process.execPath, [MAIN, '--config', file, '--port', String(port), '--host', '127.0.0.1',
-    '--log-level', 'warn']);
+    '--log-level', 'warn', ...args]);
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(child, `${url}/health`, 15_000);
   return { child, url };
@@ -125,7 +131,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const range = (values: number[]) => `${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)}`;
 
 async function cpuScenario() {
-  const runs: Record<string, { cpuUs: number; rps: number; roundTrips: number | null }[]> = { none: [], memory: [], redis: [] };
+  const runs: Record<string, { cpuUs: number; rps: number; roundTrips: number | null }[]> = { none: [], memory: [], redis: [],
+    'none+log': [], 'memory+log': [] };
   const prefix = () => `heimdall:bench:${process.pid}:${Date.now()}:`;
   type Mode = readonly [string, () => ReturnType<typeof cpuPerRequest>];
   const modes: Mode[] = [
@@ -133,6 +140,10 @@ async function cpuScenario() {
     ['memory', () => cpuPerRequest(config(governed(1e6)), { authorization: `Bearer ${KEY}` })],
   ];
   if (redisUrl) modes.push(['redis', () => cpuPerRequest(config(governed(1e6), prefix()), { authorization: `Bearer ${KEY}` })]);
+  if (persisted) {
+    modes.push(['none+log', () => cpuPerRequest(config(null, '', true), {})],
+      ['memory+log', () => cpuPerRequest(config(governed(1e6), '', true), { authorization: `Bearer ${KEY}` })]);
+  }
   for (let rep = 0; rep < reps; rep++) {
     // The order rotates between repetitions, so that a machine getting busier does not always weigh on one mode.
     for (let i = 0; i < modes.length; i++) {
@@ -146,45 +157,56 @@ async function cpuScenario() {
   }]));
   console.log(`CPU µs per request (gateway process, ${requests} requests, ${connections} connections, ${reps} reps):`);
   for (const [name, s] of Object.entries(summary)) {
-    const ratio = s.cpuUsMedian / summary.none.cpuUsMedian;
-    console.log(`  ${name.padEnd(7)} ${s.cpuUsMedian.toFixed(1)} µs (range ${s.cpuUsRange}), ${Math.round(s.rpsMedian)} req/s, `
-      + `${ratio.toFixed(3)}× none${s.roundTripsPerRequest !== null ? `, Redis commands per request ${s.roundTripsPerRequest.toFixed(2)}` : ''}`);
+    // A mode with the request log on is compared with the one without governance that has it on too.
+    const base = name.endsWith('+log') ? 'none+log' : 'none';
+    const ratio = s.cpuUsMedian / summary[base].cpuUsMedian;
+    console.log(`  ${name.padEnd(10)} ${s.cpuUsMedian.toFixed(1)} µs (range ${s.cpuUsRange}), ${Math.round(s.rpsMedian)} req/s, `
+      + `${ratio.toFixed(3)}× ${base}${s.roundTripsPerRequest !== null ? `, Redis commands per request ${s.roundTripsPerRequest.toFixed(2)}` : ''}`);
   }
   return summary;
 }
 
-/** `burst` requests at once at a key with room for `room` of them; split over `instances` gateways sharing Redis. */
-async function overspendScenario(instances: number) {
+/**
+ * `burst` requests at once at a key with room for `room` of them; split over `instances` gateways sharing Redis, or
+ * (`processes` 2) sent to one gateway of two processes counted by its supervisor.
+ */
+async function overspendScenario(instances: number, processes = 1) {
   const maxUsd = 0.01;
   // Room left: 5 worst cases (5 + 50 tokens... the worst case of BODY), so most of the burst must be refused.
   const worstUsd = (Buffer.byteLength(BODY) * 1 + 50 * 2) / 1e6;
   const usedUsd = maxUsd - 5 * worstUsd - 1e-6;
   const prefix = `heimdall:bench:overspend:${process.pid}:${Date.now()}:`;
   const gateways: { child: Child; url: string }[] = [];
-  for (let i = 0; i < instances; i++) gateways.push(await startGateway(config(governed(maxUsd, usedUsd), instances > 1 ? prefix : '')));
+  for (let i = 0; i < instances; i++) {
+    gateways.push(await startGateway(config(governed(maxUsd, usedUsd), instances > 1 ? prefix : ''), ['--processes', String(processes)]));
+  }
   try {
     const all = await Promise.all(Array.from({ length: burst }, async (_, i) => {
-      const res = await fetch(`${gateways[i % instances].url}/v1/chat/completions`, { method: 'POST', body: BODY,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` } });
-      await res.arrayBuffer();
-      return res.status;
+        // A new connection each, so that a gateway's processes share the burst.
+      const agent = new Agent({ pipelining: 0 });
+      const res = await undiciRequest(`${gateways[i % instances].url}/v1/chat/completions`, { method: 'POST', body: BODY,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, dispatcher: agent });
+      await res.body.dump();
+      await agent.close();
+      return res.statusCode;
     }));
     const ok = all.filter((status) => status === 200).length;
     const refused = all.filter((status) => status === 402).length;
     const spent = usedUsd + ok * COST_USD;
     const overspend = Math.max(0, spent - maxUsd);
-    console.log(`overspend (${burst} concurrent requests, ${instances} instance${instances > 1 ? 's sharing Redis' : ''}): `
+    const where = processes > 1 ? `1 instance of ${processes} processes, no Redis` : `${instances} instance${instances > 1 ? 's sharing Redis' : ''}`;
+    console.log(`overspend (${burst} concurrent requests, ${where}): `
       + `budget $${maxUsd}, $${(maxUsd - usedUsd).toFixed(6)} left, worst case $${worstUsd.toFixed(6)}, real cost $${COST_USD.toFixed(6)}; `
       + `${ok} succeeded, ${refused} got 402, others ${burst - ok - refused}; spent $${spent.toFixed(6)}, overspend $${overspend.toFixed(6)} `
       + '(bound: $0 while a provider bills no more than the worst case)');
-    return { instances, burst, ok, refused, spentUsd: spent, maxUsd, overspendUsd: overspend, boundUsd: 0 };
+    return { instances, processes, burst, ok, refused, spentUsd: spent, maxUsd, overspendUsd: overspend, boundUsd: 0 };
   } finally {
     await Promise.all(gateways.map((g) => stop(g.child)));
   }
 }
 
 try {
-  const overspend = [await overspendScenario(1)];
+  const overspend = [await overspendScenario(1), await overspendScenario(1, 2)];
   if (redisUrl) overspend.push(await overspendScenario(2));
   const cpu = await cpuScenario();
   console.log(JSON.stringify({ scenario: 'governance', cpu, overspend }));

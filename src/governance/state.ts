@@ -74,6 +74,11 @@ export class GovernanceState {
     return model;
   }
 
+  /** Whether the config file has this entity (else the admin API made it). */
+  inFile(kind: EntityKind, id: string): boolean {
+    return (this.#base[LIST_OF[kind]] as Entry[]).some((entry) => entry.id === id);
+  }
+
   /** Starts applying the gate's model, and other processes' changes as they come. */
   attach(gate: Governance): void {
     this.#gate = gate;

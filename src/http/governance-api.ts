@@ -100,6 +100,13 @@ export function governanceRoutes(admin: GovernanceAdmin | null, logger: Logger):
     (admin?.state.merged[LIST_OF[kind]] ?? []) as unknown as Record<string, unknown>[];
   const find = (kind: EntityKind, id: string) => entries(kind).find((entry) => entry.id === id);
 
+  /** Whether any entity but `kind`/`id` (or a key's provider config) names `limitId` in `field`. */
+  const namedElsewhere = (field: 'budget_id' | 'rate_limit_id', limitId: string, kind: OwnerKind, id: string): boolean =>
+    (['virtual_key', 'team', 'customer'] as const).some((other) => entries(other).some((entry) =>
+      ((entry[field] === limitId && !(other === kind && entry.id === id))
+        || (Array.isArray(entry.provider_configs)
+          && (entry.provider_configs as Record<string, unknown>[]).some((pc) => pc[field] === limitId)))));
+
   /** Stores `writes`, answering 400 with the first problem's field, 503 when the store cannot take them. */
   const commit = async (sink: ResponseSink, writes: EntityWrite[], answer: () => unknown): Promise<void> => {
     let problems;
@@ -229,11 +236,19 @@ export function governanceRoutes(admin: GovernanceAdmin | null, logger: Logger):
       }, true) },
       { method: 'delete', path: `${PREFIX}${path}/:id`, label: `${PREFIX}${path}/{id}`, readBody: false, handler: guard(async (request, sink) => {
         const id = idOf(request, path);
-        if (!find(kind, id)) {
+        const entry = find(kind, id);
+        if (!entry) {
           notFound(sink, id);
           return;
         }
-        await commit(sink, [[kind, id, null]], () => ({ message: `${label} deleted` }));
+        const writes: EntityWrite[] = [[kind, id, null]];
+        // The budget and rate limit the API made for this entity go with it, unless something else names them too.
+        for (const [field, limitKind] of [['budget_id', 'budget'], ['rate_limit_id', 'rate_limit']] as const) {
+          const limitId = entry[field];
+          if (typeof limitId !== 'string' || admin!.state.inFile(limitKind, limitId)) continue;
+          if (!namedElsewhere(field, limitId, kind, id)) writes.push([limitKind, limitId, null]);
+        }
+        await commit(sink, writes, () => ({ message: `${label} deleted` }));
       }, false) },
     ];
   };

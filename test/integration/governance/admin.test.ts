@@ -89,6 +89,12 @@ describe('virtual keys', () => {
     await eventually(() => chatWith(b.url, value), (r) => r.code === 'virtual_key_invalid', 3000);
     expect(performance.now() - started).toBeLessThan(1000);
     expect((await admin(a.url, 'GET', 'virtual-keys/vk-short-lived')).status).toBe(404);
+    // Its own budget and rate limit went with it.
+    const budgets = (await admin(a.url, 'GET', 'budgets')).body.budgets as { id: string }[];
+    expect(budgets.map((x) => x.id)).not.toContain(body.virtual_key.budget_id);
+    expect(budgets.length).toBeGreaterThan(0);
+    const limits = (await admin(a.url, 'GET', 'rate-limits')).body.rate_limits as { id: string }[];
+    expect(limits.map((x) => x.id)).not.toContain(body.virtual_key.rate_limit_id);
   });
 
   it("changes and deletes a key of the config file, which stays hidden (its value's digest stored, never the value)", async () => {
