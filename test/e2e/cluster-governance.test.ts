@@ -57,15 +57,21 @@ describe('governance over two processes without Redis', () => {
       .map((line) => line.pid));
     expect(pids.size).toBe(2);
 
-    // A key made on whichever process takes the call works on both within a second.
+    // A key made on whichever process takes the call works on both: the other finds it in the store within its
+    // 250 ms poll (the one-second promise is timed in test/integration/governance/admin.test.ts; here eight requests
+    // per try on a loaded machine would time the machine).
     const created = await call(port, 'POST', '/api/governance/virtual-keys', {}, JSON.stringify({ name: 'new',
       provider_configs: [{ provider: 'mock', allowed_models: ['*'] }] }));
     expect(created.status).toBe(200);
     const value = (JSON.parse(created.body) as { virtual_key: { value: string } }).virtual_key.value;
-    const started = Date.now();
     await until('the new key to work on both processes', async () =>
-      (await Promise.all(Array.from({ length: 8 }, () => chat(port, value)))).every((a) => a.status === 200), 1000);
-    expect(Date.now() - started).toBeLessThan(1000);
+      (await Promise.all(Array.from({ length: 8 }, () => chat(port, value)))).every((a) => a.status === 200), 5000);
+    const pidsServing = () => new Set(logLines(cluster!.gateway).filter((line) => line.log === 'access'
+      && line.virtualKey === (JSON.parse(created.body) as { virtual_key: { id: string } }).virtual_key.id && line.status === 200).map((line) => line.pid));
+    await until('both processes to have served the new key', async () => {
+      await Promise.all(Array.from({ length: 8 }, () => chat(port, value)));
+      return pidsServing().size === 2;
+    }, 5000);
     await stopAndCheckNoOrphans(cluster);
   }, 60_000);
 });
