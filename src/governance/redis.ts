@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { createClient, type RedisClientType } from 'redis';
 import { type CounterSpec, type CounterStore, type CounterUsage, type Hold, type Verdict } from './counters.js';
 import { windowEnd, windowStart } from './period.js';
+import type { EntityWrite, StoredEntity } from '../stores/governance-store.js';
 
 const KEEP_AFTER_END_MS = 86_400_000;
 
@@ -167,6 +168,35 @@ export class RedisCounters implements CounterStore {
     if (values[0] === null || values[0] === undefined) return { used: initial, reserved: 0, resetAt: end };
     const fresh = now >= stored;
     return { used: fresh ? 0 : Number(values[0]), reserved: Number(values[1] ?? 0), resetAt: fresh ? end : stored };
+  }
+
+  // The admin API's changes, shared by every instance on this Redis and prefix (src/governance/state.ts): one hash
+  // `<prefix>entities` (`<kind>\0<id>` → the entity as JSON, `null` when deleted) and a revision bumped with each
+  // change in the same transaction. No expiry: they are configuration.
+
+  /** Every stored entity and the revision; the revision is read first, so a change landing between is found again. */
+  async entities(): Promise<{ entities: StoredEntity[]; revision: number }> {
+    if (!this.#client.isReady) throw new Error('Redis is not connected');
+    const revision = Number(await this.#client.get(`${this.#prefix}revision`) ?? 0);
+    const all = await this.#client.hGetAll(`${this.#prefix}entities`);
+    const entities = Object.entries(all).map(([field, json]): StoredEntity => {
+      const cut = field.indexOf('\u0000');
+      return { kind: field.slice(0, cut) as StoredEntity['kind'], id: field.slice(cut + 1),
+        body: JSON.parse(json) as Record<string, unknown> | null };
+    });
+    return { entities, revision };
+  }
+
+  async writeEntities(writes: readonly EntityWrite[]): Promise<number> {
+    if (!this.#client.isReady) throw new Error('Redis is not connected');
+    const fields = Object.fromEntries(writes.map(([kind, id, body]) => [`${kind}\u0000${id}`, JSON.stringify(body)]));
+    const [, revision] = await this.#client.multi().hSet(`${this.#prefix}entities`, fields).incr(`${this.#prefix}revision`).exec();
+    return Number(revision);
+  }
+
+  async revision(): Promise<number> {
+    if (!this.#client.isReady) throw new Error('Redis is not connected');
+    return Number(await this.#client.get(`${this.#prefix}revision`) ?? 0);
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../harness.js';
 import { providers, startGoverned, type GovernedGateway } from './gateway.js';
 import { serviceAvailable } from '../../services.js';
 
@@ -127,5 +128,51 @@ describe.runIf(available)('Redis away', () => {
     } finally {
       await g.close();
     }
+  });
+});
+
+describe.runIf(available)('admin changes through Redis', () => {
+  const prefix = `heimdall:test:${randomUUID()}:`;
+  let a: GovernedGateway;
+  let b: GovernedGateway;
+
+  beforeAll(async () => {
+    // Each instance has a request-log store of its own: only Redis is shared.
+    a = await startGoverned(config({ redis_url: REDIS, key_prefix: prefix, timeout_ms: 5000 }));
+    b = await startGoverned(config({ redis_url: REDIS, key_prefix: prefix, timeout_ms: 5000 }));
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    const client = createClient({ url: REDIS });
+    await client.connect();
+    const keys = await client.keys(`${prefix}*`);
+    if (keys.length > 0) await client.del(keys);
+    await client.close();
+  });
+
+  const admin = (url: string, method: string, path: string, body?: unknown) => fetch(`${url}/api/governance/${path}`,
+    { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    .then(async (r) => ({ status: r.status, body: await r.json() as { virtual_key: { id: string; value: string } } }));
+
+  it('reach the other instance within a second: a key made on one works on the other, and a deletion holds on both', async () => {
+    const created = await admin(a.url, 'POST', 'virtual-keys', { name: 'via redis',
+      provider_configs: [{ provider: 'mock', allowed_models: ['*'] }] });
+    expect(created.status).toBe(200);
+    const { id, value } = created.body.virtual_key;
+    const started = performance.now();
+    await eventually(() => post(b.url, value).then((r) => r.status), (status) => status === 200, 3000);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect((await admin(b.url, 'DELETE', `virtual-keys/${id}`)).status).toBe(200);
+    expect((await post(b.url, value)).status).toBe(401);
+    await eventually(() => post(a.url, value).then((r) => r.status), (status) => status === 401, 3000);
+    // Stored in Redis under the prefix, as its digest only.
+    const client = createClient({ url: REDIS });
+    await client.connect();
+    const stored = JSON.stringify(await client.hGetAll(`${prefix}entities`));
+    await client.close();
+    expect(stored).toContain(`"virtual_key\\u0000${id}"`);
+    expect(stored).not.toContain(value);
   });
 });
