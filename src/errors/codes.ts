@@ -67,7 +67,7 @@ export const ERROR_CODES = Object.freeze({
   ADMIN_LOOPBACK_ONLY: spec(403, 'permission_error', false, false, 'warn', 'An admin route (/api/...) called from another host than this one while no admin credentials are configured.'),
   ADMIN_UNAUTHORIZED: spec(401, 'authentication_error', false, false, 'warn', 'An admin route (/api/...) called without the configured admin credentials, or with wrong ones.'),
   GOVERNANCE_NOT_FOUND: spec(404, 'invalid_request_error', false, false, 'debug', 'No virtual key, team or customer has that id (/api/governance/...).'),
-  GOVERNANCE_STORE_DISABLED: spec(409, 'invalid_request_error', false, false, 'info', 'Governance cannot be changed through the admin API: the request log, whose store keeps the changes, is off.'),
+  GOVERNANCE_STORE_DISABLED: spec(409, 'invalid_request_error', false, false, 'info', 'Governance cannot be changed through the admin API: neither the request log store nor Redis (governance.state) is there to keep the changes.'),
   GOVERNANCE_STORE_UNAVAILABLE: spec(503, 'api_error', true, false, 'error', 'The config store could not take a governance change: nothing was changed.'),
   LOG_NOT_FOUND: spec(404, 'invalid_request_error', false, false, 'debug', 'No request log record has that id (never logged, or past log_retention_days).'),
   LOGS_DISABLED: spec(409, 'invalid_request_error', false, false, 'info', 'Request logging is off (client.enable_logging or logs_store.enabled is false).'),

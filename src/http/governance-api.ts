@@ -76,6 +76,9 @@ function view(entry: Record<string, unknown>): Record<string, unknown> {
   return shown;
 }
 
+const NO_STORE = 'governance cannot be changed here: nothing would keep the change (turn the request log on, '
+  + 'client.enable_logging and logs_store.enabled, or share counters in Redis, governance.state)';
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 export interface GovernanceAdmin {
@@ -153,14 +156,8 @@ export function governanceRoutes(admin: GovernanceAdmin | null, logger: Logger):
     const plural = LIST_OF[kind];
     const guard = (handler: (request: IncomingRequest, sink: ResponseSink) => Promise<void> | void, writes: boolean) =>
       (request: IncomingRequest, sink: ResponseSink) => {
-        if (!admin) {
-          fail(sink, errorData('GOVERNANCE_STORE_DISABLED', 'governance cannot be changed here: the request log, whose store '
-            + 'keeps the changes, is off (client.enable_logging and logs_store.enabled)'));
-          return;
-        }
-        if (writes && !admin.state.persistent) {
-          fail(sink, errorData('GOVERNANCE_STORE_DISABLED', 'governance cannot be changed here: the request log, whose store '
-            + 'keeps the changes, is off (client.enable_logging and logs_store.enabled)'));
+        if (!admin || (writes && !admin.state.persistent)) {
+          fail(sink, errorData('GOVERNANCE_STORE_DISABLED', NO_STORE));
           return;
         }
         Promise.resolve().then(() => handler(request, sink)).catch((error: unknown) => {
@@ -262,8 +259,7 @@ export function governanceRoutes(admin: GovernanceAdmin | null, logger: Logger):
   };
   const readOnly = (handler: (sink: ResponseSink) => Promise<void>) => (_request: IncomingRequest, sink: ResponseSink) => {
     if (!admin) {
-      fail(sink, errorData('GOVERNANCE_STORE_DISABLED', 'no governance is configured, and the request log, whose store '
-        + 'would keep admin changes, is off'));
+      fail(sink, errorData('GOVERNANCE_STORE_DISABLED', NO_STORE));
       return;
     }
     handler(sink).catch((error: unknown) => fail(sink, errorData('GOVERNANCE_UNAVAILABLE',
