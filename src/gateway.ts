@@ -19,6 +19,7 @@ import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedroc
 import { anthropicPrefix, anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { azureRoutes } from './dialects/azure.js';
+import { rerankRoutes } from './dialects/rerank.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -225,6 +226,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...anthropicRoutes(inference, catalog),
     ...azure.routes,
     ...openAIMoreRoutes(inference, azure.responses),
+    ...rerankRoutes((dialect) => createInferenceHandler(inference, dialect)),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),

@@ -54,8 +54,28 @@ export interface UsageData {
  * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks. `messages` is the same
  * for Anthropic's Messages API. `files` carries a FilesRequest (a files or batches call in the provider's own API) and
  * answers the upstream's body as it came, with its content type and the headers FILES_ANSWER_HEADERS names.
+ * `rerank` carries a RerankRequest and answers a RerankAnswer, whatever the provider's own rerank API.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | 'rerank'
+  | MediaKind;
+
+/** A rerank job's body: the query and the documents' texts, in the client's order. */
+export interface RerankRequest {
+  query: string;
+  documents: string[];
+  /** How many of the best results to answer; absent: all. */
+  top_n?: number;
+  /** Fields of the client's request beyond these, for a provider that takes them (`max_tokens_per_doc`). */
+  [field: string]: unknown;
+}
+
+/** A rerank job's answer: the results best first, each by its document's index in the request. */
+export interface RerankAnswer {
+  id: string;
+  results: { index: number; relevance_score: number }[];
+  /** What the provider counts: Cohere's search units, or tokens. */
+  usage: { search_units?: number; prompt_tokens?: number; total_tokens?: number };
+}
 
 /** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
 export type MediaKind = 'speech' | 'transcription' | 'image_generation';

@@ -137,7 +137,7 @@ export function worstCaseCost(price: ModelPrice, kind: JobKind, body: Readonly<R
   }
   const rates = ratesFor(price, inputTokens);
   if (!rates) return none('no_price');
-  let output: number | null = kind === 'embeddings' ? 0 : requestedOutputTokens(body);
+  let output: number | null = kind === 'embeddings' || kind === 'rerank' ? 0 : requestedOutputTokens(body);
   if (output === null || (price.maxOutput !== undefined && output > price.maxOutput)) output = price.maxOutput ?? null;
   if (output === null) return none('unbounded');
   const choices = kind === 'chat' ? positiveInt(body.n) ?? 1 : images;

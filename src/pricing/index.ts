@@ -57,6 +57,8 @@ export function requestTypeOf(kind: JobKind, stream: boolean, textCompletion = f
   switch (kind) {
     case 'embeddings':
       return 'embedding';
+    case 'rerank':
+      return 'rerank';
     case 'responses':
       return streamed('responses', 'responses_stream');
     case 'speech':

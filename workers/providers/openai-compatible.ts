@@ -8,6 +8,7 @@ import { jsonWithTools } from './added-tools.js';
 import { usageData, type JobData, type JobFile, type UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import { markedFailed, toolFailed } from './tool-result.js';
+import { jinaRerankAnswer, jinaRerankBody } from './jina-rerank.js';
 import { modelListAnswer, type AuthStyle, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep,
   type UpstreamCall } from './types.js';
 
@@ -31,6 +32,8 @@ export interface OpenAICompatibleOptions {
   readonly modelsPath?: string | null;
   /** OpenAI's Responses API, for the providers that have it (capability `responses`); absent, none. */
   readonly responsesPath?: string;
+  /** The Jina-style rerank endpoint, for the servers that have one (capability `rerank`); absent, none. */
+  readonly rerankPath?: string;
   /** Null when the provider has no embeddings endpoint. */
   readonly embeddingsPath?: string | null;
   /** Request fields the provider rejects: dropped before sending and reported to the client. */
@@ -384,6 +387,14 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       if (!parsed || typeof parsed !== 'object' || !Array.isArray(parsed.data)) throw new SyntaxError('the answer has no data array');
       return { body: text, usage: usageFromOpenAI(parsed.usage) };
     };
+  }
+  const rerankPath = options.rerankPath;
+  if (rerankPath !== undefined) {
+    adapter.rerankCall = (job: JobData, target: CallTarget): UpstreamCall => {
+      const { body, dropped } = jinaRerankBody(job);
+      return { url: joinUrl(baseOf(target), rerankPath), body, droppedParams: dropped };
+    };
+    adapter.rerankAnswer = jinaRerankAnswer;
   }
   const modelsPath = options.modelsPath === undefined ? besideChat(chatPath, 'models') : options.modelsPath;
   if (modelsPath !== null) {
