@@ -20,6 +20,7 @@ import { anthropicPrefix, anthropicRoutes } from './dialects/anthropic-routes.js
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { azureRoutes } from './dialects/azure.js';
 import { rerankRoutes } from './dialects/rerank.js';
+import { coherePrefix, cohereRoutes } from './dialects/cohere.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -227,6 +228,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...azure.routes,
     ...openAIMoreRoutes(inference, azure.responses),
     ...rerankRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    ...cohereRoutes((dialect) => createInferenceHandler(inference, dialect)),
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),
@@ -279,7 +281,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       allowedOrigins: config.client.allowedOrigins,
       maxBodyBytes,
       routes,
-      nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
+      nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix, coherePrefix],
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
       admin: config.admin,

@@ -54,10 +54,11 @@ export interface UsageData {
  * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks. `messages` is the same
  * for Anthropic's Messages API. `files` carries a FilesRequest (a files or batches call in the provider's own API) and
  * answers the upstream's body as it came, with its content type and the headers FILES_ANSWER_HEADERS names.
- * `rerank` carries a RerankRequest and answers a RerankAnswer, whatever the provider's own rerank API.
+ * `rerank` carries a RerankRequest and answers a RerankAnswer, whatever the provider's own rerank API. `tokenize`
+ * carries `{text}` and answers Cohere's `{tokens, token_strings}`, from a provider with that tokenizer.
  */
 export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | 'rerank'
-  | MediaKind;
+  | 'tokenize' | MediaKind;
 
 /** A rerank job's body: the query and the documents' texts, in the client's order. */
 export interface RerankRequest {

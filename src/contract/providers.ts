@@ -33,6 +33,8 @@ export interface Capabilities {
   readonly files: FilesApi | null;
   /** Reranking documents against a query (`rerank` jobs), in the provider's own rerank API. */
   readonly rerank: boolean;
+  /** Cohere's tokenizer API (`tokenize` jobs, `/cohere/v1/tokenize`). */
+  readonly tokenize: boolean;
 }
 
 export interface ProviderFacts {
@@ -50,7 +52,7 @@ export interface ProviderFacts {
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
   media: false, listModels: false, responses: false, messages: false, files: null, webSearch: false,
-  rerank: false });
+  rerank: false, tokenize: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
@@ -87,7 +89,7 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
   // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
   azure: facts(null, Object.freeze({ ...ALL, media: true })),
-  cohere: facts('COHERE_API_KEY', Object.freeze({ ...ALL, rerank: true }), { canBeBase: true }),
+  cohere: facts('COHERE_API_KEY', Object.freeze({ ...ALL, rerank: true, tokenize: true }), { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   // Rerank: the Bedrock Agent Runtime's Rerank API (bedrock-agent-runtime.{region}), with the same credentials.
   bedrock: facts(null, Object.freeze({ ...ALL, files: 'bedrock', rerank: true }), { canBeBase: true }),

@@ -1,4 +1,5 @@
-// Rerank: `/v1/rerank` (Bifrost's shape, `provider/model`), Cohere's `/cohere/v2/rerank` and the Bedrock Agent
+// Rerank: `/v1/rerank` (Bifrost's shape, `provider/model`), Cohere's `/cohere/v2/rerank` (routed with Cohere's
+// other routes, src/dialects/cohere.ts) and the Bedrock Agent
 // Runtime's `/bedrock/rerank`. Each parses its API's request into one RerankRequest (the query and the documents'
 // texts) and writes the job's RerankAnswer back in its API's shape; the providers with a rerank API (capability
 // `rerank`: Cohere, Bedrock, Vertex, the Jina-style servers) translate that job in their adapters. Documents are
@@ -168,11 +169,10 @@ export const bedrockRerank = rerankDialect('bedrock', 'bedrock', parseBedrock, (
     ...(parsed.returnDocuments ? { document: { type: 'TEXT', textDocument: { text: parsed.request.documents[item.index] } } } : {}) })),
 }), (error) => bedrockErrorBody(error), bedrockErrorHeaders);
 
-/** The rerank routes, each with the handler the pipeline built for its dialect. */
+/** The rerank routes but Cohere's, each with the handler the pipeline built for its dialect. */
 export function rerankRoutes(handlerFor: (dialect: Dialect) => RouteHandler): Route[] {
   return [
     { method: 'post', path: '/v1/rerank', readBody: true, handler: handlerFor(v1Rerank) },
-    { method: 'post', path: '/cohere/v2/rerank', readBody: true, handler: handlerFor(cohereRerank), errorBody: cohereErrorBody },
     { method: 'post', path: '/bedrock/rerank', readBody: true, handler: handlerFor(bedrockRerank),
       errorBody: bedrockRerank.errorBody, errorHeaders: bedrockErrorHeaders },
   ];

@@ -34,6 +34,10 @@ export function checkCapabilities(parsed: ParsedRequest, target: RouteTarget): v
     }
     return;
   }
+  if (parsed.kind === 'tokenize') {
+    if (!capabilities.tokenize) refuse("Cohere's tokenizer (/cohere/v1/tokenize; the cohere provider has it)", 'model');
+    return;
+  }
   if (isMediaKind(parsed.kind)) {
     if (!capabilities.media) refuse(`OpenAI's audio and images endpoints (${parsed.kind.replace('_', ' ')})`, 'model');
     return;

@@ -124,7 +124,7 @@ export function worstCaseCost(price: ModelPrice, kind: JobKind, body: Readonly<R
   inputTokens: number): WorstCase {
   const bound = (usd: number, outputTokens: number | null): WorstCase => ({ usd, unpriced: null, inputTokens, outputTokens });
   const none = (why: Unpriced): WorstCase => ({ usd: null, unpriced: why, inputTokens, outputTokens: null });
-  if (kind === 'count_tokens' || kind === 'list_models') return bound(0, 0);
+  if (kind === 'count_tokens' || kind === 'list_models' || kind === 'tokenize') return bound(0, 0);
   if (kind === 'speech' && price.perCharacter !== undefined) {
     return bound((speechCharacters(body) ?? inputTokens) * price.perCharacter, 0);
   }

@@ -460,4 +460,6 @@ export const cohere: HttpAdapter = {
   embeddingsAnswer,
   rerankCall: (job, target) => cohereRerankCall(job, target, DEFAULT_BASE_URL),
   rerankAnswer: cohereRerankAnswer,
+  tokenizeCall: (job, target) => ({ url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1/tokenize'),
+    body: JSON.stringify({ text: job.body.text, model: job.model }), droppedParams: [] }),
 };

@@ -127,6 +127,8 @@ export interface HttpAdapter {
    * API's answer as a RerankAnswer. */
   rerankCall?(job: JobData, target: CallTarget): UpstreamCall;
   rerankAnswer?(text: string, job: JobData): ChatAnswer;
+  /** A `tokenize` job (capability `tokenize`): `{text}` to the provider's tokenizer; its answer as it came. */
+  tokenizeCall?(job: JobData, target: CallTarget): UpstreamCall;
 }
 
 const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall' } as const;
@@ -143,6 +145,7 @@ export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget):
     : job.kind === 'messages' ? adapter.messagesCall
     : job.kind === 'count_tokens' ? adapter.countTokensCall
     : job.kind === 'rerank' ? adapter.rerankCall
+    : job.kind === 'tokenize' ? adapter.tokenizeCall
       : job.kind === 'list_models' ? adapter.listModelsCall : adapter[MEDIA_CALLS[job.kind]];
   if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
   return build.call(adapter, withToolsParsed(job), target);
@@ -196,6 +199,7 @@ export function answerFor(adapter: HttpAdapter, text: string, job: JobData): Cha
   if (job.kind === 'chat') return adapter.chatAnswer(text, job);
   if (job.kind === 'responses') return responsesAnswer(text);
   if (job.kind === 'messages') return adapter.messagesAnswer!(text);
+  if (job.kind === 'tokenize') return { body: text, usage: null };
   const read = job.kind === 'embeddings' ? adapter.embeddingsAnswer
     : job.kind === 'rerank' ? adapter.rerankAnswer
     : job.kind === 'list_models' ? adapter.listModelsAnswer : adapter.countTokensAnswer;

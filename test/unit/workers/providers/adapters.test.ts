@@ -54,6 +54,13 @@ describe('adapter registry', () => {
       .toEqual(['bedrock', 'cohere', 'mock', 'sglang', 'together', 'vertex', 'vllm']);
   });
 
+  it('tokenizes (Cohere\'s tokenizer) exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      expect([id, adapter.transport === 'http' && adapter.tokenizeCall !== undefined]).toEqual([id, PROVIDER_FACTS[id].capabilities.tokenize]);
+    }
+    expect(PROVIDER_FACTS.cohere.capabilities.tokenize).toBe(true);
+  });
+
   it('has a files API exactly where the front thread\'s capability names one', () => {
     for (const [id, adapter] of Object.entries(ADAPTERS)) {
       const files = adapter.transport === 'http' && adapter.filesCall !== undefined;
