@@ -78,10 +78,11 @@ export interface RerankAnswer {
   usage: { search_units?: number; prompt_tokens?: number; total_tokens?: number };
 }
 
-/** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
-export type MediaKind = 'speech' | 'transcription' | 'image_generation';
+/** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, the image kinds
+ * JSON. `transcription`, `image_edit` and `image_variation` carry a multipart form's fields, files as JobFiles. */
+export type MediaKind = 'speech' | 'transcription' | 'image_generation' | 'image_edit' | 'image_variation';
 
-export const MEDIA_KINDS: readonly JobKind[] = Object.freeze(['speech', 'transcription', 'image_generation']);
+export const MEDIA_KINDS: readonly JobKind[] = Object.freeze(['speech', 'transcription', 'image_generation', 'image_edit', 'image_variation']);
 
 export const isMediaKind = (kind: JobKind): kind is MediaKind => MEDIA_KINDS.includes(kind);
 

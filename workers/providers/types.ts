@@ -114,6 +114,8 @@ export interface HttpAdapter {
   speechCall?(job: JobData, target: CallTarget): UpstreamCall;
   transcriptionCall?(job: JobData, target: CallTarget): UpstreamCall;
   imageGenerationCall?(job: JobData, target: CallTarget): UpstreamCall;
+  imageEditCall?(job: JobData, target: CallTarget): UpstreamCall;
+  imageVariationCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** OpenAI's Responses API (capability `responses`): the client's request, model aside, as it came. */
   responsesCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** Anthropic's Messages API (capability `messages`): the client's request, model aside, as it came; its answer as the
@@ -131,7 +133,8 @@ export interface HttpAdapter {
   tokenizeCall?(job: JobData, target: CallTarget): UpstreamCall;
 }
 
-const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall' } as const;
+const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall',
+  image_edit: 'imageEditCall', image_variation: 'imageVariationCall' } as const;
 
 /** The job's call, by its kind; throws when the adapter lacks that kind (the front refuses it before, normally). */
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
