@@ -21,6 +21,7 @@ import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { azureRoutes } from './dialects/azure.js';
 import { rerankRoutes } from './dialects/rerank.js';
 import { coherePrefix, cohereRoutes } from './dialects/cohere.js';
+import { bundleRoutes } from './dialects/bundles.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -273,6 +274,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     } },
   ];
 
+  const nativePrefixes = [anthropicPrefix, genaiPrefix, bedrockPrefix, coherePrefix];
+  routes.push(...bundleRoutes(routes, nativePrefixes));
   let server: HttpServer;
   try {
     server = await startHttpServer({
@@ -281,7 +284,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       allowedOrigins: config.client.allowedOrigins,
       maxBodyBytes,
       routes,
-      nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix, coherePrefix],
+      nativePrefixes,
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
       admin: config.admin,
