@@ -22,6 +22,7 @@ import { azureRoutes } from './dialects/azure.js';
 import { rerankRoutes } from './dialects/rerank.js';
 import { coherePrefix, cohereRoutes } from './dialects/cohere.js';
 import { bundleRoutes } from './dialects/bundles.js';
+import { anthropicComplete } from './dialects/anthropic-complete.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -230,6 +231,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...openAIMoreRoutes(inference, azure.responses),
     ...rerankRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...cohereRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    { method: 'post', path: '/anthropic/v1/complete', readBody: true, handler: createInferenceHandler(inference, anthropicComplete),
+      errorBody: anthropicComplete.errorBody },
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),
