@@ -23,6 +23,7 @@ import { rerankRoutes } from './dialects/rerank.js';
 import { coherePrefix, cohereRoutes } from './dialects/cohere.js';
 import { bundleRoutes } from './dialects/bundles.js';
 import { anthropicComplete } from './dialects/anthropic-complete.js';
+import { responsesInputTokensRoutes } from './dialects/responses-input-tokens.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -231,6 +232,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...openAIMoreRoutes(inference, azure.responses),
     ...rerankRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...cohereRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    ...responsesInputTokensRoutes(inference),
     { method: 'post', path: '/anthropic/v1/complete', readBody: true, handler: createInferenceHandler(inference, anthropicComplete),
       errorBody: anthropicComplete.errorBody },
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
