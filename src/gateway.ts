@@ -24,6 +24,7 @@ import { coherePrefix, cohereRoutes } from './dialects/cohere.js';
 import { bundleRoutes } from './dialects/bundles.js';
 import { anthropicComplete } from './dialects/anthropic-complete.js';
 import { responsesInputTokensRoutes } from './dialects/responses-input-tokens.js';
+import { bedrockInvoke, bedrockInvokeRoutes } from './dialects/bedrock-invoke.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -233,6 +234,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...rerankRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...cohereRoutes((dialect) => createInferenceHandler(inference, dialect)),
     ...responsesInputTokensRoutes(inference),
+    ...bedrockInvokeRoutes(createInferenceHandler(inference, bedrockInvoke)),
     { method: 'post', path: '/anthropic/v1/complete', readBody: true, handler: createInferenceHandler(inference, anthropicComplete),
       errorBody: anthropicComplete.errorBody },
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
