@@ -20,6 +20,12 @@ import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedroc
 import { anthropicPrefix, anthropicRoutes } from './dialects/anthropic-routes.js';
 import { openAIMoreRoutes } from './dialects/openai-more-routes.js';
 import { azureRoutes } from './dialects/azure.js';
+import { rerankRoutes } from './dialects/rerank.js';
+import { coherePrefix, cohereRoutes } from './dialects/cohere.js';
+import { bundleRoutes } from './dialects/bundles.js';
+import { anthropicComplete } from './dialects/anthropic-complete.js';
+import { responsesInputTokensRoutes } from './dialects/responses-input-tokens.js';
+import { bedrockInvoke, bedrockInvokeRoutes } from './dialects/bedrock-invoke.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -232,6 +238,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...anthropicRoutes(inference, catalog),
     ...azure.routes,
     ...openAIMoreRoutes(inference, azure.responses),
+    ...rerankRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    ...cohereRoutes((dialect) => createInferenceHandler(inference, dialect)),
+    ...responsesInputTokensRoutes(inference),
+    ...bedrockInvokeRoutes(createInferenceHandler(inference, bedrockInvoke)),
+    { method: 'post', path: '/anthropic/v1/complete', readBody: true, handler: createInferenceHandler(inference, anthropicComplete),
+      errorBody: anthropicComplete.errorBody },
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),
@@ -277,6 +289,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     } },
   ];
 
+  const nativePrefixes = [anthropicPrefix, genaiPrefix, bedrockPrefix, coherePrefix];
+  routes.push(...bundleRoutes(routes, nativePrefixes));
   let server: HttpServer;
   try {
     server = await startHttpServer({
@@ -285,7 +299,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       allowedOrigins: config.client.allowedOrigins,
       maxBodyBytes,
       routes,
-      nativePrefixes: [anthropicPrefix, genaiPrefix, bedrockPrefix],
+      nativePrefixes,
       metrics: httpMetrics,
       accessLog: config.client.accessLog ? logger.child({ log: 'access' }) : null,
       admin: config.admin,

@@ -54,13 +54,35 @@ export interface UsageData {
  * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks. `messages` is the same
  * for Anthropic's Messages API. `files` carries a FilesRequest (a files or batches call in the provider's own API) and
  * answers the upstream's body as it came, with its content type and the headers FILES_ANSWER_HEADERS names.
+ * `rerank` carries a RerankRequest and answers a RerankAnswer, whatever the provider's own rerank API. `tokenize`
+ * carries `{text}` and answers Cohere's `{tokens, token_strings}`, from a provider with that tokenizer.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | 'rerank'
+  | 'tokenize' | MediaKind;
 
-/** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, `image_generation` JSON. */
-export type MediaKind = 'speech' | 'transcription' | 'image_generation';
+/** A rerank job's body: the query and the documents' texts, in the client's order. */
+export interface RerankRequest {
+  query: string;
+  documents: string[];
+  /** How many of the best results to answer; absent: all. */
+  top_n?: number;
+  /** Fields of the client's request beyond these, for a provider that takes them (`max_tokens_per_doc`). */
+  [field: string]: unknown;
+}
 
-export const MEDIA_KINDS: readonly JobKind[] = Object.freeze(['speech', 'transcription', 'image_generation']);
+/** A rerank job's answer: the results best first, each by its document's index in the request. */
+export interface RerankAnswer {
+  id: string;
+  results: { index: number; relevance_score: number }[];
+  /** What the provider counts: Cohere's search units, or tokens. */
+  usage: { search_units?: number; prompt_tokens?: number; total_tokens?: number };
+}
+
+/** OpenAI's audio and images endpoints: `speech` answers audio bytes, `transcription` JSON or text, the image kinds
+ * JSON. `transcription`, `image_edit` and `image_variation` carry a multipart form's fields, files as JobFiles. */
+export type MediaKind = 'speech' | 'transcription' | 'image_generation' | 'image_edit' | 'image_variation';
+
+export const MEDIA_KINDS: readonly JobKind[] = Object.freeze(['speech', 'transcription', 'image_generation', 'image_edit', 'image_variation']);
 
 export const isMediaKind = (kind: JobKind): kind is MediaKind => MEDIA_KINDS.includes(kind);
 

@@ -31,6 +31,10 @@ export interface Capabilities {
   /** Files and batches, in the API named: the client's call on the routes of that API goes to the provider as it
    * came, with the key that owns the id. Only for the built-in provider itself, as `responses`. */
   readonly files: FilesApi | null;
+  /** Reranking documents against a query (`rerank` jobs), in the provider's own rerank API. */
+  readonly rerank: boolean;
+  /** Cohere's tokenizer API (`tokenize` jobs, `/cohere/v1/tokenize`). */
+  readonly tokenize: boolean;
 }
 
 export interface ProviderFacts {
@@ -47,7 +51,8 @@ export interface ProviderFacts {
 }
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: false, listModels: false, responses: false, messages: false, files: null, webSearch: false });
+  media: false, listModels: false, responses: false, messages: false, files: null, webSearch: false,
+  rerank: false, tokenize: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
@@ -61,7 +66,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true, files: 'openai', webSearch: true }), { canBeBase: true }),
   // Web search: Gemini's grounding with Google Search, Anthropic's web search server tool.
   gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true, files: 'genai', webSearch: true }), { canBeBase: true }),
-  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, webSearch: true }), { canBeBase: true }),
+  // Rerank: Vertex AI Search's ranking API (Discovery Engine), with the key's project.
+  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, webSearch: true, rerank: true }), { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true,
     files: 'anthropic', webSearch: true }),
     { canBeBase: true }),
@@ -73,20 +79,23 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   deepseek: facts('DEEPSEEK_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, vision: false }))),
   cerebras: facts('CEREBRAS_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, vision: false }))),
   perplexity: facts('PERPLEXITY_API_KEY', withMedia(Object.freeze({ ...CHAT_TOOLS_VISION, tools: false }))),
-  together: facts('TOGETHER_API_KEY', withMedia(ALL)),
+  // Rerank: the Jina-style `/v1/rerank` these servers share (query, documents, top_n → results by index).
+  together: facts('TOGETHER_API_KEY', Object.freeze({ ...withMedia(ALL), rerank: true })),
   fireworks: facts('FIREWORKS_API_KEY', withMedia(ALL)),
-  vllm: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true, keyUrlConfig: 'vllm_key_config' }),
-  sglang: facts(null, withMedia(ALL), { keyless: true, needsBaseUrl: true, keyUrlConfig: 'sgl_key_config' }),
+  vllm: facts(null, Object.freeze({ ...withMedia(ALL), rerank: true }), { keyless: true, needsBaseUrl: true, keyUrlConfig: 'vllm_key_config' }),
+  sglang: facts(null, Object.freeze({ ...withMedia(ALL), rerank: true }), { keyless: true, needsBaseUrl: true, keyUrlConfig: 'sgl_key_config' }),
   huggingface: facts('HF_TOKEN', withMedia(CHAT_TOOLS_VISION), { canBeBase: true }),
   parasail: facts('PARASAIL_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
   // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
   azure: facts(null, Object.freeze({ ...ALL, media: true })),
-  cohere: facts('COHERE_API_KEY', ALL, { canBeBase: true }),
+  cohere: facts('COHERE_API_KEY', Object.freeze({ ...ALL, rerank: true, tokenize: true }), { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
-  bedrock: facts(null, Object.freeze({ ...ALL, files: 'bedrock' }), { canBeBase: true }),
+  // Rerank: the Bedrock Agent Runtime's Rerank API (bedrock-agent-runtime.{region}), with the same credentials.
+  bedrock: facts(null, Object.freeze({ ...ALL, files: 'bedrock', rerank: true }), { canBeBase: true }),
   // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
-  mock: facts(null, Object.freeze({ ...ALL, vision: false, embeddings: false }), { keyless: true }),
+  // Rerank: `mock/<anything>` scores each document by the query words it holds.
+  mock: facts(null, Object.freeze({ ...ALL, vision: false, embeddings: false, rerank: true }), { keyless: true }),
 });
 
 /**

@@ -40,7 +40,7 @@ function exceptionName(error: ErrorData): string {
  * The exception member of ConverseStream's output union for an error after the stream started. Only five exist:
  * a provider's failure is the model's stream failing; the gateway's own is an internal error.
  */
-function streamExceptionName(error: ErrorData): string {
+export function streamExceptionName(error: ErrorData): string {
   const status = statusOf(error);
   if (status === 429) return 'throttlingException';
   if (status === 503) return 'serviceUnavailableException';

@@ -351,7 +351,7 @@ export const bedrockPrefix: NativePrefix = Object.freeze({
   prefix: '/bedrock',
   errorBody: bedrockConverse.errorBody,
   errorHeaders: bedrockErrorHeaders,
-  served: 'the gateway serves Converse and ConverseStream (/bedrock/model/{modelId}/converse and /converse-stream)',
+  served: 'the gateway serves Converse and ConverseStream (/bedrock/model/{modelId}/converse and /converse-stream) InvokeModel (/invoke, /invoke-with-response-stream) and Rerank (/bedrock/rerank)',
 });
 
 /** The routes, with the handler the pipeline built for `bedrockConverse`. */

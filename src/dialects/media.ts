@@ -1,5 +1,6 @@
 // OpenAI's audio and images endpoints: `/v1/audio/speech` (JSON in, audio bytes out), `/v1/audio/transcriptions`
-// (multipart in, JSON or text out) and `/v1/images/generations` (JSON in and out). There is nothing to translate:
+// (multipart in, JSON or text out), `/v1/images/generations` (JSON in and out), `/v1/images/edits` and
+// `/v1/images/variations` (multipart in, JSON out). There is nothing to translate:
 // only providers that speak OpenAI's format offer them (capability `media`), the request goes on as the client
 // wrote it with the model rewritten, and the upstream's answer comes back as it was, with its content type.
 
@@ -48,14 +49,15 @@ function parseImageGeneration(request: IncomingRequest): ParsedRequest {
   return asParsed('image_generation', body);
 }
 
-/** The fields of each transcription request's form, read before the pipeline runs (reading a form is async). */
+/** The fields of each multipart request's form, read before the pipeline runs (reading a form is async). */
 const forms = new WeakMap<IncomingRequest, Fields>();
 
-/** A multipart form as plain fields: a file as its bytes, name and type; `name[]` parts as a list under `name`. */
+/** A multipart form as plain fields: a file as its bytes, name and type; `name[]` parts (texts or files) as a list
+ * under `name`. */
 async function readForm(request: IncomingRequest): Promise<Fields> {
   const contentType = request.headers['content-type'] ?? '';
   if (!/^multipart\/form-data/i.test(contentType)) {
-    throw new GatewayError('INVALID_REQUEST', `send the audio as multipart/form-data with a 'file' part (got content-type '${contentType}')`);
+    throw new GatewayError('INVALID_REQUEST', `send the request as multipart/form-data, the file as a file part (got content-type '${contentType}')`);
   }
   let form: FormData;
   try {
@@ -65,18 +67,15 @@ async function readForm(request: IncomingRequest): Promise<Fields> {
   }
   const fields: Fields = {};
   for (const [name, value] of form) {
-    if (typeof value !== 'string') {
-      fields[name] = { bytes: new Uint8Array(await value.arrayBuffer()), name: value.name || 'audio', type: value.type } satisfies JobFile;
-    } else if (name.endsWith('[]')) {
-      ((fields[name.slice(0, -2)] ??= []) as string[]).push(value);
-    } else {
-      fields[name] = value;
-    }
+    const field = typeof value === 'string' ? value
+      : { bytes: new Uint8Array(await value.arrayBuffer()), name: value.name || name.replace('[]', ''), type: value.type } satisfies JobFile;
+    if (name.endsWith('[]')) ((fields[name.slice(0, -2)] ??= []) as unknown[]).push(field);
+    else fields[name] = field;
   }
   return fields;
 }
 
-/** The transcription route's handler: reads the form, then runs the pipeline, which finds the fields by the request. */
+/** A multipart route's handler: reads the form, then runs the pipeline, which finds the fields by the request. */
 export function withForm(handler: RouteHandler): RouteHandler {
   return (request, sink) => {
     readForm(request).then((fields) => {
@@ -88,16 +87,39 @@ export function withForm(handler: RouteHandler): RouteHandler {
   };
 }
 
-function parseTranscription(request: IncomingRequest): ParsedRequest {
+function formOf(request: IncomingRequest): Fields {
   const fields = forms.get(request);
-  if (!fields) throw new Error('a transcription request reached the pipeline without its form being read');
-  const file = fields.file;
-  if (!present(file) || typeof file !== 'object' || !((file as JobFile).bytes instanceof Uint8Array)) {
-    invalid("'file' is required: the audio as a file part of the form", 'file');
-  }
+  if (!fields) throw new Error('a multipart request reached the pipeline without its form being read');
+  return fields;
+}
+
+const isFile = (value: unknown): boolean => typeof value === 'object' && value !== null && (value as JobFile).bytes instanceof Uint8Array;
+
+function parseTranscription(request: IncomingRequest): ParsedRequest {
+  const fields = formOf(request);
+  if (!isFile(fields.file)) invalid("'file' is required: the audio as a file part of the form", 'file');
   requireString(fields, 'model');
   refuseStreaming(fields, 'stream', 'false', 'transcriptions');
   return asParsed('transcription', fields);
+}
+
+/** An edit: one image part or several (`image[]`), a prompt, optionally a mask. Streamed edits are refused. */
+function parseImageEdit(request: IncomingRequest): ParsedRequest {
+  const fields = formOf(request);
+  const images = Array.isArray(fields.image) ? fields.image : [fields.image];
+  if (images.length === 0 || !images.every(isFile)) invalid("'image' is required: the image (or images, as image[]) as file parts of the form", 'image');
+  if (present(fields.mask) && !isFile(fields.mask)) invalid("'mask' must be a file part", 'mask');
+  requireString(fields, 'model');
+  requireString(fields, 'prompt');
+  refuseStreaming(fields, 'stream', 'false', 'image edits');
+  return asParsed('image_edit', fields);
+}
+
+function parseImageVariation(request: IncomingRequest): ParsedRequest {
+  const fields = formOf(request);
+  if (!isFile(fields.image)) invalid("'image' is required: one image as a file part of the form", 'image');
+  requireString(fields, 'model');
+  return asParsed('image_variation', fields);
 }
 
 function mediaDialect(name: string, parse: Dialect['parse'], defaultProvider: string | null): Dialect {
@@ -111,3 +133,7 @@ export const transcription = [withExtraFieldsOn(mediaDialect('transcription', pa
   mediaDialect('transcription', parseTranscription, 'openai')] as const;
 export const imageGeneration = [withExtraFieldsOn(mediaDialect('image_generation', parseImageGeneration, null), 'image_generation'),
   mediaDialect('image_generation', parseImageGeneration, 'openai')] as const;
+export const imageEdit = [withExtraFieldsOn(mediaDialect('image_edit', parseImageEdit, null), 'image_edit'),
+  mediaDialect('image_edit', parseImageEdit, 'openai')] as const;
+export const imageVariation = [withExtraFieldsOn(mediaDialect('image_variation', parseImageVariation, null), 'image_variation'),
+  mediaDialect('image_variation', parseImageVariation, 'openai')] as const;

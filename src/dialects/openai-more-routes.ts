@@ -7,7 +7,7 @@ import type { Route, RouteHandler } from '../http/server.js';
 import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
 import { completions, dropInCompletions } from './completions.js';
 import type { Dialect } from './dialect.js';
-import { imageGeneration, speech, transcription, withForm } from './media.js';
+import { imageEdit, imageGeneration, imageVariation, speech, transcription, withForm } from './media.js';
 import { dropInResponses, responses } from './responses.js';
 import { hasApiVersion } from './azure.js';
 
@@ -31,6 +31,8 @@ export function openAIMoreRoutes(deps: PipelineDeps, azureResponses?: RouteHandl
     { path: '/audio/speech', dialect: speech[0], dropIn: speech[1] },
     { path: '/audio/transcriptions', dialect: transcription[0], dropIn: transcription[1], before: withForm },
     { path: '/images/generations', dialect: imageGeneration[0], dropIn: imageGeneration[1] },
+    { path: '/images/edits', dialect: imageEdit[0], dropIn: imageEdit[1], before: withForm },
+    { path: '/images/variations', dialect: imageVariation[0], dropIn: imageVariation[1], before: withForm },
   ];
   return endpoints.flatMap((endpoint): Route[] => {
     const wrap = endpoint.before ?? ((handler: RouteHandler) => handler);

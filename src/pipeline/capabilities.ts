@@ -27,6 +27,17 @@ export function checkCapabilities(parsed: ParsedRequest, target: RouteTarget): v
     if (!capabilities.embeddings) refuse('embeddings', 'model');
     return;
   }
+  if (parsed.kind === 'rerank') {
+    if (!capabilities.rerank) {
+      const serving = Object.entries(PROVIDER_FACTS).filter(([, facts]) => facts.capabilities.rerank).map(([id]) => id);
+      refuse(`rerank (providers with a rerank API: ${serving.join(', ')})`, 'model');
+    }
+    return;
+  }
+  if (parsed.kind === 'tokenize') {
+    if (!capabilities.tokenize) refuse("Cohere's tokenizer (/cohere/v1/tokenize; the cohere provider has it)", 'model');
+    return;
+  }
   if (isMediaKind(parsed.kind)) {
     if (!capabilities.media) refuse(`OpenAI's audio and images endpoints (${parsed.kind.replace('_', ' ')})`, 'model');
     return;

@@ -124,7 +124,7 @@ export function worstCaseCost(price: ModelPrice, kind: JobKind, body: Readonly<R
   inputTokens: number): WorstCase {
   const bound = (usd: number, outputTokens: number | null): WorstCase => ({ usd, unpriced: null, inputTokens, outputTokens });
   const none = (why: Unpriced): WorstCase => ({ usd: null, unpriced: why, inputTokens, outputTokens: null });
-  if (kind === 'count_tokens' || kind === 'list_models') return bound(0, 0);
+  if (kind === 'count_tokens' || kind === 'list_models' || kind === 'tokenize') return bound(0, 0);
   if (kind === 'speech' && price.perCharacter !== undefined) {
     return bound((speechCharacters(body) ?? inputTokens) * price.perCharacter, 0);
   }
@@ -137,7 +137,7 @@ export function worstCaseCost(price: ModelPrice, kind: JobKind, body: Readonly<R
   }
   const rates = ratesFor(price, inputTokens);
   if (!rates) return none('no_price');
-  let output: number | null = kind === 'embeddings' ? 0 : requestedOutputTokens(body);
+  let output: number | null = kind === 'embeddings' || kind === 'rerank' ? 0 : requestedOutputTokens(body);
   if (output === null || (price.maxOutput !== undefined && output > price.maxOutput)) output = price.maxOutput ?? null;
   if (output === null) return none('unbounded');
   const choices = kind === 'chat' ? positiveInt(body.n) ?? 1 : images;

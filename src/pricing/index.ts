@@ -57,6 +57,8 @@ export function requestTypeOf(kind: JobKind, stream: boolean, textCompletion = f
   switch (kind) {
     case 'embeddings':
       return 'embedding';
+    case 'rerank':
+      return 'rerank';
     case 'responses':
       return streamed('responses', 'responses_stream');
     case 'speech':
@@ -65,6 +67,10 @@ export function requestTypeOf(kind: JobKind, stream: boolean, textCompletion = f
       return streamed('transcription', 'transcription_stream');
     case 'image_generation':
       return streamed('image_generation', 'image_generation_stream');
+    case 'image_edit':
+      return streamed('image_edit', 'image_edit_stream');
+    case 'image_variation':
+      return 'image_variation';
     default:
       return textCompletion ? streamed('text_completion', 'text_completion_stream')
         : streamed('chat_completion', 'chat_completion_stream');

@@ -1,6 +1,6 @@
 // A fake of Amazon Bedrock Runtime on node:http, for tests: Converse (`POST /model/{modelId}/converse`), ConverseStream
 // (`/converse-stream`, AWS event-stream framing built with the AWS SDK's own codec) and InvokeModel (`/invoke`) for
-// Amazon Titan text embeddings. It answers in Bedrock's wire format, errors included (`{"message": …}` with the
+// Amazon Titan text embeddings, and the Agent Runtime's Rerank (`POST /rerank`). It answers in Bedrock's wire format, errors included (`{"message": …}` with the
 // `x-amzn-errortype` header), and checks every request as Bedrock would before answering:
 //   - authentication: a SigV4 `Authorization` header of the right shape with a matching `x-amz-date`, for the
 //     `bedrock` service, recomputed with the known secret (by the AWS SDK's own signer) when the access key is one
@@ -482,6 +482,32 @@ function streamEvents(reply: Reply, scenario: BedrockScenario): FakeEvent[] {
   return events;
 }
 
+/** Rerank's request as the Agent Runtime checks it: one TEXT query, INLINE TEXT sources, a model ARN; the score of each
+ * source is the share of the query's words it holds, and each result echoes its document unless a test asks not. */
+function rerankAnswer(body: Record<string, unknown> | undefined): { problem: string } | { answer: unknown } {
+  const query = (body?.queries as { type?: string; textQuery?: { text?: unknown } }[] | undefined)?.[0];
+  const sources = body?.sources as { type?: string; inlineDocumentSource?: { type?: string; textDocument?: { text?: unknown } } }[] | undefined;
+  const config = (body?.rerankingConfiguration as { type?: string; bedrockRerankingConfiguration?: {
+    numberOfResults?: unknown; modelConfiguration?: { modelArn?: unknown } } } | undefined);
+  const arn = config?.bedrockRerankingConfiguration?.modelConfiguration?.modelArn;
+  if (query?.type !== 'TEXT' || typeof query.textQuery?.text !== 'string') return { problem: 'queries[0] must be a TEXT query' };
+  if (!Array.isArray(sources) || sources.some((s) => s.type !== 'INLINE' || s.inlineDocumentSource?.type !== 'TEXT'
+    || typeof s.inlineDocumentSource.textDocument?.text !== 'string')) return { problem: 'sources must be INLINE TEXT documents' };
+  if (config?.type !== 'BEDROCK_RERANKING_MODEL' || typeof arn !== 'string' || !/^arn:aws:bedrock:[a-z0-9-]+::foundation-model\/.+/.test(arn)) {
+    return { problem: 'rerankingConfiguration must name a foundation model ARN' };
+  }
+  const words = (text: string) => new Set(text.toLowerCase().match(/\w+/g) ?? []);
+  const asked = words(query.textQuery.text);
+  const texts = sources.map((s) => String(s.inlineDocumentSource!.textDocument!.text));
+  const limit = typeof config.bedrockRerankingConfiguration?.numberOfResults === 'number' ? config.bedrockRerankingConfiguration.numberOfResults : texts.length;
+  const results = texts.map((text, index) => {
+    const held = words(text);
+    return { index, relevanceScore: [...asked].filter((word) => held.has(word)).length / Math.max(1, asked.size),
+      document: { type: 'TEXT', textDocument: { text } } };
+  }).sort((a, b) => b.relevanceScore - a.relevanceScore || a.index - b.index).slice(0, limit);
+  return { answer: { results } };
+}
+
 export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promise<FakeBedrock> {
   const { credentials: _c, apiKeys: _k, region: _r, ...defaults } = options;
 
@@ -506,6 +532,15 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
     });
   });
 
+  function rerank(res: ServerResponse, record: RecordedBedrockRequest, body: Record<string, unknown> | undefined): void {
+    const outcome = rerankAnswer(body);
+    if ('problem' in outcome) {
+      sendError(res, record, { status: 400, type: 'ValidationException', message: outcome.problem });
+      return;
+    }
+    respond(res, record, 200, JSON.stringify(outcome.answer), { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, rawBody: string): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const route = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(url.pathname);
@@ -526,6 +561,10 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
     if (auth.problem) {
       const [type, message] = [auth.problem.slice(0, auth.problem.indexOf(':')), auth.problem.slice(auth.problem.indexOf(':') + 1)];
       sendError(res, record, { status: 403, type, message });
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/rerank') {
+      rerank(res, record, body);
       return;
     }
     if (req.method !== 'POST' || !route) {

@@ -1,4 +1,4 @@
-// A fake of Cohere's v2 API (`POST /v2/chat`, `POST /v2/embed`) on node:http, for tests. It answers in Cohere's
+// A fake of Cohere's v2 API (`POST /v2/chat`, `POST /v2/embed`, `POST /v2/rerank`, and v1's `POST /v1/tokenize`) on node:http, for tests. It answers in Cohere's
 // wire format: the chat JSON (`message.content[]`, `finish_reason`, `usage.billed_units`/`usage.tokens`), the
 // typed SSE events of a stream (`event: <type>` + `data: {"type": …}`, from message-start to message-end, no
 // [DONE]), the embed-by-type JSON, and the `{"id", "message"}` error body. It records every request.
@@ -138,7 +138,7 @@ export async function startFakeCohere(options: FakeCohereOptions = {}): Promise<
 
   function answer(res: ServerResponse, record: CohereRecordedRequest): void {
     const { body, scenario } = record;
-    if (record.method !== 'POST' || (record.path !== '/v2/chat' && record.path !== '/v2/embed')) {
+    if (record.method !== 'POST' || !['/v2/chat', '/v2/embed', '/v2/rerank', '/v1/tokenize'].includes(record.path)) {
       sendJson(res, record, 404, { message: `no route for ${record.method} ${record.path}` });
       return;
     }
@@ -158,11 +158,48 @@ export async function startFakeCohere(options: FakeCohereOptions = {}): Promise<
       embed(res, record, body);
       return;
     }
+    if (record.path === '/v2/rerank') {
+      rerank(res, record, body);
+      return;
+    }
+    if (record.path === '/v1/tokenize') {
+      tokenize(res, record, body);
+      return;
+    }
     if (!Array.isArray(body.messages) || body.messages.length === 0) {
       sendError(res, record, { status: 400, message: 'invalid request: messages must not be empty' });
       return;
     }
     chat(res, record, body);
+  }
+
+  /** Scores each document by the share of the query's words it holds; Cohere refuses fields it does not know. */
+  function rerank(res: ServerResponse, record: CohereRecordedRequest, body: Record<string, unknown>): void {
+    const unknown = Object.keys(body).filter((name) => !['model', 'query', 'documents', 'top_n', 'max_tokens_per_doc', 'priority'].includes(name));
+    const { query, documents, top_n: topN } = body;
+    if (unknown.length > 0 || typeof query !== 'string' || !Array.isArray(documents) || !documents.every((d) => typeof d === 'string')
+      || (topN !== undefined && !(Number.isInteger(topN) && (topN as number) > 0))) {
+      sendError(res, record, { status: 400, message: `invalid request: ${unknown.length > 0 ? `unknown field ${unknown[0]}` : 'query and documents (strings) are required'}` });
+      return;
+    }
+    const words = (text: string) => new Set(text.toLowerCase().match(/\w+/g) ?? []);
+    const asked = words(query);
+    const results = (documents as string[]).map((document, index) => {
+      const held = words(document);
+      return { index, relevance_score: [...asked].filter((word) => held.has(word)).length / Math.max(1, asked.size) };
+    }).sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index).slice(0, (topN as number | undefined) ?? documents.length);
+    sendJson(res, record, 200, { id: randomUUID(), results, meta: { api_version: { version: '2' }, billed_units: { search_units: 1 } } });
+  }
+
+  /** One token per word, each id its length times 1000 plus its position: deterministic, and reversible by the test. */
+  function tokenize(res: ServerResponse, record: CohereRecordedRequest, body: Record<string, unknown>): void {
+    if (typeof body.text !== 'string' || body.text === '') {
+      sendError(res, record, { status: 400, message: 'invalid request: text must be a non-empty string' });
+      return;
+    }
+    const strings = body.text.match(/\S+/g) ?? [];
+    sendJson(res, record, 200, { tokens: strings.map((word, index) => word.length * 1000 + index), token_strings: strings,
+      meta: { api_version: { version: '1' } } });
   }
 
   function embed(res: ServerResponse, record: CohereRecordedRequest, body: Record<string, unknown>): void {

@@ -101,7 +101,7 @@ export interface Scenario {
 
 /** What a request path serves, for fakes of servers other than OpenAI itself. */
 export interface FakeRoute {
-  endpoint: 'chat' | 'embeddings' | 'speech' | 'transcriptions' | 'images' | 'models' | 'responses';
+  endpoint: 'chat' | 'embeddings' | 'speech' | 'transcriptions' | 'images' | 'image-edits' | 'image-variations' | 'models' | 'responses';
   /** Accepts requests without an Authorization header, as a local server started without a key does. */
   keyless?: boolean;
   /** Defaults for every request on this route, under a scripted or model-named scenario. */
@@ -128,6 +128,8 @@ export function openaiRoute(path: string): FakeRoute | null {
   if (path === '/v1/audio/speech') return { endpoint: 'speech' };
   if (path === '/v1/audio/transcriptions') return { endpoint: 'transcriptions' };
   if (path === '/v1/images/generations') return { endpoint: 'images' };
+  if (path === '/v1/images/edits') return { endpoint: 'image-edits' };
+  if (path === '/v1/images/variations') return { endpoint: 'image-variations' };
   if (path === '/v1/models') return { endpoint: 'models' };
   if (path === '/v1/responses') return { endpoint: 'responses' };
   return null;
@@ -352,6 +354,29 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     res.end(audio);
   }
 
+  /** An edit (`image` or `image[]` parts, a `prompt`, an optional `mask`) or a variation (one `image`): each answered
+   * image is a PNG signature, then the names and sizes of the images the form held (and the prompt). */
+  async function sendImageEdit(req: IncomingMessage, res: ServerResponse, record: RecordedRequest, edit: boolean): Promise<void> {
+    let form: FormData;
+    try {
+      form = await new Response(record.rawBytes, { headers: { 'content-type': req.headers['content-type'] ?? '' } }).formData();
+    } catch {
+      return sendError(res, record, { status: 400, code: null, message: 'Could not parse multipart form' });
+    }
+    const images = [...form.getAll('image'), ...(edit ? form.getAll('image[]') : [])].filter((part): part is File => typeof part !== 'string');
+    if (images.length === 0) return missing(res, record, 'image');
+    const prompt = form.get('prompt');
+    if (edit && typeof prompt !== 'string') return missing(res, record, 'prompt');
+    if (!edit && prompt !== null) return sendError(res, record, { status: 400, param: 'prompt', message: "Unrecognized request argument supplied: prompt" });
+    if (record.scenario.error) return sendError(res, record, record.scenario.error);
+    const mask = form.get('mask');
+    const described = `${images.map((image) => `${image.name}:${image.size}`).join(',')}${typeof mask === 'object' && mask ? ` mask:${mask.size}` : ''}`
+      + `${typeof prompt === 'string' ? ` ${prompt}` : ''}`;
+    const count = Number(form.get('n') ?? 1);
+    const image = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(described)]).toString('base64');
+    sendJson(res, record, 200, { created: Math.floor(Date.now() / 1000), data: Array.from({ length: count }, () => ({ b64_json: image })) });
+  }
+
   async function sendTranscription(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
     let form: FormData;
     try {
@@ -425,6 +450,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (route.endpoint === 'transcriptions') {
       await sendTranscription(req, res, record);
+      return;
+    }
+    if (route.endpoint === 'image-edits' || route.endpoint === 'image-variations') {
+      await sendImageEdit(req, res, record, route.endpoint === 'image-edits');
       return;
     }
     if (!body) {

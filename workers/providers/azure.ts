@@ -191,4 +191,10 @@ export const azure: HttpAdapter = {
   imageGenerationCall(job: JobData, target: CallTarget): UpstreamCall {
     return { url: azureUrl(job, target, 'images/generations'), ...azureBody(job) };
   },
+
+  // Azure has image edits (gpt-image-1) but no variations: a variation is refused with the worker's clear 400.
+  imageEditCall(job: JobData, target: CallTarget): UpstreamCall {
+    const { model: _model, ...fields } = job.body;
+    return { url: azureUrl(job, target, 'images/edits'), body: '', form: transcriptionForm(fields), droppedParams: [] };
+  },
 };

@@ -23,6 +23,7 @@ import { usageData, type FilesRequest, type JobData, type UsageData } from '../.
 import { forwardFilesCall } from './files-forward.js';
 import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
+import { bedrockModelArn, bedrockRerankAnswer, bedrockRerankBody } from './bedrock-rerank.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 import { isObject, parseObject, type Json } from './json.js';
 import { toolFailed } from './tool-result.js';
@@ -652,7 +653,19 @@ function embeddingsAnswer(text: string, job: JobData): ChatAnswer {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Rerank lives in the Agent Runtime (bedrock-agent-runtime.{region}), signed as Bedrock with the same key. */
+function rerankCall(job: JobData, target: CallTarget): UpstreamCall {
+  const settings = keySettings(target);
+  const base = target.baseUrl ?? (settings.region ? `https://bedrock-agent-runtime.${settings.region}.amazonaws.com` : null);
+  if (!base) throw new Error(`${KEY_CONFIG}.region is required (or network_config.base_url)`);
+  const modelId = Object.hasOwn(settings.deployments, job.model) ? settings.deployments[job.model] : job.model;
+  const { body, dropped } = bedrockRerankBody(job, bedrockModelArn(modelId, settings.region));
+  return { url: joinUrl(base, '/rerank'), headers: { accept: 'application/json' }, body, droppedParams: dropped };
+}
+
 export const bedrock: HttpAdapter = {
+  rerankCall,
+  rerankAnswer: bedrockRerankAnswer,
   id: 'bedrock',
   transport: 'http',
   auth: { kind: 'aws-sigv4', service: SERVICE },

@@ -9,6 +9,7 @@ import { joinUrl } from '../upstream/url.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 import { isObject, objectsIn, parseObject, type Json } from './json.js';
 import { markedFailed, toolFailed } from './tool-result.js';
+import { cohereRerankAnswer, cohereRerankCall } from './cohere-rerank.js';
 
 const DEFAULT_BASE_URL = 'https://api.cohere.com';
 
@@ -457,4 +458,8 @@ export const cohere: HttpAdapter = {
 
   embeddingsCall,
   embeddingsAnswer,
+  rerankCall: (job, target) => cohereRerankCall(job, target, DEFAULT_BASE_URL),
+  rerankAnswer: cohereRerankAnswer,
+  tokenizeCall: (job, target) => ({ url: joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, '/v1/tokenize'),
+    body: JSON.stringify({ text: job.body.text, model: job.model }), droppedParams: [] }),
 };

@@ -4,9 +4,9 @@
 // `mock/<anything>` echoes; `mock/error-<status>` fails as an upstream answering that status would;
 // `mock/tool-call` calls a tool: the request's tool whose name the last user message names, with the first JSON
 // object in that message as its arguments, and once the conversation ends with tool results, answers with them (a
-// model to try MCP's agent mode with, and to test it).
+// model to try MCP's agent mode with, and to test it). A rerank job scores each document by the query words it holds.
 
-import type { JobData, UsageData } from '../../src/contract/messages.js';
+import type { JobData, RerankAnswer, RerankRequest, UsageData } from '../../src/contract/messages.js';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { InProcessAdapter, InProcessIo } from './types.js';
 import { withToolsParsed } from './added-tools.js';
@@ -84,6 +84,20 @@ function toolResultsText(messages: unknown): string {
   return `Tool results: ${list.slice(from).map((m) => String(m.content)).join('; ')}`;
 }
 
+/** `rerank` jobs: each document scored by the share of the query's words it holds, best first, ties by index. */
+function mockRerank(request: RerankRequest): Omit<RerankAnswer, 'id'> {
+  const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+  const query = words(request.query);
+  const scored = request.documents.map((document, index) => {
+    const held = words(document);
+    const hits = [...query].filter((word) => held.has(word)).length;
+    return { index, relevance_score: query.size === 0 ? 0 : Math.round((hits / query.size) * 1000) / 1000 };
+  }).sort((a, b) => b.relevance_score - a.relevance_score || a.index - b.index);
+  const top = typeof request.top_n === 'number' ? scored.slice(0, request.top_n) : scored;
+  const tokens = Math.ceil((request.query.length + request.documents.join('').length) / 4);
+  return { results: top, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+}
+
 function openAIUsage(usage: UsageData) {
   return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens };
 }
@@ -99,6 +113,12 @@ export const mock: InProcessAdapter = {
     if (io.signal.aborted) return;
     if (failure) {
       io.upstreamError(Number(failure[1]), `mock provider failing as asked by model '${job.model}'`);
+      return;
+    }
+    if (job.kind === 'rerank') {
+      const answer = mockRerank(job.body as RerankRequest);
+      io.result(JSON.stringify({ id: `rerank-mock-${++completionCounter}`, ...answer }), answer.usage.total_tokens === undefined ? null
+        : { promptTokens: answer.usage.total_tokens, completionTokens: 0, totalTokens: answer.usage.total_tokens });
       return;
     }
     const planned = planReply(job, provider);

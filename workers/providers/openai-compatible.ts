@@ -8,6 +8,7 @@ import { jsonWithTools } from './added-tools.js';
 import { usageData, type JobData, type JobFile, type UsageData } from '../../src/contract/messages.js';
 import { joinUrl } from '../upstream/url.js';
 import { markedFailed, toolFailed } from './tool-result.js';
+import { jinaRerankAnswer, jinaRerankBody } from './jina-rerank.js';
 import { modelListAnswer, type AuthStyle, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep,
   type UpstreamCall } from './types.js';
 
@@ -31,6 +32,8 @@ export interface OpenAICompatibleOptions {
   readonly modelsPath?: string | null;
   /** OpenAI's Responses API, for the providers that have it (capability `responses`); absent, none. */
   readonly responsesPath?: string;
+  /** The Jina-style rerank endpoint, for the servers that have one (capability `rerank`); absent, none. */
+  readonly rerankPath?: string;
   /** Null when the provider has no embeddings endpoint. */
   readonly embeddingsPath?: string | null;
   /** Request fields the provider rejects: dropped before sending and reported to the client. */
@@ -265,19 +268,21 @@ function detailText(detail: unknown): string | null {
   return parts.length > 0 ? parts.join('; ') : null;
 }
 
-/** A transcription job's fields as OpenAI's multipart form: the file as a file part, lists as repeated `name[]` parts. */
+const isJobFile = (value: unknown): value is JobFile =>
+  typeof value === 'object' && value !== null && (value as JobFile).bytes instanceof Uint8Array;
+
+/** A form job's fields (a transcription, an image edit) as OpenAI's multipart form: files as file parts, lists as
+ * repeated `name[]` parts (several images of an edit as `image[]`). */
 export function transcriptionForm(body: Record<string, unknown>): FormData {
   const form = new FormData();
+  const append = (name: string, value: unknown) => {
+    if (isJobFile(value)) form.append(name, new Blob([value.bytes], { type: value.type }), value.name);
+    else form.append(name, String(value));
+  };
   for (const [name, value] of Object.entries(body)) {
     if (value === undefined || value === null) continue;
-    if (name === 'file') {
-      const file = value as JobFile;
-      form.append('file', new Blob([file.bytes], { type: file.type }), file.name);
-    } else if (Array.isArray(value)) {
-      for (const item of value) form.append(`${name}[]`, String(item));
-    } else {
-      form.append(name, String(value));
-    }
+    if (Array.isArray(value)) for (const item of value) append(`${name}[]`, item);
+    else append(name, value);
   }
   return form;
 }
@@ -385,6 +390,14 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       return { body: text, usage: usageFromOpenAI(parsed.usage) };
     };
   }
+  const rerankPath = options.rerankPath;
+  if (rerankPath !== undefined) {
+    adapter.rerankCall = (job: JobData, target: CallTarget): UpstreamCall => {
+      const { body, dropped } = jinaRerankBody(job);
+      return { url: joinUrl(baseOf(target), rerankPath), body, droppedParams: dropped };
+    };
+    adapter.rerankAnswer = jinaRerankAnswer;
+  }
   const modelsPath = options.modelsPath === undefined ? besideChat(chatPath, 'models') : options.modelsPath;
   if (modelsPath !== null) {
     adapter.listModelsCall = (_job, target) => ({ method: 'GET', url: joinUrl(baseOf(target), modelsPath), body: '', droppedParams: [] });
@@ -407,5 +420,9 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
     ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'audio/transcriptions')), body: '', form: transcriptionForm(mediaBody(job)), droppedParams: [] });
   adapter.imageGenerationCall = (job, target) =>
     ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'images/generations')), body: JSON.stringify(mediaBody(job)), droppedParams: [] });
+  adapter.imageEditCall = (job, target) =>
+    ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'images/edits')), body: '', form: transcriptionForm(mediaBody(job)), droppedParams: [] });
+  adapter.imageVariationCall = (job, target) =>
+    ({ url: joinUrl(baseOf(target), besideChat(chatPath, 'images/variations')), body: '', form: transcriptionForm(mediaBody(job)), droppedParams: [] });
   return adapter;
 }

@@ -3,7 +3,7 @@
 // and never on a provider's name. A capability an adapter lacks (no `embeddingsCall`) is refused by the front
 // thread from src/contract/providers.ts before a job is ever sent.
 
-import { usageData, type FilesRequest, type JobData, type UsageData } from '../../src/contract/messages.js';
+import { usageData, type FilesRequest, type JobData, type RerankAnswer, type RerankRequest, type UsageData } from '../../src/contract/messages.js';
 import type { KeyInit, ProviderInit } from '../../src/contract/worker-init.js';
 import { withToolsParsed } from './added-tools.js';
 
@@ -114,6 +114,8 @@ export interface HttpAdapter {
   speechCall?(job: JobData, target: CallTarget): UpstreamCall;
   transcriptionCall?(job: JobData, target: CallTarget): UpstreamCall;
   imageGenerationCall?(job: JobData, target: CallTarget): UpstreamCall;
+  imageEditCall?(job: JobData, target: CallTarget): UpstreamCall;
+  imageVariationCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** OpenAI's Responses API (capability `responses`): the client's request, model aside, as it came. */
   responsesCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** Anthropic's Messages API (capability `messages`): the client's request, model aside, as it came; its answer as the
@@ -123,9 +125,16 @@ export interface HttpAdapter {
   messagesEvent?(event: StreamEvent, state: StreamState): StreamStep;
   /** Files and batches in the provider's own API (capability `files`): the client's call, sent where that API lives. */
   filesCall?(request: FilesRequest, target: CallTarget): UpstreamCall;
+  /** A `rerank` job (capability `rerank`): its RerankRequest body as a call to the provider's rerank API, and that
+   * API's answer as a RerankAnswer. */
+  rerankCall?(job: JobData, target: CallTarget): UpstreamCall;
+  rerankAnswer?(text: string, job: JobData): ChatAnswer;
+  /** A `tokenize` job (capability `tokenize`): `{text}` to the provider's tokenizer; its answer as it came. */
+  tokenizeCall?(job: JobData, target: CallTarget): UpstreamCall;
 }
 
-const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall' } as const;
+const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall',
+  image_edit: 'imageEditCall', image_variation: 'imageVariationCall' } as const;
 
 /** The job's call, by its kind; throws when the adapter lacks that kind (the front refuses it before, normally). */
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
@@ -138,6 +147,8 @@ export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget):
     : job.kind === 'responses' ? adapter.responsesCall
     : job.kind === 'messages' ? adapter.messagesCall
     : job.kind === 'count_tokens' ? adapter.countTokensCall
+    : job.kind === 'rerank' ? adapter.rerankCall
+    : job.kind === 'tokenize' ? adapter.tokenizeCall
       : job.kind === 'list_models' ? adapter.listModelsCall : adapter[MEDIA_CALLS[job.kind]];
   if (!build) throw new Error(`this provider has no ${job.kind.replace('_', ' ')} endpoint`);
   return build.call(adapter, withToolsParsed(job), target);
@@ -191,7 +202,9 @@ export function answerFor(adapter: HttpAdapter, text: string, job: JobData): Cha
   if (job.kind === 'chat') return adapter.chatAnswer(text, job);
   if (job.kind === 'responses') return responsesAnswer(text);
   if (job.kind === 'messages') return adapter.messagesAnswer!(text);
+  if (job.kind === 'tokenize') return { body: text, usage: null };
   const read = job.kind === 'embeddings' ? adapter.embeddingsAnswer
+    : job.kind === 'rerank' ? adapter.rerankAnswer
     : job.kind === 'list_models' ? adapter.listModelsAnswer : adapter.countTokensAnswer;
   return read!.call(adapter, text, job);
 }
@@ -225,6 +238,32 @@ export function streamEventFor(adapter: HttpAdapter, job: JobData): (event: Stre
   if (job.kind === 'responses') return responsesEvent;
   if (job.kind === 'messages') return (event, state) => adapter.messagesEvent!(event, state);
   return (event, state) => adapter.streamEvent(event, state);
+}
+
+/** A rerank job's answer from the provider's scored results; the usage counts the tokens, when the provider says them. */
+export function rerankAnswerOf(id: string, results: RerankAnswer['results'], usage: RerankAnswer['usage']): ChatAnswer {
+  const answer: RerankAnswer = { id, results: [...results].sort((a, b) => b.relevance_score - a.relevance_score), usage };
+  const tokens = usage.prompt_tokens ?? usage.total_tokens;
+  return { body: JSON.stringify(answer), usage: tokens === undefined ? null : usageData(tokens, 0, tokens) };
+}
+
+/** A rerank request's fields beyond model, query and documents, that are set: each provider takes some, drops the rest. */
+export function rerankOptions(request: RerankRequest): [string, unknown][] {
+  return Object.entries(request).filter(([name, value]) =>
+    name !== 'model' && name !== 'query' && name !== 'documents' && value !== undefined && value !== null);
+}
+
+/** The results of a provider's rerank answer, checked: each an in-range index with a numeric score. */
+export function rerankResults(list: unknown, documents: number, read: (item: Record<string, unknown>) => [unknown, unknown]):
+  RerankAnswer['results'] {
+  if (!Array.isArray(list)) throw new SyntaxError('the answer has no list of results');
+  return list.map((item: unknown) => {
+    const [index, score] = read((item ?? {}) as Record<string, unknown>);
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= documents || typeof score !== 'number') {
+      throw new SyntaxError('a result lacks a document index in range or a numeric score');
+    }
+    return { index, relevance_score: score };
+  });
 }
 
 /** A list of models as a `list_models` answer; listing spends no tokens. */

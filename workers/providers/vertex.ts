@@ -6,6 +6,7 @@
 import type { JobData } from '../../src/contract/messages.js';
 import { serviceAccountOf } from '../upstream/auth/google-oauth.js';
 import { joinUrl } from '../upstream/url.js';
+import { vertexRankAnswer, vertexRankBody, vertexRankUrlPath } from './vertex-rerank.js';
 import {
   embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
   openAIEmbeddingList, parseJsonObject,
@@ -43,6 +44,12 @@ function urlFor(target: CallTarget, model: string, action: string): string {
 }
 
 export const vertex: HttpAdapter = {
+  rerankCall(job, target) {
+    const { host, path } = vertexRankUrlPath(locationOf(target.key).projectId);
+    const { body, dropped } = vertexRankBody(job);
+    return { url: joinUrl(target.baseUrl ?? host, path), body, droppedParams: dropped };
+  },
+  rerankAnswer: vertexRankAnswer,
   id: 'vertex',
   transport: 'http',
   auth: { kind: 'google-oauth' },

@@ -4,7 +4,7 @@
 // the SDK's typed exceptions, and a stream failing part-way as an exception event.
 
 import {
-  AccessDeniedException, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, InvokeModelCommand, ModelStreamErrorException,
+  AccessDeniedException, ApplyGuardrailCommand, BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand, ModelStreamErrorException,
   ResourceNotFoundException, ServiceUnavailableException, ThrottlingException, ValidationException,
   type ConverseStreamOutput, type Message, type Tool,
 } from '@aws-sdk/client-bedrock-runtime';
@@ -368,7 +368,9 @@ describe('errors, as the SDK\'s own exception classes', () => {
 
   it('answers another Bedrock Runtime operation with a ResourceNotFoundException naming what is served', async () => {
     nextId();
-    const error = await rejection(client.send(new InvokeModelCommand({ modelId: HAIKU, body: '{}' })));
+    // InvokeModel is served (bedrock-invoke.test.ts); ApplyGuardrail is not.
+    const error = await rejection(client.send(new ApplyGuardrailCommand({ guardrailIdentifier: 'g1', guardrailVersion: '1', source: 'INPUT',
+      content: [{ text: { text: 'x' } }] })));
     expect(error).toBeInstanceOf(ResourceNotFoundException);
     expect(error.$metadata.httpStatusCode).toBe(404);
     expect(error.message).toContain('Converse and ConverseStream');

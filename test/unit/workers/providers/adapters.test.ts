@@ -44,6 +44,23 @@ describe('adapter registry', () => {
     expect(PROVIDER_FACTS.anthropic.capabilities.messages).toBe(true);
   });
 
+  it('reranks exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const reranks = adapter.transport === 'in-process' ? id === 'mock'
+        : adapter.rerankCall !== undefined && adapter.rerankAnswer !== undefined;
+      expect([id, reranks]).toEqual([id, PROVIDER_FACTS[id].capabilities.rerank]);
+    }
+    expect(Object.entries(PROVIDER_FACTS).filter(([, facts]) => facts.capabilities.rerank).map(([id]) => id).sort())
+      .toEqual(['bedrock', 'cohere', 'mock', 'sglang', 'together', 'vertex', 'vllm']);
+  });
+
+  it('tokenizes (Cohere\'s tokenizer) exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      expect([id, adapter.transport === 'http' && adapter.tokenizeCall !== undefined]).toEqual([id, PROVIDER_FACTS[id].capabilities.tokenize]);
+    }
+    expect(PROVIDER_FACTS.cohere.capabilities.tokenize).toBe(true);
+  });
+
   it('has a files API exactly where the front thread\'s capability names one', () => {
     for (const [id, adapter] of Object.entries(ADAPTERS)) {
       const files = adapter.transport === 'http' && adapter.filesCall !== undefined;
