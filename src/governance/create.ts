@@ -14,7 +14,7 @@ export async function createGovernance(config: GatewayConfig, pricing: Pricing |
   const { raw, enforceAuth } = config.governance;
   if (raw.virtual_keys.length === 0 && !enforceAuth) return null;
   const problems: ConfigProblem[] = [];
-  const model = compileGovernance(raw, config.providers, Date.now(), problems);
+  const model = compileGovernance(raw, config.providers, Date.now(), problems, config.mcp?.clients.map((c) => c.name) ?? []);
   if (problems.length > 0) throw new ConfigError(problems, config.source);
   const state = raw.state;
   let store: CounterStore;

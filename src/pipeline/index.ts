@@ -1,8 +1,8 @@
-// POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → route →
-// capabilities → pre-hooks → MCP tools (src/mcp/tools.ts) → dispatch to the provider's pool (retries there, and the
-// agent loop of src/mcp/agent.ts when the gateway may run a tool itself) → post-hooks → respond (JSON, or SSE
-// chunk by chunk). When the provider fails in a way that may fall back, the next fallback goes through route,
-// capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
+// POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → virtual key →
+// route → capabilities → pre-hooks → MCP tools (src/mcp/tools.ts, narrowed by the virtual key) → dispatch to the
+// provider's pool (retries there, and the agent loop of src/mcp/agent.ts when the gateway may run a tool itself) →
+// post-hooks → respond (JSON, or SSE chunk by chunk). When the provider fails in a way that may fall back, the next
+// fallback goes through route, capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
 // own file.
 
 import type { Logger } from 'pino';
@@ -224,7 +224,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
     ctx.dialect = dialect.name;
-    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers);
+    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers, governed?.key ?? null);
     const run = new RequestRun(parsed, fallbacks, deps.metrics, access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index, governed);
     attempt(ctx, sink, wire, run, 0, governed);
