@@ -21,7 +21,7 @@ import { AgentLoop } from '../mcp/agent.js';
 import type { McpCatalog } from '../mcp/catalog.js';
 import { addedTools, McpTools, type AddedTools, type ToolSet } from '../mcp/tools.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
-import { ContentCapture, type RequestLogSettings } from '../observability/request-log.js';
+import { ContentCapture, logRequestsOf, type RequestLogSettings } from '../observability/request-log.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -230,7 +230,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     attempt(ctx, sink, wire, run, 0, governed);
   };
 
-  return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
+  return logRequestsOf(function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
     const access = sink.access;
     if (logged) {
@@ -272,5 +272,5 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     } else if (admitted) {
       start(ctx, sink, parsed, fallbacks, admitted);
     }
-  };
+  }, logged);
 }
