@@ -12,6 +12,13 @@ export const LOG_TABLE = 'heimdall_request_logs';
  * few pages however long the prompts; a page of results fetches its contents by id.
  */
 export const CONTENT_TABLE = 'heimdall_request_log_contents';
+/**
+ * SQLite's index of the content for `search`: an FTS5 table over the content table (external content, so the text is
+ * stored once), tokenized in trigrams, which answers substring queries of 3 characters or more from the index.
+ */
+export const SEARCH_TABLE = 'heimdall_request_log_search';
+/** The shortest search an index answers (a trigram); a shorter one scans the content. */
+export const MIN_INDEXED_SEARCH = 3;
 export const LOG_COMPONENT = 'request_logs';
 
 /** Record field → column, in insert order. */
@@ -65,8 +72,47 @@ function schemaSteps(types: { bigint: string; real: string; bool: string }): str
   ].join(';\n')];
 }
 
-export const SQLITE_LOG_SCHEMA = schemaSteps({ bigint: 'INTEGER', real: 'REAL', bool: 'INTEGER' });
-export const POSTGRES_LOG_SCHEMA = schemaSteps({ bigint: 'BIGINT', real: 'DOUBLE PRECISION', bool: 'BOOLEAN' });
+/**
+ * SQLite, step 2: the content table gets an INTEGER PRIMARY KEY (`seq`), so the FTS index can point at its rows by a
+ * rowid that VACUUM never renumbers, and the search index is built over what is there and kept by triggers (content
+ * rows are inserted once and deleted by retention, never updated).
+ */
+const SQLITE_SEARCH_STEP = [
+  `CREATE TABLE ${CONTENT_TABLE}_next (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, request TEXT, response TEXT)`,
+  `INSERT INTO ${CONTENT_TABLE}_next (id, request, response) SELECT id, request, response FROM ${CONTENT_TABLE}`,
+  `DROP TABLE ${CONTENT_TABLE}`,
+  `ALTER TABLE ${CONTENT_TABLE}_next RENAME TO ${CONTENT_TABLE}`,
+  `CREATE VIRTUAL TABLE ${SEARCH_TABLE} USING fts5(request, response, content='${CONTENT_TABLE}', content_rowid='seq', `
+    + "tokenize='trigram')",
+  `INSERT INTO ${SEARCH_TABLE} (${SEARCH_TABLE}) VALUES ('rebuild')`,
+  `CREATE TRIGGER ${SEARCH_TABLE}_insert AFTER INSERT ON ${CONTENT_TABLE} BEGIN `
+    + `INSERT INTO ${SEARCH_TABLE} (rowid, request, response) VALUES (new.seq, new.request, new.response); END`,
+  `CREATE TRIGGER ${SEARCH_TABLE}_delete AFTER DELETE ON ${CONTENT_TABLE} BEGIN `
+    + `INSERT INTO ${SEARCH_TABLE} (${SEARCH_TABLE}, rowid, request, response) VALUES ('delete', old.seq, old.request, old.response); END`,
+].join(';\n');
+
+/**
+ * PostgreSQL, step 2: trigram indexes (pg_trgm) under the content's ILIKE. The extension goes to `public`, never to
+ * the store's own schema, whose drop would take it (and every other schema's trigram indexes) along. Where it cannot
+ * be created (no right to, not installed), the step leaves a notice and search scans the content as before.
+ */
+const POSTGRES_SEARCH_STEP = `DO $$
+DECLARE ext_schema name;
+BEGIN
+  BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm is not available (%): request log search scans the content', SQLERRM;
+  END;
+  SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+  IF ext_schema IS NOT NULL THEN
+    EXECUTE format('CREATE INDEX IF NOT EXISTS ${CONTENT_TABLE}_request_trgm ON ${CONTENT_TABLE} USING gin (request %I.gin_trgm_ops)', ext_schema);
+    EXECUTE format('CREATE INDEX IF NOT EXISTS ${CONTENT_TABLE}_response_trgm ON ${CONTENT_TABLE} USING gin (response %I.gin_trgm_ops)', ext_schema);
+  END IF;
+END $$`;
+
+export const SQLITE_LOG_SCHEMA = [...schemaSteps({ bigint: 'INTEGER', real: 'REAL', bool: 'INTEGER' }), SQLITE_SEARCH_STEP];
+export const POSTGRES_LOG_SCHEMA = [...schemaSteps({ bigint: 'BIGINT', real: 'DOUBLE PRECISION', bool: 'BOOLEAN' }), POSTGRES_SEARCH_STEP];
 
 export type SqlDialect = 'sqlite' | 'postgres';
 
@@ -102,6 +148,11 @@ export function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** An FTS5 query for `text` as one literal phrase: inside double quotes, with its own double quotes doubled. */
+export function ftsPhrase(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
 function whereClause(f: LogFilter, p: Params): string {
   const and: string[] = [];
   if (f.from !== undefined) and.push(`timestamp_ms >= ${p.add(f.from)}`);
@@ -116,8 +167,12 @@ function whereClause(f: LogFilter, p: Params): string {
   if (f.virtualKeyIds) and.push(`virtual_key_id IN (${p.list(f.virtualKeyIds)})`);
   if (f.stream !== undefined) and.push(`stream = ${p.bool(f.stream)}`);
   if (f.minLatencyMs !== undefined) and.push(`latency_ms >= ${p.add(f.minLatencyMs)}`);
-  if (f.search !== undefined) {
-    // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE.
+  if (f.search !== undefined && p.dialect === 'sqlite' && [...f.search].length >= MIN_INDEXED_SEARCH) {
+    // The trigram index finds the content rows holding the text (any case); the log rows are those of their ids.
+    and.push(`${LOG_TABLE}.id IN (SELECT c.id FROM ${SEARCH_TABLE} s JOIN ${CONTENT_TABLE} c ON c.seq = s.rowid `
+      + `WHERE ${SEARCH_TABLE} MATCH ${p.add(ftsPhrase(f.search))})`);
+  } else if (f.search !== undefined) {
+    // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE (which its trigram indexes serve).
     const like = p.dialect === 'sqlite' ? 'LIKE' : 'ILIKE';
     const pattern = containsPattern(f.search);
     and.push(`EXISTS (SELECT 1 FROM ${CONTENT_TABLE} c WHERE c.id = ${LOG_TABLE}.id AND `
