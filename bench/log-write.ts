@@ -1,10 +1,11 @@
 /**
- * What the request log's writer can store per second, by content size: records written in 1,000-row transactions
- * (as the log worker batches them) into a fresh SQLite file, per content size, median and range over the rounds.
- * The content search index (SQLite FTS5, trigrams) is built as rows go in, so its cost shows here, not in queries.
- * PostgreSQL runs when it answers at 127.0.0.1:5432 (db `test`), in a schema of its own, dropped after.
+ * What the request log's writer can store per second, by content size, with the content search index
+ * (`logs_store.search_index`: SQLite FTS5 trigrams, PostgreSQL pg_trgm GIN) and without, side by side: records written
+ * in 1,000-row transactions (as the log worker batches them) into a fresh store, the two modes alternating within each
+ * round; median and range over the rounds, and the ratio. PostgreSQL runs when it answers at 127.0.0.1:5432 (db
+ * `test`), in schemas of its own, dropped after.
  *
- *   node dist/bench/log-write.js [--records 10000] [--rounds 3] [--sizes 200,2000,16000] [--engines sqlite,postgres]
+ *   node dist/bench/log-write.js [--records 5000] [--rounds 3] [--sizes 200,2000,8000] [--engines sqlite,postgres]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,9 +18,9 @@ import { num, parseFlags, str } from './args.js';
 import { alignedColumns, median, range } from './report.js';
 
 const flags = parseFlags(process.argv.slice(2));
-const records = num(flags, 'records', 10_000);
+const records = num(flags, 'records', 5_000);
 const rounds = num(flags, 'rounds', 3);
-const sizes = str(flags, 'sizes', '200,2000,16000').split(',').map(Number);
+const sizes = str(flags, 'sizes', '200,2000,8000').split(',').map(Number);
 const engines = str(flags, 'engines', 'sqlite,postgres').split(',');
 const PG = { host: '127.0.0.1', port: 5432, database: 'test', username: 'postgres', connect_timeout: 2, onnotice: () => {} };
 
@@ -64,37 +65,53 @@ async function target(engine: string, dir: string, name: string): Promise<StoreT
 
 const dir = mkdtempSync(join(tmpdir(), 'heimdall-bench-logwrite-'));
 const schemas: string[] = [];
-const summary: Record<string, Record<number, number>> = {};
+const summary: Record<string, Record<number, { indexed: number; bare: number; ratio: number }>> = {};
+
+/** Rows per second writing the dataset into a fresh store; null when the engine is not reachable. */
+async function writeRate(engine: string, chars: number, searchIndex: boolean, round: number): Promise<number | null> {
+  const name = `heimdall_bench_write_${process.pid}_${chars}_${round}_${searchIndex ? 'on' : 'off'}`;
+  const t = await target(engine, dir, name);
+  if (!t) return null;
+  if (t.type === 'postgres') schemas.push(name);
+  const store = await openLogStore(t, { searchIndex });
+  const data = dataset(chars, name);
+  const started = performance.now();
+  for (let i = 0; i < data.length; i += 1000) await store.insert(data.slice(i, i + 1000));
+  const rate = records / ((performance.now() - started) / 1000);
+  await store.close();
+  return rate;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
 try {
   for (const engine of engines) {
     const rows: string[][] = [];
     summary[engine] = {};
     for (const chars of sizes) {
-      const perRound: number[] = [];
+      const on: number[] = [];
+      const off: number[] = [];
       for (let r = 0; r < rounds; r++) {
-        const name = `heimdall_bench_write_${process.pid}_${chars}_${r}`;
-        const t = await target(engine, dir, name);
-        if (!t) break;
-        if (t.type === 'postgres') schemas.push(name);
-        const store = await openLogStore(t);
-        const data = dataset(chars, name);
-        const started = performance.now();
-        for (let i = 0; i < data.length; i += 1000) await store.insert(data.slice(i, i + 1000));
-        perRound.push(records / ((performance.now() - started) / 1000));
-        await store.close();
+        // Alternating, so a change in the machine's load falls on both.
+        const first = r % 2 === 0;
+        const a = await writeRate(engine, chars, first, r);
+        const b = await writeRate(engine, chars, !first, r);
+        if (a === null || b === null) break;
+        (first ? on : off).push(a);
+        (first ? off : on).push(b);
       }
-      if (perRound.length === 0) break;
-      const m = median(perRound) as number;
-      const [lo, hi] = range(perRound) as [number, number];
-      summary[engine][chars] = Math.round(m);
-      rows.push([`${chars}`, Math.round(m).toLocaleString('en'), `${Math.round(lo).toLocaleString('en')}–${Math.round(hi).toLocaleString('en')}`]);
+      if (on.length === 0) break;
+      const [mOn, mOff] = [median(on) as number, median(off) as number];
+      const [loOn, hiOn] = range(on) as [number, number];
+      const [loOff, hiOff] = range(off) as [number, number];
+      summary[engine][chars] = { indexed: Math.round(mOn), bare: Math.round(mOff), ratio: Number((mOff / mOn).toFixed(2)) };
+      rows.push([`${chars}`, fmt(mOff), `${fmt(loOff)}–${fmt(hiOff)}`, fmt(mOn), `${fmt(loOn)}–${fmt(hiOn)}`, `${(mOff / mOn).toFixed(2)}×`]);
     }
     if (rows.length === 0) {
       console.log(`${engine}: not reachable, skipped`);
       continue;
     }
-    console.log(`\n${engine}: ${records.toLocaleString('en')} records per round, ${rounds} rounds; rows/s by request content size`);
-    for (const line of alignedColumns(['request chars', 'rows/s (median)', 'range'], rows)) console.log(line);
+    console.log(`\n${engine}: ${records.toLocaleString('en')} records per store, ${rounds} rounds; rows/s by request content size`);
+    for (const line of alignedColumns(['request chars', 'no index', 'range', 'search index', 'range', 'slower'], rows)) console.log(line);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

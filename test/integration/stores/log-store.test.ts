@@ -45,7 +45,7 @@ describe.each(engines)('the request log on $name', ({ up, target }) => {
 
   beforeAll(async () => {
     if (!up) return;
-    store = await openLogStore(target());
+    store = await openLogStore(target(), { searchIndex: true });
     const providers = ['openai', 'anthropic', 'groq'];
     for (let i = 0; i < 30; i++) {
       seeded.push(logRecord({
@@ -230,6 +230,58 @@ describe.each(engines)('the request log on $name', ({ up, target }) => {
   });
 });
 
+describe('logs_store.search_index', () => {
+  const found = async (store: LogStore, search: string) => ids((await store.query({ ...base, search })).records);
+
+  it('is off for SQLite unless asked (its writer runs in the gateway)', async () => {
+    const path = join(dir, 'default.db');
+    await (await openLogStore({ type: 'sqlite', path })).close();
+    const db = openSqlite(path);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'heimdall_request_log_search'").get()).toMatchObject({ n: 0 });
+    db.close();
+  });
+
+  it.each(engines)('off drops the index and searches by reading the content; on again rebuilds it ($name)', async ({ up, target }) => {
+    if (!up) return;
+    const t = target();
+    const own: StoreTarget = t.type === 'sqlite' ? { type: 'sqlite', path: join(dir, 'switch.db') } : pgTarget(`${schema}_switch`);
+    const indexed = async () => {
+      if (own.type === 'sqlite') {
+        const db = openSqlite(own.path);
+        const row = db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name LIKE 'heimdall_request_log_search%'").get() as { n: number };
+        db.close();
+        return row.n;
+      }
+      const sql = postgres({ ...POSTGRES, username: POSTGRES.user, onnotice: () => {} });
+      const [row] = await sql<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM pg_indexes WHERE schemaname = ${own.connection.schema} AND indexname LIKE '%trgm'`;
+      await sql.end();
+      return row.n;
+    };
+    try {
+      let store = await openLogStore(own, { searchIndex: true });
+      await store.insert([logRecord({ id: 'sw-1', request: 'a switched needle' })]);
+      await store.close();
+      expect(await indexed()).toBeGreaterThan(0);
+      store = await openLogStore(own, { searchIndex: false });
+      expect(await indexed()).toBe(0);
+      await store.insert([logRecord({ id: 'sw-2', request: 'another switched needle' })]);
+      expect((await found(store, 'switched needle')).sort()).toEqual(['sw-1', 'sw-2']);
+      await store.close();
+      store = await openLogStore(own, { searchIndex: true });
+      expect(await indexed()).toBeGreaterThan(0);
+      // Rebuilt over everything, the records written while it was off included.
+      expect((await found(store, 'switched needle')).sort()).toEqual(['sw-1', 'sw-2']);
+      await store.close();
+    } finally {
+      if (own.type === 'postgres') {
+        const sql = postgres({ ...POSTGRES, username: POSTGRES.user, onnotice: () => {} });
+        await sql`DROP SCHEMA IF EXISTS ${sql(own.connection.schema!)} CASCADE`;
+        await sql.end();
+      }
+    }
+  });
+});
+
 describe('a SQLite request log made before the search index', () => {
   it('gets the index over the content it holds, and keeps every record', async () => {
     const path = join(dir, 'before-search.db');
@@ -237,7 +289,7 @@ describe('a SQLite request log made before the search index', () => {
     migrateSqlite(db, LOG_COMPONENT, SQLITE_LOG_SCHEMA.slice(0, 1));
     db.prepare(`INSERT INTO heimdall_request_log_contents (id, request, response) VALUES ('old-1', 'an old needle', NULL)`).run();
     db.close();
-    const store = await openLogStore({ type: 'sqlite', path });
+    const store = await openLogStore({ type: 'sqlite', path }, { searchIndex: true });
     try {
       await store.insert([logRecord({ id: 'new-1', timestamp: 10, request: 'a new needle' })]);
       expect((await store.get('new-1'))?.request).toBe('a new needle');
