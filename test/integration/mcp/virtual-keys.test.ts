@@ -28,7 +28,7 @@ beforeAll(async () => {
     raw: {
       providers: { openai: openaiProvider(fake.url) },
       mcp: { client_configs: [
-        httpClient('alpha', mcpServer.url, { tools_to_execute: ['echo', 'add'] }),
+        httpClient('alpha', mcpServer.url, { tools_to_execute: ['echo', 'add'], tools_to_auto_execute: ['echo', 'add'] }),
         httpClient('beta', mcpServer.url, { client_id: 'beta-id', tools_to_execute: ['echo', 'add', 'stats'] }),
       ] },
       governance: { virtual_keys: [
@@ -92,6 +92,26 @@ const execute = async (name: string, args: string, headers: Record<string, strin
     headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(toolCall(name, args)) });
   return { status: response.status, body: await response.json() as Record<string, unknown> };
 };
+
+describe('agent mode with a virtual key', () => {
+  const addCall = { id: 'call_add', name: 'alpha_add', arguments: '{"a":2,"b":3}' };
+
+  it("runs a tool the key may use, and hands one it may not back to the client unrun", async () => {
+    fake.script('gpt-4o-mini', [{ toolCalls: [addCall] }, { content: 'five' }]);
+    const wide = await postChat(url, { model: 'openai/gpt-4o-mini', messages: user('2+3?') }, bearer(WIDE));
+    expect(((await wide.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('five');
+    expect(fake.requests).toHaveLength(2);
+    expect(fake.requests[1].body!.messages!.at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_add', content: '5' });
+
+    fake.reset();
+    // A model may name a tool it was not given: for this key alpha_add is not the gateway's to run.
+    fake.script('gpt-4o-mini', [{ toolCalls: [addCall] }, { content: 'never' }]);
+    const narrow = await postChat(url, { model: 'openai/gpt-4o-mini', messages: user('2+3?') }, bearer(ECHO_ONLY));
+    const body = (await narrow.json()) as { choices: { message: { tool_calls: { id: string }[] } }[] };
+    expect(body.choices[0].message.tool_calls.map((call) => call.id)).toEqual(['call_add']);
+    expect(fake.requests).toHaveLength(1);
+  });
+});
 
 describe('POST /v1/mcp/tool/execute with a virtual key', () => {
   it("runs the key's tools and refuses the others with 403", async () => {
