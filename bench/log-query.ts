@@ -5,6 +5,7 @@
  * 50 ms. PostgreSQL runs when it answers at 127.0.0.1:5432 (db `test`), in a schema of its own, dropped after.
  *
  *   node dist/bench/log-query.js [--records 100000] [--rounds 3] [--iterations 20] [--engines sqlite,postgres]
+ *     [--search-index on|off]   (logs_store.search_index; default on here, to time the indexed search)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ const records = num(flags, 'records', 100_000);
 const rounds = num(flags, 'rounds', 3);
 const iterations = num(flags, 'iterations', 20);
 const engines = str(flags, 'engines', 'sqlite,postgres').split(',');
+const searchIndex = str(flags, 'search-index', 'on') !== 'off';
 const GOAL_MS = 50;
 
 const PROVIDERS = ['openai', 'anthropic', 'groq', 'mistral', 'bedrock', 'gemini', 'azure', 'cohere'];
@@ -97,7 +99,7 @@ try {
   for (const engine of engines) {
     const t = await target(engine, dir, schema);
     if (!t) continue;
-    const store = await openLogStore(t);
+    const store = await openLogStore(t, { searchIndex });
     const loadStart = performance.now();
     for (let i = 0; i < data.length; i += 1000) await store.insert(data.slice(i, i + 1000));
     const loadMs = performance.now() - loadStart;
@@ -126,7 +128,7 @@ try {
       summary[engine][c.name] = Number(m.toFixed(2));
       rows.push([c.name, m.toFixed(2), `${lo.toFixed(2)}–${hi.toFixed(2)}`, c.paged ? (m < GOAL_MS ? 'ok' : 'OVER') : '']);
     }
-    console.log(`\n${engine}: ${records.toLocaleString('en')} records (loaded in ${(loadMs / 1000).toFixed(1)} s, `
+    console.log(`\n${engine}, search index ${searchIndex ? 'on' : 'off'}: ${records.toLocaleString('en')} records (loaded in ${(loadMs / 1000).toFixed(1)} s, `
       + `${Math.round(records / (loadMs / 1000)).toLocaleString('en')} rows/s in 1,000-row transactions); ms per query, `
       + `median of ${rounds} rounds × ${iterations}`);
     for (const line of alignedColumns(['query', 'median ms', 'range', `< ${GOAL_MS} ms`], rows)) console.log(line);

@@ -248,7 +248,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),
     ...genaiModelRoutes(catalog, config.providers),
-    ...(mcp ? mcp.routes : mcpNotConfiguredRoutes()),
+    ...(mcp ? mcp.routes(governance ?? null) : mcpNotConfiguredRoutes()),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
     // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {

@@ -21,7 +21,7 @@ import {
 } from './schema.js';
 import { adminConfig } from './admin.js';
 import { unenforcedSettings } from './security.js';
-import { compileGovernance } from '../governance/model.js';
+import { compileGovernance, mcpClientNames } from '../governance/model.js';
 import { GOVERNANCE_IGNORED, governanceSchema, isKeyValue, KEY_VALUE_RULE } from '../governance/schema.js';
 import { overrideFromBifrost } from '../pricing/overrides.js';
 import { requestLogConfig } from './stores.js';
@@ -111,7 +111,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
 
 function governanceConfig(cfg: RawConfig, providers: readonly ProviderConfig[], ctx: LoadContext) {
   const given = cfg.governance ?? governanceSchema.parse({});
-  const raw = { ...given, virtual_keys: given.virtual_keys.map((vk, i) => {
+  const named = mcpClientNames(given, cfg.mcp?.client_configs ?? []);
+  const raw = { ...named, virtual_keys: named.virtual_keys.map((vk, i) => {
     const path = `governance.virtual_keys.${i}.value`;
     const value = resolveRef(vk.value, ctx, path);
     if (value !== vk.value && value !== '' && !isKeyValue(value)) ctx.problems.push({ path, message: `expected ${KEY_VALUE_RULE}` });
@@ -121,8 +122,13 @@ function governanceConfig(cfg: RawConfig, providers: readonly ProviderConfig[], 
   const vkMandatory = cfg.plugins?.some((entry) => typeof entry !== 'string' && entry.name === 'governance'
     && entry.enabled !== false && !entry.path && (entry.config as Record<string, unknown> | null | undefined)?.is_vk_mandatory === true);
   const enforceAuth = cfg.client.enforce_auth_on_inference || cfg.client.enforce_governance_header === true || vkMandatory === true;
-  compileGovernance(raw, providers, Date.now(), ctx.problems);
+  compileGovernance(raw, providers, Date.now(), ctx.problems, new Map(), (cfg.mcp?.client_configs ?? []).map((c) => c.name));
   for (const vk of raw.virtual_keys) ctx.envValues.add(vk.value);
+  const bare = cfg.mcp?.client_configs?.length ? raw.virtual_keys.filter((vk) => vk.mcp_configs.length === 0) : [];
+  if (bare.length > 0) {
+    ctx.warnings.push(`virtual key${bare.length > 1 ? 's' : ''} ${bare.map((vk) => `'${vk.id}'`).join(', ')} ha${bare.length > 1 ? 've' : 's'} `
+      + 'no mcp_configs: requests presenting them get no MCP tools (add {"mcp_client_name": …, "tools_to_execute": ["*"]} to allow some)');
+  }
   if (enforceAuth && !raw.virtual_keys.some((vk) => vk.is_active)) {
     ctx.warnings.push('client.enforce_auth_on_inference is on and no virtual key is active: every inference request is refused');
   }

@@ -549,6 +549,8 @@ const storeCommon = {
   enabled: z.boolean().default(true),
   retention_days: nonNegInt.optional(),
   writer: storeWriterSchema.optional(),
+  // Heimdall's own: a trigram index of the request log's content for text search (it costs the writer; default per engine).
+  search_index: z.boolean().optional(),
   ...logsStoreIgnored,
 };
 

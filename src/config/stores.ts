@@ -86,6 +86,13 @@ export function storeTarget(raw: RawStore | undefined, at: string, defaultFile: 
   return connection && { type: 'postgres', connection };
 }
 
+/**
+ * `logs_store.search_index` when the config does not say: on for PostgreSQL, whose server does the indexing; off for
+ * SQLite, whose indexing runs on the gateway's own log writer thread at 8 to 16 times the CPU of writing the record
+ * (bench/log-write.ts), which would take the request log far past its cost goal (bench/request-log.ts).
+ */
+export const defaultSearchIndex = (engine: StoreTarget['type']): boolean => engine === 'postgres';
+
 export function requestLogConfig(cfg: RawConfig, ctx: StoreContext): RequestLogConfig {
   const store = cfg.logs_store;
   const fromClient = cfg.client.log_retention_days;
@@ -114,5 +121,6 @@ export function requestLogConfig(cfg: RawConfig, ctx: StoreContext): RequestLogC
     queueCapacity,
     batchSize: Math.min(store?.writer?.max_batch_size ?? DEFAULT_BATCH_SIZE, queueCapacity),
     flushIntervalMs,
+    searchIndex: store?.search_index ?? defaultSearchIndex(target?.type ?? 'sqlite'),
   };
 }

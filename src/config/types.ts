@@ -151,6 +151,9 @@ export interface RequestLogConfig {
   readonly queueCapacity: number;
   /** Records per write transaction (`logs_store.writer.max_batch_size`). */
   readonly batchSize: number;
+  /** `logs_store.search_index`: a trigram index of the content for `content_search` (costs the writer); default on for
+   * PostgreSQL, off for SQLite. */
+  readonly searchIndex: boolean;
   /** The longest a record waits for its batch (`logs_store.writer.batch_interval`). */
   readonly flushIntervalMs: number;
 }

@@ -10,6 +10,7 @@ import { PROVIDER_FACTS } from '../contract/providers.js';
 import { GatewayError, toErrorData } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest, NativePrefix, Route } from '../http/server.js';
+import { loggedLike } from '../observability/request-log.js';
 import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
 import { createModelResolver } from '../pipeline/model-name.js';
 import { unavailableHeader, type ModelCatalog, type ModelEntry } from '../pipeline/models.js';
@@ -98,7 +99,7 @@ export function estimateInputTokens(request: Json): number {
 function countTokensHandler(deps: PipelineDeps) {
   const counted = createInferenceHandler(deps, anthropicCountTokens);
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, anthropicCountTokens.defaultProvider);
-  return (request: IncomingRequest, sink: ResponseSink): void => {
+  return loggedLike((request: IncomingRequest, sink: ResponseSink): void => {
     let body: Json;
     try {
       body = readAnthropicBody(request);
@@ -121,7 +122,7 @@ function countTokensHandler(deps: PipelineDeps) {
     }
     sink.json(200, JSON.stringify({ input_tokens: estimateInputTokens(body) }),
       { 'x-heimdall-token-count': 'estimate', 'x-heimdall-provider': provider.name });
-  };
+  }, counted);
 }
 
 interface AnthropicModel {

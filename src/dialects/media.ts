@@ -6,7 +6,9 @@
 
 import type { JobFile, MediaKind } from '../contract/messages.js';
 import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
+import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest, RouteHandler } from '../http/server.js';
+import { loggedLike } from '../observability/request-log.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import { parseModelRequest, type ParsedRequest } from '../pipeline/parse.js';
 import { respondError } from '../pipeline/respond.js';
@@ -77,14 +79,14 @@ async function readForm(request: IncomingRequest): Promise<Fields> {
 
 /** A multipart route's handler: reads the form, then runs the pipeline, which finds the fields by the request. */
 export function withForm(handler: RouteHandler): RouteHandler {
-  return (request, sink) => {
+  return loggedLike((request: IncomingRequest, sink: ResponseSink) => {
     readForm(request).then((fields) => {
       forms.set(request, fields);
       handler(request, sink);
     }, (error: unknown) => {
       respondError(sink, OPENAI_WIRE, error instanceof GatewayError ? error.data : { code: 'INTERNAL', message: String(error) });
     });
-  };
+  }, handler);
 }
 
 function formOf(request: IncomingRequest): Fields {

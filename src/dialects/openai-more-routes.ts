@@ -3,7 +3,9 @@
 // providers that have it), and the audio and images endpoints of OpenAI-format providers. One list, so the gateway
 // adds it as one block.
 
-import type { Route, RouteHandler } from '../http/server.js';
+import type { ResponseSink } from '../http/response.js';
+import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
+import { loggedLike } from '../observability/request-log.js';
 import { createInferenceHandler, type PipelineDeps } from '../pipeline/index.js';
 import { completions, dropInCompletions } from './completions.js';
 import type { Dialect } from './dialect.js';
@@ -39,7 +41,8 @@ export function openAIMoreRoutes(deps: PipelineDeps, azureResponses?: RouteHandl
     const onV1 = wrap(createInferenceHandler(deps, endpoint.dialect));
     const openai = wrap(createInferenceHandler(deps, endpoint.dropIn));
     const azure = endpoint.path === '/responses' ? azureResponses : undefined;
-    const dropIn: RouteHandler = azure ? (request, sink) => (hasApiVersion(request) ? azure : openai)(request, sink) : openai;
+    const dropIn: RouteHandler = azure
+      ? loggedLike((request: IncomingRequest, sink: ResponseSink) => (hasApiVersion(request) ? azure : openai)(request, sink), openai) : openai;
     return [
       { method: 'post', path: `/v1${endpoint.path}`, readBody: true, handler: onV1 },
       ...['/openai/v1', '/openai'].map((prefix): Route =>

@@ -71,7 +71,8 @@ export async function createGovernance(config: GatewayConfig, pricing: Pricing |
   }
   // Instances sharing Redis may each have a store of their own: the admin API's changes go through Redis then.
   const state = new GovernanceState(raw, config.providers,
-    redisCounters ? redisStateStore(redisCounters, sources.store) : sources.store, logger);
+    redisCounters ? redisStateStore(redisCounters, sources.store) : sources.store, logger,
+    config.mcp?.clients.map((c) => c.name) ?? []);
   let model;
   try {
     model = await state.load();

@@ -42,6 +42,8 @@ export interface VirtualKey {
   readonly limits: Limits;
   /** By provider: the provider grant's counters, then `limits`. */
   readonly limitsVia: ReadonlyMap<string, Limits>;
+  /** `mcp_configs`: MCP client name → the tools (their names on the server) it may use, null: all; absent: none. */
+  readonly mcpTools: ReadonlyMap<string, ReadonlySet<string> | null>;
 }
 
 export interface GovernanceModel {
@@ -51,6 +53,21 @@ export interface GovernanceModel {
   readonly counters: ReadonlyMap<string, CounterSpec>;
   readonly teams: ReadonlyMap<string, { name: string; customerId: string | null; limits: Limits }>;
   readonly customers: ReadonlyMap<string, { name: string; limits: Limits }>;
+}
+
+/**
+ * The keys' `mcp_configs` with `mcp_client_id` read as the MCP client it names (its `client_id`, else its name), so
+ * every entry names its client by `mcp_client_name`.
+ */
+export function mcpClientNames(raw: RawGovernance, clients: readonly { name: string; client_id?: string }[]): RawGovernance {
+  return { ...raw, virtual_keys: raw.virtual_keys.map((vk) => (vk.mcp_configs.length === 0 ? vk : {
+    ...vk, mcp_configs: vk.mcp_configs.map((mc) => {
+      if (mc.mcp_client_name !== undefined) return mc;
+      const id = String(mc.mcp_client_id);
+      const { mcp_client_id: _id, ...rest } = mc;
+      return { ...rest, mcp_client_name: clients.find((c) => c.client_id === id)?.name ?? id };
+    }),
+  })) };
 }
 
 /** Hex SHA-256 (the one-shot `crypto.hash`: no Hash object per request). */
@@ -91,9 +108,11 @@ const timeOf = (text: string | undefined, fallback: number): number => {
 /**
  * `persisted`: the config store's counters by key (`budget:<id>`…): a rolling window keeps counting from the anchor
  * stored for it (else the config's `last_reset`, else now), and the window now is in starts from what was counted.
+ * `mcpClients`: the names of the configured MCP clients, which keys' `mcp_configs` name (after `mcpClientNames`).
  */
 export function compileGovernance(raw: RawGovernance, providers: readonly ProviderConfig[], now: number,
-  problems: ConfigProblem[], persisted: ReadonlyMap<string, PersistedCounter> = new Map()): GovernanceModel {
+  problems: ConfigProblem[], persisted: ReadonlyMap<string, PersistedCounter> = new Map(),
+  mcpClients: readonly string[] = []): GovernanceModel {
   const at = (...path: (string | number)[]) => ['governance', ...path].join('.');
   const unique = (list: readonly { id: string }[], where: string) => {
     const seen = new Set<string>();
@@ -208,11 +227,23 @@ export function compileGovernance(raw: RawGovernance, providers: readonly Provid
         models: pc.allowed_models.includes('*') ? null : new Set(pc.allowed_models), keys: keyNames,
         limits: limitsOf(pc, path) });
     });
+    const mcpTools = new Map<string, ReadonlySet<string> | null>();
+    vk.mcp_configs.forEach((mc, j) => {
+      const path = ['virtual_keys', i, 'mcp_configs', j];
+      const name = mc.mcp_client_name ?? String(mc.mcp_client_id);
+      if (!mcpClients.includes(name)) {
+        problems.push({ path: at(...path, mc.mcp_client_name !== undefined ? 'mcp_client_name' : 'mcp_client_id'),
+          message: `no MCP client '${name}' in mcp.client_configs; configured: ${mcpClients.join(', ') || 'none'}` });
+      } else if (mcpTools.has(name)) {
+        problems.push({ path: at(...path), message: `MCP client '${name}' is configured twice for this key` });
+      }
+      mcpTools.set(name, mc.tools_to_execute.includes('*') ? null : new Set(mc.tools_to_execute));
+    });
     const limits = merge(limitsOf(vk, ['virtual_keys', i]), team?.limits ?? NO_LIMITS, customer?.limits ?? NO_LIMITS);
     const limitsVia = new Map([...grants].map(([name, grant]) => [name, merge(grant.limits, limits)]));
     return {
       id: vk.id, name: vk.name, active: vk.is_active, digest: (vk as KeySource).value_digest ?? digestOf(vk.value), teamId: vk.team_id ?? null,
-      customerId, grants, limits, limitsVia,
+      customerId, grants, limits, limitsVia, mcpTools,
     };
   }
 

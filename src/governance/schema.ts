@@ -65,6 +65,20 @@ export const providerConfigSchema = z.strictObject({
 }).refine((pc) => !(pc.keys && pc.key_ids), { message: "give 'keys' or 'key_ids' (the same list), not both" })
   .transform(({ key_ids, keys, ...pc }) => ({ ...pc, keys: keys ?? key_ids ?? ['*'] }));
 
+/**
+ * One MCP client's tools a virtual key may use. Bifrost's API names the client (`mcp_client_name`), its config file
+ * by id (`mcp_client_id`: here a client's `client_id` or its name). `tools_to_execute` as on the client: `["*"]`
+ * all of them, `[]` none, or names; further narrowed by the client's own `tools_to_execute`.
+ */
+const mcpConfigSchema = z.strictObject({
+  id: z.union([z.string(), z.number()]).optional(),
+  virtual_key_id: z.string().optional(),
+  mcp_client_name: z.string().min(1).optional(),
+  mcp_client_id: z.union([z.string().min(1), z.number()]).optional(),
+  tools_to_execute: allowList.default([]),
+}).refine((mc) => (mc.mcp_client_name === undefined) !== (mc.mcp_client_id === undefined),
+  { message: "name the MCP client with 'mcp_client_name' or 'mcp_client_id' (one of them)" });
+
 /** The longest key value accepted, in the config and on the wire: anything longer is refused unread. */
 export const MAX_KEY_LENGTH = 256;
 export const KEY_VALUE_RULE = `8 to ${MAX_KEY_LENGTH} printable ASCII characters without spaces, as a header carries them`;
@@ -82,7 +96,8 @@ export const virtualKeyShape = z.strictObject({
   budget_id: id.optional(),
   rate_limit_id: id.optional(),
   provider_configs: z.array(providerConfigSchema).default([]),
-  mcp_configs: z.array(z.unknown()).max(0, 'MCP tool allow-lists are not enforced yet: remove mcp_configs').optional(),
+  // Which MCP tools the key's requests get and may run; missing, like empty, allows none (Bifrost's rule).
+  mcp_configs: z.array(mcpConfigSchema).default([]),
 });
 export const ONE_OWNER = { message: 'a virtual key belongs to a team or a customer, not both' };
 const virtualKeySchema = virtualKeyShape.refine((vk) => !(vk.team_id && vk.customer_id), ONE_OWNER);

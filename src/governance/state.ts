@@ -27,6 +27,8 @@ export class GovernanceState {
   readonly #providers: readonly ProviderConfig[];
   readonly #store: GovernanceStateStore | null;
   readonly #logger: Logger;
+  /** The configured MCP clients' names, which keys' `mcp_configs` name. */
+  readonly #mcpClients: readonly string[];
   #entities = new Map<string, StoredEntity>();
   #counters = new Map<string, PersistedCounter>();
   /** The store's revision last read: the watch looks for changes past it. */
@@ -36,8 +38,10 @@ export class GovernanceState {
   /** Changes are applied one at a time, in the order they were made or found. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(base: RawGovernance, providers: readonly ProviderConfig[], store: GovernanceStateStore | null, logger: Logger) {
+  constructor(base: RawGovernance, providers: readonly ProviderConfig[], store: GovernanceStateStore | null, logger: Logger,
+    mcpClients: readonly string[] = []) {
     this.#base = base;
+    this.#mcpClients = mcpClients;
     this.#providers = providers;
     this.#store = store;
     this.#logger = logger;
@@ -99,7 +103,7 @@ export class GovernanceState {
       for (const [kind, id, body] of writes) next.set(`${kind}\u0000${id}`, { kind, id, body });
       const problems: ConfigProblem[] = [];
       const raw = this.#mergedWith(next);
-      compileGovernance(raw, this.#providers, Date.now(), problems, this.#counters);
+      compileGovernance(raw, this.#providers, Date.now(), problems, this.#counters, this.#mcpClients);
       if (problems.length > 0) return problems;
       if (!this.#store) throw new Error('no config store');
       await this.#store.writeEntities([...writes]);
@@ -150,7 +154,7 @@ export class GovernanceState {
    */
   async #compile(raw: RawGovernance, problems: ConfigProblem[]): Promise<GovernanceModel> {
     const now = Date.now();
-    let model = compileGovernance(raw, this.#providers, now, problems, this.#counters);
+    let model = compileGovernance(raw, this.#providers, now, problems, this.#counters, this.#mcpClients);
     this.#merged = raw;
     const missing = [...model.counters.values()].filter((c) => !this.#counters.has(c.key))
       .map((c): [string, number] => [c.key, c.period.anchor]);
@@ -158,7 +162,7 @@ export class GovernanceState {
     try {
       const snapshot = await this.#store.load(missing);
       for (const c of snapshot.counters) this.#counters.set(c.key, { anchor: c.anchor, used: c.used, windowEnd: c.windowEnd });
-      model = compileGovernance(raw, this.#providers, now, [], this.#counters);
+      model = compileGovernance(raw, this.#providers, now, [], this.#counters, this.#mcpClients);
     } catch (error) {
       this.#logger.warn({ err: { message: (error as Error).message } }, 'governance: new counters could not be recorded in the config store');
     }

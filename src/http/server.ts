@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { App, us_listen_socket_close, us_socket_local_port, type HttpRequest, type HttpResponse, type TemplatedApp,
   type us_listen_socket } from 'uWebSockets.js';
 import { writeAccessLine } from '../observability/access-log.js';
-import { requestLogRecord } from '../observability/request-log.js';
+import { loggedDialectOf, requestLogRecord } from '../observability/request-log.js';
 import type { LogSink } from '../stores/log-record.js';
 import type { HttpMetrics } from '../observability/http-metrics.js';
 import type { ErrorData } from '../errors/error-data.js';
@@ -211,10 +211,13 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     const routeIndex = metrics.routes.indexOf(route.label ?? routeLabelOf(route.path));
     const labelOf = route.labelOf;
     const method = route.method.toUpperCase();
+    const logDialect = loggedDialectOf(route.handler);
     const serve = (methodIndex: number, headOnly: boolean) => (res: HttpResponse, req: HttpRequest) => {
       const path = req.getUrl();
       const sink = openSink(res, req, labelOf ? metrics.routes.indexOf(labelOf(path)) : routeIndex, methodIndex);
       sink.headOnly = headOnly;
+      // Marked before the body is read: a request refused on its way to the handler is recorded too.
+      if (logDialect) sink.access.dialect = logDialect;
       const incoming: ReadingRequest = {
         method,
         path,

@@ -18,6 +18,15 @@ export interface McpToolFilter {
   readonly includeClients?: readonly string[] | null;
   /** `x-bf-mcp-include-tools`; null: no filter. */
   readonly includeTools?: readonly string[] | null;
+  /** The virtual key's `mcp_configs`: client → its tools the key may use (null: all); a client not in it: none.
+   * Absent or null: the request presents no virtual key. */
+  readonly keyTools?: ReadonlyMap<string, ReadonlySet<string> | null> | null;
+}
+
+/** A virtual key as the MCP filters read it (governance's VirtualKey is one). */
+export interface McpKeyGrant {
+  readonly id: string;
+  readonly mcpTools: ReadonlyMap<string, ReadonlySet<string> | null>;
 }
 
 export interface McpToolResult {

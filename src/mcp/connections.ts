@@ -60,9 +60,15 @@ export interface McpOwner {
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_CAP_MS = 30_000;
 const STABLE_MS = 60_000;
-const PING_INTERVAL_MS = 30_000;
 /** How long connecting, listing or pinging may take before the attempt counts as failed. */
 const HANDSHAKE_TIMEOUT_MS = 15_000;
+
+/** How often a connected server is pinged (`is_ping_available`), and how long its answer may take. */
+export interface PingTiming {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+}
+const DEFAULT_PING: PingTiming = { intervalMs: 30_000, timeoutMs: HANDSHAKE_TIMEOUT_MS };
 
 export class McpConnections implements McpOwner {
   readonly #logger: Logger;
@@ -71,10 +77,18 @@ export class McpConnections implements McpOwner {
   #version = 0;
   #view: McpView = { version: 0, clients: [] };
 
-  constructor(config: McpConfig, logger: Logger) {
+  readonly #ping: PingTiming;
+
+  /** `ping`: the default's half a minute is long for a test to wait out. */
+  constructor(config: McpConfig, logger: Logger, ping: PingTiming = DEFAULT_PING) {
     this.#logger = logger.child({ component: 'mcp' });
-    for (const client of config.clients) this.#connections.set(client.name, new Connection(client, this.#logger, () => this.#changed()));
+    this.#ping = ping;
+    for (const client of config.clients) this.#connections.set(client.name, this.#connection(client));
     this.#changed();
+  }
+
+  #connection(client: McpClientConfig): Connection {
+    return new Connection(client, this.#logger, () => this.#changed(), this.#ping);
   }
 
   /** Connects every client; resolves once each has connected or failed its first attempt (then retries on its own). */
@@ -115,7 +129,7 @@ export class McpConnections implements McpOwner {
     await Promise.all(closing);
     const started: Promise<void>[] = [];
     for (const client of wanted.values()) {
-      const connection = new Connection(client, this.#logger, () => this.#changed());
+      const connection = this.#connection(client);
       this.#connections.set(client.name, connection);
       started.push(connection.start());
     }
@@ -156,11 +170,13 @@ class Connection {
   #retryTimer: NodeJS.Timeout | null = null;
   #syncTimer: NodeJS.Timeout | null = null;
   #pingTimer: NodeJS.Timeout | null = null;
+  readonly #pingTiming: PingTiming;
 
-  constructor(config: McpClientConfig, logger: Logger, onChange: () => void) {
+  constructor(config: McpClientConfig, logger: Logger, onChange: () => void, ping: PingTiming) {
     this.config = config;
     this.#logger = logger.child({ mcpClient: config.name });
     this.#onChange = onChange;
+    this.#pingTiming = ping;
   }
 
   view(): McpClientView {
@@ -207,7 +223,7 @@ class Connection {
       this.#syncTimer.unref();
     }
     if (this.config.ping) {
-      this.#pingTimer = setInterval(() => void this.#ping(client), PING_INTERVAL_MS);
+      this.#pingTimer = setInterval(() => void this.#ping(client), this.#pingTiming.intervalMs);
       this.#pingTimer.unref();
     }
   }
@@ -262,7 +278,7 @@ class Connection {
 
   async #ping(client: Client): Promise<void> {
     try {
-      await client.ping({ timeout: HANDSHAKE_TIMEOUT_MS });
+      await client.ping({ timeout: this.#pingTiming.timeoutMs });
     } catch (error) {
       this.#lost(client, `ping failed: ${describe(error)}`);
     }

@@ -11,15 +11,15 @@ import { MCP_START_WAIT_MS } from './entry.js';
 import { McpThread } from './host-thread.js';
 import { MCP_CONNECTED_GAUGE, McpMetrics } from './metrics.js';
 import { RemoteMcpOwner, type McpTransport } from './remote.js';
-import { mcpRoutes } from './routes.js';
+import { mcpRoutes, type KeyIdentifier } from './routes.js';
 import { McpToolCatalog } from './tool-catalog.js';
 
 export interface StartedMcp {
   readonly catalog: McpToolCatalog;
   readonly metrics: McpMetrics;
   readonly connectedGauge: ScrapeGauge;
-  /** POST /v1/mcp/tool/execute and /mcp. */
-  readonly routes: Route[];
+  /** POST /v1/mcp/tool/execute and /mcp; with governance, a virtual key presented narrows the tools to its own. */
+  routes(governance: KeyIdentifier | null): Route[];
   /** The MCP part of /health: each server's state and tool count. */
   health(): unknown;
 }
@@ -45,7 +45,7 @@ export async function startMcp(config: McpConfig, deps: { plugins: PluginRunner;
     read: () => config.clients.map((client) => ({ labels: [client.name],
       value: catalog.view.clients.find((c) => c.name === client.name)?.state === 'connected' ? 1 : 0 })),
   };
-  return { catalog, metrics, connectedGauge, routes: mcpRoutes(catalog, deps.logger), health: () => mcpHealth(catalog) };
+  return { catalog, metrics, connectedGauge, routes: (governance) => mcpRoutes(catalog, deps.logger, governance), health: () => mcpHealth(catalog) };
 }
 
 function mcpHealth(catalog: McpToolCatalog): unknown {

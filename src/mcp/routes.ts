@@ -2,7 +2,7 @@
 // - `POST /v1/mcp/tool/execute` (Bifrost's): one assistant tool call in, the `role: tool` message out; with
 //   `?format=responses`, a Responses `function_call` item in and its `function_call_output` item out.
 // - `/mcp`: Heimdall as an MCP server (streamable HTTP) over the aggregated, filtered tools, for Claude Desktop,
-//   Cursor or any MCP client. Served by the SDK's `createMcpHandler` through a Web Request/Response bridge. It keeps
+//   Cursor or any MCP client. Both narrow the tools to a virtual key's `mcp_configs` when the client presents one. Served by the SDK's `createMcpHandler` through a Web Request/Response bridge. It keeps
 //   no session between requests (the SDK's stateless serving), so a client's next request may land on any process
 //   of a cluster.
 
@@ -14,18 +14,27 @@ import { MCP_ROUTES } from './entry.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest, Route } from '../http/server.js';
 import { VERSION } from '../version.js';
-import type { McpToolFilter } from './catalog.js';
+import type { McpKeyGrant, McpToolFilter } from './catalog.js';
 import { headerList, type McpToolCatalog } from './tool-catalog.js';
 
-/** The request's `x-bf-mcp-include-clients` / `x-bf-mcp-include-tools` (Bifrost's headers). */
-export function filterOf(headers: Readonly<Record<string, string>>): McpToolFilter {
-  return { includeClients: headerList(headers['x-bf-mcp-include-clients']), includeTools: headerList(headers['x-bf-mcp-include-tools']) };
+/** The request's `x-bf-mcp-include-clients` / `x-bf-mcp-include-tools` (Bifrost's headers), and its virtual key's tools. */
+export function filterOf(headers: Readonly<Record<string, string>>, key: McpKeyGrant | null = null): McpToolFilter {
+  return { includeClients: headerList(headers['x-bf-mcp-include-clients']), includeTools: headerList(headers['x-bf-mcp-include-tools']),
+    keyTools: key?.mcpTools ?? null };
+}
+
+/**
+ * Finds the virtual key a request presents (governance's `identify`): null when it presents none and none is
+ * required; throws the refusal (401) for a key that is not one, inactive, or missing where one is required.
+ */
+export interface KeyIdentifier {
+  identify(headers: Readonly<Record<string, string>>): McpKeyGrant | null;
 }
 
 /** The MCP routes over the catalog (a gateway without MCP serves `mcpNotConfiguredRoutes` instead). */
-export function mcpRoutes(catalog: McpToolCatalog, logger: Logger): Route[] {
-  const execute = executeHandler(catalog, logger);
-  const server = mcpServerHandler(catalog, logger);
+export function mcpRoutes(catalog: McpToolCatalog, logger: Logger, keys: KeyIdentifier | null = null): Route[] {
+  const execute = executeHandler(catalog, logger, keys);
+  const server = mcpServerHandler(catalog, logger, keys);
   return MCP_ROUTES.map((route) => ({ ...route, readBody: route.method === 'post',
     handler: route.path === '/v1/mcp/tool/execute' ? execute : server }));
 }
@@ -88,16 +97,19 @@ function parseArguments(raw: unknown): Record<string, unknown> {
   return value;
 }
 
-function executeHandler(catalog: McpToolCatalog, logger: Logger) {
+function executeHandler(catalog: McpToolCatalog, logger: Logger, keys: KeyIdentifier | null) {
   return (request: IncomingRequest, sink: ResponseSink): void => {
     const format = new URLSearchParams(request.query).get('format') ?? 'chat';
     let call: ToolCallIn;
     try {
+      // Who is asking comes first, as on the inference routes.
+      const key = keys?.identify(request.headers) ?? null;
+      if (key) sink.access.virtualKeyId = key.id;
       if (format !== 'chat' && format !== 'responses') {
         throw new GatewayError('INVALID_REQUEST', `format must be 'chat' or 'responses', not '${format}'`, { param: 'format' });
       }
       call = parseToolCall(request.body, format);
-      checkPermitted(catalog, call.name, filterOf(request.headers));
+      checkPermitted(catalog, call.name, request.headers, key);
     } catch (error) {
       fail(sink, toErrorData(error));
       return;
@@ -117,23 +129,28 @@ function executeHandler(catalog: McpToolCatalog, logger: Logger) {
   };
 }
 
-/** 404 for a tool no server has, 403 for one config or the request's filter headers do not permit. */
-function checkPermitted(catalog: McpToolCatalog, name: string, filter: McpToolFilter): void {
+/** 404 for a tool no server has, 403 for one the config, the request's filter headers or its virtual key do not permit. */
+function checkPermitted(catalog: McpToolCatalog, name: string, headers: Readonly<Record<string, string>>, key: McpKeyGrant | null): void {
   if (!catalog.exists(name)) return; // execute answers MCP_UNKNOWN_TOOL with the known names
   if (!catalog.get(name)) return; // execute answers MCP_TOOL_NOT_PERMITTED
-  if (!catalog.permits(name, filter)) {
+  if (!catalog.permits(name, filterOf(headers))) {
     throw new GatewayError('MCP_TOOL_NOT_PERMITTED', `MCP tool '${name}' is left out by the request's x-bf-mcp-include-clients / x-bf-mcp-include-tools headers`);
+  }
+  if (key && !catalog.permits(name, filterOf(headers, key))) {
+    throw new GatewayError('MCP_TOOL_NOT_PERMITTED', `virtual key '${key.id}' may not use MCP tool '${name}' (its mcp_configs)`);
   }
 }
 
 /** Heimdall's own tools as an MCP server: one fresh low-level Server per HTTP request, over the catalog. */
-function mcpServerHandler(catalog: McpToolCatalog, logger: Logger) {
+function mcpServerHandler(catalog: McpToolCatalog, logger: Logger, keys: KeyIdentifier | null) {
   const handler = createMcpHandler((ctx) => {
     const headers: Record<string, string> = {};
     ctx.requestInfo?.headers.forEach((value, name) => {
       headers[name] = value;
     });
-    const filter = filterOf(headers);
+    // The same headers passed `identify` before the request reached the SDK: this finds the same key, or none.
+    const key = keys?.identify(headers) ?? null;
+    const filter = filterOf(headers, key);
     const requestId = headers['x-request-id'] ?? 'mcp';
     const server = new Server({ name: 'heimdall', version: VERSION }, { capabilities: { tools: {} } });
     server.setRequestHandler('tools/list', () => ({
@@ -143,7 +160,7 @@ function mcpServerHandler(catalog: McpToolCatalog, logger: Logger) {
     server.setRequestHandler('tools/call', async (request, callCtx) => {
       const name = request.params.name;
       try {
-        checkPermitted(catalog, name, filter);
+        checkPermitted(catalog, name, headers, key);
         const result = await catalog.execute(name, request.params.arguments ?? {}, { requestId, signal: callCtx.mcpReq.signal });
         return { content: [{ type: 'text', text: result.content }], isError: result.isError };
       } catch (error) {
@@ -159,6 +176,13 @@ function mcpServerHandler(catalog: McpToolCatalog, logger: Logger) {
   }, { onerror: (error) => logger.debug({ err: error }, 'MCP server request failed') });
 
   return (request: IncomingRequest, sink: ResponseSink): void => {
+    try {
+      const key = keys?.identify(request.headers) ?? null;
+      if (key) sink.access.virtualKeyId = key.id;
+    } catch (error) {
+      fail(sink, toErrorData(error));
+      return;
+    }
     const abort = new AbortController();
     sink.onAbort({ clientAborted: () => abort.abort() });
     const headers = new Headers();

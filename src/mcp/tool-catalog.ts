@@ -1,6 +1,6 @@
 // The MCP tools as the request path sees them (McpCatalog): built from the owner's view of the servers each time it
 // changes (not per request), with each client's `tools_to_execute` applied; filtered per request by the
-// `x-bf-mcp-include-*` headers; executed with the arguments checked against the tool's input schema, inside the
+// `x-bf-mcp-include-*` headers and the virtual key's `mcp_configs`; executed with the arguments checked against the tool's input schema, inside the
 // plugins' tool hooks, within `client.mcp_tool_execution_timeout`, and counted in the metrics.
 
 import type { Logger } from 'pino';
@@ -95,7 +95,9 @@ export class McpToolCatalog implements McpCatalog {
   }
 
   tools(filter?: McpToolFilter): readonly McpTool[] {
-    if ((filter?.includeClients ?? null) === null && (filter?.includeTools ?? null) === null) return this.#permitted;
+    if ((filter?.includeClients ?? null) === null && (filter?.includeTools ?? null) === null && (filter?.keyTools ?? null) === null) {
+      return this.#permitted;
+    }
     return this.#permitted.filter((tool) => passes(tool, filter!));
   }
 
@@ -176,7 +178,15 @@ export class McpToolCatalog implements McpCatalog {
 function passes(tool: McpTool, filter: McpToolFilter): boolean {
   const clients = filter.includeClients ?? null;
   const tools = filter.includeTools ?? null;
-  return (clients === null || clients.includes(tool.client)) && (tools === null || tools.some((name) => matchesTool(name, tool)));
+  return (clients === null || clients.includes(tool.client)) && (tools === null || tools.some((name) => matchesTool(name, tool)))
+    && keyAllows(filter.keyTools ?? null, tool);
+}
+
+/** The virtual key's `mcp_configs` let the tool through (a request without a key: every tool). */
+function keyAllows(keyTools: ReadonlyMap<string, ReadonlySet<string> | null> | null, tool: McpTool): boolean {
+  if (keyTools === null) return true;
+  const allowed = keyTools.get(tool.client);
+  return allowed === null || (allowed !== undefined && allowed.has(tool.tool));
 }
 
 /** An `x-bf-mcp-include-tools` entry: `client-tool`, `client-*` (Bifrost's forms), or the tool's full `client_tool`. */

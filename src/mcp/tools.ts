@@ -6,9 +6,10 @@
 // The tools' JSON text is made once per catalog version and filter, not per request: a job carries it as one string
 // (JobData.tools), which the worker appends to the body's tools (workers/providers/added-tools.ts). So plugins' hooks
 // see the client's own tools only. The filters stack as in Bifrost: the config's `tools_to_execute` (applied by the
-// catalog), then the request's `x-bf-mcp-include-clients` / `x-bf-mcp-include-tools`.
+// catalog), then the request's `x-bf-mcp-include-clients` / `x-bf-mcp-include-tools`, then its virtual key's
+// `mcp_configs`. A tool must pass every one of them.
 
-import type { McpCatalog, McpTool, McpToolFilter } from './catalog.js';
+import type { McpCatalog, McpKeyGrant, McpTool, McpToolFilter } from './catalog.js';
 
 /** The request headers (lower case) that narrow the tools, Bifrost's names so its users' clients work unchanged. */
 export const INCLUDE_CLIENTS_HEADER = 'x-bf-mcp-include-clients';
@@ -53,7 +54,8 @@ export class ToolSet {
   }
 }
 
-/** Past this many distinct filters in one catalog version, the cache starts over (the headers are the client's). */
+/** Past this many distinct header filters in one catalog version, their cache starts over (the headers are the
+ * client's). A virtual key's own set is kept apart: there are as many as the config has keys. */
 const MAX_CACHED_FILTERS = 64;
 
 /** A comma-separated header as a list; absent or blank: no filter. */
@@ -75,27 +77,35 @@ function nameOf(tool: unknown): string {
 export class McpTools {
   readonly catalog: McpCatalog;
   #version = -1;
+  /** By header filter (and key id): bounded. */
   readonly #sets = new Map<string, ToolSet | null>();
+  /** By key id alone (no header filter): one per configured virtual key at most. */
+  readonly #keySets = new Map<string, ToolSet | null>();
 
   constructor(catalog: McpCatalog) {
     this.catalog = catalog;
   }
 
-  /** The tools this request may be given (its headers narrow them); null when there are none. */
-  forRequest(headers: Readonly<Record<string, string>>): ToolSet | null {
+  /** The tools this request may be given (its headers and its virtual key narrow them); null when there are none. */
+  forRequest(headers: Readonly<Record<string, string>>, key: McpKeyGrant | null = null): ToolSet | null {
     const clients = headers[INCLUDE_CLIENTS_HEADER];
     const names = headers[INCLUDE_TOOLS_HEADER];
-    const key = clients === undefined && names === undefined ? '' : `${clients ?? ''}\n${names ?? ''}`;
-    if (this.catalog.version !== this.#version || this.#sets.size >= MAX_CACHED_FILTERS) {
+    const byHeaders = clients !== undefined || names !== undefined;
+    if (this.catalog.version !== this.#version) {
       this.#sets.clear();
+      this.#keySets.clear();
       this.#version = this.catalog.version;
     }
-    let set = this.#sets.get(key);
+    if (byHeaders && this.#sets.size >= MAX_CACHED_FILTERS) this.#sets.clear();
+    // A header value holds no newline: the last two parts are the headers', whatever the key's id holds.
+    const cache = byHeaders || key === null ? this.#sets : this.#keySets;
+    const id = byHeaders ? `${key?.id ?? ''}\n${clients ?? ''}\n${names ?? ''}` : key?.id ?? '';
+    let set = cache.get(id);
     if (set === undefined) {
-      const filter: McpToolFilter = { includeClients: listOf(clients), includeTools: listOf(names) };
+      const filter: McpToolFilter = { includeClients: listOf(clients), includeTools: listOf(names), keyTools: key?.mcpTools ?? null };
       const tools = this.catalog.tools(filter);
       set = tools.length > 0 ? new ToolSet(tools) : null;
-      this.#sets.set(key, set);
+      cache.set(id, set);
     }
     return set;
   }

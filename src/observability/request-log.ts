@@ -25,6 +25,29 @@ function capText(text: string): string {
 /** A media body as the log keeps it: what it was, not its bytes. */
 const described = (contentType: string, bytes: number): string => JSON.stringify({ media: contentType, bytes });
 
+/**
+ * The route handlers whose requests the request log records, by the name of their dialect. The server marks each of
+ * their requests for the log as it arrives, so a request refused before its handler runs (a body over
+ * `client.max_request_body_size_mb`, a form that cannot be read, a client gone mid-upload) is recorded too.
+ */
+const loggedHandlers = new WeakMap<object, string>();
+
+/** Marks `handler`'s requests for the request log under `dialect`; '' (the log is off) marks nothing. */
+export function logRequestsOf<T extends object>(handler: T, dialect: string): T {
+  if (dialect !== '') loggedHandlers.set(handler, dialect);
+  return handler;
+}
+
+/** A handler that hands its requests to `inner` is recorded as `inner` is. */
+export function loggedLike<T extends object>(wrapper: T, inner: object): T {
+  return logRequestsOf(wrapper, loggedHandlers.get(inner) ?? '');
+}
+
+/** The dialect `handler`'s requests are recorded under; '' when they are not recorded. */
+export function loggedDialectOf(handler: object): string {
+  return loggedHandlers.get(handler) ?? '';
+}
+
 /** What the request log was configured to keep. */
 export interface RequestLogSettings {
   /** `!client.disable_content_logging`: keep the request and the answer, capped. */

@@ -6,7 +6,7 @@
 // goes to the key's circuit breaker. In agent mode (src/mcp/agent.ts) an answer that calls tools the gateway may
 // run is not answered: the tools run, and the same job, its conversation grown by the turn, is submitted again.
 
-import type { JobData, ResultMeta, StreamEndMeta } from '../contract/messages.js';
+import type { JobData, ResultMeta, StreamEndMeta, UsageData } from '../contract/messages.js';
 import type { JobHandlers } from '../dispatch/channel.js';
 import type { ProviderPool, Ticket } from '../dispatch/pool.js';
 import { ERROR_CODES } from '../errors/codes.js';
@@ -246,6 +246,9 @@ export class ProviderCall implements JobHandlers, AbortListener {
     const sink = this.#sink;
     if (!sink.aborted && this.#retryLater(error, now)) return;
     this.#releasePermit();
+    // The turns of an agent loop the model answered before this failure were billed: the record says what they cost.
+    const spent = this.#agent?.usage ?? null;
+    if (spent) this.#account(spent);
     const outcome = this.#settledOutcome();
     outcome.error = error;
     outcome.status = statusOf(error);
@@ -302,15 +305,23 @@ export class ProviderCall implements JobHandlers, AbortListener {
     // the MCP tools an agent loop ran.
     outcome.upstreamMs = this.#run.waitedMs + this.#run.backoffMs + this.#run.toolMs;
     outcome.usage = meta.usage;
-    const access = this.#sink.access;
-    access.upstreamMs = this.#run.waitedMs;
-    if (meta.usage) {
-      access.tokensIn = meta.usage.promptTokens;
-      access.tokensOut = meta.usage.completionTokens;
-    }
+    this.#sink.access.upstreamMs = this.#run.waitedMs;
     // Priced where the answer settles: the provider answered, so what it reported is what it billed.
-    this.#costs?.record(access, this.#pool!.provider.name, this.#job!, meta.usage, this.#ctx.dialect === 'completions');
+    this.#account(meta.usage);
     return outcome;
+  }
+
+  /**
+   * The tokens the provider reported, and their price, onto the request's record: added to what an attempt before
+   * this one (a fallback's primary) already spent, so the record, the cost metrics and budgets see every one.
+   */
+  #account(usage: UsageData | null): void {
+    const access = this.#sink.access;
+    if (usage) {
+      access.tokensIn = (access.tokensIn ?? 0) + usage.promptTokens;
+      access.tokensOut = (access.tokensOut ?? 0) + usage.completionTokens;
+    }
+    this.#costs?.record(access, this.#pool!.provider.name, this.#job!, usage, this.#ctx.dialect === 'completions');
   }
 
   #upstreamMayResume(): void {

@@ -14,6 +14,7 @@ import type { ParsedRequest } from './parse.js';
 import { respondError } from './respond.js';
 
 export interface Governed {
+  readonly key: VirtualKey;
   readonly admission: Admission;
   /** Throws when the key may not use the candidate; else the filter of the provider keys it may use (null: all). */
   keyFilter(candidate: string): ((key: KeyConfig) => boolean) | null;
@@ -61,6 +62,7 @@ export function admitRequest(governance: Governance, key: VirtualKey, request: I
     access.afterResponse = (status) => decision.settle(access.provider, access.model, access.tokensIn, access.tokensOut,
       status < 400, access.costUsd);
     return {
+      key,
       admission: decision,
       keyFilter: (candidate) => {
         const [provider, model] = splitCandidate(candidate);

@@ -1,8 +1,8 @@
-// POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → route →
-// capabilities → pre-hooks → MCP tools (src/mcp/tools.ts) → dispatch to the provider's pool (retries there, and the
-// agent loop of src/mcp/agent.ts when the gateway may run a tool itself) → post-hooks → respond (JSON, or SSE
-// chunk by chunk). When the provider fails in a way that may fall back, the next fallback goes through route,
-// capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
+// POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → virtual key →
+// route → capabilities → pre-hooks → MCP tools (src/mcp/tools.ts, narrowed by the virtual key) → dispatch to the
+// provider's pool (retries there, and the agent loop of src/mcp/agent.ts when the gateway may run a tool itself) →
+// post-hooks → respond (JSON, or SSE chunk by chunk). When the provider fails in a way that may fall back, the next
+// fallback goes through route, capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
 // own file.
 
 import type { Logger } from 'pino';
@@ -21,7 +21,7 @@ import { AgentLoop } from '../mcp/agent.js';
 import type { McpCatalog } from '../mcp/catalog.js';
 import { addedTools, McpTools, type AddedTools, type ToolSet } from '../mcp/tools.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
-import { ContentCapture, type RequestLogSettings } from '../observability/request-log.js';
+import { ContentCapture, logRequestsOf, type RequestLogSettings } from '../observability/request-log.js';
 import { checkCapabilities, sendsNative } from './capabilities.js';
 import { completionAsChunks } from './completion-chunks.js';
 import { RequestContext } from './context.js';
@@ -224,13 +224,13 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     ctx.kind = parsed.kind;
     ctx.stream = parsed.stream;
     ctx.dialect = dialect.name;
-    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers);
+    if (mcp && parsed.kind === 'chat') ctx.mcpTools = mcp.forRequest(ctx.headers, governed?.key ?? null);
     const run = new RequestRun(parsed, fallbacks, deps.metrics, access);
     if (fallbacks.length > 0) run.next = (index) => attempt(ctx, sink, wire, run, index, governed);
     attempt(ctx, sink, wire, run, 0, governed);
   };
 
-  return function handleInference(request: IncomingRequest, sink: ResponseSink): void {
+  return logRequestsOf(function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
     const access = sink.access;
     if (logged) {
@@ -272,5 +272,5 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     } else if (admitted) {
       start(ctx, sink, parsed, fallbacks, admitted);
     }
-  };
+  }, logged);
 }

@@ -21,13 +21,16 @@ export class CostMeter {
     return this.#pricing;
   }
 
-  /** Prices the answer of `job` on `provider`, records it on `access` and counts it. */
+  /**
+   * Prices the answer of `job` on `provider`, adds it to what `access` holds (an earlier attempt of the request may
+   * have spent already) and counts it.
+   */
   record(access: AccessRecord, provider: string, job: JobData, usage: UsageData | null, textCompletion: boolean): Cost {
     const cost = this.#pricing.costOf({ provider, model: job.model, kind: job.kind, stream: job.stream, usage, body: job.body,
       textCompletion });
-    access.costUsd = cost.usd;
-    access.tokensCached = usage?.cachedTokens ?? null;
-    access.tokensReasoning = usage?.reasoningTokens ?? null;
+    access.costUsd = sum(access.costUsd, cost.usd);
+    access.tokensCached = sum(access.tokensCached, usage?.cachedTokens ?? null);
+    access.tokensReasoning = sum(access.tokensReasoning, usage?.reasoningTokens ?? null);
     const metrics = this.#metrics;
     const providerIndex = metrics ? metrics.providerIndex(provider) : -1;
     if (!metrics || providerIndex < 0) return cost;
@@ -41,3 +44,6 @@ export class CostMeter {
     return cost;
   }
 }
+
+/** Two parts of a total where either may be unknown (null): the known part; null when neither is known. */
+const sum = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : a + b);

@@ -12,6 +12,14 @@ export const LOG_TABLE = 'heimdall_request_logs';
  * few pages however long the prompts; a page of results fetches its contents by id.
  */
 export const CONTENT_TABLE = 'heimdall_request_log_contents';
+/**
+ * SQLite's index of the content for `search` (when `logs_store.search_index` is on): an FTS5 table over the content
+ * table (external content, so the text is stored once), tokenized in trigrams, which answers substring queries of 3
+ * characters or more from the index.
+ */
+export const SEARCH_TABLE = 'heimdall_request_log_search';
+/** The shortest search an index answers (a trigram); a shorter one scans the content. */
+export const MIN_INDEXED_SEARCH = 3;
 export const LOG_COMPONENT = 'request_logs';
 
 /** Record field → column, in insert order. */
@@ -65,7 +73,61 @@ function schemaSteps(types: { bigint: string; real: string; bool: string }): str
   ].join(';\n')];
 }
 
-export const SQLITE_LOG_SCHEMA = schemaSteps({ bigint: 'INTEGER', real: 'REAL', bool: 'INTEGER' });
+/**
+ * SQLite, step 2: the content table gets an INTEGER PRIMARY KEY (`seq`), so the search index can point at its rows by
+ * a rowid that VACUUM never renumbers.
+ */
+const SQLITE_CONTENT_SEQ_STEP = [
+  `CREATE TABLE ${CONTENT_TABLE}_next (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, request TEXT, response TEXT)`,
+  `INSERT INTO ${CONTENT_TABLE}_next (id, request, response) SELECT id, request, response FROM ${CONTENT_TABLE}`,
+  `DROP TABLE ${CONTENT_TABLE}`,
+  `ALTER TABLE ${CONTENT_TABLE}_next RENAME TO ${CONTENT_TABLE}`,
+].join(';\n');
+
+/**
+ * SQLite's search index (`logs_store.search_index`), made or dropped at open to match the config: external content,
+ * built over what the table holds, then kept by triggers (content rows are inserted once and deleted by retention,
+ * never updated).
+ */
+export const SQLITE_SEARCH_INDEX = {
+  create: [
+    `CREATE VIRTUAL TABLE ${SEARCH_TABLE} USING fts5(request, response, content='${CONTENT_TABLE}', content_rowid='seq', `
+      + "tokenize='trigram')",
+    `INSERT INTO ${SEARCH_TABLE} (${SEARCH_TABLE}) VALUES ('rebuild')`,
+    `CREATE TRIGGER ${SEARCH_TABLE}_insert AFTER INSERT ON ${CONTENT_TABLE} BEGIN `
+      + `INSERT INTO ${SEARCH_TABLE} (rowid, request, response) VALUES (new.seq, new.request, new.response); END`,
+    `CREATE TRIGGER ${SEARCH_TABLE}_delete AFTER DELETE ON ${CONTENT_TABLE} BEGIN `
+      + `INSERT INTO ${SEARCH_TABLE} (${SEARCH_TABLE}, rowid, request, response) VALUES ('delete', old.seq, old.request, old.response); END`,
+  ].join(';\n'),
+  drop: [`DROP TRIGGER IF EXISTS ${SEARCH_TABLE}_insert`, `DROP TRIGGER IF EXISTS ${SEARCH_TABLE}_delete`,
+    `DROP TABLE IF EXISTS ${SEARCH_TABLE}`].join(';\n'),
+};
+
+/**
+ * PostgreSQL's search index: trigram GIN indexes (pg_trgm) under the content's ILIKE, made or dropped at open. The
+ * extension goes to `public`, never to the store's own schema, whose drop would take it (and every other schema's
+ * trigram indexes) along. Where it cannot be created (no right to, not installed), a notice says so and search scans
+ * the content.
+ */
+export const POSTGRES_SEARCH_INDEX = {
+  create: `DO $$
+DECLARE ext_schema name;
+BEGIN
+  BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+  EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm is not available (%): request log search scans the content', SQLERRM;
+  END;
+  SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+  IF ext_schema IS NOT NULL THEN
+    EXECUTE format('CREATE INDEX IF NOT EXISTS ${CONTENT_TABLE}_request_trgm ON ${CONTENT_TABLE} USING gin (request %I.gin_trgm_ops)', ext_schema);
+    EXECUTE format('CREATE INDEX IF NOT EXISTS ${CONTENT_TABLE}_response_trgm ON ${CONTENT_TABLE} USING gin (response %I.gin_trgm_ops)', ext_schema);
+  END IF;
+END $$`,
+  drop: `DROP INDEX IF EXISTS ${CONTENT_TABLE}_request_trgm; DROP INDEX IF EXISTS ${CONTENT_TABLE}_response_trgm`,
+};
+
+export const SQLITE_LOG_SCHEMA = [...schemaSteps({ bigint: 'INTEGER', real: 'REAL', bool: 'INTEGER' }), SQLITE_CONTENT_SEQ_STEP];
 export const POSTGRES_LOG_SCHEMA = schemaSteps({ bigint: 'BIGINT', real: 'DOUBLE PRECISION', bool: 'BOOLEAN' });
 
 export type SqlDialect = 'sqlite' | 'postgres';
@@ -78,7 +140,8 @@ export interface BuiltQuery {
 /** Collects bound values and writes each one's placeholder: `?` for SQLite, `$n` for PostgreSQL. */
 class Params {
   readonly values: unknown[] = [];
-  constructor(readonly dialect: SqlDialect) {}
+  /** `indexed`: SQLite's search index exists (`logs_store.search_index`). */
+  constructor(readonly dialect: SqlDialect, readonly indexed = false) {}
 
   add(value: unknown): string {
     this.values.push(typeof value === 'string' ? withoutNul(value) : value);
@@ -102,6 +165,11 @@ export function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** An FTS5 query for `text` as one literal phrase: inside double quotes, with its own double quotes doubled. */
+export function ftsPhrase(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
+}
+
 function whereClause(f: LogFilter, p: Params): string {
   const and: string[] = [];
   if (f.from !== undefined) and.push(`timestamp_ms >= ${p.add(f.from)}`);
@@ -116,8 +184,12 @@ function whereClause(f: LogFilter, p: Params): string {
   if (f.virtualKeyIds) and.push(`virtual_key_id IN (${p.list(f.virtualKeyIds)})`);
   if (f.stream !== undefined) and.push(`stream = ${p.bool(f.stream)}`);
   if (f.minLatencyMs !== undefined) and.push(`latency_ms >= ${p.add(f.minLatencyMs)}`);
-  if (f.search !== undefined) {
-    // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE.
+  if (f.search !== undefined && p.indexed && p.dialect === 'sqlite' && [...f.search].length >= MIN_INDEXED_SEARCH) {
+    // The trigram index finds the content rows holding the text (any case); the log rows are those of their ids.
+    and.push(`${LOG_TABLE}.id IN (SELECT c.id FROM ${SEARCH_TABLE} s JOIN ${CONTENT_TABLE} c ON c.seq = s.rowid `
+      + `WHERE ${SEARCH_TABLE} MATCH ${p.add(ftsPhrase(f.search))})`);
+  } else if (f.search !== undefined) {
+    // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE (which its trigram indexes serve).
     const like = p.dialect === 'sqlite' ? 'LIKE' : 'ILIKE';
     const pattern = containsPattern(f.search);
     and.push(`EXISTS (SELECT 1 FROM ${CONTENT_TABLE} c WHERE c.id = ${LOG_TABLE}.id AND `
@@ -129,9 +201,9 @@ function whereClause(f: LogFilter, p: Params): string {
 const SELECT_META = META_COLUMNS.map(([, column]) => `${LOG_TABLE}.${column}`).join(', ');
 
 /** The page's query: one more row than asked, so the page knows whether another follows. */
-export function listQuery(q: LogQuery, dialect: SqlDialect): BuiltQuery {
+export function listQuery(q: LogQuery, dialect: SqlDialect, indexed = false): BuiltQuery {
   checkLogQuery(q);
-  const p = new Params(dialect);
+  const p = new Params(dialect, indexed);
   const expr = SORT_EXPRESSIONS[q.sort.field];
   const dir = q.sort.direction === 'asc' ? 'ASC' : 'DESC';
   let where = whereClause(q, p);
@@ -217,9 +289,9 @@ export function postgresStatsQuery(q: LogStatsQuery, maxGroups: number): BuiltQu
  * are read in one pass (in table order, not through the group's index, which would fetch rows one by one) and
  * aggregated by `aggregateStats` in the log worker.
  */
-export function sqliteStatsRowsQuery(q: LogStatsQuery): BuiltQuery {
+export function sqliteStatsRowsQuery(q: LogStatsQuery, indexed = false): BuiltQuery {
   checkLogStatsQuery(q);
-  const p = new Params('sqlite');
+  const p = new Params('sqlite', indexed);
   const g = groupExpression(q, p) ?? 'NULL';
   const where = whereClause(q, p);
   return { text: `SELECT ${g} AS g, status, latency_ms, tokens_in, tokens_out, tokens_cached, tokens_reasoning, cost_usd `

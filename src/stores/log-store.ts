@@ -4,7 +4,7 @@ import { LOG_QUERY_LIMITS, type LogPage, type LogQuery, type LogStats, type LogS
 import type { RequestLogRecord } from './log-record.js';
 import {
   aggregateStats, CONTENT_TABLE, contentValues, EMPTY_GROUP, getQuery, listQuery, LOG_COMPONENT, LOG_TABLE, META_COLUMNS,
-  pageOf, POSTGRES_LOG_SCHEMA, postgresStatsQuery, recordOf, retentionQueries, rowValues, SQLITE_LOG_SCHEMA,
+  pageOf, POSTGRES_LOG_SCHEMA, POSTGRES_SEARCH_INDEX, postgresStatsQuery, recordOf, retentionQueries, rowValues, SEARCH_TABLE, SQLITE_LOG_SCHEMA, SQLITE_SEARCH_INDEX,
   sqliteStatsRowsQuery, statsGroupOf, type BuiltQuery,
 } from './log-sql.js';
 import type postgres from 'postgres';
@@ -40,13 +40,16 @@ export interface LogStore {
 export interface OpenLogStoreOptions {
   busyTimeoutMs?: number;
   connectTimeoutSeconds?: number;
+  /** `logs_store.search_index`: keep a trigram index of the content for search (made or dropped at open). Default: on
+   * for PostgreSQL, off for SQLite (see `defaultSearchIndex`). */
+  searchIndex?: boolean;
 }
 
 export async function openLogStore(target: StoreTarget, options: OpenLogStoreOptions = {}): Promise<LogStore> {
   return target.type === 'sqlite'
-    ? sqliteLogStore(openSqlite(target.path, { busyTimeoutMs: options.busyTimeoutMs }))
+    ? sqliteLogStore(openSqlite(target.path, { busyTimeoutMs: options.busyTimeoutMs }), options.searchIndex ?? false)
     : postgresLogStore(openPostgres(target.connection, { connectTimeoutSeconds: options.connectTimeoutSeconds }),
-      target.connection.schema);
+      target.connection.schema, options.searchIndex ?? true);
 }
 
 function statsOf(groups: LogStats['groups'], q: LogStatsQuery): LogStats {
@@ -57,11 +60,17 @@ function statsOf(groups: LogStats['groups'], q: LogStatsQuery): LogStats {
 const INSERT_COLUMNS = META_COLUMNS.map(([, column]) => column);
 const CONTENT_INSERT = `INSERT INTO ${CONTENT_TABLE} (id, request, response) VALUES `;
 
-export function sqliteLogStore(db: SqliteDatabase): LogStore {
+export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStore {
   try {
     migrateSqlite(db, LOG_COMPONENT, SQLITE_LOG_SCHEMA);
     migrateSqlite(db, OWNERS_COMPONENT, SQLITE_OWNERS_SCHEMA);
     migrateSqlite(db, GOVERNANCE_COMPONENT, SQLITE_GOVERNANCE_SCHEMA);
+    // Made or dropped to match the config; IMMEDIATE, so processes opening the file together do it once.
+    db.transaction(() => {
+      const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(SEARCH_TABLE) !== undefined;
+      if (searchIndex && !exists) db.exec(SQLITE_SEARCH_INDEX.create);
+      if (!searchIndex && exists) db.exec(SQLITE_SEARCH_INDEX.drop);
+    }).immediate();
   } catch (error) {
     db.close();
     throw error;
@@ -92,14 +101,14 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
       insertAll.immediate(records);
     },
     async query(q) {
-      return pageOf(all(listQuery(q, 'sqlite')), q);
+      return pageOf(all(listQuery(q, 'sqlite', searchIndex)), q);
     },
     async get(id) {
       const [row] = all(getQuery(id, 'sqlite'));
       return row ? recordOf(row) : null;
     },
     async stats(q) {
-      const built = sqliteStatsRowsQuery(q);
+      const built = sqliteStatsRowsQuery(q, searchIndex);
       const rows = db.prepare(built.text).raw(true).iterate(...built.values) as IterableIterator<unknown[]>;
       return statsOf(aggregateStats(rows, q, LOG_QUERY_LIMITS.maxGroups), q);
     },
@@ -115,7 +124,7 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
   };
 }
 
-export async function postgresLogStore(sql: PostgresClient, schema: string | null): Promise<LogStore> {
+export async function postgresLogStore(sql: PostgresClient, schema: string | null, searchIndex = true): Promise<LogStore> {
   let migrated = false;
   // The server may be down at start: the schema is made on the first call that reaches it.
   const ready = async () => {
@@ -123,6 +132,11 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
     await migratePostgres(sql, schema, LOG_COMPONENT, POSTGRES_LOG_SCHEMA);
     await migratePostgres(sql, schema, OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA);
     await migratePostgres(sql, schema, GOVERNANCE_COMPONENT, POSTGRES_GOVERNANCE_SCHEMA);
+    // The search index made or dropped to match the config, under the lock migrations take, so processes do it once.
+    await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${`heimdall_migrate:${schema ?? ''}:${LOG_COMPONENT}`}))`;
+      await tx.unsafe(searchIndex ? POSTGRES_SEARCH_INDEX.create : POSTGRES_SEARCH_INDEX.drop);
+    });
     migrated = true;
   };
   const all = async (q: BuiltQuery) => {

@@ -15,6 +15,8 @@ export interface LogWorkerData {
   retryMaxMs: number;
   busyTimeoutMs: number;
   connectTimeoutSeconds: number;
+  /** `logs_store.search_index`; absent: the engine's default. */
+  searchIndex?: boolean;
 }
 
 export type FrontMessage =

@@ -35,7 +35,8 @@ function setUp(next: boolean, error?: unknown): void {
 /** The store, opened on first use and reopened after a failure to open. */
 function ensureStore(): Promise<LogStore> {
   if (store) return Promise.resolve(store);
-  opening ??= openLogStore(config.target, { busyTimeoutMs: config.busyTimeoutMs, connectTimeoutSeconds: config.connectTimeoutSeconds })
+  opening ??= openLogStore(config.target, { busyTimeoutMs: config.busyTimeoutMs, connectTimeoutSeconds: config.connectTimeoutSeconds,
+    searchIndex: config.searchIndex })
     .then((opened) => {
       store = opened;
       return opened;

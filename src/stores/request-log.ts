@@ -40,6 +40,8 @@ export interface RequestLogOptions {
   retryMaxMs?: number;
   busyTimeoutMs?: number;
   connectTimeoutSeconds?: number;
+  /** `logs_store.search_index`: a trigram index of the content for search. Default: the engine's (log-store.ts). */
+  searchIndex?: boolean;
 }
 
 export interface RequestLogCounters {
@@ -112,6 +114,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
     retryMaxMs: options.retryMaxMs ?? 5000,
     busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 5,
+    ...(options.searchIndex === undefined ? {} : { searchIndex: options.searchIndex }),
   };
   const description = describeTarget(options.target);
 
@@ -334,7 +337,8 @@ export async function openConfiguredRequestLog(config: RequestLogConfig, logger:
     return null;
   }
   const log = await openRequestLog({ target: config.target, logger, retentionDays: config.retentionDays,
-    queueCapacity: config.queueCapacity, batchSize: config.batchSize, flushIntervalMs: config.flushIntervalMs });
+    queueCapacity: config.queueCapacity, batchSize: config.batchSize, flushIntervalMs: config.flushIntervalMs,
+    searchIndex: config.searchIndex });
   logger.info({ store: log.description, content: config.content, retentionDays: config.retentionDays },
     `request log: ${log.description}, content ${config.content ? 'kept' : 'not kept'}, `
     + `${config.retentionDays === 0 ? 'kept forever' : `kept ${config.retentionDays} days`}`);

@@ -11,6 +11,7 @@ import { loadConfig } from '../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../dist/src/gateway.js';
 import type { RequestLogRecord } from '../../dist/src/stores/log-record.js';
 import { openRequestLog, type RequestLog } from '../../dist/src/stores/request-log.js';
+import { FakeCatalog } from '../fakes/mcp-catalog.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventually, openaiProvider, postChat, user } from './harness.js';
 
@@ -27,14 +28,14 @@ const dirs: string[] = [];
 let fake: FakeOpenAI;
 
 /** The gateway in front of the fake and the mock, its request log written off-thread into a real SQLite file. */
-async function startLogged(content: boolean): Promise<Logged> {
+async function startLogged(content: boolean, mcpCatalog?: FakeCatalog): Promise<Logged> {
   const dir = mkdtempSync(join(tmpdir(), 'heimdall-request-log-'));
   dirs.push(dir);
   const log = await openRequestLog({ target: { type: 'sqlite', path: join(dir, 'logs.db') }, logger: pino({ level: 'silent' }),
     retentionDays: 0, flushIntervalMs: 5 });
   const config = await loadConfig({
     raw: {
-      client: { disable_content_logging: !content },
+      client: { disable_content_logging: !content, max_request_body_size_mb: 1 },
       providers: {
         openai: openaiProvider(fake.url),
         mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
@@ -45,7 +46,7 @@ async function startLogged(content: boolean): Promise<Logged> {
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
   // The gateway owns the log from here, and closes it.
-  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), requestLog: log });
+  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), requestLog: log, ...(mcpCatalog ? { mcpCatalog } : {}) });
   return {
     gateway, log, url: `http://127.0.0.1:${gateway.port}`,
     async close() {
@@ -251,7 +252,49 @@ describe('one record per request', () => {
     expect(all).not.toContain('secret');
   });
 
+  it('a request refused before its handler: a body over client.max_request_body_size_mb, on any dialect', async () => {
+    const big = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: user('x'.repeat(1_200_000)) });
+    const refused = await chat(on, 'log-too-large-1', JSON.parse(big) as object);
+    expect(refused.status).toBe(413);
+    expect(await recordOf(on, 'log-too-large-1')).toMatchObject({ route: '/v1/chat/completions', dialect: 'openai', status: 413,
+      errorCode: 'body_too_large', provider: null, modelRequested: null, request: null });
+    const form = new FormData();
+    form.set('model', 'openai/whisper-1');
+    form.set('file', new Blob([Buffer.alloc(1_200_000, 1)], { type: 'audio/wav' }), 'a.wav');
+    const upload = await fetch(`${on.url}/v1/audio/transcriptions`, { method: 'POST', headers: { 'x-request-id': 'log-too-large-2' }, body: form });
+    expect(upload.status).toBe(413);
+    expect(await recordOf(on, 'log-too-large-2')).toMatchObject({ route: '/v1/audio/transcriptions', status: 413, errorCode: 'body_too_large' });
+    const anthropic = await fetch(`${on.url}/anthropic/v1/messages`, { method: 'POST', headers: { 'x-request-id': 'log-too-large-3',
+      'content-type': 'application/json' }, body: big });
+    expect(anthropic.status).toBe(413);
+    expect(await recordOf(on, 'log-too-large-3')).toMatchObject({ dialect: 'anthropic', status: 413 });
+  });
+
+  it('a failed request that used tokens: their count and price (an agent turn the model answered before the failure)', async () => {
+    const catalog = new FakeCatalog([{ client: 'weather', tool: 'forecast', autoExecute: true, run: () => ({ content: 'sunny', isError: false }) }]);
+    const agent = await startLogged(true, catalog);
+    try {
+      fake.script('gpt-4.1-mini', [
+        { toolCalls: [{ id: 'call_1', name: 'weather_forecast', arguments: '{}' }], usage: { prompt_tokens: 1000, completion_tokens: 500 } },
+        { error: { status: 400 } },
+      ]);
+      const failed = await chat(agent, 'log-spent-1', { model: 'openai/gpt-4.1-mini', messages: user('weather?') });
+      expect(failed.status).toBe(400);
+      const record = await recordOf(agent, 'log-spent-1');
+      expect(record).toMatchObject({ status: 400, tokensIn: 1000, tokensOut: 500 });
+      // gpt-4.1-mini: $0.40 in, $1.60 out per million tokens.
+      expect(record.costUsd).toBeCloseTo(0.0004 + 0.0008, 9);
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('the admin API\'s own requests, and the other routes, are not recorded', async () => {
+    // An unknown route (a scanner's guess) is answered and counted, not recorded.
+    expect((await fetch(`${on.url}/v1/nothing-here`, { method: 'POST', headers: { 'x-request-id': 'log-unrouted-1' } })).status).toBe(404);
+    await chat(on, 'log-after-unrouted', { model: 'mock/echo', messages: user('after') });
+    await recordOf(on, 'log-after-unrouted');
+    expect((await get(on, '/api/logs/log-unrouted-1')).status).toBe(404);
     await get(on, '/health');
     const page = (await (await get(on, '/api/logs?limit=1000')).json()) as { logs: RequestLogRecord[] };
     expect(page.logs.every((r) => r.dialect !== '' && !r.route.startsWith('/api') && r.route !== '/health')).toBe(true);

@@ -14,6 +14,8 @@ export interface FakeMcpServer {
   readonly seen: { requests: number; headers: Record<string, string | string[] | undefined> };
   /** Drops every open connection and stops listening (a server that went down). */
   close(): Promise<void>;
+  /** Streamable HTTP only: `false` holds every request unanswered (a hung server), `true` answers them and the next. */
+  answer?(yes: boolean): void;
 }
 
 async function listen(server: HttpServer, path: string, port = 0): Promise<string> {
@@ -38,11 +40,13 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 export async function startStreamableServer(name = 'http-fake', port = 0): Promise<FakeMcpServer> {
   const handler = createMcpHandler(() => buildToolServer(name));
   const seen: FakeMcpServer['seen'] = { requests: 0, headers: {} };
+  let held: (() => void)[] | null = null;
   const server = createServer((req, res) => {
     seen.requests++;
     seen.headers = req.headers;
     void (async () => {
       const body = req.method === 'POST' ? await readBody(req) : undefined;
+      if (held) await new Promise<void>((resolve) => held!.push(resolve));
       const headers = new Headers();
       for (const [key, value] of Object.entries(req.headers)) if (typeof value === 'string') headers.set(key, value);
       const response = await handler.fetch(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers, body }));
@@ -55,7 +59,12 @@ export async function startStreamableServer(name = 'http-fake', port = 0): Promi
       res.end();
     })().catch(() => res.destroy());
   });
-  return { url: await listen(server, '/mcp', port), seen, close: closer(server) };
+  const answer = (yes: boolean) => {
+    const waiting = held;
+    held = yes ? null : held ?? [];
+    if (yes) for (const resolve of waiting ?? []) resolve();
+  };
+  return { url: await listen(server, '/mcp', port), seen, close: closer(server), answer };
 }
 
 /** The server's side of one SSE connection. */

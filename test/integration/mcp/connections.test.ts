@@ -127,6 +127,33 @@ describe('an HTTP MCP server', () => {
     }
   });
 
+  it('that stops answering pings is shown disconnected and reconnected once it answers again', async () => {
+    const server = await startStreamableServer('hung');
+    const connections = new McpConnections(config(http('h', server.url)), logger, { intervalMs: 100, timeoutMs: 300 });
+    const state = () => connections.view().clients[0];
+    try {
+      await connections.start();
+      expect(state()).toMatchObject({ state: 'connected', reconnects: 0 });
+      const before = server.seen.requests;
+      // Pings are sent and answered while it is healthy: the connection stays as it is.
+      await eventually(() => server.seen.requests, (n) => n >= before + 3, 3_000);
+      expect(state()).toMatchObject({ state: 'connected', reconnects: 0 });
+      server.answer!(false);
+      await eventually(() => state(), (s) => s.state === 'disconnected', 5_000);
+      expect(state().lastError).toMatch(/^ping failed/);
+      await expect(connections.call('h', 'echo', { text: 'x' }, 1_000)).rejects.toMatchObject({ data: { code: 'MCP_SERVER_UNAVAILABLE' } });
+      server.answer!(true);
+      await eventually(() => state(), (s) => s.state === 'connected', 10_000);
+      expect(state().reconnects).toBe(1);
+      expect(state().lastError).toBeNull();
+      expect(await connections.call('h', 'echo', { text: 'back' }, 5_000)).toMatchObject({ content: 'back', isError: false });
+    } finally {
+      server.answer!(true);
+      await connections.close();
+      await server.close();
+    }
+  });
+
   it('has its tool list re-listed every sync interval', async () => {
     const server = await startStreamableServer('synced');
     const connections = new McpConnections(config(http('h', server.url, { syncIntervalMs: 200 })), logger);

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCursor, LogQueryError, type LogQuery } from '../../../src/stores/log-query.js';
 import type { RequestLogRecord } from '../../../src/stores/log-record.js';
 import { openLogStore, type LogStore } from '../../../src/stores/log-store.js';
-import { openSqlite } from '../../../src/stores/sqlite.js';
+import { LOG_COMPONENT, SQLITE_LOG_SCHEMA } from '../../../src/stores/log-sql.js';
+import { migrateSqlite, openSqlite } from '../../../src/stores/sqlite.js';
 import type { StoreTarget } from '../../../src/stores/store-config.js';
 import { POSTGRES, postgresAvailable, uniqueSchema } from '../../services.js';
 import { logRecord } from './records.js';
@@ -44,7 +45,7 @@ describe.each(engines)('the request log on $name', ({ up, target }) => {
 
   beforeAll(async () => {
     if (!up) return;
-    store = await openLogStore(target());
+    store = await openLogStore(target(), { searchIndex: true });
     const providers = ['openai', 'anthropic', 'groq'];
     for (let i = 0; i < 30; i++) {
       seeded.push(logRecord({
@@ -197,5 +198,108 @@ describe.each(engines)('the request log on $name', ({ up, target }) => {
       db.close();
     }
     expect((await store.query({ ...base, from: t0, to: t0 + 30_000 })).records).toHaveLength(30);
+  });
+
+  it.skipIf(!up)('searches content through its index: any case, quotes literal, short texts scanned, deletes followed', async () => {
+    const window = { from: t0, to: t0 + 30_000 };
+    const found = async (search: string, w: Partial<LogQuery> = window) => ids((await store.query({ ...base, ...w, search })).records).sort();
+    expect(await found('needle')).toEqual(['seed-3', 'seed-4']);
+    expect(await found('NEEDLE IN')).toEqual(['seed-4']);
+    expect(await found('"content":"Needle')).toEqual(['seed-4']);
+    expect(await found('% _lit')).toEqual(['seed-3']);
+    // Under three characters no trigram index can answer: the content is scanned, with the same result.
+    expect(await found('_l')).toEqual(['seed-3']);
+    expect(await found('ne')).toEqual(['seed-3', 'seed-4']);
+    const gone = [logRecord({ id: 'gone-1', timestamp: 500, request: 'a vanishing needle' })];
+    await store.insert(gone);
+    expect(await found('vanishing', {})).toEqual(['gone-1']);
+    await store.deleteOlderThan(1000, 10);
+    expect(await found('vanishing', {})).toEqual([]);
+    const t = target();
+    if (t.type === 'sqlite') {
+      const db = openSqlite(t.path);
+      // The FTS index matches the content table row for row.
+      expect(() => db.prepare("INSERT INTO heimdall_request_log_search (heimdall_request_log_search) VALUES ('integrity-check')").run()).not.toThrow();
+      db.close();
+    } else {
+      const sql = postgres({ ...POSTGRES, username: POSTGRES.user, onnotice: () => {} });
+      const indexes = await sql<{ indexname: string }[]>`SELECT indexname FROM pg_indexes WHERE schemaname = ${schema} AND indexname LIKE '%trgm'`;
+      await sql.end();
+      expect(indexes.map((row) => row.indexname).sort()).toEqual(['heimdall_request_log_contents_request_trgm', 'heimdall_request_log_contents_response_trgm']);
+    }
+  });
+});
+
+describe('logs_store.search_index', () => {
+  const found = async (store: LogStore, search: string) => ids((await store.query({ ...base, search })).records);
+
+  it('is off for SQLite unless asked (its writer runs in the gateway)', async () => {
+    const path = join(dir, 'default.db');
+    await (await openLogStore({ type: 'sqlite', path })).close();
+    const db = openSqlite(path);
+    expect(db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'heimdall_request_log_search'").get()).toMatchObject({ n: 0 });
+    db.close();
+  });
+
+  it.each(engines)('off drops the index and searches by reading the content; on again rebuilds it ($name)', async ({ up, target }) => {
+    if (!up) return;
+    const t = target();
+    const own: StoreTarget = t.type === 'sqlite' ? { type: 'sqlite', path: join(dir, 'switch.db') } : pgTarget(`${schema}_switch`);
+    const indexed = async () => {
+      if (own.type === 'sqlite') {
+        const db = openSqlite(own.path);
+        const row = db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE name LIKE 'heimdall_request_log_search%'").get() as { n: number };
+        db.close();
+        return row.n;
+      }
+      const sql = postgres({ ...POSTGRES, username: POSTGRES.user, onnotice: () => {} });
+      const [row] = await sql<{ n: number }[]>`SELECT COUNT(*)::int AS n FROM pg_indexes WHERE schemaname = ${own.connection.schema} AND indexname LIKE '%trgm'`;
+      await sql.end();
+      return row.n;
+    };
+    try {
+      let store = await openLogStore(own, { searchIndex: true });
+      await store.insert([logRecord({ id: 'sw-1', request: 'a switched needle' })]);
+      await store.close();
+      expect(await indexed()).toBeGreaterThan(0);
+      store = await openLogStore(own, { searchIndex: false });
+      expect(await indexed()).toBe(0);
+      await store.insert([logRecord({ id: 'sw-2', request: 'another switched needle' })]);
+      expect((await found(store, 'switched needle')).sort()).toEqual(['sw-1', 'sw-2']);
+      await store.close();
+      store = await openLogStore(own, { searchIndex: true });
+      expect(await indexed()).toBeGreaterThan(0);
+      // Rebuilt over everything, the records written while it was off included.
+      expect((await found(store, 'switched needle')).sort()).toEqual(['sw-1', 'sw-2']);
+      await store.close();
+    } finally {
+      if (own.type === 'postgres') {
+        const sql = postgres({ ...POSTGRES, username: POSTGRES.user, onnotice: () => {} });
+        await sql`DROP SCHEMA IF EXISTS ${sql(own.connection.schema!)} CASCADE`;
+        await sql.end();
+      }
+    }
+  });
+});
+
+describe('a SQLite request log made before the search index', () => {
+  it('gets the index over the content it holds, and keeps every record', async () => {
+    const path = join(dir, 'before-search.db');
+    const db = openSqlite(path);
+    migrateSqlite(db, LOG_COMPONENT, SQLITE_LOG_SCHEMA.slice(0, 1));
+    db.prepare(`INSERT INTO heimdall_request_log_contents (id, request, response) VALUES ('old-1', 'an old needle', NULL)`).run();
+    db.close();
+    const store = await openLogStore({ type: 'sqlite', path }, { searchIndex: true });
+    try {
+      await store.insert([logRecord({ id: 'new-1', timestamp: 10, request: 'a new needle' })]);
+      expect((await store.get('new-1'))?.request).toBe('a new needle');
+      const reopened = openSqlite(path);
+      const hits = reopened.prepare("SELECT c.id FROM heimdall_request_log_search s JOIN heimdall_request_log_contents c ON c.seq = s.rowid "
+        + "WHERE heimdall_request_log_search MATCH '\"needle\"' ORDER BY c.id").all() as { id: string }[];
+      reopened.close();
+      expect(hits.map((row) => row.id)).toEqual(['new-1', 'old-1']);
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -15,7 +15,12 @@ describe('the request log settings', () => {
   it('log to ./data/logs.db by default, content included, for 30 days', async () => {
     const cfg = await load({});
     expect(cfg.requestLog).toEqual({ enabled: true, content: true, retentionDays: 30,
-      target: { type: 'sqlite', path: resolve('data', 'logs.db') }, queueCapacity: 10_000, batchSize: 500, flushIntervalMs: 250 });
+      target: { type: 'sqlite', path: resolve('data', 'logs.db') }, queueCapacity: 10_000, batchSize: 500, flushIntervalMs: 250,
+      searchIndex: false });
+    expect((await load({ logs_store: { type: 'sqlite', search_index: true } })).requestLog.searchIndex).toBe(true);
+    // PostgreSQL's server does the indexing: on unless the config says otherwise.
+    expect((await load(pg({ host: 'db', db_name: 'x' }))).requestLog.searchIndex).toBe(true);
+    expect((await load({ logs_store: { ...pg({ host: 'db', db_name: 'x' }).logs_store, search_index: false } })).requestLog.searchIndex).toBe(false);
   });
 
   it('place the file in HEIMDALL_DATA_DIR, a relative path inside it, an absolute path where it says', async () => {

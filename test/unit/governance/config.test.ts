@@ -48,16 +48,52 @@ describe('the governance block', () => {
       budgets: [{ id: 'b', max_limit: 1, reset_duration: '1 day' }],
       rate_limits: [{ id: 'r', request_max_limit: 5 }],
       model_configs: [{ id: 'm', model_name: 'gpt-4o', budget_id: 'b' }],
-      virtual_keys: [vk({ value: 'short', mcp_configs: [{ mcp_client_id: 'x' }] }), vk({ id: 'vk-2', team_id: 't', customer_id: 'c' })],
+      virtual_keys: [vk({ value: 'short', mcp_configs: [{ mcp_client_id: 'x', mcp_client_name: 'x' }] }), vk({ id: 'vk-2', team_id: 't', customer_id: 'c' })],
       vitual_keys: [],
     }) }));
     const paths = err.problems.map((p) => p.path);
     expect(paths).toEqual(expect.arrayContaining(['governance.budgets[0].reset_duration',
       'governance.rate_limits[0].request_reset_duration', 'governance.model_configs[0].budget_id',
-      'governance.virtual_keys[0].value', 'governance.virtual_keys[0].mcp_configs', 'governance.virtual_keys[1]',
+      'governance.virtual_keys[0].value', 'governance.virtual_keys[0].mcp_configs[0]', 'governance.virtual_keys[1]',
       'governance.vitual_keys']));
     expect(err.message).toContain('vitual_keys');
     expect(err.message).toContain('a per-model budget is not enforced by Heimdall yet');
+  });
+});
+
+describe("a virtual key's mcp_configs", () => {
+  const mcp = { client_configs: [
+    { name: 'fs', client_id: 'c-123', connection_type: 'stdio', stdio_config: { command: 'node' }, tools_to_execute: ['*'] },
+    { name: 'web', connection_type: 'stdio', stdio_config: { command: 'node' }, tools_to_execute: ['*'] },
+  ] };
+
+  it('names a client by mcp_client_name, or by mcp_client_id (its client_id, else its name)', async () => {
+    const cfg = await loadConfig({ env: {}, raw: { ...base({ virtual_keys: [vk({ mcp_configs: [
+      { mcp_client_id: 'c-123', tools_to_execute: ['read_file'] }, { mcp_client_name: 'web', tools_to_execute: ['*'] }] })] }), mcp } });
+    expect(cfg.governance.raw.virtual_keys[0].mcp_configs.map((mc) => mc.mcp_client_name)).toEqual(['fs', 'web']);
+    const byId = await loadConfig({ env: {}, raw: { ...base({ virtual_keys: [vk({ mcp_configs: [{ mcp_client_id: 'web' }] })] }), mcp } });
+    expect(byId.governance.raw.virtual_keys[0].mcp_configs[0]).toMatchObject({ mcp_client_name: 'web', tools_to_execute: [] });
+  });
+
+  it('refuses a client that is not configured, one named twice, and neither or both names', async () => {
+    const err = await configError(() => loadConfig({ env: {}, raw: { ...base({ virtual_keys: [vk({ mcp_configs: [
+      { mcp_client_name: 'nobody', tools_to_execute: ['*'] }, { mcp_client_name: 'fs' }, { mcp_client_id: 'c-123' }] })] }), mcp } }));
+    expect(err.problems.map((p) => p.path)).toEqual(['governance.virtual_keys.0.mcp_configs.0.mcp_client_name',
+      'governance.virtual_keys.0.mcp_configs.2']);
+    expect(err.message).toContain("no MCP client 'nobody' in mcp.client_configs; configured: fs, web");
+    expect(err.message).toContain("MCP client 'fs' is configured twice for this key");
+    const neither = await configError(() => loadConfig({ env: {}, raw: { ...base({ virtual_keys: [vk({ mcp_configs: [{ tools_to_execute: ['*'] }] })] }), mcp } }));
+    expect(neither.message).toContain("name the MCP client with 'mcp_client_name' or 'mcp_client_id'");
+    const noMcp = await configError(() => loadConfig({ env: {}, raw: base({ virtual_keys: [vk({ mcp_configs: [{ mcp_client_name: 'fs' }] })] }) }));
+    expect(noMcp.message).toContain("no MCP client 'fs' in mcp.client_configs; configured: none");
+  });
+
+  it('warns that a key without mcp_configs gets no MCP tools, when MCP is configured', async () => {
+    const warned = await loadConfig({ env: {}, raw: { ...base({ virtual_keys: [vk(), vk({ id: 'vk-2', value: 'sk-bf-another-key-0001',
+      mcp_configs: [{ mcp_client_name: 'fs', tools_to_execute: ['*'] }] })] }), mcp } });
+    expect(warned.warnings.join('\n')).toContain("virtual key 'vk-1' has no mcp_configs: requests presenting them get no MCP tools");
+    const quiet = await loadConfig({ env: {}, raw: base({ virtual_keys: [vk()] }) });
+    expect(quiet.warnings.join('\n')).not.toContain('mcp_configs');
   });
 });
 

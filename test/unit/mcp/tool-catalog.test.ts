@@ -73,6 +73,18 @@ describe('McpToolCatalog', () => {
     expect(names('', undefined)).toEqual([]);
   });
 
+  it("filters by a virtual key's mcp_configs: its clients' listed tools, all with null, none for a client left out", () => {
+    const c = catalog(new Owner(view(1, ['fs', ['read', 'write']], ['web', ['search', 'fetch']])));
+    const keyTools = new Map<string, ReadonlySet<string> | null>([['fs', new Set(['write', 'nope'])], ['web', null]]);
+    expect(c.tools({ keyTools }).map((t) => t.name)).toEqual(['fs_write', 'web_search', 'web_fetch']);
+    expect(c.tools({ keyTools: new Map([['fs', new Set<string>()]]) })).toEqual([]);
+    expect(c.tools({ keyTools: new Map() })).toEqual([]);
+    // The key and the headers stack: a tool must pass both.
+    expect(c.tools({ keyTools, includeClients: ['fs'] }).map((t) => t.name)).toEqual(['fs_write']);
+    expect(c.permits('fs_read', { keyTools })).toBe(false);
+    expect(c.permits('web_fetch', { keyTools })).toBe(true);
+  });
+
   it('checks arguments against the input schema before calling the server, and rejects unknown and unpermitted tools', async () => {
     const owner = new Owner(view(1, ['fs', ['read', 'delete']]));
     const c = catalog(owner);

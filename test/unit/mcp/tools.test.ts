@@ -14,8 +14,10 @@ function catalogOf(tools: McpTool[]): McpCatalog & { asked: McpToolFilter[]; ver
     asked,
     tools(filter) {
       asked.push(filter ?? {});
+      const byKey = filter?.keyTools;
       return tools.filter((t) => (!filter?.includeClients || filter.includeClients.includes(t.client)) &&
-        (!filter?.includeTools || filter.includeTools.includes(t.name)));
+        (!filter?.includeTools || filter.includeTools.includes(t.name)) &&
+        (!byKey || (byKey.has(t.client) && (byKey.get(t.client) === null || byKey.get(t.client)!.has(t.tool)))));
     },
     get: (name) => tools.find((t) => t.name === name),
     execute: () => Promise.reject(new Error('not here')),
@@ -40,11 +42,11 @@ describe('McpTools.forRequest', () => {
     const catalog = catalogOf([tool('a', 'one'), tool('b', 'two', true)]);
     const tools = new McpTools(catalog);
     const set = tools.forRequest({ 'x-bf-mcp-include-clients': ' a , ,b', 'x-bf-mcp-include-tools': 'a_one' });
-    expect(catalog.asked[0]).toEqual({ includeClients: ['a', 'b'], includeTools: ['a_one'] });
+    expect(catalog.asked[0]).toEqual({ includeClients: ['a', 'b'], includeTools: ['a_one'], keyTools: null });
     expect(set!.tools.map((t) => t.name)).toEqual(['a_one']);
     expect(set!.anyAuto).toBe(false);
     tools.forRequest({ 'x-bf-mcp-include-clients': ' ' });
-    expect(catalog.asked[1]).toEqual({ includeClients: null, includeTools: null });
+    expect(catalog.asked[1]).toEqual({ includeClients: null, includeTools: null, keyTools: null });
     expect(tools.forRequest({ 'x-bf-mcp-include-clients': 'nobody' })).toBeNull();
   });
 
@@ -57,6 +59,42 @@ describe('McpTools.forRequest', () => {
     expect(catalog.asked.length).toBe(before);
     tools.forRequest({ 'x-bf-mcp-include-tools': 'a_one,x0' });
     expect(catalog.asked.length).toBe(before + 1);
+  });
+});
+
+describe('McpTools.forRequest with a virtual key', () => {
+  const key = (id: string, tools: [string, string[] | null][]) =>
+    ({ id, mcpTools: new Map(tools.map(([client, names]) => [client, names && new Set(names)])) });
+
+  it("narrows the tools to the key's mcp_configs, after the headers, and builds each key's set once per version", () => {
+    const catalog = catalogOf([tool('a', 'one'), tool('a', 'two'), tool('b', 'three')]);
+    const tools = new McpTools(catalog);
+    const only = key('k1', [['a', ['one']]]);
+    const all = key('k2', [['a', null], ['b', []]]);
+    const first = tools.forRequest({}, only)!;
+    expect(first.tools.map((t) => t.name)).toEqual(['a_one']);
+    expect(tools.forRequest({}, only)).toBe(first);
+    expect(tools.forRequest({}, all)!.tools.map((t) => t.name)).toEqual(['a_one', 'a_two']);
+    expect(tools.forRequest({}, key('k3', []))).toBeNull();
+    // The same headers with and without a key are different filters.
+    expect(tools.forRequest({ 'x-bf-mcp-include-clients': 'a' })!.tools.map((t) => t.name)).toEqual(['a_one', 'a_two']);
+    expect(tools.forRequest({ 'x-bf-mcp-include-clients': 'a' }, only)!.tools.map((t) => t.name)).toEqual(['a_one']);
+    expect(tools.forRequest({ 'x-bf-mcp-include-tools': 'a_two' }, only)).toBeNull();
+    const asked = catalog.asked.length;
+    expect(tools.forRequest({}, only)).toBe(first);
+    expect(tools.forRequest({ 'x-bf-mcp-include-clients': 'a' }, only)!.tools.map((t) => t.name)).toEqual(['a_one']);
+    expect(catalog.asked.length).toBe(asked);
+    catalog.version = 2;
+    expect(tools.forRequest({}, only)).not.toBe(first);
+  });
+
+  it("keeps each key's set however many header filters clients send", () => {
+    const catalog = catalogOf([tool('a', 'one')]);
+    const tools = new McpTools(catalog);
+    const only = key('k1', [['a', ['one']]]);
+    const first = tools.forRequest({}, only);
+    for (let i = 0; i < 100; i++) tools.forRequest({ 'x-bf-mcp-include-tools': `a_one,x${i}` }, only);
+    expect(tools.forRequest({}, only)).toBe(first);
   });
 });
 
