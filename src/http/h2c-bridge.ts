@@ -10,10 +10,8 @@
 // bridge every client would look like loopback.
 
 import { createServer, constants, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
 import { formatAddress, ListenError, probePort } from './port-probe.js';
 
@@ -82,9 +80,23 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
     }
     const abort = new AbortController();
     stream.on('close', () => abort.abort());
-    const hasBody = method !== 'GET' && method !== 'HEAD' && !stream.readableEnded;
-    target.request({ method: method as 'GET', path, headers: requestHeaders(headers), signal: abort.signal,
-      body: hasBody ? Readable.from(stream) : null }).then(async (answer) => {
+    if (method === 'GET' || method === 'HEAD' || stream.readableEnded) {
+      forward(stream, method, path, headers, null, abort.signal);
+      return;
+    }
+    // Read whole before it is sent on: bodies are small, and one write with its length is cheaper for both servers
+    // than a chunked stream (the gateway's size limit still applies there).
+    const parts: Buffer[] = [];
+    stream.on('data', (part: Buffer) => parts.push(part));
+    stream.on('end', () => forward(stream, method, path, headers, parts.length === 1 ? parts[0] : Buffer.concat(parts), abort.signal));
+  });
+
+  /** One stream's request, sent on to the gateway's port; its answer streamed back with backpressure both ways. */
+  const forward = (stream: ServerHttp2Stream, method: string, path: string, headers: IncomingHttpHeaders, body: Buffer | null,
+    signal: AbortSignal) => {
+    const sent = requestHeaders(headers);
+    if (body !== null) sent['content-length'] = String(body.length);
+    target.request({ method: method as Dispatcher.HttpMethod, path, headers: sent, signal, body }).then((answer) => {
       if (stream.destroyed) {
         answer.body.destroy();
         return;
@@ -94,21 +106,27 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
         answer.body.destroy();
         return;
       }
-      // Backpressure both ways: a slow client slows the read from the gateway, which slows the provider.
-      await pipeline(answer.body, stream);
+      const source = answer.body;
+      // A slow client slows the read from the gateway, which slows the provider.
+      source.on('data', (chunk: Buffer) => {
+        if (!stream.write(chunk)) source.pause();
+      });
+      stream.on('drain', () => source.resume());
+      source.on('end', () => stream.end());
+      source.on('error', () => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
     }).catch((error: unknown) => {
-      if (abort.signal.aborted) return;
+      if (signal.aborted) return;
       if (stream.headersSent) {
         stream.close(constants.NGHTTP2_INTERNAL_ERROR);
         return;
       }
       options.logger.warn({ err: error }, 'h2c bridge: the gateway port did not answer');
       const failure = errorData('INTERNAL', 'the gateway could not be reached from the h2c port', { status: 502 });
-      const body = openAIErrorBody(failure);
       stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502, 'content-type': 'application/json' });
-      stream.end(body);
+      stream.end(openAIErrorBody(failure));
     });
-  });
+  };
+
   return new Promise((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       void target.close();
@@ -129,3 +147,4 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
     });
   });
 }
+
