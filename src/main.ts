@@ -180,7 +180,8 @@ async function startH2c(config: GatewayConfig, targetPort: number, logger: Logge
   if (config.server.h2cPort === null) return null;
   const host = config.server.host;
   const targetHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const bridge = await startH2cBridge({ host, port: config.server.h2cPort, targetPort, targetHost, logger });
+  const bridge = await startH2cBridge({ host, port: config.server.h2cPort, targetPort, targetHost, logger,
+    maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024) });
   logger.info({ host: config.server.host, h2cPort: bridge.port },
     `heimdall serving HTTP/2 cleartext on http://${listenAddress(config.server.host)}:${bridge.port}`);
   return bridge;

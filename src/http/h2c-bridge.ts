@@ -23,6 +23,8 @@ export interface H2cBridgeOptions {
   readonly targetPort: number;
   /** Where that port listens: the gateway's host, loopback when it listens on every address. */
   readonly targetHost: string;
+  /** `client.max_request_body_size_mb` in bytes: a bigger body is refused here, before it is held in memory. */
+  readonly maxBodyBytes: number;
   readonly logger: Logger;
 }
 
@@ -62,6 +64,14 @@ function refuseAdmin(stream: ServerHttp2Stream): void {
   stream.end(body);
 }
 
+/** The gateway's own 413, answered by the bridge: the body is not read further, and the stream is closed after it. */
+function tooLarge(stream: ServerHttp2Stream, limit: number): void {
+  const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit} bytes (client.max_request_body_size_mb)`);
+  stream.respond({ [constants.HTTP2_HEADER_STATUS]: statusOf(error), 'content-type': 'application/json' });
+  stream.end(openAIErrorBody(error));
+  stream.close(constants.NGHTTP2_NO_ERROR);
+}
+
 export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
   const host = options.targetHost.includes(':') ? `[${options.targetHost}]` : options.targetHost;
   const target = new Pool(`http://${host}:${options.targetPort}`, { keepAliveTimeout: 30_000, connect: { timeout: 5_000 } });
@@ -87,8 +97,18 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
     // Read whole before it is sent on: bodies are small, and one write with its length is cheaper for both servers
     // than a chunked stream (the gateway's size limit still applies there).
     const parts: Buffer[] = [];
-    stream.on('data', (part: Buffer) => parts.push(part));
-    stream.on('end', () => forward(stream, method, path, headers, parts.length === 1 ? parts[0] : Buffer.concat(parts), abort.signal));
+    let size = 0;
+    stream.on('data', (part: Buffer) => {
+      size += part.length;
+      if (size > options.maxBodyBytes) {
+        if (!stream.headersSent) tooLarge(stream, options.maxBodyBytes);
+        return;
+      }
+      parts.push(part);
+    });
+    stream.on('end', () => {
+      if (size <= options.maxBodyBytes) forward(stream, method, path, headers, parts.length === 1 ? parts[0] : Buffer.concat(parts), abort.signal);
+    });
   });
 
   /** One stream's request, sent on to the gateway's port; its answer streamed back with backpressure both ways. */

@@ -33,7 +33,8 @@ beforeAll(async () => {
     },
     mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
   } }));
-  bridge = await startH2cBridge({ host: '127.0.0.1', port: 0, targetPort: h.gateway.port, targetHost: '127.0.0.1', logger: pino({ level: 'silent' }) });
+  bridge = await startH2cBridge({ host: '127.0.0.1', port: 0, targetPort: h.gateway.port, targetHost: '127.0.0.1', logger: pino({ level: 'silent' }),
+    maxBodyBytes: 64 * 1024 });
   // No requestHandler: the SDK's default for Node, which speaks HTTP/2 only.
   client = new BedrockRuntimeClient({ endpoint: `http://127.0.0.1:${bridge.port}/bedrock`, region: 'us-east-1', maxAttempts: 1,
     credentials: { accessKeyId: 'any', secretAccessKey: 'any' } });
@@ -141,6 +142,15 @@ describe('the h2c port with a raw HTTP/2 client', () => {
     expect(missing.status).toBe(404);
     expect(missing.headers['x-request-id']).toBe('h2c-probe-1');
     expect(JSON.parse(missing.body).error.code).toBe('unknown_route');
+  });
+
+  it('a body over the size limit → 413 in OpenAI\'s shape, before it is all read', async () => {
+    const answer = await h2request(session, { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json' },
+      Array.from({ length: 5 }, () => Buffer.alloc(20 * 1024, 0x20)));
+    expect(answer.status).toBe(413);
+    expect(JSON.parse(answer.body).error.code).toBe('body_too_large');
+    // The session is still good for the next request.
+    expect((await h2request(session, { ':method': 'GET', ':path': '/health' })).status).toBe(200);
   });
 
   it('refuses the admin API: behind the bridge every client would look like loopback', async () => {
