@@ -77,6 +77,8 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
   const target = new Pool(`http://${host}:${options.targetPort}`, { keepAliveTimeout: 30_000, connect: { timeout: 5_000 } });
   const server: Http2Server = createServer();
   const sessions = new Set<ServerHttp2Session>();
+  /** Streams whose whole answer was relayed: their close is the normal end, not a client going away. */
+  const answered = new WeakSet<ServerHttp2Stream>();
   server.on('session', (session) => {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
@@ -89,7 +91,11 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
       return;
     }
     const abort = new AbortController();
-    stream.on('close', () => abort.abort());
+    // Only a stream closed before its answer ended is the client going away: aborting after a normal end would build
+    // an AbortError for nothing (a tenth of the bridge's CPU in a profile).
+    stream.on('close', () => {
+      if (!answered.has(stream)) abort.abort();
+    });
     if (method === 'GET' || method === 'HEAD' || stream.readableEnded) {
       forward(stream, method, path, headers, null, abort.signal);
       return;
@@ -123,6 +129,7 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
       }
       stream.respond(responseHeaders(answer.statusCode, answer.headers), { endStream: method === 'HEAD' });
       if (method === 'HEAD') {
+        answered.add(stream);
         answer.body.destroy();
         return;
       }
@@ -132,7 +139,10 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
         if (!stream.write(chunk)) source.pause();
       });
       stream.on('drain', () => source.resume());
-      source.on('end', () => stream.end());
+      source.on('end', () => {
+        answered.add(stream);
+        stream.end();
+      });
       source.on('error', () => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
     }).catch((error: unknown) => {
       if (signal.aborted) return;
