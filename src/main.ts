@@ -10,6 +10,7 @@ import { loadConfig } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import { configSummary } from './config/summary.js';
 import { startGateway, type Gateway } from './gateway.js';
+import { startH2cBridge, type H2cBridge } from './http/h2c-bridge.js';
 import { openConfiguredRequestLog } from './stores/request-log.js';
 import { createLogger } from './observability/logger.js';
 import { PluginLoadError } from './plugins/load.js';
@@ -21,12 +22,14 @@ import { stopControl, type StopControl, type StopHandlers } from './supervisor/s
 import { ChildStartError, Supervisor } from './supervisor/supervisor.js';
 import { VERSION } from './version.js';
 
-const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--processes N|auto] [--log-level LEVEL]
+const USAGE = `usage: heimdall [--config FILE] [--port N] [--host H] [--h2c-port N] [--processes N|auto] [--log-level LEVEL]
   --config FILE     JSON or YAML config (Bifrost's config.json shape); env HEIMDALL_CONFIG.
                     Without one, the embedded default: the keyless mock provider, plus every provider
                     whose key variable (OPENAI_API_KEY, …) is set.
   --port N          listen port (default 8080); env PORT
   --host H          listen address (default 0.0.0.0); env HOST
+  --h2c-port N      also serve HTTP/2 cleartext (prior knowledge) on this port, for the AWS SDK's default
+                    handler (default: none); env HEIMDALL_H2C_PORT
   --processes N     gateway processes sharing the port under one supervisor, or 'auto' for one per core
                     (default 1: a single process, no supervisor); env HEIMDALL_PROCESSES
   --log-level L     trace, debug, info, warn, error, fatal (default info)
@@ -66,6 +69,7 @@ async function main(): Promise<void> {
         config: { type: 'string', short: 'c' },
         port: { type: 'string', short: 'p' },
         host: { type: 'string' },
+        'h2c-port': { type: 'string' },
         processes: { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -94,6 +98,7 @@ async function main(): Promise<void> {
       host: args.host ?? (process.env.HOST || undefined),
       logLevel: args['log-level'],
       processes: args.processes ?? (process.env.HEIMDALL_PROCESSES || undefined),
+      h2cPort: parsePort(args['h2c-port'], '--h2c-port') ?? parsePort(process.env.HEIMDALL_H2C_PORT, 'HEIMDALL_H2C_PORT'),
     },
   };
   let config;
@@ -132,6 +137,14 @@ async function main(): Promise<void> {
     if (error instanceof PluginLoadError) fail(error.message);
     fail(`could not start: ${(error as Error).message}`);
   }
+  let h2c: H2cBridge | null;
+  try {
+    h2c = await startH2c(config, gateway.port, logger);
+  } catch (error) {
+    await gateway.close(0);
+    logger.flush();
+    fail(`could not start: ${(error as Error).message}`);
+  }
   logListening(logger, config, gateway.port, null);
 
   // The logger writes asynchronously: exiting before its buffer reached stdout would lose the last lines.
@@ -139,7 +152,7 @@ async function main(): Promise<void> {
   stopOnSignals(logger, {
     stop(signal) {
       logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds }, 'shutting down: finishing requests in flight');
-      void gateway.close().then(() => {
+      void Promise.all([gateway.close(), h2c?.close()]).then(() => {
         logger.info('stopped');
         exitAfterFlush(0);
       }, (error: unknown) => {
@@ -160,6 +173,18 @@ function logListening(logger: Logger, config: GatewayConfig, port: number, proce
   logger.info({ host: config.server.host, port, ...(processes === null ? {} : { processes }),
     providers: config.providers.map((p) => `${p.name} (${p.concurrency.threads} thread${p.concurrency.threads === 1 ? '' : 's'})`) },
   `heimdall listening on http://${listenAddress(config.server.host)}:${port}${processes === null ? '' : ` (${processes} processes)`}`);
+}
+
+/** The h2c port in front of the gateway's port, when one is configured; logged as the other listening line is. */
+async function startH2c(config: GatewayConfig, targetPort: number, logger: Logger): Promise<H2cBridge | null> {
+  if (config.server.h2cPort === null) return null;
+  const host = config.server.host;
+  const targetHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const bridge = await startH2cBridge({ host, port: config.server.h2cPort, targetPort, targetHost, logger,
+    maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024) });
+  logger.info({ host: config.server.host, h2cPort: bridge.port },
+    `heimdall serving HTTP/2 cleartext on http://${listenAddress(config.server.host)}:${bridge.port}`);
+  return bridge;
 }
 
 /** SIGTERM and SIGINT stop the gateway once, however many copies arrive within the window (see stop-signals.ts). */
@@ -191,11 +216,12 @@ async function runCluster(config: GatewayConfig, logger: Logger, reloadConfig: (
   });
   const exitAfterFlush = (code: number) => logger.flush(() => process.exit(code));
   let started = false;
+  let h2c: H2cBridge | null = null;
   const control = stopOnSignals(logger, {
     stop(signal) {
       logger.info({ signal, graceSeconds: config.client.shutdownGraceSeconds, pids: supervisor.pids() },
         'shutting down: every process finishes its requests in flight');
-      void supervisor.stop().then(() => {
+      void Promise.all([supervisor.stop(), h2c?.close()]).then(() => {
         logger.info('stopped');
         exitAfterFlush(0);
       });
@@ -223,6 +249,14 @@ async function runCluster(config: GatewayConfig, logger: Logger, reloadConfig: (
     fail(error instanceof ChildStartError ? error.message : `could not start: ${(error as Error).message}`);
   }
   if (control.stopping) return;
+  // The supervisor's own: its streams go to the shared port, where the kernel spreads them over the processes.
+  try {
+    h2c = await startH2c(config, port, logger);
+  } catch (error) {
+    await supervisor.stop();
+    logger.flush();
+    fail(`could not start: ${(error as Error).message}`);
+  }
   started = true;
   logListening(logger, config, port, supervisor.processCount);
 }

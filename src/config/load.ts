@@ -32,7 +32,7 @@ export interface LoadConfigOptions {
   /** An already-parsed config object (embedding, tests); takes the place of `file`. */
   raw?: unknown;
   env: Readonly<Record<string, string | undefined>>;
-  overrides?: { port?: number; host?: string; logLevel?: string; processes?: string };
+  overrides?: { port?: number; host?: string; logLevel?: string; processes?: string; h2cPort?: number };
 }
 
 export const EMBEDDED_SOURCE = 'embedded default';
@@ -50,7 +50,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   const cfg = parsed.data;
   const ctx: LoadContext = { env: opts.env, problems: unenforcedSettings(cfg), warnings: [], envValues: new Set(),
     emptyModelsMeanAll: cfg.version === 1, emptyModelKeys: [] };
-  const server = serverConfig(opts.overrides ?? {}, ctx.problems);
+  const server = serverConfig(opts.overrides ?? {}, cfg.heimdall?.h2c_port, ctx.problems);
   const processes = processesConfig(opts.overrides?.processes, cfg.heimdall?.processes, ctx.problems);
   const providers: ProviderConfig[] = [];
   const unsupportedProviders: string[] = [];
@@ -197,8 +197,15 @@ function embeddedDefault(env: LoadConfigOptions['env']): unknown {
   return { providers };
 }
 
-function serverConfig(o: NonNullable<LoadConfigOptions['overrides']>, problems: ConfigProblem[]): ServerConfig {
-  const server = { host: o.host ?? '0.0.0.0', port: o.port ?? 8080, logLevel: o.logLevel ?? 'info' };
+/** The command line's `--h2c-port` (or HEIMDALL_H2C_PORT) wins over the file's `heimdall.h2c_port`; none by default. */
+function serverConfig(o: NonNullable<LoadConfigOptions['overrides']>, h2cFromFile: number | undefined, problems: ConfigProblem[]): ServerConfig {
+  const server = { host: o.host ?? '0.0.0.0', port: o.port ?? 8080, logLevel: o.logLevel ?? 'info', h2cPort: o.h2cPort ?? h2cFromFile ?? null };
+  if (server.h2cPort !== null && (!Number.isInteger(server.h2cPort) || server.h2cPort < 0 || server.h2cPort > 65535)) {
+    problems.push({ path: 'heimdall.h2c_port', message: `expected an integer from 0 to 65535, got ${server.h2cPort}` });
+  }
+  if (server.h2cPort !== null && server.h2cPort !== 0 && server.h2cPort === server.port) {
+    problems.push({ path: 'heimdall.h2c_port', message: `must differ from the HTTP/1.1 port (${server.port}): uWebSockets.js owns that one` });
+  }
   if (!Number.isInteger(server.port) || server.port < 0 || server.port > 65535) {
     problems.push({ path: 'server.port', message: `expected an integer from 0 to 65535, got ${server.port}` });
   }

@@ -495,6 +495,8 @@ export const processesSchema = z.unknown().refine(isProcesses, `expected 'auto' 
   .transform((v) => v as number | 'auto');
 const heimdallSchema = z.strictObject({
   processes: processesSchema.optional(),
+  // A port for HTTP/2 cleartext clients (the AWS SDK's default handler); the command line's --h2c-port wins.
+  h2c_port: z.int().min(0).max(65535).optional(),
 });
 
 // A database-backed store in Bifrost's shape (`logs_store`, `config_store`): `{ enabled, type, config }`, `config`

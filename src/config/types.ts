@@ -162,6 +162,8 @@ export interface ServerConfig {
   readonly host: string;
   readonly port: number;
   readonly logLevel: string;
+  /** A second port speaking HTTP/2 in cleartext (src/http/h2c-bridge.ts); null: none. */
+  readonly h2cPort: number | null;
 }
 
 /** How many gateway processes run: 1 is one process and no supervisor; more, or `auto`, runs the supervisor. */

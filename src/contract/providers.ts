@@ -3,6 +3,8 @@
 // provider lacks are refused here, in one place, with one clear 400. The adapters live in workers/providers/;
 // a unit test keeps this table and that registry in step.
 
+import type { MediaKind } from './messages.js';
+
 /** The files and batches APIs Heimdall serves, by whose wire format they speak (see docs/files-and-batches.md). */
 export type FilesApi = 'openai' | 'anthropic' | 'genai' | 'bedrock';
 
@@ -14,8 +16,9 @@ export interface Capabilities {
   readonly embeddings: boolean;
   /** The provider counts a chat request's input tokens itself (`count_tokens` jobs). */
   readonly countTokens: boolean;
-  /** OpenAI's audio (speech, transcriptions) and image generation endpoints, in OpenAI's wire format. */
-  readonly media: boolean;
+  /** Which of OpenAI's audio (speech, transcriptions) and image generation endpoints the provider serves: as they
+   * are for the OpenAI-format providers, translated to its own API for the others (Gemini's, Imagen's, Titan's). */
+  readonly media: readonly MediaKind[];
   /** The provider lists its models (`list_models` jobs), which /v1/models merges with the configured names. */
   readonly listModels: boolean;
   /** A web search the provider runs itself, for OpenAI's `web_search_options` (and the Responses `web_search` tool). */
@@ -50,14 +53,21 @@ export interface ProviderFacts {
   readonly capabilities: Capabilities;
 }
 
+const NO_MEDIA: readonly MediaKind[] = Object.freeze([]);
+/** OpenAI's media endpoints, all of them, for the providers that speak its format. */
+const OPENAI_MEDIA: readonly MediaKind[] = Object.freeze(['speech', 'transcription', 'image_generation', 'image_edit', 'image_variation']);
+/** Gemini's and Vertex's own APIs: no image edits or variations in OpenAI's sense. */
+const GOOGLE_MEDIA: readonly MediaKind[] = Object.freeze(['speech', 'transcription', 'image_generation']);
+const IMAGES: readonly MediaKind[] = Object.freeze(['image_generation']);
+
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: false, listModels: false, responses: false, messages: false, files: null, webSearch: false,
+  media: NO_MEDIA, listModels: false, responses: false, messages: false, files: null, webSearch: false,
   rerank: false, tokenize: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
 
 /** Adapters built by workers/providers/openai-compatible.ts: OpenAI's media endpoints and model list come with the format. */
-const withMedia = (capabilities: Capabilities): Capabilities => Object.freeze({ ...capabilities, media: true, listModels: true });
+const withMedia = (capabilities: Capabilities): Capabilities => Object.freeze({ ...capabilities, media: OPENAI_MEDIA, listModels: true });
 
 const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial<ProviderFacts> = {}): ProviderFacts =>
   Object.freeze({ envKey, keyless: false, canBeBase: false, needsBaseUrl: false, keyUrlConfig: null, capabilities, ...extra });
@@ -65,9 +75,11 @@ const facts = (envKey: string | null, capabilities: Capabilities, extra: Partial
 export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.freeze({
   openai: facts('OPENAI_API_KEY', Object.freeze({ ...withMedia(ALL), responses: true, files: 'openai', webSearch: true }), { canBeBase: true }),
   // Web search: Gemini's grounding with Google Search, Anthropic's web search server tool.
-  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, listModels: true, files: 'genai', webSearch: true }), { canBeBase: true }),
   // Rerank: Vertex AI Search's ranking API (Discovery Engine), with the key's project.
-  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, webSearch: true, rerank: true }), { canBeBase: true }),
+  // Media: speech and transcription through generateContent's audio, images through Imagen or an image model.
+  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, listModels: true, files: 'genai', webSearch: true }),
+    { canBeBase: true }),
+  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, webSearch: true, rerank: true }), { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true,
     files: 'anthropic', webSearch: true }),
     { canBeBase: true }),
@@ -88,11 +100,12 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   parasail: facts('PARASAIL_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
   // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
-  azure: facts(null, Object.freeze({ ...ALL, media: true })),
+  azure: facts(null, Object.freeze({ ...ALL, media: OPENAI_MEDIA })),
   cohere: facts('COHERE_API_KEY', Object.freeze({ ...ALL, rerank: true, tokenize: true }), { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   // Rerank: the Bedrock Agent Runtime's Rerank API (bedrock-agent-runtime.{region}), with the same credentials.
-  bedrock: facts(null, Object.freeze({ ...ALL, files: 'bedrock', rerank: true }), { canBeBase: true }),
+  // Images: Titan Image Generator and Stability's models through InvokeModel.
+  bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, files: 'bedrock', rerank: true }), { canBeBase: true }),
   // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
   // Rerank: `mock/<anything>` scores each document by the query words it holds.
   mock: facts(null, Object.freeze({ ...ALL, vision: false, embeddings: false, rerank: true }), { keyless: true }),

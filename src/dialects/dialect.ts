@@ -27,6 +27,9 @@ export interface ClientWire {
   end(): string | Uint8Array;
   /** An error after the stream started: written, then the stream ends. */
   streamError(error: ErrorData): string | Uint8Array;
+  /** A media answer (audio bytes, OpenAI's images JSON) in the client's API; absent, it goes out as the provider sent
+   * it, with its content type. */
+  media?(body: string | Uint8Array, contentType: string): { contentType: string; body: string | Uint8Array };
 }
 
 export interface Dialect {

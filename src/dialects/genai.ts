@@ -10,6 +10,7 @@ import { parseJsonObjectBody, type ParsedRequest } from '../pipeline/parse.js';
 import type { ChatRequestBody } from '../plugins/contract.js';
 import type { ClientWire, Dialect } from './dialect.js';
 import { countTokensResponse, embedContentResponse, generateContentResponse, genaiErrorBody, streamWire } from './genai-answer.js';
+import { genaiMediaAnswer, genaiMediaRequest } from './genai-media.js';
 import { chatRequestOf, countTokensRequestOf, embeddingsRequestOf } from './genai-request.js';
 
 const ACTIONS = ['generateContent', 'streamGenerateContent', 'countTokens', 'embedContent', 'batchEmbedContents'];
@@ -53,7 +54,7 @@ const fixedWire = (answer: (body: string) => string): ClientWire => Object.freez
   streamError: () => '',
 });
 
-function genaiDialect(parse: (body: Record<string, unknown>, model: string) => ParsedRequest, wire: () => ClientWire): Dialect {
+function genaiDialect(parse: (body: Record<string, unknown>, model: string) => ParsedRequest, wire: (parsed: ParsedRequest) => ClientWire): Dialect {
   return Object.freeze<Dialect>({
     name: 'genai',
     defaultProvider: 'gemini',
@@ -70,17 +71,23 @@ const embeddings = (body: Record<string, unknown>): ParsedRequest =>
   ({ kind: 'embeddings', body: body as unknown as ChatRequestBody, stream: false, includeUsage: false });
 
 /** Usage is always asked for: the stream's last event carries usageMetadata, as Google's does. */
-const streamed = (body: Record<string, unknown>, model: string): ParsedRequest =>
-  chat({ ...chatRequestOf(body, model), stream: true, stream_options: { include_usage: true } }, 'chat', true);
+const streamed = (body: Record<string, unknown>, model: string): ParsedRequest => {
+  // A stream of audio or images is refused with its 400; for text it returns null.
+  genaiMediaRequest(body, model, true);
+  return chat({ ...chatRequestOf(body, model), stream: true, stream_options: { include_usage: true } }, 'chat', true);
+};
 
 const generateWire = fixedWire(generateContentResponse);
+/** An audio or image answer (genai-media.ts); its errors are Google's, as every answer's. */
+const mediaWire = Object.freeze<ClientWire>({ ...fixedWire((body) => body), media: genaiMediaAnswer });
 const countTokensWire = fixedWire(countTokensResponse);
 const embedWire = fixedWire((body) => embedContentResponse(body, false));
 const batchEmbedWire = fixedWire((body) => embedContentResponse(body, true));
 
 /** The dialect of each action; `streamGenerateContent` without `alt=sse` is Google's streamed JSON array. */
 export const GENAI_DIALECTS = Object.freeze({
-  generateContent: genaiDialect((body, model) => chat(chatRequestOf(body, model), 'chat', false), () => generateWire),
+  generateContent: genaiDialect((body, model) => genaiMediaRequest(body, model, false) ?? chat(chatRequestOf(body, model), 'chat', false),
+    (parsed) => (parsed.kind === 'chat' ? generateWire : mediaWire)),
   streamGenerateContent: genaiDialect(streamed, () => streamWire(true, generateContentResponse)),
   streamGenerateContentArray: genaiDialect(streamed, () => streamWire(false, generateContentResponse)),
   countTokens: genaiDialect((body, model) => chat(countTokensRequestOf(body, model), 'count_tokens', false), () => countTokensWire),

@@ -1,8 +1,9 @@
 // OpenAI's audio and images endpoints: `/v1/audio/speech` (JSON in, audio bytes out), `/v1/audio/transcriptions`
 // (multipart in, JSON or text out), `/v1/images/generations` (JSON in and out), `/v1/images/edits` and
-// `/v1/images/variations` (multipart in, JSON out). There is nothing to translate:
-// only providers that speak OpenAI's format offer them (capability `media`), the request goes on as the client
-// wrote it with the model rewritten, and the upstream's answer comes back as it was, with its content type.
+// `/v1/images/variations` (multipart in, JSON out). There is nothing to translate here: the providers whose
+// capability `media` lists the endpoint get the request as the client wrote it with the model rewritten; those that
+// speak OpenAI's format pass the upstream's answer back as it was, with its content type, and the others' adapters
+// (gemini, vertex, bedrock) translate both ways in the worker.
 
 import type { JobFile, MediaKind } from '../contract/messages.js';
 import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';

@@ -39,7 +39,7 @@ export function checkCapabilities(parsed: ParsedRequest, target: RouteTarget): v
     return;
   }
   if (isMediaKind(parsed.kind)) {
-    if (!capabilities.media) refuse(`OpenAI's audio and images endpoints (${parsed.kind.replace('_', ' ')})`, 'model');
+    if (!capabilities.media.includes(parsed.kind)) refuse(`OpenAI's ${parsed.kind.replace('_', ' ')} endpoint`, 'model');
     return;
   }
   if (parsed.kind === 'count_tokens' && !capabilities.countTokens) refuse('counting tokens', 'model');

@@ -160,8 +160,10 @@ export class ProviderCall implements JobHandlers, AbortListener {
       const headers = { ...droppedHeader(this.#dropped(meta.droppedParams)), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)),
         ...agent?.headers() };
       if (meta.contentType !== undefined && !outcome.error) {
-        // A media answer goes out as the provider sent it, with its content type.
-        this.#sink.text(outcome.status, meta.contentType, typeof body === 'string' ? outcome.body ?? '' : body, headers);
+        // A media answer goes out as the provider sent it, with its content type, unless the route's API says otherwise.
+        const sent = typeof body === 'string' ? outcome.body ?? '' : body;
+        const media = this.#wire.media?.(sent, meta.contentType) ?? { contentType: meta.contentType, body: sent };
+        this.#sink.text(outcome.status, media.contentType, media.body, headers);
         return;
       }
       respondOutcome(this.#sink, this.#wire, outcome, headers, this.#run.failures);

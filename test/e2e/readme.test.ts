@@ -2,7 +2,7 @@
 // that say how). One gateway (the built `heimdall` command) serves the examples: the embedded default's keyless mock
 // provider, plus `openai` with a key, as after `export OPENAI_API_KEY=…; npm start`, except that `openai` is a local
 // fake of OpenAI's API (no provider is reachable from a test). A block's `localhost:8080` is rewritten to that
-// gateway's port. Blocks run one at a time, in document order, in one working folder where `dist`, `node_modules`
+// gateway's port, and `localhost:8081` to its HTTP/2 cleartext port (`--h2c-port`). Blocks run one at a time, in document order, in one working folder where `dist`, `node_modules`
 // and `package.json` are the repository's own (so `node dist/src/main.js` and the SDK imports work as in a clone).
 // The documents' links to each other are followed too, to the heading they name.
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,15 +39,23 @@ const label = (block: Block) => `${block.doc}:${block.line} ${block.lang || 'tex
 const basicEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? workdir });
 
 function startGateway(configFile: string, env: Record<string, string>): Promise<Gateway> {
-  const child = spawn(process.execPath, [MAIN, '--config', configFile, '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [MAIN, '--config', configFile, '--port', '0', '--h2c-port', '0', '--host', '127.0.0.1'], {
     cwd: workdir, env: { ...basicEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout.on('data', (data) => { output += data; });
   child.stderr.on('data', (data) => { output += data; });
   const run: Run = { child, output: () => output, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  return listeningPort(run).then((port) => ({ run, port }));
+  return listeningPort(run).then((port) => {
+    // Logged before the line listeningPort waits for.
+    const announced = output.split('\n').find((line) => line.includes('"h2cPort":'));
+    h2cPorts.set(port, Number(/"h2cPort":(\d+)/.exec(announced ?? '')?.[1]));
+    return { run, port };
+  });
 }
+
+/** Each gateway's h2c port, by its HTTP/1.1 port. */
+const h2cPorts = new Map<number, number>();
 
 function gatewayFor(block: Block): Promise<Gateway> {
   const config = block.directives.gateway ?? '';
@@ -61,7 +69,7 @@ function gatewayFor(block: Block): Promise<Gateway> {
 }
 
 function withPort(code: string, port: number): string {
-  return code.replace(/localhost:8080/g, `127.0.0.1:${port}`);
+  return code.replace(/localhost:8080/g, `127.0.0.1:${port}`).replace(/localhost:8081/g, `127.0.0.1:${h2cPorts.get(port)}`);
 }
 
 function scriptFile(block: Block): string {

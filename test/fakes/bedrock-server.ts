@@ -1,6 +1,8 @@
 // A fake of Amazon Bedrock Runtime on node:http, for tests: Converse (`POST /model/{modelId}/converse`), ConverseStream
 // (`/converse-stream`, AWS event-stream framing built with the AWS SDK's own codec) and InvokeModel (`/invoke`) for
-// Amazon Titan text embeddings, and the Agent Runtime's Rerank (`POST /rerank`). It answers in Bedrock's wire format, errors included (`{"message": …}` with the
+// Amazon Titan text embeddings, Cohere Embed (`texts`, `input_type`, `embedding_types`), Titan Image Generator and
+// Nova Canvas (`taskType: TEXT_IMAGE`) and Stability's image models (`prompt`, `aspect_ratio`), each checked against
+// its documented body; images are fakeImage(prompt, index); and the Agent Runtime's Rerank (`POST /rerank`). It answers in Bedrock's wire format, errors included (`{"message": …}` with the
 // `x-amzn-errortype` header), and checks every request as Bedrock would before answering:
 //   - authentication: a SigV4 `Authorization` header of the right shape with a matching `x-amz-date`, for the
 //     `bedrock` service, recomputed with the known secret (by the AWS SDK's own signer) when the access key is one
@@ -379,6 +381,88 @@ export function validateConverse(body: unknown): string | null {
   return null;
 }
 
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+/** The fake's image `index` for a prompt, as base64: a PNG signature, then the prompt and the index. */
+export const fakeImage = (prompt: string, index = 0): string => Buffer.concat([PNG_SIGNATURE, Buffer.from(`${prompt}#${index}`)]).toString('base64');
+
+const COHERE_INPUT_TYPES = ['search_document', 'search_query', 'classification', 'clustering'];
+const TITAN_IMAGE_SIZES = new Set(['1024x1024', '768x768', '512x512', '768x1152', '384x576', '1152x768', '576x384', '768x1280',
+  '384x640', '1280x768', '640x384', '896x1152', '448x576', '1152x896', '576x448', '768x1408', '384x704', '1408x768', '704x384',
+  '640x1408', '320x704', '1408x640', '704x320', '1152x640', '1173x640']);
+const STABILITY_RATIOS = new Set(['16:9', '1:1', '21:9', '2:3', '3:2', '4:5', '5:4', '9:16', '9:21']);
+
+/** The InvokeModel body of each model family, checked as Bedrock's model validation does; null when it is fine. */
+function validateInvoke(modelId: string, body: Record<string, unknown>): string | null {
+  const extraneous = (allowed: string[]) => Object.keys(body).find((key) => !allowed.includes(key));
+  if (/cohere\.embed/.test(modelId)) {
+    const extra = extraneous(['texts', 'images', 'input_type', 'truncate', 'embedding_types', 'output_dimension', 'max_tokens', 'inputs']);
+    if (extra) return `Malformed input request: extraneous key [${extra}] is not permitted, please reformat your input and try again.`;
+    const texts = body.texts;
+    if (!Array.isArray(texts) || texts.length === 0 || texts.length > 96 || !texts.every((t) => typeof t === 'string')) {
+      return 'Malformed input request: #/texts: expected type: JSONArray of 1 to 96 strings, please reformat your input and try again.';
+    }
+    if (!COHERE_INPUT_TYPES.includes(body.input_type as string)) return 'Malformed input request: #/input_type: input_type is required and must be one of search_document, search_query, classification, clustering.';
+    if (body.embedding_types !== undefined && (!Array.isArray(body.embedding_types) || !body.embedding_types.every((t) => ['float', 'int8', 'uint8', 'binary', 'ubinary'].includes(t as string)))) {
+      return 'Malformed input request: #/embedding_types: invalid embedding type.';
+    }
+    if (body.output_dimension !== undefined && !/embed-v4/.test(modelId)) return 'Malformed input request: extraneous key [output_dimension] is not permitted, please reformat your input and try again.';
+    return null;
+  }
+  if (/titan-image|nova-canvas/.test(modelId)) {
+    const extra = extraneous(['taskType', 'textToImageParams', 'imageGenerationConfig']);
+    if (extra) return `Malformed input request: extraneous key [${extra}] is not permitted, please reformat your input and try again.`;
+    if (body.taskType !== 'TEXT_IMAGE') return 'Malformed input request: #/taskType: TEXT_IMAGE is the only task this fake takes.';
+    const params = body.textToImageParams as Record<string, unknown> | undefined;
+    if (typeof params?.text !== 'string' || params.text === '' || params.text.length > 512) return 'Malformed input request: #/textToImageParams/text: expected a string of 1 to 512 characters.';
+    const config = (body.imageGenerationConfig ?? {}) as Record<string, unknown>;
+    const extraConfig = Object.keys(config).find((key) => !['numberOfImages', 'height', 'width', 'cfgScale', 'seed', 'quality'].includes(key));
+    if (extraConfig) return `Malformed input request: #/imageGenerationConfig: extraneous key [${extraConfig}] is not permitted.`;
+    const n = config.numberOfImages ?? 1;
+    if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 5) return 'Malformed input request: #/imageGenerationConfig/numberOfImages: must be between 1 and 5.';
+    if ((config.width !== undefined || config.height !== undefined) && !TITAN_IMAGE_SIZES.has(`${String(config.width)}x${String(config.height)}`)) {
+      return `Malformed input request: #/imageGenerationConfig: ${String(config.width)}x${String(config.height)} is not a supported size.`;
+    }
+    if (config.quality !== undefined && config.quality !== 'standard' && config.quality !== 'premium') return 'Malformed input request: #/imageGenerationConfig/quality: must be standard or premium.';
+    return null;
+  }
+  if (/^stability\./.test(modelId)) {
+    const extra = extraneous(['prompt', 'negative_prompt', 'aspect_ratio', 'mode', 'seed', 'output_format', 'image', 'strength']);
+    if (extra) return `Malformed input request: extraneous key [${extra}] is not permitted, please reformat your input and try again.`;
+    if (typeof body.prompt !== 'string' || body.prompt === '') return 'Malformed input request: #/prompt: expected a non-empty string.';
+    if (body.aspect_ratio !== undefined && !STABILITY_RATIOS.has(body.aspect_ratio as string)) return `Malformed input request: #/aspect_ratio: ${String(body.aspect_ratio)} is not a valid enum value.`;
+    if (body.output_format !== undefined && !['png', 'jpeg', 'webp'].includes(body.output_format as string)) return 'Malformed input request: #/output_format: must be png, jpeg or webp.';
+    return null;
+  }
+  return validateTitan(modelId, body);
+}
+
+/** A successful InvokeModel answer of each model family. */
+function invokeAnswer(modelId: string, body: Record<string, unknown>): { answer: string; tokens: number } {
+  if (/cohere\.embed/.test(modelId)) {
+    const texts = body.texts as string[];
+    const vectors = texts.map((text) => vectorFor(text, typeof body.output_dimension === 'number' ? body.output_dimension : 1024));
+    const byType = Array.isArray(body.embedding_types);
+    return { tokens: texts.reduce((n, text) => n + tokensOf(text), 0), answer: JSON.stringify({ id: randomUUID(), texts,
+      embeddings: byType ? { float: vectors } : vectors, response_type: byType ? 'embeddings_by_type' : 'embeddings_floats' }) };
+  }
+  if (/titan-image|nova-canvas/.test(modelId)) {
+    const prompt = (body.textToImageParams as { text: string }).text;
+    const n = ((body.imageGenerationConfig as { numberOfImages?: number } | undefined)?.numberOfImages) ?? 1;
+    return { tokens: 0, answer: JSON.stringify({ images: Array.from({ length: n }, (_, i) => fakeImage(prompt, i)), error: null }) };
+  }
+  if (/^stability\./.test(modelId)) {
+    const prompt = body.prompt as string;
+    // A prompt asking for what the filter refuses comes back without its image, as Stability's content filter does.
+    const filtered = /forbidden/.test(prompt);
+    return { tokens: 0, answer: JSON.stringify({ seeds: [42], finish_reasons: [filtered ? 'Filter reason: prompt' : null],
+      images: [filtered ? '' : fakeImage(prompt)] }) };
+  }
+  const v2 = /titan-embed-text-v2/.test(modelId);
+  const embedding = vectorFor(String(body.inputText), typeof body.dimensions === 'number' ? body.dimensions : v2 ? 1024 : 1536);
+  const tokens = tokensOf(String(body.inputText));
+  return { tokens, answer: JSON.stringify({ embedding, inputTextTokenCount: tokens, ...(v2 ? { embeddingsByType: { float: embedding } } : {}) }) };
+}
+
 function validateTitan(modelId: string, body: unknown): string | null {
   if (!/titan-embed/.test(modelId)) return 'The provided model identifier is invalid.';
   if (!isObject(body) || typeof body.inputText !== 'string' || body.inputText === '') return 'Malformed input request: required key [inputText] not found, please reformat your input and try again.';
@@ -577,7 +661,7 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
       return;
     }
     const operation = route[2];
-    const problem = operation === 'invoke' ? validateTitan(modelId!, body) : validateConverse(body);
+    const problem = operation === 'invoke' ? validateInvoke(modelId!, body) : validateConverse(body);
     if (problem) {
       sendError(res, record, { status: 400, type: 'ValidationException', message: problem });
       return;
@@ -587,10 +671,7 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
       return;
     }
     if (operation === 'invoke') {
-      const v2 = /titan-embed-text-v2/.test(modelId!);
-      const embedding = vectorFor(String(body.inputText), typeof body.dimensions === 'number' ? body.dimensions : v2 ? 1024 : 1536);
-      const tokens = tokensOf(String(body.inputText));
-      const answer = JSON.stringify({ embedding, inputTextTokenCount: tokens, ...(v2 ? { embeddingsByType: { float: embedding } } : {}) });
+      const { answer, tokens } = invokeAnswer(modelId!, body);
       respond(res, record, 200, answer, { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(),
         'x-amzn-bedrock-input-token-count': String(tokens), 'x-amzn-bedrock-invocation-latency': '42' });
       return;

@@ -8,8 +8,16 @@
 // framed, no [DONE]; without alt=sse a JSON array, as Google does), countTokens (Gemini API: `contents` alone or a
 // whole `generateContentRequest` with its `model`; Vertex: `contents`, `systemInstruction`, `tools`,
 // `generationConfig` at the top; answers `totalTokens`, counting contents as generateContent's promptTokenCount
-// does, plus the system instruction and tools), batchEmbedContents (Gemini API), predict (Vertex embeddings). Requests are checked as strictly as Google does for what the adapters send (unknown
+// does, plus the system instruction and tools), batchEmbedContents (Gemini API), predict (Vertex embeddings, and
+// Imagen's images on both APIs). Requests are checked as strictly as Google does for what the adapters send (unknown
 // fields, roles, part shapes), so a bad transform fails here rather than in production.
+// Media through generateContent: a `*-tts` model answers only `responseModalities: ["AUDIO"]` with a prebuilt voice,
+// in 24 kHz 16-bit PCM (fakeSpeechPcm: each character of the text one sample); an `*-image*` model answers
+// ["TEXT", "IMAGE"] with one PNG (fakeImageBytes); audio in an inlineData part is "transcribed" as
+// `Transcribed <n> bytes of <mimeType>`.
+// Claude on Vertex: `publishers/anthropic/models/{m}:rawPredict|streamRawPredict`, with `anthropic_version:
+// "vertex-2023-10-16"` in the body and no `model`, is answered by a fake Anthropic API given as `options.anthropicUrl`
+// (Vertex passes Anthropic's answers, events and errors on as they are).
 //
 // What a request gets is its Scenario, chosen (first match wins) by the `x-fake-scenario` header (JSON), a
 // scenario registered with `fake.script(model, …)`, or the model name's suffix:
@@ -60,11 +68,15 @@ export interface FakeGeminiOptions {
   serviceAccount?: { clientEmail: string; publicKey: KeyObject | string };
   /** Lifetime of issued access tokens, in seconds (Google: 3599). */
   tokenLifetimeS?: number;
+  /** A fake Anthropic API that answers Claude models on Vertex; unset, those routes answer 404. */
+  anthropicUrl?: string;
 }
 
 export interface FakeGeminiRequest {
   readonly seq: number;
   readonly api: 'gemini' | 'vertex';
+  /** Vertex's publisher of the model; `google` on the Gemini API. */
+  readonly publisher: 'google' | 'anthropic';
   readonly path: string;
   readonly model: string;
   readonly action: string;
@@ -119,13 +131,29 @@ export function scenarioFromModel(model: string): FakeGeminiScenario {
 }
 
 const GEMINI_PATH = /^\/v1beta\/models\/([^/:]+):([A-Za-z]+)$/;
-const VERTEX_PATH = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/google\/models\/([^/:]+):([A-Za-z]+)$/;
+const VERTEX_PATH = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic)\/models\/([^/:]+):([A-Za-z]+)$/;
 
 const REQUEST_KEYS = new Set(['contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig', 'safetySettings',
   'cachedContent', 'labels']);
 const GENERATION_KEYS = new Set(['temperature', 'topP', 'topK', 'candidateCount', 'maxOutputTokens', 'stopSequences',
   'presencePenalty', 'frequencyPenalty', 'seed', 'responseMimeType', 'responseSchema', 'responseJsonSchema',
-  'responseLogprobs', 'logprobs', 'thinkingConfig', 'responseModalities', 'mediaResolution']);
+  'responseLogprobs', 'logprobs', 'thinkingConfig', 'responseModalities', 'mediaResolution', 'speechConfig', 'imageConfig']);
+/** Gemini's prebuilt speech voices (a few of the 30). */
+const VOICES = new Set(['Zephyr', 'Puck', 'Charon', 'Kore', 'Fenrir', 'Leda', 'Orus', 'Aoede', 'Callirrhoe', 'Autonoe', 'Enceladus']);
+const ASPECT_RATIOS = new Set(['1:1', '3:4', '4:3', '9:16', '16:9']);
+const IMAGEN_PARAMETERS = new Set(['sampleCount', 'aspectRatio', 'personGeneration', 'outputOptions', 'sampleImageSize', 'imageSize',
+  'negativePrompt', 'seed', 'addWatermark', 'enhancePrompt', 'safetySetting', 'language']);
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** The fake's speech for a text: one 16-bit little-endian sample per UTF-16 unit, its code. */
+export function fakeSpeechPcm(text: string): Buffer {
+  const pcm = Buffer.alloc(text.length * 2);
+  for (let i = 0; i < text.length; i++) pcm.writeUInt16LE(text.charCodeAt(i), i * 2);
+  return pcm;
+}
+
+/** The fake's image `index` for a prompt: a PNG signature, then the prompt and the index. */
+export const fakeImageBytes = (prompt: string, index = 0): Buffer => Buffer.concat([PNG_SIGNATURE, Buffer.from(`${prompt}#${index}`)]);
 const PART_KEYS = new Set(['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode',
   'codeExecutionResult']);
 const PART_META = new Set(['thought', 'thoughtSignature', 'videoMetadata', 'partMetadata']);
@@ -190,6 +218,13 @@ function lastUserText(body: Json | undefined): string {
     if (text) return text;
   }
   return '';
+}
+
+function lastUserAudio(body: Json | undefined): { mimeType: string; data: string } | null {
+  const last = ((body?.contents as { role?: string; parts?: Json[] }[] | undefined) ?? []).filter((c) => c.role === 'user').at(-1);
+  const part = last?.parts?.find((p) => typeof (p.inlineData as Json | undefined)?.mimeType === 'string'
+    && ((p.inlineData as Json).mimeType as string).startsWith('audio/'));
+  return (part?.inlineData as { mimeType: string; data: string } | undefined) ?? null;
 }
 
 function lastFunctionResponse(body: Json | undefined): Json | null {
@@ -323,8 +358,10 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       const text = scenario.content ?? `The tool ${String(answered.name)} said ${JSON.stringify(answered.response)}.`;
       return { parts: null, text, finishReason: 'STOP', promptTokens, candidatesTokens: scenario.usage?.candidatesTokenCount ?? tokensOf(text) };
     }
+    const audio = lastUserAudio(body);
     const echoed = lastUserText(body);
-    const text = scenario.content ?? (echoed ? `Echo: ${echoed}` : 'Hello from the fake Gemini.');
+    const text = scenario.content ?? (audio ? `Transcribed ${Buffer.from(audio.data, 'base64').length} bytes of ${audio.mimeType}`
+      : echoed ? `Echo: ${echoed}` : 'Hello from the fake Gemini.');
     return { parts: null, text, finishReason: scenario.finishReason ?? 'STOP', promptTokens,
       candidatesTokens: scenario.usage?.candidatesTokenCount ?? tokensOf(text) };
   };
@@ -350,9 +387,17 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       if (error instanceof BadRequest) return sendError(res, record, 400, error.message);
       throw error;
     }
+    const modality = mediaModality(record);
+    if (typeof modality === 'string' && modality.startsWith('!')) return sendError(res, record, 400, modality.slice(1));
     const scenario = record.scenario;
-    const { parts, text, finishReason, promptTokens, candidatesTokens } = plan(record);
+    const { parts: planned, text, finishReason, promptTokens, candidatesTokens } = plan(record);
     const usage = usageOf(record, promptTokens, candidatesTokens);
+    let parts: Json[] | null = planned;
+    if (modality === 'AUDIO') {
+      parts = [{ inlineData: { mimeType: 'audio/L16;codec=pcm;rate=24000', data: fakeSpeechPcm(lastUserText(record.body)).toString('base64') } }];
+    } else if (modality === 'IMAGE') {
+      parts = [{ text: 'Here is the image.' }, { inlineData: { mimeType: 'image/png', data: fakeImageBytes(lastUserText(record.body)).toString('base64') } }];
+    }
     if (scenario.blocked) {
       const blocked = { promptFeedback: { blockReason: 'SAFETY', safetyRatings: [] },
         usageMetadata: { promptTokenCount: promptTokens, totalTokenCount: promptTokens }, modelVersion: record.model,
@@ -394,6 +439,78 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       events.push(errorBody(503));
     }
     return writeStream(record, res, events, sse);
+  };
+
+  /**
+   * The media a generateContent request asks for (`AUDIO`, `IMAGE`, or null for text), or `!<message>` when the
+   * model cannot answer it, as Google refuses a modality or a voice the model lacks.
+   */
+  const mediaModality = (record: FakeGeminiRequest): string | null => {
+    const config = (record.body?.generationConfig as Json | undefined) ?? {};
+    const modalities = (config.responseModalities as string[] | undefined) ?? ['TEXT'];
+    const tts = /-tts$/.test(record.model);
+    const imageModel = /-image/.test(record.model);
+    if (modalities.includes('AUDIO')) {
+      if (!tts || modalities.length !== 1) return '!Model does not support the requested response modality or combination of modalities.';
+      const voice = ((config.speechConfig as Json | undefined)?.voiceConfig as { prebuiltVoiceConfig?: { voiceName?: unknown } } | undefined)
+        ?.prebuiltVoiceConfig?.voiceName;
+      if (typeof voice !== 'string' || !VOICES.has(voice)) return `!Voice name ${String(voice)} is not supported. Please use a valid voice name.`;
+      return 'AUDIO';
+    }
+    if (tts) return '!This model only supports audio output: set generationConfig.responseModalities to ["AUDIO"].';
+    if (config.speechConfig !== undefined) return '!speechConfig is only supported with the AUDIO response modality.';
+    if (modalities.includes('IMAGE')) {
+      if (!imageModel) return '!Model does not support the requested response modality or combination of modalities.';
+      const ratio = (config.imageConfig as Json | undefined)?.aspectRatio;
+      if (ratio !== undefined && !ASPECT_RATIOS.has(ratio as string)) return `!Unsupported aspect ratio: ${String(ratio)}.`;
+      return 'IMAGE';
+    }
+    if (config.imageConfig !== undefined) return '!imageConfig is only supported with the IMAGE response modality.';
+    return null;
+  };
+
+  /** Imagen's `:predict`: one instance with a prompt, the parameters Imagen knows; `sampleCount` PNGs. */
+  const imagen = (record: FakeGeminiRequest, res: ServerResponse) => {
+    const body = record.body ?? {};
+    const instances = body.instances as Json[] | undefined;
+    if (!Array.isArray(instances) || instances.length !== 1 || typeof instances[0].prompt !== 'string' || instances[0].prompt === '') {
+      return sendError(res, record, 400, 'Invalid instances: exactly one instance with a non-empty prompt is required.');
+    }
+    const parameters = (body.parameters as Json | undefined) ?? {};
+    const unknown = Object.keys(parameters).find((key) => !IMAGEN_PARAMETERS.has(key));
+    if (unknown) return sendError(res, record, 400, `Invalid JSON payload received. Unknown name "${unknown}" at 'parameters': Cannot find field.`);
+    const count = (parameters.sampleCount as number | undefined) ?? 4;
+    if (!Number.isInteger(count) || count < 1 || count > 4) return sendError(res, record, 400, 'sampleCount must be between 1 and 4.');
+    if (parameters.aspectRatio !== undefined && !ASPECT_RATIOS.has(parameters.aspectRatio as string)) {
+      return sendError(res, record, 400, `Unsupported aspect ratio: ${String(parameters.aspectRatio)}.`);
+    }
+    const prompt = instances[0].prompt;
+    sendJson(res, record, 200, { predictions: Array.from({ length: count }, (_, i) => ({ mimeType: 'image/png',
+      bytesBase64Encoded: fakeImageBytes(prompt, i).toString('base64') })) });
+  };
+
+  /** Claude on Vertex: checked as Vertex does, then answered by the fake Anthropic API, whose answer goes back as it is. */
+  const claude = async (record: FakeGeminiRequest, res: ServerResponse) => {
+    const anthropicError = (status: number, message: string) => sendJsonOf(res, record, status,
+      { type: 'error', error: { type: 'invalid_request_error', message } }, { 'content-type': 'application/json' });
+    if (!options.anthropicUrl) return sendError(res, record, 404, `Publisher model ${record.model} was not found.`);
+    if (record.action !== 'rawPredict' && record.action !== 'streamRawPredict') {
+      return sendError(res, record, 400, `Method ${record.action} is not supported for Anthropic models: use rawPredict or streamRawPredict.`);
+    }
+    const { anthropic_version: version, ...body } = record.body ?? {};
+    if (version !== 'vertex-2023-10-16') return anthropicError(400, 'anthropic_version: Input should be \'vertex-2023-10-16\'');
+    if ('model' in body) return anthropicError(400, 'model: Extra inputs are not permitted');
+    if ((record.action === 'streamRawPredict') !== (body.stream === true)) {
+      return anthropicError(400, 'stream: streamRawPredict needs "stream": true, rawPredict takes no stream');
+    }
+    const upstream = await fetch(`${options.anthropicUrl}/v1/messages`, { method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'vertex', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: record.model, ...body }) });
+    record.status = upstream.status;
+    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+    const text = await upstream.text();
+    record.responseBody = text;
+    res.end(text);
   };
 
   const writeStream = (record: FakeGeminiRequest, res: ServerResponse, events: Json[], sse: boolean) => {
@@ -442,6 +559,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
   };
 
   const embed = (record: FakeGeminiRequest, res: ServerResponse) => {
+    if (record.action === 'predict' && /^imagen-/.test(record.model)) return imagen(record, res);
     const body = record.body ?? {};
     record.status = 200;
     if (record.action === 'batchEmbedContents' && record.api === 'gemini') {
@@ -474,7 +592,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
 
   const listModels = (req: IncomingMessage, res: ServerResponse) => {
     const record: FakeGeminiRequest = fake.record({
-      seq: fake.nextSeq(), api: 'gemini', path: req.url ?? '', model: '', action: 'list', headers: req.headers, body: undefined,
+      seq: fake.nextSeq(), api: 'gemini', publisher: 'google', path: req.url ?? '', model: '', action: 'list', headers: req.headers, body: undefined,
       scenario: {}, status: 0, events: [], responseBody: null, completed: false, closed: whenClosed(res, () => {
         record.completed = res.writableFinished;
       }),
@@ -493,12 +611,13 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       const vertex = VERTEX_PATH.exec(parsedUrl.pathname);
       if (req.method !== 'POST' || (!gemini && !vertex)) return sendError(res, null, 404, `No route for ${req.method} ${parsedUrl.pathname}.`);
       const api = gemini ? 'gemini' : 'vertex';
-      const model = decodeURIComponent(gemini ? gemini[1] : vertex![4]);
-      const action = gemini ? gemini[2] : vertex![5];
+      const publisher = gemini ? 'google' : vertex![4] as 'google' | 'anthropic';
+      const model = decodeURIComponent(gemini ? gemini[1] : vertex![5]);
+      const action = gemini ? gemini[2] : vertex![6];
       const body = parseJson<Json>(raw);
       const scenario = fake.pickScenario(req.headers, model, scenarioFromModel);
       const record: FakeGeminiRequest = fake.record({
-        seq: fake.nextSeq(), api, path: req.url ?? '', model, action, headers: req.headers, body, scenario, status: 0, events: [],
+        seq: fake.nextSeq(), api, publisher, path: req.url ?? '', model, action, headers: req.headers, body, scenario, status: 0, events: [],
         responseBody: null, completed: false, closed: whenClosed(res, () => {
           record.completed = res.writableFinished;
         }),
@@ -506,6 +625,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       responseIds.set(record, randomBytes(9).toString('base64url'));
       if (!authorized(api, req, res, record)) return;
       if (raw && body === undefined) return sendError(res, record, 400, 'Invalid JSON payload received.');
+      // Claude's scenarios (model suffixes included) are the fake Anthropic API's.
+      if (publisher === 'anthropic') return await claude(record, res);
       if (scenario.latencyMs) await new Promise((resolve) => setTimeout(resolve, scenario.latencyMs));
       if (scenario.error) return sendError(res, record, scenario.error.status, scenario.error.message, scenario.error.retryAfter);
       if (action === 'generateContent') return generate(record, res, false, false);

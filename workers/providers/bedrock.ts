@@ -1,5 +1,7 @@
 // Amazon Bedrock through its Converse API (`/model/{modelId}/converse` and `/converse-stream`), which speaks one
-// message format for every chat model Bedrock hosts, and Titan text embeddings through InvokeModel. Requests are
+// message format for every chat model Bedrock hosts; through InvokeModel, in each model's own body, embeddings
+// (Amazon Titan, and Cohere Embed: `texts`, `input_type`, `embedding_types`) and images (Titan Image Generator and
+// Nova Canvas: `taskType` TEXT_IMAGE; Stability's models: `prompt`, `aspect_ratio`), as OpenAI's answers. Requests are
 // signed with SigV4 from the key's `bedrock_key_config` (or carry a Bedrock API key as a bearer token, see
 // upstream/auth/aws-sigv4.ts); streams come in AWS event-stream framing (upstream/aws-eventstream.ts).
 //
@@ -27,6 +29,8 @@ import { bedrockModelArn, bedrockRerankAnswer, bedrockRerankBody } from './bedro
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 import { isObject, parseObject, type Json } from './json.js';
 import { toolFailed } from './tool-result.js';
+import { imageListAnswer, imageRequest, nearestAspectRatio } from './media-shared.js';
+import type { MediaAnswer } from './types.js';
 
 const SERVICE = 'bedrock';
 const KEY_CONFIG = 'bedrock_key_config';
@@ -601,10 +605,15 @@ function errorMessage(text: string): string | null {
 
 const EMBEDDINGS_HANDLED = new Set(['model', 'input', 'encoding_format', 'dimensions']);
 
+const isCohereEmbed = (job: JobData, modelId: string) => /cohere\.embed/.test(modelId) || /cohere\.embed/.test(job.model);
+/** Cohere's own fields, which a client may send beside OpenAI's: they go in the body as they are. */
+const COHERE_EMBED_FIELDS = ['input_type', 'truncate'] as const;
+
 function embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
   const { url, modelId } = modelUrl(job, target, 'invoke');
+  if (isCohereEmbed(job, modelId)) return cohereEmbeddingsCall(job, url, modelId);
   if (!/titan-embed/.test(job.model) && !/titan-embed/.test(modelId)) {
-    throw new Error(`embeddings on Bedrock support the Amazon Titan embedding models (amazon.titan-embed-*), not '${job.model}'`);
+    throw new Error(`embeddings on Bedrock support the Amazon Titan (amazon.titan-embed-*) and Cohere (cohere.embed-*) models, not '${job.model}'`);
   }
   const body = job.body as Json;
   let input = body.input;
@@ -629,6 +638,48 @@ function embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
   return { url, headers: { accept: 'application/json' }, body: JSON.stringify(request), droppedParams: dropped };
 }
 
+/**
+ * Cohere Embed's InvokeModel body: up to 96 `texts` at once, the `input_type` Cohere v3 and later require
+ * (`search_document` unless the client sends its own, as for text stored for retrieval), float vectors asked for by
+ * `embedding_types`; `dimensions` is Embed v4's `output_dimension`.
+ */
+function cohereEmbeddingsCall(job: JobData, url: string, modelId: string): UpstreamCall {
+  const body = job.body as Json;
+  const texts = typeof body.input === 'string' ? [body.input] : body.input;
+  if (!Array.isArray(texts) || texts.length === 0 || !texts.every((text) => typeof text === 'string')) {
+    throw new Error('Cohere embeddings take text: a string or a list of strings, not token arrays');
+  }
+  const encoding = body.encoding_format;
+  if (present(encoding) && encoding !== 'float' && encoding !== 'base64') throw new Error(`encoding_format '${String(encoding)}' is not supported`);
+  const request: Json = { texts, input_type: body.input_type ?? 'search_document', embedding_types: ['float'] };
+  if (present(body.truncate)) request.truncate = body.truncate;
+  const dropped: string[] = [];
+  for (const [name, value] of Object.entries(body)) {
+    if (!EMBEDDINGS_HANDLED.has(name) && !(COHERE_EMBED_FIELDS as readonly string[]).includes(name) && present(value)) dropped.push(name);
+  }
+  if (present(body.dimensions)) {
+    if (/embed-v4/.test(modelId) || /embed-v4/.test(job.model)) request.output_dimension = body.dimensions;
+    else dropped.push('dimensions');
+  }
+  return { url, headers: { accept: 'application/json' }, body: JSON.stringify(request), droppedParams: dropped };
+}
+
+function cohereEmbeddingsAnswer(parsed: Json, job: JobData): ChatAnswer {
+  // `embedding_types` asked: vectors by type; without: a plain list (response_type embeddings_floats).
+  const vectors = isObject(parsed.embeddings) ? parsed.embeddings.float : parsed.embeddings;
+  if (!Array.isArray(vectors)) throw new SyntaxError('the answer has no float embeddings');
+  const base64 = (job.body as Json).encoding_format === 'base64';
+  const billed = isObject(parsed.meta) && isObject(parsed.meta.billed_units) ? parsed.meta.billed_units.input_tokens : undefined;
+  const tokens = typeof billed === 'number' ? billed : null;
+  const body = {
+    object: 'list',
+    data: (vectors as number[][]).map((vector, index) => ({ object: 'embedding', index, embedding: base64 ? base64Floats(vector) : vector })),
+    model: job.model,
+    usage: { prompt_tokens: tokens ?? 0, total_tokens: tokens ?? 0 },
+  };
+  return { body: JSON.stringify(body), usage: tokens === null ? null : { promptTokens: tokens, completionTokens: 0, totalTokens: tokens } };
+}
+
 /** OpenAI's base64 encoding: the vector's float32 values, little-endian, in base64. */
 function base64Floats(vector: number[]): string {
   const bytes = Buffer.allocUnsafe(vector.length * 4);
@@ -637,7 +688,8 @@ function base64Floats(vector: number[]): string {
 }
 
 function embeddingsAnswer(text: string, job: JobData): ChatAnswer {
-  const parsed = JSON.parse(text) as { embedding?: unknown; inputTextTokenCount?: unknown };
+  const parsed = parseObject<{ embedding?: unknown; inputTextTokenCount?: unknown; texts?: unknown }>(text, 'the answer');
+  if (Array.isArray(parsed.texts)) return cohereEmbeddingsAnswer(parsed as Json, job);
   if (!Array.isArray(parsed?.embedding)) throw new SyntaxError('the answer has no embedding array');
   const vector = parsed.embedding as number[];
   const tokens = typeof parsed.inputTextTokenCount === 'number' ? parsed.inputTextTokenCount : 0;
@@ -649,6 +701,48 @@ function embeddingsAnswer(text: string, job: JobData): ChatAnswer {
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   };
   return { body: JSON.stringify(body), usage: { promptTokens: tokens, completionTokens: 0, totalTokens: tokens } };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// OpenAI images → InvokeModel on an image model
+
+const isStability = (model: string) => /(^|\.)stability\./.test(model);
+/** The aspect ratios Stability's models on Bedrock take. */
+const STABILITY_RATIOS = ['16:9', '1:1', '21:9', '2:3', '3:2', '4:5', '5:4', '9:16', '9:21'] as const;
+
+/**
+ * Stability's models (`stability.sd3-5-large-v1:0`, `stability.stable-image-core-v1:1`, …) take a prompt and an
+ * aspect ratio and answer one image; Titan Image Generator and Nova Canvas take Titan's TEXT_IMAGE task, with the
+ * size as width and height, up to 5 images and OpenAI's `hd` quality as `premium`.
+ */
+function imageGenerationCall(job: JobData, target: CallTarget): UpstreamCall {
+  const { url, modelId } = modelUrl(job, target, 'invoke');
+  const { prompt, count, size, droppedParams } = imageRequest(job);
+  const headers = { accept: 'application/json' };
+  if (isStability(modelId)) {
+    if (count > 1) droppedParams.push('n');
+    const request = { prompt, output_format: 'png', ...(size ? { aspect_ratio: nearestAspectRatio(size, STABILITY_RATIOS) } : {}) };
+    return { url, headers, body: JSON.stringify(request), droppedParams };
+  }
+  const quality = (job.body as Json).quality;
+  const dropped = droppedParams.filter((name) => name !== 'quality');
+  const config: Json = { numberOfImages: count, ...(size ? { width: size.width, height: size.height } : {}) };
+  if (quality === 'hd' || quality === 'high') config.quality = 'premium';
+  else if (quality === 'standard' || quality === 'medium' || quality === 'low') config.quality = 'standard';
+  else if (present(quality) && quality !== 'auto') dropped.push('quality');
+  const request = { taskType: 'TEXT_IMAGE', textToImageParams: { text: prompt }, imageGenerationConfig: config };
+  return { url, headers, body: JSON.stringify(request), droppedParams: dropped };
+}
+
+/** Both families answer `images` (base64); Stability says per image why it was filtered (`finish_reasons`). */
+function mediaAnswer(text: string): MediaAnswer {
+  const parsed = parseObject<{ images?: unknown; finish_reasons?: unknown; error?: unknown }>(text, 'the answer');
+  if (typeof parsed.error === 'string' && parsed.error !== '') throw new SyntaxError(parsed.error);
+  if (!Array.isArray(parsed.images)) throw new SyntaxError('the answer has no images array');
+  const reasons = Array.isArray(parsed.finish_reasons) ? parsed.finish_reasons : [];
+  const images = parsed.images.filter((image, i): image is string => typeof image === 'string' && !present(reasons[i]));
+  if (images.length === 0 && reasons.some(present)) throw new SyntaxError(`no image: ${reasons.filter(present).map(String).join('; ')}`);
+  return imageListAnswer(images);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -682,6 +776,8 @@ export const bedrock: HttpAdapter = {
   errorMessage,
   embeddingsCall,
   embeddingsAnswer,
+  imageGenerationCall,
+  mediaAnswer,
   filesCall,
 };
 

@@ -1,8 +1,10 @@
 // Google's Gemini API (generativelanguage.googleapis.com): the generateContent wire format of gemini-shared.ts,
-// an API key in `x-goog-api-key`, embeddings through `:batchEmbedContents`, token counts through `:countTokens`.
+// an API key in `x-goog-api-key`, embeddings through `:batchEmbedContents`, token counts through `:countTokens`,
+// OpenAI's speech, transcription and image endpoints as gemini-media.ts translates them.
 
 import type { FilesRequest, JobData } from '../../src/contract/messages.js';
 import { forwardFilesCall } from './files-forward.js';
+import { geminiImageCall, geminiMediaAnswer, geminiSpeechCall, geminiTranscriptionCall, type GeminiMediaCall } from './gemini-media.js';
 import { joinUrl } from '../upstream/url.js';
 import {
   embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
@@ -17,6 +19,9 @@ const resourceOf = (model: string) => (model.includes('/') ? model : `models/${m
 
 const urlFor = (target: CallTarget, model: string, action: string) =>
   joinUrl(target.baseUrl ?? DEFAULT_BASE_URL, `/v1beta/${resourceOf(model)}:${action}`);
+
+const mediaCall = (target: CallTarget, model: string, { action, body, droppedParams }: GeminiMediaCall): UpstreamCall =>
+  ({ url: urlFor(target, model, action), body: JSON.stringify(body), droppedParams });
 
 export const gemini: HttpAdapter = {
   id: 'gemini',
@@ -68,6 +73,11 @@ export const gemini: HttpAdapter = {
     // batchEmbedContents reports no token counts.
     return openAIEmbeddingList(embeddings.map((e) => e.values ?? []), job, null);
   },
+
+  speechCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiSpeechCall(job)),
+  transcriptionCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiTranscriptionCall(job)),
+  imageGenerationCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiImageCall(job)),
+  mediaAnswer: geminiMediaAnswer,
 
   /** Files (`/v1beta/files`, uploads at `/upload/v1beta/files`) and batches (`/v1beta/batches`, `:batchGenerateContent`). */
   filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {

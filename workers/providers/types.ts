@@ -110,12 +110,15 @@ export interface HttpAdapter {
   listModelsCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** That list as `{"models": [id, …]}`, the ids as requests name them. */
   listModelsAnswer?(text: string, job: JobData): ChatAnswer;
-  /** OpenAI's media endpoints (capability `media`); their answers pass through as the upstream sent them. */
+  /** OpenAI's media endpoints (capability `media`, which lists the kinds an adapter has a call for). */
   speechCall?(job: JobData, target: CallTarget): UpstreamCall;
   transcriptionCall?(job: JobData, target: CallTarget): UpstreamCall;
   imageGenerationCall?(job: JobData, target: CallTarget): UpstreamCall;
   imageEditCall?(job: JobData, target: CallTarget): UpstreamCall;
   imageVariationCall?(job: JobData, target: CallTarget): UpstreamCall;
+  /** A media answer in OpenAI's shape, from the provider's own API's; absent, the answer passes through as the
+   * upstream sent it (the providers that speak OpenAI's format). */
+  mediaAnswer?(text: string, job: JobData): MediaAnswer;
   /** OpenAI's Responses API (capability `responses`): the client's request, model aside, as it came. */
   responsesCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** Anthropic's Messages API (capability `messages`): the client's request, model aside, as it came; its answer as the

@@ -1,17 +1,31 @@
 // Gemini on Vertex AI: the generateContent wire format of gemini-shared.ts under a project and region, with an
 // OAuth2 token for the key's service account (workers/upstream/auth/google-oauth.ts), embeddings through
-// `:predict`, token counts through `:countTokens`. The key's `vertex_key_config` gives `project_id`, `region` and `auth_credentials`;
+// `:predict`, token counts through `:countTokens`, OpenAI's media endpoints as gemini-media.ts translates them
+// (Imagen through `:predict`). The key's `vertex_key_config` gives `project_id`, `region` and `auth_credentials`;
 // `network_config.base_url` replaces the regional host.
+//
+// Claude models (`claude-…`, Anthropic's publisher on Vertex) speak Anthropic's Messages API instead, at
+// `publishers/anthropic/models/{model}:rawPredict` (`:streamRawPredict` for a stream): the body of anthropic-shared.ts
+// without `model` (the URL names it) and with `anthropic_version: "vertex-2023-10-16"`; their answers and SSE events
+// are Anthropic's.
 
 import type { JobData } from '../../src/contract/messages.js';
 import { serviceAccountOf } from '../upstream/auth/google-oauth.js';
 import { joinUrl } from '../upstream/url.js';
 import { vertexRankAnswer, vertexRankBody, vertexRankUrlPath } from './vertex-rerank.js';
+import { anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, toAnthropicRequest } from './anthropic-shared.js';
+import { geminiImageCall, geminiMediaAnswer, geminiSpeechCall, geminiTranscriptionCall, type GeminiMediaCall } from './gemini-media.js';
 import {
   embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
   openAIEmbeddingList, parseJsonObject,
 } from './gemini-shared.js';
-import type { CallTarget, ChatAnswer, HttpAdapter, KeyInit, UpstreamCall } from './types.js';
+import type { CallTarget, ChatAnswer, HttpAdapter, KeyInit, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
+
+/** The Messages API version Vertex takes in the body, in place of Anthropic's `anthropic-version` header. */
+const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
+
+/** A Claude model of Anthropic's publisher, named bare (`claude-sonnet-4-5@20250929`) as Vertex's model garden lists it. */
+const isClaude = (model: string) => /^claude-/.test(model);
 
 interface VertexLocation {
   projectId: string;
@@ -38,10 +52,13 @@ function locationOf(key: KeyInit): VertexLocation {
 function urlFor(target: CallTarget, model: string, action: string): string {
   const { projectId, region } = locationOf(target.key);
   const host = region === 'global' ? 'https://aiplatform.googleapis.com' : `https://${region}-aiplatform.googleapis.com`;
-  const resource = model.includes('/') ? model : `publishers/google/models/${model}`;
+  const resource = model.includes('/') ? model : `publishers/${isClaude(model) ? 'anthropic' : 'google'}/models/${model}`;
   const path = `/v1/projects/${encodeURIComponent(projectId)}/locations/${region}/${resource}:${action}`;
   return joinUrl(target.baseUrl ?? host, path);
 }
+
+const mediaCall = (target: CallTarget, model: string, { action, body, droppedParams }: GeminiMediaCall): UpstreamCall =>
+  ({ url: urlFor(target, model, action), body: JSON.stringify(body), droppedParams });
 
 export const vertex: HttpAdapter = {
   rerankCall(job, target) {
@@ -56,15 +73,30 @@ export const vertex: HttpAdapter = {
   streamFormat: 'sse',
 
   chatCall(job: JobData, target: CallTarget): UpstreamCall {
+    if (isClaude(job.model)) {
+      const { body, droppedParams } = toAnthropicRequest(job.body);
+      const url = urlFor(target, job.model, job.stream ? 'streamRawPredict' : 'rawPredict');
+      return { url, body: JSON.stringify({ anthropic_version: VERTEX_ANTHROPIC_VERSION, ...body, ...(job.stream ? { stream: true } : {}) }),
+        droppedParams };
+    }
     const url = urlFor(target, job.model, job.stream ? 'streamGenerateContent?alt=sse' : 'generateContent');
     const { body, droppedParams } = geminiChatRequest(job, true);
     return { url, body: JSON.stringify(body), droppedParams };
   },
-  chatAnswer: geminiChatAnswer,
-  streamEvent: geminiStreamEvent,
-  errorMessage: geminiErrorMessage,
+
+  chatAnswer(text: string, job: JobData): ChatAnswer {
+    return isClaude(job.model) ? chatCompletionFromMessage(text, job.model) : geminiChatAnswer(text, job);
+  },
+
+  streamEvent(event: StreamEvent, state: StreamState): StreamStep {
+    return isClaude(state.model) ? anthropicStreamStep(event.data, state) : geminiStreamEvent(event, state);
+  },
+
+  /** Google's envelope for Vertex's own failures; Anthropic's for a Claude model's. */
+  errorMessage: (text: string) => geminiErrorMessage(text) ?? anthropicErrorMessage(text),
 
   countTokensCall(job: JobData, target: CallTarget): UpstreamCall {
+    if (isClaude(job.model)) throw new Error(`counting tokens is not supported for Claude models on Vertex ('${job.model}')`);
     const url = urlFor(target, job.model, 'countTokens');
     // Vertex counts contents, system instruction, tools and generation config; the rest (toolConfig, safety
     // settings) changes no input token, so it is left out rather than refused.
@@ -91,4 +123,9 @@ export const vertex: HttpAdapter = {
     for (const prediction of predictions) tokens += prediction.embeddings?.statistics?.token_count ?? 0;
     return openAIEmbeddingList(predictions.map((p) => p.embeddings?.values ?? []), job, tokens);
   },
+
+  speechCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiSpeechCall(job)),
+  transcriptionCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiTranscriptionCall(job)),
+  imageGenerationCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiImageCall(job)),
+  mediaAnswer: geminiMediaAnswer,
 };

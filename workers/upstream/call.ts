@@ -9,7 +9,7 @@ import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
 import { FILES_ANSWER_HEADERS, isMediaKind } from '../../src/contract/messages.js';
-import { answerFor, callFor, mediaAnswer, streamEventFor, type AuthStyle, type ChatAnswer, type HttpAdapter, type KeyInit, type StreamEvent,
+import { answerFor, callFor, mediaAnswer, streamEventFor, type AuthStyle, type ChatAnswer, type HttpAdapter, type KeyInit, type MediaAnswer, type StreamEvent,
   type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
 import { createDecoder, type StreamDecoder } from './decoders.js';
@@ -236,13 +236,20 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#job.result(bytes, null, this.#contentType ?? '', this.#answerHeaders);
       return;
     }
+    const provider = this.#provider;
     if (this.#status < 400 && isMediaKind(this.#job.data.kind)) {
-      const answer = mediaAnswer(bytes, this.#contentType);
+      let answer: MediaAnswer;
+      try {
+        answer = this.#adapter.mediaAnswer ? this.#adapter.mediaAnswer(bytes.toString('utf8'), this.#job.data) : mediaAnswer(bytes, this.#contentType);
+      } catch (error) {
+        this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${provider}: unreadable answer: ${(error as Error).message}`,
+          provider, upstreamStatus: this.#status });
+        return;
+      }
       this.#job.result(answer.body, answer.usage, answer.contentType);
       return;
     }
     const text = bytes.toString('utf8');
-    const provider = this.#provider;
     if (this.#status >= 400) {
       const message = this.#adapter.errorMessage(text) ?? (text.slice(0, MAX_ERROR_TEXT) || `HTTP ${this.#status}`);
       this.#job.fail(errorForUpstreamStatus(provider, this.#status, message, this.#retryAfter));

@@ -56,7 +56,7 @@ describe('image edits: refusals', () => {
   it('refuses a provider without OpenAI\'s images endpoints, naming it, and a form without its image', async () => {
     const refused = await apiError(h.client.images.edit({ model: 'mock/echo', image: png('x.png'), prompt: 'p' }));
     expect(refused.status).toBe(400);
-    expect(refused.message).toMatch(/provider 'mock' does not support OpenAI's audio and images endpoints \(image edit\)/);
+    expect(refused.message).toMatch(/provider 'mock' does not support OpenAI's image edit endpoint/);
     const form = new FormData();
     form.append('model', 'openai/gpt-image-1');
     form.append('prompt', 'p');

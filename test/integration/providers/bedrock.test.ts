@@ -5,7 +5,7 @@
 
 import OpenAI, { APIError } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeBedrock, type FakeBedrock, type RecordedBedrockRequest } from '../../fakes/bedrock-server.js';
+import { fakeImage, startFakeBedrock, type FakeBedrock, type RecordedBedrockRequest } from '../../fakes/bedrock-server.js';
 import { apiError, collect, collectUntilFailure, expectEnvelope, type Harness, postChat, sseData, startGatewayWith, user } from '../harness.js';
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
@@ -299,6 +299,82 @@ describe('embeddings through provider bedrock', () => {
     expect(error.code).toBe('invalid_request');
     expect(error.message).toContain('Titan embeddings take one text per request, not 2 inputs');
     expect(fake.requests.length).toBe(before);
+  });
+});
+
+describe('Cohere embeddings through provider bedrock', () => {
+  const COHERE = 'cohere.embed-english-v3';
+
+  it('embeds a list of texts in one InvokeModel call with texts, input_type and embedding_types', async () => {
+    const requestId = nextId();
+    const result = await h.client.embeddings.create({ model: `bedrock/${COHERE}`, input: ['first', 'second'], encoding_format: 'float' }, withId(requestId));
+    const upstream = upstreamOf(requestId);
+    expect(upstream.path).toBe(`/model/${COHERE}/invoke`);
+    expect(upstream.body).toEqual({ texts: ['first', 'second'], input_type: 'search_document', embedding_types: ['float'] });
+    expect(upstream.auth.verified).toBe(true);
+    const vectors = (JSON.parse(upstream.responseBody!) as { embeddings: { float: number[][] } }).embeddings.float;
+    expect(result.data.map((item) => item.index)).toEqual([0, 1]);
+    expect(result.data.map((item) => item.embedding)).toEqual(vectors);
+  });
+
+  it('takes Cohere\'s own input_type; the SDK\'s default base64 decodes to the vectors; dimensions only for Embed v4', async () => {
+    const requestId = nextId();
+    const { data, response } = await h.client.embeddings.create({ model: `bedrock/${COHERE}`, input: 'a query', dimensions: 256,
+      input_type: 'search_query' } as never, withId(requestId)).withResponse();
+    const upstream = upstreamOf(requestId);
+    expect(upstream.body).toEqual({ texts: ['a query'], input_type: 'search_query', embedding_types: ['float'] });
+    expect(Array.from(data.data[0].embedding)).toEqual(Array.from(new Float32Array((JSON.parse(upstream.responseBody!) as { embeddings: { float: number[][] } }).embeddings.float[0])));
+    expect(response.headers.get('x-heimdall-dropped-params')).toBe('dimensions');
+    const v4 = nextId();
+    const small = await h.client.embeddings.create({ model: 'bedrock/cohere.embed-v4:0', input: 'x', dimensions: 256, encoding_format: 'float' }, withId(v4));
+    expect(upstreamOf(v4).body).toMatchObject({ output_dimension: 256 });
+    expect(small.data[0].embedding).toHaveLength(256);
+  });
+
+  it('a bad input_type → Bedrock\'s 400, as the SDK\'s BadRequestError', async () => {
+    const error = await apiError(h.client.embeddings.create({ model: `bedrock/${COHERE}`, input: 'x', input_type: 'nonsense' } as never));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain('input_type');
+  });
+});
+
+describe('images through provider bedrock', () => {
+  it('Titan Image Generator: TEXT_IMAGE with n, the size and quality; n base64 images back', async () => {
+    const requestId = nextId();
+    const images = await h.client.images.generate({ model: 'bedrock/amazon.titan-image-generator-v2:0', prompt: 'a fjord at dawn', n: 3,
+      size: '1024x1024', quality: 'hd' }, withId(requestId));
+    const upstream = upstreamOf(requestId);
+    expect(upstream.path).toBe('/model/amazon.titan-image-generator-v2%3A0/invoke');
+    expect(upstream.body).toEqual({ taskType: 'TEXT_IMAGE', textToImageParams: { text: 'a fjord at dawn' },
+      imageGenerationConfig: { numberOfImages: 3, width: 1024, height: 1024, quality: 'premium' } });
+    expect(images.data!.map((image) => image.b64_json)).toEqual([0, 1, 2].map((i) => fakeImage('a fjord at dawn', i)));
+  });
+
+  it('a size Titan does not make → Bedrock\'s 400 naming it', async () => {
+    const error = await apiError(h.client.images.generate({ model: 'bedrock/amazon.titan-image-generator-v1', prompt: 'x', size: '1792x1024' }));
+    expect(error.status).toBe(400);
+    expect(error.message).toContain('1792x1024 is not a supported size');
+  });
+
+  it('Stability: prompt and the nearest aspect ratio, one image; n > 1 and a url answer reported as dropped', async () => {
+    const requestId = nextId();
+    const { data, response } = await h.client.images.generate({ model: 'bedrock/stability.sd3-5-large-v1:0', prompt: 'a longship', n: 2,
+      size: '1536x1024', response_format: 'url' }, withId(requestId)).withResponse();
+    expect(upstreamOf(requestId).body).toEqual({ prompt: 'a longship', output_format: 'png', aspect_ratio: '3:2' });
+    expect(data.data!.map((image) => image.b64_json)).toEqual([fakeImage('a longship')]);
+    expect(response.headers.get('x-heimdall-dropped-params')?.split(',').sort()).toEqual(['n', 'response_format']);
+  });
+
+  it('an image Stability\'s filter removed → 502 with the filter\'s reason', async () => {
+    const error = await apiError(h.client.images.generate({ model: 'bedrock/stability.stable-image-core-v1:1', prompt: 'something forbidden' }));
+    expect(error.status).toBe(502);
+    expect(error.message).toContain('Filter reason: prompt');
+  });
+
+  it('speech and transcription stay refused: Bedrock has neither', async () => {
+    const error = await apiError(h.client.audio.speech.create({ model: 'bedrock/amazon.nova-sonic-v1:0', voice: 'alloy', input: 'x' }));
+    expect(error.status).toBe(400);
+    expect(error.code).toBe('unsupported_capability');
   });
 });
 

@@ -86,7 +86,7 @@ describe('loadConfig with a Bifrost config.json', () => {
     const cfg = await loadConfig({ file, env: { ...env, BIFROST_ENCRYPTION_KEY: 'x' } });
 
     expect(cfg.source).toBe(file);
-    expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, logLevel: 'info' });
+    expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, logLevel: 'info', h2cPort: null });
     expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
       prometheusLabels: ['team'] });
     expect(cfg.providers.map((p) => p.name)).toEqual(['openai', 'my-vllm']);
@@ -180,7 +180,7 @@ describe('loadConfig with a Bifrost config.json', () => {
   it('applies server overrides and rejects a bad log level with a hint', async () => {
     const file = await writeConfig('c.json', minimal());
     const cfg = await loadConfig({ file, env: {}, overrides: { port: 9000, host: '127.0.0.1', logLevel: 'debug' } });
-    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 9000, logLevel: 'debug' });
+    expect(cfg.server).toEqual({ host: '127.0.0.1', port: 9000, logLevel: 'debug', h2cPort: null });
 
     const err = await configError(() => loadConfig({ file, env: {}, overrides: { logLevel: 'inf' } }));
     expect(err.message).toContain("server.logLevel: unknown log level 'inf' — did you mean 'info'?");

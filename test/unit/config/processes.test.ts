@@ -41,3 +41,20 @@ describe('processes', () => {
     expect(err.message).toContain('process');
   });
 });
+
+describe('h2c port', () => {
+  it('is off by default, read from heimdall.h2c_port, and the command line wins', async () => {
+    expect((await loadConfig({ raw: raw(), env: {} })).server.h2cPort).toBeNull();
+    expect((await loadConfig({ raw: raw({ h2c_port: 8081 }), env: {} })).server.h2cPort).toBe(8081);
+    expect((await loadConfig({ raw: raw({ h2c_port: 8081 }), env: {}, overrides: { h2cPort: 9090 } })).server.h2cPort).toBe(9090);
+  });
+
+  it('refuses what is not a port, and the HTTP/1.1 port itself', async () => {
+    for (const bad of [-1, 65536, 1.5, '8081']) {
+      const err = await configError(() => loadConfig({ raw: raw({ h2c_port: bad }), env: {} }));
+      expect(err.message).toContain('heimdall.h2c_port');
+    }
+    const same = await configError(() => loadConfig({ raw: raw({ h2c_port: 8080 }), env: {} }));
+    expect(same.message).toContain('must differ from the HTTP/1.1 port (8080)');
+  });
+});

@@ -61,6 +61,16 @@ describe('adapter registry', () => {
     expect(PROVIDER_FACTS.cohere.capabilities.tokenize).toBe(true);
   });
 
+  it('serves each of OpenAI\'s media endpoints exactly where the front thread\'s capability lists it', () => {
+    const calls = { speech: 'speechCall', transcription: 'transcriptionCall', image_generation: 'imageGenerationCall',
+      image_edit: 'imageEditCall', image_variation: 'imageVariationCall' } as const;
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const served = adapter.transport === 'http' ? Object.entries(calls).filter(([, call]) => adapter[call] !== undefined).map(([kind]) => kind) : [];
+      expect([id, served]).toEqual([id, [...PROVIDER_FACTS[id].capabilities.media]]);
+    }
+    expect(PROVIDER_FACTS.bedrock.capabilities.media).toEqual(['image_generation']);
+  });
+
   it('has a files API exactly where the front thread\'s capability names one', () => {
     for (const [id, adapter] of Object.entries(ADAPTERS)) {
       const files = adapter.transport === 'http' && adapter.filesCall !== undefined;

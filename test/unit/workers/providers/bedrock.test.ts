@@ -385,10 +385,11 @@ describe('Bedrock adapter: Titan embeddings', () => {
     expect(g1.droppedParams).toEqual(['dimensions']);
   });
 
-  it('refuses several inputs, token arrays and models that are not Titan embedders, clearly', () => {
+  it('refuses several inputs, token arrays and models that are neither Titan nor Cohere embedders, clearly', () => {
     expect(() => bedrock.embeddingsCall!(embed({ input: ['a', 'b'] }), target())).toThrow(/one text per request, not 2 inputs: send one string per request/);
     expect(() => bedrock.embeddingsCall!(embed({ input: [1, 2, 3] }), target())).toThrow(/not token arrays/);
-    expect(() => bedrock.embeddingsCall!(embed({ input: 'x' }, 'cohere.embed-english-v3'), target())).toThrow(/Amazon Titan embedding models/);
+    expect(() => bedrock.embeddingsCall!(embed({ input: 'x' }, 'meta.llama3-8b-instruct-v1:0'), target())).toThrow(/Amazon Titan .* and Cohere/);
+    expect(() => bedrock.embeddingsCall!(embed({ input: [1, 2] }, 'cohere.embed-english-v3'), target())).toThrow(/not token arrays/);
   });
 
   it('answers an OpenAI embeddings list, as floats or as base64 float32 when asked', () => {

@@ -236,7 +236,7 @@ describe.each(FAMILY)('$id', ({ id, chat: chatUrl, embeddings }) => {
   });
 
   it('has OpenAI\'s media endpoints beside its chat path, as its facts say', () => {
-    expect(facts.capabilities.media).toBe(true);
+    expect(facts.capabilities.media).toEqual(['speech', 'transcription', 'image_generation', 'image_edit', 'image_variation']);
     const url = adapter.speechCall!({ ...chat({}), kind: 'speech', body: { model: 'x', input: 'hi', voice: 'alloy' } }, target('http://h')).url;
     expect(url).toBe(adapter.chatCall(chat({}), target('http://h')).url.replace(/chat\/completions$/, 'audio/speech'));
     const form = adapter.transcriptionCall!({ ...chat({}), kind: 'transcription', body: { model: 'x', language: 'fr',
