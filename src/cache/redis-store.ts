@@ -99,8 +99,17 @@ export class RedisStore {
     });
   }
 
+  /** Closes gracefully when Redis answers; a Redis that is down or stalled does not hold up the gateway's shutdown. */
   async close(): Promise<void> {
-    if (this.#client.isOpen) await this.#client.close().catch(() => undefined);
-    else this.#client.destroy();
+    const client = this.#client;
+    if (!client.isReady) {
+      if (client.isOpen) client.destroy();
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([client.close().then(() => true, () => true),
+      new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), this.#timeoutMs * 10); })]);
+    clearTimeout(timer);
+    if (!closed && client.isOpen) client.destroy();
   }
 }
