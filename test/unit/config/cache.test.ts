@@ -37,7 +37,9 @@ describe('semantic_cache config', () => {
     expect((await configError(() => load({ ttl: 'forever' }))).message).toContain('ttl');
     expect((await configError(() => load({ provider: 'openai' }))).message).toContain('provider and embedding_model go together');
     expect((await configError(() => load({ provider: 'nope', embedding_model: 'e' }))).message).toContain("'nope' is not a configured provider");
-    expect((await configError(() => load({ provider: 'mock', embedding_model: 'e' }))).message).toContain('cannot make embeddings');
+    const noEmbeddings = () => loadConfig({ raw: { providers: { ...providers, anthropic: { keys: [{ value: 'sk-ant', models: ['*'] }] } },
+      plugins: [{ name: 'semantic_cache', config: { provider: 'anthropic', embedding_model: 'e' } }] }, env: {} });
+    expect((await configError(noEmbeddings)).message).toContain('cannot make embeddings');
     expect((await configError(() => load({ store: { type: 'redis' } }))).message).toContain('redis_url');
     expect((await configError(() => load({ store: { type: 'memcached' } }))).message).toContain('store');
   });
