@@ -103,6 +103,20 @@ describe('exact layer', () => {
     expect(await again.json()).toEqual(message);
   });
 
+  it('caches embeddings too', async () => {
+    const input = fresh('embed');
+    const request = () => fetch(`${url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', ...cached() },
+      body: JSON.stringify({ model: 'openai/text-embedding-3-small', input }) });
+    const first = await request();
+    const text = await first.text();
+    expect(first.headers.get('x-heimdall-cache')).toBe('miss');
+    const before = fake.requests.length;
+    const second = await request();
+    expect(second.headers.get('x-heimdall-cache')).toBe('hit');
+    expect(await second.text()).toBe(text);
+    expect(fake.requests.length).toBe(before);
+  });
+
   it('without x-bf-cache-key the cache is bypassed', async () => {
     const body = chatBody(fresh('bypass'));
     for (let i = 0; i < 2; i++) {
