@@ -81,6 +81,8 @@ export interface CacheConfig {
   readonly maxEntryBytes: number;
   readonly coalesceWaitMs: number;
   readonly maxVectorsPerScope: number;
+  /** Delete every entry of the store (Redis: under the key prefix) when the gateway shuts down. */
+  readonly cleanupOnShutdown: boolean;
   /** The embedding provider and model; null in direct-only mode. */
   readonly embedding: { readonly provider: string; readonly model: string } | null;
   readonly store: CacheStoreConfig;
@@ -127,6 +129,7 @@ export function normalizeCacheConfig(raw: RawCacheConfig, base: string, provider
     maxBytes: raw.max_bytes,
     maxEntryBytes: raw.max_entry_bytes,
     coalesceWaitMs: raw.coalesce_wait_ms,
+    cleanupOnShutdown: raw.cleanup_on_shutdown,
     maxVectorsPerScope: store.type === 'redis' ? store.max_vectors_per_scope : raw.max_vectors_per_scope,
     embedding,
     store: store.type === 'redis'

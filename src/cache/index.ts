@@ -280,8 +280,12 @@ export class ResponseCache {
   async close(): Promise<void> {
     for (const flight of this.#inFlight.values()) flight.settle(null);
     this.#inFlight.clear();
-    if (this.#store instanceof RedisStore) await this.#store.close();
-    else this.#store.clear();
+    if (this.#store instanceof RedisStore) {
+      if (this.config.cleanupOnShutdown) await this.#store.clear();
+      await this.#store.close();
+    } else {
+      this.#store.clear();
+    }
     this.#vectors?.clear();
   }
 }

@@ -99,6 +99,22 @@ export class RedisStore {
     });
   }
 
+  /** Deletes every key under the prefix (`cleanup_on_shutdown`), in batches; bounded like any other call. */
+  async clear(): Promise<void> {
+    if (!this.#client.isReady) return;
+    const removal = (async () => {
+      for await (const keys of this.#client.scanIterator({ MATCH: `${this.#prefix}*`, COUNT: 500 })) {
+        const batch = (Array.isArray(keys) ? keys : [keys]) as string[];
+        if (batch.length > 0) await this.#client.unlink(batch);
+      }
+    })().catch((error: unknown) => {
+      this.#logger.warn({ err: { message: (error as Error).message } }, 'cache: cleanup_on_shutdown could not clear Redis');
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([removal, new Promise((resolve) => { timer = setTimeout(resolve, Math.max(1000, this.#timeoutMs * 20)); })]);
+    clearTimeout(timer);
+  }
+
   /** Closes gracefully when Redis answers; a Redis that is down or stalled does not hold up the gateway's shutdown. */
   async close(): Promise<void> {
     const client = this.#client;

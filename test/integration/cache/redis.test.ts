@@ -45,11 +45,13 @@ class StallingProxy {
   }
 }
 
-async function start(fake: FakeOpenAI, redisUrl: string): Promise<{ gateway: Gateway; url: string }> {
+async function start(fake: FakeOpenAI, redisUrl: string, extra: Record<string, unknown> = {},
+  prefix = PREFIX): Promise<{ gateway: Gateway; url: string }> {
   const config = await loadConfig({
     raw: {
       providers: { openai: openaiProvider(fake.url) },
-      plugins: [{ name: 'semantic_cache', config: { store: { type: 'redis', redis_url: redisUrl, key_prefix: PREFIX, timeout_ms: 50 } } }],
+      plugins: [{ name: 'semantic_cache', config: { store: { type: 'redis', redis_url: redisUrl, key_prefix: prefix, timeout_ms: 50 },
+        ...extra } }],
     },
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
@@ -147,6 +149,22 @@ describe.runIf(available)('the cache in Redis', () => {
       expect(Number(/^heimdall_cache_store_errors_total (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(100);
     } finally {
       proxy.stalled = false;
+    }
+  });
+
+  it('cleanup_on_shutdown deletes the entries under its prefix when the gateway closes', async () => {
+    const prefix = `${PREFIX}cleanup:`;
+    const own = await start(fake, 'redis://127.0.0.1:6379', { cleanup_on_shutdown: true }, prefix);
+    const client = createClient({ url: 'redis://127.0.0.1:6379' });
+    await client.connect();
+    try {
+      await (await postChat(own.url, body(`cleanup ${randomUUID()}`), cached)).text();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await client.keys(`${prefix}*`)).length).toBe(1);
+      await own.gateway.close(200);
+      expect(await client.keys(`${prefix}*`)).toEqual([]);
+    } finally {
+      await client.close();
     }
   });
 });
