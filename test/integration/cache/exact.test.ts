@@ -253,6 +253,19 @@ describe('identical requests at once', () => {
   });
 });
 
+describe('identical streams at once', () => {
+  it('replay the first one\'s stream once it completed', async () => {
+    const body = { model: 'openai/latency-300', stream: true, messages: [{ role: 'user', content: fresh('stream-burst') }] };
+    const before = fake.requests.length;
+    const answers = await Promise.all(Array.from({ length: 4 }, () => postChat(url, body, cached())));
+    const texts = await Promise.all(answers.map((a) => a.text()));
+    expect(fake.requests.length - before).toBe(1);
+    expect(answers.filter((a) => a.headers.get('x-heimdall-cache') === 'hit')).toHaveLength(3);
+    expect(new Set(texts).size).toBe(1);
+    expect(sseData(texts[0]).at(-1)).toBe('[DONE]');
+  });
+});
+
 describe('metrics and the request log', () => {
   it('counts lookups, stores and bytes in /metrics', async () => {
     const body = chatBody(fresh('metrics'));
