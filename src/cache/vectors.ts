@@ -34,15 +34,23 @@ export function nearest(vectors: Iterable<StoredVector>, query: Float32Array, th
   return best;
 }
 
-/** The embedded index: scopes in memory, each bounded (the oldest vector goes first), scopes bounded in number. */
+/**
+ * The embedded index: scopes in memory, each bounded (the oldest vector goes first), and all of them together held to
+ * `maxVectors` (the store's max_entries: a vector per entry at most) by dropping the least recently added scopes.
+ */
 export class MemoryVectors {
   readonly #scopes = new Map<string, StoredVector[]>();
   readonly #perScope: number;
-  readonly #maxScopes: number;
+  readonly #maxVectors: number;
+  #count = 0;
 
-  constructor(perScope: number, maxScopes: number) {
+  constructor(perScope: number, maxVectors: number) {
     this.#perScope = perScope;
-    this.#maxScopes = maxScopes;
+    this.#maxVectors = maxVectors;
+  }
+
+  get size(): number {
+    return this.#count;
   }
 
   vectors(scope: string): readonly StoredVector[] {
@@ -50,19 +58,25 @@ export class MemoryVectors {
   }
 
   add(scope: string, key: string, vector: Float32Array, expiresAt: number): void {
-    let list = this.#scopes.get(scope);
-    if (!list) {
-      if (this.#scopes.size >= this.#maxScopes) this.#scopes.delete(this.#scopes.keys().next().value!);
-      this.#scopes.set(scope, (list = []));
-    }
     const now = Date.now();
+    const list = this.#scopes.get(scope) ?? [];
+    this.#scopes.delete(scope);
+    this.#count -= list.length;
     const live = list.filter((stored) => stored.expiresAt > now && stored.key !== key);
     live.push({ key, vector, expiresAt });
     if (live.length > this.#perScope) live.splice(0, live.length - this.#perScope);
+    // Re-inserted last: the scopes at the front are the ones longest without a new vector.
     this.#scopes.set(scope, live);
+    this.#count += live.length;
+    for (const [oldest, vectors] of this.#scopes) {
+      if (this.#count <= this.#maxVectors || oldest === scope) break;
+      this.#scopes.delete(oldest);
+      this.#count -= vectors.length;
+    }
   }
 
   clear(): void {
     this.#scopes.clear();
+    this.#count = 0;
   }
 }
