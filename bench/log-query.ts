@@ -44,7 +44,7 @@ function dataset(): RequestLogRecord[] {
       modelRequested: MODELS[i % MODELS.length], model: MODELS[i % MODELS.length], keyName: 'k', virtualKeyId: i % 50 === 0 ? 'vk-a' : null,
       status, errorCode: status === 200 ? null : status === 429 ? 'UPSTREAM_RATE_LIMITED' : 'UPSTREAM_ERROR', attempts: 1, fallbacks: 0,
       latencyMs: Math.round(rand() * 5000) / 10, ttftMs: null, upstreamMs: null, overheadMs: 0.4, tokensIn: Math.floor(rand() * 2000),
-      tokensOut: Math.floor(rand() * 800), tokensCached: 0, tokensReasoning: 0, costUsd: i % 13 === 0 ? null : rand() / 100,
+      tokensOut: Math.floor(rand() * 800), tokensCached: 0, tokensReasoning: 0, costUsd: i % 13 === 0 ? null : rand() / 100, cache: null,
       stream: rand() < 1 / 3, cancelled: false,
       request: JSON.stringify({ messages: [{ role: 'user', content: `${words[i % 6]} ${words[(i >> 3) % 6]} question ${i}` }] }),
       response: JSON.stringify({ choices: [{ message: { content: `an answer of some length about ${words[(i >> 5) % 6]}` } }] }),

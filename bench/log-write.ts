@@ -43,7 +43,7 @@ function dataset(chars: number, prefix: string): RequestLogRecord[] {
     id: `${prefix}-${i}`, timestamp: now - i, route: '/v1/chat/completions', method: 'POST', dialect: 'openai', provider: 'openai',
     modelRequested: 'gpt-4o-mini', model: 'gpt-4o-mini', keyName: 'k', virtualKeyId: null, status: 200, errorCode: null, attempts: 1,
     fallbacks: 0, latencyMs: 12.5, ttftMs: null, upstreamMs: 11, overheadMs: 0.4, tokensIn: 100, tokensOut: 50, tokensCached: 0,
-    tokensReasoning: 0, costUsd: 0.0001, stream: false, cancelled: false,
+    tokensReasoning: 0, costUsd: 0.0001, stream: false, cancelled: false, cache: null,
     request: JSON.stringify({ messages: [{ role: 'user', content: text(i, chars) }] }),
     response: JSON.stringify({ choices: [{ message: { content: text(i + 7, chars / 2) } }] }),
   }));

@@ -48,6 +48,8 @@ import type { CounterStore } from './governance/counters.js';
 import type { ErrorData } from './errors/error-data.js';
 import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
+import { ResponseCache } from './cache/index.js';
+import { createEmbedder } from './pipeline/cache.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
 
@@ -161,6 +163,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     throw error;
   }
   const closeMcp = () => mcp?.catalog.close() ?? Promise.resolve();
+  const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
+  // After the pools: the semantic layer embeds through the embedding provider's pool.
+  const cache = config.cache ? await ResponseCache.create(config.cache,
+    config.cache.embedding ? createEmbedder(config.cache.embedding, providers, pools, pricing) : null, logger) : null;
 
   const breakers = new CircuitBreakers(config.providers, (breaker, state) => {
     frontShard.add(layout.breakerTransitions.seriesOffset(providerNames.indexOf(breaker.provider), state));
@@ -180,13 +186,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       const counts = requestLog?.counters();
       return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
     },
-    labelled: () => governanceMetrics.families() };
+    labelled: () => cache ? [...governanceMetrics.families(), ...cache.families()] : governanceMetrics.families() };
   const registry = createMetricsRegistry(registryOptions);
   const metricsSnapshot = createMetricsSnapshotter(registryOptions, registry);
   const { clusterMetrics } = options;
 
   let closing = false;
-  const providers = new Map<string, ProviderConfig>(config.providers.map((provider) => [provider.name, provider]));
   let governance;
   let governanceState;
   try {
@@ -198,7 +203,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     governanceState = setup?.state ?? null;
     governanceMetrics.attach(governance);
   } catch (error) {
-    await closePools();
+    await Promise.all([closePools(), cache?.close()]);
     throw error;
   }
   const costs = new CostMeter(pricing, pipelineMetrics);
@@ -207,7 +212,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     unsupportedProviders: new Set(config.unsupportedProviders), extraFields: config.client.extraFields,
     metrics: pipelineMetrics, costs, ...(catalogInUse ? { mcp: catalogInUse } : {}),
     mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth, governance,
-    requestLog: requestLog ? { content: config.requestLog.content } : null };
+    requestLog: requestLog ? { content: config.requestLog.content } : null, cache };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -309,6 +314,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   } catch (error) {
     await Promise.all([closePools(), closeMcp()]);
     await governance?.store.close();
+    await cache?.close();
     throw error;
   }
 
@@ -333,6 +339,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await governance?.store.close();
       await requestLog?.close();
       await plugins.close();
+      await cache?.close();
       server.closeAll();
     },
   };

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
 import YAML from 'yaml';
 import { adapterOf, PROVIDER_FACTS } from '../contract/providers.js';
+import { CACHE_PLUGIN, normalizeCacheConfig, semanticCacheSchema, type CacheConfig } from '../cache/config.js';
 import { BIFROST_BASE_TYPES, BIFROST_ONLY_PROVIDERS, BIFROST_PLUGINS } from './bifrost.js';
 import { ConfigError, type ConfigProblem, formatPath, hint, issuesToProblems } from './errors.js';
 import { rememberEnvValues } from './redact.js';
@@ -75,6 +76,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       + 'write ["*"] for every model, or set "version": 1 at the top for the old meaning');
   }
   const plugins = normalizePlugins(cfg.plugins, file);
+  const cache = cacheConfig(cfg, providers, ctx);
   const mcp = mcpConfig(cfg, ctx);
   const requestLog = requestLogConfig(cfg, { env: opts.env, problems: ctx.problems, warnings: ctx.warnings,
     resolveEnv: (value, path) => resolveRef(value, ctx, path) });
@@ -96,6 +98,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     unsupportedProviders,
     modelAliases: aliases,
     plugins: plugins.plugins,
+    cache,
     mcp,
     governance,
     admin,
@@ -107,6 +110,32 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   });
   rememberEnvValues(config, ctx.envValues);
   return config;
+}
+
+/** The enabled `semantic_cache` plugin entry as the response cache's config; null when there is none. */
+function cacheConfig(cfg: RawConfig, providers: readonly ProviderConfig[], ctx: LoadContext): CacheConfig | null {
+  const entries = (cfg.plugins ?? []).map((entry, i) => [entry, i] as const)
+    .filter(([entry]) => typeof entry !== 'string' ? entry.name === CACHE_PLUGIN && !entry.path : entry === CACHE_PLUGIN);
+  if (entries.length > 1) ctx.problems.push({ path: `plugins.${entries[1][1]}`, message: `${CACHE_PLUGIN} is listed twice` });
+  const [entry, index] = entries[0] ?? [];
+  if (entry === undefined || index === undefined || (typeof entry !== 'string' && !entry.enabled)) return null;
+  const base = ['plugins', index, 'config'];
+  const parsed = semanticCacheSchema.safeParse(typeof entry === 'string' ? {} : entry.config ?? {});
+  if (!parsed.success) {
+    // Relative to the entry's config, so that an unknown key is matched against the cache's own keys for its hint.
+    for (const problem of issuesToProblems(parsed.error.issues, semanticCacheSchema)) {
+      ctx.problems.push({ ...problem, path: problem.path ? `${formatPath(base)}.${problem.path}` : formatPath(base) });
+    }
+    return null;
+  }
+  if (parsed.data.keys !== undefined) ctx.warnings.push(`${formatPath([...base, 'keys'])}: the embedding provider is called `
+    + 'through its own pool with its configured keys; these keys are not used');
+  const served = new Set(providers.map((p) => p.name));
+  const embeds = (name: string) => {
+    const provider = providers.find((p) => p.name === name);
+    return provider !== undefined && PROVIDER_FACTS[provider.adapter]?.capabilities.embeddings === true;
+  };
+  return normalizeCacheConfig(parsed.data, formatPath(base), served, embeds, ctx.problems);
 }
 
 function governanceConfig(cfg: RawConfig, providers: readonly ProviderConfig[], ctx: LoadContext) {
@@ -589,6 +618,8 @@ function normalizePlugins(entries: RawConfig['plugins'], file: string | null): N
     // Bifrost's governance plugin is built into Heimdall's request path (src/governance); its `is_vk_mandatory` is
     // read with the governance block, its other settings are refused or reported by `security.ts`.
     if (plugin.name === 'governance') return;
+    // Bifrost's semantic_cache is Heimdall's response cache (src/cache), validated on its own by `cacheConfig`.
+    if (plugin.name === CACHE_PLUGIN) return;
     const builtin = BIFROST_PLUGINS[plugin.name];
     if (builtin === null) {
       if (plugin.enabled) notActedOn.push(plugin.name);

@@ -408,7 +408,7 @@ export const MCP_CLIENT_NAME = /^[A-Za-z0-9_]{1,40}$/;
 const GO_DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 /** A number in `unitMs` units, or a Go duration string as Bifrost writes some of these (`"10m"`, `"30s"`); to ms. */
-const durationMs = (unitMs: number) => z.union([z.number().min(0), z.string().regex(GO_DURATION, "a number, or a duration such as '30s' or '10m'")])
+export const durationMs = (unitMs: number) => z.union([z.number().min(0), z.string().regex(GO_DURATION, "a number, or a duration such as '30s' or '10m'")])
   .transform((v) => {
     if (typeof v === 'number') return v * unitMs;
     const [, amount, unit] = GO_DURATION.exec(v)!;

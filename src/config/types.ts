@@ -1,5 +1,6 @@
 // The validated, defaulted and frozen config the rest of the front thread reads. Only `load.ts` builds it;
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
+import type { CacheConfig } from '../cache/config.js';
 import type { StoreTarget } from '../stores/store-config.js';
 
 import type { RawGovernance } from '../governance/schema.js';
@@ -237,6 +238,8 @@ export interface GatewayConfig {
   /** A name clients may send as `model`, and the `provider/model` it stands for. */
   readonly modelAliases: Readonly<Record<string, string>>;
   readonly plugins: readonly PluginConfig[];
+  /** The response cache (Bifrost's `semantic_cache` plugin entry); null when it is not configured. */
+  readonly cache?: CacheConfig | null;
   /** MCP servers and settings; null when none is configured (the request path then pays nothing for MCP). */
   readonly mcp: McpConfig | null;
   readonly governance: GovernanceConfig;

@@ -107,8 +107,9 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   // Images: Titan Image Generator and Stability's models through InvokeModel.
   bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, files: 'bedrock', rerank: true }), { canBeBase: true }),
   // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
-  // Rerank: `mock/<anything>` scores each document by the query words it holds.
-  mock: facts(null, Object.freeze({ ...ALL, vision: false, embeddings: false, rerank: true }), { keyless: true }),
+  // Rerank: `mock/<anything>` scores each document by the query words it holds. Embeddings: a hashed bag of words, so
+  // that texts sharing words are near (the response cache's semantic layer).
+  mock: facts(null, Object.freeze({ ...ALL, vision: false, rerank: true }), { keyless: true }),
 });
 
 /**

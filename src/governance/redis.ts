@@ -13,7 +13,8 @@
 // reservation is given `timeout_ms`; what happens then is the caller's (fail open or closed, src/governance/gate.ts).
 
 import type { Logger } from 'pino';
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
+import { connectRedis } from '../stores/redis.js';
 import { type CounterSpec, type CounterStore, type CounterUsage, type Hold, type Verdict } from './counters.js';
 import { windowEnd, windowStart } from './period.js';
 import type { EntityWrite, StoredEntity } from '../stores/governance-store.js';
@@ -99,22 +100,7 @@ export class RedisCounters implements CounterStore {
 
   /** Connects (or keeps trying in the background: a gateway starts while Redis is away, and fails open or closed). */
   static async connect(state: RedisState, logger: Logger): Promise<RedisCounters> {
-    const client = createClient({ url: state.redis_url, disableOfflineQueue: true,
-      socket: { connectTimeout: Math.max(state.timeout_ms, 1000), reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2000) } }) as RedisClientType;
-    let warned = false;
-    client.on('error', (error: Error) => {
-      if (warned) return;
-      warned = true;
-      // The URL may carry a password: only the error's own message is logged.
-      logger.warn({ err: { message: error.message } }, 'governance: Redis cannot be reached; reconnecting');
-    });
-    client.on('ready', () => {
-      if (warned) logger.info('governance: Redis is reachable again');
-      warned = false;
-    });
-    const counters = new RedisCounters(client, state, logger);
-    await Promise.race([client.connect().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, state.timeout_ms * 5))]);
-    return counters;
+    return new RedisCounters(await connectRedis(state.redis_url, state.timeout_ms, logger, 'governance', 'reconnecting'), state, logger);
   }
 
   async #run(name: string, script: string, keys: string[], args: string[]): Promise<unknown> {

@@ -36,6 +36,8 @@ export class AccessRecord {
   costUsd: number | null = null;
   /** The error code answered (lower case), when the request failed. */
   errorCode: string | null = null;
+  /** What the response cache did (`hit`, `semantic-hit`, `miss`, `bypass`); null when it is not configured. */
+  cache: string | null = null;
   /** The id of the virtual key the request presented (src/governance), never its value. */
   virtualKeyId: string | null = null;
   /** Run once when the response is complete or the client left, with its status: settles a governance reservation. */
@@ -83,6 +85,7 @@ export function writeAccessLine(logger: Logger, line: AccessLine, access: Access
   if (access.tokensCached !== null) entry.tokensCached = access.tokensCached;
   if (access.tokensReasoning !== null) entry.tokensReasoning = access.tokensReasoning;
   if (access.costUsd !== null) entry.costUsd = access.costUsd;
+  if (access.cache !== null) entry.cache = access.cache;
   if (line.status === 499) entry.cancelled = true;
   if (access.errorCode) entry.errorCode = access.errorCode;
   else if (line.status === 499) entry.errorCode = 'client_closed';

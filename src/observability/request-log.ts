@@ -161,6 +161,7 @@ export function requestLogRecord(access: AccessRecord, line: AccessLine, receive
     tokensCached: access.tokensCached,
     tokensReasoning: access.tokensReasoning,
     costUsd: access.costUsd,
+    cache: access.cache,
     stream: access.stream,
     cancelled,
     request: content ? safely(() => content.requestText()) : null,

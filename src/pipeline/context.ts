@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { CacheDirectives } from '../cache/index.js';
 import type { JobKind } from '../contract/messages.js';
 import type { IncomingRequest } from '../http/server.js';
 import type { ToolSet } from '../mcp/tools.js';
@@ -24,6 +25,8 @@ export class RequestContext implements PluginContext {
   hookTimeoutMs = Infinity;
   /** The MCP tools this request is given (src/mcp/tools.ts); null without any. */
   mcpTools: ToolSet | null = null;
+  /** The request's `x-bf-cache-*` headers, checked (src/cache); set only while the cache is configured. */
+  cacheDirectives: CacheDirectives | null = null;
   readonly #baseLogger: Logger;
   #logger: Logger | null = null;
   #values: Map<string, unknown> | null = null;

@@ -24,6 +24,7 @@ import { afterPostHooks, clientClosed, droppedHeader, newOutcome, respondOutcome
 import { isRetryable, mayFallBack, retryDelayMs } from './retry.js';
 import { circuitOpen } from './route.js';
 import type { CostMeter } from '../pricing/meter.js';
+import type { CacheFill } from '../cache/index.js';
 
 export function logFailure(ctx: RequestContext, error: ErrorData): void {
   const level = ERROR_CODES[error.code].logLevel;
@@ -68,10 +69,13 @@ export class ProviderCall implements JobHandlers, AbortListener {
   readonly #agent: AgentLoop | null;
   /** Agent mode: parameters the adapter dropped, reported with the first chunk the client gets. */
   #droppedHeld: string[] | null = null;
+  /** A cache miss: stores the answer once it completed successfully (src/cache); null when nothing is cached. */
+  #fill: CacheFill | null;
 
   constructor(ctx: RequestContext, sink: ResponseSink, wire: ClientWire, plugins: PluginRunner, reached: number,
-    run: RequestRun, agent: AgentLoop | null = null, costs: CostMeter | null = null) {
+    run: RequestRun, agent: AgentLoop | null = null, costs: CostMeter | null = null, fill: CacheFill | null = null) {
     this.#costs = costs;
+    this.#fill = fill;
     this.#ctx = ctx;
     this.#sink = sink;
     this.#wire = wire;
@@ -159,6 +163,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
       const headers = { ...droppedHeader(this.#dropped(meta.droppedParams)), ...this.#run.headers(true, this.#overheadMs(performance.now(), 0)),
         ...agent?.headers() };
+      this.#fillAnswer(outcome, meta);
       if (meta.contentType !== undefined && !outcome.error) {
         // A media answer goes out as the provider sent it, with its content type, unless the route's API says otherwise.
         const sent = typeof body === 'string' ? outcome.body ?? '' : body;
@@ -168,6 +173,24 @@ export class ProviderCall implements JobHandlers, AbortListener {
       }
       respondOutcome(this.#sink, this.#wire, outcome, headers, this.#run.failures);
     });
+  }
+
+  /** Stores a successful answer as the post-hooks left it, which is what the client gets. */
+  #fillAnswer(outcome: Outcome, meta: ResultMeta): void {
+    const fill = this.#fill;
+    if (!fill) return;
+    this.#fill = null;
+    if (!outcome.error && outcome.status === 200 && meta.contentType === undefined && typeof outcome.body === 'string') {
+      fill.answer(outcome.body, meta.usage);
+    } else {
+      fill.abandon();
+    }
+  }
+
+  /** Nothing of this call will be stored: whoever waits for its answer goes upstream. */
+  #abandonFill(): void {
+    this.#fill?.abandon();
+    this.#fill = null;
   }
 
   /** What the route's translation left out, then what the adapter dropped. */
@@ -199,12 +222,16 @@ export class ProviderCall implements JobHandlers, AbortListener {
     const wire = this.#wire;
     const pieces: (string | Uint8Array)[] = [];
     const content = sink.access.content;
+    const fill = this.#fill;
+    const filled: string[] | null = fill ? [] : null;
     for (const chunk of chunks) {
       const kept = plugins.hasChunkHooks ? plugins.chunk(this.#ctx, chunk) : chunk;
       if (kept === null) continue;
       content?.chunk(kept);
+      filled?.push(kept);
       pieces.push(wire.chunk(kept));
     }
+    if (filled) fill!.chunks(filled);
     if (!writePieces(sink, pieces) && !this.#paused) {
       // The client reads slower than the provider writes: stop reading upstream until its socket drains.
       this.#paused = true;
@@ -234,8 +261,12 @@ export class ProviderCall implements JobHandlers, AbortListener {
         this.#wire.streamContentType);
     }
     // A post-hook may have failed the request (PLUGIN_TIMEOUT): the headers went out, so it ends as a stream error.
-    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached,
-      () => this.#sink.end(outcome.error ? this.#wire.streamError(outcome.error) : this.#wire.end()));
+    afterPostHooks(this.#plugins, this.#ctx, outcome, this.#reached, () => {
+      if (outcome.error) this.#abandonFill();
+      else this.#fill?.end(meta.usage);
+      this.#fill = null;
+      this.#sink.end(outcome.error ? this.#wire.streamError(outcome.error) : this.#wire.end());
+    });
   }
 
   onError(error: ErrorData): void {
@@ -247,6 +278,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     this.#judgeKey(verdictOf(error.code));
     const sink = this.#sink;
     if (!sink.aborted && this.#retryLater(error, now)) return;
+    this.#abandonFill();
     this.#releasePermit();
     // The turns of an agent loop the model answered before this failure were billed: the record says what they cost.
     const spent = this.#agent?.usage ?? null;
@@ -340,6 +372,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
     this.#ticket?.cancel();
     this.#ticket = null;
     this.#agent?.abort();
+    this.#abandonFill();
     // A client leaving says nothing about the key.
     this.#releasePermit();
     // The answer was already settled (post-hooks ran or are running): the abort changes nothing for plugins.

@@ -60,6 +60,8 @@ export class RequestRun {
   backoffMs = 0;
   /** Milliseconds spent waiting on MCP tools the agent loop ran. */
   toolMs = 0;
+  /** What the response cache did for the current candidate (`x-heimdall-cache` and its companions); null: no cache. */
+  cacheHeaders: Record<string, string> | null = null;
   /** Starts candidate `index` (route, pre-hooks, dispatch); set by the pipeline, which owns those stages. */
   next: ((index: number) => void) | null = null;
   readonly #parsed: ParsedRequest;
@@ -134,6 +136,7 @@ export class RequestRun {
       'x-heimdall-attempts': String(this.failures.length + (succeeded ? 1 : 0)),
       'x-heimdall-fallback-index': String(this.index),
       'x-heimdall-overhead-ms': Math.max(0, overheadMs).toFixed(3),
+      ...this.cacheHeaders,
     };
   }
 

@@ -1,8 +1,9 @@
 // POST /v1/chat/completions and /v1/embeddings, stage by stage: parse (and take `fallbacks`) → virtual key →
-// route → capabilities → pre-hooks → MCP tools (src/mcp/tools.ts, narrowed by the virtual key) → dispatch to the
-// provider's pool (retries there, and the agent loop of src/mcp/agent.ts when the gateway may run a tool itself) →
-// post-hooks → respond (JSON, or SSE chunk by chunk). When the provider fails in a way that may fall back, the next
-// fallback goes through route, capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
+// route → capabilities → pre-hooks → MCP tools (src/mcp/tools.ts, narrowed by the virtual key) → the response cache
+// (src/pipeline/cache.ts: a hit answers here, a miss goes on and stores the answer) → dispatch to the provider's pool
+// (retries there, and the agent loop of src/mcp/agent.ts when the gateway may run a tool itself) → post-hooks →
+// respond (JSON, or SSE chunk by chunk). When the provider fails in a way that may fall back, the next fallback goes
+// through route, capabilities, pre-hooks and dispatch again. Reading this file is reading the request's path; each stage is its
 // own file.
 
 import type { Logger } from 'pino';
@@ -37,6 +38,8 @@ import { routeModel, type RouteTarget } from './route.js';
 import type { CostMeter } from '../pricing/meter.js';
 import { admitRequest, type Governed } from './governance.js';
 import type { Governance } from '../governance/gate.js';
+import { cacheDirectives, type CacheAnswer, type CacheFill, type ResponseCache } from '../cache/index.js';
+import { answerFromCache, cacheHeaders } from './cache.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
@@ -62,6 +65,8 @@ export interface PipelineDeps {
   readonly costs?: CostMeter;
   /** `client.mcp_agent_depth`: the most rounds of tools the agent loop runs for one request (default 10). */
   readonly mcpAgentDepth?: number;
+  /** The response cache (`semantic_cache` plugin entry); absent, no request looks at a cache. */
+  readonly cache?: ResponseCache | null;
 }
 
 export const DEFAULT_MCP_AGENT_DEPTH = 10;
@@ -95,6 +100,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
   const logContent = deps.requestLog?.content === true;
   const resolveModel = createModelResolver(deps.providers, deps.modelAliases, dialect.defaultProvider);
   const extraFields = deps.extraFields === true ? dialect.extraFields : undefined;
+  const cache = deps.cache ?? null;
 
   /** A plugin answered instead of the provider, with a response or an error. */
   const shortCircuit = (ctx: RequestContext, sink: ResponseSink, wire: ClientWire, parsed: ParsedRequest, run: RequestRun,
@@ -165,8 +171,46 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       job.tools = added.text;
       if (!native && set!.anyAuto) loop = new AgentLoop(deps.mcp!, set!, added.theirs, agentDepth, ctx.requestId);
     }
-    new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop, deps.costs ?? null).start(deps.pools.get(target.provider.name)!, job,
-      target.breaker);
+    const dispatch = (fill: CacheFill | null) => new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop, deps.costs ?? null,
+      fill).start(deps.pools.get(target.provider.name)!, job, target.breaker);
+    if (!cache) {
+      dispatch(null);
+      return;
+    }
+    // A request given MCP tools is answered with what those tools return now: never from a cache.
+    const plan = added ? null : cache.plan({ directives: ctx.cacheDirectives!, dialect: dialect.name, kind: sent.kind, native,
+      stream: parsed.stream, provider: target.provider.name, model: target.model, virtualKey: sink.access.virtualKeyId, body: sent.body });
+    if (!plan) {
+      cache.bypassed();
+      sink.access.cache = 'bypass';
+      run.cacheHeaders = cacheHeaders(null);
+      dispatch(null);
+      return;
+    }
+    const answered = (answer: CacheAnswer) => {
+      run.cacheHeaders = cacheHeaders(answer);
+      if (answer.result !== 'miss') {
+        if (answerFromCache(plugins, ctx, sink, callWire, parsed, run, pre.reached, answer)) return;
+        run.cacheHeaders = { 'x-heimdall-cache': 'miss' };
+      }
+      sink.access.cache = 'miss';
+      dispatch(answer.result === 'miss' ? answer.fill : null);
+    };
+    const answer = cache.lookup(plan, ctx.requestId);
+    if (!(answer instanceof Promise)) {
+      answered(answer);
+      return;
+    }
+    void answer.then((settled) => {
+      if (!sink.aborted) {
+        answered(settled);
+        return;
+      }
+      if (settled.result === 'miss') settled.fill?.abandon();
+      const outcome = newOutcome(parsed.stream);
+      clientClosed(outcome, target.provider.name);
+      void plugins.runPost(ctx, outcome, pre.reached, ctx.hookTimeoutMs);
+    });
   };
 
   /** The configured `providers.<name>.fallbacks` of the request's primary provider. */
@@ -250,6 +294,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       // Who is asking comes before what is asked: a request without a valid key learns nothing of its body's faults.
       if (governance) key = governance.identify(request.headers);
       parsed = dialect.parse(request);
+      if (cache) ctx.cacheDirectives = cacheDirectives(request.headers);
       if (logged) access.modelRequested = parsed.body.model;
       const weighted = key ? governance!.routeBare(key, parsed.body.model, deps.providers, deps.modelAliases) : null;
       parsed.body.model = weighted ? weighted[0] : resolveModel(parsed.body.model);

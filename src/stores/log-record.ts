@@ -33,6 +33,8 @@ export interface RequestLogRecord {
   tokensReasoning: number | null;
   /** USD; null when the model has no price (never a silent zero). */
   costUsd: number | null;
+  /** What the response cache did: `hit` and `semantic-hit` answers cost nothing; null when no cache is configured. */
+  cache: string | null;
   stream: boolean;
   cancelled: boolean;
   /** Content as JSON text, capped with a visible truncation mark; null when content logging is off. */

@@ -29,7 +29,7 @@ export const LOG_COLUMNS = [
   ['virtualKeyId', 'virtual_key_id'], ['status', 'status'], ['errorCode', 'error_code'], ['attempts', 'attempts'],
   ['fallbacks', 'fallbacks'], ['latencyMs', 'latency_ms'], ['ttftMs', 'ttft_ms'], ['upstreamMs', 'upstream_ms'],
   ['overheadMs', 'overhead_ms'], ['tokensIn', 'tokens_in'], ['tokensOut', 'tokens_out'], ['tokensCached', 'tokens_cached'],
-  ['tokensReasoning', 'tokens_reasoning'], ['costUsd', 'cost_usd'], ['stream', 'stream'], ['cancelled', 'cancelled'],
+  ['tokensReasoning', 'tokens_reasoning'], ['costUsd', 'cost_usd'], ['cache', 'cache'], ['stream', 'stream'], ['cancelled', 'cancelled'],
   ['request', 'request'], ['response', 'response'],
 ] as const satisfies readonly (readonly [keyof RequestLogRecord, string])[];
 
@@ -38,7 +38,7 @@ export const META_COLUMNS = LOG_COLUMNS.filter(([field]) => field !== 'request' 
 
 const BOOLEAN_FIELDS = new Set<keyof RequestLogRecord>(['stream', 'cancelled']);
 const TEXT_FIELDS = new Set<keyof RequestLogRecord>(['id', 'route', 'method', 'dialect', 'provider', 'modelRequested', 'model',
-  'keyName', 'virtualKeyId', 'errorCode', 'request', 'response']);
+  'keyName', 'virtualKeyId', 'errorCode', 'cache', 'request', 'response']);
 
 // One expression per sort field, written as in its index (where it has one) so the engine can walk the index.
 const SORT_EXPRESSIONS: Record<LogSortField, string> = {
@@ -70,7 +70,9 @@ function schemaSteps(types: { bigint: string; real: string; bool: string }): str
     `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_model ON ${LOG_TABLE} ((${MODEL_EXPRESSION}), timestamp_ms)`,
     ...['error_code', 'virtual_key_id'].map((column) =>
       `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${column} ON ${LOG_TABLE} (${column}, timestamp_ms) WHERE ${column} IS NOT NULL`),
-  ].join(';\n')];
+  ].join(';\n'),
+  // Version 2: what the response cache did for the request (src/cache).
+  `ALTER TABLE ${LOG_TABLE} ADD COLUMN cache TEXT`];
 }
 
 /**

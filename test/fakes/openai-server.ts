@@ -467,7 +467,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
     if (route.endpoint === 'embeddings') {
-      sendEmbeddings(res, body);
+      if (scenario.error) sendError(res, record, scenario.error);
+      else sendEmbeddings(res, body);
       return;
     }
     if (route.endpoint === 'responses') {

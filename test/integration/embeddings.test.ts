@@ -5,7 +5,8 @@ import { apiError, openaiProvider, startHarness, type Harness } from './harness.
 describe('embeddings', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ config: (fakeUrl) => ({ providers: { openai: openaiProvider(fakeUrl), mock: {} } }) });
+    h = await startHarness({ config: (fakeUrl) => ({ providers: { openai: openaiProvider(fakeUrl), mock: {},
+      anthropic: { keys: [{ value: 'sk-ant-never-called', models: ['*'] }] } } }) });
   });
   afterAll(() => h.close());
 
@@ -21,11 +22,25 @@ describe('embeddings', () => {
 
   it('refuses a provider without embeddings with one clear 400 before any call', async () => {
     const before = h.fake.requests.length;
-    const error = await apiError(h.client.embeddings.create({ model: 'mock/echo', input: 'x' }));
+    const error = await apiError(h.client.embeddings.create({ model: 'anthropic/claude-3-5-haiku-latest', input: 'x' }));
     expect(error.status).toBe(400);
     expect(error.code).toBe('unsupported_capability');
-    expect(error.message).toContain("provider 'mock' does not support embeddings");
+    expect(error.message).toContain("provider 'anthropic' does not support embeddings");
     expect(h.fake.requests.length).toBe(before);
+  });
+
+  it("the mock's vectors are a bag of words: unit length, near for texts sharing words, `dimensions` honoured", async () => {
+    const result = await h.client.embeddings.create({ model: 'mock/embed', encoding_format: 'float',
+      input: ['What is the capital of France?', "what's the capital of France", 'Zebras gallop across the plain'] });
+    const [a, b, c] = result.data.map((item) => item.embedding);
+    const dot = (x: number[], y: number[]) => x.reduce((sum, v, i) => sum + v * y[i], 0);
+    expect(a).toHaveLength(64);
+    expect(dot(a, a)).toBeCloseTo(1, 4);
+    expect(dot(a, b)).toBeGreaterThan(0.7);
+    expect(Math.abs(dot(a, c))).toBeLessThan(0.5);
+    expect(result.usage.prompt_tokens).toBeGreaterThan(0);
+    const sized = await h.client.embeddings.create({ model: 'mock/embed', encoding_format: 'float', input: 'x', dimensions: 16 });
+    expect(sized.data[0].embedding).toHaveLength(16);
   });
 
   it('refuses a missing or empty input with 400', async () => {

@@ -5,6 +5,8 @@
 // `mock/tool-call` calls a tool: the request's tool whose name the last user message names, with the first JSON
 // object in that message as its arguments, and once the conversation ends with tool results, answers with them (a
 // model to try MCP's agent mode with, and to test it). A rerank job scores each document by the query words it holds.
+// Embeddings are a hashed bag of the input's words (64 dimensions, or `dimensions`), unit length: texts that share
+// words are near, so the response cache's semantic layer can be tried with no embedding API.
 
 import type { JobData, RerankAnswer, RerankRequest, UsageData } from '../../src/contract/messages.js';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
@@ -102,6 +104,42 @@ function openAIUsage(usage: UsageData) {
   return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens };
 }
 
+const DEFAULT_DIMENSIONS = 64;
+
+/** FNV-1a of a word: where it lands in the vector, and with which sign. */
+function wordHash(word: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < word.length; i++) hash = Math.imul(hash ^ word.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+function bagOfWords(text: string, dimensions: number): { vector: number[]; words: number } {
+  const vector = new Array<number>(dimensions).fill(0);
+  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  for (const word of words) {
+    const hash = wordHash(word);
+    vector[hash % dimensions] += hash & 0x80000000 ? -1 : 1;
+  }
+  const norm = Math.hypot(...vector) || 1;
+  return { vector: vector.map((x) => Math.round((x / norm) * 1e6) / 1e6), words: words.length };
+}
+
+function embeddings(job: JobData, io: InProcessIo): void {
+  const input = job.body.input;
+  const texts = (Array.isArray(input) ? input : [input]).map((item) => (typeof item === 'string' ? item : JSON.stringify(item)));
+  const requested = job.body.dimensions;
+  const dimensions = typeof requested === 'number' && Number.isInteger(requested) && requested > 0 && requested <= 4096
+    ? requested : DEFAULT_DIMENSIONS;
+  let tokens = 0;
+  const data = texts.map((text, index) => {
+    const { vector, words } = bagOfWords(text, dimensions);
+    tokens += words;
+    return { object: 'embedding', index, embedding: vector };
+  });
+  const usage: UsageData = { promptTokens: tokens, completionTokens: 0, totalTokens: tokens };
+  io.result(JSON.stringify({ object: 'list', data, model: job.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }), usage);
+}
+
 export const mock: InProcessAdapter = {
   id: 'mock',
   transport: 'in-process',
@@ -119,6 +157,10 @@ export const mock: InProcessAdapter = {
       const answer = mockRerank(job.body as RerankRequest);
       io.result(JSON.stringify({ id: `rerank-mock-${++completionCounter}`, ...answer }), answer.usage.total_tokens === undefined ? null
         : { promptTokens: answer.usage.total_tokens, completionTokens: 0, totalTokens: answer.usage.total_tokens });
+      return;
+    }
+    if (job.kind === 'embeddings') {
+      embeddings(job, io);
       return;
     }
     const planned = planReply(job, provider);

@@ -29,6 +29,7 @@ export function logRecord(overrides: Partial<RequestLogRecord> = {}): RequestLog
     tokensCached: 0,
     tokensReasoning: 0,
     costUsd: 0.0001,
+    cache: null,
     stream: false,
     cancelled: false,
     request: '{"messages":[{"role":"user","content":"hello"}]}',
