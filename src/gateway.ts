@@ -25,6 +25,7 @@ import { bundleRoutes } from './dialects/bundles.js';
 import { anthropicComplete } from './dialects/anthropic-complete.js';
 import { responsesInputTokensRoutes } from './dialects/responses-input-tokens.js';
 import { bedrockInvoke, bedrockInvokeRoutes } from './dialects/bedrock-invoke.js';
+import { passthroughRoutes } from './dialects/passthrough.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -240,6 +241,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),
+    ...passthroughRoutes(files, anthropicPrefix, genaiPrefix),
     ...genaiModelRoutes(catalog, config.providers),
     ...(mcp ? mcp.routes : mcpNotConfiguredRoutes()),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes

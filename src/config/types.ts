@@ -113,6 +113,9 @@ export interface ProviderConfig {
   readonly proxy: ProxyConfig | null;
   /** `pricing_overrides`, prices in the price table's units (per million tokens). */
   readonly pricingOverrides: readonly PricingOverride[];
+  /** The passthrough routes (`/openai_passthrough/…`) may reach it: always for a built-in provider, for a custom one
+   * when `custom_provider_config.allowed_requests.passthrough` is true, as Bifrost gates them. */
+  readonly passthrough: boolean;
 }
 
 export interface PluginConfig {
