@@ -6,23 +6,28 @@ import { request } from 'node:http';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GoogleGenAI } from '@google/genai';
 import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
+import { startFakeGemini, type FakeGemini } from '../../fakes/gemini-server.js';
 import type { FakeOpenAI } from '../../fakes/openai-server.js';
 import { startFakeOpenAI } from '../../fakes/openai-server.js';
 import { API_KEY, apiError, openaiProvider, startGatewayWith, type Harness } from '../harness.js';
 
 const ANTHROPIC_KEY = 'sk-ant-upstream';
 let anthropicFake: FakeAnthropic;
+let geminiFake: FakeGemini;
 let h: Harness<FakeOpenAI>;
 let openai: OpenAI;
 
 beforeAll(async () => {
   anthropicFake = await startFakeAnthropic({ apiKey: ANTHROPIC_KEY });
+  geminiFake = await startFakeGemini({ apiKey: 'AIza-upstream' });
   h = await startGatewayWith(await startFakeOpenAI(), (fakeUrl) => ({ providers: {
     openai: openaiProvider(fakeUrl),
     'open-custom': openaiProvider(fakeUrl, { custom_provider_config: { base_provider_type: 'openai', allowed_requests: { passthrough: true } } }),
     'closed-custom': openaiProvider(fakeUrl, { custom_provider_config: { base_provider_type: 'openai' } }),
     anthropic: { keys: [{ value: ANTHROPIC_KEY, models: ['*'], weight: 1 }], network_config: { base_url: anthropicFake.url } },
+    gemini: { keys: [{ value: 'AIza-upstream', models: ['*'], weight: 1 }], network_config: { base_url: geminiFake.url } },
   } }));
   openai = new OpenAI({ baseURL: `${h.url}/openai_passthrough/v1`, apiKey: 'client-key-not-forwarded', maxRetries: 0 });
 });
@@ -30,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
   await anthropicFake?.close();
+  await geminiFake?.close();
 });
 
 beforeEach(() => {
@@ -90,5 +96,17 @@ describe('/anthropic_passthrough', () => {
     expect(sent.path).toBe('/v1/messages');
     expect(sent.headers['x-api-key']).toBe(ANTHROPIC_KEY);
     expect(sent.headers['anthropic-version']).toBeDefined();
+  });
+});
+
+describe('/genai_passthrough', () => {
+  it('serves @google/genai with the version kept in the path and the gateway\'s key', async () => {
+    const ai = new GoogleGenAI({ apiKey: 'client-key', httpOptions: { baseUrl: `${h.url}/genai_passthrough` } });
+    const answer = await ai.models.generateContent({ model: 'gemini-2.0-flash', contents: 'hello gemini' });
+    expect(answer.text).toBeTruthy();
+    const sent = geminiFake.requests.at(-1)!;
+    expect(sent.path).toMatch(/^\/v1beta\/models\/gemini-2\.0-flash:generateContent/);
+    const stream = ai.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'x' });
+    await expect(stream).rejects.toThrow(/streamed calls are not supported/);
   });
 });
