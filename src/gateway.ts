@@ -26,6 +26,7 @@ import { anthropicComplete } from './dialects/anthropic-complete.js';
 import { responsesInputTokensRoutes } from './dialects/responses-input-tokens.js';
 import { bedrockInvoke, bedrockInvokeRoutes } from './dialects/bedrock-invoke.js';
 import { passthroughRoutes } from './dialects/passthrough.js';
+import { asyncJobRoutes } from './http/async-jobs.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -284,7 +285,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   ];
 
   const nativePrefixes = [anthropicPrefix, genaiPrefix, bedrockPrefix, coherePrefix];
-  routes.push(...bundleRoutes(routes, nativePrefixes));
+  routes.push(...asyncJobRoutes(routes, requestLog?.asyncJobs ?? null, config.client.asyncJobResultTtlSeconds),
+    ...bundleRoutes(routes, nativePrefixes));
   let server: HttpServer;
   try {
     server = await startHttpServer({

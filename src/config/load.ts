@@ -96,6 +96,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
       accessLog: cfg.client.access_log,
       extraFields: cfg.client.extra_fields,
+      asyncJobResultTtlSeconds: cfg.client.async_job_result_ttl,
       prometheusLabels: cfg.client.prometheus_labels,
     },
     providers,

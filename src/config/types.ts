@@ -136,6 +136,8 @@ export interface ClientConfig {
   readonly accessLog: boolean;
   /** Bifrost's `extra_fields` on /v1 answers (`client.extra_fields`). */
   readonly extraFields: boolean;
+  /** Seconds a `/v1/async/*` job's result is kept (`client.async_job_result_ttl`). */
+  readonly asyncJobResultTtlSeconds: number;
   /** Label names of the HTTP metrics whose values come from `x-bf-prom-<label>` request headers. */
   readonly prometheusLabels: readonly string[];
 }

@@ -11,6 +11,8 @@ import type postgres from 'postgres';
 import { migratePostgres, openPostgres, type PostgresClient } from './postgres.js';
 import { migrateSqlite, openSqlite, type SqliteDatabase } from './sqlite.js';
 import type { StoreTarget } from './store-config.js';
+import { ASYNC_JOBS_COMPONENT, POSTGRES_ASYNC_JOBS_SCHEMA, postgresAsyncJobs, SQLITE_ASYNC_JOBS_SCHEMA, sqliteAsyncJobs,
+  type AsyncJobTable } from './async-job-store.js';
 import {
   OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA, postgresOwners, SQLITE_OWNERS_SCHEMA, sqliteOwners, type OwnerTable,
 } from './owner-store.js';
@@ -26,6 +28,7 @@ export interface LogStore {
   deleteOlderThan(before: number, batch: number): Promise<number>;
   /** Which provider and key own each file and batch id (owner-store.ts), in the same store. */
   readonly owners: OwnerTable;
+  readonly asyncJobs: AsyncJobTable;
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -55,6 +58,7 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
   try {
     migrateSqlite(db, LOG_COMPONENT, SQLITE_LOG_SCHEMA);
     migrateSqlite(db, OWNERS_COMPONENT, SQLITE_OWNERS_SCHEMA);
+    migrateSqlite(db, ASYNC_JOBS_COMPONENT, SQLITE_ASYNC_JOBS_SCHEMA);
   } catch (error) {
     db.close();
     throw error;
@@ -79,6 +83,7 @@ export function sqliteLogStore(db: SqliteDatabase): LogStore {
   return {
     engine: 'sqlite',
     owners: sqliteOwners(db),
+    asyncJobs: sqliteAsyncJobs(db),
     async insert(records) {
       // IMMEDIATE takes the write lock up front, so a busy file waits the busy timeout instead of failing mid-way.
       insertAll.immediate(records);
@@ -114,6 +119,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
     if (migrated) return;
     await migratePostgres(sql, schema, LOG_COMPONENT, POSTGRES_LOG_SCHEMA);
     await migratePostgres(sql, schema, OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA);
+    await migratePostgres(sql, schema, ASYNC_JOBS_COMPONENT, POSTGRES_ASYNC_JOBS_SCHEMA);
     migrated = true;
   };
   const all = async (q: BuiltQuery) => {
@@ -128,6 +134,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
   return {
     engine: 'postgres',
     owners: postgresOwners(sql, ready),
+    asyncJobs: postgresAsyncJobs(sql, ready),
     async insert(records) {
       if (records.length === 0) return;
       await ready();

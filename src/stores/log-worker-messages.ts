@@ -3,6 +3,7 @@ import type { LogQuery, LogStatsQuery } from './log-query.js';
 import type { RequestLogRecord } from './log-record.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite } from './owner-store.js';
+import type { StoredAsyncJob } from './async-job-store.js';
 
 export interface LogWorkerData {
   target: StoreTarget;
@@ -25,6 +26,9 @@ export type FrontMessage =
   /** File and batch owners (owner-store.ts): a read answered as a `result`, writes applied in order, unanswered. */
   | { type: 'owner-get'; id: number; ownerId: string }
   | { type: 'owner-write'; entries: OwnerWrite[] }
+  /** Async jobs (async-job-store.ts): both answered as a `result`, so a job is stored before its 202 goes out. */
+  | { type: 'async-get'; id: number; jobId: string; nowMs: number }
+  | { type: 'async-put'; id: number; job: StoredAsyncJob }
   | { type: 'close'; deadlineMs: number };
 
 export type WorkerMessage =

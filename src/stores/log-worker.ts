@@ -157,6 +157,12 @@ port.on('message', (message: FrontMessage) => {
       // Chained, so a delete never overtakes the write it follows, and a close waits for what is on its way.
       ownerWrites = ownerWrites.then(async () => (await ensureStore()).owners.write(message.entries)).catch(() => {});
       break;
+    case 'async-get':
+      void answer(message.id, async () => (await ensureStore()).asyncJobs.get(message.jobId, message.nowMs));
+      break;
+    case 'async-put':
+      void answer(message.id, async () => (await ensureStore()).asyncJobs.put(message.job));
+      break;
     case 'close':
       void close(message.deadlineMs);
       break;
