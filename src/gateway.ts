@@ -26,6 +26,8 @@ import { bundleRoutes } from './dialects/bundles.js';
 import { anthropicComplete } from './dialects/anthropic-complete.js';
 import { responsesInputTokensRoutes } from './dialects/responses-input-tokens.js';
 import { bedrockInvoke, bedrockInvokeRoutes } from './dialects/bedrock-invoke.js';
+import { passthroughRoutes } from './dialects/passthrough.js';
+import { asyncJobRoutes } from './http/async-jobs.js';
 import { openAIChat, openAIDropInChat, openAIDropInEmbeddings, openAIEmbeddings } from './dialects/openai.js';
 import { CircuitBreakers, OPEN } from './pipeline/breaker.js';
 import { genaiPrefix, genaiRoutes } from './dialects/genai.js';
@@ -252,6 +254,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Google's GenAI SDK's drop-in (`httpOptions.baseUrl` at `/genai`).
     ...genaiRoutes((dialect) => createInferenceHandler(inference, dialect), { batchGenerateContent: genaiBatchCreateHandler(files) }),
     ...filesRoutes(files, maxBodyBytes),
+    ...passthroughRoutes(files, anthropicPrefix, genaiPrefix),
     ...genaiModelRoutes(catalog, config.providers),
     ...(mcp ? mcp.routes(governance ?? null) : mcpNotConfiguredRoutes()),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
@@ -295,7 +298,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   ];
 
   const nativePrefixes = [anthropicPrefix, genaiPrefix, bedrockPrefix, coherePrefix];
-  routes.push(...bundleRoutes(routes, nativePrefixes));
+  routes.push(...asyncJobRoutes(routes, requestLog?.asyncJobs ?? null, config.client.asyncJobResultTtlSeconds),
+    ...bundleRoutes(routes, nativePrefixes));
   let server: HttpServer;
   try {
     server = await startHttpServer({

@@ -32,3 +32,19 @@ export const postgresAvailable = (): Promise<boolean> => serviceAvailable('Postg
 
 /** A schema name no other test run uses, so parallel files and other people's runs do not collide. */
 export const uniqueSchema = (label: string): string => `heimdall_test_${label}_${process.pid}_${randomBytes(4).toString('hex')}`;
+
+/** A store target on the test database, in its own schema. */
+export const postgresTarget = (schema: string, maxConnections = 2) => ({ type: 'postgres' as const, connection: { host: POSTGRES.host,
+  port: POSTGRES.port, user: POSTGRES.user, password: null, database: POSTGRES.database, sslMode: 'disable' as const, maxConnections,
+  maxLifetimeSeconds: null, schema } });
+
+/** Drops a test's schema and everything in it. */
+export async function dropPostgresSchema(schema: string): Promise<void> {
+  const { default: postgres } = await import('postgres');
+  const sql = postgres({ ...POSTGRES, username: POSTGRES.user, onnotice: () => {} });
+  try {
+    await sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`;
+  } finally {
+    await sql.end();
+  }
+}

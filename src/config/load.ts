@@ -92,6 +92,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
       accessLog: cfg.client.access_log,
       extraFields: cfg.client.extra_fields,
+      asyncJobResultTtlSeconds: cfg.client.async_job_result_ttl,
       prometheusLabels: cfg.client.prometheus_labels,
     },
     providers,
@@ -315,6 +316,7 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
     },
     fallbacks: p.fallbacks,
     pricingOverrides: p.pricing_overrides.map(overrideFromBifrost),
+    passthrough: !p.custom_provider_config || p.custom_provider_config.allowed_requests?.passthrough === true,
     circuitBreaker: {
       enabled: p.circuit_breaker.enabled,
       consecutiveFailures: p.circuit_breaker.consecutive_failures,
@@ -653,7 +655,10 @@ function ignoredKeys(cfg: RawConfig): string[] {
   for (const [name, p] of Object.entries(cfg.providers)) {
     collect(p, IGNORED_KEYS.provider, ['providers', name]);
     collect(p.network_config, IGNORED_KEYS.network, ['providers', name, 'network_config']);
-    collect(p.custom_provider_config, IGNORED_KEYS.custom, ['providers', name, 'custom_provider_config']);
+    // Of allowed_requests only the passthrough flags are honoured (the passthrough routes' gating).
+    const custom = p.custom_provider_config;
+    const onlyPassthrough = Object.keys(custom?.allowed_requests ?? {}).every((flag) => flag === 'passthrough' || flag === 'passthrough_stream');
+    collect(onlyPassthrough ? { ...custom, allowed_requests: undefined } : custom, IGNORED_KEYS.custom, ['providers', name, 'custom_provider_config']);
     p.keys.forEach((k, i) => collect(k, IGNORED_KEYS.key, ['providers', name, 'keys', i]));
     p.pricing_overrides.forEach((o, i) => collect(o, IGNORED_KEYS.pricingOverride, ['providers', name, 'pricing_overrides', i]));
   }

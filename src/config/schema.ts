@@ -67,7 +67,6 @@ const clientIgnored = {
   oauth2_server_config: looseObject.optional(),
   logging_headers: stringList.optional(),
   header_filter_config: z.strictObject({ allowlist: stringList.optional(), denylist: stringList.optional() }).optional(),
-  async_job_result_ttl: posInt.optional(),
   mcp_code_mode_binding_level: z.enum(['server', 'tool']).optional(),
 };
 
@@ -114,6 +113,8 @@ const clientSchema = z.strictObject({
   // Off by default: it adds ~165 bytes to every streamed chunk (a typical one is ~230), and /v1 answers would no
   // longer be the provider's bytes as they came; clients written against Bifrost that read it turn it on.
   extra_fields: z.boolean().default(false),
+  // Seconds a `/v1/async/*` job's result is kept for polling (Bifrost's default: one hour).
+  async_job_result_ttl: posInt.default(3600),
   // Label names of the HTTP metrics, valued per request by `x-bf-prom-<label>` headers (as in Bifrost).
   prometheus_labels: z.array(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a Prometheus label name: letters, digits, _')
     .refine((name) => !name.startsWith('__') && !['route', 'method', 'status', 'le'].includes(name),

@@ -114,6 +114,9 @@ export interface ProviderConfig {
   readonly proxy: ProxyConfig | null;
   /** `pricing_overrides`, prices in the price table's units (per million tokens). */
   readonly pricingOverrides: readonly PricingOverride[];
+  /** The passthrough routes (`/openai_passthrough/…`) may reach it: always for a built-in provider, for a custom one
+   * when `custom_provider_config.allowed_requests.passthrough` is true, as Bifrost gates them. */
+  readonly passthrough: boolean;
 }
 
 export interface PluginConfig {
@@ -134,6 +137,8 @@ export interface ClientConfig {
   readonly accessLog: boolean;
   /** Bifrost's `extra_fields` on /v1 answers (`client.extra_fields`). */
   readonly extraFields: boolean;
+  /** Seconds a `/v1/async/*` job's result is kept (`client.async_job_result_ttl`). */
+  readonly asyncJobResultTtlSeconds: number;
   /** Label names of the HTTP metrics whose values come from `x-bf-prom-<label>` request headers. */
   readonly prometheusLabels: readonly string[];
 }

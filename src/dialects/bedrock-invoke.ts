@@ -42,8 +42,12 @@ function parseInvoke(request: IncomingRequest): ParsedRequest {
   const { modelId, stream } = modelIdOf(request.path);
   const body = parseJsonObjectBody(request.body);
   if (typeof body.anthropic_version === 'string' || Array.isArray(body.messages)) {
-    const { anthropic_version: _version, anthropic_beta: _beta, ...messages } = body;
-    const parsed = toOpenAIRequest({ ...messages, model: modelId, ...(stream ? { stream: true } : {}) }, false);
+    const { anthropic_version: _version, anthropic_beta: betas, ...messages } = body;
+    // What chat has no place for is named in x-heimdall-dropped-params, as on /anthropic/v1/messages.
+    const noted = { lost: [] as string[], reshaped: false };
+    const parsed = toOpenAIRequest({ ...messages, model: modelId, ...(stream ? { stream: true } : {}) }, false, noted);
+    const dropped = [...(parsed.dropped ?? []), ...noted.lost, ...(betas === undefined ? [] : ['anthropic_beta'])];
+    if (dropped.length > 0) parsed.dropped = dropped;
     families.set(parsed, 'anthropic');
     return parsed;
   }

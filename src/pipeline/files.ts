@@ -32,6 +32,9 @@ export interface FilesRouteApi {
   readonly errorHeaders?: (error: ErrorData) => Record<string, string>;
   /** Request headers of this API that travel on to the provider (`anthropic-beta`). */
   readonly forwardHeaders: readonly string[];
+  /** Why the provider cannot serve these routes, or null when it can; absent: it must be the built-in provider with
+   * this files API (the passthrough routes decide otherwise). */
+  readonly refuses?: (provider: ProviderConfig) => string | null;
 }
 
 /** An answer the gateway gives itself, without a provider (a resumable upload's session step). */
@@ -177,8 +180,10 @@ export function chooseTarget(deps: FilesDeps, api: FilesRouteApi, request: Incom
     throw new GatewayError('UNKNOWN_PROVIDER', `provider '${name}' is not configured; configured providers: ${[...deps.providers.keys()].join(', ')}`,
       { param: 'provider' });
   }
+  const refusal = api.refuses?.(provider);
+  if (refusal) throw new GatewayError('UNSUPPORTED_CAPABILITY', refusal, { param: 'provider', provider: name });
   const files = PROVIDER_FACTS[provider.adapter]?.capabilities.files ?? null;
-  if (files !== api.api || provider.name !== provider.adapter) {
+  if (!api.refuses && (files !== api.api || provider.name !== provider.adapter)) {
     const serves = Object.entries(PROVIDER_FACTS).filter(([, facts]) => facts.capabilities.files === api.api).map(([id]) => id);
     throw new GatewayError('UNSUPPORTED_CAPABILITY', `provider '${name}' cannot serve this files or batches API; `
       + `on these routes it is served by: ${serves.join(', ')}`, { param: 'provider', provider: name });

@@ -11,6 +11,8 @@ import type postgres from 'postgres';
 import { migratePostgres, openPostgres, type PostgresClient } from './postgres.js';
 import { migrateSqlite, openSqlite, type SqliteDatabase } from './sqlite.js';
 import type { StoreTarget } from './store-config.js';
+import { ASYNC_JOBS_COMPONENT, POSTGRES_ASYNC_JOBS_SCHEMA, postgresAsyncJobs, SQLITE_ASYNC_JOBS_SCHEMA, sqliteAsyncJobs,
+  type AsyncJobTable } from './async-job-store.js';
 import {
   OWNERS_COMPONENT, POSTGRES_OWNERS_SCHEMA, postgresOwners, SQLITE_OWNERS_SCHEMA, sqliteOwners, type OwnerTable,
 } from './owner-store.js';
@@ -32,6 +34,7 @@ export interface LogStore {
   readonly owners: OwnerTable;
   /** Governance's spend, windows and admin changes (governance-store.ts), in the same store. */
   readonly governance: GovernanceTable;
+  readonly asyncJobs: AsyncJobTable;
   /** Resolves when the store answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -71,6 +74,7 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
       if (searchIndex && !exists) db.exec(SQLITE_SEARCH_INDEX.create);
       if (!searchIndex && exists) db.exec(SQLITE_SEARCH_INDEX.drop);
     }).immediate();
+    migrateSqlite(db, ASYNC_JOBS_COMPONENT, SQLITE_ASYNC_JOBS_SCHEMA);
   } catch (error) {
     db.close();
     throw error;
@@ -96,6 +100,7 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
     engine: 'sqlite',
     owners: sqliteOwners(db),
     governance: sqliteGovernance(db),
+    asyncJobs: sqliteAsyncJobs(db),
     async insert(records) {
       // IMMEDIATE takes the write lock up front, so a busy file waits the busy timeout instead of failing mid-way.
       insertAll.immediate(records);
@@ -137,6 +142,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
       await tx`SELECT pg_advisory_xact_lock(hashtext(${`heimdall_migrate:${schema ?? ''}:${LOG_COMPONENT}`}))`;
       await tx.unsafe(searchIndex ? POSTGRES_SEARCH_INDEX.create : POSTGRES_SEARCH_INDEX.drop);
     });
+    await migratePostgres(sql, schema, ASYNC_JOBS_COMPONENT, POSTGRES_ASYNC_JOBS_SCHEMA);
     migrated = true;
   };
   const all = async (q: BuiltQuery) => {
@@ -152,6 +158,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
     engine: 'postgres',
     owners: postgresOwners(sql, ready),
     governance: postgresGovernance(sql, ready),
+    asyncJobs: postgresAsyncJobs(sql, ready),
     async insert(records) {
       if (records.length === 0) return;
       await ready();

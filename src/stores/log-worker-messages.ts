@@ -4,6 +4,7 @@ import type { RequestLogRecord } from './log-record.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite } from './owner-store.js';
 import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
+import type { StoredAsyncJob } from './async-job-store.js';
 
 export interface LogWorkerData {
   target: StoreTarget;
@@ -34,6 +35,9 @@ export type FrontMessage =
   | { type: 'gov-write'; id: number; writes: EntityWrite[] }
   /** Polls the revision every `intervalMs` from `revision` on, and posts `gov-changed` with the whole state when it moves. */
   | { type: 'gov-watch'; revision: number; intervalMs: number }
+  /** Async jobs (async-job-store.ts): both answered as a `result`, so a job is stored before its 202 goes out. */
+  | { type: 'async-get'; id: number; jobId: string; nowMs: number }
+  | { type: 'async-put'; id: number; job: StoredAsyncJob }
   | { type: 'close'; deadlineMs: number };
 
 export type WorkerMessage =

@@ -194,6 +194,12 @@ port.on('message', (message: FrontMessage) => {
     case 'gov-watch':
       watchGovernance(message.revision, message.intervalMs);
       break;
+    case 'async-get':
+      void answer(message.id, async () => (await ensureStore()).asyncJobs.get(message.jobId, message.nowMs));
+      break;
+    case 'async-put':
+      void answer(message.id, async () => (await ensureStore()).asyncJobs.put(message.job));
+      break;
     case 'close':
       void close(message.deadlineMs);
       break;

@@ -13,6 +13,7 @@ import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-me
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite, StoredOwner } from './owner-store.js';
 import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
+import type { StoredAsyncJob } from './async-job-store.js';
 import type { RequestLogConfig } from '../config/types.js';
 
 const WORKER_FILE = new URL('./log-worker.js', import.meta.url);
@@ -60,6 +61,11 @@ export interface RequestLog {
   /** Where the records go: `sqlite <path>` or `postgres <host>:<port>/<database>`. */
   readonly description: string;
   counters(): RequestLogCounters;
+  /** `/v1/async/*` jobs and their results, in the same store (src/http/async-jobs.ts). */
+  readonly asyncJobs: {
+    get(jobId: string): Promise<StoredAsyncJob | null>;
+    put(job: StoredAsyncJob): Promise<void>;
+  };
   /** Which provider and key own each file and batch id, in the same store (src/pipeline/resource-owners.ts). */
   readonly owners: {
     get(id: string): Promise<StoredOwner | null>;
@@ -322,6 +328,10 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
         governanceWatch = { type: 'gov-watch', revision, intervalMs };
         if (alive) worker.postMessage(governanceWatch);
       },
+    },
+    asyncJobs: {
+      get: (jobId: string) => call<StoredAsyncJob | null>((id) => ({ type: 'async-get', id, jobId, nowMs: Date.now() })),
+      put: (job: StoredAsyncJob) => call<void>((id) => ({ type: 'async-put', id, job })),
     },
     close,
   };

@@ -58,6 +58,17 @@ describe('InvokeModel', () => {
     expect(embedding.inputTextTokenCount).toBeGreaterThan(0);
   });
 
+  it('names what the translation leaves out in x-heimdall-dropped-params', async () => {
+    const response = await fetch(`${h.url}/bedrock/model/mock%2Fecho/invoke`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', anthropic_beta: ['x'], max_tokens: 20, messages: [{ role: 'user', content: [
+        { type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'a fact' }, title: 'Facts', citations: { enabled: true } },
+        { type: 'text', text: 'cite it' }] }] }) });
+    expect(response.status).toBe(200);
+    const dropped = response.headers.get('x-heimdall-dropped-params') ?? '';
+    expect(dropped).toContain('anthropic_beta');
+    expect(dropped).toMatch(/citations/);
+  });
+
   it('refuses a body of another family, naming what it takes', async () => {
     const refused = await rejectionOf(client.send(new InvokeModelCommand({ modelId: 'meta.llama3-8b-instruct-v1:0',
       body: JSON.stringify({ prompt: 'hi', max_gen_len: 10 }) })), ValidationException);

@@ -94,7 +94,8 @@ describe('a config with every block of Bifrost\'s schema', () => {
     const actedOnClient = ['drop_excess_requests', 'max_request_body_size_mb', 'enforce_auth_on_inference',
       'enforce_governance_header', 'enforce_scim_auth', 'required_headers', 'allowed_origins', 'access_log',
       'prometheus_labels', 'mcp_agent_depth', 'mcp_tool_execution_timeout', 'mcp_tool_sync_interval',
-      'enable_logging', 'disable_content_logging', 'log_retention_days'];
+      'enable_logging', 'disable_content_logging', 'log_retention_days', 'async_job_result_ttl'];
+    expect(cfg.client.asyncJobResultTtlSeconds).toBe(raw.client.async_job_result_ttl);
     for (const key of Object.keys(raw.client).filter((k) => !actedOnClient.includes(k))) {
       expect(cfg.ignoredKeys).toContain(`client.${key}`);
     }

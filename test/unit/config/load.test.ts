@@ -88,7 +88,7 @@ describe('loadConfig with a Bifrost config.json', () => {
     expect(cfg.source).toBe(file);
     expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, logLevel: 'info', h2cPort: null });
     expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
-      prometheusLabels: ['team'] });
+      prometheusLabels: ['team'], asyncJobResultTtlSeconds: 3600 });
     expect(cfg.providers.map((p) => p.name)).toEqual(['openai', 'my-vllm']);
 
     const [openai, vllm] = cfg.providers;
@@ -167,7 +167,7 @@ describe('loadConfig with a Bifrost config.json', () => {
     });
     expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1 });
     expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
-      prometheusLabels: [] });
+      prometheusLabels: [], asyncJobResultTtlSeconds: 3600 });
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
     expect(cfg.ignoredKeys).toEqual([]);
   });
