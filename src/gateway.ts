@@ -48,6 +48,8 @@ import type { CounterStore } from './governance/counters.js';
 import type { ErrorData } from './errors/error-data.js';
 import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/request-log.js';
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
+import { METRIC_SPANS_DROPPED, METRIC_SPANS_EXPORTED, TraceExporter } from './observability/tracing/exporter.js';
+import { Tracer } from './observability/tracing/tracer.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
 
@@ -170,6 +172,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         'circuit breaker changed state');
     }
   });
+  // The exporter's thread starts only when tracing is on: off, no request pays anything for it.
+  const traceExporter = config.tracing ? new TraceExporter(config.tracing, VERSION, logger) : null;
+  const tracer = config.tracing && traceExporter ? new Tracer(config.tracing, traceExporter) : null;
   const governanceMetrics = new GovernanceMetrics();
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
@@ -178,7 +183,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...(mcp ? { extraFamilies: mcp.metrics.families, extraGauges: [mcp.connectedGauge] } : {}),
     counters: () => {
       const counts = requestLog?.counters();
-      return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
+      const spans = traceExporter?.counters();
+      return [...counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [],
+        ...spans ? [{ ...METRIC_SPANS_DROPPED, value: spans.dropped }, { ...METRIC_SPANS_EXPORTED, value: spans.exported }] : []];
     },
     labelled: () => governanceMetrics.families() };
   const registry = createMetricsRegistry(registryOptions);
@@ -198,7 +205,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     governanceState = setup?.state ?? null;
     governanceMetrics.attach(governance);
   } catch (error) {
-    await closePools();
+    await Promise.all([closePools(), traceExporter?.close()]);
     throw error;
   }
   const costs = new CostMeter(pricing, pipelineMetrics);
@@ -207,7 +214,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     unsupportedProviders: new Set(config.unsupportedProviders), extraFields: config.client.extraFields,
     metrics: pipelineMetrics, costs, ...(catalogInUse ? { mcp: catalogInUse } : {}),
     mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth, governance,
-    requestLog: requestLog ? { content: config.requestLog.content } : null };
+    requestLog: requestLog ? { content: config.requestLog.content } : null, tracer };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -307,7 +314,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       sharePort: options.sharePort,
     });
   } catch (error) {
-    await Promise.all([closePools(), closeMcp()]);
+    await Promise.all([closePools(), closeMcp(), traceExporter?.close()]);
     await governance?.store.close();
     throw error;
   }
@@ -333,6 +340,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await governance?.store.close();
       await requestLog?.close();
       await plugins.close();
+      // Last: the traces of the requests that drained above go out before the thread ends.
+      await traceExporter?.close();
       server.closeAll();
     },
   };

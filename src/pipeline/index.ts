@@ -37,6 +37,7 @@ import { routeModel, type RouteTarget } from './route.js';
 import type { CostMeter } from '../pricing/meter.js';
 import { admitRequest, type Governed } from './governance.js';
 import type { Governance } from '../governance/gate.js';
+import type { Tracer } from '../observability/tracing/tracer.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
@@ -62,6 +63,8 @@ export interface PipelineDeps {
   readonly costs?: CostMeter;
   /** `client.mcp_agent_depth`: the most rounds of tools the agent loop runs for one request (default 10). */
   readonly mcpAgentDepth?: number;
+  /** Decides which requests are traced (src/observability/tracing); absent, none is and no stage pays for it. */
+  readonly tracer?: Tracer | null;
 }
 
 export const DEFAULT_MCP_AGENT_DEPTH = 10;
@@ -163,7 +166,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     let loop: AgentLoop | null = null;
     if (added) {
       job.tools = added.text;
-      if (!native && set!.anyAuto) loop = new AgentLoop(deps.mcp!, set!, added.theirs, agentDepth, ctx.requestId);
+      if (!native && set!.anyAuto) loop = new AgentLoop(deps.mcp!, set!, added.theirs, agentDepth, ctx.requestId, ctx.trace);
     }
     new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop, deps.costs ?? null).start(deps.pools.get(target.provider.name)!, job,
       target.breaker);
@@ -230,9 +233,12 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     attempt(ctx, sink, wire, run, 0, governed);
   };
 
+  const tracer = deps.tracer ?? null;
+
   return logRequestsOf(function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
     const access = sink.access;
+    if (tracer) access.trace = ctx.trace = tracer.start(request);
     if (logged) {
       access.dialect = logged;
       if (logContent) access.content = new ContentCapture(request.body, request.headers['content-type']);
@@ -253,6 +259,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       if (logged) access.modelRequested = parsed.body.model;
       const weighted = key ? governance!.routeBare(key, parsed.body.model, deps.providers, deps.modelAliases) : null;
       parsed.body.model = weighted ? weighted[0] : resolveModel(parsed.body.model);
+      if (ctx.trace) ctx.trace.model = parsed.body.model;
       fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? weighted?.slice(1) ?? defaultFallbacks(parsed.body.model);
     } catch (error) {
       fail(error);
