@@ -1,5 +1,5 @@
-// The exporter thread: takes batches of finished spans from the front thread, encodes them as OTLP protobuf and
-// sends them to the collector over HTTP or gRPC, one export in flight at a time. Nothing here can slow a request:
+// The exporter thread: takes batches of spans the front thread encoded (exporter.ts), wraps them into OTLP
+// ExportTraceServiceRequests and sends them to the collector over HTTP or gRPC, one export in flight at a time. Nothing here can slow a request:
 // the front thread only posts arrays here, and refuses traces once the shared `queued` count is at the bound.
 // An export that fails is dropped and counted, not retried: a collector that is down must not grow a backlog.
 
@@ -9,7 +9,6 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TracingConfig } from '../../config/types.js';
 import { encodeTraceRequest, type ExportResource } from './otlp-proto.js';
-import type { SpanRecord } from './spans.js';
 import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, type ExportThreadData, type ToExportThread } from './exporter.js';
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -21,7 +20,9 @@ const settings: TracingConfig = data.settings;
 const counters = new BigInt64Array(data.counters);
 const resource: ExportResource = { attributes: settings.resource, scopeName: 'heimdall', scopeVersion: data.version };
 
-let queue: SpanRecord[] = [];
+/** Encoded spans in arrival order, and how many spans they hold in all. */
+let queue: { bytes: Uint8Array; count: number }[] = [];
+let queuedSpans = 0;
 let exporting = false;
 let timer: NodeJS.Timeout | null = null;
 let flushWaiter: (() => void) | null = null;
@@ -41,7 +42,7 @@ function settle(count: number, ok: boolean): void {
 
 function schedule(): void {
   if (exporting || timer || queue.length === 0) return;
-  if (queue.length >= settings.maxBatchSpans || flushWaiter) {
+  if (queuedSpans >= settings.maxBatchSpans || flushWaiter) {
     void exportNext();
     return;
   }
@@ -57,8 +58,13 @@ async function exportNext(): Promise<void> {
     return;
   }
   exporting = true;
-  const batch = queue.length <= settings.maxBatchSpans ? queue : queue.slice(0, settings.maxBatchSpans);
-  queue = batch === queue ? [] : queue.slice(settings.maxBatchSpans);
+  // Whole hand-offs, at least one, up to the batch size: a hand-off holds at most about one batch already.
+  let count = 0;
+  let taken = 0;
+  while (taken < queue.length && (taken === 0 || count + queue[taken].count <= settings.maxBatchSpans)) count += queue[taken++].count;
+  const batch = queue.slice(0, taken).map((entry) => entry.bytes);
+  queue = queue.slice(taken);
+  queuedSpans -= count;
   let ok = false;
   try {
     await send(encodeTraceRequest(resource, batch));
@@ -66,7 +72,7 @@ async function exportNext(): Promise<void> {
   } catch (error) {
     report(`${settings.protocol === 'grpc' ? 'gRPC' : 'HTTP'} export to ${settings.endpoint} failed: ${(error as Error).message}`);
   }
-  settle(batch.length, ok);
+  settle(count, ok);
   exporting = false;
   if (queue.length === 0 && flushWaiter) flushWaiter();
   else schedule();
@@ -161,8 +167,9 @@ function sendGrpc(body: Buffer): Promise<void> {
 const send = settings.protocol === 'grpc' ? sendGrpc : sendHttp;
 
 parentPort!.on('message', (message: ToExportThread) => {
-  if (Array.isArray(message)) {
-    for (const span of message) queue.push(span);
+  if (message.type === 'spans') {
+    queue.push({ bytes: message.bytes, count: message.count });
+    queuedSpans += message.count;
     schedule();
     return;
   }

@@ -1,11 +1,13 @@
-// The front thread's end of the exporter: finished traces wait in one array and go to the exporter thread
-// (export-thread.ts) in one postMessage per batch, never one per request. The queue is bounded by a count both
-// threads see (`queued`, in shared memory): a trace that would pass it is dropped whole and counted, so a collector
-// that is down or slow costs the front thread one comparison per request, never memory or time.
+// The front thread's end of the exporter: a finished trace's spans are encoded as OTLP protobuf at once (into one
+// growing buffer) and go to the exporter thread (export-thread.ts) as transferred bytes, one postMessage per batch,
+// never one per request. The queue is bounded by a count both threads see (`queued`, in shared memory): a trace that
+// would pass it is dropped whole and counted, so a collector that is down or slow costs the front thread one
+// comparison per request, never memory or time.
 
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { TracingConfig } from '../../config/types.js';
+import { SpanEncoder } from './otlp-proto.js';
 import type { SpanRecord, SpanSink } from './spans.js';
 
 export const COUNTER_QUEUED = 0;
@@ -24,8 +26,8 @@ export interface ExportThreadData {
   readonly version: string;
 }
 
-/** Front → exporter: a batch of spans, or the shutdown flush. */
-export type ToExportThread = SpanRecord[] | { type: 'flush' };
+/** Front → exporter: encoded spans (SpanEncoder's) and how many, or the shutdown flush. */
+export type ToExportThread = { type: 'spans'; bytes: Uint8Array; count: number } | { type: 'flush' };
 type FromExportThread = { type: 'export-failed'; message: string } | { type: 'flushed' };
 
 export const METRIC_SPANS_DROPPED = { name: 'heimdall_trace_spans_dropped_total',
@@ -38,7 +40,7 @@ export class TraceExporter implements SpanSink {
   readonly #counters: BigInt64Array;
   readonly #max: number;
   readonly #batch: number;
-  #pending: SpanRecord[] = [];
+  readonly #pending = new SpanEncoder();
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -60,13 +62,13 @@ export class TraceExporter implements SpanSink {
   }
 
   push(spans: SpanRecord[]): void {
-    const queued = Number(Atomics.load(this.#counters, COUNTER_QUEUED)) + this.#pending.length;
+    const queued = Number(Atomics.load(this.#counters, COUNTER_QUEUED)) + this.#pending.count;
     if (this.#closed || queued + spans.length > this.#max) {
       Atomics.add(this.#counters, COUNTER_DROPPED, BigInt(spans.length));
       return;
     }
-    for (const span of spans) this.#pending.push(span);
-    if (this.#pending.length >= this.#batch) this.#handOff();
+    this.#pending.append(spans);
+    if (this.#pending.count >= this.#batch) this.#handOff();
     else this.#timer ??= setTimeout(this.#handOff, HANDOFF_MS).unref();
   }
 
@@ -75,11 +77,10 @@ export class TraceExporter implements SpanSink {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
-    Atomics.add(this.#counters, COUNTER_QUEUED, BigInt(batch.length));
-    this.#thread.postMessage(batch);
+    if (this.#pending.count === 0) return;
+    const { bytes, count } = this.#pending.take();
+    Atomics.add(this.#counters, COUNTER_QUEUED, BigInt(count));
+    this.#thread.postMessage({ type: 'spans', bytes, count } satisfies ToExportThread, [bytes.buffer as ArrayBuffer]);
   };
 
   counters(): { dropped: number; exported: number; queued: number } {
