@@ -9,6 +9,7 @@ import { loadConfig } from '../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../dist/src/gateway.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../fakes/otlp-receiver.js';
+import { FakeCatalog } from '../fakes/mcp-catalog.js';
 import { API_KEY, openaiProvider } from './harness.js';
 
 const RECORDER = fileURLToPath(new URL('../fakes/plugins/recorder.js', import.meta.url));
@@ -22,7 +23,8 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function start(fake: FakeOpenAI, otel: Record<string, unknown> | null, env: Record<string, string> = {}): Promise<Running> {
+async function start(fake: FakeOpenAI, otel: Record<string, unknown> | null, env: Record<string, string> = {},
+  mcpCatalog?: FakeCatalog): Promise<Running> {
   const config = await loadConfig({
     raw: {
       providers: {
@@ -37,7 +39,7 @@ async function start(fake: FakeOpenAI, otel: Record<string, unknown> | null, env
     env,
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
-  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
+  const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), ...mcpCatalog ? { mcpCatalog } : {} });
   return { gateway, url: `http://127.0.0.1:${gateway.port}`, close: () => gateway.close(500) };
 }
 
@@ -303,6 +305,66 @@ describe('a collector that is down', () => {
     } finally {
       await gw.close();
       await fake.close();
+    }
+  });
+});
+
+describe('agent mode and content', () => {
+  it('traces each MCP tool the gateway runs as an execute_tool span, and each model turn as a try', async () => {
+    const receiver = await startOtlpReceiver();
+    const fake = await startFakeOpenAI();
+    const catalog = new FakeCatalog([
+      { client: 'weather', tool: 'forecast', autoExecute: true, run: (args) => ({ content: `sunny in ${String(args.city)}`, isError: false }) },
+      { client: 'weather', tool: 'alerts', autoExecute: true, run: () => ({ content: 'the alerts service is down', isError: true }) },
+    ]);
+    const gw = await start(fake, { collector_url: receiver.httpUrl, schedule_delay_ms: 20 }, {}, catalog);
+    try {
+      fake.script('gpt-4o-mini', [
+        { toolCalls: [{ id: 'call_1', name: 'weather_forecast', arguments: '{"city":"Oslo"}' },
+          { id: 'call_2', name: 'weather_alerts', arguments: '{}' }] },
+        { content: 'It is sunny in Oslo.' },
+      ]);
+      const id = requestId();
+      expect((await chat(gw.url, { model: 'openai/gpt-4o-mini' }, { 'x-request-id': id })).status).toBe(200);
+      // rec pre, 2 × (queue, try), 2 tools, rec post, metrics post, server.
+      const { server, spans } = await traceOf(receiver, id, 10);
+      const tools = spans.filter((span) => span.attributes['gen_ai.operation.name'] === 'execute_tool')
+        .sort((a, b) => String(a.attributes['gen_ai.tool.call.id']).localeCompare(String(b.attributes['gen_ai.tool.call.id'])));
+      expect(tools.map((span) => [span.name, span.attributes['gen_ai.tool.name'], span.attributes['gen_ai.tool.call.id'], span.status.code]))
+        .toEqual([['execute_tool weather_forecast', 'weather_forecast', 'call_1', 0], ['execute_tool weather_alerts', 'weather_alerts', 'call_2', ERROR]]);
+      const tries = attempts(spans);
+      expect(tries).toHaveLength(2);
+      expect(tries[0].attributes['gen_ai.response.finish_reasons']).toBe('["tool_calls"]');
+      // The tools ran between the two turns.
+      for (const tool of tools) {
+        expectInside(tool, server);
+        expect(tool.start >= tries[0].end && tool.end <= tries[1].start).toBe(true);
+      }
+    } finally {
+      await gw.close();
+      await fake.close();
+      await receiver.close();
+    }
+  });
+
+  it('records prompt and completion only when capture_content is set', async () => {
+    const receiver = await startOtlpReceiver();
+    const fake = await startFakeOpenAI();
+    const gw = await start(fake, { collector_url: receiver.httpUrl, capture_content: true, schedule_delay_ms: 20 });
+    try {
+      const plain = requestId();
+      expect((await chat(gw.url, { model: 'openai/gpt-4o-mini' }, { 'x-request-id': plain })).status).toBe(200);
+      const [answer] = attempts((await traceOf(receiver, plain, 6)).spans);
+      expect(JSON.parse(String(answer.attributes['gen_ai.input.messages']))).toEqual([{ role: 'user', content: 'hello there' }]);
+      expect(JSON.parse(String(answer.attributes['gen_ai.output.messages'])).choices[0].message.role).toBe('assistant');
+      const streamed = requestId();
+      expect((await chat(gw.url, { model: 'openai/gpt-4o-mini', stream: true }, { 'x-request-id': streamed })).status).toBe(200);
+      const [stream] = attempts((await traceOf(receiver, streamed, 6)).spans);
+      expect(String(stream.attributes['gen_ai.output.messages'])).toContain('chat.completion.chunk');
+    } finally {
+      await gw.close();
+      await fake.close();
+      await receiver.close();
     }
   });
 });
