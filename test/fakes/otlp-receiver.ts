@@ -4,8 +4,10 @@
 // fails the tests rather than round-tripping.
 
 import { once } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createH2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, createSecureServer as createSecureH2Server, type Http2Server, type Http2SecureServer,
+  type ServerHttp2Stream } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type AttrValue = string | number | boolean | null;
@@ -159,7 +161,8 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/** With `tls`, both ports speak TLS (https:// and gRPC over TLS) with that certificate. */
+export async function startOtlpReceiver(options: { tls?: { key: string; cert: string } } = {}): Promise<OtlpReceiver> {
   const exports: ReceivedExport[] = [];
   const spans: ReceivedSpan[] = [];
   const waiters = new Set<() => void>();
@@ -174,7 +177,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const later = (fn: () => void) => (receiver.delayMs > 0 ? setTimeout(fn, receiver.delayMs) : fn());
 
   const sockets = new Set<Socket>();
-  const http: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const parts: Buffer[] = [];
     req.on('data', (chunk: Buffer) => parts.push(chunk));
     req.on('end', () => later(() => {
@@ -190,18 +193,19 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       // An empty ExportTraceServiceResponse.
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     }));
-  });
+  };
+  const http: Server = options.tls ? createHttpsServer(options.tls, onRequest) : createServer(onRequest);
   http.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  const h2: Http2Server = createH2Server();
+  const h2: Http2Server | Http2SecureServer = options.tls ? createSecureH2Server(options.tls) : createH2Server();
   const h2Sessions = new Set<{ destroy(): void }>();
-  h2.on('session', (session) => {
+  (h2 as Http2Server).on('session', (session) => {
     h2Sessions.add(session);
     session.on('close', () => h2Sessions.delete(session));
   });
-  h2.on('stream', (stream: ServerHttp2Stream, headers) => {
+  (h2 as Http2Server).on('stream', (stream: ServerHttp2Stream, headers) => {
     const parts: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => parts.push(chunk));
     stream.on('end', () => later(() => {
@@ -245,8 +249,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   });
 
   return Object.assign(receiver, {
-    httpUrl: `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/traces`,
-    grpcUrl: `http://127.0.0.1:${(h2.address() as AddressInfo).port}`,
+    httpUrl: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(http.address() as AddressInfo).port}/v1/traces`,
+    grpcUrl: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(h2.address() as AddressInfo).port}`,
     exports,
     spans,
     waitForTrace: (traceId: string, count: number, timeoutMs = 5000) => waitUntil(() => {

@@ -1,6 +1,7 @@
 // Traces end to end: the real gateway (dist/) exports to a real OTLP receiver started here, which decodes the
 // protobuf it gets over HTTP and over gRPC; the span trees and attributes are asserted on what arrived.
 
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import pino from 'pino';
@@ -10,6 +11,7 @@ import { startGateway, type Gateway } from '../../dist/src/gateway.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../fakes/otlp-receiver.js';
 import { FakeCatalog } from '../fakes/mcp-catalog.js';
+import { TEST_CERT_PEM } from '../fakes/tls-and-proxy.js';
 import { API_KEY, openaiProvider } from './harness.js';
 
 const RECORDER = fileURLToPath(new URL('../fakes/plugins/recorder.js', import.meta.url));
@@ -361,6 +363,66 @@ describe('agent mode and content', () => {
       expect((await chat(gw.url, { model: 'openai/gpt-4o-mini', stream: true }, { 'x-request-id': streamed })).status).toBe(200);
       const [stream] = attempts((await traceOf(receiver, streamed, 6)).spans);
       expect(String(stream.attributes['gen_ai.output.messages'])).toContain('chat.completion.chunk');
+    } finally {
+      await gw.close();
+      await fake.close();
+      await receiver.close();
+    }
+  });
+});
+
+describe('the exporter', () => {
+  const CA_FILE = fileURLToPath(new URL('../fixtures/tls/localhost.crt', import.meta.url));
+  const TEST_KEY_PEM = readFileSync(new URL('../fixtures/tls/localhost.key', import.meta.url), 'utf8');
+
+  for (const protocol of ['http', 'grpc'] as const) {
+    it(`trusts the collector's certificate from tls_ca_cert (${protocol} over TLS)`, async () => {
+      const receiver = await startOtlpReceiver({ tls: { key: TEST_KEY_PEM, cert: TEST_CERT_PEM } });
+      const fake = await startFakeOpenAI();
+      const gw = await start(fake, { protocol, collector_url: protocol === 'http' ? receiver.httpUrl : receiver.grpcUrl,
+        tls_ca_cert: CA_FILE, schedule_delay_ms: 20 });
+      try {
+        const id = requestId();
+        expect((await chat(gw.url, { model: 'mock/m' }, { 'x-request-id': id })).status).toBe(200);
+        await traceOf(receiver, id, 6);
+      } finally {
+        await gw.close();
+        await fake.close();
+        await receiver.close();
+      }
+    });
+  }
+
+  it('sends what is queued when the gateway closes', async () => {
+    const receiver = await startOtlpReceiver();
+    const fake = await startFakeOpenAI();
+    // A minute before a partial batch would go on its own: only the close sends it.
+    const gw = await start(fake, { collector_url: receiver.httpUrl, schedule_delay_ms: 60_000 });
+    const id = requestId();
+    expect((await chat(gw.url, { model: 'mock/m' }, { 'x-request-id': id })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.spans).toHaveLength(0);
+    await gw.close();
+    try {
+      expect(receiver.spans.find((span) => span.attributes['heimdall.request_id'] === id)).toBeDefined();
+    } finally {
+      await fake.close();
+      await receiver.close();
+    }
+  });
+
+  it('gives up on a collector slower than export_timeout_ms, counting its spans as dropped', async () => {
+    const receiver = await startOtlpReceiver();
+    receiver.delayMs = 3000;
+    const fake = await startFakeOpenAI();
+    const gw = await start(fake, { collector_url: receiver.httpUrl, export_timeout_ms: 200, schedule_delay_ms: 20 });
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 5; i++) expect((await chat(gw.url, { model: 'mock/m' })).status).toBe(200);
+      // Five requests to the in-process mock take milliseconds; the slow collector is not waited for.
+      expect(performance.now() - started).toBeLessThan(2000);
+      await expect.poll(async () => Number(/^heimdall_trace_spans_dropped_total (\d+)/m.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1]),
+        { timeout: 5000 }).toBe(30);
     } finally {
       await gw.close();
       await fake.close();
