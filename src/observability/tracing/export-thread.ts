@@ -1,6 +1,6 @@
 // The exporter thread: takes batches of spans the front thread encoded (exporter.ts), wraps them into OTLP
-// ExportTraceServiceRequests and sends them to the collector over HTTP or gRPC, one export in flight at a time. Nothing here can slow a request:
-// the front thread only posts arrays here, and refuses traces once the shared `queued` count is at the bound.
+// ExportTraceServiceRequests and sends them to the collector over HTTP or gRPC, at most two exports in flight. Nothing here can slow a request:
+// the front thread only posts bytes here, and refuses traces once the shared `queued` count is at the bound.
 // An export that fails is dropped and counted, not retried: a collector that is down must not grow a backlog.
 
 import { connect, constants as h2, type ClientHttp2Session } from 'node:http2';
@@ -23,7 +23,9 @@ const resource: ExportResource = { attributes: settings.resource, scopeName: 'he
 /** Encoded spans in arrival order, and how many spans they hold in all. */
 let queue: { bytes: Uint8Array; count: number }[] = [];
 let queuedSpans = 0;
-let exporting = false;
+/** Exports in flight; a second one starts only when a full batch waits, so a slow round trip halves the rate less. */
+let inFlight = 0;
+const MAX_IN_FLIGHT = 2;
 let timer: NodeJS.Timeout | null = null;
 let flushWaiter: (() => void) | null = null;
 let lastReport = 0;
@@ -41,7 +43,7 @@ function settle(count: number, ok: boolean): void {
 }
 
 function schedule(): void {
-  if (exporting || timer || queue.length === 0) return;
+  if (inFlight >= MAX_IN_FLIGHT || timer || queue.length === 0) return;
   if (queuedSpans >= settings.maxBatchSpans || flushWaiter) {
     void exportNext();
     return;
@@ -53,11 +55,11 @@ function schedule(): void {
 }
 
 async function exportNext(): Promise<void> {
-  if (exporting || queue.length === 0) {
-    if (!exporting && queue.length === 0 && flushWaiter) flushWaiter();
+  if (inFlight >= MAX_IN_FLIGHT || queue.length === 0) {
+    if (inFlight === 0 && queue.length === 0 && flushWaiter) flushWaiter();
     return;
   }
-  exporting = true;
+  inFlight++;
   // Whole hand-offs, at least one, up to the batch size: a hand-off holds at most about one batch already.
   let count = 0;
   let taken = 0;
@@ -65,6 +67,8 @@ async function exportNext(): Promise<void> {
   const batch = queue.slice(0, taken).map((entry) => entry.bytes);
   queue = queue.slice(taken);
   queuedSpans -= count;
+  // Another full batch may already wait: it need not wait for this round trip.
+  if (queuedSpans >= settings.maxBatchSpans || flushWaiter) schedule();
   let ok = false;
   try {
     await send(encodeTraceRequest(resource, batch));
@@ -73,8 +77,8 @@ async function exportNext(): Promise<void> {
     report(`${settings.protocol === 'grpc' ? 'gRPC' : 'HTTP'} export to ${settings.endpoint} failed: ${(error as Error).message}`);
   }
   settle(count, ok);
-  exporting = false;
-  if (queue.length === 0 && flushWaiter) flushWaiter();
+  inFlight--;
+  if (queue.length === 0 && inFlight === 0 && flushWaiter) flushWaiter();
   else schedule();
 }
 
@@ -182,7 +186,7 @@ parentPort!.on('message', (message: ToExportThread) => {
     clearTimeout(timer);
     timer = null;
   }
-  if (exporting) return;
+  if (inFlight > 0) return;
   if (queue.length === 0) flushWaiter();
   else void exportNext();
 });
