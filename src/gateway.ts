@@ -52,6 +52,8 @@ import { METRIC_DROPPED, METRIC_WRITTEN, type RequestLog } from './stores/reques
 import { errorData, openAIErrorBody, statusOf } from './errors/gateway-error.js';
 import { ResponseCache } from './cache/index.js';
 import { createEmbedder } from './pipeline/cache.js';
+import { METRIC_SPANS_DROPPED, METRIC_SPANS_EXPORTED, TraceExporter } from './observability/tracing/exporter.js';
+import { Tracer } from './observability/tracing/tracer.js';
 
 const WORKER_FILE = new URL('../workers/provider-worker.js', import.meta.url).href;
 
@@ -178,6 +180,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         'circuit breaker changed state');
     }
   });
+  // The exporter's thread starts only when tracing is on: off, no request pays anything for it.
+  const traceExporter = config.tracing ? new TraceExporter(config.tracing, VERSION, logger) : null;
+  const tracer = config.tracing && traceExporter ? new Tracer(config.tracing, traceExporter) : null;
   const governanceMetrics = new GovernanceMetrics();
   const httpMetrics = new HttpMetrics(providerNames, modelLabels, config.client.prometheusLabels);
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
@@ -186,7 +191,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...(mcp ? { extraFamilies: mcp.metrics.families, extraGauges: [mcp.connectedGauge] } : {}),
     counters: () => {
       const counts = requestLog?.counters();
-      return counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [];
+      const spans = traceExporter?.counters();
+      return [...counts ? [{ ...METRIC_DROPPED, value: counts.dropped }, { ...METRIC_WRITTEN, value: counts.written }] : [],
+        ...spans ? [{ ...METRIC_SPANS_DROPPED, value: spans.dropped }, { ...METRIC_SPANS_EXPORTED, value: spans.exported }] : []];
     },
     labelled: () => cache ? [...governanceMetrics.families(), ...cache.families()] : governanceMetrics.families() };
   const registry = createMetricsRegistry(registryOptions);
@@ -205,7 +212,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     governanceState = setup?.state ?? null;
     governanceMetrics.attach(governance);
   } catch (error) {
-    await Promise.all([closePools(), cache?.close()]);
+    await Promise.all([closePools(), cache?.close(), traceExporter?.close()]);
     throw error;
   }
   const costs = new CostMeter(pricing, pipelineMetrics);
@@ -214,7 +221,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     unsupportedProviders: new Set(config.unsupportedProviders), extraFields: config.client.extraFields,
     metrics: pipelineMetrics, costs, ...(catalogInUse ? { mcp: catalogInUse } : {}),
     mcpAgentDepth: options.mcpAgentDepth ?? config.mcp?.agentDepth, governance,
-    requestLog: requestLog ? { content: config.requestLog.content } : null, cache };
+    requestLog: requestLog ? { content: config.requestLog.content } : null, cache, tracer };
   const chat = createInferenceHandler(inference, openAIChat);
   const embeddings = createInferenceHandler(inference, openAIEmbeddings);
   const dropInChat = createInferenceHandler(inference, openAIDropInChat);
@@ -316,7 +323,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       sharePort: options.sharePort,
     });
   } catch (error) {
-    await Promise.all([closePools(), closeMcp()]);
+    await Promise.all([closePools(), closeMcp(), traceExporter?.close()]);
     await governance?.store.close();
     await cache?.close();
     throw error;
@@ -344,6 +351,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await requestLog?.close();
       await plugins.close();
       await cache?.close();
+      // Last: the traces of the requests that drained above go out before the thread ends.
+      await traceExporter?.close();
       server.closeAll();
     },
   };

@@ -3,7 +3,7 @@
 // that message. Deadlines are checked by the worker's sweep (no timer per job), which finds the jobs due through
 // `dueAt()`.
 
-import { MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type JobData, type UsageData, type WorkerToFront }
+import { MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type AttemptTimes, type JobData, type UsageData, type WorkerToFront }
   from '../src/contract/messages.js';
 import type { ErrorData } from '../src/errors/error-data.js';
 import type { Schedulable } from './due-queue.js';
@@ -48,6 +48,9 @@ export class Job implements Schedulable {
   #firstChunkAt: number | null = null;
   #lastActivity = this.startedAt;
   #upstreamStartedAt: number | null = null;
+  /** Traced jobs: when the upstream's response headers came, and its status. */
+  #headersAt = 0;
+  #upstreamStatus = 0;
   #flow: FlowControl | null = null;
   readonly #hooks: JobHooks;
 
@@ -114,6 +117,21 @@ export class Job implements Schedulable {
     this.#upstreamStartedAt = performance.now();
   }
 
+  /** The upstream's response headers arrived (for a traced job's times). */
+  markHeaders(status: number): void {
+    if (this.data.trace === undefined || this.#headersAt !== 0) return;
+    this.#headersAt = performance.now();
+    this.#upstreamStatus = status;
+  }
+
+  /** A traced job's times for the front's spans; undefined for every other job, which pays nothing for them. */
+  #times(): AttemptTimes | undefined {
+    if (this.data.trace === undefined) return undefined;
+    const origin = performance.timeOrigin;
+    return [origin + this.startedAt, this.#upstreamStartedAt === null ? 0 : origin + this.#upstreamStartedAt,
+      this.#headersAt === 0 ? 0 : origin + this.#headersAt, this.#upstreamStatus];
+  }
+
   /** Milliseconds spent waiting on the upstream so far. */
   upstreamMs(): number {
     return this.#upstreamStartedAt === null ? 0 : performance.now() - this.#upstreamStartedAt;
@@ -153,20 +171,23 @@ export class Job implements Schedulable {
     // Metrics first: once the client has its answer, its tokens and latency are already counted.
     this.#hooks.settled(this, null, usage);
     this.#hooks.send([MSG_RESULT, this.id, 200, body, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams,
-      ...(contentType === undefined ? {} : { contentType }), ...(headers === undefined ? {} : { headers }) }]);
+      ...(contentType === undefined ? {} : { contentType }), ...(headers === undefined ? {} : { headers }),
+      ...(this.data.trace === undefined ? {} : { times: this.#times() }) }]);
   }
 
   end(usage: UsageData | null): void {
     if (!this.#finish()) return;
     const firstTokenMs = this.#firstChunkAt === null ? null : this.#firstChunkAt - this.startedAt;
     this.#hooks.settled(this, null, usage);
-    this.#hooks.send([MSG_STREAM_END, this.id, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams, firstTokenMs }]);
+    this.#hooks.send([MSG_STREAM_END, this.id, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams, firstTokenMs,
+      ...(this.data.trace === undefined ? {} : { times: this.#times() }) }]);
   }
 
   fail(error: ErrorData): void {
     if (!this.#finish()) return;
     this.#hooks.settled(this, error, null);
-    this.#hooks.send([MSG_ERROR, this.id, error]);
+    const times = this.#times();
+    this.#hooks.send(times ? [MSG_ERROR, this.id, error, times] : [MSG_ERROR, this.id, error]);
   }
 
   #finish(): boolean {

@@ -1,3 +1,4 @@
+import { configFolder, OTEL_IGNORED_KEYS, tracingConfig } from './tracing.js';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
@@ -77,6 +78,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
   }
   const plugins = normalizePlugins(cfg.plugins, file);
   const cache = cacheConfig(cfg, providers, ctx);
+  const tracing = tracingFromConfig(cfg, file, opts.env, ctx);
   const mcp = mcpConfig(cfg, ctx);
   const requestLog = requestLogConfig(cfg, { env: opts.env, problems: ctx.problems, warnings: ctx.warnings,
     resolveEnv: (value, path) => resolveRef(value, ctx, path) });
@@ -104,9 +106,10 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     governance,
     admin,
     requestLog,
+    tracing: tracing.config,
     source,
     // A top-level `auth_config` that is enabled is acted on (src/config/admin.ts).
-    ignoredKeys: [...ignoredKeys(cfg).filter((key) => key !== 'auth_config' || !admin.basic), ...plugins.ignored],
+    ignoredKeys: [...ignoredKeys(cfg).filter((key) => key !== 'auth_config' || !admin.basic), ...plugins.ignored, ...tracing.ignored],
     warnings: [...ctx.warnings, ...plugins.warnings],
   });
   rememberEnvValues(config, ctx.envValues);
@@ -137,6 +140,23 @@ function cacheConfig(cfg: RawConfig, providers: readonly ProviderConfig[], ctx: 
     return provider !== undefined && PROVIDER_FACTS[provider.adapter]?.capabilities.embeddings === true;
   };
   return normalizeCacheConfig(parsed.data, formatPath(base), served, embeds, ctx.problems);
+}
+
+/** The `otel` plugin entry (the last one, if several) and the OTEL_* variables; see src/config/tracing.ts. */
+function tracingFromConfig(cfg: RawConfig, file: string | null, env: Readonly<Record<string, string | undefined>>, ctx: LoadContext) {
+  let entry: { enabled: boolean; config: unknown; at: string } | null = null;
+  cfg.plugins?.forEach((plugin, i) => {
+    if (plugin === 'otel') entry = { enabled: true, config: {}, at: `plugins.${i}` };
+    else if (typeof plugin !== 'string' && plugin.name === 'otel' && !plugin.path) {
+      entry = { enabled: plugin.enabled, config: plugin.config ?? {}, at: `plugins.${i}` };
+    }
+  });
+  const found = entry as { enabled: boolean; config: unknown; at: string } | null;
+  const config = tracingConfig(found, { env, problems: ctx.problems, folder: configFolder(file),
+    resolveEnv: (value, path) => resolveRef(value, ctx, path) });
+  const given = (found?.config ?? {}) as Record<string, unknown>;
+  const ignored = found ? OTEL_IGNORED_KEYS.filter((key) => given[key] !== undefined).map((key) => `${found.at}.config.${key}`) : [];
+  return { config, ignored };
 }
 
 function governanceConfig(cfg: RawConfig, providers: readonly ProviderConfig[], ctx: LoadContext) {
@@ -622,6 +642,8 @@ function normalizePlugins(entries: RawConfig['plugins'], file: string | null): N
     if (plugin.name === 'governance') return;
     // Bifrost's semantic_cache is Heimdall's response cache (src/cache), validated on its own by `cacheConfig`.
     if (plugin.name === CACHE_PLUGIN) return;
+    // Bifrost's otel plugin is Heimdall's tracing (src/config/tracing.ts), read apart from the plugins.
+    if (plugin.name === 'otel') return;
     const builtin = BIFROST_PLUGINS[plugin.name];
     if (builtin === null) {
       if (plugin.enabled) notActedOn.push(plugin.name);

@@ -54,6 +54,10 @@ export function redactConfig(cfg: GatewayConfig): unknown {
       bearerToken: cfg.admin.bearerToken && MASK },
     // A PostgreSQL password written in the config itself (one read from `env.VAR` is masked as every env value is).
     requestLog: { ...cfg.requestLog, target: maskByName(cfg.requestLog.target) },
+    // A collector's headers exist to authenticate (Honeycomb's x-honeycomb-team, Grafana's authorization) and may come
+    // from OTEL_EXPORTER_OTLP_HEADERS, not an env.VAR reference: every value is masked; the CA is public but long.
+    tracing: cfg.tracing && { ...cfg.tracing, headers: Object.fromEntries(Object.keys(cfg.tracing.headers).map((name) => [name, MASK])),
+      tlsCa: cfg.tracing.tlsCa && `(PEM, ${cfg.tracing.tlsCa.length} characters)` },
   };
   return maskValues(byName, envValuesOf.get(cfg) ?? new Set());
 }

@@ -40,6 +40,13 @@ export function configSummary(cfg: GatewayConfig): SummaryLine[] {
   }
   const plugins = cfg.plugins.map((p) => `${p.name}${p.path ? ` (${p.path})` : ''}${p.enabled ? '' : ' (disabled)'}`);
   lines.push({ msg: `plugins: ${plugins.length ? plugins.join(', ') : 'none'}`, fields: {} });
+  const tracing = cfg.tracing;
+  if (tracing) {
+    // The endpoint without a password it may carry in its URL (the start-up log is not a place for secrets).
+    lines.push({ msg: `tracing: OTLP/${tracing.protocol === 'grpc' ? 'gRPC' : 'HTTP'} to ${maskUrlCredentials(tracing.endpoint)}, `
+      + `sample rate ${tracing.sampleRate}${tracing.propagateTraceparent ? ', traceparent sent upstream' : ''}`
+      + `${tracing.captureContent ? ', content recorded' : ''}`, fields: {} });
+  }
   lines.push({
     msg: `server: ${formatAddress(cfg.server.host, cfg.server.port)}, log level ${cfg.server.logLevel}, `
       + `request body up to ${cfg.client.maxRequestBodySizeMb} MB${cfg.client.dropExcessRequests ? ', drops excess requests' : ''}`

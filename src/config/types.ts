@@ -250,10 +250,35 @@ export interface GatewayConfig {
   readonly governance: GovernanceConfig;
   readonly admin: AdminConfig;
   readonly requestLog: RequestLogConfig;
+  /** Traces over OTLP; null when tracing is off. */
+  readonly tracing: TracingConfig | null;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */
   readonly source: string;
   /** Bifrost keys that loaded but Heimdall does not act on yet, reported once at start. */
   readonly ignoredKeys: readonly string[];
   /** What the operator should know about how the config was read (providers not served, keys allowing no model). */
   readonly warnings: readonly string[];
+}
+
+/** Tracing (src/observability/tracing), from the `otel` plugin entry and the OTEL_* variables; see docs/tracing.md. */
+export interface TracingConfig {
+  readonly protocol: 'http' | 'grpc';
+  /** HTTP: the full URL posted to (`…/v1/traces`); gRPC: `http(s)://host:port`. */
+  readonly endpoint: string;
+  /** Header names in lower case, values resolved from `env.VAR`. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Resource attributes, `service.name` always among them. */
+  readonly resource: Readonly<Record<string, string>>;
+  /** PEM text of the CA that signs the collector's certificate; null: the system's. */
+  readonly tlsCa: string | null;
+  /** The share of new traces recorded; a caller's sampled flag is always followed. */
+  readonly sampleRate: number;
+  /** Send `traceparent` to the provider with each upstream try. */
+  readonly propagateTraceparent: boolean;
+  /** Prompt and completion text on the attempt spans. */
+  readonly captureContent: boolean;
+  readonly maxQueueSpans: number;
+  readonly maxBatchSpans: number;
+  readonly exportTimeoutMs: number;
+  readonly scheduleDelayMs: number;
 }

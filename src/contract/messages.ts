@@ -133,7 +133,19 @@ export interface JobData {
    * crosses to the worker as one string, and an OpenAI-compatible upstream body takes it as it is.
    */
   tools?: string;
+  /**
+   * Present only on a traced request (src/observability/tracing): the worker reports its timings with the final
+   * message, and a non-empty value is the `traceparent` sent to the upstream.
+   */
+  trace?: string;
 }
+
+/**
+ * A traced try's times as the worker saw them: epoch milliseconds on its own clock (`performance.timeOrigin` plus
+ * `performance.now()`) when the job reached the worker, when the request went upstream and when its response
+ * headers came (0: never), then the upstream's HTTP status (0: none).
+ */
+export type AttemptTimes = [jobStart: number, upstreamStart: number, headers: number, upstreamStatus: number];
 
 export interface ResultMeta {
   /** Milliseconds spent waiting on the upstream (headers and body), for the overhead metric. */
@@ -145,6 +157,8 @@ export interface ResultMeta {
   contentType?: string;
   /** Files answers: the upstream's headers among FILES_ANSWER_HEADERS. */
   headers?: Record<string, string>;
+  /** Traced jobs only. */
+  times?: AttemptTimes;
 }
 
 export interface StreamEndMeta extends ResultMeta {
@@ -164,7 +178,8 @@ export type WorkerToFront =
   | [typeof MSG_RESULT, number, number, string | Uint8Array, ResultMeta]
   | [typeof MSG_CHUNKS, number, string[], string[] | null]
   | [typeof MSG_STREAM_END, number, StreamEndMeta]
-  | [typeof MSG_ERROR, number, ErrorData]
+  /** The times come with a traced job's error only. */
+  | [typeof MSG_ERROR, number, ErrorData, AttemptTimes?]
   | [typeof MSG_READY, 0];
 
 // Records off: a shared structure table would have to be synchronised between threads. Instead the gateway's own
@@ -227,16 +242,17 @@ function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
     case MSG_JOB: {
       const job = message[2];
       return [MSG_JOB, message[1], message[3], job.kind, job.requestId, job.model, job.keyIndex, job.stream,
-        job.includeUsage, job.body, job.modelLabel, job.tools ?? null];
+        job.includeUsage, job.body, job.modelLabel, job.tools ?? null, job.trace ?? null];
     }
     case MSG_RESULT: {
       const meta = message[4];
       return [MSG_RESULT, message[1], message[2], message[3], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams,
-        meta.contentType ?? null, meta.headers ?? null];
+        meta.contentType ?? null, meta.headers ?? null, meta.times ?? null];
     }
     case MSG_STREAM_END: {
       const meta = message[2];
-      return [MSG_STREAM_END, message[1], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams, meta.firstTokenMs];
+      return [MSG_STREAM_END, message[1], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams, meta.firstTokenMs,
+        meta.times ?? null];
     }
     default:
       return message;
@@ -250,6 +266,7 @@ function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
         keyIndex: wire[6] as number, stream: wire[7] as boolean, includeUsage: wire[8] as boolean,
         body: wire[9] as Record<string, unknown>, modelLabel: wire[10] as number };
       if (wire[11] !== null) job.tools = wire[11] as string;
+      if (wire[12] !== null && wire[12] !== undefined) job.trace = wire[12] as string;
       return [MSG_JOB, wire[1] as number, job, wire[2] as number];
     }
     case MSG_RESULT: {
@@ -257,11 +274,15 @@ function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
         droppedParams: wire[6] as string[] | null };
       if (wire[7] !== null) meta.contentType = wire[7] as string;
       if (wire[8] !== null && wire[8] !== undefined) meta.headers = wire[8] as Record<string, string>;
+      if (wire[9] !== null && wire[9] !== undefined) meta.times = wire[9] as AttemptTimes;
       return [MSG_RESULT, wire[1] as number, wire[2] as number, wire[3] as string | Uint8Array, meta];
     }
-    case MSG_STREAM_END:
-      return [MSG_STREAM_END, wire[1] as number, { upstreamMs: wire[2] as number, usage: usageFromWire(wire[3] as WireUsage),
-        droppedParams: wire[4] as string[] | null, firstTokenMs: wire[5] as number | null }];
+    case MSG_STREAM_END: {
+      const meta: StreamEndMeta = { upstreamMs: wire[2] as number, usage: usageFromWire(wire[3] as WireUsage),
+        droppedParams: wire[4] as string[] | null, firstTokenMs: wire[5] as number | null };
+      if (wire[6] !== null && wire[6] !== undefined) meta.times = wire[6] as AttemptTimes;
+      return [MSG_STREAM_END, wire[1] as number, meta];
+    }
     default:
       return wire as FrontToWorker | WorkerToFront;
   }

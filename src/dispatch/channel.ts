@@ -5,7 +5,7 @@
 import type { Piscina } from 'piscina';
 import {
   decodeMessage, encodeMessage, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
-  type FrontToWorker, type ResultMeta, type StreamEndMeta, type WorkerToFront,
+  type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type WorkerToFront,
 } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
 import { createRingBuffer, RingReader, RingWriter } from '../contract/ring.js';
@@ -17,7 +17,8 @@ export interface JobHandlers {
   /** `droppedParams` comes with the first chunks of a stream only. */
   onChunks(chunks: string[], droppedParams: string[] | null): void;
   onEnd(meta: StreamEndMeta): void;
-  onError(error: ErrorData): void;
+  /** `times`: a traced job's times, when the worker reported them (src/observability/tracing). */
+  onError(error: ErrorData, times?: AttemptTimes): void;
 }
 
 export interface InFlight {
@@ -140,7 +141,7 @@ export class WorkerChannel {
         return;
       case MSG_ERROR:
         this.#release(entry);
-        entry.handlers?.onError(message[2]);
+        entry.handlers?.onError(message[2], message[3]);
         return;
     }
   };

@@ -150,6 +150,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
       after(sink.status);
     }
     metrics.record(access, sink.status, latencyMs / 1000);
+    access.trace?.end(sink.status, metrics.methods.values[access.methodIndex], metrics.routes.values[access.routeIndex], access.errorCode);
     const logged = requestLog !== null && access.dialect !== '';
     if (!accessLog && !logged) return;
     const line = { route: metrics.routes.values[access.routeIndex], method: metrics.methods.values[access.methodIndex],

@@ -12,6 +12,7 @@
 // to the client as it comes (so the final turn streams as it is generated); tool-call deltas and the finish of a
 // turn with tool calls are held, and dropped if the gateway runs the calls, or released if the turn turns out final.
 
+import type { RequestTrace } from '../observability/tracing/spans.js';
 import type { UsageData } from '../contract/messages.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { McpCatalog, McpToolResult } from './catalog.js';
@@ -126,7 +127,11 @@ export class AgentLoop {
   #forwardedAny = false;
 
   /** @param theirs names of tools the request sent itself: never run here, whatever the catalog holds. */
-  constructor(catalog: McpCatalog, set: ToolSet, theirs: ReadonlySet<string>, depth: number, requestId: string) {
+  readonly #trace: RequestTrace | null;
+
+  constructor(catalog: McpCatalog, set: ToolSet, theirs: ReadonlySet<string>, depth: number, requestId: string,
+    trace: RequestTrace | null = null) {
+    this.#trace = trace;
     this.#catalog = catalog;
     this.#set = set;
     this.#theirs = theirs;
@@ -234,6 +239,15 @@ export class AgentLoop {
   }
 
   async #execute(call: ToolCall, signal: AbortSignal): Promise<McpToolResult> {
+    const trace = this.#trace;
+    if (!trace) return this.#executeUntraced(call, signal);
+    const started = performance.now();
+    const result = await this.#executeUntraced(call, signal);
+    trace.tool(call.function.name, call.id, started, performance.now(), result.isError ? result.content.slice(0, 200) : null);
+    return result;
+  }
+
+  async #executeUntraced(call: ToolCall, signal: AbortSignal): Promise<McpToolResult> {
     let args: unknown;
     try {
       const text = call.function.arguments;

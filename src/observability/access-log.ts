@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import type { ContentCapture } from './request-log.js';
+import type { RequestTrace } from './tracing/spans.js';
 
 /** Routes polled by machines (probes, scrapers): their lines are at debug, so a 5 s probe does not drown the log. */
 const QUIET_ROUTES = new Set(['/health', '/ready', '/readyz', '/livez', '/metrics']);
@@ -51,6 +52,8 @@ export class AccessRecord {
   overheadMs: number | null = null;
   /** The request and the answer, while content logging is on. */
   content: ContentCapture | null = null;
+  /** The request's trace when it is sampled (src/observability/tracing); its server span ends with the response. */
+  trace: RequestTrace | null = null;
 }
 
 export interface AccessLine {

@@ -4,6 +4,7 @@ import type { JobKind } from '../contract/messages.js';
 import type { IncomingRequest } from '../http/server.js';
 import type { ToolSet } from '../mcp/tools.js';
 import type { PluginContext } from '../plugins/contract.js';
+import type { RequestTrace } from '../observability/tracing/spans.js';
 
 /** One request's state on its way through the pipeline; plugins see it as their PluginContext. */
 export class RequestContext implements PluginContext {
@@ -27,6 +28,8 @@ export class RequestContext implements PluginContext {
   mcpTools: ToolSet | null = null;
   /** The request's `x-bf-cache-*` headers, checked (src/cache); set only while the cache is configured. */
   cacheDirectives: CacheDirectives | null = null;
+  /** The request's trace when it is sampled; null otherwise, and then no stage records anything. */
+  trace: RequestTrace | null = null;
   readonly #baseLogger: Logger;
   #logger: Logger | null = null;
   #values: Map<string, unknown> | null = null;

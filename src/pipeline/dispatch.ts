@@ -6,7 +6,8 @@
 // goes to the key's circuit breaker. In agent mode (src/mcp/agent.ts) an answer that calls tools the gateway may
 // run is not answered: the tools run, and the same job, its conversation grown by the turn, is submitted again.
 
-import type { JobData, ResultMeta, StreamEndMeta, UsageData } from '../contract/messages.js';
+import type { AttemptTimes, JobData, ResultMeta, StreamEndMeta, UsageData } from '../contract/messages.js';
+import { AttemptTracer } from '../observability/tracing/attempts.js';
 import type { JobHandlers } from '../dispatch/channel.js';
 import type { ProviderPool, Ticket } from '../dispatch/pool.js';
 import { ERROR_CODES } from '../errors/codes.js';
@@ -71,6 +72,8 @@ export class ProviderCall implements JobHandlers, AbortListener {
   #droppedHeld: string[] | null = null;
   /** A cache miss: stores the answer once it completed successfully (src/cache); null when nothing is cached. */
   #fill: CacheFill | null;
+  /** A sampled request's tries as spans; null for every other request. */
+  #tracer: AttemptTracer | null = null;
 
   constructor(ctx: RequestContext, sink: ResponseSink, wire: ClientWire, plugins: PluginRunner, reached: number,
     run: RequestRun, agent: AgentLoop | null = null, costs: CostMeter | null = null, fill: CacheFill | null = null) {
@@ -98,6 +101,8 @@ export class ProviderCall implements JobHandlers, AbortListener {
     this.#job = job;
     this.#deadline = performance.now() + pool.provider.network.requestTimeoutSeconds * 1000;
     this.#sink.onAbort(this);
+    const trace = this.#ctx.trace;
+    if (trace) this.#tracer = new AttemptTracer(trace, pool.provider, job.kind, this.#ctx.dialect, this.#run.index);
     this.#pass = breaker ? CircuitPass.acquire(breaker, job.model) : null;
     if (breaker && this.#pass === null) {
       // The key's last probe slot went to another request while this one's pre-hooks ran.
@@ -114,6 +119,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
       this.#run.backoffMs += performance.now() - this.#backoffFrom;
     }
     this.#submittedAt = performance.now();
+    this.#tracer?.submitted(this.#job!, this.#submittedAt);
     try {
       this.#ticket = this.#pool!.submit(this.#job!, this);
     } catch (error) {
@@ -144,6 +150,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
 
   onResult(status: number, body: string | Uint8Array, meta: ResultMeta): void {
     this.#ticket = null;
+    this.#tracer?.result(this.#job!, this.#retries, body, meta);
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
     const agent = this.#agent;
@@ -200,6 +207,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
   }
 
   onChunks(chunks: string[], dropped: string[] | null): void {
+    this.#tracer?.chunks(chunks);
     if (this.#agent) {
       this.#droppedHeld ??= dropped;
       this.#forward(this.#agent.streamChunks(chunks), this.#droppedHeld);
@@ -242,6 +250,7 @@ export class ProviderCall implements JobHandlers, AbortListener {
 
   onEnd(meta: StreamEndMeta): void {
     this.#ticket = null;
+    this.#tracer?.end(this.#job!, this.#retries, meta);
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;
     const agent = this.#agent;
@@ -269,8 +278,9 @@ export class ProviderCall implements JobHandlers, AbortListener {
     });
   }
 
-  onError(error: ErrorData): void {
+  onError(error: ErrorData, times?: AttemptTimes): void {
     this.#ticket = null;
+    this.#tracer?.error(this.#job, this.#retries, error, times);
     const now = performance.now();
     this.#run.waitedMs += now - this.#submittedAt;
     logFailure(this.#ctx, error);

@@ -40,6 +40,7 @@ import { admitRequest, type Governed } from './governance.js';
 import type { Governance } from '../governance/gate.js';
 import { cacheDirectives, type CacheAnswer, type CacheFill, type ResponseCache } from '../cache/index.js';
 import { answerFromCache, cacheHeaders } from './cache.js';
+import type { Tracer } from '../observability/tracing/tracer.js';
 
 export interface PipelineDeps {
   readonly providers: ReadonlyMap<string, ProviderConfig>;
@@ -67,6 +68,8 @@ export interface PipelineDeps {
   readonly mcpAgentDepth?: number;
   /** The response cache (`semantic_cache` plugin entry); absent, no request looks at a cache. */
   readonly cache?: ResponseCache | null;
+  /** Decides which requests are traced (src/observability/tracing); absent, none is and no stage pays for it. */
+  readonly tracer?: Tracer | null;
 }
 
 export const DEFAULT_MCP_AGENT_DEPTH = 10;
@@ -169,7 +172,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     let loop: AgentLoop | null = null;
     if (added) {
       job.tools = added.text;
-      if (!native && set!.anyAuto) loop = new AgentLoop(deps.mcp!, set!, added.theirs, agentDepth, ctx.requestId);
+      if (!native && set!.anyAuto) loop = new AgentLoop(deps.mcp!, set!, added.theirs, agentDepth, ctx.requestId, ctx.trace);
     }
     const dispatch = (fill: CacheFill | null) => new ProviderCall(ctx, sink, callWire, plugins, pre.reached, run, loop, deps.costs ?? null,
       fill).start(deps.pools.get(target.provider.name)!, job, target.breaker);
@@ -274,9 +277,12 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
     attempt(ctx, sink, wire, run, 0, governed);
   };
 
+  const tracer = deps.tracer ?? null;
+
   return logRequestsOf(function handleInference(request: IncomingRequest, sink: ResponseSink): void {
     const ctx = new RequestContext(request, deps.logger);
     const access = sink.access;
+    if (tracer) access.trace = ctx.trace = tracer.start(request);
     if (logged) {
       access.dialect = logged;
       if (logContent) access.content = new ContentCapture(request.body, request.headers['content-type']);
@@ -298,6 +304,7 @@ export function createInferenceHandler(deps: PipelineDeps, dialect: Dialect) {
       if (logged) access.modelRequested = parsed.body.model;
       const weighted = key ? governance!.routeBare(key, parsed.body.model, deps.providers, deps.modelAliases) : null;
       parsed.body.model = weighted ? weighted[0] : resolveModel(parsed.body.model);
+      if (ctx.trace) ctx.trace.model = parsed.body.model;
       fallbacks = takeFallbacks(parsed.body)?.map(resolveModel) ?? weighted?.slice(1) ?? defaultFallbacks(parsed.body.model);
     } catch (error) {
       fail(error);

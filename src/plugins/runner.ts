@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { ErrorData } from '../errors/error-data.js';
 import { errorData } from '../errors/gateway-error.js';
 import { gatewayErrorOf } from '../errors/gateway-error.js';
+import type { RequestTrace } from '../observability/tracing/spans.js';
 import type { ChatRequestBody, Outcome, Plugin, PluginContext, PreHookResult, ToolCall, ToolHookContext, ToolResult } from './contract.js';
 
 export interface PreHooksRun {
@@ -48,6 +49,9 @@ export function hookTimeout(plugin: string, hook: 'preHook' | 'postHook', timeou
     '(the request timeout, default_request_timeout_in_seconds)');
 }
 
+/** The request's trace, when the context carries one (the pipeline's RequestContext does when it is sampled). */
+const traceOf = (ctx: PluginContext): RequestTrace | null => (ctx as { trace?: RequestTrace | null }).trace ?? null;
+
 export class PluginRunner {
   readonly #plugins: readonly Plugin[];
   readonly #chunkPlugins: readonly Plugin[];
@@ -75,24 +79,33 @@ export class PluginRunner {
    * from, for the error message.
    */
   runPre(ctx: PluginContext, request: ChatRequestBody, deadline = Infinity, timeoutMs = 0, from = 0): PreHooksRun | Promise<PreHooksRun> {
+    const trace = traceOf(ctx);
     for (let i = from; i < this.#plugins.length; i++) {
       const hook = this.#plugins[i].preHook;
       if (!hook) continue;
+      const started = trace ? performance.now() : 0;
       let result: PreHookResult | Promise<PreHookResult>;
       try {
         result = hook.call(this.#plugins[i], ctx, request);
       } catch (error) {
+        trace?.hook(this.#plugins[i].name, 'pre', started, performance.now(), false, 'threw');
         return this.#failed(i, error);
       }
       if (isThenable<PreHookResult>(result)) {
         return settleBy(result, deadline).then(
           (settled) => {
+            trace?.hook(this.#plugins[i].name, 'pre', started, performance.now(), settled !== TIMED_OUT && !!settled,
+              settled === TIMED_OUT ? 'timed out' : null);
             if (settled === TIMED_OUT) return this.#timedOut(ctx, i, timeoutMs);
             return settled ? { reached: i + 1, shortCircuit: settled } : this.runPre(ctx, request, deadline, timeoutMs, i + 1);
           },
-          (error: unknown) => this.#failed(i, error),
+          (error: unknown) => {
+            trace?.hook(this.#plugins[i].name, 'pre', started, performance.now(), false, 'threw');
+            return this.#failed(i, error);
+          },
         );
       }
+      trace?.hook(this.#plugins[i].name, 'pre', started, performance.now(), !!result, null);
       if (result) return { reached: i + 1, shortCircuit: result };
     }
     return { reached: this.#plugins.length, shortCircuit: null };
@@ -122,17 +135,23 @@ export class PluginRunner {
 
   #post(ctx: PluginContext, outcome: Outcome, from: number, deadline: number, timeoutMs: number,
     timedOut: boolean): void | Promise<void> {
+    const trace = traceOf(ctx);
     for (let i = from; i >= 0; i--) {
       const hook = this.#plugins[i].postHook;
       if (!hook) continue;
+      const started = trace ? performance.now() : 0;
       let result: void | Promise<void>;
       try {
         result = hook.call(this.#plugins[i], ctx, outcome);
       } catch (error) {
+        trace?.hook(this.#plugins[i].name, 'post', started, performance.now(), false, 'threw');
         this.#postThrew(ctx, i, error);
         continue;
       }
-      if (!isThenable<void>(result)) continue;
+      if (!isThenable<void>(result)) {
+        trace?.hook(this.#plugins[i].name, 'post', started, performance.now(), false, null);
+        continue;
+      }
       if (timedOut) {
         // An earlier hook used up the time: this one runs, but the answer does not wait for it.
         Promise.resolve(result).catch((error: unknown) => this.#postThrew(ctx, i, error));
@@ -140,6 +159,7 @@ export class PluginRunner {
       }
       return settleBy(result, deadline).then(
         (settled) => {
+          trace?.hook(this.#plugins[i].name, 'post', started, performance.now(), false, settled === TIMED_OUT ? 'timed out' : null);
           if (settled !== TIMED_OUT) return this.#post(ctx, outcome, i - 1, deadline, timeoutMs, false);
           outcome.error = hookTimeout(this.#plugins[i].name, 'postHook', timeoutMs);
           outcome.status = 504;
@@ -148,6 +168,7 @@ export class PluginRunner {
           return this.#post(ctx, outcome, i - 1, deadline, timeoutMs, true);
         },
         (error: unknown) => {
+          trace?.hook(this.#plugins[i].name, 'post', started, performance.now(), false, 'threw');
           this.#postThrew(ctx, i, error);
           return this.#post(ctx, outcome, i - 1, deadline, timeoutMs, false);
         },

@@ -66,6 +66,9 @@ export class HttpJobRunner {
       if (call.contentType) request.headers['content-type'] = call.contentType;
       else delete request.headers['content-type'];
     }
+    // A traced request's try, when the config sends W3C trace context upstream (set after the adapter's headers:
+    // the gateway's span is the upstream call's parent, whatever a client put in extra headers).
+    if (job.data.trace) request.headers.traceparent = job.data.trace;
     const auth = call.auth ?? adapter.auth;
     if (!call.form) {
       this.#authenticateAndSend(job, request, auth);
@@ -170,6 +173,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.#status = statusCode;
+    this.#job.markHeaders(statusCode);
     this.#resumeReading = resume;
     this.#contentType = headerOf(rawHeaders, 'content-type');
     if (this.#job.data.kind === 'files' && statusCode < 400) this.#answerHeaders = filesAnswerHeaders(rawHeaders);

@@ -127,8 +127,11 @@ describe('a config with every block of Bifrost\'s schema', () => {
 
     // `telemetry` runs as Heimdall's metrics; the enabled plugins Heimdall lacks are named, the disabled ones not.
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
-    expect(cfg.warnings).toContain("plugins: Bifrost's built-in plugins logging, maxim, otel, datadog are not "
+    expect(cfg.warnings).toContain("plugins: Bifrost's built-in plugins logging, maxim, datadog are not "
       + 'acted on by Heimdall yet and will not run');
+    // `otel` is Heimdall's tracing, in Bifrost's shape (docs/tracing.md).
+    expect(cfg.tracing).toMatchObject({ protocol: 'http', endpoint: 'http://otel.internal:4318/v1/traces',
+      resource: { 'service.name': 'gateway' }, sampleRate: 1 });
     // Governance is acted on; its blocks that steer or describe rather than restrict are reported.
     expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['governance.routing_rules', 'governance.business_units',
       'governance.roles', 'governance.model_configs', 'governance.providers', 'governance.auth_config']));

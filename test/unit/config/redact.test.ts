@@ -69,6 +69,15 @@ describe('redaction of every secret the start-up dump could carry', () => {
     expect(text).toContain('"x-region":"eu"');
   });
 
+  it("masks every header of the trace collector, from the otel entry or OTEL_EXPORTER_OTLP_HEADERS", async () => {
+    const text = await dump({ providers: { mock: {} }, plugins: [{ name: 'otel', config: { collector_url: 'http://c:4318',
+      headers: { 'x-honeycomb-team': 'hc-team-secret-1' } } }] }, { OTEL_EXPORTER_OTLP_HEADERS: 'x-scope-orgid=tenant-secret-2' });
+    expect(text).not.toContain('hc-team-secret-1');
+    expect(text).not.toContain('tenant-secret-2');
+    expect(text).toContain('"x-honeycomb-team":"***"');
+    expect(text).toContain('"endpoint":"http://c:4318/v1/traces"');
+  });
+
   it('masks Cookie, Set-Cookie and Proxy-Authorization headers', async () => {
     const text = await dump({ providers: { mock: { network_config: { extra_headers: {
       Cookie: 'session=abc123', 'Set-Cookie': 'sid=def456', 'Proxy-Authorization': 'Basic Z3c6cHc=' } } } } });

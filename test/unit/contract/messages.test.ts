@@ -12,6 +12,21 @@ describe('message codec', () => {
     expect(decodeMessage(Uint8Array.from(encodeMessage(job)))).toEqual(job);
     const withTools: FrontToWorker = [MSG_JOB, 43, { ...job[2], tools: '[{"type":"function","function":{"name":"a_b"}}]' }, 1];
     expect(decodeMessage(Uint8Array.from(encodeMessage(withTools)))).toStrictEqual(withTools);
+    // A traced job: '' asks only for the worker's times, a traceparent also goes upstream.
+    for (const trace of ['', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01']) {
+      const traced: FrontToWorker = [MSG_JOB, 44, { ...job[2], trace }, 1];
+      expect(decodeMessage(Uint8Array.from(encodeMessage(traced)))).toStrictEqual(traced);
+    }
+  });
+
+  it("round-trips a traced job's times on its result, stream end and error", () => {
+    const times: [number, number, number, number] = [1_765_000_000_123.25, 1_765_000_000_124.5, 1_765_000_000_300.125, 200];
+    const messages: WorkerToFront[] = [
+      [MSG_RESULT, 1, 200, '{}', { upstreamMs: 1, usage: null, droppedParams: null, times }],
+      [MSG_STREAM_END, 2, { upstreamMs: 1, usage: null, droppedParams: null, firstTokenMs: 3.5, times }],
+      [MSG_ERROR, 3, { code: 'UPSTREAM_ERROR', message: 'boom' }, [times[0], 0, 0, 0]],
+    ];
+    for (const message of messages) expect(decodeMessage(Uint8Array.from(encodeMessage(message)))).toStrictEqual(message);
   });
 
   it('round-trips results, chunks and errors as plain data', () => {

@@ -1,0 +1,124 @@
+/**
+ * What tracing costs: CPU µs per request of the gateway process (every thread: front, provider worker, the OTLP
+ * exporter) with tracing off (no `otel` entry), configured at sample_rate 0, and at sample_rate 1 exporting every
+ * trace to a local OTLP/HTTP sink (bench/otlp-sink.ts, its own process), side by side in one run, split by thread
+ * (the front; worker threads, the provider's and the exporter's; the rest). Each repetition starts a fresh gateway
+ * per mode, in an order that rotates between repetitions, and loads it closed-loop for a warm-up then a measured
+ * window; the figure is the CPU of the process's threads (schedstat) over the 2xx answers of the window.
+ * Goal (issue 28): on ÷ off ≤ 1.15, and zero ÷ off within the noise.
+ *
+ *   npm run build && node dist/bench/tracing.js [--reps 3] [--duration 8] [--warmup 2] [--connections 32]
+ *
+ * The last line of stdout is a one-line JSON summary.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { num, parseFlags, str } from './args.js';
+import { killAll, spawnChild, stop, waitForListening, type Child } from './children.js';
+import { pickGenerator, runLoad } from './generators.js';
+import { classifyThreads, cpuDelta, cpuSnapshot, type ThreadRole } from './procfs.js';
+import { median, range } from './report.js';
+
+const MODES = ['off', 'zero', 'on'] as const;
+type Mode = (typeof MODES)[number];
+
+const flags = parseFlags(process.argv.slice(2));
+const reps = Math.max(1, Math.floor(num(flags, 'reps', 3)));
+const durationS = num(flags, 'duration', 8);
+const warmupS = num(flags, 'warmup', 2);
+const connections = Math.max(1, Math.floor(num(flags, 'connections', 32)));
+const generator = pickGenerator(str(flags, 'generator', 'auto'));
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const workDir = mkdtempSync(join(tmpdir(), 'heimdall-bench-tracing-'));
+const body = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello.' }] });
+
+
+interface Window {
+  mode: Mode;
+  rep: number;
+  rps: number;
+  ok: number;
+  failed: number;
+  cpuUsPerRequest: number;
+  /** The same CPU by thread: the front (main), worker threads (the provider's and the exporter), the rest (V8, libuv). */
+  byThread: Record<ThreadRole, number>;
+  /** Spans the gateway dropped (its /metrics), on mode `on`: a full queue would make the figure look cheaper than it is. */
+  dropped: number | null;
+}
+
+async function measure(mock: number, collector: number, mode: Mode, rep: number): Promise<Window> {
+  const gateway: Child = spawnChild(`heimdall-${mode}`, process.execPath, [here('./tracing-gateway.js'), '--upstream', String(mock),
+    '--mode', mode, '--collector', String(collector)]);
+  try {
+    const port = await waitForListening(gateway, 30_000);
+    const spec = { url: `http://127.0.0.1:${port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
+    const warm = await runLoad(generator, { ...spec, seconds: warmupS }, workDir, here('./loadgen.js'));
+    const roles = new Map<number, ThreadRole>();
+    classifyThreads(gateway.pid, roles);
+    const before = cpuSnapshot(gateway.pid);
+    const load = await runLoad(generator, { ...spec, seconds: durationS }, workDir, here('./loadgen.js'));
+    const after = cpuSnapshot(gateway.pid);
+    classifyThreads(gateway.pid, roles);
+    const split = cpuDelta(before, after, roles);
+    const perRequest = (ns: number) => ns / 1000 / Math.max(1, load.ok);
+    let dropped: number | null = null;
+    if (mode === 'on') {
+      const metrics = await (await request(`http://127.0.0.1:${port}/metrics`)).body.text();
+      dropped = Number(/^heimdall_trace_spans_dropped_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+    }
+    return { mode, rep, rps: load.rps, ok: load.ok, failed: load.non2xx + load.errors + warm.non2xx + warm.errors,
+      cpuUsPerRequest: perRequest(split.ns.main + split.ns.workers + split.ns.other),
+      byThread: { main: perRequest(split.ns.main), workers: perRequest(split.ns.workers), other: perRequest(split.ns.other) }, dropped };
+  } finally {
+    await stop(gateway);
+  }
+}
+
+const mockChild = spawnChild('mock', process.execPath, [here('./mock-upstream.js'), '--port', '0']);
+const sinkChild = spawnChild('otlp-sink', process.execPath, [here('./otlp-sink.js')]);
+try {
+  const mock = await waitForListening(mockChild);
+  const collector = await waitForListening(sinkChild);
+  const windows: Window[] = [];
+  for (let rep = 1; rep <= reps; rep++) {
+    // The order rotates, so that no mode always runs first (or last) on a machine whose load drifts.
+    const order = MODES.map((_, i) => MODES[(i + rep - 1) % MODES.length]);
+    for (const mode of order) {
+      const w = await measure(mock, collector, mode, rep);
+      windows.push(w);
+      process.stderr.write(`rep ${rep} ${mode.padEnd(7)} ${w.rps.toFixed(0)} req/s, ${w.cpuUsPerRequest.toFixed(1)} µs CPU/request `
+        + `(front ${w.byThread.main.toFixed(1)}, workers ${w.byThread.workers.toFixed(1)}, other ${w.byThread.other.toFixed(1)})`
+        + `${w.dropped === null ? '' : `, spans dropped: ${w.dropped}`}${w.failed ? `, ${w.failed} failed` : ''}\n`);
+    }
+  }
+  const row = (mode: Mode) => {
+    const of = windows.filter((w) => w.mode === mode);
+    const cpu = of.map((w) => w.cpuUsPerRequest);
+    const rps = of.map((w) => w.rps);
+    return { mode, cpuUsPerRequest: median(cpu), cpuRange: range(cpu), rps: median(rps), rpsRange: range(rps),
+      front: median(of.map((w) => w.byThread.main)), workers: median(of.map((w) => w.byThread.workers)),
+      other: median(of.map((w) => w.byThread.other)) };
+  };
+  const rows = MODES.map(row);
+  const off = rows[0].cpuUsPerRequest!;
+  console.log(`\n${generator} generator, ${connections} connections, ${reps} repetitions × ${durationS} s (after ${warmupS} s warm-up)`);
+  console.log('mode     CPU µs/request (median, range)   front  workers  other   req/s (median)   ÷ off');
+  for (const r of rows) {
+    console.log(`${r.mode.padEnd(8)} ${r.cpuUsPerRequest!.toFixed(1).padStart(7)} (${r.cpuRange![0].toFixed(1)}–${r.cpuRange![1].toFixed(1)})`
+      .padEnd(41) + `${r.front!.toFixed(1).padStart(5)}  ${r.workers!.toFixed(1).padStart(7)}  ${r.other!.toFixed(1).padStart(5)}`
+      + `${r.rps!.toFixed(0).padStart(10)}         ${(r.cpuUsPerRequest! / off).toFixed(3)}`);
+  }
+  const goal = rows[2].cpuUsPerRequest! / off;
+  const zero = rows[1].cpuUsPerRequest! / off;
+  console.log(`goal: on ÷ off ≤ 1.15: ${goal.toFixed(3)} ${goal <= 1.15 ? 'met' : 'NOT met'}; zero ÷ off: ${zero.toFixed(3)}`);
+  console.log(JSON.stringify({ generator, connections, reps, durationS, rows, windows, goal: { ratio: goal, met: goal <= 1.15 }, zero }));
+  process.exitCode = windows.some((w) => w.failed > 0) ? 1 : 0;
+} finally {
+  await stop(mockChild);
+  await stop(sinkChild);
+  killAll();
+  rmSync(workDir, { recursive: true, force: true });
+}

@@ -1,0 +1,192 @@
+// The exporter thread: takes batches of spans the front thread encoded (exporter.ts), wraps them into OTLP
+// ExportTraceServiceRequests and sends them to the collector over HTTP or gRPC, at most two exports in flight. Nothing here can slow a request:
+// the front thread only posts bytes here, and refuses traces once the shared `queued` count is at the bound.
+// An export that fails is dropped and counted, not retried: a collector that is down must not grow a backlog.
+
+import { connect, constants as h2, type ClientHttp2Session } from 'node:http2';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { TracingConfig } from '../../config/types.js';
+import { encodeTraceRequest, type ExportResource } from './otlp-proto.js';
+import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, type ExportThreadData, type ToExportThread } from './exporter.js';
+
+const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+/** How often a failing collector is reported to the front's log: once a minute is enough to be seen. */
+const REPORT_EVERY_MS = 60_000;
+
+const data = workerData as ExportThreadData;
+const settings: TracingConfig = data.settings;
+const counters = new BigInt64Array(data.counters);
+const resource: ExportResource = { attributes: settings.resource, scopeName: 'heimdall', scopeVersion: data.version };
+
+/** Encoded spans in arrival order, and how many spans they hold in all. */
+let queue: { bytes: Uint8Array; count: number }[] = [];
+let queuedSpans = 0;
+/** Exports in flight; a second one starts only when a full batch waits, so a slow round trip halves the rate less. */
+let inFlight = 0;
+const MAX_IN_FLIGHT = 2;
+let timer: NodeJS.Timeout | null = null;
+let flushWaiter: (() => void) | null = null;
+let lastReport = 0;
+
+function report(message: string): void {
+  const now = Date.now();
+  if (now - lastReport < REPORT_EVERY_MS) return;
+  lastReport = now;
+  parentPort!.postMessage({ type: 'export-failed', message });
+}
+
+function settle(count: number, ok: boolean): void {
+  Atomics.sub(counters, COUNTER_QUEUED, BigInt(count));
+  Atomics.add(counters, ok ? COUNTER_EXPORTED : COUNTER_DROPPED, BigInt(count));
+}
+
+function schedule(): void {
+  if (inFlight >= MAX_IN_FLIGHT || timer || queue.length === 0) return;
+  if (queuedSpans >= settings.maxBatchSpans || flushWaiter) {
+    void exportNext();
+    return;
+  }
+  timer = setTimeout(() => {
+    timer = null;
+    void exportNext();
+  }, settings.scheduleDelayMs);
+}
+
+async function exportNext(): Promise<void> {
+  if (inFlight >= MAX_IN_FLIGHT || queue.length === 0) {
+    if (inFlight === 0 && queue.length === 0 && flushWaiter) flushWaiter();
+    return;
+  }
+  inFlight++;
+  // Whole hand-offs, at least one, up to the batch size: a hand-off holds at most about one batch already.
+  let count = 0;
+  let taken = 0;
+  while (taken < queue.length && (taken === 0 || count + queue[taken].count <= settings.maxBatchSpans)) count += queue[taken++].count;
+  const batch = queue.slice(0, taken).map((entry) => entry.bytes);
+  queue = queue.slice(taken);
+  queuedSpans -= count;
+  // Another full batch may already wait: it need not wait for this round trip.
+  if (queuedSpans >= settings.maxBatchSpans || flushWaiter) schedule();
+  let ok = false;
+  try {
+    await send(encodeTraceRequest(resource, batch));
+    ok = true;
+  } catch (error) {
+    report(`${settings.protocol === 'grpc' ? 'gRPC' : 'HTTP'} export to ${settings.endpoint} failed: ${(error as Error).message}`);
+  }
+  settle(count, ok);
+  inFlight--;
+  if (queue.length === 0 && inFlight === 0 && flushWaiter) flushWaiter();
+  else schedule();
+}
+
+// ---- HTTP/protobuf
+
+const secure = settings.endpoint.startsWith('https:');
+const agentOptions = { keepAlive: true, maxSockets: 2, ...(settings.tlsCa ? { ca: settings.tlsCa } : {}) };
+const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
+
+function sendHttp(body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = (secure ? httpsRequest : httpRequest)(settings.endpoint, {
+      method: 'POST', agent, timeout: settings.exportTimeoutMs,
+      headers: { ...settings.headers, 'content-type': 'application/x-protobuf', 'content-length': body.length },
+    }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => parts.push(chunk));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve();
+        else reject(new Error(`HTTP ${status} ${Buffer.concat(parts).toString('utf8').slice(0, 200)}`));
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${settings.exportTimeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// ---- gRPC over node:http2: one unary call is a POST of a 5-byte-prefixed message, its verdict in `grpc-status`.
+
+let session: ClientHttp2Session | null = null;
+
+function grpcSession(): ClientHttp2Session {
+  if (session && !session.closed && !session.destroyed) return session;
+  const opened = connect(settings.endpoint, settings.tlsCa ? { ca: settings.tlsCa } : {});
+  opened.on('error', () => opened.destroy());
+  opened.on('close', () => {
+    if (session === opened) session = null;
+  });
+  // The exporter's session must not keep the thread (and so the process) alive between exports.
+  opened.unref();
+  session = opened;
+  return opened;
+}
+
+function sendGrpc(body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const frame = Buffer.allocUnsafe(5 + body.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(body.length, 1);
+    body.copy(frame, 5);
+    let stream;
+    try {
+      stream = grpcSession().request({
+        ...settings.headers,
+        [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: GRPC_PATH,
+        [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', te: 'trailers',
+        'grpc-timeout': `${settings.exportTimeoutMs}m`,
+      });
+    } catch (error) {
+      reject(error as Error);
+      return;
+    }
+    let grpcStatus: string | undefined;
+    let grpcMessage = '';
+    let httpStatus = 0;
+    const read = (headers: Record<string, unknown>) => {
+      if (headers['grpc-status'] !== undefined) grpcStatus = String(headers['grpc-status']);
+      if (headers['grpc-message'] !== undefined) grpcMessage = decodeURIComponent(String(headers['grpc-message']));
+    };
+    stream.setTimeout(settings.exportTimeoutMs, () => stream.close(h2.NGHTTP2_CANCEL));
+    stream.on('response', (headers) => {
+      httpStatus = Number(headers[h2.HTTP2_HEADER_STATUS]);
+      read(headers);
+    });
+    stream.on('trailers', read);
+    stream.on('data', () => {});
+    stream.on('error', reject);
+    stream.on('close', () => {
+      if (grpcStatus === '0') resolve();
+      else if (grpcStatus !== undefined) reject(new Error(`grpc-status ${grpcStatus}${grpcMessage ? ` ${grpcMessage}` : ''}`));
+      else reject(new Error(httpStatus ? `HTTP/2 ${httpStatus} without grpc-status` : 'the call ended without an answer'));
+    });
+    stream.end(frame);
+  });
+}
+
+const send = settings.protocol === 'grpc' ? sendGrpc : sendHttp;
+
+parentPort!.on('message', (message: ToExportThread) => {
+  if (message.type === 'spans') {
+    queue.push({ bytes: message.bytes, count: message.count });
+    queuedSpans += message.count;
+    schedule();
+    return;
+  }
+  // Shutdown: everything queued goes out now; the front waits for the answer (with its own time limit).
+  flushWaiter = () => {
+    flushWaiter = null;
+    parentPort!.postMessage({ type: 'flushed' });
+  };
+  if (timer) {
+    clearTimeout(timer);
+    timer = null;
+  }
+  if (inFlight > 0) return;
+  if (queue.length === 0) flushWaiter();
+  else void exportNext();
+});
