@@ -88,12 +88,12 @@ describe('/v1/async', () => {
   });
 
   it('forgets a result once async_job_result_ttl has passed', async () => {
-    const short = await start({ logged: true, ttl: 1 });
-    const id = await accepted(short, 'embeddings', { model: 'mock/e', input: 'x' });
-    const done = await eventually(() => poll(short, 'embeddings', id), (response) => response.status !== 202, 5_000, 50);
-    // The mock has no embeddings: the job's result is that 400, kept as the route answered it.
+    const short = await start({ logged: true, ttl: 2 });
+    const id = await accepted(short, 'chat/completions', { model: 'mock/error-400', messages: [{ role: 'user', content: 'x' }] });
+    const done = await eventually(() => poll(short, 'chat/completions', id), (response) => response.status !== 202, 5_000, 50);
+    // The job's result is the route's own 400, kept as it answered it.
     expect(done.status).toBe(400);
-    await eventually(() => poll(short, 'embeddings', id), (response) => response.status === 404, 3_000, 100);
+    await eventually(() => poll(short, 'chat/completions', id), (response) => response.status === 404, 4_000, 100);
   });
 
   it('refuses async calls without a request log, naming the setting', async () => {
