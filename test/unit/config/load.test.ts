@@ -336,6 +336,21 @@ describe('network_config and concurrency', () => {
     expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.buffer_size: buffer_size (5) must be >= concurrency (10)');
   });
 
+  it('reads when a pool starts and retires and its threads\' V8 limits, refusing what cannot work', async () => {
+    const file = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { warm: true, idle_timeout_seconds: 0.5,
+      resource_limits: { max_old_generation_size_mb: 64, max_young_generation_size_mb: 4 } } }));
+    const cfg = await loadConfig({ file, env });
+    expect(cfg.providers[0].concurrency).toMatchObject({ warm: true, idleTimeoutMs: 500,
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 } });
+    const bad = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { warm: 'yes', idle_timeout_seconds: 0,
+      resource_limits: { max_old_generation_size_mb: 0, max_young_generation_mb: 4 } } }));
+    const err = await configError(() => loadConfig({ file: bad, env }));
+    expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.warm');
+    expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.idle_timeout_seconds');
+    expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.resource_limits.max_old_generation_size_mb');
+    expect(err.message).toMatch(/unknown key 'max_young_generation_mb'.*max_young_generation_size_mb/);
+  });
+
   it('bounds threads and max_conns_per_host', async () => {
     const file = await writeConfig(
       'c.json',
