@@ -135,7 +135,8 @@ async function slowReaders(port: number, pid: number): Promise<string[]> {
   for (const client of clients) client.socket.destroy();
   const peak = Math.max(heldPeak, afterHold.stop());
   const complete = answers.filter((answer) => answer.whole).length;
-  const streamKiB = answers.reduce((sum, answer) => sum + answer.bytes, 0) / readers / 1024;
+  const whole = answers.filter((answer) => answer.whole);
+  const streamKiB = whole.length > 0 ? whole.reduce((sum, answer) => sum + answer.bytes, 0) / whole.length / 1024 : streamChunks * 0.2;
   return ['slow readers', `${readers} streams of ${streamKiB.toFixed(0)} KiB unread for ${holdS} s (${(readers * streamKiB / 1024).toFixed(0)} MiB if buffered)`,
     `${complete}/${readers} read whole afterwards; peak while held ${heldPeak.toFixed(1)}`, peak.toFixed(1)];
 }
