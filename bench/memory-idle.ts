@@ -93,7 +93,7 @@ async function measure(js: string, providers: number, processes: number): Promis
     '--processes', String(processes)]);
   const base = `http://127.0.0.1:${port}`;
   try {
-    await waitForHealth(gateway, `${base}/health`, 60_000);
+    await waitForHealth(gateway, `${base}/health`, 180_000);
     await sleep(settleS * 1000);
     const idle = footprint(gateway.pid);
     // Listing, health and metrics are what an idle gateway is asked; they must not change the figure much.
@@ -122,7 +122,10 @@ async function main(): Promise<void> {
     for (const [providers, processes] of cases) {
       const samples: Sample[] = [];
       // Interleaving the builds would be fairer on a loaded machine, but each run is short: repeat and take the median.
-      for (let i = 0; i < repeat; i++) samples.push(await measure(js, providers, processes));
+      for (let i = 0; i < repeat; i++) {
+        samples.push(await measure(js, providers, processes));
+        console.error(`${label}: ${providers} provider(s), ${processes} process(es), run ${i + 1}/${repeat}: idle ${samples.at(-1)!.idle.toFixed(1)} MiB`);
+      }
       const perThread = samples.map((s) => (s.allWarm - s.idle) / Math.max(1, s.allThreads - s.threads));
       rows.push([label, String(providers), String(processes), spread(samples.map((s) => s.idle), 1),
         String(median(samples.map((s) => s.threads))), spread(samples.map((s) => s.coldMs), 0), spread(samples.map((s) => s.warmMs), 1),
