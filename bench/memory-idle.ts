@@ -123,8 +123,18 @@ async function main(): Promise<void> {
       const samples: Sample[] = [];
       // Interleaving the builds would be fairer on a loaded machine, but each run is short: repeat and take the median.
       for (let i = 0; i < repeat; i++) {
-        samples.push(await measure(js, providers, processes));
-        console.error(`${label}: ${providers} provider(s), ${processes} process(es), run ${i + 1}/${repeat}: idle ${samples.at(-1)!.idle.toFixed(1)} MiB`);
+        const what = `${label}: ${providers} provider(s), ${processes} process(es), run ${i + 1}/${repeat}`;
+        try {
+          samples.push(await measure(js, providers, processes));
+          console.error(`${what}: idle ${samples.at(-1)!.idle.toFixed(1)} MiB`);
+        } catch (error) {
+          // A loaded machine may fail a start or a request; the row keeps the runs that went through.
+          console.error(`${what} failed: ${(error as Error).message}`);
+        }
+      }
+      if (samples.length === 0) {
+        rows.push([label, String(providers), String(processes), 'failed', '', '', '', '', '', '']);
+        continue;
       }
       const perThread = samples.map((s) => (s.allWarm - s.idle) / Math.max(1, s.allThreads - s.threads));
       rows.push([label, String(providers), String(processes), spread(samples.map((s) => s.idle), 1),
@@ -132,7 +142,7 @@ async function main(): Promise<void> {
         spread(samples.map((s) => s.allWarm), 1), String(median(samples.map((s) => s.allThreads))), spread(perThread, 1)]);
     }
   }
-  console.log(`idle memory, median (min–max) of ${repeat} runs; 'all used' after one request to every provider`);
+  console.log(`idle memory, median (min–max) of up to ${repeat} runs; 'all used' after one request to every provider`);
   for (const line of alignedColumns(['build', 'providers', 'processes', 'idle RSS MiB', 'threads', 'cold 1st answer ms',
     'warm answer ms', 'all used RSS MiB', 'threads', 'MiB per started thread'], rows)) console.log(line);
   console.log('Bifrost (published, t3.medium): 120 MB idle; 1.3 GB peak at 5k RPS. Goal: 20 providers idle < 150 MB.');

@@ -381,6 +381,7 @@ export class ProviderPool {
       this.#inFlight--;
       this.#slots?.release();
       submission.state = 'done';
+      this.#noteIfIdle();
       return new GatewayError('INVALID_REQUEST',
         `the request cannot be handed to ${this.provider.name}'s worker: ${(error as Error).message}`);
     }
@@ -400,10 +401,14 @@ export class ProviderPool {
     this.#slots?.release();
     this.#runQueued();
     if (this.#inFlight === 0 && this.#drained) this.#drained();
-    if (this.#inFlight === 0 && this.#queued === 0 && !this.provider.concurrency.warm) {
-      this.#idleSince = Date.now();
-      if (this.#idleTimer === null) this.#armIdleTimer(this.provider.concurrency.idleTimeoutMs);
-    }
+    this.#noteIfIdle();
+  }
+
+  /** Nothing in flight or queued: the idle period starts now (a pool that is not warm retires at its end). */
+  #noteIfIdle(): void {
+    if (this.#inFlight > 0 || this.#queued > 0 || this.provider.concurrency.warm) return;
+    this.#idleSince = Date.now();
+    if (this.#idleTimer === null) this.#armIdleTimer(this.provider.concurrency.idleTimeoutMs);
   }
 
   /** Sends queued requests on while slots are free (a slot freed here, or leases that just came from the ledger). */
