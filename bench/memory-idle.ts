@@ -3,11 +3,13 @@
  * 20 configured providers (one of them the built-in mock, the rest OpenAI-compatible at an address never dialled),
  * the same 20 in cluster mode with 2 processes (supervisor and children summed), the time to the first answer from a
  * cold pool and from a warm one, and the RSS once every provider's pool has served one request (all threads up),
- * whose difference to the idle figure divided by the threads started is what one provider thread costs.
+ * whose difference to the idle figure divided by the threads started is what one provider thread costs, and the part
+ * of it that is the threads' V8 heaps as they report them in /metrics (`heimdall_pool_memory_bytes`).
  * Bifrost's published figures stand beside them: 120 MB idle, 1.3 GB peak at 5k RPS (t3.medium).
  *
  *   node dist/bench/memory-idle.js [--counts 1,5,20] [--repeat 3] [--settle-s 3] [--heimdall-js dist/src/main.js]
  *     [--baseline-js dist-before/src/main.js]   (another build measured in the same run, for a before/after ratio)
+ *     [--young-mb 0]   (resource_limits.max_young_generation_size_mb of every provider; 0: V8's default)
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,9 @@ const flags = parseFlags(process.argv.slice(2));
 const counts = str(flags, 'counts', '1,5,20').split(',').map(Number);
 const repeat = num(flags, 'repeat', 3);
 const settleS = num(flags, 'settle-s', 3);
+/** `resource_limits.max_young_generation_size_mb` for every provider; 0: V8's default. */
+const youngMb = num(flags, 'young-mb', 0);
+const limits = youngMb > 0 ? { concurrency_and_buffer_size: { resource_limits: { max_young_generation_size_mb: youngMb } } } : {};
 const builds: [string, string][] = [['heimdall', resolve(str(flags, 'heimdall-js', join(HERE, '../src/main.js')))]];
 if (flags.has('baseline-js')) builds.unshift(['baseline', resolve(str(flags, 'baseline-js', ''))]);
 
@@ -62,13 +67,14 @@ function footprint(pid: number): { rssMiB: number; threads: number } {
 }
 
 function configFor(providers: number): Record<string, unknown> {
-  const entries: [string, unknown][] = [['mock', { mock_config: { latency_ms: 0, chunk_count: 1, chunk_interval_ms: 0 } }]];
+  const entries: [string, unknown][] = [['mock', { mock_config: { latency_ms: 0, chunk_count: 1, chunk_interval_ms: 0 }, ...limits }]];
   for (let i = 1; i < providers; i++) {
     entries.push([`idle${i}`, {
       keys: [{ value: 'sk-idle', models: ['*'], weight: 1 }],
       custom_provider_config: { base_provider_type: 'openai' },
       // Refused at once when a request wakes the pool: the answer is an error, the thread is up.
       network_config: { base_url: 'http://127.0.0.1:9', max_retries: 0 },
+      ...limits,
     }]);
   }
   return { providers: Object.fromEntries(entries) };
@@ -82,7 +88,16 @@ async function timedPost(url: string, model: string): Promise<number> {
   return performance.now() - started;
 }
 
-interface Sample { idle: number; threads: number; coldMs: number; warmMs: number; allWarm: number; allThreads: number }
+interface Sample { idle: number; threads: number; coldMs: number; warmMs: number; allWarm: number; allThreads: number; heapPerThread: number }
+
+/** The sum of every series of `name` with `kind="<kind>"` in a /metrics exposition. */
+function metricSum(text: string, name: string, kind: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) && line.includes(`kind="${kind}"`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
 
 async function measure(js: string, providers: number, processes: number): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'heimdall-memory-'));
@@ -105,7 +120,10 @@ async function measure(js: string, providers: number, processes: number): Promis
     for (let i = 1; i < providers; i++) await timedPost(url, `idle${i}/gpt-4o`);
     await sleep(settleS * 1000);
     const all = footprint(gateway.pid);
-    return { idle: idle.rssMiB, threads: idle.threads, coldMs, warmMs, allWarm: all.rssMiB, allThreads: all.threads };
+    // What the workers report of themselves (docs/memory.md): their V8 heaps, committed, as of their last job.
+    const metrics = await fetch(`${base}/metrics`).then((r) => r.text());
+    const heapPerThread = metricSum(metrics, 'heimdall_pool_memory_bytes', 'heap_total') / 1048576 / Math.max(1, all.threads - idle.threads);
+    return { idle: idle.rssMiB, threads: idle.threads, coldMs, warmMs, allWarm: all.rssMiB, allThreads: all.threads, heapPerThread };
   } finally {
     await stop(gateway, 10_000);
     rmSync(dir, { recursive: true, force: true });
@@ -133,18 +151,19 @@ async function main(): Promise<void> {
         }
       }
       if (samples.length === 0) {
-        rows.push([label, String(providers), String(processes), 'failed', '', '', '', '', '', '']);
+        rows.push([label, String(providers), String(processes), 'failed', '', '', '', '', '', '', '']);
         continue;
       }
       const perThread = samples.map((s) => (s.allWarm - s.idle) / Math.max(1, s.allThreads - s.threads));
       rows.push([label, String(providers), String(processes), spread(samples.map((s) => s.idle), 1),
         String(median(samples.map((s) => s.threads))), spread(samples.map((s) => s.coldMs), 0), spread(samples.map((s) => s.warmMs), 1),
-        spread(samples.map((s) => s.allWarm), 1), String(median(samples.map((s) => s.allThreads))), spread(perThread, 1)]);
+        spread(samples.map((s) => s.allWarm), 1), String(median(samples.map((s) => s.allThreads))), spread(perThread, 1),
+        spread(samples.map((s) => s.heapPerThread), 1)]);
     }
   }
   console.log(`idle memory, median (min–max) of up to ${repeat} runs; 'all used' after one request to every provider`);
   for (const line of alignedColumns(['build', 'providers', 'processes', 'idle RSS MiB', 'threads', 'cold 1st answer ms',
-    'warm answer ms', 'all used RSS MiB', 'threads', 'MiB per started thread'], rows)) console.log(line);
+    'warm answer ms', 'all used RSS MiB', 'threads', 'MiB per started thread', 'V8 heap MiB per thread (/metrics)'], rows)) console.log(line);
   console.log('Bifrost (published, t3.medium): 120 MB idle; 1.3 GB peak at 5k RPS. Goal: 20 providers idle < 150 MB.');
 }
 
