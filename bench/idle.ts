@@ -34,6 +34,8 @@ async function main(): Promise<void> {
       keys: [{ value: 'sk-idle', models: ['*'], weight: 1 }],
       custom_provider_config: { base_provider_type: 'openai' },
       network_config: { base_url: 'http://127.0.0.1:9' },
+      // Warm: the threads run from boot (a pool otherwise starts on first use), so their wake-ups are counted.
+      concurrency_and_buffer_size: { warm: true },
     }])),
   }));
   const port = await freePort();

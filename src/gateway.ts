@@ -14,6 +14,7 @@ import { HttpMetrics } from './observability/http-metrics.js';
 import { renderProcessMetrics, type MetricsSnapshot } from './observability/cluster-metrics.js';
 import { createMetricsRegistry, createMetricsSnapshotter } from './observability/metrics.js';
 import { modelLabelTable } from './observability/model-labels.js';
+import { memoryGauges } from './observability/memory-metrics.js';
 import { loadPlugins } from './plugins/load.js';
 import { PluginRunner } from './plugins/runner.js';
 import { bedrockConverse, bedrockPrefix, bedrockRoutes } from './dialects/bedrock.js';
@@ -188,7 +189,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const registryOptions = { layout, buffer: metricsBuffer, shardCount, http: httpMetrics, pools: () =>
     [...pools.values()].map((pool) => ({ name: pool.provider.name, concurrencyLimit: pool.provider.concurrency.concurrency,
       stats: () => pool.stats() })), breakers: () => breakers.all(),
-    ...(mcp ? { extraFamilies: mcp.metrics.families, extraGauges: [mcp.connectedGauge] } : {}),
+    ...(mcp ? { extraFamilies: mcp.metrics.families } : {}),
+    extraGauges: [...(mcp ? [mcp.connectedGauge] : []), ...memoryGauges(() => pools.values())],
     counters: () => {
       const counts = requestLog?.counters();
       const spans = traceExporter?.counters();
@@ -265,7 +267,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...genaiModelRoutes(catalog, config.providers),
     ...(mcp ? mcp.routes(governance ?? null) : mcpNotConfiguredRoutes()),
     // Liveness: the process answers. Readiness (/ready): it should be sent traffic; a load balancer or Kubernetes
-    // takes it out of rotation while it drains, and while a provider has no worker thread to serve it.
+    // takes it out of rotation while it drains, and while a provider cannot serve: its started pool has no thread
+    // left, or its last start failed. A cold pool is ready: it starts on the request that needs it.
     { method: 'get', path: '/health', readBody: false, handler: (_request, sink) => {
       sink.json(closing ? 503 : 200, JSON.stringify({ status: closing ? 'shutting_down' : 'ok', version: VERSION,
         ...(options.processes ? { processes: options.processes() } : {}), ...(mcp ? { mcp: mcp.health() } : {}) }));
@@ -288,7 +291,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     { method: 'get', path: '/ready', readBody: false, handler: (_request, sink) => {
       // While draining, threads end on purpose: only the status says why.
       const withoutThreads = closing ? [] : [...pools.values()]
-        .filter((pool) => pool.stats().threads === 0).map((pool) => pool.provider.name);
+        .filter((pool) => !pool.serviceable).map((pool) => pool.provider.name);
       const status = closing ? 'shutting_down' : withoutThreads.length > 0 ? 'not_ready' : 'ready';
       sink.json(status === 'ready' ? 200 : 503, JSON.stringify({ status, version: VERSION,
         ...(withoutThreads.length > 0 ? { providers_without_threads: withoutThreads } : {}) }));

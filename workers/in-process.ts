@@ -22,7 +22,25 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provider: ProviderInit): Promise<void> {
   const controller = new AbortController();
-  job.attach({ abort: (reason) => controller.abort(reason) });
+  // Backpressure: while the client reads slower than the answer comes, the adapter's next wait lasts until it
+  // caught up, as a TCP window holds a real upstream; an adapter answering without waits is never held.
+  let held: Promise<void> | null = null;
+  let release = (): void => undefined;
+  job.attach({
+    abort: (reason) => {
+      controller.abort(reason);
+      release();
+    },
+    pause: () => {
+      held ??= new Promise<void>((resolve) => {
+        release = () => {
+          held = null;
+          resolve();
+        };
+      });
+    },
+    resume: () => release(),
+  });
   const io: InProcessIo = {
     signal: controller.signal,
     result: (body, usage) => job.result(body, usage),
@@ -30,7 +48,10 @@ export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provi
     end: (usage) => job.end(usage),
     upstreamError: (status, message) => job.fail(errorForUpstreamStatus(provider.name, status, message,
       status === 429 || status === 503 ? 1 : undefined)),
-    sleep: (ms) => sleep(ms, controller.signal),
+    sleep: async (ms) => {
+      await sleep(ms, controller.signal);
+      while (held) await held;
+    },
   };
   job.markUpstreamStart();
   try {

@@ -8,23 +8,35 @@ import {
 } from '../src/contract/messages.js';
 import { createMetricsLayout, errorCodeLabelIndex, MetricsShard } from '../src/contract/metrics-layout.js';
 import { RingReader, RingWriter } from '../src/contract/ring.js';
-import type { WorkerInit } from '../src/contract/worker-init.js';
+import { MEMORY_EXTERNAL, MEMORY_HEAP_TOTAL, MEMORY_HEAP_USED, type WorkerInit } from '../src/contract/worker-init.js';
 import type { ErrorData } from '../src/errors/error-data.js';
+import { getHeapStatistics } from 'node:v8';
 import { runInProcessJob } from './in-process.js';
 import { DueQueue } from './due-queue.js';
 import { Job } from './job.js';
 import { createWorkerLogger } from './log.js';
-import { adapterFor } from './providers/index.js';
+import { loadAdapter } from './providers/load.js';
 import { HttpJobRunner } from './upstream/call.js';
 import { UpstreamClients } from './upstream/http-client.js';
 
 /** How often deadlines are checked: timeouts fire within this many milliseconds of being due. */
 const DEADLINE_SWEEP_MS = 50;
+/** The heap figures for /metrics are refreshed at most this often, as jobs settle: never on a timer of their own. */
+const MEMORY_REPORT_MS = 1_000;
 
-export default function serve(init: WorkerInit): Promise<string> {
+export default async function serve(init: WorkerInit): Promise<string> {
   const { provider } = init;
   const logger = createWorkerLogger(init.logLevel, { provider: provider.name, channel: init.channelIndex });
-  const adapter = adapterFor(provider.adapter);
+  const adapter = await loadAdapter(provider.adapter);
+  const memory = new Float64Array(init.memory);
+  let memoryReportedAt = 0;
+  const reportMemory = () => {
+    memoryReportedAt = performance.now();
+    const heap = getHeapStatistics();
+    memory[MEMORY_HEAP_USED] = heap.used_heap_size;
+    memory[MEMORY_HEAP_TOTAL] = heap.total_heap_size;
+    memory[MEMORY_EXTERNAL] = heap.external_memory;
+  };
   const clients = new UpstreamClients(provider.maxConnsPerHost,
     Math.max(provider.requestTimeoutMs, provider.streamIdleTimeoutMs), provider.transport);
   const layout = createMetricsLayout(init.metricsSpec);
@@ -44,6 +56,7 @@ export default function serve(init: WorkerInit): Promise<string> {
     settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
       jobs.delete(job.id);
       deadlines.forget(job);
+      if (performance.now() - memoryReportedAt >= MEMORY_REPORT_MS) reportMemory();
       const model = modelSlot(job);
       shard.observe(layout.upstreamLatency, layout.upstreamLatency.seriesOffset(providerIndex, model), job.upstreamMs() / 1000);
       if (usage) {
@@ -139,6 +152,7 @@ export default function serve(init: WorkerInit): Promise<string> {
       },
     });
     reader.start();
+    reportMemory();
     hooks.send([MSG_READY, 0]);
     logger.debug({ adapter: provider.adapter }, 'worker serving');
   });

@@ -333,6 +333,9 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
       concurrency: p.concurrency_and_buffer_size.concurrency,
       bufferSize: p.concurrency_and_buffer_size.buffer_size,
       threads: p.concurrency_and_buffer_size.threads,
+      warm: p.concurrency_and_buffer_size.warm,
+      idleTimeoutMs: p.concurrency_and_buffer_size.idle_timeout_seconds * 1000,
+      resourceLimits: resourceLimits(p.concurrency_and_buffer_size.resource_limits),
     },
     fallbacks: p.fallbacks,
     pricingOverrides: p.pricing_overrides.map(overrideFromBifrost),
@@ -701,4 +704,13 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+function resourceLimits(limits: { max_old_generation_size_mb?: number; max_young_generation_size_mb?: number; stack_size_mb?: number }):
+  ProviderConfig['concurrency']['resourceLimits'] {
+  return {
+    ...(limits.max_old_generation_size_mb !== undefined ? { maxOldGenerationSizeMb: limits.max_old_generation_size_mb } : {}),
+    ...(limits.max_young_generation_size_mb !== undefined ? { maxYoungGenerationSizeMb: limits.max_young_generation_size_mb } : {}),
+    ...(limits.stack_size_mb !== undefined ? { stackSizeMb: limits.stack_size_mb } : {}),
+  };
 }

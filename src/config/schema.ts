@@ -237,6 +237,14 @@ const concurrencySchema = z
     concurrency: posInt.default(1000),
     buffer_size: nonNegInt.default(5000),
     threads: posInt.max(64).default(1),
+    // Heimdall's own: pools start on first use and retire when idle (docs/memory.md).
+    warm: z.boolean().default(false),
+    idle_timeout_seconds: z.number().positive().max(86_400).default(300),
+    resource_limits: z.strictObject({
+      max_old_generation_size_mb: posInt.optional(),
+      max_young_generation_size_mb: posInt.optional(),
+      stack_size_mb: posInt.max(64).optional(),
+    }).prefault({}),
   })
   .superRefine((c, ctx) => {
     if (c.buffer_size < c.concurrency) {

@@ -72,6 +72,15 @@ export interface ConcurrencyConfig {
   readonly bufferSize: number;
   /** Worker threads in this provider's pool. */
   readonly threads: number;
+  /** Start the pool at boot and keep it; otherwise it starts on first use and retires after `idleTimeoutMs`. */
+  readonly warm: boolean;
+  readonly idleTimeoutMs: number;
+  /** V8 limits of each worker thread (Node's `resourceLimits`); absent fields keep V8's defaults. */
+  readonly resourceLimits: {
+    readonly maxOldGenerationSizeMb?: number;
+    readonly maxYoungGenerationSizeMb?: number;
+    readonly stackSizeMb?: number;
+  };
 }
 
 export interface MockProviderOptions {

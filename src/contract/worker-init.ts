@@ -61,4 +61,15 @@ export interface WorkerInit {
   providerIndex: number;
   shardIndex: number;
   logLevel: string;
+  /**
+   * THREAD_MEMORY_FIELDS float64s this worker writes its V8 heap figures into (when it starts serving, then at most
+   * once a second as jobs settle): the front reads them at scrape time, without a message or a wake-up.
+   */
+  memory: SharedArrayBuffer;
 }
+
+/** The float64s of WorkerInit.memory: V8 heap in use and committed, and memory outside it (buffers, wasm). */
+export const THREAD_MEMORY_FIELDS = 3;
+export const MEMORY_HEAP_USED = 0;
+export const MEMORY_HEAP_TOTAL = 1;
+export const MEMORY_EXTERNAL = 2;

@@ -9,7 +9,7 @@ import {
 } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
 import { createRingBuffer, RingReader, RingWriter } from '../contract/ring.js';
-import type { WorkerInit } from '../contract/worker-init.js';
+import { THREAD_MEMORY_FIELDS, type WorkerInit } from '../contract/worker-init.js';
 import type { ErrorData } from '../errors/error-data.js';
 
 export interface JobHandlers {
@@ -38,7 +38,7 @@ export interface ChannelEvents {
 const QUICK_DEATH_MS = 5_000;
 const MAX_RESTART_DELAY_MS = 10_000;
 
-export type ChannelInit = Omit<WorkerInit, 'toWorker' | 'toFront' | 'channelIndex'>;
+export type ChannelInit = Omit<WorkerInit, 'toWorker' | 'toFront' | 'channelIndex' | 'memory'>;
 
 export class WorkerChannel {
   readonly index: number;
@@ -55,6 +55,8 @@ export class WorkerChannel {
   readonly #init: ChannelInit;
   readonly #events: ChannelEvents;
   readonly #shape: RingShape;
+  /** The worker's heap figures (THREAD_MEMORY_FIELDS), written by the worker; zeros until it first reports. */
+  readonly memory = new Float64Array(new SharedArrayBuffer(THREAD_MEMORY_FIELDS * 8));
 
   constructor(index: number, piscina: Piscina, init: ChannelInit, events: ChannelEvents) {
     this.index = index;
@@ -91,6 +93,7 @@ export class WorkerChannel {
     this.#startedAt = performance.now();
     const init: WorkerInit = {
       ...this.#init, toWorker: this.#writer.buffer, toFront: this.#reader.buffer, channelIndex: this.index,
+      memory: this.memory.buffer as SharedArrayBuffer,
     };
     const reader = this.#reader;
     this.#serving = this.#piscina.run(init).then(

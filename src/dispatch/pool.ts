@@ -90,15 +90,37 @@ class Submission implements Ticket, InFlight {
   }
 }
 
+/**
+ * One start of the pool's threads: Piscina and a channel per thread. A pool has at most one current generation; one
+ * that retires closes in the background while a request arriving meanwhile starts the next.
+ */
+interface Generation {
+  readonly piscina: Piscina;
+  readonly channels: WorkerChannel[];
+  /** Resolves when every worker serves its ring; rejects with the first start-up failure. */
+  readonly ready: Promise<void>;
+}
+
+/** Where the pool's threads are: none (cold), on their way, serving, or none after a start that failed. */
+export type PoolState = 'cold' | 'starting' | 'warm' | 'failed';
+
 export class ProviderPool {
   readonly provider: ProviderConfig;
-  readonly #piscina: Piscina;
-  readonly #channels: WorkerChannel[] = [];
+  #generation: Generation | null = null;
+  /** Generations closing after they retired; `close()` waits for them. */
+  readonly #retiring = new Set<Promise<void>>();
   readonly #queue = new Deque<Submission>();
   readonly #options: PoolOptions;
+  readonly #providerInit: ProviderInit;
   /** Runs while requests are in flight or queued, and stops at its first tick without any (see #sweepQueue). */
   #sweeper: NodeJS.Timeout | null = null;
-  readonly #started: Promise<void>[] = [];
+  /** Armed when the pool goes idle, checks `#idleSince` when it fires: one timer per idle period, not per request. */
+  #idleTimer: NodeJS.Timeout | null = null;
+  #idleSince = 0;
+  #state: PoolState = 'cold';
+  #starts = 0;
+  /** Milliseconds from the last start to every thread serving. */
+  #lastStartMs = 0;
   #queued = 0;
   #inFlight = 0;
   #nextId = 1;
@@ -112,6 +134,7 @@ export class ProviderPool {
   constructor(provider: ProviderConfig, options: PoolOptions) {
     this.provider = provider;
     this.#options = options;
+    this.#providerInit = toProviderInit(provider);
     if (options.leases) {
       this.#slots = options.leases.counter(`${provider.name}.concurrency`, { limit: provider.concurrency.concurrency });
       this.#slots.onAvailable(() => this.#runQueued());
@@ -122,10 +145,20 @@ export class ProviderPool {
           { limit: provider.concurrency.bufferSize, batch: 1, keepIdle: 0 });
       }
     }
+    if (provider.concurrency.warm) this.#wake();
+  }
+
+  /**
+   * Starts the threads. Requests sent before they serve wait in the rings. One long-lived task per thread
+   * (concurrentTasksPerWorker 1 puts each on its own worker); requests go through the rings, never through Piscina's
+   * per-task messaging.
+   */
+  #wake(): Generation {
+    const provider = this.provider;
+    const options = this.#options;
     const threads = provider.concurrency.threads;
-    // One long-lived task per thread (concurrentTasksPerWorker 1 puts each on its own worker); requests go
-    // through the rings, never through Piscina's per-task messaging.
-    this.#piscina = new Piscina({
+    const { maxOldGenerationSizeMb, maxYoungGenerationSizeMb, stackSizeMb } = provider.concurrency.resourceLimits;
+    const piscina = new Piscina({
       filename: options.workerFile,
       minThreads: threads,
       maxThreads: threads,
@@ -133,11 +166,12 @@ export class ProviderPool {
       idleTimeout: Number.MAX_SAFE_INTEGER,
       atomics: 'disabled',
       recordTiming: false,
+      resourceLimits: { maxOldGenerationSizeMb, maxYoungGenerationSizeMb, stackSizeMb },
     });
-    const providerInit = toProviderInit(provider);
+    const channels: WorkerChannel[] = [];
     for (let i = 0; i < threads; i++) {
-      const channel = new WorkerChannel(i, this.#piscina, {
-        provider: providerInit,
+      channels.push(new WorkerChannel(i, piscina, {
+        provider: this.#providerInit,
         ringShape: options.ringShape,
         metricsBuffer: options.metricsBuffer,
         metricsSpec: options.metricsSpec,
@@ -147,26 +181,96 @@ export class ProviderPool {
       }, {
         released: (_channel, entry) => this.#released(entry),
         workerDied: (_channel, error, lost) => options.onWorkerDeath(provider.name, error, lost),
-      });
-      this.#channels.push(channel);
-      this.#started.push(channel.start());
+      }));
     }
+    const startedAt = performance.now();
+    const generation: Generation = { piscina, channels, ready: Promise.all(channels.map((channel) => channel.start())).then(() => undefined) };
+    this.#generation = generation;
+    this.#state = 'starting';
+    this.#starts++;
+    generation.ready.then(() => {
+      if (this.#generation !== generation) return;
+      this.#state = 'warm';
+      this.#lastStartMs = performance.now() - startedAt;
+    }, () => {
+      // A thread died before it served: its requests got WORKER_DIED; the next request tries a fresh start.
+      if (this.#generation !== generation) return;
+      this.#generation = null;
+      this.#state = 'failed';
+      this.#retire(generation);
+    });
+    return generation;
   }
 
-  /** Resolves when every worker serves its ring; rejects with the first start-up failure. */
+  /** Resolves once a warm pool's threads serve (rejects with the first start-up failure); at once for the others. */
   ready(): Promise<void> {
-    return Promise.all(this.#started).then(() => undefined);
+    return this.#generation?.ready ?? Promise.resolve();
+  }
+
+  get state(): PoolState {
+    return this.#state;
+  }
+
+  /** How often the threads were started, and how long the last start took until every thread served. */
+  get starts(): { count: number; lastMs: number } {
+    return { count: this.#starts, lastMs: this.#lastStartMs };
+  }
+
+  /** Whether a request sent now can be served: a cold pool can start; a started one needs a live thread. */
+  get serviceable(): boolean {
+    if (this.#generation === null) return this.#state !== 'failed';
+    return this.#generation.piscina.threads.length > 0;
   }
 
   get threads(): readonly import('node:worker_threads').Worker[] {
-    return this.#piscina.threads;
+    return this.#generation?.piscina.threads ?? [];
+  }
+
+  /** Each live channel's heap figures (THREAD_MEMORY_FIELDS float64s, written by its worker). */
+  threadMemory(): Float64Array[] {
+    return this.#generation?.channels.map((channel) => channel.memory) ?? [];
   }
 
   stats(): PoolStats {
     let slotsInUse = 0;
-    for (const channel of this.#channels) slotsInUse += channel.slotsInUse;
-    return { threads: this.#piscina.threads.length, inFlight: this.#inFlight, queued: this.#queued, slotsInUse };
+    for (const channel of this.#generation?.channels ?? []) slotsInUse += channel.slotsInUse;
+    return { threads: this.threads.length, inFlight: this.#inFlight, queued: this.#queued, slotsInUse };
   }
+
+  /**
+   * Lets the threads go now if nothing is in flight or queued (the idle timer's action); resolves once they closed.
+   * A request arriving meanwhile starts fresh threads and does not wait for these.
+   */
+  retire(): Promise<void> {
+    const generation = this.#generation;
+    if (!generation || this.#inFlight > 0 || this.#queued > 0 || this.#closing) return Promise.resolve();
+    this.#generation = null;
+    this.#state = 'cold';
+    return this.#retire(generation);
+  }
+
+  #retire(generation: Generation): Promise<void> {
+    const closed = Promise.all(generation.channels.map((channel) => channel.close()))
+      .then(() => generation.piscina.destroy())
+      .catch(() => undefined)
+      .finally(() => this.#retiring.delete(closed));
+    this.#retiring.add(closed);
+    return closed;
+  }
+
+  #armIdleTimer(delayMs: number): void {
+    this.#idleTimer = setTimeout(this.#idleCheck, delayMs);
+    this.#idleTimer.unref();
+  }
+
+  #idleCheck = (): void => {
+    this.#idleTimer = null;
+    if (this.#generation === null || this.#inFlight > 0 || this.#queued > 0) return;
+    const idleFor = Date.now() - this.#idleSince;
+    const timeout = this.provider.concurrency.idleTimeoutMs;
+    if (idleFor >= timeout) void this.retire();
+    else this.#armIdleTimer(timeout - idleFor);
+  };
 
   /** Admits the job now, queues it, or refuses it; throws GatewayError when refused. */
   submit(job: JobData, handlers: JobHandlers): Ticket {
@@ -277,15 +381,17 @@ export class ProviderPool {
       this.#inFlight--;
       this.#slots?.release();
       submission.state = 'done';
+      this.#noteIfIdle();
       return new GatewayError('INVALID_REQUEST',
         `the request cannot be handed to ${this.provider.name}'s worker: ${(error as Error).message}`);
     }
   }
 
   #leastBusyChannel(): WorkerChannel {
-    let best = this.#channels[0];
-    for (let i = 1; i < this.#channels.length; i++) {
-      if (this.#channels[i].inFlight.size < best.inFlight.size) best = this.#channels[i];
+    const channels = (this.#generation ?? this.#wake()).channels;
+    let best = channels[0];
+    for (let i = 1; i < channels.length; i++) {
+      if (channels[i].inFlight.size < best.inFlight.size) best = channels[i];
     }
     return best;
   }
@@ -295,6 +401,14 @@ export class ProviderPool {
     this.#slots?.release();
     this.#runQueued();
     if (this.#inFlight === 0 && this.#drained) this.#drained();
+    this.#noteIfIdle();
+  }
+
+  /** Nothing in flight or queued: the idle period starts now (a pool that is not warm retires at its end). */
+  #noteIfIdle(): void {
+    if (this.#inFlight > 0 || this.#queued > 0 || this.provider.concurrency.warm) return;
+    this.#idleSince = Date.now();
+    if (this.#idleTimer === null) this.#armIdleTimer(this.provider.concurrency.idleTimeoutMs);
   }
 
   /** Sends queued requests on while slots are free (a slot freed here, or leases that just came from the ledger). */
@@ -325,7 +439,7 @@ export class ProviderPool {
     const now = Date.now();
     if (now >= this.#nextOverdueCheck) {
       this.#nextOverdueCheck = now + OVERDUE_CHECK_INTERVAL_MS;
-      for (const channel of this.#channels) {
+      for (const channel of this.#generation?.channels ?? []) {
         channel.expireOverdue(now, OVERDUE_GRACE_MS, () => ({
           code: 'UPSTREAM_TIMEOUT',
           message: `${this.provider.name}: the worker gave no answer within the timeout`,
@@ -377,8 +491,12 @@ export class ProviderPool {
         };
       });
     }
-    await Promise.all(this.#channels.map((channel) => channel.close()));
-    await this.#piscina.destroy();
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+    const generation = this.#generation;
+    this.#generation = null;
+    if (generation) await this.#retire(generation);
+    await Promise.all(this.#retiring);
   }
 }
 

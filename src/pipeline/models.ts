@@ -6,6 +6,10 @@
 // so a provider whose keys all name their models lists just those names. Each is asked with one key, in parallel,
 // for at most LIST_TIMEOUT_MS, and its list is kept for CACHE_MS (a failure for FAILURE_CACHE_MS). The answer never
 // fails as a whole: a provider that does not answer is left out and named in `x-heimdall-models-unavailable`.
+//
+// A listing never starts a provider's threads (a pool starts on first use, docs/memory.md): a provider whose pool is
+// cold shows its configured models and the list it gave last, if it ever did, and is named in
+// `x-heimdall-models-not-listed` when it never did. `?provider=name` asks that one provider, starting its pool.
 
 import { NO_MODEL_SLOT } from '../contract/metrics-layout.js';
 import type { KeyConfig, ProviderConfig } from '../config/types.js';
@@ -23,6 +27,7 @@ const CACHE_MS = 5 * 60_000;
 /** A failure is kept too, so a provider that hangs does not hold every listing for LIST_TIMEOUT_MS. */
 const FAILURE_CACHE_MS = 30_000;
 const MODELS_UNAVAILABLE_HEADER = 'x-heimdall-models-unavailable';
+const MODELS_NOT_LISTED_HEADER = 'x-heimdall-models-not-listed';
 
 export interface ModelEntry {
   id: string;
@@ -63,15 +68,23 @@ function listingKey(provider: ProviderConfig): { index: number; key: KeyConfig |
 class ProviderModelLists {
   readonly #pools: ReadonlyMap<string, ProviderPool>;
   readonly #cache = new Map<string, { until: number; models: Promise<readonly string[]> }>();
+  /** The last list each provider gave, kept past CACHE_MS: what a cold provider shows. */
+  readonly #lastListed = new Map<string, readonly string[]>();
 
   constructor(pools: ReadonlyMap<string, ProviderPool>) {
     this.#pools = pools;
   }
 
-  get(provider: ProviderConfig, requestId: string): Promise<readonly string[]> {
+  /** null: the provider's pool is cold and `wake` is false, and it never listed its models. */
+  get(provider: ProviderConfig, requestId: string, wake: boolean): Promise<readonly string[] | null> {
     const cached = this.#cache.get(provider.name);
     if (cached && cached.until > Date.now()) return cached.models;
+    const pool = this.#pools.get(provider.name);
+    if (!wake && pool && (pool.state === 'cold' || pool.state === 'failed')) {
+      return Promise.resolve(this.#lastListed.get(provider.name) ?? null);
+    }
     const models = this.#ask(provider, requestId);
+    models.then((list) => this.#lastListed.set(provider.name, list), () => undefined);
     this.#cache.set(provider.name, { until: Date.now() + CACHE_MS, models });
     models.catch(() => {
       const entry = this.#cache.get(provider.name);
@@ -123,7 +136,7 @@ class ProviderModelLists {
 /** Every model the gateway can name: /v1/models' list, which the native routes' model lists show in their shapes. */
 export interface ModelCatalog {
   /** The entries, and the providers whose own list could not be read (left out). */
-  list(onlyProvider: string | null, requestId: string): Promise<{ data: ModelEntry[]; unavailable: string[] }>;
+  list(onlyProvider: string | null, requestId: string): Promise<{ data: ModelEntry[]; unavailable: string[]; notListed: string[] }>;
 }
 
 export function createModelCatalog(providers: readonly ProviderConfig[], aliases: Readonly<Record<string, string>>,
@@ -133,14 +146,17 @@ export function createModelCatalog(providers: readonly ProviderConfig[], aliases
   return {
     async list(onlyProvider, requestId) {
       const asked = listing.filter((provider) => onlyProvider === null || provider.name === onlyProvider);
-      const outcomes = await Promise.allSettled(asked.map((provider) => lists.get(provider, requestId)));
+      // Naming one provider is asking it: that one starts if it must.
+      const outcomes = await Promise.allSettled(asked.map((provider) => lists.get(provider, requestId, onlyProvider !== null)));
       const listed = new Map<string, readonly string[]>();
       const unavailable: string[] = [];
+      const notListed: string[] = [];
       outcomes.forEach((outcome, i) => {
-        if (outcome.status === 'fulfilled') listed.set(asked[i].name, outcome.value);
-        else unavailable.push(asked[i].name);
+        if (outcome.status === 'rejected') unavailable.push(asked[i].name);
+        else if (outcome.value === null) notListed.push(asked[i].name);
+        else listed.set(asked[i].name, outcome.value);
       });
-      return { data: modelEntries(providers, aliases, onlyProvider, listed), unavailable };
+      return { data: modelEntries(providers, aliases, onlyProvider, listed), unavailable, notListed };
     },
   };
 }
@@ -152,8 +168,9 @@ export const unavailableHeader = (unavailable: readonly string[]): Record<string
 export function createModelsHandler(catalog: ModelCatalog) {
   return (request: IncomingRequest, sink: ResponseSink) => {
     const onlyProvider = new URLSearchParams(request.query).get('provider') || null;
-    void catalog.list(onlyProvider, request.requestId).then(({ data, unavailable }) => {
-      sink.json(200, JSON.stringify({ object: 'list', data }), unavailableHeader(unavailable));
+    void catalog.list(onlyProvider, request.requestId).then(({ data, unavailable, notListed }) => {
+      const headers = { ...unavailableHeader(unavailable), ...(notListed.length > 0 ? { [MODELS_NOT_LISTED_HEADER]: notListed.join(',') } : {}) };
+      sink.json(200, JSON.stringify({ object: 'list', data }), Object.keys(headers).length > 0 ? headers : undefined);
     });
   };
 }
@@ -172,13 +189,17 @@ export function createModelHandler(catalog: ModelCatalog, providers: readonly Pr
     } catch {
       id = request.path.slice(prefix.length);
     }
-    void catalog.list(null, request.requestId).then(({ data, unavailable }) => {
+    // A `provider/model` id asks that provider (starting its pool if it must); anything else reads the whole list.
+    const slash = id.indexOf('/');
+    const named = slash > 0 && names.has(id.slice(0, slash)) ? id.slice(0, slash) : null;
+    const lookup = catalog.list(named, request.requestId).then((found) => named === null || found.data.some((model) => model.id === id)
+      ? found : catalog.list(null, request.requestId));
+    void lookup.then(({ data, unavailable }) => {
       const entry = data.find((model) => model.id === id);
       if (entry) {
         sink.json(200, JSON.stringify(entry), unavailableHeader(unavailable));
         return;
       }
-      const slash = id.indexOf('/');
       const provider = slash > 0 ? id.slice(0, slash) : null;
       const error = provider !== null && names.has(provider)
         ? errorData('MODEL_NOT_ALLOWED', `provider '${provider}' does not list model '${id.slice(slash + 1)}' (GET /v1/models lists what it serves)`, { param: 'model' })

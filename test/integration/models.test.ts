@@ -1,6 +1,7 @@
 // GET /v1/models through the real gateway with the `openai` SDK's models.list(): the configured names and aliases
 // merged with what the providers that list their models say (the fake OpenAI, Anthropic and Gemini servers), a
 // provider that fails left out and named in a header, the lists cached, and a key's `models` restricting the list.
+// The providers that list are `warm` (started at boot); a listing leaves cold pools cold (pool-lifecycle.test.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAKE_ANTHROPIC_MODELS, startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic-server.js';
@@ -20,17 +21,17 @@ beforeAll(async () => {
   slow = await startFakeOpenAI({ latencyMs: 30_000 });
   h = await startGatewayWith(await startFakeOpenAI({ apiKey: API_KEY }), (fakeUrl) => ({
     providers: {
-      openai: openaiProvider(fakeUrl),
+      openai: openaiProvider(fakeUrl, WARM),
       // The fake refuses this key: its list fails.
-      together: openaiProvider(fakeUrl, { keys: [{ value: 'not-the-key', models: ['*'], weight: 1 }] }),
+      together: openaiProvider(fakeUrl, { keys: [{ value: 'not-the-key', models: ['*'], weight: 1 }], ...WARM }),
       // Its one key names its models: the provider is not asked, and lists just those.
       mistral: openaiProvider(fakeUrl, { keys: [{ value: 'not-the-key', models: ['mistral-small-latest'], weight: 1 }] }),
       anthropic: { keys: [{ value: 'sk-ant-upstream', models: ['*'], blacklisted_models: ['claude-haiku-4-5'], weight: 1 }],
-        network_config: { base_url: anthropic.url } },
-      gemini: { keys: [{ value: 'AIza-upstream', models: ['*'], weight: 1 }], network_config: { base_url: gemini.url } },
+        network_config: { base_url: anthropic.url }, ...WARM },
+      gemini: { keys: [{ value: 'AIza-upstream', models: ['*'], weight: 1 }], network_config: { base_url: gemini.url }, ...WARM },
       mock: { mock_config: { latency_ms: 0 } },
       // Keyless: asked without a key.
-      ollama: { network_config: { base_url: slow.url } },
+      ollama: { network_config: { base_url: slow.url }, ...WARM },
     },
     model_aliases: { fast: 'openai/gpt-4o-mini' },
   }));
@@ -42,6 +43,8 @@ afterAll(async () => {
   await gemini?.close();
   await slow?.close();
 });
+
+const WARM = { concurrency_and_buffer_size: { warm: true } };
 
 const listRequests = () => h.fake.requests.filter((request) => request.method === 'GET' && request.path === '/v1/models');
 

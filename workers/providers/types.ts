@@ -281,7 +281,10 @@ export interface InProcessIo {
   chunks(chunks: string[]): void;
   end(usage: UsageData | null): void;
   upstreamError(status: number, message: string): void;
-  /** Waits as the upstream would; resolves early (and the caller stops) when the job is aborted. */
+  /**
+   * Waits as the upstream would, and on while the client holds the stream (backpressure); resolves early (and the
+   * caller stops) when the job is aborted.
+   */
   sleep(ms: number): Promise<void>;
 }
 

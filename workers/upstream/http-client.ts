@@ -3,7 +3,8 @@
 // HTTP_PROXY / NO_PROXY the gateway started with), with the TLS trust the provider's network_config asks for.
 
 import { rootCertificates, type ConnectionOptions } from 'node:tls';
-import { Dispatcher, EnvHttpProxyAgent, ProxyAgent, Socks5ProxyAgent, type Client } from 'undici';
+import type { Client, Dispatcher } from 'undici';
+import { loadUndici } from './undici-core.js';
 import type { UpstreamTransportInit } from '../../src/contract/worker-init.js';
 import { UpstreamPool, type UpstreamPoolOptions } from './pool.js';
 
@@ -84,6 +85,7 @@ export class UpstreamClients {
       return new UpstreamPool(String(origin), { ...this.#poolOptions, connect: typeof connect === 'function' ? connect : requestTls });
     };
     const shared = { requestTls, proxyTls: proxyTls(transport), factory };
+    const { EnvHttpProxyAgent, ProxyAgent, Socks5ProxyAgent } = loadUndici();
     let dispatcher: Dispatcher;
     if (proxy.type === 'environment') {
       // The values read at start-up; '' rather than null, which undici would take as "read process.env".

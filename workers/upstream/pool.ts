@@ -5,7 +5,8 @@
 // sockets are reused first and idle ones age out by keep-alive), and requests beyond the connection limit wait in
 // a FIFO that a connection drains as it frees up.
 
-import { Client, Dispatcher } from 'undici';
+import type { Client, Dispatcher } from 'undici';
+import { UndiciClient, UndiciDispatcher } from './undici-core.js';
 import { Deque } from '../../src/contract/deque.js';
 
 export interface UpstreamPoolOptions {
@@ -33,7 +34,7 @@ function failUnstarted(handler: Dispatcher.DispatchHandler, error: Error): void 
   else handler.onError?.(error);
 }
 
-export class UpstreamPool extends Dispatcher {
+export class UpstreamPool extends UndiciDispatcher {
   readonly #origin: string;
   readonly #options: UpstreamPoolOptions;
   readonly #clients = new Set<Client>();
@@ -106,7 +107,7 @@ export class UpstreamPool extends Dispatcher {
 
   #open(): Client | null {
     if (this.#clients.size >= this.#options.connections) return null;
-    const client = new Client(this.#origin, {
+    const client = new UndiciClient(this.#origin, {
       keepAliveTimeout: this.#options.keepAliveTimeout,
       headersTimeout: this.#options.headersTimeout,
       bodyTimeout: this.#options.bodyTimeout,

@@ -111,7 +111,7 @@ describe('loadConfig with a Bifrost config.json', () => {
       insecureSkipVerify: false,
       caCertPem: null,
     });
-    expect(openai.concurrency).toEqual({ concurrency: 100, bufferSize: 500, threads: 4 });
+    expect(openai.concurrency).toMatchObject({ concurrency: 100, bufferSize: 500, threads: 4 });
     expect(openai.mock).toBeNull();
 
     expect(vllm.adapter).toBe('openai');
@@ -165,7 +165,7 @@ describe('loadConfig with a Bifrost config.json', () => {
       insecureSkipVerify: false,
       caCertPem: null,
     });
-    expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1 });
+    expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1, warm: false, idleTimeoutMs: 300_000, resourceLimits: {} });
     expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
       prometheusLabels: [], asyncJobResultTtlSeconds: 3600 });
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
@@ -205,7 +205,7 @@ describe('file formats', () => {
       const cfg = await loadConfig({ file: await writeConfig(name, yaml), env });
       expect(cfg.client.dropExcessRequests).toBe(true);
       expect(cfg.providers[0].keys[0]).toMatchObject({ value: 'sk-openai', models: ['gpt-4o'] });
-      expect(cfg.providers[0].concurrency).toEqual({ concurrency: 8, bufferSize: 8, threads: 2 });
+      expect(cfg.providers[0].concurrency).toMatchObject({ concurrency: 8, bufferSize: 8, threads: 2 });
     }
   });
 
@@ -334,6 +334,21 @@ describe('network_config and concurrency', () => {
     const file = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { concurrency: 10, buffer_size: 5 } }));
     const err = await configError(() => loadConfig({ file, env }));
     expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.buffer_size: buffer_size (5) must be >= concurrency (10)');
+  });
+
+  it('reads when a pool starts and retires and its threads\' V8 limits, refusing what cannot work', async () => {
+    const file = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { warm: true, idle_timeout_seconds: 0.5,
+      resource_limits: { max_old_generation_size_mb: 64, max_young_generation_size_mb: 4 } } }));
+    const cfg = await loadConfig({ file, env });
+    expect(cfg.providers[0].concurrency).toMatchObject({ warm: true, idleTimeoutMs: 500,
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 } });
+    const bad = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { warm: 'yes', idle_timeout_seconds: 0,
+      resource_limits: { max_old_generation_size_mb: 0, max_young_generation_mb: 4 } } }));
+    const err = await configError(() => loadConfig({ file: bad, env }));
+    expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.warm');
+    expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.idle_timeout_seconds');
+    expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.resource_limits.max_old_generation_size_mb');
+    expect(err.message).toMatch(/unknown key 'max_young_generation_mb'.*max_young_generation_size_mb/);
   });
 
   it('bounds threads and max_conns_per_host', async () => {

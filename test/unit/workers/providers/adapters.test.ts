@@ -3,6 +3,7 @@ import type { JobData } from '../../../../src/contract/messages.js';
 import type { ProviderInit } from '../../../../src/contract/worker-init.js';
 import { PROVIDER_FACTS } from '../../../../src/contract/providers.js';
 import { ADAPTERS } from '../../../../workers/providers/index.js';
+import { ADAPTER_LOADERS, loadAdapter } from '../../../../workers/providers/load.js';
 import { mock } from '../../../../workers/providers/mock.js';
 import { openai } from '../../../../workers/providers/openai.js';
 import type { InProcessIo, StreamState } from '../../../../workers/providers/types.js';
@@ -13,6 +14,12 @@ const job = (extra: Partial<JobData> = {}): JobData => ({ modelLabel: 0,
 });
 
 describe('adapter registry', () => {
+  it('loads each adapter on its own in a worker: the same ids, and the same adapter objects', async () => {
+    expect(Object.keys(ADAPTER_LOADERS).sort()).toEqual(Object.keys(ADAPTERS).sort());
+    for (const [id, adapter] of Object.entries(ADAPTERS)) expect(await loadAdapter(id)).toBe(adapter);
+    await expect(loadAdapter('nosuch')).rejects.toThrow("no adapter 'nosuch' in this build");
+  });
+
   it('has exactly the adapters the front thread knows about', () => {
     expect(Object.keys(ADAPTERS).sort()).toEqual(Object.keys(PROVIDER_FACTS).sort());
     for (const [id, adapter] of Object.entries(ADAPTERS)) expect(adapter.id).toBe(id);
