@@ -114,8 +114,9 @@ export class GovernanceState {
   }
 
   async #applyFound(snapshot: GovernanceSnapshot): Promise<void> {
-    // Read before a change this process has applied since: it would undo it.
-    if (snapshot.revision <= this.#revision) return;
+    // Read before a change this process has applied since: it would undo it. One at the same revision was read after
+    // it, and has any change another process made just before it, which this process's own view lacked.
+    if (snapshot.revision < this.#revision) return;
     this.#absorb(snapshot);
     const problems: ConfigProblem[] = [];
     const model = await this.#compile(this.#mergedWith(this.#entities), problems);
