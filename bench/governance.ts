@@ -113,8 +113,13 @@ async function redisCommands(): Promise<number | null> {
 
 /** CPU ticks of a process and its children (a supervisor and its gateway processes). */
 function treeTicks(pid: number): number {
-  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n')
-    .map((line) => Number(line.trim())).filter((child) => child > 0);
+  let children: number[] = [];
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n')
+      .map((line) => Number(line.trim())).filter((child) => child > 0);
+  } catch {
+    // ps exits 1 when the process has no children: a single gateway process.
+  }
   return [pid, ...children].reduce((sum, p) => sum + (processTicks(p) ?? 0), 0);
 }
 
