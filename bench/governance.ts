@@ -11,13 +11,17 @@
  *               worst case, so spend can never pass the budget). With `--redis URL`, the burst is split over two
  *               gateway instances sharing the counters; and over one gateway of two processes without Redis, whose
  *               supervisor counts for both.
+ *   cluster:    with `--cluster`, two more CPU modes on one gateway of two processes (CPU of the supervisor and both
+ *               processes): without governance, and with the counters held by the supervisor (one IPC round trip
+ *               per reservation).
  *   persisted:  with `--persisted`, two more CPU modes with the request log on (SQLite, content off): without
  *               governance, and with the in-memory counters whose spend is written to the log's store.
  *
- *   npx tsc -b && node dist/bench/governance.js [--reps 3] [--requests 20000] [--connections 32] [--burst 200] [--redis redis://127.0.0.1:6379] [--persisted]
+ *   npx tsc -b && node dist/bench/governance.js [--reps 3] [--requests 20000] [--connections 32] [--burst 200] [--redis redis://127.0.0.1:6379] [--persisted] [--cluster]
  *
  * Prints the figures, then one JSON line.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +39,7 @@ const connections = num(flags, 'connections', 32);
 const burst = num(flags, 'burst', 200);
 const redisUrl = str(flags, 'redis', '');
 const persisted = bool(flags, 'persisted');
+const cluster = bool(flags, 'cluster');
 const MAIN = new URL('../src/main.js', import.meta.url).pathname;
 const KEY = 'sk-bf-bench-governance-key-0001';
 const work = mkdtempSync(join(tmpdir(), 'heimdall-gov-bench-'));
@@ -106,17 +111,29 @@ async function redisCommands(): Promise<number | null> {
   return calls;
 }
 
-/** CPU µs per request of one gateway process over `requests` requests, after a warm-up. */
-async function cpuPerRequest(cfg: Record<string, unknown>, headers: Record<string, string>) {
-  const { child, url } = await startGateway(cfg);
+/** CPU ticks of a process and its children (a supervisor and its gateway processes). */
+function treeTicks(pid: number): number {
+  let children: number[] = [];
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n')
+      .map((line) => Number(line.trim())).filter((child) => child > 0);
+  } catch {
+    // ps exits 1 when the process has no children: a single gateway process.
+  }
+  return [pid, ...children].reduce((sum, p) => sum + (processTicks(p) ?? 0), 0);
+}
+
+/** CPU µs per request of one gateway (every process of it) over `requests` requests, after a warm-up. */
+async function cpuPerRequest(cfg: Record<string, unknown>, headers: Record<string, string>, args: string[] = []) {
+  const { child, url } = await startGateway(cfg, args);
   try {
     await load(url, Math.min(2000, requests / 5), headers);
-    const before = processTicks(child.pid)!;
+    const before = treeTicks(child.pid);
     const commandsBefore = await redisCommands();
     const started = performance.now();
     const statuses = await load(url, requests, headers);
     const seconds = (performance.now() - started) / 1000;
-    const ticks = processTicks(child.pid)! - before;
+    const ticks = treeTicks(child.pid) - before;
     const commandsAfter = await redisCommands();
     const failed = requests - (statuses.get(200) ?? 0);
     if (failed > 0) console.log(`  (${failed} of ${requests} requests did not succeed: ${JSON.stringify([...statuses])})`);
@@ -132,7 +149,7 @@ const range = (values: number[]) => `${Math.min(...values).toFixed(1)}–${Math.
 
 async function cpuScenario() {
   const runs: Record<string, { cpuUs: number; rps: number; roundTrips: number | null }[]> = { none: [], memory: [], redis: [],
-    'none+log': [], 'memory+log': [] };
+    'none+log': [], 'memory+log': [], 'none×2': [], 'memory×2': [] };
   const prefix = () => `heimdall:bench:${process.pid}:${Date.now()}:`;
   type Mode = readonly [string, () => ReturnType<typeof cpuPerRequest>];
   const modes: Mode[] = [
@@ -140,6 +157,11 @@ async function cpuScenario() {
     ['memory', () => cpuPerRequest(config(governed(1e6)), { authorization: `Bearer ${KEY}` })],
   ];
   if (redisUrl) modes.push(['redis', () => cpuPerRequest(config(governed(1e6), prefix()), { authorization: `Bearer ${KEY}` })]);
+  if (cluster) {
+    const two = ['--processes', '2'];
+    modes.push(['none×2', () => cpuPerRequest(config(null), {}, two)],
+      ['memory×2', () => cpuPerRequest(config(governed(1e6)), { authorization: `Bearer ${KEY}` }, two)]);
+  }
   if (persisted) {
     modes.push(['none+log', () => cpuPerRequest(config(null, '', true), {})],
       ['memory+log', () => cpuPerRequest(config(governed(1e6), '', true), { authorization: `Bearer ${KEY}` })]);
@@ -158,7 +180,7 @@ async function cpuScenario() {
   console.log(`CPU µs per request (gateway process, ${requests} requests, ${connections} connections, ${reps} reps):`);
   for (const [name, s] of Object.entries(summary)) {
     // A mode with the request log on is compared with the one without governance that has it on too.
-    const base = name.endsWith('+log') ? 'none+log' : 'none';
+    const base = name.endsWith('+log') ? 'none+log' : name.endsWith('×2') ? 'none×2' : 'none';
     const ratio = s.cpuUsMedian / summary[base].cpuUsMedian;
     console.log(`  ${name.padEnd(10)} ${s.cpuUsMedian.toFixed(1)} µs (range ${s.cpuUsRange}), ${Math.round(s.rpsMedian)} req/s, `
       + `${ratio.toFixed(3)}× ${base}${s.roundTripsPerRequest !== null ? `, Redis commands per request ${s.roundTripsPerRequest.toFixed(2)}` : ''}`);

@@ -106,7 +106,7 @@ export class GovernanceState {
       compileGovernance(raw, this.#providers, Date.now(), problems, this.#counters, this.#mcpClients);
       if (problems.length > 0) return problems;
       if (!this.#store) throw new Error('no config store');
-      await this.#store.writeEntities([...writes]);
+      this.#revision = await this.#store.writeEntities([...writes]);
       this.#entities = next;
       const model = await this.#compile(raw, problems);
       this.#gate?.setModel(model);
@@ -118,6 +118,9 @@ export class GovernanceState {
   }
 
   async #applyFound(snapshot: GovernanceSnapshot): Promise<void> {
+    // Read before a change this process has applied since: it would undo it. One at the same revision was read after
+    // it, and has any change another process made just before it, which this process's own view lacked.
+    if (snapshot.revision < this.#revision) return;
     this.#absorb(snapshot);
     const problems: ConfigProblem[] = [];
     const model = await this.#compile(this.#mergedWith(this.#entities), problems);

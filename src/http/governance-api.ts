@@ -246,7 +246,7 @@ export function governanceRoutes(admin: GovernanceAdmin | null, logger: Logger):
           if (!namedElsewhere(field, limitId, kind, id)) writes.push([limitKind, limitId, null]);
         }
         await commit(sink, writes, () => ({ message: `${label} deleted` }));
-      }, false) },
+      }, true) },
     ];
   };
 

@@ -146,9 +146,12 @@ export function postgresGovernance(sql: PostgresClient, ready: () => Promise<voi
       return sql.begin(async (tx) => {
         const now = Date.now();
         for (const [key, ms] of anchors) await run(tx, ANCHOR, [key, ms, now]);
+        // The revision first: a change committed between the reads (each statement sees the latest commit) then
+        // leaves a revision older than the entities, so the next poll reads them again.
+        const revision = await revisionOf(tx);
         const counters = (await run(tx, COUNTERS, [])) as unknown as CounterRow[];
         const entities = (await run(tx, ENTITY_ROWS, [])) as unknown as EntityRow[];
-        return { counters: counters.map(counterOf), entities: entities.map(entityOf), revision: await revisionOf(tx) };
+        return { counters: counters.map(counterOf), entities: entities.map(entityOf), revision };
       });
     },
     async addUsage(deltas) {

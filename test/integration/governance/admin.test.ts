@@ -185,3 +185,20 @@ describe('the admin guard and a restart', () => {
     }
   });
 });
+
+describe('with nowhere to keep a change', () => {
+  it('lists what the config file has, and refuses a change with 409 governance_store_disabled', async () => {
+    const off = await startOnStore({ enabled: false }, CONFIG);
+    try {
+      const listed = await admin(off.url, 'GET', 'virtual-keys');
+      expect(listed.body.virtual_keys.map((k: { id: string }) => k.id)).toEqual(['vk-file']);
+      const refused = await admin(off.url, 'POST', 'virtual-keys', NEW_KEY);
+      expect(refused.status, JSON.stringify(refused.body)).toBe(409);
+      expect(refused.body.error.code).toBe('governance_store_disabled');
+      expect((await admin(off.url, 'DELETE', 'virtual-keys/vk-file')).status).toBe(409);
+      expect((await chatWith(off.url, FILE_KEY)).status).toBe(200);
+    } finally {
+      await off.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 // Spend and rate-limit windows outlive a restart without Redis: a gateway counts, stops, and the next one on the same
-// store (the request log's: SQLite by default, PostgreSQL when configured) starts from what the first counted.
+// store (the request log's: SQLite by default, PostgreSQL when configured) starts from what the first counted, with
+// the keys the admin API made.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,8 +23,13 @@ const CONFIG = {
 
 async function spendThenRestart(logsStore: Record<string, unknown>): Promise<void> {
   const first = await startOnStore(logsStore, CONFIG);
+  let made = '';
   try {
     for (let i = 0; i < 3; i++) expect((await chatWith(first.url, KEY)).status).toBe(200);
+    // A key made through the admin API outlives the restart too.
+    const created = await admin(first.url, 'POST', 'virtual-keys', { id: 'vk-made', name: 'made',
+      provider_configs: [{ provider: 'mock', allowed_models: ['*'] }] });
+    made = created.body.virtual_key.value as string;
     const budgets = await admin(first.url, 'GET', 'budgets');
     expect(budgets.body.budgets[0].current_usage).toBeCloseTo(0.00015, 9);
   } finally {
@@ -38,6 +44,8 @@ async function spendThenRestart(logsStore: Record<string, unknown>): Promise<voi
     expect(limits.body.rate_limits[0]).toMatchObject({ id: 'ten', request_max_limit: 10, request_current_usage: 3 });
     // The fourth request of the hour: six left, not nine.
     expect(await chatWith(second.url, KEY)).toMatchObject({ status: 200, remaining: '6' });
+    expect((await chatWith(second.url, made)).status).toBe(200);
+    expect((await admin(second.url, 'GET', 'virtual-keys/vk-made')).body.virtual_key.name).toBe('made');
   } finally {
     await second.close();
   }

@@ -65,6 +65,25 @@ describe("the supervisor's counters", () => {
     expect(host.usage(budget)).toMatchObject({ used: 500, reserved: 0 });
   });
 
+  it('refuse a reservation naming a counter whose spec never came, and answer a batch in one message', async () => {
+    const host = new CounterHost();
+    const c = channel();
+    host.attach('1', c.host);
+    const received: unknown[] = [];
+    c.child.onMessage((m) => received.push(m));
+    c.hostSend({ heimdall: GOVERNANCE_TAG, type: 'batch', messages: [
+      { type: 'reserve', id: 7, holds: [{ key: 'requests:never-defined', amount: 1 }], now: 0 },
+      { type: 'reserve', id: 8, holds: [{ key: 'requests:r', counter: counter('requests:r', 1), amount: 1 }], now: 0 },
+      { type: 'reserve', id: 9, holds: [{ key: 'requests:r', amount: 1 }], now: 0 },
+    ] });
+    await tick();
+    await tick();
+    expect(received).toHaveLength(1);
+    const batch = received[0] as { type: string; messages: { id: number; refused: number }[] };
+    expect(batch.type).toBe('batch');
+    expect(batch.messages.map((m) => [m.id, m.refused])).toEqual([[7, 0], [8, -1], [9, 0]]);
+  });
+
   it('ignore a settlement of a reservation it does not know, or of the wrong length', async () => {
     const host = new CounterHost();
     const c = channel();
