@@ -117,6 +117,12 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
     });
   });
 
+  /** An answer body not read: undici reports destroying it unread as an error, which is expected here. */
+  const discard = (body: Dispatcher.ResponseData['body']) => {
+    body.on('error', () => {});
+    body.destroy();
+  };
+
   /** One stream's request, sent on to the gateway's port; its answer streamed back with backpressure both ways. */
   const forward = (stream: ServerHttp2Stream, method: string, path: string, headers: IncomingHttpHeaders, body: Buffer | null,
     signal: AbortSignal) => {
@@ -124,13 +130,13 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
     if (body !== null) sent['content-length'] = String(body.length);
     target.request({ method: method as Dispatcher.HttpMethod, path, headers: sent, signal, body }).then((answer) => {
       if (stream.destroyed) {
-        answer.body.destroy();
+        discard(answer.body);
         return;
       }
       stream.respond(responseHeaders(answer.statusCode, answer.headers), { endStream: method === 'HEAD' });
       if (method === 'HEAD') {
         answered.add(stream);
-        answer.body.destroy();
+        discard(answer.body);
         return;
       }
       const source = answer.body;

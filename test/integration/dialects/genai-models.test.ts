@@ -43,8 +43,9 @@ describe('GenAI models', () => {
     // The SDK reads Google's supportedGenerationMethods into supportedActions.
     expect(models[0]).toMatchObject({ name: 'models/gemini-2.0-flash', displayName: 'gemini-2.0-flash',
       supportedActions: ['generateContent', 'streamGenerateContent', 'countTokens', 'embedContent', 'batchEmbedContents'] });
+    // The mock makes embeddings too (a hashed bag of words), but counts no tokens.
     expect(models.find((model) => model.name === 'models/mock/echo')?.supportedActions)
-      .toEqual(['generateContent', 'streamGenerateContent']);
+      .toEqual(['generateContent', 'streamGenerateContent', 'embedContent', 'batchEmbedContents']);
     expect(models[0].inputTokenLimit).toBeUndefined();
   });
 
