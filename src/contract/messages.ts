@@ -128,6 +128,11 @@ export interface ResultMeta {
 export interface StreamEndMeta extends ResultMeta {
   /** Milliseconds from the job reaching the worker to the first content chunk. */
   firstTokenMs: number | null;
+  /**
+   * The stream's last chunks when they came in the same upstream read as its end (always, for an answer the
+   * upstream sent at once): one message, one wake-up of the front and one write to the client instead of two.
+   */
+  chunks?: string[];
 }
 
 export type FrontToWorker =
@@ -214,7 +219,8 @@ function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
     }
     case MSG_STREAM_END: {
       const meta = message[2];
-      return [MSG_STREAM_END, message[1], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams, meta.firstTokenMs];
+      return [MSG_STREAM_END, message[1], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams, meta.firstTokenMs,
+        meta.chunks ?? null];
     }
     default:
       return message;
@@ -237,9 +243,12 @@ function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
       if (wire[8] !== null && wire[8] !== undefined) meta.headers = wire[8] as Record<string, string>;
       return [MSG_RESULT, wire[1] as number, wire[2] as number, wire[3] as string | Uint8Array, meta];
     }
-    case MSG_STREAM_END:
-      return [MSG_STREAM_END, wire[1] as number, { upstreamMs: wire[2] as number, usage: usageFromWire(wire[3] as WireUsage),
-        droppedParams: wire[4] as string[] | null, firstTokenMs: wire[5] as number | null }];
+    case MSG_STREAM_END: {
+      const meta: StreamEndMeta = { upstreamMs: wire[2] as number, usage: usageFromWire(wire[3] as WireUsage),
+        droppedParams: wire[4] as string[] | null, firstTokenMs: wire[5] as number | null };
+      if (wire[6] !== null && wire[6] !== undefined) meta.chunks = wire[6] as string[];
+      return [MSG_STREAM_END, wire[1] as number, meta];
+    }
     default:
       return wire as FrontToWorker | WorkerToFront;
   }

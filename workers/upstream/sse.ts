@@ -35,6 +35,8 @@ export class SseDecoder implements StreamDecoder {
 }
 
 function parseBlock(block: string): StreamEvent | null {
+  // Most blocks are one `data: ` line (every OpenAI-compatible chunk): no split, no array.
+  if (block.startsWith('data: ') && !block.includes('\n', 6)) return { event: null, data: block.slice(6) };
   let event: string | null = null;
   let data: string | null = null;
   for (const line of block.split('\n')) {
