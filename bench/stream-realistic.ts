@@ -18,6 +18,9 @@
  *     [--chunks-min 200] [--chunks-max 2000] [--gap-min-ms 10] [--gap-max-ms 30] [--tool-share 0.2]
  *     [--targets baseline,heimdall] [--heimdall-js dist/src/main.js]
  *
+ * Targets: `baseline`, `heimdall`, `heimdall-nolog` (the request log off: its share of the cost) and
+ * `heimdall-before` (the build at --before-js, e.g. a copy of main's dist: before and after in one run).
+ *
  * The last line of stdout is a one-line JSON summary.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +46,7 @@ const toolShare = num(flags, 'tool-share', 0.2);
 const targets = str(flags, 'targets', 'baseline,heimdall').split(',').filter(Boolean);
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const heimdallJs = resolve(str(flags, 'heimdall-js', here('../src/main.js')));
+const beforeJs = flags.has('before-js') ? resolve(str(flags, 'before-js', '')) : null;
 const pin = availableParallelism() >= 2 && onPath('taskset');
 const workDir = mkdtempSync(join(tmpdir(), 'heimdall-bench-streams-'));
 const meanChunks = (chunksMin + chunksMax) / 2;
@@ -130,11 +134,15 @@ async function startTarget(target: string, mockPort: number): Promise<{ child: C
     return { child, port: await waitForListening(child) };
   }
   const config = join(workDir, `heimdall-${Date.now()}.json`);
-  writeFileSync(config, JSON.stringify({ providers: { openai: { keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],
+  // `heimdall-nolog`: the request log off, to show its share; `heimdall-before`: another build (--before-js).
+  const client = target === 'heimdall-nolog' ? { client: { enable_logging: false } } : {};
+  writeFileSync(config, JSON.stringify({ ...client, providers: { openai: { keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],
     network_config: { base_url: `http://127.0.0.1:${mockPort}`, max_conns_per_host: 10_000 },
     concurrency_and_buffer_size: { concurrency: 20_000, buffer_size: 20_000, threads: 1 } } } }));
   const port = await freePort();
-  const child = spawnChild('heimdall', process.execPath, [heimdallJs, '--config', config, '--port', String(port), '--log-level', 'warn'], cpus);
+  const js = target === 'heimdall-before' ? beforeJs : heimdallJs;
+  if (!js) throw new Error('heimdall-before needs --before-js PATH');
+  const child = spawnChild(target, process.execPath, [js, '--config', config, '--port', String(port), '--log-level', 'warn'], cpus);
   await waitForHealth(child, `http://127.0.0.1:${port}/health`, 30_000);
   return { child, port };
 }
