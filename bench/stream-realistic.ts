@@ -8,8 +8,8 @@
  * - CPU per chunk: the target process's CPU (every thread, schedstat) over the chunks the mock sent in the window;
  *   CPU per stream is that times the mean answer ((min + max) / 2 chunks), so the per-stream costs (the request,
  *   the headers, the end, the request log's record) are counted at the rate streams really start and end.
- * - Memory per open stream: the target's RSS during the window (median of one sample a second) minus its RSS before
- *   the load, over the streams open.
+ * - Memory per open stream: the target's RSS during the window (median of one sample a second) minus its RSS with a
+ *   tenth of the streams open (after the same warm-up), over the streams added between the two.
  *
  * The targets alternate within each repetition (the order flips every other one), fresh processes each time; the
  * target is pinned to CPU 0 and the mock to CPU 1 when the machine has two CPUs (the bench's own client is not).
@@ -27,7 +27,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import { num, parseFlags, str } from './args.js';
 import { killAll, onPath, spawnChild, stop, waitForHealth, waitForListening, freePort, type Child } from './children.js';
 import { cpuSnapshot } from './procfs.js';
@@ -82,10 +82,17 @@ class Clients {
   readonly #pool: Pool;
   readonly #loops: Promise<void>[] = [];
 
+  readonly #path: string;
+
   constructor(url: string) {
     const { origin, pathname } = new URL(url);
+    this.#path = pathname;
     this.#pool = new Pool(origin, { connections: streams, pipelining: 1, headersTimeout: 120_000, bodyTimeout: 120_000 });
-    for (let i = 0; i < streams; i++) this.#loops.push(this.#loop(pathname));
+  }
+
+  /** Opens `count` more streaming clients. */
+  add(count: number): void {
+    for (let i = 0; i < count; i++) this.#loops.push(this.#loop(this.#path));
   }
 
   async #loop(path: string): Promise<void> {
@@ -120,7 +127,7 @@ interface Window {
   chunksPerSecond: number;
   streamsEnded: number;
   openStreams: number;
-  rssIdleMiB: number;
+  rssFewMiB: number;
   rssLoadedMiB: number;
   kibPerOpenStream: number;
   failed: number;
@@ -156,9 +163,20 @@ async function measure(target: string, rep: number): Promise<Window> {
     const mockPort = await waitForListening(mock);
     const { child, port } = await startTarget(target, mockPort);
     children.push(child);
-    await sleep(500);
-    const rssIdle = rssBytes(child.pid);
+    // Memory per open stream is the slope between a tenth of the streams and all of them: what the process holds
+    // anyway once it served some (compiled code, pools, the heap's own headroom) is not charged to the streams.
     const clients = new Clients(`http://127.0.0.1:${port}/v1/chat/completions`);
+    const few = Math.max(1, Math.floor(streams / 10));
+    clients.add(few);
+    await sleep(warmupS * 1000);
+    const fewRss: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await sleep(1000);
+      fewRss.push(rssBytes(child.pid));
+    }
+    const rssIdle = median(fewRss) ?? 0;
+    const fewOpen = clients.open;
+    clients.add(streams - few);
     await sleep(warmupS * 1000);
     const cpu0 = cpuNs(child.pid);
     const count0 = await counters(mockPort);
@@ -182,8 +200,8 @@ async function measure(target: string, rep: number): Promise<Window> {
     const rssLoaded = median(rss) ?? 0;
     const openMedian = median(open) ?? streams;
     return { target, rep, cpuUsPerChunk, cpuMsPerStream: (cpuUsPerChunk * meanChunks) / 1000, chunksPerSecond: chunks / seconds,
-      streamsEnded: ended, openStreams: openMedian, rssIdleMiB: rssIdle / 2 ** 20, rssLoadedMiB: rssLoaded / 2 ** 20,
-      kibPerOpenStream: (rssLoaded - rssIdle) / 1024 / Math.max(1, openMedian), failed };
+      streamsEnded: ended, openStreams: openMedian, rssFewMiB: rssIdle / 2 ** 20, rssLoadedMiB: rssLoaded / 2 ** 20,
+      kibPerOpenStream: (rssLoaded - rssIdle) / 1024 / Math.max(1, openMedian - fewOpen), failed };
   } finally {
     for (const child of children.reverse()) await stop(child);
   }
@@ -210,7 +228,7 @@ const summary: Record<string, unknown> = { streams, reps, warmupS, durationS, ch
 const baselineCpu = median(windows.filter((w) => w.target === 'baseline').map((w) => w.cpuUsPerChunk));
 console.log(`\n${streams} concurrent streams, ${chunksMin}–${chunksMax} chunks per answer (mean ${meanChunks}), ${gapMin}–${gapMax} ms apart, `
   + `${Math.round(toolShare * 100)} % tool calls; ${reps} repetition(s) × ${durationS} s after ${warmupS} s; medians (range)`);
-console.log('| target | CPU µs per chunk | CPU ms per stream | ÷ baseline | chunks/s | streams open | KiB per open stream | RSS idle → loaded MiB | failed |');
+console.log('| target | CPU µs per chunk | CPU ms per stream | ÷ baseline | chunks/s | streams open | KiB per open stream | RSS at a tenth → all streams, MiB | failed |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const target of targets) {
   const mine = windows.filter((w) => w.target === target);
@@ -220,7 +238,7 @@ for (const target of targets) {
   const ratio = cpu !== null && baselineCpu ? cpu / baselineCpu : null;
   console.log(`| ${target} | ${fmt(cpu)} (${spreadOf(mine.map((w) => w.cpuUsPerChunk))}) | ${fmt(perStream, 2)} (${spreadOf(mine.map((w) => w.cpuMsPerStream), 2)}) `
     + `| ${fmt(ratio, 2)} | ${fmt(median(mine.map((w) => w.chunksPerSecond)), 0)} | ${fmt(median(mine.map((w) => w.openStreams)), 0)} `
-    + `| ${fmt(kib)} (${spreadOf(mine.map((w) => w.kibPerOpenStream))}) | ${fmt(median(mine.map((w) => w.rssIdleMiB)), 0)} → `
+    + `| ${fmt(kib)} (${spreadOf(mine.map((w) => w.kibPerOpenStream))}) | ${fmt(median(mine.map((w) => w.rssFewMiB)), 0)} → `
     + `${fmt(median(mine.map((w) => w.rssLoadedMiB)), 0)} | ${mine.reduce((a, w) => a + w.failed, 0)} |`);
   summary[target] = { cpu_us_per_chunk: cpu, cpu_ms_per_stream: perStream, cpu_ratio_vs_baseline: ratio, kib_per_open_stream: kib };
 }
