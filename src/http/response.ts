@@ -183,8 +183,10 @@ export class UwsResponseSink implements ResponseSink {
 
   write(data: string | Uint8Array): boolean {
     if (this.aborted || this.finished) return true;
+    // Inside a batch (every chunk's write), no closure to cork with.
+    if (this.#corked) return this.#res.write(data);
     let ok = true;
-    this.#cork(() => {
+    this.#res.cork(() => {
       ok = this.#res.write(data);
     });
     return ok;
