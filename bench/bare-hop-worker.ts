@@ -14,16 +14,27 @@ export interface HopInit {
   connections: number;
 }
 
-/** `id` (uint32) then the payload; a result also carries the status (uint16) between them. */
-export function frame(id: number, payload: Uint8Array, status?: number): Uint8Array {
-  const head = status === undefined ? 4 : 6;
+/** What a result frame carries: a whole answer, or a stream's start (its status), one upstream read of it, its end. */
+export const WHOLE = 0;
+export const STREAM_START = 1;
+export const STREAM_DATA = 2;
+export const STREAM_END = 3;
+
+/** `id` (uint32) then the payload; a result also carries the status (uint16) and its kind (uint8) between them. */
+export function frame(id: number, payload: Uint8Array, status?: number, kind = WHOLE): Uint8Array {
+  const head = status === undefined ? 4 : 7;
   const out = new Uint8Array(head + payload.byteLength);
   const view = new DataView(out.buffer);
   view.setUint32(0, id, true);
-  if (status !== undefined) view.setUint16(4, status, true);
+  if (status !== undefined) {
+    view.setUint16(4, status, true);
+    view.setUint8(6, kind);
+  }
   out.set(payload, head);
   return out;
 }
+
+const NOTHING = new Uint8Array(0);
 
 function runWorker(init: HopInit): void {
   const pool = new Pool(init.upstream, { connections: init.connections, pipelining: 1 });
@@ -31,7 +42,14 @@ function runWorker(init: HopInit): void {
   const forward = async (id: number, body: Uint8Array): Promise<void> => {
     try {
       const up = await pool.request({ path: UPSTREAM_PATH, method: 'POST', headers: JSON_HEADERS, body });
-      results.send(frame(id, new Uint8Array(await up.body.arrayBuffer()), up.statusCode));
+      if (!String(up.headers['content-type']).startsWith('text/event-stream')) {
+        results.send(frame(id, new Uint8Array(await up.body.arrayBuffer()), up.statusCode));
+        return;
+      }
+      // A stream crosses as Heimdall's does: one ring message per upstream read, as it arrives.
+      results.send(frame(id, NOTHING, up.statusCode, STREAM_START));
+      for await (const chunk of up.body) results.send(frame(id, chunk as Buffer, up.statusCode, STREAM_DATA));
+      results.send(frame(id, NOTHING, up.statusCode, STREAM_END));
     } catch (error) {
       results.send(frame(id, Buffer.from(JSON.stringify({ error: { message: `upstream: ${(error as Error).message}` } })), 502));
     }

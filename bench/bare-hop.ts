@@ -3,7 +3,8 @@
  * A uWS front thread hands each request body to one worker thread through Heimdall's own slot rings; the worker
  * sends it upstream with an undici Pool (as the baseline does) and hands the answer back. No parsing, no codec, no
  * routing, plugins, metrics or Piscina: what is left is the price of the thread hop on this machine, which no
- * gateway built on this design can go below. JSON answers only; streaming is not relayed.
+ * gateway built on this design can go below. A stream is relayed as Heimdall relays it: a ring message per upstream
+ * read, written to the client as it comes.
  *
  *   node dist/bench/bare-hop.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128]
  */
@@ -12,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { App, type HttpResponse } from 'uWebSockets.js';
 import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
 import { RingReader, RingWriter, createRingBuffer } from '../src/contract/ring.js';
-import { UPSTREAM_PATH, frame, type HopInit } from './bare-hop-worker.js';
+import { STREAM_DATA, STREAM_END, STREAM_START, UPSTREAM_PATH, WHOLE, frame, type HopInit } from './bare-hop-worker.js';
 import { num, parseFlags, str } from './args.js';
 import { listenAndAnnounce, onWholeBody, withHealthAndNotFound } from './serve.js';
 
@@ -39,11 +40,21 @@ function runFront(): void {
     const id = view.getUint32(0, true);
     const exchange = waiting.get(id);
     if (!exchange) return;
-    waiting.delete(id);
+    const kind = view.getUint8(6);
+    if (kind === WHOLE || kind === STREAM_END) waiting.delete(id);
     if (exchange.aborted) return;
     const status = view.getUint16(4, true);
-    exchange.res.cork(() => exchange.res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`)
-      .writeHeader('content-type', 'application/json').end(message.subarray(6)));
+    const res = exchange.res;
+    if (kind === WHOLE) {
+      res.cork(() => res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`)
+        .writeHeader('content-type', 'application/json').end(message.subarray(7)));
+    } else if (kind === STREAM_START) {
+      res.cork(() => res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`).writeHeader('content-type', 'text/event-stream'));
+    } else if (kind === STREAM_DATA) {
+      res.cork(() => res.write(message.subarray(7)));
+    } else {
+      res.cork(() => res.end());
+    }
   }, { transient: true }).start();
 
   const app = withHealthAndNotFound(App()

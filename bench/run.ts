@@ -64,7 +64,8 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --ready-timeout S     how long Heimdall may take to answer GET /health 200 (default 15)
   --heimdall-js PATH    Heimdall entry point (default dist/src/main.js), e.g. another worktree's build
   --scenario LIST       throughput,overhead,streaming,isolation,bifrost,cluster or all (default throughput,overhead)
-  --peers LIST          extra targets in every scenario: portkey (needs npm install --prefix bench)
+  --peers LIST          extra targets in every scenario: portkey (needs npm install --prefix bench); bare-hop (in the
+                        overhead and streaming scenarios: the floor of the design, see --targets)
  overhead:   --rates 1000,3000,5000 (quick: 1000,3000) --open-connections 64 (sockets of the open-loop generator; more requests queue, and count)
  streaming:  --stream-concurrency 1,64 --chunks 20 --chunk-gap-ms 5
  isolation:  --fast-rate 1000 --slow-rate 300 --slow-latency-ms 10000 --isolation-reps 3 (quick: 1; phases interleaved, medians)
@@ -158,7 +159,7 @@ const clusterOpts: Omit<ClusterOptions, 'generator'> = {
   durationS: num(flags, 'cluster-duration', quick ? 1 : 8),
   connections: opts.connections,
 };
-for (const peer of opts.peers) if (peer !== 'portkey') throw new Error(`--peers: unknown ${peer} (allowed: portkey)`);
+for (const peer of opts.peers) if (peer !== 'portkey' && peer !== 'bare-hop') throw new Error(`--peers: unknown ${peer} (allowed: portkey, bare-hop)`);
 // Peers run in every scenario, saturation throughput included.
 if (opts.peers.includes('portkey') && !opts.targets.includes('portkey')) opts.targets.push('portkey');
 const generator: GeneratorKind = pickGenerator(str(flags, 'generator', 'auto'));

@@ -3,8 +3,9 @@
 // that message. Deadlines are checked by the worker's sweep (no timer per job), which finds the jobs due through
 // `dueAt()`.
 
-import { MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type AttemptTimes, type JobData, type UsageData, type WorkerToFront }
-  from '../src/contract/messages.js';
+import {
+  MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type AttemptTimes, type JobData, type StreamEndMeta, type UsageData, type WorkerToFront,
+} from '../src/contract/messages.js';
 import type { ErrorData } from '../src/errors/error-data.js';
 import type { Schedulable } from './due-queue.js';
 
@@ -156,13 +157,17 @@ export class Job implements Schedulable {
 
   chunks(chunks: string[]): void {
     if (this.#finished || chunks.length === 0) return;
-    const first = this.#firstChunkAt === null;
-    if (first) {
-      this.#firstChunkAt = performance.now();
-      this.#lastActivity = this.#firstChunkAt;
-      this.#hooks.dueEarlier(this);
-    }
+    const first = this.#markFirstChunk();
     this.#hooks.send([MSG_CHUNKS, this.id, chunks, first ? this.droppedParams : null]);
+  }
+
+  /** True for the stream's first chunks. */
+  #markFirstChunk(): boolean {
+    if (this.#firstChunkAt !== null) return false;
+    this.#firstChunkAt = performance.now();
+    this.#lastActivity = this.#firstChunkAt;
+    this.#hooks.dueEarlier(this);
+    return true;
   }
 
   /** `contentType` for media answers, which the client gets as they are. */
@@ -175,12 +180,19 @@ export class Job implements Schedulable {
       ...(this.data.trace === undefined ? {} : { times: this.#times() }) }]);
   }
 
-  end(usage: UsageData | null): void {
-    if (!this.#finish()) return;
+  /** `lastChunks`: chunks that came with the end, sent in the same message (StreamEndMeta.chunks). */
+  end(usage: UsageData | null, lastChunks?: string[]): void {
+    if (this.#finished) return;
+    const withChunks = lastChunks !== undefined && lastChunks.length > 0;
+    // Finishing: no deadline is left to reschedule, only the time to the first chunk to record.
+    if (withChunks) this.#firstChunkAt ??= performance.now();
+    this.#finish();
     const firstTokenMs = this.#firstChunkAt === null ? null : this.#firstChunkAt - this.startedAt;
     this.#hooks.settled(this, null, usage);
-    this.#hooks.send([MSG_STREAM_END, this.id, { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams, firstTokenMs,
-      ...(this.data.trace === undefined ? {} : { times: this.#times() }) }]);
+    const meta: StreamEndMeta = { upstreamMs: this.upstreamMs(), usage, droppedParams: this.droppedParams, firstTokenMs };
+    if (this.data.trace !== undefined) meta.times = this.#times();
+    if (withChunks) meta.chunks = lastChunks;
+    this.#hooks.send([MSG_STREAM_END, this.id, meta]);
   }
 
   fail(error: ErrorData): void {

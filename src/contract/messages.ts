@@ -164,6 +164,11 @@ export interface ResultMeta {
 export interface StreamEndMeta extends ResultMeta {
   /** Milliseconds from the job reaching the worker to the first content chunk. */
   firstTokenMs: number | null;
+  /**
+   * The stream's last chunks when they came in the same upstream read as its end (always, for an answer the
+   * upstream sent at once): one message, one wake-up of the front and one write to the client instead of two.
+   */
+  chunks?: string[];
 }
 
 export type FrontToWorker =
@@ -252,7 +257,7 @@ function toWire(message: FrontToWorker | WorkerToFront): unknown[] {
     case MSG_STREAM_END: {
       const meta = message[2];
       return [MSG_STREAM_END, message[1], meta.upstreamMs, usageToWire(meta.usage), meta.droppedParams, meta.firstTokenMs,
-        meta.times ?? null];
+        meta.times ?? null, meta.chunks ?? null];
     }
     default:
       return message;
@@ -281,6 +286,7 @@ function fromWire(wire: unknown[]): FrontToWorker | WorkerToFront {
       const meta: StreamEndMeta = { upstreamMs: wire[2] as number, usage: usageFromWire(wire[3] as WireUsage),
         droppedParams: wire[4] as string[] | null, firstTokenMs: wire[5] as number | null };
       if (wire[6] !== null && wire[6] !== undefined) meta.times = wire[6] as AttemptTimes;
+      if (wire[7] !== null && wire[7] !== undefined) meta.chunks = wire[7] as string[];
       return [MSG_STREAM_END, wire[1] as number, meta];
     }
     default:

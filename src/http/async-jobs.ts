@@ -41,6 +41,11 @@ class CapturingSink implements ResponseSink {
     // Nobody waits on the socket: the job runs to its end.
   }
 
+  batch(writes: () => void): void {
+    // No socket to cork: the writes collect in memory as they come.
+    writes();
+  }
+
   addHeaders(headers: Headers): void {
     Object.assign(this.#headers, headers);
   }

@@ -35,6 +35,11 @@ export interface ResponseSink {
   write(data: string | Uint8Array): boolean;
   onWritable(listener: () => void): void;
   end(data?: string | Uint8Array): void;
+  /**
+   * Runs `writes` with the socket corked once: a stream's headers, chunks and end written inside go out in one
+   * send, rather than one per call.
+   */
+  batch(writes: () => void): void;
 }
 
 // Every control character but the tab, which header values may hold. The plain pattern is tested first: a replace
@@ -82,6 +87,8 @@ export class UwsResponseSink implements ResponseSink {
   readonly #onFinish: (sink: UwsResponseSink) => void;
   #abortListener: AbortListener | null = null;
   #writableListener: (() => void) | null = null;
+  /** Inside `batch`: the socket is corked already, writes go straight to it. */
+  #corked = false;
 
   constructor(res: HttpResponse, requestId: string, receivedAt: number, onFinish: (sink: UwsResponseSink) => void) {
     this.#res = res;
@@ -122,7 +129,7 @@ export class UwsResponseSink implements ResponseSink {
   noContent(status: number, headers?: Headers): void {
     if (this.aborted || this.finished) return;
     this.#complete(status);
-    this.#res.cork(() => {
+    this.#cork(() => {
       this.#res.writeStatus(statusLine(status)).writeHeader('x-request-id', this.requestId);
       if (this.sharedHeaders) this.#writeHeaders(this.sharedHeaders);
       if (headers) this.#writeHeaders(headers);
@@ -140,7 +147,7 @@ export class UwsResponseSink implements ResponseSink {
     if (this.aborted || this.finished) return;
     this.access.content?.answer(body, contentType);
     this.#complete(status);
-    this.#res.cork(() => {
+    this.#cork(() => {
       this.#res.writeStatus(statusLine(status))
         .writeHeader('content-type', contentType)
         .writeHeader('x-request-id', this.requestId);
@@ -162,7 +169,7 @@ export class UwsResponseSink implements ResponseSink {
     if (this.aborted || this.streaming || this.finished) return;
     this.streaming = true;
     this.status = 200;
-    this.#res.cork(() => {
+    this.#cork(() => {
       this.#res.writeStatus('200 OK')
         .writeHeader('content-type', contentType)
         .writeHeader('cache-control', 'no-cache')
@@ -176,6 +183,8 @@ export class UwsResponseSink implements ResponseSink {
 
   write(data: string | Uint8Array): boolean {
     if (this.aborted || this.finished) return true;
+    // Inside a batch (every chunk's write), no closure to cork with.
+    if (this.#corked) return this.#res.write(data);
     let ok = true;
     this.#res.cork(() => {
       ok = this.#res.write(data);
@@ -199,9 +208,27 @@ export class UwsResponseSink implements ResponseSink {
   end(data?: string | Uint8Array): void {
     if (this.aborted || this.finished) return;
     this.#complete(this.status || 200);
-    this.#res.cork(() => {
+    this.#cork(() => {
       this.#res.end(data, this.closeConnection);
     });
+  }
+
+  batch(writes: () => void): void {
+    if (this.#corked || this.aborted) {
+      writes();
+      return;
+    }
+    this.#corked = true;
+    try {
+      this.#res.cork(writes);
+    } finally {
+      this.#corked = false;
+    }
+  }
+
+  #cork(writes: () => void): void {
+    if (this.#corked) writes();
+    else this.#res.cork(writes);
   }
 
   #writeHeaders(headers: Headers): void {

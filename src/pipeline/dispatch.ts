@@ -207,6 +207,10 @@ export class ProviderCall implements JobHandlers, AbortListener {
   }
 
   onChunks(chunks: string[], dropped: string[] | null): void {
+    this.#sink.batch(() => this.#chunks(chunks, dropped));
+  }
+
+  #chunks(chunks: string[], dropped: string[] | null): void {
     this.#tracer?.chunks(chunks);
     if (this.#agent) {
       this.#droppedHeld ??= dropped;
@@ -249,7 +253,13 @@ export class ProviderCall implements JobHandlers, AbortListener {
   }
 
   onEnd(meta: StreamEndMeta): void {
+    // The last chunks, the headers when they are the first, and the end go out in one write when no post-hook waits.
+    this.#sink.batch(() => this.#end(meta));
+  }
+
+  #end(meta: StreamEndMeta): void {
     this.#ticket = null;
+    if (meta.chunks) this.#chunks(meta.chunks, meta.droppedParams);
     this.#tracer?.end(this.#job!, this.#retries, meta);
     this.#judgeKey('success');
     this.#run.waitedMs += meta.upstreamMs;

@@ -83,8 +83,8 @@ const USAGE_OBJECT = /"usage"\s*:\s*\{/;
 const NULL_USAGE_FIRST = /"usage"\s*:\s*null\s*,\s*/;
 const NULL_USAGE_AFTER = /,\s*"usage"\s*:\s*null/;
 
+/** `data` mentions "usage". */
 function withoutNullUsage(data: string): string {
-  if (!data.includes('"usage"')) return data;
   return NULL_USAGE_FIRST.test(data) ? data.replace(NULL_USAGE_FIRST, '') : data.replace(NULL_USAGE_AFTER, '');
 }
 
@@ -344,11 +344,14 @@ export function createOpenAICompatible(options: OpenAICompatibleOptions): HttpAd
       }
       // Only chunks with a usage object need parsing; every other chunk is forwarded as the provider sent it, less
       // the `"usage":null` that asking for usage adds to each chunk, for clients that did not ask.
-      if (!USAGE_OBJECT.test(event.data)) {
+      // One scan for the word settles most chunks (content deltas carry no usage at all); the patterns run only on
+      // the chunks that have it.
+      const mentionsUsage = event.data.includes('"usage"');
+      if (!mentionsUsage || !USAGE_OBJECT.test(event.data)) {
         // Not parsed, but a chunk cut short, or no object at all (a proxy's error text), would reach the client's SDK
         // as a parse failure mid-stream: a look at its two ends turns that into the gateway's own stream error.
         if (!bracedObject(event.data)) throw new SyntaxError('the stream event is not a JSON object');
-        return { chunks: [state.includeUsage ? event.data : withoutNullUsage(event.data)], done: false };
+        return { chunks: [state.includeUsage || !mentionsUsage ? event.data : withoutNullUsage(event.data)], done: false };
       }
       const chunk = JSON.parse(event.data) as UsageChunk;
       state.usage = usageFromOpenAI(chunk.usage);

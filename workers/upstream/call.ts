@@ -221,9 +221,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     } catch (error) {
       failure = () => this.#brokenStream(`unreadable stream event: ${(error as Error).message}`);
     }
-    this.#job.chunks(out);
-    if (failure) this.#finishStream(failure());
-    else if (this.#done) this.#job.end(this.#state!.usage);
+    if (failure) {
+      this.#job.chunks(out);
+      this.#finishStream(failure());
+    } else if (this.#done) {
+      this.#job.end(this.#state!.usage, out);
+    } else {
+      this.#job.chunks(out);
+    }
   }
 
   onComplete(): void {

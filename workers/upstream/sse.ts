@@ -5,18 +5,29 @@ import type { StreamEvent } from '../providers/types.js';
 import type { StreamDecoder } from './decoders.js';
 
 export class SseDecoder implements StreamDecoder {
-  readonly #text = new TextDecoder('utf-8');
   #pending = '';
+  /** The first bytes of a UTF-8 character the last chunk cut in two. */
+  #carry: Buffer | null = null;
 
-  /** Feeds one body chunk; returns the events it completed. */
+  /**
+   * Feeds one body chunk; returns the events it completed. Decoded with Buffer's UTF-8 slice, several times cheaper
+   * per chunk than a streaming TextDecoder; only a character cut at the chunk's end is held back for the next.
+   */
   push(chunk: Uint8Array): StreamEvent[] {
-    this.#pending += this.#text.decode(chunk, { stream: true });
+    let bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.#carry) {
+      bytes = Buffer.concat([this.#carry, bytes]);
+      this.#carry = null;
+    }
+    const whole = completeUtf8Length(bytes);
+    if (whole < bytes.length) this.#carry = Buffer.from(bytes.subarray(whole));
+    this.#pending += bytes.toString('utf8', 0, whole);
     return this.#takeEvents();
   }
 
   /** True when bytes of an unfinished event are left over: at the end of a body this means truncation. */
   get hasPartialEvent(): boolean {
-    return this.#pending.trim().length > 0;
+    return this.#carry !== null || this.#pending.trim().length > 0;
   }
 
   #takeEvents(): StreamEvent[] {
@@ -34,7 +45,21 @@ export class SseDecoder implements StreamDecoder {
   }
 }
 
+/** How many of `bytes` end on a character boundary: a character cut at the end is left out, whole. */
+function completeUtf8Length(bytes: Uint8Array): number {
+  const length = bytes.length;
+  for (let i = length - 1; i >= 0 && i >= length - 3; i--) {
+    const byte = bytes[i];
+    if ((byte & 0xc0) === 0x80) continue;
+    const needs = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length - i < needs ? i : length;
+  }
+  return length;
+}
+
 function parseBlock(block: string): StreamEvent | null {
+  // Most blocks are one `data: ` line (every OpenAI-compatible chunk): no split, no array.
+  if (block.startsWith('data: ') && !block.includes('\n', 6)) return { event: null, data: block.slice(6) };
   let event: string | null = null;
   let data: string | null = null;
   for (const line of block.split('\n')) {

@@ -38,6 +38,8 @@ describe('message codec', () => {
       [MSG_STREAM_END, 9, { upstreamMs: 40.25, usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 }, droppedParams: null,
         firstTokenMs: 12.75 }],
       [MSG_STREAM_END, 10, { upstreamMs: 1, usage: null, droppedParams: ['seed'], firstTokenMs: null }],
+      // The last chunks of a stream, carried by its end.
+      [MSG_STREAM_END, 13, { upstreamMs: 1, usage: null, droppedParams: ['seed'], firstTokenMs: 0.5, chunks: ['{"a":1}', '{"b":2}'] }],
       // Every usage detail, and one alone past absent ones.
       [MSG_RESULT, 11, 200, '{}', { upstreamMs: 1, usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15, cachedTokens: 4,
         cacheWriteTokens: 3, reasoningTokens: 2, images: 1, audioSeconds: 61.5 }, droppedParams: null }],

@@ -24,6 +24,24 @@ describe('SSE decoder', () => {
     }
   });
 
+  it('gives the same events when the body comes a byte at a time, and a character cut at the very end counts as unfinished', () => {
+    const bytes = new TextEncoder().encode(stream);
+    const decoder = new SseDecoder();
+    const events = [];
+    for (let i = 0; i < bytes.length; i++) events.push(...decoder.push(bytes.subarray(i, i + 1)));
+    expect(events).toEqual(expected);
+    const cut = new SseDecoder();
+    cut.push(new TextEncoder().encode('data: {"a":1}\n\n'));
+    cut.push(new TextEncoder().encode('👋').subarray(0, 2));
+    expect(cut.hasPartialEvent).toBe(true);
+  });
+
+  it('replaces invalid UTF-8 as a TextDecoder would, and goes on', () => {
+    const decoder = new SseDecoder();
+    const events = decoder.push(Uint8Array.from([...new TextEncoder().encode('data: a'), 0xff, ...new TextEncoder().encode('b\n\n')]));
+    expect(events).toEqual([{ event: null, data: 'a\ufffdb' }]);
+  });
+
   it('reports an unfinished event left at the end of a body', () => {
     const decoder = new SseDecoder();
     decoder.push(new TextEncoder().encode('data: {"a":1}\n\ndata: {"trunc'));
