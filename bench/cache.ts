@@ -5,7 +5,9 @@
  *   cpu:      CPU µs per request of the gateway process (every thread): a cache hit (the cache on, every request the
  *             same, answered from the embedded store on the front thread) against a proxied request (the same gateway
  *             config without the cache: the request goes to a provider worker and upstream), side by side, alternating,
- *             `--reps` times; medians, ranges and the ratio (goal: a hit costs less than a proxied request, < 1).
+ *             `--reps` times; and beside them the bare proxy baseline's request (bench/baseline-proxy.ts, one uWS
+ *             thread and undici: the least a proxy hop costs). Medians, ranges and the ratios; the issue's goal is a
+ *             hit that costs less than the baseline's request (hit ÷ baseline < 1).
  *   latency:  hits at a fixed rate (`--rate`, 3,000 req/s) in open loop for `--duration` seconds with the Node load
  *             generator in its own process: p50 and p99 (from the intended send time), once per repetition.
  *
@@ -30,6 +32,7 @@ const rate = num(flags, 'rate', 3000);
 const duration = num(flags, 'duration', 3);
 const MAIN = new URL('../src/main.js', import.meta.url).pathname;
 const MOCK = new URL('./mock-upstream.js', import.meta.url).pathname;
+const BASELINE = new URL('./baseline-proxy.js', import.meta.url).pathname;
 const LOADGEN = new URL('./loadgen.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'heimdall-cache-bench-'));
 const BODY = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'What is the capital of France?' }] });
@@ -79,9 +82,16 @@ async function load(url: string, count: number, headers: Record<string, string>)
   return { failed, hits };
 }
 
-/** CPU µs per request of one gateway process over `requests` requests, after a warm-up. */
-async function cpuPerRequest(upstreamPort: number, mode: 'proxy' | 'hit') {
-  const { child, url } = await startGateway(config(upstreamPort, mode === 'hit'));
+type Mode = 'baseline' | 'proxy' | 'hit';
+
+async function startBaseline(upstreamPort: number): Promise<{ child: Child; url: string }> {
+  const child = spawnChild('baseline', process.execPath, [BASELINE, '--port', '0', '--upstream', `http://127.0.0.1:${upstreamPort}`]);
+  return { child, url: `http://127.0.0.1:${await waitForListening(child)}` };
+}
+
+/** CPU µs per request of one gateway (or baseline proxy) process over `requests` requests, after a warm-up. */
+async function cpuPerRequest(upstreamPort: number, mode: Mode) {
+  const { child, url } = mode === 'baseline' ? await startBaseline(upstreamPort) : await startGateway(config(upstreamPort, mode === 'hit'));
   const headers = mode === 'hit' ? HIT_HEADERS : {};
   try {
     await load(url, Math.min(2000, requests / 5), headers);
@@ -129,15 +139,16 @@ const range = (values: number[], digits = 1) => `${Math.min(...values).toFixed(d
 const mock = spawnChild('mock', process.execPath, [MOCK, '--port', '0']);
 try {
   const upstreamPort = await waitForListening(mock);
-  const runs: Record<'proxy' | 'hit', { cpuUs: number; rps: number }[]> = { proxy: [], hit: [] };
+  const runs: Record<Mode, { cpuUs: number; rps: number }[]> = { baseline: [], proxy: [], hit: [] };
   const latencies: Awaited<ReturnType<typeof hitLatency>>[] = [];
   for (let rep = 0; rep < reps; rep++) {
     // The order alternates between repetitions, so that a machine getting busier does not always weigh on one mode.
-    const order: ('proxy' | 'hit')[] = rep % 2 === 0 ? ['proxy', 'hit'] : ['hit', 'proxy'];
+    const modes: Mode[] = ['baseline', 'proxy', 'hit'];
+    const order = rep % 2 === 0 ? modes : [...modes].reverse();
     for (const mode of order) runs[mode].push(await cpuPerRequest(upstreamPort, mode));
     latencies.push(await hitLatency(upstreamPort));
   }
-  const cpu = Object.fromEntries((['proxy', 'hit'] as const).map((mode) => [mode, {
+  const cpu = Object.fromEntries((['baseline', 'proxy', 'hit'] as const).map((mode) => [mode, {
     cpuUsMedian: median(runs[mode].map((r) => r.cpuUs)), cpuUsRange: range(runs[mode].map((r) => r.cpuUs)),
     rpsMedian: median(runs[mode].map((r) => r.rps)) }]));
   const ratios = runs.hit.map((r, i) => r.cpuUs / runs.proxy[i].cpuUs);
@@ -145,7 +156,9 @@ try {
   for (const [mode, s] of Object.entries(cpu)) {
     console.log(`  ${mode.padEnd(6)} ${s.cpuUsMedian.toFixed(1)} µs (range ${s.cpuUsRange}), ${Math.round(s.rpsMedian)} req/s`);
   }
-  console.log(`  hit ÷ proxied: ${median(ratios).toFixed(3)} (range ${range(ratios, 3)}; goal < 1)`);
+  const overBaseline = runs.hit.map((r, i) => r.cpuUs / runs.baseline[i].cpuUs);
+  console.log(`  hit ÷ proxied: ${median(ratios).toFixed(3)} (range ${range(ratios, 3)})`);
+  console.log(`  hit ÷ baseline proxy: ${median(overBaseline).toFixed(3)} (range ${range(overBaseline, 3)}; goal < 1)`);
   const line = (label: string, runs: { requests: number; ok: number; p50Ms: number; p99Ms: number }[]) => {
     const p50 = runs.map((l) => l.p50Ms);
     const p99 = runs.map((l) => l.p99Ms);
@@ -157,6 +170,7 @@ try {
   const hit = line('cache hit', latencies.map((l) => l.hit));
   const direct = line('mock direct', latencies.map((l) => l.direct));
   console.log(JSON.stringify({ scenario: 'cache', cpu, hitOverProxied: { median: median(ratios), all: ratios },
+    hitOverBaseline: { median: median(overBaseline), all: overBaseline },
     latency: { rate, durationSeconds: duration, hit, direct } }));
 } finally {
   await stop(mock);

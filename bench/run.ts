@@ -63,6 +63,7 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --mock-latency-ms MS  upstream latency added by the mock (default 0)
   --ready-timeout S     how long Heimdall may take to answer GET /health 200 (default 15)
   --heimdall-js PATH    Heimdall entry point (default dist/src/main.js), e.g. another worktree's build
+  --request-log on|off  Heimdall's request log as by default (on, content kept) or off (default on)
   --scenario LIST       throughput,overhead,streaming,isolation,bifrost,cluster or all (default throughput,overhead)
   --peers LIST          extra targets in every scenario: portkey (needs npm install --prefix bench); bare-hop (in the
                         overhead and streaming scenarios: the floor of the design, see --targets)
@@ -116,6 +117,11 @@ const opts = {
   targets: listFlag('targets', TARGETS, 'mock,baseline,heimdall'),
   modes: listFlag('modes', MODES),
   heimdallStub: bool(flags, 'heimdall-stub'),
+  requestLog: ((): boolean => {
+    const value = str(flags, 'request-log', 'on');
+    if (value !== 'on' && value !== 'off') throw new Error(`--request-log takes on or off, not '${value}'`);
+    return value === 'on';
+  })(),
   heimdallJs: flags.has('heimdall-js') ? resolve(str(flags, 'heimdall-js', '')) : join(ROOT, 'dist/src/main.js'),
   scenarios: ((): Scenario[] => {
     const picked = str(flags, 'scenario', 'throughput,overhead').split(',');
@@ -366,6 +372,7 @@ async function main(): Promise<number> {
     workDir,
     js: JS,
     heimdallJs: opts.heimdallJs,
+    requestLog: opts.requestLog,
     portkeyJs: existsSync(PORTKEY_JS) ? PORTKEY_JS : null,
     threads: opts.threads,
     readyTimeoutMs: opts.readyTimeoutMs,

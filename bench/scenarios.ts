@@ -23,6 +23,8 @@ export interface Ctx {
   workDir: string;
   js: { mock: string; baseline: string; bareHop: string; loadgen: string; loopback: string };
   heimdallJs: string;
+  /** Whether Heimdall's request log is on (its default: on, content kept, in the working folder's data/). */
+  requestLog: boolean;
   portkeyJs: string | null;
   threads: number;
   readyTimeoutMs: number;
@@ -161,7 +163,8 @@ function heimdallConfig(ctx: Ctx, providers: Record<string, number>, custom: boo
           concurrency_and_buffer_size: conc,
         },
   ]);
-  writeFileSync(path, JSON.stringify({ providers: Object.fromEntries(entries) }));
+  writeFileSync(path, JSON.stringify({ ...(ctx.requestLog ? {} : { client: { enable_logging: false } }),
+    providers: Object.fromEntries(entries) }));
   return path;
 }
 
