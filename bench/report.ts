@@ -145,3 +145,37 @@ export function table(title: string, rows: readonly Row[]): string {
   const warning = noise > 5 ? [`  NOISY: other processes used up to ${noise.toFixed(0)}% of a core during a measurement`] : [];
   return [title, ...alignedColumns(header, body), ...failures, ...empty, ...warning].join('\n');
 }
+
+/** One measured window of a side-by-side CPU bench (request-log.ts, tracing.ts): a mode, its rate and CPU by thread. */
+export interface ModeWindow<M extends string> {
+  mode: M;
+  rps: number;
+  cpuUsPerRequest: number;
+  byThread: { main: number; workers: number; other: number };
+}
+
+/**
+ * Per mode, the medians and ranges over its windows, printed as a table with each mode's CPU ÷ the first mode's;
+ * returns the rows (the first mode is the reference).
+ */
+export function printModeRows<M extends string>(windows: readonly ModeWindow<M>[], modes: readonly M[],
+  run: { generator: string; connections: number; reps: number; durationS: number; warmupS: number }) {
+  const rows = modes.map((mode) => {
+    const of = windows.filter((w) => w.mode === mode);
+    const cpu = of.map((w) => w.cpuUsPerRequest);
+    const rps = of.map((w) => w.rps);
+    return { mode, cpuUsPerRequest: median(cpu), cpuRange: range(cpu), rps: median(rps), rpsRange: range(rps),
+      front: median(of.map((w) => w.byThread.main)), workers: median(of.map((w) => w.byThread.workers)),
+      other: median(of.map((w) => w.byThread.other)) };
+  });
+  const first = rows[0].cpuUsPerRequest!;
+  console.log(`\n${run.generator} generator, ${run.connections} connections, ${run.reps} repetitions × ${run.durationS} s `
+    + `(after ${run.warmupS} s warm-up)`);
+  console.log(`mode     CPU µs/request (median, range)   front  workers  other   req/s (median)   ÷ ${modes[0]}`);
+  for (const r of rows) {
+    console.log(`${r.mode.padEnd(8)} ${r.cpuUsPerRequest!.toFixed(1).padStart(7)} (${r.cpuRange![0].toFixed(1)}–${r.cpuRange![1].toFixed(1)})`
+      .padEnd(41) + `${r.front!.toFixed(1).padStart(5)}  ${r.workers!.toFixed(1).padStart(7)}  ${r.other!.toFixed(1).padStart(5)}`
+      + `${r.rps!.toFixed(0).padStart(10)}         ${(r.cpuUsPerRequest! / first).toFixed(3)}`);
+  }
+  return rows;
+}

@@ -19,7 +19,7 @@ import { num, parseFlags, str } from './args.js';
 import { killAll, spawnChild, stop, waitForListening, type Child } from './children.js';
 import { pickGenerator, runLoad } from './generators.js';
 import { classifyThreads, cpuDelta, cpuSnapshot, type ThreadRole } from './procfs.js';
-import { median, range } from './report.js';
+import { printModeRows } from './report.js';
 
 const MODES = ['off', 'on', 'content'] as const;
 type Mode = (typeof MODES)[number];
@@ -94,23 +94,8 @@ try {
         + `${w.stored === null ? '' : `, stored − answered: ${w.stored}`}${w.failed ? `, ${w.failed} failed` : ''}\n`);
     }
   }
-  const row = (mode: Mode) => {
-    const of = windows.filter((w) => w.mode === mode);
-    const cpu = of.map((w) => w.cpuUsPerRequest);
-    const rps = of.map((w) => w.rps);
-    return { mode, cpuUsPerRequest: median(cpu), cpuRange: range(cpu), rps: median(rps), rpsRange: range(rps),
-      front: median(of.map((w) => w.byThread.main)), workers: median(of.map((w) => w.byThread.workers)),
-      other: median(of.map((w) => w.byThread.other)) };
-  };
-  const rows = MODES.map(row);
+  const rows = printModeRows(windows, MODES, { generator, connections, reps, durationS, warmupS });
   const off = rows[0].cpuUsPerRequest!;
-  console.log(`\n${generator} generator, ${connections} connections, ${reps} repetitions × ${durationS} s (after ${warmupS} s warm-up)`);
-  console.log('mode     CPU µs/request (median, range)   front  workers  other   req/s (median)   ÷ off');
-  for (const r of rows) {
-    console.log(`${r.mode.padEnd(8)} ${r.cpuUsPerRequest!.toFixed(1).padStart(7)} (${r.cpuRange![0].toFixed(1)}–${r.cpuRange![1].toFixed(1)})`
-      .padEnd(41) + `${r.front!.toFixed(1).padStart(5)}  ${r.workers!.toFixed(1).padStart(7)}  ${r.other!.toFixed(1).padStart(5)}`
-      + `${r.rps!.toFixed(0).padStart(10)}         ${(r.cpuUsPerRequest! / off).toFixed(3)}`);
-  }
   const goal = rows[2].cpuUsPerRequest! / off;
   console.log(`goal: content ÷ off ≤ 1.10: ${goal.toFixed(3)} ${goal <= 1.1 ? 'met' : 'NOT met'}`);
   console.log(JSON.stringify({ generator, connections, reps, durationS, rows, windows, goal: { ratio: goal, met: goal <= 1.1 } }));
