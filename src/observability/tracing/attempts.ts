@@ -61,7 +61,9 @@ export class AttemptTracer {
   #scan(text: string): void {
     if (this.#responseModel === null) this.#responseModel = MODEL.exec(text)?.[1] ?? null;
     if (text.includes('_reason"')) {
-      for (const match of text.matchAll(FINISH)) (this.#finishReasons ??= []).push(match[1]);
+      // exec over the global regex: matchAll's iterator and its copy of the regex cost more than the match itself.
+      FINISH.lastIndex = 0;
+      for (let match = FINISH.exec(text); match !== null; match = FINISH.exec(text)) (this.#finishReasons ??= []).push(match[1]);
     }
   }
 
