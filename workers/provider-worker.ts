@@ -146,8 +146,13 @@ export default async function serve(init: WorkerInit): Promise<string> {
         stopSweeping();
         clearInterval(keepAlive);
         void clients.close().finally(() => {
-          logger.flush();
-          resolve('closed');
+          // Lines wait in a buffer written asynchronously: the thread ends only once they are out (a worker started
+          // for one request and closed right after lost its lines), or after a second if the write never answers.
+          const done = setTimeout(() => resolve('closed'), 1000);
+          logger.flush(() => {
+            clearTimeout(done);
+            resolve('closed');
+          });
         });
       },
     });
