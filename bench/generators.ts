@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onPath, runToEnd, spawnChild } from './children.js';
+import { classifyThreads, cpuDelta, cpuSnapshot, type ThreadRole } from './procfs.js';
 
 export type GeneratorKind = 'wrk' | 'node';
 
@@ -125,4 +126,24 @@ async function runNode(spec: LoadSpec, loadgenJs: string): Promise<LoadResult> {
 
 export function runLoad(kind: GeneratorKind, spec: LoadSpec, workDir: string, loadgenJs: string): Promise<LoadResult> {
   return kind === 'wrk' ? runWrk(spec, workDir) : runNode(spec, loadgenJs);
+}
+
+/**
+ * A warm-up, then a measured window of load on one gateway process: the window's result, whether either failed, and
+ * the CPU the process's threads used per answered request (µs), whole and by role (front, workers, the rest).
+ */
+export async function cpuWindow(kind: GeneratorKind, pid: number, spec: Omit<LoadSpec, 'seconds'>,
+  seconds: { warmup: number; measured: number }, workDir: string, loadgenJs: string) {
+  const warm = await runLoad(kind, { ...spec, seconds: seconds.warmup }, workDir, loadgenJs);
+  const roles = new Map<number, ThreadRole>();
+  classifyThreads(pid, roles);
+  const before = cpuSnapshot(pid);
+  const load = await runLoad(kind, { ...spec, seconds: seconds.measured }, workDir, loadgenJs);
+  const after = cpuSnapshot(pid);
+  classifyThreads(pid, roles);
+  const { ns } = cpuDelta(before, after, roles);
+  const perRequest = (value: number) => value / 1000 / Math.max(1, load.ok);
+  return { warm, load, failed: load.non2xx + load.errors + warm.non2xx + warm.errors,
+    cpuUsPerRequest: perRequest(ns.main + ns.workers + ns.other),
+    byThread: { main: perRequest(ns.main), workers: perRequest(ns.workers), other: perRequest(ns.other) } };
 }

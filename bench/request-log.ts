@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { num, parseFlags, str } from './args.js';
 import { killAll, spawnChild, stop, waitForListening, type Child } from './children.js';
-import { pickGenerator, runLoad } from './generators.js';
-import { classifyThreads, cpuDelta, cpuSnapshot, type ThreadRole } from './procfs.js';
+import { cpuWindow, pickGenerator } from './generators.js';
+import type { ThreadRole } from './procfs.js';
 import { printModeRows } from './report.js';
 
 const MODES = ['off', 'on', 'content'] as const;
@@ -55,15 +55,8 @@ async function measure(mock: number, mode: Mode, rep: number): Promise<Window> {
   try {
     const port = await waitForListening(gateway, 30_000);
     const spec = { url: `http://127.0.0.1:${port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
-    const warm = await runLoad(generator, { ...spec, seconds: warmupS }, workDir, here('./loadgen.js'));
-    const roles = new Map<number, ThreadRole>();
-    classifyThreads(gateway.pid, roles);
-    const before = cpuSnapshot(gateway.pid);
-    const load = await runLoad(generator, { ...spec, seconds: durationS }, workDir, here('./loadgen.js'));
-    const after = cpuSnapshot(gateway.pid);
-    classifyThreads(gateway.pid, roles);
-    const split = cpuDelta(before, after, roles);
-    const perRequest = (ns: number) => ns / 1000 / Math.max(1, load.ok);
+    const { warm, load, failed, cpuUsPerRequest, byThread } = await cpuWindow(generator, gateway.pid, spec,
+      { warmup: warmupS, measured: durationS }, workDir, here('./loadgen.js'));
     let stored: number | null = null;
     if (mode !== 'off') {
       // Let the writer catch up, then ask the store what it holds.
@@ -71,9 +64,7 @@ async function measure(mock: number, mode: Mode, rep: number): Promise<Window> {
       const stats = await request(`http://127.0.0.1:${port}/api/logs/stats`);
       stored = ((await stats.body.json()) as { groups: { count: number }[] }).groups[0].count;
     }
-    return { mode, rep, rps: load.rps, ok: load.ok, failed: load.non2xx + load.errors + warm.non2xx + warm.errors,
-      cpuUsPerRequest: perRequest(split.ns.main + split.ns.workers + split.ns.other),
-      byThread: { main: perRequest(split.ns.main), workers: perRequest(split.ns.workers), other: perRequest(split.ns.other) }, stored: stored === null ? null : stored - warm.ok - load.ok };
+    return { mode, rep, rps: load.rps, ok: load.ok, failed, cpuUsPerRequest, byThread, stored: stored === null ? null : stored - warm.ok - load.ok };
   } finally {
     await stop(gateway);
   }

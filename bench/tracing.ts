@@ -18,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { num, parseFlags, str } from './args.js';
 import { killAll, spawnChild, stop, waitForListening, type Child } from './children.js';
-import { pickGenerator, runLoad } from './generators.js';
-import { classifyThreads, cpuDelta, cpuSnapshot, type ThreadRole } from './procfs.js';
+import { cpuWindow, pickGenerator } from './generators.js';
+import type { ThreadRole } from './procfs.js';
 import { printModeRows } from './report.js';
 
 const MODES = ['off', 'zero', 'on'] as const;
@@ -55,23 +55,14 @@ async function measure(mock: number, collector: number, mode: Mode, rep: number)
   try {
     const port = await waitForListening(gateway, 30_000);
     const spec = { url: `http://127.0.0.1:${port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
-    const warm = await runLoad(generator, { ...spec, seconds: warmupS }, workDir, here('./loadgen.js'));
-    const roles = new Map<number, ThreadRole>();
-    classifyThreads(gateway.pid, roles);
-    const before = cpuSnapshot(gateway.pid);
-    const load = await runLoad(generator, { ...spec, seconds: durationS }, workDir, here('./loadgen.js'));
-    const after = cpuSnapshot(gateway.pid);
-    classifyThreads(gateway.pid, roles);
-    const split = cpuDelta(before, after, roles);
-    const perRequest = (ns: number) => ns / 1000 / Math.max(1, load.ok);
+    const { load, failed, cpuUsPerRequest, byThread } = await cpuWindow(generator, gateway.pid, spec,
+      { warmup: warmupS, measured: durationS }, workDir, here('./loadgen.js'));
     let dropped: number | null = null;
     if (mode === 'on') {
       const metrics = await (await request(`http://127.0.0.1:${port}/metrics`)).body.text();
       dropped = Number(/^heimdall_trace_spans_dropped_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
     }
-    return { mode, rep, rps: load.rps, ok: load.ok, failed: load.non2xx + load.errors + warm.non2xx + warm.errors,
-      cpuUsPerRequest: perRequest(split.ns.main + split.ns.workers + split.ns.other),
-      byThread: { main: perRequest(split.ns.main), workers: perRequest(split.ns.workers), other: perRequest(split.ns.other) }, dropped };
+    return { mode, rep, rps: load.rps, ok: load.ok, failed, cpuUsPerRequest, byThread, dropped };
   } finally {
     await stop(gateway);
   }
