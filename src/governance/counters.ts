@@ -99,19 +99,24 @@ export class MemoryCounters implements CounterStore {
   }
 
   reserve(holds: readonly Hold[], now: number): Verdict {
-    const windows = holds.map((hold) => this.#window(hold.counter, now));
-    const refused = holds.findIndex((hold, i) => !fits(hold.counter.limit, windows[i].used, windows[i].reserved, hold.amount));
-    if (refused === -1) holds.forEach((hold, i) => (windows[i].reserved += hold.amount));
+    const windows: Window[] = [];
+    let refused = -1;
+    for (let i = 0; i < holds.length; i++) {
+      const window = this.#window(holds[i].counter, now);
+      windows.push(window);
+      if (refused === -1 && !fits(holds[i].counter.limit, window.used, window.reserved, holds[i].amount)) refused = i;
+    }
+    if (refused === -1) for (let i = 0; i < holds.length; i++) windows[i].reserved += holds[i].amount;
     // The windows themselves: read at once by the caller, before any other reservation runs.
     return { refused, usage: windows };
   }
 
   settle(holds: readonly Hold[], actual: readonly number[], now: number): void {
-    holds.forEach((hold, i) => {
-      const window = this.#window(hold.counter, now);
-      window.reserved = Math.max(0, window.reserved - hold.amount);
+    for (let i = 0; i < holds.length; i++) {
+      const window = this.#window(holds[i].counter, now);
+      window.reserved = Math.max(0, window.reserved - holds[i].amount);
       window.used += actual[i];
-    });
+    }
   }
 
   usage(counter: CounterSpec, now: number): CounterUsage {

@@ -162,8 +162,8 @@ export class Governance {
 
   /** Reserves the request's worst case on every counter above the key; the error to answer when one has no room. */
   admit(key: VirtualKey, shape: RequestShape): Admission | Refused | Promise<Admission | Refused> {
-    const [primary] = split(shape.candidates[0]);
-    const limits = this.#limitsFor(key, primary);
+    const first = shape.candidates[0];
+    const limits = this.#limitsFor(key, first.slice(0, first.indexOf('/')));
     let worst = 0;
     let outputBound = false;
     if (limits.budgets.length > 0) {
@@ -184,11 +184,10 @@ export class Governance {
         }
       }
     }
-    const holds: Hold[] = [
-      ...limits.requests.map((counter) => ({ counter, amount: 1 })),
-      ...limits.tokens.map((counter) => ({ counter, amount: 0 })),
-      ...limits.budgets.map((counter) => ({ counter, amount: worst })),
-    ];
+    const holds: Hold[] = [];
+    for (const counter of limits.requests) holds.push({ counter, amount: 1 });
+    for (const counter of limits.tokens) holds.push({ counter, amount: 0 });
+    for (const counter of limits.budgets) holds.push({ counter, amount: worst });
     if (holds.length === 0) return this.#admitted(key, holds, null, worst, shape);
     const now = this.#now();
     let verdict: Verdict | Promise<Verdict>;
@@ -284,7 +283,8 @@ export class Governance {
     const tokens = (tokensIn ?? 0) + (tokensOut ?? 0);
     if (cost > 0) this.#options.onSpend?.(admission.key, cost / MICRO_USD);
     if (admission.holds.length === 0) return;
-    const actual = admission.holds.map(({ counter }) => counter.kind === 'budget' ? cost : counter.kind === 'tokens' ? tokens : 1);
+    const actual: number[] = [];
+    for (const { counter } of admission.holds) actual.push(counter.kind === 'budget' ? cost : counter.kind === 'tokens' ? tokens : 1);
     this.#store.settle(admission.holds, actual, this.#now());
   }
 
@@ -327,14 +327,14 @@ function sameDigest(a: string, b: string): boolean {
 export function rateLimitHeaders(holds: readonly Hold[], usage: readonly CounterUsage[], now: number): Record<string, string> | null {
   let best = -1;
   let bestRemaining = Infinity;
-  holds.forEach((hold, i) => {
-    if (hold.counter.kind !== 'requests') return;
-    const remaining = hold.counter.limit - usage[i].used - usage[i].reserved;
+  for (let i = 0; i < holds.length; i++) {
+    if (holds[i].counter.kind !== 'requests') continue;
+    const remaining = holds[i].counter.limit - usage[i].used - usage[i].reserved;
     if (remaining < bestRemaining) {
       bestRemaining = remaining;
       best = i;
     }
-  });
+  }
   if (best === -1) return null;
   return {
     'x-ratelimit-limit': String(holds[best].counter.limit),

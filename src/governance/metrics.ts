@@ -8,8 +8,9 @@ import type { Governance } from './gate.js';
 import { MICRO_USD, type VirtualKey } from './model.js';
 
 export class GovernanceMetrics {
-  /** `<key id>\0<outcome>` → count; key id '' for a request whose key is unknown or missing. */
-  readonly #decisions = new Map<string, number>();
+  /** Key id ('' for a request whose key is unknown or missing) → outcome → count: nested, so that counting a
+   * decision builds no string. */
+  readonly #decisions = new Map<string, Map<string, number>>();
   readonly #spend = new Map<string, number>();
   #governance: Governance | null = null;
 
@@ -18,8 +19,10 @@ export class GovernanceMetrics {
   }
 
   decision(key: VirtualKey | null, outcome: string): void {
-    const series = `${key?.id ?? ''}\u0000${outcome}`;
-    this.#decisions.set(series, (this.#decisions.get(series) ?? 0) + 1);
+    const id = key?.id ?? '';
+    let outcomes = this.#decisions.get(id);
+    if (!outcomes) this.#decisions.set(id, outcomes = new Map());
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   }
 
   spend(key: VirtualKey, usd: number): void {
@@ -27,11 +30,11 @@ export class GovernanceMetrics {
   }
 
   families(): LabelledFamily[] {
-    const decisions = [...this.#decisions];
+    const decisions = [...this.#decisions].flatMap(([id, outcomes]) => [...outcomes].map(([outcome, count]) => [[id, outcome], count] as const));
     const families: LabelledFamily[] = [
       { name: 'heimdall_governance_requests_total', help: 'Inference requests that presented a virtual key (or needed one), by '
         + 'virtual key id and outcome: admitted, or the refusal\'s error code.', type: 'counter', aggregation: 'sum',
-      labelNames: ['virtual_key', 'outcome'], labels: decisions.map(([series]) => series.split('\u0000')),
+      labelNames: ['virtual_key', 'outcome'], labels: decisions.map(([labels]) => [...labels]),
       values: decisions.map(([, count]) => count) },
       { name: 'heimdall_governance_spend_usd_total', help: 'USD spent through each virtual key, as settled after each request.',
         type: 'counter', aggregation: 'sum', labelNames: ['virtual_key'], labels: [...this.#spend.keys()].map((id) => [id]),

@@ -25,24 +25,34 @@ function splitCandidate(candidate: string): [string, string] {
   return [candidate.slice(0, slash), candidate.slice(slash + 1)];
 }
 
+class GovernedRequest implements Governed {
+  constructor(readonly key: VirtualKey, readonly admission: Admission, private readonly governance: Governance,
+    private readonly providers: ReadonlyMap<string, ProviderConfig>) {}
+
+  keyFilter(candidate: string): ((key: KeyConfig) => boolean) | null {
+    const [provider, model] = splitCandidate(candidate);
+    return this.providers.has(provider) ? this.governance.check(this.key, provider, model) : null;
+  }
+}
+
 /** The request let through (or a promise of it, when the counters are in Redis); null once it has been answered. */
 export function admitRequest(governance: Governance, key: VirtualKey, request: IncomingRequest, parsed: ParsedRequest,
   fallbacks: readonly string[], providers: ReadonlyMap<string, ProviderConfig>, sink: ResponseSink,
   wire: Pick<ClientWire, 'errorBody' | 'errorHeaders'>): Governed | null | Promise<Governed | null> {
-  const candidates = [parsed.body.model, ...fallbacks];
+  const candidates = fallbacks.length === 0 ? [parsed.body.model] : [parsed.body.model, ...fallbacks];
   let firstRefusal: GatewayError | null = null;
-  const allowed = candidates.filter((candidate) => {
+  const allowed: string[] = [];
+  for (const candidate of candidates) {
     const [provider, model] = splitCandidate(candidate);
     // A provider that is not configured is left to the router, which says so in its own words.
-    if (!providers.has(provider)) return false;
+    if (!providers.has(provider)) continue;
     try {
       governance.check(key, provider, model);
-      return true;
+      allowed.push(candidate);
     } catch (error) {
       firstRefusal ??= error as GatewayError;
-      return false;
     }
-  });
+  }
   if (allowed.length === 0 && firstRefusal) {
     respondError(sink, wire, (firstRefusal as GatewayError).data);
     return null;
@@ -52,23 +62,21 @@ export function admitRequest(governance: Governance, key: VirtualKey, request: I
   const shape = { candidates: allowed.length > 0 ? allowed : candidates, inputBytes: request.body?.length ?? 0,
     kind: sent.kind, stream: parsed.stream, body: sent.body as Readonly<Record<string, unknown>> };
   const decided = governance.admit(key, shape);
-  const after = (decision: Admission | Refused): Governed | null => {
-    if (!('settle' in decision)) {
-      respondError(sink, wire, decision.error, decision.headers ?? undefined);
-      return null;
-    }
-    if (decision.headers) sink.addHeaders(decision.headers);
-    const access = sink.access;
-    access.afterResponse = (status) => decision.settle(access.provider, access.model, access.tokensIn, access.tokensOut,
-      status < 400, access.costUsd);
-    return {
-      key,
-      admission: decision,
-      keyFilter: (candidate) => {
-        const [provider, model] = splitCandidate(candidate);
-        return providers.has(provider) ? governance.check(key, provider, model) : null;
-      },
-    };
-  };
-  return decided instanceof Promise ? decided.then(after) : after(decided);
+  return decided instanceof Promise
+    ? decided.then((decision) => admitted(decision, key, governance, providers, sink, wire))
+    : admitted(decided, key, governance, providers, sink, wire);
+}
+
+function admitted(decision: Admission | Refused, key: VirtualKey, governance: Governance,
+  providers: ReadonlyMap<string, ProviderConfig>, sink: ResponseSink,
+  wire: Pick<ClientWire, 'errorBody' | 'errorHeaders'>): Governed | null {
+  if (!('settle' in decision)) {
+    respondError(sink, wire, decision.error, decision.headers ?? undefined);
+    return null;
+  }
+  if (decision.headers) sink.addHeaders(decision.headers);
+  const access = sink.access;
+  access.afterResponse = (status) => decision.settle(access.provider, access.model, access.tokensIn, access.tokensOut,
+    status < 400, access.costUsd);
+  return new GovernedRequest(key, decision, governance, providers);
 }

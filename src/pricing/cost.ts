@@ -18,18 +18,36 @@ export interface Cost {
 export const priced = (usd: number): Cost => ({ usd, unpriced: null });
 export const unpriced = (why: Unpriced): Cost => ({ usd: null, unpriced: why });
 
+interface Rates {
+  readonly in: number;
+  readonly out: number;
+  readonly cachedIn: number;
+  readonly cacheWrite: number;
+}
+
+// Each price's two possible rate sets, worked out once: every request's cost (and a budget's worst case) reads them.
+const baseRates = new WeakMap<ModelPrice, Rates>();
+const tierRates = new WeakMap<ModelPrice, Rates>();
+
 /** Input, cached-input and output rates for a request of `promptTokens` input tokens (long-context tiers applied). */
-function ratesFor(price: ModelPrice, promptTokens: number): { in: number; out: number; cachedIn: number; cacheWrite: number } | null {
+function ratesFor(price: ModelPrice, promptTokens: number): Rates | null {
   if (price.in === undefined || price.out === undefined) return null;
-  const tier = price.above && promptTokens > price.above.tokens ? price.above : null;
-  const input = tier ? tier.in : price.in;
-  return {
-    in: input,
-    out: tier ? tier.out : price.out,
-    cachedIn: tier?.cachedIn ?? price.cachedIn ?? input,
-    // A tier keeps the model's ratio of cache-write to input price (Anthropic: 1.25× at both).
-    cacheWrite: price.cacheWrite === undefined ? input : tier ? price.cacheWrite * tier.in / price.in : price.cacheWrite,
-  };
+  const tiered = price.above !== undefined && promptTokens > price.above.tokens;
+  const memo = tiered ? tierRates : baseRates;
+  let rates = memo.get(price);
+  if (rates === undefined) {
+    const tier = tiered ? price.above! : null;
+    const input = tier ? tier.in : price.in;
+    rates = {
+      in: input,
+      out: tier ? tier.out : price.out,
+      cachedIn: tier?.cachedIn ?? price.cachedIn ?? input,
+      // A tier keeps the model's ratio of cache-write to input price (Anthropic: 1.25× at both).
+      cacheWrite: price.cacheWrite === undefined ? input : tier ? price.cacheWrite * tier.in / price.in : price.cacheWrite,
+    };
+    memo.set(price, rates);
+  }
+  return rates;
 }
 
 /**

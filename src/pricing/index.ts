@@ -83,7 +83,9 @@ const CACHE_LIMIT = 4096;
 
 export class Pricing {
   readonly #providers = new Map<string, { adapter: string | null; overrides: OverrideSet }>();
-  readonly #cache = new Map<string, ModelPrice | null>();
+  /** provider → request type → model → price: nested, so that a lookup builds no key string. */
+  readonly #cache = new Map<string, Map<PricingRequestType, Map<string, ModelPrice | null>>>();
+  #cached = 0;
 
   constructor(providers: Iterable<PricedProvider>) {
     for (const provider of providers) {
@@ -97,8 +99,11 @@ export class Pricing {
 
   /** The price of `model` on `provider` for one request type, overrides applied; null when it has none. */
   priceOf(provider: string, model: string, requestType: PricingRequestType = 'chat_completion'): ModelPrice | null {
-    const key = `${provider}\u0000${requestType}\u0000${model}`;
-    const cached = this.#cache.get(key);
+    let byType = this.#cache.get(provider);
+    if (!byType) this.#cache.set(provider, byType = new Map());
+    let byModel = byType.get(requestType);
+    if (!byModel) byType.set(requestType, byModel = new Map());
+    const cached = byModel.get(model);
     if (cached !== undefined) return cached;
     const entry = this.#providers.get(provider);
     let price: ModelPrice | null = null;
@@ -107,7 +112,10 @@ export class Pricing {
       const override = entry.overrides.size > 0 ? entry.overrides.match(model, requestType) : null;
       price = override ? patchPrice(base, override.price) : base;
     }
-    if (this.#cache.size < CACHE_LIMIT) this.#cache.set(key, price);
+    if (this.#cached < CACHE_LIMIT) {
+      byModel.set(model, price);
+      this.#cached++;
+    }
     return price;
   }
 
