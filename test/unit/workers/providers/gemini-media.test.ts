@@ -1,5 +1,6 @@
 // The pure transforms of Gemini's media (gemini-media.ts) and the shared ones (media-shared.ts): what the
 // integration suite (test/integration/providers/google-media.test.ts) cannot easily provoke from a fake.
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JobData } from '../../../../src/contract/messages.js';
 import { geminiImageCall, geminiMediaAnswer, geminiSpeechCall } from '../../../../workers/providers/gemini-media.js';
@@ -60,9 +61,15 @@ describe('Gemini media', () => {
 });
 
 describe('Claude on Vertex', () => {
-  it('refuses counting tokens of a Claude model with a clear message', () => {
+  it('counts tokens at count-tokens:rawPredict, with the model and the counted fields in the body', () => {
+    const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const target = { baseUrl: 'http://127.0.0.1:9', key: { value: '', configs: { vertex_key_config: { project_id: 'p', region: 'us-east5',
-      auth_credentials: { type: 'service_account', client_email: 'a@b', private_key: 'k', token_uri: 'http://x' } } } } };
-    expect(() => vertex.countTokensCall!(job('count_tokens', { messages: [] }, 'claude-sonnet-4-5@20250929'), target)).toThrow(/Claude models on Vertex/);
+      auth_credentials: { type: 'service_account', client_email: 'a@b', private_key: privateKey, token_uri: 'http://x' } } } } };
+    const counting = job('count_tokens', { messages: [{ role: 'user', content: 'hi' }], temperature: 0.2 }, 'claude-sonnet-4-5@20250929');
+    const call = vertex.countTokensCall!(counting, target);
+    expect(call.url).toBe('http://127.0.0.1:9/v1/projects/p/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict');
+    expect(JSON.parse(call.body as string)).toEqual({ model: 'claude-sonnet-4-5@20250929', messages: [{ role: 'user', content: 'hi' }] });
+    expect(JSON.parse(vertex.countTokensAnswer!('{"input_tokens":12}', counting).body as string)).toEqual({ input_tokens: 12 });
+    expect(() => vertex.countTokensAnswer!('{"totalTokens":12}', counting)).toThrow(/input_tokens/);
   });
 });
