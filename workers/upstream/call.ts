@@ -259,15 +259,18 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const provider = this.#provider;
     if (this.#status < 400 && isMediaKind(this.#job.data.kind)) {
-      let answer: MediaAnswer;
+      const unreadable = (error: unknown) => this.#job.fail({ code: 'UPSTREAM_ERROR',
+        message: `${provider}: unreadable answer: ${(error as Error).message}`, provider, upstreamStatus: this.#status });
+      const answered = (answer: MediaAnswer) => this.#job.result(answer.body, answer.usage, answer.contentType);
+      let answer: MediaAnswer | Promise<MediaAnswer>;
       try {
         answer = this.#adapter.mediaAnswer ? this.#adapter.mediaAnswer(bytes.toString('utf8'), this.#job.data) : mediaAnswer(bytes, this.#contentType);
       } catch (error) {
-        this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${provider}: unreadable answer: ${(error as Error).message}`,
-          provider, upstreamStatus: this.#status });
+        unreadable(error);
         return;
       }
-      this.#job.result(answer.body, answer.usage, answer.contentType);
+      if (answer instanceof Promise) answer.then(answered, unreadable);
+      else answered(answer);
       return;
     }
     const text = bytes.toString('utf8');

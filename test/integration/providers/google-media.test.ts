@@ -61,15 +61,24 @@ describe.each([
     expect(dropped(response)).toBeNull();
   });
 
-  it('speech as raw pcm; an encoded format it cannot give is answered as WAV and reported', async () => {
+  it('speech as raw pcm, as mp3 encoded on the worker; a format it cannot make is the SDK\'s BadRequestError', async () => {
     const pcm = await h.client.audio.speech.create({ model: `${provider}/gemini-2.5-flash-preview-tts`, voice: 'Puck', input: 'hi',
       response_format: 'pcm' }).withResponse();
     expect(pcm.response.headers.get('content-type')).toBe('audio/pcm');
     expect(Buffer.from(await pcm.data.arrayBuffer())).toEqual(fakeSpeechPcm('hi'));
     const mp3 = await h.client.audio.speech.create({ model: `${provider}/gemini-2.5-flash-preview-tts`, voice: 'Puck', input: 'hi',
       response_format: 'mp3', speed: 1.5 }).withResponse();
-    expect(mp3.response.headers.get('content-type')).toBe('audio/wav');
-    expect(dropped(mp3.response)?.split(',').sort()).toEqual(['response_format', 'speed']);
+    expect(mp3.response.headers.get('content-type')).toBe('audio/mpeg');
+    const frame = Buffer.from(await mp3.data.arrayBuffer());
+    // An MPEG-2 Layer III frame at 24 kHz: the sync word, the version and layer, then the sample rate's index.
+    expect([frame[0], frame[1] & 0xfe, (frame[2] >> 2) & 3]).toEqual([0xff, 0xf2, 1]);
+    expect(dropped(mp3.response)).toBe('speed');
+    const requests = vertex.fake.requests.length;
+    const opus = await apiError(h.client.audio.speech.create({ model: `${provider}/gemini-2.5-flash-preview-tts`, voice: 'Puck', input: 'hi',
+      response_format: 'opus' }));
+    expect(opus).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(opus.message).toMatch(/response_format 'opus' cannot be made .*use wav, mp3, pcm/);
+    expect(vertex.fake.requests.length).toBe(requests);
   });
 
   it('a voice Gemini does not have → its 400, as the SDK\'s BadRequestError', async () => {
