@@ -505,9 +505,14 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     if ((record.action === 'streamRawPredict') !== (body.stream === true)) {
       return anthropicError(400, 'stream: streamRawPredict needs "stream": true, rawPredict takes no stream');
     }
-    const upstream = await fetch(`${options.anthropicUrl}/v1/messages`, { method: 'POST',
+    await relayToAnthropic(record, res, '/v1/messages', { model: record.model, ...body });
+  };
+
+  /** Sends the request on to the fake Anthropic API and its answer back as it came, as Vertex passes Claude's on. */
+  const relayToAnthropic = async (record: FakeGeminiRequest, res: ServerResponse, path: string, body: Json) => {
+    const upstream = await fetch(`${options.anthropicUrl}${path}`, { method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': 'vertex', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: record.model, ...body }) });
+      body: JSON.stringify(body) });
     record.status = upstream.status;
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     const text = await upstream.text();
@@ -528,14 +533,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     if (typeof body.model !== 'string' || !/^claude-/.test(body.model)) {
       return anthropicError(400, 'model: Field required: the Claude model to count tokens for');
     }
-    const upstream = await fetch(`${options.anthropicUrl}/v1/messages/count_tokens`, { method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': 'vertex', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify(body) });
-    record.status = upstream.status;
-    res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
-    const text = await upstream.text();
-    record.responseBody = text;
-    res.end(text);
+    await relayToAnthropic(record, res, '/v1/messages/count_tokens', body);
   };
 
   const writeStream = (record: FakeGeminiRequest, res: ServerResponse, events: Json[], sse: boolean) => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import pino from 'pino';
@@ -15,6 +16,7 @@ import { loadConfig } from '../../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../../dist/src/gateway.js';
 import type { RequestLogRecord } from '../../../dist/src/stores/log-record.js';
 import { openRequestLog } from '../../../dist/src/stores/request-log.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../../fakes/anthropic-server.js';
 import { startFakeGemini, type FakeGemini } from '../../fakes/gemini-server.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../../fakes/openai-server.js';
 import { apiError, eventually, metricSum, openaiProvider } from '../harness.js';
@@ -22,6 +24,7 @@ import { apiError, eventually, metricSum, openaiProvider } from '../harness.js';
 const dir = mkdtempSync(join(tmpdir(), 'heimdall-passthrough-stream-'));
 let fake: FakeOpenAI;
 let geminiFake: FakeGemini;
+let anthropicFake: FakeAnthropic;
 let gateway: Gateway;
 let url: string;
 let openai: OpenAI;
@@ -29,6 +32,7 @@ let openai: OpenAI;
 beforeAll(async () => {
   fake = await startFakeOpenAI();
   geminiFake = await startFakeGemini({ apiKey: 'AIza-upstream' });
+  anthropicFake = await startFakeAnthropic({ apiKey: 'sk-ant-upstream' });
   const log = await openRequestLog({ target: { type: 'sqlite', path: join(dir, 'logs.db') }, logger: pino({ level: 'silent' }),
     retentionDays: 0, flushIntervalMs: 5 });
   const config = await loadConfig({
@@ -38,6 +42,7 @@ beforeAll(async () => {
       streams: openaiProvider(fake.url, { custom_provider_config: { base_provider_type: 'openai',
         allowed_requests: { passthrough: true, passthrough_stream: true } } }),
       gemini: { keys: [{ value: 'AIza-upstream', models: ['*'], weight: 1 }], network_config: { base_url: geminiFake.url } },
+      anthropic: { keys: [{ value: 'sk-ant-upstream', models: ['*'], weight: 1 }], network_config: { base_url: anthropicFake.url } },
     } },
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
@@ -51,6 +56,7 @@ afterAll(async () => {
   await gateway?.close(500);
   await fake?.close();
   await geminiFake?.close();
+  await anthropicFake?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -170,6 +176,18 @@ describe('gating and other APIs', () => {
     for await (const chunk of await openai.chat.completions.create({ model: 'streams/gpt-4o-mini', stream: true,
       messages: [{ role: 'user', content: 'x' }] })) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBeTruthy();
+  });
+
+  it('streams the Anthropic SDK\'s messages.stream through /anthropic_passthrough, events as Anthropic sent them', async () => {
+    const client = new Anthropic({ baseURL: `${url}/anthropic_passthrough`, apiKey: 'client-key', maxRetries: 0 });
+    const stream = client.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'stream hello' }] });
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    const message = await stream.finalMessage();
+    expect(types[0]).toBe('message_start');
+    expect(types.at(-1)).toBe('message_stop');
+    expect(message.content[0].type).toBe('text');
+    expect(anthropicFake.requests.at(-1)!.body).toMatchObject({ stream: true });
   });
 
   it('streams @google/genai\'s streamGenerateContent through /genai_passthrough', async () => {
