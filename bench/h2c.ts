@@ -7,7 +7,11 @@
  * floor: the same h2c load against a bare node:http2 server in a process of its own that answers a fixed chat
  * completion at once (what HTTP/2 in Node costs before any gateway work).
  *
- *   npx tsc -b && node dist/bench/h2c.js [--reps 3] [--requests 5000] [--connections 32] [--stream]
+ *   npx tsc -b && node dist/bench/h2c.js [--reps 3] [--requests 5000] [--connections 32] [--stream] [--before MAIN_JS]
+ *
+ * `--before` names another build's dist/src/main.js (a worktree of the commit before a change, built): its gateway
+ * runs beside this one, and its h2c port is a fourth mode, `h2c before`, so a change is measured against what it
+ * replaces in the same run.
  *
  * Prints the figures, then one JSON line.
  */
@@ -17,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import { bool, num, parseFlags } from './args.js';
+import { bool, num, parseFlags, str } from './args.js';
 import { freePort, killAll, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { processTicks } from './procfs.js';
 
@@ -26,6 +30,7 @@ const reps = num(flags, 'reps', 3);
 const requests = num(flags, 'requests', 5_000);
 const connections = num(flags, 'connections', 32);
 const streamed = bool(flags, 'stream');
+const before = str(flags, 'before', '');
 const MAIN = new URL('../src/main.js', import.meta.url).pathname;
 const BODY = JSON.stringify({ model: 'mock/echo', max_tokens: 50, messages: [{ role: 'user', content: 'hello' }], stream: streamed });
 const work = mkdtempSync(join(tmpdir(), 'heimdall-h2c-bench-'));
@@ -111,14 +116,19 @@ async function main() {
     '--host', '127.0.0.1', '--log-level', 'warn']);
   const floorPort = await freePort();
   const floor = spawnChild('floor', process.execPath, [new URL(import.meta.url).pathname, '--floor-server', String(floorPort)]);
+  const [beforePort, beforeH2cPort] = before ? [await freePort(), await freePort()] : [0, 0];
+  const old = before ? spawnChild('before', process.execPath, [before, '--config', file, '--port', String(beforePort),
+    '--h2c-port', String(beforeH2cPort), '--host', '127.0.0.1', '--log-level', 'warn']) : null;
   try {
     await waitForHealth(child, `http://127.0.0.1:${port}/health`, 15_000);
+    if (old) await waitForHealth(old, `http://127.0.0.1:${beforePort}/health`, 15_000);
     await waitForListening(floor);
-    const modes = { 'HTTP/1.1': () => http1(`http://127.0.0.1:${port}`), h2c: () => http2(`http://127.0.0.1:${h2cPort}`),
-      'h2c floor': () => http2(`http://127.0.0.1:${floorPort}`) };
-    const pids = { 'HTTP/1.1': child.pid, h2c: child.pid, 'h2c floor': floor.pid };
-    const runs: Record<string, { cpuUs: number; rps: number }[]> = { 'HTTP/1.1': [], h2c: [], 'h2c floor': [] };
-    const names = Object.keys(modes) as (keyof typeof modes)[];
+    const modes: Record<string, () => { lane: Lane; close: () => Promise<void> }> = { 'HTTP/1.1': () => http1(`http://127.0.0.1:${port}`),
+      h2c: () => http2(`http://127.0.0.1:${h2cPort}`), 'h2c floor': () => http2(`http://127.0.0.1:${floorPort}`),
+      ...(old ? { 'h2c before': () => http2(`http://127.0.0.1:${beforeH2cPort}`) } : {}) };
+    const pids: Record<string, number> = { 'HTTP/1.1': child.pid!, h2c: child.pid!, 'h2c floor': floor.pid!, ...(old ? { 'h2c before': old.pid! } : {}) };
+    const names = Object.keys(modes);
+    const runs: Record<string, { cpuUs: number; rps: number }[]> = Object.fromEntries(names.map((name) => [name, []]));
     for (let rep = 0; rep < reps; rep++) {
       // The order rotates, so that a machine getting busier does not always weigh on one mode.
       for (let i = 0; i < names.length; i++) {
@@ -140,12 +150,12 @@ async function main() {
     console.log(`CPU µs per ${streamed ? 'streamed ' : ''}request (gateway process, ${requests} requests, ${connections} connections, ${reps} reps):`);
     for (const name of names) {
       const s = summary[name];
-      console.log(`  ${name.padEnd(8)} ${s.cpuUsMedian.toFixed(1)} µs (range ${s.cpuUsRange}), ${Math.round(s.rpsMedian)} req/s, `
+      console.log(`  ${name.padEnd(10)} ${s.cpuUsMedian.toFixed(1)} µs (range ${s.cpuUsRange}), ${Math.round(s.rpsMedian)} req/s, `
         + `${(s.cpuUsMedian / summary['HTTP/1.1'].cpuUsMedian).toFixed(2)}× HTTP/1.1`);
     }
     console.log(JSON.stringify({ scenario: 'h2c', streamed, requests, connections, reps, summary, runs }));
   } finally {
-    await Promise.all([stop(child), stop(floor)]);
+    await Promise.all([stop(child), stop(floor), ...(old ? [stop(old)] : [])]);
   }
 }
 

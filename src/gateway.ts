@@ -235,7 +235,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const maxBodyBytes = Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024);
   const owners = options.resourceOwners
     ?? (requestLog ? new StoredResourceOwners(requestLog.owners) : new MemoryResourceOwners());
-  const files = { providers, pools, owners, logger };
+  const files = { providers, pools, owners, logger, requestLog: inference.requestLog };
   const routes: Route[] = [
     { method: 'post', path: '/v1/chat/completions', readBody: true, handler: chat },
     { method: 'post', path: '/v1/embeddings', readBody: true, handler: embeddings },

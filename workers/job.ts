@@ -4,8 +4,8 @@
 // `dueAt()`.
 
 import {
-  MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type AttemptTimes, type JobData, type ResultMeta, type StreamEndMeta, type UsageData,
-  type WorkerToFront,
+  MSG_BYTES, MSG_CHUNKS, MSG_ERROR, MSG_RESULT, MSG_STREAM_END, type AttemptTimes, type JobData, type ResultMeta, type StreamEndMeta,
+  type StreamHead, type UsageData, type WorkerToFront,
 } from '../src/contract/messages.js';
 import type { ErrorData } from '../src/errors/error-data.js';
 import type { Schedulable } from './due-queue.js';
@@ -36,6 +36,8 @@ export interface FlowControl {
   pause?(): void;
   resume?(): void;
 }
+
+const EMPTY = new Uint8Array(0);
 
 export class Job implements Schedulable {
   readonly id: number;
@@ -160,6 +162,22 @@ export class Job implements Schedulable {
     if (this.#finished || chunks.length === 0) return;
     const first = this.#markFirstChunk();
     this.#hooks.send([MSG_CHUNKS, this.id, chunks, first ? this.droppedParams : null]);
+  }
+
+  /**
+   * A streamed-through answer: its head once, as soon as the upstream's headers came (the client gets its status
+   * and the idle deadline starts), then its bytes as they arrive.
+   */
+  streamHead(head: StreamHead): void {
+    if (this.#finished) return;
+    this.#markFirstChunk();
+    this.#hooks.send([MSG_BYTES, this.id, EMPTY, head]);
+  }
+
+  bytes(chunk: Uint8Array): void {
+    if (this.#finished || chunk.byteLength === 0) return;
+    this.#lastActivity = performance.now();
+    this.#hooks.send([MSG_BYTES, this.id, chunk, null]);
   }
 
   /** True for the stream's first chunks. */

@@ -340,6 +340,7 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
     fallbacks: p.fallbacks,
     pricingOverrides: p.pricing_overrides.map(overrideFromBifrost),
     passthrough: !p.custom_provider_config || p.custom_provider_config.allowed_requests?.passthrough === true,
+    passthroughStream: !p.custom_provider_config || p.custom_provider_config.allowed_requests?.passthrough_stream === true,
     circuitBreaker: {
       enabled: p.circuit_breaker.enabled,
       consecutiveFailures: p.circuit_breaker.consecutive_failures,

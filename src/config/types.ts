@@ -126,6 +126,9 @@ export interface ProviderConfig {
   /** The passthrough routes (`/openai_passthrough/…`) may reach it: always for a built-in provider, for a custom one
    * when `custom_provider_config.allowed_requests.passthrough` is true, as Bifrost gates them. */
   readonly passthrough: boolean;
+  /** A passthrough call that asks for a stream may reach it: always for a built-in provider, for a custom one when
+   * `custom_provider_config.allowed_requests.passthrough_stream` is true. */
+  readonly passthroughStream: boolean;
 }
 
 export interface PluginConfig {

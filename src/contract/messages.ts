@@ -23,6 +23,11 @@ export const MSG_STREAM_END = 12;
 export const MSG_ERROR = 13;
 /** The worker is serving its ring: sent once, first, so the front knows the thread started. */
 export const MSG_READY = 14;
+/**
+ * Bytes of an upstream answer streamed through as they came (a passthrough call's SSE or chunked answer), in order;
+ * the first message carries the answer's head and no bytes, sent as soon as the upstream's headers arrive.
+ */
+export const MSG_BYTES = 15;
 
 /**
  * What the provider billed, as its answer said. `promptTokens` includes the cached reads and cache writes, and
@@ -108,6 +113,17 @@ export interface FilesRequest {
   body: Uint8Array | null;
   /** Request headers of the provider's API that travel on (`anthropic-beta`, Google's upload protocol headers). */
   headers: Record<string, string>;
+  /**
+   * A passthrough call: a successful answer the upstream streams (`text/event-stream`, or a body without a length)
+   * comes back as MSG_BYTES while it arrives, rather than read whole. Absent: read whole.
+   */
+  streamThrough?: boolean;
+}
+
+/** What a client learns of a streamed-through answer before its bytes: the upstream's status and content type. */
+export interface StreamHead {
+  status: number;
+  contentType: string;
 }
 
 /** Response headers a files answer carries back to the client: S3's ETag, Google's upload session headers. */
@@ -183,6 +199,8 @@ export type WorkerToFront =
   | [typeof MSG_RESULT, number, number, string | Uint8Array, ResultMeta]
   | [typeof MSG_CHUNKS, number, string[], string[] | null]
   | [typeof MSG_STREAM_END, number, StreamEndMeta]
+  /** The head comes alone, first, with empty bytes; every later message has bytes and a null head. */
+  | [typeof MSG_BYTES, number, Uint8Array, StreamHead | null]
   /** The times come with a traced job's error only. */
   | [typeof MSG_ERROR, number, ErrorData, AttemptTimes?]
   | [typeof MSG_READY, 0];

@@ -4,13 +4,17 @@
 // provider is the one `x-model-provider` names, else the `provider/` of the body's `model`, else the route's own
 // (openai, anthropic, gemini); it must be built on that API, and a custom provider must allow it
 // (`custom_provider_config.allowed_requests.passthrough: true`), as Bifrost gates it. Answers come back as the
-// provider sent them; errors in that API's shape. Streamed calls are refused: the answer is read whole.
+// provider sent them; errors in that API's shape. A streamed answer (an event stream, or a body without a length)
+// streams through as it arrives, with backpressure; a call that asks for a stream needs
+// `allowed_requests.passthrough_stream: true` on a custom provider, as Bifrost's own gate has it.
 
 import type { ProviderConfig } from '../config/types.js';
 import type { FilesApi } from '../contract/providers.js';
 import type { ErrorData } from '../errors/error-data.js';
 import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
+import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest, NativePrefix, Route } from '../http/server.js';
+import { ContentCapture, logRequestsOf } from '../observability/request-log.js';
 import { bodyAsIs, filesRoute, type FilesDeps, type FilesOperation, type FilesRouteApi, type PreparedCall } from '../pipeline/files.js';
 
 interface PassthroughApi {
@@ -62,12 +66,18 @@ function passthroughApi(api: PassthroughApi): FilesRouteApi {
     defaultProvider: api.adapter,
     errorBody: api.errorBody,
     forwardHeaders: api.forwardHeaders,
-    refuses: (provider: ProviderConfig) => {
+    refuses: (provider: ProviderConfig, prepared) => {
       if (provider.adapter !== api.adapter) {
         return `provider '${provider.name}' is not built on ${api.adapter}'s API, which ${api.prefix} forwards to`;
       }
-      return provider.passthrough ? null : `custom provider '${provider.name}' does not allow passthrough calls; `
-        + 'set custom_provider_config.allowed_requests.passthrough: true to allow them';
+      if (!provider.passthrough) {
+        return `custom provider '${provider.name}' does not allow passthrough calls; `
+          + 'set custom_provider_config.allowed_requests.passthrough: true to allow them';
+      }
+      return prepared.streams && !provider.passthroughStream
+        ? `custom provider '${provider.name}' does not allow streamed passthrough calls; `
+          + 'set custom_provider_config.allowed_requests.passthrough_stream: true to allow them'
+        : null;
     },
   };
 }
@@ -81,11 +91,11 @@ function operations(api: PassthroughApi): FilesOperation[] {
     prepare(request): PreparedCall {
       const path = nativePath(request.path, api.prefix);
       const json = jsonOf(request);
-      if (api.streams(path, json)) {
-        invalid(`streamed calls are not supported on ${api.prefix} (the answer is read whole); use the gateway's own route for this call`, 'stream');
-      }
       return {
-        upstream: { method: request.method.toUpperCase() as 'GET' | 'POST' | 'PUT' | 'DELETE', path, query: request.query, ...bodyAsIs(request) },
+        // Whatever the call asked, an answer the provider streams goes on as it comes.
+        upstream: { method: request.method.toUpperCase() as 'GET' | 'POST' | 'PUT' | 'DELETE', path, query: request.query, ...bodyAsIs(request),
+          streamThrough: true },
+        streams: api.streams(path, json),
         // `provider/model` names the provider when the prefix is a configured one; the key must allow the model.
         model: typeof json?.model === 'string' ? json.model : null,
       };
@@ -95,7 +105,10 @@ function operations(api: PassthroughApi): FilesOperation[] {
 
 const streamsByBody = (_path: string, body: Record<string, unknown> | null): boolean => body?.stream === true;
 
-/** The passthrough routes, each API's errors in its own shape. */
+/**
+ * The passthrough routes, each API's errors in its own shape. With the request log on, their calls are recorded
+ * under the dialect `passthrough`: they are inference calls the gateway cannot read, but pays for.
+ */
 export function passthroughRoutes(deps: FilesDeps, anthropic: NativePrefix, genai: NativePrefix): Route[] {
   const apis: PassthroughApi[] = [
     { prefix: '/openai_passthrough', adapter: 'openai', api: 'openai', errorBody: (error) => openAIErrorBody(error), forwardHeaders: ['openai-beta'],
@@ -105,8 +118,17 @@ export function passthroughRoutes(deps: FilesDeps, anthropic: NativePrefix, gena
     { prefix: '/genai_passthrough', adapter: 'gemini', api: 'genai', errorBody: genai.errorBody, forwardHeaders: [],
       streams: (path) => path.includes(':streamGenerateContent') },
   ];
+  const log = deps.requestLog ?? null;
   return apis.flatMap((api) => {
     const routeApi = passthroughApi(api);
-    return operations(api).map((operation) => filesRoute(deps, routeApi, operation));
+    return operations(api).map((operation): Route => {
+      const route = filesRoute(deps, routeApi, operation);
+      if (!log) return route;
+      const handler = route.handler;
+      return { ...route, handler: logRequestsOf((request: IncomingRequest, sink: ResponseSink) => {
+        if (log.content) sink.access.content = new ContentCapture(request.body, request.headers['content-type']);
+        handler(request, sink);
+      }, 'passthrough') };
+    });
   });
 }

@@ -4,8 +4,8 @@
 
 import type { Piscina } from 'piscina';
 import {
-  decodeMessage, encodeMessage, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
-  type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type WorkerToFront,
+  decodeMessage, encodeMessage, MSG_BYTES, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
+  type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type StreamHead, type WorkerToFront,
 } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
 import { createRingBuffer, RingReader, RingWriter } from '../contract/ring.js';
@@ -17,6 +17,8 @@ export interface JobHandlers {
   /** `droppedParams` comes with the first chunks of a stream only. */
   onChunks(chunks: string[], droppedParams: string[] | null): void;
   onEnd(meta: StreamEndMeta): void;
+  /** A streamed-through answer's head (first, with no bytes), then its bytes; only jobs that ask for it get them. */
+  onBytes?(bytes: Uint8Array, head: StreamHead | null): void;
   /** `times`: a traced job's times, when the worker reported them (src/observability/tracing). */
   onError(error: ErrorData, times?: AttemptTimes): void;
 }
@@ -133,6 +135,9 @@ export class WorkerChannel {
     switch (message[0]) {
       case MSG_CHUNKS:
         entry.handlers?.onChunks(message[2], message[3]);
+        return;
+      case MSG_BYTES:
+        entry.handlers?.onBytes?.(message[2], message[3]);
         return;
       case MSG_RESULT:
         this.#release(entry);

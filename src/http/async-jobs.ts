@@ -61,10 +61,10 @@ class CapturingSink implements ResponseSink {
     this.done(status, contentType, typeof body === 'string' ? Buffer.from(body) : body);
   }
 
-  startStream(headers?: Headers, contentType = 'text/event-stream; charset=utf-8'): void {
+  startStream(headers?: Headers, contentType = 'text/event-stream; charset=utf-8', status = 200): void {
     if (headers) this.addHeaders(headers);
     this.streaming = true;
-    this.#status = 200;
+    this.#status = status;
     this.#contentType = contentType;
   }
 
@@ -82,6 +82,11 @@ class CapturingSink implements ResponseSink {
     if (data !== undefined) this.write(data);
     this.finished = true;
     this.done(this.#status || 200, this.#contentType, Buffer.concat(this.#parts));
+  }
+
+  breakOff(): void {
+    // Only a passthrough stream breaks off, and no async route serves one; were one to, its answer is what arrived.
+    this.end();
   }
 }
 

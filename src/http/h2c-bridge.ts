@@ -9,7 +9,9 @@
 // The admin API (`/api/…`) is not served here: its loopback-only default trusts the peer address, and behind this
 // bridge every client would look like loopback.
 
-import { createServer, constants, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  createServer, constants, type Http2Server, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream,
+} from 'node:http2';
 import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import { errorData, openAIErrorBody, statusOf } from '../errors/gateway-error.js';
@@ -49,10 +51,15 @@ function requestHeaders(headers: IncomingHttpHeaders): Record<string, string | s
   return out;
 }
 
-function responseHeaders(status: number, headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | number> {
-  const out: Record<string, string | string[] | number> = { [constants.HTTP2_HEADER_STATUS]: status };
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+/** The HTTP/2 response's headers from undici's raw list (name, value, name, value…), repeated names as arrays. */
+function responseHeaders(status: number, rawHeaders: Buffer[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { [constants.HTTP2_HEADER_STATUS]: status };
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toString('latin1').toLowerCase();
+    if (HOP_BY_HOP.has(name)) continue;
+    const value = rawHeaders[i + 1].toString('latin1');
+    const before = out[name];
+    out[name] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [String(before), value];
   }
   return out;
 }
@@ -72,13 +79,72 @@ function tooLarge(stream: ServerHttp2Stream, limit: number): void {
   stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
+/**
+ * One stream's exchange with the gateway's port, as undici's dispatch handler: no promise, AbortSignal or body stream
+ * per request (undici's `request()` makes all three), and undici's own pause and resume for backpressure. In the
+ * callbacks undici 7's HTTP/1 client calls itself, as workers/upstream/call.ts does.
+ */
+class Relay implements Dispatcher.DispatchHandler {
+  readonly #stream: ServerHttp2Stream;
+  readonly #head: boolean;
+  readonly #logger: Logger;
+  #abort: ((error: Error) => void) | null = null;
+  #resume: (() => void) | null = null;
+  /** The whole answer was relayed: the stream's close is its normal end, not the client going away. */
+  #done = false;
+
+  constructor(stream: ServerHttp2Stream, head: boolean, logger: Logger) {
+    this.#stream = stream;
+    this.#head = head;
+    this.#logger = logger;
+    // A client that resets its stream cancels the gateway's request, as a closed HTTP/1.1 connection does.
+    stream.once('close', () => {
+      if (!this.#done) this.#abort?.(new Error('the h2c client closed its stream'));
+    });
+    stream.on('drain', () => this.#resume?.());
+  }
+
+  onConnect(abort: (error: Error) => void): void {
+    this.#abort = abort;
+    if (this.#stream.destroyed) abort(new Error('the h2c client closed its stream'));
+  }
+
+  onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.#resume = resume;
+    if (this.#stream.destroyed) return false;
+    this.#stream.respond(responseHeaders(status, rawHeaders), { endStream: this.#head });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    // False while the client's stream is backed up: undici stops reading the gateway until `drain` resumes it.
+    return this.#head || this.#stream.destroyed || this.#stream.write(chunk);
+  }
+
+  onComplete(): void {
+    this.#done = true;
+    if (!this.#head && !this.#stream.destroyed) this.#stream.end();
+  }
+
+  onError(error: Error): void {
+    if (this.#done || this.#stream.destroyed) return;
+    this.#done = true;
+    if (this.#stream.headersSent) {
+      this.#stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    this.#logger.warn({ err: error }, 'h2c bridge: the gateway port did not answer');
+    const failure = errorData('INTERNAL', 'the gateway could not be reached from the h2c port', { status: 502 });
+    this.#stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502, 'content-type': 'application/json' });
+    this.#stream.end(openAIErrorBody(failure));
+  }
+}
+
 export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
   const host = options.targetHost.includes(':') ? `[${options.targetHost}]` : options.targetHost;
   const target = new Pool(`http://${host}:${options.targetPort}`, { keepAliveTimeout: 30_000, connect: { timeout: 5_000 } });
   const server: Http2Server = createServer();
   const sessions = new Set<ServerHttp2Session>();
-  /** Streams whose whole answer was relayed: their close is the normal end, not a client going away. */
-  const answered = new WeakSet<ServerHttp2Stream>();
   server.on('session', (session) => {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
@@ -90,14 +156,8 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
       refuseAdmin(stream);
       return;
     }
-    const abort = new AbortController();
-    // Only a stream closed before its answer ended is the client going away: aborting after a normal end would build
-    // an AbortError for nothing (a tenth of the bridge's CPU in a profile).
-    stream.on('close', () => {
-      if (!answered.has(stream)) abort.abort();
-    });
     if (method === 'GET' || method === 'HEAD' || stream.readableEnded) {
-      forward(stream, method, path, headers, null, abort.signal);
+      forward(stream, method, path, headers, null);
       return;
     }
     // Read whole before it is sent on: bodies are small, and one write with its length is cheaper for both servers
@@ -113,54 +173,16 @@ export function startH2cBridge(options: H2cBridgeOptions): Promise<H2cBridge> {
       parts.push(part);
     });
     stream.on('end', () => {
-      if (size <= options.maxBodyBytes) forward(stream, method, path, headers, parts.length === 1 ? parts[0] : Buffer.concat(parts), abort.signal);
+      if (size <= options.maxBodyBytes) forward(stream, method, path, headers, parts.length === 1 ? parts[0] : Buffer.concat(parts));
     });
   });
 
-  /** An answer body not read: undici reports destroying it unread as an error, which is expected here. */
-  const discard = (body: Dispatcher.ResponseData['body']) => {
-    body.on('error', () => {});
-    body.destroy();
-  };
-
-  /** One stream's request, sent on to the gateway's port; its answer streamed back with backpressure both ways. */
-  const forward = (stream: ServerHttp2Stream, method: string, path: string, headers: IncomingHttpHeaders, body: Buffer | null,
-    signal: AbortSignal) => {
+  /** One stream's request, sent on to the gateway's port; its answer relayed back with backpressure both ways. */
+  const forward = (stream: ServerHttp2Stream, method: string, path: string, headers: IncomingHttpHeaders, body: Buffer | null) => {
+    if (stream.destroyed) return;
     const sent = requestHeaders(headers);
     if (body !== null) sent['content-length'] = String(body.length);
-    target.request({ method: method as Dispatcher.HttpMethod, path, headers: sent, signal, body }).then((answer) => {
-      if (stream.destroyed) {
-        discard(answer.body);
-        return;
-      }
-      stream.respond(responseHeaders(answer.statusCode, answer.headers), { endStream: method === 'HEAD' });
-      if (method === 'HEAD') {
-        answered.add(stream);
-        discard(answer.body);
-        return;
-      }
-      const source = answer.body;
-      // A slow client slows the read from the gateway, which slows the provider.
-      source.on('data', (chunk: Buffer) => {
-        if (!stream.write(chunk)) source.pause();
-      });
-      stream.on('drain', () => source.resume());
-      source.on('end', () => {
-        answered.add(stream);
-        stream.end();
-      });
-      source.on('error', () => stream.close(constants.NGHTTP2_INTERNAL_ERROR));
-    }).catch((error: unknown) => {
-      if (signal.aborted) return;
-      if (stream.headersSent) {
-        stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-        return;
-      }
-      options.logger.warn({ err: error }, 'h2c bridge: the gateway port did not answer');
-      const failure = errorData('INTERNAL', 'the gateway could not be reached from the h2c port', { status: 502 });
-      stream.respond({ [constants.HTTP2_HEADER_STATUS]: 502, 'content-type': 'application/json' });
-      stream.end(openAIErrorBody(failure));
-    });
+    target.dispatch({ method: method as Dispatcher.HttpMethod, path, headers: sent, body }, new Relay(stream, method === 'HEAD', options.logger));
   };
 
   return new Promise((resolve, reject) => {

@@ -29,12 +29,21 @@ export interface ResponseSink {
   json(status: number, body: string, headers?: Headers): void;
   /** Any content type: metrics text, a media answer (audio bytes) as the provider sent it. */
   text(status: number, contentType: string, body: string | Uint8Array, headers?: Headers): void;
-  /** Starts a streamed answer; an SSE stream unless the dialect frames it otherwise (AWS event-stream). */
-  startStream(headers?: Headers, contentType?: string): void;
+  /**
+   * Starts a streamed answer; an SSE stream unless the dialect frames it otherwise (AWS event-stream), with status
+   * 200 unless a passthrough's provider said otherwise.
+   */
+  startStream(headers?: Headers, contentType?: string, status?: number): void;
   /** False when the socket is backed up: wait for `onWritable` before producing more. */
   write(data: string | Uint8Array): boolean;
   onWritable(listener: () => void): void;
   end(data?: string | Uint8Array): void;
+  /**
+   * Ends a started stream as broken: the connection closes before the body's end, so the client's HTTP library
+   * reports a truncated answer rather than a complete one. For a stream in a format the gateway cannot put an error
+   * event in (a passthrough's).
+   */
+  breakOff(): void;
   /**
    * Runs `writes` with the socket corked once: a stream's headers, chunks and end written inside go out in one
    * send, rather than one per call.
@@ -165,12 +174,12 @@ export class UwsResponseSink implements ResponseSink {
     });
   }
 
-  startStream(headers?: Headers, contentType = SSE_CONTENT_TYPE): void {
+  startStream(headers?: Headers, contentType = SSE_CONTENT_TYPE, status = 200): void {
     if (this.aborted || this.streaming || this.finished) return;
     this.streaming = true;
-    this.status = 200;
+    this.status = status;
     this.#cork(() => {
-      this.#res.writeStatus('200 OK')
+      this.#res.writeStatus(statusLine(status))
         .writeHeader('content-type', contentType)
         .writeHeader('cache-control', 'no-cache')
         // Tells nginx and similar proxies in front of us not to buffer the stream.
@@ -182,7 +191,8 @@ export class UwsResponseSink implements ResponseSink {
   }
 
   write(data: string | Uint8Array): boolean {
-    if (this.aborted || this.finished) return true;
+    // A HEAD request's stream is its headers alone.
+    if (this.aborted || this.finished || this.headOnly) return true;
     // Inside a batch (every chunk's write), no closure to cork with.
     if (this.#corked) return this.#res.write(data);
     let ok = true;
@@ -209,8 +219,16 @@ export class UwsResponseSink implements ResponseSink {
     if (this.aborted || this.finished) return;
     this.#complete(this.status || 200);
     this.#cork(() => {
-      this.#res.end(data, this.closeConnection);
+      if (this.headOnly) this.#res.endWithoutBody();
+      else this.#res.end(data, this.closeConnection);
     });
+  }
+
+  breakOff(): void {
+    if (this.aborted || this.finished) return;
+    this.#complete(this.status || 200);
+    // Its onAborted runs at once: marks the sink aborted, with the response already recorded as finished.
+    this.#res.close();
   }
 
   batch(writes: () => void): void {

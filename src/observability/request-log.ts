@@ -65,6 +65,9 @@ export class ContentCapture {
   #chunks: string[] | null = null;
   #chunkChars = 0;
   #chunksCut = false;
+  /** A passthrough stream's bytes, as the provider sent them (its first CHUNKS_CAP). */
+  #bytes: Buffer[] | null = null;
+  #byteCount = 0;
   #streamKind: StreamKind = 'chat';
   #describeAnswer = false;
   /** Writes a chat stream's accumulated chat.completion in the client's dialect, as a non-streamed answer. */
@@ -106,6 +109,15 @@ export class ContentCapture {
     (this.#chunks ??= []).push(text);
   }
 
+  /** Bytes of a stream passed through in the provider's own format: kept as they came, capped. */
+  bytes(chunk: Uint8Array): void {
+    const room = CHUNKS_CAP - this.#byteCount;
+    this.#byteCount += chunk.byteLength;
+    if (room <= 0) return;
+    // A copy of the part kept, so that the rest of a large chunk is not held to the end of the request.
+    (this.#bytes ??= []).push(Buffer.from(chunk.subarray(0, room)));
+  }
+
   requestText(): string | null {
     const request = this.#request;
     if (request === null || typeof request === 'string') return request;
@@ -114,6 +126,11 @@ export class ContentCapture {
   }
 
   answerText(): string | null {
+    if (this.#bytes) {
+      const kept = Buffer.concat(this.#bytes);
+      const text = capText(kept.toString('utf8'));
+      return this.#byteCount > kept.length ? cut(text, this.#byteCount - kept.length, 'bytes') : text;
+    }
     if (this.#chunks) {
       const text = capText(this.#streamed(this.#chunks));
       return this.#chunksCut ? `${text}${TRUNCATION_MARK} the stream was longer than the log keeps]` : text;

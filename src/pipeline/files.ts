@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/types.js';
 import { NO_MODEL_SLOT } from '../contract/metrics-layout.js';
-import type { FilesRequest, JobData, ResultMeta } from '../contract/messages.js';
+import type { FilesRequest, JobData, ResultMeta, StreamEndMeta, StreamHead } from '../contract/messages.js';
 import { PROVIDER_FACTS, type FilesApi } from '../contract/providers.js';
 import type { JobHandlers } from '../dispatch/channel.js';
 import type { ProviderPool, Ticket } from '../dispatch/pool.js';
@@ -17,6 +17,7 @@ import type { ErrorData } from '../errors/error-data.js';
 import { GatewayError, statusOf, toErrorData } from '../errors/gateway-error.js';
 import type { ResponseSink } from '../http/response.js';
 import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
+import type { RequestLogSettings } from '../observability/request-log.js';
 import type { ResourceOwner, ResourceOwners } from './resource-owners.js';
 import { chooseKey } from './route.js';
 
@@ -34,7 +35,7 @@ export interface FilesRouteApi {
   readonly forwardHeaders: readonly string[];
   /** Why the provider cannot serve these routes, or null when it can; absent: it must be the built-in provider with
    * this files API (the passthrough routes decide otherwise). */
-  readonly refuses?: (provider: ProviderConfig) => string | null;
+  readonly refuses?: (provider: ProviderConfig, prepared: PreparedCall) => string | null;
 }
 
 /** An answer the gateway gives itself, without a provider (a resumable upload's session step). */
@@ -59,6 +60,8 @@ export interface PreparedCall {
   readonly model?: string | null;
   /** Answered by the gateway, with nothing sent upstream. */
   readonly answerNow?: DirectAnswer;
+  /** The call asks the provider for a streamed answer (a passthrough's `stream: true`). */
+  readonly streams?: boolean;
 }
 
 /** What an answer teaches about ownership. */
@@ -100,6 +103,8 @@ export interface FilesDeps {
   readonly pools: ReadonlyMap<string, ProviderPool>;
   readonly owners: ResourceOwners;
   readonly logger: Logger;
+  /** The request log's settings, for the routes it records (the passthrough ones); null or absent: it is off. */
+  readonly requestLog?: RequestLogSettings | null;
 }
 
 interface Target {
@@ -180,7 +185,7 @@ export function chooseTarget(deps: FilesDeps, api: FilesRouteApi, request: Incom
     throw new GatewayError('UNKNOWN_PROVIDER', `provider '${name}' is not configured; configured providers: ${[...deps.providers.keys()].join(', ')}`,
       { param: 'provider' });
   }
-  const refusal = api.refuses?.(provider);
+  const refusal = api.refuses?.(provider, prepared);
   if (refusal) throw new GatewayError('UNSUPPORTED_CAPABILITY', refusal, { param: 'provider', provider: name });
   const files = PROVIDER_FACTS[provider.adapter]?.capabilities.files ?? null;
   if (!api.refuses && (files !== api.api || provider.name !== provider.adapter)) {
@@ -277,6 +282,8 @@ class FilesCall implements JobHandlers {
   #ticket: Ticket | null = null;
   #prepared: PreparedCall | null = null;
   #followed = false;
+  /** A streamed-through answer is waiting for the client's socket to drain: the upstream is paused. */
+  #paused = false;
 
   constructor(private readonly deps: FilesDeps, private readonly api: FilesRouteApi, private readonly operation: FilesOperation,
     private readonly request: IncomingRequest, private readonly sink: ResponseSink, private readonly target: Target,
@@ -284,6 +291,12 @@ class FilesCall implements JobHandlers {
 
   start(prepared: PreparedCall): void {
     this.#prepared = prepared;
+    const access = this.sink.access;
+    access.provider = this.target.provider.name;
+    access.model = this.target.model ?? '';
+    access.keyName = this.target.provider.keys[this.target.keyIndex]?.name ?? '';
+    access.attempts = 1;
+    if (access.dialect !== '') access.modelRequested = prepared.model ?? null;
     this.sink.onAbort({ clientAborted: () => {
       this.#ticket?.cancel();
       this.#ticket = null;
@@ -319,6 +332,7 @@ class FilesCall implements JobHandlers {
 
   onResult(_status: number, body: string | Uint8Array, meta: ResultMeta): void {
     this.#ticket = null;
+    this.sink.access.upstreamMs = (this.sink.access.upstreamMs ?? 0) + meta.upstreamMs;
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     const contentType = meta.contentType || 'application/octet-stream';
     const json = this.#json(bytes, contentType);
@@ -345,11 +359,35 @@ class FilesCall implements JobHandlers {
   }
 
   onChunks(): void {
-    // A files job never streams.
+    // A files job's stream comes as bytes (onBytes), never as chat chunks.
   }
 
-  onEnd(): void {
-    // A files job never streams.
+  /** A streamed-through answer (a passthrough call's): its head, then its bytes as they come, with backpressure. */
+  onBytes(bytes: Uint8Array, head: StreamHead | null): void {
+    const sink = this.sink;
+    if (sink.aborted) return;
+    if (head) {
+      sink.access.stream = true;
+      sink.access.firstTokenMs = performance.now() - this.request.receivedAt;
+      sink.startStream({ 'x-heimdall-provider': this.target.provider.name }, head.contentType, head.status);
+      return;
+    }
+    sink.access.content?.bytes(bytes);
+    if (!sink.write(bytes) && !this.#paused) {
+      // The client reads slower than the provider writes: stop reading upstream until its socket drains.
+      this.#paused = true;
+      this.#ticket?.pause();
+      sink.onWritable(() => {
+        this.#paused = false;
+        this.#ticket?.resume();
+      });
+    }
+  }
+
+  onEnd(meta: StreamEndMeta): void {
+    this.#ticket = null;
+    this.sink.access.upstreamMs = (this.sink.access.upstreamMs ?? 0) + meta.upstreamMs;
+    this.sink.end();
   }
 
   onError(error: ErrorData): void {
@@ -358,6 +396,13 @@ class FilesCall implements JobHandlers {
     if (this.deps.logger.isLevelEnabled(level)) {
       this.deps.logger[level]({ requestId: this.request.requestId, code: error.code, provider: error.provider,
         upstreamStatus: error.upstreamStatus }, error.message);
+    }
+    if (this.sink.streaming) {
+      // The provider's own stream broke off: so does the client's, rather than end as if it were complete (a
+      // passthrough stream is the provider's format, with no place for an error of the gateway's).
+      this.sink.access.errorCode = error.code.toLowerCase();
+      this.sink.breakOff();
+      return;
     }
     // The provider no longer knows the id: neither does the gateway.
     if (error.code === 'UPSTREAM_NOT_FOUND' && this.#prepared?.id) this.deps.owners.delete(this.#prepared.id);

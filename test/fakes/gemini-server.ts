@@ -17,7 +17,8 @@
 // `Transcribed <n> bytes of <mimeType>`.
 // Claude on Vertex: `publishers/anthropic/models/{m}:rawPredict|streamRawPredict`, with `anthropic_version:
 // "vertex-2023-10-16"` in the body and no `model`, is answered by a fake Anthropic API given as `options.anthropicUrl`
-// (Vertex passes Anthropic's answers, events and errors on as they are).
+// (Vertex passes Anthropic's answers, events and errors on as they are); so is Claude's token counter,
+// `publishers/anthropic/models/count-tokens:rawPredict`, with the model in the body.
 //
 // What a request gets is its Scenario, chosen (first match wins) by the `x-fake-scenario` header (JSON), a
 // scenario registered with `fake.script(model, …)`, or the model name's suffix:
@@ -494,6 +495,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     const anthropicError = (status: number, message: string) => sendJsonOf(res, record, status,
       { type: 'error', error: { type: 'invalid_request_error', message } }, { 'content-type': 'application/json' });
     if (!options.anthropicUrl) return sendError(res, record, 404, `Publisher model ${record.model} was not found.`);
+    if (record.model === 'count-tokens') return claudeCountTokens(record, res, anthropicError);
     if (record.action !== 'rawPredict' && record.action !== 'streamRawPredict') {
       return sendError(res, record, 400, `Method ${record.action} is not supported for Anthropic models: use rawPredict or streamRawPredict.`);
     }
@@ -503,14 +505,35 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     if ((record.action === 'streamRawPredict') !== (body.stream === true)) {
       return anthropicError(400, 'stream: streamRawPredict needs "stream": true, rawPredict takes no stream');
     }
-    const upstream = await fetch(`${options.anthropicUrl}/v1/messages`, { method: 'POST',
+    await relayToAnthropic(record, res, '/v1/messages', { model: record.model, ...body });
+  };
+
+  /** Sends the request on to the fake Anthropic API and its answer back as it came, as Vertex passes Claude's on. */
+  const relayToAnthropic = async (record: FakeGeminiRequest, res: ServerResponse, path: string, body: Json) => {
+    const upstream = await fetch(`${options.anthropicUrl}${path}`, { method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': 'vertex', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: record.model, ...body }) });
+      body: JSON.stringify(body) });
     record.status = upstream.status;
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     const text = await upstream.text();
     record.responseBody = text;
     res.end(text);
+  };
+
+  /**
+   * Claude's token counter on Vertex, `publishers/anthropic/models/count-tokens:rawPredict`: Anthropic's count_tokens
+   * body with the model in it (the URL names no model); `anthropic_version` may come along. Counted by the fake
+   * Anthropic API, whose answer (`{"input_tokens": N}`, or its error) goes back as it is.
+   */
+  const claudeCountTokens = async (record: FakeGeminiRequest, res: ServerResponse,
+    anthropicError: (status: number, message: string) => void) => {
+    if (record.action !== 'rawPredict') return sendError(res, record, 400, `Method ${record.action} is not supported for count-tokens: use rawPredict.`);
+    const { anthropic_version: version, ...body } = record.body ?? {};
+    if (version !== undefined && version !== 'vertex-2023-10-16') return anthropicError(400, 'anthropic_version: Input should be \'vertex-2023-10-16\'');
+    if (typeof body.model !== 'string' || !/^claude-/.test(body.model)) {
+      return anthropicError(400, 'model: Field required: the Claude model to count tokens for');
+    }
+    await relayToAnthropic(record, res, '/v1/messages/count_tokens', body);
   };
 
   const writeStream = (record: FakeGeminiRequest, res: ServerResponse, events: Json[], sse: boolean) => {

@@ -10,7 +10,7 @@
 // blocks with their signatures, as LiteLLM names them). Sent back on an assistant message, `thinking_blocks`
 // become thinking blocks again; `reasoning_content` alone cannot, as Anthropic needs the signature.
 
-import { usageData as usageOf, type UsageData } from '../../src/contract/messages.js';
+import { usageData as usageOf, type JobData, type UsageData } from '../../src/contract/messages.js';
 import type { ChatAnswer, StreamState, StreamStep } from './types.js';
 import { isObject, objectsIn, parseObject, type Json } from './json.js';
 import { toolFailed } from './tool-result.js';
@@ -293,6 +293,28 @@ function convertToolChoice(choice: unknown): Json | null {
     return { type: 'tool', name: choice.function.name };
   }
   return null;
+}
+
+/** The fields of a Messages request that Anthropic's token counter takes (`/v1/messages/count_tokens`, Vertex's). */
+const COUNTED_FIELDS = ['messages', 'system', 'tools', 'tool_choice', 'thinking'] as const;
+
+/**
+ * A count_tokens job as Anthropic's token counter takes it: the model, the conversation and what shapes the prompt.
+ * Sampling fields (and the max_tokens the conversion always sets) change no count and are refused by the endpoint.
+ */
+export function anthropicCountTokensRequest(job: JobData): { request: Json; droppedParams: string[] } {
+  const { body, droppedParams } = toAnthropicRequest(job.body);
+  const request: Json = { model: job.model };
+  for (const field of COUNTED_FIELDS) if (body[field] !== undefined) request[field] = body[field];
+  return { request, droppedParams };
+}
+
+/** The counter's `{"input_tokens": N}`, as the count_tokens job answers it. */
+export function anthropicCountTokensAnswer(text: string): ChatAnswer {
+  const answer = JSON.parse(text) as { input_tokens?: unknown };
+  if (!Number.isInteger(answer?.input_tokens)) throw new SyntaxError('the count_tokens answer has no integer input_tokens');
+  // Counting spends no tokens: no usage is recorded.
+  return { body: JSON.stringify({ input_tokens: answer.input_tokens }), usage: null };
 }
 
 /**

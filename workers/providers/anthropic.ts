@@ -13,14 +13,12 @@ import type { FilesRequest, JobData } from '../../src/contract/messages.js';
 import { forwardFilesCall } from './files-forward.js';
 import { joinUrl } from '../upstream/url.js';
 import {
-  anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, nativeMessageAnswer, nativeMessageEvent, toAnthropicRequest,
+  anthropicCountTokensAnswer, anthropicCountTokensRequest, anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, nativeMessageAnswer, nativeMessageEvent, toAnthropicRequest,
 } from './anthropic-shared.js';
 import { modelListAnswer, type CallTarget, type ChatAnswer, type HttpAdapter, type StreamEvent, type StreamState, type StreamStep, type UpstreamCall } from './types.js';
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const API_VERSION = '2023-06-01';
-/** The fields of a Messages request that `/v1/messages/count_tokens` takes. */
-const COUNTED_FIELDS = ['messages', 'system', 'tools', 'tool_choice', 'thinking'] as const;
 
 /** The configured `anthropic-beta` flags (network_config.extra_headers), whatever the header's spelling. */
 function configuredBetas(target: CallTarget): string[] {
@@ -79,11 +77,7 @@ export const anthropic: HttpAdapter = {
   },
 
   countTokensCall(job: JobData, target: CallTarget): UpstreamCall {
-    const { body, droppedParams } = toAnthropicRequest(job.body);
-    // The counter takes the conversation and what shapes the prompt; sampling fields (and the max_tokens the
-    // conversion always sets) change no count and are refused by the endpoint.
-    const request: Record<string, unknown> = { model: job.model };
-    for (const field of COUNTED_FIELDS) if (body[field] !== undefined) request[field] = body[field];
+    const { request, droppedParams } = anthropicCountTokensRequest(job);
     return messagesApiCall(target, '/v1/messages/count_tokens', request, droppedParams, betasIn(job.body));
   },
 
@@ -97,12 +91,7 @@ export const anthropic: HttpAdapter = {
     return modelListAnswer(answer.data.map((model: { id?: unknown } | null) => model?.id));
   },
 
-  countTokensAnswer(text: string): ChatAnswer {
-    const answer = JSON.parse(text) as { input_tokens?: unknown };
-    if (!Number.isInteger(answer?.input_tokens)) throw new SyntaxError('the count_tokens answer has no integer input_tokens');
-    // Counting spends no tokens: no usage is recorded.
-    return { body: JSON.stringify({ input_tokens: answer.input_tokens }), usage: null };
-  },
+  countTokensAnswer: anthropicCountTokensAnswer,
 
   streamEvent(event: StreamEvent, state: StreamState): StreamStep {
     return anthropicStreamStep(event.data, state);

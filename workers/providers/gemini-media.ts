@@ -1,8 +1,9 @@
 // OpenAI's audio and image endpoints in Gemini's API, for gemini.ts and vertex.ts (the same wire format):
 //   speech         generateContent with `responseModalities: ["AUDIO"]` and the voice in `speechConfig`; the answer is
 //                  16-bit mono PCM (`audio/L16;codec=pcm;rate=24000`) in an inlineData part, which the client gets as
-//                  `wav` (the default here: mp3, opus, aac and flac would need an encoder, so asking for one is
-//                  reported as a dropped `response_format`) or as raw `pcm`, which is OpenAI's own PCM format;
+//                  `wav` (the default here), `mp3` (encoded on the worker, media-shared.ts) or raw `pcm`, OpenAI's
+//                  own PCM format; `opus`, `aac` and `flac` have no encoder here and are a 400 naming the formats
+//                  there are (a file in another format than asked would break a client that plays or stores it);
 //   transcription  generateContent with the audio as an inlineData part and the instruction to transcribe; `json`
 //                  and `text` answers (the others need timestamps, which Gemini does not give, and are refused);
 //   images         Imagen models (`imagen-*`) through `:predict`, the others (`gemini-2.5-flash-image`) through
@@ -11,7 +12,7 @@
 import type { JobData, JobFile } from '../../src/contract/messages.js';
 import { usageFromGemini, type GeminiUsageMetadata } from './gemini-shared.js';
 import { isObject, objectsIn, parseObject, type Json } from './json.js';
-import { imageListAnswer, imageRequest, nearestAspectRatio, wavOfPcm } from './media-shared.js';
+import { imageListAnswer, imageRequest, mp3OfPcm, nearestAspectRatio, wavOfPcm } from './media-shared.js';
 import type { MediaAnswer } from './types.js';
 
 const present = (value: unknown): boolean => value !== undefined && value !== null;
@@ -27,12 +28,16 @@ const dropUnread = (body: Json, read: ReadonlySet<string>): string[] =>
   Object.keys(body).filter((name) => !read.has(name) && present(body[name]));
 
 const SPEECH_READ = new Set(['model', 'input', 'voice', 'instructions', 'response_format']);
-const PCM_FORMATS = new Set(['wav', 'pcm']);
+/** The speech formats made from Gemini's PCM; the first is the default. */
+const SPEECH_FORMATS = ['wav', 'mp3', 'pcm'];
 
 export function geminiSpeechCall(job: JobData): GeminiMediaCall {
   const body = job.body as Json;
   const droppedParams = dropUnread(body, SPEECH_READ);
-  if (present(body.response_format) && !PCM_FORMATS.has(body.response_format as string)) droppedParams.push('response_format');
+  if (present(body.response_format) && !SPEECH_FORMATS.includes(body.response_format as string)) {
+    throw new Error(`response_format '${String(body.response_format)}' cannot be made from this provider's speech (16-bit PCM): `
+      + `use ${SPEECH_FORMATS.join(', ')}`);
+  }
   const voice = typeof body.voice === 'string' ? body.voice : (body.voice as { id?: unknown }).id;
   if (typeof voice !== 'string' || voice === '') throw new Error("'voice' must name one of the model's voices (e.g. Kore)");
   // Gemini's speech models take a direction in plain words before the text ("Say cheerfully: …").
@@ -110,7 +115,7 @@ const inlineOf = (parts: Json[], kind: string): InlineData[] =>
   parts.map((part) => part.inlineData).filter((data): data is InlineData => isObject(data) && typeof data.data === 'string'
     && typeof data.mimeType === 'string' && data.mimeType.startsWith(kind));
 
-function speechAnswer(response: Json, job: JobData): MediaAnswer {
+function speechAnswer(response: Json, job: JobData): MediaAnswer | Promise<MediaAnswer> {
   const audio = inlineOf(answerParts(response), 'audio/')[0];
   if (!audio) throw new SyntaxError('the answer holds no audio');
   const usage = usageFromGemini(response.usageMetadata as GeminiUsageMetadata | undefined);
@@ -119,7 +124,9 @@ function speechAnswer(response: Json, job: JobData): MediaAnswer {
   // Anything but raw PCM (L16) is already a file format: passed on as it came.
   if (!/^audio\/(L16|pcm)\b/i.test(mimeType)) return { body: bytes, usage, contentType: mimeType };
   const rate = Number(/rate=(\d+)/.exec(mimeType)?.[1] ?? 24000);
-  if ((job.body as Json).response_format === 'pcm') return { body: bytes, usage, contentType: 'audio/pcm' };
+  const format = (job.body as Json).response_format;
+  if (format === 'pcm') return { body: bytes, usage, contentType: 'audio/pcm' };
+  if (format === 'mp3') return mp3OfPcm(bytes, rate).then((mp3) => ({ body: mp3, usage, contentType: 'audio/mpeg' }));
   return { body: wavOfPcm(bytes, rate), usage, contentType: 'audio/wav' };
 }
 
@@ -143,7 +150,7 @@ function imageAnswer(response: Json): MediaAnswer {
 }
 
 /** A media job's answer in OpenAI's shape, from Gemini's. */
-export function geminiMediaAnswer(text: string, job: JobData): MediaAnswer {
+export function geminiMediaAnswer(text: string, job: JobData): MediaAnswer | Promise<MediaAnswer> {
   const response = parseObject(text, 'the answer');
   if (job.kind === 'speech') return speechAnswer(response, job);
   if (job.kind === 'transcription') return transcriptionAnswer(response, job);

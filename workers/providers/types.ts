@@ -117,8 +117,9 @@ export interface HttpAdapter {
   imageEditCall?(job: JobData, target: CallTarget): UpstreamCall;
   imageVariationCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** A media answer in OpenAI's shape, from the provider's own API's; absent, the answer passes through as the
-   * upstream sent it (the providers that speak OpenAI's format). */
-  mediaAnswer?(text: string, job: JobData): MediaAnswer;
+   * upstream sent it (the providers that speak OpenAI's format). A promise when making it takes long enough to
+   * be done in slices (audio encoded on the worker), so the thread's other jobs go on meanwhile. */
+  mediaAnswer?(text: string, job: JobData): MediaAnswer | Promise<MediaAnswer>;
   /** OpenAI's Responses API (capability `responses`): the client's request, model aside, as it came. */
   responsesCall?(job: JobData, target: CallTarget): UpstreamCall;
   /** Anthropic's Messages API (capability `messages`): the client's request, model aside, as it came; its answer as the

@@ -7,13 +7,17 @@
 // Claude models (`claude-…`, Anthropic's publisher on Vertex) speak Anthropic's Messages API instead, at
 // `publishers/anthropic/models/{model}:rawPredict` (`:streamRawPredict` for a stream): the body of anthropic-shared.ts
 // without `model` (the URL names it) and with `anthropic_version: "vertex-2023-10-16"`; their answers and SSE events
-// are Anthropic's.
+// are Anthropic's. Their tokens are counted at one endpoint for every Claude model,
+// `publishers/anthropic/models/count-tokens:rawPredict`, whose body is Anthropic's count_tokens request, `model`
+// included, and whose answer is Anthropic's `{"input_tokens": N}`.
 
 import type { JobData } from '../../src/contract/messages.js';
 import { serviceAccountOf } from '../upstream/auth/google-oauth.js';
 import { joinUrl } from '../upstream/url.js';
 import { vertexRankAnswer, vertexRankBody, vertexRankUrlPath } from './vertex-rerank.js';
-import { anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, toAnthropicRequest } from './anthropic-shared.js';
+import {
+  anthropicCountTokensAnswer, anthropicCountTokensRequest, anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, toAnthropicRequest,
+} from './anthropic-shared.js';
 import { geminiImageCall, geminiMediaAnswer, geminiSpeechCall, geminiTranscriptionCall, type GeminiMediaCall } from './gemini-media.js';
 import {
   embeddingInputs, geminiChatAnswer, geminiChatRequest, geminiErrorMessage, geminiStreamEvent, geminiTokenCountAnswer,
@@ -23,6 +27,9 @@ import type { CallTarget, ChatAnswer, HttpAdapter, KeyInit, StreamEvent, StreamS
 
 /** The Messages API version Vertex takes in the body, in place of Anthropic's `anthropic-version` header. */
 const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
+
+/** Claude's token counter: one resource for every Claude model, which the body names. */
+const COUNT_TOKENS_RESOURCE = 'publishers/anthropic/models/count-tokens';
 
 /** A Claude model of Anthropic's publisher, named bare (`claude-sonnet-4-5@20250929`) as Vertex's model garden lists it. */
 const isClaude = (model: string) => /^claude-/.test(model);
@@ -96,14 +103,17 @@ export const vertex: HttpAdapter = {
   errorMessage: (text: string) => geminiErrorMessage(text) ?? anthropicErrorMessage(text),
 
   countTokensCall(job: JobData, target: CallTarget): UpstreamCall {
-    if (isClaude(job.model)) throw new Error(`counting tokens is not supported for Claude models on Vertex ('${job.model}')`);
+    if (isClaude(job.model)) {
+      const { request, droppedParams } = anthropicCountTokensRequest(job);
+      return { url: urlFor(target, COUNT_TOKENS_RESOURCE, 'rawPredict'), body: JSON.stringify(request), droppedParams };
+    }
     const url = urlFor(target, job.model, 'countTokens');
     // Vertex counts contents, system instruction, tools and generation config; the rest (toolConfig, safety
     // settings) changes no input token, so it is left out rather than refused.
     const { body: { contents, systemInstruction, tools, generationConfig }, droppedParams } = geminiChatRequest(job);
     return { url, body: JSON.stringify({ contents, systemInstruction, tools, generationConfig }), droppedParams };
   },
-  countTokensAnswer: geminiTokenCountAnswer,
+  countTokensAnswer: (text: string, job: JobData): ChatAnswer => (isClaude(job.model) ? anthropicCountTokensAnswer(text) : geminiTokenCountAnswer(text)),
 
   embeddingsCall(job: JobData, target: CallTarget): UpstreamCall {
     const url = urlFor(target, job.model, 'predict');

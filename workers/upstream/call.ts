@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
-import { FILES_ANSWER_HEADERS, isMediaKind } from '../../src/contract/messages.js';
+import { FILES_ANSWER_HEADERS, isMediaKind, type FilesRequest } from '../../src/contract/messages.js';
 import { answerFor, callFor, mediaAnswer, streamEventFor, type AuthStyle, type ChatAnswer, type HttpAdapter, type KeyInit, type MediaAnswer, type StreamEvent,
   type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
@@ -139,6 +139,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #state: StreamState | null = null;
   #streamEvent: ((event: StreamEvent, state: StreamState) => StreamStep) | null = null;
   #done = false;
+  /** A passthrough answer streamed through as its bytes come (MSG_BYTES), neither decoded nor read whole. */
+  #through = false;
   readonly #request: SignableRequest;
   /** Sends the request again on another connection; null once used, or on the second try. */
   #resend: ((job: Job, request: SignableRequest) => void) | null;
@@ -183,12 +185,17 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#decoder = createDecoder(this.#adapter.streamFormat);
       this.#streamEvent = streamEventFor(this.#adapter, this.#job.data);
       this.#state = { includeUsage: this.#job.data.includeUsage, model: this.#job.data.model, usage: null, scratch: {} };
+    } else if (this.#job.data.kind === 'files' && (this.#job.data.body as unknown as FilesRequest).streamThrough === true
+      && streamedAnswer(statusCode, rawHeaders, this.#contentType)) {
+      this.#through = true;
+      this.#job.streamHead({ status: statusCode, contentType: this.#contentType ?? 'application/octet-stream' });
     }
     return !this.#paused;
   }
 
   onData(chunk: Buffer): boolean {
-    this.#take(chunk);
+    if (this.#through) this.#job.bytes(chunk);
+    else this.#take(chunk);
     return !this.#paused;
   }
 
@@ -233,6 +240,11 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     if (this.#done) return;
+    if (this.#through) {
+      this.#done = true;
+      this.#job.end(null);
+      return;
+    }
     if (this.#decoder) {
       this.#finishStream(this.#brokenStream('the stream ended before its end marker'));
       return;
@@ -247,15 +259,18 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const provider = this.#provider;
     if (this.#status < 400 && isMediaKind(this.#job.data.kind)) {
-      let answer: MediaAnswer;
+      const unreadable = (error: unknown) => this.#job.fail({ code: 'UPSTREAM_ERROR',
+        message: `${provider}: unreadable answer: ${(error as Error).message}`, provider, upstreamStatus: this.#status });
+      const answered = (answer: MediaAnswer) => this.#job.result(answer.body, answer.usage, answer.contentType);
+      let answer: MediaAnswer | Promise<MediaAnswer>;
       try {
         answer = this.#adapter.mediaAnswer ? this.#adapter.mediaAnswer(bytes.toString('utf8'), this.#job.data) : mediaAnswer(bytes, this.#contentType);
       } catch (error) {
-        this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${provider}: unreadable answer: ${(error as Error).message}`,
-          provider, upstreamStatus: this.#status });
+        unreadable(error);
         return;
       }
-      this.#job.result(answer.body, answer.usage, answer.contentType);
+      if (answer instanceof Promise) answer.then(answered, unreadable);
+      else answered(answer);
       return;
     }
     const text = bytes.toString('utf8');
@@ -302,6 +317,16 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#job.fail(error);
     this.#abortRequest?.(new Error(error.message));
   }
+}
+
+/**
+ * Whether a successful answer is a stream to pass on as it comes: an event stream, or a body whose end only the
+ * connection tells (chunked, or delimited by the close). An answer with a length is read whole: one message back.
+ */
+function streamedAnswer(status: number, rawHeaders: Buffer[], contentType: string | undefined): boolean {
+  if (status === 204 || status === 304) return false;
+  if (contentType !== undefined && /^\s*(text\/event-stream|application\/(x-)?ndjson)/i.test(contentType)) return true;
+  return headerOf(rawHeaders, 'content-length') === undefined;
 }
 
 function filesAnswerHeaders(rawHeaders: Buffer[]): Record<string, string> | undefined {

@@ -68,9 +68,7 @@ describe('/openai_passthrough', () => {
     expect(h.fake.requests).toHaveLength(1);
   });
 
-  it('refuses a streamed call and a path that would leave the base URL', async () => {
-    const stream = await apiError(openai.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'x' }] }));
-    expect(stream.status).toBe(400);
+  it('refuses a path that would leave the base URL', async () => {
     // A URL string would have its dot segments resolved by the client (WHATWG URL): the path option goes as written.
     for (const path of ['/openai_passthrough/v1/%2e%2e/admin', '/openai_passthrough//evil.example/v1', '/openai_passthrough/user@evil/v1']) {
       const status = await new Promise<number>((resolve, reject) => {
@@ -106,7 +104,5 @@ describe('/genai_passthrough', () => {
     expect(answer.text).toBeTruthy();
     const sent = geminiFake.requests.at(-1)!;
     expect(sent.path).toMatch(/^\/v1beta\/models\/gemini-2\.0-flash:generateContent/);
-    const stream = ai.models.generateContentStream({ model: 'gemini-2.0-flash', contents: 'x' });
-    await expect(stream).rejects.toThrow(/streamed calls are not supported/);
   });
 });

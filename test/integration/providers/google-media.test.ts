@@ -2,6 +2,7 @@
 // Vertex, through the real, built gateway (`npx tsc -b` first) with the `openai` SDK as the client. One fake serves
 // both of Google's APIs (gemini-server.ts), with a fake Anthropic API behind Vertex's `publishers/anthropic` routes.
 
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeImageBytes, fakeSpeechPcm } from '../../fakes/gemini-server.js';
@@ -60,15 +61,24 @@ describe.each([
     expect(dropped(response)).toBeNull();
   });
 
-  it('speech as raw pcm; an encoded format it cannot give is answered as WAV and reported', async () => {
+  it('speech as raw pcm, as mp3 encoded on the worker; a format it cannot make is the SDK\'s BadRequestError', async () => {
     const pcm = await h.client.audio.speech.create({ model: `${provider}/gemini-2.5-flash-preview-tts`, voice: 'Puck', input: 'hi',
       response_format: 'pcm' }).withResponse();
     expect(pcm.response.headers.get('content-type')).toBe('audio/pcm');
     expect(Buffer.from(await pcm.data.arrayBuffer())).toEqual(fakeSpeechPcm('hi'));
     const mp3 = await h.client.audio.speech.create({ model: `${provider}/gemini-2.5-flash-preview-tts`, voice: 'Puck', input: 'hi',
       response_format: 'mp3', speed: 1.5 }).withResponse();
-    expect(mp3.response.headers.get('content-type')).toBe('audio/wav');
-    expect(dropped(mp3.response)?.split(',').sort()).toEqual(['response_format', 'speed']);
+    expect(mp3.response.headers.get('content-type')).toBe('audio/mpeg');
+    const frame = Buffer.from(await mp3.data.arrayBuffer());
+    // An MPEG-2 Layer III frame at 24 kHz: the sync word, the version and layer, then the sample rate's index.
+    expect([frame[0], frame[1] & 0xfe, (frame[2] >> 2) & 3]).toEqual([0xff, 0xf2, 1]);
+    expect(dropped(mp3.response)).toBe('speed');
+    const requests = vertex.fake.requests.length;
+    const opus = await apiError(h.client.audio.speech.create({ model: `${provider}/gemini-2.5-flash-preview-tts`, voice: 'Puck', input: 'hi',
+      response_format: 'opus' }));
+    expect(opus).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(opus.message).toMatch(/response_format 'opus' cannot be made .*use wav, mp3, pcm/);
+    expect(vertex.fake.requests.length).toBe(requests);
   });
 
   it('a voice Gemini does not have → its 400, as the SDK\'s BadRequestError', async () => {
@@ -158,5 +168,27 @@ describe('Claude models on vertex', () => {
   it('an Anthropic error passes on with its status and message', async () => {
     const error = await apiError(h.client.chat.completions.create({ model: 'vertex/claude-haiku-4-5-error-529', messages: user('x') }));
     expect(error.status).toBe(503);
+  });
+
+  it('counts tokens at count-tokens:rawPredict, the model in the body, for the Anthropic SDK and /v1/responses/input_tokens', async () => {
+    const anthropic = new Anthropic({ baseURL: `${h.url}/anthropic`, apiKey: 'client-key', maxRetries: 0 });
+    const counted = await anthropic.messages.countTokens({ model: 'vertex/claude-sonnet-4-5@20250929', system: 'Be brief.',
+      messages: [{ role: 'user', content: 'How many tokens is this?' }],
+      tools: [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }] });
+    const sent = lastRequest();
+    expect(sent.path).toBe(path('count-tokens', 'rawPredict'));
+    expect(sent.headers.authorization).toMatch(/^Bearer ya29\./);
+    expect(sent.body).toMatchObject({ model: 'claude-sonnet-4-5@20250929', system: 'Be brief.',
+      messages: [{ role: 'user', content: 'How many tokens is this?' }] });
+    expect(sent.body).not.toHaveProperty('max_tokens');
+    // The fake Anthropic API counted it: what it answered is what the client got.
+    expect(counted.input_tokens).toBe((JSON.parse(sent.responseBody!) as { input_tokens: number }).input_tokens);
+    expect(counted.input_tokens).toBeGreaterThan(0);
+    expect(vertex.anthropic.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
+
+    const openai = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'client-key', maxRetries: 0 });
+    const input = await openai.responses.inputTokens.count({ model: 'vertex/claude-haiku-4-5@20251001', input: 'Count me' });
+    expect(input.input_tokens).toBeGreaterThan(0);
+    expect(lastRequest().body).toMatchObject({ model: 'claude-haiku-4-5@20251001' });
   });
 });

@@ -1,5 +1,6 @@
 // The pure transforms of Gemini's media (gemini-media.ts) and the shared ones (media-shared.ts): what the
 // integration suite (test/integration/providers/google-media.test.ts) cannot easily provoke from a fake.
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { JobData } from '../../../../src/contract/messages.js';
 import { geminiImageCall, geminiMediaAnswer, geminiSpeechCall } from '../../../../workers/providers/gemini-media.js';
@@ -41,8 +42,38 @@ describe('Gemini media', () => {
     expect(() => geminiSpeechCall(job('speech', { input: 'x', voice: {} }))).toThrow(/voice/);
   });
 
-  it('answers a speech that was not raw PCM with its own type; a blocked prompt or no audio is unreadable', () => {
-    const wav = geminiMediaAnswer(JSON.stringify({ candidates: [{ content: { parts: [{ inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } }] } }] }),
+  it('refuses a speech format it cannot make from PCM, naming those it can', () => {
+    for (const format of ['opus', 'aac', 'flac', 'ogg']) {
+      expect(() => geminiSpeechCall(job('speech', { input: 'x', voice: 'Kore', response_format: format })))
+        .toThrow(new RegExp(`response_format '${format}' cannot be made.*use wav, mp3, pcm`));
+    }
+    expect(geminiSpeechCall(job('speech', { input: 'x', voice: 'Kore', response_format: 'mp3' })).droppedParams).toEqual([]);
+  });
+
+  it('encodes a long PCM answer as MP3 in slices, its frames covering every sample', async () => {
+    // 3 s of a 24 kHz tone, from an odd offset (as base64 decoding may leave it).
+    const samples = 24000 * 3;
+    const pcm = Buffer.alloc(samples * 2 + 1).subarray(1);
+    for (let i = 0; i < samples; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 24000)), i * 2);
+    const answer = await geminiMediaAnswer(JSON.stringify({ candidates: [{ content: { parts: [{ inlineData: {
+      mimeType: 'audio/L16;codec=pcm;rate=24000', data: pcm.toString('base64') } }] } }] }),
+    job('speech', { input: 'x', voice: 'Kore', response_format: 'mp3' }));
+    expect(answer.contentType).toBe('audio/mpeg');
+    const mp3 = Buffer.from(answer.body as Uint8Array);
+    // MPEG-2 Layer III frames at 24 kHz, 64 kbit/s: 576 samples and 192 bytes (a padded one 193) each.
+    let frames = 0;
+    for (let at = 0; at + 4 <= mp3.length; frames++) {
+      expect([mp3[at], mp3[at + 1] & 0xfe]).toEqual([0xff, 0xf2]);
+      expect((mp3[at + 2] >> 4) & 0xf).toBe(8);
+      expect((mp3[at + 2] >> 2) & 3).toBe(1);
+      at += 192 + ((mp3[at + 2] >> 1) & 1);
+    }
+    expect(frames * 576).toBeGreaterThanOrEqual(samples);
+    expect(frames * 576).toBeLessThan(samples + 576 * 4);
+  });
+
+  it('answers a speech that was not raw PCM with its own type; a blocked prompt or no audio is unreadable', async () => {
+    const wav = await geminiMediaAnswer(JSON.stringify({ candidates: [{ content: { parts: [{ inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } }] } }] }),
       job('speech', { input: 'x', voice: 'Kore' }));
     expect(wav.contentType).toBe('audio/wav');
     expect(Buffer.from(wav.body as Uint8Array).toString('latin1')).toBe('RIFF');
@@ -60,9 +91,15 @@ describe('Gemini media', () => {
 });
 
 describe('Claude on Vertex', () => {
-  it('refuses counting tokens of a Claude model with a clear message', () => {
+  it('counts tokens at count-tokens:rawPredict, with the model and the counted fields in the body', () => {
+    const privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const target = { baseUrl: 'http://127.0.0.1:9', key: { value: '', configs: { vertex_key_config: { project_id: 'p', region: 'us-east5',
-      auth_credentials: { type: 'service_account', client_email: 'a@b', private_key: 'k', token_uri: 'http://x' } } } } };
-    expect(() => vertex.countTokensCall!(job('count_tokens', { messages: [] }, 'claude-sonnet-4-5@20250929'), target)).toThrow(/Claude models on Vertex/);
+      auth_credentials: { type: 'service_account', client_email: 'a@b', private_key: privateKey, token_uri: 'http://x' } } } } };
+    const counting = job('count_tokens', { messages: [{ role: 'user', content: 'hi' }], temperature: 0.2 }, 'claude-sonnet-4-5@20250929');
+    const call = vertex.countTokensCall!(counting, target);
+    expect(call.url).toBe('http://127.0.0.1:9/v1/projects/p/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict');
+    expect(JSON.parse(call.body as string)).toEqual({ model: 'claude-sonnet-4-5@20250929', messages: [{ role: 'user', content: 'hi' }] });
+    expect(JSON.parse(vertex.countTokensAnswer!('{"input_tokens":12}', counting).body as string)).toEqual({ input_tokens: 12 });
+    expect(() => vertex.countTokensAnswer!('{"totalTokens":12}', counting)).toThrow(/input_tokens/);
   });
 });
