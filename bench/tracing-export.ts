@@ -42,6 +42,15 @@ const ticks = (tids: readonly string[]): [number, number] => tids.reduce<[number
   }
 }, [0, 0]);
 
+/** Times the threads went to sleep (voluntary context switches): a thread's wake-ups. */
+const wakeUps = (tids: readonly string[]): number => tids.reduce((sum, tid) => {
+  try {
+    return sum + Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return sum;
+  }
+}, 0);
+
 const sink = spawnChild('otlp-sink', process.execPath, [fileURLToPath(new URL('./otlp-sink.js', import.meta.url))]);
 try {
   const port = await waitForListening(sink);
@@ -68,6 +77,8 @@ try {
   const results: number[] = [];
   await run(2000);
   const startTicks = ticks(threads);
+  const startWakeUps = wakeUps(threads);
+  const startExports = (await (await request(`http://127.0.0.1:${port}/stats`)).body.json() as Record<string, number>).exports;
   let traces = 0;
   for (let rep = 0; rep < reps; rep++) {
     const cpu = cpuNs(threads);
@@ -77,6 +88,7 @@ try {
     results.push((cpuNs(threads) - cpu) / 1000 / sent);
   }
   const endTicks = ticks(threads);
+  const woke = wakeUps(threads) - startWakeUps;
   const share = (i: number) => ((endTicks[i] - startTicks[i]) * 10_000 / traces).toFixed(2);
   const counters = exporter.counters();
   await exporter.close();
@@ -84,7 +96,8 @@ try {
   const [low, high] = range(results)!;
   console.log(`exporter thread CPU per 4-span trace at ${rate} traces/s, batch ${batch}: ${median(results)!.toFixed(2)} µs `
     + `(${low.toFixed(2)}–${high.toFixed(2)}; user ${share(0)}, system ${share(1)}); exported ${counters.exported}, dropped ${counters.dropped}; `
-    + `${stats.exports} exports, ${(stats.bytes / counters.exported).toFixed(0)} bytes a span, ${stats.connections} connections`);
+    + `${stats.exports} exports, ${(stats.bytes / counters.exported).toFixed(0)} bytes a span, ${stats.connections} connections, `
+    + `${(woke / Math.max(1, stats.exports - startExports)).toFixed(1)} wake-ups an export`);
   console.log(JSON.stringify({ rate, batch, reps, seconds, results, counters, sink: stats }));
 } finally {
   await stop(sink);
