@@ -5,27 +5,38 @@
  * (the front; worker threads, the provider's and the exporter's; the rest). Each repetition starts a fresh gateway
  * per mode, in an order that rotates between repetitions, and loads it closed-loop for a warm-up then a measured
  * window; the figure is the CPU of the process's threads (schedstat) over the 2xx answers of the window.
- * Goal (issue 28): on ÷ off ≤ 1.15, and zero ÷ off within the noise.
+ * Goal (issue 28): on ÷ off ≤ 1.15, and zero ÷ off within the noise. Besides the medians, each repetition's own
+ * on ÷ off (the windows next to each other in time) is reported, which a machine whose load drifts disturbs less.
  *
- *   npm run build && node dist/bench/tracing.js [--reps 3] [--duration 8] [--warmup 2] [--connections 32]
+ * `--before DIR` adds a mode `before`: sampling 1 with another build's gateway (DIR is that checkout's dist/, e.g. a
+ * copy made before a change), so that a change is measured against what it replaces in the same run.
+ *
+ * `--keep` starts each mode's gateway once and keeps it for every repetition (still rotating the order): on a loaded
+ * machine, where a start takes many seconds, more and shorter repetitions fit in the same time. Each window still has
+ * its warm-up.
+ *
+ *   npm run build && node dist/bench/tracing.js [--reps 3] [--duration 8] [--warmup 2] [--connections 32] [--before DIR]
+ *     [--keep]
  *
  * The last line of stdout is a one-line JSON summary.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { num, parseFlags, str } from './args.js';
+import { bool, num, parseFlags, str } from './args.js';
 import { killAll, spawnChild, stop, waitForListening, type Child } from './children.js';
 import { cpuWindow, pickGenerator } from './generators.js';
 import type { ThreadRole } from './procfs.js';
-import { printModeRows } from './report.js';
+import { median, printModeRows, range } from './report.js';
 
-const MODES = ['off', 'zero', 'on'] as const;
-type Mode = (typeof MODES)[number];
+type Mode = 'off' | 'zero' | 'on' | 'before';
 
 const flags = parseFlags(process.argv.slice(2));
+const beforeDir = str(flags, 'before', '');
+const keep = bool(flags, 'keep');
+const MODES: readonly Mode[] = beforeDir ? ['off', 'zero', 'on', 'before'] : ['off', 'zero', 'on'];
 const reps = Math.max(1, Math.floor(num(flags, 'reps', 3)));
 const durationS = num(flags, 'duration', 8);
 const warmupS = num(flags, 'warmup', 2);
@@ -49,25 +60,31 @@ interface Window {
   dropped: number | null;
 }
 
-async function measure(mock: number, collector: number, mode: Mode, rep: number): Promise<Window> {
-  const gateway: Child = spawnChild(`heimdall-${mode}`, process.execPath, [here('./tracing-gateway.js'), '--upstream', String(mock),
-    '--mode', mode, '--collector', String(collector)]);
-  try {
-    const port = await waitForListening(gateway, 30_000);
-    const spec = { url: `http://127.0.0.1:${port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
-    const { load, failed, cpuUsPerRequest, byThread } = await cpuWindow(generator, gateway.pid, spec,
-      { warmup: warmupS, measured: durationS }, workDir, here('./loadgen.js'));
-    let dropped: number | null = null;
-    if (mode === 'on') {
-      const metrics = await (await request(`http://127.0.0.1:${port}/metrics`)).body.text();
-      dropped = Number(/^heimdall_trace_spans_dropped_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
-    }
-    return { mode, rep, rps: load.rps, ok: load.ok, failed, cpuUsPerRequest, byThread, dropped };
-  } finally {
-    await stop(gateway);
-  }
+interface Running {
+  child: Child;
+  port: number;
 }
 
+async function launch(mock: number, collector: number, mode: Mode): Promise<Running> {
+  const script = mode === 'before' ? join(resolve(beforeDir), 'bench/tracing-gateway.js') : here('./tracing-gateway.js');
+  const child: Child = spawnChild(`heimdall-${mode}`, process.execPath, [script, '--upstream', String(mock),
+    '--mode', mode === 'before' ? 'on' : mode, '--collector', String(collector)]);
+  return { child, port: await waitForListening(child, 60_000) };
+}
+
+async function measure(gateway: Running, mode: Mode, rep: number): Promise<Window> {
+  const spec = { url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
+  const { load, failed, cpuUsPerRequest, byThread } = await cpuWindow(generator, gateway.child.pid, spec,
+    { warmup: warmupS, measured: durationS }, workDir, here('./loadgen.js'));
+  let dropped: number | null = null;
+  if (mode === 'on' || mode === 'before') {
+    const metrics = await (await request(`http://127.0.0.1:${gateway.port}/metrics`)).body.text();
+    dropped = Number(/^heimdall_trace_spans_dropped_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
+  }
+  return { mode, rep, rps: load.rps, ok: load.ok, failed, cpuUsPerRequest, byThread, dropped };
+}
+
+const kept = new Map<Mode, Running>();
 const mockChild = spawnChild('mock', process.execPath, [here('./mock-upstream.js'), '--port', '0']);
 const sinkChild = spawnChild('otlp-sink', process.execPath, [here('./otlp-sink.js')]);
 try {
@@ -78,7 +95,17 @@ try {
     // The order rotates, so that no mode always runs first (or last) on a machine whose load drifts.
     const order = MODES.map((_, i) => MODES[(i + rep - 1) % MODES.length]);
     for (const mode of order) {
-      const w = await measure(mock, collector, mode, rep);
+      let gateway = kept.get(mode);
+      if (!gateway) {
+        gateway = await launch(mock, collector, mode);
+        if (keep) kept.set(mode, gateway);
+      }
+      let w: Window;
+      try {
+        w = await measure(gateway, mode, rep);
+      } finally {
+        if (!keep) await stop(gateway.child);
+      }
       windows.push(w);
       process.stderr.write(`rep ${rep} ${mode.padEnd(7)} ${w.rps.toFixed(0)} req/s, ${w.cpuUsPerRequest.toFixed(1)} µs CPU/request `
         + `(front ${w.byThread.main.toFixed(1)}, workers ${w.byThread.workers.toFixed(1)}, other ${w.byThread.other.toFixed(1)})`
@@ -89,10 +116,20 @@ try {
   const off = rows[0].cpuUsPerRequest!;
   const goal = rows[2].cpuUsPerRequest! / off;
   const zero = rows[1].cpuUsPerRequest! / off;
+  // Each repetition's own ratio: its windows ran one after the other, under about the same load.
+  const paired = Object.fromEntries(MODES.slice(1).map((mode) => {
+    const ratios = Array.from({ length: reps }, (_, i) => windows.find((w) => w.rep === i + 1 && w.mode === mode)!.cpuUsPerRequest
+      / windows.find((w) => w.rep === i + 1 && w.mode === 'off')!.cpuUsPerRequest);
+    const [low, high] = range(ratios)!;
+    console.log(`${mode} ÷ off within each repetition: median ${median(ratios)!.toFixed(3)} (${low.toFixed(3)}–${high.toFixed(3)})`);
+    return [mode, ratios];
+  }));
   console.log(`goal: on ÷ off ≤ 1.15: ${goal.toFixed(3)} ${goal <= 1.15 ? 'met' : 'NOT met'}; zero ÷ off: ${zero.toFixed(3)}`);
-  console.log(JSON.stringify({ generator, connections, reps, durationS, rows, windows, goal: { ratio: goal, met: goal <= 1.15 }, zero }));
+  console.log(JSON.stringify({ generator, connections, reps, durationS, rows, windows, paired,
+    goal: { ratio: goal, met: goal <= 1.15 }, zero }));
   process.exitCode = windows.some((w) => w.failed > 0) ? 1 : 0;
 } finally {
+  for (const gateway of kept.values()) await stop(gateway.child);
   await stop(mockChild);
   await stop(sinkChild);
   killAll();

@@ -5,7 +5,7 @@
 
 import type { AttemptTimes, JobData, ResultMeta, StreamEndMeta, UsageData } from '../../contract/messages.js';
 import type { ErrorData } from '../../errors/error-data.js';
-import { MAX_CONTENT_CHARS, type AttemptReport, type AttemptTiming, type RequestTrace } from './spans.js';
+import { MAX_CONTENT_CHARS, type AttemptReport, type RequestTrace } from './spans.js';
 
 const MODEL = /"model"\s*:\s*"([^"]{1,200})"/;
 const FINISH = /"(?:finish_reason|stop_reason)"\s*:\s*"([^"]{1,64})"/g;
@@ -23,16 +23,14 @@ export interface TracedProvider {
   readonly keys: readonly { readonly name: string }[];
 }
 
-const timingOf = (times: AttemptTimes | undefined): AttemptTiming | null => times
-  ? { jobStart: times[0], upstreamStart: times[1], headers: times[2], upstreamStatus: times[3] }
-  : null;
-
 export class AttemptTracer {
   readonly #trace: RequestTrace;
   readonly #provider: TracedProvider;
   readonly #fallbackIndex: number;
   readonly #operation: string;
-  #spanId = '';
+  /** The current try's span id (two words; 0, 0 before a try starts). */
+  #spanHi = 0;
+  #spanLo = 0;
   #submittedAt = 0;
   #responseModel: string | null = null;
   #finishReasons: string[] | null = null;
@@ -48,14 +46,18 @@ export class AttemptTracer {
 
   /** A try starts: a span id of its own, and the traceparent that names it for the upstream. */
   submitted(job: JobData, now: number): void {
-    const next = this.#trace.nextAttempt();
-    this.#spanId = next.spanId;
+    this.#newSpan();
     this.#submittedAt = now;
-    job.trace = next.traceparent;
+    job.trace = this.#trace.traceparent(this.#spanHi, this.#spanLo);
     this.#responseModel = null;
     this.#finishReasons = null;
     this.#output = null;
     this.#outputChars = 0;
+  }
+
+  #newSpan(): void {
+    this.#spanHi = this.#trace.spanHi();
+    this.#spanLo = this.#trace.spanLo(this.#spanHi);
   }
 
   #scan(text: string): void {
@@ -95,14 +97,15 @@ export class AttemptTracer {
 
   #record(job: JobData | null, retry: number, times: AttemptTimes | undefined, usage: UsageData | null, firstToken: number | null,
     error: ErrorData | null, output: string | null): void {
-    if (this.#spanId === '') this.#spanId = this.#trace.nextAttempt().spanId;
+    if (this.#spanHi === 0 && this.#spanLo === 0) this.#newSpan();
     const capture = this.#trace.captureContent;
     const body = job?.body;
     const report: AttemptReport = {
-      spanId: this.#spanId,
+      spanHi: this.#spanHi,
+      spanLo: this.#spanLo,
       submittedAt: this.#submittedAt || performance.now(),
       settledAt: performance.now(),
-      timing: timingOf(times),
+      times: times ?? null,
       operation: this.#operation,
       system: this.#provider.adapter,
       provider: this.#provider.name,
@@ -121,7 +124,8 @@ export class AttemptTracer {
       input: capture && body ? JSON.stringify(body.messages ?? body.input ?? body.prompt ?? null) : null,
       output: capture ? output : null,
     };
-    this.#spanId = '';
+    this.#spanHi = 0;
+    this.#spanLo = 0;
     this.#submittedAt = 0;
     this.#trace.attempt(report);
   }

@@ -1,6 +1,7 @@
 // The exporter thread: takes batches of spans the front thread encoded (exporter.ts), wraps them into OTLP
-// ExportTraceServiceRequests and sends them to the collector over HTTP or gRPC, at most two exports in flight. Nothing here can slow a request:
-// the front thread only posts bytes here, and refuses traces once the shared `queued` count is at the bound.
+// ExportTraceServiceRequests and sends them to the collector over HTTP or gRPC, at most two exports in flight.
+// Nothing here can slow a request: the front thread only posts bytes here, and refuses spans once the shared `queued`
+// count is at the bound.
 // An export that fails is dropped and counted, not retried: a collector that is down must not grow a backlog.
 
 import { connect, constants as h2, type ClientHttp2Session } from 'node:http2';
@@ -9,24 +10,26 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TracingConfig } from '../../config/types.js';
 import { encodeTraceRequestParts, type ExportResource } from './otlp-proto.js';
-import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, type ExportThreadData, type ToExportThread } from './exporter.js';
+import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, MAX_HANDOFF_BYTES, type ExportThreadData, type ToExportThread } from './exporter.js';
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+/** An export's spans stop short of this many bytes (with whole hand-offs): the OpenTelemetry Collector refuses a gRPC
+ * message past 4 MiB by default. */
+const MAX_EXPORT_BYTES = 3 * MAX_HANDOFF_BYTES;
 /** How often a failing collector is reported to the front's log: once a minute is enough to be seen. */
 const REPORT_EVERY_MS = 60_000;
 
 const data = workerData as ExportThreadData;
 const settings: TracingConfig = data.settings;
 const counters = new BigInt64Array(data.counters);
+const queued = new Int32Array(data.counters, 0, 1);
 const resource: ExportResource = { attributes: settings.resource, scopeName: 'heimdall', scopeVersion: data.version };
 
-/** Encoded spans in arrival order, and how many spans they hold in all. */
+/** Encoded spans in arrival order. */
 let queue: { bytes: Uint8Array; count: number }[] = [];
-let queuedSpans = 0;
 /** Exports in flight; a second one starts only when a full batch waits, so a slow round trip halves the rate less. */
 let inFlight = 0;
 const MAX_IN_FLIGHT = 2;
-let timer: NodeJS.Timeout | null = null;
 let flushWaiter: (() => void) | null = null;
 let lastReport = 0;
 
@@ -38,20 +41,15 @@ function report(message: string): void {
 }
 
 function settle(count: number, ok: boolean): void {
-  Atomics.sub(counters, COUNTER_QUEUED, BigInt(count));
+  Atomics.sub(queued, COUNTER_QUEUED, count);
   Atomics.add(counters, ok ? COUNTER_EXPORTED : COUNTER_DROPPED, BigInt(count));
 }
 
+// The waiting for a batch to fill is done on the front thread, which hands spans over at `max_export_batch_size` or
+// after `schedule_delay_ms`: a hand-off is exported at once, so this thread wakes once per hand-off and once per
+// answer, never for a timer of its own (each wake-up of a thread that sleeps between exports costs a few hundred µs).
 function schedule(): void {
-  if (inFlight >= MAX_IN_FLIGHT || timer || queue.length === 0) return;
-  if (queuedSpans >= settings.maxBatchSpans || flushWaiter) {
-    void exportNext();
-    return;
-  }
-  timer = setTimeout(() => {
-    timer = null;
-    void exportNext();
-  }, settings.scheduleDelayMs);
+  if (inFlight < MAX_IN_FLIGHT && queue.length > 0) void exportNext();
 }
 
 async function exportNext(): Promise<void> {
@@ -60,15 +58,20 @@ async function exportNext(): Promise<void> {
     return;
   }
   inFlight++;
-  // Whole hand-offs, at least one, up to the batch size: a hand-off holds at most about one batch already.
+  // Whole hand-offs, at least one, up to the batch size and MAX_EXPORT_BYTES: a hand-off holds at most about one batch
+  // and MAX_HANDOFF_BYTES already.
   let count = 0;
+  let bytes = 0;
   let taken = 0;
-  while (taken < queue.length && (taken === 0 || count + queue[taken].count <= settings.maxBatchSpans)) count += queue[taken++].count;
+  while (taken < queue.length && (taken === 0 || (count + queue[taken].count <= settings.maxBatchSpans
+    && bytes + queue[taken].bytes.length <= MAX_EXPORT_BYTES))) {
+    count += queue[taken].count;
+    bytes += queue[taken++].bytes.length;
+  }
   const batch = queue.slice(0, taken).map((entry) => entry.bytes);
   queue = queue.slice(taken);
-  queuedSpans -= count;
-  // Another full batch may already wait: it need not wait for this round trip.
-  if (queuedSpans >= settings.maxBatchSpans || flushWaiter) schedule();
+  // Another hand-off may already wait: it need not wait for this round trip.
+  schedule();
   let ok = false;
   try {
     await send(encodeTraceRequestParts(resource, batch));
@@ -192,7 +195,6 @@ const send = settings.protocol === 'grpc' ? sendGrpc : sendHttp;
 parentPort!.on('message', (message: ToExportThread) => {
   if (message.type === 'spans') {
     queue.push({ bytes: message.bytes, count: message.count });
-    queuedSpans += message.count;
     schedule();
     return;
   }
@@ -201,10 +203,6 @@ parentPort!.on('message', (message: ToExportThread) => {
     flushWaiter = null;
     parentPort!.postMessage({ type: 'flushed' });
   };
-  if (timer) {
-    clearTimeout(timer);
-    timer = null;
-  }
   if (inFlight > 0) return;
   if (queue.length === 0) flushWaiter();
   else void exportNext();

@@ -1,22 +1,30 @@
-// The front thread's end of the exporter: a finished trace's spans are encoded as OTLP protobuf at once (into one
-// growing buffer) and go to the exporter thread (export-thread.ts) as transferred bytes, one postMessage per batch,
-// never one per request. The queue is bounded by a count both threads see (`queued`, in shared memory): a trace that
-// would pass it is dropped whole and counted, so a collector that is down or slow costs the front thread one
-// comparison per request, never memory or time.
+// The front thread's end of the exporter: each span is encoded as OTLP protobuf as it finishes (into one growing
+// buffer, spans.ts writes it) and the buffer goes to the exporter thread (export-thread.ts) as transferred bytes, one
+// postMessage per batch, never one per request. The queue is bounded by a count both threads see (`queued`, in shared
+// memory): a span that would pass it is dropped and counted before it is encoded (as OpenTelemetry's batch span
+// processor drops), so a collector that is down or slow costs the front thread one comparison per span, never memory
+// or time.
 
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { TracingConfig } from '../../config/types.js';
 import { SpanEncoder } from './otlp-proto.js';
-import type { SpanRecord, SpanSink } from './spans.js';
+import type { SpanSink } from './spans.js';
 
+/**
+ * The shared counters: spans queued (handed off, not yet settled) as an Int32 in the first eight bytes, read by the
+ * front for every span (a BigInt's conversion would cost more than the comparison); then the totals as BigInt64s.
+ */
 export const COUNTER_QUEUED = 0;
 export const COUNTER_DROPPED = 1;
 export const COUNTER_EXPORTED = 2;
 const COUNTERS = 3;
 
-/** A trace's spans reach the exporter thread at most this long after the trace ends. */
-const HANDOFF_MS = 100;
+/**
+ * A hand-off holds at most this many bytes of spans (about 3,500 spans without content): an export is made of whole
+ * hand-offs up to MAX_EXPORT_BYTES, and the OpenTelemetry Collector's gRPC receiver refuses a message past 4 MiB.
+ */
+export const MAX_HANDOFF_BYTES = 1 << 20;
 /** Shutdown waits this long for the last export. */
 const FLUSH_LIMIT_MS = 2000;
 
@@ -38,17 +46,22 @@ export const METRIC_SPANS_EXPORTED = { name: 'heimdall_trace_spans_exported_tota
 export class TraceExporter implements SpanSink {
   readonly #thread: Worker;
   readonly #counters: BigInt64Array;
+  readonly #queued: Int32Array;
   readonly #max: number;
   readonly #batch: number;
   readonly #pending = new SpanEncoder();
   #timer: NodeJS.Timeout | null = null;
+  /** A span reaches the exporter thread at most this long after it ends (`schedule_delay_ms`). */
+  readonly #delayMs: number;
   #closed = false;
 
   constructor(settings: TracingConfig, version: string, logger: Logger) {
     const buffer = new SharedArrayBuffer(COUNTERS * BigInt64Array.BYTES_PER_ELEMENT);
     this.#counters = new BigInt64Array(buffer);
+    this.#queued = new Int32Array(buffer, 0, 1);
     this.#max = settings.maxQueueSpans;
     this.#batch = settings.maxBatchSpans;
+    this.#delayMs = settings.scheduleDelayMs;
     const data: ExportThreadData = { settings, counters: buffer, version };
     this.#thread = new Worker(new URL('./export-thread.js', import.meta.url), { workerData: data, name: 'heimdall-otlp-exporter' });
     this.#thread.unref();
@@ -61,15 +74,17 @@ export class TraceExporter implements SpanSink {
     });
   }
 
-  push(spans: SpanRecord[]): void {
-    const queued = Number(Atomics.load(this.#counters, COUNTER_QUEUED)) + this.#pending.count;
-    if (this.#closed || queued + spans.length > this.#max) {
-      Atomics.add(this.#counters, COUNTER_DROPPED, BigInt(spans.length));
-      return;
+  open(): SpanEncoder | null {
+    if (this.#closed || Atomics.load(this.#queued, COUNTER_QUEUED) + this.#pending.count >= this.#max) {
+      Atomics.add(this.#counters, COUNTER_DROPPED, 1n);
+      return null;
     }
-    this.#pending.append(spans);
-    if (this.#pending.count >= this.#batch) this.#handOff();
-    else this.#timer ??= setTimeout(this.#handOff, HANDOFF_MS).unref();
+    return this.#pending;
+  }
+
+  closed(): void {
+    if (this.#pending.count >= this.#batch || this.#pending.length >= MAX_HANDOFF_BYTES) this.#handOff();
+    else this.#timer ??= setTimeout(this.#handOff, this.#delayMs).unref();
   }
 
   readonly #handOff = (): void => {
@@ -79,7 +94,7 @@ export class TraceExporter implements SpanSink {
     }
     if (this.#pending.count === 0) return;
     const { bytes, count } = this.#pending.take();
-    Atomics.add(this.#counters, COUNTER_QUEUED, BigInt(count));
+    Atomics.add(this.#queued, COUNTER_QUEUED, count);
     this.#thread.postMessage({ type: 'spans', bytes, count } satisfies ToExportThread, [bytes.buffer as ArrayBuffer]);
   };
 
@@ -87,7 +102,7 @@ export class TraceExporter implements SpanSink {
     return {
       dropped: Number(Atomics.load(this.#counters, COUNTER_DROPPED)),
       exported: Number(Atomics.load(this.#counters, COUNTER_EXPORTED)),
-      queued: Number(Atomics.load(this.#counters, COUNTER_QUEUED)),
+      queued: Atomics.load(this.#queued, COUNTER_QUEUED),
     };
   }
 

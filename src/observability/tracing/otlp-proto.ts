@@ -2,16 +2,30 @@
 // handful of messages a trace export needs is smaller than a protobuf runtime, and this runs on the exporter thread
 // only. Field numbers follow opentelemetry/proto/{collector/trace,trace,common,resource}/v1/*.proto.
 
-import type { AttributeValue, Attributes, SpanRecord } from './spans.js';
+/** An attribute's value: OTLP's string, bool, int64 (a safe integer) or double. */
+export type AttributeValue = string | number | boolean;
+export type Attributes = Record<string, AttributeValue>;
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_BYTES = 2;
 
-/** A hex digit's value by its character code (ids are lower-case hex, as trace-context.ts makes and checks them). */
-const HEX = new Uint8Array(128);
-for (let i = 0; i < 16; i++) HEX['0123456789abcdef'.charCodeAt(i)] = i;
-for (let i = 10; i < 16; i++) HEX['ABCDEF'.charCodeAt(i - 10)] = i;
+function putWord(buf: Uint8Array, at: number, word: number): void {
+  buf[at] = word >>> 24;
+  buf[at + 1] = word >>> 16;
+  buf[at + 2] = word >>> 8;
+  buf[at + 3] = word;
+}
+
+/** Copies `text` to `buf` at `at` when it is all ASCII; false (with some bytes written) when it is not. */
+function ascii(buf: Uint8Array, at: number, text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return false;
+    buf[at + i] = code;
+  }
+  return true;
+}
 
 /**
  * A growable byte buffer with the protobuf primitives, written in one pass: a nested message's length is reserved as
@@ -129,17 +143,31 @@ class ProtoWriter {
     this.#text(field, value);
   }
 
-  hexBytes(field: number, hex: string): void {
-    if (hex === '') return;
-    // Ids are 8 or 16 bytes: the length fits one byte, so no begin()/end().
-    const length = hex.length >>> 1;
-    this.#room(2 + length);
+  /** A trace id (16 bytes) from four words, big-endian (trace-context.ts). */
+  traceId(field: number, w0: number, w1: number, w2: number, w3: number): void {
+    this.#room(18);
     const buf = this.#buf;
-    let pos = this.#pos;
-    buf[pos++] = (field << 3) | WIRE_BYTES;
-    buf[pos++] = length;
-    for (let i = 0; i < length; i++) buf[pos + i] = (HEX[hex.charCodeAt(2 * i)] << 4) | HEX[hex.charCodeAt(2 * i + 1)];
-    this.#pos = pos + length;
+    const p = this.#pos;
+    buf[p] = (field << 3) | WIRE_BYTES;
+    buf[p + 1] = 16;
+    putWord(buf, p + 2, w0);
+    putWord(buf, p + 6, w1);
+    putWord(buf, p + 10, w2);
+    putWord(buf, p + 14, w3);
+    this.#pos = p + 18;
+  }
+
+  /** A span id (8 bytes) from two words; nothing for 0, 0 (no parent). */
+  spanId(field: number, hi: number, lo: number): void {
+    if (hi === 0 && lo === 0) return;
+    this.#room(10);
+    const buf = this.#buf;
+    const p = this.#pos;
+    buf[p] = (field << 3) | WIRE_BYTES;
+    buf[p + 1] = 8;
+    putWord(buf, p + 2, hi);
+    putWord(buf, p + 6, lo);
+    this.#pos = p + 10;
   }
 
   uint(field: number, value: number): void {
@@ -205,6 +233,148 @@ class ProtoWriter {
     this.varint(value ? 1 : 0);
   }
 
+  /**
+   * Opens a length-delimited field expected to hold 128 to 16383 bytes (a span): its length gets two bytes up front,
+   * so that the usual span closes without moving its content (a one-byte reservation moved every span once).
+   * Returns where the length goes, for endSpan().
+   */
+  beginSpan(field: number): number {
+    this.tag(field, WIRE_BYTES);
+    this.#room(2);
+    const at = this.#pos;
+    this.#pos += 2;
+    return at;
+  }
+
+  endSpan(at: number): void {
+    const length = this.#pos - at - 2;
+    const buf = this.#buf;
+    if (length >= 0x80 && length < 0x4000) {
+      buf[at] = (length & 0x7f) | 0x80;
+      buf[at + 1] = length >>> 7;
+      return;
+    }
+    if (length < 0x80) {
+      buf.copyWithin(at + 1, at + 2, this.#pos);
+      buf[at] = length;
+      this.#pos -= 1;
+      return;
+    }
+    let extra = -1;
+    for (let v = length >>> 7; v > 0; v >>>= 7) extra++;
+    this.#room(extra);
+    this.#buf.copyWithin(at + 2 + extra, at + 2, this.#pos);
+    let v = length;
+    let p = at;
+    while (v > 0x7f) {
+      this.#buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.#buf[p] = v;
+    this.#pos += extra;
+  }
+
+  /** A string field of `a`, a space and `b`, written without making that string when all of it is short ASCII. */
+  joined(field: number, a: string, b: string): void {
+    const length = a.length + 1 + b.length;
+    if (length < 0x80) {
+      this.#room(2 + length);
+      const buf = this.#buf;
+      const start = this.#pos;
+      buf[start] = (field << 3) | WIRE_BYTES;
+      buf[start + 1] = length;
+      if (ascii(buf, start + 2, a) && ascii(buf, start + 3 + a.length, b)) {
+        buf[start + 2 + a.length] = 0x20;
+        this.#pos = start + 2 + length;
+        return;
+      }
+    }
+    this.#text(field, `${a} ${b}`);
+  }
+
+  /** A KeyValue whose key is from attributeKey() and whose value is a string: short ASCII in one pass, else nested. */
+  attrString(field: number, key: Uint8Array, value: string): void {
+    const n = value.length;
+    const size = key.length + 4 + n;
+    if (size < 0x80) {
+      this.#room(2 + size);
+      const buf = this.#buf;
+      const start = this.#pos;
+      let p = this.#head(field, key, size, n + 2);
+      buf[p] = 0x0a; // AnyValue.string_value
+      buf[p + 1] = n;
+      p += 2;
+      if (ascii(buf, p, value)) {
+        this.#pos = p + n;
+        return;
+      }
+      this.#pos = start;
+    }
+    this.begin(field);
+    this.raw(key);
+    this.begin(2);
+    this.stringAlways(1, value);
+    this.end();
+    this.end();
+  }
+
+  /** A KeyValue with an int64 value: one pass for the usual small non-negative one. */
+  attrInt(field: number, key: Uint8Array, value: number): void {
+    if (value < 0 || value >= 0x10000000 || !Number.isInteger(value) || key.length > 0x70) {
+      this.attrAny(field, key, value);
+      return;
+    }
+    let bytes = 1;
+    for (let v = value >>> 7; v > 0; v >>>= 7) bytes++;
+    this.#room(4 + key.length + 1 + bytes);
+    let p = this.#head(field, key, key.length + 3 + bytes, 1 + bytes);
+    const buf = this.#buf;
+    buf[p++] = 0x18; // AnyValue.int_value
+    let v = value;
+    while (v > 0x7f) {
+      buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    buf[p++] = v;
+    this.#pos = p;
+  }
+
+  attrBool(field: number, key: Uint8Array, value: boolean): void {
+    if (key.length > 0x70) {
+      this.attrAny(field, key, value);
+      return;
+    }
+    this.#room(6 + key.length);
+    const p = this.#head(field, key, key.length + 4, 2);
+    this.#buf[p] = 0x10; // AnyValue.bool_value
+    this.#buf[p + 1] = value ? 1 : 0;
+    this.#pos = p + 2;
+  }
+
+  /** A KeyValue of any value type, nested the general way. */
+  attrAny(field: number, key: Uint8Array, value: AttributeValue): void {
+    this.begin(field);
+    this.raw(key);
+    this.begin(2);
+    anyValue(this, value);
+    this.end();
+    this.end();
+  }
+
+  /** A short KeyValue's tag and length, its key, and its value's tag and length; returns where the value goes. */
+  #head(field: number, key: Uint8Array, size: number, valueSize: number): number {
+    const buf = this.#buf;
+    let p = this.#pos;
+    buf[p] = (field << 3) | WIRE_BYTES;
+    buf[p + 1] = size;
+    p += 2;
+    for (let i = 0; i < key.length; i++) buf[p + i] = key[i];
+    p += key.length;
+    buf[p] = 0x12; // KeyValue.value
+    buf[p + 1] = valueSize;
+    return p + 2;
+  }
+
   /** Bytes already encoded as fields of the open message. */
   raw(bytes: Uint8Array): void {
     this.#room(bytes.length);
@@ -253,62 +423,129 @@ function keyValues(w: ProtoWriter, field: number, attributes: Attributes): void 
   }
 }
 
-function span(w: ProtoWriter, record: SpanRecord): void {
-  w.hexBytes(1, record.traceId);
-  w.hexBytes(2, record.spanId);
-  w.string(3, record.traceState);
-  w.hexBytes(4, record.parentSpanId);
-  w.string(5, record.name);
-  w.uint(6, record.kind);
-  w.nanos(7, record.start);
-  w.nanos(8, Math.max(record.end, record.start));
-  keyValues(w, 9, record.attributes);
-  for (const event of record.events ?? []) {
-    w.begin(11);
-    w.nanos(1, event.time);
-    w.string(2, event.name);
-    if (event.attributes) keyValues(w, 3, event.attributes);
-    w.end();
-  }
-  w.begin(15);
-  w.string(2, record.statusMessage);
-  w.uint(3, record.status);
-  w.end();
-}
-
 export interface ExportResource {
   readonly attributes: Attributes;
   readonly scopeName: string;
   readonly scopeVersion: string;
 }
 
+/** An attribute's key as a KeyValue's first field (tag, length, bytes), made once per key, not per span. */
+export function attributeKey(name: string): Uint8Array {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length >= 0x80) throw new Error(`attribute key '${name.slice(0, 40)}…' is longer than 127 bytes`);
+  return Uint8Array.of(0x0a, bytes.length, ...bytes);
+}
+
+const KEYS = new Map<string, Uint8Array>();
+const keyOf = (name: string): Uint8Array => {
+  let key = KEYS.get(name);
+  if (!key) KEYS.set(name, key = attributeKey(name));
+  return key;
+};
+
+/** A trace's id as four words (trace-context.ts), and the tracestate its spans carry. */
+export interface TraceIds {
+  readonly t0: number;
+  readonly t1: number;
+  readonly t2: number;
+  readonly t3: number;
+  readonly traceState: string;
+}
+
 /**
- * Spans encoded as they finish, each as a `ScopeSpans.spans` field (field 2, length-delimited): concatenated, they
- * are the body of a ScopeSpans message, which `encodeTraceRequest` wraps once per export. Encoding here, on the front
- * thread, costs about what structured-cloning the same records for another thread would, and spares that thread
- * decoding the clone and encoding it again (see docs/tracing.md, "Cost").
+ * Spans written as they finish, each as a `ScopeSpans.spans` field (field 2, length-delimited), straight from the
+ * values the caller has: no span objects, no attribute objects, keys copied from bytes made once. Concatenated, the
+ * spans are the body of a ScopeSpans message, which `encodeTraceRequestParts` wraps once per export. A span is
+ * `open`, given its attributes (then its events and status), and `close`d; one span at a time.
  */
 export class SpanEncoder {
-  readonly #writer = new ProtoWriter();
+  readonly #w: ProtoWriter;
   #count = 0;
+  #at = -1;
 
+  constructor(size = 64 * 1024) {
+    this.#w = new ProtoWriter(size);
+  }
+
+  /** Spans written since the last take(). */
   get count(): number {
     return this.#count;
   }
 
-  append(spans: readonly SpanRecord[]): void {
-    const w = this.#writer;
-    for (const record of spans) {
-      w.begin(2);
-      span(w, record);
-      w.end();
-    }
-    this.#count += spans.length;
+  /** Bytes written since the last take(). */
+  get length(): number {
+    return this.#w.length;
+  }
+
+  /**
+   * Opens a span of `trace` (its id and tracestate), its id and its parent's as words (parent 0, 0: a root span); its
+   * name is `name`, or `name` and `suffix` joined by a space (no string made for it).
+   */
+  open(trace: TraceIds, spanHi: number, spanLo: number, parentHi: number, parentLo: number, kind: number, start: number,
+    end: number, name: string, suffix = ''): void {
+    const w = this.#w;
+    this.#at = w.beginSpan(2);
+    w.traceId(1, trace.t0, trace.t1, trace.t2, trace.t3);
+    w.spanId(2, spanHi, spanLo);
+    w.string(3, trace.traceState);
+    w.spanId(4, parentHi, parentLo);
+    if (suffix === '') w.string(5, name);
+    else w.joined(5, name, suffix);
+    w.uint(6, kind);
+    w.nanos(7, start);
+    w.nanos(8, Math.max(end, start));
+  }
+
+  string(key: Uint8Array, value: string): void {
+    this.#w.attrString(9, key, value);
+  }
+
+  int(key: Uint8Array, value: number): void {
+    this.#w.attrInt(9, key, value);
+  }
+
+  bool(key: Uint8Array, value: boolean): void {
+    this.#w.attrBool(9, key, value);
+  }
+
+  double(key: Uint8Array, value: number): void {
+    this.#w.attrAny(9, key, value);
+  }
+
+  /** Attributes of any type from an object (keys made on first sight): for the rare span with ad hoc attributes. */
+  attributes(attributes: Attributes): void {
+    for (const name in attributes) this.#w.attrAny(9, keyOf(name), attributes[name]);
+  }
+
+  /** An event with attributes of its own. */
+  event(name: string, time: number, attributes: Attributes | null): void {
+    const w = this.#w;
+    w.begin(11);
+    w.nanos(1, time);
+    w.string(2, name);
+    if (attributes) for (const key in attributes) w.attrAny(3, keyOf(key), attributes[key]);
+    w.end();
+  }
+
+  /** The span's status; an unset one without a message is left out (it is the default). */
+  status(code: number, message: string): void {
+    if (code === 0 && message === '') return;
+    const w = this.#w;
+    w.begin(15);
+    w.string(2, message);
+    w.uint(3, code);
+    w.end();
+  }
+
+  close(): void {
+    this.#w.endSpan(this.#at);
+    this.#at = -1;
+    this.#count++;
   }
 
   /** The encoded spans in a buffer of their own (to transfer to another thread), and how many they are. */
   take(): { bytes: Uint8Array; count: number } {
-    const bytes = this.#writer.detach();
+    const bytes = this.#w.detach();
     const count = this.#count;
     this.#count = 0;
     return { bytes, count };

@@ -1,47 +1,22 @@
-// One request's spans, built on the front thread as plain records: numbers and strings, no span objects, no
-// context propagation machinery. Only a sampled request gets a RequestTrace at all, so tracing off (or a request
-// not sampled) costs one branch per stage. The records go to the exporter thread in batches (exporter.ts), which
-// turns them into OTLP protobuf.
+// One request's spans, written on the front thread as they finish: straight into the exporter's OTLP protobuf
+// buffer (otlp-proto.ts's SpanEncoder), from the numbers and strings at hand: no span objects, no attribute objects,
+// no context propagation machinery. Only a sampled request gets a RequestTrace at all, so tracing off (or a request
+// not sampled) costs one branch per stage. The buffer goes to the exporter thread in batches (exporter.ts).
 //
 // Times are epoch milliseconds as floats (performance.timeOrigin + performance.now()): the provider workers report
 // theirs the same way (their own timeOrigin), so a worker's times fall on the front thread's clock to well under a
 // millisecond without a clock exchange.
 
+import type { AttemptTimes } from '../../contract/messages.js';
+import { attributeKey, type SpanEncoder, type TraceIds } from './otlp-proto.js';
 import type { ParentContext } from './trace-context.js';
-import { formatTraceparent, newSpanId, newTraceId } from './trace-context.js';
+import { formatTraceparent, hexOfWords, randomWord, wordOfHex } from './trace-context.js';
 
 export const SPAN_KIND_INTERNAL = 1;
 export const SPAN_KIND_SERVER = 2;
 export const SPAN_KIND_CLIENT = 3;
 export const STATUS_UNSET = 0;
 export const STATUS_ERROR = 2;
-
-export type AttributeValue = string | number | boolean;
-export type Attributes = Record<string, AttributeValue>;
-
-export interface SpanEvent {
-  readonly name: string;
-  readonly time: number;
-  readonly attributes: Attributes | null;
-}
-
-/** A finished span as it crosses to the exporter thread (structured clone): plain data only. */
-export interface SpanRecord {
-  traceId: string;
-  spanId: string;
-  /** '' for a root span. */
-  parentSpanId: string;
-  traceState: string;
-  name: string;
-  kind: number;
-  /** Epoch milliseconds, fractional. */
-  start: number;
-  end: number;
-  attributes: Attributes;
-  status: number;
-  statusMessage: string;
-  events: SpanEvent[] | null;
-}
 
 // The GenAI semantic conventions live only in @opentelemetry/semantic-conventions/incubating; the few names used are
 // copied here rather than depending on an entry point that may rename them in any release.
@@ -67,29 +42,51 @@ export const ATTR = Object.freeze({
   genAiToolCallId: 'gen_ai.tool.call.id',
 });
 
+/** Every attribute key as the bytes a span carries, made once. */
+const KEY = Object.freeze({
+  httpMethod: attributeKey(ATTR.httpMethod),
+  httpRoute: attributeKey(ATTR.httpRoute),
+  httpStatus: attributeKey(ATTR.httpStatus),
+  urlPath: attributeKey(ATTR.urlPath),
+  urlScheme: attributeKey(ATTR.urlScheme),
+  errorType: attributeKey(ATTR.errorType),
+  genAiOperation: attributeKey(ATTR.genAiOperation),
+  genAiProvider: attributeKey(ATTR.genAiProvider),
+  genAiSystem: attributeKey(ATTR.genAiSystem),
+  genAiRequestModel: attributeKey(ATTR.genAiRequestModel),
+  genAiResponseModel: attributeKey(ATTR.genAiResponseModel),
+  genAiInputTokens: attributeKey(ATTR.genAiInputTokens),
+  genAiOutputTokens: attributeKey(ATTR.genAiOutputTokens),
+  genAiFinishReasons: attributeKey(ATTR.genAiFinishReasons),
+  genAiInputMessages: attributeKey(ATTR.genAiInputMessages),
+  genAiOutputMessages: attributeKey(ATTR.genAiOutputMessages),
+  genAiToolName: attributeKey(ATTR.genAiToolName),
+  genAiToolCallId: attributeKey(ATTR.genAiToolCallId),
+  requestId: attributeKey('heimdall.request_id'),
+  pluginName: attributeKey('heimdall.plugin.name'),
+  shortCircuit: attributeKey('heimdall.plugin.short_circuit'),
+  provider: attributeKey('heimdall.provider'),
+  retry: attributeKey('heimdall.retry'),
+  fallbackIndex: attributeKey('heimdall.fallback_index'),
+  stream: attributeKey('heimdall.stream'),
+  keyName: attributeKey('heimdall.key.name'),
+  ttfb: attributeKey('heimdall.upstream.ttfb_ms'),
+});
+
 /** The monotonic clock as epoch milliseconds. */
 // Read once: performance.timeOrigin is a getter into the runtime, and a traced request converts a dozen times.
 const TIME_ORIGIN = performance.timeOrigin;
 export const epochOf = (now: number): number => TIME_ORIGIN + now;
 
-/** What one upstream try reported (worker timings are epoch milliseconds on the worker's clock). */
-export interface AttemptTiming {
-  /** The job reached the worker: the end of its wait in the provider's queue. */
-  readonly jobStart: number;
-  /** The request went to the upstream; 0 when it never did (refused before sending). */
-  readonly upstreamStart: number;
-  /** The upstream's response headers arrived; 0 when none did. */
-  readonly headers: number;
-  /** The upstream's HTTP status; 0 when none came. */
-  readonly upstreamStatus: number;
-}
-
 export interface AttemptReport {
-  readonly spanId: string;
+  /** The try's span id as two words (nextSpanId()). */
+  readonly spanHi: number;
+  readonly spanLo: number;
   /** performance.now() when the front submitted the job, and when its final message arrived. */
   readonly submittedAt: number;
   readonly settledAt: number;
-  readonly timing: AttemptTiming | null;
+  /** The worker's times for the try (contract/messages.ts), when it reported them. */
+  readonly times: AttemptTimes | null;
   readonly operation: string;
   /** The provider's adapter (gen_ai.provider.name) and its name in the config. */
   readonly system: string;
@@ -111,9 +108,12 @@ export interface AttemptReport {
   readonly output: string | null;
 }
 
-/** Where finished traces go; the exporter's queue, or a test's array. */
+/** Where spans are written: the exporter's encoder, or a test's. */
 export interface SpanSink {
-  push(spans: SpanRecord[]): void;
+  /** The encoder for the next span, or null when the queue is full (the span is then dropped and counted). */
+  open(): SpanEncoder | null;
+  /** The span given by open() is closed. */
+  closed(): void;
 }
 
 /** Content attributes stop here: a trace backend is not a log store, and one long prompt must not fill a batch. */
@@ -121,16 +121,44 @@ export const MAX_CONTENT_CHARS = 16_384;
 
 const clip = (text: string): string => text.length > MAX_CONTENT_CHARS ? text.slice(0, MAX_CONTENT_CHARS) : text;
 
-export class RequestTrace {
-  readonly traceId: string;
-  readonly serverSpanId = newSpanId();
-  readonly #parentSpanId: string;
-  readonly #traceState: string;
+/** Hook span names by plugin, made once per plugin rather than once per hook run. */
+const HOOK_NAMES = { pre: new Map<string, string>(), post: new Map<string, string>() };
+function hookName(plugin: string, phase: 'pre' | 'post'): string {
+  const names = HOOK_NAMES[phase];
+  let name = names.get(plugin);
+  if (name === undefined) names.set(plugin, name = `plugin.${plugin}.${phase}hook`);
+  return name;
+}
+
+/** The error table's codes, as the client's error body has them. */
+const CODES = new Map<string, string>();
+function codeOf(errorCode: string): string {
+  let code = CODES.get(errorCode);
+  if (code === undefined) CODES.set(errorCode, code = errorCode.toUpperCase());
+  return code;
+}
+
+/** A span id's second word, redrawn in the one case in 2^64 that would make the id all zeros (invalid). */
+const lowWord = (hi: number): number => {
+  const lo = randomWord();
+  return hi === 0 && lo === 0 ? lowWord(hi) : lo;
+};
+
+export class RequestTrace implements TraceIds {
+  // The trace id's words, and the server span's and its parent's (0, 0 for a new trace) ids: see trace-context.ts.
+  readonly t0: number;
+  readonly t1: number;
+  readonly t2: number;
+  readonly t3: number;
+  readonly traceState: string;
+  readonly #serverHi = randomWord();
+  readonly #serverLo = lowWord(this.#serverHi);
+  readonly #parentHi: number;
+  readonly #parentLo: number;
   readonly #receivedAt: number;
   readonly #sink: SpanSink;
   readonly #propagate: boolean;
   readonly captureContent: boolean;
-  readonly spans: SpanRecord[] = [];
   /** Set by the pipeline as it learns it; end() writes it on the server span. */
   model = '';
   readonly #path: string;
@@ -141,114 +169,151 @@ export class RequestTrace {
     propagate: boolean, captureContent: boolean) {
     this.#path = request.path;
     this.#requestId = request.requestId;
-    this.traceId = parent?.traceId ?? newTraceId();
-    this.#parentSpanId = parent?.spanId ?? '';
-    this.#traceState = parent?.traceState ?? '';
+    if (parent) {
+      this.t0 = wordOfHex(parent.traceId, 0);
+      this.t1 = wordOfHex(parent.traceId, 1);
+      this.t2 = wordOfHex(parent.traceId, 2);
+      this.t3 = wordOfHex(parent.traceId, 3);
+      this.#parentHi = wordOfHex(parent.spanId, 0);
+      this.#parentLo = wordOfHex(parent.spanId, 1);
+      this.traceState = parent.traceState;
+    } else {
+      this.t0 = randomWord();
+      this.t1 = randomWord();
+      this.t2 = randomWord();
+      // Not all zeros (invalid): the last word is then made non-zero.
+      this.t3 = randomWord() || (this.t0 | this.t1 | this.t2 ? 0 : 1);
+      this.#parentHi = 0;
+      this.#parentLo = 0;
+      this.traceState = '';
+    }
     this.#receivedAt = receivedAt;
     this.#sink = sink;
     this.#propagate = propagate;
     this.captureContent = captureContent;
   }
 
-  #span(name: string, kind: number, parent: string, start: number, end: number, attributes: Attributes,
-    spanId = newSpanId()): SpanRecord {
-    const span: SpanRecord = { traceId: this.traceId, spanId, parentSpanId: parent, traceState: this.#traceState, name, kind,
-      start, end, attributes, status: STATUS_UNSET, statusMessage: '', events: null };
-    this.spans.push(span);
-    return span;
+  /** The trace id in hex, as traceparent and the trace backends write it. */
+  get traceId(): string {
+    return hexOfWords(this.t0, this.t1, this.t2, this.t3);
   }
 
   /** A plugin hook's run (performance.now() times); a short-circuit and a failure are marked. */
   hook(plugin: string, phase: 'pre' | 'post', start: number, end: number, shortCircuited: boolean, failure: string | null): void {
-    const span = this.#span(`plugin.${plugin}.${phase}hook`, SPAN_KIND_INTERNAL, this.serverSpanId, epochOf(start), epochOf(end),
-      { 'heimdall.plugin.name': plugin, 'heimdall.plugin.short_circuit': shortCircuited });
-    if (failure) {
-      span.status = STATUS_ERROR;
-      span.statusMessage = failure;
-    }
+    const span = this.#sink.open();
+    if (!span) return;
+    const hi = randomWord();
+    span.open(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, SPAN_KIND_INTERNAL, epochOf(start), epochOf(end),
+      hookName(plugin, phase));
+    span.string(KEY.pluginName, plugin);
+    span.bool(KEY.shortCircuit, shortCircuited);
+    if (failure) span.status(STATUS_ERROR, failure);
+    span.close();
+    this.#sink.closed();
   }
 
-  /** A new span id for the next upstream try, and the traceparent to send upstream with it ('' when not sent). */
-  nextAttempt(): { spanId: string; traceparent: string } {
-    const spanId = newSpanId();
-    return { spanId, traceparent: this.#propagate ? formatTraceparent(this.traceId, spanId, true) : '' };
+  /** A new span id's first word, for the next upstream try; spanLo() makes the second. */
+  spanHi(): number {
+    return randomWord();
+  }
+
+  spanLo(hi: number): number {
+    return lowWord(hi);
+  }
+
+  /** The traceparent to send upstream with the try the span id names; '' when it is not sent. */
+  traceparent(spanHi: number, spanLo: number): string {
+    return this.#propagate ? formatTraceparent(this.traceId, hexOfWords(spanHi, spanLo), true) : '';
   }
 
   /** One try: its wait in the provider's queue, then the upstream call with the GenAI attributes. */
   attempt(report: AttemptReport): void {
     const submitted = epochOf(report.submittedAt);
     const settled = epochOf(report.settledAt);
-    const timing = report.timing;
+    const times = report.times;
     // Worker times are kept inside the front's own bounds: clocks of two threads may differ by a few microseconds.
-    const jobStart = timing ? Math.min(Math.max(timing.jobStart, submitted), settled) : submitted;
-    if (timing) {
-      this.#span('queue.wait', SPAN_KIND_INTERNAL, this.serverSpanId, submitted, jobStart, { 'heimdall.provider': report.provider });
+    const jobStart = times ? Math.min(Math.max(times[0], submitted), settled) : submitted;
+    if (times) {
+      const wait = this.#sink.open();
+      if (wait) {
+        const hi = randomWord();
+        wait.open(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, SPAN_KIND_INTERNAL, submitted, jobStart, 'queue.wait');
+        wait.string(KEY.provider, report.provider);
+        wait.close();
+        this.#sink.closed();
+      }
     }
-    const attributes: Attributes = {
-      [ATTR.genAiOperation]: report.operation,
-      [ATTR.genAiProvider]: report.system,
-      [ATTR.genAiSystem]: report.system,
-      [ATTR.genAiRequestModel]: report.model,
-      'heimdall.provider': report.provider,
-      'heimdall.retry': report.retry,
-      'heimdall.fallback_index': report.fallbackIndex,
-      'heimdall.stream': report.stream,
-    };
-    if (report.keyName) attributes['heimdall.key.name'] = report.keyName;
-    if (report.responseModel) attributes[ATTR.genAiResponseModel] = report.responseModel;
-    if (report.inputTokens !== null) attributes[ATTR.genAiInputTokens] = report.inputTokens;
-    if (report.outputTokens !== null) attributes[ATTR.genAiOutputTokens] = report.outputTokens;
-    if (report.finishReasons) attributes[ATTR.genAiFinishReasons] = JSON.stringify(report.finishReasons);
-    if (timing && timing.upstreamStatus > 0) attributes[ATTR.httpStatus] = timing.upstreamStatus;
-    if (timing && timing.headers > 0) attributes['heimdall.upstream.ttfb_ms'] = round3(timing.headers - timing.upstreamStart);
-    if (report.input !== null) attributes[ATTR.genAiInputMessages] = clip(report.input);
-    if (report.output !== null) attributes[ATTR.genAiOutputMessages] = clip(report.output);
-    const start = timing && timing.upstreamStart > 0 ? Math.min(Math.max(timing.upstreamStart, jobStart), settled) : jobStart;
-    const span = this.#span(`${report.operation} ${report.model}`, SPAN_KIND_CLIENT, this.serverSpanId, start, settled, attributes,
-      report.spanId);
+    const span = this.#sink.open();
+    if (!span) return;
+    const start = times && times[1] > 0 ? Math.min(Math.max(times[1], jobStart), settled) : jobStart;
+    span.open(this, report.spanHi, report.spanLo, this.#serverHi, this.#serverLo, SPAN_KIND_CLIENT, start, settled, report.operation,
+      report.model);
+    span.string(KEY.genAiOperation, report.operation);
+    span.string(KEY.genAiProvider, report.system);
+    span.string(KEY.genAiSystem, report.system);
+    span.string(KEY.genAiRequestModel, report.model);
+    span.string(KEY.provider, report.provider);
+    span.int(KEY.retry, report.retry);
+    span.int(KEY.fallbackIndex, report.fallbackIndex);
+    span.bool(KEY.stream, report.stream);
+    if (report.keyName) span.string(KEY.keyName, report.keyName);
+    if (report.responseModel) span.string(KEY.genAiResponseModel, report.responseModel);
+    if (report.inputTokens !== null) span.int(KEY.genAiInputTokens, report.inputTokens);
+    if (report.outputTokens !== null) span.int(KEY.genAiOutputTokens, report.outputTokens);
+    if (report.finishReasons) span.string(KEY.genAiFinishReasons, JSON.stringify(report.finishReasons));
+    if (times && times[3] > 0) span.int(KEY.httpStatus, times[3]);
+    if (times && times[2] > 0) span.double(KEY.ttfb, round3(times[2] - times[1]));
+    if (report.input !== null) span.string(KEY.genAiInputMessages, clip(report.input));
+    if (report.output !== null) span.string(KEY.genAiOutputMessages, clip(report.output));
+    if (report.errorCode) span.string(KEY.errorType, report.errorCode);
     if (report.firstToken !== null) {
       const at = Math.min(Math.max(report.firstToken, start), settled);
-      span.events = [{ name: 'gen_ai.first_token', time: at, attributes: { 'heimdall.ttft_ms': round3(at - epochOf(this.#receivedAt)) } }];
+      span.event('gen_ai.first_token', at, { 'heimdall.ttft_ms': round3(at - epochOf(this.#receivedAt)) });
     }
-    if (report.errorCode) {
-      span.status = STATUS_ERROR;
-      span.statusMessage = report.errorMessage ?? report.errorCode;
-      attributes[ATTR.errorType] = report.errorCode;
-    }
+    if (report.errorCode) span.status(STATUS_ERROR, report.errorMessage ?? report.errorCode);
+    span.close();
+    this.#sink.closed();
   }
 
   /** An MCP tool the gateway ran (agent mode): gen_ai's execute_tool span. */
   tool(name: string, callId: string, start: number, end: number, error: string | null): void {
-    const span = this.#span(`execute_tool ${name}`, SPAN_KIND_INTERNAL, this.serverSpanId, epochOf(start), epochOf(end), {
-      [ATTR.genAiOperation]: 'execute_tool', [ATTR.genAiToolName]: name, [ATTR.genAiToolCallId]: callId,
-    });
+    const span = this.#sink.open();
+    if (!span) return;
+    const hi = randomWord();
+    span.open(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, SPAN_KIND_INTERNAL, epochOf(start), epochOf(end),
+      'execute_tool', name);
+    span.string(KEY.genAiOperation, 'execute_tool');
+    span.string(KEY.genAiToolName, name);
+    span.string(KEY.genAiToolCallId, callId);
     if (error) {
-      span.status = STATUS_ERROR;
-      span.statusMessage = error;
-      span.attributes[ATTR.errorType] = 'tool_error';
+      span.string(KEY.errorType, 'tool_error');
+      span.status(STATUS_ERROR, error);
     }
+    span.close();
+    this.#sink.closed();
   }
 
-  /** The response is complete (or the client left): the server span closes and the trace goes to the exporter. */
+  /** The response is complete (or the client left): the server span closes; the trace is done. */
   end(status: number, method: string, route: string, errorCode: string | null): void {
     if (this.#ended) return;
     this.#ended = true;
-    const attributes: Attributes = {
-      [ATTR.httpMethod]: method, [ATTR.httpRoute]: route, [ATTR.httpStatus]: status, [ATTR.urlPath]: this.#path, [ATTR.urlScheme]: 'http',
-      'heimdall.request_id': this.#requestId,
-    };
-    // The error table's codes, as the client's error body has them.
-    const code = errorCode ? errorCode.toUpperCase() : null;
-    if (this.model) attributes[ATTR.genAiRequestModel] = this.model;
-    const span = this.#span(`${method} ${route}`, SPAN_KIND_SERVER, this.#parentSpanId, epochOf(this.#receivedAt),
-      epochOf(performance.now()), attributes, this.serverSpanId);
-    if (code) attributes[ATTR.errorType] = code;
+    const span = this.#sink.open();
+    if (!span) return;
+    span.open(this, this.#serverHi, this.#serverLo, this.#parentHi, this.#parentLo, SPAN_KIND_SERVER, epochOf(this.#receivedAt),
+      epochOf(performance.now()), method, route);
+    span.string(KEY.httpMethod, method);
+    span.string(KEY.httpRoute, route);
+    span.int(KEY.httpStatus, status);
+    span.string(KEY.urlPath, this.#path);
+    span.string(KEY.urlScheme, 'http');
+    span.string(KEY.requestId, this.#requestId);
+    if (this.model) span.string(KEY.genAiRequestModel, this.model);
+    const code = errorCode ? codeOf(errorCode) : null;
+    if (code) span.string(KEY.errorType, code);
     // HTTP semconv: a server span is an error for 5xx only; a 4xx is the caller's fault, not the server's.
-    if (status >= 500) {
-      span.status = STATUS_ERROR;
-      span.statusMessage = code ?? `HTTP ${status}`;
-    }
-    this.#sink.push(this.spans);
+    if (status >= 500) span.status(STATUS_ERROR, code ?? `HTTP ${status}`);
+    span.close();
+    this.#sink.closed();
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTraceparent, newSpanId, newTraceId, parseTraceparent } from '../../../../src/observability/tracing/trace-context.js';
+import { formatTraceparent, hexOfWords, parseTraceparent, randomWord, wordOfHex } from '../../../../src/observability/tracing/trace-context.js';
 
 describe('W3C trace context', () => {
   it('reads a traceparent and its tracestate', () => {
@@ -18,11 +18,14 @@ describe('W3C trace context', () => {
     }
   });
 
-  it('writes ids of the right shape, and traceparent from them', () => {
-    const ids = new Set(Array.from({ length: 1000 }, newSpanId));
-    expect(ids.size).toBe(1000);
+  it('draws random id words past a pool refill, writes them as hex and reads them back, and writes traceparent', () => {
+    // 1024 words to a pool: 3000 span ids cross two refills.
+    const ids = new Set(Array.from({ length: 3000 }, () => hexOfWords(randomWord(), randomWord())));
+    expect(ids.size).toBe(3000);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{16}$/);
-    expect(newTraceId()).toMatch(/^[0-9a-f]{32}$/);
+    expect(hexOfWords(0, -1, 0x0a, 0x7fffffff)).toBe('00000000ffffffff0000000a7fffffff');
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    expect(hexOfWords(...[0, 1, 2, 3].map((i) => wordOfHex(traceId, i)))).toBe(traceId);
     expect(formatTraceparent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', true))
       .toBe('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
   });
