@@ -5,7 +5,7 @@
 import type { Piscina } from 'piscina';
 import {
   decodeMessage, encodeMessage, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
-  type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type WorkerToFront,
+  type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type UsageData, type WorkerToFront,
 } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
 import { createRingBuffer, RingReader, RingWriter } from '../contract/ring.js';
@@ -17,8 +17,11 @@ export interface JobHandlers {
   /** `droppedParams` comes with the first chunks of a stream only. */
   onChunks(chunks: string[], droppedParams: string[] | null): void;
   onEnd(meta: StreamEndMeta): void;
-  /** `times`: a traced job's times, when the worker reported them (src/observability/tracing). */
-  onError(error: ErrorData, times?: AttemptTimes): void;
+  /**
+   * `times`: a traced job's times, when the worker reported them (src/observability/tracing); `usage`: what a stream
+   * that broke had reported before it did.
+   */
+  onError(error: ErrorData, times?: AttemptTimes, usage?: UsageData): void;
 }
 
 export interface InFlight {
@@ -144,7 +147,7 @@ export class WorkerChannel {
         return;
       case MSG_ERROR:
         this.#release(entry);
-        entry.handlers?.onError(message[2], message[3]);
+        entry.handlers?.onError(message[2], message[3] ?? undefined, message[4]);
         return;
     }
   };
