@@ -171,10 +171,11 @@ export function printModeRows<M extends string>(windows: readonly ModeWindow<M>[
   const first = rows[0].cpuUsPerRequest!;
   console.log(`\n${run.generator} generator, ${run.connections} connections, ${run.reps} repetitions × ${run.durationS} s `
     + `(after ${run.warmupS} s warm-up)`);
-  console.log(`mode     CPU µs/request (median, range)   front  workers  other   req/s (median)   ÷ ${modes[0]}`);
+  const width = Math.max(8, ...modes.map((m) => m.length + 1));
+  console.log(`${'mode'.padEnd(width)} CPU µs/request (median, range)   front  workers  other   req/s (median)   ÷ ${modes[0]}`);
   for (const r of rows) {
-    console.log(`${r.mode.padEnd(8)} ${r.cpuUsPerRequest!.toFixed(1).padStart(7)} (${r.cpuRange![0].toFixed(1)}–${r.cpuRange![1].toFixed(1)})`
-      .padEnd(41) + `${r.front!.toFixed(1).padStart(5)}  ${r.workers!.toFixed(1).padStart(7)}  ${r.other!.toFixed(1).padStart(5)}`
+    console.log(`${r.mode.padEnd(width)} ${r.cpuUsPerRequest!.toFixed(1).padStart(7)} (${r.cpuRange![0].toFixed(1)}–${r.cpuRange![1].toFixed(1)})`
+      .padEnd(width + 33) + `${r.front!.toFixed(1).padStart(5)}  ${r.workers!.toFixed(1).padStart(7)}  ${r.other!.toFixed(1).padStart(5)}`
       + `${r.rps!.toFixed(0).padStart(10)}         ${(r.cpuUsPerRequest! / first).toFixed(3)}`);
   }
   return rows;

@@ -7,12 +7,17 @@
  * threads (schedstat) over the 2xx answers of the window. Goal (issue 24): on with content ÷ off ≤ 1.10.
  *
  *   npm run build && node dist/bench/request-log.js [--reps 3] [--duration 8] [--warmup 2] [--connections 32]
+ *     [--before OTHER/dist/bench/request-log-gateway.js]
+ *
+ * `--before` adds two modes, `on-before` and `content-before`: the same gateway from another build (a copy of the
+ * dist of the commit compared against, with its package.json and node_modules beside it), in the same rotation, so
+ * a change to the request log is measured side by side with what it replaces.
  *
  * The last line of stdout is a one-line JSON summary.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { num, parseFlags, str } from './args.js';
@@ -21,10 +26,11 @@ import { cpuWindow, pickGenerator } from './generators.js';
 import type { ThreadRole } from './procfs.js';
 import { printModeRows } from './report.js';
 
-const MODES = ['off', 'on', 'content'] as const;
+const flags = parseFlags(process.argv.slice(2));
+const before = flags.has('before') ? resolve(str(flags, 'before', '')) : null;
+const MODES = ['off', 'on', 'content', ...(before ? ['on-before', 'content-before'] as const : [])] as const;
 type Mode = (typeof MODES)[number];
 
-const flags = parseFlags(process.argv.slice(2));
 const reps = Math.max(1, Math.floor(num(flags, 'reps', 3)));
 const durationS = num(flags, 'duration', 8);
 const warmupS = num(flags, 'warmup', 2);
@@ -50,8 +56,9 @@ interface Window {
 }
 
 async function measure(mock: number, mode: Mode, rep: number): Promise<Window> {
-  const gateway: Child = spawnChild(`heimdall-${mode}`, process.execPath, [here('./request-log-gateway.js'), '--upstream', String(mock),
-    '--mode', mode, '--db', join(workDir, `${mode}-${rep}.db`)]);
+  const [logMode, build] = mode.endsWith('-before') ? [mode.slice(0, -'-before'.length), before!] : [mode, here('./request-log-gateway.js')];
+  const gateway: Child = spawnChild(`heimdall-${mode}`, process.execPath, [build, '--upstream', String(mock),
+    '--mode', logMode, '--db', join(workDir, `${mode}-${rep}.db`)]);
   try {
     const port = await waitForListening(gateway, 30_000);
     const spec = { url: `http://127.0.0.1:${port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
@@ -80,7 +87,7 @@ try {
     for (const mode of order) {
       const w = await measure(mock, mode, rep);
       windows.push(w);
-      process.stderr.write(`rep ${rep} ${mode.padEnd(7)} ${w.rps.toFixed(0)} req/s, ${w.cpuUsPerRequest.toFixed(1)} µs CPU/request `
+      process.stderr.write(`rep ${rep} ${mode.padEnd(14)} ${w.rps.toFixed(0)} req/s, ${w.cpuUsPerRequest.toFixed(1)} µs CPU/request `
         + `(front ${w.byThread.main.toFixed(1)}, workers ${w.byThread.workers.toFixed(1)}, other ${w.byThread.other.toFixed(1)})`
         + `${w.stored === null ? '' : `, stored − answered: ${w.stored}`}${w.failed ? `, ${w.failed} failed` : ''}\n`);
     }
@@ -89,6 +96,7 @@ try {
   const off = rows[0].cpuUsPerRequest!;
   const goal = rows[2].cpuUsPerRequest! / off;
   console.log(`goal: content ÷ off ≤ 1.10: ${goal.toFixed(3)} ${goal <= 1.1 ? 'met' : 'NOT met'}`);
+  if (before) console.log(`before: content-before ÷ off ${(rows[4].cpuUsPerRequest! / off).toFixed(3)}, on-before ÷ off ${(rows[3].cpuUsPerRequest! / off).toFixed(3)}`);
   console.log(JSON.stringify({ generator, connections, reps, durationS, rows, windows, goal: { ratio: goal, met: goal <= 1.1 } }));
   process.exitCode = windows.some((w) => w.failed > 0) ? 1 : 0;
 } finally {

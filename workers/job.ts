@@ -217,11 +217,13 @@ export class Job implements Schedulable {
     this.#hooks.send([MSG_STREAM_END, this.id, meta]);
   }
 
-  fail(error: ErrorData): void {
+  /** `usage`: what a stream that broke had reported before it did (the provider bills it). */
+  fail(error: ErrorData, usage: UsageData | null = null): void {
     if (!this.#finish()) return;
-    this.#hooks.settled(this, error, null);
+    this.#hooks.settled(this, error, usage);
     const times = this.#times();
-    this.#hooks.send(times ? [MSG_ERROR, this.id, error, times] : [MSG_ERROR, this.id, error]);
+    if (usage) this.#hooks.send([MSG_ERROR, this.id, error, times ?? null, usage]);
+    else this.#hooks.send(times ? [MSG_ERROR, this.id, error, times] : [MSG_ERROR, this.id, error]);
   }
 
   #finish(): boolean {

@@ -201,8 +201,11 @@ export type WorkerToFront =
   | [typeof MSG_STREAM_END, number, StreamEndMeta]
   /** The head comes alone, first, with empty bytes; every later message has bytes and a null head. */
   | [typeof MSG_BYTES, number, Uint8Array, StreamHead | null]
-  /** The times come with a traced job's error only. */
-  | [typeof MSG_ERROR, number, ErrorData, AttemptTimes?]
+  /**
+   * The times come with a traced job's error only (else null when the usage follows); the usage with a stream that
+   * failed after the provider reported some (it billed those tokens).
+   */
+  | [typeof MSG_ERROR, number, ErrorData, (AttemptTimes | null)?, UsageData?]
   | [typeof MSG_READY, 0];
 
 // Records off: a shared structure table would have to be synchronised between threads. Instead the gateway's own

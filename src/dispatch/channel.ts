@@ -5,7 +5,8 @@
 import type { Piscina } from 'piscina';
 import {
   decodeMessage, encodeMessage, MSG_BYTES, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
-  type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type StreamHead, type WorkerToFront,
+  type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type StreamHead, type UsageData,
+  type WorkerToFront,
 } from '../contract/messages.js';
 import type { RingShape } from '../contract/ring-layout.js';
 import { createRingBuffer, RingReader, RingWriter } from '../contract/ring.js';
@@ -19,8 +20,11 @@ export interface JobHandlers {
   onEnd(meta: StreamEndMeta): void;
   /** A streamed-through answer's head (first, with no bytes), then its bytes; only jobs that ask for it get them. */
   onBytes?(bytes: Uint8Array, head: StreamHead | null): void;
-  /** `times`: a traced job's times, when the worker reported them (src/observability/tracing). */
-  onError(error: ErrorData, times?: AttemptTimes): void;
+  /**
+   * `times`: a traced job's times, when the worker reported them (src/observability/tracing); `usage`: what a stream
+   * that broke had reported before it did.
+   */
+  onError(error: ErrorData, times?: AttemptTimes, usage?: UsageData): void;
 }
 
 export interface InFlight {
@@ -149,7 +153,7 @@ export class WorkerChannel {
         return;
       case MSG_ERROR:
         this.#release(entry);
-        entry.handlers?.onError(message[2], message[3]);
+        entry.handlers?.onError(message[2], message[3] ?? undefined, message[4]);
         return;
     }
   };

@@ -116,7 +116,19 @@ const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
 
 function requestIdFrom(req: HttpRequest): string {
   const given = req.getHeader('x-request-id');
-  return given && REQUEST_ID.test(given) ? given : randomUUID();
+  return given && REQUEST_ID.test(given) ? given : timeOrderedUuid(Date.now());
+}
+
+/**
+ * A UUID version 7 (RFC 9562): the milliseconds since the epoch, then random bits. Ids made in time order are
+ * appended to the request log's id index; random ones (version 4) land anywhere in it, and each such row rewrote a
+ * page of it (bench/README.md, "Request log").
+ */
+export function timeOrderedUuid(nowMs: number): string {
+  // randomUUID's version-4 layout already carries the variant bits; only the time and the version digit change.
+  const random = randomUUID();
+  const time = nowMs.toString(16).padStart(12, '0');
+  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${random.slice(15)}`;
 }
 
 /** A route's path as a metrics label: uWebSockets.js's `:param` and `*` written as `{param}` and `{id}`. */

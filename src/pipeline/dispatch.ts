@@ -288,12 +288,15 @@ export class ProviderCall implements JobHandlers, AbortListener {
     });
   }
 
-  onError(error: ErrorData, times?: AttemptTimes): void {
+  onError(error: ErrorData, times?: AttemptTimes, usage?: UsageData): void {
     this.#ticket = null;
     this.#tracer?.error(this.#job, this.#retries, error, times);
     const now = performance.now();
     this.#run.waitedMs += now - this.#submittedAt;
     logFailure(this.#ctx, error);
+    // A stream that broke after the provider reported usage was billed for it, whatever comes next (a retry, a
+    // fallback, the error to the client): the record, the cost metrics and budgets count it.
+    if (usage) this.#account(usage);
     this.#run.fail(error);
     this.#judgeKey(verdictOf(error.code));
     const sink = this.#sink;

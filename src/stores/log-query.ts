@@ -3,7 +3,7 @@
 // names that reach SQL text (sort fields, group keys) come from the fixed lists below.
 import type { RequestLogRecord } from './log-record.js';
 
-/** Fields a list may be sorted by (timestamp and latency with an index). Ties break on `id` in the same direction. */
+/** Fields a list may be sorted by (timestamp with an index; latency too on PostgreSQL). Ties break on `id` in the same direction. */
 export const LOG_SORT_FIELDS = ['timestamp', 'latencyMs', 'costUsd', 'tokensTotal'] as const;
 export type LogSortField = (typeof LOG_SORT_FIELDS)[number];
 export type SortDirection = 'asc' | 'desc';

@@ -52,6 +52,20 @@ const SORT_EXPRESSIONS: Record<LogSortField, string> = {
 /** The model a record counts under: the one that answered, else the one asked (a request that failed first). */
 const MODEL_EXPRESSION = 'COALESCE(model, model_requested)';
 
+/** The log table's indexes, matched to the query API's filters and sorts. */
+function secondaryIndexes(): string[] {
+  return [
+    // Every index costs each write; cost and token sorts go without one (they sort the filtered rows).
+    ...(['timestamp', 'latencyMs'] as const).map((field) =>
+      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${field.toLowerCase()} ON ${LOG_TABLE} ((${SORT_EXPRESSIONS[field]}), id)`),
+    ...['provider', 'status'].map((column) =>
+      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${column} ON ${LOG_TABLE} (${column}, timestamp_ms)`),
+    `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_model ON ${LOG_TABLE} ((${MODEL_EXPRESSION}), timestamp_ms)`,
+    ...['error_code', 'virtual_key_id'].map((column) =>
+      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${column} ON ${LOG_TABLE} (${column}, timestamp_ms) WHERE ${column} IS NOT NULL`),
+  ];
+}
+
 function schemaSteps(types: { bigint: string; real: string; bool: string }): string[] {
   const { bigint, real, bool } = types;
   return [[
@@ -62,14 +76,7 @@ function schemaSteps(types: { bigint: string; real: string; bool: string }): str
       upstream_ms ${real}, overhead_ms ${real}, tokens_in INTEGER, tokens_out INTEGER, tokens_cached INTEGER,
       tokens_reasoning INTEGER, cost_usd ${real}, stream ${bool} NOT NULL, cancelled ${bool} NOT NULL)`,
     `CREATE TABLE IF NOT EXISTS ${CONTENT_TABLE} (id TEXT PRIMARY KEY, request TEXT, response TEXT)`,
-    // Every index costs each write; cost and token sorts go without one (they sort the filtered rows).
-    ...(['timestamp', 'latencyMs'] as const).map((field) =>
-      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${field.toLowerCase()} ON ${LOG_TABLE} ((${SORT_EXPRESSIONS[field]}), id)`),
-    ...['provider', 'status'].map((column) =>
-      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${column} ON ${LOG_TABLE} (${column}, timestamp_ms)`),
-    `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_model ON ${LOG_TABLE} ((${MODEL_EXPRESSION}), timestamp_ms)`,
-    ...['error_code', 'virtual_key_id'].map((column) =>
-      `CREATE INDEX IF NOT EXISTS ${LOG_TABLE}_by_${column} ON ${LOG_TABLE} (${column}, timestamp_ms) WHERE ${column} IS NOT NULL`),
+    ...secondaryIndexes(),
   ].join(';\n'),
   // Version 2: what the response cache did for the request (src/cache).
   `ALTER TABLE ${LOG_TABLE} ADD COLUMN cache TEXT`];
@@ -129,10 +136,45 @@ END $$`,
   drop: `DROP INDEX IF EXISTS ${CONTENT_TABLE}_request_trgm; DROP INDEX IF EXISTS ${CONTENT_TABLE}_response_trgm`,
 };
 
-export const SQLITE_LOG_SCHEMA = [...schemaSteps({ bigint: 'INTEGER', real: 'REAL', bool: 'INTEGER' }), SQLITE_CONTENT_SEQ_STEP];
+/** The log table's columns as SQLite declares them (step 1 and the cache column of step 2), in META_COLUMNS order. */
+const SQLITE_META_DECLARATIONS = `id TEXT NOT NULL UNIQUE, timestamp_ms INTEGER NOT NULL, route TEXT NOT NULL, method TEXT NOT NULL,
+  dialect TEXT NOT NULL, provider TEXT, model_requested TEXT, model TEXT, key_name TEXT, virtual_key_id TEXT,
+  status INTEGER NOT NULL, error_code TEXT, attempts INTEGER NOT NULL, fallbacks INTEGER NOT NULL, latency_ms REAL NOT NULL,
+  ttft_ms REAL, upstream_ms REAL, overhead_ms REAL, tokens_in INTEGER, tokens_out INTEGER, tokens_cached INTEGER,
+  tokens_reasoning INTEGER, cost_usd REAL, cache TEXT, stream INTEGER NOT NULL, cancelled INTEGER NOT NULL`;
+
+/**
+ * SQLite, step 4: every row written lands at the end of each B-tree it touches, so a batch dirties a few pages per
+ * tree instead of one per row (each dirty page is written to the WAL, then again at the checkpoint). The log table
+ * gets an INTEGER PRIMARY KEY (`seq`, in arrival order) and the content is keyed by it, not by the request id (a
+ * random UUID); the latency sort's index goes (a latency lands anywhere in it: latency sorts read the filtered rows).
+ * The search index points at the content's `seq`, which changes here: it is dropped, and made again at open when
+ * configured. Records keep their order (timestamp, then id).
+ */
+const SQLITE_APPEND_ONLY_STEP = [
+  `DROP TRIGGER IF EXISTS ${SEARCH_TABLE}_insert`, `DROP TRIGGER IF EXISTS ${SEARCH_TABLE}_delete`, `DROP TABLE IF EXISTS ${SEARCH_TABLE}`,
+  `CREATE TABLE ${LOG_TABLE}_next (seq INTEGER PRIMARY KEY, ${SQLITE_META_DECLARATIONS})`,
+  `INSERT INTO ${LOG_TABLE}_next (${META_COLUMNS.map(([, c]) => c).join(', ')}) SELECT ${META_COLUMNS.map(([, c]) => c).join(', ')} `
+    + `FROM ${LOG_TABLE} ORDER BY timestamp_ms, id`,
+  `CREATE TABLE ${CONTENT_TABLE}_next (seq INTEGER PRIMARY KEY, request TEXT, response TEXT)`,
+  `INSERT INTO ${CONTENT_TABLE}_next (seq, request, response) SELECT l.seq, c.request, c.response FROM ${CONTENT_TABLE} c `
+    + `JOIN ${LOG_TABLE}_next l ON l.id = c.id ORDER BY l.seq`,
+  `DROP TABLE ${CONTENT_TABLE}`, `DROP TABLE ${LOG_TABLE}`,
+  `ALTER TABLE ${LOG_TABLE}_next RENAME TO ${LOG_TABLE}`, `ALTER TABLE ${CONTENT_TABLE}_next RENAME TO ${CONTENT_TABLE}`,
+  ...secondaryIndexes().filter((index) => !index.includes('_by_latencyms ')),
+].join(';\n');
+
+export const SQLITE_LOG_SCHEMA = [...schemaSteps({ bigint: 'INTEGER', real: 'REAL', bool: 'INTEGER' }), SQLITE_CONTENT_SEQ_STEP,
+  SQLITE_APPEND_ONLY_STEP];
 export const POSTGRES_LOG_SCHEMA = schemaSteps({ bigint: 'BIGINT', real: 'DOUBLE PRECISION', bool: 'BOOLEAN' });
 
 export type SqlDialect = 'sqlite' | 'postgres';
+
+/**
+ * The column a content row shares with its log row: SQLite keys the content by the log row's `seq` (an append at
+ * the end of the B-tree, SQLITE_APPEND_ONLY_STEP); PostgreSQL by the request id.
+ */
+const contentKey = (dialect: SqlDialect): string => (dialect === 'sqlite' ? 'seq' : 'id');
 
 export interface BuiltQuery {
   readonly text: string;
@@ -188,13 +230,13 @@ function whereClause(f: LogFilter, p: Params): string {
   if (f.minLatencyMs !== undefined) and.push(`latency_ms >= ${p.add(f.minLatencyMs)}`);
   if (f.search !== undefined && p.indexed && p.dialect === 'sqlite' && [...f.search].length >= MIN_INDEXED_SEARCH) {
     // The trigram index finds the content rows holding the text (any case); the log rows are those of their ids.
-    and.push(`${LOG_TABLE}.id IN (SELECT c.id FROM ${SEARCH_TABLE} s JOIN ${CONTENT_TABLE} c ON c.seq = s.rowid `
-      + `WHERE ${SEARCH_TABLE} MATCH ${p.add(ftsPhrase(f.search))})`);
+    and.push(`${LOG_TABLE}.seq IN (SELECT rowid FROM ${SEARCH_TABLE} WHERE ${SEARCH_TABLE} MATCH ${p.add(ftsPhrase(f.search))})`);
   } else if (f.search !== undefined) {
     // SQLite's LIKE ignores ASCII case already; PostgreSQL's needs ILIKE (which its trigram indexes serve).
     const like = p.dialect === 'sqlite' ? 'LIKE' : 'ILIKE';
     const pattern = containsPattern(f.search);
-    and.push(`EXISTS (SELECT 1 FROM ${CONTENT_TABLE} c WHERE c.id = ${LOG_TABLE}.id AND `
+    const key = contentKey(p.dialect);
+    and.push(`EXISTS (SELECT 1 FROM ${CONTENT_TABLE} c WHERE c.${key} = ${LOG_TABLE}.${key} AND `
       + `(c.request ${like} ${p.add(pattern)} ESCAPE '\\' OR c.response ${like} ${p.add(pattern)} ESCAPE '\\'))`);
   }
   return and.length > 0 ? `WHERE ${and.join(' AND ')}` : '';
@@ -214,9 +256,10 @@ export function listQuery(q: LogQuery, dialect: SqlDialect, indexed = false): Bu
     where = where ? `${where} AND ${after}` : `WHERE ${after}`;
   }
   // The page is chosen on the log table alone; only its rows then fetch their content.
-  const text = `SELECT page.*, c.request, c.response FROM (SELECT ${SELECT_META}, ${expr} AS sort_value FROM ${LOG_TABLE} `
-    + `${where} ORDER BY ${expr} ${dir}, id ${dir} LIMIT ${p.add(q.limit + 1)}) page `
-    + `LEFT JOIN ${CONTENT_TABLE} c ON c.id = page.id ORDER BY page.sort_value ${dir}, page.id ${dir}`;
+  const key = contentKey(dialect);
+  const text = `SELECT page.*, c.request, c.response FROM (SELECT ${SELECT_META}, ${LOG_TABLE}.${key} AS content_key, `
+    + `${expr} AS sort_value FROM ${LOG_TABLE} ${where} ORDER BY ${expr} ${dir}, id ${dir} LIMIT ${p.add(q.limit + 1)}) page `
+    + `LEFT JOIN ${CONTENT_TABLE} c ON c.${key} = page.content_key ORDER BY page.sort_value ${dir}, page.id ${dir}`;
   return { text, values: p.values };
 }
 
@@ -234,8 +277,9 @@ export function pageOf(rows: readonly Record<string, unknown>[], q: LogQuery): L
 
 export function getQuery(id: string, dialect: SqlDialect): BuiltQuery {
   const p = new Params(dialect);
+  const key = contentKey(dialect);
   return { text: `SELECT ${SELECT_META}, c.request, c.response FROM ${LOG_TABLE} LEFT JOIN ${CONTENT_TABLE} c `
-    + `ON c.id = ${LOG_TABLE}.id WHERE ${LOG_TABLE}.id = ${p.add(id)}`, values: p.values };
+    + `ON c.${key} = ${LOG_TABLE}.${key} WHERE ${LOG_TABLE}.id = ${p.add(id)}`, values: p.values };
 }
 
 /**
@@ -243,10 +287,11 @@ export function getQuery(id: string, dialect: SqlDialect): BuiltQuery {
  * holds the write lock only briefly. The same oldest rows are chosen by both statements.
  */
 export function retentionQueries(before: number, batch: number, dialect: SqlDialect): [contents: BuiltQuery, logs: BuiltQuery] {
+  const key = contentKey(dialect);
   return [CONTENT_TABLE, LOG_TABLE].map((table) => {
     const p = new Params(dialect);
     return {
-      text: `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${LOG_TABLE} WHERE timestamp_ms < ${p.add(before)} `
+      text: `DELETE FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${LOG_TABLE} WHERE timestamp_ms < ${p.add(before)} `
         + `ORDER BY timestamp_ms, id LIMIT ${p.add(batch)})`,
       values: p.values,
     };
@@ -376,12 +421,16 @@ export function contentValues(r: RequestLogRecord): [string, string | null, stri
   return [withoutNul(r.id), r.request === null ? null : withoutNul(r.request), r.response === null ? null : withoutNul(r.response)];
 }
 
-/** A record's values in META_COLUMNS order, as `dialect` binds them. */
-export function rowValues(r: RequestLogRecord, dialect: SqlDialect): unknown[] {
-  return META_COLUMNS.map(([field]) => {
-    const v = r[field];
-    if (typeof v === 'boolean') return dialect === 'sqlite' ? (v ? 1 : 0) : v;
-    if (typeof v === 'string') return withoutNul(v);
-    return v ?? null;
-  });
+const META_FIELDS = META_COLUMNS.map(([field]) => field);
+
+/**
+ * A record's values in META_COLUMNS order, as `dialect` binds them, written into `out` (SQLite's writer reuses one
+ * array for every row of a batch).
+ */
+export function rowValues(r: RequestLogRecord, dialect: SqlDialect, out: unknown[] = new Array(META_FIELDS.length)): unknown[] {
+  for (let i = 0; i < META_FIELDS.length; i++) {
+    const v = r[META_FIELDS[i]];
+    out[i] = typeof v === 'boolean' ? (dialect === 'sqlite' ? (v ? 1 : 0) : v) : typeof v === 'string' ? withoutNul(v) : v ?? null;
+  }
+  return out;
 }

@@ -81,13 +81,21 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
   }
   const insertOne = db.prepare(`INSERT INTO ${LOG_TABLE} (${INSERT_COLUMNS.join(', ')}) `
     + `VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`);
-  const insertContent = db.prepare(`${CONTENT_INSERT}(?, ?, ?) ON CONFLICT (id) DO NOTHING`);
+  const insertContent = db.prepare(`INSERT INTO ${CONTENT_TABLE} (seq, request, response) VALUES (?, ?, ?)`);
+  // One array each, refilled per row and bound whole (no spread: the binding reads an array as it is).
+  const meta: unknown[] = new Array(INSERT_COLUMNS.length);
+  const content: [number, string | null, string | null] = [0, null, null];
   const insertAll = db.transaction((records: readonly RequestLogRecord[]) => {
     for (const r of records) {
+      const stored = insertOne.run(rowValues(r, 'sqlite', meta));
       // A record already stored keeps its content too: the first one written wins, whole.
-      if (Number(insertOne.run(...rowValues(r, 'sqlite')).changes) === 0) continue;
-      const content = contentValues(r);
-      if (content) insertContent.run(...content);
+      if (Number(stored.changes) === 0) continue;
+      const values = contentValues(r);
+      if (!values) continue;
+      content[0] = Number(stored.lastInsertRowid);
+      content[1] = values[1];
+      content[2] = values[2];
+      insertContent.run(content);
     }
   });
   const retain = db.transaction((before: number, batch: number) => {

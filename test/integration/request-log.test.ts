@@ -11,6 +11,7 @@ import { loadConfig } from '../../dist/src/config/load.js';
 import { startGateway, type Gateway } from '../../dist/src/gateway.js';
 import type { RequestLogRecord } from '../../dist/src/stores/log-record.js';
 import { openRequestLog, type RequestLog } from '../../dist/src/stores/request-log.js';
+import { startFakeAnthropic, type FakeAnthropic } from '../fakes/anthropic-server.js';
 import { FakeCatalog } from '../fakes/mcp-catalog.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../fakes/openai-server.js';
 import { eventually, openaiProvider, postChat, user } from './harness.js';
@@ -26,6 +27,7 @@ interface Logged {
 
 const dirs: string[] = [];
 let fake: FakeOpenAI;
+let claude: FakeAnthropic;
 
 /** The gateway in front of the fake and the mock, its request log written off-thread into a real SQLite file. */
 async function startLogged(content: boolean, mcpCatalog?: FakeCatalog): Promise<Logged> {
@@ -38,6 +40,8 @@ async function startLogged(content: boolean, mcpCatalog?: FakeCatalog): Promise<
       client: { disable_content_logging: !content, max_request_body_size_mb: 1 },
       providers: {
         openai: openaiProvider(fake.url),
+        anthropic: { keys: [{ value: 'sk-ant', models: ['*'] }], network_config: { base_url: claude.url },
+          concurrency_and_buffer_size: { concurrency: 10, buffer_size: 10, threads: 1 } },
         mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
       },
       plugins: [{ name: 'recorder', path: PLUGIN, config: { label: 'A' } }],
@@ -60,6 +64,7 @@ let off: Logged;
 
 beforeAll(async () => {
   fake = await startFakeOpenAI();
+  claude = await startFakeAnthropic({ apiKey: 'sk-ant' });
   on = await startLogged(true);
   off = await startLogged(false);
 });
@@ -68,6 +73,7 @@ afterAll(async () => {
   await on?.close();
   await off?.close();
   await fake?.close();
+  await claude?.close();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -287,6 +293,18 @@ describe('one record per request', () => {
     } finally {
       await agent.close();
     }
+  });
+
+  it('a stream that breaks partway: the usage the provider reported before the break, and its price', async () => {
+    // Anthropic reports the input (and the first output token) in message_start; the connection then breaks.
+    claude.script('claude-3-5-haiku-20241022', { breakAfterEvents: 4, usage: { input_tokens: 1000 } });
+    const answer = await chat(on, 'log-broken-1', { model: 'anthropic/claude-3-5-haiku-20241022', messages: user('go'), stream: true });
+    expect(answer.status).toBe(200);
+    expect(await answer.text()).toContain('stream_interrupted');
+    const record = await recordOf(on, 'log-broken-1');
+    expect(record).toMatchObject({ status: 200, stream: true, errorCode: 'stream_interrupted', tokensIn: 1000, tokensOut: 1 });
+    // claude-3-5-haiku: $0.80 in, $4 out per million tokens.
+    expect(record.costUsd).toBeCloseTo((1000 * 0.8 + 4) / 1e6, 12);
   });
 
   it('the admin API\'s own requests, and the other routes, are not recorded', async () => {

@@ -636,6 +636,8 @@ export function anthropicStreamStep(data: string, state: StreamState): StreamSte
       if (message.id) scratch.id = message.id;
       if (message.model) scratch.model = message.model;
       mergeUsage(scratch.usage, message.usage);
+      // Known from here on: a stream that breaks before its end still reports the input it was billed for.
+      state.usage = usageData(openAIUsage(scratch.usage));
       return { chunks: [chunk(scratch, { role: 'assistant', content: '' })], done: false };
     }
     case 'content_block_start': {

@@ -304,7 +304,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     job.fail(job.abortReason
       ? abortedError(job.abortReason, this.#provider, job.streamStarted)
-      : errorForTransportFailure(this.#provider, error, job.streamStarted));
+      : errorForTransportFailure(this.#provider, error, job.streamStarted), this.#state?.usage ?? null);
   }
 
   #brokenStream(what: string): ErrorData {
@@ -314,7 +314,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   #finishStream(error: ErrorData): void {
     this.#done = true;
-    this.#job.fail(error);
+    this.#job.fail(error, this.#state?.usage ?? null);
     this.#abortRequest?.(new Error(error.message));
   }
 }

@@ -193,8 +193,11 @@ describe.each(engines)('the request log on $name', ({ up, target }) => {
     const t = target();
     if (t.type === 'sqlite') {
       const db = openSqlite(t.path);
-      expect(db.prepare("SELECT COUNT(*) AS n FROM heimdall_request_log_contents WHERE id LIKE 'old-%'").get()).toMatchObject({ n: 0 });
-      expect(db.prepare("SELECT COUNT(*) AS n FROM heimdall_request_log_contents WHERE id LIKE 'seed-%'").get()).toMatchObject({ n: 30 });
+      // SQLite keys the content by the log row's seq: none is left without its row.
+      expect(db.prepare('SELECT COUNT(*) AS n FROM heimdall_request_log_contents c '
+        + 'WHERE NOT EXISTS (SELECT 1 FROM heimdall_request_logs l WHERE l.seq = c.seq)').get()).toMatchObject({ n: 0 });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM heimdall_request_log_contents c JOIN heimdall_request_logs l ON l.seq = c.seq '
+        + "WHERE l.id LIKE 'seed-%'").get()).toMatchObject({ n: 30 });
       db.close();
     }
     expect((await store.query({ ...base, from: t0, to: t0 + 30_000 })).records).toHaveLength(30);
@@ -287,6 +290,8 @@ describe('a SQLite request log made before the search index', () => {
     const path = join(dir, 'before-search.db');
     const db = openSqlite(path);
     migrateSqlite(db, LOG_COMPONENT, SQLITE_LOG_SCHEMA.slice(0, 1));
+    db.prepare('INSERT INTO heimdall_request_logs (id, timestamp_ms, route, method, dialect, status, attempts, fallbacks, latency_ms, '
+      + "stream, cancelled) VALUES ('old-1', 5, '/v1/chat/completions', 'POST', 'openai', 200, 1, 0, 1.5, 0, 0)").run();
     db.prepare(`INSERT INTO heimdall_request_log_contents (id, request, response) VALUES ('old-1', 'an old needle', NULL)`).run();
     db.close();
     const store = await openLogStore({ type: 'sqlite', path }, { searchIndex: true });
@@ -294,10 +299,11 @@ describe('a SQLite request log made before the search index', () => {
       await store.insert([logRecord({ id: 'new-1', timestamp: 10, request: 'a new needle' })]);
       expect((await store.get('new-1'))?.request).toBe('a new needle');
       const reopened = openSqlite(path);
-      const hits = reopened.prepare("SELECT c.id FROM heimdall_request_log_search s JOIN heimdall_request_log_contents c ON c.seq = s.rowid "
-        + "WHERE heimdall_request_log_search MATCH '\"needle\"' ORDER BY c.id").all() as { id: string }[];
+      const hits = reopened.prepare("SELECT l.id FROM heimdall_request_log_search s JOIN heimdall_request_logs l ON l.seq = s.rowid "
+        + "WHERE heimdall_request_log_search MATCH '\"needle\"' ORDER BY l.id").all() as { id: string }[];
       reopened.close();
       expect(hits.map((row) => row.id)).toEqual(['new-1', 'old-1']);
+      expect((await store.get('old-1'))?.request).toBe('an old needle');
     } finally {
       await store.close();
     }

@@ -47,6 +47,10 @@ describe('message codec', () => {
         droppedParams: null, firstTokenMs: 1 }],
       [MSG_CHUNKS, 7, ['{"a":1}', '{"b":2}'], ['logit_bias']],
       [MSG_ERROR, 7, { code: 'UPSTREAM_RATE_LIMITED', message: 'slow down', upstreamStatus: 429, retryAfter: 3 }],
+      // A stream that broke after reporting usage, untraced and traced.
+      [MSG_ERROR, 8, { code: 'STREAM_INTERRUPTED', message: 'gone' }, null, { promptTokens: 1000, completionTokens: 1, totalTokens: 1001 }],
+      [MSG_ERROR, 9, { code: 'STREAM_INTERRUPTED', message: 'gone' }, [1, 2, 3, 200], { promptTokens: 5, completionTokens: 0, totalTokens: 5,
+        cachedTokens: 2 }],
     ];
     for (const message of messages) expect(decodeMessage(Uint8Array.from(encodeMessage(message)))).toStrictEqual(message);
   });
