@@ -52,13 +52,14 @@ export interface UsageData {
  * (a transcription's file as bytes) and answer the upstream's body as it came, with its content type.
  * `responses` carries OpenAI's Responses request as the client sent it and answers the provider's body as it came; its
  * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks. `messages` is the same
- * for Anthropic's Messages API. `files` carries a FilesRequest (a files or batches call in the provider's own API) and
+ * for Anthropic's Messages API. `invoke` is Bedrock's InvokeModel body of the model's family, as the client sent it: its
+ * answer as Bedrock wrote it, its stream's chunks each event's JSON (a `chunk` frame's bytes). `files` carries a FilesRequest (a files or batches call in the provider's own API) and
  * answers the upstream's body as it came, with its content type and the headers FILES_ANSWER_HEADERS names.
  * `rerank` carries a RerankRequest and answers a RerankAnswer, whatever the provider's own rerank API. `tokenize`
  * carries `{text}` and answers Cohere's `{tokens, token_strings}`, from a provider with that tokenizer.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | 'rerank'
-  | 'tokenize' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'invoke' | 'files'
+  | 'rerank' | 'tokenize' | MediaKind;
 
 /** A rerank job's body: the query and the documents' texts, in the client's order. */
 export interface RerankRequest {

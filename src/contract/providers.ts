@@ -31,6 +31,9 @@ export interface Capabilities {
    * (server tools, MCP servers, citations, …) goes to the provider as the client sent it. Only for the built-in
    * provider itself, as `responses`. */
   readonly messages: boolean;
+  /** Bedrock's InvokeModel, natively: a `/bedrock/model/{id}/invoke` body of any model family goes to the provider as
+   * the client sent it. Only for the built-in provider itself, as `responses`. */
+  readonly invoke: boolean;
   /** Files and batches, in the API named: the client's call on the routes of that API goes to the provider as it
    * came, with the key that owns the id. Only for the built-in provider itself, as `responses`. */
   readonly files: FilesApi | null;
@@ -61,7 +64,7 @@ const GOOGLE_MEDIA: readonly MediaKind[] = Object.freeze(['speech', 'transcripti
 const IMAGES: readonly MediaKind[] = Object.freeze(['image_generation']);
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: NO_MEDIA, listModels: false, responses: false, messages: false, files: null, webSearch: false,
+  media: NO_MEDIA, listModels: false, responses: false, messages: false, invoke: false, files: null, webSearch: false,
   rerank: false, tokenize: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
@@ -105,7 +108,7 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   // Rerank: the Bedrock Agent Runtime's Rerank API (bedrock-agent-runtime.{region}), with the same credentials.
   // Images: Titan Image Generator and Stability's models through InvokeModel.
-  bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, files: 'bedrock', rerank: true }), { canBeBase: true }),
+  bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, invoke: true, files: 'bedrock', rerank: true }), { canBeBase: true }),
   // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
   // Rerank: `mock/<anything>` scores each document by the query words it holds. Embeddings: a hashed bag of words, so
   // that texts sharing words are near (the response cache's semantic layer).

@@ -134,6 +134,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #contentType: string | undefined;
   /** A files answer's headers among FILES_ANSWER_HEADERS. */
   #answerHeaders: Record<string, string> | undefined;
+  /** A successful answer's headers, which an adapter may read its usage from (Bedrock's token counts). */
+  #rawHeaders: Buffer[] = [];
   #parts: Buffer[] = [];
   #decoder: StreamDecoder | null = null;
   #state: StreamState | null = null;
@@ -177,6 +179,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#resumeReading = resume;
     this.#contentType = headerOf(rawHeaders, 'content-type');
     if (this.#job.data.kind === 'files' && statusCode < 400) this.#answerHeaders = filesAnswerHeaders(rawHeaders);
+    if (statusCode < 400) this.#rawHeaders = rawHeaders;
     if (statusCode >= 400) {
       this.#retryAfter = parseRetryAfter(headerOf(rawHeaders, 'retry-after'));
     } else if (this.#job.data.stream) {
@@ -266,7 +269,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     let answer: ChatAnswer;
     try {
-      answer = answerFor(this.#adapter, text, this.#job.data);
+      answer = answerFor(this.#adapter, text, this.#job.data, (name) => headerOf(this.#rawHeaders, name));
     } catch (error) {
       this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${provider}: unreadable answer: ${(error as Error).message}`,
         provider, upstreamStatus: this.#status });

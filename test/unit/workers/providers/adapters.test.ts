@@ -51,6 +51,15 @@ describe('adapter registry', () => {
     expect(PROVIDER_FACTS.anthropic.capabilities.messages).toBe(true);
   });
 
+  it('takes Bedrock\'s InvokeModel bodies natively exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const native = adapter.transport === 'http' && adapter.invokeCall !== undefined && adapter.invokeAnswer !== undefined
+        && adapter.invokeEvent !== undefined;
+      expect([id, native]).toEqual([id, PROVIDER_FACTS[id].capabilities.invoke]);
+    }
+    expect(PROVIDER_FACTS.bedrock.capabilities.invoke).toBe(true);
+  });
+
   it('reranks exactly where the front thread\'s capability says so', () => {
     for (const [id, adapter] of Object.entries(ADAPTERS)) {
       const reranks = adapter.transport === 'in-process' ? id === 'mock'
