@@ -103,7 +103,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   parasail: facts('PARASAIL_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
   // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
-  azure: facts(null, Object.freeze({ ...ALL, media: OPENAI_MEDIA })),
+  // Files and batches: OpenAI's, at the resource's /openai with its api-version (Azure's Batch API).
+  azure: facts(null, Object.freeze({ ...ALL, media: OPENAI_MEDIA, files: 'openai' })),
   cohere: facts('COHERE_API_KEY', Object.freeze({ ...ALL, rerank: true, tokenize: true }), { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   // Rerank: the Bedrock Agent Runtime's Rerank API (bedrock-agent-runtime.{region}), with the same credentials.

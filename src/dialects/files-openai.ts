@@ -3,11 +3,14 @@
 // `GET /v1/batches/{id}/results` (the batch's output file, once it has one). They reach a provider whose files API
 // is OpenAI's. As in Bifrost, the provider is named by the `x-model-provider` header, a `provider` field (the
 // SDK's `extra_body`, a form part of an upload) or query parameter, or a batch's `model` as `provider/model`; on the
-// SDK's drop-in prefixes a call that names none goes to `openai`, on /v1 it must name one. A call about an id goes
-// to the provider and key that made it, whatever it names.
+// SDK's drop-in prefixes a call that names none goes to `openai` (to `azure` when it comes from `AzureOpenAI`, which
+// sends `api-version`), on /v1 it must name one. A call about an id goes to the provider and key that made it,
+// whatever it names.
 
 import type { FilesApi } from '../contract/providers.js';
 import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
+import { hasApiVersion } from './azure.js';
+import { azureBatchCreate, azureFilesProvider, azureUpload } from './files-azure.js';
 import type { IncomingRequest, Route } from '../http/server.js';
 import {
   bodyAsIs, filesRoute, idsOf, isJsonObject, jsonBody, queryWithoutProvider, segmentAfter, type FilesDeps, type FilesOperation,
@@ -54,11 +57,20 @@ const get = (path: string, query: string, id: string | null = null): PreparedCal
 
 const remembered = (json: unknown) => ({ remember: idsOf(json) });
 
+/** A batch's id, and its output and error files', which live in the batch's account: `files.content` reads them. */
+function batchFiles(json: unknown): { remember: string[] } {
+  const batches = isJsonObject(json) ? (Array.isArray(json.data) ? json.data : [json]) : [];
+  const files = batches.flatMap((batch) => (isJsonObject(batch) ? [batch.output_file_id, batch.error_file_id] : []))
+    .filter((id): id is string => typeof id === 'string' && id !== '');
+  return { remember: [...idsOf(json), ...files] };
+}
+
 function operations(prefix: string): FilesOperation[] {
   const fileId = (request: IncomingRequest) => segmentAfter(request.path, '/files/');
   const batchId = (request: IncomingRequest) => segmentAfter(request.path, '/batches/');
   return [
-    { method: 'post', path: `${prefix}/files`, readBody: true, prepare: uploadCall, learn: remembered },
+    { method: 'post', path: `${prefix}/files`, readBody: true, prepare: uploadCall, learn: remembered,
+      forTarget: (prepared, provider, keyIndex) => azureUpload(prepared.upstream, provider, keyIndex) },
     { method: 'get', path: `${prefix}/files`, readBody: false, lists: true, prepare: (request) => get('/v1/files', request.query), learn: remembered },
     { method: 'get', path: `${prefix}/files/:id`, label: `${prefix}/files/{id}`, readBody: false,
       prepare: (request) => get(`/v1/files/${encodeURIComponent(fileId(request))}`, request.query, fileId(request)) },
@@ -68,10 +80,11 @@ function operations(prefix: string): FilesOperation[] {
       prepare: (request) => ({ ...get(`/v1/files/${encodeURIComponent(fileId(request))}`, request.query, fileId(request)),
         upstream: { method: 'DELETE', path: `/v1/files/${encodeURIComponent(fileId(request))}`, query: '', contentType: null, body: null } }),
       learn: (_json, prepared) => ({ forget: prepared.id ? [prepared.id] : [] }) },
-    { method: 'post', path: `${prefix}/batches`, readBody: true, prepare: batchCreateCall, learn: remembered },
-    { method: 'get', path: `${prefix}/batches`, readBody: false, lists: true, prepare: (request) => get('/v1/batches', request.query), learn: remembered },
+    { method: 'post', path: `${prefix}/batches`, readBody: true, prepare: batchCreateCall, learn: batchFiles,
+      forTarget: (prepared, provider) => azureBatchCreate(prepared.upstream, provider) },
+    { method: 'get', path: `${prefix}/batches`, readBody: false, lists: true, prepare: (request) => get('/v1/batches', request.query), learn: batchFiles },
     { method: 'get', path: `${prefix}/batches/:id`, label: `${prefix}/batches/{id}`, readBody: false,
-      prepare: (request) => get(`/v1/batches/${encodeURIComponent(batchId(request))}`, request.query, batchId(request)) },
+      prepare: (request) => get(`/v1/batches/${encodeURIComponent(batchId(request))}`, request.query, batchId(request)), learn: batchFiles },
     { method: 'post', path: `${prefix}/batches/:id/cancel`, label: `${prefix}/batches/{id}/cancel`, readBody: true,
       prepare: (request) => ({ id: batchId(request), upstream: { method: 'POST', path: `/v1/batches/${encodeURIComponent(batchId(request))}/cancel`,
         query: '', contentType: null, body: null } }) },
@@ -89,6 +102,19 @@ function operations(prefix: string): FilesOperation[] {
   ];
 }
 
+/**
+ * On the drop-in prefixes, an `AzureOpenAI` client's call (it sends `api-version`) goes to the azure provider unless
+ * the call names another; the uploads and batches an azure provider gets are put in its terms (files-azure.ts).
+ */
+function withAzure(operation: FilesOperation, deps: FilesDeps): FilesOperation {
+  const named = (prepared: PreparedCall, request: IncomingRequest): PreparedCall =>
+    (prepared.provider || !hasApiVersion(request) ? prepared : { ...prepared, provider: azureFilesProvider(deps.providers) });
+  return { ...operation, prepare: (request) => {
+    const prepared = operation.prepare(request);
+    return prepared instanceof Promise ? prepared.then((ready) => named(ready, request)) : named(prepared, request);
+  } };
+}
+
 const shape = { errorBody: (error: Parameters<typeof openAIErrorBody>[0]) => openAIErrorBody(error), forwardHeaders: [] };
 const ON_V1: FilesRouteApi = Object.freeze({ api: API, defaultProvider: null, ...shape });
 const DROP_IN: FilesRouteApi = Object.freeze({ api: API, defaultProvider: 'openai', ...shape });
@@ -96,6 +122,6 @@ const DROP_IN: FilesRouteApi = Object.freeze({ api: API, defaultProvider: 'opena
 export function openAIFilesRoutes(deps: FilesDeps): Route[] {
   return [
     ...operations('/v1').map((operation) => filesRoute(deps, ON_V1, operation)),
-    ...['/openai/v1', '/openai'].flatMap((prefix) => operations(prefix).map((operation) => filesRoute(deps, DROP_IN, operation))),
+    ...['/openai/v1', '/openai'].flatMap((prefix) => operations(prefix).map((operation) => filesRoute(deps, DROP_IN, withAzure(operation, deps)))),
   ];
 }

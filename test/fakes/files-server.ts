@@ -1,4 +1,5 @@
-// A fake of each provider's files and batches API, in its own wire format: OpenAI's Files and Batch APIs,
+// A fake of each provider's files and batches API, in its own wire format: OpenAI's Files and Batch APIs, Azure
+// OpenAI's (OpenAI's under /openai with an api-version, batches naming deployments),
 // Anthropic's Files API (beta) and Message Batches, Google's Gemini files (multipart upload) and batches, and
 // Bedrock's model invocation jobs with the S3 objects they read. Each account (the key a request authenticates
 // with) sees only its own files and batches, as at the providers: a call made with another key gets the provider's
@@ -9,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { FakeServer, type WaitableFakeServerApi } from './fake-server.js';
 
-export type FilesWire = 'openai' | 'anthropic' | 'gemini' | 'bedrock';
+export type FilesWire = 'openai' | 'azure' | 'anthropic' | 'gemini' | 'bedrock';
 
 export interface FilesRecordedRequest {
   readonly method: string;
@@ -48,7 +49,7 @@ function accountOf(headers: IncomingHttpHeaders): string {
   const sigv4 = /Credential=([^/]+)\//.exec(authorization);
   if (sigv4) return sigv4[1];
   if (authorization.startsWith('Bearer ')) return authorization.slice(7);
-  return String(headers['x-api-key'] ?? headers['x-goog-api-key'] ?? '');
+  return String(headers['x-api-key'] ?? headers['x-goog-api-key'] ?? headers['api-key'] ?? '');
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -180,6 +181,37 @@ const openai: Handler = (req, res, body, account, store, url) => {
     return send(res, 200, batch);
   }
   openaiNotFound(res, 'route');
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Azure OpenAI: OpenAI's files and batches under /openai, each call with an api-version; a batch's endpoint and its
+// lines' urls without /v1 (`/chat/completions`), each line's model one of the resource's deployments.
+
+const AZURE_ENDPOINTS = ['/chat/completions', '/embeddings', '/completions', '/responses'];
+/** The deployments the fake's resource has. */
+export const AZURE_FAKE_DEPLOYMENTS = ['gpt-4o-mini-batch', 'gpt-4o-batch'];
+
+const azureError = (res: ServerResponse, status: number, code: string, message: string) => send(res, status, { error: { code, message } });
+
+const azure: Handler = (req, res, body, account, store, url) => {
+  if (!url.searchParams.get('api-version')) return azureError(res, 404, '404', 'Resource not found');
+  if (!url.pathname.startsWith('/openai/') || url.pathname.startsWith('/openai/v1/')) return azureError(res, 404, '404', 'Resource not found');
+  const path = `/v1/${url.pathname.slice('/openai/'.length)}`;
+  if (req.method === 'POST' && path === '/v1/batches') {
+    const request = JSON.parse(body.toString()) as Json;
+    if (!AZURE_ENDPOINTS.includes(String(request.endpoint))) {
+      return azureError(res, 400, 'invalid_request', `The endpoint '${String(request.endpoint)}' is not supported; use one of ${AZURE_ENDPOINTS.join(', ')}.`);
+    }
+    const input = store.filesOf(account).get(String(request.input_file_id));
+    for (const [i, line] of (input?.bytes.toString().split('\n').filter(Boolean) ?? []).entries()) {
+      const parsed = JSON.parse(line) as { url?: unknown; body?: { model?: unknown } };
+      if (parsed.url !== request.endpoint) return azureError(res, 400, 'invalid_request', `Line ${i + 1}: url '${String(parsed.url)}' is not the batch's endpoint.`);
+      if (!AZURE_FAKE_DEPLOYMENTS.includes(String(parsed.body?.model))) {
+        return azureError(res, 400, 'model_not_found', `Line ${i + 1}: the deployment '${String(parsed.body?.model)}' was not found.`);
+      }
+    }
+  }
+  openai(req, res, body, account, store, new URL(`${path}${url.search}`, 'http://fake'));
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -411,7 +443,7 @@ const bedrock: Handler = (req, res, body, account, store, url) => {
 
 const etag = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 
-const HANDLERS: Record<FilesWire, Handler> = { openai, anthropic, gemini, bedrock };
+const HANDLERS: Record<FilesWire, Handler> = { openai, azure, anthropic, gemini, bedrock };
 
 export async function startFakeFiles(wire: FilesWire): Promise<FakeFiles> {
   const store = new Accounts();
