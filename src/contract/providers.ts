@@ -6,7 +6,7 @@
 import type { MediaKind } from './messages.js';
 
 /** The files and batches APIs Heimdall serves, by whose wire format they speak (see docs/files-and-batches.md). */
-export type FilesApi = 'openai' | 'anthropic' | 'genai' | 'bedrock';
+export type FilesApi = 'openai' | 'anthropic' | 'genai' | 'bedrock' | 'vertex';
 
 export interface Capabilities {
   readonly chat: boolean;
@@ -82,7 +82,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   // Media: speech and transcription through generateContent's audio, images through Imagen or an image model.
   gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, listModels: true, files: 'genai', webSearch: true }),
     { canBeBase: true }),
-  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, webSearch: true, rerank: true }), { canBeBase: true }),
+  // Files and batches: Vertex AI's batch prediction jobs, which read and write Cloud Storage or BigQuery.
+  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, webSearch: true, rerank: true, files: 'vertex' }), { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true,
     files: 'anthropic', webSearch: true }),
     { canBeBase: true }),

@@ -1,5 +1,5 @@
 // A fake of each provider's files and batches API, in its own wire format: OpenAI's Files and Batch APIs, Azure
-// OpenAI's (OpenAI's under /openai with an api-version, batches naming deployments),
+// OpenAI's (OpenAI's under /openai with an api-version, batches naming deployments), Vertex AI's batch prediction jobs,
 // Anthropic's Files API (beta) and Message Batches, Google's Gemini files (multipart upload) and batches, and
 // Bedrock's model invocation jobs with the S3 objects they read. Each account (the key a request authenticates
 // with) sees only its own files and batches, as at the providers: a call made with another key gets the provider's
@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { FakeServer, type WaitableFakeServerApi } from './fake-server.js';
 
-export type FilesWire = 'openai' | 'azure' | 'anthropic' | 'gemini' | 'bedrock';
+export type FilesWire = 'openai' | 'azure' | 'anthropic' | 'gemini' | 'vertex' | 'bedrock';
 
 export interface FilesRecordedRequest {
   readonly method: string;
@@ -57,6 +57,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(text);
 }
+
+const googleError = (res: ServerResponse, code: number, status: string, message: string) => send(res, code, { error: { code, message, status } });
 
 /** The parts of a multipart/form-data or multipart/related body: headers and bytes. */
 function multipartParts(contentType: string, body: Buffer): { headers: Record<string, string>; data: Buffer }[] {
@@ -215,6 +217,52 @@ const azure: Handler = (req, res, body, account, store, url) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// Vertex AI batch prediction: jobs under a project and location, reading gs:// or bq:// and writing there. A job
+// stays pending (Vertex runs it against the storage, which the fake has not got).
+
+/** The project number Vertex names jobs under, whatever project id the call named. */
+export const VERTEX_FAKE_PROJECT_NUMBER = '123456789012';
+
+
+const vertex: Handler = (req, res, body, account, store, url) => {
+  const match = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/batchPredictionJobs(?:\/(\d+))?(:cancel)?$/.exec(url.pathname);
+  if (!match) return googleError(res, 404, 'NOT_FOUND', 'The requested URL was not found on this server.');
+  const jobs = store.batchesOf(account);
+  const [, , location, id, cancel] = match;
+  if (!id) {
+    if (req.method === 'GET') return send(res, 200, { batchPredictionJobs: [...jobs.values()] });
+    const request = JSON.parse(body.toString()) as Json;
+    const input = (request.inputConfig ?? {}) as Json;
+    const output = (request.outputConfig ?? {}) as Json;
+    const source = (input.gcsSource as { uris?: string[] } | undefined)?.uris?.[0] ?? (input.bigquerySource as { inputUri?: string } | undefined)?.inputUri;
+    const destination = (output.gcsDestination as { outputUriPrefix?: string } | undefined)?.outputUriPrefix
+      ?? (output.bigqueryDestination as { outputUri?: string } | undefined)?.outputUri;
+    if (typeof request.model !== 'string' || !/^(publishers|projects)\//.test(request.model)) return googleError(res, 400, 'INVALID_ARGUMENT', 'model must be a resource name.');
+    if (!source || !/^(gs|bq):\/\//.test(source) || !destination || !/^(gs|bq):\/\//.test(destination)) {
+      return googleError(res, 400, 'INVALID_ARGUMENT', 'inputConfig and outputConfig must name Cloud Storage or BigQuery locations.');
+    }
+    const number = String(Date.now() * 1000 + jobs.size).slice(-16);
+    const job = { name: `projects/${VERTEX_FAKE_PROJECT_NUMBER}/locations/${location}/batchPredictionJobs/${number}`, displayName: request.displayName,
+      model: request.model, inputConfig: input, outputConfig: output, state: 'JOB_STATE_PENDING', createTime: new Date().toISOString(),
+      updateTime: new Date().toISOString() };
+    jobs.set(number, job);
+    return send(res, 200, job);
+  }
+  const job = jobs.get(id);
+  if (!job) return googleError(res, 404, 'NOT_FOUND', `The BatchPredictionJob does not exist: ${id}`);
+  if (cancel && req.method === 'POST') {
+    Object.assign(job, { state: 'JOB_STATE_CANCELLING' });
+    return send(res, 200, {});
+  }
+  if (req.method === 'DELETE') {
+    jobs.delete(id);
+    return send(res, 200, { name: `${String(job.name)}/operations/1`, done: true,
+      metadata: { '@type': 'type.googleapis.com/google.cloud.aiplatform.v1.DeleteOperationMetadata' } });
+  }
+  return send(res, 200, job);
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // Anthropic
 
 const FILES_BETA = 'files-api-2025-04-14';
@@ -302,7 +350,6 @@ function publicBatch(batch: Json): Json {
 // ---------------------------------------------------------------------------------------------------------------
 // Gemini
 
-const googleError = (res: ServerResponse, code: number, status: string, message: string) => send(res, code, { error: { code, message, status } });
 
 function geminiFile(file: StoredFile, base: string): Json {
   const iso = new Date(file.createdAt * 1000).toISOString();
@@ -443,7 +490,7 @@ const bedrock: Handler = (req, res, body, account, store, url) => {
 
 const etag = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 
-const HANDLERS: Record<FilesWire, Handler> = { openai, azure, anthropic, gemini, bedrock };
+const HANDLERS: Record<FilesWire, Handler> = { openai, azure, anthropic, gemini, vertex, bedrock };
 
 export async function startFakeFiles(wire: FilesWire): Promise<FakeFiles> {
   const store = new Accounts();

@@ -93,7 +93,7 @@ describe('adapter registry', () => {
       expect([id, files]).toEqual([id, PROVIDER_FACTS[id].capabilities.files !== null]);
     }
     expect(Object.entries(PROVIDER_FACTS).filter(([, facts]) => facts.capabilities.files).map(([id, facts]) => [id, facts.capabilities.files]))
-      .toEqual([['openai', 'openai'], ['gemini', 'genai'], ['anthropic', 'anthropic'], ['azure', 'openai'], ['bedrock', 'bedrock']]);
+      .toEqual([['openai', 'openai'], ['gemini', 'genai'], ['vertex', 'vertex'], ['anthropic', 'anthropic'], ['azure', 'openai'], ['bedrock', 'bedrock']]);
   });
 });
 
