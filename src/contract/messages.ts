@@ -109,7 +109,21 @@ export interface FilesRequest {
   body: Uint8Array | null;
   /** Request headers of the provider's API that travel on (`anthropic-beta`, Google's upload protocol headers). */
   headers: Record<string, string>;
+  /**
+   * A step of OpenAI's Batch API that the provider serves through its own batch API (capability `openAIBatches`):
+   * the adapter writes the call (a create's body is OpenAI batch JSONL) and answers in OpenAI's shapes. Absent: the
+   * call is in the provider's own API, as it came.
+   */
+  translate?: OpenAIBatchStep;
+  /** The batch's input file, as the gateway holds it, for the OpenAI batch object's `input_file_id`. */
+  inputFileId?: string;
 }
+
+/** The output file of a batch served through OpenAI's Batch API translated: this prefix, then the provider's batch id. */
+export const BATCH_OUTPUT_FILE_PREFIX = 'file-heimdall-out-';
+
+/** create: the JSONL body to a batch; batch and cancel: one batch; list: the batches; results: the output JSONL. */
+export type OpenAIBatchStep = 'create' | 'batch' | 'cancel' | 'list' | 'results';
 
 /** Response headers a files answer carries back to the client: S3's ETag, Google's upload session headers. */
 export const FILES_ANSWER_HEADERS: readonly string[] = Object.freeze(['etag', 'last-modified', 'content-length']);

@@ -37,6 +37,9 @@ export interface Capabilities {
   /** Files and batches, in the API named: the client's call on the routes of that API goes to the provider as it
    * came, with the key that owns the id. Only for the built-in provider itself, as `responses`. */
   readonly files: FilesApi | null;
+  /** OpenAI's Batch API through the provider's own batch API: `/v1/batches` for a batch input file the gateway
+   * holds, each line translated (FilesRequest.translate). */
+  readonly openAIBatches: boolean;
   /** Reranking documents against a query (`rerank` jobs), in the provider's own rerank API. */
   readonly rerank: boolean;
   /** Cohere's tokenizer API (`tokenize` jobs, `/cohere/v1/tokenize`). */
@@ -64,7 +67,7 @@ const GOOGLE_MEDIA: readonly MediaKind[] = Object.freeze(['speech', 'transcripti
 const IMAGES: readonly MediaKind[] = Object.freeze(['image_generation']);
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: NO_MEDIA, listModels: false, responses: false, messages: false, invoke: false, files: null, webSearch: false,
+  media: NO_MEDIA, listModels: false, responses: false, messages: false, invoke: false, files: null, openAIBatches: false, webSearch: false,
   rerank: false, tokenize: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
@@ -85,7 +88,7 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   // Files and batches: Vertex AI's batch prediction jobs, which read and write Cloud Storage or BigQuery.
   vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, webSearch: true, rerank: true, files: 'vertex' }), { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true,
-    files: 'anthropic', webSearch: true }),
+    files: 'anthropic', openAIBatches: true, webSearch: true }),
     { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),

@@ -13,6 +13,6 @@ export { genaiBatchCreateHandler } from './files-genai.js';
 
 /** `maxUploadBytes`: client.max_request_body_size_mb, which also bounds a resumable upload held by the gateway. */
 export function filesRoutes(deps: FilesDeps, maxUploadBytes: number): Route[] {
-  return [...openAIFilesRoutes(deps), ...anthropicFilesRoutes(deps), ...genaiFilesRoutes(deps, maxUploadBytes), ...bedrockFilesRoutes(deps),
+  return [...openAIFilesRoutes(deps, maxUploadBytes * 4), ...anthropicFilesRoutes(deps), ...genaiFilesRoutes(deps, maxUploadBytes), ...bedrockFilesRoutes(deps),
     ...vertexBatchRoutes(deps)];
 }

@@ -311,12 +311,31 @@ const anthropic: Handler = (req, res, body, account, store, url) => {
   if (req.method === 'POST' && path === '/v1/messages/batches') {
     const request = JSON.parse(body.toString()) as { requests?: { custom_id: string; params: Json }[] };
     if (!Array.isArray(request.requests) || request.requests.length === 0) return anthropicError(res, 400, 'invalid_request_error', 'requests: Field required');
+    // Each request's params are a Messages request, checked when the batch is created; a model named `…-unknown`
+    // errors when the batch runs, as a model the account cannot use does.
+    for (const [i, item] of request.requests.entries()) {
+      const params = item.params ?? {};
+      const messages = params.messages as { role?: string; content?: unknown }[] | undefined;
+      const problem = typeof item.custom_id !== 'string' ? 'custom_id: Field required'
+        : typeof params.model !== 'string' ? 'params.model: Field required'
+          : !Number.isInteger(params.max_tokens) ? 'params.max_tokens: Field required'
+            : !Array.isArray(messages) || messages.length === 0 || messages.some((m) => m.role !== 'user' && m.role !== 'assistant')
+              ? 'params.messages: roles must be user or assistant' : params.stream === true ? 'params.stream: streaming is not supported in batches' : null;
+      if (problem) return anthropicError(res, 400, 'invalid_request_error', `requests.${i}.${problem}`);
+    }
     const batchId = id('msgbatch_');
-    const results = request.requests.map((item) => JSON.stringify({ custom_id: item.custom_id, result: { type: 'succeeded', message: {
-      id: id('msg_'), type: 'message', role: 'assistant', model: item.params.model, content: [{ type: 'text', text: 'batched' }],
-      stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } } }));
+    const lastText = (params: Json) => {
+      const content = (params.messages as { content: unknown }[]).at(-1)!.content;
+      return typeof content === 'string' ? content : (content as { text?: string }[]).map((block) => block.text ?? '').join('');
+    };
+    const results = request.requests.map((item) => JSON.stringify({ custom_id: item.custom_id, result: /-unknown$/.test(String(item.params.model))
+      ? { type: 'errored', error: { type: 'error', error: { type: 'not_found_error', message: `model: ${String(item.params.model)}` } } }
+      : { type: 'succeeded', message: { id: id('msg_'), type: 'message', role: 'assistant', model: item.params.model,
+        content: [{ type: 'text', text: `batched: ${lastText(item.params)}` }], stop_reason: 'end_turn', stop_sequence: null,
+        usage: { input_tokens: 3, output_tokens: 1 } } } }));
+    const errored = results.filter((line) => line.includes('"errored"')).length;
     const batch = { id: batchId, type: 'message_batch', processing_status: 'ended',
-      request_counts: { processing: 0, succeeded: results.length, errored: 0, canceled: 0, expired: 0 },
+      request_counts: { processing: 0, succeeded: results.length - errored, errored, canceled: 0, expired: 0 },
       ended_at: new Date().toISOString(), created_at: new Date().toISOString(), expires_at: new Date(Date.now() + 86_400_000).toISOString(),
       archived_at: null, cancel_initiated_at: null,
       // As at Anthropic: an absolute URL at the provider's own host, which a client cannot reach through the gateway.

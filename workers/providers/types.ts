@@ -133,6 +133,10 @@ export interface HttpAdapter {
   invokeEvent?(event: StreamEvent, state: StreamState): StreamStep;
   /** Files and batches in the provider's own API (capability `files`): the client's call, sent where that API lives. */
   filesCall?(request: FilesRequest, target: CallTarget): UpstreamCall;
+  /** A step of OpenAI's Batch API through the provider's own (capability `openAIBatches`, FilesRequest.translate),
+   * and its answer in OpenAI's shape. */
+  openAIBatchCall?(request: FilesRequest, target: CallTarget): UpstreamCall;
+  openAIBatchAnswer?(request: FilesRequest, text: string): { body: string; contentType: string };
   /** A `rerank` job (capability `rerank`): its RerankRequest body as a call to the provider's rerank API, and that
    * API's answer as a RerankAnswer. */
   rerankCall?(job: JobData, target: CallTarget): UpstreamCall;
@@ -148,8 +152,10 @@ const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', 
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
   if (job.kind === 'chat') return adapter.chatCall(adapter.chatTakesToolsText ? job : withToolsParsed(job), target);
   if (job.kind === 'files') {
-    if (!adapter.filesCall) throw new Error('this provider has no files or batches API');
-    return adapter.filesCall(job.body as unknown as FilesRequest, target);
+    const request = job.body as unknown as FilesRequest;
+    const build = request.translate ? adapter.openAIBatchCall : adapter.filesCall;
+    if (!build) throw new Error(request.translate ? "this provider cannot serve OpenAI's Batch API" : 'this provider has no files or batches API');
+    return build.call(adapter, request, target);
   }
   const build = job.kind === 'embeddings' ? adapter.embeddingsCall
     : job.kind === 'responses' ? adapter.responsesCall

@@ -8,7 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { ProviderInit } from '../../src/contract/worker-init.js';
 import type { ErrorData } from '../../src/errors/error-data.js';
 import type { AbortReason, Job } from '../job.js';
-import { FILES_ANSWER_HEADERS, isMediaKind } from '../../src/contract/messages.js';
+import { FILES_ANSWER_HEADERS, isMediaKind, type FilesRequest } from '../../src/contract/messages.js';
 import { answerFor, callFor, mediaAnswer, streamEventFor, type AuthStyle, type ChatAnswer, type HttpAdapter, type KeyInit, type MediaAnswer, type StreamEvent,
   type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
 import { authenticate, type SignableRequest } from './auth.js';
@@ -244,6 +244,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     const bytes = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
     this.#parts = [];
     if (this.#status < 400 && this.#job.data.kind === 'files') {
+      const request = this.#job.data.body as unknown as FilesRequest;
+      if (request.translate && this.#adapter.openAIBatchAnswer) {
+        let answer: { body: string; contentType: string };
+        try {
+          answer = this.#adapter.openAIBatchAnswer(request, bytes.toString('utf8'));
+        } catch (error) {
+          this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${this.#provider}: unreadable answer: ${(error as Error).message}`,
+            provider: this.#provider, upstreamStatus: this.#status });
+          return;
+        }
+        this.#job.result(answer.body, null, answer.contentType);
+        return;
+      }
       // Bytes as the provider sent them: a file's content may be anything, and its answers are the client's own API.
       this.#job.result(bytes, null, this.#contentType ?? '', this.#answerHeaders);
       return;

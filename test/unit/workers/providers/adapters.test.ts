@@ -60,6 +60,14 @@ describe('adapter registry', () => {
     expect(PROVIDER_FACTS.bedrock.capabilities.invoke).toBe(true);
   });
 
+  it('serves OpenAI\'s Batch API through its own exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const translates = adapter.transport === 'http' && adapter.openAIBatchCall !== undefined && adapter.openAIBatchAnswer !== undefined;
+      expect([id, translates]).toEqual([id, PROVIDER_FACTS[id].capabilities.openAIBatches]);
+    }
+    expect(PROVIDER_FACTS.anthropic.capabilities.openAIBatches).toBe(true);
+  });
+
   it('reranks exactly where the front thread\'s capability says so', () => {
     for (const [id, adapter] of Object.entries(ADAPTERS)) {
       const reranks = adapter.transport === 'in-process' ? id === 'mock'
