@@ -83,7 +83,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   // Web search: Gemini's grounding with Google Search, Anthropic's web search server tool.
   // Rerank: Vertex AI Search's ranking API (Discovery Engine), with the key's project.
   // Media: speech and transcription through generateContent's audio, images through Imagen or an image model.
-  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, listModels: true, files: 'genai', webSearch: true }),
+  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, listModels: true, files: 'genai', openAIBatches: true,
+    webSearch: true }),
     { canBeBase: true }),
   // Files and batches: Vertex AI's batch prediction jobs, which read and write Cloud Storage or BigQuery.
   vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, webSearch: true, rerank: true, files: 'vertex' }), { canBeBase: true }),

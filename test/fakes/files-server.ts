@@ -416,6 +416,7 @@ const gemini: Handler = (req, res, body, account, store, url) => {
       model: `models/${match[1]}`, displayName: request.batch?.displayName ?? '', createTime: time, updateTime: time,
       batchStats: { requestCount: String(count), pendingRequestCount: String(count) }, state: 'BATCH_STATE_PENDING', name } };
     batches.set(name, operation);
+    if (input?.requests?.requests) inlineRequests.set(operation, input.requests.requests as Json[]);
     return send(res, 200, operation);
   }
   if (req.method === 'GET' && path === '/v1beta/batches') return send(res, 200, { operations: [...batches.values()] });
@@ -430,10 +431,37 @@ const gemini: Handler = (req, res, body, account, store, url) => {
       (batch.metadata as Json).state = 'BATCH_STATE_CANCELLED';
       return send(res, 200, {});
     }
+    runInline(batch);
     return send(res, 200, batch);
   }
   googleError(res, 404, 'NOT_FOUND', `no route ${req.method} ${path}`);
 };
+
+/** The inline requests of a Gemini batch, which run the first time the batch is read after its creation. */
+const inlineRequests = new WeakMap<Json, Json[]>();
+
+/**
+ * A pending inline batch, run: each request answered with its last user text (a request without contents fails, as
+ * Gemini's validation fails it), the responses inlined in the batch's output and the operation's response.
+ */
+function runInline(operation: Json): void {
+  const requests = inlineRequests.get(operation);
+  const metadata = operation.metadata as Json;
+  if (!requests || metadata.state !== 'BATCH_STATE_PENDING') return;
+  const responses = requests.map((item) => {
+    const contents = ((item.request as Json | undefined)?.contents ?? []) as { parts?: { text?: string }[] }[];
+    if (contents.length === 0) return { error: { code: 3, message: 'contents is required', status: 'INVALID_ARGUMENT' }, metadata: item.metadata };
+    const text = (contents.at(-1)!.parts ?? []).map((part) => part.text ?? '').join('');
+    return { metadata: item.metadata, response: { candidates: [{ content: { role: 'model', parts: [{ text: `batched: ${text}` }] }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2, totalTokenCount: 5 }, modelVersion: String(metadata.model).replace(/^models\//, ''),
+      responseId: randomBytes(6).toString('hex') } };
+  });
+  const failed = responses.filter((item) => 'error' in item).length;
+  const output = { inlinedResponses: { inlinedResponses: responses } };
+  Object.assign(metadata, { state: 'BATCH_STATE_SUCCEEDED', endTime: new Date().toISOString(), output,
+    batchStats: { requestCount: String(requests.length), successfulRequestCount: String(requests.length - failed), failedRequestCount: String(failed) } });
+  Object.assign(operation, { done: true, response: { '@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput', ...output } });
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bedrock (control plane) and S3 (path-style), on one host as a configured base_url puts them

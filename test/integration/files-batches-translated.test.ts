@@ -1,7 +1,7 @@
-// OpenAI's Batch API for Anthropic through the real gateway, with the `openai` SDK as the client (files.create,
-// batches.create, retrieve, list, cancel, files.content) and the fake Anthropic Message Batches behind it: the batch
-// file is held by the gateway, its lines go to Anthropic as Messages requests, and the batch and its output come back
-// in OpenAI's shapes, each call with the key that made the batch.
+// OpenAI's Batch API for Anthropic and Gemini through the real gateway, with the `openai` SDK as the client
+// (files.create, batches.create, retrieve, list, cancel, files.content) and the fake Anthropic Message Batches and
+// Gemini batches behind it: the batch file is held by the gateway, its lines go to the provider's batch API as its
+// own requests, and the batch and its output come back in OpenAI's shapes, each call with the key that made the batch.
 
 import OpenAI, { toFile } from 'openai';
 import pino from 'pino';
@@ -15,12 +15,15 @@ const KEYS = ['ant-one', 'ant-two'];
 let gateway: Gateway;
 let url: string;
 let fake: FakeFiles;
+let gemini: FakeFiles;
 
 beforeAll(async () => {
   fake = await startFakeFiles('anthropic');
+  gemini = await startFakeFiles('gemini');
   const config = await loadConfig({
     raw: { providers: { anthropic: { keys: KEYS.map((value, i) => ({ name: `k${i}`, value, models: ['*'], weight: 1 })),
-      network_config: { base_url: fake.url, default_request_timeout_in_seconds: 30 } } } },
+      network_config: { base_url: fake.url, default_request_timeout_in_seconds: 30 } },
+    gemini: { keys: [{ name: 'g', value: 'goog-key', models: ['*'], weight: 1 }], network_config: { base_url: gemini.url, default_request_timeout_in_seconds: 30 } } } },
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
@@ -31,15 +34,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.close(500);
   await fake?.close();
+  await gemini?.close();
 });
 
 const client = () => new OpenAI({ baseURL: `${url}/v1`, apiKey: 'client-key', maxRetries: 0 });
 const line = (id: string, model: string, text: string, extra: Record<string, unknown> = {}) => JSON.stringify({ custom_id: id, method: 'POST',
   url: '/v1/chat/completions', body: { model, messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: text }], ...extra } });
-const upload = async (text: string, purpose: 'batch' | 'user_data' = 'batch') => client().files.create({
+const upload = async (text: string, purpose: 'batch' | 'user_data' = 'batch', provider = 'anthropic') => client().files.create({
   file: await toFile(Buffer.from(text), 'batch.jsonl'), purpose,
   // @ts-expect-error Bifrost's extra field, which the SDK sends as a form part.
-  provider: 'anthropic' });
+  provider });
 
 describe('OpenAI batches on Anthropic\'s Message Batches (the openai SDK)', () => {
   it('runs an OpenAI batch file on Anthropic and reads its output in OpenAI\'s shape', async () => {
@@ -102,5 +106,36 @@ describe('OpenAI batches on Anthropic\'s Message Batches (the openai SDK)', () =
     const elsewhere = await apiError(client().batches.create({ input_file_id: 'file-made-elsewhere', endpoint: '/v1/chat/completions',
       completion_window: '24h' }, { headers: { 'x-model-provider': 'anthropic' } }));
     expect(expectEnvelope({ error: elsewhere.error }, 'invalid_request').message).toMatch(/upload the batch's input file through this gateway/);
+  });
+});
+
+describe('OpenAI batches on Gemini\'s batches (the openai SDK)', () => {
+  it('runs an OpenAI batch file as a Gemini batch of inline requests and reads its output in OpenAI\'s shape', async () => {
+    const text = [line('x', 'gemini/gemini-2.0-flash', 'first', { max_tokens: 30 }), line('y', 'gemini-2.0-flash', 'second')].join('\n');
+    const input = await upload(text, 'batch', 'gemini');
+    const batch = await client().batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    expect(batch).toMatchObject({ object: 'batch', status: 'validating', input_file_id: input.id, request_counts: { total: 2 } });
+    const created = gemini.requests.at(-1)!;
+    expect([created.method, created.url]).toEqual(['POST', '/v1beta/models/gemini-2.0-flash:batchGenerateContent']);
+
+    const done = await client().batches.retrieve(batch.id);
+    expect(done).toMatchObject({ id: batch.id, status: 'completed', request_counts: { total: 2, completed: 2, failed: 0 }, input_file_id: input.id });
+    const output = (await (await client().files.content(done.output_file_id!)).text()).trim().split('\n')
+      .map((row) => JSON.parse(row) as { custom_id: string; response: { body: { object: string; choices: { message: { content: string } }[];
+        usage: { prompt_tokens: number } } } });
+    expect(output.map((row) => [row.custom_id, row.response.body.object, row.response.body.choices[0].message.content])).toEqual([
+      ['x', 'chat.completion', 'batched: first'], ['y', 'chat.completion', 'batched: second']]);
+    expect(output[0].response.body.usage.prompt_tokens).toBe(3);
+    expect((await client().batches.cancel(batch.id)).status).toBe('cancelling');
+    expect(gemini.requests.at(-1)!.url).toBe(`/v1beta/batches/${batch.id}:cancel`);
+  });
+
+  it('refuses a file whose lines name several models, which one Gemini batch cannot run', async () => {
+    const input = await upload([line('a', 'gemini-2.0-flash', 'x'), line('b', 'gemini-2.5-pro', 'y')].join('\n'), 'batch', 'gemini');
+    const before = gemini.requests.length;
+    const refused = await apiError(client().batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' }));
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.error)).toMatch(/a Gemini batch runs one model/);
+    expect(gemini.requests.length).toBe(before);
   });
 });

@@ -66,6 +66,7 @@ describe('adapter registry', () => {
       expect([id, translates]).toEqual([id, PROVIDER_FACTS[id].capabilities.openAIBatches]);
     }
     expect(PROVIDER_FACTS.anthropic.capabilities.openAIBatches).toBe(true);
+    expect(PROVIDER_FACTS.gemini.capabilities.openAIBatches).toBe(true);
   });
 
   it('reranks exactly where the front thread\'s capability says so', () => {
