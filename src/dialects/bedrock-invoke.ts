@@ -1,7 +1,7 @@
 // Bedrock Runtime's InvokeModel (`/bedrock/model/{modelId}/invoke`) and InvokeModelWithResponseStream
 // (`/invoke-with-response-stream`) for `@aws-sdk/client-bedrock-runtime`. InvokeModel's body is the model family's own
 // (src/dialects/invoke/: Meta Llama, Mistral, DeepSeek, Cohere Command R, Amazon Nova, Titan Text, AI21 Jamba and
-// gpt-oss; Anthropic's Messages body and Titan's embeddings body here). The built-in bedrock provider gets the body as
+// gpt-oss; Anthropic's Messages body and Titan's and Cohere's embeddings bodies here). The built-in bedrock provider gets the body as
 // it came (a native `invoke` job) and its answer and stream go back as Bedrock wrote them. Any other provider gets the
 // body translated to a chat request, and the answer back in the family's shape; its stream as the family's events,
 // each in an event-stream `chunk` frame whose `bytes` hold the event's JSON, the last with Bedrock's
@@ -9,6 +9,7 @@
 // them with a 400 naming the field. The family is the model id's (a Bedrock id, or an alias named after one), else
 // the body's fields tell it; a body of no family Heimdall knows is refused, naming the families.
 
+import { randomUUID } from 'node:crypto';
 import type { ErrorData } from '../errors/error-data.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IncomingRequest, Route, RouteHandler } from '../http/server.js';
@@ -61,6 +62,26 @@ function titanEmbeddingsRequest(body: Json, modelId: string, stream: boolean): P
     ...(Object.keys(rest).length > 0 ? { dropped: Object.keys(rest) } : {}) };
 }
 
+const COHERE_EMBED_FIELDS = ['texts', 'input_type', 'truncate', 'embedding_types', 'output_dimension', 'fallbacks'];
+
+/** Cohere Embed's body (`texts`, `input_type`, …): an embeddings request; `output_dimension` is OpenAI's `dimensions`. */
+function cohereEmbeddingsRequest(body: Json, modelId: string, stream: boolean): ParsedRequest {
+  if (stream) invalid('Cohere embeddings do not stream: call InvokeModel', 'modelId');
+  const { texts, input_type: inputType, truncate, embedding_types: types, output_dimension: dimensions, fallbacks } = body;
+  if (!Array.isArray(texts) || texts.length === 0 || !texts.every((text) => typeof text === 'string')) {
+    invalid("'texts' is required: a non-empty array of strings (images are not translated)", 'texts');
+  }
+  if (types !== undefined && !(Array.isArray(types) && types.every((type) => type === 'float'))) {
+    invalid("'embedding_types' may ask for float vectors only here", 'embedding_types');
+  }
+  const dropped = Object.keys(body).filter((name) => !COHERE_EMBED_FIELDS.includes(name));
+  return { kind: 'embeddings', stream: false, includeUsage: false,
+    body: { model: modelId, input: texts, encoding_format: 'float', ...(inputType === undefined ? {} : { input_type: inputType }),
+      ...(truncate === undefined ? {} : { truncate }), ...(dimensions === undefined ? {} : { dimensions }),
+      ...(fallbacks === undefined ? {} : { fallbacks }) } as unknown as ChatRequestBody,
+    ...(dropped.length > 0 ? { dropped } : {}) };
+}
+
 function familyRequest(family: InvokeFamily, body: Json, modelId: string, stream: boolean): ParsedRequest {
   const { fallbacks, ...own } = body;
   const extra = fallbacks === undefined ? {} : { fallbacks };
@@ -76,7 +97,7 @@ function familyRequest(family: InvokeFamily, body: Json, modelId: string, stream
   }
 }
 
-const FAMILY_NAMES = ['Anthropic Messages (anthropic_version, messages)', 'Titan embeddings (inputText)',
+const FAMILY_NAMES = ['Anthropic Messages (anthropic_version, messages)', 'Titan embeddings (inputText)', 'Cohere Embed (texts)',
   ...FAMILIES.map((family) => family.name)].join(', ');
 
 function parseInvoke(request: IncomingRequest): ParsedRequest {
@@ -88,9 +109,10 @@ function parseInvoke(request: IncomingRequest): ParsedRequest {
       + "a 'prompt' body is Llama's, Mistral's or DeepSeek's: name the model by its Bedrock id (or an alias named after one) "
       + 'so the family is known, or use Converse (/bedrock/model/{modelId}/converse)');
   }
-  if (family === 'titan-embeddings') {
-    const parsed = titanEmbeddingsRequest(body, modelId, stream);
+  if (family === 'titan-embeddings' || family === 'cohere-embeddings') {
+    const parsed = family === 'titan-embeddings' ? titanEmbeddingsRequest(body, modelId, stream) : cohereEmbeddingsRequest(body, modelId, stream);
     families.set(parsed, family);
+    bodies.set(parsed, body);
     return parsed;
   }
   const parsed = family === 'anthropic' ? anthropicRequest(body, modelId, stream) : familyRequest(family, body, modelId, stream);
@@ -109,6 +131,17 @@ function titanAnswer(body: string): string {
   const parsed = JSON.parse(body) as { data?: { embedding?: unknown }[]; usage?: { prompt_tokens?: unknown } };
   return JSON.stringify({ embedding: parsed.data?.[0]?.embedding ?? [],
     inputTextTokenCount: typeof parsed.usage?.prompt_tokens === 'number' ? parsed.usage.prompt_tokens : 0 });
+}
+
+/** Cohere Embed's answer: float vectors by type when the request asked by type, else a plain list. */
+function cohereEmbeddingsAnswer(answer: string, body: Json): string {
+  const parsed = JSON.parse(answer) as { id?: unknown; data?: { embedding?: unknown }[]; usage?: { prompt_tokens?: unknown } };
+  const vectors = (parsed.data ?? []).map((item) => item.embedding ?? []);
+  const byType = Array.isArray(body.embedding_types);
+  const tokens = typeof parsed.usage?.prompt_tokens === 'number' ? parsed.usage.prompt_tokens : 0;
+  return JSON.stringify({ id: typeof parsed.id === 'string' ? parsed.id : randomUUID(), texts: body.texts,
+    embeddings: byType ? { float: vectors } : vectors, response_type: byType ? 'embeddings_by_type' : 'embeddings_floats',
+    meta: { billed_units: { input_tokens: tokens } } });
 }
 
 const chunkFrame = (json: string): Uint8Array => eventFrame('chunk', { bytes: Buffer.from(json).toString('base64') });
@@ -155,6 +188,10 @@ function familyWire(family: InvokeFamily, body: Json): ClientWire {
 function invokeWire(parsed: ParsedRequest): ClientWire {
   const family = families.get(parsed);
   if (family === 'titan-embeddings') return { ...BASE, answer: titanAnswer, chunk: () => '', end: () => '' };
+  if (family === 'cohere-embeddings') {
+    const body = bodies.get(parsed) ?? {};
+    return { ...BASE, answer: (answer) => cohereEmbeddingsAnswer(answer, body), chunk: () => '', end: () => '' };
+  }
   if (family !== undefined && family !== 'anthropic') return familyWire(family, bodies.get(parsed) ?? {});
   const anthropic = createAnthropicWire(parsed);
   return {

@@ -1,5 +1,6 @@
 // Which family an InvokeModel body is: the model id's family first (a Bedrock model id, or an alias named after
-// one), then the body's own fields. Anthropic's Messages and Titan's embeddings bodies are read in bedrock-invoke.ts.
+// one), then the body's own fields. Anthropic's Messages and Titan's and Cohere's embeddings bodies are read in
+// bedrock-invoke.ts.
 
 import { cohereCommand } from './cohere-command.js';
 import { deepseek } from './deepseek.js';
@@ -12,15 +13,17 @@ import { titanText } from './titan-text.js';
 
 export const FAMILIES: readonly InvokeFamily[] = Object.freeze([llama, mistral, deepseek, cohereCommand, nova, titanText, openaiFormat]);
 
-export type Family = InvokeFamily | 'anthropic' | 'titan-embeddings';
+export type Family = InvokeFamily | 'anthropic' | 'titan-embeddings' | 'cohere-embeddings';
 
 const ANTHROPIC_MODELS = /(^|[./])anthropic\.claude/;
 const TITAN_EMBEDDINGS = /(^|[./])amazon\.titan-embed/;
+const COHERE_EMBEDDINGS = /(^|[./])cohere\.embed/;
 
 /** The family by model id, then by fields; null when neither tells. */
 export function familyOf(modelId: string, body: Json): Family | null {
   if (ANTHROPIC_MODELS.test(modelId)) return 'anthropic';
   if (TITAN_EMBEDDINGS.test(modelId)) return 'titan-embeddings';
+  if (COHERE_EMBEDDINGS.test(modelId)) return 'cohere-embeddings';
   const byModel = FAMILIES.find((family) => family.models.test(modelId));
   if (byModel) return byModel;
   if (typeof body.anthropic_version === 'string') return 'anthropic';
@@ -28,5 +31,6 @@ export function familyOf(modelId: string, body: Json): Family | null {
   if (byFields) return byFields;
   if (Array.isArray(body.messages)) return 'anthropic';
   if (typeof body.inputText === 'string') return 'titan-embeddings';
+  if (Array.isArray(body.texts)) return 'cohere-embeddings';
   return null;
 }

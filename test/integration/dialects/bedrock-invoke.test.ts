@@ -22,7 +22,7 @@ beforeAll(async () => {
     bedrock: { keys: [{ models: ['*'], bedrock_key_config: { access_key: CREDENTIALS.accessKeyId, secret_key: CREDENTIALS.secretAccessKey,
       region: REGION } }], network_config: { base_url: fakeUrl } },
     mock: { mock_config: { latency_ms: 0, chunk_count: 3, chunk_interval_ms: 0 } },
-  }, model_aliases: Object.fromEntries(Object.values(FAMILIES).map(({ alias }) => [alias, 'mock/echo'])) }));
+  }, model_aliases: { ...Object.fromEntries(Object.values(FAMILIES).map(({ alias }) => [alias, 'mock/echo'])), 'cohere.embed-multilingual-v3': 'mock/embed' } }));
   client = new BedrockRuntimeClient({ endpoint: `${h.url}/bedrock`, region: 'us-east-1', maxAttempts: 1, requestHandler: new NodeHttpHandler(),
     credentials: { accessKeyId: 'AKIDCLIENT', secretAccessKey: 'client-secret' } });
 });
@@ -95,6 +95,21 @@ describe('InvokeModel', () => {
     const embedding = json(answer.body);
     expect(embedding.embedding).toHaveLength(256);
     expect(embedding.inputTextTokenCount).toBeGreaterThan(0);
+  });
+
+  it('answers a Cohere Embed body as Cohere\'s, from Bedrock and across providers', async () => {
+    const body = JSON.stringify({ texts: ['first text', 'second text'], input_type: 'search_query', embedding_types: ['float'] });
+    const native = json((await client.send(new InvokeModelCommand({ modelId: 'cohere.embed-english-v3', body }))).body);
+    expect(h.fake.requests.at(-1)!.body).toMatchObject({ texts: ['first text', 'second text'], input_type: 'search_query' });
+    expect(native).toMatchObject({ response_type: 'embeddings_by_type', texts: ['first text', 'second text'] });
+    expect((native.embeddings as { float: number[][] }).float).toHaveLength(2);
+    const across = json((await client.send(new InvokeModelCommand({ modelId: 'cohere.embed-multilingual-v3',
+      body: JSON.stringify({ texts: ['one'], input_type: 'search_document' }) }))).body);
+    expect(across).toMatchObject({ response_type: 'embeddings_floats', texts: ['one'] });
+    expect((across.embeddings as number[][])[0].length).toBeGreaterThan(0);
+    const refused = await rejectionOf(client.send(new InvokeModelCommand({ modelId: 'cohere.embed-english-v3',
+      body: JSON.stringify({ texts: ['x'], input_type: 'search_query', embedding_types: ['int8'] }) })), ValidationException);
+    expect(refused.message).toMatch(/embedding_types/);
   });
 
   it('names what the translation leaves out in x-heimdall-dropped-params', async () => {

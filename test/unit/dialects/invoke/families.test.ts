@@ -22,6 +22,8 @@ describe('familyOf', () => {
     expect(familyOf('mock/echo', { inputText: 'x' })).toBe('titan-embeddings');
     expect(familyOf('mock/echo', { message: 'x' })).toBe(cohereCommand);
     expect(familyOf('mock/echo', { prompt: 'x' })).toBeNull();
+    expect(familyOf('cohere.embed-english-v3', { texts: ['x'] })).toBe('cohere-embeddings');
+    expect(familyOf('mock/embed', { texts: ['x'] })).toBe('cohere-embeddings');
   });
 });
 
