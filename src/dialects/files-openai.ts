@@ -149,12 +149,19 @@ function withAzure(operation: FilesOperation, deps: FilesDeps): FilesOperation {
   } };
 }
 
+/** Where a provider with a files or batches API of its own, which these routes do not translate to, serves it. */
+const OWN_ROUTES: Readonly<Partial<Record<FilesApi, string>>> = {
+  bedrock: "its batch inference reads and writes S3: use /bedrock/model-invocation-job with the S3-like /bedrock/files routes",
+  vertex: 'its batch prediction reads and writes Cloud Storage or BigQuery: use /genai/v1/projects/{project}/locations/{location}/batchPredictionJobs',
+};
+
 /** The providers these routes reach: OpenAI's files API natively, or OpenAI's Batch API through their own. */
 function refuses(provider: ProviderConfig): string | null {
   const facts = PROVIDER_FACTS[provider.adapter]?.capabilities;
   if (provider.name === provider.adapter && (facts?.files === API || facts?.openAIBatches)) return null;
   const serves = Object.entries(PROVIDER_FACTS).filter(([, f]) => f.capabilities.files === API || f.capabilities.openAIBatches).map(([id]) => id);
-  return `provider '${provider.name}' cannot serve this files or batches API; on these routes it is served by: ${serves.join(', ')}`;
+  const own = provider.name === provider.adapter && facts?.files ? OWN_ROUTES[facts.files] : undefined;
+  return `provider '${provider.name}' cannot serve this files or batches API${own ? ` (${own})` : ''}; on these routes it is served by: ${serves.join(', ')}`;
 }
 
 const shape = { errorBody: (error: Parameters<typeof openAIErrorBody>[0]) => openAIErrorBody(error), forwardHeaders: [], refuses };
