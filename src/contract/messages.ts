@@ -57,13 +57,14 @@ export interface UsageData {
  * (a transcription's file as bytes) and answer the upstream's body as it came, with its content type.
  * `responses` carries OpenAI's Responses request as the client sent it and answers the provider's body as it came; its
  * stream's chunks are whole SSE blocks (`event: <type>\ndata: <json>\n\n`), not chat chunks. `messages` is the same
- * for Anthropic's Messages API. `files` carries a FilesRequest (a files or batches call in the provider's own API) and
+ * for Anthropic's Messages API. `invoke` is Bedrock's InvokeModel body of the model's family, as the client sent it: its
+ * answer as Bedrock wrote it, its stream's chunks each event's JSON (a `chunk` frame's bytes). `files` carries a FilesRequest (a files or batches call in the provider's own API) and
  * answers the upstream's body as it came, with its content type and the headers FILES_ANSWER_HEADERS names.
  * `rerank` carries a RerankRequest and answers a RerankAnswer, whatever the provider's own rerank API. `tokenize`
  * carries `{text}` and answers Cohere's `{tokens, token_strings}`, from a provider with that tokenizer.
  */
-export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'files' | 'rerank'
-  | 'tokenize' | MediaKind;
+export type JobKind = 'chat' | 'embeddings' | 'count_tokens' | 'list_models' | 'responses' | 'messages' | 'invoke' | 'files'
+  | 'rerank' | 'tokenize' | MediaKind;
 
 /** A rerank job's body: the query and the documents' texts, in the client's order. */
 export interface RerankRequest {
@@ -118,6 +119,14 @@ export interface FilesRequest {
    * comes back as MSG_BYTES while it arrives, rather than read whole. Absent: read whole.
    */
   streamThrough?: boolean;
+  /**
+   * A step of OpenAI's Batch API that the provider serves through its own batch API (capability `openAIBatches`):
+   * the adapter writes the call (a create's body is OpenAI batch JSONL) and answers in OpenAI's shapes. Absent: the
+   * call is in the provider's own API, as it came.
+   */
+  translate?: OpenAIBatchStep;
+  /** The batch's input file, as the gateway holds it, for the OpenAI batch object's `input_file_id`. */
+  inputFileId?: string;
 }
 
 /** What a client learns of a streamed-through answer before its bytes: the upstream's status and content type. */
@@ -125,6 +134,12 @@ export interface StreamHead {
   status: number;
   contentType: string;
 }
+
+/** The output file of a batch served through OpenAI's Batch API translated: this prefix, then the provider's batch id. */
+export const BATCH_OUTPUT_FILE_PREFIX = 'file-heimdall-out-';
+
+/** create: the JSONL body to a batch; batch and cancel: one batch; list: the batches; results: the output JSONL. */
+export type OpenAIBatchStep = 'create' | 'batch' | 'cancel' | 'list' | 'results';
 
 /** Response headers a files answer carries back to the client: S3's ETag, Google's upload session headers. */
 export const FILES_ANSWER_HEADERS: readonly string[] = Object.freeze(['etag', 'last-modified', 'content-length']);

@@ -6,7 +6,7 @@
 import type { MediaKind } from './messages.js';
 
 /** The files and batches APIs Heimdall serves, by whose wire format they speak (see docs/files-and-batches.md). */
-export type FilesApi = 'openai' | 'anthropic' | 'genai' | 'bedrock';
+export type FilesApi = 'openai' | 'anthropic' | 'genai' | 'bedrock' | 'vertex';
 
 export interface Capabilities {
   readonly chat: boolean;
@@ -31,9 +31,15 @@ export interface Capabilities {
    * (server tools, MCP servers, citations, …) goes to the provider as the client sent it. Only for the built-in
    * provider itself, as `responses`. */
   readonly messages: boolean;
+  /** Bedrock's InvokeModel, natively: a `/bedrock/model/{id}/invoke` body of any model family goes to the provider as
+   * the client sent it. Only for the built-in provider itself, as `responses`. */
+  readonly invoke: boolean;
   /** Files and batches, in the API named: the client's call on the routes of that API goes to the provider as it
    * came, with the key that owns the id. Only for the built-in provider itself, as `responses`. */
   readonly files: FilesApi | null;
+  /** OpenAI's Batch API through the provider's own batch API: `/v1/batches` for a batch input file the gateway
+   * holds, each line translated (FilesRequest.translate). */
+  readonly openAIBatches: boolean;
   /** Reranking documents against a query (`rerank` jobs), in the provider's own rerank API. */
   readonly rerank: boolean;
   /** Cohere's tokenizer API (`tokenize` jobs, `/cohere/v1/tokenize`). */
@@ -61,7 +67,7 @@ const GOOGLE_MEDIA: readonly MediaKind[] = Object.freeze(['speech', 'transcripti
 const IMAGES: readonly MediaKind[] = Object.freeze(['image_generation']);
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: NO_MEDIA, listModels: false, responses: false, messages: false, files: null, webSearch: false,
+  media: NO_MEDIA, listModels: false, responses: false, messages: false, invoke: false, files: null, openAIBatches: false, webSearch: false,
   rerank: false, tokenize: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
@@ -77,11 +83,13 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   // Web search: Gemini's grounding with Google Search, Anthropic's web search server tool.
   // Rerank: Vertex AI Search's ranking API (Discovery Engine), with the key's project.
   // Media: speech and transcription through generateContent's audio, images through Imagen or an image model.
-  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, listModels: true, files: 'genai', webSearch: true }),
+  gemini: facts('GEMINI_API_KEY', Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, listModels: true, files: 'genai', openAIBatches: true,
+    webSearch: true }),
     { canBeBase: true }),
-  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, webSearch: true, rerank: true }), { canBeBase: true }),
+  // Files and batches: Vertex AI's batch prediction jobs, which read and write Cloud Storage or BigQuery.
+  vertex: facts(null, Object.freeze({ ...COUNTS_TOKENS, media: GOOGLE_MEDIA, webSearch: true, rerank: true, files: 'vertex' }), { canBeBase: true }),
   anthropic: facts('ANTHROPIC_API_KEY', Object.freeze({ ...CHAT_TOOLS_VISION, countTokens: true, listModels: true, messages: true,
-    files: 'anthropic', webSearch: true }),
+    files: 'anthropic', openAIBatches: true, webSearch: true }),
     { canBeBase: true }),
   mistral: facts('MISTRAL_API_KEY', withMedia(ALL)),
   groq: facts('GROQ_API_KEY', withMedia(CHAT_TOOLS_VISION)),
@@ -100,12 +108,13 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   parasail: facts('PARASAIL_API_KEY', withMedia(CHAT_TOOLS_VISION)),
   nebius: facts('NEBIUS_API_KEY', withMedia(ALL)),
   // The endpoint is per key (azure_key_config.endpoint), so there is no embedded default from a key variable alone.
-  azure: facts(null, Object.freeze({ ...ALL, media: OPENAI_MEDIA })),
+  // Files and batches: OpenAI's, at the resource's /openai with its api-version (Azure's Batch API).
+  azure: facts(null, Object.freeze({ ...ALL, media: OPENAI_MEDIA, files: 'openai' })),
   cohere: facts('COHERE_API_KEY', Object.freeze({ ...ALL, rerank: true, tokenize: true }), { canBeBase: true }),
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   // Rerank: the Bedrock Agent Runtime's Rerank API (bedrock-agent-runtime.{region}), with the same credentials.
   // Images: Titan Image Generator and Stability's models through InvokeModel.
-  bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, files: 'bedrock', rerank: true }), { canBeBase: true }),
+  bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, invoke: true, files: 'bedrock', rerank: true }), { canBeBase: true }),
   // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
   // Rerank: `mock/<anything>` scores each document by the query words it holds. Embeddings: a hashed bag of words, so
   // that texts sharing words are near (the response cache's semantic layer).

@@ -55,7 +55,7 @@ export interface RequestLogSettings {
 }
 
 /** How a streamed answer's chunks are made into one message. */
-type StreamKind = 'chat' | 'messages' | 'responses';
+type StreamKind = 'chat' | 'messages' | 'responses' | 'invoke';
 
 export class ContentCapture {
   /** The body as it arrived (its first CONTENT_CAP bytes when it is larger), or its description. */
@@ -90,7 +90,7 @@ export class ContentCapture {
 
   /** A native attempt streams the provider's own events (`messages`, `responses`), else chat chunks. */
   attempt(kind: JobKind, native: boolean): void {
-    this.#streamKind = native && (kind === 'messages' || kind === 'responses') ? kind : 'chat';
+    this.#streamKind = native && (kind === 'messages' || kind === 'responses' || kind === 'invoke') ? kind : 'chat';
   }
 
   /** The answer as sent (JSON, an error body, a media answer's bytes). */
@@ -141,6 +141,8 @@ export class ContentCapture {
   #streamed(chunks: readonly string[]): string {
     if (this.#streamKind === 'messages') return anthropicMessageOf(chunks);
     if (this.#streamKind === 'responses') return responsesObjectOf(chunks);
+    // Bedrock's InvokeModel events have a shape per model family: kept as the list of events they are.
+    if (this.#streamKind === 'invoke') return `[${chunks.join(',')}]`;
     const completion = chatCompletionOf(chunks);
     try {
       return this.#wire ? this.#wire.answer(completion) : completion;

@@ -62,7 +62,8 @@ export function sendsNative(parsed: ParsedRequest, target: RouteTarget): boolean
   if (!native) return false;
   const provider = target.provider;
   const capabilities = PROVIDER_FACTS[provider.adapter]?.capabilities;
-  const hasApi = native.kind === 'messages' ? capabilities?.messages : native.kind === 'responses' && capabilities?.responses;
+  const hasApi = native.kind === 'messages' ? capabilities?.messages : native.kind === 'invoke' ? capabilities?.invoke
+    : native.kind === 'responses' && capabilities?.responses;
   if (provider.name === provider.adapter && hasApi) return true;
   if (native.untranslatable) throw new GatewayError(native.untranslatable.code, native.untranslatable.message, { ...native.untranslatable, provider: provider.name });
   return false;

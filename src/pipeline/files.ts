@@ -89,6 +89,10 @@ export interface FilesOperation {
   readonly lists?: boolean;
   /** Throws a GatewayError for a request the operation cannot take. */
   prepare(request: IncomingRequest): PreparedCall | Promise<PreparedCall>;
+  /** The call as the chosen provider and key take it, when their API differs in more than where it lives (an Azure
+   * batch file names deployments); absent or undefined: as prepared. */
+  forTarget?(prepared: PreparedCall, provider: ProviderConfig, keyIndex: number):
+    PreparedCall['upstream'] | undefined | Promise<PreparedCall['upstream'] | undefined>;
   /** The ids the answer creates, lists or deletes; `json` is the answer's JSON, undefined when it has none (S3's). */
   learn?(json: unknown, prepared: PreparedCall): Learned;
   /** A second call the answer asks for, on the same key (a batch's output file); null: answer this one; a GatewayError
@@ -272,7 +276,18 @@ export function createFilesHandler(deps: FilesDeps, api: FilesRouteApi, operatio
         fail(sink, toErrorData(error));
         return;
       }
-      new FilesCall(deps, api, operation, request, sink, target, fail).start(ready);
+      let adapted: ReturnType<NonNullable<FilesOperation['forTarget']>>;
+      try {
+        adapted = operation.forTarget?.(ready, target.provider, target.keyIndex);
+      } catch (error) {
+        fail(sink, toErrorData(error));
+        return;
+      }
+      const start = (upstream: PreparedCall['upstream'] | undefined) => {
+        if (!sink.aborted) new FilesCall(deps, api, operation, request, sink, target, fail).start(upstream ? { ...ready, upstream } : ready);
+      };
+      if (adapted instanceof Promise) adapted.then(start, (error: unknown) => fail(sink, toErrorData(error)));
+      else start(adapted);
     }
   };
 }

@@ -89,7 +89,8 @@ function toolsOf(catalog: McpCatalog): McpTools {
  */
 function toolsFor(set: ToolSet, sent: { kind: string; body: Record<string, unknown> }, native: boolean,
   target: RouteTarget): AddedTools | null {
-  if (native) return addedTools(set, sent.kind === 'messages' ? 'messages' : 'responses', sent.body.tools);
+  // Bedrock's InvokeModel bodies declare tools in each family's own shape, which MCP's tools are not written in.
+  if (native) return sent.kind === 'invoke' ? null : addedTools(set, sent.kind === 'messages' ? 'messages' : 'responses', sent.body.tools);
   // A provider without tools is not given any: the request still works, without them.
   if (PROVIDER_FACTS[target.provider.adapter]?.capabilities.tools === false) return null;
   return addedTools(set, 'chat', sent.body.tools);

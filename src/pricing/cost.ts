@@ -129,9 +129,17 @@ export interface WorstCase extends Cost {
   readonly outputTokens: number | null;
 }
 
-/** The output limit a request names, per choice: Chat's, Completions', Responses' and Anthropic's fields. */
+const inner = (value: unknown, name: string): unknown =>
+  (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[name] : undefined);
+
+/**
+ * The output limit a request names, per choice: Chat's, Completions', Responses' and Anthropic's fields, and those of
+ * the Bedrock InvokeModel bodies sent natively (Llama's `max_gen_len`, Titan's and Nova's nested configs).
+ */
 export function requestedOutputTokens(body: Readonly<Record<string, unknown>>): number | null {
-  return positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens) ?? positiveInt(body.max_output_tokens);
+  return positiveInt(body.max_completion_tokens) ?? positiveInt(body.max_tokens) ?? positiveInt(body.max_output_tokens)
+    ?? positiveInt(body.max_gen_len) ?? positiveInt(inner(body.textGenerationConfig, 'maxTokenCount'))
+    ?? positiveInt(inner(body.inferenceConfig, 'max_new_tokens')) ?? positiveInt(inner(body.inferenceConfig, 'maxTokens'));
 }
 
 /**

@@ -1,5 +1,6 @@
 // A fake of Amazon Bedrock Runtime on node:http, for tests: Converse (`POST /model/{modelId}/converse`), ConverseStream
 // (`/converse-stream`, AWS event-stream framing built with the AWS SDK's own codec) and InvokeModel (`/invoke`) for
+// the text models in each family's own body (bedrock-invoke-families.ts; also InvokeModelWithResponseStream), for
 // Amazon Titan text embeddings, Cohere Embed (`texts`, `input_type`, `embedding_types`), Titan Image Generator and
 // Nova Canvas (`taskType: TEXT_IMAGE`) and Stability's image models (`prompt`, `aspect_ratio`), each checked against
 // its documented body; images are fakeImage(prompt, index); and the Agent Runtime's Rerank (`POST /rerank`). It answers in Bedrock's wire format, errors included (`{"message": …}` with the
@@ -27,6 +28,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { checkTextInvoke, isTextModel, textInvokeAnswer, textInvokeChunks, textInvokeReply } from './bedrock-invoke-families.js';
 import { FakeServer, type FakeServerApi, openStream, parseJson, respond, retryAfterFor, scenarioOrBadHeader, tokensOf, whenClosed } from './fake-server.js';
 
 export interface FakeAwsCredentials {
@@ -104,7 +106,7 @@ export interface RecordedBedrockRequest {
   readonly seq: number;
   readonly method: string;
   readonly path: string;
-  readonly operation: 'converse' | 'converse-stream' | 'invoke' | null;
+  readonly operation: 'converse' | 'converse-stream' | 'invoke' | 'invoke-with-response-stream' | null;
   readonly modelId: string | null;
   readonly headers: IncomingHttpHeaders;
   readonly rawBody: string;
@@ -625,9 +627,41 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
     respond(res, record, 200, JSON.stringify(outcome.answer), { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() });
   }
 
+  /** InvokeModel on a text model: the family's own answer, or its chunks in `chunk` frames. */
+  async function invokeText(res: ServerResponse, record: RecordedBedrockRequest, modelId: string, body: Record<string, unknown>, stream: boolean) {
+    const problem = checkTextInvoke(modelId, body);
+    const scenario = record.scenario;
+    if (problem || scenario.error) {
+      sendError(res, record, problem ? { status: 400, type: 'ValidationException', message: problem } : scenario.error!);
+      return;
+    }
+    const reply = textInvokeReply(modelId, body, scenario.content ?? DEFAULT_CONTENT);
+    record.content = reply.text;
+    if (!stream) {
+      respond(res, record, 200, JSON.stringify(textInvokeAnswer(modelId, body, reply)), { 'content-type': 'application/json',
+        'x-amzn-requestid': randomUUID(), 'x-amzn-bedrock-input-token-count': String(reply.inputTokens),
+        'x-amzn-bedrock-output-token-count': String(reply.outputTokens), 'x-amzn-bedrock-invocation-latency': '42' });
+      return;
+    }
+    openStream(res, record, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': randomUUID() });
+    const write = (bytes: Uint8Array) => new Promise<void>((resolve) => res.write(bytes, () => resolve()));
+    for (const [n, payload] of textInvokeChunks(modelId, body, reply).entries()) {
+      if (res.destroyed) return;
+      if (scenario.exception && n === (scenario.exception.afterEvents ?? 1)) {
+        const { type } = scenario.exception;
+        record.events.push({ type, payload: {} });
+        await write(exceptionFrame(type, scenario.exception.message ?? `${type} raised by the fake`));
+        break;
+      }
+      record.events.push({ type: 'chunk', payload });
+      await write(eventFrame('chunk', { bytes: Buffer.from(JSON.stringify(payload)).toString('base64') }));
+    }
+    res.end();
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, rawBody: string): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const route = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(url.pathname);
+    const route = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/.exec(url.pathname);
     const modelId = route ? decodeURIComponent(route[1]) : null;
     const parsed = parseJson<unknown>(rawBody);
     const body = isObject(parsed) ? parsed : undefined;
@@ -661,6 +695,14 @@ export async function startFakeBedrock(options: FakeBedrockOptions = {}): Promis
       return;
     }
     const operation = route[2];
+    if ((operation === 'invoke' || operation === 'invoke-with-response-stream') && isTextModel(modelId!)) {
+      await invokeText(res, record, modelId!, body, operation === 'invoke-with-response-stream');
+      return;
+    }
+    if (operation === 'invoke-with-response-stream') {
+      sendError(res, record, { status: 400, type: 'ValidationException', message: 'The model is unsupported for streaming.' });
+      return;
+    }
     const problem = operation === 'invoke' ? validateInvoke(modelId!, body) : validateConverse(body);
     if (problem) {
       sendError(res, record, { status: 400, type: 'ValidationException', message: problem });

@@ -1,4 +1,5 @@
-// A fake of each provider's files and batches API, in its own wire format: OpenAI's Files and Batch APIs,
+// A fake of each provider's files and batches API, in its own wire format: OpenAI's Files and Batch APIs, Azure
+// OpenAI's (OpenAI's under /openai with an api-version, batches naming deployments), Vertex AI's batch prediction jobs,
 // Anthropic's Files API (beta) and Message Batches, Google's Gemini files (multipart upload) and batches, and
 // Bedrock's model invocation jobs with the S3 objects they read. Each account (the key a request authenticates
 // with) sees only its own files and batches, as at the providers: a call made with another key gets the provider's
@@ -9,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { FakeServer, type WaitableFakeServerApi } from './fake-server.js';
 
-export type FilesWire = 'openai' | 'anthropic' | 'gemini' | 'bedrock';
+export type FilesWire = 'openai' | 'azure' | 'anthropic' | 'gemini' | 'vertex' | 'bedrock';
 
 export interface FilesRecordedRequest {
   readonly method: string;
@@ -48,7 +49,7 @@ function accountOf(headers: IncomingHttpHeaders): string {
   const sigv4 = /Credential=([^/]+)\//.exec(authorization);
   if (sigv4) return sigv4[1];
   if (authorization.startsWith('Bearer ')) return authorization.slice(7);
-  return String(headers['x-api-key'] ?? headers['x-goog-api-key'] ?? '');
+  return String(headers['x-api-key'] ?? headers['x-goog-api-key'] ?? headers['api-key'] ?? '');
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -56,6 +57,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(text);
 }
+
+const googleError = (res: ServerResponse, code: number, status: string, message: string) => send(res, code, { error: { code, message, status } });
 
 /** The parts of a multipart/form-data or multipart/related body: headers and bytes. */
 function multipartParts(contentType: string, body: Buffer): { headers: Record<string, string>; data: Buffer }[] {
@@ -183,6 +186,83 @@ const openai: Handler = (req, res, body, account, store, url) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
+// Azure OpenAI: OpenAI's files and batches under /openai, each call with an api-version; a batch's endpoint and its
+// lines' urls without /v1 (`/chat/completions`), each line's model one of the resource's deployments.
+
+const AZURE_ENDPOINTS = ['/chat/completions', '/embeddings', '/completions', '/responses'];
+/** The deployments the fake's resource has. */
+export const AZURE_FAKE_DEPLOYMENTS = ['gpt-4o-mini-batch', 'gpt-4o-batch'];
+
+const azureError = (res: ServerResponse, status: number, code: string, message: string) => send(res, status, { error: { code, message } });
+
+const azure: Handler = (req, res, body, account, store, url) => {
+  if (!url.searchParams.get('api-version')) return azureError(res, 404, '404', 'Resource not found');
+  if (!url.pathname.startsWith('/openai/') || url.pathname.startsWith('/openai/v1/')) return azureError(res, 404, '404', 'Resource not found');
+  const path = `/v1/${url.pathname.slice('/openai/'.length)}`;
+  if (req.method === 'POST' && path === '/v1/batches') {
+    const request = JSON.parse(body.toString()) as Json;
+    if (!AZURE_ENDPOINTS.includes(String(request.endpoint))) {
+      return azureError(res, 400, 'invalid_request', `The endpoint '${String(request.endpoint)}' is not supported; use one of ${AZURE_ENDPOINTS.join(', ')}.`);
+    }
+    const input = store.filesOf(account).get(String(request.input_file_id));
+    for (const [i, line] of (input?.bytes.toString().split('\n').filter(Boolean) ?? []).entries()) {
+      const parsed = JSON.parse(line) as { url?: unknown; body?: { model?: unknown } };
+      if (parsed.url !== request.endpoint) return azureError(res, 400, 'invalid_request', `Line ${i + 1}: url '${String(parsed.url)}' is not the batch's endpoint.`);
+      if (!AZURE_FAKE_DEPLOYMENTS.includes(String(parsed.body?.model))) {
+        return azureError(res, 400, 'model_not_found', `Line ${i + 1}: the deployment '${String(parsed.body?.model)}' was not found.`);
+      }
+    }
+  }
+  openai(req, res, body, account, store, new URL(`${path}${url.search}`, 'http://fake'));
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Vertex AI batch prediction: jobs under a project and location, reading gs:// or bq:// and writing there. A job
+// stays pending (Vertex runs it against the storage, which the fake has not got).
+
+/** The project number Vertex names jobs under, whatever project id the call named. */
+export const VERTEX_FAKE_PROJECT_NUMBER = '123456789012';
+
+
+const vertex: Handler = (req, res, body, account, store, url) => {
+  const match = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/batchPredictionJobs(?:\/(\d+))?(:cancel)?$/.exec(url.pathname);
+  if (!match) return googleError(res, 404, 'NOT_FOUND', 'The requested URL was not found on this server.');
+  const jobs = store.batchesOf(account);
+  const [, , location, id, cancel] = match;
+  if (!id) {
+    if (req.method === 'GET') return send(res, 200, { batchPredictionJobs: [...jobs.values()] });
+    const request = JSON.parse(body.toString()) as Json;
+    const input = (request.inputConfig ?? {}) as Json;
+    const output = (request.outputConfig ?? {}) as Json;
+    const source = (input.gcsSource as { uris?: string[] } | undefined)?.uris?.[0] ?? (input.bigquerySource as { inputUri?: string } | undefined)?.inputUri;
+    const destination = (output.gcsDestination as { outputUriPrefix?: string } | undefined)?.outputUriPrefix
+      ?? (output.bigqueryDestination as { outputUri?: string } | undefined)?.outputUri;
+    if (typeof request.model !== 'string' || !/^(publishers|projects)\//.test(request.model)) return googleError(res, 400, 'INVALID_ARGUMENT', 'model must be a resource name.');
+    if (!source || !/^(gs|bq):\/\//.test(source) || !destination || !/^(gs|bq):\/\//.test(destination)) {
+      return googleError(res, 400, 'INVALID_ARGUMENT', 'inputConfig and outputConfig must name Cloud Storage or BigQuery locations.');
+    }
+    const number = String(Date.now() * 1000 + jobs.size).slice(-16);
+    const job = { name: `projects/${VERTEX_FAKE_PROJECT_NUMBER}/locations/${location}/batchPredictionJobs/${number}`, displayName: request.displayName,
+      model: request.model, inputConfig: input, outputConfig: output, state: 'JOB_STATE_PENDING', createTime: new Date().toISOString(),
+      updateTime: new Date().toISOString() };
+    jobs.set(number, job);
+    return send(res, 200, job);
+  }
+  const job = jobs.get(id);
+  if (!job) return googleError(res, 404, 'NOT_FOUND', `The BatchPredictionJob does not exist: ${id}`);
+  if (cancel && req.method === 'POST') {
+    Object.assign(job, { state: 'JOB_STATE_CANCELLING' });
+    return send(res, 200, {});
+  }
+  if (req.method === 'DELETE') {
+    jobs.delete(id);
+    return send(res, 200, { name: `${String(job.name)}/operations/1`, done: true,
+      metadata: { '@type': 'type.googleapis.com/google.cloud.aiplatform.v1.DeleteOperationMetadata' } });
+  }
+  return send(res, 200, job);
+};
+
+// ---------------------------------------------------------------------------------------------------------------
 // Anthropic
 
 const FILES_BETA = 'files-api-2025-04-14';
@@ -231,12 +311,31 @@ const anthropic: Handler = (req, res, body, account, store, url) => {
   if (req.method === 'POST' && path === '/v1/messages/batches') {
     const request = JSON.parse(body.toString()) as { requests?: { custom_id: string; params: Json }[] };
     if (!Array.isArray(request.requests) || request.requests.length === 0) return anthropicError(res, 400, 'invalid_request_error', 'requests: Field required');
+    // Each request's params are a Messages request, checked when the batch is created; a model named `…-unknown`
+    // errors when the batch runs, as a model the account cannot use does.
+    for (const [i, item] of request.requests.entries()) {
+      const params = item.params ?? {};
+      const messages = params.messages as { role?: string; content?: unknown }[] | undefined;
+      const problem = typeof item.custom_id !== 'string' ? 'custom_id: Field required'
+        : typeof params.model !== 'string' ? 'params.model: Field required'
+          : !Number.isInteger(params.max_tokens) ? 'params.max_tokens: Field required'
+            : !Array.isArray(messages) || messages.length === 0 || messages.some((m) => m.role !== 'user' && m.role !== 'assistant')
+              ? 'params.messages: roles must be user or assistant' : params.stream === true ? 'params.stream: streaming is not supported in batches' : null;
+      if (problem) return anthropicError(res, 400, 'invalid_request_error', `requests.${i}.${problem}`);
+    }
     const batchId = id('msgbatch_');
-    const results = request.requests.map((item) => JSON.stringify({ custom_id: item.custom_id, result: { type: 'succeeded', message: {
-      id: id('msg_'), type: 'message', role: 'assistant', model: item.params.model, content: [{ type: 'text', text: 'batched' }],
-      stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } } } }));
+    const lastText = (params: Json) => {
+      const content = (params.messages as { content: unknown }[]).at(-1)!.content;
+      return typeof content === 'string' ? content : (content as { text?: string }[]).map((block) => block.text ?? '').join('');
+    };
+    const results = request.requests.map((item) => JSON.stringify({ custom_id: item.custom_id, result: /-unknown$/.test(String(item.params.model))
+      ? { type: 'errored', error: { type: 'error', error: { type: 'not_found_error', message: `model: ${String(item.params.model)}` } } }
+      : { type: 'succeeded', message: { id: id('msg_'), type: 'message', role: 'assistant', model: item.params.model,
+        content: [{ type: 'text', text: `batched: ${lastText(item.params)}` }], stop_reason: 'end_turn', stop_sequence: null,
+        usage: { input_tokens: 3, output_tokens: 1 } } } }));
+    const errored = results.filter((line) => line.includes('"errored"')).length;
     const batch = { id: batchId, type: 'message_batch', processing_status: 'ended',
-      request_counts: { processing: 0, succeeded: results.length, errored: 0, canceled: 0, expired: 0 },
+      request_counts: { processing: 0, succeeded: results.length - errored, errored, canceled: 0, expired: 0 },
       ended_at: new Date().toISOString(), created_at: new Date().toISOString(), expires_at: new Date(Date.now() + 86_400_000).toISOString(),
       archived_at: null, cancel_initiated_at: null,
       // As at Anthropic: an absolute URL at the provider's own host, which a client cannot reach through the gateway.
@@ -270,7 +369,6 @@ function publicBatch(batch: Json): Json {
 // ---------------------------------------------------------------------------------------------------------------
 // Gemini
 
-const googleError = (res: ServerResponse, code: number, status: string, message: string) => send(res, code, { error: { code, message, status } });
 
 function geminiFile(file: StoredFile, base: string): Json {
   const iso = new Date(file.createdAt * 1000).toISOString();
@@ -318,6 +416,7 @@ const gemini: Handler = (req, res, body, account, store, url) => {
       model: `models/${match[1]}`, displayName: request.batch?.displayName ?? '', createTime: time, updateTime: time,
       batchStats: { requestCount: String(count), pendingRequestCount: String(count) }, state: 'BATCH_STATE_PENDING', name } };
     batches.set(name, operation);
+    if (input?.requests?.requests) inlineRequests.set(operation, input.requests.requests as Json[]);
     return send(res, 200, operation);
   }
   if (req.method === 'GET' && path === '/v1beta/batches') return send(res, 200, { operations: [...batches.values()] });
@@ -332,10 +431,37 @@ const gemini: Handler = (req, res, body, account, store, url) => {
       (batch.metadata as Json).state = 'BATCH_STATE_CANCELLED';
       return send(res, 200, {});
     }
+    runInline(batch);
     return send(res, 200, batch);
   }
   googleError(res, 404, 'NOT_FOUND', `no route ${req.method} ${path}`);
 };
+
+/** The inline requests of a Gemini batch, which run the first time the batch is read after its creation. */
+const inlineRequests = new WeakMap<Json, Json[]>();
+
+/**
+ * A pending inline batch, run: each request answered with its last user text (a request without contents fails, as
+ * Gemini's validation fails it), the responses inlined in the batch's output and the operation's response.
+ */
+function runInline(operation: Json): void {
+  const requests = inlineRequests.get(operation);
+  const metadata = operation.metadata as Json;
+  if (!requests || metadata.state !== 'BATCH_STATE_PENDING') return;
+  const responses = requests.map((item) => {
+    const contents = ((item.request as Json | undefined)?.contents ?? []) as { parts?: { text?: string }[] }[];
+    if (contents.length === 0) return { error: { code: 3, message: 'contents is required', status: 'INVALID_ARGUMENT' }, metadata: item.metadata };
+    const text = (contents.at(-1)!.parts ?? []).map((part) => part.text ?? '').join('');
+    return { metadata: item.metadata, response: { candidates: [{ content: { role: 'model', parts: [{ text: `batched: ${text}` }] }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2, totalTokenCount: 5 }, modelVersion: String(metadata.model).replace(/^models\//, ''),
+      responseId: randomBytes(6).toString('hex') } };
+  });
+  const failed = responses.filter((item) => 'error' in item).length;
+  const output = { inlinedResponses: { inlinedResponses: responses } };
+  Object.assign(metadata, { state: 'BATCH_STATE_SUCCEEDED', endTime: new Date().toISOString(), output,
+    batchStats: { requestCount: String(requests.length), successfulRequestCount: String(requests.length - failed), failedRequestCount: String(failed) } });
+  Object.assign(operation, { done: true, response: { '@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput', ...output } });
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Bedrock (control plane) and S3 (path-style), on one host as a configured base_url puts them
@@ -411,7 +537,7 @@ const bedrock: Handler = (req, res, body, account, store, url) => {
 
 const etag = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 
-const HANDLERS: Record<FilesWire, Handler> = { openai, anthropic, gemini, bedrock };
+const HANDLERS: Record<FilesWire, Handler> = { openai, azure, anthropic, gemini, vertex, bedrock };
 
 export async function startFakeFiles(wire: FilesWire): Promise<FakeFiles> {
   const store = new Accounts();

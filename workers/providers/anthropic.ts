@@ -11,6 +11,7 @@
 
 import type { FilesRequest, JobData } from '../../src/contract/messages.js';
 import { forwardFilesCall } from './files-forward.js';
+import { messageBatchRequest, openAIBatchAnswer } from './anthropic-batches.js';
 import { joinUrl } from '../upstream/url.js';
 import {
   anthropicCountTokensAnswer, anthropicCountTokensRequest, anthropicErrorMessage, anthropicStreamStep, chatCompletionFromMessage, nativeMessageAnswer, nativeMessageEvent, toAnthropicRequest,
@@ -98,6 +99,13 @@ export const anthropic: HttpAdapter = {
   },
 
   errorMessage: anthropicErrorMessage,
+
+  /** OpenAI's Batch API through Message Batches (anthropic-batches.ts). */
+  openAIBatchCall(request: FilesRequest, target: CallTarget): UpstreamCall {
+    return anthropic.filesCall!(messageBatchRequest(request), target);
+  },
+
+  openAIBatchAnswer,
 
   /** The Files API (beta) and Message Batches, as the /anthropic routes received them; the client's beta flags join the configured ones. */
   filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {

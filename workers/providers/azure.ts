@@ -5,7 +5,8 @@
 // chunk to hold a `delta`.
 
 import { jsonWithTools } from './added-tools.js';
-import type { JobData } from '../../src/contract/messages.js';
+import type { FilesRequest, JobData } from '../../src/contract/messages.js';
+import { forwardFilesCall } from './files-forward.js';
 import { joinUrl } from '../upstream/url.js';
 import { createOpenAICompatible, providerBody, transcriptionForm } from './openai-compatible.js';
 import type { CallTarget, HttpAdapter, KeyInit, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
@@ -68,15 +69,29 @@ function keyConfigOf(key: KeyInit): AzureKeyConfig {
   return config;
 }
 
-/** `{endpoint}/openai/deployments/{deployment}/{operation}?api-version=…`; `network_config.base_url` replaces the endpoint. */
+/** `{endpoint}/openai`, where every data-plane path lives; `network_config.base_url` replaces the endpoint. */
+function azureResourceBase(target: CallTarget): string {
+  const base = target.baseUrl ?? keyConfigOf(target.key).endpoint;
+  if (!base) throw new Error('no endpoint: set azure_key_config.endpoint (https://NAME.openai.azure.com) or network_config.base_url');
+  // An endpoint given with the `/openai` segment already on it is accepted as well.
+  return /\/openai\/?$/.test(new URL(base).pathname) ? base : joinUrl(base, '/openai');
+}
+
+/** `{endpoint}/openai/deployments/{deployment}/{operation}?api-version=…`. */
 function azureUrl(job: JobData, target: CallTarget, operation: string): string {
   const config = keyConfigOf(target.key);
-  const base = target.baseUrl ?? config.endpoint;
-  if (!base) throw new Error('no endpoint: set azure_key_config.endpoint (https://NAME.openai.azure.com) or network_config.base_url');
   const deployment = Object.hasOwn(config.deployments, job.model) ? config.deployments[job.model] : job.model;
-  // An endpoint given with the `/openai` segment already on it is accepted as well.
-  const prefix = /\/openai\/?$/.test(new URL(base).pathname) ? '' : '/openai';
-  return joinUrl(base, `${prefix}/deployments/${encodeURIComponent(deployment)}/${operation}?api-version=${encodeURIComponent(config.apiVersion)}`);
+  return joinUrl(azureResourceBase(target), `/deployments/${encodeURIComponent(deployment)}/${operation}?api-version=${encodeURIComponent(config.apiVersion)}`);
+}
+
+/**
+ * A files or batches call in OpenAI's form (`/v1/files…`, `/v1/batches…`) as Azure's: the same paths under the
+ * resource's `/openai`, with the key's `api-version` in place of any the client sent.
+ */
+function azureFilesRequest(request: FilesRequest, apiVersion: string): FilesRequest {
+  const query = new URLSearchParams(request.query);
+  query.set('api-version', apiVersion);
+  return { ...request, path: request.path.replace(/^\/v1(?=\/)/, ''), query: query.toString() };
 }
 
 /** The client's body less `model` (the deployment in the URL names it), and the fields it had to leave out. */
@@ -190,6 +205,10 @@ export const azure: HttpAdapter = {
 
   imageGenerationCall(job: JobData, target: CallTarget): UpstreamCall {
     return { url: azureUrl(job, target, 'images/generations'), ...azureBody(job) };
+  },
+
+  filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {
+    return forwardFilesCall(azureResourceBase(target), azureFilesRequest(request, keyConfigOf(target.key).apiVersion));
   },
 
   // Azure has image edits (gpt-image-1) but no variations: a variation is refused with the worker's clear 400.

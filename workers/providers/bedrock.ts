@@ -25,6 +25,7 @@ import { usageData, type FilesRequest, type JobData, type UsageData } from '../.
 import { forwardFilesCall } from './files-forward.js';
 import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
+import { exceptionStep, invokeAnswer, invokeCall, invokeEvent } from './bedrock-invoke.js';
 import { bedrockModelArn, bedrockRerankAnswer, bedrockRerankBody } from './bedrock-rerank.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
 import { isObject, parseObject, type Json } from './json.js';
@@ -63,7 +64,7 @@ function keySettings(target: CallTarget): KeySettings {
   return { region, deployments: deployments as Record<string, string> };
 }
 
-type Operation = 'converse' | 'converse-stream' | 'invoke';
+type Operation = 'converse' | 'converse-stream' | 'invoke' | 'invoke-with-response-stream';
 
 function modelUrl(job: JobData, target: CallTarget, operation: Operation): { url: string; modelId: string } {
   const settings = keySettings(target);
@@ -474,20 +475,6 @@ interface StreamScratch {
 
 const STREAM_EVENTS = new Set(['messageStart', 'contentBlockStart', 'contentBlockDelta', 'contentBlockStop', 'messageStop', 'metadata']);
 
-/** Statuses of the exceptions ConverseStream may send inside a stream (the SDK's error table). */
-const EXCEPTION_STATUS: Readonly<Record<string, number>> = {
-  validationException: 400,
-  accessDeniedException: 403,
-  resourceNotFoundException: 404,
-  modelTimeoutException: 408,
-  throttlingException: 429,
-  modelNotReadyException: 429,
-  internalServerException: 500,
-  // AWS says 424 (Failed Dependency): the model failed, which to a client is an upstream failure, not its request.
-  modelStreamErrorException: 502,
-  serviceUnavailableException: 503,
-};
-
 function scratchOf(state: StreamState): StreamScratch {
   const scratch = state.scratch as unknown as Partial<StreamScratch>;
   if (scratch.id === undefined) {
@@ -506,29 +493,9 @@ function chunk(state: StreamState, s: StreamScratch, delta: Json, finish: string
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
 }
 
-function messageOf(data: Json, fallback: string): string {
-  const message = data.message ?? data.Message;
-  return typeof message === 'string' && message !== '' ? message : fallback;
-}
-
 function streamEvent(event: StreamEvent, state: StreamState): StreamStep {
   const name = event.event ?? '';
-  if (!STREAM_EVENTS.has(name)) {
-    let data: Json = {};
-    try {
-      const parsed: unknown = JSON.parse(event.data);
-      if (isObject(parsed)) data = parsed;
-    } catch {
-      if (event.data.trim() !== '') data = { message: event.data.trim() };
-    }
-    // Exceptions are named `…Exception`; an error frame of the framing itself names its code and has a message.
-    if (/exception$/i.test(name) || typeof data.message === 'string') {
-      const key = name.charAt(0).toLowerCase() + name.slice(1);
-      const message = `${name}: ${messageOf(data, 'stream failed')}`;
-      return { chunks: [], done: false, error: { status: Object.hasOwn(EXCEPTION_STATUS, key) ? EXCEPTION_STATUS[key] : 500, message } };
-    }
-    return { chunks: [], done: false };
-  }
+  if (!STREAM_EVENTS.has(name)) return exceptionStep(event);
   const data = parseObject(event.data, 'the stream event');
   const s = scratchOf(state);
   const chunks: string[] = [];
@@ -776,6 +743,9 @@ export const bedrock: HttpAdapter = {
   errorMessage,
   embeddingsCall,
   embeddingsAnswer,
+  invokeCall: (job: JobData, target: CallTarget) => invokeCall(job, modelUrl(job, target, job.stream ? 'invoke-with-response-stream' : 'invoke').url),
+  invokeAnswer,
+  invokeEvent,
   imageGenerationCall,
   mediaAnswer,
   filesCall,

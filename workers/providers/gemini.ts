@@ -4,6 +4,7 @@
 
 import type { FilesRequest, JobData } from '../../src/contract/messages.js';
 import { forwardFilesCall } from './files-forward.js';
+import { geminiBatchRequest, openAIBatchAnswerOfGemini } from './gemini-batches.js';
 import { geminiImageCall, geminiMediaAnswer, geminiSpeechCall, geminiTranscriptionCall, type GeminiMediaCall } from './gemini-media.js';
 import { joinUrl } from '../upstream/url.js';
 import {
@@ -78,6 +79,12 @@ export const gemini: HttpAdapter = {
   transcriptionCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiTranscriptionCall(job)),
   imageGenerationCall: (job: JobData, target: CallTarget) => mediaCall(target, job.model, geminiImageCall(job)),
   mediaAnswer: geminiMediaAnswer,
+
+  /** OpenAI's Batch API through Gemini's batches (gemini-batches.ts). */
+  openAIBatchCall(request: FilesRequest, target: CallTarget): UpstreamCall {
+    return forwardFilesCall(target.baseUrl ?? DEFAULT_BASE_URL, geminiBatchRequest(request));
+  },
+  openAIBatchAnswer: openAIBatchAnswerOfGemini,
 
   /** Files (`/v1beta/files`, uploads at `/upload/v1beta/files`) and batches (`/v1beta/batches`, `:batchGenerateContent`). */
   filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {

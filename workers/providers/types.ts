@@ -127,8 +127,17 @@ export interface HttpAdapter {
   messagesCall?(job: JobData, target: CallTarget): UpstreamCall;
   messagesAnswer?(text: string): ChatAnswer;
   messagesEvent?(event: StreamEvent, state: StreamState): StreamStep;
+  /** Bedrock's InvokeModel (capability `invoke`): the client's body of the model's family, as it came; its answer as
+   * the provider wrote it (`header` reads the answer's response headers), its stream's events each as its JSON. */
+  invokeCall?(job: JobData, target: CallTarget): UpstreamCall;
+  invokeAnswer?(text: string, header: (name: string) => string | undefined): ChatAnswer;
+  invokeEvent?(event: StreamEvent, state: StreamState): StreamStep;
   /** Files and batches in the provider's own API (capability `files`): the client's call, sent where that API lives. */
   filesCall?(request: FilesRequest, target: CallTarget): UpstreamCall;
+  /** A step of OpenAI's Batch API through the provider's own (capability `openAIBatches`, FilesRequest.translate),
+   * and its answer in OpenAI's shape. */
+  openAIBatchCall?(request: FilesRequest, target: CallTarget): UpstreamCall;
+  openAIBatchAnswer?(request: FilesRequest, text: string): { body: string; contentType: string };
   /** A `rerank` job (capability `rerank`): its RerankRequest body as a call to the provider's rerank API, and that
    * API's answer as a RerankAnswer. */
   rerankCall?(job: JobData, target: CallTarget): UpstreamCall;
@@ -144,12 +153,15 @@ const MEDIA_CALLS = { speech: 'speechCall', transcription: 'transcriptionCall', 
 export function callFor(adapter: HttpAdapter, job: JobData, target: CallTarget): UpstreamCall {
   if (job.kind === 'chat') return adapter.chatCall(adapter.chatTakesToolsText ? job : withToolsParsed(job), target);
   if (job.kind === 'files') {
-    if (!adapter.filesCall) throw new Error('this provider has no files or batches API');
-    return adapter.filesCall(job.body as unknown as FilesRequest, target);
+    const request = job.body as unknown as FilesRequest;
+    const build = request.translate ? adapter.openAIBatchCall : adapter.filesCall;
+    if (!build) throw new Error(request.translate ? "this provider cannot serve OpenAI's Batch API" : 'this provider has no files or batches API');
+    return build.call(adapter, request, target);
   }
   const build = job.kind === 'embeddings' ? adapter.embeddingsCall
     : job.kind === 'responses' ? adapter.responsesCall
     : job.kind === 'messages' ? adapter.messagesCall
+    : job.kind === 'invoke' ? adapter.invokeCall
     : job.kind === 'count_tokens' ? adapter.countTokensCall
     : job.kind === 'rerank' ? adapter.rerankCall
     : job.kind === 'tokenize' ? adapter.tokenizeCall
@@ -202,8 +214,9 @@ export function mediaAnswer(bytes: Buffer, contentType: string | undefined): Med
 }
 
 /** The upstream's answer to the job's call, as the pipeline's shape for that kind. */
-export function answerFor(adapter: HttpAdapter, text: string, job: JobData): ChatAnswer {
+export function answerFor(adapter: HttpAdapter, text: string, job: JobData, header: (name: string) => string | undefined = () => undefined): ChatAnswer {
   if (job.kind === 'chat') return adapter.chatAnswer(text, job);
+  if (job.kind === 'invoke') return adapter.invokeAnswer!(text, header);
   if (job.kind === 'responses') return responsesAnswer(text);
   if (job.kind === 'messages') return adapter.messagesAnswer!(text);
   if (job.kind === 'tokenize') return { body: text, usage: null };
@@ -241,6 +254,7 @@ function responsesEvent(event: StreamEvent, state: StreamState): StreamStep {
 export function streamEventFor(adapter: HttpAdapter, job: JobData): (event: StreamEvent, state: StreamState) => StreamStep {
   if (job.kind === 'responses') return responsesEvent;
   if (job.kind === 'messages') return (event, state) => adapter.messagesEvent!(event, state);
+  if (job.kind === 'invoke') return (event, state) => adapter.invokeEvent!(event, state);
   return (event, state) => adapter.streamEvent(event, state);
 }
 

@@ -11,7 +11,8 @@
 // `publishers/anthropic/models/count-tokens:rawPredict`, whose body is Anthropic's count_tokens request, `model`
 // included, and whose answer is Anthropic's `{"input_tokens": N}`.
 
-import type { JobData } from '../../src/contract/messages.js';
+import type { FilesRequest, JobData } from '../../src/contract/messages.js';
+import { forwardFilesCall } from './files-forward.js';
 import { serviceAccountOf } from '../upstream/auth/google-oauth.js';
 import { joinUrl } from '../upstream/url.js';
 import { vertexRankAnswer, vertexRankBody, vertexRankUrlPath } from './vertex-rerank.js';
@@ -67,7 +68,16 @@ function urlFor(target: CallTarget, model: string, action: string): string {
 const mediaCall = (target: CallTarget, model: string, { action, body, droppedParams }: GeminiMediaCall): UpstreamCall =>
   ({ url: urlFor(target, model, action), body: JSON.stringify(body), droppedParams });
 
+/** Batch prediction jobs (`/batchPredictionJobs…`, as the /genai routes give them) under the key's project and region. */
+function filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {
+  const { projectId, region } = locationOf(target.key);
+  const host = region === 'global' ? 'https://aiplatform.googleapis.com' : `https://${region}-aiplatform.googleapis.com`;
+  const base = joinUrl(target.baseUrl ?? host, `/v1/projects/${encodeURIComponent(projectId)}/locations/${region}`);
+  return forwardFilesCall(base, request);
+}
+
 export const vertex: HttpAdapter = {
+  filesCall,
   rerankCall(job, target) {
     const { host, path } = vertexRankUrlPath(locationOf(target.key).projectId);
     const { body, dropped } = vertexRankBody(job);

@@ -134,6 +134,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #contentType: string | undefined;
   /** A files answer's headers among FILES_ANSWER_HEADERS. */
   #answerHeaders: Record<string, string> | undefined;
+  /** A successful answer's headers, which an adapter may read its usage from (Bedrock's token counts). */
+  #rawHeaders: Buffer[] = [];
   #parts: Buffer[] = [];
   #decoder: StreamDecoder | null = null;
   #state: StreamState | null = null;
@@ -179,6 +181,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#resumeReading = resume;
     this.#contentType = headerOf(rawHeaders, 'content-type');
     if (this.#job.data.kind === 'files' && statusCode < 400) this.#answerHeaders = filesAnswerHeaders(rawHeaders);
+    if (statusCode < 400) this.#rawHeaders = rawHeaders;
     if (statusCode >= 400) {
       this.#retryAfter = parseRetryAfter(headerOf(rawHeaders, 'retry-after'));
     } else if (this.#job.data.stream) {
@@ -253,6 +256,19 @@ class Exchange implements Dispatcher.DispatchHandler {
     const bytes = this.#parts.length === 1 ? this.#parts[0] : Buffer.concat(this.#parts);
     this.#parts = [];
     if (this.#status < 400 && this.#job.data.kind === 'files') {
+      const request = this.#job.data.body as unknown as FilesRequest;
+      if (request.translate && this.#adapter.openAIBatchAnswer) {
+        let answer: { body: string; contentType: string };
+        try {
+          answer = this.#adapter.openAIBatchAnswer(request, bytes.toString('utf8'));
+        } catch (error) {
+          this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${this.#provider}: unreadable answer: ${(error as Error).message}`,
+            provider: this.#provider, upstreamStatus: this.#status });
+          return;
+        }
+        this.#job.result(answer.body, null, answer.contentType);
+        return;
+      }
       // Bytes as the provider sent them: a file's content may be anything, and its answers are the client's own API.
       this.#job.result(bytes, null, this.#contentType ?? '', this.#answerHeaders);
       return;
@@ -281,7 +297,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     let answer: ChatAnswer;
     try {
-      answer = answerFor(this.#adapter, text, this.#job.data);
+      answer = answerFor(this.#adapter, text, this.#job.data, (name) => headerOf(this.#rawHeaders, name));
     } catch (error) {
       this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${provider}: unreadable answer: ${(error as Error).message}`,
         provider, upstreamStatus: this.#status });

@@ -13,7 +13,7 @@ const FINISH = /"(?:finish_reason|stop_reason)"\s*:\s*"([^"]{1,64})"/g;
 /** gen_ai.operation.name for a job kind (the GenAI conventions' well-known values where one fits). */
 export function operationOf(kind: JobData['kind'], dialect: string): string {
   if (kind === 'chat') return dialect === 'completions' ? 'text_completion' : 'chat';
-  if (kind === 'responses' || kind === 'messages' || kind === 'count_tokens') return 'chat';
+  if (kind === 'responses' || kind === 'messages' || kind === 'invoke' || kind === 'count_tokens') return 'chat';
   return kind;
 }
 

@@ -80,4 +80,12 @@ describe('ContentCapture', () => {
     for (let i = 0; i < 40; i++) stream.chunk(chunk);
     expect(stream.answerText()).toContain(`${TRUNCATION_MARK} the stream was longer than the log keeps]`);
   });
+
+  it('keeps a native InvokeModel stream as the list of its family\'s events', () => {
+    const capture = new ContentCapture(null, undefined);
+    capture.attempt('invoke', true);
+    capture.chunk('{"generation":"he"}');
+    capture.chunk('{"generation":"llo","stop_reason":"stop"}');
+    expect(JSON.parse(capture.answerText()!)).toEqual([{ generation: 'he' }, { generation: 'llo', stop_reason: 'stop' }]);
+  });
 });

@@ -216,6 +216,13 @@ describe('worst case before dispatch', () => {
     expect(worst('gpt-4o', { max_output_tokens: 20 }, 0).outputTokens).toBe(20);
   });
 
+  it('reads the output limit of Bedrock InvokeModel bodies, as they are sent natively', () => {
+    expect(worst('gpt-4o', { prompt: 'x', max_gen_len: 30 }, 0).outputTokens).toBe(30);
+    expect(worst('gpt-4o', { inputText: 'x', textGenerationConfig: { maxTokenCount: 40 } }, 0).outputTokens).toBe(40);
+    expect(worst('gpt-4o', { messages: [], inferenceConfig: { max_new_tokens: 50 } }, 0).outputTokens).toBe(50);
+    expect(worst('gpt-4o', { messages: [], inferenceConfig: { maxTokens: 60 } }, 0).outputTokens).toBe(60);
+  });
+
   it('falls back to the model\'s output limit, and caps a larger request at it', () => {
     expect(worst('gpt-4o', {}, 0).outputTokens).toBe(16_384);
     expect(worst('gpt-4o', { max_tokens: 1_000_000 }, 0).outputTokens).toBe(16_384);

@@ -51,6 +51,24 @@ describe('adapter registry', () => {
     expect(PROVIDER_FACTS.anthropic.capabilities.messages).toBe(true);
   });
 
+  it('takes Bedrock\'s InvokeModel bodies natively exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const native = adapter.transport === 'http' && adapter.invokeCall !== undefined && adapter.invokeAnswer !== undefined
+        && adapter.invokeEvent !== undefined;
+      expect([id, native]).toEqual([id, PROVIDER_FACTS[id].capabilities.invoke]);
+    }
+    expect(PROVIDER_FACTS.bedrock.capabilities.invoke).toBe(true);
+  });
+
+  it('serves OpenAI\'s Batch API through its own exactly where the front thread\'s capability says so', () => {
+    for (const [id, adapter] of Object.entries(ADAPTERS)) {
+      const translates = adapter.transport === 'http' && adapter.openAIBatchCall !== undefined && adapter.openAIBatchAnswer !== undefined;
+      expect([id, translates]).toEqual([id, PROVIDER_FACTS[id].capabilities.openAIBatches]);
+    }
+    expect(PROVIDER_FACTS.anthropic.capabilities.openAIBatches).toBe(true);
+    expect(PROVIDER_FACTS.gemini.capabilities.openAIBatches).toBe(true);
+  });
+
   it('reranks exactly where the front thread\'s capability says so', () => {
     for (const [id, adapter] of Object.entries(ADAPTERS)) {
       const reranks = adapter.transport === 'in-process' ? id === 'mock'
@@ -84,7 +102,7 @@ describe('adapter registry', () => {
       expect([id, files]).toEqual([id, PROVIDER_FACTS[id].capabilities.files !== null]);
     }
     expect(Object.entries(PROVIDER_FACTS).filter(([, facts]) => facts.capabilities.files).map(([id, facts]) => [id, facts.capabilities.files]))
-      .toEqual([['openai', 'openai'], ['gemini', 'genai'], ['anthropic', 'anthropic'], ['bedrock', 'bedrock']]);
+      .toEqual([['openai', 'openai'], ['gemini', 'genai'], ['vertex', 'vertex'], ['anthropic', 'anthropic'], ['azure', 'openai'], ['bedrock', 'bedrock']]);
   });
 });
 
