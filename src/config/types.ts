@@ -141,6 +141,12 @@ export interface ClientConfig {
   /** Browser origins whose pages may call the API (CORS); `*` for any; empty: no CORS headers. */
   readonly allowedOrigins: readonly string[];
   readonly maxRequestBodySizeMb: number;
+  /**
+   * The largest body read, in bytes: `max_request_body_size_mb`, or `large_payload_optimization.max_payload_bytes`
+   * when that is enabled and smaller; `maxRequestBodySetting` names which, for the 413's message.
+   */
+  readonly maxRequestBodyBytes: number;
+  readonly maxRequestBodySetting: string;
   readonly shutdownGraceSeconds: number;
   /** One log line per request (`client.access_log`). */
   readonly accessLog: boolean;
@@ -259,6 +265,8 @@ export interface GatewayConfig {
   readonly governance: GovernanceConfig;
   readonly admin: AdminConfig;
   readonly requestLog: RequestLogConfig;
+  /** Bytes from which a message between the front and a worker crosses by transfer rather than the ring's slots. */
+  readonly largeMessageBytes: { readonly toWorker: number; readonly toFront: number };
   /** Traces over OTLP; null when tracing is off. */
   readonly tracing: TracingConfig | null;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */

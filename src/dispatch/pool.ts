@@ -28,6 +28,8 @@ export interface PoolOptions {
   logLevel: string;
   workerFile: string;
   ringShape: RingShape;
+  /** From how many encoded bytes a message crosses by the channel's port rather than its rings, each way. */
+  largeMessageBytes: { toWorker: number; toFront: number };
   onWorkerDeath(provider: string, error: unknown, lost: number): void;
   /** Gateway-wide slots from the primary's ledger (cluster mode); without, this process's own count. */
   leases?: LeaseClient | null;
@@ -173,6 +175,7 @@ export class ProviderPool {
       channels.push(new WorkerChannel(i, piscina, {
         provider: this.#providerInit,
         ringShape: options.ringShape,
+        largeMessageBytes: options.largeMessageBytes,
         metricsBuffer: options.metricsBuffer,
         metricsSpec: options.metricsSpec,
         providerIndex: options.providerIndex,
