@@ -132,6 +132,7 @@ function pausedStream(port: number, body: string): Promise<{ socket: Socket; rea
 }
 
 async function slowReaders(port: number, pid: number): Promise<string[]> {
+  const before = rssMiB(pid);
   const body = JSON.stringify({ model: 'upstream/gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'a long answer, please' }] });
   const rss = sampler(pid);
   const clients = [];
@@ -148,7 +149,8 @@ async function slowReaders(port: number, pid: number): Promise<string[]> {
   const whole = answers.filter((answer) => answer.whole);
   const streamKiB = whole.length > 0 ? whole.reduce((sum, answer) => sum + answer.bytes, 0) / whole.length / 1024 : streamChunks * 0.2;
   return ['slow readers', `${readers} streams of ${streamKiB.toFixed(0)} KiB unread for ${holdS} s (${(readers * streamKiB / 1024).toFixed(0)} MiB if buffered)`,
-    `${complete}/${readers} read whole afterwards; peak while held ${heldPeak.toFixed(1)}`, peak.toFixed(1)];
+    `${complete}/${readers} read whole afterwards; peak while held ${heldPeak.toFixed(1)} MiB, `
+      + `${((heldPeak - before) * 1024 / readers).toFixed(0)} KiB a held stream`, peak.toFixed(1)];
 }
 
 /**
