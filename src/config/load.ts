@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
 import YAML from 'yaml';
 import { adapterOf, PROVIDER_FACTS } from '../contract/providers.js';
-import { DEFAULT_PORTED_BYTES } from '../contract/ring-layout.js';
+import { DEFAULT_PORTED_BYTES, DEFAULT_RING_SHAPE, type RingShape } from '../contract/ring-layout.js';
 import { CACHE_PLUGIN, normalizeCacheConfig, semanticCacheSchema, type CacheConfig } from '../cache/config.js';
 import { BIFROST_BASE_TYPES, BIFROST_ONLY_PROVIDERS, BIFROST_PLUGINS } from './bifrost.js';
 import { ConfigError, type ConfigProblem, formatPath, hint, issuesToProblems } from './errors.js';
@@ -340,6 +340,7 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
       warm: p.concurrency_and_buffer_size.warm,
       idleTimeoutMs: p.concurrency_and_buffer_size.idle_timeout_seconds * 1000,
       resourceLimits: resourceLimits(p.concurrency_and_buffer_size.resource_limits),
+      ring: ringShape(p.concurrency_and_buffer_size.resource_limits),
     },
     fallbacks: p.fallbacks,
     pricingOverrides: p.pricing_overrides.map(overrideFromBifrost),
@@ -731,6 +732,13 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** The rings' shape when either key is set, the other keeping its default (DEFAULT_RING_SHAPE). */
+function ringShape(limits: { ring_slots?: number; ring_slot_size_kb?: number }): RingShape | null {
+  if (limits.ring_slots === undefined && limits.ring_slot_size_kb === undefined) return null;
+  return { slotCount: limits.ring_slots ?? DEFAULT_RING_SHAPE.slotCount,
+    slotSize: limits.ring_slot_size_kb === undefined ? DEFAULT_RING_SHAPE.slotSize : limits.ring_slot_size_kb * 1024 };
 }
 
 function resourceLimits(limits: { max_old_generation_size_mb?: number; max_young_generation_size_mb?: number; stack_size_mb?: number }):

@@ -243,6 +243,9 @@ const concurrencySchema = z
       max_old_generation_size_mb: posInt.optional(),
       max_young_generation_size_mb: posInt.optional(),
       stack_size_mb: posInt.max(64).optional(),
+      // Heimdall's own: each thread's two rings (docs/memory.md); messages of 128 KiB and more skip them anyway.
+      ring_slots: posInt.min(2).max(4096).refine((n) => (n & (n - 1)) === 0, 'must be a power of two (2, 4, … 4096)').optional(),
+      ring_slot_size_kb: posInt.max(1024).optional(),
     }).prefault({}),
   })
   .superRefine((c, ctx) => {

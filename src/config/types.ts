@@ -1,6 +1,7 @@
 // The validated, defaulted and frozen config the rest of the front thread reads. Only `load.ts` builds it;
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
 import type { CacheConfig } from '../cache/config.js';
+import type { RingShape } from '../contract/ring-layout.js';
 import type { StoreTarget } from '../stores/store-config.js';
 
 import type { RawGovernance } from '../governance/schema.js';
@@ -81,6 +82,8 @@ export interface ConcurrencyConfig {
     readonly maxYoungGenerationSizeMb?: number;
     readonly stackSizeMb?: number;
   };
+  /** The shape of each thread's two rings (`resource_limits.ring_*`); null: the gateway's default. */
+  readonly ring: RingShape | null;
 }
 
 export interface MockProviderOptions {

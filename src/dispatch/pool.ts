@@ -10,7 +10,7 @@
 import type { MetricsSpec } from '../contract/metrics-layout.js';
 import { Piscina } from 'piscina';
 import { MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_RESUME, type JobData } from '../contract/messages.js';
-import type { RingShape } from '../contract/ring-layout.js';
+import { SLOT_HEADER_BYTES, type RingShape } from '../contract/ring-layout.js';
 import type { ProviderInit } from '../contract/worker-init.js';
 import type { ProviderConfig } from '../config/types.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -170,12 +170,17 @@ export class ProviderPool {
       recordTiming: false,
       resourceLimits: { maxOldGenerationSizeMb, maxYoungGenerationSizeMb, stackSizeMb },
     });
+    const ringShape = provider.concurrency.ring ?? options.ringShape;
+    // Past a quarter of the ring, a message goes by the port whatever the thresholds say: small rings stay fast.
+    const quarter = Math.floor(ringShape.slotCount * (ringShape.slotSize - SLOT_HEADER_BYTES) / 4);
+    const largeMessageBytes = { toWorker: Math.min(options.largeMessageBytes.toWorker, quarter),
+      toFront: Math.min(options.largeMessageBytes.toFront, quarter) };
     const channels: WorkerChannel[] = [];
     for (let i = 0; i < threads; i++) {
       channels.push(new WorkerChannel(i, piscina, {
         provider: this.#providerInit,
-        ringShape: options.ringShape,
-        largeMessageBytes: options.largeMessageBytes,
+        ringShape,
+        largeMessageBytes,
         metricsBuffer: options.metricsBuffer,
         metricsSpec: options.metricsSpec,
         providerIndex: options.providerIndex,

@@ -14,7 +14,10 @@ beforeAll(async () => {
       client: { max_request_body_size_mb: 8 },
       large_payload_optimization: { enabled: true, request_threshold_bytes: 64 * 1024, response_threshold_bytes: 64 * 1024,
         max_payload_bytes: MAX_PAYLOAD },
-      providers: { openai: openaiProvider(fakeUrl), mock: {} },
+      providers: { openai: openaiProvider(fakeUrl), mock: {},
+        // Rings of two 1 KiB slots: every message past a quarter of one (about 500 bytes) goes by the port.
+        tiny: openaiProvider(fakeUrl, { custom_provider_config: { base_provider_type: 'openai' },
+          concurrency_and_buffer_size: { resource_limits: { ring_slots: 2, ring_slot_size_kb: 1 } } }) },
     }),
   });
 });
@@ -55,6 +58,19 @@ describe('large bodies', () => {
     expect(response.status).toBe(200);
     const answer = await response.json() as { choices: { message: { content: string } }[] };
     expect(answer.choices[0].message.content).toBe(`Echo: ${words}`);
+  });
+
+  it('a provider with rings sized down serves small, medium and large requests and streams', async () => {
+    for (const size of [10, 3_000, 300_000]) {
+      const content = mixedText(size);
+      const response = await postChat(h.url, { model: `tiny/gpt-4o-size-${size}`, messages: user(content) });
+      expect(response.status).toBe(200);
+      const upstream = h.fake.requests.find((r) => r.body?.model === `gpt-4o-size-${size}`)!;
+      expect((upstream.body!.messages as { content: string }[])[0].content).toBe(content);
+    }
+    const stream = await postChat(h.url, { model: 'tiny/gpt-4o', stream: true, messages: user('a stream through small rings') });
+    expect(stream.status).toBe(200);
+    expect(await stream.text()).toContain('data: [DONE]');
   });
 
   it('a body over large_payload_optimization.max_payload_bytes → 413 naming the setting; the upstream is not called', async () => {

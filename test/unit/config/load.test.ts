@@ -166,7 +166,8 @@ describe('loadConfig with a Bifrost config.json', () => {
       insecureSkipVerify: false,
       caCertPem: null,
     });
-    expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1, warm: false, idleTimeoutMs: 300_000, resourceLimits: {} });
+    expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1, warm: false, idleTimeoutMs: 300_000, resourceLimits: {},
+      ring: null });
     expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10,
       maxRequestBodyBytes: 10 * 1024 * 1024, maxRequestBodySetting: 'client.max_request_body_size_mb', shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
       prometheusLabels: [], asyncJobResultTtlSeconds: 3600 });
@@ -343,7 +344,15 @@ describe('network_config and concurrency', () => {
       resource_limits: { max_old_generation_size_mb: 64, max_young_generation_size_mb: 4 } } }));
     const cfg = await loadConfig({ file, env });
     expect(cfg.providers[0].concurrency).toMatchObject({ warm: true, idleTimeoutMs: 500,
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 } });
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 }, ring: null });
+    const rings = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { resource_limits: { ring_slots: 16 } } }));
+    expect((await loadConfig({ file: rings, env })).providers[0].concurrency.ring).toEqual({ slotCount: 16, slotSize: 8192 });
+    const sized = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { resource_limits: { ring_slots: 8, ring_slot_size_kb: 2 } } }));
+    expect((await loadConfig({ file: sized, env })).providers[0].concurrency.ring).toEqual({ slotCount: 8, slotSize: 2048 });
+    const odd = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { resource_limits: { ring_slots: 24, ring_slot_size_kb: 0 } } }));
+    const oddError = await configError(() => loadConfig({ file: odd, env }));
+    expect(oddError.message).toContain('resource_limits.ring_slots: must be a power of two');
+    expect(oddError.message).toContain('resource_limits.ring_slot_size_kb');
     const bad = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { warm: 'yes', idle_timeout_seconds: 0,
       resource_limits: { max_old_generation_size_mb: 0, max_young_generation_mb: 4 } } }));
     const err = await configError(() => loadConfig({ file: bad, env }));
