@@ -674,7 +674,7 @@ function normalizePlugins(entries: RawConfig['plugins'], file: string | null): N
 function bodyLimit(cfg: RawConfig): { maxRequestBodyBytes: number; maxRequestBodySetting: string } {
   const client = Math.floor(cfg.client.max_request_body_size_mb * 1024 * 1024);
   const payload = cfg.large_payload_optimization;
-  return payload?.enabled && payload.max_payload_bytes !== undefined && payload.max_payload_bytes < client
+  return payload?.enabled && payload.max_payload_bytes && payload.max_payload_bytes < client
     ? { maxRequestBodyBytes: payload.max_payload_bytes, maxRequestBodySetting: 'large_payload_optimization.max_payload_bytes' }
     : { maxRequestBodyBytes: client, maxRequestBodySetting: 'client.max_request_body_size_mb' };
 }
@@ -683,13 +683,14 @@ function bodyLimit(cfg: RawConfig): { maxRequestBodyBytes: number; maxRequestBod
 function largeMessageBytes(cfg: RawConfig, warnings: string[]): { toWorker: number; toFront: number } {
   const payload = cfg.large_payload_optimization;
   if (!payload?.enabled) {
-    const set = Object.keys(payload ?? {}).filter((key) => key !== 'enabled' && !(LARGE_PAYLOAD_IGNORED as readonly string[]).includes(key));
+    const set = Object.entries(payload ?? {}).filter(([key, value]) => key !== 'enabled' && value !== 0
+      && !(LARGE_PAYLOAD_IGNORED as readonly string[]).includes(key)).map(([key]) => key);
     if (set.length > 0) {
       warnings.push(`large_payload_optimization: ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} not applied while "enabled" is false`);
     }
     return { toWorker: DEFAULT_PORTED_BYTES, toFront: DEFAULT_PORTED_BYTES };
   }
-  return { toWorker: payload.request_threshold_bytes ?? DEFAULT_PORTED_BYTES, toFront: payload.response_threshold_bytes ?? DEFAULT_PORTED_BYTES };
+  return { toWorker: payload.request_threshold_bytes || DEFAULT_PORTED_BYTES, toFront: payload.response_threshold_bytes || DEFAULT_PORTED_BYTES };
 }
 
 function ignoredKeys(cfg: RawConfig): string[] {

@@ -585,11 +585,12 @@ export const DEFAULT_PLUGINS: readonly string[] = ['metrics'];
 // rather than through the rings' slots (src/contract/large-messages.ts); enabled, the block sets from how many
 // bytes each way, and caps a request's body. Bifrost's log truncation and its prefetch of a streamed body's first
 // bytes load and are reported as ignored.
+// Bifrost stores an unset size as 0: 0 keeps Heimdall's default here too.
 const largePayloadSchema = z.strictObject({
   enabled: z.boolean().default(false),
-  request_threshold_bytes: posInt.optional(),
-  response_threshold_bytes: posInt.optional(),
-  max_payload_bytes: posInt.optional(),
+  request_threshold_bytes: nonNegInt.optional(),
+  response_threshold_bytes: nonNegInt.optional(),
+  max_payload_bytes: nonNegInt.optional(),
   prefetch_size_bytes: nonNegInt.optional(),
   truncated_log_bytes: nonNegInt.optional(),
 });

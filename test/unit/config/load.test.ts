@@ -389,9 +389,14 @@ describe('large_payload_optimization', () => {
       .toMatchObject({ maxRequestBodyBytes: 1024 * 1024, maxRequestBodySetting: 'client.max_request_body_size_mb' });
   });
 
-  it('keeps the defaults when absent or disabled, and says that settings of a disabled block do nothing', async () => {
+  it('keeps the defaults when absent, disabled or 0 (Bifrost\'s unset), and says that settings of a disabled block do nothing', async () => {
     const plain = await loadConfig({ file: await writeConfig('c.json', minimal()), env });
     expect(plain.largeMessageBytes).toEqual({ toWorker: 128 * 1024, toFront: 128 * 1024 });
+    const zeros = await writeConfig('c.json', { ...minimal(), large_payload_optimization: { enabled: true, request_threshold_bytes: 0,
+      response_threshold_bytes: 0, max_payload_bytes: 0 } });
+    const unset = await loadConfig({ file: zeros, env });
+    expect(unset.largeMessageBytes).toEqual({ toWorker: 128 * 1024, toFront: 128 * 1024 });
+    expect(unset.client.maxRequestBodySetting).toBe('client.max_request_body_size_mb');
     const off = await writeConfig('c.json', { ...minimal(), large_payload_optimization: { enabled: false, max_payload_bytes: 10 } });
     const cfg = await loadConfig({ file: off, env });
     expect(cfg.largeMessageBytes).toEqual({ toWorker: 128 * 1024, toFront: 128 * 1024 });
@@ -401,7 +406,7 @@ describe('large_payload_optimization', () => {
 
   it('rejects an unknown key with a hint, and a threshold that is not a positive integer', async () => {
     const file = await writeConfig('c.json', { ...minimal(), large_payload_optimization: { enabled: true, request_treshold_bytes: 5,
-      response_threshold_bytes: 0 } });
+      response_threshold_bytes: -1 } });
     const err = await configError(() => loadConfig({ file, env }));
     expect(err.message).toMatch(/unknown key 'request_treshold_bytes'.*request_threshold_bytes/);
     expect(err.message).toContain('large_payload_optimization.response_threshold_bytes');
