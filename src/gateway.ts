@@ -139,6 +139,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logLevel: config.server.logLevel,
       workerFile: WORKER_FILE,
       ringShape: options.ringShape ?? DEFAULT_RING_SHAPE,
+      largeMessageBytes: config.largeMessageBytes,
       leases,
       onWorkerDeath: (name, error, lost) => logger.error({ provider: name, lost, err: error },
         'a provider worker died; its requests in flight got WORKER_DIED and the thread is being replaced'),
@@ -232,7 +233,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const azure = azureRoutes(inference);
   const catalog = createModelCatalog(config.providers, config.modelAliases, pools);
   const models = createModelsHandler(catalog);
-  const maxBodyBytes = Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024);
+  const maxBodyBytes = config.client.maxRequestBodyBytes;
   const owners = options.resourceOwners
     ?? (requestLog ? new StoredResourceOwners(requestLog.owners) : new MemoryResourceOwners());
   const files = { providers, pools, owners, logger, requestLog: inference.requestLog };
@@ -317,6 +318,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       port: config.server.port,
       allowedOrigins: config.client.allowedOrigins,
       maxBodyBytes,
+      maxBodySetting: config.client.maxRequestBodySetting,
       routes,
       nativePrefixes,
       metrics: httpMetrics,

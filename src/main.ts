@@ -181,7 +181,7 @@ async function startH2c(config: GatewayConfig, targetPort: number, logger: Logge
   const host = config.server.host;
   const targetHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const bridge = await startH2cBridge({ host, port: config.server.h2cPort, targetPort, targetHost, logger,
-    maxBodyBytes: Math.floor(config.client.maxRequestBodySizeMb * 1024 * 1024) });
+    maxBodyBytes: config.client.maxRequestBodyBytes });
   logger.info({ host: config.server.host, h2cPort: bridge.port },
     `heimdall serving HTTP/2 cleartext on http://${listenAddress(config.server.host)}:${bridge.port}`);
   return bridge;

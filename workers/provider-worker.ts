@@ -2,8 +2,9 @@
 // jobs from its ring, runs each through the provider's adapter, and writes results and stream chunks back. So
 // there is never a Piscina task per request; Piscina spawns, replaces and closes the threads.
 
+import { MessageSender, receiveMessage } from '../src/contract/large-messages.js';
 import {
-  decodeMessage, encodeMessage, MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_READY, MSG_RESUME,
+  MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_READY, MSG_RESUME,
   type FrontToWorker, type JobData, type UsageData, type WorkerToFront,
 } from '../src/contract/messages.js';
 import { createMetricsLayout, errorCodeLabelIndex, MetricsShard } from '../src/contract/metrics-layout.js';
@@ -47,12 +48,12 @@ export default async function serve(init: WorkerInit): Promise<string> {
     const slot = job.data.modelLabel;
     return Number.isInteger(slot) && slot >= 0 && slot < init.metricsSpec.modelSlots ? slot : init.metricsSpec.modelSlots - 1;
   };
-  const toFront = new RingWriter(init.toFront, init.ringShape);
+  const toFront = new MessageSender(new RingWriter(init.toFront, init.ringShape), init.port, init.largeMessageBytes.toFront);
   const jobs = new Map<number, Job>();
   const deadlines = new DueQueue<Job>();
 
   const hooks = {
-    send: (message: WorkerToFront) => toFront.send(encodeMessage(message)),
+    send: (message: WorkerToFront) => toFront.send(message),
     settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
       jobs.delete(job.id);
       deadlines.forget(job);
@@ -128,7 +129,7 @@ export default async function serve(init: WorkerInit): Promise<string> {
   const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
 
   const onMessage = (bytes: Uint8Array) => {
-    const message = decodeMessage<FrontToWorker>(bytes);
+    const message = receiveMessage<FrontToWorker>(bytes, init.port);
     switch (message[0]) {
       case MSG_JOB: start(message[1], message[2], message[3]); break;
       case MSG_CANCEL: jobs.get(message[1])?.abort('cancelled'); break;

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, resolve } from 'node:path';
 import YAML from 'yaml';
 import { adapterOf, PROVIDER_FACTS } from '../contract/providers.js';
+import { DEFAULT_PORTED_BYTES, DEFAULT_RING_SHAPE, type RingShape } from '../contract/ring-layout.js';
 import { CACHE_PLUGIN, normalizeCacheConfig, semanticCacheSchema, type CacheConfig } from '../cache/config.js';
 import { BIFROST_BASE_TYPES, BIFROST_ONLY_PROVIDERS, BIFROST_PLUGINS } from './bifrost.js';
 import { ConfigError, type ConfigProblem, formatPath, hint, issuesToProblems } from './errors.js';
@@ -14,6 +15,7 @@ import {
   IGNORED_KEYS,
   isPluginPath,
   KEY_CONFIG_FIELDS,
+  LARGE_PAYLOAD_IGNORED,
   MAX_PROCESSES,
   mockConfigSchema,
   processesSchema,
@@ -91,6 +93,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
       dropExcessRequests: cfg.client.drop_excess_requests,
       allowedOrigins: cfg.client.allowed_origins,
       maxRequestBodySizeMb: cfg.client.max_request_body_size_mb,
+      ...bodyLimit(cfg),
       shutdownGraceSeconds: cfg.client.shutdown_grace_seconds,
       accessLog: cfg.client.access_log,
       extraFields: cfg.client.extra_fields,
@@ -106,6 +109,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<GatewayConfig
     governance,
     admin,
     requestLog,
+    largeMessageBytes: largeMessageBytes(cfg, ctx.warnings),
     tracing: tracing.config,
     source,
     // A top-level `auth_config` that is enabled is acted on (src/config/admin.ts).
@@ -336,6 +340,7 @@ function normalizeProvider(name: string, p: RawProvider, ctx: LoadContext): Prov
       warm: p.concurrency_and_buffer_size.warm,
       idleTimeoutMs: p.concurrency_and_buffer_size.idle_timeout_seconds * 1000,
       resourceLimits: resourceLimits(p.concurrency_and_buffer_size.resource_limits),
+      ring: ringShape(p.concurrency_and_buffer_size.resource_limits),
     },
     fallbacks: p.fallbacks,
     pricingOverrides: p.pricing_overrides.map(overrideFromBifrost),
@@ -666,6 +671,29 @@ function normalizePlugins(entries: RawConfig['plugins'], file: string | null): N
   return out;
 }
 
+/** The body limit: the client's, or a smaller `max_payload_bytes` of an enabled large_payload_optimization. */
+function bodyLimit(cfg: RawConfig): { maxRequestBodyBytes: number; maxRequestBodySetting: string } {
+  const client = Math.floor(cfg.client.max_request_body_size_mb * 1024 * 1024);
+  const payload = cfg.large_payload_optimization;
+  return payload?.enabled && payload.max_payload_bytes && payload.max_payload_bytes < client
+    ? { maxRequestBodyBytes: payload.max_payload_bytes, maxRequestBodySetting: 'large_payload_optimization.max_payload_bytes' }
+    : { maxRequestBodyBytes: client, maxRequestBodySetting: 'client.max_request_body_size_mb' };
+}
+
+/** large_payload_optimization's thresholds when it is enabled, else the defaults; a block set but off is pointed out. */
+function largeMessageBytes(cfg: RawConfig, warnings: string[]): { toWorker: number; toFront: number } {
+  const payload = cfg.large_payload_optimization;
+  if (!payload?.enabled) {
+    const set = Object.entries(payload ?? {}).filter(([key, value]) => key !== 'enabled' && value !== 0
+      && !(LARGE_PAYLOAD_IGNORED as readonly string[]).includes(key)).map(([key]) => key);
+    if (set.length > 0) {
+      warnings.push(`large_payload_optimization: ${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} not applied while "enabled" is false`);
+    }
+    return { toWorker: DEFAULT_PORTED_BYTES, toFront: DEFAULT_PORTED_BYTES };
+  }
+  return { toWorker: payload.request_threshold_bytes || DEFAULT_PORTED_BYTES, toFront: payload.response_threshold_bytes || DEFAULT_PORTED_BYTES };
+}
+
 function ignoredKeys(cfg: RawConfig): string[] {
   const out: string[] = [];
   const collect = (obj: object | undefined, names: readonly string[], path: PropertyKey[]): void => {
@@ -675,6 +703,7 @@ function ignoredKeys(cfg: RawConfig): string[] {
     }
   };
   collect(cfg, IGNORED_KEYS.top, []);
+  collect(cfg.large_payload_optimization, LARGE_PAYLOAD_IGNORED, ['large_payload_optimization']);
   collect(cfg.client, IGNORED_KEYS.client, ['client']);
   collect(cfg.logs_store, IGNORED_KEYS.logsStore, ['logs_store']);
   collect(cfg.logs_store?.writer, IGNORED_KEYS.storeWriter, ['logs_store', 'writer']);
@@ -705,6 +734,13 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** The rings' shape when either key is set, the other keeping its default (DEFAULT_RING_SHAPE). */
+function ringShape(limits: { ring_slots?: number; ring_slot_size_kb?: number }): RingShape | null {
+  if (limits.ring_slots === undefined && limits.ring_slot_size_kb === undefined) return null;
+  return { slotCount: limits.ring_slots ?? DEFAULT_RING_SHAPE.slotCount,
+    slotSize: limits.ring_slot_size_kb === undefined ? DEFAULT_RING_SHAPE.slotSize : limits.ring_slot_size_kb * 1024 };
 }
 
 function resourceLimits(limits: { max_old_generation_size_mb?: number; max_young_generation_size_mb?: number; stack_size_mb?: number }):

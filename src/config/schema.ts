@@ -36,7 +36,6 @@ const topIgnored = {
   load_balancer_config: z.unknown().optional(),
   guardrails_config: z.unknown().optional(),
   audit_logs: z.unknown().optional(),
-  large_payload_optimization: z.unknown().optional(),
   scim_config: z.unknown().optional(),
   access_profiles: z.unknown().optional(),
   feature_flags: z.unknown().optional(),
@@ -244,6 +243,9 @@ const concurrencySchema = z
       max_old_generation_size_mb: posInt.optional(),
       max_young_generation_size_mb: posInt.optional(),
       stack_size_mb: posInt.max(64).optional(),
+      // Heimdall's own: each thread's two rings (docs/memory.md); messages of 128 KiB and more skip them anyway.
+      ring_slots: posInt.min(2).max(4096).refine((n) => (n & (n - 1)) === 0, 'must be a power of two (2, 4, … 4096)').optional(),
+      ring_slot_size_kb: posInt.max(1024).optional(),
     }).prefault({}),
   })
   .superRefine((c, ctx) => {
@@ -579,6 +581,21 @@ export type RawPostgresStoreConfig = z.output<typeof postgresStoreConfig>;
 
 export const DEFAULT_PLUGINS: readonly string[] = ['metrics'];
 
+// Bifrost's large-payload block (an enterprise one). Heimdall moves every large message between threads by transfer
+// rather than through the rings' slots (src/contract/large-messages.ts); enabled, the block sets from how many
+// bytes each way, and caps a request's body. Bifrost's log truncation and its prefetch of a streamed body's first
+// bytes load and are reported as ignored.
+// Bifrost stores an unset size as 0: 0 keeps Heimdall's default here too.
+const largePayloadSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  request_threshold_bytes: nonNegInt.optional(),
+  response_threshold_bytes: nonNegInt.optional(),
+  max_payload_bytes: nonNegInt.optional(),
+  prefetch_size_bytes: nonNegInt.optional(),
+  truncated_log_bytes: nonNegInt.optional(),
+});
+export const LARGE_PAYLOAD_IGNORED = ['prefetch_size_bytes', 'truncated_log_bytes'] as const;
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   // Bifrost's allow-list semantics: 2 (the default) reads a key's `"models": []` as no model, 1 as every model.
@@ -592,6 +609,7 @@ export const configSchema = z.strictObject({
   mcp: mcpSchema.optional(),
   governance: governanceSchema.optional(),
   logs_store: storeSchema.optional(),
+  large_payload_optimization: largePayloadSchema.optional(),
   ...topIgnored,
 });
 

@@ -1,6 +1,7 @@
 // The validated, defaulted and frozen config the rest of the front thread reads. Only `load.ts` builds it;
 // everything else treats it as read-only data. Secrets are already resolved from `env.VAR` here.
 import type { CacheConfig } from '../cache/config.js';
+import type { RingShape } from '../contract/ring-layout.js';
 import type { StoreTarget } from '../stores/store-config.js';
 
 import type { RawGovernance } from '../governance/schema.js';
@@ -81,6 +82,8 @@ export interface ConcurrencyConfig {
     readonly maxYoungGenerationSizeMb?: number;
     readonly stackSizeMb?: number;
   };
+  /** The shape of each thread's two rings (`resource_limits.ring_*`); null: the gateway's default. */
+  readonly ring: RingShape | null;
 }
 
 export interface MockProviderOptions {
@@ -144,6 +147,12 @@ export interface ClientConfig {
   /** Browser origins whose pages may call the API (CORS); `*` for any; empty: no CORS headers. */
   readonly allowedOrigins: readonly string[];
   readonly maxRequestBodySizeMb: number;
+  /**
+   * The largest body read, in bytes: `max_request_body_size_mb`, or `large_payload_optimization.max_payload_bytes`
+   * when that is enabled and smaller; `maxRequestBodySetting` names which, for the 413's message.
+   */
+  readonly maxRequestBodyBytes: number;
+  readonly maxRequestBodySetting: string;
   readonly shutdownGraceSeconds: number;
   /** One log line per request (`client.access_log`). */
   readonly accessLog: boolean;
@@ -262,6 +271,8 @@ export interface GatewayConfig {
   readonly governance: GovernanceConfig;
   readonly admin: AdminConfig;
   readonly requestLog: RequestLogConfig;
+  /** Bytes from which a message between the front and a worker crosses by transfer rather than the ring's slots. */
+  readonly largeMessageBytes: { readonly toWorker: number; readonly toFront: number };
   /** Traces over OTLP; null when tracing is off. */
   readonly tracing: TracingConfig | null;
   /** Where the config came from, for the start-up log: a file path or "embedded default". */

@@ -30,6 +30,12 @@ export const MSG_READY = 14;
 export const MSG_BYTES = 15;
 
 /**
+ * Either way: the next message was too large for the ring and crossed through the channel's MessagePort instead,
+ * transferred (src/contract/large-messages.ts); it stands in the ring at the message's place, so order holds.
+ */
+export const MSG_PORTED = 15;
+
+/**
  * What the provider billed, as its answer said. `promptTokens` includes the cached reads and cache writes, and
  * `completionTokens` the reasoning, as OpenAI counts them; the details are absent when the provider did not report
  * them. Media answers add what their price is counted in.
@@ -229,6 +235,11 @@ export type WorkerToFront =
 // Bytes (a media answer, an uploaded file) are copied out as they are decoded: ring readers reuse the buffer a message
 // is decoded from.
 const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
+/** For a message whose buffer was transferred to this thread: nobody reuses it, so its bytes may stay views into it. */
+const ownedUnpackr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: false });
+
+/** What msgpackr starts its arena with, and what it gets back after a large message took its arena away. */
+const ARENA_BYTES = 8192;
 
 /** The three counts, then the details in USAGE_DETAILS' order (null where absent), only when there is one. */
 type WireUsage = [number, number, number, ...(number | null)[]] | null;
@@ -340,4 +351,23 @@ export function encodeMessage(message: FrontToWorker | WorkerToFront): Uint8Arra
 
 export function decodeMessage<T extends FrontToWorker | WorkerToFront>(bytes: Uint8Array): T {
   return fromWire(packr.unpack(bytes) as unknown[]) as T;
+}
+
+/** Decodes a message this thread owns the buffer of (one transferred to it): its bytes fields are views, not copies. */
+export function decodeOwnedMessage<T extends FrontToWorker | WorkerToFront>(bytes: Uint8Array): T {
+  return fromWire(ownedUnpackr.unpack(bytes) as unknown[]) as T;
+}
+
+/**
+ * The bytes of the last `encodeMessage` in memory the caller owns and may transfer to another thread. A message that
+ * outgrew msgpackr's arena was packed into an arena made for it alone (msgpackr starts a new one at offset 0 whenever
+ * it grows or runs out, and never writes to the old one again): that one is taken as it is, no copy, and msgpackr
+ * given a small one back, so a thread does not keep an arena the size of its largest message for ever. A message
+ * that fitted the arena shares it with messages still waiting in a ring's backlog, so it is copied out.
+ */
+export function takeEncoded(bytes: Uint8Array): Uint8Array {
+  // Not `slice`: msgpackr's arena is a Buffer, whose slice is a view. A copy in a buffer of its own.
+  if (bytes.byteOffset !== 0) return new Uint8Array(bytes);
+  packr.useBuffer(Buffer.allocUnsafeSlow(ARENA_BYTES));
+  return bytes;
 }

@@ -32,6 +32,12 @@ export interface RingShape {
 /** 64 slots of 8 KiB per direction and worker: a typical chat job fits one slot, bigger ones overflow. */
 export const DEFAULT_RING_SHAPE: RingShape = Object.freeze({ slotCount: 64, slotSize: 8192 });
 
+/**
+ * Encoded bytes from which a message crosses by transfer rather than the ring (src/contract/large-messages.ts): a
+ * quarter of the default ring, so a message that could fill it and wait in a backlog for room never does.
+ */
+export const DEFAULT_PORTED_BYTES = 128 * 1024;
+
 export function ringByteLength(shape: RingShape): number {
   return RING_HEADER_BYTES + shape.slotCount * shape.slotSize;
 }

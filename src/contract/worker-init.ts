@@ -1,6 +1,7 @@
 // What a provider worker is handed once, when the long-lived serve task for its channel starts. Plain data:
 // the worker never sees the config validator or the front thread's objects.
 
+import type { MessagePort } from 'node:worker_threads';
 import type { MetricsSpec } from './metrics-layout.js';
 import type { RingShape } from './ring-layout.js';
 
@@ -55,6 +56,10 @@ export interface WorkerInit {
   ringShape: RingShape;
   toWorker: SharedArrayBuffer;
   toFront: SharedArrayBuffer;
+  /** The worker's end of the port messages too large for the rings cross by (src/contract/large-messages.ts). */
+  port: MessagePort;
+  /** From how many encoded bytes a message goes through the port rather than the ring, each way. */
+  largeMessageBytes: { toWorker: number; toFront: number };
   metricsBuffer: SharedArrayBuffer;
   /** What the front built its metrics layout from, so the worker builds the same one. */
   metricsSpec: MetricsSpec;

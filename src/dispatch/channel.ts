@@ -2,9 +2,11 @@
 // worker, and the requests in flight on it. When the worker dies, every request in flight gets WORKER_DIED,
 // the rings are replaced, and the serve task is started again on the thread Piscina spawns in its place.
 
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
+import { MessageSender, receiveMessage } from '../contract/large-messages.js';
 import {
-  decodeMessage, encodeMessage, MSG_BYTES, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
+  MSG_BYTES, MSG_CANCEL, MSG_CHUNKS, MSG_ERROR, MSG_READY, MSG_RESULT, MSG_STREAM_END,
   type AttemptTimes, type FrontToWorker, type ResultMeta, type StreamEndMeta, type StreamHead, type UsageData,
   type WorkerToFront,
 } from '../contract/messages.js';
@@ -44,13 +46,18 @@ export interface ChannelEvents {
 const QUICK_DEATH_MS = 5_000;
 const MAX_RESTART_DELAY_MS = 10_000;
 
-export type ChannelInit = Omit<WorkerInit, 'toWorker' | 'toFront' | 'channelIndex' | 'memory'>;
+export type ChannelInit = Omit<WorkerInit, 'toWorker' | 'toFront' | 'port' | 'channelIndex' | 'memory'>;
 
 export class WorkerChannel {
   readonly index: number;
   readonly inFlight = new Map<number, InFlight>();
   #writer!: RingWriter;
+  #sender!: MessageSender;
   #reader!: RingReader;
+  /** The front's end of the port large messages cross by (src/contract/large-messages.ts). */
+  #port!: MessagePort;
+  /** The worker's end, until it is handed to the worker that serves these rings. */
+  #workerPort!: MessagePort;
   #serving: Promise<unknown> = Promise.resolve();
   #closing = false;
   #ready: { resolve: () => void; reject: (error: unknown) => void } | null = null;
@@ -90,26 +97,33 @@ export class WorkerChannel {
    * it starts, rather than being written into the dead worker's ring.
    */
   #openRings(): void {
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    this.#workerPort = port2;
     this.#writer = new RingWriter(createRingBuffer(this.#shape), this.#shape);
-    this.#reader = new RingReader(createRingBuffer(this.#shape), this.#shape, this.#onMessage, { transient: true });
+    this.#sender = new MessageSender(this.#writer, port1, this.#init.largeMessageBytes.toWorker);
+    // The reader takes stubs off its own rings' port: after a death, the old rings drain against the old port.
+    this.#reader = new RingReader(createRingBuffer(this.#shape), this.#shape,
+      (bytes) => this.#onMessage(receiveMessage<WorkerToFront>(bytes, port1)), { transient: true });
     this.#reader.start();
   }
 
   #serve(): void {
     this.#startedAt = performance.now();
     const init: WorkerInit = {
-      ...this.#init, toWorker: this.#writer.buffer, toFront: this.#reader.buffer, channelIndex: this.index,
-      memory: this.memory.buffer as SharedArrayBuffer,
+      ...this.#init, toWorker: this.#writer.buffer, toFront: this.#reader.buffer, port: this.#workerPort,
+      channelIndex: this.index, memory: this.memory.buffer as SharedArrayBuffer,
     };
     const reader = this.#reader;
-    this.#serving = this.#piscina.run(init).then(
+    const port = this.#port;
+    this.#serving = this.#piscina.run(init, { transferList: [this.#workerPort] }).then(
       () => reader.stop(),
-      (error: unknown) => this.#onWorkerDeath(reader, error),
+      (error: unknown) => this.#onWorkerDeath(reader, port, error),
     );
   }
 
   send(message: FrontToWorker): void {
-    this.#writer.send(encodeMessage(message));
+    this.#sender.send(message);
   }
 
   /** Slots holding messages not yet consumed, both directions, plus messages still waiting for room. */
@@ -124,10 +138,10 @@ export class WorkerChannel {
     await this.#serving;
     this.#reader.drain();
     this.#reader.stop();
+    this.#port.close();
   }
 
-  #onMessage = (bytes: Uint8Array): void => {
-    const message = decodeMessage<WorkerToFront>(bytes);
+  #onMessage(message: WorkerToFront): void {
     if (message[0] === MSG_READY) {
       this.#ready?.resolve();
       this.#ready = null;
@@ -156,7 +170,7 @@ export class WorkerChannel {
         entry.handlers?.onError(message[2], message[3] ?? undefined, message[4]);
         return;
     }
-  };
+  }
 
   /**
    * A safety net under the worker's own deadlines: the worker ends every request by its deadline (its total budget
@@ -177,10 +191,11 @@ export class WorkerChannel {
     this.#events.released(this, entry);
   }
 
-  #onWorkerDeath(reader: RingReader, error: unknown): void {
+  #onWorkerDeath(reader: RingReader, port: MessagePort, error: unknown): void {
     reader.stop();
     // Results the worker managed to publish before dying still count.
     reader.drain();
+    port.close();
     const lost = [...this.inFlight.values()];
     for (const entry of lost) {
       this.#release(entry);

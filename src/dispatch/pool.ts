@@ -10,7 +10,7 @@
 import type { MetricsSpec } from '../contract/metrics-layout.js';
 import { Piscina } from 'piscina';
 import { MSG_CANCEL, MSG_JOB, MSG_PAUSE, MSG_RESUME, type JobData } from '../contract/messages.js';
-import type { RingShape } from '../contract/ring-layout.js';
+import { SLOT_HEADER_BYTES, type RingShape } from '../contract/ring-layout.js';
 import type { ProviderInit } from '../contract/worker-init.js';
 import type { ProviderConfig } from '../config/types.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -28,6 +28,8 @@ export interface PoolOptions {
   logLevel: string;
   workerFile: string;
   ringShape: RingShape;
+  /** From how many encoded bytes a message crosses by the channel's port rather than its rings, each way. */
+  largeMessageBytes: { toWorker: number; toFront: number };
   onWorkerDeath(provider: string, error: unknown, lost: number): void;
   /** Gateway-wide slots from the primary's ledger (cluster mode); without, this process's own count. */
   leases?: LeaseClient | null;
@@ -168,11 +170,17 @@ export class ProviderPool {
       recordTiming: false,
       resourceLimits: { maxOldGenerationSizeMb, maxYoungGenerationSizeMb, stackSizeMb },
     });
+    const ringShape = provider.concurrency.ring ?? options.ringShape;
+    // Past a quarter of the ring, a message goes by the port whatever the thresholds say: small rings stay fast.
+    const quarter = Math.floor(ringShape.slotCount * (ringShape.slotSize - SLOT_HEADER_BYTES) / 4);
+    const largeMessageBytes = { toWorker: Math.min(options.largeMessageBytes.toWorker, quarter),
+      toFront: Math.min(options.largeMessageBytes.toFront, quarter) };
     const channels: WorkerChannel[] = [];
     for (let i = 0; i < threads; i++) {
       channels.push(new WorkerChannel(i, piscina, {
         provider: this.#providerInit,
-        ringShape: options.ringShape,
+        ringShape,
+        largeMessageBytes,
         metricsBuffer: options.metricsBuffer,
         metricsSpec: options.metricsSpec,
         providerIndex: options.providerIndex,

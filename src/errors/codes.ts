@@ -20,7 +20,7 @@ const spec = (status: number, type: string, retryable: boolean, mayFallBack: boo
 export const ERROR_CODES = Object.freeze({
   INVALID_JSON: spec(400, 'invalid_request_error', false, false, 'debug', 'The body is not valid JSON (or not UTF-8).'),
   INVALID_REQUEST: spec(400, 'invalid_request_error', false, false, 'debug', 'A field is missing or has the wrong type.'),
-  BODY_TOO_LARGE: spec(413, 'invalid_request_error', false, false, 'info', 'The body is over client.max_request_body_size_mb.'),
+  BODY_TOO_LARGE: spec(413, 'invalid_request_error', false, false, 'info', 'The body is over client.max_request_body_size_mb (or a smaller large_payload_optimization.max_payload_bytes).'),
   RESOURCE_NOT_FOUND: spec(404, 'invalid_request_error', false, false, 'debug', 'No file or batch with that id is known to the gateway, and the call names no provider.'),
   UNKNOWN_ROUTE: spec(404, 'invalid_request_error', false, false, 'debug', 'No such path.'),
   METHOD_NOT_ALLOWED: spec(405, 'invalid_request_error', false, false, 'debug', 'The path exists but not for this method.'),

@@ -86,6 +86,8 @@ export interface HttpServerOptions {
   /** `client.allowed_origins`: browser origins that may call the API (`*`: any); empty: no CORS headers at all. */
   readonly allowedOrigins?: readonly string[];
   readonly maxBodyBytes: number;
+  /** The setting `maxBodyBytes` comes from, named in the 413's message; `client.max_request_body_size_mb` by default. */
+  readonly maxBodySetting?: string;
   /** Every route under `/api/` is behind the admin guard (src/http/admin-guard.ts). */
   readonly routes: readonly Route[];
   /** Who may call `/api/*`; absent, loopback clients only. */
@@ -218,6 +220,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
     ? { errorBody: route.errorBody, errorHeaders: route.errorHeaders }
     : nativePrefixes.find(({ prefix }) => route.path.startsWith(`${prefix}/`)) ?? OPENAI_SHAPE;
 
+  const bodyLimit: BodyLimit = { bytes: options.maxBodyBytes, setting: options.maxBodySetting ?? 'client.max_request_body_size_mb' };
   const admin = options.admin ?? NO_ADMIN_CREDENTIALS;
   for (const route of guardAdminRoutes(options.routes, adminCheck(admin), adminRealm(admin))) {
     const shape = shapeOf(route);
@@ -242,7 +245,7 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
         ...(route.remoteAddress ? { remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString() } : {}),
       };
       if (!route.readBody) route.handler(incoming, sink);
-      else readBody(res, sink, incoming, options.maxBodyBytes, shape, route.handler);
+      else readBody(res, sink, incoming, bodyLimit, shape, route.handler);
     };
     // uWebSockets.js names DELETE's registration `del`.
     app[route.method === 'delete' ? 'del' : route.method](route.path, serve(metrics.methodIndex(method), false));
@@ -330,44 +333,68 @@ function abortHandler(sink: UwsResponseSink): () => void {
   return () => sink.markAborted();
 }
 
+interface BodyLimit {
+  readonly bytes: number;
+  readonly setting: string;
+}
+
 /**
  * Reads the body, then hands the request to `handler`. Once it has, the data callback (which uWebSockets.js may keep
  * until the response ends) lets go of the request and the chunks, so only what the pipeline keeps stays alive.
+ *
+ * A body in one chunk is copied once, as it comes. A body in several is copied into one buffer of the length the
+ * request declared, as each chunk comes: the body is in memory once, not once in parts and again joined. Only a
+ * body without a length (chunked) is gathered in parts and joined at its end.
  */
-function readBody(res: HttpResponse, sink: UwsResponseSink, request: ReadingRequest, limit: number,
+function readBody(res: HttpResponse, sink: UwsResponseSink, request: ReadingRequest, limit: BodyLimit,
   shape: ErrorShape, handler: RouteHandler): void {
   const tooLarge = () => {
-    const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit} bytes (client.max_request_body_size_mb)`);
+    const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit.bytes} bytes (${limit.setting})`);
     sink.access.errorCode = error.code.toLowerCase();
     sink.jsonAndClose(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
   const contentLength = request.headers['content-length'];
-  if (contentLength !== undefined && Number(contentLength) > limit) {
+  const declared = contentLength === undefined ? -1 : Number(contentLength);
+  if (declared > limit.bytes) {
     tooLarge();
     return;
   }
+  let whole: Buffer | null = null;
   let parts: Buffer[] | null = null;
   let size = 0;
   let refused = false;
   let pending: ReadingRequest | null = request;
   res.onData((chunk, isLast) => {
     if (refused || sink.aborted || !pending) return;
+    const at = size;
     size += chunk.byteLength;
-    if (size > limit) {
+    if (size > limit.bytes) {
       refused = true;
       tooLarge();
       return;
     }
     // The chunk's memory belongs to uWebSockets.js and is reused after this callback: copy it.
-    const part = Buffer.copyBytesFrom(new Uint8Array(chunk));
-    if (!isLast) {
-      (parts ??= []).push(part);
-      return;
+    let body: Buffer;
+    if (isLast && at === 0) {
+      body = Buffer.copyBytesFrom(new Uint8Array(chunk));
+    } else {
+      if (at === 0 && Number.isSafeInteger(declared) && declared >= size) whole = Buffer.allocUnsafeSlow(declared);
+      if (whole && size <= whole.length) {
+        whole.set(new Uint8Array(chunk), at);
+      } else {
+        // More than the declared length (uWebSockets.js frames by it, so never expected): gather the rest in parts.
+        if (whole) parts = [whole.subarray(0, at)];
+        whole = null;
+        (parts ??= []).push(Buffer.copyBytesFrom(new Uint8Array(chunk)));
+      }
+      if (!isLast) return;
+      body = whole ? whole.subarray(0, size) : Buffer.concat(parts!, size);
     }
     const complete = pending;
-    complete.body = parts ? Buffer.concat([...parts, part], size) : part;
+    complete.body = body;
     pending = null;
     parts = null;
+    whole = null;
     handler(complete, sink);
   });
 }

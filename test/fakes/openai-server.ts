@@ -165,6 +165,8 @@ export interface RecordedRequest {
   stalledSince: number | null;
   /** The longest such wait so far, in milliseconds: how long the reader stopped reading. */
   longestStallMs: number;
+  /** Bytes of the stream written so far; while stalled, how far the reader's side let the stream get. */
+  bytesWritten: number;
   /** performance.now() when the longest stall ended (the reader caught up). */
   longestStallEndedAt: number | null;
   /** performance.now() of the last event written. */
@@ -284,6 +286,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       brokenOff: false,
       stalledSince: null,
       longestStallMs: 0,
+      bytesWritten: 0,
       longestStallEndedAt: null,
       lastWriteAt: null,
       closedAt: null,
@@ -581,8 +584,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       written++;
       record.lastWriteAt = performance.now();
       let roomLeft = true;
+      const event = `data: ${data}\n\n`;
+      record.bytesWritten += Buffer.byteLength(event);
       const flushed = new Promise<void>((resolve) => {
-        roomLeft = res.write(`data: ${data}\n\n`, () => resolve());
+        roomLeft = res.write(event, () => resolve());
       });
       if (!roomLeft) {
         // Like a real server, wait for the reader to catch up rather than buffer without bound.

@@ -1,6 +1,7 @@
 // A slow client: the gateway must stop reading the upstream while the client's socket is full (and resume when
 // it drains), deliver every byte in order, and keep enforcing stream_idle_timeout_in_seconds afterwards.
 
+import { readFileSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, expectEnvelope, openaiProvider, sseData, startHarness, user, type Harness } from './harness.js';
@@ -86,6 +87,27 @@ describe('a client that reads slowly', () => {
     expect(contentOf(events)).toBe(upstream.content);
     expect(upstream.longestStallMs).toBeGreaterThan(STALL_MS);
     await eventually(() => h.gateway.pools.get('openai')!.stats(), (s) => s.inFlight === 0 && s.slotsInUse === 0);
+  });
+
+  it('holds an endless upstream where the sockets on its way are full, not buffering it in the gateway', async () => {
+    h.fake.script('gpt-4o-held', stallingStream);
+    const { destroy } = await openStream(h.url, 'openai/gpt-4o-held', 'held-gateway');
+    try {
+      const upstream = await upstreamStalled('held-gateway');
+      const written = upstream.bytesWritten;
+      // Blocked, not throttled: the endless stream gets no further while nobody reads.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(upstream.bytesWritten).toBe(written);
+      expect(upstream.stalledSince).not.toBeNull();
+      // What got through before it blocked fits in the kernel's socket buffers on both connections (send and receive
+      // each, at most their sysctl maxima) plus what the gateway holds, which is 4 MiB at most: 8-14 MiB in all on
+      // this Linux, of which about 4 MiB is the kernel's when the fake is read straight.
+      const maxOf = (name: string) => Number(readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/)[2]);
+      const kernel = 2 * (maxOf('tcp_wmem') + maxOf('tcp_rmem'));
+      expect(written).toBeLessThan(kernel + 4 * 1024 * 1024);
+    } finally {
+      destroy();
+    }
   });
 
   it('still enforces stream_idle_timeout_in_seconds (1 s) on an upstream that goes idle after a slow-client pause', async () => {

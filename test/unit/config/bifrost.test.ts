@@ -88,7 +88,8 @@ describe('a config with every block of Bifrost\'s schema', () => {
     const raw = await readFixture('every-block.json') as Record<string, Record<string, unknown>>;
     const cfg = await loadConfig({ file: fixture('every-block.json'), env });
 
-    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins', 'mcp', 'logs_store', 'governance'];
+    const actedOnTop = ['$schema', 'version', 'client', 'providers', 'plugins', 'mcp', 'logs_store', 'governance',
+      'large_payload_optimization'];
     for (const block of Object.keys(raw).filter((k) => !actedOnTop.includes(k))) expect(cfg.ignoredKeys).toContain(block);
     // The switches that would restrict callers are false or empty here: nothing to enforce, nothing to report.
     const actedOnClient = ['drop_excess_requests', 'max_request_body_size_mb', 'enforce_auth_on_inference',

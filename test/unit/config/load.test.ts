@@ -87,7 +87,8 @@ describe('loadConfig with a Bifrost config.json', () => {
 
     expect(cfg.source).toBe(file);
     expect(cfg.server).toEqual({ host: '0.0.0.0', port: 8080, logLevel: 'info', h2cPort: null });
-    expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
+    expect(cfg.client).toEqual({ dropExcessRequests: true, allowedOrigins: ['*'], maxRequestBodySizeMb: 25,
+      maxRequestBodyBytes: 25 * 1024 * 1024, maxRequestBodySetting: 'client.max_request_body_size_mb', shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
       prometheusLabels: ['team'], asyncJobResultTtlSeconds: 3600 });
     expect(cfg.providers.map((p) => p.name)).toEqual(['openai', 'my-vllm']);
 
@@ -165,8 +166,10 @@ describe('loadConfig with a Bifrost config.json', () => {
       insecureSkipVerify: false,
       caCertPem: null,
     });
-    expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1, warm: false, idleTimeoutMs: 300_000, resourceLimits: {} });
-    expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10, shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
+    expect(p.concurrency).toEqual({ concurrency: 1000, bufferSize: 5000, threads: 1, warm: false, idleTimeoutMs: 300_000, resourceLimits: {},
+      ring: null });
+    expect(cfg.client).toEqual({ dropExcessRequests: false, allowedOrigins: [], maxRequestBodySizeMb: 10,
+      maxRequestBodyBytes: 10 * 1024 * 1024, maxRequestBodySetting: 'client.max_request_body_size_mb', shutdownGraceSeconds: 30, accessLog: true, extraFields: false,
       prometheusLabels: [], asyncJobResultTtlSeconds: 3600 });
     expect(cfg.plugins).toEqual([{ name: 'metrics', path: null, enabled: true, config: {} }]);
     expect(cfg.ignoredKeys).toEqual([]);
@@ -341,7 +344,15 @@ describe('network_config and concurrency', () => {
       resource_limits: { max_old_generation_size_mb: 64, max_young_generation_size_mb: 4 } } }));
     const cfg = await loadConfig({ file, env });
     expect(cfg.providers[0].concurrency).toMatchObject({ warm: true, idleTimeoutMs: 500,
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 } });
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 }, ring: null });
+    const rings = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { resource_limits: { ring_slots: 16 } } }));
+    expect((await loadConfig({ file: rings, env })).providers[0].concurrency.ring).toEqual({ slotCount: 16, slotSize: 8192 });
+    const sized = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { resource_limits: { ring_slots: 8, ring_slot_size_kb: 2 } } }));
+    expect((await loadConfig({ file: sized, env })).providers[0].concurrency.ring).toEqual({ slotCount: 8, slotSize: 2048 });
+    const odd = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { resource_limits: { ring_slots: 24, ring_slot_size_kb: 0 } } }));
+    const oddError = await configError(() => loadConfig({ file: odd, env }));
+    expect(oddError.message).toContain('resource_limits.ring_slots: must be a power of two');
+    expect(oddError.message).toContain('resource_limits.ring_slot_size_kb');
     const bad = await writeConfig('c.json', minimal({ concurrency_and_buffer_size: { warm: 'yes', idle_timeout_seconds: 0,
       resource_limits: { max_old_generation_size_mb: 0, max_young_generation_mb: 4 } } }));
     const err = await configError(() => loadConfig({ file: bad, env }));
@@ -359,6 +370,46 @@ describe('network_config and concurrency', () => {
     const err = await configError(() => loadConfig({ file, env }));
     expect(err.message).toContain('providers.openai.concurrency_and_buffer_size.threads: must be <= 64');
     expect(err.message).toContain('providers.openai.network_config.max_conns_per_host: must be <= 10000');
+  });
+});
+
+describe('large_payload_optimization', () => {
+  it('sets the transfer thresholds and caps the body when enabled, the smaller limit winning', async () => {
+    const file = await writeConfig('c.json', { ...minimal(), client: { max_request_body_size_mb: 20 },
+      large_payload_optimization: { enabled: true, request_threshold_bytes: 65536, response_threshold_bytes: 1048576,
+        max_payload_bytes: 5_000_000, prefetch_size_bytes: 4096, truncated_log_bytes: 1024 } });
+    const cfg = await loadConfig({ file, env });
+    expect(cfg.largeMessageBytes).toEqual({ toWorker: 65536, toFront: 1048576 });
+    expect(cfg.client).toMatchObject({ maxRequestBodyBytes: 5_000_000, maxRequestBodySetting: 'large_payload_optimization.max_payload_bytes' });
+    expect(cfg.ignoredKeys).toEqual(expect.arrayContaining(['large_payload_optimization.prefetch_size_bytes',
+      'large_payload_optimization.truncated_log_bytes']));
+    const larger = await writeConfig('c.json', { ...minimal(), client: { max_request_body_size_mb: 1 },
+      large_payload_optimization: { enabled: true, max_payload_bytes: 50_000_000 } });
+    expect((await loadConfig({ file: larger, env })).client)
+      .toMatchObject({ maxRequestBodyBytes: 1024 * 1024, maxRequestBodySetting: 'client.max_request_body_size_mb' });
+  });
+
+  it('keeps the defaults when absent, disabled or 0 (Bifrost\'s unset), and says that settings of a disabled block do nothing', async () => {
+    const plain = await loadConfig({ file: await writeConfig('c.json', minimal()), env });
+    expect(plain.largeMessageBytes).toEqual({ toWorker: 128 * 1024, toFront: 128 * 1024 });
+    const zeros = await writeConfig('c.json', { ...minimal(), large_payload_optimization: { enabled: true, request_threshold_bytes: 0,
+      response_threshold_bytes: 0, max_payload_bytes: 0 } });
+    const unset = await loadConfig({ file: zeros, env });
+    expect(unset.largeMessageBytes).toEqual({ toWorker: 128 * 1024, toFront: 128 * 1024 });
+    expect(unset.client.maxRequestBodySetting).toBe('client.max_request_body_size_mb');
+    const off = await writeConfig('c.json', { ...minimal(), large_payload_optimization: { enabled: false, max_payload_bytes: 10 } });
+    const cfg = await loadConfig({ file: off, env });
+    expect(cfg.largeMessageBytes).toEqual({ toWorker: 128 * 1024, toFront: 128 * 1024 });
+    expect(cfg.client.maxRequestBodyBytes).toBe(10 * 1024 * 1024);
+    expect(cfg.warnings).toContain('large_payload_optimization: max_payload_bytes is not applied while "enabled" is false');
+  });
+
+  it('rejects an unknown key with a hint, and a threshold that is not a positive integer', async () => {
+    const file = await writeConfig('c.json', { ...minimal(), large_payload_optimization: { enabled: true, request_treshold_bytes: 5,
+      response_threshold_bytes: -1 } });
+    const err = await configError(() => loadConfig({ file, env }));
+    expect(err.message).toMatch(/unknown key 'request_treshold_bytes'.*request_threshold_bytes/);
+    expect(err.message).toContain('large_payload_optimization.response_threshold_bytes');
   });
 });
 
