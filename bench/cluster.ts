@@ -39,6 +39,13 @@ export interface ClusterOptions {
   durationS: number;
   connections: number;
   generator: GeneratorKind;
+  /**
+   * Requests each gateway process serves before the first window, however long that takes (up to
+   * `warmupMaxS`): V8 compiles a process's hot code after so many calls, not after so many seconds, and each of N
+   * processes sees 1/N of the load, so a warm-up in seconds leaves the cluster's windows in its JIT warm-up.
+   */
+  warmupRequests: number;
+  warmupMaxS: number;
 }
 
 /** One gateway process over one window. */
@@ -84,6 +91,8 @@ export interface ClusterMeasurement {
   processes: number;
   threads: number;
   windows: ClusterWindow[];
+  /** The warm-up: requests served per gateway process, and its length. */
+  warmup?: { requestsPerProcess: number; seconds: number };
   error?: string;
   targetLog?: string[];
 }
@@ -248,6 +257,20 @@ async function waitForProcesses(url: string, processes: number, timeoutMs: numbe
   throw new Error(`not all ${processes} processes up within ${timeoutMs} ms (last: ${last})`);
 }
 
+/**
+ * Calls `round` (one round of load, resolving with the requests it served) until every one of `processes` has served
+ * `perProcess` on average, or `maxS` seconds went by (at least one round either way).
+ */
+export async function warmUpRounds(round: () => Promise<number>, processes: number, perProcess: number, maxS: number,
+  clock: () => number = Date.now): Promise<NonNullable<ClusterMeasurement['warmup']>> {
+  const started = clock();
+  let served = 0;
+  do {
+    served += await round();
+  } while (served / processes < perProcess && (clock() - started) / 1000 < maxS);
+  return { requestsPerProcess: Math.round(served / processes), seconds: (clock() - started) / 1000 };
+}
+
 async function measureOne(ctx: Ctx, opts: ClusterOptions, rep: number, processes: number, threads: number): Promise<ClusterMeasurement> {
   const m: ClusterMeasurement = { rep, processes, threads, windows: [] };
   const children: Child[] = [];
@@ -259,7 +282,8 @@ async function measureOne(ctx: Ctx, opts: ClusterOptions, rep: number, processes
     const root = sut!.pid;
     await waitForProcesses(endpoint.url.replace(/\/v1\/.*$/, '/health'), processes, ctx.readyTimeoutMs);
     const spec = (seconds: number) => ({ url: endpoint.url, body: endpoint.body(false), headers: endpoint.headers, connections: opts.connections, seconds, cpus: undefined });
-    if (ctx.warmupS > 0) await runLoad(opts.generator, spec(ctx.warmupS), ctx.workDir, ctx.js.loadgen);
+    m.warmup = await warmUpRounds(async () => (await runLoad(opts.generator, spec(Math.max(1, ctx.warmupS)), ctx.workDir,
+      ctx.js.loadgen)).requests, processes, opts.warmupRequests, opts.warmupMaxS);
     const roles = new Map<number, Map<number, ThreadRole>>();
     for (let i = 0; i < opts.samples; i++) {
       const before = snapshotTree(root, processes);
@@ -295,7 +319,8 @@ async function measureOne(ctx: Ctx, opts: ClusterOptions, rep: number, processes
 
 export function brief(m: ClusterMeasurement, noisyPercent: number): string {
   if (m.error) return `ERROR ${m.error.split('\n')[0]}`;
-  return m.windows.map((w) => {
+  const warm = m.warmup ? `warm-up ${m.warmup.requestsPerProcess} req/process in ${m.warmup.seconds.toFixed(0)} s: ` : '';
+  return warm + m.windows.map((w) => {
     const bad = w.load.non2xx + w.load.errors > 0 ? ` non-2xx ${w.load.non2xx} errors ${w.load.errors}` : '';
     const noisy = w.otherCpuPercent > noisyPercent ? ` NOISY(${w.otherCpuPercent.toFixed(0)}%)` : '';
     const changed = w.treeChanged ? ' PROCESS-RESTARTED' : '';

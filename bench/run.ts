@@ -78,7 +78,8 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
              upstream, so its sick load always goes through a second baseline process: the least CPU a gateway can
              spend on it, isolated by process
  cluster:    --cluster-processes 1,2 --cluster-threads 1,2 (each thread count runs every process count) --reps 3
-             --cluster-duration 8 --cluster-samples 2 (quick: 1, 1) after the --warmup; unpinned, closed loop, --connections;
+             --cluster-duration 8 --cluster-samples 2 (quick: 1, 1) after a warm-up of --cluster-warmup-requests 100000 per
+             gateway process (in rounds of --warmup s, at most --cluster-warmup-max 60 s); unpinned, closed loop, --connections;
              the configurations alternate, the order reversed every other repetition; CPU from /proc of the supervisor
              and every gateway process, per process from each one's share of the upstream bytes
  bifrost:    --bifrost-rate 3000 --bifrost-duration 60 (quick: 2) --bifrost-latency-ms 10000
@@ -164,6 +165,8 @@ const clusterOpts: Omit<ClusterOptions, 'generator'> = {
   samples: Math.max(1, Math.floor(num(flags, 'cluster-samples', quick ? 1 : 2))),
   durationS: num(flags, 'cluster-duration', quick ? 1 : 8),
   connections: opts.connections,
+  warmupRequests: Math.max(0, num(flags, 'cluster-warmup-requests', quick ? 0 : 100_000)),
+  warmupMaxS: num(flags, 'cluster-warmup-max', quick ? 1 : 60),
 };
 for (const peer of opts.peers) if (peer !== 'portkey' && peer !== 'bare-hop') throw new Error(`--peers: unknown ${peer} (allowed: portkey, bare-hop)`);
 // Peers run in every scenario, saturation throughput included.

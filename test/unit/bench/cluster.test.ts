@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clusterComparisons, clusterOrder, clusterRows, windowFigures, type ClusterMeasurement, type ClusterWindow, type TreeSnapshot } from '../../../bench/cluster.js';
+import { clusterComparisons, clusterOrder, clusterRows, warmUpRounds, windowFigures, type ClusterMeasurement, type ClusterWindow, type TreeSnapshot } from '../../../bench/cluster.js';
 import type { LoadResult } from '../../../bench/generators.js';
 import type { ThreadRole } from '../../../bench/procfs.js';
 
@@ -94,5 +94,32 @@ describe('cluster rows', () => {
     const order = (rep: number) => clusterOrder(opts, rep).map((c) => `${c.threads}:${c.processes}`);
     expect(order(1)).toEqual(['1:1', '1:2', '2:1', '2:2']);
     expect(order(2)).toEqual(['1:2', '1:1', '2:2', '2:1']);
+  });
+});
+
+describe('cluster warm-up', () => {
+  it('runs rounds until each process served its requests, so two processes warm up twice as long as one', async () => {
+    const rounds = (processes: number) => {
+      let calls = 0;
+      let now = 0;
+      return warmUpRounds(async () => {
+        calls++;
+        now += 3000;
+        return 30_000;
+      }, processes, 50_000, 60, () => now).then((warm) => ({ calls, ...warm }));
+    };
+    expect(await rounds(1)).toEqual({ calls: 2, requestsPerProcess: 60_000, seconds: 6 });
+    expect(await rounds(2)).toEqual({ calls: 4, requestsPerProcess: 60_000, seconds: 12 });
+  });
+
+  it('stops at the time limit however few requests were served, after at least one round', async () => {
+    let now = 0;
+    const warm = await warmUpRounds(async () => {
+      now += 3000;
+      return 10;
+    }, 2, 100_000, 7, () => now);
+    expect(warm).toEqual({ requestsPerProcess: 15, seconds: 9 });
+    const once = await warmUpRounds(async () => 8, 2, 0, 0, () => 0);
+    expect(once).toEqual({ requestsPerProcess: 4, seconds: 0 });
   });
 });
