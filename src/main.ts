@@ -4,6 +4,7 @@
 
 // First: it must run before anything imports uWebSockets.js.
 import './http/exit-on-unsupported-node.js';
+import './heap-tuning.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors.js';
 import { loadConfig } from './config/load.js';

@@ -2,6 +2,7 @@
 // its config from the supervisor, which validated it and printed the start-up summary once; it says when it is
 // ready (node:cluster's `listening` never fires for uWS, which does not use node's net); it stops when told to,
 // when the supervisor is gone, or on a signal, and always drains first.
+import '../heap-tuning.js';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
