@@ -88,10 +88,22 @@ class ProtoWriter {
       this.#buf[at] = length;
       return;
     }
-    let extra = 0;
-    for (let v = length >>> 7; v > 0; v >>>= 7) extra++;
-    this.#room(extra);
-    this.#buf.copyWithin(at + 1 + extra, at + 1, this.#pos);
+    this.#patchLength(at, 1, length);
+  }
+
+  /**
+   * Writes `length` as a varint at `at`, where `reserved` bytes were left for it, moving what follows when the varint
+   * needs more or fewer bytes than that.
+   */
+  #patchLength(at: number, reserved: number, length: number): void {
+    let size = 1;
+    for (let v = length >>> 7; v > 0; v >>>= 7) size++;
+    const shift = size - reserved;
+    if (shift !== 0) {
+      if (shift > 0) this.#room(shift);
+      this.#buf.copyWithin(at + size, at + reserved, this.#pos);
+      this.#pos += shift;
+    }
     let v = length;
     let p = at;
     while (v > 0x7f) {
@@ -99,7 +111,6 @@ class ProtoWriter {
       v >>>= 7;
     }
     this.#buf[p] = v;
-    this.#pos += extra;
   }
 
   /**
@@ -254,24 +265,7 @@ class ProtoWriter {
       buf[at + 1] = length >>> 7;
       return;
     }
-    if (length < 0x80) {
-      buf.copyWithin(at + 1, at + 2, this.#pos);
-      buf[at] = length;
-      this.#pos -= 1;
-      return;
-    }
-    let extra = -1;
-    for (let v = length >>> 7; v > 0; v >>>= 7) extra++;
-    this.#room(extra);
-    this.#buf.copyWithin(at + 2 + extra, at + 2, this.#pos);
-    let v = length;
-    let p = at;
-    while (v > 0x7f) {
-      this.#buf[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    this.#buf[p] = v;
-    this.#pos += extra;
+    this.#patchLength(at, 2, length);
   }
 
   /** A string field of `a`, a space and `b`, written without making that string when all of it is short ASCII. */
