@@ -23,15 +23,21 @@ export interface Run {
   exited: Promise<number | null>;
 }
 
+/** What a started gateway takes from the test's environment: PATH, and where its embedded stores go (test/data-dir.setup.ts). */
+export function inherited(): Record<string, string> {
+  const dataDir = process.env.HEIMDALL_DATA_DIR;
+  return { PATH: process.env.PATH ?? '', ...(dataDir ? { HEIMDALL_DATA_DIR: dataDir } : {}) };
+}
+
 /** The built command, or another copy of it at `main` (e.g. one installed from the packed package). */
 export function run(args: string[], env: Record<string, string> = {}, main = MAIN): Run {
-  return collected(spawn(process.execPath, [main, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return collected(spawn(process.execPath, [main, ...args], { env: { ...inherited(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** `npm start -- <args>` in the project's root, as the README's quick start runs the gateway. */
 export function runNpmStart(args: string[], env: Record<string, string> = {}): Run {
   return collected(spawn('npm', ['start', '--', ...args], {
-    cwd: ROOT, detached: true, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? ROOT, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT, detached: true, env: { ...inherited(), HOME: process.env.HOME ?? ROOT, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   }));
 }
 

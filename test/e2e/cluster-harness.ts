@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { request, Agent } from 'node:http';
 import { expect } from 'vitest';
-import { configFile, listeningPort, run, type Run } from './cli-harness.js';
+import { configFile, inherited, listeningPort, run, type Run } from './cli-harness.js';
 
 const MAIN = new URL('../../dist/src/main.js', import.meta.url).pathname;
 
@@ -22,7 +22,7 @@ export async function startCluster(config: object, args: string[] = [], env: Rec
 
 /** Like `run`, but in a process group of its own, so a test can signal the whole group as a terminal does. */
 export function runInOwnGroup(args: string[]): Run {
-  const child = spawn(process.execPath, [MAIN, ...args], { detached: true, env: { PATH: process.env.PATH ?? '' },
+  const child = spawn(process.execPath, [MAIN, ...args], { detached: true, env: inherited(),
     stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (data) => { output += data; });
