@@ -10,6 +10,12 @@
  *
  *   node dist/bench/loadgen.js --url http://127.0.0.1:PORT/v1/chat/completions --body '{...}' \
  *     [--connections 64] [--duration 10] [--warmup 0] [--rate R] [--stream] [--timeout 30] [--drain 15] [--headers '{"k":"v"}']
+ *     [--burst-warmup N]
+ *
+ *   --burst-warmup N: before the timed warm-up, N requests at 64 connections whose body carries the mock's burst
+ *                     marker (bench/mock-upstream.ts answers them back to back whatever its chunk gap), so the target's
+ *                     JIT has compiled its hot paths before anything is counted: at a few streams per second a timed
+ *                     warm-up alone leaves V8's compiler threads busy through the measurement.
  *
  * Prints one JSON line: the LoadResult fields bench/generators.ts reads, plus the histograms (µs).
  */
@@ -30,6 +36,10 @@ const timeoutMs = num(flags, 'timeout', 30) * 1000;
 const drainMs = num(flags, 'drain', 15) * 1000;
 /** Warm-up in this same process (connections open, JIT warm); nothing from it is counted. */
 const warmupMs = num(flags, 'warmup', 0) * 1000;
+const burstWarmup = Math.max(0, Math.floor(num(flags, 'burst-warmup', 0)));
+/** The mock-upstream's marker (MOCK_BURST_USER there): `user` is a chat field every proxy passes on. */
+const BURST_BODY = Buffer.from(body.toString().replace(/^\s*\{/, '{"user":"heimdall-bench-burst",'));
+const BURST_CONNECTIONS = 64;
 let recording = false;
 
 const pool = new Pool(url.origin, {
@@ -143,6 +153,19 @@ async function openLoop(start: number, forMs: number): Promise<{ sent: number; m
   return { sent, maxLagMs };
 }
 
+if (burstWarmup > 0) {
+  let left = burstWarmup;
+  await Promise.all(Array.from({ length: BURST_CONNECTIONS }, async () => {
+    while (left-- > 0) {
+      try {
+        const res = await pool.request({ path, method: 'POST', headers, body: BURST_BODY });
+        await res.body.dump();
+      } catch {
+        // A failed warm-up request is not a measurement; the timed phases count failures.
+      }
+    }
+  }));
+}
 if (warmupMs > 0) {
   const t = performance.now();
   if (rate > 0) await openLoop(t, warmupMs);

@@ -82,9 +82,12 @@ function sendCompletion(res: HttpResponse): void {
   res.writeHeader('content-type', 'application/json').end(COMPLETION);
 }
 
-function sendStream(res: HttpResponse, reply: Reply, usage: boolean): void {
+/** A request whose body holds this `user` is streamed back to back whatever the gap: the load generator's JIT warm-up. */
+const MOCK_BURST_USER = Buffer.from('"user":"heimdall-bench-burst"');
+
+function sendStream(res: HttpResponse, reply: Reply, usage: boolean, burst: boolean): void {
   res.writeHeader('content-type', 'text/event-stream').writeHeader('cache-control', 'no-cache');
-  if (chunkGapMs <= 0) {
+  if (chunkGapMs <= 0 || burst) {
     // write() keeps chunked framing like the real API; end() then closes the chunked body.
     res.write(usage ? BURST_WITH_USAGE : BURST);
     res.end();
@@ -108,7 +111,7 @@ function respond(res: HttpResponse, reply: Reply, body: Buffer): void {
     res.writeStatus(`${failStatus} Mock Failure`).writeHeader('content-type', 'application/json').end(FAILURE);
     return;
   }
-  if (hasTrue(body, 'stream')) sendStream(res, reply, hasTrue(body, 'include_usage'));
+  if (hasTrue(body, 'stream')) sendStream(res, reply, hasTrue(body, 'include_usage'), body.includes(MOCK_BURST_USER));
   else sendCompletion(res);
 }
 

@@ -69,6 +69,9 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
                         overhead and streaming scenarios: the floor of the design, see --targets)
  overhead:   --rates 1000,3000,5000 (quick: 1000,3000) --open-connections 64 (sockets of the open-loop generator; more requests queue, and count)
  streaming:  --stream-concurrency 1,64 --chunks 20 --chunk-gap-ms 5
+             --stream-burst-warmup 20000 (quick: 2000): streams answered back to back before the timed warm-up, so
+             each target's JIT is done before CPU is counted (a lone stream 5 ms apart is 10 a second: a timed
+             warm-up alone left V8's compiler threads at a fifth of Heimdall's CPU per stream)
  isolation:  --fast-rate 1000 --slow-rate 300 --slow-latency-ms 10000 --isolation-reps 3 (quick: 1; phases interleaved, medians)
              --isolation-duration 30 (quick: 1): seconds measured per sample, instead of --duration: at 1,000 req/s a
              10 s window's p99 is set by a single 100 ms stall of the machine
@@ -138,6 +141,7 @@ const opts = {
     'stream-concurrency': str(flags, 'stream-concurrency', '1,64'),
     chunks: num(flags, 'chunks', 20),
     'chunk-gap-ms': num(flags, 'chunk-gap-ms', 5),
+    'stream-burst-warmup': num(flags, 'stream-burst-warmup', quick ? 2000 : 20_000),
     'fast-rate': num(flags, 'fast-rate', 1000),
     'slow-rate': num(flags, 'slow-rate', 300),
     'slow-latency-ms': num(flags, 'slow-latency-ms', 10_000),
