@@ -31,6 +31,28 @@ interface Choice {
   finishReason: unknown;
 }
 
+// Most chunks of a stream only add text to one choice. JSON.parse costs ~2 µs of CPU for each such ~170-byte chunk on
+// this VM, a fifth of the front thread's extra time per stream over the bare hop; one anchored match of the whole
+// chunk costs a sixth of that. It takes a chunk only when nothing in it but the text matters to the answer: the
+// envelope's scalar fields (id, model and created are the first parsed chunk's), exactly one choice whose delta is
+// `{"content":"…"}` alone, no logprobs, no finish reason. Anything else, pretty-printed JSON included, is parsed.
+const SCALAR = '(?:"[^"\\\\]*"|-?\\d+(?:\\.\\d+)?|null|true|false)';
+const FIELD = `"[a-z_]+":${SCALAR}`;
+const TEXT_ONLY_CHUNK = new RegExp(`^\\{(?:${FIELD},)*"choices":\\[\\{"index":(\\d+),"delta":\\{"content":"((?:[^"\\\\]|\\\\.)*)"\\}`
+  + `(?:,"logprobs":null)?,"finish_reason":null\\}\\](?:,${FIELD})*\\}$`);
+
+/** The one choice's index and text of a chunk that only adds text to it, else null (the chunk needs a parse). */
+function textOnlyChunk(text: string): { index: number; content: string } | null {
+  const match = TEXT_ONLY_CHUNK.exec(text);
+  if (match === null) return null;
+  const raw = match[2];
+  const content = raw.includes('\\') ? parseJson(`"${raw}"`) : raw;
+  return typeof content === 'string' ? { index: Number(match[1]), content } : null;
+}
+
+const newChoice = (index: number): Choice =>
+  ({ index, role: 'assistant', content: null, reasoning: null, refusal: null, toolCalls: null, finishReason: null });
+
 /** OpenAI chat.completion.chunk JSON texts → a chat.completion JSON text. */
 export function chatCompletionOf(chunks: readonly string[]): string {
   let id: unknown = null;
@@ -39,6 +61,13 @@ export function chatCompletionOf(chunks: readonly string[]): string {
   let usage: unknown = null;
   const choices: Choice[] = [];
   for (const text of chunks) {
+    // The envelope (id, model, created) comes from the first chunk that is parsed; later ones only add to it.
+    const quick = id != null && model != null && created != null ? textOnlyChunk(text) : null;
+    if (quick !== null) {
+      const choice = (choices[quick.index] ??= newChoice(quick.index));
+      choice.content = (choice.content ?? '') + quick.content;
+      continue;
+    }
     const chunk = parseJson(text);
     if (!isObject(chunk)) continue;
     id ??= chunk.id;
@@ -49,8 +78,7 @@ export function chatCompletionOf(chunks: readonly string[]): string {
     for (const raw of chunk.choices as unknown[]) {
       if (!isObject(raw)) continue;
       const index = typeof raw.index === 'number' ? raw.index : 0;
-      const choice = (choices[index] ??= { index, role: 'assistant', content: null, reasoning: null, refusal: null,
-        toolCalls: null, finishReason: null });
+      const choice = (choices[index] ??= newChoice(index));
       if (raw.finish_reason) choice.finishReason = raw.finish_reason;
       const delta = isObject(raw.delta) ? raw.delta : null;
       if (!delta) continue;

@@ -24,6 +24,39 @@ describe('chatCompletionOf', () => {
   });
 });
 
+describe('chatCompletionOf on text-only chunks (scanned, not parsed)', () => {
+  // Pretty-printed JSON never matches the scan, so it is always parsed: the reference the scan must agree with.
+  const both = (chunks: object[]) => [chunks.map((c) => JSON.stringify(c)), chunks.map((c) => JSON.stringify(c, null, 1))];
+  const head = { id: 'c9', object: 'chat.completion.chunk', created: 5, model: 'm' };
+  const text = (content: string, index = 0, extra: object = {}) =>
+    ({ ...head, choices: [{ index, delta: { content }, logprobs: null, finish_reason: null }], ...extra });
+  const cases: Record<string, object[]> = {
+    'escapes, unicode and key-like text': [{ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] },
+      text('a "quoted" \\ back\nslash '), text('é ✓ \u0001 😀'), text('"usage":{"x":1}, "finish_reason":"stop", "index":3'),
+      text('end'), { ...head, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }],
+    'two choices interleaved': [{ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: 'A' } }, { index: 1, delta: { role: 'assistant', content: 'B' } }] },
+      text('a', 1), text('b', 0), text('c', 1), { ...head, choices: [{ index: 0, delta: { content: 'x' } }, { index: 1, delta: { content: 'y' } }] }],
+    'a text chunk that also ends the stream or carries usage': [text('first'), { ...head, choices: [{ index: 0, delta: { content: ' last' }, finish_reason: 'length' }] },
+      text('', 0, { usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } })],
+    'other delta fields beside the text': [text('x'), { ...head, choices: [{ index: 0, delta: { content: 'y', refusal: 'no' } }] },
+      { ...head, choices: [{ index: 0, delta: { reasoning: 'r', content: 'z' } }] }],
+    'obfuscation and usage null, as OpenAI sends them': [text('p', 0, { usage: null, obfuscation: 'ab' }), text('q', 0, { usage: null, obfuscation: 'cd' })],
+  };
+  for (const [name, chunks] of Object.entries(cases)) {
+    it(`agrees with a full parse: ${name}`, () => {
+      const [compact, pretty] = both(chunks);
+      expect(JSON.parse(chatCompletionOf(compact))).toEqual(JSON.parse(chatCompletionOf(pretty)));
+    });
+  }
+
+  it('keeps every text of a long answer in order', () => {
+    const chunks = [text('0'), ...Array.from({ length: 500 }, (_, i) => text(` ${i + 1}`))].map((c) => JSON.stringify(c));
+    const answer = JSON.parse(chatCompletionOf(chunks)) as { id: string; choices: { message: { content: string } }[] };
+    expect(answer.id).toBe('c9');
+    expect(answer.choices[0].message.content).toBe(Array.from({ length: 501 }, (_, i) => String(i)).join(' '));
+  });
+});
+
 describe('anthropicMessageOf', () => {
   it("builds Anthropic's Message from its native events: text, thinking, tool input, stop reason and usage", () => {
     const blocks = [
