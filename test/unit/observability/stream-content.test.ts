@@ -24,12 +24,14 @@ describe('chatCompletionOf', () => {
   });
 });
 
-describe('chatCompletionOf on text-only chunks (scanned, not parsed)', () => {
+describe('chatCompletionOf on text-only chunks (matched, not parsed)', () => {
   // Pretty-printed JSON never matches the scan, so it is always parsed: the reference the scan must agree with.
   const both = (chunks: object[]) => [chunks.map((c) => JSON.stringify(c)), chunks.map((c) => JSON.stringify(c, null, 1))];
   const head = { id: 'c9', object: 'chat.completion.chunk', created: 5, model: 'm' };
   const text = (content: string, index = 0, extra: object = {}) =>
     ({ ...head, choices: [{ index, delta: { content }, logprobs: null, finish_reason: null }], ...extra });
+  const args = (piece: string, call = 0) =>
+    ({ ...head, choices: [{ index: 0, delta: { tool_calls: [{ index: call, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }] });
   const cases: Record<string, object[]> = {
     'escapes, unicode and key-like text': [{ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' } }] },
       text('a "quoted" \\ back\nslash '), text('é ✓ \u0001 😀'), text('"usage":{"x":1}, "finish_reason":"stop", "index":3'),
@@ -40,6 +42,11 @@ describe('chatCompletionOf on text-only chunks (scanned, not parsed)', () => {
       text('', 0, { usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } })],
     'other delta fields beside the text': [text('x'), { ...head, choices: [{ index: 0, delta: { content: 'y', refusal: 'no' } }] },
       { ...head, choices: [{ index: 0, delta: { reasoning: 'r', content: 'z' } }] }],
+    'tool-call arguments, two calls, escaped': [{ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [
+      { index: 0, id: 'call_a', type: 'function', function: { name: 'f', arguments: '' } }] }, logprobs: null, finish_reason: null }] },
+      args('{"city":'), args('"Paris \\"Nord\\""}'), { ...head, choices: [{ index: 0, delta: { tool_calls: [
+        { index: 1, id: 'call_b', type: 'function', function: { name: 'g', arguments: '' } }] }, logprobs: null, finish_reason: null }] },
+      args('{}', 1), args('', 0), { ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'tool_calls' }] }],
     'obfuscation and usage null, as OpenAI sends them': [text('p', 0, { usage: null, obfuscation: 'ab' }), text('q', 0, { usage: null, obfuscation: 'cd' })],
   };
   for (const [name, chunks] of Object.entries(cases)) {
