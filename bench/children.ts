@@ -1,7 +1,8 @@
 /** Child processes of a bench run: spawned fresh, optionally pinned, always killed on exit, Ctrl-C or error. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createServer } from 'node:net';
 import { request } from 'undici';
@@ -46,18 +47,21 @@ const BACKGROUND = onPath('chrt') ? ['chrt', '--idle', '0'] : ['nice', '-n', '19
 export function spawnChild(name: string, command: string, args: string[], cpus?: string, background = false): Child {
   const pinned = cpus === undefined ? [command, ...args] : ['taskset', '-c', cpus, command, ...args];
   const [cmd, ...argv] = background ? [...BACKGROUND, ...pinned] : pinned;
-  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Each child keeps its embedded stores (the request log) in a folder of its own, removed when it ends: not the
+  // checkout's ./data, where the file would grow from run to run, each run inserting into a larger file than the last,
+  // and a user's /api/logs would list the bench's requests.
+  const dataDir = mkdtempSync(join(tmpdir(), 'heimdall-bench-data-'));
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HEIMDALL_DATA_DIR: dataDir } });
   if (proc.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
   live.add(proc);
+  const ended = (code: number | null): number | null => {
+    live.delete(proc);
+    rmSync(dataDir, { recursive: true, force: true });
+    return code;
+  };
   const exited = new Promise<number | null>((resolve) => {
-    proc.once('exit', (code, signal) => {
-      live.delete(proc);
-      resolve(code ?? (signal ? -1 : null));
-    });
-    proc.once('error', () => {
-      live.delete(proc);
-      resolve(-1);
-    });
+    proc.once('exit', (code, signal) => resolve(ended(code ?? (signal ? -1 : null))));
+    proc.once('error', () => resolve(ended(-1)));
   });
   return { name, proc, pid: proc.pid, exited, stdout: tail(proc.stdout), stderr: tail(proc.stderr) };
 }
