@@ -477,17 +477,46 @@ export class SpanEncoder {
    */
   open(trace: TraceIds, spanHi: number, spanLo: number, parentHi: number, parentLo: number, kind: number, start: number,
     end: number, name: string, suffix = ''): void {
+    this.#ids(trace, spanHi, spanLo, parentHi, parentLo, start, end);
+    this.#head(this.#w, kind, name, suffix);
+  }
+
+  /**
+   * Opens a span as open() does, with its name, kind and first attributes from a block() made once for every span
+   * of that sort: the usual span's constant part costs one copy instead of a dozen fields' encoding.
+   */
+  openBlock(trace: TraceIds, spanHi: number, spanLo: number, parentHi: number, parentLo: number, start: number, end: number,
+    block: Uint8Array): void {
+    this.#ids(trace, spanHi, spanLo, parentHi, parentLo, start, end);
+    this.#w.raw(block);
+  }
+
+  #ids(trace: TraceIds, spanHi: number, spanLo: number, parentHi: number, parentLo: number, start: number, end: number): void {
     const w = this.#w;
     this.#at = w.beginSpan(2);
     w.traceId(1, trace.t0, trace.t1, trace.t2, trace.t3);
     w.spanId(2, spanHi, spanLo);
     w.string(3, trace.traceState);
     w.spanId(4, parentHi, parentLo);
+    w.nanos(7, start);
+    w.nanos(8, Math.max(end, start));
+  }
+
+  #head(w: ProtoWriter, kind: number, name: string, suffix: string): void {
     if (suffix === '') w.string(5, name);
     else w.joined(5, name, suffix);
     w.uint(6, kind);
-    w.nanos(7, start);
-    w.nanos(8, Math.max(end, start));
+  }
+
+  /**
+   * A span's name (`name`, or `name` and `suffix` joined by a space), kind and the attributes `attributes` writes,
+   * as bytes for openBlock(). Protobuf readers take a message's fields in any order, so these may follow the times.
+   */
+  static block(kind: number, name: string, suffix: string, attributes: (span: SpanEncoder) => void): Uint8Array {
+    const scratch = new SpanEncoder(256);
+    scratch.#head(scratch.#w, kind, name, suffix);
+    attributes(scratch);
+    return Uint8Array.from(scratch.#w.finish());
   }
 
   string(key: Uint8Array, value: string): void {

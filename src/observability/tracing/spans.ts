@@ -8,7 +8,7 @@
 // millisecond without a clock exchange.
 
 import type { AttemptTimes } from '../../contract/messages.js';
-import { attributeKey, type SpanEncoder, type TraceIds } from './otlp-proto.js';
+import { attributeKey, SpanEncoder, type TraceIds } from './otlp-proto.js';
 import type { ParentContext } from './trace-context.js';
 import { formatTraceparent, hexOfWords, randomWord, wordOfHex } from './trace-context.js';
 
@@ -121,13 +121,74 @@ export const MAX_CONTENT_CHARS = 16_384;
 
 const clip = (text: string): string => text.length > MAX_CONTENT_CHARS ? text.slice(0, MAX_CONTENT_CHARS) : text;
 
-/** Hook span names by plugin, made once per plugin rather than once per hook run. */
-const HOOK_NAMES = { pre: new Map<string, string>(), post: new Map<string, string>() };
-function hookName(plugin: string, phase: 'pre' | 'post'): string {
-  const names = HOOK_NAMES[phase];
-  let name = names.get(plugin);
-  if (name === undefined) names.set(plugin, name = `plugin.${plugin}.${phase}hook`);
-  return name;
+// The constant part of each sort of span (its name, kind and the attributes every span of the sort carries), encoded
+// once by SpanEncoder.block() and copied into every such span. The keys are bounded: plugins, providers and routes
+// come from the config and the router, and models (which a client names) are kept up to MAX_BLOCKS per provider and
+// operation, a block past that being made for its span alone.
+const MAX_BLOCKS = 256;
+
+/** A plugin hook's span: [not short-circuited, short-circuited], by plugin and phase. */
+const HOOK_BLOCKS = { pre: new Map<string, readonly Uint8Array[]>(), post: new Map<string, readonly Uint8Array[]>() };
+function hookBlock(plugin: string, phase: 'pre' | 'post', shortCircuited: boolean): Uint8Array {
+  const blocks = HOOK_BLOCKS[phase];
+  let pair = blocks.get(plugin);
+  if (pair === undefined) {
+    const name = `plugin.${plugin}.${phase}hook`;
+    const make = (short: boolean) => SpanEncoder.block(SPAN_KIND_INTERNAL, name, '', (span) => {
+      span.string(KEY.pluginName, plugin);
+      span.bool(KEY.shortCircuit, short);
+    });
+    blocks.set(plugin, pair = [make(false), make(true)]);
+  }
+  return pair[shortCircuited ? 1 : 0];
+}
+
+/** The queue wait's span, by provider. */
+const WAIT_BLOCKS = new Map<string, Uint8Array>();
+function waitBlock(provider: string): Uint8Array {
+  let block = WAIT_BLOCKS.get(provider);
+  if (block === undefined) {
+    WAIT_BLOCKS.set(provider, block = SpanEncoder.block(SPAN_KIND_INTERNAL, 'queue.wait', '', (span) => span.string(KEY.provider, provider)));
+  }
+  return block;
+}
+
+/** An upstream try's span, by provider, operation and requested model. */
+const ATTEMPT_BLOCKS = new Map<string, Map<string, Uint8Array>>();
+function attemptBlock(report: AttemptReport): Uint8Array {
+  let byProvider = ATTEMPT_BLOCKS.get(report.provider);
+  if (byProvider === undefined) ATTEMPT_BLOCKS.set(report.provider, byProvider = new Map());
+  // The adapter and the operation follow from the provider and the job's kind: one key of the two short strings.
+  const key = report.operation === 'chat' ? report.model : `${report.operation}\n${report.model}`;
+  let block = byProvider.get(key);
+  if (block === undefined) {
+    block = SpanEncoder.block(SPAN_KIND_CLIENT, report.operation, report.model, (span) => {
+      span.string(KEY.genAiOperation, report.operation);
+      span.string(KEY.genAiProvider, report.system);
+      span.string(KEY.genAiSystem, report.system);
+      span.string(KEY.genAiRequestModel, report.model);
+      span.string(KEY.provider, report.provider);
+    });
+    if (byProvider.size < MAX_BLOCKS) byProvider.set(key, block);
+  }
+  return block;
+}
+
+/** The server span, by route and method (both from the metrics' bounded label tables). */
+const SERVER_BLOCKS = new Map<string, Map<string, Uint8Array>>();
+function serverBlock(method: string, route: string): Uint8Array {
+  let byMethod = SERVER_BLOCKS.get(route);
+  if (byMethod === undefined) SERVER_BLOCKS.set(route, byMethod = new Map());
+  let block = byMethod.get(method);
+  if (block === undefined) {
+    block = SpanEncoder.block(SPAN_KIND_SERVER, method, route, (span) => {
+      span.string(KEY.httpMethod, method);
+      span.string(KEY.httpRoute, route);
+      span.string(KEY.urlScheme, 'http');
+    });
+    if (byMethod.size < MAX_BLOCKS) byMethod.set(method, block);
+  }
+  return block;
 }
 
 /** The error table's codes, as the client's error body has them. */
@@ -203,10 +264,8 @@ export class RequestTrace implements TraceIds {
     const span = this.#sink.open();
     if (!span) return;
     const hi = randomWord();
-    span.open(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, SPAN_KIND_INTERNAL, epochOf(start), epochOf(end),
-      hookName(plugin, phase));
-    span.string(KEY.pluginName, plugin);
-    span.bool(KEY.shortCircuit, shortCircuited);
+    span.openBlock(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, epochOf(start), epochOf(end),
+      hookBlock(plugin, phase, shortCircuited));
     if (failure) span.status(STATUS_ERROR, failure);
     span.close();
     this.#sink.closed();
@@ -237,8 +296,7 @@ export class RequestTrace implements TraceIds {
       const wait = this.#sink.open();
       if (wait) {
         const hi = randomWord();
-        wait.open(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, SPAN_KIND_INTERNAL, submitted, jobStart, 'queue.wait');
-        wait.string(KEY.provider, report.provider);
+        wait.openBlock(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, submitted, jobStart, waitBlock(report.provider));
         wait.close();
         this.#sink.closed();
       }
@@ -246,13 +304,7 @@ export class RequestTrace implements TraceIds {
     const span = this.#sink.open();
     if (!span) return;
     const start = times && times[1] > 0 ? Math.min(Math.max(times[1], jobStart), settled) : jobStart;
-    span.open(this, report.spanHi, report.spanLo, this.#serverHi, this.#serverLo, SPAN_KIND_CLIENT, start, settled, report.operation,
-      report.model);
-    span.string(KEY.genAiOperation, report.operation);
-    span.string(KEY.genAiProvider, report.system);
-    span.string(KEY.genAiSystem, report.system);
-    span.string(KEY.genAiRequestModel, report.model);
-    span.string(KEY.provider, report.provider);
+    span.openBlock(this, report.spanHi, report.spanLo, this.#serverHi, this.#serverLo, start, settled, attemptBlock(report));
     span.int(KEY.retry, report.retry);
     span.int(KEY.fallbackIndex, report.fallbackIndex);
     span.bool(KEY.stream, report.stream);
@@ -299,13 +351,10 @@ export class RequestTrace implements TraceIds {
     this.#ended = true;
     const span = this.#sink.open();
     if (!span) return;
-    span.open(this, this.#serverHi, this.#serverLo, this.#parentHi, this.#parentLo, SPAN_KIND_SERVER, epochOf(this.#receivedAt),
-      epochOf(performance.now()), method, route);
-    span.string(KEY.httpMethod, method);
-    span.string(KEY.httpRoute, route);
+    span.openBlock(this, this.#serverHi, this.#serverLo, this.#parentHi, this.#parentLo, epochOf(this.#receivedAt),
+      epochOf(performance.now()), serverBlock(method, route));
     span.int(KEY.httpStatus, status);
     span.string(KEY.urlPath, this.#path);
-    span.string(KEY.urlScheme, 'http');
     span.string(KEY.requestId, this.#requestId);
     if (this.model) span.string(KEY.genAiRequestModel, this.model);
     const code = errorCode ? codeOf(errorCode) : null;
