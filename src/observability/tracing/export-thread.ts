@@ -10,12 +10,9 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TracingConfig } from '../../config/types.js';
 import { encodeTraceRequestParts, type ExportResource } from './otlp-proto.js';
-import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, MAX_HANDOFF_BYTES, type ExportThreadData, type ToExportThread } from './exporter.js';
+import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, MAX_EXPORT_BYTES, type ExportThreadData, type ToExportThread } from './exporter.js';
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-/** An export's spans stop short of this many bytes (with whole hand-offs): the OpenTelemetry Collector refuses a gRPC
- * message past 4 MiB by default. */
-const MAX_EXPORT_BYTES = 3 * MAX_HANDOFF_BYTES;
 /** How often a failing collector is reported to the front's log: once a minute is enough to be seen. */
 const REPORT_EVERY_MS = 60_000;
 

@@ -21,10 +21,13 @@ export const COUNTER_EXPORTED = 2;
 const COUNTERS = 3;
 
 /**
- * A hand-off holds at most this many bytes of spans (about 3,500 spans without content): an export is made of whole
- * hand-offs up to MAX_EXPORT_BYTES, and the OpenTelemetry Collector's gRPC receiver refuses a message past 4 MiB.
+ * A hand-off holds at most this many bytes of spans (about 7,000 spans without content): an export is made of whole
+ * hand-offs up to MAX_EXPORT_BYTES, so one hand-off must fit in it with room for a last span.
  */
-export const MAX_HANDOFF_BYTES = 1 << 20;
+export const MAX_HANDOFF_BYTES = 2 << 20;
+/** An export's spans stop short of this many bytes (with whole hand-offs): the OpenTelemetry Collector refuses a gRPC
+ * message past 4 MiB by default. */
+export const MAX_EXPORT_BYTES = 3 << 20;
 /** Shutdown waits this long for the last export. */
 const FLUSH_LIMIT_MS = 2000;
 
