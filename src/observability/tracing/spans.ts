@@ -191,6 +191,18 @@ function serverBlock(method: string, route: string): Uint8Array {
   return block;
 }
 
+/** A single finish reason's JSON array (the usual answer has one), made once per reason the upstreams give. */
+const ONE_REASON = new Map<string, string>();
+function finishReasonsJson(reasons: readonly string[]): string {
+  if (reasons.length !== 1) return JSON.stringify(reasons);
+  let json = ONE_REASON.get(reasons[0]);
+  if (json === undefined) {
+    json = JSON.stringify(reasons);
+    if (ONE_REASON.size < MAX_BLOCKS) ONE_REASON.set(reasons[0], json);
+  }
+  return json;
+}
+
 /** The error table's codes, as the client's error body has them. */
 const CODES = new Map<string, string>();
 function codeOf(errorCode: string): string {
@@ -312,7 +324,7 @@ export class RequestTrace implements TraceIds {
     if (report.responseModel) span.string(KEY.genAiResponseModel, report.responseModel);
     if (report.inputTokens !== null) span.int(KEY.genAiInputTokens, report.inputTokens);
     if (report.outputTokens !== null) span.int(KEY.genAiOutputTokens, report.outputTokens);
-    if (report.finishReasons) span.string(KEY.genAiFinishReasons, JSON.stringify(report.finishReasons));
+    if (report.finishReasons) span.string(KEY.genAiFinishReasons, finishReasonsJson(report.finishReasons));
     if (times && times[3] > 0) span.int(KEY.httpStatus, times[3]);
     if (times && times[2] > 0) span.double(KEY.ttfb, round3(times[2] - times[1]));
     if (report.input !== null) span.string(KEY.genAiInputMessages, clip(report.input));
@@ -345,14 +357,17 @@ export class RequestTrace implements TraceIds {
     this.#sink.closed();
   }
 
-  /** The response is complete (or the client left): the server span closes; the trace is done. */
-  end(status: number, method: string, route: string, errorCode: string | null): void {
+  /**
+   * The response is complete (or the client left) at `endedAt` (performance.now(), the time the server's own
+   * latency figure ends at): the server span closes; the trace is done.
+   */
+  end(status: number, method: string, route: string, errorCode: string | null, endedAt: number): void {
     if (this.#ended) return;
     this.#ended = true;
     const span = this.#sink.open();
     if (!span) return;
     span.openBlock(this, this.#serverHi, this.#serverLo, this.#parentHi, this.#parentLo, epochOf(this.#receivedAt),
-      epochOf(performance.now()), serverBlock(method, route));
+      epochOf(endedAt), serverBlock(method, route));
     span.int(KEY.httpStatus, status);
     span.string(KEY.urlPath, this.#path);
     span.string(KEY.requestId, this.#requestId);
