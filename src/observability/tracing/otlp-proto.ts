@@ -334,15 +334,36 @@ class ProtoWriter {
   }
 
   attrBool(field: number, key: Uint8Array, value: boolean): void {
-    if (key.length > 0x70) {
+    const p = this.#fixedHead(field, key, 2);
+    if (p < 0) {
       this.attrAny(field, key, value);
       return;
     }
-    this.#room(6 + key.length);
-    const p = this.#head(field, key, key.length + 4, 2);
     this.#buf[p] = 0x10; // AnyValue.bool_value
     this.#buf[p + 1] = value ? 1 : 0;
     this.#pos = p + 2;
+  }
+
+  /** A KeyValue with a double value: its size is fixed, so one pass. */
+  attrDouble(field: number, key: Uint8Array, value: number): void {
+    const p = this.#fixedHead(field, key, 9);
+    if (p < 0) {
+      this.attrAny(field, key, value);
+      return;
+    }
+    this.#buf[p] = 0x21; // AnyValue.double_value, fixed64
+    this.#buf.writeDoubleLE(value, p + 1);
+    this.#pos = p + 9;
+  }
+
+  /**
+   * Room for a KeyValue whose AnyValue takes `size` bytes (its tag included), and its head (#head); returns where the
+   * value goes, or -1 for a key too long for one-byte lengths.
+   */
+  #fixedHead(field: number, key: Uint8Array, size: number): number {
+    if (key.length > 0x70) return -1;
+    this.#room(4 + key.length + size);
+    return this.#head(field, key, key.length + 2 + size, size);
   }
 
   /** A KeyValue of any value type, nested the general way. */
@@ -532,7 +553,7 @@ export class SpanEncoder {
   }
 
   double(key: Uint8Array, value: number): void {
-    this.#w.attrAny(9, key, value);
+    this.#w.attrDouble(9, key, value);
   }
 
   /** Attributes of any type from an object (keys made on first sight): for the rare span with ad hoc attributes. */

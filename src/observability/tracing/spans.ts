@@ -153,25 +153,38 @@ function waitBlock(provider: string): Uint8Array {
   return block;
 }
 
-/** An upstream try's span, by provider, operation and requested model. */
-const ATTEMPT_BLOCKS = new Map<string, Map<string, Uint8Array>>();
+/**
+ * An upstream try's span, by provider, operation and requested model, with its retry, fallback index and stream
+ * flag when they are the usual first try's (0, 0, either), else without them (attemptCounters() writes them).
+ */
+const ATTEMPT_BLOCKS = new Map<string, Map<string, Uint8Array[]>>();
+const firstTry = (report: AttemptReport): boolean => report.retry === 0 && report.fallbackIndex === 0;
 function attemptBlock(report: AttemptReport): Uint8Array {
   let byProvider = ATTEMPT_BLOCKS.get(report.provider);
   if (byProvider === undefined) ATTEMPT_BLOCKS.set(report.provider, byProvider = new Map());
   // The adapter and the operation follow from the provider and the job's kind: one key of the two short strings.
   const key = report.operation === 'chat' ? report.model : `${report.operation}\n${report.model}`;
-  let block = byProvider.get(key);
-  if (block === undefined) {
-    block = SpanEncoder.block(SPAN_KIND_CLIENT, report.operation, report.model, (span) => {
+  let blocks = byProvider.get(key);
+  if (blocks === undefined) {
+    const make = (counters: AttemptReport | null) => SpanEncoder.block(SPAN_KIND_CLIENT, report.operation, report.model, (span) => {
       span.string(KEY.genAiOperation, report.operation);
       span.string(KEY.genAiProvider, report.system);
       span.string(KEY.genAiSystem, report.system);
       span.string(KEY.genAiRequestModel, report.model);
       span.string(KEY.provider, report.provider);
+      if (counters) attemptCounters(span, counters);
     });
-    if (byProvider.size < MAX_BLOCKS) byProvider.set(key, block);
+    const first = { ...report, retry: 0, fallbackIndex: 0 };
+    blocks = [make(null), make({ ...first, stream: false }), make({ ...first, stream: true })];
+    if (byProvider.size < MAX_BLOCKS) byProvider.set(key, blocks);
   }
-  return block;
+  return firstTry(report) ? blocks[report.stream ? 2 : 1] : blocks[0];
+}
+
+function attemptCounters(span: SpanEncoder, report: AttemptReport): void {
+  span.int(KEY.retry, report.retry);
+  span.int(KEY.fallbackIndex, report.fallbackIndex);
+  span.bool(KEY.stream, report.stream);
 }
 
 /** The server span, by route and method (both from the metrics' bounded label tables). */
@@ -317,9 +330,7 @@ export class RequestTrace implements TraceIds {
     if (!span) return;
     const start = times && times[1] > 0 ? Math.min(Math.max(times[1], jobStart), settled) : jobStart;
     span.openBlock(this, report.spanHi, report.spanLo, this.#serverHi, this.#serverLo, start, settled, attemptBlock(report));
-    span.int(KEY.retry, report.retry);
-    span.int(KEY.fallbackIndex, report.fallbackIndex);
-    span.bool(KEY.stream, report.stream);
+    if (!firstTry(report)) attemptCounters(span, report);
     if (report.keyName) span.string(KEY.keyName, report.keyName);
     if (report.responseModel) span.string(KEY.genAiResponseModel, report.responseModel);
     if (report.inputTokens !== null) span.int(KEY.genAiInputTokens, report.inputTokens);
