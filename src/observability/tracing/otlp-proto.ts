@@ -409,12 +409,13 @@ class ProtoWriter {
 
   /**
    * The bytes written, in a buffer the caller now owns (its ArrayBuffer holds nothing else, so it can be
-   * transferred); the writer starts over in a fresh buffer of the same size. Copying out instead cost a zeroed
-   * allocation and a copy of the whole batch on the front thread.
+   * transferred); the writer starts over in `spare` (a buffer an earlier detach() gave out, back from its export) or
+   * in a fresh one of the same size. Copying out instead cost a zeroed allocation and a copy of the whole batch on
+   * the front thread; a fresh buffer of megabytes costs its pages' first writes (page faults) on the front thread.
    */
-  detach(): Uint8Array {
+  detach(spare: ArrayBuffer | null = null): Uint8Array {
     const bytes = new Uint8Array(this.#buf.buffer, this.#buf.byteOffset, this.#pos);
-    this.#buf = Buffer.allocUnsafeSlow(this.#buf.length);
+    this.#buf = spare && spare.byteLength > 0 ? Buffer.from(spare) : Buffer.allocUnsafeSlow(this.#buf.length);
     this.reset();
     return bytes;
   }
@@ -587,9 +588,12 @@ export class SpanEncoder {
     this.#count++;
   }
 
-  /** The encoded spans in a buffer of their own (to transfer to another thread), and how many they are. */
-  take(): { bytes: Uint8Array; count: number } {
-    const bytes = this.#w.detach();
+  /**
+   * The encoded spans in a buffer of their own (to transfer to another thread), and how many they are; writing goes
+   * on in `spare` when given (ProtoWriter.detach()).
+   */
+  take(spare: ArrayBuffer | null = null): { bytes: Uint8Array; count: number } {
+    const bytes = this.#w.detach(spare);
     const count = this.#count;
     this.#count = 0;
     return { bytes, count };
