@@ -17,6 +17,18 @@ function putWord(buf: Uint8Array, at: number, word: number): void {
   buf[at + 3] = word;
 }
 
+// A double's bytes through a scratch Float64Array, copied in little-endian order (protobuf's fixed64): Buffer's
+// writeDoubleLE validates its arguments through wrapped helpers that cost more than the eight stores.
+const F64 = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64.buffer);
+const BIG_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 0;
+
+function putDouble(buf: Uint8Array, at: number, value: number): void {
+  F64[0] = value;
+  if (BIG_ENDIAN) for (let i = 0; i < 8; i++) buf[at + i] = F64_BYTES[7 - i];
+  else for (let i = 0; i < 8; i++) buf[at + i] = F64_BYTES[i];
+}
+
 /** Copies `text` to `buf` at `at` when it is all ASCII; false (with some bytes written) when it is not. */
 function ascii(buf: Uint8Array, at: number, text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -206,7 +218,7 @@ class ProtoWriter {
   double(field: number, value: number): void {
     this.tag(field, WIRE_FIXED64);
     this.#room(8);
-    this.#buf.writeDoubleLE(value, this.#pos);
+    putDouble(this.#buf, this.#pos, value);
     this.#pos += 8;
   }
 
@@ -352,7 +364,7 @@ class ProtoWriter {
       return;
     }
     this.#buf[p] = 0x21; // AnyValue.double_value, fixed64
-    this.#buf.writeDoubleLE(value, p + 1);
+    putDouble(this.#buf, p + 1, value);
     this.#pos = p + 9;
   }
 
