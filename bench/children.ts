@@ -50,7 +50,9 @@ export function spawnChild(name: string, command: string, args: string[], cpus?:
   if (proc.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
   live.add(proc);
   const exited = new Promise<number | null>((resolve) => {
-    proc.once('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' may come before the last of stdout is read, and a busy machine then lost a load
+    // generator's summary line (wrk failed with exit 0 and no output).
+    proc.once('close', (code, signal) => {
       live.delete(proc);
       resolve(code ?? (signal ? -1 : null));
     });
