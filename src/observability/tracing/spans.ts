@@ -187,21 +187,26 @@ function attemptCounters(span: SpanEncoder, report: AttemptReport): void {
   span.bool(KEY.stream, report.stream);
 }
 
-/** The server span, by route and method (both from the metrics' bounded label tables). */
-const SERVER_BLOCKS = new Map<string, Map<string, Uint8Array>>();
-function serverBlock(method: string, route: string): Uint8Array {
+/**
+ * The server span, by route and method (both from the metrics' bounded label tables), with the usual request's
+ * `url.path` (the route itself) and status (200) in variants of their own: index 1 has the path, 2 the status, 3 both.
+ */
+const SERVER_BLOCKS = new Map<string, Map<string, (Uint8Array | undefined)[]>>();
+function serverBlock(method: string, route: string, variant: number): Uint8Array {
   let byMethod = SERVER_BLOCKS.get(route);
   if (byMethod === undefined) SERVER_BLOCKS.set(route, byMethod = new Map());
-  let block = byMethod.get(method);
-  if (block === undefined) {
-    block = SpanEncoder.block(SPAN_KIND_SERVER, method, route, (span) => {
-      span.string(KEY.httpMethod, method);
-      span.string(KEY.httpRoute, route);
-      span.string(KEY.urlScheme, 'http');
-    });
-    if (byMethod.size < MAX_BLOCKS) byMethod.set(method, block);
+  let blocks = byMethod.get(method);
+  if (blocks === undefined) {
+    blocks = [];
+    if (byMethod.size < MAX_BLOCKS) byMethod.set(method, blocks);
   }
-  return block;
+  return blocks[variant] ??= SpanEncoder.block(SPAN_KIND_SERVER, method, route, (span) => {
+    span.string(KEY.httpMethod, method);
+    span.string(KEY.httpRoute, route);
+    span.string(KEY.urlScheme, 'http');
+    if (variant & 1) span.string(KEY.urlPath, route);
+    if (variant & 2) span.int(KEY.httpStatus, 200);
+  });
 }
 
 /** A single finish reason's JSON array (the usual answer has one), made once per reason the upstreams give. */
@@ -377,10 +382,11 @@ export class RequestTrace implements TraceIds {
     this.#ended = true;
     const span = this.#sink.open();
     if (!span) return;
+    const pathIsRoute = this.#path === route;
     span.openBlock(this, this.#serverHi, this.#serverLo, this.#parentHi, this.#parentLo, epochOf(this.#receivedAt),
-      epochOf(endedAt), serverBlock(method, route));
-    span.int(KEY.httpStatus, status);
-    span.string(KEY.urlPath, this.#path);
+      epochOf(endedAt), serverBlock(method, route, (pathIsRoute ? 1 : 0) | (status === 200 ? 2 : 0)));
+    if (status !== 200) span.int(KEY.httpStatus, status);
+    if (!pathIsRoute) span.string(KEY.urlPath, this.#path);
     span.string(KEY.requestId, this.#requestId);
     if (this.model) span.string(KEY.genAiRequestModel, this.model);
     const code = errorCode ? codeOf(errorCode) : null;
