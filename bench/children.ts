@@ -60,7 +60,9 @@ export function spawnChild(name: string, command: string, args: string[], cpus?:
     return code;
   };
   const exited = new Promise<number | null>((resolve) => {
-    proc.once('exit', (code, signal) => resolve(ended(code ?? (signal ? -1 : null))));
+    // 'close', not 'exit': 'exit' may come before the last of stdout is read, and a busy machine then lost a load
+    // generator's summary line (wrk failed with exit 0 and no output).
+    proc.once('close', (code, signal) => resolve(ended(code ?? (signal ? -1 : null))));
     proc.once('error', () => resolve(ended(-1)));
   });
   return { name, proc, pid: proc.pid, exited, stdout: tail(proc.stdout), stderr: tail(proc.stderr) };

@@ -18,5 +18,5 @@ export function traceOne(sink: SpanSink, plugins: readonly string[]): void {
   finishReasons: ['stop'], firstToken: null, errorCode: null, errorMessage: null, input: null, output: null });
   for (const plugin of plugins) trace.hook(plugin, 'post', now + 2, now + 2.01, false, null);
   trace.hook('metrics', 'post', now + 2.01, now + 2.02, false, null);
-  trace.end(200, 'POST', '/v1/chat/completions', null);
+  trace.end(200, 'POST', '/v1/chat/completions', null, now + 2.03);
 }

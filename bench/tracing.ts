@@ -15,12 +15,17 @@
  * machine, where a start takes many seconds, more and shorter repetitions fit in the same time. Each window still has
  * its warm-up.
  *
+ * `--together` (implies `--keep`) loads every mode's gateway at the same time in each repetition, each with a load
+ * generator of its own: on a machine shared with other work, whose load swings by 2x within a minute, windows one after
+ * the other meet different loads, while windows side by side meet the same one. The modes then compete with each
+ * other for the cores, so the absolute figures are higher than alone; the ratios are the point.
+ *
  *   npm run build && node dist/bench/tracing.js [--reps 3] [--duration 8] [--warmup 2] [--connections 32] [--before DIR]
- *     [--keep]
+ *     [--keep] [--together]
  *
  * The last line of stdout is a one-line JSON summary.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +40,8 @@ type Mode = 'off' | 'zero' | 'on' | 'before';
 
 const flags = parseFlags(process.argv.slice(2));
 const beforeDir = str(flags, 'before', '');
-const keep = bool(flags, 'keep');
+const together = bool(flags, 'together');
+const keep = together || bool(flags, 'keep');
 const MODES: readonly Mode[] = beforeDir ? ['off', 'zero', 'on', 'before'] : ['off', 'zero', 'on'];
 const reps = Math.max(1, Math.floor(num(flags, 'reps', 3)));
 const durationS = num(flags, 'duration', 8);
@@ -74,14 +80,23 @@ async function launch(mock: number, collector: number, mode: Mode): Promise<Runn
 
 async function measure(gateway: Running, mode: Mode, rep: number): Promise<Window> {
   const spec = { url: `http://127.0.0.1:${gateway.port}/v1/chat/completions`, body, headers: {}, connections, cpus: undefined };
+  // A directory per mode: side by side (--together), each load generator writes its own script there.
+  const dir = join(workDir, mode);
+  mkdirSync(dir, { recursive: true });
   const { load, failed, cpuUsPerRequest, byThread } = await cpuWindow(generator, gateway.child.pid, spec,
-    { warmup: warmupS, measured: durationS }, workDir, here('./loadgen.js'));
+    { warmup: warmupS, measured: durationS }, dir, here('./loadgen.js'));
   let dropped: number | null = null;
   if (mode === 'on' || mode === 'before') {
     const metrics = await (await request(`http://127.0.0.1:${gateway.port}/metrics`)).body.text();
     dropped = Number(/^heimdall_trace_spans_dropped_total (\d+)/m.exec(metrics)?.[1] ?? NaN);
   }
   return { mode, rep, rps: load.rps, ok: load.ok, failed, cpuUsPerRequest, byThread, dropped };
+}
+
+function report(w: Window): void {
+  process.stderr.write(`rep ${w.rep} ${w.mode.padEnd(7)} ${w.rps.toFixed(0)} req/s, ${w.cpuUsPerRequest.toFixed(1)} µs CPU/request `
+    + `(front ${w.byThread.main.toFixed(1)}, workers ${w.byThread.workers.toFixed(1)}, other ${w.byThread.other.toFixed(1)})`
+    + `${w.dropped === null ? '' : `, spans dropped: ${w.dropped}`}${w.failed ? `, ${w.failed} failed` : ''}\n`);
 }
 
 const kept = new Map<Mode, Running>();
@@ -94,6 +109,15 @@ try {
   for (let rep = 1; rep <= reps; rep++) {
     // The order rotates, so that no mode always runs first (or last) on a machine whose load drifts.
     const order = MODES.map((_, i) => MODES[(i + rep - 1) % MODES.length]);
+    if (together) {
+      for (const mode of order) if (!kept.has(mode)) kept.set(mode, await launch(mock, collector, mode));
+      const side = await Promise.all(order.map((mode) => measure(kept.get(mode)!, mode, rep)));
+      for (const w of side) {
+        windows.push(w);
+        report(w);
+      }
+      continue;
+    }
     for (const mode of order) {
       let gateway = kept.get(mode);
       if (!gateway) {
@@ -107,12 +131,11 @@ try {
         if (!keep) await stop(gateway.child);
       }
       windows.push(w);
-      process.stderr.write(`rep ${rep} ${mode.padEnd(7)} ${w.rps.toFixed(0)} req/s, ${w.cpuUsPerRequest.toFixed(1)} µs CPU/request `
-        + `(front ${w.byThread.main.toFixed(1)}, workers ${w.byThread.workers.toFixed(1)}, other ${w.byThread.other.toFixed(1)})`
-        + `${w.dropped === null ? '' : `, spans dropped: ${w.dropped}`}${w.failed ? `, ${w.failed} failed` : ''}\n`);
+      report(w);
     }
   }
   const rows = printModeRows(windows, MODES, { generator, connections, reps, durationS, warmupS });
+  if (together) console.log('every repetition measured the modes side by side, each with its own load generator (--together)');
   const off = rows[0].cpuUsPerRequest!;
   const goal = rows[2].cpuUsPerRequest! / off;
   const zero = rows[1].cpuUsPerRequest! / off;
@@ -125,7 +148,7 @@ try {
     return [mode, ratios];
   }));
   console.log(`goal: on ÷ off ≤ 1.15: ${goal.toFixed(3)} ${goal <= 1.15 ? 'met' : 'NOT met'}; zero ÷ off: ${zero.toFixed(3)}`);
-  console.log(JSON.stringify({ generator, connections, reps, durationS, rows, windows, paired,
+  console.log(JSON.stringify({ generator, connections, reps, durationS, together, rows, windows, paired,
     goal: { ratio: goal, met: goal <= 1.15 }, zero }));
   process.exitCode = windows.some((w) => w.failed > 0) ? 1 : 0;
 } finally {

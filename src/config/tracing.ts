@@ -12,12 +12,13 @@ import type { TracingConfig } from './types.js';
 type Env = Readonly<Record<string, string | undefined>>;
 
 const DEFAULT_SERVICE_NAME = 'heimdall';
-// Four times OpenTelemetry's 512 and 2048: each export costs the exporter thread about a millisecond whatever its size
-// (its HTTP code runs too rarely to be optimised, and every export wakes it twice), which at 512 spans was 9 µs of a
-// request's CPU and at 2048 is about 4 (bench/tracing-export.ts). 2048 spans are about 600 KB, well under a
-// collector's 4 MiB message limit; the exporter also caps an export's bytes (export-thread.ts).
-const DEFAULT_MAX_QUEUE_SPANS = 16_384;
-const DEFAULT_MAX_BATCH_SPANS = 2048;
+// Sixteen times OpenTelemetry's 512 and 2048: each export costs the exporter thread about a millisecond whatever its
+// size (its HTTP code runs too rarely to be optimised, and every export wakes it twice), which at 512 spans was 9 µs
+// of a request's CPU, at 2048 about 2.7 and at 8192 (in practice a 2 MiB hand-off, about 7,000 spans) 1.4–2.0
+// (bench/tracing-export.ts). The exporter also caps an export at 3 MiB (export-thread.ts), under a collector's 4 MiB
+// message limit. The queue holds four such batches (about 10 MB without content) while the collector is slow.
+const DEFAULT_MAX_QUEUE_SPANS = 32_768;
+const DEFAULT_MAX_BATCH_SPANS = 8192;
 const DEFAULT_EXPORT_TIMEOUT_MS = 10_000;
 const DEFAULT_SCHEDULE_DELAY_MS = 1000;
 

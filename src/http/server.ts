@@ -164,7 +164,8 @@ export function startHttpServer(options: HttpServerOptions): Promise<HttpServer>
       after(sink.status);
     }
     metrics.record(access, sink.status, latencyMs / 1000);
-    access.trace?.end(sink.status, metrics.methods.values[access.methodIndex], metrics.routes.values[access.routeIndex], access.errorCode);
+    access.trace?.end(sink.status, metrics.methods.values[access.methodIndex], metrics.routes.values[access.routeIndex], access.errorCode,
+      sink.receivedAt + latencyMs);
     const logged = requestLog !== null && access.dialect !== '';
     if (!accessLog && !logged) return;
     const line = { route: metrics.routes.values[access.routeIndex], method: metrics.methods.values[access.methodIndex],

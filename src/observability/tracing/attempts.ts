@@ -8,7 +8,9 @@ import type { ErrorData } from '../../errors/error-data.js';
 import { MAX_CONTENT_CHARS, type AttemptReport, type RequestTrace } from './spans.js';
 
 const MODEL = /"model"\s*:\s*"([^"]{1,200})"/;
-const FINISH = /"(?:finish_reason|stop_reason)"\s*:\s*"([^"]{1,64})"/g;
+/** What follows a `"finish_reason"` or `"stop_reason"` key (found by indexOf, see #scan), from after its quote. */
+const REASON_VALUE = /\s*:\s*"([^"]{1,64})"/y;
+const REASON_KEY_END = '_reason"';
 
 /** gen_ai.operation.name for a job kind (the GenAI conventions' well-known values where one fits). */
 export function operationOf(kind: JobData['kind'], dialect: string): string {
@@ -62,10 +64,13 @@ export class AttemptTracer {
 
   #scan(text: string): void {
     if (this.#responseModel === null) this.#responseModel = MODEL.exec(text)?.[1] ?? null;
-    if (text.includes('_reason"')) {
-      // exec over the global regex: matchAll's iterator and its copy of the regex cost more than the match itself.
-      FINISH.lastIndex = 0;
-      for (let match = FINISH.exec(text); match !== null; match = FINISH.exec(text)) (this.#finishReasons ??= []).push(match[1]);
+    // The key's tail is found with indexOf (a vectorised search) and the value read with a sticky regex there: one
+    // regex over the whole answer, starting with an alternation, tried a match at every quote of the text.
+    for (let at = text.indexOf(REASON_KEY_END); at !== -1; at = text.indexOf(REASON_KEY_END, at + REASON_KEY_END.length)) {
+      if (!text.startsWith('"finish', at - 7) && !text.startsWith('"stop', at - 5)) continue;
+      REASON_VALUE.lastIndex = at + REASON_KEY_END.length;
+      const match = REASON_VALUE.exec(text);
+      if (match !== null) (this.#finishReasons ??= []).push(match[1]);
     }
   }
 

@@ -10,12 +10,10 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TracingConfig } from '../../config/types.js';
 import { encodeTraceRequestParts, type ExportResource } from './otlp-proto.js';
-import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, MAX_HANDOFF_BYTES, type ExportThreadData, type ToExportThread } from './exporter.js';
+import { COUNTER_DROPPED, COUNTER_EXPORTED, COUNTER_QUEUED, MAX_EXPORT_BYTES, type ExportThreadData, type FromExportThread,
+  type ToExportThread } from './exporter.js';
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-/** An export's spans stop short of this many bytes (with whole hand-offs): the OpenTelemetry Collector refuses a gRPC
- * message past 4 MiB by default. */
-const MAX_EXPORT_BYTES = 3 * MAX_HANDOFF_BYTES;
 /** How often a failing collector is reported to the front's log: once a minute is enough to be seen. */
 const REPORT_EVERY_MS = 60_000;
 
@@ -80,6 +78,12 @@ async function exportNext(): Promise<void> {
     report(`${settings.protocol === 'grpc' ? 'gRPC' : 'HTTP'} export to ${settings.endpoint} failed: ${(error as Error).message}`);
   }
   settle(count, ok);
+  // Answered, the request was written out whole: its buffers go back to the front for its next hand-offs. After a
+  // failure a socket being torn down may still hold them, so they are let go instead.
+  if (ok) {
+    const buffers = batch.map((bytes) => bytes.buffer as ArrayBuffer);
+    parentPort!.postMessage({ type: 'spent', buffers } satisfies FromExportThread, buffers);
+  }
   inFlight--;
   if (queue.length === 0 && inFlight === 0 && flushWaiter) flushWaiter();
   else schedule();

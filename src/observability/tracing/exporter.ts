@@ -21,10 +21,13 @@ export const COUNTER_EXPORTED = 2;
 const COUNTERS = 3;
 
 /**
- * A hand-off holds at most this many bytes of spans (about 3,500 spans without content): an export is made of whole
- * hand-offs up to MAX_EXPORT_BYTES, and the OpenTelemetry Collector's gRPC receiver refuses a message past 4 MiB.
+ * A hand-off holds at most this many bytes of spans (about 7,000 spans without content): an export is made of whole
+ * hand-offs up to MAX_EXPORT_BYTES, so one hand-off must fit in it with room for a last span.
  */
-export const MAX_HANDOFF_BYTES = 1 << 20;
+export const MAX_HANDOFF_BYTES = 2 << 20;
+/** An export's spans stop short of this many bytes (with whole hand-offs): the OpenTelemetry Collector refuses a gRPC
+ * message past 4 MiB by default. */
+export const MAX_EXPORT_BYTES = 3 << 20;
 /** Shutdown waits this long for the last export. */
 const FLUSH_LIMIT_MS = 2000;
 
@@ -36,7 +39,11 @@ export interface ExportThreadData {
 
 /** Front → exporter: encoded spans (SpanEncoder's) and how many, or the shutdown flush. */
 export type ToExportThread = { type: 'spans'; bytes: Uint8Array; count: number } | { type: 'flush' };
-type FromExportThread = { type: 'export-failed'; message: string } | { type: 'flushed' };
+/** Exporter → front: a failure to log, the flush done, or hand-offs' buffers an export is done with (transferred). */
+export type FromExportThread = { type: 'export-failed'; message: string } | { type: 'flushed' }
+  | { type: 'spent'; buffers: ArrayBuffer[] };
+/** Spent buffers the front keeps for its next hand-offs; more are let go. */
+const MAX_SPARE_BUFFERS = 2;
 
 export const METRIC_SPANS_DROPPED = { name: 'heimdall_trace_spans_dropped_total',
   help: 'Spans not exported: the export queue was full, or the collector refused or did not answer' } as const;
@@ -50,6 +57,7 @@ export class TraceExporter implements SpanSink {
   readonly #max: number;
   readonly #batch: number;
   readonly #pending = new SpanEncoder();
+  readonly #spare: ArrayBuffer[] = [];
   #timer: NodeJS.Timeout | null = null;
   /** A span reaches the exporter thread at most this long after it ends (`schedule_delay_ms`). */
   readonly #delayMs: number;
@@ -66,7 +74,9 @@ export class TraceExporter implements SpanSink {
     this.#thread = new Worker(new URL('./export-thread.js', import.meta.url), { workerData: data, name: 'heimdall-otlp-exporter' });
     this.#thread.unref();
     this.#thread.on('message', (message: FromExportThread) => {
-      if (message.type === 'export-failed') logger.warn({ endpoint: settings.endpoint }, `traces: ${message.message} (the spans are dropped and counted)`);
+      if (message.type === 'spent') {
+        for (const buffer of message.buffers) if (this.#spare.length < MAX_SPARE_BUFFERS) this.#spare.push(buffer);
+      } else if (message.type === 'export-failed') logger.warn({ endpoint: settings.endpoint }, `traces: ${message.message} (the spans are dropped and counted)`);
     });
     this.#thread.on('error', (error) => logger.error({ err: error }, 'the trace exporter thread failed; traces are dropped from now on'));
     this.#thread.on('exit', () => {
@@ -93,7 +103,7 @@ export class TraceExporter implements SpanSink {
       this.#timer = null;
     }
     if (this.#pending.count === 0) return;
-    const { bytes, count } = this.#pending.take();
+    const { bytes, count } = this.#pending.take(this.#spare.pop() ?? null);
     Atomics.add(this.#queued, COUNTER_QUEUED, count);
     this.#thread.postMessage({ type: 'spans', bytes, count } satisfies ToExportThread, [bytes.buffer as ArrayBuffer]);
   };

@@ -8,7 +8,7 @@
 // millisecond without a clock exchange.
 
 import type { AttemptTimes } from '../../contract/messages.js';
-import { attributeKey, type SpanEncoder, type TraceIds } from './otlp-proto.js';
+import { attributeKey, SpanEncoder, type TraceIds } from './otlp-proto.js';
 import type { ParentContext } from './trace-context.js';
 import { formatTraceparent, hexOfWords, randomWord, wordOfHex } from './trace-context.js';
 
@@ -121,13 +121,104 @@ export const MAX_CONTENT_CHARS = 16_384;
 
 const clip = (text: string): string => text.length > MAX_CONTENT_CHARS ? text.slice(0, MAX_CONTENT_CHARS) : text;
 
-/** Hook span names by plugin, made once per plugin rather than once per hook run. */
-const HOOK_NAMES = { pre: new Map<string, string>(), post: new Map<string, string>() };
-function hookName(plugin: string, phase: 'pre' | 'post'): string {
-  const names = HOOK_NAMES[phase];
-  let name = names.get(plugin);
-  if (name === undefined) names.set(plugin, name = `plugin.${plugin}.${phase}hook`);
-  return name;
+// The constant part of each sort of span (its name, kind and the attributes every span of the sort carries), encoded
+// once by SpanEncoder.block() and copied into every such span. The keys are bounded: plugins, providers and routes
+// come from the config and the router, and models (which a client names) are kept up to MAX_BLOCKS per provider and
+// operation, a block past that being made for its span alone.
+const MAX_BLOCKS = 256;
+
+/** A plugin hook's span: [not short-circuited, short-circuited], by plugin and phase. */
+const HOOK_BLOCKS = { pre: new Map<string, readonly Uint8Array[]>(), post: new Map<string, readonly Uint8Array[]>() };
+function hookBlock(plugin: string, phase: 'pre' | 'post', shortCircuited: boolean): Uint8Array {
+  const blocks = HOOK_BLOCKS[phase];
+  let pair = blocks.get(plugin);
+  if (pair === undefined) {
+    const name = `plugin.${plugin}.${phase}hook`;
+    const make = (short: boolean) => SpanEncoder.block(SPAN_KIND_INTERNAL, name, '', (span) => {
+      span.string(KEY.pluginName, plugin);
+      span.bool(KEY.shortCircuit, short);
+    });
+    blocks.set(plugin, pair = [make(false), make(true)]);
+  }
+  return pair[shortCircuited ? 1 : 0];
+}
+
+/** The queue wait's span, by provider. */
+const WAIT_BLOCKS = new Map<string, Uint8Array>();
+function waitBlock(provider: string): Uint8Array {
+  let block = WAIT_BLOCKS.get(provider);
+  if (block === undefined) {
+    WAIT_BLOCKS.set(provider, block = SpanEncoder.block(SPAN_KIND_INTERNAL, 'queue.wait', '', (span) => span.string(KEY.provider, provider)));
+  }
+  return block;
+}
+
+/**
+ * An upstream try's span, by provider, operation and requested model, with its retry, fallback index and stream
+ * flag when they are the usual first try's (0, 0, either), else without them (attemptCounters() writes them).
+ */
+const ATTEMPT_BLOCKS = new Map<string, Map<string, Uint8Array[]>>();
+const firstTry = (report: AttemptReport): boolean => report.retry === 0 && report.fallbackIndex === 0;
+function attemptBlock(report: AttemptReport): Uint8Array {
+  let byProvider = ATTEMPT_BLOCKS.get(report.provider);
+  if (byProvider === undefined) ATTEMPT_BLOCKS.set(report.provider, byProvider = new Map());
+  // The adapter and the operation follow from the provider and the job's kind: one key of the two short strings.
+  const key = report.operation === 'chat' ? report.model : `${report.operation}\n${report.model}`;
+  let blocks = byProvider.get(key);
+  if (blocks === undefined) {
+    const make = (counters: AttemptReport | null) => SpanEncoder.block(SPAN_KIND_CLIENT, report.operation, report.model, (span) => {
+      span.string(KEY.genAiOperation, report.operation);
+      span.string(KEY.genAiProvider, report.system);
+      span.string(KEY.genAiSystem, report.system);
+      span.string(KEY.genAiRequestModel, report.model);
+      span.string(KEY.provider, report.provider);
+      if (counters) attemptCounters(span, counters);
+    });
+    const first = { ...report, retry: 0, fallbackIndex: 0 };
+    blocks = [make(null), make({ ...first, stream: false }), make({ ...first, stream: true })];
+    if (byProvider.size < MAX_BLOCKS) byProvider.set(key, blocks);
+  }
+  return firstTry(report) ? blocks[report.stream ? 2 : 1] : blocks[0];
+}
+
+function attemptCounters(span: SpanEncoder, report: AttemptReport): void {
+  span.int(KEY.retry, report.retry);
+  span.int(KEY.fallbackIndex, report.fallbackIndex);
+  span.bool(KEY.stream, report.stream);
+}
+
+/**
+ * The server span, by route and method (both from the metrics' bounded label tables), with the usual request's
+ * `url.path` (the route itself) and status (200) in variants of their own: index 1 has the path, 2 the status, 3 both.
+ */
+const SERVER_BLOCKS = new Map<string, Map<string, (Uint8Array | undefined)[]>>();
+function serverBlock(method: string, route: string, variant: number): Uint8Array {
+  let byMethod = SERVER_BLOCKS.get(route);
+  if (byMethod === undefined) SERVER_BLOCKS.set(route, byMethod = new Map());
+  let blocks = byMethod.get(method);
+  if (blocks === undefined) {
+    blocks = [];
+    if (byMethod.size < MAX_BLOCKS) byMethod.set(method, blocks);
+  }
+  return blocks[variant] ??= SpanEncoder.block(SPAN_KIND_SERVER, method, route, (span) => {
+    span.string(KEY.httpMethod, method);
+    span.string(KEY.httpRoute, route);
+    span.string(KEY.urlScheme, 'http');
+    if (variant & 1) span.string(KEY.urlPath, route);
+    if (variant & 2) span.int(KEY.httpStatus, 200);
+  });
+}
+
+/** A single finish reason's JSON array (the usual answer has one), made once per reason the upstreams give. */
+const ONE_REASON = new Map<string, string>();
+function finishReasonsJson(reasons: readonly string[]): string {
+  if (reasons.length !== 1) return JSON.stringify(reasons);
+  let json = ONE_REASON.get(reasons[0]);
+  if (json === undefined) {
+    json = JSON.stringify(reasons);
+    if (ONE_REASON.size < MAX_BLOCKS) ONE_REASON.set(reasons[0], json);
+  }
+  return json;
 }
 
 /** The error table's codes, as the client's error body has them. */
@@ -203,10 +294,8 @@ export class RequestTrace implements TraceIds {
     const span = this.#sink.open();
     if (!span) return;
     const hi = randomWord();
-    span.open(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, SPAN_KIND_INTERNAL, epochOf(start), epochOf(end),
-      hookName(plugin, phase));
-    span.string(KEY.pluginName, plugin);
-    span.bool(KEY.shortCircuit, shortCircuited);
+    span.openBlock(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, epochOf(start), epochOf(end),
+      hookBlock(plugin, phase, shortCircuited));
     if (failure) span.status(STATUS_ERROR, failure);
     span.close();
     this.#sink.closed();
@@ -237,8 +326,7 @@ export class RequestTrace implements TraceIds {
       const wait = this.#sink.open();
       if (wait) {
         const hi = randomWord();
-        wait.open(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, SPAN_KIND_INTERNAL, submitted, jobStart, 'queue.wait');
-        wait.string(KEY.provider, report.provider);
+        wait.openBlock(this, hi, lowWord(hi), this.#serverHi, this.#serverLo, submitted, jobStart, waitBlock(report.provider));
         wait.close();
         this.#sink.closed();
       }
@@ -246,21 +334,13 @@ export class RequestTrace implements TraceIds {
     const span = this.#sink.open();
     if (!span) return;
     const start = times && times[1] > 0 ? Math.min(Math.max(times[1], jobStart), settled) : jobStart;
-    span.open(this, report.spanHi, report.spanLo, this.#serverHi, this.#serverLo, SPAN_KIND_CLIENT, start, settled, report.operation,
-      report.model);
-    span.string(KEY.genAiOperation, report.operation);
-    span.string(KEY.genAiProvider, report.system);
-    span.string(KEY.genAiSystem, report.system);
-    span.string(KEY.genAiRequestModel, report.model);
-    span.string(KEY.provider, report.provider);
-    span.int(KEY.retry, report.retry);
-    span.int(KEY.fallbackIndex, report.fallbackIndex);
-    span.bool(KEY.stream, report.stream);
+    span.openBlock(this, report.spanHi, report.spanLo, this.#serverHi, this.#serverLo, start, settled, attemptBlock(report));
+    if (!firstTry(report)) attemptCounters(span, report);
     if (report.keyName) span.string(KEY.keyName, report.keyName);
     if (report.responseModel) span.string(KEY.genAiResponseModel, report.responseModel);
     if (report.inputTokens !== null) span.int(KEY.genAiInputTokens, report.inputTokens);
     if (report.outputTokens !== null) span.int(KEY.genAiOutputTokens, report.outputTokens);
-    if (report.finishReasons) span.string(KEY.genAiFinishReasons, JSON.stringify(report.finishReasons));
+    if (report.finishReasons) span.string(KEY.genAiFinishReasons, finishReasonsJson(report.finishReasons));
     if (times && times[3] > 0) span.int(KEY.httpStatus, times[3]);
     if (times && times[2] > 0) span.double(KEY.ttfb, round3(times[2] - times[1]));
     if (report.input !== null) span.string(KEY.genAiInputMessages, clip(report.input));
@@ -293,19 +373,20 @@ export class RequestTrace implements TraceIds {
     this.#sink.closed();
   }
 
-  /** The response is complete (or the client left): the server span closes; the trace is done. */
-  end(status: number, method: string, route: string, errorCode: string | null): void {
+  /**
+   * The response is complete (or the client left) at `endedAt` (performance.now(), the time the server's own
+   * latency figure ends at): the server span closes; the trace is done.
+   */
+  end(status: number, method: string, route: string, errorCode: string | null, endedAt: number): void {
     if (this.#ended) return;
     this.#ended = true;
     const span = this.#sink.open();
     if (!span) return;
-    span.open(this, this.#serverHi, this.#serverLo, this.#parentHi, this.#parentLo, SPAN_KIND_SERVER, epochOf(this.#receivedAt),
-      epochOf(performance.now()), method, route);
-    span.string(KEY.httpMethod, method);
-    span.string(KEY.httpRoute, route);
-    span.int(KEY.httpStatus, status);
-    span.string(KEY.urlPath, this.#path);
-    span.string(KEY.urlScheme, 'http');
+    const pathIsRoute = this.#path === route;
+    span.openBlock(this, this.#serverHi, this.#serverLo, this.#parentHi, this.#parentLo, epochOf(this.#receivedAt),
+      epochOf(endedAt), serverBlock(method, route, (pathIsRoute ? 1 : 0) | (status === 200 ? 2 : 0)));
+    if (status !== 200) span.int(KEY.httpStatus, status);
+    if (!pathIsRoute) span.string(KEY.urlPath, this.#path);
     span.string(KEY.requestId, this.#requestId);
     if (this.model) span.string(KEY.genAiRequestModel, this.model);
     const code = errorCode ? codeOf(errorCode) : null;

@@ -17,7 +17,7 @@ describe('tracing config', () => {
       headers: { 'X-Api-Key': 'env.COLLECTOR_KEY' }, metrics_enabled: true } }], { COLLECTOR_KEY: 'k1' });
     expect(cfg.tracing).toEqual({ protocol: 'http', endpoint: 'http://c:4318/v1/traces', headers: { 'x-api-key': 'k1' },
       resource: { 'service.name': 'gw' }, tlsCa: null, sampleRate: 1, propagateTraceparent: false, captureContent: false,
-      maxQueueSpans: 16_384, maxBatchSpans: 2048, exportTimeoutMs: 10_000, scheduleDelayMs: 1000 });
+      maxQueueSpans: 32_768, maxBatchSpans: 8192, exportTimeoutMs: 10_000, scheduleDelayMs: 1000 });
     // Bifrost's OTLP metrics push is not done here, and says so.
     expect(cfg.ignoredKeys).toContain('plugins.1.config.metrics_enabled');
     expect(cfg.plugins.map((p) => p.name)).toEqual(['metrics']);
