@@ -152,12 +152,12 @@ export const BATCH_OUTPUT_FILE_PREFIX = 'file-heimdall-out-';
 /**
  * create: the JSONL body to a batch (for a provider that stores the file: the batch create's JSON, naming it);
  * batch and cancel: one batch; list: the batches; results: the output JSONL. For a provider that stores OpenAI
- * batch files itself (capability `storesOpenAIBatchFiles`): upload: the JSONL to its storage, translated; file and
- * file-delete: one file; file-content: a file's content (an output file's translated to OpenAI's output lines);
+ * batch files itself (capability `storesOpenAIBatchFiles`): upload: the JSONL to its storage, translated; files-list:
+ * the batch files there; file and file-delete: one file; file-content: a file's content (an output file's translated to OpenAI's output lines);
  * counts: a finished batch's request counts, added to the batch (`batch`) read before.
  */
-export type OpenAIBatchStep = 'create' | 'batch' | 'cancel' | 'list' | 'results' | 'upload' | 'file' | 'file-delete' | 'file-content'
-  | 'counts';
+export type OpenAIBatchStep = 'create' | 'batch' | 'cancel' | 'list' | 'results' | 'upload' | 'files-list' | 'file' | 'file-delete'
+  | 'file-content' | 'counts';
 
 /** Response headers a files answer carries back to the client: S3's ETag, Google's upload session headers. */
 export const FILES_ANSWER_HEADERS: readonly string[] = Object.freeze(['etag', 'last-modified', 'content-length']);

@@ -185,7 +185,7 @@ function storedStep(operation: TranslatedOperation, prepared: PreparedCall, prov
     case 'batch-results':
       return { ...upstream, method: 'GET', translate: 'batch' };
     case 'files-list':
-      throw refuse(provider.name, 'listing files has no counterpart there (its files are objects in its storage)');
+      return { ...upstream, translate: 'files-list' };
     default: {
       const step = STEPS[operation]!;
       return { ...upstream, method: step === 'cancel' ? 'POST' : 'GET', translate: step };

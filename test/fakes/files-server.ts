@@ -527,12 +527,18 @@ const bedrock: Handler = (req, res, body, account, store, url) => {
   const [bucket, ...rest] = path.slice(1).split('/');
   const key = rest.join('/');
   if (req.method === 'GET' && !key && url.searchParams.get('list-type') === '2') {
+    // ListObjectsV2: keys in UTF-8 binary order, after `start-after`, at most `max-keys` (1000 by default).
     const prefix = url.searchParams.get('prefix') ?? '';
-    const contents = [...objects.values()].filter((object) => object.id.startsWith(`${bucket}/${prefix}`)).map((object) =>
-      `<Contents><Key>${object.id.slice(bucket.length + 1)}</Key><Size>${object.bytes.length}</Size><ETag>"${etag(object.bytes)}"</ETag></Contents>`);
+    const after = url.searchParams.get('start-after') ?? '';
+    const max = Number(url.searchParams.get('max-keys') ?? 1000);
+    const matching = [...objects.values()].filter((object) => object.id.startsWith(`${bucket}/${prefix}`) && object.id.slice(bucket.length + 1) > after)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const contents = matching.slice(0, max).map((object) => `<Contents><Key>${object.id.slice(bucket.length + 1)}</Key>`
+      + `<LastModified>${new Date(object.createdAt * 1000).toISOString()}</LastModified><ETag>"${etag(object.bytes)}"</ETag>`
+      + `<Size>${object.bytes.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`);
     res.writeHead(200, { 'content-type': 'application/xml' });
     return void res.end(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${bucket}</Name><Prefix>${prefix}</Prefix>`
-      + `<KeyCount>${contents.length}</KeyCount>${contents.join('')}</ListBucketResult>`);
+      + `<KeyCount>${contents.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${matching.length > max}</IsTruncated>${contents.join('')}</ListBucketResult>`);
   }
   if (!bucket || !key) return s3Error(res, 400, 'InvalidRequest', 'bucket and key are required');
   const objectId = `${bucket}/${decodeURIComponent(key)}`;

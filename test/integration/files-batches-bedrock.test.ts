@@ -169,8 +169,6 @@ describe("OpenAI batches on Bedrock's batch inference (the openai SDK)", () => {
     expect(expectEnvelope({ error: notJson.error }, 'invalid_request').message).toMatch(/line 1 of the batch file is not JSON/);
     const other = await apiError(upload(line('a', 'claude-haiku', 'x'), url, 'user_data'));
     expect(expectEnvelope({ error: other.error }, 'invalid_request').message).toMatch(/purpose 'batch'/);
-    const list = await apiError(client().files.list({}, { headers: { 'x-model-provider': 'bedrock' } }));
-    expect(expectEnvelope({ error: list.error }, 'invalid_request').message).toMatch(/listing files has no counterpart/);
     expect(fake.requests.length).toBe(before);
 
     const unknown = await apiError(client().batches.retrieve('arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/nope'));
@@ -178,6 +176,27 @@ describe("OpenAI batches on Bedrock's batch inference (the openai SDK)", () => {
     const foreign = await apiError(client().batches.create({ input_file_id: 's3://someone-else/in.jsonl', endpoint: '/v1/chat/completions',
       completion_window: '24h' }, { headers: { 'x-model-provider': 'bedrock' } }));
     expect(expectEnvelope({ error: foreign.error }, 'invalid_request').message).toMatch(/not uploaded through this gateway/);
+  });
+
+  it("lists the batch files of the first key's bucket, inputs and outputs, paged as OpenAI pages", async () => {
+    const own = await gatewayWith([bedrockKey(0, { buckets: [{ bucket_name: 'list-bucket', prefix: 'team' }], role_arn: ROLE })]);
+    const first = await upload(line('a', 'claude-haiku', 'one'), own);
+    const second = await upload(line('b', NOVA, 'two'), own);
+    const batch = await client(own).batches.create({ input_file_id: first.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    fake.finishJobs();
+    const output = (await client(own).batches.retrieve(batch.id)).output_file_id!;
+    const page = await client(own).files.list({}, { headers: { 'x-model-provider': 'bedrock' } });
+    expect(page.data.map((file) => [file.id, file.purpose]).sort()).toEqual([[first.id, 'batch'], [second.id, 'batch'], [output, 'batch_output']].sort());
+    const listed = fake.requests.at(-1)!;
+    expect([listed.method, service(listed), listed.url]).toEqual(['GET', 's3', '/list-bucket?list-type=2&prefix=team%2Fheimdall-batch-']);
+    expect(page.data.find((file) => file.id === first.id)).toMatchObject({ bytes: first.bytes, filename: 'my_batch.jsonl' });
+
+    const one = await client(own).files.list({ limit: 1 }, { headers: { 'x-model-provider': 'bedrock' } });
+    expect(one.data).toHaveLength(1);
+    expect(one.hasNextPage()).toBe(true);
+    const rest = await client(own).files.list({ after: one.data[0].id, limit: 10 }, { headers: { 'x-model-provider': 'bedrock' } });
+    expect(rest.data.map((file) => file.id).sort()).toEqual(page.data.map((file) => file.id).filter((id) => id !== one.data[0].id).sort());
+    expect(rest.hasNextPage()).toBe(false);
   });
 
   it('answers a 400 naming the missing setting and where it goes when the key has no batch bucket or role', async () => {

@@ -22,6 +22,8 @@ const KEY_CONFIG = 'bedrock_key_config';
 const BATCH_CONFIG = `${KEY_CONFIG}.batch_s3_config`;
 const INPUT_DIR = 'heimdall-batch-input';
 const OUTPUT_DIR = 'heimdall-batch-output';
+/** The key prefix both share, which a file list reads. */
+const LISTED = 'heimdall-batch-';
 /** Object key metadata: the file's OpenAI id, so that an upload's answer can name the object it wrote. */
 const FILE_ID_HEADER = 'x-amz-meta-heimdall-file-id';
 /** Model names that stand as one S3 key segment as they are (Bedrock ids, inference profiles, aliases). */
@@ -305,6 +307,19 @@ export function bedrockBatchCall(request: FilesRequest, target: CallTarget, deps
         body: Buffer.from(records(jsonl, family, deps)) }, target);
       return { ...call, headers: { ...call.headers, [FILE_ID_HEADER]: s3Uri(location) } };
     }
+    case 'files-list': {
+      // The batch files of the key's default bucket, inputs and outputs; OpenAI's `after` (a file id) is S3's
+      // `start-after` (its key), its `limit` S3's `max-keys`.
+      const settings = storage(target);
+      const params = new URLSearchParams(request.query);
+      const query = new URLSearchParams({ 'list-type': '2', prefix: `${settings.prefix}${LISTED}` });
+      const limit = Number(params.get('limit'));
+      if (Number.isInteger(limit) && limit > 0) query.set('max-keys', String(Math.min(limit, 1000)));
+      const after = params.get('after');
+      if (after) query.set('start-after', parseS3Uri(after, "the list's after").key);
+      return deps.filesCall({ ...request, method: 'GET', path: `/files/${encodeURIComponent(settings.bucket)}`, query: query.toString(),
+        contentType: null, body: null }, target);
+    }
     case 'file':
     case 'file-content':
     case 'counts': {
@@ -345,6 +360,25 @@ function fileObject(id: string, bytes: number, createdAt: number | null): Json {
     purpose: 'batch', status: 'processed', expires_at: null, status_details: null };
 }
 
+/** An XML element's text, unescaped (S3 escapes keys in its list). */
+const xmlText = (xml: string, name: string): string | null => {
+  const match = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
+  return match ? match[1].replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&') : null;
+};
+
+/** ListObjectsV2's answer as OpenAI's file list: the batch inputs and the outputs (`batch_output`), not the manifests. */
+function fileList(xml: string): Json {
+  const bucket = xmlText(xml, 'Name') ?? '';
+  const data: Json[] = [...xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)].map((match) => match[1]).flatMap((entry) => {
+    const key = xmlText(entry, 'Key') ?? '';
+    if (!key.endsWith('.jsonl') && !key.endsWith('.jsonl.out')) return [];
+    return [{ ...fileObject(`s3://${bucket}/${key}`, Number(xmlText(entry, 'Size') ?? 0), epoch(xmlText(entry, 'LastModified'))),
+      purpose: key.endsWith('.out') ? 'batch_output' : 'batch' }];
+  });
+  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null,
+    has_more: xmlText(xml, 'IsTruncated') === 'true' };
+}
+
 /** Each step's answer in OpenAI's shape. */
 export function bedrockBatchAnswer(request: FilesRequest, text: string, context: OpenAIBatchAnswerContext, deps: BedrockBatchDeps):
   { body: string; contentType: string } {
@@ -354,6 +388,8 @@ export function bedrockBatchAnswer(request: FilesRequest, text: string, context:
       const id = context.sentHeaders[FILE_ID_HEADER];
       return jsonAnswer({ ...fileObject(id, context.sentBytes, null), filename: request.fileName ?? baseName(id) });
     }
+    case 'files-list':
+      return jsonAnswer(fileList(text));
     case 'file': {
       const id = idIn(request.path, 'files');
       return jsonAnswer(fileObject(id, Buffer.byteLength(text), epoch(context.answerHeaders['last-modified'])));

@@ -88,6 +88,21 @@ describe("OpenAI batches on Bedrock's model invocation jobs", () => {
     expect(bedrock.openAIBatchAnswer!(request({ path: `/v1/files/${input}/content`, translate: 'file-content' }), output, context).body).toBe(output);
   });
 
+  it("lists a bucket's batch files from ListObjectsV2's XML, without the manifests", () => {
+    const xml = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><IsTruncated>true</IsTruncated>'
+      + '<Contents><Key>heimdall-batch-input/m/u-a&amp;b.jsonl</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><Size>12</Size></Contents>'
+      + '<Contents><Key>heimdall-batch-output/m/j/manifest.json.out</Key><Size>3</Size></Contents>'
+      + '<Contents><Key>heimdall-batch-output/m/j/u-a&amp;b.jsonl.out</Key><Size>7</Size></Contents></ListBucketResult>';
+    const list = JSON.parse(bedrock.openAIBatchAnswer!(request({ translate: 'files-list' }), xml, context).body) as Record<string, unknown>;
+    expect(list).toMatchObject({ object: 'list', has_more: true, first_id: 's3://b/heimdall-batch-input/m/u-a&b.jsonl', data: [
+      { id: 's3://b/heimdall-batch-input/m/u-a&b.jsonl', bytes: 12, created_at: 1767225600, purpose: 'batch' },
+      { id: 's3://b/heimdall-batch-output/m/j/u-a&b.jsonl.out', bytes: 7, purpose: 'batch_output' }] });
+    expect(list.data).toHaveLength(2);
+    const call = bedrock.openAIBatchCall!(request({ translate: 'files-list', query: 'limit=5&after=s3%3A%2F%2Fb%2Fp%2Fk.jsonl' }),
+      target({ buckets: [{ bucket_name: 'b', prefix: 'p' }] }));
+    expect(call.url).toBe('http://aws.test/b?list-type=2&prefix=p%2Fheimdall-batch-&max-keys=5&start-after=p%2Fk.jsonl');
+  });
+
   it("lists jobs in OpenAI's shape, and takes a finished job's counts from its manifest", () => {
     const list = JSON.parse(bedrock.openAIBatchAnswer!(request({ translate: 'list' }), JSON.stringify({ invocationJobSummaries: [job('InProgress')],
       nextToken: 't' }), context).body) as Record<string, unknown>;
