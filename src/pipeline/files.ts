@@ -405,8 +405,11 @@ class FilesCall implements JobHandlers {
     this.sink.end();
   }
 
-  onError(error: ErrorData): void {
+  onError(failure: ErrorData): void {
     this.#ticket = null;
+    // The worker knows the key by its settings only; the operator knows it by its name.
+    const error = failure.code === 'BATCH_CONFIG_MISSING'
+      ? { ...failure, message: `${failure.message} [key '${this.target.provider.keys[this.target.keyIndex]?.name ?? ''}']` } : failure;
     const level = error.code === 'UPSTREAM_NOT_FOUND' || error.code === 'UPSTREAM_BAD_REQUEST' ? 'debug' : 'warn';
     if (this.deps.logger.isLevelEnabled(level)) {
       this.deps.logger[level]({ requestId: this.request.requestId, code: error.code, provider: error.provider,

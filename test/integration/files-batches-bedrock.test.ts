@@ -204,14 +204,14 @@ describe("OpenAI batches on Bedrock's batch inference (the openai SDK)", () => {
     const noBucket = await apiError(upload(line('a', 'claude-haiku', 'x'), bare));
     expect(noBucket.status).toBe(400);
     expect(expectEnvelope({ error: noBucket.error }, 'batch_config_missing').message)
-      .toMatch(/bedrock_key_config\.batch_s3_config\.buckets is not set.*providers\.<bedrock>\.keys\[\]\.bedrock_key_config\.batch_s3_config/);
+      .toMatch(/^bedrock: bedrock_key_config\.batch_s3_config\.buckets is not set for the key.*providers\.<name>\.keys\[\]\.bedrock_key_config\.batch_s3_config.*\[key 'aws0'\]$/);
 
     const noRole = await gatewayWith([bedrockKey(1, { buckets: [{ bucket_name: 'role-less' }] })]);
     const input = await upload(line('a', 'claude-haiku', 'x'), noRole);
     expect(input.id).toMatch(/^s3:\/\/role-less\/heimdall-batch-input\//);
     const missingRole = await apiError(client(noRole).batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions',
       completion_window: '24h' }));
-    expect(expectEnvelope({ error: missingRole.error }, 'batch_config_missing').message).toMatch(/batch_s3_config\.role_arn is not set/);
+    expect(expectEnvelope({ error: missingRole.error }, 'batch_config_missing').message).toMatch(/batch_s3_config\.role_arn is not set.*\[key 'aws1'\]$/);
     // Bifrost's way: the role (and the output location) named by the batch itself.
     const named = await client(noRole).batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h',
       // @ts-expect-error Bifrost's extra fields.

@@ -50,8 +50,8 @@ interface Storage {
   roleArn: string | null;
 }
 
-const missing = (what: string): GatewayError => new GatewayError('BATCH_CONFIG_MISSING', `the key's ${BATCH_CONFIG}.${what} is not `
-  + `set: OpenAI's files and batches on Bedrock need it (providers.<bedrock>.keys[].${BATCH_CONFIG}: { buckets: [{ bucket_name, `
+const missing = (what: string): GatewayError => new GatewayError('BATCH_CONFIG_MISSING', `${BATCH_CONFIG}.${what} is not set for `
+  + `the key: OpenAI's files and batches on Bedrock need it (providers.<name>.keys[].${BATCH_CONFIG}: { buckets: [{ bucket_name, `
   + 'prefix }], role_arn }; see docs/files-and-batches.md)', { param: 'provider' });
 
 /** The key's batch bucket (the one marked `is_default`, else the first) and role. */
