@@ -133,9 +133,8 @@ export interface FilesRequest {
   translate?: OpenAIBatchStep;
   /** The batch's input file, as the gateway holds it, for the OpenAI batch object's `input_file_id`. */
   inputFileId?: string;
-  /** An upload's file name and purpose (translate `upload`). */
+  /** An upload's file name, as the client gave it (translate `upload`). */
   fileName?: string;
-  purpose?: string;
   /** The OpenAI batch object a `counts` step completes, as read by the step before. */
   batch?: string;
 }
@@ -152,9 +151,9 @@ export const BATCH_OUTPUT_FILE_PREFIX = 'file-heimdall-out-';
 /**
  * create: the JSONL body to a batch (for a provider that stores the file: the batch create's JSON, naming it);
  * batch and cancel: one batch; list: the batches; results: the output JSONL. For a provider that stores OpenAI
- * batch files itself (capability `storesOpenAIBatchFiles`): upload: the JSONL to its storage, translated; files-list:
- * the batch files there; file and file-delete: one file; file-content: a file's content (an output file's translated to OpenAI's output lines);
- * counts: a finished batch's request counts, added to the batch (`batch`) read before.
+ * batch files itself (capability `storesOpenAIBatchFiles`): upload: the JSONL to its storage, translated;
+ * files-list: the batch files there; file and file-delete: one file; file-content: a file's content (an output
+ * file's as OpenAI's output lines); counts: a finished batch's request counts, added to the `batch` read before.
  */
 export type OpenAIBatchStep = 'create' | 'batch' | 'cancel' | 'list' | 'results' | 'upload' | 'files-list' | 'file' | 'file-delete'
   | 'file-content' | 'counts';

@@ -104,7 +104,7 @@ export async function holdUpload(held: HeldFiles, provider: ProviderConfig, form
       + `${models.length}: ${models.join(', ')}; upload one file per model`, { param: 'file' });
   }
   return { provider: provider.name, model: models[0], upstream: { method: 'PUT', path: '/v1/files', query: '', contentType: 'application/jsonl',
-    body: Buffer.from(lines.join('\n') + '\n'), translate: 'upload', fileName: file.name || 'batch.jsonl', purpose: 'batch' } };
+    body: Buffer.from(lines.join('\n') + '\n'), translate: 'upload', fileName: file.name || 'batch.jsonl' } };
 }
 
 /** A call about a held file: answered by the gateway. */
