@@ -145,10 +145,27 @@ const keyIgnored = {
  * Per-key provider settings (endpoints, deployments, cloud credentials). Their strings may be `env.VAR`
  * references; the adapter that needs one reads and checks it, so here they are only objects.
  */
+const envOr = (check: (s: string) => boolean, message: string) =>
+  z.string().min(1).refine((s) => s.startsWith('env.') || check(s), message);
+/**
+ * Bifrost's `batch_s3_config` (its `buckets`), where OpenAI's files and batches on Bedrock live: uploads go to the
+ * bucket marked `is_default` (else the first), under its `prefix`; `role_arn`, Heimdall's, is the service role
+ * Bedrock's batch jobs run as (Bifrost takes it per call, as a batch's `role_arn`, which Heimdall also accepts).
+ */
+const batchS3Config = z.strictObject({
+  buckets: z.array(z.strictObject({
+    bucket_name: envOr((s) => /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s), 'an S3 bucket name: 3-63 of a-z 0-9 . -'),
+    prefix: z.string().optional(),
+    is_default: z.boolean().optional(),
+  })).min(1).refine((buckets) => buckets.filter((bucket) => bucket.is_default === true).length <= 1, 'at most one bucket with is_default'),
+  role_arn: envOr((s) => /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(s), 'an IAM role ARN: arn:aws:iam::{account}:role/{name}').optional(),
+});
+
 const keyProviderConfigs = {
   azure_key_config: looseObject.optional(),
   vertex_key_config: looseObject.optional(),
-  bedrock_key_config: looseObject.optional(),
+  // Its credentials and deployments are the adapter's to read; its batch settings are checked here, at boot.
+  bedrock_key_config: z.looseObject({ batch_s3_config: batchS3Config.optional() }).optional(),
   vllm_key_config: looseObject.optional(),
   replicate_key_config: looseObject.optional(),
   ollama_key_config: looseObject.optional(),

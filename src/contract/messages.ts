@@ -133,6 +133,10 @@ export interface FilesRequest {
   translate?: OpenAIBatchStep;
   /** The batch's input file, as the gateway holds it, for the OpenAI batch object's `input_file_id`. */
   inputFileId?: string;
+  /** An upload's file name, as the client gave it (translate `upload`). */
+  fileName?: string;
+  /** The OpenAI batch object a `counts` step completes, as read by the step before. */
+  batch?: string;
 }
 
 /** What a client learns of a streamed-through answer before its bytes: the upstream's status and content type. */
@@ -144,8 +148,15 @@ export interface StreamHead {
 /** The output file of a batch served through OpenAI's Batch API translated: this prefix, then the provider's batch id. */
 export const BATCH_OUTPUT_FILE_PREFIX = 'file-heimdall-out-';
 
-/** create: the JSONL body to a batch; batch and cancel: one batch; list: the batches; results: the output JSONL. */
-export type OpenAIBatchStep = 'create' | 'batch' | 'cancel' | 'list' | 'results';
+/**
+ * create: the JSONL body to a batch (for a provider that stores the file: the batch create's JSON, naming it);
+ * batch and cancel: one batch; list: the batches; results: the output JSONL. For a provider that stores OpenAI
+ * batch files itself (capability `storesOpenAIBatchFiles`): upload: the JSONL to its storage, translated;
+ * files-list: the batch files there; file and file-delete: one file; file-content: a file's content (an output
+ * file's as OpenAI's output lines); counts: a finished batch's request counts, added to the `batch` read before.
+ */
+export type OpenAIBatchStep = 'create' | 'batch' | 'cancel' | 'list' | 'results' | 'upload' | 'files-list' | 'file' | 'file-delete'
+  | 'file-content' | 'counts';
 
 /** Response headers a files answer carries back to the client: S3's ETag, Google's upload session headers. */
 export const FILES_ANSWER_HEADERS: readonly string[] = Object.freeze(['etag', 'last-modified', 'content-length']);

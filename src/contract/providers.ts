@@ -40,6 +40,9 @@ export interface Capabilities {
   /** OpenAI's Batch API through the provider's own batch API: `/v1/batches` for a batch input file the gateway
    * holds, each line translated (FilesRequest.translate). */
   readonly openAIBatches: boolean;
+  /** With `openAIBatches`: the provider keeps the batch input file itself (Bedrock: in the key's S3 bucket), written
+   * in its own batch format on upload, and a batch's output is a file there too; else the gateway holds the file. */
+  readonly storesOpenAIBatchFiles: boolean;
   /** Reranking documents against a query (`rerank` jobs), in the provider's own rerank API. */
   readonly rerank: boolean;
   /** Cohere's tokenizer API (`tokenize` jobs, `/cohere/v1/tokenize`). */
@@ -67,7 +70,7 @@ const GOOGLE_MEDIA: readonly MediaKind[] = Object.freeze(['speech', 'transcripti
 const IMAGES: readonly MediaKind[] = Object.freeze(['image_generation']);
 
 const ALL: Capabilities = Object.freeze({ chat: true, stream: true, tools: true, vision: true, embeddings: true, countTokens: false,
-  media: NO_MEDIA, listModels: false, responses: false, messages: false, invoke: false, files: null, openAIBatches: false, webSearch: false,
+  media: NO_MEDIA, listModels: false, responses: false, messages: false, invoke: false, files: null, openAIBatches: false, storesOpenAIBatchFiles: false, webSearch: false,
   rerank: false, tokenize: false });
 const CHAT_TOOLS_VISION: Capabilities = Object.freeze({ ...ALL, embeddings: false });
 const COUNTS_TOKENS: Capabilities = Object.freeze({ ...ALL, countTokens: true });
@@ -114,7 +117,8 @@ export const PROVIDER_FACTS: Readonly<Record<string, ProviderFacts>> = Object.fr
   // Keys authenticate with bedrock_key_config (SigV4) or a Bedrock API key: no single standard key variable.
   // Rerank: the Bedrock Agent Runtime's Rerank API (bedrock-agent-runtime.{region}), with the same credentials.
   // Images: Titan Image Generator and Stability's models through InvokeModel.
-  bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, invoke: true, files: 'bedrock', rerank: true }), { canBeBase: true }),
+  bedrock: facts(null, Object.freeze({ ...ALL, media: IMAGES, invoke: true, files: 'bedrock', openAIBatches: true, storesOpenAIBatchFiles: true,
+    rerank: true }), { canBeBase: true }),
   // Tools: `mock/tool-call` calls one (workers/providers/mock.ts); every other mock model ignores them.
   // Rerank: `mock/<anything>` scores each document by the query words it holds. Embeddings: a hashed bag of words, so
   // that texts sharing words are near (the response cache's semantic layer).

@@ -3,8 +3,10 @@
 // the batch, polls it and reads its output file with the `openai` SDK. The provider keeps no such file, so the
 // gateway holds it (held-files.ts); a batch created from it sends its lines to the provider's batch API, each chat
 // request in the provider's terms, and the batch, its list and its output come back in OpenAI's shapes
-// (FilesRequest.translate, which the provider's adapter writes and reads). What has no counterpart there (listing
-// or uploading other files) is a 400 that says so.
+// (FilesRequest.translate, which the provider's adapter writes and reads). A provider whose batches read a file of
+// its own (capability `storesOpenAIBatchFiles`: Bedrock's jobs read S3) gets the upload itself, to write in its batch
+// format, and serves the file's calls; a batch's results are then its output file. What has no counterpart there
+// (listing or uploading other files) is a 400 that says so.
 
 import { BATCH_OUTPUT_FILE_PREFIX, type OpenAIBatchStep } from '../contract/messages.js';
 import { PROVIDER_FACTS } from '../contract/providers.js';
@@ -68,15 +70,41 @@ const json = (status: number, body: unknown): PreparedCall =>
   ({ upstream: { method: 'GET', path: '', query: '', contentType: null, body: null },
     answerNow: { status, headers: {}, contentType: 'application/json', body: JSON.stringify(body) } });
 
-/** An upload for such a provider: a batch file, held; anything else has no counterpart. */
+/** Whether the provider keeps the batch file itself (Bedrock, in the key's S3 bucket) rather than the gateway. */
+const storesFiles = (provider: ProviderConfig): boolean => PROVIDER_FACTS[provider.adapter]?.capabilities.storesOpenAIBatchFiles === true;
+
+/** The batch file's lines, each model without the provider's `provider/` prefix (the provider knows it without). */
+function bareLines(text: string, provider: string): string[] {
+  const prefix = `${provider}/`;
+  return text.split('\n').filter((line) => line.trim() !== '').map((line) => {
+    const request = JSON.parse(line) as { body: { model: string } };
+    const bare = request.body.model.startsWith(prefix) ? request.body.model.slice(prefix.length) : request.body.model;
+    return JSON.stringify({ ...request, body: { ...request.body, model: bare } });
+  });
+}
+
+const modelOf = (line: string): string => (JSON.parse(line) as { body: { model: string } }).body.model;
+
+/**
+ * An upload for such a provider: a batch file, held, or for a provider that keeps it, sent there to be written in
+ * its own batch format (one model per batch there, so one model per file); anything else has no counterpart.
+ */
 export async function holdUpload(held: HeldFiles, provider: ProviderConfig, form: FormData): Promise<PreparedCall> {
   const file = form.get('file');
   if (form.get('purpose') !== 'batch' || !(file instanceof File)) {
-    throw refuse(provider.name, "upload batch input files (purpose 'batch'), which the gateway holds for it");
+    throw refuse(provider.name, `upload batch input files (purpose 'batch'), which ${storesFiles(provider) ? 'it keeps' : 'the gateway holds for it'}`);
   }
   const bytes = Buffer.from(await file.arrayBuffer());
   checkLines(bytes.toString('utf8'));
-  return json(200, heldFileObject(held.hold(provider.name, file.name || 'batch.jsonl', bytes)));
+  if (!storesFiles(provider)) return json(200, heldFileObject(held.hold(provider.name, file.name || 'batch.jsonl', bytes)));
+  const lines = bareLines(bytes.toString('utf8'), provider.name);
+  const models = [...new Set(lines.map(modelOf))];
+  if (models.length > 1) {
+    throw new GatewayError('INVALID_REQUEST', `provider '${provider.name}' runs one model per batch, and the batch file names `
+      + `${models.length}: ${models.join(', ')}; upload one file per model`, { param: 'file' });
+  }
+  return { provider: provider.name, model: models[0], upstream: { method: 'PUT', path: '/v1/files', query: '', contentType: 'application/jsonl',
+    body: Buffer.from(lines.join('\n') + '\n'), translate: 'upload', fileName: file.name || 'batch.jsonl' } };
 }
 
 /** A call about a held file: answered by the gateway. */
@@ -94,14 +122,8 @@ export function heldFileCall(held: HeldFiles, id: string, what: 'retrieve' | 'co
 
 /** A batch of a held file: its lines, models without the `provider/` prefix, to the provider's batch API. */
 export function heldBatchCall(file: HeldFile, model: string | null): PreparedCall {
-  const prefix = `${file.provider}/`;
-  const lines = file.bytes.toString('utf8').split('\n').filter((line) => line.trim() !== '').map((line) => {
-    const request = JSON.parse(line) as { body: { model: string } };
-    const bare = request.body.model.startsWith(prefix) ? request.body.model.slice(prefix.length) : request.body.model;
-    return JSON.stringify({ ...request, body: { ...request.body, model: bare } });
-  });
-  const first = (JSON.parse(lines[0]) as { body: { model: string } }).body.model;
-  return { provider: file.provider, model: model ?? first,
+  const lines = bareLines(file.bytes.toString('utf8'), file.provider);
+  return { provider: file.provider, model: model ?? modelOf(lines[0]),
     upstream: { method: 'POST', path: '/v1/batches', query: '', contentType: 'application/jsonl', body: Buffer.from(lines.join('\n')),
       translate: 'create', inputFileId: file.id } };
 }
@@ -126,6 +148,7 @@ export function translatedFor(operation: TranslatedOperation, held: HeldFiles, p
     }
     return undefined;
   }
+  if (storesFiles(provider)) return storedStep(operation, prepared, provider);
   const id = prepared.id ?? '';
   if (operation === 'batch-create') {
     if (upstream.translate === 'create') return undefined;
@@ -139,4 +162,54 @@ export function translatedFor(operation: TranslatedOperation, held: HeldFiles, p
   if (!step) throw refuse(provider.name, 'this files call has no counterpart there');
   return { ...upstream, method: step === 'cancel' ? 'POST' : 'GET', translate: step, ...(step === 'batch' || step === 'cancel'
     ? { inputFileId: held.inputOf(id) } : {}) };
+}
+
+/**
+ * The step for a provider that keeps the batch files: its files are its own (retrieved, read, deleted there), a
+ * batch names its input file, and a batch's results are its output file, read once the batch is read.
+ */
+function storedStep(operation: TranslatedOperation, prepared: PreparedCall, provider: ProviderConfig): Upstream | undefined {
+  const upstream = prepared.upstream;
+  switch (operation) {
+    case 'upload':
+      if (upstream.translate === 'upload') return undefined;
+      throw refuse(provider.name, 'upload batch input files naming the provider');
+    case 'batch-create': {
+      const input = prepared.refersTo ?? '';
+      return { ...upstream, translate: 'create', inputFileId: input };
+    }
+    case 'file':
+      return { ...upstream, translate: upstream.method === 'DELETE' ? 'file-delete' : 'file' };
+    case 'file-content':
+      return { ...upstream, translate: 'file-content' };
+    case 'batch-results':
+      return { ...upstream, method: 'GET', translate: 'batch' };
+    case 'files-list':
+      return { ...upstream, translate: 'files-list' };
+    default: {
+      const step = STEPS[operation]!;
+      return { ...upstream, method: step === 'cancel' ? 'POST' : 'GET', translate: step };
+    }
+  }
+}
+
+/**
+ * The call that reads a batch's results, once the batch (in OpenAI's shape) names its output file: the file's
+ * content, translated for a provider that keeps it, else as OpenAI serves it.
+ */
+export function resultsCall(output: string, provider: ProviderConfig): Upstream {
+  const call: Upstream = { method: 'GET', path: `/v1/files/${encodeURIComponent(output)}/content`, query: '', contentType: null, body: null };
+  return servesTranslated(provider) && storesFiles(provider) ? { ...call, translate: 'file-content' } : call;
+}
+
+/**
+ * For a provider that keeps the batch files, a finished batch's request counts are in a file beside its output
+ * (Bedrock's manifest): the call that reads them into the batch, or null when there is nothing to read.
+ */
+export function countsCall(batch: unknown, provider: ProviderConfig): Upstream | null {
+  if (!servesTranslated(provider) || !storesFiles(provider) || !isJsonObject(batch)) return null;
+  const output = batch.output_file_id;
+  if (typeof output !== 'string' || output === '') return null;
+  return { method: 'GET', path: `/v1/files/${encodeURIComponent(output)}/content`, query: '', contentType: null, body: null, translate: 'counts',
+    batch: JSON.stringify(batch) };
 }

@@ -11,7 +11,7 @@ import type { ProviderConfig } from '../config/types.js';
 import { PROVIDER_FACTS, type FilesApi } from '../contract/providers.js';
 import { HeldFiles } from '../pipeline/held-files.js';
 import {
-  heldBatchCall, heldFileCall, holdUpload, namedProvider, servesTranslated, translatedFor, type TranslatedOperation,
+  countsCall, heldBatchCall, heldFileCall, holdUpload, namedProvider, resultsCall, servesTranslated, translatedFor, type TranslatedOperation,
 } from './files-openai-translated.js';
 import { GatewayError, openAIErrorBody } from '../errors/gateway-error.js';
 import { hasApiVersion } from './azure.js';
@@ -116,14 +116,15 @@ function operations(prefix: string, ctx: Context): FilesOperation[] {
     { method: 'get', path: `${prefix}/batches`, readBody: false, lists: true, prepare: (request) => get('/v1/batches', request.query), learn: batchFiles,
       forTarget: translated('batches-list') },
     { method: 'get', path: `${prefix}/batches/:id`, label: `${prefix}/batches/{id}`, readBody: false, forTarget: translated('batch'),
-      prepare: (request) => get(`/v1/batches/${encodeURIComponent(batchId(request))}`, request.query, batchId(request)), learn: batchFiles },
+      prepare: (request) => get(`/v1/batches/${encodeURIComponent(batchId(request))}`, request.query, batchId(request)), learn: batchFiles,
+      followUp: countsCall },
     { method: 'post', path: `${prefix}/batches/:id/cancel`, label: `${prefix}/batches/{id}/cancel`, readBody: true, forTarget: translated('batch-cancel'),
       prepare: (request) => ({ id: batchId(request), upstream: { method: 'POST', path: `/v1/batches/${encodeURIComponent(batchId(request))}/cancel`,
         query: '', contentType: null, body: null } }) },
     // Bifrost's: the batch's results, which OpenAI keeps in the batch's output file.
     { method: 'get', path: `${prefix}/batches/:id/results`, label: `${prefix}/batches/{id}/results`, readBody: false, forTarget: translated('batch-results'),
       prepare: (request) => get(`/v1/batches/${encodeURIComponent(batchId(request))}`, '', batchId(request)),
-      followUp: (json) => {
+      followUp: (json, provider) => {
         // Not JSON: the results themselves, from a provider whose batch API answers them at once.
         if (json === undefined) return null;
         const output = isJsonObject(json) ? json.output_file_id : undefined;
@@ -131,7 +132,7 @@ function operations(prefix: string, ctx: Context): FilesOperation[] {
           const status = isJsonObject(json) && typeof json.status === 'string' ? json.status : 'unknown';
           throw new GatewayError('INVALID_REQUEST', `the batch has no results yet (status '${status}'); ask again once it is completed`);
         }
-        return { method: 'GET', path: `/v1/files/${encodeURIComponent(output)}/content`, query: '', contentType: null, body: null };
+        return resultsCall(output, provider);
       } },
   ];
 }
@@ -151,7 +152,6 @@ function withAzure(operation: FilesOperation, deps: FilesDeps): FilesOperation {
 
 /** Where a provider with a files or batches API of its own, which these routes do not translate to, serves it. */
 const OWN_ROUTES: Readonly<Partial<Record<FilesApi, string>>> = {
-  bedrock: "its batch inference reads and writes S3: use /bedrock/model-invocation-job with the S3-like /bedrock/files routes",
   vertex: 'its batch prediction reads and writes Cloud Storage or BigQuery: use /genai/v1/projects/{project}/locations/{location}/batchPredictionJobs',
 };
 

@@ -22,6 +22,7 @@ export const ERROR_CODES = Object.freeze({
   INVALID_REQUEST: spec(400, 'invalid_request_error', false, false, 'debug', 'A field is missing or has the wrong type.'),
   BODY_TOO_LARGE: spec(413, 'invalid_request_error', false, false, 'info', 'The body is over client.max_request_body_size_mb (or a smaller large_payload_optimization.max_payload_bytes).'),
   RESOURCE_NOT_FOUND: spec(404, 'invalid_request_error', false, false, 'debug', 'No file or batch with that id is known to the gateway, and the call names no provider.'),
+  BATCH_CONFIG_MISSING: spec(400, 'invalid_request_error', false, false, 'info', "The key chosen for a files or batches call lacks a setting the provider needs for it (Bedrock: bedrock_key_config.batch_s3_config's bucket or role)."),
   UNKNOWN_ROUTE: spec(404, 'invalid_request_error', false, false, 'debug', 'No such path.'),
   METHOD_NOT_ALLOWED: spec(405, 'invalid_request_error', false, false, 'debug', 'The path exists but not for this method.'),
   UNKNOWN_PROVIDER: spec(404, 'invalid_request_error', false, false, 'debug', 'The provider in provider/model is not configured.'),

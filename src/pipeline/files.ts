@@ -96,8 +96,8 @@ export interface FilesOperation {
   /** The ids the answer creates, lists or deletes; `json` is the answer's JSON, undefined when it has none (S3's). */
   learn?(json: unknown, prepared: PreparedCall): Learned;
   /** A second call the answer asks for, on the same key (a batch's output file); null: answer this one; a GatewayError
-   * when the answer cannot give what the client asked for. */
-  followUp?(json: unknown): PreparedCall['upstream'] | null;
+   * when the answer cannot give what the client asked for. `provider` is the one that answered. */
+  followUp?(json: unknown, provider: ProviderConfig): PreparedCall['upstream'] | null;
   /** The answer as the client gets it, when it is not the provider's as it came (a URL that must point back here). */
   answer?(provider: ProviderAnswer, request: IncomingRequest): ProviderAnswer;
 }
@@ -355,7 +355,7 @@ class FilesCall implements JobHandlers {
     if (this.operation.learn) this.#learn(this.operation.learn(json, prepared));
     let next: PreparedCall['upstream'] | null = null;
     try {
-      next = !this.#followed && this.operation.followUp ? this.operation.followUp(json) : null;
+      next = !this.#followed && this.operation.followUp ? this.operation.followUp(json, this.target.provider) : null;
     } catch (error) {
       this.fail(this.sink, toErrorData(error));
       return;
@@ -405,8 +405,11 @@ class FilesCall implements JobHandlers {
     this.sink.end();
   }
 
-  onError(error: ErrorData): void {
+  onError(failure: ErrorData): void {
     this.#ticket = null;
+    // The worker knows the key by its settings only; the operator knows it by its name.
+    const error = failure.code === 'BATCH_CONFIG_MISSING'
+      ? { ...failure, message: `${failure.message} [key '${this.target.provider.keys[this.target.keyIndex]?.name ?? ''}']` } : failure;
     const level = error.code === 'UPSTREAM_NOT_FOUND' || error.code === 'UPSTREAM_BAD_REQUEST' ? 'debug' : 'warn';
     if (this.deps.logger.isLevelEnabled(level)) {
       this.deps.logger[level]({ requestId: this.request.requestId, code: error.code, provider: error.provider,
@@ -419,8 +422,8 @@ class FilesCall implements JobHandlers {
       this.sink.breakOff();
       return;
     }
-    // The provider no longer knows the id: neither does the gateway.
-    if (error.code === 'UPSTREAM_NOT_FOUND' && this.#prepared?.id) this.deps.owners.delete(this.#prepared.id);
+    // The provider no longer knows the id: neither does the gateway. (A follow-up's 404 is about another object.)
+    if (error.code === 'UPSTREAM_NOT_FOUND' && this.#prepared?.id && !this.#followed) this.deps.owners.delete(this.#prepared.id);
     this.fail(this.sink, error);
   }
 

@@ -38,6 +38,8 @@ export interface FakeFiles extends WaitableFakeServerApi<FilesRecordedRequest, o
   filesOf(account: string): StoredFile[];
   /** The account that holds a file, batch or S3 object by its id (a batch job by its id or ARN); null: none. */
   ownerOf(id: string): string | null;
+  /** Bedrock: runs every submitted model invocation job to its end now, as Bedrock would in its own time. */
+  finishJobs(): void;
 }
 
 const id = (prefix: string) => `${prefix}${randomBytes(8).toString('hex')}`;
@@ -474,11 +476,23 @@ const s3Error = (res: ServerResponse, status: number, code: string, message: str
   res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
 };
 
+/** The SigV4 signing name a request was signed for (`Credential=AKID/date/region/service/aws4_request`), or null. */
+const signedFor = (headers: IncomingHttpHeaders) => /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(headers.authorization ?? '')?.[1] ?? null;
+
+const CONTROL_PLANE = /^\/model-invocation-job/;
+
 const bedrock: Handler = (req, res, body, account, store, url) => {
   const objects = store.filesOf(account);
   const jobs = store.batchesOf(account);
   const path = url.pathname;
   let match: RegExpExecArray | null;
+  // One host serves both here (a configured base_url); AWS's two services take only requests signed for them.
+  const service = signedFor(req.headers);
+  const wanted = CONTROL_PLANE.test(path) ? 'bedrock' : 's3';
+  if (service !== null && service !== wanted) {
+    if (wanted === 'bedrock') return awsError(res, 403, 'InvalidSignatureException', `Credential should be scoped to correct service: '${wanted}'.`);
+    return s3Error(res, 403, 'SignatureDoesNotMatch', `The request signature is for service '${service}', not 's3'`);
+  }
   if (req.method === 'POST' && path === '/model-invocation-job') {
     const request = JSON.parse(body.toString()) as Json & { inputDataConfig?: { s3InputDataConfig?: { s3Uri?: string } } };
     const input = request.inputDataConfig?.s3InputDataConfig?.s3Uri ?? '';
@@ -489,11 +503,15 @@ const bedrock: Handler = (req, res, body, account, store, url) => {
     const jobArn = `arn:aws:bedrock:us-east-1:123456789012:model-invocation-job/${jobId}`;
     jobs.set(jobId, { jobArn, jobName: request.jobName, modelId: request.modelId, roleArn: request.roleArn, status: 'Submitted',
       submitTime: new Date().toISOString(), lastModifiedTime: new Date().toISOString(), inputDataConfig: request.inputDataConfig,
-      outputDataConfig: request.outputDataConfig });
+      outputDataConfig: request.outputDataConfig, ...(request.timeoutDurationInHours === undefined ? {} : { timeoutDurationInHours: request.timeoutDurationInHours }),
+      jobExpirationTime: new Date(Date.now() + 24 * 3600_000).toISOString() });
     return send(res, 200, { jobArn });
   }
   if (req.method === 'GET' && path === '/model-invocation-jobs') {
-    return send(res, 200, { invocationJobSummaries: [...jobs.values()] });
+    const all = [...jobs.values()];
+    if (url.searchParams.get('sortOrder') === 'Descending') all.reverse();
+    const max = Number(url.searchParams.get('maxResults') ?? all.length);
+    return send(res, 200, { invocationJobSummaries: all.slice(0, max), ...(all.length > max ? { nextToken: 'more' } : {}) });
   }
   if ((match = /^\/model-invocation-job\/([^/]+)(\/stop)?$/.exec(path))) {
     const identifier = decodeURIComponent(match[1]);
@@ -509,12 +527,18 @@ const bedrock: Handler = (req, res, body, account, store, url) => {
   const [bucket, ...rest] = path.slice(1).split('/');
   const key = rest.join('/');
   if (req.method === 'GET' && !key && url.searchParams.get('list-type') === '2') {
+    // ListObjectsV2: keys in UTF-8 binary order, after `start-after`, at most `max-keys` (1000 by default).
     const prefix = url.searchParams.get('prefix') ?? '';
-    const contents = [...objects.values()].filter((object) => object.id.startsWith(`${bucket}/${prefix}`)).map((object) =>
-      `<Contents><Key>${object.id.slice(bucket.length + 1)}</Key><Size>${object.bytes.length}</Size><ETag>"${etag(object.bytes)}"</ETag></Contents>`);
+    const after = url.searchParams.get('start-after') ?? '';
+    const max = Number(url.searchParams.get('max-keys') ?? 1000);
+    const matching = [...objects.values()].filter((object) => object.id.startsWith(`${bucket}/${prefix}`) && object.id.slice(bucket.length + 1) > after)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const contents = matching.slice(0, max).map((object) => `<Contents><Key>${object.id.slice(bucket.length + 1)}</Key>`
+      + `<LastModified>${new Date(object.createdAt * 1000).toISOString()}</LastModified><ETag>"${etag(object.bytes)}"</ETag>`
+      + `<Size>${object.bytes.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`);
     res.writeHead(200, { 'content-type': 'application/xml' });
     return void res.end(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${bucket}</Name><Prefix>${prefix}</Prefix>`
-      + `<KeyCount>${contents.length}</KeyCount>${contents.join('')}</ListBucketResult>`);
+      + `<KeyCount>${contents.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${matching.length > max}</IsTruncated>${contents.join('')}</ListBucketResult>`);
   }
   if (!bucket || !key) return s3Error(res, 400, 'InvalidRequest', 'bucket and key are required');
   const objectId = `${bucket}/${decodeURIComponent(key)}`;
@@ -531,9 +555,76 @@ const bedrock: Handler = (req, res, body, account, store, url) => {
     res.writeHead(204);
     return void res.end();
   }
-  res.writeHead(200, { 'content-type': object.mimeType, etag: `"${etag(object.bytes)}"` });
+  res.writeHead(200, { 'content-type': object.mimeType, etag: `"${etag(object.bytes)}"`, 'last-modified': new Date(object.createdAt * 1000).toUTCString() });
   res.end(object.bytes);
 };
+
+/** The last user turn's text of an InvokeModel body of either family (Anthropic's or Nova's messages). */
+function lastUserText(input: Json): string {
+  const messages = Array.isArray(input.messages) ? input.messages as Json[] : [];
+  const content = messages.findLast((message) => message.role === 'user')?.content;
+  if (typeof content === 'string') return content;
+  return Array.isArray(content) ? (content as Json[]).map((block) => (typeof block.text === 'string' ? block.text : '')).join('') : '';
+}
+
+/** Why Bedrock would refuse a record's modelInput for the job's model, as InvokeModel's validation says it; null: none. */
+function invalidInput(modelId: string, input: Json): string | null {
+  if (/anthropic\.claude/.test(modelId)) {
+    if (input.anthropic_version !== 'bedrock-2023-05-31') return 'anthropic_version: bedrock-2023-05-31 is required';
+    if (typeof input.max_tokens !== 'number') return 'max_tokens: required';
+    const extraneous = Object.keys(input).filter((name) => !['anthropic_version', 'anthropic_beta', 'max_tokens', 'messages', 'system', 'temperature', 'top_p',
+      'top_k', 'stop_sequences', 'tools', 'tool_choice', 'thinking'].includes(name));
+    if (extraneous.length > 0) return `extraneous key [${extraneous[0]}] is not permitted`;
+  } else if (/amazon\.nova/.test(modelId)) {
+    if (input.schemaVersion !== 'messages-v1') return 'schemaVersion: messages-v1 is required';
+    const config = (input.inferenceConfig ?? {}) as Json;
+    const unknown = Object.keys(config).filter((name) => !['max_new_tokens', 'temperature', 'top_p', 'top_k', 'stopSequences'].includes(name));
+    if (unknown.length > 0) return `inferenceConfig.${unknown[0]} is not a valid field`;
+  } else {
+    return `the fake runs no batches for ${modelId}`;
+  }
+  return Array.isArray(input.messages) && input.messages.length > 0 ? null : 'messages: required';
+}
+
+/** A record's output, as the model's InvokeModel answers: a user turn saying "please fail" makes it fail. */
+function recordOutput(modelId: string, input: Json): Json {
+  const text = lastUserText(input);
+  const invalid = invalidInput(modelId, input);
+  if (invalid) return { error: { errorCode: 400, errorMessage: `Malformed input request: ${invalid}` } };
+  if (text.includes('please fail')) return { error: { errorCode: 500, errorMessage: 'ModelErrorException: the model failed' } };
+  if (/anthropic\.claude/.test(modelId)) {
+    return { modelOutput: { id: `msg_bdrk_${randomBytes(6).toString('hex')}`, type: 'message', role: 'assistant', model: 'claude-3-haiku-20240307',
+      content: [{ type: 'text', text: `batched: ${text}` }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 11, output_tokens: 4 } } };
+  }
+  return { modelOutput: { output: { message: { role: 'assistant', content: [{ text: `batched: ${text}` }] } }, stopReason: 'end_turn',
+    usage: { inputTokens: 9, outputTokens: 4, totalTokens: 13 } } };
+}
+
+/**
+ * Runs a job as Bedrock does: each record of its input object through the model, the outputs written to
+ * `{output uri}/{job id}/{input name}.out` with a `manifest.json.out` of the counts beside it.
+ */
+function runJob(job: Json, objects: Map<string, StoredFile>): void {
+  const input = ((job.inputDataConfig as Json).s3InputDataConfig as Json).s3Uri as string;
+  const output = ((job.outputDataConfig as Json).s3OutputDataConfig as Json).s3Uri as string;
+  const source = objects.get(input.slice('s3://'.length));
+  const jobId = String(job.jobArn).slice(String(job.jobArn).lastIndexOf('/') + 1);
+  const dir = `${output.slice('s3://'.length).replace(/\/?$/, '/')}${jobId}/`;
+  const lines = (source?.bytes.toString('utf8') ?? '').split('\n').filter((line) => line.trim() !== '');
+  const results = lines.map((line) => {
+    const record = JSON.parse(line) as Json;
+    return { recordId: record.recordId, modelInput: record.modelInput, ...recordOutput(String(job.modelId), (record.modelInput ?? {}) as Json) };
+  });
+  const failed = results.filter((result) => 'error' in result).length;
+  const put = (id: string, text: string) => objects.set(id, { id, name: id.slice(id.indexOf('/') + 1), mimeType: 'binary/octet-stream',
+    bytes: Buffer.from(text), purpose: '', createdAt: now() });
+  put(`${dir}${input.slice(input.lastIndexOf('/') + 1)}.out`, results.map((result) => JSON.stringify(result)).join('\n') + '\n');
+  put(`${dir}manifest.json.out`, JSON.stringify({ totalRecordCount: results.length, processedRecordCount: results.length,
+    successRecordCount: results.length - failed, errorRecordCount: failed, inputTokenCount: 11 * results.length, outputTokenCount: 4 * results.length }));
+  Object.assign(job, { status: !source ? 'Failed' : failed === 0 ? 'Completed' : failed === results.length ? 'Failed' : 'PartiallyCompleted',
+    endTime: new Date().toISOString(), lastModifiedTime: new Date().toISOString(),
+    ...(!source ? { message: `The input ${input} does not exist` } : failed > 0 ? { message: `${failed} of ${results.length} records failed` } : {}) });
+}
 
 const etag = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 
@@ -568,6 +659,11 @@ export async function startFakeFiles(wire: FilesWire): Promise<FakeFiles> {
         if (batches.has(wanted) || [...batches.values()].some((batch) => batch.jobArn === wanted)) return account;
       }
       return null;
+    },
+    finishJobs: () => {
+      for (const [account, jobs] of store.batches) {
+        for (const job of jobs.values()) if (['Submitted', 'Validating', 'Scheduled', 'InProgress'].includes(String(job.status))) runJob(job, store.filesOf(account));
+      }
     },
   };
 }

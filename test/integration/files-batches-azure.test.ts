@@ -4,12 +4,10 @@
 // or whose endpoint keeps OpenAI's /v1, and keeps each key's files apart, as Azure does.
 
 import OpenAI, { AzureOpenAI, toFile } from 'openai';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../dist/src/config/load.js';
-import { startGateway, type Gateway } from '../../dist/src/gateway.js';
+import type { Gateway } from '../../dist/src/gateway.js';
 import { startFakeFiles, type FakeFiles } from '../fakes/files-server.js';
-import { apiError, expectEnvelope } from './harness.js';
+import { apiError, expectEnvelope, startGatewayFromRaw } from './harness.js';
 
 const KEYS = ['az-one', 'az-two'];
 const API_VERSION = '2025-03-01-preview';
@@ -19,15 +17,9 @@ let fake: FakeFiles;
 
 beforeAll(async () => {
   fake = await startFakeFiles('azure');
-  const config = await loadConfig({
-    raw: { providers: { azure: { keys: KEYS.map((value, i) => ({ name: `k${i}`, value, models: ['*'], weight: 1,
+  ({ gateway, url } = await startGatewayFromRaw({ providers: { azure: { keys: KEYS.map((value, i) => ({ name: `k${i}`, value, models: ['*'], weight: 1,
       azure_key_config: { endpoint: fake.url, api_version: API_VERSION, deployments: { 'gpt-4o-mini': 'gpt-4o-mini-batch', 'gpt-4o': 'gpt-4o-batch' } } })),
-    network_config: { default_request_timeout_in_seconds: 30 } } } },
-    env: {},
-    overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
-  });
-  gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
-  url = `http://127.0.0.1:${gateway.port}`;
+    network_config: { default_request_timeout_in_seconds: 30 } } } }));
 });
 
 afterAll(async () => {

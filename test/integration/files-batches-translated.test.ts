@@ -4,12 +4,10 @@
 // own requests, and the batch and its output come back in OpenAI's shapes, each call with the key that made the batch.
 
 import OpenAI, { toFile } from 'openai';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../dist/src/config/load.js';
-import { startGateway, type Gateway } from '../../dist/src/gateway.js';
+import type { Gateway } from '../../dist/src/gateway.js';
 import { startFakeFiles, type FakeFiles } from '../fakes/files-server.js';
-import { apiError, expectEnvelope } from './harness.js';
+import { apiError, expectEnvelope, startGatewayFromRaw } from './harness.js';
 
 const KEYS = ['ant-one', 'ant-two'];
 let gateway: Gateway;
@@ -20,15 +18,9 @@ let gemini: FakeFiles;
 beforeAll(async () => {
   fake = await startFakeFiles('anthropic');
   gemini = await startFakeFiles('gemini');
-  const config = await loadConfig({
-    raw: { providers: { anthropic: { keys: KEYS.map((value, i) => ({ name: `k${i}`, value, models: ['*'], weight: 1 })),
+  ({ gateway, url } = await startGatewayFromRaw({ providers: { anthropic: { keys: KEYS.map((value, i) => ({ name: `k${i}`, value, models: ['*'], weight: 1 })),
       network_config: { base_url: fake.url, default_request_timeout_in_seconds: 30 } },
-    gemini: { keys: [{ name: 'g', value: 'goog-key', models: ['*'], weight: 1 }], network_config: { base_url: gemini.url, default_request_timeout_in_seconds: 30 } } } },
-    env: {},
-    overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
-  });
-  gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
-  url = `http://127.0.0.1:${gateway.port}`;
+    gemini: { keys: [{ name: 'g', value: 'goog-key', models: ['*'], weight: 1 }], network_config: { base_url: gemini.url, default_request_timeout_in_seconds: 30 } } } }));
 });
 
 afterAll(async () => {

@@ -5,13 +5,12 @@
 // service account's tokens.
 
 import { ApiError, GoogleGenAI, JobState } from '@google/genai';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../dist/src/config/load.js';
-import { startGateway, type Gateway } from '../../dist/src/gateway.js';
+import type { Gateway } from '../../dist/src/gateway.js';
 import { startFakeFiles, VERTEX_FAKE_PROJECT_NUMBER, type FakeFiles } from '../fakes/files-server.js';
 import { startFakeVertex, VERTEX_PROJECT, VERTEX_REGION, type FakeVertex } from '../fakes/vertex-server.js';
 import { rejectionOf } from '../rejection.js';
+import { startGatewayFromRaw } from './harness.js';
 
 let gateway: Gateway;
 let url: string;
@@ -21,14 +20,8 @@ let vertex: FakeVertex;
 beforeAll(async () => {
   jobs = await startFakeFiles('vertex');
   vertex = await startFakeVertex();
-  const config = await loadConfig({
-    raw: { providers: { vertex: { keys: [{ value: 'service-account', models: ['*'], weight: 1, vertex_key_config: vertex.keyConfig() }],
-      network_config: { base_url: jobs.url, default_request_timeout_in_seconds: 30 } } } },
-    env: {},
-    overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
-  });
-  gateway = await startGateway(config, { logger: pino({ level: 'silent' }) });
-  url = `http://127.0.0.1:${gateway.port}`;
+  ({ gateway, url } = await startGatewayFromRaw({ providers: { vertex: { keys: [{ value: 'service-account', models: ['*'], weight: 1, vertex_key_config: vertex.keyConfig() }],
+      network_config: { base_url: jobs.url, default_request_timeout_in_seconds: 30 } } } }));
 });
 
 afterAll(async () => {

@@ -81,6 +81,13 @@ export function startOpenAIAndMock(): Promise<Harness> {
   });
 }
 
+/** The real gateway on 127.0.0.1, port 0, silent, from a config.json as an object (no environment variables). */
+export async function startGatewayFromRaw(raw: Record<string, unknown>): Promise<{ gateway: Gateway; url: string }> {
+  const loaded = await loadConfig({ raw, env: {}, overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' } });
+  const gateway = await startGateway(loaded, { logger: pino({ level: 'silent' }) });
+  return { gateway, url: `http://127.0.0.1:${gateway.port}` };
+}
+
 /**
  * Starts the gateway on port 0 in front of an already started fake, with `config(fake.url)` as its config.json.
  * The returned harness owns the fake: it is closed if the gateway fails to start, and by `close()`.
@@ -88,18 +95,13 @@ export function startOpenAIAndMock(): Promise<Harness> {
 export async function startGatewayWith<F extends FakeUpstream>(fake: F,
   config: (fakeUrl: string) => Record<string, unknown>): Promise<Harness<F>> {
   let gateway: Gateway;
+  let url: string;
   try {
-    const loaded = await loadConfig({
-      raw: config(fake.url),
-      env: {},
-      overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
-    });
-    gateway = await startGateway(loaded, { logger: pino({ level: 'silent' }) });
+    ({ gateway, url } = await startGatewayFromRaw(config(fake.url)));
   } catch (error) {
     await fake.close();
     throw error;
   }
-  const url = `http://127.0.0.1:${gateway.port}`;
   return {
     gateway,
     fake,

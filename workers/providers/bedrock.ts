@@ -25,6 +25,7 @@ import { usageData, type FilesRequest, type JobData, type UsageData } from '../.
 import { forwardFilesCall } from './files-forward.js';
 import { awsKeyAuth } from '../upstream/auth/aws-sigv4.js';
 import { joinUrl } from '../upstream/url.js';
+import { bedrockBatchAnswer, bedrockBatchCall, type BedrockBatchDeps } from './bedrock-batches.js';
 import { exceptionStep, invokeAnswer, invokeCall, invokeEvent } from './bedrock-invoke.js';
 import { bedrockModelArn, bedrockRerankAnswer, bedrockRerankBody } from './bedrock-rerank.js';
 import type { CallTarget, ChatAnswer, HttpAdapter, StreamEvent, StreamState, StreamStep, UpstreamCall } from './types.js';
@@ -749,6 +750,8 @@ export const bedrock: HttpAdapter = {
   imageGenerationCall,
   mediaAnswer,
   filesCall,
+  openAIBatchCall: (request, target) => bedrockBatchCall(request, target, BATCH_DEPS),
+  openAIBatchAnswer: (request, text, context) => bedrockBatchAnswer(request, text, context, BATCH_DEPS),
 };
 
 /**
@@ -770,3 +773,11 @@ function filesCall(request: FilesRequest, target: CallTarget): UpstreamCall {
   }
   return forwardFilesCall(target.baseUrl ?? `https://bedrock.${region()}.amazonaws.com`, request);
 }
+
+/** What OpenAI's batches on Bedrock (bedrock-batches.ts) take from this adapter. */
+const BATCH_DEPS: BedrockBatchDeps = {
+  deployments: (target) => keySettings(target).deployments,
+  filesCall,
+  converseRequest: converseBody,
+  converseAnswer: (text, model) => chatAnswer(text, { model } as JobData).body,
+};

@@ -28,6 +28,13 @@ export interface StreamEvent {
   data: string;
 }
 
+/** What a translated files answer may need of its call: the headers and byte count sent, and the answer's FILES_ANSWER_HEADERS. */
+export interface OpenAIBatchAnswerContext {
+  readonly sentHeaders: Readonly<Record<string, string>>;
+  readonly sentBytes: number;
+  readonly answerHeaders: Readonly<Record<string, string>>;
+}
+
 /** Where and with what a call goes: the configured base URL (or null) and the chosen key. */
 export interface CallTarget {
   readonly baseUrl: string | null;
@@ -137,7 +144,7 @@ export interface HttpAdapter {
   /** A step of OpenAI's Batch API through the provider's own (capability `openAIBatches`, FilesRequest.translate),
    * and its answer in OpenAI's shape. */
   openAIBatchCall?(request: FilesRequest, target: CallTarget): UpstreamCall;
-  openAIBatchAnswer?(request: FilesRequest, text: string): { body: string; contentType: string };
+  openAIBatchAnswer?(request: FilesRequest, text: string, context: OpenAIBatchAnswerContext): { body: string; contentType: string };
   /** A `rerank` job (capability `rerank`): its RerankRequest body as a call to the provider's rerank API, and that
    * API's answer as a RerankAnswer. */
   rerankCall?(job: JobData, target: CallTarget): UpstreamCall;

@@ -11,6 +11,7 @@ import type { AbortReason, Job } from '../job.js';
 import { FILES_ANSWER_HEADERS, isMediaKind, type FilesRequest } from '../../src/contract/messages.js';
 import { answerFor, callFor, mediaAnswer, streamEventFor, type AuthStyle, type ChatAnswer, type HttpAdapter, type KeyInit, type MediaAnswer, type StreamEvent,
   type StreamState, type StreamStep, type UpstreamCall } from '../providers/types.js';
+import { GatewayError } from '../../src/errors/gateway-error.js';
 import { authenticate, type SignableRequest } from './auth.js';
 import { createDecoder, type StreamDecoder } from './decoders.js';
 import { abortedError, droppedIdleConnection, errorForTransportFailure, errorForUpstreamStatus, parseRetryAfter } from './error-map.js';
@@ -40,7 +41,9 @@ export class HttpJobRunner {
     try {
       call = callFor(adapter, job.data, target);
     } catch (error) {
-      job.fail({ code: 'INVALID_REQUEST', message: `${provider}: ${(error as Error).message}`, provider });
+      // A GatewayError names its own code (a key without the settings the call needs); any other is the request's fault.
+      const coded = error instanceof GatewayError ? { code: error.data.code, param: error.data.param ?? null } : { code: 'INVALID_REQUEST' as const };
+      job.fail({ ...coded, message: `${provider}: ${(error as Error).message}`, provider });
       return;
     }
     if (call.droppedParams.length > 0) job.droppedParams = call.droppedParams;
@@ -260,7 +263,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (request.translate && this.#adapter.openAIBatchAnswer) {
         let answer: { body: string; contentType: string };
         try {
-          answer = this.#adapter.openAIBatchAnswer(request, bytes.toString('utf8'));
+          answer = this.#adapter.openAIBatchAnswer(request, bytes.toString('utf8'),
+            { sentHeaders: this.#request.headers, answerHeaders: this.#answerHeaders ?? {},
+              sentBytes: typeof this.#request.body === 'string' ? Buffer.byteLength(this.#request.body) : this.#request.body.length });
         } catch (error) {
           this.#job.fail({ code: 'UPSTREAM_ERROR', message: `${this.#provider}: unreadable answer: ${(error as Error).message}`,
             provider: this.#provider, upstreamStatus: this.#status });

@@ -298,6 +298,30 @@ describe('unknown keys', () => {
     });
   }
 
+  it("checks a bedrock key's batch_s3_config, and leaves the rest of bedrock_key_config to the adapter", async () => {
+    const bedrock = (batch: unknown) => ({ providers: { bedrock: { keys: [{ name: 'aws', bedrock_key_config: { access_key: 'A', secret_key: 'S',
+      region: 'us-east-1', session_name: 'Bifrost-only', batch_s3_config: batch } }] } } });
+    const at = 'providers.bedrock.keys[0].bedrock_key_config.batch_s3_config';
+    const err = await configError(async () => loadConfig({ file: await writeConfig('c.json', bedrock({ bucket: [{ bucket_name: 'Not_A_Bucket' }],
+      role_arn: 'role/x' })), env }));
+    expect(err.problems).toEqual(expect.arrayContaining([
+      { path: `${at}.bucket`, message: "unknown key 'bucket' — did you mean 'buckets'?" },
+      { path: `${at}.buckets`, message: 'required (expected array)' },
+      { path: `${at}.role_arn`, message: 'an IAM role ARN: arn:aws:iam::{account}:role/{name}' },
+    ]));
+    const inBucket = await configError(async () => loadConfig({ file: await writeConfig('c.json', bedrock({ buckets: [{ bucket_name: 'Not_A_Bucket',
+      prefx: 'p' }, { bucket_name: 'b-one', is_default: true }, { bucket_name: 'b-two', is_default: true }] })), env }));
+    expect(inBucket.problems).toEqual(expect.arrayContaining([
+      { path: `${at}.buckets[0].bucket_name`, message: 'an S3 bucket name: 3-63 of a-z 0-9 . -' },
+      { path: `${at}.buckets[0].prefx`, message: "unknown key 'prefx' — did you mean 'prefix'?" },
+      { path: `${at}.buckets`, message: 'at most one bucket with is_default' },
+    ]));
+    const loaded = await loadConfig({ file: await writeConfig('c.json', bedrock({ buckets: [{ bucket_name: 'env.BUCKET', prefix: 'p' }],
+      role_arn: 'arn:aws:iam::123456789012:role/batch' })), env: { ...env, BUCKET: 'my-bucket' } });
+    expect(loaded.providers[0].keys[0].providerConfigs.bedrock_key_config).toMatchObject({ session_name: 'Bifrost-only',
+      batch_s3_config: { buckets: [{ bucket_name: 'my-bucket', prefix: 'p' }] } });
+  });
+
   it('gives no hint when nothing is close', async () => {
     const file = await writeConfig('c.json', { ...minimal(), zzzzqqq: 1 });
     const err = await configError(() => loadConfig({ file, env }));
