@@ -4,8 +4,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogQueryError } from './log-query.js';
-import type { RequestLogRecord } from './log-record.js';
+import type { IncomingLogRecord } from './log-record.js';
 import { openLogStore, type LogStore } from './log-store.js';
+import { decodeLogBatch } from './log-wire.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
 
 const port = parentPort;
@@ -16,7 +17,7 @@ const post = (message: WorkerMessage) => port.postMessage(message);
 let store: LogStore | null = null;
 let opening: Promise<LogStore> | null = null;
 let up = false;
-const batches: RequestLogRecord[][] = [];
+const batches: IncomingLogRecord[][] = [];
 let draining = false;
 let closing = false;
 let wake: (() => void) | null = null;
@@ -158,7 +159,8 @@ function watchGovernance(from: number, intervalMs: number): void {
 port.on('message', (message: FrontMessage) => {
   switch (message.type) {
     case 'batch':
-      batches.push(message.records);
+      // SQLite binds the content as the bytes it came in; PostgreSQL's client sends strings.
+      batches.push(decodeLogBatch(message.bytes, config.target.type === 'sqlite'));
       void drain();
       break;
     case 'query':
