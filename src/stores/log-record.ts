@@ -42,15 +42,6 @@ export interface RequestLogRecord {
   response: string | null;
 }
 
-/**
- * A record on its way into a store: the log worker gets the content of SQLite's records as the UTF-8 bytes it crossed
- * threads in (log-wire.ts), which SQLite binds as they are.
- */
-export type IncomingLogRecord = Omit<RequestLogRecord, 'request' | 'response'> & {
-  request: string | Uint8Array | null;
-  response: string | Uint8Array | null;
-};
-
 /** The front thread's end: push never blocks and never throws; past the bound a record is dropped and counted. */
 export interface LogSink {
   push(record: RequestLogRecord): void;

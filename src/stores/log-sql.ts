@@ -4,7 +4,7 @@ import {
   checkLogQuery, checkLogStatsQuery, encodeCursor, type LogFilter, type LogPage, type LogQuery, type LogSortField,
   type LogStatsGroup, type LogStatsQuery,
 } from './log-query.js';
-import type { IncomingLogRecord, RequestLogRecord } from './log-record.js';
+import type { RequestLogRecord } from './log-record.js';
 
 export const LOG_TABLE = 'heimdall_request_logs';
 /**
@@ -415,27 +415,10 @@ export function recordOf(row: Record<string, unknown>): RequestLogRecord {
   return out as unknown as RequestLogRecord;
 }
 
-/**
- * A record's content row (id, request, response), or null when it has none to keep. For SQLite, content that came as
- * UTF-8 bytes (log-wire.ts) stays bytes, bound as they are and stored as text by the insert's CAST; PostgreSQL gets
- * strings. Either way a NUL becomes U+FFFD, as everywhere else.
- */
-export function contentValues(r: IncomingLogRecord, dialect: SqlDialect): [string, TextValue, TextValue] | null {
+/** A record's content row (id, request, response), or null when it has none to keep. */
+export function contentValues(r: RequestLogRecord): [string, string | null, string | null] | null {
   if (r.request === null && r.response === null) return null;
-  return [withoutNul(r.id), textValue(r.request, dialect), textValue(r.response, dialect)];
-}
-
-type TextValue = string | Uint8Array | null;
-
-const NUL = 0;
-
-function textValue(v: string | Uint8Array | null, dialect: SqlDialect): TextValue {
-  if (v === null) return null;
-  if (typeof v === 'string') return withoutNul(v);
-  // Buffer's indexOf is a native search; a Uint8Array's `includes` reads element by element.
-  const bytes = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  if (dialect === 'sqlite' && bytes.indexOf(NUL) === -1) return v;
-  return withoutNul(bytes.toString('utf8'));
+  return [withoutNul(r.id), r.request === null ? null : withoutNul(r.request), r.response === null ? null : withoutNul(r.response)];
 }
 
 const META_FIELDS = META_COLUMNS.map(([field]) => field);
@@ -444,7 +427,7 @@ const META_FIELDS = META_COLUMNS.map(([field]) => field);
  * A record's values in META_COLUMNS order, as `dialect` binds them, written into `out` (SQLite's writer reuses one
  * array for every row of a batch).
  */
-export function rowValues(r: IncomingLogRecord, dialect: SqlDialect, out: unknown[] = new Array(META_FIELDS.length)): unknown[] {
+export function rowValues(r: RequestLogRecord, dialect: SqlDialect, out: unknown[] = new Array(META_FIELDS.length)): unknown[] {
   for (let i = 0; i < META_FIELDS.length; i++) {
     const v = r[META_FIELDS[i]];
     out[i] = typeof v === 'boolean' ? (dialect === 'sqlite' ? (v ? 1 : 0) : v) : typeof v === 'string' ? withoutNul(v) : v ?? null;

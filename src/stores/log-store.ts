@@ -1,7 +1,7 @@
 // The request log over one engine. Both engines answer the same calls with the same SQL (log-sql.ts); SQLite's are
 // synchronous underneath, so this runs in the log worker thread (log-worker.ts), never on the front thread.
 import { LOG_QUERY_LIMITS, type LogPage, type LogQuery, type LogStats, type LogStatsQuery } from './log-query.js';
-import type { IncomingLogRecord, RequestLogRecord } from './log-record.js';
+import type { RequestLogRecord } from './log-record.js';
 import {
   aggregateStats, CONTENT_TABLE, contentValues, EMPTY_GROUP, getQuery, listQuery, LOG_COMPONENT, LOG_TABLE, META_COLUMNS,
   pageOf, POSTGRES_LOG_SCHEMA, POSTGRES_SEARCH_INDEX, postgresStatsQuery, recordOf, retentionQueries, rowValues, SEARCH_TABLE, SQLITE_LOG_SCHEMA, SQLITE_SEARCH_INDEX,
@@ -24,7 +24,7 @@ import {
 export interface LogStore {
   readonly engine: 'sqlite' | 'postgres';
   /** Stores every record in one transaction; a record whose id is already stored is skipped. */
-  insert(records: readonly IncomingLogRecord[]): Promise<void>;
+  insert(records: readonly RequestLogRecord[]): Promise<void>;
   query(q: LogQuery): Promise<LogPage>;
   get(id: string): Promise<RequestLogRecord | null>;
   stats(q: LogStatsQuery): Promise<LogStats>;
@@ -81,17 +81,16 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
   }
   const insertOne = db.prepare(`INSERT INTO ${LOG_TABLE} (${INSERT_COLUMNS.join(', ')}) `
     + `VALUES (${INSERT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`);
-  // Content may come as UTF-8 bytes (log-wire.ts), bound as a blob: the CAST stores it as the text it is, unchanged.
-  const insertContent = db.prepare(`INSERT INTO ${CONTENT_TABLE} (seq, request, response) VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT))`);
+  const insertContent = db.prepare(`INSERT INTO ${CONTENT_TABLE} (seq, request, response) VALUES (?, ?, ?)`);
   // One array each, refilled per row and bound whole (no spread: the binding reads an array as it is).
   const meta: unknown[] = new Array(INSERT_COLUMNS.length);
-  const content: [number, string | Uint8Array | null, string | Uint8Array | null] = [0, null, null];
-  const insertAll = db.transaction((records: readonly IncomingLogRecord[]) => {
+  const content: [number, string | null, string | null] = [0, null, null];
+  const insertAll = db.transaction((records: readonly RequestLogRecord[]) => {
     for (const r of records) {
       const stored = insertOne.run(rowValues(r, 'sqlite', meta));
       // A record already stored keeps its content too: the first one written wins, whole.
       if (Number(stored.changes) === 0) continue;
-      const values = contentValues(r, 'sqlite');
+      const values = contentValues(r);
       if (!values) continue;
       content[0] = Number(stored.lastInsertRowid);
       content[1] = values[1];
@@ -183,7 +182,7 @@ export async function postgresLogStore(sql: PostgresClient, schema: string | nul
         const stored = await tx.unsafe(`INSERT INTO ${LOG_TABLE} (${INSERT_COLUMNS.join(', ')}) VALUES ${rows.join(', ')} `
           + 'ON CONFLICT (id) DO NOTHING RETURNING id', values as postgres.ParameterOrJSON<never>[]);
         const fresh = new Set(stored.map((row) => row.id as string));
-        const contents = records.filter((r) => fresh.has(r.id)).map((r) => contentValues(r, 'postgres')).filter((c) => c !== null);
+        const contents = records.filter((r) => fresh.has(r.id)).map(contentValues).filter((c) => c !== null);
         if (contents.length === 0) return;
         await tx.unsafe(`${CONTENT_INSERT}${contents.map((_, i) => `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`).join(', ')} `
           + 'ON CONFLICT (id) DO NOTHING', contents.flat() as postgres.ParameterOrJSON<never>[]);

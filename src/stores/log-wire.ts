@@ -3,13 +3,12 @@
 // as objects cost more than their insert did: it spells out all 28 keys of every record on the front, and the worker
 // reads them back one by one into objects of a fresh shape; and a record kept as an object until its batch leaves
 // lives long enough to be copied by the young generation's collections, its content with it. Written at `add`, a
-// record is bytes outside the heap from then on, and its content reaches SQLite as the UTF-8 bytes it binds, never
-// made a string again on the way (bench/README.md, "Request log CPU cut").
+// record is bytes outside the heap from then on (bench/README.md, "Request log CPU cut").
 //
 // A record: a flags byte (stream, cancelled, and which nullable numbers are present), the numbers as float64, then
 // each text field as a uint32 byte length (NULL_TEXT for null) and its UTF-8 bytes. The layout is private to this
 // file: both ends are the same build.
-import type { IncomingLogRecord, RequestLogRecord } from './log-record.js';
+import type { RequestLogRecord } from './log-record.js';
 
 const NULL_TEXT = 0xffff_ffff;
 const STREAM = 1;
@@ -162,14 +161,11 @@ export class LogBatchEncoder {
   }
 }
 
-/**
- * The records of a batch `LogBatchEncoder.take` made, in the order they were added. With `contentBytes` the
- * request and the answer stay UTF-8 bytes (views into `bytes`, which the caller must not reuse while they live).
- */
-export function decodeLogBatch(bytes: Uint8Array, contentBytes = false): IncomingLogRecord[] {
+/** The records of a batch `LogBatchEncoder.take` made, in the order they were added. */
+export function decodeLogBatch(bytes: Uint8Array): RequestLogRecord[] {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Buffer & NativeUtf8;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const records: IncomingLogRecord[] = [];
+  const records: RequestLogRecord[] = [];
   let at = 0;
   const number = () => {
     const value = view.getFloat64(at, true);
@@ -182,14 +178,6 @@ export function decodeLogBatch(bytes: Uint8Array, contentBytes = false): Incomin
     if (length === NULL_TEXT) return null;
     at += length;
     return buffer.utf8Slice(at - length, at);
-  };
-  const content = (): string | Uint8Array | null => {
-    if (!contentBytes) return text();
-    const length = view.getUint32(at, true);
-    at += 4;
-    if (length === NULL_TEXT) return null;
-    at += length;
-    return buffer.subarray(at - length, at);
   };
   while (at < bytes.byteLength) {
     const flags = view.getUint16(at, true);
@@ -213,7 +201,7 @@ export function decodeLogBatch(bytes: Uint8Array, contentBytes = false): Incomin
       provider: text(), modelRequested: text(), model: text(), keyName: text(), virtualKeyId: text(), status,
       errorCode: text(), attempts, fallbacks, latencyMs, ttftMs, upstreamMs, overheadMs, tokensIn, tokensOut, tokensCached,
       tokensReasoning, costUsd, cache: text(), stream: (flags & STREAM) !== 0, cancelled: (flags & CANCELLED) !== 0,
-      request: content(), response: content(),
+      request: text(), response: text(),
     });
   }
   return records;

@@ -4,7 +4,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogQueryError } from './log-query.js';
-import type { IncomingLogRecord } from './log-record.js';
 import { openLogStore, type LogStore } from './log-store.js';
 import { decodeLogBatch } from './log-wire.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
@@ -17,7 +16,8 @@ const post = (message: WorkerMessage) => port.postMessage(message);
 let store: LogStore | null = null;
 let opening: Promise<LogStore> | null = null;
 let up = false;
-const batches: IncomingLogRecord[][] = [];
+/** As they came (log-wire.ts), decoded only when written: a store that is down holds bytes, not objects. */
+const batches: { bytes: Uint8Array; count: number }[] = [];
 let draining = false;
 let closing = false;
 let wake: (() => void) | null = null;
@@ -70,18 +70,18 @@ async function drain(): Promise<void> {
       const batch = batches[0];
       try {
         const s = await ensureStore();
-        await s.insert(batch);
+        await s.insert(decodeLogBatch(batch.bytes));
         batches.shift();
         backoff = config.retryInitialMs;
         setUp(true);
-        post({ type: 'settled', written: batch.length, dropped: 0 });
+        post({ type: 'settled', written: batch.count, dropped: 0 });
         continue;
       } catch (error) {
         // The store answers but refuses this batch: retrying would block every batch behind it forever. A file
         // locked by another process past the busy timeout answers reads, yet is only slow: that one is retried.
         if (!isBusy(error) && store && await store.ping().then(() => true, () => false)) {
           batches.shift();
-          post({ type: 'settled', written: 0, dropped: batch.length, reason: `the store refused a batch: ${messageOf(error)}` });
+          post({ type: 'settled', written: 0, dropped: batch.count, reason: `the store refused a batch: ${messageOf(error)}` });
           continue;
         }
         setUp(false, error);
@@ -159,8 +159,7 @@ function watchGovernance(from: number, intervalMs: number): void {
 port.on('message', (message: FrontMessage) => {
   switch (message.type) {
     case 'batch':
-      // SQLite binds the content as the bytes it came in; PostgreSQL's client sends strings.
-      batches.push(decodeLogBatch(message.bytes, config.target.type === 'sqlite'));
+      batches.push({ bytes: message.bytes, count: message.count });
       void drain();
       break;
     case 'query':
@@ -223,7 +222,7 @@ async function close(deadlineMs: number): Promise<void> {
     await ownerWrites;
     await governanceWrites;
   })(), deadline]);
-  const left = batches.reduce((n, b) => n + b.length, 0);
+  const left = batches.reduce((n, b) => n + b.count, 0);
   batches.length = 0;
   await store?.close().catch(() => {});
   post({ type: 'closed', dropped: left });
