@@ -1,5 +1,6 @@
 // What the front thread and the log worker say to each other (request-log.ts ↔ log-worker.ts).
 import type { LogQuery, LogStatsQuery } from './log-query.js';
+import type { RequestLogRecord } from './log-record.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite } from './owner-store.js';
 import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
@@ -20,8 +21,7 @@ export interface LogWorkerData {
 }
 
 export type FrontMessage =
-  /** `count` records packed by log-wire.ts's LogBatchEncoder; the buffer is transferred. */
-  | { type: 'batch'; bytes: Uint8Array; count: number }
+  | { type: 'batch'; records: RequestLogRecord[] }
   | { type: 'query'; id: number; query: LogQuery }
   | { type: 'get'; id: number; recordId: string }
   | { type: 'stats'; id: number; query: LogStatsQuery }

@@ -4,8 +4,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogQueryError } from './log-query.js';
+import type { RequestLogRecord } from './log-record.js';
 import { openLogStore, type LogStore } from './log-store.js';
-import { decodeLogBatch } from './log-wire.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
 
 const port = parentPort;
@@ -16,8 +16,7 @@ const post = (message: WorkerMessage) => port.postMessage(message);
 let store: LogStore | null = null;
 let opening: Promise<LogStore> | null = null;
 let up = false;
-/** As they came (log-wire.ts), decoded only when written: a store that is down holds bytes, not objects. */
-const batches: { bytes: Uint8Array; count: number }[] = [];
+const batches: RequestLogRecord[][] = [];
 let draining = false;
 let closing = false;
 let wake: (() => void) | null = null;
@@ -70,18 +69,18 @@ async function drain(): Promise<void> {
       const batch = batches[0];
       try {
         const s = await ensureStore();
-        await s.insert(decodeLogBatch(batch.bytes));
+        await s.insert(batch);
         batches.shift();
         backoff = config.retryInitialMs;
         setUp(true);
-        post({ type: 'settled', written: batch.count, dropped: 0 });
+        post({ type: 'settled', written: batch.length, dropped: 0 });
         continue;
       } catch (error) {
         // The store answers but refuses this batch: retrying would block every batch behind it forever. A file
         // locked by another process past the busy timeout answers reads, yet is only slow: that one is retried.
         if (!isBusy(error) && store && await store.ping().then(() => true, () => false)) {
           batches.shift();
-          post({ type: 'settled', written: 0, dropped: batch.count, reason: `the store refused a batch: ${messageOf(error)}` });
+          post({ type: 'settled', written: 0, dropped: batch.length, reason: `the store refused a batch: ${messageOf(error)}` });
           continue;
         }
         setUp(false, error);
@@ -159,7 +158,7 @@ function watchGovernance(from: number, intervalMs: number): void {
 port.on('message', (message: FrontMessage) => {
   switch (message.type) {
     case 'batch':
-      batches.push({ bytes: message.bytes, count: message.count });
+      batches.push(message.records);
       void drain();
       break;
     case 'query':
@@ -222,7 +221,7 @@ async function close(deadlineMs: number): Promise<void> {
     await ownerWrites;
     await governanceWrites;
   })(), deadline]);
-  const left = batches.reduce((n, b) => n + b.count, 0);
+  const left = batches.reduce((n, b) => n + b.length, 0);
   batches.length = 0;
   await store?.close().catch(() => {});
   post({ type: 'closed', dropped: left });

@@ -1,6 +1,5 @@
-// The front thread's side of the request log. `push` only packs the record into the batch's buffer (log-wire.ts):
-// records leave in batches, their bytes transferred to the log worker thread (log-worker.ts), which writes them and
-// answers the admin API's reads. What waits here plus
+// The front thread's side of the request log. `push` only appends to an array: records leave in batches, posted to
+// the log worker thread (log-worker.ts), which writes them and answers the admin API's reads. What waits here plus
 // what waits in the worker never exceeds `queueCapacity`; past it a record is dropped, counted in
 // heimdall_log_records_dropped_total and reported in a log line at most every `dropLogIntervalMs`. So a slow,
 // full or absent store costs the gateway neither latency nor unbounded memory, and writing resumes by itself.
@@ -11,7 +10,6 @@ import {
 } from './log-query.js';
 import type { LogSink, RequestLogRecord } from './log-record.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
-import { LogBatchEncoder } from './log-wire.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite, StoredOwner } from './owner-store.js';
 import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
@@ -126,7 +124,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
   };
   const description = describeTarget(options.target);
 
-  const pending = new LogBatchEncoder();
+  let pending: RequestLogRecord[] = [];
   let inWorker = 0;
   let written = 0;
   let dropped = 0;
@@ -232,10 +230,11 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
       flushTimer = null;
     }
     // Without a thread (between one that died and the next) records wait here, within the same bound.
-    if (pending.count === 0 || !alive) return;
-    const { bytes, count } = pending.take();
-    inWorker += count;
-    worker.postMessage({ type: 'batch', bytes, count } satisfies FrontMessage, [bytes.buffer as ArrayBuffer]);
+    if (pending.length === 0 || !alive) return;
+    const records = pending;
+    pending = [];
+    inWorker += records.length;
+    worker.postMessage({ type: 'batch', records } satisfies FrontMessage);
   };
 
   const call = <T>(message: (id: number) => FrontMessage): Promise<T> => {
@@ -253,17 +252,12 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
 
   const sink: LogSink = {
     push(record) {
-      if (closed || pending.count + inWorker >= capacity) {
+      if (closed || pending.length + inWorker >= capacity) {
         countDropped(1, closed ? 'the request log is closed' : `the queue is full (${capacity} records): the store is slow or down`);
         return;
       }
-      try {
-        pending.add(record);
-      } catch (error) {
-        countDropped(1, `a record could not be encoded: ${(error as Error).message}`);
-        return;
-      }
-      if (pending.count >= batchSize) flush();
+      pending.push(record);
+      if (pending.length >= batchSize) flush();
       else if (!flushTimer) {
         flushTimer = setTimeout(flush, flushIntervalMs);
         flushTimer.unref();
@@ -315,7 +309,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
     sink,
     reader,
     description,
-    counters: () => ({ written, dropped, waiting: pending.count + inWorker, storeUp }),
+    counters: () => ({ written, dropped, waiting: pending.length + inWorker, storeUp }),
     runRetention: () => call<number>((id) => ({ type: 'retention', id })),
     owners: {
       get: (ownerId: string) => call<StoredOwner | null>((id) => ({ type: 'owner-get', id, ownerId })),
