@@ -18,7 +18,7 @@ import { timeOrderedUuid } from '../src/http/server.js';
 import type { RequestLogRecord } from '../src/stores/log-record.js';
 import { openLogStore } from '../src/stores/log-store.js';
 import { bool, num, parseFlags, str } from './args.js';
-import { alignedColumns, median, range } from './report.js';
+import { printMedians } from './report.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const records = num(flags, 'records', 30_000);
@@ -67,10 +67,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const rows = Object.entries(results).map(([name, values]) => {
-  const [lo, hi] = range(values) as [number, number];
-  return [name, (median(values) as number).toFixed(1), `${lo.toFixed(1)}–${hi.toFixed(1)}`];
-});
-console.log(`${records.toLocaleString('en')} records per store, ${rounds} rounds; CPU µs per row (user + system)`);
-for (const line of alignedColumns(['records', 'median', 'range'], rows)) console.log(line);
-console.log(JSON.stringify({ records, rounds, results }));
+printMedians(`${records.toLocaleString('en')} records per store, ${rounds} rounds; CPU µs per row (user + system)`, results, { records, rounds });

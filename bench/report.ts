@@ -116,6 +116,17 @@ export function alignedColumns(header: readonly string[], rows: readonly (readon
   return [line(header), ...rows.map(line)];
 }
 
+/** `results` (name → values) as rows of median and range under a title line, then the figures as one JSON line. */
+export function printMedians(title: string, results: Readonly<Record<string, readonly number[]>>, facts: Record<string, unknown>): void {
+  const rows = Object.entries(results).map(([name, values]) => {
+    const [lo, hi] = range(values) as [number, number];
+    return [name, (median(values) as number).toFixed(1), `${lo.toFixed(1)}–${hi.toFixed(1)}`];
+  });
+  console.log(title);
+  for (const line of alignedColumns(['records', 'median', 'range'], rows)) console.log(line);
+  console.log(JSON.stringify({ ...facts, results }));
+}
+
 export function table(title: string, rows: readonly Row[]): string {
   const base = rows.find((r) => r.target === 'baseline');
   const header = ['target', 'n', 'RPS', 'RPS min–max', '÷ base', 'p50 ms', 'p99 ms', 'CPU µs/req', 'CPU min–max', 'main', 'workers', 'other', 'CPU ÷ base', 'non-2xx', 'errors', 'peak RSS MiB'];
