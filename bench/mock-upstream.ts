@@ -65,6 +65,7 @@ const USAGE_CHUNK = Buffer.from(
 const DONE = Buffer.from('data: [DONE]\n\n');
 const BURST = Buffer.concat([...CHUNKS, DONE]);
 const BURST_WITH_USAGE = Buffer.concat([...CHUNKS, USAGE_CHUNK, DONE]);
+const USAGE_AND_DONE = Buffer.concat([USAGE_CHUNK, DONE]);
 
 /** True when the JSON body has `"<key>": true` at any depth; a scan instead of JSON.parse keeps the mock cheap. */
 function hasTrue(body: Buffer, key: string): boolean {
@@ -93,7 +94,10 @@ function sendStream(res: HttpResponse, reply: Reply, usage: boolean, burst: bool
     res.end();
     return;
   }
-  const parts = usage ? [...CHUNKS, USAGE_CHUNK, DONE] : [...CHUNKS, DONE];
+  // The usage chunk comes with [DONE], as OpenAI's does (it is written once the answer is complete; the realistic
+  // mock does the same): sent a gap of its own, a gateway that asks for usage to count tokens while its client did not
+  // would be measured a whole gap slower at the end of every stream, for a chunk its client never sees.
+  const parts = usage ? [...CHUNKS, USAGE_AND_DONE] : [...CHUNKS, DONE];
   let next = 0;
   const tick = (): void => {
     if (reply.aborted) return;
