@@ -4,7 +4,7 @@
 
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiError, expectEnvelope, openaiProvider, postChat, startHarness, user, type Harness } from './harness.js';
+import { apiError, expectEnvelope, openaiProvider, postChat, postChatChunked, startHarness, user, type Harness } from './harness.js';
 
 let h: Harness;
 
@@ -128,16 +128,7 @@ describe('requests the gateway refuses itself', () => {
   });
 
   it('a body over the limit sent without Content-Length (chunked) → 413 too', async () => {
-    const payload = new TextEncoder().encode(JSON.stringify({ model: 'openai/gpt-4o', messages: user('y'.repeat(1_200_000)) }));
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let at = 0; at < payload.length; at += 64 * 1024) controller.enqueue(payload.subarray(at, at + 64 * 1024));
-        controller.close();
-      },
-    });
-    const response = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half',
-    } as RequestInit);
+    const response = await postChatChunked(h.url, { model: 'openai/gpt-4o', messages: user('y'.repeat(1_200_000)) }, 64 * 1024);
     expect(response.status).toBe(413);
     expectEnvelope(await response.json(), 'body_too_large');
   });

@@ -165,6 +165,20 @@ export function postChat(url: string, body: string | object, headers: Record<str
   });
 }
 
+/** POSTs a chat body chunked (no Content-Length), `chunkBytes` per chunk, as a client streaming its upload sends it. */
+export function postChatChunked(url: string, body: object, chunkBytes: number): Promise<Response> {
+  const payload = new TextEncoder().encode(JSON.stringify(body));
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let at = 0; at < payload.length; at += chunkBytes) controller.enqueue(payload.subarray(at, at + chunkBytes));
+      controller.close();
+    },
+  });
+  return fetch(`${url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half',
+  } as RequestInit);
+}
+
 /** The `data:` payloads of an SSE body, in order. */
 export function sseData(text: string): string[] {
   return text.split('\n\n').filter((block) => block.trim() !== '').map((block) => {

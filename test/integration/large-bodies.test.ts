@@ -3,7 +3,7 @@
 // the body with a clean 413 naming it.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectEnvelope, openaiProvider, postChat, startHarness, user, type Harness } from './harness.js';
+import { expectEnvelope, openaiProvider, postChat, postChatChunked, startHarness, user, type Harness } from './harness.js';
 
 let h: Harness;
 const MAX_PAYLOAD = 6_000_000;
@@ -83,32 +83,14 @@ describe('large bodies', () => {
   });
 
   it('a body over the limit sent chunked, without a length, is cut off at the limit with the same 413', async () => {
-    const payload = new TextEncoder().encode(JSON.stringify({ model: 'openai/gpt-4o', messages: user('y'.repeat(MAX_PAYLOAD)) }));
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let at = 0; at < payload.length; at += 256 * 1024) controller.enqueue(payload.subarray(at, at + 256 * 1024));
-        controller.close();
-      },
-    });
-    const response = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half',
-    } as RequestInit);
+    const response = await postChatChunked(h.url, { model: 'openai/gpt-4o', messages: user('y'.repeat(MAX_PAYLOAD)) }, 256 * 1024);
     expect(response.status).toBe(413);
     expectEnvelope(await response.json(), 'body_too_large');
   });
 
   it('a chunked body within the limit is read whole', async () => {
     const content = mixedText(2_000_000);
-    const payload = new TextEncoder().encode(JSON.stringify({ model: 'openai/gpt-4o-chunked', messages: user(content) }));
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (let at = 0; at < payload.length; at += 100_000) controller.enqueue(payload.subarray(at, at + 100_000));
-        controller.close();
-      },
-    });
-    const response = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half',
-    } as RequestInit);
+    const response = await postChatChunked(h.url, { model: 'openai/gpt-4o-chunked', messages: user(content) }, 100_000);
     expect(response.status).toBe(200);
     const upstream = h.fake.requests.find((r) => r.body?.model === 'gpt-4o-chunked')!;
     expect((upstream.body!.messages as { content: string }[])[0].content).toBe(content);
