@@ -80,6 +80,8 @@ describe('a reload with a mistake in the config', () => {
     expect(error.code).toBe('config_invalid');
     const startLines = start.output().replace(/^heimdall: /, '').trimEnd();
     expect(error.message).toBe(startLines);
+    // The supervisor's lines reach this process through a pipe, which may be read after the 400 it answered.
+    await until('the refusal in the supervisor\'s output', () => cluster.gateway.output().includes(start.output()), 5_000);
     expect(cluster.gateway.output()).toContain(start.output());
 
     cluster.gateway.child.kill('SIGHUP');
