@@ -16,7 +16,9 @@ afterEach(async () => {
 });
 
 async function start(options: Partial<ConstructorParameters<typeof Supervisor>[1]>): Promise<{ supervisor: Supervisor; port: number }> {
-  const load = () => loadConfig({ raw: { providers: { mock: {} } }, env: {},
+  // The run's data directory (test/data-dir.setup.ts): with no HEIMDALL_DATA_DIR the processes' request log would
+  // land in ./data of the checkout, where a user's next `npm start` lists it.
+  const load = () => loadConfig({ raw: { providers: { mock: {} } }, env: { HEIMDALL_DATA_DIR: process.env.HEIMDALL_DATA_DIR },
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent', processes: '2' } });
   const supervisor = new Supervisor(await load(), { logger, loadConfig: load, ...options });
   running = supervisor;
