@@ -339,6 +339,9 @@ interface BodyLimit {
   readonly setting: string;
 }
 
+/** How far past its limit a body is still read (and dropped) so that its sender gets the 413 (readBody). */
+const DRAIN_BYTES = 16 * 1024 * 1024;
+
 /**
  * Reads the body, then hands the request to `handler`. Once it has, the data callback (which uWebSockets.js may keep
  * until the response ends) lets go of the request and the chunks, so only what the pipeline keeps stays alive.
@@ -349,15 +352,26 @@ interface BodyLimit {
  */
 function readBody(res: HttpResponse, sink: UwsResponseSink, request: ReadingRequest, limit: BodyLimit,
   shape: ErrorShape, handler: RouteHandler): void {
-  const tooLarge = () => {
+  const tooLarge = (cutOff: boolean) => {
     const error = errorData('BODY_TOO_LARGE', `the body is larger than ${limit.bytes} bytes (${limit.setting})`);
     sink.access.errorCode = error.code.toLowerCase();
-    sink.jsonAndClose(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
+    if (cutOff) sink.jsonAndClose(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
+    else sink.json(statusOf(error), shape.errorBody(error), shape.errorHeaders?.(error));
   };
   const contentLength = request.headers['content-length'];
   const declared = contentLength === undefined ? -1 : Number(contentLength);
+  // A body over the limit is read to its end and dropped before the 413, up to DRAIN_BYTES more: a client answered
+  // and disconnected while it is still sending sees its write fail (a reset) before it reads the answer, so it
+  // reports a broken connection instead of the 413. Past that, it is answered at once and the connection closed.
+  const drainUntil = limit.bytes + DRAIN_BYTES;
+  if (declared > drainUntil) {
+    tooLarge(true);
+    return;
+  }
   if (declared > limit.bytes) {
-    tooLarge();
+    res.onData((_chunk, isLast) => {
+      if (isLast) tooLarge(false);
+    });
     return;
   }
   let whole: Buffer | null = null;
@@ -366,12 +380,20 @@ function readBody(res: HttpResponse, sink: UwsResponseSink, request: ReadingRequ
   let refused = false;
   let pending: ReadingRequest | null = request;
   res.onData((chunk, isLast) => {
-    if (refused || sink.aborted || !pending) return;
+    if (sink.aborted || !pending) return;
     const at = size;
     size += chunk.byteLength;
-    if (size > limit.bytes) {
-      refused = true;
-      tooLarge();
+    if (refused || size > limit.bytes) {
+      // Over the limit: nothing more is kept (what was is let go), the rest is read and dropped as above.
+      if (!refused) {
+        refused = true;
+        whole = null;
+        parts = null;
+      }
+      if (isLast || size > drainUntil) {
+        pending = null;
+        tooLarge(!isLast);
+      }
       return;
     }
     // The chunk's memory belongs to uWebSockets.js and is reused after this callback: copy it.

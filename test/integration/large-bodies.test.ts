@@ -82,7 +82,7 @@ describe('large bodies', () => {
     expect(h.fake.requests.length).toBe(before);
   });
 
-  it('a body over the limit sent chunked, without a length, is cut off at the limit with the same 413', async () => {
+  it('a body over the limit sent chunked, without a length, gets the same 413 once sent', async () => {
     const response = await postChatChunked(h.url, { model: 'openai/gpt-4o', messages: user('y'.repeat(MAX_PAYLOAD)) }, 256 * 1024);
     expect(response.status).toBe(413);
     expectEnvelope(await response.json(), 'body_too_large');
