@@ -131,13 +131,35 @@ describe('invalid UTF-8', () => {
 
 describe('sizes', () => {
   // A body over the limit, with content-length or chunked, is in errors.test.ts; here one whose content-length lies.
-  it('a content-length that lies above the limit is refused before reading', async () => {
+  // Up to 16 MiB over the limit a body is read before its 413 (a client still sending would miss the answer), as
+  // one within the limit is; a length past that is refused at once.
+  it('a content-length that lies far above the limit is refused before reading', async () => {
     const socket = await rawSocket();
     const closed = readUntilClosed(socket, 5_000);
-    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${BODY_LIMIT_MB * 1024 * 1024 + 1}\r\n\r\n{"model"`);
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${(BODY_LIMIT_MB + 17) * 1024 * 1024}\r\n\r\n{"model"`);
     const { text, timedOut } = await closed;
     expect(timedOut).toBe(false);
     expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    await servesNormally();
+  });
+
+  it('a body a little over the limit is read to its end before the 413, and the connection serves on', async () => {
+    const socket = await rawSocket();
+    let text = '';
+    socket.setEncoding('utf8').on('data', (part: string) => { text += part; });
+    const length = (BODY_LIMIT_MB + 1) * 1024 * 1024;
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`);
+    // Past the limit, still sending: no answer yet, since a client that is writing does not read one.
+    const part = 256 * 1024;
+    for (let sent = 0; sent < length - part; sent += part) socket.write(Buffer.alloc(part, 0x61));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(text).toBe('');
+    socket.write(Buffer.alloc(length % part || part, 0x61));
+    await eventually(() => text, (received) => received.includes('body_too_large'));
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    socket.write('GET /v1/models HTTP/1.1\r\nhost: x\r\n\r\n');
+    await eventually(() => text, (received) => /HTTP\/1\.1 200 /.test(received));
+    socket.destroy();
     await servesNormally();
   });
 
