@@ -36,7 +36,7 @@ function setUp(next: boolean, error?: unknown): void {
 function ensureStore(): Promise<LogStore> {
   if (store) return Promise.resolve(store);
   opening ??= openLogStore(config.target, { busyTimeoutMs: config.busyTimeoutMs, connectTimeoutSeconds: config.connectTimeoutSeconds,
-    searchIndex: config.searchIndex })
+    searchIndex: config.searchIndex, sqliteEngine: config.sqliteEngine })
     .then((opened) => {
       store = opened;
       return opened;
