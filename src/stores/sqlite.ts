@@ -203,6 +203,17 @@ function withTransactions(db: Omit<SqliteDatabase, 'transaction'>): SqliteDataba
 }
 
 /**
+ * Whether `error` is SQLite's BUSY or LOCKED (another connection holds the lock past the busy timeout), under either
+ * engine: libsql names it in `code` (`SQLITE_BUSY`), node:sqlite numbers it in `errcode` (5, or 6 for LOCKED, with
+ * an extended code's high bits).
+ */
+export function isSqliteBusy(error: unknown): boolean {
+  const { code, errcode } = (error ?? {}) as { code?: unknown; errcode?: unknown };
+  if (typeof errcode === 'number') return (errcode & 0xff) === 5 || (errcode & 0xff) === 6;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+/**
  * Brings `component`'s tables to the last of `steps` (each a script of DDL, applied once, in order). The version
  * is kept per component in `heimdall_schema_versions`, so several stores share one file; `BEGIN IMMEDIATE` makes
  * processes that start together apply each step once.

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SQLITE_ENGINE, nodeSqliteAvailable, openSqlite, type SqliteEngine } from '../../../src/stores/sqlite.js';
+import { DEFAULT_SQLITE_ENGINE, isSqliteBusy, nodeSqliteAvailable, openSqlite, type SqliteEngine } from '../../../src/stores/sqlite.js';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'heimdall-sqlite-'));
@@ -102,6 +102,30 @@ describe.each(engines)('%s', (engine) => {
     // The failed one left no transaction open behind it.
     expect(both.immediate('p', 'q')).toBe('done');
     db.close();
+  });
+
+  it("tells a file another connection holds (retried) from a refused write (dropped)", () => {
+    const holder = open('busy.db');
+    holder.exec('CREATE TABLE t (k TEXT PRIMARY KEY)');
+    const waiter = openSqlite(join(dir, `${engine}-busy.db`), { engine, busyTimeoutMs: 10 });
+    const insert = waiter.prepare('INSERT INTO t (k) VALUES (?)');
+    const write = waiter.transaction((k: string) => insert.run([k]));
+    const errorOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error;
+      }
+      throw new Error('did not throw');
+    };
+    holder.exec('BEGIN IMMEDIATE');
+    expect(isSqliteBusy(errorOf(() => write.immediate('a')))).toBe(true);
+    holder.exec('COMMIT');
+    write.immediate('a');
+    expect(isSqliteBusy(errorOf(() => write.immediate('a')))).toBe(false);
+    expect(isSqliteBusy(new Error('database is locked'))).toBe(false);
+    holder.close();
+    waiter.close();
   });
 });
 
