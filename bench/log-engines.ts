@@ -11,7 +11,7 @@ export function engineBuilds(flags: Flags): SqliteEngine[] | null {
   const engines = listed.split(',') as SqliteEngine[];
   for (const engine of engines) {
     if (!ENGINES.includes(engine)) throw new Error(`--engines: ${engine} is not one of ${ENGINES.join(', ')}`);
-    if (engine === 'node:sqlite' && !nodeSqliteAvailable()) throw new Error(`--engines: node:sqlite needs Node 22.13 or later (this is ${process.version})`);
+    if (engine === 'node:sqlite' && !nodeSqliteAvailable()) throw new Error(`--engines: node:sqlite needs Node 22.16 or later (this is ${process.version})`);
   }
   return engines;
 }

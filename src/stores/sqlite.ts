@@ -1,7 +1,7 @@
-// The embedded engine, chosen by the Node version: node:sqlite (Node's own binding, without a flag from 22.13) where
-// it exists, libsql below (Node 20 and 22.11–22.12: a better-sqlite3-style binding whose binaries come as npm optional
-// dependencies, so it installs with `npm ci --ignore-scripts` and in a slim image; better-sqlite3 12 must compile and
-// 13 crashes on Node 20). node:sqlite's calls are cheaper: the request log's writer spends ~40 % less CPU a row on it
+// The embedded engine, chosen by the Node version: node:sqlite (Node's own binding) from Node 22.16, libsql below
+// (Node 20 and 22.11–22.15: a better-sqlite3-style binding whose binaries come as npm optional dependencies, so it
+// installs with `npm ci --ignore-scripts` and in a slim image; better-sqlite3 12 must compile and 13 crashes on
+// Node 20). node:sqlite's calls are cheaper: the request log's writer spends ~45 % less CPU a row on it
 // (bench/README.md, "Request log on node:sqlite"). Both write SQLite's one file format, so gateway processes on
 // different engines share a file. Callers see only `SqliteDatabase`, what they use of either. Every call is
 // synchronous: open and use it from a worker thread, never from the front thread.
@@ -37,10 +37,14 @@ export interface SqliteDatabase {
   close(): void;
 }
 
-/** node:sqlite loads without `--experimental-sqlite` from 22.13 (and 23.4); `StatementSync.iterate` came with it. */
+/**
+ * Whether this Node's node:sqlite serves the stores. It loads without `--experimental-sqlite` from 22.13, but its
+ * SQLite has FTS5 (the search index's trigram table) and `setReturnArrays` only from 22.16 (and 24.0); Node 23 is
+ * left to libsql.
+ */
 export function nodeSqliteAvailable(version = process.versions.node): boolean {
   const [major, minor] = version.split('.').map(Number);
-  return major >= 24 || (major === 23 && minor >= 4) || (major === 22 && minor >= 13);
+  return major >= 24 || (major === 22 && minor >= 16);
 }
 
 export const DEFAULT_SQLITE_ENGINE: SqliteEngine = nodeSqliteAvailable() ? 'node:sqlite' : 'libsql';
@@ -115,8 +119,7 @@ interface NodeStatement {
   get(...params: readonly SqliteValue[]): SqliteRow | undefined;
   all(...params: readonly SqliteValue[]): SqliteRow[];
   iterate(...params: readonly SqliteValue[]): IterableIterator<SqliteRow | unknown[]>;
-  /** From Node 22.16 (24.0); before it, rows come as objects only. */
-  setReturnArrays?(enabled: boolean): void;
+  setReturnArrays(enabled: boolean): void;
 }
 interface NodeDatabase {
   prepare(sql: string): NodeStatement;
@@ -152,23 +155,17 @@ function openNodeSqlite(path: string): SqliteDatabase {
     prepare(sql) {
       const statement = db.prepare(sql);
       let arrays: NodeStatement | undefined;
-      const rowsOf = (params: readonly SqliteValue[]): IterableIterator<unknown[]> => {
-        if (!arrays) {
-          arrays = db.prepare(sql);
-          if (arrays.setReturnArrays) arrays.setReturnArrays(true);
-        }
-        const rows = arrays.iterate(...params);
-        if (arrays.setReturnArrays) return rows as IterableIterator<unknown[]>;
-        // Node 22.13–22.15: the row's values in column order (its keys are the columns' distinct names).
-        return (function* values() {
-          for (const row of rows) yield Object.values(row as SqliteRow);
-        })();
+      // A statement of its own answering arrays, so `get` and `all` keep answering objects.
+      const arrayStatement = () => {
+        arrays = db.prepare(sql);
+        arrays.setReturnArrays(true);
+        return arrays;
       };
       return {
         run: (params = NO_PARAMS) => statement.run(...params),
         get: <T>(params = NO_PARAMS) => statement.get(...params) as T | undefined,
         all: <T>(params = NO_PARAMS) => statement.all(...params) as T[],
-        rows: (params = NO_PARAMS) => rowsOf(params),
+        rows: (params = NO_PARAMS) => (arrays ?? arrayStatement()).iterate(...params) as IterableIterator<unknown[]>,
       };
     },
     exec: (sql) => db.exec(sql),
