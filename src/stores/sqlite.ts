@@ -1,7 +1,7 @@
 // The embedded engine, chosen by the Node version: node:sqlite (Node's own binding) from Node 22.16, libsql below
 // (Node 20 and 22.11–22.15: a better-sqlite3-style binding whose binaries come as npm optional dependencies, so it
 // installs with `npm ci --ignore-scripts` and in a slim image; better-sqlite3 12 must compile and 13 crashes on
-// Node 20). node:sqlite's calls are cheaper: the request log's writer spends ~45 % less CPU a row on it
+// Node 20). node:sqlite's calls are cheaper: the request log's inserts take 30–46 % less CPU a row on it
 // (bench/README.md, "Request log on node:sqlite"). Both write SQLite's one file format, so gateway processes on
 // different engines share a file. Callers see only `SqliteDatabase`, what they use of either. Every call is
 // synchronous: open and use it from a worker thread, never from the front thread.
