@@ -24,7 +24,6 @@ let wake: (() => void) | null = null;
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-
 function setUp(next: boolean, error?: unknown): void {
   if (next === up) return;
   up = next;

@@ -134,12 +134,11 @@ let nodeSqlite: NodeSqlite | undefined;
 function loadNodeSqlite(): NodeSqlite {
   if (nodeSqlite) return nodeSqlite;
   const emitWarning = process.emitWarning;
-  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
-    const [type] = rest;
-    const kind = typeof type === 'string' ? type : (type as { type?: string } | undefined)?.type ?? (warning as Error).name;
-    if (kind === 'ExperimentalWarning' && /^SQLite is an experimental feature/.test(String((warning as Error).message ?? warning))) return;
-    return (emitWarning as (...args: unknown[]) => void).call(this, warning, ...rest);
-  } as typeof process.emitWarning;
+  // Node emits it as emitWarning(message, 'ExperimentalWarning').
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    if (rest[0] === 'ExperimentalWarning' && String(warning).startsWith('SQLite is an experimental feature')) return;
+    (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  }) as typeof process.emitWarning;
   try {
     return (nodeSqlite = load('node:sqlite') as NodeSqlite);
   } finally {
