@@ -1,7 +1,8 @@
 /**
  * The request log's CPU per record from the front thread's `push` to the row stored: the process's CPU (every thread:
  * the front packing or posting, the log worker reading and inserting, V8's helpers) over the records, this build
- * against another side by side in one process, the builds alternating within each round. Records as the
+ * against another (or SQLite's two engines against each other, `--engines`) side by side in one process, the builds
+ * alternating within each round. Records as the
  * request-log bench's gateway makes them (a 2 KB prompt and a short answer, or no content), pushed in steps of a
  * batch, each step after the event loop turned, so the front posts full batches as under load; the queue never fills.
  * Without the HTTP path around it, this is the request log's own share of `bench/request-log.ts`'s figure, measured
@@ -9,6 +10,7 @@
  *
  *   npm run build && node dist/bench/log-pipeline-cpu.js --before OTHER/dist/src/stores/request-log.js
  *     [--records 30000] [--rounds 3]
+ *   node dist/bench/log-pipeline-cpu.js --engines libsql,node:sqlite [--records 30000] [--rounds 3]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,17 +20,26 @@ import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { timeOrderedUuid } from '../src/http/server.js';
 import type { RequestLogRecord } from '../src/stores/log-record.js';
-import { openRequestLog } from '../src/stores/request-log.js';
+import { openRequestLog, type RequestLogOptions } from '../src/stores/request-log.js';
 import { num, parseFlags, str } from './args.js';
+import { engineBuilds } from './log-engines.js';
 import { printMedians } from './report.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const records = num(flags, 'records', 30_000);
 const rounds = num(flags, 'rounds', 3);
 const beforePath = str(flags, 'before', '');
-if (!beforePath) throw new Error('--before OTHER/dist/src/stores/request-log.js is required');
-const before = (await import(pathToFileURL(resolve(beforePath)).href)) as { openRequestLog: typeof openRequestLog };
-const builds = { before: before.openRequestLog, after: openRequestLog };
+const builds: Record<string, typeof openRequestLog> = {};
+const engines = engineBuilds(flags);
+if (engines) {
+  for (const engine of engines) builds[engine] = (options: RequestLogOptions) => openRequestLog({ ...options, sqliteEngine: engine });
+} else {
+  if (!beforePath) throw new Error('--before OTHER/dist/src/stores/request-log.js or --engines libsql,node:sqlite is required');
+  const before = (await import(pathToFileURL(resolve(beforePath)).href)) as { openRequestLog: typeof openRequestLog };
+  builds.before = before.openRequestLog;
+  builds.after = openRequestLog;
+}
+const names = Object.keys(builds);
 const BATCH = 500;
 
 const prompt = Buffer.from(JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user',
@@ -55,7 +66,7 @@ const results: Record<string, number[]> = {};
 try {
   for (let round = 0; round < rounds; round++) {
     for (const content of [true, false]) {
-      for (const name of (round % 2 === 0 ? ['before', 'after'] : ['after', 'before']) as ('before' | 'after')[]) {
+      for (const name of round % 2 === 0 ? names : [...names].reverse()) {
         const log = await builds[name]({ target: { type: 'sqlite', path: join(dir, `${name}-${round}-${content}.db`) }, logger,
           retentionDays: 0, queueCapacity: 20 * BATCH, batchSize: BATCH });
         // The thread started and the store opened before the clock starts.

@@ -6,6 +6,7 @@
  *
  *   node dist/bench/log-query.js [--records 100000] [--rounds 3] [--iterations 20] [--engines sqlite,postgres]
  *     [--search-index on|off]   (logs_store.search_index; default on here, to time the indexed search)
+ * `--engines` also takes `libsql` and `node:sqlite`: SQLite through that engine rather than the one this Node picks.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,7 +78,7 @@ const cases: Case[] = [
 ];
 
 async function target(engine: string, dir: string, schema: string): Promise<StoreTarget | null> {
-  if (engine === 'sqlite') return { type: 'sqlite', path: join(dir, 'bench.db') };
+  if (engine !== 'postgres') return { type: 'sqlite', path: join(dir, `${engine.replace(':', '-')}.db`) };
   const sql = postgres({ host: '127.0.0.1', port: 5432, database: 'test', username: 'postgres', connect_timeout: 2, onnotice: () => {} });
   try {
     await sql`SELECT 1`;
@@ -99,7 +100,7 @@ try {
   for (const engine of engines) {
     const t = await target(engine, dir, schema);
     if (!t) continue;
-    const store = await openLogStore(t, { searchIndex });
+    const store = await openLogStore(t, { searchIndex, ...(engine === 'libsql' || engine === 'node:sqlite' ? { sqliteEngine: engine } : {}) });
     const loadStart = performance.now();
     for (let i = 0; i < data.length; i += 1000) await store.insert(data.slice(i, i + 1000));
     const loadMs = performance.now() - loadStart;

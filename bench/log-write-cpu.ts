@@ -1,5 +1,6 @@
 /**
- * The request log writer's CPU per stored row, this build against another side by side in one process: records as
+ * The request log writer's CPU per stored row, this build against another (or SQLite's two engines against each
+ * other, `--engines`) side by side in one process: records as
  * the request-log bench's gateway makes them (a 2 KB prompt and a short answer, or no content), written through
  * `openLogStore` into a fresh SQLite file per round in 500-record batches (the front's batch), the builds alternating
  * within each round; the figure is the process's CPU (user + system: the SQLite writes are syscalls) over the rows.
@@ -8,6 +9,7 @@
  *
  *   npm run build && node dist/bench/log-write-cpu.js --before OTHER/dist/src/stores/log-store.js
  *     [--records 30000] [--rounds 3] [--v7-before]
+ *   node dist/bench/log-write-cpu.js --engines libsql,node:sqlite [--records 30000] [--rounds 3]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,18 +19,29 @@ import { pathToFileURL } from 'node:url';
 import { timeOrderedUuid } from '../src/http/server.js';
 import type { RequestLogRecord } from '../src/stores/log-record.js';
 import { openLogStore } from '../src/stores/log-store.js';
+import type { StoreTarget } from '../src/stores/store-config.js';
 import { bool, num, parseFlags, str } from './args.js';
+import { engineBuilds } from './log-engines.js';
 import { printMedians } from './report.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const records = num(flags, 'records', 30_000);
 const rounds = num(flags, 'rounds', 3);
 const beforePath = str(flags, 'before', '');
-if (!beforePath) throw new Error('--before OTHER/dist/src/stores/log-store.js is required');
-// The old build's gateway made random ids; --v7-before gives it time-ordered ones too (the id's share of the cut).
-const v4Before = !bool(flags, 'v7-before');
-const before = (await import(pathToFileURL(resolve(beforePath)).href)) as { openLogStore: typeof openLogStore };
-const builds = { before: { open: before.openLogStore, id: v4Before ? () => randomUUID() : timeOrderedUuid }, after: { open: openLogStore, id: timeOrderedUuid } };
+type Build = { open: (target: StoreTarget) => ReturnType<typeof openLogStore>; id: (nowMs: number) => string };
+const builds: Record<string, Build> = {};
+const engines = engineBuilds(flags);
+if (engines) {
+  for (const engine of engines) builds[engine] = { open: (target) => openLogStore(target, { sqliteEngine: engine }), id: timeOrderedUuid };
+} else {
+  if (!beforePath) throw new Error('--before OTHER/dist/src/stores/log-store.js or --engines libsql,node:sqlite is required');
+  // The old build's gateway made random ids; --v7-before gives it time-ordered ones too (the id's share of the cut).
+  const v4Before = !bool(flags, 'v7-before');
+  const before = (await import(pathToFileURL(resolve(beforePath)).href)) as { openLogStore: typeof openLogStore };
+  builds.before = { open: (target) => before.openLogStore(target), id: v4Before ? () => randomUUID() : timeOrderedUuid };
+  builds.after = { open: (target) => openLogStore(target), id: timeOrderedUuid };
+}
+const names = Object.keys(builds);
 
 const prompt = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Summarise the following notes for the weekly report. '.repeat(40) }] });
 const answer = JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0,
@@ -53,7 +66,7 @@ try {
   for (let round = 0; round < rounds; round++) {
     for (const content of [true, false]) {
       // Alternating which goes first, so a change in the machine's load falls on both.
-      for (const name of (round % 2 === 0 ? ['before', 'after'] : ['after', 'before']) as ('before' | 'after')[]) {
+      for (const name of round % 2 === 0 ? names : [...names].reverse()) {
         const data = dataset(builds[name].id, content);
         const store = await builds[name].open({ type: 'sqlite', path: join(dir, `${name}-${round}-${content}.db`) });
         const cpu = process.cpuUsage();

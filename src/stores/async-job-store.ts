@@ -50,12 +50,12 @@ export function sqliteAsyncJobs(db: SqliteDatabase): AsyncJobTable {
   const expire = db.prepare(positional(EXPIRE));
   const select = db.prepare(positional(SELECT));
   const putOne = db.transaction((job: StoredAsyncJob) => {
-    expire.run(Date.now());
-    upsert.run(...values(job));
+    expire.run([Date.now()]);
+    upsert.run(values(job));
   });
   return {
     async get(id, nowMs) {
-      return jobOf(select.get(id, nowMs) as Row | undefined);
+      return jobOf(select.get<Row>([id, nowMs]));
     },
     async put(job) {
       putOne.immediate(job);

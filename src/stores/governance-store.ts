@@ -101,20 +101,20 @@ export function sqliteGovernance(db: SqliteDatabase): GovernanceTable {
   const upsert = db.prepare(positional(UPSERT_ENTITY));
   const bump = db.prepare(BUMP);
   const readRevision = db.prepare(READ_REVISION);
-  const revisionOf = () => Number((readRevision.get() as { revision: number } | undefined)?.revision ?? 0);
+  const revisionOf = () => Number(readRevision.get<{ revision: number }>()?.revision ?? 0);
   const loadAll = db.transaction((anchors: readonly (readonly [string, number])[]) => {
     const now = Date.now();
-    for (const [key, ms] of anchors) anchor.run(key, ms, now);
-    return { counters: (counters.all() as CounterRow[]).map(counterOf), entities: (entities.all() as EntityRow[]).map(entityOf),
+    for (const [key, ms] of anchors) anchor.run([key, ms, now]);
+    return { counters: counters.all<CounterRow>().map(counterOf), entities: entities.all<EntityRow>().map(entityOf),
       revision: revisionOf() };
   });
   const addAll = db.transaction((deltas: readonly UsageDelta[]) => {
     const now = Date.now();
-    for (const [key, amount, end] of deltas) add.run(key, now, amount, end, now);
+    for (const [key, amount, end] of deltas) add.run([key, now, amount, end, now]);
   });
   const writeAll = db.transaction((writes: readonly EntityWrite[]) => {
     const now = Date.now();
-    for (const [kind, id, body] of writes) upsert.run(kind, id, body === null ? null : JSON.stringify(body), now);
+    for (const [kind, id, body] of writes) upsert.run([kind, id, body === null ? null : JSON.stringify(body), now]);
     bump.run();
     return revisionOf();
   });

@@ -9,7 +9,7 @@ import {
 } from './log-sql.js';
 import type postgres from 'postgres';
 import { migratePostgres, openPostgres, type PostgresClient } from './postgres.js';
-import { migrateSqlite, openSqlite, type SqliteDatabase } from './sqlite.js';
+import { migrateSqlite, openSqlite, type SqliteDatabase, type SqliteEngine, type SqliteValue } from './sqlite.js';
 import type { StoreTarget } from './store-config.js';
 import { ASYNC_JOBS_COMPONENT, POSTGRES_ASYNC_JOBS_SCHEMA, postgresAsyncJobs, SQLITE_ASYNC_JOBS_SCHEMA, sqliteAsyncJobs,
   type AsyncJobTable } from './async-job-store.js';
@@ -46,11 +46,13 @@ export interface OpenLogStoreOptions {
   /** `logs_store.search_index`: keep a trigram index of the content for search (made or dropped at open). Default: on
    * for PostgreSQL, off for SQLite (see `defaultSearchIndex`). */
   searchIndex?: boolean;
+  /** Benchmarks only: SQLite's engine, instead of the one the Node version picks (sqlite.ts). */
+  sqliteEngine?: SqliteEngine;
 }
 
 export async function openLogStore(target: StoreTarget, options: OpenLogStoreOptions = {}): Promise<LogStore> {
   return target.type === 'sqlite'
-    ? sqliteLogStore(openSqlite(target.path, { busyTimeoutMs: options.busyTimeoutMs }), options.searchIndex ?? false)
+    ? sqliteLogStore(openSqlite(target.path, { busyTimeoutMs: options.busyTimeoutMs, engine: options.sqliteEngine }), options.searchIndex ?? false)
     : postgresLogStore(openPostgres(target.connection, { connectTimeoutSeconds: options.connectTimeoutSeconds }),
       target.connection.schema, options.searchIndex ?? true);
 }
@@ -70,7 +72,7 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
     migrateSqlite(db, GOVERNANCE_COMPONENT, SQLITE_GOVERNANCE_SCHEMA);
     // Made or dropped to match the config; IMMEDIATE, so processes opening the file together do it once.
     db.transaction(() => {
-      const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(SEARCH_TABLE) !== undefined;
+      const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get([SEARCH_TABLE]) !== undefined;
       if (searchIndex && !exists) db.exec(SQLITE_SEARCH_INDEX.create);
       if (!searchIndex && exists) db.exec(SQLITE_SEARCH_INDEX.drop);
     }).immediate();
@@ -87,7 +89,7 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
   const content: [number, string | null, string | null] = [0, null, null];
   const insertAll = db.transaction((records: readonly RequestLogRecord[]) => {
     for (const r of records) {
-      const stored = insertOne.run(rowValues(r, 'sqlite', meta));
+      const stored = insertOne.run(rowValues(r, 'sqlite', meta) as SqliteValue[]);
       // A record already stored keeps its content too: the first one written wins, whole.
       if (Number(stored.changes) === 0) continue;
       const values = contentValues(r);
@@ -98,12 +100,14 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
       insertContent.run(content);
     }
   });
+  // The SQLite dialect's queries bind strings and numbers only (its booleans as 0 and 1).
+  const bound = (q: BuiltQuery) => q.values as SqliteValue[];
   const retain = db.transaction((before: number, batch: number) => {
     const [contents, logs] = retentionQueries(before, batch, 'sqlite');
-    db.prepare(contents.text).run(...contents.values);
-    return Number(db.prepare(logs.text).run(...logs.values).changes);
+    db.prepare(contents.text).run(bound(contents));
+    return Number(db.prepare(logs.text).run(bound(logs)).changes);
   });
-  const all = (q: BuiltQuery) => db.prepare(q.text).all(...q.values) as Record<string, unknown>[];
+  const all = (q: BuiltQuery) => db.prepare(q.text).all(bound(q));
   return {
     engine: 'sqlite',
     owners: sqliteOwners(db),
@@ -122,7 +126,7 @@ export function sqliteLogStore(db: SqliteDatabase, searchIndex = false): LogStor
     },
     async stats(q) {
       const built = sqliteStatsRowsQuery(q, searchIndex);
-      const rows = db.prepare(built.text).raw(true).iterate(...built.values) as IterableIterator<unknown[]>;
+      const rows = db.prepare(built.text).rows(bound(built));
       return statsOf(aggregateStats(rows, q, LOG_QUERY_LIMITS.maxGroups), q);
     },
     async deleteOlderThan(before, batch) {

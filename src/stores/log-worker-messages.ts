@@ -5,6 +5,7 @@ import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite } from './owner-store.js';
 import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
 import type { StoredAsyncJob } from './async-job-store.js';
+import type { SqliteEngine } from './sqlite.js';
 
 export interface LogWorkerData {
   target: StoreTarget;
@@ -18,6 +19,7 @@ export interface LogWorkerData {
   connectTimeoutSeconds: number;
   /** `logs_store.search_index`; absent: the engine's default. */
   searchIndex?: boolean;
+  sqliteEngine?: SqliteEngine;
 }
 
 export type FrontMessage =

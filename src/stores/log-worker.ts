@@ -7,6 +7,7 @@ import { LogQueryError } from './log-query.js';
 import type { RequestLogRecord } from './log-record.js';
 import { openLogStore, type LogStore } from './log-store.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
+import { isSqliteBusy } from './sqlite.js';
 
 const port = parentPort;
 if (!port) throw new Error('log-worker.ts runs as a worker thread');
@@ -23,9 +24,6 @@ let wake: (() => void) | null = null;
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-const isBusy = (error: unknown): boolean => /SQLITE_(BUSY|LOCKED)|database is locked/i
-  .test(`${(error as { code?: unknown })?.code ?? ''} ${messageOf(error)}`);
-
 function setUp(next: boolean, error?: unknown): void {
   if (next === up) return;
   up = next;
@@ -36,7 +34,7 @@ function setUp(next: boolean, error?: unknown): void {
 function ensureStore(): Promise<LogStore> {
   if (store) return Promise.resolve(store);
   opening ??= openLogStore(config.target, { busyTimeoutMs: config.busyTimeoutMs, connectTimeoutSeconds: config.connectTimeoutSeconds,
-    searchIndex: config.searchIndex })
+    searchIndex: config.searchIndex, sqliteEngine: config.sqliteEngine })
     .then((opened) => {
       store = opened;
       return opened;
@@ -78,7 +76,7 @@ async function drain(): Promise<void> {
       } catch (error) {
         // The store answers but refuses this batch: retrying would block every batch behind it forever. A file
         // locked by another process past the busy timeout answers reads, yet is only slow: that one is retried.
-        if (!isBusy(error) && store && await store.ping().then(() => true, () => false)) {
+        if (!isSqliteBusy(error) && store && await store.ping().then(() => true, () => false)) {
           batches.shift();
           post({ type: 'settled', written: 0, dropped: batch.length, reason: `the store refused a batch: ${messageOf(error)}` });
           continue;

@@ -44,13 +44,13 @@ export function sqliteOwners(db: SqliteDatabase): OwnerTable {
   const writeAll = db.transaction((entries: readonly OwnerWrite[]) => {
     const now = Date.now();
     for (const [id, owner] of entries) {
-      if (owner) upsert.run(id, owner.provider, owner.keyId, now);
-      else remove.run(id);
+      if (owner) upsert.run([id, owner.provider, owner.keyId, now]);
+      else remove.run([id]);
     }
   });
   return {
     async get(id) {
-      return ownerOf(select.get(id) as { provider: string; key_id: string } | undefined);
+      return ownerOf(select.get<{ provider: string; key_id: string }>([id]));
     },
     async write(entries) {
       writeAll.immediate(entries);

@@ -10,6 +10,7 @@ import {
 } from './log-query.js';
 import type { LogSink, RequestLogRecord } from './log-record.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
+import type { SqliteEngine } from './sqlite.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite, StoredOwner } from './owner-store.js';
 import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
@@ -43,6 +44,8 @@ export interface RequestLogOptions {
   connectTimeoutSeconds?: number;
   /** `logs_store.search_index`: a trigram index of the content for search. Default: the engine's (log-store.ts). */
   searchIndex?: boolean;
+  /** Benchmarks only: SQLite's engine, instead of the one the Node version picks (sqlite.ts). */
+  sqliteEngine?: SqliteEngine;
 }
 
 export interface RequestLogCounters {
@@ -121,6 +124,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
     busyTimeoutMs: options.busyTimeoutMs ?? 5000,
     connectTimeoutSeconds: options.connectTimeoutSeconds ?? 5,
     ...(options.searchIndex === undefined ? {} : { searchIndex: options.searchIndex }),
+    ...(options.sqliteEngine === undefined ? {} : { sqliteEngine: options.sqliteEngine }),
   };
   const description = describeTarget(options.target);
 
