@@ -15,6 +15,8 @@ export interface LoadSpec {
   seconds: number;
   /** taskset CPU list for the generator, or undefined to leave it unpinned. */
   cpus: string | undefined;
+  /** Open loop at this many requests a second (the Node generator only); absent: closed loop. */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -115,6 +117,7 @@ async function runNode(spec: LoadSpec, loadgenJs: string): Promise<LoadResult> {
     '--connections', String(spec.connections),
     '--duration', String(spec.seconds),
     '--headers', JSON.stringify(spec.headers),
+    ...(spec.rate ? ['--rate', String(spec.rate)] : []),
   ];
   const child = spawnChild('loadgen', process.execPath, args, spec.cpus);
   const code = await runToEnd(child, (spec.seconds + 15) * 1000);
@@ -125,6 +128,7 @@ async function runNode(spec: LoadSpec, loadgenJs: string): Promise<LoadResult> {
 }
 
 export function runLoad(kind: GeneratorKind, spec: LoadSpec, workDir: string, loadgenJs: string): Promise<LoadResult> {
+  if (spec.rate && kind === 'wrk') throw new Error('an open-loop rate needs the Node generator (wrk has no rate)');
   return kind === 'wrk' ? runWrk(spec, workDir) : runNode(spec, loadgenJs);
 }
 

@@ -1,6 +1,5 @@
 // What the front thread and the log worker say to each other (request-log.ts ↔ log-worker.ts).
 import type { LogQuery, LogStatsQuery } from './log-query.js';
-import type { RequestLogRecord } from './log-record.js';
 import type { StoreTarget } from './store-config.js';
 import type { OwnerWrite } from './owner-store.js';
 import type { EntityWrite, GovernanceSnapshot, UsageDelta } from './governance-store.js';
@@ -23,7 +22,8 @@ export interface LogWorkerData {
 }
 
 export type FrontMessage =
-  | { type: 'batch'; records: RequestLogRecord[] }
+  /** Records encoded by log-batch.ts; the buffer under `bytes` is transferred, and handed back once settled. */
+  | { type: 'batch'; bytes: Uint8Array; count: number }
   | { type: 'query'; id: number; query: LogQuery }
   | { type: 'get'; id: number; recordId: string }
   | { type: 'stats'; id: number; query: LogStatsQuery }
@@ -44,7 +44,7 @@ export type FrontMessage =
 
 export type WorkerMessage =
   /** A batch left the worker: stored, or given up because the store refused it. */
-  | { type: 'settled'; written: number; dropped: number; reason?: string }
+  | { type: 'settled'; written: number; dropped: number; reason?: string; buffer?: ArrayBuffer }
   | { type: 'state'; up: boolean; error?: string }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: { name: string; message: string; param?: string } }

@@ -3,8 +3,8 @@
 // backoff; the front thread bounds how many records may wait (request-log.ts), so memory stays bounded.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
+import { decodeRecordBatch, type EncodedBatch } from './log-batch.js';
 import { LogQueryError } from './log-query.js';
-import type { RequestLogRecord } from './log-record.js';
 import { openLogStore, type LogStore } from './log-store.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
 import { isSqliteBusy } from './sqlite.js';
@@ -13,11 +13,17 @@ const port = parentPort;
 if (!port) throw new Error('log-worker.ts runs as a worker thread');
 const config = workerData as LogWorkerData;
 const post = (message: WorkerMessage) => port.postMessage(message);
+/** A batch is done with: what became of it, and its buffer back to the front for a later batch. */
+const settle = (batch: EncodedBatch, outcome: { written: number; dropped: number; reason?: string }) => {
+  const buffer = batch.bytes.buffer as ArrayBuffer;
+  port.postMessage({ type: 'settled', ...outcome, buffer } satisfies WorkerMessage, [buffer]);
+};
 
 let store: LogStore | null = null;
 let opening: Promise<LogStore> | null = null;
 let up = false;
-const batches: RequestLogRecord[][] = [];
+/** Held encoded (off the heap) while the store is down; decoded for each attempt. */
+const batches: EncodedBatch[] = [];
 let draining = false;
 let closing = false;
 let wake: (() => void) | null = null;
@@ -67,18 +73,18 @@ async function drain(): Promise<void> {
       const batch = batches[0];
       try {
         const s = await ensureStore();
-        await s.insert(batch);
+        await s.insert(decodeRecordBatch(batch.bytes));
         batches.shift();
         backoff = config.retryInitialMs;
         setUp(true);
-        post({ type: 'settled', written: batch.length, dropped: 0 });
+        settle(batch, { written: batch.count, dropped: 0 });
         continue;
       } catch (error) {
         // The store answers but refuses this batch: retrying would block every batch behind it forever. A file
         // locked by another process past the busy timeout answers reads, yet is only slow: that one is retried.
         if (!isSqliteBusy(error) && store && await store.ping().then(() => true, () => false)) {
           batches.shift();
-          post({ type: 'settled', written: 0, dropped: batch.length, reason: `the store refused a batch: ${messageOf(error)}` });
+          settle(batch, { written: 0, dropped: batch.count, reason: `the store refused a batch: ${messageOf(error)}` });
           continue;
         }
         setUp(false, error);
@@ -156,7 +162,7 @@ function watchGovernance(from: number, intervalMs: number): void {
 port.on('message', (message: FrontMessage) => {
   switch (message.type) {
     case 'batch':
-      batches.push(message.records);
+      batches.push({ bytes: message.bytes, count: message.count });
       void drain();
       break;
     case 'query':
@@ -219,7 +225,7 @@ async function close(deadlineMs: number): Promise<void> {
     await ownerWrites;
     await governanceWrites;
   })(), deadline]);
-  const left = batches.reduce((n, b) => n + b.length, 0);
+  const left = batches.reduce((n, b) => n + b.count, 0);
   batches.length = 0;
   await store?.close().catch(() => {});
   post({ type: 'closed', dropped: left });

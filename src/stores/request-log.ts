@@ -1,5 +1,6 @@
-// The front thread's side of the request log. `push` only appends to an array: records leave in batches, posted to
-// the log worker thread (log-worker.ts), which writes them and answers the admin API's reads. What waits here plus
+// The front thread's side of the request log. `push` only encodes the record into the batch's buffer (log-batch.ts):
+// records leave in batches, transferred to the log worker thread (log-worker.ts), which writes them and answers the
+// admin API's reads. What waits here plus
 // what waits in the worker never exceeds `queueCapacity`; past it a record is dropped, counted in
 // heimdall_log_records_dropped_total and reported in a log line at most every `dropLogIntervalMs`. So a slow,
 // full or absent store costs the gateway neither latency nor unbounded memory, and writing resumes by itself.
@@ -8,6 +9,7 @@ import type { Logger } from 'pino';
 import {
   LogQueryError, LogStoreUnavailableError, type LogPage, type LogQuery, type LogReader, type LogStats, type LogStatsQuery,
 } from './log-query.js';
+import { BATCH_BYTES_CAP, RecordBatchEncoder } from './log-batch.js';
 import type { LogSink, RequestLogRecord } from './log-record.js';
 import type { FrontMessage, LogWorkerData, WorkerMessage } from './log-worker-messages.js';
 import type { SqliteEngine } from './sqlite.js';
@@ -128,7 +130,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
   };
   const description = describeTarget(options.target);
 
-  let pending: RequestLogRecord[] = [];
+  const pending = new RecordBatchEncoder();
   let inWorker = 0;
   let written = 0;
   let dropped = 0;
@@ -162,6 +164,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
   const onMessage = (message: WorkerMessage) => {
     switch (message.type) {
       case 'settled':
+        if (message.buffer) pending.recycle(message.buffer);
         inWorker -= message.written + message.dropped;
         written += message.written;
         if (message.dropped > 0) countDropped(message.dropped, message.reason ?? 'refused by the store');
@@ -234,11 +237,10 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
       flushTimer = null;
     }
     // Without a thread (between one that died and the next) records wait here, within the same bound.
-    if (pending.length === 0 || !alive) return;
-    const records = pending;
-    pending = [];
-    inWorker += records.length;
-    worker.postMessage({ type: 'batch', records } satisfies FrontMessage);
+    if (pending.count === 0 || !alive) return;
+    const { bytes, count } = pending.take()!;
+    inWorker += count;
+    worker.postMessage({ type: 'batch', bytes, count } satisfies FrontMessage, [bytes.buffer as ArrayBuffer]);
   };
 
   const call = <T>(message: (id: number) => FrontMessage): Promise<T> => {
@@ -256,12 +258,17 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
 
   const sink: LogSink = {
     push(record) {
-      if (closed || pending.length + inWorker >= capacity) {
+      if (closed || pending.count + inWorker >= capacity) {
         countDropped(1, closed ? 'the request log is closed' : `the queue is full (${capacity} records): the store is slow or down`);
         return;
       }
-      pending.push(record);
-      if (pending.length >= batchSize) flush();
+      try {
+        pending.push(record);
+      } catch (error) {
+        countDropped(1, `the record could not be encoded: ${(error as Error).message}`);
+        return;
+      }
+      if (pending.count >= batchSize || pending.bytes >= BATCH_BYTES_CAP) flush();
       else if (!flushTimer) {
         flushTimer = setTimeout(flush, flushIntervalMs);
         flushTimer.unref();
@@ -313,7 +320,7 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
     sink,
     reader,
     description,
-    counters: () => ({ written, dropped, waiting: pending.length + inWorker, storeUp }),
+    counters: () => ({ written, dropped, waiting: pending.count + inWorker, storeUp }),
     runRetention: () => call<number>((id) => ({ type: 'retention', id })),
     owners: {
       get: (ownerId: string) => call<StoredOwner | null>((id) => ({ type: 'owner-get', id, ownerId })),
