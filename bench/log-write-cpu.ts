@@ -9,7 +9,9 @@
  *
  *   npm run build && node dist/bench/log-write-cpu.js --before OTHER/dist/src/stores/log-store.js
  *     [--records 30000] [--rounds 3] [--v7-before]
- *   node dist/bench/log-write-cpu.js --engines libsql,node:sqlite [--records 30000] [--rounds 3]
+ *   node dist/bench/log-write-cpu.js --engines libsql,node:sqlite [--records 30000] [--rounds 3] [--memory]
+ *
+ * `--memory` writes to SQLite in memory: the inserts without any file I/O, the floor of a row's cost in this store.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +30,7 @@ const flags = parseFlags(process.argv.slice(2));
 const records = num(flags, 'records', 30_000);
 const rounds = num(flags, 'rounds', 3);
 const beforePath = str(flags, 'before', '');
+const inMemory = bool(flags, 'memory');
 type Build = { open: (target: StoreTarget) => ReturnType<typeof openLogStore>; id: (nowMs: number) => string };
 const builds: Record<string, Build> = {};
 const engines = engineBuilds(flags);
@@ -68,7 +71,7 @@ try {
       // Alternating which goes first, so a change in the machine's load falls on both.
       for (const name of round % 2 === 0 ? names : [...names].reverse()) {
         const data = dataset(builds[name].id, content);
-        const store = await builds[name].open({ type: 'sqlite', path: join(dir, `${name}-${round}-${content}.db`) });
+        const store = await builds[name].open({ type: 'sqlite', path: inMemory ? ':memory:' : join(dir, `${name}-${round}-${content}.db`) });
         const cpu = process.cpuUsage();
         for (let i = 0; i < data.length; i += 500) await store.insert(data.slice(i, i + 500));
         const used = process.cpuUsage(cpu);
