@@ -90,6 +90,18 @@ describe('the request log', () => {
     expect(log.counters()).toMatchObject({ written: 1200, dropped: 0, waiting: 0 });
   });
 
+  it('sends a batch once its encoded records reach 4 MiB, however few they are, and stores them whole', async () => {
+    const log = await openRequestLog({ target: sqliteTarget('bytes.db'), logger, retentionDays: 0, flushIntervalMs: 60_000, batchSize: 500 });
+    // 600 kB of content a record: the seventh passes 4 MiB, long before 500 records or the minute's timer.
+    const records = Array.from({ length: 10 }, (_, i) => logRecord({ request: `${i}`.repeat(400_000), response: 'é'.repeat(100_000) }));
+    for (const r of records) log.sink.push(r);
+    await until(() => log.counters().written === 7);
+    expect(log.counters().waiting).toBe(3);
+    expect(await log.reader.get(records[6].id)).toEqual(records[6]);
+    await log.close();
+    expect(log.counters()).toMatchObject({ written: 10, dropped: 0, waiting: 0 });
+  });
+
   it('flushes what waits on close', async () => {
     const target = sqliteTarget('close.db');
     const log = await openRequestLog({ target, logger, retentionDays: 0, flushIntervalMs: 60_000, batchSize: 1000 });
