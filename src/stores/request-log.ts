@@ -1,9 +1,9 @@
 // The front thread's side of the request log. `push` only encodes the record into the batch's buffer (log-batch.ts):
 // records leave in batches, transferred to the log worker thread (log-worker.ts), which writes them and answers the
-// admin API's reads. What waits here plus
-// what waits in the worker never exceeds `queueCapacity`; past it a record is dropped, counted in
-// heimdall_log_records_dropped_total and reported in a log line at most every `dropLogIntervalMs`. So a slow,
-// full or absent store costs the gateway neither latency nor unbounded memory, and writing resumes by itself.
+// admin API's reads. What waits here plus what waits in the worker never exceeds `queueCapacity`; past it a record is
+// dropped, counted in heimdall_log_records_dropped_total and reported in a log line at most every
+// `dropLogIntervalMs`. So a slow, full or absent store costs the gateway neither latency nor unbounded memory, and
+// writing resumes by itself.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import {
