@@ -416,12 +416,12 @@ export function recordOf(row: Record<string, unknown>): RequestLogRecord {
 }
 
 /** A record's content row (id, request, response), or null when it has none to keep. */
+const nullableText = (v: string | null): string | null => (v === null ? null : withoutNul(v));
+
 export function contentValues(r: RequestLogRecord): [string, string | null, string | null] | null {
   if (r.request === null && r.response === null) return null;
-  return [withoutNul(r.id), r.request === null ? null : withoutNul(r.request), r.response === null ? null : withoutNul(r.response)];
+  return [withoutNul(r.id), nullableText(r.request), nullableText(r.response)];
 }
-
-const text = (v: string | null): string | null => (v === null ? null : withoutNul(v));
 
 /**
  * A record's values in META_COLUMNS order, as `dialect` binds them, written into `out` (SQLite's writer reuses one
@@ -431,11 +431,12 @@ const text = (v: string | null): string | null => (v === null ? null : withoutNu
 export function rowValues(r: RequestLogRecord, dialect: SqlDialect, out: unknown[] = new Array(META_COLUMNS.length)): unknown[] {
   const sqlite = dialect === 'sqlite';
   out[0] = withoutNul(r.id); out[1] = r.timestamp; out[2] = withoutNul(r.route); out[3] = withoutNul(r.method);
-  out[4] = withoutNul(r.dialect); out[5] = text(r.provider); out[6] = text(r.modelRequested); out[7] = text(r.model);
-  out[8] = text(r.keyName); out[9] = text(r.virtualKeyId); out[10] = r.status; out[11] = text(r.errorCode);
-  out[12] = r.attempts; out[13] = r.fallbacks; out[14] = r.latencyMs; out[15] = r.ttftMs ?? null;
-  out[16] = r.upstreamMs ?? null; out[17] = r.overheadMs ?? null; out[18] = r.tokensIn ?? null; out[19] = r.tokensOut ?? null;
-  out[20] = r.tokensCached ?? null; out[21] = r.tokensReasoning ?? null; out[22] = r.costUsd ?? null; out[23] = text(r.cache ?? null);
+  out[4] = withoutNul(r.dialect); out[5] = nullableText(r.provider); out[6] = nullableText(r.modelRequested);
+  out[7] = nullableText(r.model); out[8] = nullableText(r.keyName); out[9] = nullableText(r.virtualKeyId);
+  out[10] = r.status; out[11] = nullableText(r.errorCode); out[12] = r.attempts; out[13] = r.fallbacks;
+  out[14] = r.latencyMs; out[15] = r.ttftMs ?? null; out[16] = r.upstreamMs ?? null; out[17] = r.overheadMs ?? null;
+  out[18] = r.tokensIn ?? null; out[19] = r.tokensOut ?? null; out[20] = r.tokensCached ?? null;
+  out[21] = r.tokensReasoning ?? null; out[22] = r.costUsd ?? null; out[23] = nullableText(r.cache ?? null);
   out[24] = sqlite ? (r.stream ? 1 : 0) : r.stream; out[25] = sqlite ? (r.cancelled ? 1 : 0) : r.cancelled;
   return out;
 }
