@@ -200,8 +200,12 @@ export async function openRequestLog(options: RequestLogOptions): Promise<Reques
   let alive = false;
   let restartDelayMs = 1000;
   const start = () => {
-    // `node --input-type=module -e …` would pass its flag on to the thread, which then refuses to load a file.
-    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+    // `node --input-type=module -e …` would pass its flag on to the thread, which then refuses to load a file. Any
+    // other start keeps Node's inheritance: a list given to the thread is checked strictly and refuses the flags only
+    // a process takes (`--max-old-space-size`, `--title`), so `new Worker` threw and the gateway did not start.
+    const execArgv = process.execArgv.some((arg) => arg.startsWith('--input-type'))
+      ? process.execArgv.filter((arg) => !arg.startsWith('--input-type'))
+      : undefined;
     worker = new Worker(WORKER_FILE, { workerData: data, name: 'heimdall-request-log', execArgv });
     alive = true;
     worker.on('message', onMessage);

@@ -29,9 +29,12 @@ export function inherited(): Record<string, string> {
   return { PATH: process.env.PATH ?? '', ...(dataDir ? { HEIMDALL_DATA_DIR: dataDir } : {}) };
 }
 
-/** The built command, or another copy of it at `main` (e.g. one installed from the packed package). */
-export function run(args: string[], env: Record<string, string> = {}, main = MAIN): Run {
-  return collected(spawn(process.execPath, [main, ...args], { env: { ...inherited(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+/**
+ * The built command, or another copy of it at `main` (e.g. one installed from the packed package); `nodeFlags` go to
+ * Node before the script, as an operator's `node --max-old-space-size=4096 dist/src/main.js` would.
+ */
+export function run(args: string[], env: Record<string, string> = {}, main = MAIN, nodeFlags: string[] = []): Run {
+  return collected(spawn(process.execPath, [...nodeFlags, main, ...args], { env: { ...inherited(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** `npm start -- <args>` in the project's root, as the README's quick start runs the gateway. */

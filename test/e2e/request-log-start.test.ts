@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listeningPort, runNpmStart } from './cli-harness.js';
+import { listeningPort, run, runNpmStart } from './cli-harness.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -34,4 +34,26 @@ describe('npm start, one request, GET /api/logs', () => {
     expect(logs[0].request).toContain('is this logged?');
     started.child.kill('SIGTERM');
   }, 120_000);
+
+  it('starts and logs under Node flags that worker threads refuse in a list of their own (heap size, title)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'heimdall-data-'));
+    dirs.push(dataDir);
+    const started = run(['--port', '0', '--host', '127.0.0.1'], { HEIMDALL_DATA_DIR: dataDir }, undefined,
+      ['--max-old-space-size=1024', '--title=heimdall-test']);
+    const port = await listeningPort(started);
+    const answer = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { 'x-request-id': 'flagged' },
+      body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(answer.status).toBe(200);
+    let ids: string[] = [];
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && ids.length === 0) {
+      const page = await fetch(`http://127.0.0.1:${port}/api/logs`);
+      ids = ((await page.json()) as { logs: { id: string }[] }).logs.map((log) => log.id);
+      if (ids.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(ids).toEqual(['flagged']);
+    expect(started.output()).not.toContain('the request log thread failed');
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+  }, 60_000);
 });
