@@ -51,6 +51,18 @@ export class DueQueue<T extends Schedulable> {
   }
 
   /**
+   * The due time of the earliest live entry, or undefined when there is none: the moment a timer for the queue should
+   * fire. Stale entries on top are dropped on the way, so a finished job's entry never sets the timer.
+   */
+  nextDue(): number | undefined {
+    while (this.#items.length > 0 && this.#items[0].scheduledDue !== this.#dues[0]) {
+      this.#removeTop();
+      this.#stale--;
+    }
+    return this.#items.length > 0 ? this.#dues[0] : undefined;
+  }
+
+  /**
    * Removes and returns every item whose entry is due at `now`. They are off the queue: the caller schedules again
    * the ones that turn out not to be overdue (after this returns, so an item due now cannot come back in this call).
    */

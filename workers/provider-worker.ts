@@ -20,8 +20,12 @@ import { loadAdapter } from './providers/load.js';
 import { HttpJobRunner } from './upstream/call.js';
 import { UpstreamClients } from './upstream/http-client.js';
 
-/** How often deadlines are checked: timeouts fire within this many milliseconds of being due. */
-const DEADLINE_SWEEP_MS = 50;
+/**
+ * libuv's clock is read in whole milliseconds at the start of a loop turn, so a timer may fire up to a millisecond
+ * before `performance.now()` reaches its due time: aim this much after it (a tick that still comes early reschedules).
+ */
+const SWEEP_LATE_MS = 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The heap figures for /metrics are refreshed at most this often, as jobs settle: never on a timer of their own. */
 const MEMORY_REPORT_MS = 1_000;
 
@@ -57,6 +61,11 @@ export default async function serve(init: WorkerInit): Promise<string> {
     settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
       jobs.delete(job.id);
       deadlines.forget(job);
+      // Every entry left is a finished job's, holding its request body: let them go, and the timer with them.
+      if (jobs.size === 0) {
+        deadlines.dropStale();
+        stopSweeping();
+      }
       if (performance.now() - memoryReportedAt >= MEMORY_REPORT_MS) reportMemory();
       const model = modelSlot(job);
       shard.observe(layout.upstreamLatency, layout.upstreamLatency.seriesOffset(providerIndex, model), job.upstreamMs() / 1000);
@@ -74,7 +83,9 @@ export default async function serve(init: WorkerInit): Promise<string> {
       }
     },
     dueEarlier: (job: Job) => {
-      if (!job.finished) deadlines.schedule(job);
+      if (job.finished) return;
+      deadlines.schedule(job);
+      armSweep();
     },
   };
 
@@ -88,7 +99,7 @@ export default async function serve(init: WorkerInit): Promise<string> {
       hooks);
     jobs.set(id, job);
     deadlines.schedule(job);
-    sweep ??= setInterval(sweepDeadlines, DEADLINE_SWEEP_MS);
+    armSweep();
     shard.add(layout.upstreamRequests.seriesOffset(providerIndex, modelSlot(job)));
     if (http) {
       try {
@@ -101,21 +112,33 @@ export default async function serve(init: WorkerInit): Promise<string> {
     }
   };
 
-  // One sweep for every job's deadline instead of a timer per request; it visits only the jobs that may be due. It
-  // runs while there are jobs and stops at its first tick without any: on a VM, each tick of an idle thread's timer
-  // is a wake-up that costs more CPU than a request.
+  // One timer for every job's deadline instead of one per request, armed for the earliest moment any job may be
+  // overdue; it visits only the jobs that may be due. A stream's deadlines are seconds away (the idle gap, the total)
+  // and activity only pushes them later, so the timer does not fire while answers flow: on a VM each wake-up of a
+  // thread costs more CPU than a request, and a ticking sweep woke the worker two or three times a stream.
   let sweep: NodeJS.Timeout | null = null;
+  let sweepAt = Infinity;
   const stopSweeping = () => {
-    if (sweep) clearInterval(sweep);
+    if (sweep) clearTimeout(sweep);
     sweep = null;
+    sweepAt = Infinity;
   };
-  const sweepDeadlines = () => {
-    if (jobs.size === 0) {
-      // Every entry left is a finished job's, holding its request body: let them go with the sweep.
-      deadlines.dropStale();
+  const armSweep = () => {
+    const due = deadlines.nextDue();
+    if (due === undefined || !Number.isFinite(due)) {
       stopSweeping();
       return;
     }
+    if (sweep && sweepAt <= due) return;
+    if (sweep) clearTimeout(sweep);
+    sweepAt = due;
+    // Node fires a timer set past 2^31 - 1 ms after 1 ms: a deadline that far off is looked at again then.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(due - performance.now())) + SWEEP_LATE_MS);
+    sweep = setTimeout(sweepDeadlines, delay);
+  };
+  const sweepDeadlines = () => {
+    sweep = null;
+    sweepAt = Infinity;
     const now = performance.now();
     for (const job of deadlines.takeDue(now)) {
       if (job.finished) continue;
@@ -124,6 +147,7 @@ export default async function serve(init: WorkerInit): Promise<string> {
       if (missed) job.abort(missed);
       else deadlines.schedule(job);
     }
+    armSweep();
   };
   // Atomics.waitAsync does not keep a thread's event loop alive; a timer that in practice never fires does.
   const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);

@@ -50,8 +50,13 @@ export interface Ticket {
   resume(): void;
 }
 
-const SWEEP_INTERVAL_MS = 100;
-/** How often in-flight requests are checked for a worker that missed their deadline, and by how much it may. */
+/** How often the queue is looked at while requests wait in it: a queued request times out this close to its deadline. */
+const QUEUE_SWEEP_MS = 100;
+/**
+ * How often in-flight requests are checked for a worker that missed their deadline, and by how much it may. With
+ * nothing queued this is the sweep's only work, so it ticks no more often: a lone stream lasts about a tenth of a
+ * second, and on a VM each tick that wakes the front costs more CPU than a request.
+ */
 const OVERDUE_CHECK_INTERVAL_MS = 1_000;
 const OVERDUE_GRACE_MS = 5_000;
 
@@ -116,6 +121,8 @@ export class ProviderPool {
   readonly #providerInit: ProviderInit;
   /** Runs while requests are in flight or queued, and stops at its first tick without any (see #sweepQueue). */
   #sweeper: NodeJS.Timeout | null = null;
+  /** When the armed tick comes (Date.now()); Infinity when none is armed. */
+  #sweepAt = Infinity;
   /** Armed when the pool goes idle, checks `#idleSince` when it fires: one timer per idle period, not per request. */
   #idleTimer: NodeJS.Timeout | null = null;
   #idleSince = 0;
@@ -286,10 +293,7 @@ export class ProviderPool {
       throw new GatewayError('PROVIDER_SHUTTING_DOWN', `${this.provider.name} is shutting down`, { retryAfter: 1 });
     }
     const deadline = Date.now() + this.provider.network.requestTimeoutSeconds * 1000;
-    if (!this.#sweeper) {
-      this.#sweeper = setInterval(this.#sweepQueue, SWEEP_INTERVAL_MS);
-      this.#sweeper.unref();
-    }
+    this.#armSweep(OVERDUE_CHECK_INTERVAL_MS);
     const submission = new Submission(this, job, handlers, deadline);
     if (this.#queued === 0 && this.#takeSlot()) {
       const refused = this.#run(submission);
@@ -305,6 +309,7 @@ export class ProviderPool {
     }
     this.#queue.push(submission);
     this.#queued++;
+    this.#armSweep(QUEUE_SWEEP_MS);
     return submission;
   }
 
@@ -322,6 +327,7 @@ export class ProviderPool {
   #queueForPlace(submission: Submission): void {
     this.#queue.push(submission);
     this.#queued++;
+    this.#armSweep(QUEUE_SWEEP_MS);
     this.#slots!.acquireOrRefuse(1, (gotSlot) => {
       if (submission.state !== 'queued') {
         if (gotSlot) this.#slots!.release();
@@ -443,9 +449,22 @@ export class ProviderPool {
     }
   }
 
+  /** Makes sure a tick comes within `delayMs`: an earlier one already armed stands. */
+  #armSweep(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.#sweeper && this.#sweepAt <= at) return;
+    if (this.#sweeper) clearTimeout(this.#sweeper);
+    this.#sweepAt = at;
+    this.#sweeper = setTimeout(this.#sweepQueue, delayMs);
+    this.#sweeper.unref();
+  }
+
   #sweepQueue = (): void => {
+    this.#sweeper = null;
+    this.#sweepAt = Infinity;
     const now = Date.now();
-    if (now >= this.#nextOverdueCheck) {
+    // A timer may come a moment before the second is up: half a queue sweep early still counts as on time.
+    if (now >= this.#nextOverdueCheck - QUEUE_SWEEP_MS / 2) {
       this.#nextOverdueCheck = now + OVERDUE_CHECK_INTERVAL_MS;
       for (const channel of this.#generation?.channels ?? []) {
         channel.expireOverdue(now, OVERDUE_GRACE_MS, () => ({
@@ -460,12 +479,14 @@ export class ProviderPool {
       if (head.state === 'queued') this.#expireQueued(head);
     }
     // Nothing left to watch: an idle gateway's timer would wake its thread for nothing, and on a VM a wake-up is dear.
-    if (this.#inFlight === 0 && this.#queued === 0) this.#stopSweeping();
+    if (this.#queued > 0) this.#armSweep(QUEUE_SWEEP_MS);
+    else if (this.#inFlight > 0) this.#armSweep(OVERDUE_CHECK_INTERVAL_MS);
   };
 
   #stopSweeping(): void {
-    if (this.#sweeper) clearInterval(this.#sweeper);
+    if (this.#sweeper) clearTimeout(this.#sweeper);
     this.#sweeper = null;
+    this.#sweepAt = Infinity;
   }
 
   #expireQueued(submission: Submission): void {

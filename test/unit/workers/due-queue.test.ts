@@ -47,6 +47,27 @@ describe('DueQueue', () => {
     expect(queue.size).toBe(0);
   });
 
+  it('names the earliest live due time for its timer, passing over forgotten and rescheduled entries', () => {
+    const queue = new DueQueue<Item>();
+    expect(queue.nextDue()).toBeUndefined();
+    const first = new Item('first', 10);
+    const moved = new Item('moved', 20);
+    const last = new Item('last', 30);
+    for (const item of [last, moved, first]) queue.schedule(item);
+    expect(queue.nextDue()).toBe(10);
+    queue.forget(first);
+    expect(queue.nextDue()).toBe(20);
+    moved.due = 40;
+    queue.schedule(moved);
+    expect(queue.nextDue()).toBe(30);
+    expect(queue.size).toBe(2);
+    expect(names(queue.takeDue(35))).toEqual(['last']);
+    expect(queue.nextDue()).toBe(40);
+    expect(names(queue.takeDue(40))).toEqual(['moved']);
+    expect(queue.nextDue()).toBeUndefined();
+    expect(queue.entries).toBe(0);
+  });
+
   it('never hands out a forgotten item', () => {
     const queue = new DueQueue<Item>();
     const kept = new Item('kept', 10);
