@@ -158,14 +158,10 @@ for (const target of targets) {
   const middle = median(cpu) ?? 0;
   const [low, high] = range(cpu) ?? [0, 0];
   const ratio = median(ratios);
-  const roleText = ROLES.map((role) => {
-    const cpuUs = median(own.map((w) => w.byRole[role].cpuUs)) ?? 0;
-    const wakes = median(own.map((w) => w.byRole[role].wakes)) ?? 0;
-    return `${fixed(cpuUs).padStart(7)} / ${fixed(wakes, 1).padEnd(5)}`;
-  });
+  const byRole = Object.fromEntries(ROLES.map((role) => [role, {
+    cpuUs: median(own.map((w) => w.byRole[role].cpuUs)) ?? 0, wakes: median(own.map((w) => w.byRole[role].wakes)) ?? 0 }]));
+  const roleText = ROLES.map((role) => `${fixed(byRole[role].cpuUs).padStart(7)} / ${fixed(byRole[role].wakes, 1).padEnd(5)}`);
   console.log(`${target.padEnd(16)} ${`${fixed(middle)} (${fixed(low)}–${fixed(high)})`.padEnd(31)} ${(ratio === null ? '–' : fixed(ratio, 2)).padEnd(21)} ${roleText.join('     ')}`);
-  summary[target] = { cpuUsPerStream: middle, range: [low, high], ratioToBaseline: ratio,
-    byRole: Object.fromEntries(ROLES.map((role) => [role, { cpuUs: median(own.map((w) => w.byRole[role].cpuUs)),
-      wakes: median(own.map((w) => w.byRole[role].wakes)) }])) };
+  summary[target] = { cpuUsPerStream: middle, range: [low, high], ratioToBaseline: ratio, byRole };
 }
 console.log(JSON.stringify({ chunks, gapMs, reps, seconds, burstWarmup, pinned: pin, targets: summary }));

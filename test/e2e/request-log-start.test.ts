@@ -11,6 +11,18 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The records `/api/logs` lists once the first batch is stored (they are written a moment after the answer). */
+async function firstLogs(port: number): Promise<{ id: string; request: string; status: number }[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const page = await fetch(`http://127.0.0.1:${port}/api/logs`);
+    expect(page.status).toBe(200);
+    const { logs } = (await page.json()) as { logs: { id: string; request: string; status: number }[] };
+    if (logs.length > 0 || Date.now() >= deadline) return logs;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 describe('npm start, one request, GET /api/logs', () => {
   it('finds the request, with its content, in the embedded SQLite log', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'heimdall-data-'));
@@ -21,14 +33,7 @@ describe('npm start, one request, GET /api/logs', () => {
     const answer = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { 'x-request-id': 'first-request' },
       body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'is this logged?' }] }) });
     expect(answer.status).toBe(200);
-    let logs: { id: string; request: string; status: number }[] = [];
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && logs.length === 0) {
-      const page = await fetch(`http://127.0.0.1:${port}/api/logs`);
-      expect(page.status).toBe(200);
-      logs = ((await page.json()) as { logs: typeof logs }).logs;
-      if (logs.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const logs = await firstLogs(port);
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatchObject({ id: 'first-request', status: 200 });
     expect(logs[0].request).toContain('is this logged?');
@@ -44,14 +49,7 @@ describe('npm start, one request, GET /api/logs', () => {
     const answer = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { 'x-request-id': 'flagged' },
       body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] }) });
     expect(answer.status).toBe(200);
-    let ids: string[] = [];
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && ids.length === 0) {
-      const page = await fetch(`http://127.0.0.1:${port}/api/logs`);
-      ids = ((await page.json()) as { logs: { id: string }[] }).logs.map((log) => log.id);
-      if (ids.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    expect(ids).toEqual(['flagged']);
+    expect((await firstLogs(port)).map((log) => log.id)).toEqual(['flagged']);
     expect(started.output()).not.toContain('the request log thread failed');
     started.child.kill('SIGTERM');
     expect(await started.exited).toBe(0);
