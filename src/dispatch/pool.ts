@@ -293,7 +293,8 @@ export class ProviderPool {
       throw new GatewayError('PROVIDER_SHUTTING_DOWN', `${this.provider.name} is shutting down`, { retryAfter: 1 });
     }
     const deadline = Date.now() + this.provider.network.requestTimeoutSeconds * 1000;
-    this.#armSweep(OVERDUE_CHECK_INTERVAL_MS);
+    // A tick already armed comes within a second, the most this one asks for: only an idle pool arms one here.
+    if (!this.#sweeper) this.#armSweep(OVERDUE_CHECK_INTERVAL_MS);
     const submission = new Submission(this, job, handlers, deadline);
     if (this.#queued === 0 && this.#takeSlot()) {
       const refused = this.#run(submission);

@@ -415,9 +415,10 @@ export function recordOf(row: Record<string, unknown>): RequestLogRecord {
   return out as unknown as RequestLogRecord;
 }
 
-/** A record's content row (id, request, response), or null when it has none to keep. */
+/** A text value as both engines bind it: a NUL replaced (withoutNul), null kept. */
 const nullableText = (v: string | null): string | null => (v === null ? null : withoutNul(v));
 
+/** A record's content row (id, request, response), or null when it has none to keep. */
 export function contentValues(r: RequestLogRecord): [string, string | null, string | null] | null {
   if (r.request === null && r.response === null) return null;
   return [withoutNul(r.id), nullableText(r.request), nullableText(r.response)];
