@@ -1,19 +1,21 @@
 // The request log's side of a request: what an inference route's request leaves behind, as one RequestLogRecord
 // pushed into the LogSink when its response is complete (src/http/server.ts's finish, the same place as the access
 // line). The pipeline fills the request's AccessRecord as it goes; with content logging on, a ContentCapture on it
-// keeps references to what was sent and answered (the body as it came, the answer's text, a stream's chunks), and
-// only at the end are they decoded, accumulated and capped. With logging off nothing here runs.
+// keeps references to what was sent and answered (the body as it came, the answer's text), accumulates a stream's
+// answer as its chunks pass, and only at the end are they decoded and capped. With logging off nothing here runs.
 
 import { isMediaKind, type JobKind } from '../contract/messages.js';
 import type { ClientWire } from '../dialects/dialect.js';
 import type { RequestLogRecord } from '../stores/log-record.js';
 import type { AccessLine, AccessRecord } from './access-log.js';
-import { anthropicMessageOf, chatCompletionOf, responsesObjectOf } from './stream-content.js';
+import {
+  AnthropicMessageAnswer, ChatCompletionAnswer, EventListAnswer, ResponsesObjectAnswer, type StreamAnswer, type TextBudget,
+} from './stream-content.js';
 
 /** Characters kept of the request and of the answer, each; past it the text ends with TRUNCATION_MARK. */
 export const CONTENT_CAP = 64 * 1024;
-/** A stream's raw chunks kept: their JSON framing is most of a chunk, so more than the accumulated message's cap. */
-const CHUNKS_CAP = 4 * CONTENT_CAP;
+/** Bytes kept of an answer passed through as it came: enough for CONTENT_CAP characters, whatever their UTF-8 size. */
+const PASSTHROUGH_CAP = 4 * CONTENT_CAP;
 export const TRUNCATION_MARK = '…[truncated by heimdall:';
 
 const cut = (text: string, more: number, unit: string): string => `${text}${TRUNCATION_MARK} ${more} more ${unit}]`;
@@ -62,10 +64,10 @@ export class ContentCapture {
   #request: Buffer | string | null;
   #requestBytes: number;
   #answer: string | null = null;
-  #chunks: string[] | null = null;
-  #chunkChars = 0;
-  #chunksCut = false;
-  /** A passthrough stream's bytes, as the provider sent them (its first CHUNKS_CAP). */
+  /** A streamed answer, accumulated as its chunks come, its texts held to CONTENT_CAP characters in all. */
+  #stream: StreamAnswer | null = null;
+  #streamBudget: TextBudget | null = null;
+  /** A passthrough stream's bytes, as the provider sent them (its first PASSTHROUGH_CAP). */
   #bytes: Buffer[] | null = null;
   #byteCount = 0;
   #streamKind: StreamKind = 'chat';
@@ -101,17 +103,22 @@ export class ContentCapture {
 
   /** One chunk of a streamed answer, as the provider's worker gave it (after chunk hooks). */
   chunk(text: string): void {
-    if (this.#chunkChars + text.length > CHUNKS_CAP) {
-      this.#chunksCut = true;
-      return;
+    (this.#stream ??= this.#streamAnswer()).add(text);
+  }
+
+  #streamAnswer(): StreamAnswer {
+    const budget = (this.#streamBudget = { left: CONTENT_CAP, cut: false });
+    switch (this.#streamKind) {
+      case 'messages': return new AnthropicMessageAnswer(budget);
+      case 'responses': return new ResponsesObjectAnswer(budget);
+      case 'invoke': return new EventListAnswer(budget);
+      case 'chat': return new ChatCompletionAnswer(budget);
     }
-    this.#chunkChars += text.length;
-    (this.#chunks ??= []).push(text);
   }
 
   /** Bytes of a stream passed through in the provider's own format: kept as they came, capped. */
   bytes(chunk: Uint8Array): void {
-    const room = CHUNKS_CAP - this.#byteCount;
+    const room = PASSTHROUGH_CAP - this.#byteCount;
     this.#byteCount += chunk.byteLength;
     if (room <= 0) return;
     // A copy of the part kept, so that the rest of a large chunk is not held to the end of the request.
@@ -131,23 +138,21 @@ export class ContentCapture {
       const text = capText(kept.toString('utf8'));
       return this.#byteCount > kept.length ? cut(text, this.#byteCount - kept.length, 'bytes') : text;
     }
-    if (this.#chunks) {
-      const text = capText(this.#streamed(this.#chunks));
-      return this.#chunksCut ? `${text}${TRUNCATION_MARK} the stream was longer than the log keeps]` : text;
+    if (this.#stream) {
+      const text = capText(this.#streamed(this.#stream));
+      return this.#streamBudget?.cut ? `${text}${TRUNCATION_MARK} the stream was longer than the log keeps]` : text;
     }
     return this.#answer === null ? null : capText(this.#answer);
   }
 
-  #streamed(chunks: readonly string[]): string {
-    if (this.#streamKind === 'messages') return anthropicMessageOf(chunks);
-    if (this.#streamKind === 'responses') return responsesObjectOf(chunks);
-    // Bedrock's InvokeModel events have a shape per model family: kept as the list of events they are.
-    if (this.#streamKind === 'invoke') return `[${chunks.join(',')}]`;
-    const completion = chatCompletionOf(chunks);
+  #streamed(stream: StreamAnswer): string {
+    const answer = stream.text();
+    // A chat stream's chat.completion, written as the client's dialect writes a non-streamed answer.
+    if (!(stream instanceof ChatCompletionAnswer) || !this.#wire) return answer;
     try {
-      return this.#wire ? this.#wire.answer(completion) : completion;
+      return this.#wire.answer(answer);
     } catch {
-      return completion;
+      return answer;
     }
   }
 }

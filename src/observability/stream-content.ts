@@ -1,7 +1,9 @@
-// A stream's chunks, as the request log captured them, made into the one message a non-streamed request would have
+// A stream's chunks, as the request log captures them, made into the one message a non-streamed request would have
 // got: OpenAI chat chunks into a chat.completion (which the client's dialect then writes in its own shape), and the
 // SSE blocks of a native stream into that API's final object (Anthropic's Message, OpenAI Responses' response).
-// Runs once per logged stream, after its response is complete: never per chunk.
+// Accumulated as the chunks arrive, so an open stream holds its answer's text, not every chunk it was framed in: a
+// long answer (thousands of chunks, seconds apart) would otherwise keep each chunk alive to its end, old enough for
+// the major GC to mark, and several times the text's size.
 
 type Json = Record<string, unknown>;
 
@@ -15,18 +17,65 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** Characters of text an accumulator keeps, across all of an answer's texts; past them it notes the cut. */
+export interface TextBudget {
+  left: number;
+  cut: boolean;
+}
+
+const unlimited = (): TextBudget => ({ left: Infinity, cut: false });
+
+// Pieces are joined every so often: a delta taken out of a chunk may be a slice that keeps the whole chunk alive, and
+// one string per delta costs a header each; a joined string is a flat copy of its text alone.
+const PIECES_PER_JOIN = 64;
+
+/** Text that grows by small pieces (a stream's deltas), held as a few flat strings. */
+class GrowingText {
+  #joined = '';
+  #pieces: string[] = [];
+
+  constructor(private readonly budget: TextBudget) {}
+
+  add(piece: string): void {
+    if (piece.length === 0) return;
+    if (piece.length > this.budget.left) {
+      if (this.budget.left > 0) this.#pieces.push(piece.slice(0, this.budget.left));
+      this.budget.left = 0;
+      this.budget.cut = true;
+    } else {
+      this.budget.left -= piece.length;
+      this.#pieces.push(piece);
+    }
+    if (this.#pieces.length >= PIECES_PER_JOIN) {
+      this.#joined += this.#pieces.join('');
+      this.#pieces = [];
+    }
+  }
+
+  toString(): string {
+    return this.#pieces.length === 0 ? this.#joined : this.#joined + this.#pieces.join('');
+  }
+}
+
+/** What a stream's chunks are made into, chunk by chunk. */
+export interface StreamAnswer {
+  add(chunk: string): void;
+  /** The final message as JSON text. */
+  text(): string;
+}
+
 interface ToolCall {
   id?: unknown;
-  type: string;
-  function: { name: string; arguments: string };
+  name: string;
+  arguments: GrowingText;
 }
 
 interface Choice {
   index: number;
   role: string;
-  content: string | null;
-  reasoning: string | null;
-  refusal: string | null;
+  content: GrowingText | null;
+  reasoning: GrowingText | null;
+  refusal: GrowingText | null;
   toolCalls: ToolCall[] | null;
   finishReason: unknown;
 }
@@ -61,124 +110,194 @@ function textOnlyChunk(chunk: string): TextOnly | null {
   return { choice: Number(match[1]), toolCall: match[3] === undefined ? null : Number(match[3]), text };
 }
 
-const newChoice = (index: number): Choice =>
-  ({ index, role: 'assistant', content: null, reasoning: null, refusal: null, toolCalls: null, finishReason: null });
-
 /** OpenAI chat.completion.chunk JSON texts → a chat.completion JSON text. */
-export function chatCompletionOf(chunks: readonly string[]): string {
-  let id: unknown = null;
-  let model: unknown = null;
-  let created: unknown = null;
-  let usage: unknown = null;
-  const choices: Choice[] = [];
-  for (const text of chunks) {
+export class ChatCompletionAnswer implements StreamAnswer {
+  #id: unknown = null;
+  #model: unknown = null;
+  #created: unknown = null;
+  #usage: unknown = null;
+  readonly #choices: Choice[] = [];
+
+  constructor(private readonly budget: TextBudget = unlimited()) {}
+
+  add(text: string): void {
     // The envelope (id, model, created) comes from the first chunk that is parsed; later ones only add to it.
-    const quick = id != null && model != null && created != null ? textOnlyChunk(text) : null;
+    const quick = this.#id != null && this.#model != null && this.#created != null ? textOnlyChunk(text) : null;
     if (quick !== null) {
-      const choice = (choices[quick.choice] ??= newChoice(quick.choice));
-      if (quick.toolCall === null) choice.content = (choice.content ?? '') + quick.text;
-      else addToolCalls(choice, [{ index: quick.toolCall, function: { arguments: quick.text } }]);
-      continue;
+      const choice = this.#choice(quick.choice);
+      if (quick.toolCall === null) (choice.content ??= this.#text()).add(quick.text);
+      else this.#addToolCalls(choice, [{ index: quick.toolCall, function: { arguments: quick.text } }]);
+      return;
     }
     const chunk = parseJson(text);
-    if (!isObject(chunk)) continue;
-    id ??= chunk.id;
-    model ??= chunk.model;
-    created ??= chunk.created;
-    if (chunk.usage) usage = chunk.usage;
-    if (!Array.isArray(chunk.choices)) continue;
+    if (!isObject(chunk)) return;
+    this.#id ??= chunk.id;
+    this.#model ??= chunk.model;
+    this.#created ??= chunk.created;
+    if (chunk.usage) this.#usage = chunk.usage;
+    if (!Array.isArray(chunk.choices)) return;
     for (const raw of chunk.choices as unknown[]) {
       if (!isObject(raw)) continue;
-      const index = typeof raw.index === 'number' ? raw.index : 0;
-      const choice = (choices[index] ??= newChoice(index));
+      const choice = this.#choice(typeof raw.index === 'number' ? raw.index : 0);
       if (raw.finish_reason) choice.finishReason = raw.finish_reason;
       const delta = isObject(raw.delta) ? raw.delta : null;
       if (!delta) continue;
       if (typeof delta.role === 'string') choice.role = delta.role;
-      if (typeof delta.content === 'string') choice.content = (choice.content ?? '') + delta.content;
-      if (typeof delta.refusal === 'string') choice.refusal = (choice.refusal ?? '') + delta.refusal;
+      if (typeof delta.content === 'string') (choice.content ??= this.#text()).add(delta.content);
+      if (typeof delta.refusal === 'string') (choice.refusal ??= this.#text()).add(delta.refusal);
       const reasoning = delta.reasoning_content ?? delta.reasoning;
-      if (typeof reasoning === 'string') choice.reasoning = (choice.reasoning ?? '') + reasoning;
-      if (Array.isArray(delta.tool_calls)) addToolCalls(choice, delta.tool_calls as unknown[]);
+      if (typeof reasoning === 'string') (choice.reasoning ??= this.#text()).add(reasoning);
+      if (Array.isArray(delta.tool_calls)) this.#addToolCalls(choice, delta.tool_calls as unknown[]);
     }
   }
-  return JSON.stringify({
-    id, object: 'chat.completion', created, model,
-    choices: choices.filter(Boolean).map((c) => ({
-      index: c.index,
-      message: { role: c.role, content: c.content, ...(c.reasoning !== null ? { reasoning_content: c.reasoning } : {}),
-        ...(c.refusal !== null ? { refusal: c.refusal } : {}), ...(c.toolCalls ? { tool_calls: c.toolCalls.filter(Boolean) } : {}) },
-      finish_reason: c.finishReason,
-    })),
-    ...(usage ? { usage } : {}),
-  });
-}
 
-function addToolCalls(choice: Choice, deltas: readonly unknown[]): void {
-  const calls = (choice.toolCalls ??= []);
-  for (const delta of deltas) {
-    if (!isObject(delta)) continue;
-    const index = typeof delta.index === 'number' ? delta.index : calls.length;
-    const call = (calls[index] ??= { type: 'function', function: { name: '', arguments: '' } });
-    if (delta.id !== undefined) call.id = delta.id;
-    const fn = isObject(delta.function) ? delta.function : null;
-    if (typeof fn?.name === 'string') call.function.name += fn.name;
-    if (typeof fn?.arguments === 'string') call.function.arguments += fn.arguments;
+  text(): string {
+    const text = (value: GrowingText | null) => (value === null ? null : value.toString());
+    return JSON.stringify({
+      id: this.#id, object: 'chat.completion', created: this.#created, model: this.#model,
+      choices: this.#choices.filter(Boolean).map((c) => ({
+        index: c.index,
+        message: { role: c.role, content: text(c.content), ...(c.reasoning !== null ? { reasoning_content: text(c.reasoning) } : {}),
+          ...(c.refusal !== null ? { refusal: text(c.refusal) } : {}),
+          ...(c.toolCalls ? { tool_calls: c.toolCalls.filter(Boolean).map((call) => ({ ...(call.id !== undefined ? { id: call.id } : {}),
+            type: 'function', function: { name: call.name, arguments: call.arguments.toString() } })) } : {}) },
+        finish_reason: c.finishReason,
+      })),
+      ...(this.#usage ? { usage: this.#usage } : {}),
+    });
+  }
+
+  #text(): GrowingText {
+    return new GrowingText(this.budget);
+  }
+
+  #choice(index: number): Choice {
+    return (this.#choices[index] ??=
+      { index, role: 'assistant', content: null, reasoning: null, refusal: null, toolCalls: null, finishReason: null });
+  }
+
+  #addToolCalls(choice: Choice, deltas: readonly unknown[]): void {
+    const calls = (choice.toolCalls ??= []);
+    for (const delta of deltas) {
+      if (!isObject(delta)) continue;
+      const index = typeof delta.index === 'number' ? delta.index : calls.length;
+      const call = (calls[index] ??= { name: '', arguments: this.#text() });
+      if (delta.id !== undefined) call.id = delta.id;
+      const fn = isObject(delta.function) ? delta.function : null;
+      if (typeof fn?.name === 'string') call.name += fn.name;
+      if (typeof fn?.arguments === 'string') call.arguments.add(fn.arguments);
+    }
   }
 }
 
-/** The `data:` JSON of each SSE block (`event: x\ndata: {...}\n\n`), with its event name. */
-function* sseEvents(blocks: readonly string[]): Generator<{ event: string; data: Json }> {
-  for (const block of blocks) {
-    for (const part of block.split('\n\n')) {
-      let event = '';
-      let data = '';
-      for (const line of part.split('\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+/** The `data:` JSON of each SSE block in `text` (`event: x\ndata: {...}\n\n`), with its event name. */
+function* sseEvents(text: string): Generator<{ event: string; data: Json }> {
+  for (const part of text.split('\n\n')) {
+    let event = '';
+    let data = '';
+    for (const line of part.split('\n')) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+    }
+    const parsed = data ? parseJson(data) : null;
+    if (isObject(parsed)) yield { event: event || String(parsed.type ?? ''), data: parsed };
+  }
+}
+
+interface ContentBlock {
+  block: Json;
+  text: GrowingText | null;
+  thinking: GrowingText | null;
+  partialJson: GrowingText | null;
+}
+
+/** A native Anthropic Messages stream's SSE blocks → the Message they spell out. */
+export class AnthropicMessageAnswer implements StreamAnswer {
+  #message: Json = { type: 'message', role: 'assistant', content: [] };
+  readonly #content: ContentBlock[] = [];
+
+  constructor(private readonly budget: TextBudget = unlimited()) {}
+
+  add(blocks: string): void {
+    for (const { event, data } of sseEvents(blocks)) {
+      if (event === 'message_start' && isObject(data.message)) this.#message = { ...data.message };
+      else if (event === 'content_block_start' && isObject(data.content_block) && typeof data.index === 'number') {
+        this.#content[data.index] = { block: { ...data.content_block }, text: null, thinking: null, partialJson: null };
+      } else if (event === 'content_block_delta' && isObject(data.delta) && typeof data.index === 'number') {
+        const block = (this.#content[data.index] ??= { block: { type: 'text', text: '' }, text: null, thinking: null, partialJson: null });
+        const delta = data.delta;
+        if (typeof delta.text === 'string') (block.text ??= new GrowingText(this.budget)).add(delta.text);
+        if (typeof delta.thinking === 'string') (block.thinking ??= new GrowingText(this.budget)).add(delta.thinking);
+        if (typeof delta.partial_json === 'string') (block.partialJson ??= new GrowingText(this.budget)).add(delta.partial_json);
+      } else if (event === 'message_delta') {
+        if (isObject(data.delta)) Object.assign(this.#message, data.delta);
+        if (isObject(data.usage)) this.#message.usage = { ...(isObject(this.#message.usage) ? this.#message.usage : {}), ...data.usage };
       }
-      const parsed = data ? parseJson(data) : null;
-      if (isObject(parsed)) yield { event: event || String(parsed.type ?? ''), data: parsed };
     }
+  }
+
+  text(): string {
+    const content = this.#content.filter(Boolean).map(({ block, text, thinking, partialJson }) => {
+      const out: Json = { ...block };
+      if (text !== null) out.text = String(out.text ?? '') + text.toString();
+      if (thinking !== null) out.thinking = String(out.thinking ?? '') + thinking.toString();
+      if (partialJson === null) return out;
+      const json = partialJson.toString();
+      return { ...out, input: parseJson(json) ?? json };
+    });
+    return JSON.stringify({ ...this.#message, content });
   }
 }
 
-/** A native Anthropic Messages stream → the Message it spelled out. */
-export function anthropicMessageOf(blocks: readonly string[]): string {
-  let message: Json = { type: 'message', role: 'assistant', content: [] };
-  const content: Json[] = [];
-  for (const { event, data } of sseEvents(blocks)) {
-    if (event === 'message_start' && isObject(data.message)) message = { ...data.message };
-    else if (event === 'content_block_start' && isObject(data.content_block) && typeof data.index === 'number') {
-      content[data.index] = { ...data.content_block };
-    } else if (event === 'content_block_delta' && isObject(data.delta) && typeof data.index === 'number') {
-      const block = (content[data.index] ??= { type: 'text', text: '' });
-      const delta = data.delta;
-      if (typeof delta.text === 'string') block.text = String(block.text ?? '') + delta.text;
-      if (typeof delta.thinking === 'string') block.thinking = String(block.thinking ?? '') + delta.thinking;
-      if (typeof delta.partial_json === 'string') block.partial_json = String(block.partial_json ?? '') + delta.partial_json;
-    } else if (event === 'message_delta') {
-      if (isObject(data.delta)) Object.assign(message, data.delta);
-      if (isObject(data.usage)) message.usage = { ...(isObject(message.usage) ? message.usage : {}), ...data.usage };
+/** A native OpenAI Responses stream's SSE blocks → its final `response` object (`response.completed` and its kin). */
+export class ResponsesObjectAnswer implements StreamAnswer {
+  #last: unknown = null;
+  readonly #text: GrowingText;
+
+  constructor(budget: TextBudget = unlimited()) {
+    this.#text = new GrowingText(budget);
+  }
+
+  add(blocks: string): void {
+    for (const { event, data } of sseEvents(blocks)) {
+      if (isObject(data.response)) this.#last = data.response;
+      if (event === 'response.output_text.delta' && typeof data.delta === 'string') this.#text.add(data.delta);
     }
   }
-  message.content = content.filter(Boolean).map((block) => {
-    if (typeof block.partial_json !== 'string') return block;
-    const { partial_json: json, ...rest } = block;
-    return { ...rest, input: parseJson(json as string) ?? json };
-  });
-  return JSON.stringify(message);
+
+  text(): string {
+    const last = this.#last;
+    // A stream cut short has no final response: its text so far says what the client got.
+    return JSON.stringify(isObject(last) && Array.isArray(last.output) && last.output.length > 0 ? last
+      : { ...(isObject(last) ? last : {}), output_text: this.#text.toString() });
+  }
 }
 
-/** A native OpenAI Responses stream → its final `response` object (from `response.completed` and its kin). */
-export function responsesObjectOf(blocks: readonly string[]): string {
-  let last: unknown = null;
-  let text = '';
-  for (const { event, data } of sseEvents(blocks)) {
-    if (isObject(data.response)) last = data.response;
-    if (event === 'response.output_text.delta' && typeof data.delta === 'string') text += data.delta;
+/** Bedrock's InvokeModel events have a shape per model family: kept as the list of events they are, up to the budget. */
+export class EventListAnswer implements StreamAnswer {
+  readonly #events: string[] = [];
+
+  constructor(private readonly budget: TextBudget = unlimited()) {}
+
+  add(event: string): void {
+    if (event.length > this.budget.left) {
+      this.budget.cut = true;
+      return;
+    }
+    this.budget.left -= event.length;
+    this.#events.push(event);
   }
-  // A stream cut short has no final response: its text so far says what the client got.
-  return JSON.stringify(isObject(last) && Array.isArray(last.output) && last.output.length > 0 ? last
-    : { ...(isObject(last) ? last : {}), output_text: text });
+
+  text(): string {
+    return `[${this.#events.join(',')}]`;
+  }
 }
+
+function answerOf(answer: StreamAnswer, chunks: readonly string[]): string {
+  for (const chunk of chunks) answer.add(chunk);
+  return answer.text();
+}
+
+export const chatCompletionOf = (chunks: readonly string[]): string => answerOf(new ChatCompletionAnswer(), chunks);
+export const anthropicMessageOf = (blocks: readonly string[]): string => answerOf(new AnthropicMessageAnswer(), blocks);
+export const responsesObjectOf = (blocks: readonly string[]): string => answerOf(new ResponsesObjectAnswer(), blocks);

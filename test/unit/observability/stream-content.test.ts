@@ -1,6 +1,8 @@
 // A stream's chunks made into the one message the request log keeps, for each kind of stream.
 import { describe, expect, it } from 'vitest';
-import { anthropicMessageOf, chatCompletionOf, responsesObjectOf } from '../../../src/observability/stream-content.js';
+import {
+  AnthropicMessageAnswer, anthropicMessageOf, ChatCompletionAnswer, chatCompletionOf, EventListAnswer, responsesObjectOf, type TextBudget,
+} from '../../../src/observability/stream-content.js';
 import { ContentCapture, CONTENT_CAP, TRUNCATION_MARK } from '../../../src/observability/request-log.js';
 
 const sse = (event: string, data: object) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -61,6 +63,52 @@ describe('chatCompletionOf on text-only chunks (matched, not parsed)', () => {
     const answer = JSON.parse(chatCompletionOf(chunks)) as { id: string; choices: { message: { content: string } }[] };
     expect(answer.id).toBe('c9');
     expect(answer.choices[0].message.content).toBe(Array.from({ length: 501 }, (_, i) => String(i)).join(' '));
+  });
+});
+
+describe('accumulated as the chunks come, within a budget of characters', () => {
+  const head = { id: 'c7', object: 'chat.completion.chunk', created: 9, model: 'm' };
+  const args = (piece: string) =>
+    JSON.stringify({ ...head, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }] });
+
+  it('keeps every piece of a long tool call in order, pieces long enough to be slices of their chunks among them', () => {
+    const pieces = Array.from({ length: 300 }, (_, i) => (i % 2 === 0 ? `"key_${i}_with_a_long_name":` : `${i},`));
+    const answer = new ChatCompletionAnswer();
+    answer.add(JSON.stringify({ ...head, choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [
+      { index: 0, id: 'call_1', type: 'function', function: { name: 'f', arguments: '{' } }] }, logprobs: null, finish_reason: null }] }));
+    for (const piece of pieces) answer.add(args(piece));
+    const message = (JSON.parse(answer.text()) as { choices: { message: { tool_calls: { id: string; function: { arguments: string } }[] } }[] })
+      .choices[0].message;
+    expect(message.tool_calls[0]).toMatchObject({ id: 'call_1', function: { name: 'f', arguments: `{${pieces.join('')}` } });
+  });
+
+  it('stops adding text at the budget, notes the cut, and still takes the finish reason and usage after it', () => {
+    const budget: TextBudget = { left: 12, cut: false };
+    const answer = new ChatCompletionAnswer(budget);
+    const text = (content: string) => JSON.stringify({ ...head, choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }] });
+    for (const piece of ['Hello', ' there,', ' how are', ' you?']) answer.add(text(piece));
+    answer.add(JSON.stringify({ ...head, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { total_tokens: 8 } }));
+    expect(budget).toEqual({ left: 0, cut: true });
+    expect(JSON.parse(answer.text())).toMatchObject({ choices: [{ message: { content: 'Hello there,' }, finish_reason: 'stop' }],
+      usage: { total_tokens: 8 } });
+  });
+
+  it('shares one budget across the texts of an Anthropic message', () => {
+    const budget: TextBudget = { left: 6, cut: false };
+    const answer = new AnthropicMessageAnswer(budget);
+    answer.add(sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'abcd' } }));
+    answer.add(sse('content_block_delta', { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'efgh' } }));
+    expect(budget.cut).toBe(true);
+    expect((JSON.parse(answer.text()) as { content: { thinking?: string; text?: string }[] }).content)
+      .toEqual([{ type: 'text', text: '', thinking: 'abcd' }, { type: 'text', text: 'ef' }]);
+  });
+
+  it('keeps whole events of a list, and none past the budget', () => {
+    const budget: TextBudget = { left: 30, cut: false };
+    const answer = new EventListAnswer(budget);
+    for (const event of ['{"generation":"one"}', '{"generation":"two"}']) answer.add(event);
+    expect(JSON.parse(answer.text())).toEqual([{ generation: 'one' }]);
+    expect(budget.cut).toBe(true);
   });
 });
 
