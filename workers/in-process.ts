@@ -51,6 +51,13 @@ export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provi
     sleep: async (ms) => {
       await sleep(ms, controller.signal);
       while (held) await held;
+      // The front is behind with this worker's messages: answer no faster than it takes them.
+      if (job.frontBehind && !controller.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          job.holdForFront(resolve);
+          controller.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
     },
   };
   job.markUpstreamStart();

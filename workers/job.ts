@@ -25,6 +25,10 @@ export interface Deadlines {
 
 export interface JobHooks {
   send(message: WorkerToFront): void;
+  /** The front is behind: messages wait for room in the ring (RingWriter.congested). */
+  congested(): boolean;
+  /** Calls `drained` once the front has caught up (RingWriter.whenDrained). */
+  whenDrained(drained: () => void): void;
   /** Called once with the job's outcome, for metrics and logs. */
   settled(job: Job, error: ErrorData | null, usage: UsageData | null): void;
   /** The job's next deadline may now fall earlier than `dueAt()` said before (a stream's first chunk, a resume). */
@@ -49,6 +53,8 @@ export class Job implements Schedulable {
   scheduledDue = NaN;
   #finished = false;
   #paused = false;
+  /** Held back until the front catches up (`holdForFront`). */
+  #held = false;
   #firstChunkAt: number | null = null;
   #lastActivity = this.startedAt;
   #upstreamStartedAt: number | null = null;
@@ -89,7 +95,7 @@ export class Job implements Schedulable {
 
   /**
    * The deadline this job has missed at `now`, if any. The total holds for the whole job, a paused stream's too: it
-   * is what the client was promised. A paused stream is never idle: it is waiting on the client, not the upstream.
+   * is what the client was promised. A paused or held stream is never idle: it waits on the client or the front.
    */
   missedDeadline(now: number): TimeoutReason | null {
     const total = this.startedAt + this.#deadlines.totalMs;
@@ -106,7 +112,7 @@ export class Job implements Schedulable {
 
   /**
    * The deadline besides the total that applies now, if any: a stream's first chunk until it arrives, then the gap
-   * since the upstream's last bytes unless paused. The one place the rules are written, for both the check and
+   * since the upstream's last bytes unless paused or held. The one place the rules are written, for both the check and
    * the sweep's due time.
    */
   #nextDeadline(): { reason: TimeoutReason; at: number } | null {
@@ -114,7 +120,7 @@ export class Job implements Schedulable {
     if (this.#firstChunkAt === null) {
       return this.data.stream && firstTokenMs !== null ? { reason: 'first-token-timeout', at: this.startedAt + firstTokenMs } : null;
     }
-    return this.#paused ? null : { reason: 'idle-timeout', at: this.#lastActivity + idleMs };
+    return this.#paused || this.#held ? null : { reason: 'idle-timeout', at: this.#lastActivity + idleMs };
   }
 
   markUpstreamStart(): void {
@@ -151,6 +157,27 @@ export class Job implements Schedulable {
     this.#lastActivity = performance.now();
     this.#hooks.dueEarlier(this);
     this.#flow?.resume?.();
+  }
+
+  /** The front is behind with this worker's messages: a stream should stop reading its upstream (`holdForFront`). */
+  get frontBehind(): boolean {
+    return this.#hooks.congested();
+  }
+
+  /**
+   * Holds the stream until the front has caught up, then calls `resume` (unless the job finished meanwhile). A held
+   * stream, like a paused one, is never idle: it waits on the front, not the upstream.
+   */
+  holdForFront(resume: () => void): void {
+    if (this.#finished) return;
+    this.#held = true;
+    this.#hooks.whenDrained(() => {
+      this.#held = false;
+      if (this.#finished) return;
+      this.#lastActivity = performance.now();
+      this.#hooks.dueEarlier(this);
+      resume();
+    });
   }
 
   /** Bytes arrived from the upstream (even ones that completed no chunk yet). */

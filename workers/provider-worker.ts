@@ -58,6 +58,8 @@ export default async function serve(init: WorkerInit): Promise<string> {
 
   const hooks = {
     send: (message: WorkerToFront) => toFront.send(message),
+    congested: () => toFront.congested,
+    whenDrained: (drained: () => void) => toFront.whenDrained(drained),
     settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
       jobs.delete(job.id);
       deadlines.forget(job);

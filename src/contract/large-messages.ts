@@ -25,6 +25,15 @@ export class MessageSender {
     this.#threshold = threshold;
   }
 
+  /** The ring's consumer is behind (RingWriter.congested). */
+  get congested(): boolean {
+    return this.#ring.congested;
+  }
+
+  whenDrained(drained: () => void): void {
+    this.#ring.whenDrained(drained);
+  }
+
   send(message: FrontToWorker | WorkerToFront): void {
     const bytes = encodeMessage(message);
     if (bytes.byteLength < this.#threshold) {

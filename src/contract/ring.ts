@@ -105,6 +105,8 @@ export class RingWriter extends RingView {
   /** Bytes of backlog[0] already written as fragments. */
   #backlogOffset = 0;
   #parked = false;
+  /** Called once the backlog is flushed: producers that held back while it was not. */
+  #drainWaiters: (() => void)[] = [];
 
   constructor(buffer: SharedArrayBuffer, shape: RingShape) {
     super(buffer, shape);
@@ -114,6 +116,21 @@ export class RingWriter extends RingView {
   /** Messages waiting for room, not yet (fully) in the ring. */
   get backlogLength(): number {
     return this.#backlog.length;
+  }
+
+  /**
+   * True while messages wait for room: the consumer is behind. A producer that can hold back (a stream read from a
+   * socket) should, until `whenDrained`, or the backlog grows as fast as it produces and nothing bounds it.
+   */
+  get congested(): boolean {
+    return this.#backlog.length > 0;
+  }
+
+  /** Calls `drained` once the backlog is flushed (at once when there is none); never once the ring is closed. */
+  whenDrained(drained: () => void): void {
+    if (this.closed) return;
+    if (this.#backlog.length === 0) drained();
+    else this.#drainWaiters.push(drained);
   }
 
   /** Queues the message; it is in the ring at once when there is room, else as soon as the consumer frees some. */
@@ -181,6 +198,7 @@ export class RingWriter extends RingView {
     this.#parked = false;
     if (this.closed) {
       this.#backlog.length = 0;
+      this.#drainWaiters = [];
       return;
     }
     let wrote = false;
@@ -202,7 +220,14 @@ export class RingWriter extends RingView {
       this.#backlogOffset = 0;
     }
     if (wrote) this.#publish();
-    if (this.#backlog.length > 0) this.#parkUntilRoom();
+    if (this.#backlog.length > 0) {
+      this.#parkUntilRoom();
+      return;
+    }
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const drained of waiters) drained();
   };
 
   #parkUntilRoom(): void {

@@ -131,6 +131,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abortRequest: ((error: Error) => void) | null = null;
   /** Set while the client is backed up: undici stops reading when a data callback answers false. */
   #paused = false;
+  /** Set while the front is behind with this worker's messages (Job.holdForFront). */
+  #held = false;
   #resumeReading: (() => void) | null = null;
   #status = 0;
   #retryAfter: number | undefined;
@@ -170,7 +172,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#resumeReading?.();
+    if (!this.#held) this.#resumeReading?.();
   }
 
   onConnect(abort: (error: Error) => void): void {
@@ -202,7 +204,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     if (this.#through) this.#job.bytes(chunk);
     else this.#take(chunk);
-    return !this.#paused;
+    // A stream's reads become messages to the front: while they wait for room in the ring, reading on would only
+    // move the upstream's answer into this thread's memory, unbounded. Held, the socket's window holds the upstream.
+    if ((this.#through || (this.#decoder !== null && !this.#done)) && !this.#held && this.#job.frontBehind) {
+      this.#held = true;
+      this.#job.holdForFront(() => {
+        this.#held = false;
+        if (!this.#paused) this.#resumeReading?.();
+      });
+    }
+    return !this.#paused && !this.#held;
   }
 
   #take(chunk: Buffer): void {

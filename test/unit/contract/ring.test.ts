@@ -79,6 +79,25 @@ describe('slot ring', () => {
     reader.stop();
   });
 
+  it('says it is congested while a backlog waits, and calls back once when the consumer has taken it all', async () => {
+    const { writer, reader, received } = pair({ slotCount: 4, slotSize: 32 });
+    let drained = 0;
+    writer.whenDrained(() => drained++);
+    expect(drained).toBe(1);
+    for (let i = 0; i < 4; i++) writer.send(bytes(`fits-${i}`));
+    expect(writer.congested).toBe(false);
+    writer.send(bytes('waits'));
+    expect(writer.congested).toBe(true);
+    writer.whenDrained(() => drained++);
+    writer.whenDrained(() => drained++);
+    expect(drained).toBe(1);
+    reader.start();
+    await until(() => received.length === 5, 'all five messages');
+    await until(() => drained === 3, 'both drained callbacks');
+    expect(writer.congested).toBe(false);
+    reader.stop();
+  });
+
   it('waits for room with one waiter however many messages pile up behind a full ring', async () => {
     const { buffer, writer, reader, received } = pair({ slotCount: 4, slotSize: 32 });
     for (let i = 0; i < 50; i++) writer.send(bytes(`burst-${i}`));
@@ -159,6 +178,17 @@ describe('slot ring', () => {
     }
     new LateSeeingReader(buffer, shape, () => {}, { onClosed: () => closes++ }).start();
     await until(() => closes === 1, 'onClosed', 1_000);
+  });
+
+  it('never calls back a producer waiting for a closed ring to drain', async () => {
+    const { writer } = pair({ slotCount: 2, slotSize: 16 });
+    for (let i = 0; i < 3; i++) writer.send(bytes(`x${i}`));
+    let drained = false;
+    writer.whenDrained(() => (drained = true));
+    writer.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    writer.whenDrained(() => (drained = true));
+    expect(drained).toBe(false);
   });
 
   it('drops an abandoned backlog when the ring is closed instead of waiting forever', () => {

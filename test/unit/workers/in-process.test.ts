@@ -23,7 +23,7 @@ describe('an in-process stream the client holds', () => {
   it('stops producing chunks while paused and finishes once resumed', async () => {
     const sent: WorkerToFront[] = [];
     const job = new Job(1, data, { totalMs: 30_000, firstTokenMs: null, idleMs: 60_000 },
-      { send: (message) => sent.push(message), settled: () => undefined, dueEarlier: () => undefined });
+      { send: (message) => sent.push(message), settled: () => undefined, dueEarlier: () => undefined, congested: () => false, whenDrained: (drained) => drained() });
     const chunkMessages = () => sent.filter((message) => message[0] === MSG_CHUNKS).length;
     const running = runInProcessJob(job, mock, provider);
     while (chunkMessages() === 0) await sleep(1);
@@ -45,7 +45,7 @@ describe('an in-process stream the client holds', () => {
   it('ends a paused stream at once when it is aborted', async () => {
     const sent: WorkerToFront[] = [];
     const job = new Job(2, data, { totalMs: 30_000, firstTokenMs: null, idleMs: 60_000 },
-      { send: (message) => sent.push(message), settled: () => undefined, dueEarlier: () => undefined });
+      { send: (message) => sent.push(message), settled: () => undefined, dueEarlier: () => undefined, congested: () => false, whenDrained: (drained) => drained() });
     const running = runInProcessJob(job, mock, provider);
     while (!sent.some((message) => message[0] === MSG_CHUNKS)) await sleep(1);
     job.pause();

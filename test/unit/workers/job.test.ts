@@ -13,7 +13,7 @@ function jobWithOutbox(): { job: Job; sent: WorkerToFront[]; settled: number } {
     settled: () => {
       state.settled++;
     },
-    dueEarlier: () => undefined,
+    dueEarlier: () => undefined, congested: () => false, whenDrained: (drained) => drained(),
   });
   return state;
 }
@@ -51,5 +51,38 @@ describe('Job', () => {
     state.job.chunks(['{"late":2}']);
     expect(state.sent).toHaveLength(1);
     expect(state.settled).toBe(1);
+  });
+
+  it('holds a stream while the front is behind: no idle deadline until it caught up, then resumes it', () => {
+    const waiting: (() => void)[] = [];
+    let congested = true;
+    const job = new Job(8, data, { totalMs: 60_000, firstTokenMs: null, idleMs: 1_000 }, {
+      send: () => undefined, settled: () => undefined, dueEarlier: () => undefined,
+      congested: () => congested, whenDrained: (drained) => waiting.push(drained),
+    });
+    job.chunks(['{"a":1}']);
+    expect(job.frontBehind).toBe(true);
+    let resumed = 0;
+    job.holdForFront(() => resumed++);
+    // Held far past the idle gap: the wait is the front's, not the upstream's.
+    expect(job.missedDeadline(performance.now() + 5_000)).toBeNull();
+    congested = false;
+    for (const drained of waiting.splice(0)) drained();
+    expect(resumed).toBe(1);
+    expect(job.frontBehind).toBe(false);
+    expect(job.missedDeadline(performance.now() + 5_000)).toBe('idle-timeout');
+  });
+
+  it('does not resume a stream that finished while it was held', () => {
+    const waiting: (() => void)[] = [];
+    const job = new Job(9, data, { totalMs: 60_000, firstTokenMs: null, idleMs: 1_000 }, {
+      send: () => undefined, settled: () => undefined, dueEarlier: () => undefined,
+      congested: () => true, whenDrained: (drained) => waiting.push(drained),
+    });
+    let resumed = 0;
+    job.holdForFront(() => resumed++);
+    job.end(null);
+    for (const drained of waiting.splice(0)) drained();
+    expect(resumed).toBe(0);
   });
 });
