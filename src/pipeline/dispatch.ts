@@ -72,6 +72,8 @@ export class ProviderCall implements JobHandlers, AbortListener {
   #droppedHeld: string[] | null = null;
   /** A cache miss: stores the answer once it completed successfully (src/cache); null when nothing is cached. */
   #fill: CacheFill | null;
+  /** While a ring message's chunks are written: the ones the request log takes after the write. */
+  #writtenForLog: string[] | null = null;
   /** A sampled request's tries as spans; null for every other request. */
   #tracer: AttemptTracer | null = null;
 
@@ -207,7 +209,16 @@ export class ProviderCall implements JobHandlers, AbortListener {
   }
 
   onChunks(chunks: string[], dropped: string[] | null): void {
+    const content = this.#sink.access.content;
+    if (!content) {
+      this.#sink.batch(() => this.#chunks(chunks, dropped));
+      return;
+    }
+    // The request log takes the chunks once they are written: its parse of them is not on the client's path.
+    const written: string[] = (this.#writtenForLog = []);
     this.#sink.batch(() => this.#chunks(chunks, dropped));
+    this.#writtenForLog = null;
+    for (const chunk of written) content.chunk(chunk);
   }
 
   #chunks(chunks: string[], dropped: string[] | null): void {
@@ -239,7 +250,10 @@ export class ProviderCall implements JobHandlers, AbortListener {
     for (const chunk of chunks) {
       const kept = plugins.hasChunkHooks ? plugins.chunk(this.#ctx, chunk) : chunk;
       if (kept === null) continue;
-      content?.chunk(kept);
+      if (content) {
+        if (this.#writtenForLog) this.#writtenForLog.push(kept);
+        else content.chunk(kept);
+      }
       filled?.push(kept);
       pieces.push(wire.chunk(kept));
     }
