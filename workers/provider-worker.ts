@@ -59,7 +59,10 @@ export default async function serve(init: WorkerInit): Promise<string> {
   const hooks = {
     send: (message: WorkerToFront) => toFront.send(message),
     congested: () => toFront.congested,
-    whenDrained: (drained: () => void) => toFront.whenDrained(drained),
+    whenDrained: (drained: () => void) => {
+      shard.add(layout.streamHolds.seriesOffset(providerIndex));
+      toFront.whenDrained(drained);
+    },
     settled(job: Job, error: ErrorData | null, usage: UsageData | null) {
       jobs.delete(job.id);
       deadlines.forget(job);

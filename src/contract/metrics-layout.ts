@@ -107,6 +107,7 @@ export interface MetricsLayout {
   readonly breakerTransitions: MetricFamily;
   readonly cost: MetricFamily;
   readonly unpriced: MetricFamily;
+  readonly streamHolds: MetricFamily;
   readonly families: readonly MetricFamily[];
   /** Float64s per shard. */
   readonly shardLength: number;
@@ -155,6 +156,10 @@ export function createMetricsLayout(spec: MetricsSpec, modelNames?: readonly str
     unpriced: add('heimdall_cost_unpriced_requests_total',
       'Answered requests left without a cost: the model has no price (no_price) or the provider reported no usage (no_usage).',
       'counter', { ...model, reason: UNPRICED_REASONS }),
+    // Written by a provider worker when a stream's read waits for the front to take its backlog (workers/job.ts).
+    streamHolds: add('heimdall_stream_holds_total',
+      "Times a stream stopped reading its provider until the front thread caught up with the worker's messages.",
+      'counter', provider),
   };
   return { ...layout, families, shardLength: offset };
 }

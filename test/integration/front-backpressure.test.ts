@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openaiProvider, startHarness, type Harness } from './harness.js';
+import { metricValue, openaiProvider, startHarness, type Harness } from './harness.js';
 
 /** 16 KiB of text a chunk, 4,096 chunks: 64 MiB, far more than the ring and both sockets' buffers hold. */
 const PIECE_BYTES = 16 * 1024;
@@ -95,5 +95,8 @@ describe('a front thread behind its worker', () => {
     // Once the front caught up, the worker read on: every chunk arrived, then the end.
     expect(received.content).toBe(PIECE_BYTES * CHUNKS);
     expect(received.ended).toBe(true);
+    // Operators see it: the holds are counted for the provider.
+    const exposition = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metricValue(exposition, 'heimdall_stream_holds_total', { provider: 'openai' })).toBeGreaterThanOrEqual(1);
   }, 60_000);
 });
