@@ -8,6 +8,9 @@
  * - CPU per chunk: the target process's CPU (every thread, schedstat) over the chunks the mock sent in the window;
  *   CPU per stream is that times the mean answer ((min + max) / 2 chunks), so the per-stream costs (the request,
  *   the headers, the end, the request log's record) are counted at the rate streams really start and end.
+ * - CPU per chunk delivered: the same CPU over the SSE events the clients received in the window. A target that
+ *   falls behind leaves chunks the mock counts as sent in socket buffers (or its own queues) that no client has yet;
+ *   this figure does not count them.
  * - Memory per open stream: the target's RSS during the window (median of one sample a second) minus its RSS with a
  *   tenth of the streams open (after the same warm-up), over the streams added between the two.
  *
@@ -78,6 +81,8 @@ class Clients {
   ok = 0;
   failed = 0;
   open = 0;
+  /** SSE events received, counted by their blank-line ends. */
+  delivered = 0;
   #running = true;
   readonly #pool: Pool;
   readonly #loops: Promise<void>[] = [];
@@ -100,7 +105,13 @@ class Clients {
       this.open++;
       try {
         const response = await this.#pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        await response.body.dump({ limit: Number.MAX_SAFE_INTEGER });
+        let endedInNewline = false;
+        for await (const part of response.body as AsyncIterable<Buffer>) {
+          // An event ends at "\n\n", which a read may split between two parts.
+          if (endedInNewline && part[0] === 0x0a) this.delivered++;
+          for (let at = part.indexOf('\n\n'); at !== -1; at = part.indexOf('\n\n', at + 2)) this.delivered++;
+          endedInNewline = part[part.length - 1] === 0x0a && part[part.length - 2] !== 0x0a;
+        }
         if (response.statusCode === 200) this.ok++;
         else this.failed++;
       } catch {
@@ -125,6 +136,8 @@ interface Window {
   cpuUsPerChunk: number;
   cpuMsPerStream: number;
   chunksPerSecond: number;
+  deliveredPerSecond: number;
+  cpuUsPerDelivered: number;
   streamsEnded: number;
   openStreams: number;
   rssFewMiB: number;
@@ -181,6 +194,7 @@ async function measure(target: string, rep: number): Promise<Window> {
     const cpu0 = cpuNs(child.pid);
     const count0 = await counters(mockPort);
     const ok0 = clients.ok;
+    const delivered0 = clients.delivered;
     const t0 = performance.now();
     const rss: number[] = [];
     const open: number[] = [];
@@ -193,6 +207,7 @@ async function measure(target: string, rep: number): Promise<Window> {
     const count1 = await counters(mockPort);
     const seconds = (performance.now() - t0) / 1000;
     const ended = clients.ok - ok0;
+    const delivered = clients.delivered - delivered0;
     const failed = clients.failed;
     await clients.close();
     const chunks = count1.chunks - count0.chunks;
@@ -200,7 +215,7 @@ async function measure(target: string, rep: number): Promise<Window> {
     const rssLoaded = median(rss) ?? 0;
     const openMedian = median(open) ?? streams;
     return { target, rep, cpuUsPerChunk, cpuMsPerStream: (cpuUsPerChunk * meanChunks) / 1000, chunksPerSecond: chunks / seconds,
-      streamsEnded: ended, openStreams: openMedian, rssFewMiB: rssIdle / 2 ** 20, rssLoadedMiB: rssLoaded / 2 ** 20,
+      deliveredPerSecond: delivered / seconds, cpuUsPerDelivered: (cpu1 - cpu0) / 1000 / Math.max(1, delivered), streamsEnded: ended, openStreams: openMedian, rssFewMiB: rssIdle / 2 ** 20, rssLoadedMiB: rssLoaded / 2 ** 20,
       kibPerOpenStream: (rssLoaded - rssIdle) / 1024 / Math.max(1, openMedian - fewOpen), failed };
   } finally {
     for (const child of children.reverse()) await stop(child);
@@ -214,7 +229,8 @@ for (let rep = 1; rep <= reps; rep++) {
     const w = await measure(target, rep);
     windows.push(w);
     process.stderr.write(`rep ${rep} ${target}: ${w.cpuUsPerChunk.toFixed(1)} µs/chunk, ${w.cpuMsPerStream.toFixed(1)} ms/stream, `
-      + `${Math.round(w.chunksPerSecond)} chunks/s, ${w.openStreams} open, ${w.kibPerOpenStream.toFixed(1)} KiB/open stream, `
+      + `${Math.round(w.chunksPerSecond)} chunks/s, ${Math.round(w.deliveredPerSecond)} delivered/s `
+      + `(${w.cpuUsPerDelivered.toFixed(1)} µs each), ${w.openStreams} open, ${w.kibPerOpenStream.toFixed(1)} KiB/open stream, `
       + `${w.streamsEnded} ended, ${w.failed} failed\n`);
   }
 }
@@ -226,21 +242,28 @@ const spreadOf = (values: number[], digits = 1) => {
 };
 const summary: Record<string, unknown> = { streams, reps, warmupS, durationS, chunksMin, chunksMax, gapMin, gapMax, toolShare, pinned: pin };
 const baselineCpu = median(windows.filter((w) => w.target === 'baseline').map((w) => w.cpuUsPerChunk));
+const baselineDelivered = median(windows.filter((w) => w.target === 'baseline').map((w) => w.cpuUsPerDelivered));
 console.log(`\n${streams} concurrent streams, ${chunksMin}–${chunksMax} chunks per answer (mean ${meanChunks}), ${gapMin}–${gapMax} ms apart, `
   + `${Math.round(toolShare * 100)} % tool calls; ${reps} repetition(s) × ${durationS} s after ${warmupS} s; medians (range)`);
-console.log('| target | CPU µs per chunk | CPU ms per stream | ÷ baseline | chunks/s | streams open | KiB per open stream | RSS at a tenth → all streams, MiB | failed |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('| target | CPU µs per chunk | CPU ms per stream | ÷ baseline | chunks/s | CPU µs per chunk delivered | ÷ baseline | delivered/s '
+  + '| streams open | KiB per open stream | RSS at a tenth → all streams, MiB | failed |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const target of targets) {
   const mine = windows.filter((w) => w.target === target);
   const cpu = median(mine.map((w) => w.cpuUsPerChunk));
   const perStream = median(mine.map((w) => w.cpuMsPerStream));
   const kib = median(mine.map((w) => w.kibPerOpenStream));
   const ratio = cpu !== null && baselineCpu ? cpu / baselineCpu : null;
+  const perDelivered = median(mine.map((w) => w.cpuUsPerDelivered));
+  const deliveredRatio = perDelivered !== null && baselineDelivered ? perDelivered / baselineDelivered : null;
   console.log(`| ${target} | ${fmt(cpu)} (${spreadOf(mine.map((w) => w.cpuUsPerChunk))}) | ${fmt(perStream, 2)} (${spreadOf(mine.map((w) => w.cpuMsPerStream), 2)}) `
-    + `| ${fmt(ratio, 2)} | ${fmt(median(mine.map((w) => w.chunksPerSecond)), 0)} | ${fmt(median(mine.map((w) => w.openStreams)), 0)} `
+    + `| ${fmt(ratio, 2)} | ${fmt(median(mine.map((w) => w.chunksPerSecond)), 0)} `
+    + `| ${fmt(perDelivered)} (${spreadOf(mine.map((w) => w.cpuUsPerDelivered))}) | ${fmt(deliveredRatio, 2)} `
+    + `| ${fmt(median(mine.map((w) => w.deliveredPerSecond)), 0)} | ${fmt(median(mine.map((w) => w.openStreams)), 0)} `
     + `| ${fmt(kib)} (${spreadOf(mine.map((w) => w.kibPerOpenStream))}) | ${fmt(median(mine.map((w) => w.rssFewMiB)), 0)} → `
     + `${fmt(median(mine.map((w) => w.rssLoadedMiB)), 0)} | ${mine.reduce((a, w) => a + w.failed, 0)} |`);
-  summary[target] = { cpu_us_per_chunk: cpu, cpu_ms_per_stream: perStream, cpu_ratio_vs_baseline: ratio, kib_per_open_stream: kib };
+  summary[target] = { cpu_us_per_chunk: cpu, cpu_ms_per_stream: perStream, cpu_ratio_vs_baseline: ratio,
+    cpu_us_per_delivered_chunk: perDelivered, delivered_ratio_vs_baseline: deliveredRatio, kib_per_open_stream: kib };
 }
 console.log(JSON.stringify({ ...summary, windows }));
 process.exit(0);
