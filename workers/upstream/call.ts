@@ -133,6 +133,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #paused = false;
   /** Set while the front is behind with this worker's messages (Job.holdForFront). */
   #held = false;
+  /** A stream's chunks from the reads undici hands over in this turn, sent as one message after them (`#sendTaken`). */
+  #taken: string[] | null = null;
   #resumeReading: (() => void) | null = null;
   #status = 0;
   #retryAfter: number | undefined;
@@ -202,18 +204,26 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.#through) this.#job.bytes(chunk);
-    else this.#take(chunk);
-    // A stream's reads become messages to the front: while they wait for room in the ring, reading on would only
-    // move the upstream's answer into this thread's memory, unbounded. Held, the socket's window holds the upstream.
-    if ((this.#through || (this.#decoder !== null && !this.#done)) && !this.#held && this.#job.frontBehind) {
-      this.#held = true;
-      this.#job.holdForFront(() => {
-        this.#held = false;
-        if (!this.#paused) this.#resumeReading?.();
-      });
+    if (this.#through) {
+      this.#job.bytes(chunk);
+      this.#holdIfFrontBehind();
+    } else {
+      this.#take(chunk);
     }
     return !this.#paused && !this.#held;
+  }
+
+  /**
+   * A stream's reads become messages to the front: while they wait for room in the ring, reading on would only move
+   * the upstream's answer into this thread's memory, unbounded. Held, the socket's window holds the upstream.
+   */
+  #holdIfFrontBehind(): void {
+    if (this.#held || this.#done || !this.#job.frontBehind) return;
+    this.#held = true;
+    this.#job.holdForFront(() => {
+      this.#held = false;
+      if (!this.#paused) this.#resumeReading?.();
+    });
   }
 
   #take(chunk: Buffer): void {
@@ -223,7 +233,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.#job.touch();
-    const out: string[] = [];
+    // undici hands over an HTTP chunk at a time, and an upstream often sends each event as one: the events of all the
+    // chunks it parses from this turn's reads cross to the front together, in one message, once it is done with them.
+    const out = (this.#taken ??= []);
     // Decided after the chunks before it went out: an error after the first chunk is a broken stream.
     let failure: (() => ErrorData) | null = null;
     try {
@@ -246,13 +258,33 @@ class Exchange implements Dispatcher.DispatchHandler {
       failure = () => this.#brokenStream(`unreadable stream event: ${(error as Error).message}`);
     }
     if (failure) {
+      this.#taken = null;
       this.#job.chunks(out);
       this.#finishStream(failure());
     } else if (this.#done) {
+      this.#taken = null;
       this.#job.end(this.#state!.usage, out);
-    } else {
-      this.#job.chunks(out);
+    } else if (out.length > 0 && !this.#sendQueued) {
+      this.#sendQueued = true;
+      queueMicrotask(this.#sendTaken);
     }
+  }
+
+  #sendQueued = false;
+
+  /** After undici's reads of this turn: their chunks go out as one message, then the stream holds if the front is behind. */
+  #sendTaken = (): void => {
+    this.#sendQueued = false;
+    this.#flushTaken();
+    // Not paused mid-read: undici parsed the whole read, rather than set the rest of it back on the socket.
+    this.#holdIfFrontBehind();
+  };
+
+  /** Sends what was taken and not yet sent: before anything that ends the job, so no chunk is lost behind it. */
+  #flushTaken(): void {
+    const out = this.#taken;
+    this.#taken = null;
+    if (out !== null && out.length > 0) this.#job.chunks(out);
   }
 
   onComplete(): void {
@@ -263,6 +295,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.#decoder) {
+      this.#flushTaken();
       this.#finishStream(this.#brokenStream('the stream ended before its end marker'));
       return;
     }
@@ -324,6 +357,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     if (this.#done) return;
+    this.#flushTaken();
     this.#done = true;
     const job = this.#job;
     // A server closes an idle keep-alive connection on its own clock; a request written as it does is lost before
