@@ -135,6 +135,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #held = false;
   /** A stream's chunks from the reads undici hands over in this turn, sent as one message after them (`#sendTaken`). */
   #taken: string[] | null = null;
+  #sendQueued = false;
   #resumeReading: (() => void) | null = null;
   #status = 0;
   #retryAfter: number | undefined;
@@ -270,13 +271,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  #sendQueued = false;
-
   /** After undici's reads of this turn: their chunks go out as one message, then the stream holds if the front is behind. */
   #sendTaken = (): void => {
     this.#sendQueued = false;
     this.#flushTaken();
-    // Not paused mid-read: undici parsed the whole read, rather than set the rest of it back on the socket.
+    // Held from here, the stream pauses at undici's next chunk: this turn's reads were parsed whole, not set back
+    // on the socket to be copied out again on resume.
     this.#holdIfFrontBehind();
   };
 
