@@ -154,9 +154,14 @@ export class Job implements Schedulable {
 
   resume(): void {
     this.#paused = false;
+    this.#restartIdleClock();
+    this.#flow?.resume?.();
+  }
+
+  /** Waiting is over: the idle gap counts from now, and its deadline may fall earlier than the sweep has armed. */
+  #restartIdleClock(): void {
     this.#lastActivity = performance.now();
     this.#hooks.dueEarlier(this);
-    this.#flow?.resume?.();
   }
 
   /** The front is behind with this worker's messages: a stream should stop reading its upstream (`holdForFront`). */
@@ -174,8 +179,7 @@ export class Job implements Schedulable {
     this.#hooks.whenDrained(() => {
       this.#held = false;
       if (this.#finished) return;
-      this.#lastActivity = performance.now();
-      this.#hooks.dueEarlier(this);
+      this.#restartIdleClock();
       resume();
     });
   }

@@ -293,11 +293,9 @@ export class EventListAnswer implements StreamAnswer {
   }
 }
 
-function answerOf(answer: StreamAnswer, chunks: readonly string[]): string {
+/** OpenAI chat.completion.chunk JSON texts, all at hand (a cached stream's), → a chat.completion JSON text. */
+export function chatCompletionOf(chunks: readonly string[]): string {
+  const answer = new ChatCompletionAnswer();
   for (const chunk of chunks) answer.add(chunk);
   return answer.text();
 }
-
-export const chatCompletionOf = (chunks: readonly string[]): string => answerOf(new ChatCompletionAnswer(), chunks);
-export const anthropicMessageOf = (blocks: readonly string[]): string => answerOf(new AnthropicMessageAnswer(), blocks);
-export const responsesObjectOf = (blocks: readonly string[]): string => answerOf(new ResponsesObjectAnswer(), blocks);

@@ -209,16 +209,13 @@ export class ProviderCall implements JobHandlers, AbortListener {
   }
 
   onChunks(chunks: string[], dropped: string[] | null): void {
-    const content = this.#sink.access.content;
-    if (!content) {
-      this.#sink.batch(() => this.#chunks(chunks, dropped));
-      return;
-    }
     // The request log takes the chunks once they are written: its parse of them is not on the client's path.
-    const written: string[] = (this.#writtenForLog = []);
+    const content = this.#sink.access.content;
+    const written = content ? (this.#writtenForLog = []) : null;
     this.#sink.batch(() => this.#chunks(chunks, dropped));
+    if (!written) return;
     this.#writtenForLog = null;
-    for (const chunk of written) content.chunk(chunk);
+    for (const chunk of written) content!.chunk(chunk);
   }
 
   #chunks(chunks: string[], dropped: string[] | null): void {

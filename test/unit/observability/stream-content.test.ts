@@ -1,9 +1,15 @@
 // A stream's chunks made into the one message the request log keeps, for each kind of stream.
 import { describe, expect, it } from 'vitest';
 import {
-  AnthropicMessageAnswer, anthropicMessageOf, ChatCompletionAnswer, chatCompletionOf, EventListAnswer, responsesObjectOf, type TextBudget,
+  AnthropicMessageAnswer, ChatCompletionAnswer, chatCompletionOf, EventListAnswer, ResponsesObjectAnswer, type StreamAnswer, type TextBudget,
 } from '../../../src/observability/stream-content.js';
 import { ContentCapture, CONTENT_CAP, TRUNCATION_MARK } from '../../../src/observability/request-log.js';
+
+/** Every block given to `answer` at once, as a stream's end sees them. */
+function answerOf(answer: StreamAnswer, blocks: readonly string[]): string {
+  for (const block of blocks) answer.add(block);
+  return answer.text();
+}
 
 const sse = (event: string, data: object) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -112,7 +118,7 @@ describe('accumulated as the chunks come, within a budget of characters', () => 
   });
 });
 
-describe('anthropicMessageOf', () => {
+describe('AnthropicMessageAnswer', () => {
   it("builds Anthropic's Message from its native events: text, thinking, tool input, stop reason and usage", () => {
     const blocks = [
       sse('message_start', { type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude',
@@ -128,7 +134,7 @@ describe('anthropicMessageOf', () => {
       sse('message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 9 } }),
       sse('message_stop', { type: 'message_stop' }),
     ];
-    expect(JSON.parse(anthropicMessageOf(blocks))).toEqual({
+    expect(JSON.parse(answerOf(new AnthropicMessageAnswer(), blocks))).toEqual({
       id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', stop_reason: 'tool_use',
       usage: { input_tokens: 5, output_tokens: 9 },
       content: [{ type: 'thinking', thinking: 'hmm' }, { type: 'text', text: 'Hi there' }, { type: 'tool_use', id: 'tu', name: 'f', input: { x: 2 } }],
@@ -136,20 +142,20 @@ describe('anthropicMessageOf', () => {
   });
 });
 
-describe('responsesObjectOf', () => {
+describe('ResponsesObjectAnswer', () => {
   it("takes the final response of response.completed", () => {
     const final = { id: 'resp_1', status: 'completed', output: [{ type: 'message', content: [{ type: 'output_text', text: 'Yes' }] }] };
     const blocks = [sse('response.created', { type: 'response.created', response: { id: 'resp_1', status: 'in_progress', output: [] } }),
       sse('response.output_text.delta', { type: 'response.output_text.delta', delta: 'Yes' }),
       sse('response.completed', { type: 'response.completed', response: final })];
-    expect(JSON.parse(responsesObjectOf(blocks))).toEqual(final);
+    expect(JSON.parse(answerOf(new ResponsesObjectAnswer(), blocks))).toEqual(final);
   });
 
   it('keeps the text streamed so far when the stream was cut before its end', () => {
     const blocks = [sse('response.created', { type: 'response.created', response: { id: 'resp_2', status: 'in_progress', output: [] } }),
       sse('response.output_text.delta', { type: 'response.output_text.delta', delta: 'Par' }),
       sse('response.output_text.delta', { type: 'response.output_text.delta', delta: 'tial' })];
-    expect(JSON.parse(responsesObjectOf(blocks))).toMatchObject({ id: 'resp_2', output_text: 'Partial' });
+    expect(JSON.parse(answerOf(new ResponsesObjectAnswer(), blocks))).toMatchObject({ id: 'resp_2', output_text: 'Partial' });
   });
 });
 
