@@ -1,10 +1,12 @@
 // Bifrost's async inference: `POST /v1/async/<route>` (chat/completions, completions, responses, embeddings,
 // audio/speech, audio/transcriptions, images/generations, images/edits, images/variations, rerank) takes the request
 // the /v1 route takes, answers 202 with a job id at once, and runs it as that route would; `GET /v1/async/<route>/{id}`
-// answers 202 while it runs, then the route's own answer (its status, content type and body), until
-// `client.async_job_result_ttl` seconds have passed. Jobs live in the request log's store, so any process of a cluster
-// answers a poll, and a restart keeps finished results. Streaming is refused: the answer is kept whole. A job accepted
-// by a process that stops before it finishes stays pending until it expires.
+// answers 202 while it runs, then the route's own answer (its status, content type and body) for
+// `client.async_job_result_ttl` seconds (or the request's `x-bf-async-job-result-ttl`) from when it finished: counted
+// from the submit, a job that ran longer than its TTL would be forgotten as it finished. Jobs live in the request log's
+// store, so any process of a cluster answers a poll, and a restart keeps finished results. Streaming is refused: the
+// answer is kept whole. A job still pending a day after its submit (or its TTL, if longer) is forgotten: its process
+// stopped, since no request's deadline is that long.
 
 import { randomUUID } from 'node:crypto';
 import type { ErrorData } from '../errors/error-data.js';
@@ -23,6 +25,20 @@ export interface AsyncJobStore {
 }
 
 const JOB_ID = /^job-[0-9a-f-]{36}$/;
+export const RESULT_TTL_HEADER = 'x-bf-async-job-result-ttl';
+// A result is a whole answer in the store; a month bounds what one header can make it keep.
+const MAX_RESULT_TTL_SECONDS = 30 * 24 * 3600;
+const PENDING_LIFETIME_MS = 24 * 3600 * 1000;
+
+/** The TTL the request asks for in seconds, the default without the header, or the error for a bad one. */
+function resultTtlOf(request: IncomingRequest, fallback: number): number | ErrorData {
+  const value = request.headers[RESULT_TTL_HEADER];
+  if (value === undefined) return fallback;
+  const seconds = /^\d{1,10}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (seconds >= 1 && seconds <= MAX_RESULT_TTL_SECONDS) return seconds;
+  return errorData('INVALID_REQUEST', `${RESULT_TTL_HEADER} must be a whole number of seconds from 1 to ${MAX_RESULT_TTL_SECONDS}, `
+    + `not '${value.slice(0, 40)}'`, { param: RESULT_TTL_HEADER });
+}
 
 /** Collects one answer of a route's handler, as the client would have got it. */
 class CapturingSink implements ResponseSink {
@@ -117,13 +133,16 @@ export function asyncJobRoutes(routes: readonly Route[], store: AsyncJobStore | 
       if (isStreamed(request)) {
         return refuse(sink, errorData('INVALID_REQUEST', "async jobs cannot stream: leave 'stream' out", { param: 'stream' }));
       }
+      const ttl = resultTtlOf(request, ttlSeconds);
+      if (typeof ttl !== 'number') return refuse(sink, ttl);
       const now = Date.now();
-      const job = { id: `job-${randomUUID()}`, createdMs: now, expiresMs: now + ttlSeconds * 1000 };
-      store.put({ ...job, status: 0, contentType: 'application/json', body: new Uint8Array(0) }).then(() => {
+      const job = { id: `job-${randomUUID()}`, createdMs: now };
+      const pendingUntil = now + Math.max(ttl * 1000, PENDING_LIFETIME_MS);
+      store.put({ ...job, expiresMs: pendingUntil, status: 0, contentType: 'application/json', body: new Uint8Array(0) }).then(() => {
         sink.json(202, JSON.stringify({ job_id: job.id, status: 'pending', created_at: Math.floor(now / 1000),
-          expires_at: Math.floor(job.expiresMs / 1000) }));
+          expires_at: Math.floor(pendingUntil / 1000) }));
         route.handler(request, new CapturingSink(request.requestId, (status, contentType, body) => {
-          void store.put({ ...job, status, contentType, body }).catch(() => {
+          void store.put({ ...job, expiresMs: Date.now() + ttl * 1000, status, contentType, body }).catch(() => {
             // The store is down: the job stays pending until it expires; the request log says why.
           });
         }));

@@ -87,13 +87,36 @@ describe('/v1/async', () => {
     expect((await poll(first, 'chat/completions', 'not-a-job')).status).toBe(404);
   });
 
-  it('forgets a result once async_job_result_ttl has passed', async () => {
-    const short = await start({ logged: true, ttl: 2 });
+  it('keeps a result async_job_result_ttl from when it finished, then forgets it', async () => {
+    // The job runs 1.5 s (the mock's latency), longer than its TTL: counted from the submit, it would be gone as it ended.
+    const short = await start({ logged: true, ttl: 1 });
     const id = await accepted(short, 'chat/completions', { model: 'mock/error-400', messages: [{ role: 'user', content: 'x' }] });
     const done = await eventually(() => poll(short, 'chat/completions', id), (response) => response.status !== 202, 5_000, 50);
     // The job's result is the route's own 400, kept as it answered it.
     expect(done.status).toBe(400);
     await eventually(() => poll(short, 'chat/completions', id), (response) => response.status === 404, 4_000, 100);
+  });
+
+  it('takes the TTL of one job from x-bf-async-job-result-ttl, and refuses a bad one naming the header', async () => {
+    const response = await fetch(`${first}/v1/async/chat/completions`, { method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-bf-async-job-result-ttl': '1' },
+      body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'soon gone' }] }) });
+    expect(response.status).toBe(202);
+    const job = await response.json() as { job_id: string; created_at: number; expires_at: number };
+    // expires_at is when a job that never finishes is forgotten: a day, whatever the TTL of its result.
+    expect(job.expires_at - job.created_at).toBeGreaterThanOrEqual(86_399);
+    const done = await eventually(() => poll(first, 'chat/completions', job.job_id), (answer) => answer.status !== 202, 5_000, 50);
+    expect(done.status).toBe(200);
+    await eventually(() => poll(first, 'chat/completions', job.job_id), (answer) => answer.status === 404, 4_000, 100);
+    for (const bad of ['0', '-5', '1.5', 'soon', '99999999']) {
+      const refused = await fetch(`${first}/v1/async/chat/completions`, { method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-bf-async-job-result-ttl': bad },
+        body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'x' }] }) });
+      expect(refused.status).toBe(400);
+      const error = (await refused.json() as { error: { param: string; message: string } }).error;
+      expect(error.param).toBe('x-bf-async-job-result-ttl');
+      expect(error.message).toContain(bad);
+    }
   });
 
   it('refuses async calls without a request log, naming the setting', async () => {
