@@ -25,7 +25,7 @@ export interface AsyncJobStore {
 }
 
 const JOB_ID = /^job-[0-9a-f-]{36}$/;
-export const RESULT_TTL_HEADER = 'x-bf-async-job-result-ttl';
+const RESULT_TTL_HEADER = 'x-bf-async-job-result-ttl';
 // A result is a whole answer in the store; a month bounds what one header can make it keep.
 const MAX_RESULT_TTL_SECONDS = 30 * 24 * 3600;
 const PENDING_LIFETIME_MS = 24 * 3600 * 1000;

@@ -14,13 +14,13 @@ import { eventually } from './harness.js';
 const dir = mkdtempSync(join(tmpdir(), 'heimdall-async-'));
 const gateways: Gateway[] = [];
 
-async function start(options: { logged: boolean; ttl?: number }): Promise<string> {
+async function start(options: { logged: boolean; ttl?: number; latencyMs?: number }): Promise<string> {
   const requestLog = options.logged ? await openRequestLog({ target: { type: 'sqlite', path: join(dir, 'logs.db') },
     logger: pino({ level: 'silent' }), retentionDays: 0, flushIntervalMs: 5 }) : null;
   const config = await loadConfig({
     raw: { client: { async_job_result_ttl: options.ttl ?? 3600 },
       // Long enough that a poll right after the 202 finds the job running, even on a loaded machine.
-      providers: { mock: { mock_config: { latency_ms: 1500, chunk_count: 2, chunk_interval_ms: 0 } } } },
+      providers: { mock: { mock_config: { latency_ms: options.latencyMs ?? 1500, chunk_count: 2, chunk_interval_ms: 0 } } } },
     env: {},
     overrides: { port: 0, host: '127.0.0.1', logLevel: 'silent' },
   });
@@ -88,10 +88,10 @@ describe('/v1/async', () => {
   });
 
   it('keeps a result async_job_result_ttl from when it finished, then forgets it', async () => {
-    // The job runs 1.5 s (the mock's latency), longer than its TTL: counted from the submit, it would be gone as it ended.
-    const short = await start({ logged: true, ttl: 1 });
+    // The job runs 3 s (the mock's latency), longer than its TTL: counted from the submit, it would be gone as it ended.
+    const short = await start({ logged: true, ttl: 2, latencyMs: 3000 });
     const id = await accepted(short, 'chat/completions', { model: 'mock/error-400', messages: [{ role: 'user', content: 'x' }] });
-    const done = await eventually(() => poll(short, 'chat/completions', id), (response) => response.status !== 202, 5_000, 50);
+    const done = await eventually(() => poll(short, 'chat/completions', id), (response) => response.status !== 202, 8_000, 50);
     // The job's result is the route's own 400, kept as it answered it.
     expect(done.status).toBe(400);
     await eventually(() => poll(short, 'chat/completions', id), (response) => response.status === 404, 4_000, 100);
@@ -99,7 +99,7 @@ describe('/v1/async', () => {
 
   it('takes the TTL of one job from x-bf-async-job-result-ttl, and refuses a bad one naming the header', async () => {
     const response = await fetch(`${first}/v1/async/chat/completions`, { method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-bf-async-job-result-ttl': '1' },
+      headers: { 'content-type': 'application/json', 'x-bf-async-job-result-ttl': '2' },
       body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'soon gone' }] }) });
     expect(response.status).toBe(202);
     const job = await response.json() as { job_id: string; created_at: number; expires_at: number };
@@ -107,7 +107,7 @@ describe('/v1/async', () => {
     expect(job.expires_at - job.created_at).toBeGreaterThanOrEqual(86_399);
     const done = await eventually(() => poll(first, 'chat/completions', job.job_id), (answer) => answer.status !== 202, 5_000, 50);
     expect(done.status).toBe(200);
-    await eventually(() => poll(first, 'chat/completions', job.job_id), (answer) => answer.status === 404, 4_000, 100);
+    await eventually(() => poll(first, 'chat/completions', job.job_id), (answer) => answer.status === 404, 6_000, 100);
     for (const bad of ['0', '-5', '1.5', 'soon', '99999999']) {
       const refused = await fetch(`${first}/v1/async/chat/completions`, { method: 'POST',
         headers: { 'content-type': 'application/json', 'x-bf-async-job-result-ttl': bad },
