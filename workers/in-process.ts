@@ -54,8 +54,13 @@ export async function runInProcessJob(job: Job, adapter: InProcessAdapter, provi
       // The front is behind with this worker's messages: answer no faster than it takes them.
       if (job.frontBehind && !controller.signal.aborted) {
         await new Promise<void>((resolve) => {
-          job.holdForFront(resolve);
-          controller.signal.addEventListener('abort', () => resolve(), { once: true });
+          // Removed once the hold ends: a long stream holds many times, and each would leave its listener on the signal.
+          const done = () => {
+            controller.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          controller.signal.addEventListener('abort', done, { once: true });
+          job.holdForFront(done);
         });
       }
     },

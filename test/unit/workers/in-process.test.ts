@@ -1,8 +1,9 @@
 // The in-process (mock) provider under backpressure: while the front holds a stream (the client reads slower than
 // the answer comes), the adapter's next wait lasts until it resumes, as a TCP window holds a real upstream.
 
+import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { MSG_CHUNKS, MSG_STREAM_END, type JobData, type WorkerToFront } from '../../../src/contract/messages.js';
+import { MSG_CHUNKS, MSG_RESULT, MSG_STREAM_END, type JobData, type WorkerToFront } from '../../../src/contract/messages.js';
 import type { ProviderInit } from '../../../src/contract/worker-init.js';
 import { runInProcessJob } from '../../../workers/in-process.js';
 import { Job } from '../../../workers/job.js';
@@ -52,5 +53,32 @@ describe('an in-process stream the client holds', () => {
     job.abort('cancelled');
     await running;
     expect(job.finished).toBe(true);
+  });
+});
+
+describe('an in-process stream while the front is behind', () => {
+  it('waits for the front at each step, and leaves no abort listener behind a hold', async () => {
+    const sent: WorkerToFront[] = [];
+    let holds = 0;
+    const job = new Job(3, data, { totalMs: 30_000, firstTokenMs: null, idleMs: 60_000 },
+      { send: (message) => sent.push(message), settled: () => undefined, dueEarlier: () => undefined, congested: () => true,
+        whenDrained: (drained) => {
+          holds++;
+          setImmediate(drained);
+        } });
+    const listeners: number[] = [];
+    const steps = 30;
+    const counting = { ...mock, run: async (_job: JobData, _provider: ProviderInit, io: Parameters<typeof mock.run>[2]) => {
+      for (let i = 0; i < steps; i++) {
+        await io.sleep(0);
+        listeners.push(getEventListeners(io.signal, 'abort').length);
+      }
+      io.result('done', null);
+    } };
+    await runInProcessJob(job, counting, provider);
+    expect(holds).toBe(steps);
+    expect(sent.at(-1)?.[0]).toBe(MSG_RESULT);
+    // One hold's listener would otherwise stay until the job ends: 30 of them, and Node's leak warning past 10.
+    expect(Math.max(...listeners)).toBe(0);
   });
 });
