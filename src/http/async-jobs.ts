@@ -34,7 +34,8 @@ const PENDING_LIFETIME_MS = 24 * 3600 * 1000;
 function resultTtlOf(request: IncomingRequest, fallback: number): number | ErrorData {
   const value = request.headers[RESULT_TTL_HEADER];
   if (value === undefined) return fallback;
-  const seconds = /^\d{1,10}$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  const digits = value.trim();
+  const seconds = /^\d{1,10}$/.test(digits) ? Number(digits) : NaN;
   if (seconds >= 1 && seconds <= MAX_RESULT_TTL_SECONDS) return seconds;
   return errorData('INVALID_REQUEST', `${RESULT_TTL_HEADER} must be a whole number of seconds from 1 to ${MAX_RESULT_TTL_SECONDS}, `
     + `not '${value.slice(0, 40)}'`, { param: RESULT_TTL_HEADER });
