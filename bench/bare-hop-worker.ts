@@ -1,5 +1,6 @@
 /** The worker thread of bench/bare-hop.ts: bodies in from the job ring, sent upstream, answers out. */
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Packr } from 'msgpackr';
 import { Pool } from 'undici';
 import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
 import { RingReader, RingWriter } from '../src/contract/ring.js';
@@ -12,6 +13,8 @@ export interface HopInit {
   results: SharedArrayBuffer;
   upstream: string;
   connections: number;
+  /** The least a gateway must do on top of the hop (see `runMinimumWorker`); false: bytes through, nothing else. */
+  minimum: boolean;
 }
 
 /** What a result frame carries: a whole answer, or a stream's start (its status), one upstream read of it, its end. */
@@ -37,6 +40,10 @@ export function frame(id: number, payload: Uint8Array, status?: number, kind = W
 const NOTHING = new Uint8Array(0);
 
 function runWorker(init: HopInit): void {
+  if (init.minimum) {
+    runMinimumWorker(init);
+    return;
+  }
   const pool = new Pool(init.upstream, { connections: init.connections, pipelining: 1 });
   const results = new RingWriter(init.results, DEFAULT_RING_SHAPE);
   const forward = async (id: number, body: Uint8Array): Promise<void> => {
@@ -59,6 +66,70 @@ function runWorker(init: HopInit): void {
     void forward(id, message.subarray(4));
   }).start();
   // A pending Atomics.waitAsync does not keep a thread's event loop alive; a listened-to port does (until terminate).
+  parentPort!.on('message', () => {});
+}
+
+/** Both threads of the minimum hop encode as Heimdall's messages do: msgpack, arrays, no records. */
+export const minimumPackr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
+
+/**
+ * The worker of `--minimum`: what no gateway on this design can skip, done the plain way. The job crosses as
+ * msgpack ([id, model, the parsed request]); the request goes upstream re-serialised under the provider's model name,
+ * asking for the usage; each upstream read is split into its SSE events, the usage read from the event that carries
+ * it, and the events cross as msgpack ([id, kind, status, events]) for the front to frame and write.
+ */
+function runMinimumWorker(init: HopInit): void {
+  const pool = new Pool(init.upstream, { connections: init.connections, pipelining: 1 });
+  const results = new RingWriter(init.results, DEFAULT_RING_SHAPE);
+  const send = (message: unknown[]) => results.send(new Uint8Array(minimumPackr.pack(message)));
+  const forward = async (id: number, model: string, request: Record<string, unknown>): Promise<void> => {
+    try {
+      request.model = model;
+      if (request.stream === true) request.stream_options = { include_usage: true };
+      const up = await pool.request({ path: UPSTREAM_PATH, method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(request) });
+      if (!String(up.headers['content-type']).startsWith('text/event-stream')) {
+        const text = await up.body.text();
+        const usage = up.statusCode === 200 ? (JSON.parse(text) as { usage?: unknown }).usage ?? null : null;
+        send([id, WHOLE, up.statusCode, text, usage]);
+        return;
+      }
+      // As Heimdall does: the events of one turn's reads cross in one message, the first one with the status, and
+      // what is left when the body ends goes with the end, so an answer read at once is one message and one write.
+      let carry = '';
+      let usage: unknown = null;
+      let pending: string[] = [];
+      let flushing = false;
+      const flush = () => {
+        flushing = false;
+        if (pending.length === 0) return;
+        send([id, STREAM_DATA, up.statusCode, pending]);
+        pending = [];
+      };
+      for await (const read of up.body) {
+        const events = (carry + (read as Buffer).toString()).split('\n\n');
+        carry = events.pop()!;
+        for (const event of events) {
+          if (!event.startsWith('data: ')) continue;
+          const data = event.slice(6);
+          if (data === '[DONE]') continue;
+          if (data.includes('"usage":{')) usage = (JSON.parse(data) as { usage: unknown }).usage;
+          pending.push(data);
+        }
+        if (!flushing) {
+          flushing = true;
+          setImmediate(flush);
+        }
+      }
+      send([id, STREAM_END, up.statusCode, pending, usage]);
+      pending = [];
+    } catch (error) {
+      send([id, WHOLE, 502, JSON.stringify({ error: { message: `upstream: ${(error as Error).message}` } }), null]);
+    }
+  };
+  new RingReader(init.jobs, DEFAULT_RING_SHAPE, (message) => {
+    const [id, model, request] = minimumPackr.unpack(message) as [number, string, Record<string, unknown>];
+    void forward(id, model, request);
+  }, { transient: true }).start();
   parentPort!.on('message', () => {});
 }
 

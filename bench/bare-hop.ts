@@ -6,14 +6,19 @@
  * gateway built on this design can go below. A stream is relayed as Heimdall relays it: a ring message per upstream
  * read, written to the client as it comes.
  *
- *   node dist/bench/bare-hop.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128]
+ * `--minimum` adds the least any gateway on this design must do per request, the plain way: parse the request to
+ * route it by model, cross as msgpack both ways, send the body upstream under the provider's model name, split the
+ * stream into its events to read the usage, and frame each event for the client. What Heimdall costs above that is
+ * its features; what this costs above the bare hop is the part no gateway here can skip.
+ *
+ *   node dist/bench/bare-hop.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128] [--minimum]
  */
 import { STATUS_CODES } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { App, type HttpResponse } from 'uWebSockets.js';
 import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
 import { RingReader, RingWriter, createRingBuffer } from '../src/contract/ring.js';
-import { STREAM_DATA, STREAM_END, STREAM_START, UPSTREAM_PATH, WHOLE, frame, type HopInit } from './bare-hop-worker.js';
+import { STREAM_DATA, STREAM_END, STREAM_START, UPSTREAM_PATH, WHOLE, frame, minimumPackr, type HopInit } from './bare-hop-worker.js';
 import { num, parseFlags, str } from './args.js';
 import { listenAndAnnounce, onWholeBody, withHealthAndNotFound } from './serve.js';
 
@@ -26,6 +31,7 @@ function runFront(): void {
     results: createRingBuffer(DEFAULT_RING_SHAPE),
     upstream: upstream.origin,
     connections: num(flags, 'connections', 128),
+    minimum: flags.has('minimum'),
   };
   const worker = new Worker(new URL('./bare-hop-worker.js', import.meta.url), { workerData: init });
   worker.on('error', (error) => {
@@ -33,8 +39,12 @@ function runFront(): void {
     process.exit(1);
   });
   const jobs = new RingWriter(init.jobs, DEFAULT_RING_SHAPE);
-  const waiting = new Map<number, { res: HttpResponse; aborted: boolean }>();
+  const waiting: Waiting = new Map();
   let nextId = 0;
+  if (init.minimum) {
+    serveMinimum(jobs, init, waiting, num(flags, 'port', 0), () => void worker.terminate());
+    return;
+  }
   new RingReader(init.results, DEFAULT_RING_SHAPE, (message) => {
     const view = new DataView(message.buffer, message.byteOffset);
     const id = view.getUint32(0, true);
@@ -70,6 +80,63 @@ function runFront(): void {
       });
     }));
   listenAndAnnounce(app, num(flags, 'port', 0), () => void worker.terminate());
+}
+
+type Waiting = Map<number, { res: HttpResponse; aborted: boolean; started?: boolean }>;
+
+/** The front of `--minimum` (see bare-hop-worker.ts, `runMinimumWorker`). */
+function serveMinimum(jobs: RingWriter, init: HopInit, waiting: Waiting, port: number, onClose: () => void): void {
+  let nextId = 0;
+  new RingReader(init.results, DEFAULT_RING_SHAPE, (message) => {
+    const [id, kind, status, payload] = minimumPackr.unpack(message) as [number, number, number, string | string[]];
+    const exchange = waiting.get(id);
+    if (!exchange) return;
+    if (kind === WHOLE || kind === STREAM_END) waiting.delete(id);
+    if (exchange.aborted) return;
+    const res = exchange.res;
+    if (kind === WHOLE) {
+      // An upstream that failed mid-stream: the head went out, so the stream is cut short.
+      if (exchange.started) res.cork(() => res.end());
+      else res.cork(() => res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`)
+        .writeHeader('content-type', 'application/json').end(payload as string));
+      return;
+    }
+    // A stream's first message brings its head: the headers, its events and (read at once) its end go out in one write.
+    let framed = '';
+    for (const event of payload as string[]) framed += `data: ${event}\n\n`;
+    res.cork(() => {
+      if (!exchange.started) {
+        exchange.started = true;
+        res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`).writeHeader('content-type', 'text/event-stream');
+      }
+      if (kind === STREAM_END) res.end(`${framed}data: [DONE]\n\n`);
+      else res.write(framed);
+    });
+  }, { transient: true }).start();
+  const app = withHealthAndNotFound(App()
+    .post(UPSTREAM_PATH, (res) => {
+      const id = nextId = (nextId + 1) >>> 0;
+      const exchange = { res, aborted: false, started: false };
+      res.onAborted(() => {
+        exchange.aborted = true;
+      });
+      onWholeBody(res, (body) => {
+        let request: unknown = null;
+        try {
+          request = JSON.parse(body.toString());
+        } catch {
+          // answered below
+        }
+        if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+          res.cork(() => res.writeStatus('400 Bad Request').end('{"error":{"message":"the body is not a JSON object"}}'));
+          return;
+        }
+        const model = String((request as { model?: unknown }).model ?? '');
+        waiting.set(id, exchange);
+        jobs.send(new Uint8Array(minimumPackr.pack([id, model.slice(model.indexOf('/') + 1), request])));
+      });
+    }));
+  listenAndAnnounce(app, port, onClose);
 }
 
 runFront();

@@ -14,26 +14,23 @@
  *     [--seconds 15] [--gap-ms 5] [--chunks 20] [--burst-warmup 5000] [--heimdall-js dist/src/main.js]
  *     [--before-js OTHER/dist/src/main.js]
  *
- * Targets: `baseline`, `bare-hop`, `heimdall`, `heimdall-nolog` (the request log off) and `heimdall-before` (the build
+ * Targets: `baseline`, `bare-hop`, `minimum-hop` (the bare hop plus the least a gateway must do, bench/bare-hop.ts), `heimdall`, `heimdall-nolog` (the request log off) and `heimdall-before` (the build
  * at --before-js: before and after in one run). The last line of stdout is a one-line JSON summary.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { num, parseFlags, str } from './args.js';
-import { freePort, killAll, onPath, spawnChild, stop, waitForHealth, waitForListening, type Child } from './children.js';
+import { killAll, onPath, spawnChild, stop, waitForListening, type Child } from './children.js';
+import { loneTargets, startLoneTarget, type LoneTarget } from './lone-targets.js';
 import { classifyThreads, cpuSnapshot, sleepSnapshot, type ThreadRole } from './procfs.js';
 import { median, range } from './report.js';
 
 const flags = parseFlags(process.argv.slice(2));
-const TARGETS = ['baseline', 'bare-hop', 'heimdall', 'heimdall-nolog', 'heimdall-before'] as const;
-type Target = (typeof TARGETS)[number];
-const targets = str(flags, 'targets', 'baseline,bare-hop,heimdall').split(',').filter(Boolean) as Target[];
-const unknown = targets.filter((t) => !TARGETS.includes(t));
-if (unknown.length) throw new Error(`--targets: unknown ${unknown.join(', ')} (allowed: ${TARGETS.join(', ')})`);
+const targets = loneTargets(str(flags, 'targets', 'baseline,bare-hop,heimdall'));
 const reps = Math.max(1, Math.floor(num(flags, 'reps', 3)));
 const seconds = num(flags, 'seconds', 15);
 const gapMs = num(flags, 'gap-ms', 5);
@@ -56,7 +53,7 @@ process.on('SIGINT', () => process.exit(130));
 if (pin) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' });
 
 interface Window {
-  target: Target;
+  target: LoneTarget;
   rep: number;
   streams: number;
   cpuUsPerStream: number;
@@ -64,31 +61,13 @@ interface Window {
   byRole: Record<ThreadRole, { cpuUs: number; wakes: number }>;
 }
 
-async function startTarget(target: Target, mockPort: number): Promise<{ child: Child; port: number; model: string }> {
-  const cpus = pin ? '0' : undefined;
-  if (target === 'baseline' || target === 'bare-hop') {
-    const child = spawnChild(target, process.execPath, [here(`./${target === 'baseline' ? 'baseline-proxy' : 'bare-hop'}.js`),
-      '--port', '0', '--upstream', `http://127.0.0.1:${mockPort}`, '--connections', '16'], cpus);
-    return { child, port: await waitForListening(child), model: 'gpt-4o-mini' };
-  }
-  const config = join(workDir, `heimdall-${Date.now()}.json`);
-  const client = target === 'heimdall-nolog' ? { client: { enable_logging: false } } : {};
-  writeFileSync(config, JSON.stringify({ ...client, providers: { openai: { keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],
-    network_config: { base_url: `http://127.0.0.1:${mockPort}` } } } }));
-  const port = await freePort();
-  const js = target === 'heimdall-before' ? beforeJs! : heimdallJs;
-  const child = spawnChild(target, process.execPath, [js, '--config', config, '--port', String(port), '--log-level', 'warn'], cpus);
-  await waitForHealth(child, `http://127.0.0.1:${port}/health`, 30_000);
-  return { child, port, model: 'openai/gpt-4o-mini' };
-}
-
-async function measure(target: Target, rep: number): Promise<Window> {
+async function measure(target: LoneTarget, rep: number): Promise<Window> {
   const mock = spawnChild('mock', process.execPath, [here('./mock-upstream.js'), '--port', '0', '--chunks', String(chunks),
     '--chunk-gap-ms', String(gapMs)], pin ? '1' : undefined);
   const children: Child[] = [mock];
   const agent = new Agent({ connections: 1 });
   try {
-    const { child, port, model } = await startTarget(target, await waitForListening(mock));
+    const { child, port, model } = await startLoneTarget(target, await waitForListening(mock), { cpus: pin ? '0' : undefined, workDir, heimdallJs, beforeJs });
     children.push(child);
     const url = `http://127.0.0.1:${port}/v1/chat/completions`;
     const messages = [{ role: 'user', content: 'Hello, how are you today?' }];

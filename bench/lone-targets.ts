@@ -1,0 +1,52 @@
+/**
+ * The targets of the lone-stream benches (stream-threads.ts, first-byte.ts), started the same way in both: each in
+ * front of the bench's mock, pinned to CPU 0 when the machine has two, answering `POST /v1/chat/completions`.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, spawnChild, waitForHealth, waitForListening, type Child } from './children.js';
+
+export const LONE_TARGETS = ['baseline', 'bare-hop', 'minimum-hop', 'heimdall', 'heimdall-nolog', 'heimdall-before'] as const;
+export type LoneTarget = (typeof LONE_TARGETS)[number];
+
+/** The targets a `--targets` list names; an unknown one is an error that lists the known. */
+export function loneTargets(list: string): LoneTarget[] {
+  const targets = list.split(',').filter(Boolean) as LoneTarget[];
+  const unknown = targets.filter((t) => !LONE_TARGETS.includes(t));
+  if (unknown.length) throw new Error(`--targets: unknown ${unknown.join(', ')} (allowed: ${LONE_TARGETS.join(', ')})`);
+  return targets;
+}
+
+export interface LoneTargetOptions {
+  /** CPUs to pin the target to (`taskset -c`); undefined: not pinned. */
+  readonly cpus: string | undefined;
+  /** Where Heimdall's config files go. */
+  readonly workDir: string;
+  readonly heimdallJs: string;
+  /** The other build's entry point, for `heimdall-before`. */
+  readonly beforeJs: string | null;
+}
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+/** Starts `target` in front of the mock at `mockPort`; `model` is what a request to it names. */
+export async function startLoneTarget(target: LoneTarget, mockPort: number, options: LoneTargetOptions):
+  Promise<{ child: Child; port: number; model: string }> {
+  if (target === 'baseline' || target === 'bare-hop' || target === 'minimum-hop') {
+    const child = spawnChild(target, process.execPath, [here(`./${target === 'baseline' ? 'baseline-proxy' : 'bare-hop'}.js`),
+      '--port', '0', '--upstream', `http://127.0.0.1:${mockPort}`, '--connections', '16', ...(target === 'minimum-hop' ? ['--minimum'] : [])],
+    options.cpus);
+    return { child, port: await waitForListening(child), model: 'gpt-4o-mini' };
+  }
+  if (target === 'heimdall-before' && !options.beforeJs) throw new Error('heimdall-before needs --before-js PATH');
+  const config = join(options.workDir, `${target}-${Date.now()}.json`);
+  const client = target === 'heimdall-nolog' ? { client: { enable_logging: false } } : {};
+  writeFileSync(config, JSON.stringify({ ...client, providers: { openai: { keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],
+    network_config: { base_url: `http://127.0.0.1:${mockPort}` } } } }));
+  const port = await freePort();
+  const js = target === 'heimdall-before' ? options.beforeJs! : options.heimdallJs;
+  const child = spawnChild(target, process.execPath, [js, '--config', config, '--port', String(port), '--log-level', 'warn'], options.cpus);
+  await waitForHealth(child, `http://127.0.0.1:${port}/health`, 30_000);
+  return { child, port, model: 'openai/gpt-4o-mini' };
+}
