@@ -12,8 +12,9 @@
  *     [--gap-ms 0] [--chunks 20] [--chunk-gap-ms 5] [--burst-warmup 5000] [--before-js OTHER/dist/src/main.js]
  *   node dist/bench/first-byte.js --cold-memory
  *
- * Targets: `baseline`, `bare-hop`, `minimum-hop` (the bare hop plus the least a gateway must do, bench/bare-hop.ts), `heimdall`, `heimdall-nolog` (the request log off), `heimdall-before` (the build at
- * --before-js). The last line of stdout is a one-line JSON summary.
+ * Targets: `baseline`, `bare-hop`, `minimum-hop` (the bare hop plus the least a gateway must do, bench/bare-hop.ts),
+ * `heimdall`, `heimdall-nolog` (the request log off), `heimdall-before` (the build at --before-js). The last line of
+ * stdout is a one-line JSON summary.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -72,7 +73,6 @@ if (flags.has('cold-memory')) {
   process.exit(0);
 }
 
-const targets = loneTargets(str(flags, 'targets', 'baseline,bare-hop,heimdall'));
 const requests = Math.max(1, Math.floor(num(flags, 'requests', 300)));
 const gapMs = num(flags, 'gap-ms', 0);
 const chunks = Math.max(1, Math.floor(num(flags, 'chunks', 20)));
@@ -80,7 +80,7 @@ const chunkGapMs = num(flags, 'chunk-gap-ms', 5);
 const burstWarmup = Math.max(0, Math.floor(num(flags, 'burst-warmup', 5000)));
 const heimdallJs = resolve(str(flags, 'heimdall-js', here('../src/main.js')));
 const beforeJs = flags.has('before-js') ? resolve(str(flags, 'before-js', '')) : null;
-if (targets.includes('heimdall-before') && !beforeJs) throw new Error('heimdall-before needs --before-js PATH');
+const targets = loneTargets(str(flags, 'targets', 'baseline,bare-hop,heimdall'), beforeJs);
 const workDir = mkdtempSync(join(tmpdir(), 'heimdall-bench-first-byte-'));
 
 process.on('exit', () => {

@@ -10,11 +10,15 @@ import { freePort, spawnChild, waitForHealth, waitForListening, type Child } fro
 export const LONE_TARGETS = ['baseline', 'bare-hop', 'minimum-hop', 'heimdall', 'heimdall-nolog', 'heimdall-before'] as const;
 export type LoneTarget = (typeof LONE_TARGETS)[number];
 
-/** The targets a `--targets` list names; an unknown one is an error that lists the known. */
-export function loneTargets(list: string): LoneTarget[] {
+/**
+ * The targets a `--targets` list names, checked before anything starts: an unknown one is an error that lists the
+ * known, and `heimdall-before` needs the other build's entry point.
+ */
+export function loneTargets(list: string, beforeJs: string | null): LoneTarget[] {
   const targets = list.split(',').filter(Boolean) as LoneTarget[];
   const unknown = targets.filter((t) => !LONE_TARGETS.includes(t));
   if (unknown.length) throw new Error(`--targets: unknown ${unknown.join(', ')} (allowed: ${LONE_TARGETS.join(', ')})`);
+  if (targets.includes('heimdall-before') && !beforeJs) throw new Error('heimdall-before needs --before-js PATH');
   return targets;
 }
 
@@ -24,7 +28,7 @@ export interface LoneTargetOptions {
   /** Where Heimdall's config files go. */
   readonly workDir: string;
   readonly heimdallJs: string;
-  /** The other build's entry point, for `heimdall-before`. */
+  /** The other build's entry point, for `heimdall-before` (checked by `loneTargets`). */
   readonly beforeJs: string | null;
 }
 
@@ -39,7 +43,6 @@ export async function startLoneTarget(target: LoneTarget, mockPort: number, opti
     options.cpus);
     return { child, port: await waitForListening(child), model: 'gpt-4o-mini' };
   }
-  if (target === 'heimdall-before' && !options.beforeJs) throw new Error('heimdall-before needs --before-js PATH');
   const config = join(options.workDir, `${target}-${Date.now()}.json`);
   const client = target === 'heimdall-nolog' ? { client: { enable_logging: false } } : {};
   writeFileSync(config, JSON.stringify({ ...client, providers: { openai: { keys: [{ value: 'sk-bench', models: ['*'], weight: 1 }],

@@ -14,8 +14,9 @@
  *     [--seconds 15] [--gap-ms 5] [--chunks 20] [--burst-warmup 5000] [--heimdall-js dist/src/main.js]
  *     [--before-js OTHER/dist/src/main.js]
  *
- * Targets: `baseline`, `bare-hop`, `minimum-hop` (the bare hop plus the least a gateway must do, bench/bare-hop.ts), `heimdall`, `heimdall-nolog` (the request log off) and `heimdall-before` (the build
- * at --before-js: before and after in one run). The last line of stdout is a one-line JSON summary.
+ * Targets: `baseline`, `bare-hop`, `minimum-hop` (the bare hop plus the least a gateway must do, bench/bare-hop.ts),
+ * `heimdall`, `heimdall-nolog` (the request log off) and `heimdall-before` (the build at --before-js: before and after
+ * in one run). The last line of stdout is a one-line JSON summary.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +31,6 @@ import { classifyThreads, cpuSnapshot, sleepSnapshot, type ThreadRole } from './
 import { median, range } from './report.js';
 
 const flags = parseFlags(process.argv.slice(2));
-const targets = loneTargets(str(flags, 'targets', 'baseline,bare-hop,heimdall'));
 const reps = Math.max(1, Math.floor(num(flags, 'reps', 3)));
 const seconds = num(flags, 'seconds', 15);
 const gapMs = num(flags, 'gap-ms', 5);
@@ -39,7 +39,7 @@ const burstWarmup = Math.max(0, Math.floor(num(flags, 'burst-warmup', 5000)));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const heimdallJs = resolve(str(flags, 'heimdall-js', here('../src/main.js')));
 const beforeJs = flags.has('before-js') ? resolve(str(flags, 'before-js', '')) : null;
-if (targets.includes('heimdall-before') && !beforeJs) throw new Error('heimdall-before needs --before-js PATH');
+const targets = loneTargets(str(flags, 'targets', 'baseline,bare-hop,heimdall'), beforeJs);
 const pin = availableParallelism() >= 2 && onPath('taskset');
 const workDir = mkdtempSync(join(tmpdir(), 'heimdall-bench-stream-threads-'));
 const ROLES: readonly ThreadRole[] = ['main', 'workers', 'other'];
