@@ -13,14 +13,13 @@
  *
  *   node dist/bench/bare-hop.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128] [--minimum]
  */
-import { STATUS_CODES } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { App, type HttpResponse } from 'uWebSockets.js';
 import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
 import { RingReader, RingWriter, createRingBuffer } from '../src/contract/ring.js';
 import { STREAM_DATA, STREAM_END, STREAM_START, UPSTREAM_PATH, WHOLE, frame, minimumPackr, type HopInit } from './bare-hop-worker.js';
 import { num, parseFlags, str } from './args.js';
-import { listenAndAnnounce, onWholeBody, withHealthAndNotFound } from './serve.js';
+import { listenAndAnnounce, onWholeBody, statusLine, withHealthAndNotFound } from './serve.js';
 
 function runFront(): void {
   const flags = parseFlags(process.argv.slice(2));
@@ -39,12 +38,12 @@ function runFront(): void {
     process.exit(1);
   });
   const jobs = new RingWriter(init.jobs, DEFAULT_RING_SHAPE);
-  const waiting: Waiting = new Map();
-  let nextId = 0;
   if (init.minimum) {
-    serveMinimum(jobs, init, waiting, num(flags, 'port', 0), () => void worker.terminate());
+    serveMinimum(jobs, init, num(flags, 'port', 0), () => void worker.terminate());
     return;
   }
+  const waiting = new Map<number, { res: HttpResponse; aborted: boolean }>();
+  let nextId = 0;
   new RingReader(init.results, DEFAULT_RING_SHAPE, (message) => {
     const view = new DataView(message.buffer, message.byteOffset);
     const id = view.getUint32(0, true);
@@ -56,10 +55,10 @@ function runFront(): void {
     const status = view.getUint16(4, true);
     const res = exchange.res;
     if (kind === WHOLE) {
-      res.cork(() => res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`)
+      res.cork(() => res.writeStatus(statusLine(status))
         .writeHeader('content-type', 'application/json').end(message.subarray(7)));
     } else if (kind === STREAM_START) {
-      res.cork(() => res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`).writeHeader('content-type', 'text/event-stream'));
+      res.cork(() => res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/event-stream'));
     } else if (kind === STREAM_DATA) {
       res.cork(() => res.write(message.subarray(7)));
     } else {
@@ -82,10 +81,9 @@ function runFront(): void {
   listenAndAnnounce(app, num(flags, 'port', 0), () => void worker.terminate());
 }
 
-type Waiting = Map<number, { res: HttpResponse; aborted: boolean; started?: boolean }>;
-
 /** The front of `--minimum` (see bare-hop-worker.ts, `runMinimumWorker`). */
-function serveMinimum(jobs: RingWriter, init: HopInit, waiting: Waiting, port: number, onClose: () => void): void {
+function serveMinimum(jobs: RingWriter, init: HopInit, port: number, onClose: () => void): void {
+  const waiting = new Map<number, { res: HttpResponse; aborted: boolean; started: boolean }>();
   let nextId = 0;
   new RingReader(init.results, DEFAULT_RING_SHAPE, (message) => {
     const [id, kind, status, payload] = minimumPackr.unpack(message) as [number, number, number, string | string[]];
@@ -97,7 +95,7 @@ function serveMinimum(jobs: RingWriter, init: HopInit, waiting: Waiting, port: n
     if (kind === WHOLE) {
       // An upstream that failed mid-stream: the head went out, so the stream is cut short.
       if (exchange.started) res.cork(() => res.end());
-      else res.cork(() => res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`)
+      else res.cork(() => res.writeStatus(statusLine(status))
         .writeHeader('content-type', 'application/json').end(payload as string));
       return;
     }
@@ -107,7 +105,7 @@ function serveMinimum(jobs: RingWriter, init: HopInit, waiting: Waiting, port: n
     res.cork(() => {
       if (!exchange.started) {
         exchange.started = true;
-        res.writeStatus(`${status} ${STATUS_CODES[status] ?? 'Unknown'}`).writeHeader('content-type', 'text/event-stream');
+        res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/event-stream');
       }
       if (kind === STREAM_END) res.end(`${framed}data: [DONE]\n\n`);
       else res.write(framed);

@@ -4,11 +4,10 @@
  *
  *   node dist/bench/baseline-proxy.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128]
  */
-import { STATUS_CODES } from 'node:http';
 import { App, type HttpResponse } from 'uWebSockets.js';
 import { Pool, type Dispatcher } from 'undici';
 import { num, parseFlags, str } from './args.js';
-import { listenAndAnnounce, onWholeBody, withHealthAndNotFound } from './serve.js';
+import { listenAndAnnounce, onWholeBody, statusLine, withHealthAndNotFound } from './serve.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const port = num(flags, 'port', 0);
@@ -23,10 +22,6 @@ interface Exchange {
   aborted: boolean;
   /** Set while an upstream body is being streamed, so a client abort can stop it. */
   upstreamBody: Dispatcher.ResponseData['body'] | null;
-}
-
-function statusLine(code: number): string {
-  return `${code} ${STATUS_CODES[code] ?? 'Unknown'}`;
 }
 
 function header(value: string | string[] | undefined, fallback: string): string {

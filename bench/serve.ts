@@ -1,4 +1,10 @@
+import { STATUS_CODES } from 'node:http';
 import { us_listen_socket_close, us_socket_local_port, type HttpResponse, type TemplatedApp, type us_listen_socket, type us_socket } from 'uWebSockets.js';
+
+/** An HTTP status line as uWebSockets.js's writeStatus takes it: `200 OK`. */
+export function statusLine(code: number): string {
+  return `${code} ${STATUS_CODES[code] ?? 'Unknown'}`;
+}
 
 /** Collects a request's body and hands it over whole. uWS reuses each chunk after its callback, hence the copies. */
 export function onWholeBody(res: HttpResponse, done: (body: Buffer) => void): void {
