@@ -6,6 +6,12 @@ import { DEFAULT_RING_SHAPE } from '../src/contract/ring-layout.js';
 import { RingReader, RingWriter } from '../src/contract/ring.js';
 
 export const UPSTREAM_PATH = '/v1/chat/completions';
+
+/** The bench's two-thread targets and the flags bare-hop.js takes for each. */
+export const HOP_FLAGS = { 'bare-hop': [], 'minimum-hop': ['--minimum'], 'bytes-hop': ['--bytes'] } as const satisfies Record<string, readonly string[]>;
+export type HopTarget = keyof typeof HOP_FLAGS;
+export const isHopTarget = (target: string): target is HopTarget => Object.hasOwn(HOP_FLAGS, target);
+
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
 export interface HopInit {
@@ -15,6 +21,8 @@ export interface HopInit {
   connections: number;
   /** The least a gateway must do on top of the hop (see `runMinimumWorker`); false: bytes through, nothing else. */
   minimum: boolean;
+  /** With `minimum`: the stream's reads cross as the upstream's bytes, scanned (not split) for the usage. */
+  bytes: boolean;
 }
 
 /** What a result frame carries: a whole answer, or a stream's start (its status), one upstream read of it, its end. */
@@ -93,6 +101,10 @@ function runMinimumWorker(init: HopInit): void {
         send([id, WHOLE, up.statusCode, text, usage]);
         return;
       }
+      if (init.bytes) {
+        await forwardBytes(up.body as AsyncIterable<Buffer>, (kind, reads, found) => send([id, kind, up.statusCode, reads, found]));
+        return;
+      }
       // As Heimdall does: the events of one turn's reads cross in one message, the first one with the status, and
       // what is left when the body ends goes with the end, so an answer read at once is one message and one write.
       let carry = '';
@@ -132,6 +144,48 @@ function runMinimumWorker(init: HopInit): void {
     void forward(id, model, request);
   }, { transient: true }).start();
   parentPort!.on('message', () => {});
+}
+
+const USAGE_BYTES = Buffer.from('"usage":{');
+const EVENT_END = Buffer.from('\n\n');
+
+/**
+ * `--bytes`: the minimum hop with a stream forwarded as the upstream's bytes (issue 30's first idea, measured against
+ * the minimum hop's events). Each read crosses untouched (msgpack binary); only the event with the usage is parsed.
+ * An event cut by a read's end is carried into the next read's search, so a usage event split in two is still found.
+ * Like the minimum hop, it forwards the usage event it asked for; unlike a real gateway, it does not cut the
+ * `"usage":null` a real upstream puts on every chunk once asked (the bench's mock sends none): a floor in its favour.
+ */
+export async function forwardBytes(body: AsyncIterable<Buffer>, send: (kind: number, reads: Buffer[], usage: unknown) => void): Promise<void> {
+  let usage: unknown = null;
+  let pending: Buffer[] = [];
+  let flushing = false;
+  let carried: Buffer | null = null;
+  const flush = () => {
+    flushing = false;
+    if (pending.length === 0) return;
+    send(STREAM_DATA, pending, null);
+    pending = [];
+  };
+  for await (const read of body) {
+    pending.push(read);
+    if (usage === null) {
+      const text: Buffer = carried ? Buffer.concat([carried, read]) : read;
+      const at = text.indexOf(USAGE_BYTES);
+      const end = at === -1 ? -1 : text.indexOf(EVENT_END, at);
+      if (end !== -1) {
+        const start = text.lastIndexOf('data: ', at) + 6;
+        usage = (JSON.parse(text.toString('utf8', start, end)) as { usage: unknown }).usage;
+      }
+      const lastEnd = text.lastIndexOf(EVENT_END);
+      carried = usage !== null || lastEnd === text.length - 2 ? null : text.subarray(lastEnd === -1 ? 0 : lastEnd + 2);
+    }
+    if (!flushing) {
+      flushing = true;
+      setImmediate(flush);
+    }
+  }
+  send(STREAM_END, pending, usage);
 }
 
 // Imported by the front thread for `frame`; runs only as the worker.

@@ -11,7 +11,10 @@
  * stream into its events to read the usage, and frame each event for the client. What Heimdall costs above that is
  * its features; what this costs above the bare hop is the part no gateway here can skip.
  *
- *   node dist/bench/bare-hop.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128] [--minimum]
+ * `--bytes` is `--minimum` with the stream forwarded as the upstream's bytes, only the usage's event parsed: what
+ * forwarding untouched bytes would save a gateway that must still read the usage.
+ *
+ *   node dist/bench/bare-hop.js --port 0 --upstream http://127.0.0.1:PORT [--connections 128] [--minimum | --bytes]
  */
 import { Worker } from 'node:worker_threads';
 import { App, type HttpResponse } from 'uWebSockets.js';
@@ -30,7 +33,8 @@ function runFront(): void {
     results: createRingBuffer(DEFAULT_RING_SHAPE),
     upstream: upstream.origin,
     connections: num(flags, 'connections', 128),
-    minimum: flags.has('minimum'),
+    minimum: flags.has('minimum') || flags.has('bytes'),
+    bytes: flags.has('bytes'),
   };
   const worker = new Worker(new URL('./bare-hop-worker.js', import.meta.url), { workerData: init });
   worker.on('error', (error) => {
@@ -100,13 +104,19 @@ function serveMinimum(jobs: RingWriter, init: HopInit, port: number, onClose: ()
       return;
     }
     // A stream's first message brings its head: the headers, its events and (read at once) its end go out in one write.
-    let framed = '';
-    for (const event of payload as string[]) framed += `data: ${event}\n\n`;
     res.cork(() => {
       if (!exchange.started) {
         exchange.started = true;
         res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/event-stream');
       }
+      if (init.bytes) {
+        // The upstream's reads, as they came: already framed, its `[DONE]` among them.
+        for (const read of payload as unknown as Uint8Array[]) res.write(read);
+        if (kind === STREAM_END) res.end();
+        return;
+      }
+      let framed = '';
+      for (const event of payload as string[]) framed += `data: ${event}\n\n`;
       if (kind === STREAM_END) res.end(`${framed}data: [DONE]\n\n`);
       else res.write(framed);
     });

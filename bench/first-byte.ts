@@ -13,6 +13,7 @@
  *   node dist/bench/first-byte.js --cold-memory
  *
  * Targets: `baseline`, `bare-hop`, `minimum-hop` (the bare hop plus the least a gateway must do, bench/bare-hop.ts),
+ * `bytes-hop` (the minimum hop forwarding the stream's bytes untouched),
  * `heimdall`, `heimdall-nolog` (the request log off), `heimdall-before` (the build at --before-js). The last line of
  * stdout is a one-line JSON summary.
  */

@@ -5,9 +5,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HOP_FLAGS, isHopTarget } from './bare-hop-worker.js';
 import { freePort, spawnChild, waitForHealth, waitForListening, type Child } from './children.js';
 
-export const LONE_TARGETS = ['baseline', 'bare-hop', 'minimum-hop', 'heimdall', 'heimdall-nolog', 'heimdall-before'] as const;
+export const LONE_TARGETS = ['baseline', 'bare-hop', 'minimum-hop', 'bytes-hop', 'heimdall', 'heimdall-nolog', 'heimdall-before'] as const;
 export type LoneTarget = (typeof LONE_TARGETS)[number];
 
 /**
@@ -37,9 +38,9 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 /** Starts `target` in front of the mock at `mockPort`; `model` is what a request to it names. */
 export async function startLoneTarget(target: LoneTarget, mockPort: number, options: LoneTargetOptions):
   Promise<{ child: Child; port: number; model: string }> {
-  if (target === 'baseline' || target === 'bare-hop' || target === 'minimum-hop') {
+  if (target === 'baseline' || isHopTarget(target)) {
     const child = spawnChild(target, process.execPath, [here(`./${target === 'baseline' ? 'baseline-proxy' : 'bare-hop'}.js`),
-      '--port', '0', '--upstream', `http://127.0.0.1:${mockPort}`, '--connections', '16', ...(target === 'minimum-hop' ? ['--minimum'] : [])],
+      '--port', '0', '--upstream', `http://127.0.0.1:${mockPort}`, '--connections', '16', ...(target === 'baseline' ? [] : HOP_FLAGS[target])],
     options.cpus);
     return { child, port: await waitForListening(child), model: 'gpt-4o-mini' };
   }

@@ -68,7 +68,8 @@ const HELP = `usage: node dist/bench/run.js [--quick] [options]
   --peers LIST          extra targets in every scenario: portkey (needs npm install --prefix bench); bare-hop (in the
                         overhead and streaming scenarios: the floor of the design, see --targets); minimum-hop (the
                         bare hop plus the least any gateway must do: parse to route, msgpack, the stream's events and
-                        usage; see bench/bare-hop.ts)
+                        usage; see bench/bare-hop.ts); bytes-hop (the minimum hop forwarding the stream's bytes
+                        untouched, only the usage's event parsed)
  overhead:   --rates 1000,3000,5000 (quick: 1000,3000) --open-connections 64 (sockets of the open-loop generator; more requests queue, and count)
  streaming:  --stream-concurrency 1,64 --chunks 20 --chunk-gap-ms 5
              --stream-burst-warmup 20000 (quick: 2000): streams answered back to back before the timed warm-up, so
@@ -174,7 +175,7 @@ const clusterOpts: Omit<ClusterOptions, 'generator'> = {
   warmupRequests: Math.max(0, num(flags, 'cluster-warmup-requests', quick ? 0 : 100_000)),
   warmupMaxS: num(flags, 'cluster-warmup-max', quick ? 1 : 60),
 };
-const PEERS: readonly Peer[] = ['portkey', 'bare-hop', 'minimum-hop'];
+const PEERS: readonly Peer[] = ['portkey', 'bare-hop', 'minimum-hop', 'bytes-hop'];
 for (const peer of opts.peers) if (!PEERS.includes(peer)) throw new Error(`--peers: unknown ${peer} (allowed: ${PEERS.join(', ')})`);
 // Peers run in every scenario, saturation throughput included.
 if (opts.peers.includes('portkey') && !opts.targets.includes('portkey')) opts.targets.push('portkey');

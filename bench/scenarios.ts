@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { HOP_FLAGS, isHopTarget } from './bare-hop-worker.js';
 import { type Child, freePort, lastLines, runToEnd, spawnChild, stop, waitForHealth, waitForListening } from './children.js';
 import { percentilesOf, type HistogramJson } from './histogram.js';
 import { alignedColumns, loggedCause, median, range } from './report.js';
@@ -16,7 +17,7 @@ export const SCENARIOS = ['throughput', 'overhead', 'streaming', 'isolation', 'b
 export type Scenario = (typeof SCENARIOS)[number];
 /** The scenarios made of latency points (this file); throughput lives in run.ts, cluster in cluster.ts. */
 export type PointScenario = Exclude<Scenario, 'throughput' | 'cluster'>;
-export type Peer = 'direct' | 'baseline' | 'bare-hop' | 'minimum-hop' | 'heimdall' | 'portkey';
+export type Peer = 'direct' | 'baseline' | 'bare-hop' | 'minimum-hop' | 'bytes-hop' | 'heimdall' | 'portkey';
 
 export interface Ctx {
   root: string;
@@ -178,10 +179,10 @@ export async function startTarget(ctx: Ctx, target: Peer, mocks: Record<string, 
   const node = process.execPath;
   const plain: Endpoint['body'] = (stream) => body('gpt-4o-mini', stream);
   if (target === 'direct') return { sut: null, endpoint: { url: `http://127.0.0.1:${first}${PATH}`, headers: {}, body: plain } };
-  if (target === 'baseline' || target === 'bare-hop' || target === 'minimum-hop') {
+  if (target === 'baseline' || isHopTarget(target)) {
     const js = target === 'baseline' ? ctx.js.baseline : ctx.js.bareHop;
     const proxy = spawnChild(target, node, [js, '--port', '0', '--upstream', `http://127.0.0.1:${first}`, '--connections', String(upstreamConnections),
-      ...(target === 'minimum-hop' ? ['--minimum'] : [])], ctx.sutCpu);
+      ...(target === 'baseline' ? [] : HOP_FLAGS[target])], ctx.sutCpu);
     children.push(proxy);
     const port = await waitForListening(proxy);
     return { sut: proxy, endpoint: { url: `http://127.0.0.1:${port}${PATH}`, headers: {}, body: plain } };

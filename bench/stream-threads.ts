@@ -15,6 +15,7 @@
  *     [--before-js OTHER/dist/src/main.js]
  *
  * Targets: `baseline`, `bare-hop`, `minimum-hop` (the bare hop plus the least a gateway must do, bench/bare-hop.ts),
+ * `bytes-hop` (the minimum hop forwarding the stream's bytes untouched),
  * `heimdall`, `heimdall-nolog` (the request log off) and `heimdall-before` (the build at --before-js: before and after
  * in one run). The last line of stdout is a one-line JSON summary.
  */
