@@ -90,7 +90,7 @@ function serveMinimum(jobs: RingWriter, init: HopInit, port: number, onClose: ()
   const waiting = new Map<number, { res: HttpResponse; aborted: boolean; started: boolean }>();
   let nextId = 0;
   new RingReader(init.results, DEFAULT_RING_SHAPE, (message) => {
-    const [id, kind, status, payload] = minimumPackr.unpack(message) as [number, number, number, string | string[]];
+    const [id, kind, status, payload] = minimumPackr.unpack(message) as [number, number, number, string | string[] | Uint8Array[]];
     const exchange = waiting.get(id);
     if (!exchange) return;
     if (kind === WHOLE || kind === STREAM_END) waiting.delete(id);
@@ -111,7 +111,7 @@ function serveMinimum(jobs: RingWriter, init: HopInit, port: number, onClose: ()
       }
       if (init.bytes) {
         // The upstream's reads, as they came: already framed, its `[DONE]` among them.
-        for (const read of payload as unknown as Uint8Array[]) res.write(read);
+        for (const read of payload as Uint8Array[]) res.write(read);
         if (kind === STREAM_END) res.end();
         return;
       }
