@@ -105,36 +105,22 @@ function runMinimumWorker(init: HopInit): void {
         await forwardBytes(up.body as AsyncIterable<Buffer>, (kind, reads, found) => send([id, kind, up.statusCode, reads, found]));
         return;
       }
-      // As Heimdall does: the events of one turn's reads cross in one message, the first one with the status, and
-      // what is left when the body ends goes with the end, so an answer read at once is one message and one write.
       let carry = '';
       let usage: unknown = null;
-      let pending: string[] = [];
-      let flushing = false;
-      const flush = () => {
-        flushing = false;
-        if (pending.length === 0) return;
-        send([id, STREAM_DATA, up.statusCode, pending]);
-        pending = [];
-      };
+      const events = batchPerTurn<string>((batch) => send([id, STREAM_DATA, up.statusCode, batch]));
       for await (const read of up.body) {
         // A character cut between two reads is not held back, as a gateway must: the bench's mock writes ASCII.
-        const events = (carry + (read as Buffer).toString()).split('\n\n');
-        carry = events.pop()!;
-        for (const event of events) {
-          if (!event.startsWith('data: ')) continue;
-          const data = event.slice(6);
+        const blocks = (carry + (read as Buffer).toString()).split('\n\n');
+        carry = blocks.pop()!;
+        for (const block of blocks) {
+          if (!block.startsWith('data: ')) continue;
+          const data = block.slice(6);
           if (data === '[DONE]') continue;
           if (data.includes('"usage":{')) usage = (JSON.parse(data) as { usage: unknown }).usage;
-          pending.push(data);
-        }
-        if (!flushing) {
-          flushing = true;
-          setImmediate(flush);
+          events.add(data);
         }
       }
-      send([id, STREAM_END, up.statusCode, pending, usage]);
-      pending = [];
+      send([id, STREAM_END, up.statusCode, events.rest(), usage]);
     } catch (error) {
       send([id, WHOLE, 502, JSON.stringify({ error: { message: `upstream: ${(error as Error).message}` } }), null]);
     }
@@ -158,17 +144,10 @@ const EVENT_END = Buffer.from('\n\n');
  */
 export async function forwardBytes(body: AsyncIterable<Buffer>, send: (kind: number, reads: Buffer[], usage: unknown) => void): Promise<void> {
   let usage: unknown = null;
-  let pending: Buffer[] = [];
-  let flushing = false;
   let carried: Buffer | null = null;
-  const flush = () => {
-    flushing = false;
-    if (pending.length === 0) return;
-    send(STREAM_DATA, pending, null);
-    pending = [];
-  };
+  const reads = batchPerTurn<Buffer>((batch) => send(STREAM_DATA, batch, null));
   for await (const read of body) {
-    pending.push(read);
+    reads.add(read);
     if (usage === null) {
       const text: Buffer = carried ? Buffer.concat([carried, read]) : read;
       const at = text.indexOf(USAGE_BYTES);
@@ -180,12 +159,36 @@ export async function forwardBytes(body: AsyncIterable<Buffer>, send: (kind: num
       const lastEnd = text.lastIndexOf(EVENT_END);
       carried = usage !== null || lastEnd === text.length - 2 ? null : text.subarray(lastEnd === -1 ? 0 : lastEnd + 2);
     }
-    if (!flushing) {
-      flushing = true;
-      setImmediate(flush);
-    }
   }
-  send(STREAM_END, pending, usage);
+  send(STREAM_END, reads.rest(), usage);
+}
+
+/**
+ * As Heimdall's worker sends a stream: what one turn of reads produced crosses in one message, sent from the check
+ * phase, and what is left when the body ends goes with the end (`rest`), so an answer read at once is one message.
+ */
+function batchPerTurn<T>(sendBatch: (batch: T[]) => void): { add(item: T): void; rest(): T[] } {
+  let pending: T[] = [];
+  let queued = false;
+  const flush = () => {
+    queued = false;
+    if (pending.length === 0) return;
+    sendBatch(pending);
+    pending = [];
+  };
+  return {
+    add(item: T) {
+      pending.push(item);
+      if (queued) return;
+      queued = true;
+      setImmediate(flush);
+    },
+    rest() {
+      const rest = pending;
+      pending = [];
+      return rest;
+    },
+  };
 }
 
 // Imported by the front thread for `frame`; runs only as the worker.

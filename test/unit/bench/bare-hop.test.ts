@@ -1,5 +1,6 @@
 // The bench's floors must relay what the upstream says, or the figures measured against them mean nothing: the bare
-// hop passes the bytes through, and the minimum hop (parse, msgpack, events) gives the client the same events and end.
+// hop passes the bytes through, the minimum hop (parse, msgpack, events) gives the client the same events and end, and
+// the bytes hop forwards the stream's bytes while it still finds the usage.
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +38,7 @@ const events = (text: string) => text.split('\n\n').filter((event) => event !== 
 const messages = [{ role: 'user', content: 'Hello' }];
 
 describe('the bench hops', () => {
-  it('relay a stream as the upstream sent it: the bare hop byte for byte, the minimum hop event for event', async () => {
+  it('relay a stream as the upstream sent it: the bare and bytes hops byte for byte, the minimum hop event for event', async () => {
     const streamed = JSON.stringify({ model: 'gpt-4o-mini', messages, stream: true, stream_options: { include_usage: true } });
     const direct = await post(urls.mock, streamed);
     expect(direct.status).toBe(200);
